@@ -1,0 +1,50 @@
+"""Time: an injectable clock so that rules, alerts and tests never read the wall clock directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that can tell the current UTC time."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The wall clock."""
+
+    def now(self) -> datetime:
+        """Return the current time, timezone-aware UTC."""
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told to; for tests and simulated time."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start time")
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        """Return the clock's current time."""
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward."""
+        self._now += delta
+
+    def set(self, when: datetime) -> None:
+        """Jump to a given time."""
+        self._now = when.astimezone(UTC)
+
+
+def utc(value: datetime) -> datetime:
+    """Return `value` as timezone-aware UTC; naive datetimes are refused, never guessed."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()} has no timezone")
+    return value.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""Alembic migrations of the registry database (never edit one that has been released)."""

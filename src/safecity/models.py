@@ -1,0 +1,7 @@
+"""Imports every table module so that the metadata is complete (used by migrations and tests)."""
+
+from safecity.alerts import models as alerts_models
+from safecity.ingest import models as ingest_models
+from safecity.registry import models as registry_models
+
+__all__ = ["alerts_models", "ingest_models", "registry_models"]

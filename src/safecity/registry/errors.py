@@ -1,0 +1,35 @@
+"""Registry errors: each names the field or object at fault, for a clear message at the edge."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base of registry errors."""
+
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class InvalidInput(RegistryError):
+    """A value is malformed or out of range."""
+
+    status = 422
+
+
+class Conflict(RegistryError):
+    """The change clashes with what is registered already."""
+
+    status = 409
+
+
+class NotFound(RegistryError):
+    """The named object does not exist."""
+
+    status = 404
+
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__(what, f"{what} {key} not found")

@@ -1,0 +1,148 @@
+"""Registry tables: areas, people, e-bikes, devices and watchlists."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from safecity.store.db import Base, UtcDateTime
+
+
+class AreaKind(StrEnum):
+    """Levels of the area hierarchy: a district holds stations, a station's area holds communities."""
+
+    DISTRICT = "district"
+    STATION = "station"
+    COMMUNITY = "community"
+
+
+class DeviceKind(StrEnum):
+    """Kinds of field device the registry knows."""
+
+    RFID_STATION = "rfid_station"
+    DOOR_CONTROLLER = "door_controller"
+    PLATE_CAMERA = "plate_camera"
+    FACE_CAMERA = "face_camera"
+    TRACKER = "tracker"
+    HANDSET = "handset"
+    TRAFFIC_DETECTOR = "traffic_detector"
+    ALARM_PANEL = "alarm_panel"
+
+
+class DeviceStatus(StrEnum):
+    """Whether a device may send data."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+class WatchlistKind(StrEnum):
+    """Why a subject is listed."""
+
+    STOLEN_BIKE = "stolen_bike"
+
+
+class WatchStatus(StrEnum):
+    """An entry matches only while active; the others are kept for the record."""
+
+    ACTIVE = "active"
+    RECOVERED = "recovered"
+    WITHDRAWN = "withdrawn"
+
+
+class BikeStatus(StrEnum):
+    """An e-bike's registration state."""
+
+    REGISTERED = "registered"
+    STOLEN = "stolen"
+    DEREGISTERED = "deregistered"
+
+
+class Area(Base):
+    """A district, police station area or community, with its boundary as GeoJSON."""
+
+    __tablename__ = "areas"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    # The police station answerable for this area (a station is answerable for itself).
+    station_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    lat: Mapped[float | None] = mapped_column(Float)  # a station's building, an area's centre
+    lon: Mapped[float | None] = mapped_column(Float)
+    boundary: Mapped[dict[str, object] | None] = mapped_column(JSON)  # GeoJSON Polygon geometry
+
+
+class Person(Base):
+    """A registered person: owner of a bike, tenant, wearer's guardian."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    home_area_id: Mapped[str | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class EBike(Base):
+    """A registered e-bike and the tamper-proof RFID tag fitted to it."""
+
+    __tablename__ = "ebikes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag_id: Mapped[str] = mapped_column(String(16), unique=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    frame_number: Mapped[str] = mapped_column(String(32), unique=True)
+    model: Mapped[str] = mapped_column(String(64))
+    colour: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=BikeStatus.REGISTERED)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    registered_by: Mapped[str] = mapped_column(String(64))
+
+    owner: Mapped[Person] = relationship(lazy="joined")
+
+
+class Device(Base):
+    """A field device: where it is, which area it serves, and how it authenticates."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    area_id: Mapped[str | None] = mapped_column(ForeignKey("areas.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=DeviceStatus.ACTIVE)
+    # sha256 of a 256-bit random secret; secrets are never stored (see security notes in docs).
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WatchlistEntry(Base):
+    """A listed subject (a stolen bike's tag) and the basis for listing it."""
+
+    __tablename__ = "watchlist_entries"
+    __table_args__ = (Index("ix_watch_subject_status", "subject_kind", "subject", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_kind: Mapped[str] = mapped_column(String(32))
+    subject_kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(64))
+    ebike_id: Mapped[int | None] = mapped_column(ForeignKey("ebikes.id"), index=True)
+    reported_by: Mapped[str] = mapped_column(String(128))  # who reported (owner, officer)
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    basis: Mapped[str] = mapped_column(Text)  # on what basis: complaint number, statement
+    owner: Mapped[str] = mapped_column(String(64))  # the officer or unit answerable for the entry
+    owner_station_id: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=WatchStatus.ACTIVE)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_note: Mapped[str | None] = mapped_column(Text)

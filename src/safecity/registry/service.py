@@ -1,0 +1,259 @@
+"""Registry use cases: register people, bikes and devices; list and unlist stolen bikes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from safecity.core.ids import is_valid_id_number, is_valid_subject
+from safecity.core.kinds import SubjectKind
+from safecity.registry.errors import Conflict, InvalidInput, NotFound
+from safecity.registry.models import (
+    Area,
+    BikeStatus,
+    Device,
+    DeviceStatus,
+    EBike,
+    Person,
+    WatchlistEntry,
+    WatchlistKind,
+    WatchStatus,
+)
+
+DEFAULT_WATCH_DAYS = 180  # a stolen-bike entry lapses after six months unless renewed
+
+
+def hash_secret(secret: str) -> str:
+    """Hash a device secret (256-bit random, so a fast hash is enough; no salt needed)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def is_secret_valid(secret: str, secret_hash: str | None) -> bool:
+    """Compare a presented secret with a stored hash in constant time."""
+    return secret_hash is not None and hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+# --- people -----------------------------------------------------------------------------
+
+
+def get_person_by_id_number(session: Session, *, id_number: str) -> Person | None:
+    """Return the person with this identity number, if registered."""
+    return session.scalars(select(Person).where(Person.id_number == id_number)).first()
+
+
+def get_or_create_person(
+    session: Session, *, id_number: str, name: str, phone: str | None, now: datetime,
+    home_area_id: str | None = None,
+) -> Person:
+    """Return the person with this identity number, registering them first if new."""
+    if not is_valid_id_number(id_number):
+        raise InvalidInput("id_number", f"{id_number!r} is not a valid GB 11643 identity number")
+    person = get_person_by_id_number(session, id_number=id_number)
+    if person is None:
+        person = Person(id_number=id_number, name=name, phone=phone, home_area_id=home_area_id,
+                        created_at=now)
+        session.add(person)
+        session.flush()
+    return person
+
+
+# --- e-bikes ------------------------------------------------------------------------------
+
+
+def get_bike_by_tag(session: Session, *, tag_id: str) -> EBike | None:
+    """Return the bike carrying this tag."""
+    return session.scalars(select(EBike).where(EBike.tag_id == tag_id)).first()
+
+
+def require_bike(session: Session, *, bike_id: int) -> EBike:
+    """Return the bike or raise NotFound."""
+    bike = session.get(EBike, bike_id)
+    if bike is None:
+        raise NotFound("bike", str(bike_id))
+    return bike
+
+
+@dataclass(frozen=True, slots=True)
+class BikeRegistration:
+    """Everything needed to register an e-bike and its owner."""
+
+    tag_id: str
+    frame_number: str
+    model: str
+    colour: str
+    owner_id_number: str
+    owner_name: str
+    owner_phone: str | None = None
+
+
+def register_bike(session: Session, *, reg: BikeRegistration, by: str, now: datetime) -> EBike:
+    """Register an e-bike to its owner; tag and frame number must be unused."""
+    tag = reg.tag_id.strip().upper()
+    if not is_valid_subject(SubjectKind.TAG, tag):
+        raise InvalidInput("tag_id", f"{reg.tag_id!r} is not a tag id (8 to 16 hexadecimal digits)")
+    if not reg.frame_number.strip():
+        raise InvalidInput("frame_number", "the frame number is required")
+    if get_bike_by_tag(session, tag_id=tag) is not None:
+        raise Conflict("tag_id", f"tag {tag} is already fitted to a registered bike")
+    owner = get_or_create_person(session, id_number=reg.owner_id_number, name=reg.owner_name,
+                                 phone=reg.owner_phone, now=now)
+    bike = EBike(tag_id=tag, owner_id=owner.id, frame_number=reg.frame_number.strip(),
+                 model=reg.model.strip(), colour=reg.colour.strip(), status=BikeStatus.REGISTERED,
+                 registered_at=now, registered_by=by)
+    session.add(bike)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("frame_number", f"frame number {reg.frame_number} is already registered") from exc
+    return bike
+
+
+# --- watchlist ----------------------------------------------------------------------------
+
+
+def report_stolen(
+    session: Session, *, bike_id: int, reported_by: str, basis: str, owner: str,
+    now: datetime, owner_station_id: str | None = None, valid_days: int = DEFAULT_WATCH_DAYS,
+) -> WatchlistEntry:
+    """List a bike as stolen so that any station reading its tag raises an alarm."""
+    bike = require_bike(session, bike_id=bike_id)
+    if not basis.strip():
+        raise InvalidInput("basis", "say on what basis the bike is listed (report number, statement)")
+    if not 1 <= valid_days <= 3650:
+        raise InvalidInput("valid_days", "an entry must be valid for 1 to 3650 days")
+    if get_active_entry(session, subject_kind=SubjectKind.TAG, subject=bike.tag_id, now=now):
+        raise Conflict("bike_id", f"bike {bike_id} is already listed as stolen")
+    entry = WatchlistEntry(
+        list_kind=WatchlistKind.STOLEN_BIKE, subject_kind=SubjectKind.TAG, subject=bike.tag_id,
+        ebike_id=bike.id, reported_by=reported_by, reported_at=now, basis=basis.strip(),
+        owner=owner, owner_station_id=owner_station_id,
+        expires_at=now + timedelta(days=valid_days), status=WatchStatus.ACTIVE,
+    )
+    bike.status = BikeStatus.STOLEN
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def get_active_entry(
+    session: Session, *, subject_kind: str, subject: str, now: datetime
+) -> WatchlistEntry | None:
+    """Return the active, unexpired entry listing this subject, if any."""
+    return session.scalars(
+        select(WatchlistEntry).where(
+            WatchlistEntry.subject_kind == subject_kind, WatchlistEntry.subject == subject,
+            WatchlistEntry.status == WatchStatus.ACTIVE, WatchlistEntry.expires_at > now,
+        )
+    ).first()
+
+
+def require_entry(session: Session, *, entry_id: int) -> WatchlistEntry:
+    """Return the watchlist entry or raise NotFound."""
+    entry = session.get(WatchlistEntry, entry_id)
+    if entry is None:
+        raise NotFound("watchlist entry", str(entry_id))
+    return entry
+
+
+def close_entry(
+    session: Session, *, entry_id: int, status: WatchStatus, by: str, note: str, now: datetime
+) -> WatchlistEntry:
+    """Close an entry as recovered or withdrawn; it stops matching at once."""
+    if status is WatchStatus.ACTIVE:
+        raise InvalidInput("status", "an entry can be closed as recovered or withdrawn only")
+    entry = require_entry(session, entry_id=entry_id)
+    if entry.status != WatchStatus.ACTIVE:
+        raise Conflict("status", f"entry {entry_id} is already {entry.status}")
+    entry.status, entry.closed_at, entry.closed_by, entry.close_note = status, now, by, note
+    if entry.ebike_id is not None:
+        require_bike(session, bike_id=entry.ebike_id).status = BikeStatus.REGISTERED
+    session.flush()
+    return entry
+
+
+WATCHLIST_SCHEMA = {"subject_kind": pl.String, "subject": pl.String, "entry_id": pl.Int64,
+                    "list_kind": pl.String, "ebike_id": pl.Int64, "reported_at": pl.Datetime("us", "UTC")}
+
+
+def active_watchlist(session: Session, *, now: datetime) -> pl.DataFrame:
+    """All entries that match now, as a frame the hotlist rule joins against."""
+    rows = session.execute(
+        select(WatchlistEntry.subject_kind, WatchlistEntry.subject, WatchlistEntry.id,
+               WatchlistEntry.list_kind, WatchlistEntry.ebike_id, WatchlistEntry.reported_at)
+        .where(WatchlistEntry.status == WatchStatus.ACTIVE, WatchlistEntry.expires_at > now)
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=WATCHLIST_SCHEMA, orient="row")
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+def create_device(
+    session: Session, *, device_id: str, kind: str, name: str, lat: float | None, lon: float | None,
+    area_id: str | None, now: datetime,
+) -> tuple[Device, str]:
+    """Register a device; returns it with its new secret, which is shown only this once."""
+    if not is_valid_subject(SubjectKind.DEVICE, device_id):
+        raise InvalidInput("device_id", f"{device_id!r} is not a device id (1 to 64 of A-Z a-z 0-9 _ . : -)")
+    if session.get(Device, device_id) is not None:
+        raise Conflict("device_id", f"device {device_id} already exists")
+    secret = secrets.token_urlsafe(32)
+    device = Device(id=device_id, kind=kind, name=name, lat=lat, lon=lon, area_id=area_id,
+                    status=DeviceStatus.ACTIVE, secret_hash=hash_secret(secret), registered_at=now)
+    session.add(device)
+    session.flush()
+    return device, secret
+
+
+def rotate_device_secret(session: Session, *, device_id: str) -> str:
+    """Give a device a new secret (the old one stops working at once) and return it."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound("device", device_id)
+    secret = secrets.token_urlsafe(32)
+    device.secret_hash = hash_secret(secret)
+    return secret
+
+
+DEVICE_SCHEMA = {"device": pl.String, "device_kind": pl.String, "dev_lat": pl.Float64,
+                 "dev_lon": pl.Float64, "area": pl.String, "active": pl.Boolean,
+                 "secret_hash": pl.String}
+
+
+def device_directory(session: Session) -> pl.DataFrame:
+    """Every device with its place, area and state, for vectorised joins at ingest."""
+    rows = session.execute(
+        select(Device.id, Device.kind, Device.lat, Device.lon, Device.area_id,
+               Device.status == DeviceStatus.ACTIVE, Device.secret_hash)
+    ).all()
+    return pl.DataFrame([tuple(r) for r in rows], schema=DEVICE_SCHEMA, orient="row")
+
+
+# --- areas --------------------------------------------------------------------------------
+
+
+def get_area(session: Session, *, area_id: str) -> Area | None:
+    """Return an area by id."""
+    return session.get(Area, area_id)
+
+
+def station_of_area(session: Session, *, area_id: str | None) -> Area | None:
+    """Return the police station answerable for an area (walking up the hierarchy)."""
+    seen: set[str] = set()
+    while area_id and area_id not in seen:
+        seen.add(area_id)
+        area = session.get(Area, area_id)
+        if area is None:
+            return None
+        if area.station_id:
+            return session.get(Area, area.station_id)
+        area_id = area.parent_id
+    return None

@@ -1,0 +1,6 @@
+"""Storage plumbing shared by the domains: the SQL base, engines, sessions and migrations."""
+
+from safecity.store.db import Base, UtcDateTime, make_engine, make_session_factory, transaction
+from safecity.store.migrate import upgrade_to_head
+
+__all__ = ["Base", "UtcDateTime", "make_engine", "make_session_factory", "transaction", "upgrade_to_head"]
