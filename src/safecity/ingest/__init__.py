@@ -1,1 +1,26 @@
-"""ingest package."""
+"""Ingest: device payloads in, validated records out; dead letters and the batch ledger."""
+
+from safecity.ingest.dedup import Deduplicator
+from safecity.ingest.devices import DeviceAuth, DeviceDirectory
+from safecity.ingest.pipeline import (
+    IngestLimits,
+    IngestPipeline,
+    IngestResult,
+    Part,
+    RecordSink,
+    Rejection,
+    StorageUnavailable,
+)
+
+__all__ = [
+    "Deduplicator",
+    "DeviceAuth",
+    "DeviceDirectory",
+    "IngestLimits",
+    "IngestPipeline",
+    "IngestResult",
+    "Part",
+    "RecordSink",
+    "Rejection",
+    "StorageUnavailable",
+]

@@ -180,17 +180,47 @@ def close_entry(
 
 
 WATCHLIST_SCHEMA = {"subject_kind": pl.String, "subject": pl.String, "entry_id": pl.Int64,
-                    "list_kind": pl.String, "ebike_id": pl.Int64, "reported_at": pl.Datetime("us", "UTC")}
+                    "list_kind": pl.String, "ebike_id": pl.Int64,
+                    "valid_from": pl.Datetime("us", "UTC"), "valid_until": pl.Datetime("us", "UTC")}
+
+
+def _watchlist_frame(rows: list[WatchlistEntry]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(e.subject_kind, e.subject, e.id, e.list_kind, e.ebike_id, e.reported_at,
+          min(e.closed_at, e.expires_at) if e.closed_at else e.expires_at) for e in rows],
+        schema=WATCHLIST_SCHEMA, orient="row",
+    )
 
 
 def active_watchlist(session: Session, *, now: datetime) -> pl.DataFrame:
-    """All entries that match now, as a frame the hotlist rule joins against."""
-    rows = session.execute(
-        select(WatchlistEntry.subject_kind, WatchlistEntry.subject, WatchlistEntry.id,
-               WatchlistEntry.list_kind, WatchlistEntry.ebike_id, WatchlistEntry.reported_at)
-        .where(WatchlistEntry.status == WatchStatus.ACTIVE, WatchlistEntry.expires_at > now)
-    ).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=WATCHLIST_SCHEMA, orient="row")
+    """Entries that match now, with their validity interval, as a frame rules join against."""
+    return _watchlist_frame(list(session.scalars(select(WatchlistEntry).where(
+        WatchlistEntry.status == WatchStatus.ACTIVE, WatchlistEntry.expires_at > now))))
+
+
+def watchlist_between(session: Session, *, start: datetime, end: datetime) -> pl.DataFrame:
+    """Every entry that was in force at some moment of [start, end), closed ones included (backtests)."""
+    entries = session.scalars(select(WatchlistEntry).where(
+        WatchlistEntry.reported_at < end, WatchlistEntry.expires_at > start))
+    return _watchlist_frame([e for e in entries if e.closed_at is None or e.closed_at > start])
+
+
+def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, dict[str, object]]:
+    """What the registry says about listed subjects: the basis of the listing and the bike."""
+    facts: dict[int, dict[str, object]] = {}
+    for entry in session.scalars(select(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids))):
+        fact: dict[str, object] = {
+            "watchlist_entry_id": entry.id, "list": entry.list_kind,
+            "reported_at": entry.reported_at.isoformat(), "reported_by": entry.reported_by,
+            "basis": entry.basis, "entry_owner": entry.owner, "expires_at": entry.expires_at.isoformat(),
+        }
+        if entry.ebike_id is not None:
+            bike = session.get(EBike, entry.ebike_id)
+            if bike is not None:
+                fact.update(ebike_id=bike.id, tag_id=bike.tag_id, model=bike.model, colour=bike.colour,
+                            frame_number=bike.frame_number, owner_person_id=bike.owner_id)
+        facts[entry.id] = fact
+    return facts
 
 
 # --- devices ------------------------------------------------------------------------------

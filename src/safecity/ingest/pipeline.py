@@ -1,0 +1,240 @@
+"""The ingest pipeline: bodies in; records durable in the lake, dead letters kept, batches ledgered.
+
+Order of work for one call (several parts, e.g. coalesced MQTT messages, share it):
+decode -> validate and enrich -> drop already-accepted ids -> ledger + dead letters (one
+transaction, status `writing`) -> lake append (durable) -> ledger `stored` -> remember ids ->
+publish the records on the bus. A caller acknowledges its device only after this returns, so
+an event is never acknowledged before it is stored or dead-lettered with its reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import polars as pl
+import structlog
+from prometheus_client import Counter, Histogram
+from sqlalchemy import insert, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from safecity.core.clock import Clock
+from safecity.core.geo import BBox
+from safecity.core.record import RECORD_SCHEMA, new_id
+from safecity.ingest.decode import BodyError, Decoded, decode_body
+from safecity.ingest.dedup import Deduplicator, id_hashes
+from safecity.ingest.devices import DeviceDirectory
+from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
+from safecity.ingest.validate import Limits, validate
+
+log = structlog.get_logger(__name__)
+
+EVENTS = Counter("safecity_ingest_events_total", "Events by outcome", ["source", "outcome"])
+BODIES_REFUSED = Counter("safecity_ingest_bodies_refused_total", "Bodies refused whole", ["source"])
+BATCH_SECONDS = Histogram("safecity_ingest_batch_seconds", "Time to make a batch durable",
+                          buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+
+
+class RecordSink(Protocol):
+    """Where accepted records become durable (the lake)."""
+
+    def append(self, records: pl.DataFrame) -> int:
+        """Store records durably; return how many were written."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One device's payload as received."""
+
+    body: bytes
+    device_id: str | None  # the authenticated device; None only for trusted replay
+    source: str  # http | mqtt | replay | sim
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why one event of a body was not stored."""
+
+    index: int
+    event_id: str | None
+    field: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What happened to one part."""
+
+    batch_id: str
+    received: int = 0
+    accepted: int = 0
+    stored: int = 0
+    dead_lettered: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    error: str | None = None  # the body was refused whole (nothing accepted)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestLimits:
+    """Settings-derived limits of the pipeline."""
+
+    max_event_age_s: int
+    max_future_skew_s: int
+    max_batch_events: int
+    h3_resolution: int
+    bbox: BBox | None
+
+
+class StorageUnavailable(RuntimeError):
+    """The lake could not take the batch; nothing was accepted and the sender should retry."""
+
+
+class IngestPipeline:
+    """Turns bodies into durable records; one batch at a time (a single lake writer)."""
+
+    def __init__(
+        self, *, session_factory: sessionmaker[Session], devices: DeviceDirectory, sink: RecordSink,
+        dedup: Deduplicator, limits: IngestLimits, clock: Clock,
+        publish: Callable[[pl.DataFrame], Awaitable[None]] | None = None,
+    ) -> None:
+        self._factory = session_factory
+        self.devices = devices
+        self._sink = sink
+        self._dedup = dedup
+        self._limits = limits
+        self._clock = clock
+        self._publish = publish
+        self._lock = asyncio.Lock()
+
+    async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
+        """Process parts off the event loop, then publish what was stored."""
+        async with self._lock:
+            results, records = await asyncio.to_thread(self.process, parts)
+        if self._publish is not None and records.height:
+            await self._publish(records)
+        return results
+
+    async def submit(self, part: Part) -> IngestResult:
+        """Process one part."""
+        return (await self.submit_parts([part]))[0]
+
+    def process(self, parts: list[Part]) -> tuple[list[IngestResult], pl.DataFrame]:
+        """Synchronous core: returns one result per part and the records now durable."""
+        with BATCH_SECONDS.time():
+            return self._process(parts)
+
+    def _process(self, parts: list[Part]) -> tuple[list[IngestResult], pl.DataFrame]:
+        now = self._clock.now()
+        results = [IngestResult(batch_id=new_id()) for _ in parts]
+        frames: list[pl.DataFrame] = []
+        decoded_parts: dict[int, Decoded] = {}
+        decode_errors: list[tuple[int, int, str | None, str, str | None]] = []
+        for p, part in enumerate(parts):
+            try:
+                decoded = decode_body(part.body, max_events=self._limits.max_batch_events)
+            except BodyError as exc:
+                results[p].error = str(exc)
+                BODIES_REFUSED.labels(part.source).inc()
+                continue
+            results[p].received = decoded.frame.height + len(decoded.errors)
+            decoded_parts[p] = decoded
+            decode_errors += [(p, *err) for err in decoded.errors]
+            frames.append(decoded.frame.with_columns(
+                pl.lit(p, dtype=pl.Int64).alias("part"),
+                pl.lit(part.device_id, dtype=pl.String).alias("auth_device"),
+                pl.lit(part.source, dtype=pl.String).alias("source"),
+            ))
+        if not frames:
+            return results, pl.DataFrame(schema=RECORD_SCHEMA)
+        records, bad = validate(pl.concat(frames), self.devices.frame, self._limits_at(now))
+        hashes = id_hashes(records["event_id"])
+        fresh = self._dedup.first_seen_mask(hashes, now)
+        dup_parts = records["part"].filter(~pl.Series(fresh))
+        records, hashes = records.filter(pl.Series(fresh)), hashes.filter(pl.Series(fresh))
+        rejected = self._rejections(bad, decode_errors)
+        self._tally(results, rejected, records["part"], dup_parts)
+        self._ledger(parts, results, rejected, decoded_parts, now)
+        stored = records.drop("part")
+        try:
+            self._sink.append(stored)
+        except Exception as exc:
+            self._mark(results, BatchStatus.FAILED, error=f"lake write failed: {exc}")
+            log.error("ingest.lake_write_failed", error=str(exc), rows=stored.height)
+            raise StorageUnavailable(f"storage is unavailable, retry later: {exc}") from exc
+        self._mark(results, BatchStatus.STORED)
+        self._dedup.remember(hashes, now)
+        self._count(parts, results)
+        return results, stored
+
+    def _limits_at(self, now: datetime) -> Limits:
+        lim = self._limits
+        return Limits(now=now, max_age=timedelta(seconds=lim.max_event_age_s),
+                      max_skew=timedelta(seconds=lim.max_future_skew_s), bbox=lim.bbox,
+                      h3_resolution=lim.h3_resolution)
+
+    @staticmethod
+    def _rejections(bad: pl.DataFrame, decode_errors: list[tuple[int, int, str | None, str, str | None]]
+                    ) -> dict[int, list[Rejection]]:
+        out: dict[int, list[Rejection]] = {}
+        for p, i, f, r, eid in decode_errors:
+            out.setdefault(p, []).append(Rejection(i, eid, f, r))
+        for p, i, eid, f, r in bad.iter_rows():
+            out.setdefault(p, []).append(Rejection(i, eid, f, r))
+        for rows in out.values():
+            rows.sort(key=lambda r: r.index)
+        return out
+
+    @staticmethod
+    def _tally(results: list[IngestResult], rejected: dict[int, list[Rejection]],
+               stored_parts: pl.Series, dup_parts: pl.Series) -> None:
+        stored = dict(stored_parts.value_counts().iter_rows()) if stored_parts.len() else {}
+        dups = dict(dup_parts.value_counts().iter_rows()) if dup_parts.len() else {}
+        for p, res in enumerate(results):
+            res.rejected = rejected.get(p, [])
+            res.dead_lettered = len(res.rejected)
+            res.stored = stored.get(p, 0)
+            res.duplicates = dups.get(p, 0)
+            res.accepted = res.stored + res.dead_lettered
+
+    def _ledger(self, parts: list[Part], results: list[IngestResult], rejected: dict[int, list[Rejection]],
+                decoded: dict[int, Decoded], now: datetime) -> None:
+        batches = [
+            {"id": r.batch_id, "source": parts[p].source, "device_id": parts[p].device_id,
+             "received_at": now, "status": BatchStatus.WRITING, "received": r.received,
+             "duplicates": r.duplicates, "accepted": r.accepted, "stored": r.stored,
+             "dead_lettered": r.dead_lettered, "error": None}
+            for p, r in enumerate(results) if r.error is None
+        ]
+        letters = [
+            {"batch_id": results[p].batch_id, "idx": rej.index, "event_id": rej.event_id,
+             "device_id": parts[p].device_id, "field": rej.field, "reason": rej.reason,
+             "raw": decoded[p].raw(rej.index).decode("utf-8", "replace"), "received_at": now}
+            for p, rows in rejected.items() for rej in rows
+        ]
+        with self._factory() as session, session.begin():
+            if batches:
+                session.execute(insert(IngestBatch), batches)
+            if letters:
+                session.execute(insert(DeadLetter), letters)
+
+    def _mark(self, results: list[IngestResult], status: BatchStatus, error: str | None = None) -> None:
+        ids = [r.batch_id for r in results if r.error is None]
+        if not ids:
+            return
+        values: dict[str, object] = {"status": status}
+        if status is BatchStatus.FAILED:
+            values.update(stored=0, accepted=IngestBatch.dead_lettered, error=error)
+        with self._factory() as session, session.begin():
+            session.execute(update(IngestBatch).where(IngestBatch.id.in_(ids)).values(**values))
+
+    @staticmethod
+    def _count(parts: list[Part], results: list[IngestResult]) -> None:
+        for part, res in zip(parts, results, strict=True):
+            EVENTS.labels(part.source, "stored").inc(res.stored)
+            EVENTS.labels(part.source, "dead_lettered").inc(res.dead_lettered)
+            EVENTS.labels(part.source, "duplicate").inc(res.duplicates)

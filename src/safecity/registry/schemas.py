@@ -1,0 +1,116 @@
+"""API request and response models of the registry (never the tables themselves)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class BikeIn(_In):
+    """Register an e-bike: the tag fitted, the frame, and the owner's identity card."""
+
+    tag_id: str = Field(min_length=8, max_length=16, description="RFID tag id, hexadecimal.")
+    frame_number: str = Field(min_length=1, max_length=32)
+    model: str = Field(min_length=1, max_length=64)
+    colour: str = Field(min_length=1, max_length=32)
+    owner_id_number: str = Field(min_length=18, max_length=18, description="GB 11643 identity number.")
+    owner_name: str = Field(min_length=1, max_length=64)
+    owner_phone: str | None = Field(None, pattern=r"^\d{11}$")
+    by: str = Field(min_length=1, max_length=64, description="Who registers it (officer or clerk).")
+
+
+class BikeOut(BaseModel):
+    """A registered bike; the owner's identity number is masked."""
+
+    id: int
+    tag_id: str
+    frame_number: str
+    model: str
+    colour: str
+    status: str
+    owner_name: str
+    owner_id_number_masked: str
+    registered_at: datetime
+
+
+class StolenIn(_In):
+    """Report a bike stolen."""
+
+    reported_by: str = Field(min_length=1, max_length=128, description="Who reported: owner or officer.")
+    basis: str = Field(min_length=1, max_length=2000, description="Case or report number, statement.")
+    owner: str = Field(min_length=1, max_length=64, description="Officer answerable for the entry.")
+    owner_station_id: str | None = Field(None, max_length=32)
+    valid_days: int = Field(180, ge=1, le=3650)
+
+
+class CloseEntryIn(_In):
+    """Close a watchlist entry: the bike was recovered, or the report withdrawn."""
+
+    status: str = Field("recovered", pattern="^(recovered|withdrawn)$")
+    by: str = Field(min_length=1, max_length=64)
+    note: str = Field("", max_length=2000)
+
+
+class EntryOut(BaseModel):
+    """A watchlist entry."""
+
+    id: int
+    list_kind: str
+    subject_kind: str
+    subject: str
+    ebike_id: int | None
+    reported_by: str
+    reported_at: datetime
+    basis: str
+    owner: str
+    expires_at: datetime
+    status: str
+    closed_at: datetime | None
+    closed_by: str | None
+
+
+class DeviceIn(_In):
+    """Register a field device."""
+
+    id: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=128)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    area_id: str | None = Field(None, max_length=32)
+
+
+class DeviceOut(BaseModel):
+    """A device (never its secret)."""
+
+    id: str
+    kind: str
+    name: str
+    lat: float | None
+    lon: float | None
+    area_id: str | None
+    status: str
+
+
+class DeviceSecretOut(BaseModel):
+    """A device's new secret: shown once, never stored."""
+
+    device: DeviceOut
+    secret: str
+
+
+class AreaOut(BaseModel):
+    """A district, station area or community."""
+
+    id: str
+    kind: str
+    name: str
+    parent_id: str | None
+    station_id: str | None
+    lat: float | None
+    lon: float | None

@@ -1,0 +1,49 @@
+"""What every rule evaluator implements, and the registry view rules read facts from."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+import polars as pl
+
+from safecity.core.finding import Evidence, Finding
+
+EVIDENCE_COLUMNS = ("event_id", "corr_id", "kind", "subject", "device", "ts", "lat", "lon", "area", "code")
+
+
+class Facts(Protocol):
+    """Registry facts a rule may use; live implementations cache, backtests pin a period."""
+
+    def watchlist(self, now: datetime) -> pl.DataFrame:
+        """Watchlist entries in force (subject_kind, subject, entry_id, list_kind, ebike_id, valid_from, valid_until)."""
+        ...
+
+    def entry_facts(self, entry_ids: list[int]) -> dict[int, dict[str, object]]:
+        """What the registry says about listed entries."""
+        ...
+
+    def devices(self) -> pl.DataFrame:
+        """Registered devices: device, device_kind, area, active."""
+        ...
+
+
+class Rule(Protocol):
+    """A stateful, vectorised evaluator."""
+
+    name: str
+    kind: str
+
+    def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
+        """Look at one micro-batch of records; return what it found."""
+        ...
+
+    def tick(self, facts: Facts, now: datetime) -> list[Finding]:
+        """Called periodically even when no records arrive (time-based rules)."""
+        ...
+
+
+def evidence_from(rows: pl.DataFrame) -> tuple[Evidence, ...]:
+    """Turn record rows into evidence, oldest first."""
+    rows = rows.sort("ts").select(EVIDENCE_COLUMNS)
+    return tuple(Evidence(*r) for r in rows.iter_rows())

@@ -1,0 +1,69 @@
+"""`device_offline`: no heartbeat (or any other record) from a device for N minutes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from safecity.core.finding import Evidence, Finding
+from safecity.rules.base import Facts
+from safecity.rules.config import DeviceOfflineParams, RuleConfig
+
+
+class DeviceOfflineRule:
+    """Tracks the last record time of each device; `tick` reports those silent too long, once."""
+
+    kind = "device_offline"
+
+    def __init__(self, config: RuleConfig) -> None:
+        self.name = config.name
+        self.severity = config.severity
+        self.title = config.title or "Device silent"
+        self.params: DeviceOfflineParams = config.typed_params()
+        self._silence = timedelta(minutes=self.params.minutes)
+        self._last_seen: dict[str, datetime] = {}
+        self._last_event: dict[str, tuple[str, str]] = {}  # device -> (event id, corr id)
+        self._reported: set[str] = set()
+        self._started: datetime | None = None
+
+    def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
+        """Remember each device's newest record; a device heard again may be reported again later."""
+        if self._started is None:
+            self._started = now
+        if batch.is_empty():
+            return []
+        latest = batch.group_by("device").agg(pl.col("ts").max(), pl.col("event_id").last(),
+                                               pl.col("corr_id").last())
+        for device, ts, event_id, corr_id in latest.iter_rows():
+            if device not in self._last_seen or ts > self._last_seen[device]:
+                self._last_seen[device] = ts
+                self._last_event[device] = (event_id, corr_id)
+                self._reported.discard(device)
+        return []
+
+    def tick(self, facts: Facts, now: datetime) -> list[Finding]:
+        """Report each watched device silent longer than the limit (counted from start if never heard)."""
+        if self._started is None:
+            self._started = now
+        watched = facts.devices().filter(pl.col("device_kind").is_in(self.params.device_kinds)
+                                         & pl.col("active"))
+        findings = []
+        for device, area, lat, lon in watched.select("device", "area", "dev_lat", "dev_lon").iter_rows():
+            last = self._last_seen.get(device)
+            since = last or self._started
+            if device in self._reported or now - since < self._silence:
+                continue
+            self._reported.add(device)
+            event_id, corr_id = self._last_event.get(device, ("", ""))
+            evidence = (Evidence(event_id=event_id or f"none:{device}", corr_id=corr_id or "",
+                                 kind="heartbeat", subject=device, device=device, ts=since,
+                                 lat=lat, lon=lon, area=area),)
+            findings.append(Finding(
+                rule=self.name, rule_kind=self.kind, severity=self.severity, title=self.title,
+                subject_kind="device", subject=device, dedup_key=f"offline:{device}", at=now,
+                evidence=evidence,
+                facts={"device": device, "last_seen": last.isoformat() if last else None,
+                       "silent_minutes": round((now - since).total_seconds() / 60, 1)},
+                params=self.params.model_dump()))
+        return findings

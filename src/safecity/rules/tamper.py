@@ -1,0 +1,39 @@
+"""`tag_tamper`: a tag read carrying a tamper code (the tag was prised off or opened)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from safecity.core.finding import Finding
+from safecity.rules.base import Facts, evidence_from
+from safecity.rules.config import RuleConfig, TagTamperParams
+
+
+class TagTamperRule:
+    """One finding per tampered tag; further tamper reads extend the open warning."""
+
+    kind = "tag_tamper"
+
+    def __init__(self, config: RuleConfig) -> None:
+        self.name = config.name
+        self.severity = config.severity
+        self.title = config.title or "Tag reports tampering"
+        self.params: TagTamperParams = config.typed_params()
+
+    def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
+        """Pick reads whose code is a tamper code."""
+        hits = batch.filter(pl.col("kind").is_in(self.params.record_kinds)
+                            & pl.col("code").is_in(self.params.codes))
+        return [
+            Finding(rule=self.name, rule_kind=self.kind, severity=self.severity, title=self.title,
+                    subject_kind=rows["subject_kind"][0], subject=str(subject),
+                    dedup_key=f"tamper:{subject}", at=now, evidence=evidence_from(rows),
+                    facts={"tag_id": subject}, params=self.params.model_dump())
+            for (subject,), rows in hits.group_by("subject", maintain_order=True)
+        ]
+
+    def tick(self, facts: Facts, now: datetime) -> list[Finding]:
+        """Nothing time-based."""
+        return []
