@@ -20,13 +20,15 @@ class BatchStatus(StrEnum):
 
 
 class IngestBatch(Base):
-    """One received part (a device's request or message): what came in and where it went."""
+    """One micro-batch (one request, or coalesced MQTT messages): what came in and where it went."""
 
     __tablename__ = "ingest_batches"
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)
     source: Mapped[str] = mapped_column(String(16))
-    device_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64), index=True)  # when a single device sent it
+    parts: Mapped[int] = mapped_column(Integer)  # bodies in the batch (requests or messages)
+    refused: Mapped[int] = mapped_column(Integer)  # bodies refused whole (unreadable, too large)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     status: Mapped[str] = mapped_column(String(16))
     received: Mapped[int] = mapped_column(Integer)  # events in the body

@@ -18,13 +18,13 @@ from typing import Protocol
 import polars as pl
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
 from safecity.core.geo import BBox
 from safecity.core.record import RECORD_SCHEMA, new_id
-from safecity.ingest.decode import BodyError, Decoded, decode_body
+from safecity.ingest.decode import Body, BodyError, DecodeError, decode_bodies, normalise_body
 from safecity.ingest.dedup import Deduplicator, id_hashes
 from safecity.ingest.devices import DeviceDirectory
 from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
@@ -130,43 +130,42 @@ class IngestPipeline:
 
     def _process(self, parts: list[Part]) -> tuple[list[IngestResult], pl.DataFrame]:
         now = self._clock.now()
-        results = [IngestResult(batch_id=new_id()) for _ in parts]
-        frames: list[pl.DataFrame] = []
-        decoded_parts: dict[int, Decoded] = {}
-        decode_errors: list[tuple[int, int, str | None, str, str | None]] = []
+        batch_id = new_id()
+        results = [IngestResult(batch_id=batch_id) for _ in parts]
+        bodies: dict[int, Body] = {}
         for p, part in enumerate(parts):
             try:
-                decoded = decode_body(part.body, max_events=self._limits.max_batch_events)
+                bodies[p] = normalise_body(part.body, max_events=self._limits.max_batch_events)
             except BodyError as exc:
                 results[p].error = str(exc)
                 BODIES_REFUSED.labels(part.source).inc()
-                continue
-            results[p].received = decoded.frame.height + len(decoded.errors)
-            decoded_parts[p] = decoded
-            decode_errors += [(p, *err) for err in decoded.errors]
-            frames.append(decoded.frame.with_columns(
-                pl.lit(p, dtype=pl.Int64).alias("part"),
-                pl.lit(part.device_id, dtype=pl.String).alias("auth_device"),
-                pl.lit(part.source, dtype=pl.String).alias("source"),
-            ))
-        if not frames:
+        if not bodies:
             return results, pl.DataFrame(schema=RECORD_SCHEMA)
-        records, bad = validate(pl.concat(frames), self.devices.frame, self._limits_at(now))
+        decoded = decode_bodies(bodies)
+        part_info = pl.DataFrame({
+            "part": list(range(len(parts))),
+            "auth_device": [p.device_id for p in parts],
+            "source": [p.source for p in parts],
+        }, schema={"part": pl.Int64, "auth_device": pl.String, "source": pl.String})
+        frame = decoded.frame.join(part_info, on="part", how="left")
+        records, bad = validate(frame, self.devices.frame, self._limits_at(now))
         hashes = id_hashes(records["event_id"])
-        fresh = self._dedup.first_seen_mask(hashes, now)
-        dup_parts = records["part"].filter(~pl.Series(fresh))
-        records, hashes = records.filter(pl.Series(fresh)), hashes.filter(pl.Series(fresh))
-        rejected = self._rejections(bad, decode_errors)
+        fresh = pl.Series(self._dedup.first_seen_mask(hashes, now))
+        dup_parts = records["part"].filter(~fresh)
+        records, hashes = records.filter(fresh), hashes.filter(fresh)
+        rejected = self._rejections(bad, decoded.errors)
+        for p, body in bodies.items():
+            results[p].received = body.count
         self._tally(results, rejected, records["part"], dup_parts)
-        self._ledger(parts, results, rejected, decoded_parts, now)
+        self._ledger(batch_id, parts, results, rejected, bodies, now)
         stored = records.drop("part")
         try:
             self._sink.append(stored)
         except Exception as exc:
-            self._mark(results, BatchStatus.FAILED, error=f"lake write failed: {exc}")
+            self._mark(batch_id, BatchStatus.FAILED, error=f"lake write failed: {exc}")
             log.error("ingest.lake_write_failed", error=str(exc), rows=stored.height)
             raise StorageUnavailable(f"storage is unavailable, retry later: {exc}") from exc
-        self._mark(results, BatchStatus.STORED)
+        self._mark(batch_id, BatchStatus.STORED)
         self._dedup.remember(hashes, now)
         self._count(parts, results)
         return results, stored
@@ -178,8 +177,7 @@ class IngestPipeline:
                       h3_resolution=lim.h3_resolution)
 
     @staticmethod
-    def _rejections(bad: pl.DataFrame, decode_errors: list[tuple[int, int, str | None, str, str | None]]
-                    ) -> dict[int, list[Rejection]]:
+    def _rejections(bad: pl.DataFrame, decode_errors: list[DecodeError]) -> dict[int, list[Rejection]]:
         out: dict[int, list[Rejection]] = {}
         for p, i, f, r, eid in decode_errors:
             out.setdefault(p, []).append(Rejection(i, eid, f, r))
@@ -201,40 +199,43 @@ class IngestPipeline:
             res.duplicates = dups.get(p, 0)
             res.accepted = res.stored + res.dead_lettered
 
-    def _ledger(self, parts: list[Part], results: list[IngestResult], rejected: dict[int, list[Rejection]],
-                decoded: dict[int, Decoded], now: datetime) -> None:
-        batches = [
-            {"id": r.batch_id, "source": parts[p].source, "device_id": parts[p].device_id,
-             "received_at": now, "status": BatchStatus.WRITING, "received": r.received,
-             "duplicates": r.duplicates, "accepted": r.accepted, "stored": r.stored,
-             "dead_lettered": r.dead_lettered, "error": None}
-            for p, r in enumerate(results) if r.error is None
-        ]
+    def _ledger(self, batch_id: str, parts: list[Part], results: list[IngestResult],
+                rejected: dict[int, list[Rejection]], bodies: dict[int, Body], now: datetime) -> None:
+        devices = {p.device_id for p in parts}
+        sources = {p.source for p in parts}
+        batch = {
+            "id": batch_id, "source": sources.pop() if len(sources) == 1 else "mixed",
+            "device_id": devices.pop() if len(devices) == 1 else None, "parts": len(parts),
+            "refused": sum(1 for r in results if r.error is not None), "received_at": now,
+            "status": BatchStatus.WRITING, "received": sum(r.received for r in results),
+            "duplicates": sum(r.duplicates for r in results), "accepted": sum(r.accepted for r in results),
+            "stored": sum(r.stored for r in results), "dead_lettered": sum(r.dead_lettered for r in results),
+            "error": None,
+        }
         letters = [
-            {"batch_id": results[p].batch_id, "idx": rej.index, "event_id": rej.event_id,
-             "device_id": parts[p].device_id, "field": rej.field, "reason": rej.reason,
-             "raw": decoded[p].raw(rej.index).decode("utf-8", "replace"), "received_at": now}
+            {"batch_id": batch_id, "idx": rej.index, "event_id": rej.event_id, "device_id": parts[p].device_id,
+             "field": rej.field, "reason": rej.reason,
+             "raw": bodies[p].lines()[rej.index].decode("utf-8", "replace"), "received_at": now}
             for p, rows in rejected.items() for rej in rows
         ]
         with self._factory() as session, session.begin():
-            if batches:
-                session.execute(insert(IngestBatch), batches)
+            session.execute(IngestBatch.__table__.insert(), [batch])
             if letters:
-                session.execute(insert(DeadLetter), letters)
+                session.execute(DeadLetter.__table__.insert(), letters)
 
-    def _mark(self, results: list[IngestResult], status: BatchStatus, error: str | None = None) -> None:
-        ids = [r.batch_id for r in results if r.error is None]
-        if not ids:
-            return
+    def _mark(self, batch_id: str, status: BatchStatus, error: str | None = None) -> None:
         values: dict[str, object] = {"status": status}
         if status is BatchStatus.FAILED:
             values.update(stored=0, accepted=IngestBatch.dead_lettered, error=error)
         with self._factory() as session, session.begin():
-            session.execute(update(IngestBatch).where(IngestBatch.id.in_(ids)).values(**values))
+            session.execute(update(IngestBatch).where(IngestBatch.id == batch_id).values(**values))
 
     @staticmethod
     def _count(parts: list[Part], results: list[IngestResult]) -> None:
+        totals: dict[tuple[str, str], int] = {}
         for part, res in zip(parts, results, strict=True):
-            EVENTS.labels(part.source, "stored").inc(res.stored)
-            EVENTS.labels(part.source, "dead_lettered").inc(res.dead_lettered)
-            EVENTS.labels(part.source, "duplicate").inc(res.duplicates)
+            for outcome, n in (("stored", res.stored), ("dead_lettered", res.dead_lettered),
+                               ("duplicate", res.duplicates)):
+                totals[part.source, outcome] = totals.get((part.source, outcome), 0) + n
+        for (source, outcome), n in totals.items():
+            EVENTS.labels(source, outcome).inc(n)

@@ -1,0 +1,219 @@
+"""The composition root: builds every part from settings and runs the background workers.
+
+Nothing else creates engines, buses or stores; each part receives only what it needs. The same
+code runs embedded (SQLite, local lake, in-process bus) or distributed (PostgreSQL, NATS,
+MQTT), chosen by settings alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from safecity.alerts import AlertService, AlertStream, WebhookDispatcher
+from safecity.bus import ALERTS, RECORDS, REGISTRY, Bus, MemoryBus
+from safecity.core.clock import Clock, SystemClock
+from safecity.core.finding import Finding
+from safecity.core.geo import BBox
+from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
+from safecity.ingest.dedup import id_hashes
+from safecity.lake import Lake
+from safecity.rules import DEFAULT_RULES_FILE, LiveFacts, RuleEngine, build_rules, load_rules
+from safecity.settings import BusBackend, Settings
+from safecity.store import make_engine, make_session_factory, upgrade_to_head
+
+log = structlog.get_logger(__name__)
+
+
+def make_bus(settings: Settings) -> Bus:
+    """The configured backbone."""
+    if settings.bus is BusBackend.NATS:
+        from safecity.bus.nats import NatsBus
+
+        return NatsBus(settings.nats_url, stream=settings.nats_stream)
+    return MemoryBus()
+
+
+def rules_path(settings: Settings) -> Path:
+    """The rules file in force: configured, else <data_dir>/rules.yaml if present, else the defaults."""
+    if settings.rules_file is not None:
+        return settings.rules_file
+    local = settings.data_dir / "rules.yaml"
+    return local if local.exists() else DEFAULT_RULES_FILE
+
+
+def city_bbox(settings: Settings) -> BBox | None:
+    """The configured city box, else the generated city's, else none (globe only)."""
+    if settings.bbox is not None:
+        return settings.bbox
+    meta = settings.city_dir / "city.json"
+    if meta.exists():
+        import json
+
+        south, west, north, east = json.loads(meta.read_text())["bbox"]
+        # A margin of about 2 km so that a bike ridden just out of town is still accepted.
+        return BBox(south - 0.02, west - 0.02, north + 0.02, east + 0.02)
+    return None
+
+
+@dataclass
+class Platform:
+    """Every running part of safecity, wired together."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    bus: Bus
+    lake: Lake
+    devices: DeviceDirectory
+    dedup: Deduplicator
+    ingest: IngestPipeline
+    facts: LiveFacts
+    rules: RuleEngine
+    alerts: AlertService
+    alert_stream: AlertStream
+    webhooks: WebhookDispatcher
+    bbox: BBox | None = None
+    mqtt: Any = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Platform:
+        """Create every part (no background work starts until `start`)."""
+        clock = clock or SystemClock()
+        url = settings.resolved_database_url
+        if migrate:
+            if url.startswith("sqlite"):
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            upgrade_to_head(url)
+        engine = make_engine(url)
+        factory = make_session_factory(engine)
+        bus = make_bus(settings)
+        lake = Lake(settings.resolved_lake_dir)
+        devices = DeviceDirectory(factory, h3_resolution=settings.h3_resolution)
+        dedup = Deduplicator(settings.dedup_window_s)
+        bbox = city_bbox(settings)
+        limits = IngestLimits(
+            max_event_age_s=settings.max_event_age_s, max_future_skew_s=settings.max_future_skew_s,
+            max_batch_events=settings.max_batch_events, h3_resolution=settings.h3_resolution, bbox=bbox)
+
+        async def publish_records(records: pl.DataFrame) -> None:
+            await bus.publish(RECORDS, records)
+
+        ingest = IngestPipeline(session_factory=factory, devices=devices, sink=lake, dedup=dedup,
+                                limits=limits, clock=clock, publish=publish_records)
+        facts = LiveFacts(factory, lambda: devices.frame)
+        rules = RuleEngine(build_rules(load_rules(rules_path(settings))), facts=facts, clock=clock,
+                           flush_ms=settings.rules_flush_ms, flush_rows=settings.rules_flush_rows)
+        alerts = AlertService(session_factory=factory, clock=clock, publish=bus.publish)
+        webhooks = WebhookDispatcher(session_factory=factory, clock=clock,
+                                     timeout_s=settings.webhook_timeout_s)
+        return cls(settings=settings, clock=clock, engine=engine, session_factory=factory, bus=bus,
+                   lake=lake, devices=devices, dedup=dedup, ingest=ingest, facts=facts, rules=rules,
+                   alerts=alerts, alert_stream=AlertStream(), webhooks=webhooks, bbox=bbox)
+
+    # --- running ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect the bus and start the workers: rules, alert push, webhooks, compaction, MQTT."""
+        await self.bus.start()
+        self.alerts.bind_loop(asyncio.get_running_loop())
+        await asyncio.to_thread(self.warm_dedup)
+        records = self.bus.subscribe(RECORDS, group="rules")
+        self._spawn(self.rules.run(records, self.handle_findings_async), "rules")
+        self._spawn(self.alert_stream.run(self.bus), "alert-stream")
+        self._spawn(self.webhooks.run(self.bus), "webhooks")
+        self._spawn(self._registry_notices(), "registry-notices")
+        self._spawn(self._compact_forever(), "compaction")
+        if self.settings.mqtt_url:
+            from safecity.ingest.mqtt import MqttIngest
+
+            self.mqtt = MqttIngest.from_url(self.settings.mqtt_url, pipeline=self.ingest,
+                                            loop=asyncio.get_running_loop(),
+                                            prefix=self.settings.mqtt_topic_prefix)
+            self.mqtt.start()
+        log.info("platform.started", bus=self.settings.bus.value, database=self.engine.dialect.name,
+                 lake=str(self.settings.resolved_lake_dir), mqtt=bool(self.settings.mqtt_url))
+
+    async def stop(self) -> None:
+        """Stop workers and release connections."""
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.bus.close()
+        self.engine.dispose()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(_log_crash)
+        self._tasks.append(task)
+
+    def handle_findings(self, findings: list[Finding]) -> None:
+        """Turn findings into alerts (sync; runs in a worker thread)."""
+        self.alerts.apply_findings(findings)
+
+    async def handle_findings_async(self, findings: list[Finding]) -> None:
+        """Turn findings into alerts without blocking the loop."""
+        await asyncio.to_thread(self.alerts.apply_findings, findings)
+
+    async def registry_changed(self, what: str) -> None:
+        """Tell every process that registry facts changed (this one at once)."""
+        self._invalidate(what)
+        await self.bus.publish(REGISTRY, {"type": "RegistryChanged", "what": what})
+
+    def _invalidate(self, what: str) -> None:
+        if what in ("watchlist", "all"):
+            self.facts.invalidate()
+        if what in ("devices", "all"):
+            self.devices.invalidate()
+
+    async def _registry_notices(self) -> None:
+        async for delivery in self.bus.subscribe(REGISTRY, group=f"registry-{id(self)}"):
+            if isinstance(delivery.payload, dict):
+                self._invalidate(str(delivery.payload.get("what", "all")))
+            await delivery.ack()
+
+    async def _compact_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.compact_interval_s)
+            try:
+                report = await asyncio.to_thread(self.lake.compact, min_files=8,
+                                                 quiet_s=self.settings.compact_interval_s)
+                if report.files_in:
+                    log.info("lake.compacted", files_in=report.files_in, files_out=report.files_out,
+                             rows=report.rows)
+            except Exception:
+                log.exception("lake.compaction_failed")
+
+    def warm_dedup(self) -> None:
+        """Remember the ids already in the lake, so a restart does not store a retry twice."""
+        now = self.clock.now()
+        window = timedelta(seconds=self.settings.dedup_window_s)
+        ids = self.lake.scan(start=now - window, end=now + timedelta(days=1)).select("event_id").collect()
+        if ids.height:
+            self.dedup.remember(id_hashes(ids["event_id"]), now)
+            log.info("ingest.dedup_warmed", ids=ids.height)
+
+
+def _log_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("platform.worker_crashed", worker=task.get_name(), error=repr(task.exception()))
+
+
+__all__ = ["ALERTS", "Platform", "make_bus", "rules_path"]

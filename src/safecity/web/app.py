@@ -1,0 +1,71 @@
+"""FastAPI application assembly: routers, error handlers, metrics, static assets, lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from safecity.platform import Platform
+from safecity.web.api import alerts as alerts_api
+from safecity.web.api import ingest as ingest_api
+from safecity.web.api import registry as registry_api
+from safecity.web.errors import error_response, install_error_handlers
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(platform: Platform, *, manage_platform: bool = True) -> FastAPI:
+    """Build the web app around a platform; with manage_platform it starts and stops it too."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_platform:
+            await platform.start()
+        try:
+            yield
+        finally:
+            if manage_platform:
+                await platform.stop()
+
+    app = FastAPI(title="safecity", version="0.1.0", lifespan=lifespan,
+                  description="City public-safety platform: ingest, rules, alerts, registry.")
+    app.state.platform = platform
+    install_error_handlers(app)
+    app.include_router(ingest_api.router)
+    app.include_router(registry_api.router)
+    app.include_router(alerts_api.router)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    def metrics() -> Response:
+        """Prometheus text exposition."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/v1/city.geojson", tags=["registry"], summary="The city map as GeoJSON")
+    def city_geojson() -> Response:
+        """Districts, communities, roads and stations of the city, for the console map."""
+        path = platform.settings.city_dir / "city.geojson"
+        if not path.exists():
+            return error_response(404, "no_city", "no city map: run `safecity generate` or `safecity demo`")
+        return FileResponse(path, media_type="application/geo+json")
+
+    @app.get("/api/v1/reconciliation", tags=["ingest"], summary="Accepted = stored + dead-lettered")
+    def reconciliation() -> JSONResponse:
+        """Reconcile the ingest ledger with the lake and the dead-letter store."""
+        from safecity.ingest.reconcile import reconcile
+
+        return JSONResponse(reconcile(platform.session_factory, platform.lake).as_dict())
+
+    if STATIC_DIR.exists():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

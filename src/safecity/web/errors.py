@@ -1,0 +1,64 @@
+"""One error shape for every API failure, and handlers that never leak a stack trace.
+
+Body: {"error": {"code": "...", "message": "...", "field": "..." | null, "details": [...]}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from safecity.alerts import AlertError
+from safecity.registry import RegistryError
+
+log = structlog.get_logger(__name__)
+
+
+def error_body(code: str, message: str, *, field: str | None = None, details: list[Any] | None = None
+               ) -> dict[str, Any]:
+    """The JSON error envelope."""
+    body: dict[str, Any] = {"code": code, "message": message, "field": field}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def error_response(status: int, code: str, message: str, *, field: str | None = None,
+                   details: list[Any] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A JSONResponse carrying the error envelope."""
+    return JSONResponse(error_body(code, message, field=field, details=details), status_code=status,
+                        headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain and framework errors to clear JSON answers."""
+
+    @app.exception_handler(RegistryError)
+    async def _registry(_: Request, exc: RegistryError) -> JSONResponse:
+        return error_response(exc.status, type(exc).__name__, exc.message, field=exc.field)
+
+    @app.exception_handler(AlertError)
+    async def _alerts(_: Request, exc: AlertError) -> JSONResponse:
+        return error_response(getattr(exc, "status", 400), type(exc).__name__, str(exc),
+                              field=getattr(exc, "field", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        first = details[0] if details else {"field": None, "message": "invalid request"}
+        return error_response(422, "invalid_request", f"{first['field']}: {first['message']}",
+                              field=first["field"], details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("web.unhandled_error", path=request.url.path)
+        return error_response(500, "internal_error", "an internal error occurred; it has been logged")
