@@ -40,26 +40,60 @@ UPLOAD, MICRO_BATCH = 500, 50_000
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
-def emit(metric: str, value: float, unit: str, *, baseline: float | None = None, target: float | None = None
-         ) -> None:
+def emit(
+    metric: str, value: float, unit: str, *, baseline: float | None = None, target: float | None = None
+) -> None:
     ratio = round(value / baseline, 1) if baseline else None
-    print(json.dumps({"bench": "ingest", "metric": metric, "value": round(value, 1), "unit": unit,
-                      "baseline": None if baseline is None else round(baseline, 1), "ratio": ratio,
-                      "target": target}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "metric": metric,
+                "value": round(value, 1),
+                "unit": unit,
+                "baseline": None if baseline is None else round(baseline, 1),
+                "ratio": ratio,
+                "target": target,
+            }
+        ),
+        flush=True,
+    )
 
 
 def seed_registry(platform: Platform, tags: list[str], rng: np.random.Generator) -> None:
     """Stations across the city and a watchlist of stolen tags, inserted in bulk."""
     lat = rng.uniform(27.9, 28.1, STATIONS)
     lon = rng.uniform(120.55, 120.85, STATIONS)
-    devices = [{"id": f"BS-{i:06d}", "kind": "rfid_station", "name": f"station {i}", "lat": float(lat[i]),
-                "lon": float(lon[i]), "area_id": None, "status": "active", "secret_hash": None,
-                "registered_at": NOW - timedelta(days=400)} for i in range(STATIONS)]
+    devices = [
+        {
+            "id": f"BS-{i:06d}",
+            "kind": "rfid_station",
+            "name": f"station {i}",
+            "lat": float(lat[i]),
+            "lon": float(lon[i]),
+            "area_id": None,
+            "status": "active",
+            "secret_hash": None,
+            "registered_at": NOW - timedelta(days=400),
+        }
+        for i in range(STATIONS)
+    ]
     stolen = rng.choice(len(tags), STOLEN, replace=False)
-    entries = [{"list_kind": "stolen_bike", "subject_kind": "tag", "subject": tags[i], "ebike_id": None,
-                "reported_by": "owner", "reported_at": NOW - timedelta(days=2), "basis": "bench",
-                "owner": "officer", "expires_at": NOW + timedelta(days=180), "status": "active"}
-               for i in stolen]
+    entries = [
+        {
+            "list_kind": "stolen_bike",
+            "subject_kind": "tag",
+            "subject": tags[i],
+            "ebike_id": None,
+            "reported_by": "owner",
+            "reported_at": NOW - timedelta(days=2),
+            "basis": "bench",
+            "owner": "officer",
+            "expires_at": NOW + timedelta(days=180),
+            "status": "active",
+        }
+        for i in stolen
+    ]
     with platform.session_factory() as session, session.begin():
         session.execute(Device.__table__.insert(), devices)
         session.execute(WatchlistEntry.__table__.insert(), entries)
@@ -71,15 +105,19 @@ def make_uploads(tags: list[str], rng: np.random.Generator) -> list[list[Part]]:
     station = rng.integers(0, STATIONS, n)
     order = np.argsort(station, kind="stable")  # an upload comes from one station
     station = station[order]
-    ts = np.datetime64(NOW.replace(tzinfo=None) - timedelta(hours=1), "ms") + pd_ms(rng.integers(0, 3_600_000, n))
-    frame = pl.DataFrame({
-        "v": np.ones(n, dtype=np.int64),
-        "id": [f"BS-{s:06d}-{i}" for s, i in zip(station.tolist(), range(n), strict=True)],
-        "kind": ["rfid_read"] * n,
-        "ts": pl.Series(ts).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
-        "device": [f"BS-{s:06d}" for s in station.tolist()],
-        "subject": pl.Series(tags).gather(rng.integers(0, len(tags), n)),
-    })
+    ts = np.datetime64(NOW.replace(tzinfo=None) - timedelta(hours=1), "ms") + pd_ms(
+        rng.integers(0, 3_600_000, n)
+    )
+    frame = pl.DataFrame(
+        {
+            "v": np.ones(n, dtype=np.int64),
+            "id": [f"BS-{s:06d}-{i}" for s, i in zip(station.tolist(), range(n), strict=True)],
+            "kind": ["rfid_read"] * n,
+            "ts": pl.Series(ts).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+            "device": [f"BS-{s:06d}" for s in station.tolist()],
+            "subject": pl.Series(tags).gather(rng.integers(0, len(tags), n)),
+        }
+    )
     batches: list[list[Part]] = []
     for start in range(0, n, MICRO_BATCH):
         chunk = frame.slice(start, MICRO_BATCH)
@@ -121,8 +159,10 @@ def naive_baseline(batches: list[list[Part]], folder: Path) -> float:
     for part in (p for batch in batches for p in batch):
         for line in part.body.splitlines():
             event = NaiveEvent.model_validate_json(line)
-            db.execute("insert or ignore into sightings values (?, ?, ?, ?, ?)",
-                       (event.id, event.kind, part.device_id, event.subject, event.ts.isoformat()))
+            db.execute(
+                "insert or ignore into sightings values (?, ?, ?, ?, ?)",
+                (event.id, event.kind, part.device_id, event.subject, event.ts.isoformat()),
+            )
             _ = event.subject in stolen
             done += 1
         db.commit()

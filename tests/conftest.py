@@ -1,27 +1,36 @@
-"""Shared fixtures: a fresh registry database per test and a manual clock."""
+"""Shared fixtures: a fresh registry database per test (SQLite, and PostgreSQL when it runs) and a clock.
+
+Every test that asks for `session_factory` runs twice: on SQLite and on a real PostgreSQL
+(a throw-away database created for the test session). The PostgreSQL run is an integration
+test: skipped with a reason when the server is down, a failure when CI=true.
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import ManualClock
 from safecity.store.db import Base, make_engine, make_session_factory
+from tests.servicecheck import require_service
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = os.environ.get(
+    "SAFECITY_TEST_PG_ADMIN_URL", f"postgresql+psycopg://postgres@{PG_HOST}:{PG_PORT}/test"
+)
 
 
 def _load_models() -> None:
     for name in ("safecity.registry.models", "safecity.ingest.models", "safecity.alerts.models"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError:
-            pass
+        importlib.import_module(name)
 
 
 @pytest.fixture
@@ -30,11 +39,36 @@ def clock() -> ManualClock:
     return ManualClock(T0)
 
 
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database for this test session."""
+    require_service(PG_HOST, PG_PORT, "PostgreSQL")
+    name = f"safecity_test_{os.getpid()}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'registry.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def session_factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    """A new SQLite registry with every table."""
+def session_factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """A registry with every table and no rows."""
     _load_models()
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    engine = make_engine(database_url)
+    Base.metadata.drop_all(engine)
     Base.metadata.create_all(engine)
     yield make_session_factory(engine)
     engine.dispose()

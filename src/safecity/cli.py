@@ -17,8 +17,9 @@ from rich.table import Table
 
 from safecity.settings import Settings
 
-app = typer.Typer(help="safecity: city public-safety platform.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="safecity: city public-safety platform.", no_args_is_help=True, pretty_exceptions_show_locals=False
+)
 rules_app = typer.Typer(help="Check and backtest rules.", no_args_is_help=True)
 lake_app = typer.Typer(help="Operate the Parquet lake.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
@@ -41,18 +42,29 @@ def configure_logging(settings: Settings) -> None:
 
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    renderer: Any = structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
+    )
     structlog.configure(
-        processors=[structlog.contextvars.merge_contextvars, structlog.processors.add_log_level,
-                    structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    structlog.processors.format_exc_info, renderer],
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
     )
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), console=err)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
 
 
 def _parse_time(value: str, name: str) -> datetime:
@@ -74,24 +86,26 @@ def serve() -> None:
     _serve(settings)
 
 
-def _serve(settings: Settings, simulation: Any = None) -> None:
+def _serve(settings: Settings, platform: Any = None, simulation: dict[str, Any] | None = None) -> None:
     import uvicorn
 
     from safecity.platform import Platform
     from safecity.web.app import create_app
 
-    platform = Platform.build(settings)
-    fastapi_app = create_app(platform)
-    if simulation is not None:
-        fastapi_app.router.on_startup.append(lambda: _start_simulation(platform, simulation))
-    uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning",
-                proxy_headers=False)
+    platform = platform or Platform.build(settings)
+    fastapi_app = create_app(
+        platform, background=_simulation_task(platform, simulation) if simulation else None
+    )
+    uvicorn.run(fastapi_app, host=settings.host, port=settings.port, log_level="warning", proxy_headers=False)
 
 
-def _start_simulation(platform: Any, simulation: Any) -> None:
+def _simulation_task(platform: Any, simulation: dict[str, Any]) -> Any:
     from safecity.driver import run_in_process
 
-    asyncio.get_running_loop().create_task(run_in_process(platform, **simulation), name="simulation")
+    def start() -> Any:
+        return run_in_process(platform, **simulation)
+
+    return start
 
 
 @app.command()
@@ -104,16 +118,22 @@ def demo(
     """Generate the city if missing, then serve the console with the city simulated live."""
     settings = _settings()
     configure_logging(settings)
+    from safecity.core.clock import AcceleratedClock
+    from safecity.driver import city_summary, ensure_loaded
     from safecity.platform import Platform
-    from safecity.driver import ensure_loaded
 
-    platform = Platform.build(settings)
+    # The platform runs on the simulated clock, so that accelerated readings count as current.
+    platform = Platform.build(settings, clock=AcceleratedClock(datetime.now(UTC), speedup))
     city = ensure_loaded(platform, seed=seed, scale=scale, console=err)
-    platform.engine.dispose()
-    console.print(f"[bold green]safecity demo[/bold green]: {city.summary()}")
+    if platform.bbox is None:
+        platform = Platform.build(settings, clock=platform.clock)  # pick up the new city's bounds
+    console.print(f"[bold green]safecity demo[/bold green]: {city_summary(city)}; simulated at {speedup:g}x")
     console.print(f"Open the console at [bold]http://{settings.host}:{settings.port}[/bold] (Ctrl-C stops).")
-    _serve(settings, simulation={"city": city, "speedup": speedup, "thefts_per_hour": thefts_per_hour,
-                                 "seed": seed})
+    _serve(
+        settings,
+        platform,
+        simulation={"city": city, "speedup": speedup, "thefts_per_hour": thefts_per_hour, "seed": seed},
+    )
 
 
 @app.command()
@@ -125,19 +145,27 @@ def generate(
     """Generate a synthetic city and load it into the registry."""
     settings = _settings()
     configure_logging(settings)
+    from safecity.driver import city_summary, ensure_loaded
     from safecity.platform import Platform
-    from safecity.driver import ensure_loaded
 
     platform = Platform.build(settings)
     city = ensure_loaded(platform, seed=seed, scale=scale, console=err, replace=replace)
-    console.print(city.summary())
+    console.print(city_summary(city))
 
 
 @app.command()
 def simulate(
-    url: Annotated[str, typer.Option(help="Base URL of a running safecity to post to.")] = "http://127.0.0.1:8000",
+    url: Annotated[
+        str, typer.Option(help="Base URL of a running safecity to post to.")
+    ] = "http://127.0.0.1:8000",
     mqtt: Annotated[str, typer.Option(help="Publish over MQTT instead, e.g. mqtt://127.0.0.1:1883.")] = "",
-    speedup: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 30.0,
+    speedup: Annotated[
+        float,
+        typer.Option(
+            help="Simulated seconds per real second. Above 1, event times run ahead of the server's clock: "
+            "raise SAFECITY_MAX_FUTURE_SKEW_S on the server to match."
+        ),
+    ] = 1.0,
     thefts_per_hour: Annotated[float, typer.Option(help="Planted thefts per simulated hour.")] = 6.0,
     seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
     duration_s: Annotated[float, typer.Option(help="Stop after this many real seconds (0 = never).")] = 0.0,
@@ -147,14 +175,30 @@ def simulate(
     configure_logging(settings)
     from safecity.driver import run_remote
 
-    asyncio.run(run_remote(settings.city_dir, url=url, mqtt_url=mqtt, speedup=speedup,
-                           thefts_per_hour=thefts_per_hour, seed=seed, duration_s=duration_s))
+    asyncio.run(
+        run_remote(
+            settings.city_dir,
+            url=url,
+            mqtt_url=mqtt,
+            speedup=speedup,
+            thefts_per_hour=thefts_per_hour,
+            seed=seed,
+            duration_s=duration_s,
+        )
+    )
 
 
 @app.command()
 def replay(
-    file: Annotated[Path, typer.Argument(help="NDJSON file of v1 events, each naming its device.",
-                                         exists=True, dir_okay=False, readable=True)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="NDJSON file of v1 events, each naming its device.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
     batch_events: Annotated[int, typer.Option(help="Events per batch.")] = 50_000,
 ) -> None:
     """Feed a recorded NDJSON file through ingest (validation, lake, dead letters, ledger)."""
@@ -170,7 +214,9 @@ def replay(
     with _progress() as progress, file.open("rb") as fh:
         task = progress.add_task(f"replay {file.name}", total=size)
         while chunk := fh.readlines(max(1, batch_events) * 200):
-            results, _ = platform.ingest.process([Part(body=b"".join(chunk), device_id=None, source="replay")])
+            results, _ = platform.ingest.process(
+                [Part(body=b"".join(chunk), device_id=None, source="replay")]
+            )
             for key in totals:
                 totals[key] += getattr(results[0], key)
             if results[0].error:
@@ -184,8 +230,9 @@ def replay(
 
 
 @rules_app.command("check")
-def rules_check(file: Annotated[Path | None, typer.Argument(help="Rules YAML (default: the one in force).")] = None
-                ) -> None:
+def rules_check(
+    file: Annotated[Path | None, typer.Argument(help="Rules YAML (default: the one in force).")] = None,
+) -> None:
     """Validate a rules file; list every problem with where it is."""
     from safecity.platform import rules_path
     from safecity.rules import RulesError, load_rules
@@ -202,8 +249,13 @@ def rules_check(file: Annotated[Path | None, typer.Argument(help="Rules YAML (de
     for col in ("name", "kind", "enabled", "severity", "params"):
         table.add_column(col)
     for rule in parsed.rules:
-        table.add_row(rule.name, rule.kind, str(rule.enabled), rule.severity,
-                      json.dumps(rule.typed_params().model_dump(), ensure_ascii=False))
+        table.add_row(
+            rule.name,
+            rule.kind,
+            str(rule.enabled),
+            rule.severity,
+            json.dumps(rule.typed_params().model_dump(), ensure_ascii=False),
+        )
     console.print(table)
 
 
@@ -212,7 +264,9 @@ def rules_backtest(
     rule: Annotated[str, typer.Option(help="Name of the rule to test.")],
     start: Annotated[str, typer.Option(help="Period start, ISO 8601 (UTC if no offset).")],
     end: Annotated[str, typer.Option(help="Period end, ISO 8601.")],
-    file: Annotated[Path | None, typer.Option(help="Rules YAML holding the rule (default: in force).")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help="Rules YAML holding the rule (default: in force).")
+    ] = None,
     step_s: Annotated[int, typer.Option(help="Replay step in seconds.")] = 60,
 ) -> None:
     """Run a rule over a past period of the lake; report the warnings it would have raised (none are)."""
@@ -235,18 +289,36 @@ def rules_backtest(
         err.print(f"[red]no rule named {rule!r}; known: {', '.join(r.name for r in config.rules)}[/red]")
         raise typer.Exit(1)
     platform = Platform.build(settings)
-    evaluator = build_rules(type(config)(version=1, rules=[chosen[0].model_copy(update={"enabled": True})]))[0]
+    evaluator = build_rules(type(config)(version=1, rules=[chosen[0].model_copy(update={"enabled": True})]))[
+        0
+    ]
     facts = PeriodFacts(platform.session_factory, lambda: platform.devices.frame, start=t0, end=t1)
     days = max(1, (t1.date() - t0.date()).days + 1)
     with _progress() as progress:
         task = progress.add_task(f"backtest {rule}", total=days)
-        report = backtest(evaluator, scan=lambda a, b: platform.lake.scan(start=a, end=b), facts=facts,
-                          start=t0, end=t1, step=timedelta(seconds=step_s),
-                          progress=lambda _rows: progress.advance(task))
-    console.print_json(json.dumps({
-        "rule": report.rule, "start": t0.isoformat(), "end": t1.isoformat(), "records": report.records,
-        "findings": report.findings, "warnings_it_would_raise": report.warnings, "by_day": report.by_day,
-        "examples": report.examples}))
+        report = backtest(
+            evaluator,
+            scan=lambda a, b: platform.lake.scan(start=a, end=b),
+            facts=facts,
+            start=t0,
+            end=t1,
+            step=timedelta(seconds=step_s),
+            progress=lambda _rows: progress.advance(task),
+        )
+    console.print_json(
+        json.dumps(
+            {
+                "rule": report.rule,
+                "start": t0.isoformat(),
+                "end": t1.isoformat(),
+                "records": report.records,
+                "findings": report.findings,
+                "warnings_it_would_raise": report.warnings,
+                "by_day": report.by_day,
+                "examples": report.examples,
+            }
+        )
+    )
     platform.engine.dispose()
 
 
@@ -259,8 +331,10 @@ def lake_compact() -> None:
     from safecity.lake import Lake
 
     report = Lake(_settings().resolved_lake_dir).compact(min_files=2)
-    console.print(f"compacted {report.partitions} partitions: {report.files_in} files -> "
-                  f"{report.files_out}, {report.rows} rows")
+    console.print(
+        f"compacted {report.partitions} partitions: {report.files_in} files -> "
+        f"{report.files_out}, {report.rows} rows"
+    )
 
 
 @lake_app.command("partitions")
@@ -292,8 +366,11 @@ def reconcile() -> None:
     for key, value in result.as_dict().items():
         table.add_row(key, str(value))
     console.print(table)
-    console.print("[green]OK: accepted = stored + dead-lettered[/green]" if result.ok
-                  else "[red]MISMATCH: see the figures above[/red]")
+    console.print(
+        "[green]OK: accepted = stored + dead-lettered[/green]"
+        if result.ok
+        else "[red]MISMATCH: see the figures above[/red]"
+    )
     engine.dispose()
     raise typer.Exit(0 if result.ok else 1)
 
@@ -312,8 +389,14 @@ def deadletters(limit: Annotated[int, typer.Option(help="How many, newest first.
         table.add_column(col)
     with make_session_factory(engine)() as session:
         for d in session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)):
-            table.add_row(d.received_at.isoformat(timespec="seconds"), d.device_id or "", str(d.idx),
-                          d.event_id or "", d.field or "", d.reason)
+            table.add_row(
+                d.received_at.isoformat(timespec="seconds"),
+                d.device_id or "",
+                str(d.idx),
+                d.event_id or "",
+                d.field or "",
+                d.reason,
+            )
     console.print(table)
     engine.dispose()
 

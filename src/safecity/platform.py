@@ -105,23 +105,62 @@ class Platform:
         dedup = Deduplicator(settings.dedup_window_s)
         bbox = city_bbox(settings)
         limits = IngestLimits(
-            max_event_age_s=settings.max_event_age_s, max_future_skew_s=settings.max_future_skew_s,
-            max_batch_events=settings.max_batch_events, h3_resolution=settings.h3_resolution, bbox=bbox)
+            max_event_age_s=settings.max_event_age_s,
+            max_future_skew_s=settings.max_future_skew_s,
+            max_batch_events=settings.max_batch_events,
+            h3_resolution=settings.h3_resolution,
+            bbox=bbox,
+        )
 
         async def publish_records(records: pl.DataFrame) -> None:
             await bus.publish(RECORDS, records)
 
-        ingest = IngestPipeline(session_factory=factory, devices=devices, sink=lake, dedup=dedup,
-                                limits=limits, clock=clock, publish=publish_records)
+        ingest = IngestPipeline(
+            session_factory=factory,
+            devices=devices,
+            sink=lake,
+            dedup=dedup,
+            limits=limits,
+            clock=clock,
+            publish=publish_records,
+        )
         facts = LiveFacts(factory, lambda: devices.frame)
-        rules = RuleEngine(build_rules(load_rules(rules_path(settings))), facts=facts, clock=clock,
-                           flush_ms=settings.rules_flush_ms, flush_rows=settings.rules_flush_rows)
-        alerts = AlertService(session_factory=factory, clock=clock, publish=bus.publish)
-        webhooks = WebhookDispatcher(session_factory=factory, clock=clock,
-                                     timeout_s=settings.webhook_timeout_s)
-        return cls(settings=settings, clock=clock, engine=engine, session_factory=factory, bus=bus,
-                   lake=lake, devices=devices, dedup=dedup, ingest=ingest, facts=facts, rules=rules,
-                   alerts=alerts, alert_stream=AlertStream(), webhooks=webhooks, bbox=bbox)
+        rules = RuleEngine(
+            build_rules(load_rules(rules_path(settings))),
+            facts=facts,
+            clock=clock,
+            flush_ms=settings.rules_flush_ms,
+            flush_rows=settings.rules_flush_rows,
+        )
+        alerts = AlertService(
+            session_factory=factory,
+            clock=clock,
+            publish=bus.publish,
+            fallback_station_id=settings.alert_fallback_station,
+            cap_sender=settings.cap_sender,
+            cap_sender_name=settings.cap_sender_name,
+            public_url=settings.public_url,
+        )
+        webhooks = WebhookDispatcher(
+            session_factory=factory, clock=clock, timeout_s=settings.webhook_timeout_s
+        )
+        return cls(
+            settings=settings,
+            clock=clock,
+            engine=engine,
+            session_factory=factory,
+            bus=bus,
+            lake=lake,
+            devices=devices,
+            dedup=dedup,
+            ingest=ingest,
+            facts=facts,
+            rules=rules,
+            alerts=alerts,
+            alert_stream=AlertStream(),
+            webhooks=webhooks,
+            bbox=bbox,
+        )
 
     # --- running ------------------------------------------------------------------------------
 
@@ -139,17 +178,27 @@ class Platform:
         if self.settings.mqtt_url:
             from safecity.ingest.mqtt import MqttIngest
 
-            self.mqtt = MqttIngest.from_url(self.settings.mqtt_url, pipeline=self.ingest,
-                                            loop=asyncio.get_running_loop(),
-                                            prefix=self.settings.mqtt_topic_prefix)
-            self.mqtt.start()
-        log.info("platform.started", bus=self.settings.bus.value, database=self.engine.dialect.name,
-                 lake=str(self.settings.resolved_lake_dir), mqtt=bool(self.settings.mqtt_url))
+            self.mqtt = MqttIngest(
+                self.ingest,
+                asyncio.get_running_loop(),
+                url=self.settings.mqtt_url,
+                prefix=self.settings.mqtt_topic_prefix,
+                client_id=self.settings.mqtt_client_id,
+                linger_s=self.settings.rules_flush_ms / 1000,
+            )
+            await self.mqtt.start()
+        log.info(
+            "platform.started",
+            bus=self.settings.bus.value,
+            database=self.engine.dialect.name,
+            lake=str(self.settings.resolved_lake_dir),
+            mqtt=bool(self.settings.mqtt_url),
+        )
 
     async def stop(self) -> None:
         """Stop workers and release connections."""
         if self.mqtt is not None:
-            self.mqtt.stop()
+            await self.mqtt.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -193,11 +242,16 @@ class Platform:
         while True:
             await asyncio.sleep(self.settings.compact_interval_s)
             try:
-                report = await asyncio.to_thread(self.lake.compact, min_files=8,
-                                                 quiet_s=self.settings.compact_interval_s)
+                report = await asyncio.to_thread(
+                    self.lake.compact, min_files=8, quiet_s=self.settings.compact_interval_s
+                )
                 if report.files_in:
-                    log.info("lake.compacted", files_in=report.files_in, files_out=report.files_out,
-                             rows=report.rows)
+                    log.info(
+                        "lake.compacted",
+                        files_in=report.files_in,
+                        files_out=report.files_out,
+                        rows=report.rows,
+                    )
             except Exception:
                 log.exception("lake.compaction_failed")
 

@@ -38,8 +38,13 @@ class Settings(BaseSettings):
     bus: BusBackend = Field(BusBackend.MEMORY, description="Event backbone: memory or nats.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server when bus=nats.")
     nats_stream: str = Field("SAFECITY", description="JetStream stream name when bus=nats.")
-    mqtt_url: str = Field("", description="MQTT broker to subscribe to, e.g. mqtt://127.0.0.1:1883; empty = off.")
+    mqtt_url: str = Field(
+        "", description="MQTT broker to subscribe to, e.g. mqtt://127.0.0.1:1883; empty = off."
+    )
     mqtt_topic_prefix: str = Field("safecity/v1", description="Topic prefix devices publish under.")
+    mqtt_client_id: str = Field(
+        "safecity-ingest", description="MQTT client id; its persistent session keeps unacknowledged messages."
+    )
     host: str = Field("127.0.0.1", description="Address the web server binds.")
     port: int = Field(8000, ge=1, le=65535, description="Port the web server listens on.")
     public_url: str = Field("", description="Base URL people reach the console at (for CAP and webhooks).")
@@ -47,14 +52,27 @@ class Settings(BaseSettings):
     city_bbox: str = Field(
         "", description="'south,west,north,east'; records outside are rejected. Empty = from the city."
     )
-    max_event_age_s: int = Field(7 * 86400, ge=60, description="Oldest accepted event timestamp, seconds ago.")
+    max_event_age_s: int = Field(
+        7 * 86400, ge=60, description="Oldest accepted event timestamp, seconds ago."
+    )
     max_future_skew_s: int = Field(300, ge=0, description="How far ahead of our clock a timestamp may be.")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest ingest request body.")
     max_batch_events: int = Field(100_000, ge=1, description="Most events in one ingest batch.")
-    dedup_window_s: int = Field(86400, ge=60, description="How long event ids are remembered for idempotency.")
-    rules_flush_ms: int = Field(50, ge=1, le=1000, description="Longest wait before a micro-batch is evaluated.")
-    rules_flush_rows: int = Field(50_000, ge=1, description="Micro-batch size that triggers evaluation at once.")
+    dedup_window_s: int = Field(
+        86400, ge=60, description="How long event ids are remembered for idempotency."
+    )
+    rules_flush_ms: int = Field(
+        50, ge=1, le=1000, description="Longest wait before a micro-batch is evaluated."
+    )
+    rules_flush_rows: int = Field(
+        50_000, ge=1, description="Micro-batch size that triggers evaluation at once."
+    )
     compact_interval_s: int = Field(60, ge=1, description="How often the lake compacts small files.")
+    alert_fallback_station: str = Field(
+        "command-centre", description="Where alerts go when no police station is answerable for the place."
+    )
+    cap_sender: str = Field("safecity@localhost", description="CAP <sender> of exported alerts.")
+    cap_sender_name: str = Field("safecity", description="CAP <senderName> of exported alerts.")
     webhook_timeout_s: float = Field(5.0, gt=0, description="Timeout of one webhook delivery attempt.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_json: bool = Field(False, description="Write logs as JSON lines instead of console text.")

@@ -51,14 +51,18 @@ def test_any_number_with_its_check_digit_is_valid(number: str) -> None:
 
 @given(id_numbers(), st.integers(0, 16), st.integers(1, 9))
 def test_changing_one_digit_is_always_detected(number: str, pos: int, delta: int) -> None:
-    altered = number[:pos] + str((int(number[pos]) + delta) % 10) + number[pos + 1:]
+    altered = number[:pos] + str((int(number[pos]) + delta) % 10) + number[pos + 1 :]
     assert not is_valid_id_number(altered)
 
 
 @given(st.lists(st.one_of(id_numbers(), st.text(max_size=20)), max_size=30))
 def test_vectorised_id_check_agrees_with_scalar(values: list[str]) -> None:
-    got = pl.Series(values, dtype=pl.String).to_frame("s").select(
-        subject_valid_expr(SubjectKind.ID_CARD, pl.col("s")))["s"].to_list()
+    got = (
+        pl.Series(values, dtype=pl.String)
+        .to_frame("s")
+        .select(subject_valid_expr(SubjectKind.ID_CARD, pl.col("s")))["s"]
+        .to_list()
+    )
     assert got == [is_valid_id_number(v) for v in values]
 
 

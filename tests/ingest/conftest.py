@@ -41,10 +41,19 @@ def secrets_(session_factory: sessionmaker[Session]) -> dict[str, str]:
     """Register a base station and a tracker; return their secrets."""
     out = {}
     with session_factory() as s, s.begin():
-        _, out["BS-000001"] = registry.create_device(s, device_id="BS-000001", kind="rfid_station",
-                                                     name="Station 1", lat=28.0, lon=120.7, area_id=None, now=T0)
-        _, out["TRK-0001"] = registry.create_device(s, device_id="TRK-0001", kind="tracker", name="Tracker",
-                                                    lat=None, lon=None, area_id=None, now=T0)
+        _, out["BS-000001"] = registry.create_device(
+            s,
+            device_id="BS-000001",
+            kind="rfid_station",
+            name="Station 1",
+            lat=28.0,
+            lon=120.7,
+            area_id=None,
+            now=T0,
+        )
+        _, out["TRK-0001"] = registry.create_device(
+            s, device_id="TRK-0001", kind="tracker", name="Tracker", lat=None, lon=None, area_id=None, now=T0
+        )
     return out
 
 
@@ -54,13 +63,23 @@ def sink() -> ListSink:
 
 
 @pytest.fixture
-def pipeline(session_factory: sessionmaker[Session], secrets_: dict[str, str], sink: ListSink,
-             clock: ManualClock) -> IngestPipeline:
+def pipeline(
+    session_factory: sessionmaker[Session], secrets_: dict[str, str], sink: ListSink, clock: ManualClock
+) -> IngestPipeline:
     return IngestPipeline(
-        session_factory=session_factory, devices=DeviceDirectory(session_factory, h3_resolution=9),
-        sink=sink, dedup=Deduplicator(3600), clock=clock,
-        limits=IngestLimits(max_event_age_s=7 * 86400, max_future_skew_s=300, max_batch_events=1000,
-                            h3_resolution=9, bbox=None))
+        session_factory=session_factory,
+        devices=DeviceDirectory(session_factory, h3_resolution=9),
+        sink=sink,
+        dedup=Deduplicator(3600),
+        clock=clock,
+        limits=IngestLimits(
+            max_event_age_s=7 * 86400,
+            max_future_skew_s=300,
+            max_batch_events=1000,
+            h3_resolution=9,
+            bbox=None,
+        ),
+    )
 
 
 def ndjson(events: list[dict[str, Any]]) -> bytes:
@@ -68,6 +87,12 @@ def ndjson(events: list[dict[str, Any]]) -> bytes:
 
 
 def read(i: int, **over: Any) -> dict[str, Any]:
-    event = {"v": 1, "id": f"e{i}", "kind": "rfid_read", "ts": "2026-11-22T07:59:00.250Z", "subject": "0123456789"}
+    event = {
+        "v": 1,
+        "id": f"e{i}",
+        "kind": "rfid_read",
+        "ts": "2026-11-22T07:59:00.250Z",
+        "subject": "0123456789",
+    }
     event.update(over)
     return event

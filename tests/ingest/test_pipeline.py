@@ -38,22 +38,25 @@ def test_json_array_and_ndjson_are_equivalent(pipeline: IngestPipeline, sink: Li
     assert sink.all.height == 4
 
 
-@pytest.mark.parametrize(("event", "field", "fragment"), [
-    (read(1, kind="bogus"), "kind", "unknown kind 'bogus'"),
-    (read(1, subject="xyz"), "subject", "not 8 to 16 upper-case hexadecimal"),
-    (read(1, subject=None), "subject", "needs a subject"),
-    (read(1, ts="yesterday"), "ts", "neither RFC 3339"),
-    (read(1, ts="2026-11-22T07:59:00"), "ts", "neither RFC 3339"),  # no timezone: never guessed
-    (read(1, ts="2026-11-01T00:00:00Z"), "ts", "older than the 7 day limit"),
-    (read(1, ts="2026-11-22T09:00:00Z"), "ts", "in the future"),
-    (read(1, lat=95.0, lon=120.0), "lat", "not on the globe"),
-    (read(1, lat=28.0), "lat", "given together"),
-    (read(1, device="BS-999999"), "device", "does not match the authenticated device"),
-    (read(1, v=2), "v", "unsupported schema version 2"),
-    (read(1, id="has space"), "id", "event id"),
-    (read(1, lat="north", lon=120.0), "lat", "got `str`"),
-    (read(1, attrs=[1, 2]), "attrs", "attrs must be an object"),
-])
+@pytest.mark.parametrize(
+    ("event", "field", "fragment"),
+    [
+        (read(1, kind="bogus"), "kind", "unknown kind 'bogus'"),
+        (read(1, subject="xyz"), "subject", "not 8 to 16 upper-case hexadecimal"),
+        (read(1, subject=None), "subject", "needs a subject"),
+        (read(1, ts="yesterday"), "ts", "neither RFC 3339"),
+        (read(1, ts="2026-11-22T07:59:00"), "ts", "neither RFC 3339"),  # no timezone: never guessed
+        (read(1, ts="2026-11-01T00:00:00Z"), "ts", "older than the 7 day limit"),
+        (read(1, ts="2026-11-22T09:00:00Z"), "ts", "in the future"),
+        (read(1, lat=95.0, lon=120.0), "lat", "not on the globe"),
+        (read(1, lat=28.0), "lat", "given together"),
+        (read(1, device="BS-999999"), "device", "does not match the authenticated device"),
+        (read(1, v=2), "v", "unsupported schema version 2"),
+        (read(1, id="has space"), "id", "event id"),
+        (read(1, lat="north", lon=120.0), "lat", "got `str`"),
+        (read(1, attrs=[1, 2]), "attrs", "attrs must be an object"),
+    ],
+)
 def test_bad_events_are_refused_naming_the_field(
     pipeline: IngestPipeline, event: dict, field: str, fragment: str
 ) -> None:
@@ -65,7 +68,9 @@ def test_bad_events_are_refused_naming_the_field(
     assert rejection.event_id == event["id"]
 
 
-def test_malformed_line_is_dead_lettered_and_the_rest_stored(pipeline: IngestPipeline, session_factory) -> None:
+def test_malformed_line_is_dead_lettered_and_the_rest_stored(
+    pipeline: IngestPipeline, session_factory
+) -> None:
     body = ndjson([read(1)]) + b'\n{"id": "e2", "kind": \n' + ndjson([read(3)])
     result = submit(pipeline, body)
     assert (result.stored, result.dead_lettered) == (2, 1)
@@ -77,7 +82,9 @@ def test_malformed_line_is_dead_lettered_and_the_rest_stored(pipeline: IngestPip
 
 def test_tracker_fix_needs_coordinates_and_gets_a_cell(pipeline: IngestPipeline, sink: ListSink) -> None:
     fix = {"id": "f1", "kind": "tracker_fix", "ts": "2026-11-22T07:58:00+08:00", "subject": "TRK-0001"}
-    result = submit(pipeline, ndjson([fix, {**fix, "id": "f2", "lat": 27.99, "lon": 120.69}]), device="TRK-0001")
+    result = submit(
+        pipeline, ndjson([fix, {**fix, "id": "f2", "lat": 27.99, "lon": 120.69}]), device="TRK-0001"
+    )
     assert result.rejected[0].field == "lat" and result.stored == 1
     assert sink.all["cell"].null_count() == 0
 
@@ -140,3 +147,12 @@ def test_counts_always_reconcile(pipeline: IngestPipeline, sink: ListSink, sessi
         assert result.received == result.accepted + result.duplicates
         assert result.accepted == result.stored + result.dead_lettered
     assert reconcile(session_factory, sink).ok
+
+
+def test_epoch_milliseconds_and_offsets_are_the_same_instant(
+    pipeline: IngestPipeline, sink: ListSink
+) -> None:
+    millis = int(datetime(2026, 11, 22, 7, 59, 0, 250000, tzinfo=UTC).timestamp() * 1000)
+    result = submit(pipeline, ndjson([read(1, ts=millis), read(2, ts="2026-11-22T15:59:00.25+08:00")]))
+    assert result.stored == 2
+    assert sink.all["ts"].n_unique() == 1

@@ -16,7 +16,11 @@ from tests.rules.conftest import records, report
 
 
 def test_packaged_rules_are_valid() -> None:
-    assert [r.kind for r in load_rules(DEFAULT_RULES_FILE).rules] == ["hotlist", "tag_tamper", "device_offline"]
+    assert [r.kind for r in load_rules(DEFAULT_RULES_FILE).rules] == [
+        "hotlist",
+        "tag_tamper",
+        "device_offline",
+    ]
 
 
 def test_every_problem_is_reported_with_its_place() -> None:
@@ -68,8 +72,13 @@ def test_backtest_counts_warnings_without_raising_them(session_factory, bike_id,
     report(session_factory, bike_id, T0)
     day = records([{"ts": T0 + timedelta(minutes=m), "event_id": f"e{m}"} for m in (-30, 5, 65, 600)])
     rule = HotlistRule(RuleConfig(name="stolen-bike", kind="hotlist"))
-    out = backtest(rule, scan=lambda a, b: day.lazy(), facts=facts, start=T0 - timedelta(hours=1),
-                   end=T0 + timedelta(hours=12))
+    out = backtest(
+        rule,
+        scan=lambda a, b: day.lazy(),
+        facts=facts,
+        start=T0 - timedelta(hours=1),
+        end=T0 + timedelta(hours=12),
+    )
     assert out.records == 4
     assert out.findings == 3  # the read before the report never matches
     assert out.warnings == 1 and out.by_day == {"2026-11-22": 1}

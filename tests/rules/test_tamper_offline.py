@@ -13,7 +13,9 @@ from tests.rules.conftest import TAG, records
 
 def test_tamper_code_raises_a_finding_per_tag(facts) -> None:
     rule = TagTamperRule(RuleConfig(name="tag-tamper", kind="tag_tamper"))
-    batch = records([{"code": "tamper"}, {"code": "tamper", "event_id": "b"}, {"code": None, "subject": "1111111111"}])
+    batch = records(
+        [{"code": "tamper"}, {"code": "tamper", "event_id": "b"}, {"code": None, "subject": "1111111111"}]
+    )
     [finding] = rule.evaluate(batch, facts, T0)
     assert finding.subject == TAG and len(finding.evidence) == 2
 
@@ -21,16 +23,30 @@ def test_tamper_code_raises_a_finding_per_tag(facts) -> None:
 def test_silent_station_is_reported_once_and_again_after_it_returns_and_goes_silent(facts) -> None:
     rule = DeviceOfflineRule(RuleConfig(name="offline", kind="device_offline", params={"minutes": 15}))
     hb = {"kind": "heartbeat", "subject_kind": "device"}
-    rule.evaluate(records([{**hb, "device": "BS-1", "subject": "BS-1", "ts": T0},
-                           {**hb, "device": "BS-2", "subject": "BS-2", "ts": T0}]), facts, T0)
+    rule.evaluate(
+        records(
+            [
+                {**hb, "device": "BS-1", "subject": "BS-1", "ts": T0},
+                {**hb, "device": "BS-2", "subject": "BS-2", "ts": T0},
+            ]
+        ),
+        facts,
+        T0,
+    )
     assert rule.tick(facts, T0 + timedelta(minutes=10)) == []
-    rule.evaluate(records([{**hb, "device": "BS-2", "subject": "BS-2", "ts": T0 + timedelta(minutes=12)}]),
-                  facts, T0 + timedelta(minutes=12))
+    rule.evaluate(
+        records([{**hb, "device": "BS-2", "subject": "BS-2", "ts": T0 + timedelta(minutes=12)}]),
+        facts,
+        T0 + timedelta(minutes=12),
+    )
     [finding] = rule.tick(facts, T0 + timedelta(minutes=16))
     assert finding.subject == "BS-1" and finding.facts["silent_minutes"] == 16.0
     assert rule.tick(facts, T0 + timedelta(minutes=20)) == []  # not repeated while still silent
-    rule.evaluate(records([{**hb, "device": "BS-1", "subject": "BS-1", "ts": T0 + timedelta(minutes=21)}]),
-                  facts, T0 + timedelta(minutes=21))
+    rule.evaluate(
+        records([{**hb, "device": "BS-1", "subject": "BS-1", "ts": T0 + timedelta(minutes=21)}]),
+        facts,
+        T0 + timedelta(minutes=21),
+    )
     found = rule.tick(facts, T0 + timedelta(minutes=40))
     assert sorted(f.subject for f in found) == ["BS-1", "BS-2"]
 

@@ -145,7 +145,9 @@ def _read(ndjson: bytes, expected: int) -> pl.DataFrame:
 
 
 def _numbered(frame: pl.DataFrame, part: int, idx: list[int]) -> pl.DataFrame:
-    return frame.with_columns(pl.lit(part, dtype=pl.Int64).alias("part"), pl.Series("idx", idx, dtype=pl.Int64))
+    return frame.with_columns(
+        pl.lit(part, dtype=pl.Int64).alias("part"), pl.Series("idx", idx, dtype=pl.Int64)
+    )
 
 
 def _empty() -> pl.DataFrame:
@@ -168,4 +170,4 @@ def _field_of(message: str) -> str | None:
     pos = message.rfind(marker)
     if pos < 0:
         return None
-    return message[pos + len(marker):].rstrip("`").split(".")[0].split("[")[0] or None
+    return message[pos + len(marker) :].rstrip("`").split(".")[0].split("[")[0] or None

@@ -49,7 +49,9 @@ class Deduplicator:
             known = (batch & self._current) | (batch & self._previous)
             if not known:
                 return first_in_batch
-            return first_in_batch & ~hashes.is_in(pl.Series(list(known), dtype=pl.UInt64).implode()).to_numpy()
+            return (
+                first_in_batch & ~hashes.is_in(pl.Series(list(known), dtype=pl.UInt64).implode()).to_numpy()
+            )
 
     def remember(self, hashes: pl.Series, now: datetime) -> None:
         """Record ids as accepted (call once they are durable)."""

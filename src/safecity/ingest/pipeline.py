@@ -34,8 +34,11 @@ log = structlog.get_logger(__name__)
 
 EVENTS = Counter("safecity_ingest_events_total", "Events by outcome", ["source", "outcome"])
 BODIES_REFUSED = Counter("safecity_ingest_bodies_refused_total", "Bodies refused whole", ["source"])
-BATCH_SECONDS = Histogram("safecity_ingest_batch_seconds", "Time to make a batch durable",
-                          buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+BATCH_SECONDS = Histogram(
+    "safecity_ingest_batch_seconds",
+    "Time to make a batch durable",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 class RecordSink(Protocol):
@@ -98,8 +101,14 @@ class IngestPipeline:
     """Turns bodies into durable records; one batch at a time (a single lake writer)."""
 
     def __init__(
-        self, *, session_factory: sessionmaker[Session], devices: DeviceDirectory, sink: RecordSink,
-        dedup: Deduplicator, limits: IngestLimits, clock: Clock,
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        devices: DeviceDirectory,
+        sink: RecordSink,
+        dedup: Deduplicator,
+        limits: IngestLimits,
+        clock: Clock,
         publish: Callable[[pl.DataFrame], Awaitable[None]] | None = None,
     ) -> None:
         self._factory = session_factory
@@ -142,11 +151,14 @@ class IngestPipeline:
         if not bodies:
             return results, pl.DataFrame(schema=RECORD_SCHEMA)
         decoded = decode_bodies(bodies)
-        part_info = pl.DataFrame({
-            "part": list(range(len(parts))),
-            "auth_device": [p.device_id for p in parts],
-            "source": [p.source for p in parts],
-        }, schema={"part": pl.Int64, "auth_device": pl.String, "source": pl.String})
+        part_info = pl.DataFrame(
+            {
+                "part": list(range(len(parts))),
+                "auth_device": [p.device_id for p in parts],
+                "source": [p.source for p in parts],
+            },
+            schema={"part": pl.Int64, "auth_device": pl.String, "source": pl.String},
+        )
         frame = decoded.frame.join(part_info, on="part", how="left")
         records, bad = validate(frame, self.devices.frame, self._limits_at(now))
         hashes = id_hashes(records["event_id"])
@@ -172,9 +184,13 @@ class IngestPipeline:
 
     def _limits_at(self, now: datetime) -> Limits:
         lim = self._limits
-        return Limits(now=now, max_age=timedelta(seconds=lim.max_event_age_s),
-                      max_skew=timedelta(seconds=lim.max_future_skew_s), bbox=lim.bbox,
-                      h3_resolution=lim.h3_resolution)
+        return Limits(
+            now=now,
+            max_age=timedelta(seconds=lim.max_event_age_s),
+            max_skew=timedelta(seconds=lim.max_future_skew_s),
+            bbox=lim.bbox,
+            h3_resolution=lim.h3_resolution,
+        )
 
     @staticmethod
     def _rejections(bad: pl.DataFrame, decode_errors: list[DecodeError]) -> dict[int, list[Rejection]]:
@@ -188,8 +204,12 @@ class IngestPipeline:
         return out
 
     @staticmethod
-    def _tally(results: list[IngestResult], rejected: dict[int, list[Rejection]],
-               stored_parts: pl.Series, dup_parts: pl.Series) -> None:
+    def _tally(
+        results: list[IngestResult],
+        rejected: dict[int, list[Rejection]],
+        stored_parts: pl.Series,
+        dup_parts: pl.Series,
+    ) -> None:
         stored = dict(stored_parts.value_counts().iter_rows()) if stored_parts.len() else {}
         dups = dict(dup_parts.value_counts().iter_rows()) if dup_parts.len() else {}
         for p, res in enumerate(results):
@@ -199,24 +219,45 @@ class IngestPipeline:
             res.duplicates = dups.get(p, 0)
             res.accepted = res.stored + res.dead_lettered
 
-    def _ledger(self, batch_id: str, parts: list[Part], results: list[IngestResult],
-                rejected: dict[int, list[Rejection]], bodies: dict[int, Body], now: datetime) -> None:
+    def _ledger(
+        self,
+        batch_id: str,
+        parts: list[Part],
+        results: list[IngestResult],
+        rejected: dict[int, list[Rejection]],
+        bodies: dict[int, Body],
+        now: datetime,
+    ) -> None:
         devices = {p.device_id for p in parts}
         sources = {p.source for p in parts}
         batch = {
-            "id": batch_id, "source": sources.pop() if len(sources) == 1 else "mixed",
-            "device_id": devices.pop() if len(devices) == 1 else None, "parts": len(parts),
-            "refused": sum(1 for r in results if r.error is not None), "received_at": now,
-            "status": BatchStatus.WRITING, "received": sum(r.received for r in results),
-            "duplicates": sum(r.duplicates for r in results), "accepted": sum(r.accepted for r in results),
-            "stored": sum(r.stored for r in results), "dead_lettered": sum(r.dead_lettered for r in results),
+            "id": batch_id,
+            "source": sources.pop() if len(sources) == 1 else "mixed",
+            "device_id": devices.pop() if len(devices) == 1 else None,
+            "parts": len(parts),
+            "refused": sum(1 for r in results if r.error is not None),
+            "received_at": now,
+            "status": BatchStatus.WRITING,
+            "received": sum(r.received for r in results),
+            "duplicates": sum(r.duplicates for r in results),
+            "accepted": sum(r.accepted for r in results),
+            "stored": sum(r.stored for r in results),
+            "dead_lettered": sum(r.dead_lettered for r in results),
             "error": None,
         }
         letters = [
-            {"batch_id": batch_id, "idx": rej.index, "event_id": rej.event_id, "device_id": parts[p].device_id,
-             "field": rej.field, "reason": rej.reason,
-             "raw": bodies[p].lines()[rej.index].decode("utf-8", "replace"), "received_at": now}
-            for p, rows in rejected.items() for rej in rows
+            {
+                "batch_id": batch_id,
+                "idx": rej.index,
+                "event_id": rej.event_id,
+                "device_id": parts[p].device_id,
+                "field": rej.field,
+                "reason": rej.reason,
+                "raw": bodies[p].lines()[rej.index].decode("utf-8", "replace"),
+                "received_at": now,
+            }
+            for p, rows in rejected.items()
+            for rej in rows
         ]
         with self._factory() as session, session.begin():
             session.execute(IngestBatch.__table__.insert(), [batch])
@@ -234,8 +275,11 @@ class IngestPipeline:
     def _count(parts: list[Part], results: list[IngestResult]) -> None:
         totals: dict[tuple[str, str], int] = {}
         for part, res in zip(parts, results, strict=True):
-            for outcome, n in (("stored", res.stored), ("dead_lettered", res.dead_lettered),
-                               ("duplicate", res.duplicates)):
+            for outcome, n in (
+                ("stored", res.stored),
+                ("dead_lettered", res.dead_lettered),
+                ("duplicate", res.duplicates),
+            ):
                 totals[part.source, outcome] = totals.get((part.source, outcome), 0) + n
         for (source, outcome), n in totals.items():
             EVENTS.labels(source, outcome).inc(n)

@@ -24,8 +24,15 @@ _SUBJECT_KIND = {k.value: s.subject_kind.value for k, s in KIND_SPECS.items()}
 _SUBJECT_REQUIRED = [k.value for k, s in KIND_SPECS.items() if s.subject_required]
 _MOVING = [k.value for k, s in KIND_SPECS.items() if not s.location_from_device]
 
-DEVICE_FRAME_SCHEMA = {"device": pl.String, "device_kind": pl.String, "dev_lat": pl.Float64, "dev_lon": pl.Float64,
-                       "dev_cell": pl.UInt64, "area": pl.String, "active": pl.Boolean}
+DEVICE_FRAME_SCHEMA = {
+    "device": pl.String,
+    "device_kind": pl.String,
+    "dev_lat": pl.Float64,
+    "dev_lon": pl.Float64,
+    "dev_cell": pl.UInt64,
+    "area": pl.String,
+    "active": pl.Boolean,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +59,8 @@ def _parse_ts(frame: pl.DataFrame) -> pl.DataFrame:
         pass
     text = pl.col("ts").str.strptime(UTC_MS, "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, cache=False)
     millis = pl.when(pl.col("ts").str.contains(r"^\d{10,14}$")).then(
-        pl.col("ts").cast(pl.Int64, strict=False).cast(UTC_MS))
+        pl.col("ts").cast(pl.Int64, strict=False).cast(UTC_MS)
+    )
     return frame.with_columns(pl.coalesce(text, millis).alias("ts_parsed"))
 
 
@@ -63,104 +71,186 @@ def _checks(limits: Limits) -> list[tuple[str, pl.Expr, pl.Expr]]:
     oldest, newest = limits.now - limits.max_age, limits.now + limits.max_skew
     globe_bad = ~c("lat").is_between(-90, 90) | ~c("lon").is_between(-180, 180)
     checks: list[tuple[str, pl.Expr, pl.Expr]] = [
-        ("v", c("v").fill_null(WIRE_VERSION) != WIRE_VERSION,
-         pl.format("unsupported schema version {}; this server accepts v{}", c("v"), lit(WIRE_VERSION))),
+        (
+            "v",
+            c("v").fill_null(WIRE_VERSION) != WIRE_VERSION,
+            pl.format("unsupported schema version {}; this server accepts v{}", c("v"), lit(WIRE_VERSION)),
+        ),
         ("id", c("id").is_null(), lit("the event id is missing")),
-        ("id", ~c("id").str.contains(EVENT_ID_PATTERN),
-         pl.format("event id '{}' must be 1 to 64 of A-Z a-z 0-9 _ . : -", c("id").str.slice(0, 80))),
+        (
+            "id",
+            ~c("id").str.contains(EVENT_ID_PATTERN),
+            pl.format("event id '{}' must be 1 to 64 of A-Z a-z 0-9 _ . : -", c("id").str.slice(0, 80)),
+        ),
         ("kind", c("kind").is_null(), lit("the kind is missing")),
-        ("kind", ~c("kind").is_in(_KINDS),
-         pl.format("unknown kind '{}'; known kinds: {}", c("kind").str.slice(0, 40), lit(", ".join(_KINDS)))),
+        (
+            "kind",
+            ~c("kind").is_in(_KINDS),
+            pl.format(
+                "unknown kind '{}'; known kinds: {}", c("kind").str.slice(0, 40), lit(", ".join(_KINDS))
+            ),
+        ),
         ("device", c("device").is_null(), lit("the device is missing (the request is not tied to a device)")),
-        ("device", c("auth_device").is_not_null() & (c("device") != c("auth_device")),
-         pl.format("device '{}' does not match the authenticated device '{}'", c("device"), c("auth_device"))),
+        (
+            "device",
+            c("auth_device").is_not_null() & (c("device") != c("auth_device")),
+            pl.format(
+                "device '{}' does not match the authenticated device '{}'", c("device"), c("auth_device")
+            ),
+        ),
         ("device", c("active").is_null(), pl.format("unknown device '{}'", c("device").str.slice(0, 80))),
         ("device", ~c("active"), pl.format("device '{}' is disabled", c("device"))),
         ("ts", c("ts").is_null(), lit("the timestamp is missing")),
-        ("ts", c("ts_parsed").is_null(),
-         pl.format("timestamp '{}' is neither RFC 3339 with a timezone nor epoch milliseconds",
-                   c("ts").str.slice(0, 40))),
-        ("ts", c("ts_parsed") < oldest,
-         pl.format("timestamp {} is older than the {} day limit", c("ts"), lit(limits.max_age.days))),
-        ("ts", c("ts_parsed") > newest,
-         pl.format("timestamp {} is more than {} s in the future", c("ts"),
-                   lit(int(limits.max_skew.total_seconds())))),
+        (
+            "ts",
+            c("ts_parsed").is_null(),
+            pl.format(
+                "timestamp '{}' is neither RFC 3339 with a timezone nor epoch milliseconds",
+                c("ts").str.slice(0, 40),
+            ),
+        ),
+        (
+            "ts",
+            c("ts_parsed") < oldest,
+            pl.format("timestamp {} is older than the {} day limit", c("ts"), lit(limits.max_age.days)),
+        ),
+        (
+            "ts",
+            c("ts_parsed") > newest,
+            pl.format(
+                "timestamp {} is more than {} s in the future",
+                c("ts"),
+                lit(int(limits.max_skew.total_seconds())),
+            ),
+        ),
         ("lat", c("lat").is_null() != c("lon").is_null(), lit("lat and lon must be given together")),
-        ("lat", c("lat").is_not_null() & globe_bad,
-         pl.format("coordinates ({}, {}) are not on the globe", c("lat"), c("lon"))),
+        (
+            "lat",
+            c("lat").is_not_null() & globe_bad,
+            pl.format("coordinates ({}, {}) are not on the globe", c("lat"), c("lon")),
+        ),
     ]
     if limits.bbox is not None:
-        checks.append((
-            "lat", c("lat").is_not_null() & ~limits.bbox.contains_expr(c("lat"), c("lon")),
-            pl.format("coordinates ({}, {}) are outside the city", c("lat"), c("lon")),
-        ))
+        checks.append(
+            (
+                "lat",
+                c("lat").is_not_null() & ~limits.bbox.contains_expr(c("lat"), c("lon")),
+                pl.format("coordinates ({}, {}) are outside the city", c("lat"), c("lon")),
+            )
+        )
     checks += [
-        ("lat", c("kind").is_in(_MOVING) & c("lat").is_null(),
-         pl.format("a {} must carry lat and lon", c("kind"))),
-        ("lat", c("lat").is_null() & c("dev_lat").is_null(),
-         pl.format("no position: the event gives none and device '{}' has no registered one", c("device"))),
-        ("subject", c("kind").is_in(_SUBJECT_REQUIRED) & c("subject").is_null(),
-         pl.format("a {} needs a subject", c("kind"))),
-        ("subject", c("subject").is_not_null() & ~c("subject_ok"),
-         pl.format("subject '{}' is not {}", c("subject").str.slice(0, 64), c("subject_hint"))),
-        ("code", c("code").str.len_chars() > limits.max_text_len,
-         lit(f"the code is longer than {limits.max_text_len} characters")),
+        (
+            "lat",
+            c("kind").is_in(_MOVING) & c("lat").is_null(),
+            pl.format("a {} must carry lat and lon", c("kind")),
+        ),
+        (
+            "lat",
+            c("lat").is_null() & c("dev_lat").is_null(),
+            pl.format("no position: the event gives none and device '{}' has no registered one", c("device")),
+        ),
+        (
+            "subject",
+            c("kind").is_in(_SUBJECT_REQUIRED) & c("subject").is_null(),
+            pl.format("a {} needs a subject", c("kind")),
+        ),
+        (
+            "subject",
+            c("subject").is_not_null() & ~c("subject_ok"),
+            pl.format("subject '{}' is not {}", c("subject").str.slice(0, 64), c("subject_hint")),
+        ),
+        (
+            "code",
+            c("code").str.len_chars() > limits.max_text_len,
+            lit(f"the code is longer than {limits.max_text_len} characters"),
+        ),
         ("corr", c("corr").str.len_chars() > 64, lit("the correlation id is longer than 64 characters")),
-        ("attrs", c("attrs").str.len_bytes() > limits.max_attrs_len,
-         lit(f"attrs is larger than {limits.max_attrs_len} bytes")),
-        ("attrs", c("attrs").is_not_null() & ~c("attrs").str.starts_with("{"), lit("attrs must be an object")),
+        (
+            "attrs",
+            c("attrs").str.len_bytes() > limits.max_attrs_len,
+            lit(f"attrs is larger than {limits.max_attrs_len} bytes"),
+        ),
+        (
+            "attrs",
+            c("attrs").is_not_null() & ~c("attrs").str.starts_with("{"),
+            lit("attrs must be an object"),
+        ),
     ]
     return checks
 
 
-def _subject_checks(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add subject_kind, subject_ok and subject_hint, checking each subject kind only on its rows."""
-    frame = frame.with_columns(
-        pl.col("kind").replace_strict(_SUBJECT_KIND, default=None, return_dtype=pl.String).alias("subject_kind")
-    )
-    parts = []
-    for (kind,), part in frame.group_by("subject_kind", maintain_order=True):
-        if kind is None:
-            ok, hint = pl.lit(True), pl.lit("")
-        else:
-            sk = SubjectKind(kind)
-            ok, hint = subject_valid_expr(sk, pl.col("subject")), pl.lit(SUBJECT_FORMAT_HINTS[sk])
-        parts.append(part.with_columns(ok.alias("subject_ok"), hint.alias("subject_hint")))
-    return pl.concat(parts) if parts else frame.with_columns(
-        pl.lit(True).alias("subject_ok"), pl.lit("").alias("subject_hint"))
+def _subject_exprs(kinds: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    """subject_ok and subject_hint, with a check only for the subject kinds present in the batch."""
+    ok: pl.Expr = pl.lit(True)
+    hint: pl.Expr = pl.lit("")
+    for kind in kinds:
+        sk = SubjectKind(kind)
+        is_kind = pl.col("subject_kind") == kind
+        ok = pl.when(is_kind).then(subject_valid_expr(sk, pl.col("subject"))).otherwise(ok)
+        hint = pl.when(is_kind).then(pl.lit(SUBJECT_FORMAT_HINTS[sk])).otherwise(hint)
+    return ok, hint
 
 
 def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split a decoded batch into accepted records (+ `part`) and rejections (part, idx, event_id, field, reason).
 
-    `frame` holds the wire columns plus `part`, `idx`, `auth_device` and `source`.
+    `frame` holds the wire columns plus `part`, `idx`, `auth_device` and `source`. The work is one
+    lazy query, so that Polars fuses it: a micro-batch of a few events costs little more than
+    its fixed overhead, a large one runs at column speed.
     """
-    frame = frame.with_columns(pl.coalesce("device", "auth_device").alias("device"))
-    frame = frame.join(devices, on="device", how="left", coalesce=True)
-    frame = _subject_checks(_parse_ts(frame))
+    frame = _parse_ts(frame).with_columns(
+        pl.coalesce("device", "auth_device").alias("device"),
+        pl.col("kind")
+        .replace_strict(_SUBJECT_KIND, default=None, return_dtype=pl.String)
+        .alias("subject_kind"),
+    )
+    kinds = [k for k in frame["subject_kind"].unique().to_list() if k is not None]
+    ok, hint = _subject_exprs(kinds)
     checks = _checks(limits)
     # One pass decides which rows fail; reasons are formatted only for those (usually none).
-    frame = frame.with_columns(pl.any_horizontal([f.fill_null(False) for _, f, _ in checks]).alias("_bad"))
+    frame = (
+        frame.lazy()
+        .join(devices.lazy(), on="device", how="left", coalesce=True)
+        .with_columns(ok.alias("subject_ok"), hint.alias("subject_hint"))
+        .with_columns(pl.any_horizontal([f.fill_null(False) for _, f, _ in checks]).alias("_bad"))
+        .collect()
+    )
     good = frame.filter(~pl.col("_bad"))
-    failed = frame.filter(pl.col("_bad"))
+    if good.height == frame.height:
+        return _to_records(good, limits), pl.DataFrame(schema=REJECTION_SCHEMA)
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     fld: pl.Expr = pl.lit(None, dtype=pl.String)
     for name, hit, why in reversed(checks):
         reason = pl.when(hit.fill_null(False)).then(why).otherwise(reason)
         fld = pl.when(hit.fill_null(False)).then(pl.lit(name)).otherwise(fld)
-    bad = failed.select("part", "idx", pl.col("id").alias("event_id"), fld.alias("field"), reason.alias("reason"))
+    bad = frame.filter(pl.col("_bad")).select(
+        "part", "idx", pl.col("id").alias("event_id"), fld.alias("field"), reason.alias("reason")
+    )
     return _to_records(good, limits), bad
+
+
+REJECTION_SCHEMA = {
+    "part": pl.Int64,
+    "idx": pl.Int64,
+    "event_id": pl.String,
+    "field": pl.String,
+    "reason": pl.String,
+}
 
 
 def _to_records(good: pl.DataFrame, limits: Limits) -> pl.DataFrame:
     """Fill positions from the device registry, compute cells, and shape to the record schema."""
-    own = good.filter(pl.col("lat").is_not_null()).with_columns(
-        cell_expr("lat", "lon", limits.h3_resolution).alias("cell"))
-    fixed = good.filter(pl.col("lat").is_null()).with_columns(
-        pl.col("dev_lat").alias("lat"), pl.col("dev_lon").alias("lon"), pl.col("dev_cell").alias("cell"))
-    both = pl.concat([own, fixed], how="vertical_relaxed") if own.height and fixed.height else (
-        own if own.height else fixed)
-    return both.select(
+    own_position = good["lat"].is_not_null()
+    if own_position.any():
+        # H3 runs at ~1.7 M points/s: only for events that carry their own position.
+        own = good.filter(own_position).with_columns(
+            cell_expr("lat", "lon", limits.h3_resolution).alias("cell")
+        )
+        fixed = good.filter(~own_position).with_columns(pl.col("dev_cell").alias("cell"))
+        good = pl.concat([own, fixed], how="vertical_relaxed")
+    else:
+        good = good.with_columns(pl.col("dev_cell").alias("cell"))
+    return good.select(
         "part",
         pl.col("id").alias("event_id"),
         pl.coalesce("corr", "id").alias("corr_id"),
@@ -169,6 +259,13 @@ def _to_records(good: pl.DataFrame, limits: Limits) -> pl.DataFrame:
         pl.coalesce("subject", "device").alias("subject"),
         "device",
         pl.col("ts_parsed").alias("ts"),
-        "lat", "lon", "cell", "area", "code", "value", "attrs", "source",
+        pl.coalesce("lat", "dev_lat").alias("lat"),
+        pl.coalesce("lon", "dev_lon").alias("lon"),
+        "cell",
+        "area",
+        "code",
+        "value",
+        "attrs",
+        "source",
         pl.lit(limits.now).cast(UTC_MS).alias("received_at"),
     ).cast(RECORD_SCHEMA)  # type: ignore[arg-type]  # plus `part`, which the pipeline drops

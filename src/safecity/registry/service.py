@@ -50,7 +50,12 @@ def get_person_by_id_number(session: Session, *, id_number: str) -> Person | Non
 
 
 def get_or_create_person(
-    session: Session, *, id_number: str, name: str, phone: str | None, now: datetime,
+    session: Session,
+    *,
+    id_number: str,
+    name: str,
+    phone: str | None,
+    now: datetime,
     home_area_id: str | None = None,
 ) -> Person:
     """Return the person with this identity number, registering them first if new."""
@@ -58,8 +63,9 @@ def get_or_create_person(
         raise InvalidInput("id_number", f"{id_number!r} is not a valid GB 11643 identity number")
     person = get_person_by_id_number(session, id_number=id_number)
     if person is None:
-        person = Person(id_number=id_number, name=name, phone=phone, home_area_id=home_area_id,
-                        created_at=now)
+        person = Person(
+            id_number=id_number, name=name, phone=phone, home_area_id=home_area_id, created_at=now
+        )
         session.add(person)
         session.flush()
     return person
@@ -103,11 +109,19 @@ def register_bike(session: Session, *, reg: BikeRegistration, by: str, now: date
         raise InvalidInput("frame_number", "the frame number is required")
     if get_bike_by_tag(session, tag_id=tag) is not None:
         raise Conflict("tag_id", f"tag {tag} is already fitted to a registered bike")
-    owner = get_or_create_person(session, id_number=reg.owner_id_number, name=reg.owner_name,
-                                 phone=reg.owner_phone, now=now)
-    bike = EBike(tag_id=tag, owner_id=owner.id, frame_number=reg.frame_number.strip(),
-                 model=reg.model.strip(), colour=reg.colour.strip(), status=BikeStatus.REGISTERED,
-                 registered_at=now, registered_by=by)
+    owner = get_or_create_person(
+        session, id_number=reg.owner_id_number, name=reg.owner_name, phone=reg.owner_phone, now=now
+    )
+    bike = EBike(
+        tag_id=tag,
+        owner_id=owner.id,
+        frame_number=reg.frame_number.strip(),
+        model=reg.model.strip(),
+        colour=reg.colour.strip(),
+        status=BikeStatus.REGISTERED,
+        registered_at=now,
+        registered_by=by,
+    )
     session.add(bike)
     try:
         session.flush()
@@ -120,8 +134,15 @@ def register_bike(session: Session, *, reg: BikeRegistration, by: str, now: date
 
 
 def report_stolen(
-    session: Session, *, bike_id: int, reported_by: str, basis: str, owner: str,
-    now: datetime, owner_station_id: str | None = None, valid_days: int = DEFAULT_WATCH_DAYS,
+    session: Session,
+    *,
+    bike_id: int,
+    reported_by: str,
+    basis: str,
+    owner: str,
+    now: datetime,
+    owner_station_id: str | None = None,
+    valid_days: int = DEFAULT_WATCH_DAYS,
 ) -> WatchlistEntry:
     """List a bike as stolen so that any station reading its tag raises an alarm."""
     bike = require_bike(session, bike_id=bike_id)
@@ -132,10 +153,17 @@ def report_stolen(
     if get_active_entry(session, subject_kind=SubjectKind.TAG, subject=bike.tag_id, now=now):
         raise Conflict("bike_id", f"bike {bike_id} is already listed as stolen")
     entry = WatchlistEntry(
-        list_kind=WatchlistKind.STOLEN_BIKE, subject_kind=SubjectKind.TAG, subject=bike.tag_id,
-        ebike_id=bike.id, reported_by=reported_by, reported_at=now, basis=basis.strip(),
-        owner=owner, owner_station_id=owner_station_id,
-        expires_at=now + timedelta(days=valid_days), status=WatchStatus.ACTIVE,
+        list_kind=WatchlistKind.STOLEN_BIKE,
+        subject_kind=SubjectKind.TAG,
+        subject=bike.tag_id,
+        ebike_id=bike.id,
+        reported_by=reported_by,
+        reported_at=now,
+        basis=basis.strip(),
+        owner=owner,
+        owner_station_id=owner_station_id,
+        expires_at=now + timedelta(days=valid_days),
+        status=WatchStatus.ACTIVE,
     )
     bike.status = BikeStatus.STOLEN
     session.add(entry)
@@ -149,8 +177,10 @@ def get_active_entry(
     """Return the active, unexpired entry listing this subject, if any."""
     return session.scalars(
         select(WatchlistEntry).where(
-            WatchlistEntry.subject_kind == subject_kind, WatchlistEntry.subject == subject,
-            WatchlistEntry.status == WatchStatus.ACTIVE, WatchlistEntry.expires_at > now,
+            WatchlistEntry.subject_kind == subject_kind,
+            WatchlistEntry.subject == subject,
+            WatchlistEntry.status == WatchStatus.ACTIVE,
+            WatchlistEntry.expires_at > now,
         )
     ).first()
 
@@ -179,29 +209,54 @@ def close_entry(
     return entry
 
 
-WATCHLIST_SCHEMA = {"subject_kind": pl.String, "subject": pl.String, "entry_id": pl.Int64,
-                    "list_kind": pl.String, "ebike_id": pl.Int64,
-                    "valid_from": pl.Datetime("us", "UTC"), "valid_until": pl.Datetime("us", "UTC")}
+WATCHLIST_SCHEMA = {
+    "subject_kind": pl.String,
+    "subject": pl.String,
+    "entry_id": pl.Int64,
+    "list_kind": pl.String,
+    "ebike_id": pl.Int64,
+    "valid_from": pl.Datetime("us", "UTC"),
+    "valid_until": pl.Datetime("us", "UTC"),
+}
 
 
 def _watchlist_frame(rows: list[WatchlistEntry]) -> pl.DataFrame:
     return pl.DataFrame(
-        [(e.subject_kind, e.subject, e.id, e.list_kind, e.ebike_id, e.reported_at,
-          min(e.closed_at, e.expires_at) if e.closed_at else e.expires_at) for e in rows],
-        schema=WATCHLIST_SCHEMA, orient="row",
+        [
+            (
+                e.subject_kind,
+                e.subject,
+                e.id,
+                e.list_kind,
+                e.ebike_id,
+                e.reported_at,
+                min(e.closed_at, e.expires_at) if e.closed_at else e.expires_at,
+            )
+            for e in rows
+        ],
+        schema=WATCHLIST_SCHEMA,
+        orient="row",
     )
 
 
 def active_watchlist(session: Session, *, now: datetime) -> pl.DataFrame:
     """Entries that match now, with their validity interval, as a frame rules join against."""
-    return _watchlist_frame(list(session.scalars(select(WatchlistEntry).where(
-        WatchlistEntry.status == WatchStatus.ACTIVE, WatchlistEntry.expires_at > now))))
+    return _watchlist_frame(
+        list(
+            session.scalars(
+                select(WatchlistEntry).where(
+                    WatchlistEntry.status == WatchStatus.ACTIVE, WatchlistEntry.expires_at > now
+                )
+            )
+        )
+    )
 
 
 def watchlist_between(session: Session, *, start: datetime, end: datetime) -> pl.DataFrame:
     """Every entry that was in force at some moment of [start, end), closed ones included (backtests)."""
-    entries = session.scalars(select(WatchlistEntry).where(
-        WatchlistEntry.reported_at < end, WatchlistEntry.expires_at > start))
+    entries = session.scalars(
+        select(WatchlistEntry).where(WatchlistEntry.reported_at < end, WatchlistEntry.expires_at > start)
+    )
     return _watchlist_frame([e for e in entries if e.closed_at is None or e.closed_at > start])
 
 
@@ -210,15 +265,25 @@ def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, dict[str
     facts: dict[int, dict[str, object]] = {}
     for entry in session.scalars(select(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids))):
         fact: dict[str, object] = {
-            "watchlist_entry_id": entry.id, "list": entry.list_kind,
-            "reported_at": entry.reported_at.isoformat(), "reported_by": entry.reported_by,
-            "basis": entry.basis, "entry_owner": entry.owner, "expires_at": entry.expires_at.isoformat(),
+            "watchlist_entry_id": entry.id,
+            "list": entry.list_kind,
+            "reported_at": entry.reported_at.isoformat(),
+            "reported_by": entry.reported_by,
+            "basis": entry.basis,
+            "entry_owner": entry.owner,
+            "expires_at": entry.expires_at.isoformat(),
         }
         if entry.ebike_id is not None:
             bike = session.get(EBike, entry.ebike_id)
             if bike is not None:
-                fact.update(ebike_id=bike.id, tag_id=bike.tag_id, model=bike.model, colour=bike.colour,
-                            frame_number=bike.frame_number, owner_person_id=bike.owner_id)
+                fact.update(
+                    ebike_id=bike.id,
+                    tag_id=bike.tag_id,
+                    model=bike.model,
+                    colour=bike.colour,
+                    frame_number=bike.frame_number,
+                    owner_person_id=bike.owner_id,
+                )
         facts[entry.id] = fact
     return facts
 
@@ -227,8 +292,15 @@ def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, dict[str
 
 
 def create_device(
-    session: Session, *, device_id: str, kind: str, name: str, lat: float | None, lon: float | None,
-    area_id: str | None, now: datetime,
+    session: Session,
+    *,
+    device_id: str,
+    kind: str,
+    name: str,
+    lat: float | None,
+    lon: float | None,
+    area_id: str | None,
+    now: datetime,
 ) -> tuple[Device, str]:
     """Register a device; returns it with its new secret, which is shown only this once."""
     if not is_valid_subject(SubjectKind.DEVICE, device_id):
@@ -236,8 +308,17 @@ def create_device(
     if session.get(Device, device_id) is not None:
         raise Conflict("device_id", f"device {device_id} already exists")
     secret = secrets.token_urlsafe(32)
-    device = Device(id=device_id, kind=kind, name=name, lat=lat, lon=lon, area_id=area_id,
-                    status=DeviceStatus.ACTIVE, secret_hash=hash_secret(secret), registered_at=now)
+    device = Device(
+        id=device_id,
+        kind=kind,
+        name=name,
+        lat=lat,
+        lon=lon,
+        area_id=area_id,
+        status=DeviceStatus.ACTIVE,
+        secret_hash=hash_secret(secret),
+        registered_at=now,
+    )
     session.add(device)
     session.flush()
     return device, secret
@@ -253,16 +334,29 @@ def rotate_device_secret(session: Session, *, device_id: str) -> str:
     return secret
 
 
-DEVICE_SCHEMA = {"device": pl.String, "device_kind": pl.String, "dev_lat": pl.Float64,
-                 "dev_lon": pl.Float64, "area": pl.String, "active": pl.Boolean,
-                 "secret_hash": pl.String}
+DEVICE_SCHEMA = {
+    "device": pl.String,
+    "device_kind": pl.String,
+    "dev_lat": pl.Float64,
+    "dev_lon": pl.Float64,
+    "area": pl.String,
+    "active": pl.Boolean,
+    "secret_hash": pl.String,
+}
 
 
 def device_directory(session: Session) -> pl.DataFrame:
     """Every device with its place, area and state, for vectorised joins at ingest."""
     rows = session.execute(
-        select(Device.id, Device.kind, Device.lat, Device.lon, Device.area_id,
-               Device.status == DeviceStatus.ACTIVE, Device.secret_hash)
+        select(
+            Device.id,
+            Device.kind,
+            Device.lat,
+            Device.lon,
+            Device.area_id,
+            Device.status == DeviceStatus.ACTIVE,
+            Device.secret_hash,
+        )
     ).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=DEVICE_SCHEMA, orient="row")
 

@@ -32,9 +32,17 @@ class BacktestReport:
     examples: list[dict[str, object]] = field(default_factory=list)
 
 
-def backtest(rule: Rule, *, scan: Callable[[datetime, datetime], pl.LazyFrame], facts: Facts,
-             start: datetime, end: datetime, step: timedelta = timedelta(minutes=1),
-             progress: Callable[[int], None] | None = None, max_examples: int = 10) -> BacktestReport:
+def backtest(
+    rule: Rule,
+    *,
+    scan: Callable[[datetime, datetime], pl.LazyFrame],
+    facts: Facts,
+    start: datetime,
+    end: datetime,
+    step: timedelta = timedelta(minutes=1),
+    progress: Callable[[int], None] | None = None,
+    max_examples: int = 10,
+) -> BacktestReport:
     """Replay [start, end) day by day through `rule`; count findings and distinct warnings."""
     report = BacktestReport(rule=rule.name, start=start, end=end)
     seen: set[str] = set()
@@ -42,10 +50,14 @@ def backtest(rule: Rule, *, scan: Callable[[datetime, datetime], pl.LazyFrame], 
     day = start
     while day < end:
         day_end = min(end, datetime.combine(day.date() + timedelta(days=1), datetime.min.time(), day.tzinfo))
-        frame = scan(day, day_end).filter((pl.col("ts") >= day) & (pl.col("ts") < day_end)).sort("ts").collect()
+        frame = (
+            scan(day, day_end).filter((pl.col("ts") >= day) & (pl.col("ts") < day_end)).sort("ts").collect()
+        )
         report.records += frame.height
         step_ms = int(step.total_seconds() * 1000)
-        frame = frame.with_columns(((pl.col("ts") - pl.lit(day)).dt.total_milliseconds() // step_ms).alias("_w"))
+        frame = frame.with_columns(
+            ((pl.col("ts") - pl.lit(day)).dt.total_milliseconds() // step_ms).alias("_w")
+        )
         windows = {int(k[0]): part.drop("_w") for k, part in frame.partition_by("_w", as_dict=True).items()}
         n_steps = max(1, -(-int((day_end - day).total_seconds() * 1000) // step_ms))
         for i in range(n_steps):
@@ -61,8 +73,14 @@ def backtest(rule: Rule, *, scan: Callable[[datetime, datetime], pl.LazyFrame], 
                     seen.add(f.dedup_key)
                     per_day[now.date().isoformat()] += 1
                     if len(report.examples) < max_examples:
-                        report.examples.append({"at": now.isoformat(), "subject": f.subject,
-                                                "dedup_key": f.dedup_key, "evidence": len(f.evidence)})
+                        report.examples.append(
+                            {
+                                "at": now.isoformat(),
+                                "subject": f.subject,
+                                "dedup_key": f.dedup_key,
+                                "evidence": len(f.evidence),
+                            }
+                        )
         if progress is not None:
             progress(frame.height)
         day = day_end

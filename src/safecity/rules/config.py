@@ -28,10 +28,12 @@ class _Strict(BaseModel):
 class HotlistParams(_Strict):
     """A listed subject seen anywhere."""
 
-    lists: list[str] = Field(default_factory=lambda: ["stolen_bike"], min_length=1,
-                             description="Watchlist kinds to match against.")
-    record_kinds: list[str] = Field(default_factory=lambda: ["rfid_read"], min_length=1,
-                                    description="Sighting kinds that can match.")
+    lists: list[str] = Field(
+        default_factory=lambda: ["stolen_bike"], min_length=1, description="Watchlist kinds to match against."
+    )
+    record_kinds: list[str] = Field(
+        default_factory=lambda: ["rfid_read"], min_length=1, description="Sighting kinds that can match."
+    )
 
     @field_validator("record_kinds")
     @classmethod
@@ -45,8 +47,9 @@ class HotlistParams(_Strict):
 class TagTamperParams(_Strict):
     """A tag reporting that it was prised off or opened."""
 
-    codes: list[str] = Field(default_factory=lambda: ["tamper"], min_length=1,
-                             description="Read codes that mean tampering.")
+    codes: list[str] = Field(
+        default_factory=lambda: ["tamper"], min_length=1, description="Read codes that mean tampering."
+    )
     record_kinds: list[str] = Field(default_factory=lambda: ["rfid_read"], min_length=1)
 
 
@@ -54,8 +57,9 @@ class DeviceOfflineParams(_Strict):
     """No heartbeat (or any record) from a device for too long."""
 
     minutes: float = Field(15, gt=0, le=7 * 24 * 60, description="Silence that makes a device offline.")
-    device_kinds: list[str] = Field(default_factory=lambda: ["rfid_station"], min_length=1,
-                                    description="Device kinds to watch.")
+    device_kinds: list[str] = Field(
+        default_factory=lambda: ["rfid_station"], min_length=1, description="Device kinds to watch."
+    )
 
 
 PARAMS: dict[str, type[_Strict]] = {
@@ -117,7 +121,9 @@ def parse_rules(text: str, *, source: str = "<rules>") -> RulesFile:
     rules: list[RuleConfig] = []
     seen: set[str] = set()
     for i, item in enumerate(items):
-        label = f"rules[{i}]" + (f" ({item.get('name')})" if isinstance(item, dict) and item.get("name") else "")
+        label = f"rules[{i}]" + (
+            f" ({item.get('name')})" if isinstance(item, dict) and item.get("name") else ""
+        )
         try:
             rule = RuleConfig.model_validate(item)
         except ValidationError as exc:

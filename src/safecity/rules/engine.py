@@ -28,8 +28,11 @@ log = structlog.get_logger(__name__)
 
 FINDINGS = Counter("safecity_rule_findings_total", "Findings by rule", ["rule"])
 RULE_ERRORS = Counter("safecity_rule_errors_total", "Rule evaluations that raised", ["rule"])
-EVAL_SECONDS = Histogram("safecity_rules_batch_seconds", "Time to evaluate one micro-batch",
-                         buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+EVAL_SECONDS = Histogram(
+    "safecity_rules_batch_seconds",
+    "Time to evaluate one micro-batch",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
+)
 
 EVALUATORS: dict[str, Callable[..., Rule]] = {
     "hotlist": HotlistRule,
@@ -46,8 +49,15 @@ def build_rules(config: RulesFile) -> list[Rule]:
 class RuleEngine:
     """Evaluates rules over micro-batches; one rule failing never stops the others."""
 
-    def __init__(self, rules: Sequence[Rule], *, facts: Facts, clock: Clock,
-                 flush_ms: int = 50, flush_rows: int = 50_000) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        facts: Facts,
+        clock: Clock,
+        flush_ms: int = 50,
+        flush_rows: int = 50_000,
+    ) -> None:
         self.rules = list(rules)
         self._facts = facts
         self._clock = clock
@@ -78,8 +88,9 @@ class RuleEngine:
             found += out
         return found
 
-    async def run(self, subscription: Subscription, handle: Callable[[list[Finding]], object],
-                  *, tick_s: float = 10.0) -> None:
+    async def run(
+        self, subscription: Subscription, handle: Callable[[list[Finding]], object], *, tick_s: float = 10.0
+    ) -> None:
         """Consume record batches forever, evaluating micro-batches and ticking time rules."""
         pending: list[pl.DataFrame] = []
         acks: list[Callable[[], object]] = []
@@ -89,8 +100,11 @@ class RuleEngine:
         iterator = aiter(subscription)
         while True:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            timeout = min(timeout, max(0.0, next_tick - time.monotonic())) if timeout is not None else (
-                max(0.0, next_tick - time.monotonic()))
+            timeout = (
+                min(timeout, max(0.0, next_tick - time.monotonic()))
+                if timeout is not None
+                else (max(0.0, next_tick - time.monotonic()))
+            )
             try:
                 delivery = await asyncio.wait_for(anext(iterator), timeout=timeout)
             except TimeoutError:

@@ -16,8 +16,13 @@ from safecity.registry import service as registry
 class LiveFacts:
     """The registry as rules see it now; the watchlist is cached briefly and dropped on change."""
 
-    def __init__(self, session_factory: sessionmaker[Session], devices: Callable[[], pl.DataFrame],
-                 *, ttl_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        devices: Callable[[], pl.DataFrame],
+        *,
+        ttl_s: float = 10.0,
+    ) -> None:
         self._factory = session_factory
         self._devices = devices
         self._ttl_s = ttl_s
@@ -52,8 +57,14 @@ class LiveFacts:
 class PeriodFacts(LiveFacts):
     """The registry pinned to a past period: entries in force at any time of it (backtests)."""
 
-    def __init__(self, session_factory: sessionmaker[Session], devices: Callable[[], pl.DataFrame],
-                 *, start: datetime, end: datetime) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        devices: Callable[[], pl.DataFrame],
+        *,
+        start: datetime,
+        end: datetime,
+    ) -> None:
         super().__init__(session_factory, devices)
         with session_factory() as session:
             self._period = registry.watchlist_between(session, start=start, end=end)

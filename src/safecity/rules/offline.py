@@ -33,8 +33,9 @@ class DeviceOfflineRule:
             self._started = now
         if batch.is_empty():
             return []
-        latest = batch.group_by("device").agg(pl.col("ts").max(), pl.col("event_id").last(),
-                                               pl.col("corr_id").last())
+        latest = batch.group_by("device").agg(
+            pl.col("ts").max(), pl.col("event_id").last(), pl.col("corr_id").last()
+        )
         for device, ts, event_id, corr_id in latest.iter_rows():
             if device not in self._last_seen or ts > self._last_seen[device]:
                 self._last_seen[device] = ts
@@ -46,8 +47,9 @@ class DeviceOfflineRule:
         """Report each watched device silent longer than the limit (counted from start if never heard)."""
         if self._started is None:
             self._started = now
-        watched = facts.devices().filter(pl.col("device_kind").is_in(self.params.device_kinds)
-                                         & pl.col("active"))
+        watched = facts.devices().filter(
+            pl.col("device_kind").is_in(self.params.device_kinds) & pl.col("active")
+        )
         findings = []
         for device, area, lat, lon in watched.select("device", "area", "dev_lat", "dev_lon").iter_rows():
             last = self._last_seen.get(device)
@@ -56,14 +58,36 @@ class DeviceOfflineRule:
                 continue
             self._reported.add(device)
             event_id, corr_id = self._last_event.get(device, ("", ""))
-            evidence = (Evidence(event_id=event_id or f"none:{device}", corr_id=corr_id or "",
-                                 kind="heartbeat", subject=device, device=device, ts=since,
-                                 lat=lat, lon=lon, area=area),)
-            findings.append(Finding(
-                rule=self.name, rule_kind=self.kind, severity=self.severity, title=self.title,
-                subject_kind="device", subject=device, dedup_key=f"offline:{device}", at=now,
-                evidence=evidence,
-                facts={"device": device, "last_seen": last.isoformat() if last else None,
-                       "silent_minutes": round((now - since).total_seconds() / 60, 1)},
-                params=self.params.model_dump()))
+            evidence = (
+                Evidence(
+                    event_id=event_id or f"none:{device}",
+                    corr_id=corr_id or "",
+                    kind="heartbeat",
+                    subject=device,
+                    device=device,
+                    ts=since,
+                    lat=lat,
+                    lon=lon,
+                    area=area,
+                ),
+            )
+            findings.append(
+                Finding(
+                    rule=self.name,
+                    rule_kind=self.kind,
+                    severity=self.severity,
+                    title=self.title,
+                    subject_kind="device",
+                    subject=device,
+                    dedup_key=f"offline:{device}",
+                    at=now,
+                    evidence=evidence,
+                    facts={
+                        "device": device,
+                        "last_seen": last.isoformat() if last else None,
+                        "silent_minutes": round((now - since).total_seconds() / 60, 1),
+                    },
+                    params=self.params.model_dump(),
+                )
+            )
         return findings

@@ -24,13 +24,23 @@ class TagTamperRule:
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
         """Pick reads whose code is a tamper code."""
-        hits = batch.filter(pl.col("kind").is_in(self.params.record_kinds)
-                            & pl.col("code").is_in(self.params.codes))
+        hits = batch.filter(
+            pl.col("kind").is_in(self.params.record_kinds) & pl.col("code").is_in(self.params.codes)
+        )
         return [
-            Finding(rule=self.name, rule_kind=self.kind, severity=self.severity, title=self.title,
-                    subject_kind=rows["subject_kind"][0], subject=str(subject),
-                    dedup_key=f"tamper:{subject}", at=now, evidence=evidence_from(rows),
-                    facts={"tag_id": subject}, params=self.params.model_dump())
+            Finding(
+                rule=self.name,
+                rule_kind=self.kind,
+                severity=self.severity,
+                title=self.title,
+                subject_kind=rows["subject_kind"][0],
+                subject=str(subject),
+                dedup_key=f"tamper:{subject}",
+                at=now,
+                evidence=evidence_from(rows),
+                facts={"tag_id": subject},
+                params=self.params.model_dump(),
+            )
             for (subject,), rows in hits.group_by("subject", maintain_order=True)
         ]
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse, JSONResponse
@@ -12,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from safecity.platform import Platform
+from safecity.web import pages
 from safecity.web.api import alerts as alerts_api
 from safecity.web.api import ingest as ingest_api
 from safecity.web.api import registry as registry_api
@@ -20,26 +24,44 @@ from safecity.web.errors import error_response, install_error_handlers
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def create_app(platform: Platform, *, manage_platform: bool = True) -> FastAPI:
-    """Build the web app around a platform; with manage_platform it starts and stops it too."""
+def create_app(
+    platform: Platform,
+    *,
+    manage_platform: bool = True,
+    background: Callable[[], Coroutine[Any, Any, Any]] | None = None,
+) -> FastAPI:
+    """Build the web app around a platform; with manage_platform it starts and stops it too.
+
+    `background` (the demo's simulator) is started after the platform and cancelled before it stops.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if manage_platform:
             await platform.start()
+        task = asyncio.create_task(background(), name="background") if background else None
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             if manage_platform:
                 await platform.stop()
 
-    app = FastAPI(title="safecity", version="0.1.0", lifespan=lifespan,
-                  description="City public-safety platform: ingest, rules, alerts, registry.")
+    app = FastAPI(
+        title="safecity",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="City public-safety platform: ingest, rules, alerts, registry.",
+    )
     app.state.platform = platform
     install_error_handlers(app)
     app.include_router(ingest_api.router)
     app.include_router(registry_api.router)
     app.include_router(alerts_api.router)
+    app.include_router(pages.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     def healthz() -> dict[str, str]:

@@ -19,8 +19,9 @@ from safecity.registry import RegistryError
 log = structlog.get_logger(__name__)
 
 
-def error_body(code: str, message: str, *, field: str | None = None, details: list[Any] | None = None
-               ) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, *, field: str | None = None, details: list[Any] | None = None
+) -> dict[str, Any]:
     """The JSON error envelope."""
     body: dict[str, Any] = {"code": code, "message": message, "field": field}
     if details:
@@ -28,11 +29,19 @@ def error_body(code: str, message: str, *, field: str | None = None, details: li
     return {"error": body}
 
 
-def error_response(status: int, code: str, message: str, *, field: str | None = None,
-                   details: list[Any] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    *,
+    field: str | None = None,
+    details: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """A JSONResponse carrying the error envelope."""
-    return JSONResponse(error_body(code, message, field=field, details=details), status_code=status,
-                        headers=headers)
+    return JSONResponse(
+        error_body(code, message, field=field, details=details), status_code=status, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -44,15 +53,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AlertError)
     async def _alerts(_: Request, exc: AlertError) -> JSONResponse:
-        return error_response(getattr(exc, "status", 400), type(exc).__name__, str(exc),
-                              field=getattr(exc, "field", None))
+        return error_response(
+            getattr(exc, "status", 400), type(exc).__name__, str(exc), field=getattr(exc, "field", None)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
         first = details[0] if details else {"field": None, "message": "invalid request"}
-        return error_response(422, "invalid_request", f"{first['field']}: {first['message']}",
-                              field=first["field"], details=details)
+        return error_response(
+            422,
+            "invalid_request",
+            f"{first['field']}: {first['message']}",
+            field=first["field"],
+            details=details,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 20:03:58.207851
+Create Date: 2026-11-22 20:23:18.040073
 """
 
 from __future__ import annotations

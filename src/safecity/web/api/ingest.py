@@ -48,25 +48,41 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
 @router.post(
     "/ingest",
     summary="Upload a batch of device events",
-    responses={400: {"description": "body unreadable"}, 401: {"description": "bad credentials"},
-               413: {"description": "body too large"}, 503: {"description": "storage unavailable"}},
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/x-ndjson": {"schema": {"type": "string"}},
-        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}}}}},
+    responses={
+        400: {"description": "body unreadable"},
+        401: {"description": "bad credentials"},
+        413: {"description": "body too large"},
+        503: {"description": "storage unavailable"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            },
+        }
+    },
 )
 async def ingest(request: Request, platform: PlatformDep) -> Any:
     """Store every valid event; list each refused one by index with the field and reason."""
     creds = _credentials(request)
     if creds is None:
-        return error_response(401, "unauthenticated",
-                              "send HTTP Basic credentials: the device id and its secret", headers=_CHALLENGE)
+        return error_response(
+            401,
+            "unauthenticated",
+            "send HTTP Basic credentials: the device id and its secret",
+            headers=_CHALLENGE,
+        )
     auth = platform.devices.authenticate(*creds)
     if not auth.ok:
         return error_response(401, "unauthenticated", auth.reason, headers=_CHALLENGE)
     limit = platform.settings.max_body_bytes
     body = await _read_limited(request, limit)
     if body is None:
-        return error_response(413, "body_too_large", f"the body is larger than {limit} bytes; split the batch")
+        return error_response(
+            413, "body_too_large", f"the body is larger than {limit} bytes; split the batch"
+        )
     try:
         result = await platform.ingest.submit(Part(body=body, device_id=creds[0], source="http"))
     except StorageUnavailable as exc:

@@ -30,10 +30,17 @@ def mask_id_number(value: str) -> str:
 
 
 def _bike_out(bike: EBike) -> BikeOut:
-    return BikeOut(id=bike.id, tag_id=bike.tag_id, frame_number=bike.frame_number, model=bike.model,
-                   colour=bike.colour, status=bike.status, owner_name=bike.owner.name,
-                   owner_id_number_masked=mask_id_number(bike.owner.id_number),
-                   registered_at=bike.registered_at)
+    return BikeOut(
+        id=bike.id,
+        tag_id=bike.tag_id,
+        frame_number=bike.frame_number,
+        model=bike.model,
+        colour=bike.colour,
+        status=bike.status,
+        owner_name=bike.owner.name,
+        owner_id_number_masked=mask_id_number(bike.owner.id_number),
+        registered_at=bike.registered_at,
+    )
 
 
 @router.post("/bikes", status_code=201, response_model=BikeOut, summary="Register an e-bike")
@@ -47,9 +54,12 @@ def register_bike(body: BikeIn, platform: PlatformDep) -> BikeOut:
 
 
 @router.get("/bikes", response_model=list[BikeOut], summary="Find bikes by tag or frame number")
-def find_bikes(platform: PlatformDep, tag: str | None = Query(None, max_length=16),
-               frame: str | None = Query(None, max_length=32),
-               limit: int = Query(50, ge=1, le=500)) -> list[BikeOut]:
+def find_bikes(
+    platform: PlatformDep,
+    tag: str | None = Query(None, max_length=16),
+    frame: str | None = Query(None, max_length=32),
+    limit: int = Query(50, ge=1, le=500),
+) -> list[BikeOut]:
     """Look bikes up by tag id or frame number (exact)."""
     stmt = select(EBike).order_by(EBike.id).limit(limit)
     if tag:
@@ -67,33 +77,47 @@ def get_bike(bike_id: int, platform: PlatformDep) -> BikeOut:
         return _bike_out(registry.require_bike(session, bike_id=bike_id))
 
 
-@router.post("/bikes/{bike_id}/stolen", status_code=201, response_model=EntryOut,
-             summary="Report a bike stolen")
+@router.post(
+    "/bikes/{bike_id}/stolen", status_code=201, response_model=EntryOut, summary="Report a bike stolen"
+)
 async def report_stolen(bike_id: int, body: StolenIn, platform: PlatformDep) -> EntryOut:
     """List the bike so that any base station reading its tag raises an alarm."""
     with transaction(platform.session_factory) as session:
-        entry = registry.report_stolen(session, bike_id=bike_id, now=platform.clock.now(),
-                                       **body.model_dump())
+        entry = registry.report_stolen(
+            session, bike_id=bike_id, now=platform.clock.now(), **body.model_dump()
+        )
         out = EntryOut.model_validate(entry, from_attributes=True)
     await platform.registry_changed("watchlist")
     return out
 
 
-@router.post("/watchlist/{entry_id}/close", response_model=EntryOut,
-             summary="Close a stolen-bike entry (recovered or withdrawn)")
+@router.post(
+    "/watchlist/{entry_id}/close",
+    response_model=EntryOut,
+    summary="Close a stolen-bike entry (recovered or withdrawn)",
+)
 async def close_entry(entry_id: int, body: CloseEntryIn, platform: PlatformDep) -> EntryOut:
     """Stop matching the entry at once."""
     with transaction(platform.session_factory) as session:
-        entry = registry.close_entry(session, entry_id=entry_id, status=WatchStatus(body.status),
-                                     by=body.by, note=body.note, now=platform.clock.now())
+        entry = registry.close_entry(
+            session,
+            entry_id=entry_id,
+            status=WatchStatus(body.status),
+            by=body.by,
+            note=body.note,
+            now=platform.clock.now(),
+        )
         out = EntryOut.model_validate(entry, from_attributes=True)
     await platform.registry_changed("watchlist")
     return out
 
 
 @router.get("/watchlist", response_model=list[EntryOut], summary="Watchlist entries")
-def list_entries(platform: PlatformDep, status: str | None = Query(None, pattern="^(active|recovered|withdrawn)$"),
-                 limit: int = Query(100, ge=1, le=1000)) -> list[EntryOut]:
+def list_entries(
+    platform: PlatformDep,
+    status: str | None = Query(None, pattern="^(active|recovered|withdrawn)$"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> list[EntryOut]:
     """Entries, newest first."""
     stmt = select(WatchlistEntry).order_by(WatchlistEntry.id.desc()).limit(limit)
     if status:
@@ -107,8 +131,15 @@ async def create_device(body: DeviceIn, platform: PlatformDep) -> DeviceSecretOu
     """Register a device and return its secret (shown only this once)."""
     with transaction(platform.session_factory) as session:
         device, secret = registry.create_device(
-            session, device_id=body.id, kind=body.kind, name=body.name, lat=body.lat, lon=body.lon,
-            area_id=body.area_id, now=platform.clock.now())
+            session,
+            device_id=body.id,
+            kind=body.kind,
+            name=body.name,
+            lat=body.lat,
+            lon=body.lon,
+            area_id=body.area_id,
+            now=platform.clock.now(),
+        )
         out = DeviceOut.model_validate(device, from_attributes=True)
     await platform.registry_changed("devices")
     return DeviceSecretOut(device=out, secret=secret)
@@ -126,9 +157,12 @@ async def rotate_secret(device_id: str, platform: PlatformDep) -> DeviceSecretOu
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Devices")
-def list_devices(platform: PlatformDep, kind: str | None = Query(None, max_length=32),
-                 area_id: str | None = Query(None, max_length=32),
-                 limit: int = Query(1000, ge=1, le=10000)) -> list[DeviceOut]:
+def list_devices(
+    platform: PlatformDep,
+    kind: str | None = Query(None, max_length=32),
+    area_id: str | None = Query(None, max_length=32),
+    limit: int = Query(1000, ge=1, le=10000),
+) -> list[DeviceOut]:
     """Devices, filtered by kind and area."""
     stmt = select(Device).order_by(Device.id).limit(limit)
     if kind:
@@ -140,8 +174,9 @@ def list_devices(platform: PlatformDep, kind: str | None = Query(None, max_lengt
 
 
 @router.get("/areas", response_model=list[AreaOut], summary="Districts, station areas and communities")
-def list_areas(platform: PlatformDep, kind: str | None = Query(None, pattern="^(district|station|community)$")
-               ) -> list[AreaOut]:
+def list_areas(
+    platform: PlatformDep, kind: str | None = Query(None, pattern="^(district|station|community)$")
+) -> list[AreaOut]:
     """Areas of the city."""
     stmt = select(Area).order_by(Area.id)
     if kind:

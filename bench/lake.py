@@ -1,0 +1,410 @@
+"""Benchmark of the record lake: append rate, compaction rate, path and window query latency.
+
+Run: `.venv/bin/python bench/lake.py` (full size: 1e8 records over 30 days, ~100k subjects) or
+`BENCH_SIZE=small` (1e6 records, under a minute). `BENCH_EXPLORE=1` instead compares layout
+options (row-group size, sort keys, DuckDB vs Polars) on 3 days at full daily density.
+Prints one JSON object per figure on stdout, progress on stderr; deletes its data at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+from safecity.core.geo import BBox, cell_expr
+from safecity.core.record import RECORD_SCHEMA
+from safecity.lake import Lake, SortedFormat, compaction
+
+FIRST_DAY = dt.date(2024, 4, 1)
+# Kind mix of a city where e-bike tag reads dominate (Wenzhou: 6,399 stations).
+KIND_MIX = [
+    ("rfid_read", "tag", "T", 0.80),
+    ("door_swipe", "id_card", "ID", 0.08),
+    ("plate_read", "plate", "P", 0.05),
+    ("tracker_fix", "tracker", "TR", 0.03),
+    ("heartbeat", "device", "", 0.02),
+    ("unit_fix", "unit", "U", 0.01),
+    ("phone_seen", "phone", "PH", 0.004),
+    ("face_match", "face", "F", 0.003),
+    ("alarm", "device", "", 0.001),
+    ("count", "device", "", 0.001),
+    ("report", "device", "", 0.001),
+]
+CENTRE = (27.99, 120.69)
+
+
+def log(message: str) -> None:
+    """Progress on stderr."""
+    print(f"[lake bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def emit(
+    metric: str,
+    value: float,
+    unit: str,
+    *,
+    baseline: float | None = None,
+    target: float | None = None,
+    lower_is_better: bool = True,
+    **extra: object,
+) -> None:
+    """Print one figure as a JSON line."""
+    ratio = None
+    if baseline and value:
+        ratio = round(baseline / value if lower_is_better else value / baseline, 2)
+    row = {
+        "bench": "lake",
+        "metric": metric,
+        "value": round(value, 3),
+        "unit": unit,
+        "baseline": None if baseline is None else round(baseline, 3),
+        "ratio": ratio,
+        "target": target,
+        **extra,
+    }
+    print(json.dumps(row), flush=True)
+
+
+def stations(n: int = 6399, seed: int = 1) -> pl.DataFrame:
+    """Fixed sensors scattered over a 22 x 24 km city, with their area and H3 cell."""
+    rng = np.random.default_rng(seed)
+    frame = pl.DataFrame(
+        {
+            "device": [f"ST{i:05d}" for i in range(n)],
+            "lat": CENTRE[0] + rng.uniform(-0.1, 0.1, n),
+            "lon": CENTRE[1] + rng.uniform(-0.12, 0.12, n),
+            "area": [f"330302{i % 400:03d}" for i in range(n)],
+        }
+    )
+    return frame.with_columns(cell=cell_expr("lat", "lon", 9))
+
+
+def records(
+    day: dt.date, n: int, n_subjects: int, sensors: pl.DataFrame, rng: np.random.Generator, offset: int = 0
+) -> pl.DataFrame:
+    """n realistic records of one UTC day, generated vectorised."""
+    probs = np.array([m[3] for m in KIND_MIX])
+    pick = rng.choice(len(KIND_MIX), size=n, p=probs / probs.sum())
+    day_ms = int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp() * 1000)
+    base = pl.DataFrame(
+        {
+            "kind": np.array([m[0] for m in KIND_MIX])[pick],
+            "subject_kind": np.array([m[1] for m in KIND_MIX])[pick],
+            "prefix": np.array([m[2] for m in KIND_MIX])[pick],
+            "n": rng.integers(0, n_subjects, n),
+            "seq": np.arange(offset, offset + n),
+            "ts": day_ms + rng.integers(0, 86_400_000, n),
+            "delay": rng.integers(30, 2_000, n),
+        }
+    ).hstack(sensors[rng.integers(0, sensors.height, n)])
+    is_device = pl.col("subject_kind") == "device"
+    return base.select(
+        event_id=pl.concat_str([pl.col("device"), pl.lit(f"-{day:%Y%m%d}-"), pl.col("seq").cast(pl.String)]),
+        corr_id=pl.lit(None, pl.String),
+        kind="kind",
+        subject_kind="subject_kind",
+        subject=pl.when(is_device)
+        .then(pl.col("device"))
+        .otherwise(pl.concat_str([pl.col("prefix"), pl.col("n").cast(pl.String).str.zfill(8)])),
+        device="device",
+        ts=pl.col("ts").cast(pl.Datetime("ms", "UTC")),
+        lat="lat",
+        lon="lon",
+        cell="cell",
+        area="area",
+        code=pl.when(pl.col("kind") == "alarm").then(pl.lit("TAMPER")).otherwise(None),
+        value=pl.when(pl.col("kind") == "count").then(pl.col("delay").cast(pl.Float64)).otherwise(None),
+        attrs=pl.lit(None, pl.String),
+        source=pl.lit("mqtt"),
+        received_at=(pl.col("ts") + pl.col("delay")).cast(pl.Datetime("ms", "UTC")),
+    ).cast(RECORD_SCHEMA)
+
+
+def fill(lake: Lake, days: int, per_day: int, n_subjects: int) -> None:
+    """Write the synthetic city straight into the lake as unsorted parts, four per partition and day."""
+    chunk_rows = -(-per_day // 4)
+    sensors, rng = stations(), np.random.default_rng(42)
+    for d in range(days):
+        day = FIRST_DAY + dt.timedelta(days=d)
+        for offset in range(0, per_day, chunk_rows):
+            lake.append(records(day, min(chunk_rows, per_day - offset), n_subjects, sensors, rng, offset))
+        if d % 5 == 4 or d == days - 1:
+            log(f"filled {d + 1}/{days} days ({(d + 1) * per_day:,} records)")
+
+
+def timed_ms(fn: Callable[[], object], repeat: int = 1) -> list[float]:
+    """Wall times of `repeat` calls, in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def bench_append(tmp: Path, rows: int, batch: int) -> None:
+    """Append rate in ingest-sized batches vs a naive unpartitioned pyarrow write per batch."""
+    frames = [records(FIRST_DAY, batch, 100_000, stations(), np.random.default_rng(i)) for i in range(8)]
+    lake = Lake(tmp / "append")
+    n_batches = rows // batch
+    started, cpu = time.perf_counter(), time.process_time()
+    for i in range(n_batches):
+        lake.append(frames[i % len(frames)])
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    naive_dir = tmp / "naive"
+    naive_dir.mkdir()
+    started = time.perf_counter()
+    for i in range(n_batches):
+        pq.write_table(frames[i % len(frames)].to_arrow(), naive_dir / f"{i}.parquet")
+    naive = time.perf_counter() - started
+    emit(
+        "append_rows_per_s",
+        rows / wall,
+        "rows/s",
+        baseline=rows / naive,
+        lower_is_better=False,
+        batch_rows=batch,
+        cpu_rows_per_s=round(rows / cpu),
+        note="baseline: pyarrow write, 1 file per batch",
+    )
+    lake.close()
+    shutil.rmtree(tmp / "append")
+    shutil.rmtree(naive_dir)
+
+
+def path_queries(lake: Lake, subjects: list[str], days: int) -> Callable[[str], object]:
+    """A closure running the 30-day path of one tag."""
+    start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC)
+    end = start + dt.timedelta(days=days)
+    return lambda s: lake.path(subject_kind="tag", subject=s, start=start, end=end)
+
+
+def duckdb_path(lake: Lake, days: int) -> Callable[[str], object]:
+    """The same path query through DuckDB over the lake's files (the measured alternative)."""
+    start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC)
+    end = start + dt.timedelta(days=days)
+    files = [str(f) for f in lake.files(start=start, end=end, kinds=["rfid_read"])]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET parquet_metadata_cache = true")
+    sql = (
+        "SELECT * FROM read_parquet($files, hive_partitioning = false) WHERE subject_kind = 'tag'"
+        " AND subject = $subject AND ts >= $start AND ts < $end ORDER BY ts, event_id"
+    )
+
+    def run(subject: str) -> object:
+        return con.sql(sql, params={"files": files, "subject": subject, "start": start, "end": end}).pl()
+
+    return run
+
+
+def duckdb_window(lake: Lake, days: int) -> Callable[[], object]:
+    """The window query through DuckDB (the measured alternative)."""
+    start, box = window_args(days)
+    end = start + dt.timedelta(hours=1)
+    files = [str(f) for f in lake.files(start=start, end=end)]
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    sql = (
+        "SELECT * FROM read_parquet($files, hive_partitioning = false) WHERE ts >= $start AND ts < $end"
+        " AND lat BETWEEN $s AND $n AND lon BETWEEN $w AND $e ORDER BY ts, event_id"
+    )
+    params = {
+        "files": files,
+        "start": start,
+        "end": end,
+        "s": box.south,
+        "n": box.north,
+        "w": box.west,
+        "e": box.east,
+    }
+    return lambda: con.sql(sql, params=params).pl()
+
+
+def p50_ms(run: Callable[[str], object], subjects: list[str]) -> float:
+    """Median latency over the subjects (after one warm-up query)."""
+    run(subjects[0])
+    return statistics.median(t for s in subjects for t in timed_ms(lambda s=s: run(s)))
+
+
+def window_args(days: int) -> tuple[dt.datetime, BBox]:
+    """Start of the 1-hour window (mid-period, afternoon) and a ~1 km x 1 km box downtown."""
+    start = dt.datetime.combine(FIRST_DAY + dt.timedelta(days=days // 2), dt.time(14), dt.UTC)
+    half_lat, half_lon = 0.0045, 0.0051  # ~1 km x 1 km at 28 N
+    return start, BBox(CENTRE[0] - half_lat, CENTRE[1] - half_lon, CENTRE[0] + half_lat, CENTRE[1] + half_lon)
+
+
+def window_ms(lake: Lake, days: int, repeat: int = 5) -> tuple[float, int]:
+    """Median latency of a 1-hour, ~1 km2 window over all subjects, and its row count."""
+    start, box = window_args(days)
+    end = start + dt.timedelta(hours=1)
+    rows = lake.window(start=start, end=end, bbox=box).height
+    return statistics.median(timed_ms(lambda: lake.window(start=start, end=end, bbox=box), repeat)), rows
+
+
+def main_run(size: str, tmp: Path) -> None:
+    """The standard figures at one size."""
+    total = 1_000_000 if size == "small" else 100_000_000
+    days, n_subjects = 30, (20_000 if size == "small" else 100_000)
+    per_day = total // days
+    bench_append(tmp, rows=2_000_000 if size != "small" else 500_000, batch=50_000)
+    lake = Lake(tmp / "lake")
+    started = time.perf_counter()
+    fill(lake, days, per_day, n_subjects)
+    log(f"fill took {time.perf_counter() - started:.1f} s; {sum(p.files for p in lake.partitions())} files")
+    rng = np.random.default_rng(7)
+    subjects = [f"T{n:08d}" for n in rng.integers(0, n_subjects, 20)]
+    run = path_queries(lake, subjects, days)
+    baseline_subjects = subjects[:5] if size != "small" else subjects
+    unsorted_path = p50_ms(run, baseline_subjects)
+    unsorted_window, _ = window_ms(lake, days, repeat=3)
+    log(f"unsorted layout: path p50 {unsorted_path:.1f} ms, window {unsorted_window:.1f} ms")
+    started = time.perf_counter()
+    report = lake.compact()
+    seconds = time.perf_counter() - started
+    emit(
+        "compact_rows_per_s",
+        report.rows / seconds,
+        "rows/s",
+        lower_is_better=False,
+        files_in=report.files_in,
+        files_out=report.files_out,
+        rows=report.rows,
+    )
+    emit(
+        "path_ms",
+        p50_ms(run, subjects),
+        "ms",
+        baseline=unsorted_path,
+        target=100,
+        rows=total,
+        days=days,
+        note="p50 over 20 tags, 30 days; baseline: same query before compaction",
+    )
+    emit(
+        "path_ms_duckdb",
+        p50_ms(duckdb_path(lake, days), subjects),
+        "ms",
+        baseline=unsorted_path,
+        target=100,
+        note="same query through DuckDB read_parquet (engine not chosen)",
+    )
+    value, hits = window_ms(lake, days)
+    emit(
+        "window_ms",
+        value,
+        "ms",
+        baseline=unsorted_window,
+        target=1000,
+        rows_returned=hits,
+        note="1 hour, ~1 km2, all subjects; baseline: before compaction",
+    )
+    emit(
+        "window_ms_duckdb",
+        statistics.median(timed_ms(duckdb_window(lake, days), 5)),
+        "ms",
+        target=1000,
+        note="same window through DuckDB (engine not chosen)",
+    )
+    emit("count_ms", statistics.median(timed_ms(lake.count, 5)), "ms", rows=lake.count())
+    parts = lake.partitions()
+    emit(
+        "bytes_per_record",
+        sum(p.bytes for p in parts) / max(1, sum(p.rows for p in parts)),
+        "bytes",
+        files=sum(p.files for p in parts),
+    )
+    lake.close()
+
+
+def mirror_month(source: Path, target: Path, days: int, month_days: int = 30) -> None:
+    """Hard-link `days` compacted days into `month_days` date folders: a month of files for free.
+
+    Latency of a path depends on files, row groups and rows per row group, not on which day the
+    rows say they are from, so repeating days measures a 30-day path without writing 1e8 rows.
+    """
+    for d in range(month_days):
+        src_day = source / "records" / f"date={FIRST_DAY + dt.timedelta(days=d % days)}"
+        dst_day = target / "records" / f"date={FIRST_DAY + dt.timedelta(days=d)}"
+        for kind_dir in src_day.iterdir():
+            (dst_day / kind_dir.name).mkdir(parents=True)
+            for f in kind_dir.iterdir():
+                os.link(f, dst_day / kind_dir.name / f.name.replace("sorted-", f"sorted-{d:02d}"))
+
+
+def explore(tmp: Path) -> None:
+    """Compare layout options at full daily density (3.3 M records/day) over a 30-day month."""
+    days, per_day, n_subjects = 3, 3_333_333, 100_000
+    fill(Lake(tmp / "parts"), days, per_day, n_subjects)
+    rng = np.random.default_rng(7)
+    subjects = [f"T{n:08d}" for n in rng.integers(0, n_subjects, 20)]
+    variants = [("subject_kind,subject,ts", rg) for rg in (16_384, 65_536, 131_072, 524_288)]
+    variants.append(("ts", 65_536))
+    for keys, row_group_rows in variants:
+        root, month = tmp / "variant", tmp / "month"
+        shutil.copytree(tmp / "parts", root)
+        compaction.SORT_KEYS = keys.split(",")
+        lake = Lake(root, sorted_format=SortedFormat(row_group_rows=row_group_rows))
+        started = time.perf_counter()
+        report = lake.compact()
+        rate = report.rows / (time.perf_counter() - started)
+        variant = f"sort={keys} row_group={row_group_rows}"
+        per_record = sum(p.bytes for p in lake.partitions()) / report.rows
+        emit("explore_compact_rows_per_s", rate, "rows/s", variant=variant, bytes_per_record=per_record)
+        emit("explore_window_ms", window_ms(lake, days)[0], "ms", variant=variant + " polars")
+        emit(
+            "explore_window_ms",
+            statistics.median(timed_ms(duckdb_window(lake, days), 3)),
+            "ms",
+            variant=variant + " duckdb",
+        )
+        mirror_month(root, month, days)
+        month_lake = Lake(month)
+        emit(
+            "explore_path_ms",
+            p50_ms(path_queries(month_lake, subjects, 30), subjects),
+            "ms",
+            variant=variant + " polars",
+            days=30,
+        )
+        emit(
+            "explore_path_ms",
+            p50_ms(duckdb_path(month_lake, 30), subjects),
+            "ms",
+            variant=variant + " duckdb",
+            days=30,
+        )
+        shutil.rmtree(root)
+        shutil.rmtree(month)
+    compaction.SORT_KEYS = ["subject_kind", "subject", "ts"]
+
+
+def main() -> None:
+    """Run the benchmark chosen by the environment and clean up."""
+    size = os.environ.get("BENCH_SIZE", "full")
+    tmp = Path(tempfile.mkdtemp(prefix="safecity-lake-bench-", dir="/tmp"))
+    log(f"data in {tmp}; free disk {shutil.disk_usage('/tmp').free / 1e9:.0f} GB")
+    try:
+        if os.environ.get("BENCH_EXPLORE"):
+            explore(tmp)
+        else:
+            main_run(size, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

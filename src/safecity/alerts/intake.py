@@ -1,0 +1,314 @@
+"""Turn a burst of findings into alerts in bulk: merge into open alerts, raise new ones, route them.
+
+Findings are rare, but a replay or a rule change can produce thousands at once, so every lookup
+(open alerts, attached evidence, stations, bike owners) is one query per chunk, not per finding,
+and rows are written with bulk inserts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from safecity.alerts.bulk import among, chunked
+from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, OutboxNotice, Routing
+from safecity.alerts.notice import AlertChange, ChangeType, change_of
+from safecity.alerts.owner import OwnerNoticeRequest, queue_owner_notices
+from safecity.core.finding import Evidence, Finding
+from safecity.core.record import new_id
+from safecity.registry import service as registry
+
+log = structlog.get_logger(__name__)
+
+TITLE_CHARS = 200  # the column's width; a longer title is cut rather than failing the whole burst
+# Core tables: bulk writes and reads skip the ORM's per-object bookkeeping.
+ALERTS_T = cast(Table, Alert.__table__)
+EVIDENCE_T = cast(Table, AlertEvidence.__table__)
+OUTBOX_T = cast(Table, OutboxNotice.__table__)
+
+
+def alert_values(alert: Alert) -> dict[str, Any]:
+    """Column values of an alert row as a dict (the shape notices are built from)."""
+    return {col.key: getattr(alert, col.key) for col in Alert.__table__.columns}
+
+
+@dataclass(slots=True)
+class _Group:
+    """All findings of one batch that share (rule, dedup_key), evidence merged by event id."""
+
+    first: Finding
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    hits: int = 0
+
+    def add(self, finding: Finding, attached: set[str]) -> None:
+        """Merge a finding, skipping evidence already attached or already merged."""
+        fresh = [
+            e for e in finding.evidence if e.event_id not in attached and e.event_id not in self.evidence
+        ]
+        for ev in fresh:
+            self.evidence[ev.event_id] = ev
+        # A finding without evidence cannot be deduplicated, so it always counts.
+        if fresh or not finding.evidence:
+            self.hits += 1
+
+
+# What a notice about an updated alert needs; JSON facts and timestamps it does not are left behind.
+_NOTICE_COLUMNS = (
+    "id",
+    "rule",
+    "rule_kind",
+    "severity",
+    "title",
+    "subject_kind",
+    "subject",
+    "dedup_key",
+    "status",
+    "outcome",
+    "station_id",
+    "area_id",
+    "routing",
+    "corr_id",
+    "hits",
+    "first_seen_at",
+    "last_seen_at",
+)
+
+
+def _open_alert_ids(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Ids of the open alerts with these (rule, dedup_key) pairs."""
+    by_rule: dict[str, list[str]] = {}
+    for rule, dedup_key in keys:
+        by_rule.setdefault(rule, []).append(dedup_key)
+    found: dict[tuple[str, str], str] = {}
+    table = ALERTS_T
+    for rule, dedup_keys in by_rule.items():
+        # Rule first: it leads the (rule, dedup_key) indexes, so each chunk is index lookups, not scans.
+        for part in chunked(dedup_keys):
+            rows = session.execute(
+                select(table.c.id, table.c.dedup_key).where(
+                    table.c.rule == rule,
+                    among(table.c.dedup_key, part),
+                    table.c.status != AlertStatus.CLOSED.value,
+                )
+            ).all()
+            found.update(((rule, dedup_key), alert_id) for alert_id, dedup_key in rows)
+    return found
+
+
+def _alert_rows(session: Session, alert_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Column values (those notices need) of these alerts, as plain dicts."""
+    table = ALERTS_T
+    columns = [table.c[name] for name in _NOTICE_COLUMNS]
+    rows: dict[str, dict[str, Any]] = {}
+    for part in chunked(alert_ids):
+        for row in session.execute(select(*columns).where(among(table.c.id, part))).mappings().all():
+            rows[row["id"]] = dict(row)
+    return rows
+
+
+def _attached_events(session: Session, alert_ids: list[str]) -> dict[str, set[str]]:
+    attached: dict[str, set[str]] = {a: set() for a in alert_ids}
+    for part in chunked(alert_ids):
+        rows = session.execute(
+            select(AlertEvidence.alert_id, AlertEvidence.event_id).where(among(AlertEvidence.alert_id, part))
+        )
+        for alert_id, event_id in rows:
+            attached[alert_id].add(event_id)
+    return attached
+
+
+def _route(session: Session, area_ids: Iterable[str | None]) -> dict[str | None, tuple[str | None, str]]:
+    """Map each area to (station id, station name); (None, "") where no station answers for it."""
+    routes: dict[str | None, tuple[str | None, str]] = {None: (None, "")}
+    for area_id in set(area_ids) - {None}:
+        station = registry.station_of_area(session, area_id=area_id)
+        routes[area_id] = (station.id, station.name) if station is not None else (None, "")
+    return routes
+
+
+def _evidence_row(alert_id: str, ev: Evidence) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id,
+        "event_id": ev.event_id,
+        "corr_id": ev.corr_id,
+        "kind": ev.kind,
+        "subject": ev.subject,
+        "device": ev.device,
+        "ts": ev.ts,
+        "lat": ev.lat,
+        "lon": ev.lon,
+        "area": ev.area,
+        "code": ev.code,
+    }
+
+
+def _new_alert_row(
+    group: _Group, *, now: datetime, route: tuple[str | None, str], fallback_station_id: str
+) -> dict[str, Any]:
+    f = group.first
+    ordered = sorted(group.evidence.values(), key=lambda e: e.ts)
+    first = ordered[0] if ordered else None
+    station_id, _name = route
+    return {
+        "id": new_id(),
+        "rule": f.rule,
+        "rule_kind": f.rule_kind,
+        "severity": f.severity,
+        "title": f.title[:TITLE_CHARS],
+        "subject_kind": f.subject_kind,
+        "subject": f.subject,
+        "dedup_key": f.dedup_key,
+        "status": AlertStatus.NEW.value,
+        "outcome": None,
+        "station_id": station_id or fallback_station_id,
+        "area_id": first.area if first else None,
+        "routing": (Routing.AREA if station_id else Routing.FALLBACK).value,
+        "corr_id": first.corr_id if first else None,
+        "first_device": first.device if first else None,
+        "facts": dict(f.facts),
+        "params": dict(f.params),
+        "first_seen_at": first.ts if first else f.at,
+        "last_seen_at": ordered[-1].ts if ordered else f.at,
+        "hits": group.hits,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _group(
+    findings: Sequence[Finding], existing: dict[tuple[str, str], str], attached: dict[str, set[str]]
+) -> dict[tuple[str, str], _Group]:
+    """Group findings by (rule, dedup_key), keeping only evidence not attached yet."""
+    groups: dict[tuple[str, str], _Group] = {}
+    none: set[str] = set()
+    for f in findings:
+        key = (f.rule, f.dedup_key)
+        alert_id = existing.get(key)
+        groups.setdefault(key, _Group(first=f)).add(f, attached[alert_id] if alert_id else none)
+    return groups
+
+
+def _extend(
+    session: Session,
+    groups: dict[tuple[str, str], _Group],
+    existing: dict[tuple[str, str], str],
+    *,
+    now: datetime,
+    evidence_rows: list[dict[str, Any]],
+) -> list[AlertChange]:
+    """Add new evidence to open alerts; findings that bring nothing new (a redelivery) say nothing."""
+    touched = {key: alert_id for key, alert_id in existing.items() if groups[key].hits}
+    current = _alert_rows(session, list(touched.values()))
+    changes: list[AlertChange] = []
+    updates: list[dict[str, Any]] = []
+    for key, alert_id in touched.items():
+        group, alert = groups[key], current[alert_id]
+        times = [e.ts for e in group.evidence.values()]
+        alert["hits"] += group.hits
+        alert["last_seen_at"] = max([alert["last_seen_at"], *times])
+        alert["first_seen_at"] = min([alert["first_seen_at"], *times])
+        updates.append(
+            {
+                "b_id": alert_id,
+                "b_hits": alert["hits"],
+                "b_last": alert["last_seen_at"],
+                "b_first": alert["first_seen_at"],
+                "b_now": now,
+            }
+        )
+        evidence_rows.extend(_evidence_row(alert_id, e) for e in group.evidence.values())
+        changes.append(change_of(ChangeType.UPDATED, alert, at=now, new_evidence=len(group.evidence)))
+    if updates:
+        t = ALERTS_T
+        session.execute(
+            update(t)
+            .where(t.c.id == bindparam("b_id"))
+            .values(
+                hits=bindparam("b_hits"),
+                last_seen_at=bindparam("b_last"),
+                first_seen_at=bindparam("b_first"),
+                updated_at=bindparam("b_now"),
+            ),
+            updates,
+        )
+    return changes
+
+
+def _raise(
+    session: Session,
+    groups: list[_Group],
+    *,
+    now: datetime,
+    fallback_station_id: str,
+    fallback_station_name: str,
+    evidence_rows: list[dict[str, Any]],
+) -> list[AlertChange]:
+    """Create routed alerts for new situations and queue owner notices for registered bikes."""
+    firsts = [min(g.evidence.values(), key=lambda e: e.ts, default=None) for g in groups]
+    routes = _route(session, (e.area if e else None for e in firsts))
+    alert_rows: list[dict[str, Any]] = []
+    owner_requests: list[OwnerNoticeRequest] = []
+    changes: list[AlertChange] = []
+    for group, first in zip(groups, firsts, strict=True):
+        route = routes[first.area if first else None]
+        row = _new_alert_row(group, now=now, route=route, fallback_station_id=fallback_station_id)
+        alert_rows.append(row)
+        evidence_rows.extend(_evidence_row(row["id"], e) for e in group.evidence.values())
+        if group.first.facts.get("ebike_id") is not None:
+            owner_requests.append(
+                OwnerNoticeRequest(
+                    alert_id=row["id"],
+                    ebike_id=group.first.facts["ebike_id"],
+                    last=max(group.evidence.values(), key=lambda e: e.ts, default=None),
+                    station_name=route[1] or fallback_station_name,
+                    at=row["last_seen_at"],
+                )
+            )
+        changes.append(change_of(ChangeType.RAISED, row, at=now, new_evidence=len(group.evidence)))
+    if alert_rows:
+        session.execute(insert(ALERTS_T), alert_rows)
+    notices = queue_owner_notices(session, owner_requests, now=now)
+    if notices:
+        session.execute(insert(OUTBOX_T), notices)
+    return changes
+
+
+def apply_findings(
+    session: Session,
+    findings: Sequence[Finding],
+    *,
+    now: datetime,
+    fallback_station_id: str,
+    fallback_station_name: str = "the command centre",
+) -> list[AlertChange]:
+    """Merge findings into open alerts or raise new ones; return one change per alert touched."""
+    if not findings:
+        return []
+    existing = _open_alert_ids(session, list(dict.fromkeys((f.rule, f.dedup_key) for f in findings)))
+    groups = _group(findings, existing, _attached_events(session, list(existing.values())))
+    evidence_rows: list[dict[str, Any]] = []
+    updated = _extend(session, groups, existing, now=now, evidence_rows=evidence_rows)
+    raised = _raise(
+        session,
+        [g for k, g in groups.items() if k not in existing],
+        now=now,
+        fallback_station_id=fallback_station_id,
+        fallback_station_name=fallback_station_name,
+        evidence_rows=evidence_rows,
+    )
+    if evidence_rows:  # after the alerts they belong to
+        session.execute(insert(EVIDENCE_T), evidence_rows)
+    log.info(
+        "findings applied",
+        findings=len(findings),
+        raised=len(raised),
+        updated=len(updated),
+        evidence=len(evidence_rows),
+    )
+    return updated + raised

@@ -1,0 +1,245 @@
+"""Read side of alerts: one alert explained (evidence, steps, path, routing), lists and precision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import Session
+
+from safecity.alerts.errors import AlertNotFound, InvalidAlertInput
+from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, AlertStep, Outcome, Routing
+from safecity.alerts.policy import precision as precision_of
+from safecity.registry import Area
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """An alert's column values, detached from the session."""
+
+    id: str
+    rule: str
+    rule_kind: str
+    severity: str
+    title: str
+    subject_kind: str
+    subject: str
+    dedup_key: str
+    status: str
+    outcome: str | None
+    station_id: str
+    area_id: str | None
+    routing: str
+    corr_id: str | None
+    first_device: str | None
+    facts: dict[str, Any]
+    params: dict[str, Any]
+    first_seen_at: datetime
+    last_seen_at: datetime
+    hits: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertView:
+        """Copy an alert row."""
+        return cls(**{f.name: getattr(alert, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceView:
+    """One evidence record of an alert."""
+
+    event_id: str
+    corr_id: str
+    kind: str
+    subject: str | None
+    device: str
+    ts: datetime
+    lat: float | None
+    lon: float | None
+    area: str | None
+    code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """One lifecycle step of an alert."""
+
+    from_status: str | None
+    to_status: str
+    by: str
+    at: datetime
+    note: str
+    outcome: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDetail:
+    """Everything that explains an alert: the row, its evidence by time, its steps, path and routing."""
+
+    alert: AlertView
+    evidence: list[EvidenceView]
+    steps: list[StepView]
+    path: dict[str, Any]  # GeoJSON Feature
+    routing: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PrecisionRow:
+    """How the closed alerts of one rule or device turned out."""
+
+    key: str | None
+    confirmed: int
+    false_alarm: int
+    unverified: int
+    open: int
+    precision: float | None
+
+
+def path_feature(alert_id: str, evidence: list[EvidenceView]) -> dict[str, Any]:
+    """The evidence points in time order as a GeoJSON Feature.
+
+    A LineString needs two positions, so one located point gives a Point and none a null geometry.
+    """
+    located = [e for e in evidence if e.lat is not None and e.lon is not None]
+    coords = [[e.lon, e.lat] for e in located]
+    geometry: dict[str, Any] | None
+    if len(coords) >= 2:
+        geometry = {"type": "LineString", "coordinates": coords}
+    elif coords:
+        geometry = {"type": "Point", "coordinates": coords[0]}
+    else:
+        geometry = None
+    return {
+        "type": "Feature",
+        "id": alert_id,
+        "geometry": geometry,
+        "properties": {
+            "alert_id": alert_id,
+            "event_ids": [e.event_id for e in located],
+            "times": [e.ts.isoformat() for e in located],
+            "devices": [e.device for e in located],
+        },
+    }
+
+
+def routing_of(session: Session, alert: AlertView) -> dict[str, Any]:
+    """Say where an alert was routed and why."""
+    station = session.get(Area, alert.station_id)
+    area = session.get(Area, alert.area_id) if alert.area_id else None
+    if alert.routing == Routing.AREA:
+        reason = f"station answerable for area {alert.area_id} of the first evidence record"
+    elif alert.area_id:
+        reason = f"no station answers for area {alert.area_id}: sent to the command centre"
+    else:
+        reason = "the first evidence record has no area: sent to the command centre"
+    return {
+        "station_id": alert.station_id,
+        "station_name": station.name if station is not None else None,
+        "area_id": alert.area_id,
+        "area_name": area.name if area is not None else None,
+        "via": alert.routing,
+        "reason": reason,
+    }
+
+
+def require_alert(session: Session, alert_id: str) -> Alert:
+    """Return the alert row or raise AlertNotFound."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise AlertNotFound(alert_id)
+    return alert
+
+
+def get_detail(session: Session, alert_id: str) -> AlertDetail:
+    """Load one alert with everything that explains it."""
+    alert = AlertView.of(require_alert(session, alert_id))
+    ev_rows = session.scalars(
+        select(AlertEvidence)
+        .where(AlertEvidence.alert_id == alert_id)
+        .order_by(AlertEvidence.ts, AlertEvidence.id)
+    )
+    evidence = [EvidenceView(**{f.name: getattr(e, f.name) for f in fields(EvidenceView)}) for e in ev_rows]
+    step_rows = session.scalars(
+        select(AlertStep).where(AlertStep.alert_id == alert_id).order_by(AlertStep.at, AlertStep.id)
+    )
+    # The raising step is not stored (a burst of findings would double its rows): it is the alert's
+    # creation, by its rule.
+    raised = StepView(
+        from_status=None,
+        to_status=AlertStatus.NEW.value,
+        by=f"rule:{alert.rule}",
+        at=alert.created_at,
+        note=alert.title,
+        outcome=None,
+    )
+    steps = [raised, *(StepView(**{f.name: getattr(s, f.name) for f in fields(StepView)}) for s in step_rows)]
+    return AlertDetail(
+        alert=alert,
+        evidence=evidence,
+        steps=steps,
+        path=path_feature(alert_id, evidence),
+        routing=routing_of(session, alert),
+    )
+
+
+def list_alerts(
+    session: Session,
+    *,
+    status: str | None = None,
+    station_id: str | None = None,
+    rule: str | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AlertView]:
+    """Alerts matching the filters, most recently seen first; `since` bounds last_seen_at."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidAlertInput(f"limit must be 1 to {MAX_PAGE}", field="limit")
+    if offset < 0:
+        raise InvalidAlertInput("offset must not be negative", field="offset")
+    query = select(Alert)
+    if status is not None:
+        if status not in {s.value for s in AlertStatus}:
+            choices = ", ".join(AlertStatus)
+            raise InvalidAlertInput(f"status must be one of {choices}", field="status")
+        query = query.where(Alert.status == status)
+    if station_id is not None:
+        query = query.where(Alert.station_id == station_id)
+    if rule is not None:
+        query = query.where(Alert.rule == rule)
+    if since is not None:
+        query = query.where(Alert.last_seen_at >= since)
+    query = query.order_by(Alert.last_seen_at.desc(), Alert.id.desc()).limit(limit).offset(offset)
+    return [AlertView.of(a) for a in session.scalars(query)]
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def precision_rows(session: Session, *, by: Literal["rule", "device"]) -> list[PrecisionRow]:
+    """Outcome counts and precision per rule, or per device of the alerts' first evidence."""
+    if by not in ("rule", "device"):
+        raise InvalidAlertInput("by must be 'rule' or 'device'", field="by")
+    key = Alert.rule if by == "rule" else Alert.first_device
+    query = (
+        select(
+            key,
+            _count(Alert.outcome == Outcome.CONFIRMED),
+            _count(Alert.outcome == Outcome.FALSE_ALARM),
+            _count(Alert.outcome == Outcome.UNVERIFIED),
+            _count(Alert.status != AlertStatus.CLOSED),
+        )
+        .group_by(key)
+        .order_by(key)
+    )
+    return [
+        PrecisionRow(key=k, confirmed=c, false_alarm=f, unverified=u, open=o, precision=precision_of(c, f))
+        for k, c, f, u, o in session.execute(query)
+    ]

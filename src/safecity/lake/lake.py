@@ -1,0 +1,272 @@
+"""The record lake: durable appends, compaction, path/window/scan queries, counts and retention.
+
+Readers hold a shared lock while they list and read files; compaction and retention take it
+exclusively only for the instant they swap or remove files, so a count never sees a partition
+both before and after compaction. A second lock file serialises compactions and retention.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import structlog
+
+from safecity.core.clock import Clock, SystemClock, utc
+from safecity.core.geo import BBox
+from safecity.core.kinds import KIND_SPECS
+from safecity.core.record import new_id
+from safecity.lake import metrics
+from safecity.lake.compaction import (
+    CompactionReport,
+    FileInfo,
+    SortedFormat,
+    finish_interrupted,
+    merge_partition,
+    plan_inputs,
+)
+from safecity.lake.layout import (
+    Partition,
+    all_partitions,
+    data_files,
+    days_between,
+    ensure_dir,
+    fsync_dir,
+    partitions_for,
+)
+from safecity.lake.lock import FileLock
+from safecity.lake.query import (
+    count_rows,
+    path_predicate,
+    read_records,
+    scan_files,
+    time_predicate,
+    window_predicate,
+)
+from safecity.lake.writer import check_records, split_partitions, write_part
+
+log = structlog.get_logger(__name__)
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionInfo:
+    """One partition as an operator sees it."""
+
+    date: dt.date
+    kind: str
+    files: int
+    rows: int
+    bytes: int
+
+
+class Lake:
+    """Hive-partitioned Parquet store of accepted records (see docs/decisions/0002-lake-layout.md)."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        sorted_format: SortedFormat | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.root = Path(root)
+        ensure_dir(self.root)
+        self.sorted_format = sorted_format or SortedFormat()
+        self._clock = clock or SystemClock()
+        self._read_lock = FileLock(self.root / ".read.lock")
+        self._compact_lock = FileLock(self.root / ".compact.lock")
+        self._rows: dict[str, int] = {}  # footer row counts by path; files are immutable
+        self._rows_lock = threading.Lock()
+
+    def append(self, records: pl.DataFrame) -> int:
+        """Durably store a record batch (one new part per date and kind); return rows written."""
+        started = time.perf_counter()
+        checked = check_records(records)
+        parts = split_partitions(checked)
+        for (day, kind), frame in parts.items():
+            write_part(self.root, day, kind, frame)
+        metrics.ROWS_APPENDED.inc(checked.height)
+        metrics.FILES_APPENDED.inc(len(parts))
+        metrics.APPEND_SECONDS.observe(time.perf_counter() - started)
+        return checked.height
+
+    def compact(self, *, min_files: int = 2, quiet_s: float = 0) -> CompactionReport:
+        """Merge small files of each partition into files sorted by (subject_kind, subject, ts)."""
+        started = time.perf_counter()
+        today = self._clock.now().date()
+        partitions = files_in = files_out = rows = 0
+        with self._compact_lock.exclusive():
+            for partition in all_partitions(self.root):
+                finish_interrupted(partition.path, self._read_lock.exclusive)
+                newest_mtime = time.time() - quiet_s
+                infos = [f for f in self._file_infos(partition) if f.mtime <= newest_mtime]
+                if len(infos) < max(min_files, 1):
+                    continue
+                inputs = plan_inputs(infos, closed=partition.day < today)
+                if not inputs:
+                    continue
+                outputs = merge_partition(partition, inputs, self.sorted_format, self._read_lock.exclusive)
+                self._forget([str(f.path) for f in inputs])
+                partitions += 1
+                files_in += len(inputs)
+                files_out += len(outputs)
+                rows += sum(f.rows for f in inputs)
+        report = CompactionReport(partitions=partitions, files_in=files_in, files_out=files_out, rows=rows)
+        metrics.ROWS_COMPACTED.inc(rows)
+        metrics.COMPACTION_SECONDS.observe(time.perf_counter() - started)
+        if partitions:
+            log.info("lake.compacted", **asdict(report), seconds=round(time.perf_counter() - started, 3))
+        return report
+
+    def path(
+        self,
+        *,
+        subject_kind: str,
+        subject: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """All records of one subject with start <= ts < end, sorted by ts."""
+        start, end = utc(start), utc(end)
+        predicate = path_predicate(subject_kind, subject, start, end)
+        with self._read_lock.shared():
+            files = self._files(days_between(start, end), kinds_of_subject(subject_kind))
+            return read_records(files, predicate, limit=limit)
+
+    def window(
+        self,
+        *,
+        start: dt.datetime,
+        end: dt.datetime,
+        bbox: BBox | None = None,
+        kinds: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """All records (of these kinds) with start <= ts < end inside the box, sorted by ts."""
+        start, end = utc(start), utc(end)
+        predicate = window_predicate(start, end, bbox)
+        with self._read_lock.shared():
+            files = self._files(days_between(start, end), kinds)
+            return read_records(files, predicate, limit=limit)
+
+    def scan(
+        self, *, start: dt.datetime, end: dt.datetime, kinds: Sequence[str] | None = None
+    ) -> pl.LazyFrame:
+        """A lazy frame of records with start <= ts < end, for backtests; collect it promptly.
+
+        The files are listed now and read at collect time: a compaction finishing in between
+        removes some of them and the collect fails with FileNotFoundError (scan again then).
+        """
+        start, end = utc(start), utc(end)
+        return scan_files(self.files(start=start, end=end, kinds=kinds)).filter(time_predicate(start, end))
+
+    def files(
+        self, *, start: dt.datetime, end: dt.datetime, kinds: Sequence[str] | None = None
+    ) -> list[Path]:
+        """The data files holding records of these dates and kinds (for external engines)."""
+        with self._read_lock.shared():
+            return [Path(f) for f in self._files(days_between(utc(start), utc(end)), kinds)]
+
+    def count(self, *, start: dt.datetime | None = None, end: dt.datetime | None = None) -> int:
+        """Exact number of records with start <= ts < end, consistent with a running compaction."""
+        start = utc(start) if start is not None else None
+        end = utc(end) if end is not None else None
+        with self._read_lock.shared():
+            whole: list[str] = []
+            edge: list[str] = []
+            for partition in all_partitions(self.root):
+                day_start = dt.datetime.combine(partition.day, dt.time(), dt.UTC)
+                if (end is not None and day_start >= end) or (
+                    start is not None and day_start + ONE_DAY <= start
+                ):
+                    continue
+                inside = (start is None or start <= day_start) and (end is None or day_start + ONE_DAY <= end)
+                (whole if inside else edge).extend(data_files(partition.path))
+            return sum(self._rows_of(f) for f in whole) + count_rows(edge, start, end)
+
+    def partitions(self) -> list[PartitionInfo]:
+        """Every partition with its file count, rows and bytes on disk, oldest first."""
+        with self._read_lock.shared():
+            infos = []
+            for partition in all_partitions(self.root):
+                files = data_files(partition.path)
+                infos.append(
+                    PartitionInfo(
+                        date=partition.day,
+                        kind=partition.kind,
+                        files=len(files),
+                        rows=sum(self._rows_of(f) for f in files),
+                        bytes=sum(os.path.getsize(f) for f in files),
+                    )
+                )
+            return infos
+
+    def drop_partitions(self, *, before: dt.date, kinds: Sequence[str] | None = None) -> int:
+        """Delete whole partitions dated before `before` (of these kinds); return rows deleted."""
+        trash = self.root / ".trash"
+        with self._compact_lock.exclusive():
+            victims = [
+                p for p in all_partitions(self.root) if p.day < before and (kinds is None or p.kind in kinds)
+            ]
+            rows = sum(self._rows_of(f) for p in victims for f in data_files(p.path))
+            ensure_dir(trash)
+            with self._read_lock.exclusive():
+                for partition in victims:
+                    os.replace(partition.path, trash / new_id())
+                    fsync_dir(partition.path.parent)
+                fsync_dir(trash)
+            for leftover in trash.iterdir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            for day_dir in {p.path.parent for p in victims}:
+                if not any(day_dir.iterdir()):
+                    day_dir.rmdir()
+            self._prune_row_cache()
+        if victims:
+            log.info("lake.partitions_dropped", before=before.isoformat(), partitions=len(victims), rows=rows)
+        return rows
+
+    def close(self) -> None:
+        """Forget cached footers (the lake holds no other resources)."""
+        with self._rows_lock:
+            self._rows.clear()
+
+    def _files(self, days: Sequence[dt.date], kinds: Sequence[str] | None) -> list[str]:
+        return [f for p in partitions_for(self.root, days, kinds) for f in data_files(p.path)]
+
+    def _file_infos(self, partition: Partition) -> list[FileInfo]:
+        return [FileInfo(Path(f), self._rows_of(f), os.path.getmtime(f)) for f in data_files(partition.path)]
+
+    def _rows_of(self, path: str) -> int:
+        with self._rows_lock:
+            cached = self._rows.get(path)
+        if cached is None:
+            cached = pq.read_metadata(path).num_rows
+            with self._rows_lock:
+                self._rows[path] = cached
+        return cached
+
+    def _forget(self, paths: Sequence[str]) -> None:
+        with self._rows_lock:
+            for path in paths:
+                self._rows.pop(path, None)
+
+    def _prune_row_cache(self) -> None:
+        with self._rows_lock:
+            self._rows = {p: n for p, n in self._rows.items() if os.path.exists(p)}
+
+
+def kinds_of_subject(subject_kind: str) -> list[str] | None:
+    """Record kinds whose subject is of this kind; None (all kinds) for an unknown subject kind."""
+    kinds = [spec.kind.value for spec in KIND_SPECS.values() if spec.subject_kind.value == subject_kind]
+    return kinds or None

@@ -1,0 +1,85 @@
+"""The city map as GeoJSON: area polygons, roads, base stations and police stations.
+
+The console map draws this FeatureCollection as is, one layer per `layer` property.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+from safecity.sim.grid import Grid
+
+_PLACES = 6  # ~0.1 m: more digits only make the file larger
+
+
+def rect_polygon(grid: Grid, bx0: int, by0: int, bx1: int, by1: int) -> dict[str, Any]:
+    """A GeoJSON Polygon of a block rectangle, counter-clockwise and closed (RFC 7946)."""
+    m = grid.major_units
+    w, s = round(float(grid.lon(bx0 * m)), _PLACES), round(float(grid.lat(by0 * m)), _PLACES)
+    e, n = round(float(grid.lon(bx1 * m)), _PLACES), round(float(grid.lat(by1 * m)), _PLACES)
+    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
+def _feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def _point(lat: float, lon: float) -> dict[str, Any]:
+    return {"type": "Point", "coordinates": [round(lon, _PLACES), round(lat, _PLACES)]}
+
+
+def feature_collection(
+    grid: Grid, areas: pl.DataFrame, roads: pl.DataFrame, devices: pl.DataFrame, police: pl.DataFrame
+) -> dict[str, Any]:
+    """Build the map: districts, station areas, communities, roads, base and police stations."""
+    layer_of = {"district": "district", "station": "station_area", "community": "community"}
+    features = [
+        _feature(
+            json.loads(row["boundary"]),
+            layer=layer_of[row["kind"]],
+            id=row["id"],
+            name=row["name"],
+            parent_id=row["parent_id"],
+        )
+        for row in areas.iter_rows(named=True)
+    ]
+    for row in roads.iter_rows(named=True):
+        line = row["line"]
+        if row["axis"] == "row":
+            ends = [[grid.lon(0), grid.lat(line)], [grid.lon(grid.width_units), grid.lat(line)]]
+        else:
+            ends = [[grid.lon(line), grid.lat(0)], [grid.lon(line), grid.lat(grid.height_units)]]
+        coords = [[round(float(lon), _PLACES), round(float(lat), _PLACES)] for lon, lat in ends]
+        features.append(
+            _feature(
+                {"type": "LineString", "coordinates": coords},
+                layer="road",
+                id=row["id"],
+                name=row["name"],
+                road_class=row["class"],
+            )
+        )
+    features += [
+        _feature(
+            _point(row["lat"], row["lon"]),
+            layer="base_station",
+            id=row["id"],
+            name=row["name"],
+            area_id=row["area_id"],
+        )
+        for row in devices.select("id", "name", "lat", "lon", "area_id").iter_rows(named=True)
+    ]
+    names = dict(zip(areas["id"].to_list(), areas["name"].to_list(), strict=True))
+    features += [
+        _feature(_point(row["lat"], row["lon"]), layer="police_station", id=row["id"], name=names[row["id"]])
+        for row in police.iter_rows(named=True)
+    ]
+    bbox = grid.bbox
+    return {
+        "type": "FeatureCollection",
+        "bbox": [round(v, _PLACES) for v in bbox.as_list()],
+        "features": features,
+    }

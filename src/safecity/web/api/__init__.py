@@ -1,0 +1,1 @@
+"""HTTP API routers, one module per domain: thin (parse, call one service function, shape the answer)."""

@@ -1,0 +1,109 @@
+"""A live safecity on a free port with a tiny city, and headless Chromium driving it.
+
+The server runs the whole embedded platform (SQLite, lake, in-process bus, rules, alerts) under
+uvicorn in a background thread; pages are served with the strict Content-Security-Policy the
+console must live with (no inline script or style), and every test fails on a CSP violation
+or an uncaught page error.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from safecity.platform import Platform
+from safecity.settings import Settings
+from safecity.web.app import create_app
+from tests.browser.livecity import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CspHeaders,
+    LiveCity,
+    city_geojson,
+    require_chromium,
+    seed_registry,
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
+    """The platform behind uvicorn in a thread, answering /healthz before the tests start."""
+    require_chromium()
+    data_dir = tmp_path_factory.mktemp("safecity")
+    settings = Settings(data_dir=data_dir)
+    settings.city_dir.mkdir(parents=True)
+    (settings.city_dir / "city.geojson").write_text(json.dumps(city_geojson()), encoding="utf-8")
+    platform = Platform.build(settings)
+    secrets = seed_registry(platform)
+    port = _free_port()
+    config = uvicorn.Config(
+        CspHeaders(create_app(platform)),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200 and server.started:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or not thread.is_alive():
+            server.should_exit = True
+            pytest.fail("the test server did not answer /healthz within 20 s")
+        time.sleep(0.05)
+    yield LiveCity(base_url=base_url, platform=platform, secrets=secrets)
+    server.should_exit = True
+    thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def browser(live: LiveCity) -> Iterator[Any]:
+    """Headless system Chromium (closed before the server stops, so no stream holds it open)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, live: LiveCity) -> Iterator[Any]:
+    """A fresh 1280x800 page; the test fails on any uncaught error or CSP violation in it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live.base_url)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" and ("Content Security Policy" in msg.text or "Uncaught" in msg.text)
+            else None
+        ),
+    )
+    yield page
+    context.close()
+    assert not problems, "\n".join(problems)

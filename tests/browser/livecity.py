@@ -1,0 +1,208 @@
+"""A tiny test city and a handle on a live safecity serving it, for the browser tests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from safecity.core.ids import id_number_check_char
+from safecity.platform import Platform
+from safecity.registry import Area
+from safecity.registry import service as registry
+from safecity.store import transaction
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+# A few blocks of Wenzhou: one district, one station area, one community, two base stations.
+WEST, SOUTH, EAST, NORTH = 120.640, 27.990, 120.700, 28.030
+BASE_STATIONS = {
+    "BS-0001": (28.0050, 120.6550, "Wuma St / Jiefang Rd"),
+    "BS-0002": (28.0150, 120.6800, "Xinhe St / Renmin Rd"),
+}
+STATION_LATLON = (28.0100, 120.6650)
+
+
+def valid_id_number(first17: str = "33030219900307123") -> str:
+    """A GB 11643 identity number with its check character."""
+    return first17 + id_number_check_char(first17)
+
+
+def require_chromium() -> None:
+    """Skip (or fail when CI=true) if the system Chromium is not installed."""
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true requires the browser tests to run", pytrace=False)
+    pytest.skip(reason)
+
+
+def _rect(west: float, south: float, east: float, north: float) -> dict[str, Any]:
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def city_geojson() -> dict[str, Any]:
+    """The map the test city serves: every layer the console draws."""
+    lat, lon = STATION_LATLON
+    features = [
+        _feature(_rect(WEST, SOUTH, EAST, NORTH), layer="district", id="D01", name="Lucheng"),
+        _feature(
+            _rect(WEST + 0.005, SOUTH + 0.005, EAST - 0.005, NORTH - 0.005),
+            layer="station_area",
+            id="S0101",
+            name="Wuma Station",
+        ),
+        _feature(
+            _rect(WEST + 0.010, SOUTH + 0.010, EAST - 0.010, NORTH - 0.010),
+            layer="community",
+            id="C010101",
+            name="Wuma Community",
+        ),
+        _feature(
+            {"type": "LineString", "coordinates": [[WEST, 28.005], [EAST, 28.005]]},
+            layer="road",
+            id="R-H001",
+            name="Jiefang Rd",
+            road_class="major",
+        ),
+        _feature(
+            {"type": "LineString", "coordinates": [[120.680, SOUTH], [120.680, NORTH]]},
+            layer="road",
+            id="R-V001",
+            name="Xinhe St",
+            road_class="minor",
+        ),
+        _feature(
+            {"type": "Point", "coordinates": [lon, lat]},
+            layer="police_station",
+            id="S0101",
+            name="Wuma Station",
+        ),
+    ]
+    features += [
+        _feature(
+            {"type": "Point", "coordinates": [lon_, lat_]},
+            layer="base_station",
+            id=dev,
+            name=name,
+            area_id="C010101",
+        )
+        for dev, (lat_, lon_, name) in BASE_STATIONS.items()
+    ]
+    return {"type": "FeatureCollection", "bbox": [WEST, SOUTH, EAST, NORTH], "features": features}
+
+
+def seed_registry(platform: Platform) -> dict[str, str]:
+    """Areas and base stations of the test city; returns each device's secret."""
+    now = platform.clock.now()
+    secrets: dict[str, str] = {}
+    with transaction(platform.session_factory) as session:
+        lat, lon = STATION_LATLON
+        session.add(Area(id="D01", kind="district", name="Lucheng", parent_id=None, station_id=None))
+        session.add(
+            Area(
+                id="S0101",
+                kind="station",
+                name="Wuma Station",
+                parent_id="D01",
+                station_id="S0101",
+                lat=lat,
+                lon=lon,
+            )
+        )
+        session.add(
+            Area(id="C010101", kind="community", name="Wuma Community", parent_id="S0101", station_id="S0101")
+        )
+        session.flush()
+        for dev, (lat_, lon_, name) in BASE_STATIONS.items():
+            _, secrets[dev] = registry.create_device(
+                session,
+                device_id=dev,
+                kind="rfid_station",
+                name=name,
+                lat=lat_,
+                lon=lon_,
+                area_id="C010101",
+                now=now,
+            )
+    return secrets
+
+
+class CspHeaders:
+    """ASGI wrapper adding the console's Content-Security-Policy to every HTML answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Pass through, adding the header on HTML responses."""
+
+        async def send_with_csp(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers):
+                    headers.append((b"content-security-policy", CSP.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_csp if scope["type"] == "http" else send)
+
+
+@dataclass
+class LiveCity:
+    """A running safecity with a tiny city, and how to talk to it."""
+
+    base_url: str
+    platform: Platform
+    secrets: dict[str, str]
+
+    def api(self) -> httpx.Client:
+        """An HTTP client for the JSON API."""
+        return httpx.Client(base_url=self.base_url, timeout=10.0)
+
+    def read_tag(self, device: str, tag: str) -> dict[str, Any]:
+        """Post one RFID read of `tag` by `device`, as the base station would."""
+        event = {
+            "v": 1,
+            "id": uuid.uuid4().hex,
+            "kind": "rfid_read",
+            "device": device,
+            "subject": tag,
+            "ts": datetime.now(UTC).isoformat(),
+        }
+        token = base64.b64encode(f"{device}:{self.secrets[device]}".encode()).decode()
+        with self.api() as client:
+            answer = client.post(
+                "/api/v1/ingest",
+                content=json.dumps(event) + "\n",
+                headers={"Authorization": f"Basic {token}", "Content-Type": "application/x-ndjson"},
+            )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())

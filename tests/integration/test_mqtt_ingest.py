@@ -1,0 +1,364 @@
+"""MqttIngest against the real Mosquitto broker at 127.0.0.1:1883."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import paho.mqtt.client as mqtt
+import polars as pl
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from prometheus_client import REGISTRY
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from tests.servicecheck import require_service
+
+from safecity.core.clock import ManualClock
+from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
+from safecity.ingest.models import DeadLetter
+from safecity.ingest.mqtt import MqttIngest, PartsPipeline
+from safecity.ingest.pipeline import IngestResult, Part, Rejection, StorageUnavailable
+from safecity.registry import service as registry
+
+pytestmark = pytest.mark.integration
+
+HOST, PORT = "127.0.0.1", 1883
+
+
+class FakePipeline:
+    """Records the parts of every call; with hold=True each call waits until `release` is set."""
+
+    def __init__(self, *, hold: bool = False) -> None:
+        self.calls: list[list[Part]] = []
+        self.release = asyncio.Event()
+        if not hold:
+            self.release.set()
+
+    @property
+    def parts(self) -> list[Part]:
+        """Every part received so far, in order."""
+        return [part for call in self.calls for part in call]
+
+    async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
+        """Answer each NDJSON body: lines containing "bad" are rejected on field ts."""
+        self.calls.append(parts)
+        await self.release.wait()
+        results = []
+        for n, part in enumerate(parts):
+            lines = [line for line in part.body.splitlines() if line.strip()]
+            bad = [
+                Rejection(i, None, "ts", "bad timestamp") for i, line in enumerate(lines) if b"bad" in line
+            ]
+            ok = len(lines) - len(bad)
+            results.append(IngestResult(f"b{len(self.calls)}-{n}", len(lines), ok, ok, 0, 0, bad))
+        return results
+
+
+@dataclass
+class Broker:
+    """A topic prefix and an ingest client id of this test alone."""
+
+    prefix: str
+    client_id: str
+
+    def events(self, device: str) -> str:
+        """A device's events topic."""
+        return f"{self.prefix}/devices/{device}/events"
+
+    def ingest(self, pipeline: PartsPipeline, **options: Any) -> MqttIngest:
+        """An adapter on this test's prefix with a persistent session under this test's client id."""
+        options = {"session_expiry_s": 60, "connect_timeout_s": 5.0, **options}
+        return MqttIngest(
+            pipeline,
+            asyncio.get_running_loop(),
+            url=f"mqtt://{HOST}:{PORT}",
+            prefix=self.prefix,
+            client_id=self.client_id,
+            **options,
+        )
+
+
+class DeviceClient:
+    """A field device: publishes with QoS 1 and collects what it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[mqtt.MQTTMessage] = []
+        self._subscribed = threading.Event()
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"dev-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+        )
+        self.client.on_message = lambda _c, _u, msg: self.received.append(msg)
+        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self.client.connect(HOST, PORT)
+        self.client.loop_start()
+
+    async def listen(self, topic_filter: str) -> None:
+        """Subscribe and wait for the broker's SUBACK."""
+        self.client.subscribe(topic_filter, qos=1)
+        assert await asyncio.to_thread(self._subscribed.wait, 5)
+
+    async def publish(self, topic: str, body: bytes, correlation: bytes | None = None) -> None:
+        """Publish with QoS 1 and wait for the broker's PUBACK."""
+        props = None
+        if correlation is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            props.CorrelationData = correlation
+        info = self.client.publish(topic, body, qos=1, properties=props)
+        await asyncio.to_thread(info.wait_for_publish, 5)
+
+    def close(self) -> None:
+        """Disconnect."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def purge_session(client_id: str) -> None:
+    """Delete the broker's persistent session of a client id (clean start, no expiry)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.connect(HOST, PORT, clean_start=True)
+    client.disconnect()
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[Broker]:
+    """A fresh prefix and ingest client id; the persistent session is removed afterwards."""
+    require_service(HOST, PORT, "Mosquitto MQTT")
+    run = uuid.uuid4().hex[:12]
+    yield Broker(prefix=f"test{run}/v1", client_id=f"safecity-test-{run}")
+    purge_session(f"safecity-test-{run}")
+
+
+@pytest.fixture
+async def device() -> AsyncIterator[DeviceClient]:
+    """A connected device client."""
+    require_service(HOST, PORT, "Mosquitto MQTT")
+    client = DeviceClient()
+    yield client
+    client.close()
+
+
+def unknown_topic_count() -> float:
+    """How many messages the adapter acknowledged for an unknown topic shape, process-wide."""
+    value = REGISTRY.get_sample_value("safecity_mqtt_messages_total", {"outcome": "unknown_topic"})
+    return value or 0.0
+
+
+async def eventually(condition: Callable[[], object], timeout_s: float = 5.0) -> None:
+    """Wait until condition() is truthy, failing after timeout_s."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_device_batches_reach_the_pipeline_with_the_device_from_the_topic(
+    broker: Broker, device: DeviceClient
+) -> None:
+    pipeline = FakePipeline()
+    ingest = broker.ingest(pipeline)
+    await ingest.start()
+
+    await device.publish(broker.events("st-1"), b'{"id":"a"}\n{"id":"b"}\n')
+    await device.publish(broker.events("st-2"), b'[{"id":"c"}]')
+    await eventually(lambda: len(pipeline.parts) == 2)
+    await ingest.stop()
+
+    assert [(p.device_id, p.source, p.body) for p in pipeline.parts] == [
+        ("st-1", "mqtt", b'{"id":"a"}\n{"id":"b"}\n'),
+        ("st-2", "mqtt", b'[{"id":"c"}]'),
+    ]
+
+
+async def test_messages_within_the_linger_window_make_one_pipeline_call(
+    broker: Broker, device: DeviceClient
+) -> None:
+    pipeline = FakePipeline()
+    ingest = broker.ingest(pipeline, linger_s=1.0)
+    await ingest.start()
+
+    for i in range(4):
+        await device.publish(broker.events(f"st-{i}"), b'{"id":"x"}')
+    await eventually(lambda: len(pipeline.parts) == 4)
+    await ingest.stop()
+
+    assert [len(call) for call in pipeline.calls] == [4]
+
+
+async def test_a_full_batch_is_submitted_without_waiting_for_the_window(
+    broker: Broker, device: DeviceClient
+) -> None:
+    pipeline = FakePipeline()
+    ingest = broker.ingest(pipeline, linger_s=30.0, max_batch_messages=2)
+    await ingest.start()
+
+    for i in range(4):
+        await device.publish(broker.events(f"st-{i}"), b'{"id":"x"}')
+    await eventually(lambda: len(pipeline.parts) == 4, timeout_s=3.0)
+    await ingest.stop()
+
+    assert [len(call) for call in pipeline.calls] == [2, 2]
+
+
+async def test_unacknowledged_message_is_redelivered_when_the_subscriber_dies(
+    broker: Broker, device: DeviceClient
+) -> None:
+    held = FakePipeline(hold=True)
+    first = broker.ingest(held)
+    await first.start()
+    await device.publish(broker.events("st-1"), b'{"id":"e1"}')
+    await eventually(lambda: held.parts)
+
+    await first.stop(drain_timeout_s=0)  # dies while the pipeline still holds the batch
+
+    pipeline = FakePipeline()
+    second = broker.ingest(pipeline)
+    await second.start()
+    await eventually(lambda: pipeline.parts)
+    await second.stop()
+    assert [(p.device_id, p.body) for p in pipeline.parts] == [("st-1", b'{"id":"e1"}')]
+
+
+async def test_acknowledged_message_is_not_redelivered_after_restart(
+    broker: Broker, device: DeviceClient
+) -> None:
+    pipeline = FakePipeline()
+    first = broker.ingest(pipeline)
+    await first.start()
+    await device.publish(broker.events("st-1"), b'{"id":"e1"}')
+    await eventually(lambda: pipeline.parts)
+    await first.stop()
+
+    later = FakePipeline()
+    second = broker.ingest(later)
+    await second.start()
+    await device.publish(broker.events("st-1"), b'{"id":"e2"}')
+    await eventually(lambda: later.parts)
+    await second.stop()
+
+    assert [p.body for p in later.parts] == [b'{"id":"e2"}']
+
+
+async def test_batch_is_retried_until_the_pipeline_stores_it(broker: Broker, device: DeviceClient) -> None:
+    class FlakyPipeline(FakePipeline):
+        async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
+            if not self.calls:
+                self.calls.append(parts)
+                raise StorageUnavailable("lake is full")
+            return await super().submit_parts(parts)
+
+    flaky = FlakyPipeline()
+    first = broker.ingest(flaky)
+    await first.start()
+    await device.publish(broker.events("st-1"), b'{"id":"e1"}')
+    await eventually(lambda: len(flaky.calls) == 2)
+    await first.stop()
+
+    later = FakePipeline()
+    second = broker.ingest(later)
+    await second.start()
+    await device.publish(broker.events("st-1"), b'{"id":"e2"}')
+    await eventually(lambda: later.parts)
+    await second.stop()
+
+    assert [p.body for p in flaky.parts] == [b'{"id":"e1"}', b'{"id":"e1"}']
+    assert [p.body for p in later.parts] == [b'{"id":"e2"}']
+
+
+async def test_unknown_topic_shape_is_acknowledged_and_not_submitted(
+    broker: Broker, device: DeviceClient
+) -> None:
+    unknown_before = unknown_topic_count()
+    pipeline = FakePipeline()
+    first = broker.ingest(pipeline)
+    await first.start()
+    await device.publish(f"{broker.prefix}/devices//events", b'{"id":"nobody"}')
+    await device.publish(broker.events("st-1"), b'{"id":"e1"}')
+    await eventually(lambda: pipeline.parts)
+    await first.stop()
+
+    later = FakePipeline()
+    second = broker.ingest(later)
+    await second.start()
+    await device.publish(broker.events("st-1"), b'{"id":"e2"}')
+    await eventually(lambda: later.parts)
+    await second.stop()
+
+    assert [p.body for p in pipeline.parts + later.parts] == [b'{"id":"e1"}', b'{"id":"e2"}']
+    assert unknown_topic_count() == unknown_before + 1
+
+
+async def test_result_is_published_to_the_device_results_topic(broker: Broker, device: DeviceClient) -> None:
+    ingest = broker.ingest(FakePipeline())
+    await ingest.start()
+    await device.listen(f"{broker.prefix}/devices/st-7/results")
+
+    await device.publish(broker.events("st-7"), b'{"id":"ok"}\n{"id":"bad"}\n', correlation=b"req-42")
+    await eventually(lambda: device.received)
+    await ingest.stop()
+
+    [msg] = device.received
+    result = msgspec.json.decode(msg.payload)
+    assert msg.topic == f"{broker.prefix}/devices/st-7/results"
+    assert (result["received"], result["accepted"], result["error"]) == (2, 1, None)
+    assert result["rejected"] == [{"index": 1, "event_id": None, "field": "ts", "reason": "bad timestamp"}]
+    assert getattr(msg.properties, "CorrelationData", None) == b"req-42"
+
+
+async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
+    broker: Broker, device: DeviceClient, session_factory: sessionmaker[Session], clock: ManualClock
+) -> None:
+    with session_factory() as session, session.begin():
+        registry.create_device(
+            session,
+            device_id="st-e2e",
+            kind="rfid_station",
+            name="gate",
+            lat=28.0,
+            lon=120.6,
+            area_id=None,
+            now=clock.now(),
+        )
+    stored: list[pl.DataFrame] = []
+
+    class ListSink:
+        def append(self, records: pl.DataFrame) -> int:
+            stored.append(records)
+            return records.height
+
+    pipeline = IngestPipeline(
+        session_factory=session_factory,
+        devices=DeviceDirectory(session_factory, h3_resolution=9),
+        sink=ListSink(),
+        dedup=Deduplicator(86400),
+        limits=IngestLimits(
+            max_event_age_s=86400, max_future_skew_s=300, max_batch_events=1000, h3_resolution=9, bbox=None
+        ),
+        clock=clock,
+    )
+    ingest = broker.ingest(pipeline)
+    await ingest.start()
+    await device.listen(f"{broker.prefix}/devices/st-e2e/results")
+    ts = clock.now().isoformat()
+    body = (
+        f'{{"id":"hb-1","kind":"heartbeat","device":"st-e2e","ts":"{ts}"}}\n'
+        '{"id":"hb-2","kind":"heartbeat","device":"st-e2e","ts":"yesterday"}\n'
+    ).encode()
+
+    await device.publish(broker.events("st-e2e"), body)
+    await eventually(lambda: device.received)
+    await ingest.stop()
+
+    result = msgspec.json.decode(device.received[0].payload)
+    assert (result["received"], result["stored"], result["dead_lettered"]) == (2, 1, 1)
+    assert result["rejected"][0]["field"] == "ts"
+    records = pl.concat(stored)
+    assert records.select("event_id", "device", "source").rows() == [("hb-1", "st-e2e", "mqtt")]
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(DeadLetter)) == 1

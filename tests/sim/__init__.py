@@ -1,0 +1,1 @@
+"""Tests of the synthetic city and its device simulator."""
