@@ -108,6 +108,7 @@ class Platform:
             max_event_age_s=settings.max_event_age_s,
             max_future_skew_s=settings.max_future_skew_s,
             max_batch_events=settings.max_batch_events,
+            max_body_bytes=settings.max_body_bytes,
             h3_resolution=settings.h3_resolution,
             bbox=bbox,
         )

@@ -76,6 +76,7 @@ def pipeline(
             max_event_age_s=7 * 86400,
             max_future_skew_s=300,
             max_batch_events=1000,
+            max_body_bytes=100_000,
             h3_resolution=9,
             bbox=None,
         ),

@@ -111,9 +111,17 @@ def test_oversized_batch_is_refused_whole(pipeline: IngestPipeline, sink: ListSi
     assert sink.frames == []
 
 
-@pytest.mark.parametrize("body", [b"", b"hello", b"[1, 2", b"   "])
-def test_unreadable_bodies_are_refused_with_a_reason(pipeline: IngestPipeline, body: bytes) -> None:
-    assert submit(pipeline, body).error
+@pytest.mark.parametrize("body", [b"", b"hello", b"[1, 2", b"   ", b"{" + b" " * 100_000 + b"}"])
+def test_unreadable_bodies_are_refused_kept_and_reconciled(
+    pipeline: IngestPipeline, sink: ListSink, session_factory, body: bytes
+) -> None:
+    result = submit(pipeline, body)
+    assert result.error and result.accepted == 0
+    with session_factory() as s:
+        [letter] = s.scalars(select(DeadLetter)).all()
+    assert (letter.idx, letter.field, letter.reason) == (-1, "body", result.error)
+    assert len(letter.raw) <= 64 * 1024
+    assert reconcile(session_factory, sink).ok
 
 
 def test_lake_failure_accepts_nothing_and_a_retry_succeeds(

@@ -54,8 +54,10 @@ class Decoded:
     errors: list[DecodeError] = field(default_factory=list)
 
 
-def normalise_body(body: bytes, *, max_events: int) -> Body:
+def normalise_body(body: bytes, *, max_events: int, max_bytes: int) -> Body:
     """Turn a JSON array or NDJSON body into NDJSON without blank lines, counting its events."""
+    if len(body) > max_bytes:
+        raise BodyError(f"the body is {len(body)} bytes; at most {max_bytes} are accepted per batch")
     start = body.lstrip()[:1]
     if start == b"[":
         try:

@@ -89,8 +89,12 @@ class IngestLimits:
     max_event_age_s: int
     max_future_skew_s: int
     max_batch_events: int
+    max_body_bytes: int
     h3_resolution: int
     bbox: BBox | None
+
+
+REFUSED_KEEP_BYTES = 64 * 1024
 
 
 class StorageUnavailable(RuntimeError):
@@ -144,11 +148,15 @@ class IngestPipeline:
         bodies: dict[int, Body] = {}
         for p, part in enumerate(parts):
             try:
-                bodies[p] = normalise_body(part.body, max_events=self._limits.max_batch_events)
+                bodies[p] = normalise_body(part.body, max_events=self._limits.max_batch_events,
+                                           max_bytes=self._limits.max_body_bytes)
             except BodyError as exc:
                 results[p].error = str(exc)
                 BODIES_REFUSED.labels(part.source).inc()
         if not bodies:
+            # Nothing readable; the refused bodies are still ledgered and kept as dead letters.
+            self._ledger(batch_id, parts, results, {}, bodies, now)
+            self._mark(batch_id, BatchStatus.STORED)
             return results, pl.DataFrame(schema=RECORD_SCHEMA)
         decoded = decode_bodies(bodies)
         part_info = pl.DataFrame(
@@ -258,6 +266,14 @@ class IngestPipeline:
             }
             for p, rows in rejected.items()
             for rej in rows
+        ]
+        # A body refused whole is kept too (its first 64 KiB): over MQTT it has been acknowledged,
+        # so this is the only copy of what the device sent.
+        letters += [
+            {"batch_id": batch_id, "idx": -1, "event_id": None, "device_id": parts[p].device_id,
+             "field": "body", "reason": r.error, "raw": parts[p].body[:REFUSED_KEEP_BYTES].decode("utf-8", "replace"),
+             "received_at": now}
+            for p, r in enumerate(results) if r.error is not None
         ]
         with self._factory() as session, session.begin():
             session.execute(IngestBatch.__table__.insert(), [batch])

@@ -31,6 +31,7 @@ class Reconciliation:
     dead_lettered_ledger: int
     stored_lake: int
     dead_letters_stored: int
+    bodies_refused: int  # bodies refused whole, each kept as one dead letter
     batches_in_doubt: int  # ledger entries left `writing` by a crash mid-batch
     batches_failed: int
 
@@ -40,7 +41,7 @@ class Reconciliation:
         return (
             self.accepted == self.stored_ledger + self.dead_lettered_ledger
             and self.stored_ledger == self.stored_lake
-            and self.dead_lettered_ledger == self.dead_letters_stored
+            and self.dead_lettered_ledger + self.bodies_refused == self.dead_letters_stored
             and self.batches_in_doubt == 0
         )
 
@@ -60,6 +61,7 @@ def reconcile(session_factory: sessionmaker[Session], lake: CountingLake) -> Rec
                 func.coalesce(func.sum(IngestBatch.accepted), 0),
                 func.coalesce(func.sum(IngestBatch.stored), 0),
                 func.coalesce(func.sum(IngestBatch.dead_lettered), 0),
+                func.coalesce(func.sum(IngestBatch.refused), 0),
             )
         ).one()
         letters = session.scalar(select(func.count()).select_from(DeadLetter)) or 0
@@ -72,6 +74,7 @@ def reconcile(session_factory: sessionmaker[Session], lake: CountingLake) -> Rec
         accepted=row[3],
         stored_ledger=row[4],
         dead_lettered_ledger=row[5],
+        bodies_refused=row[6],
         stored_lake=lake.count(),
         dead_letters_stored=letters,
         batches_in_doubt=in_doubt,
