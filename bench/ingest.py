@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel
 
+from safecity.alerts import AlertService
 from safecity.core.clock import ManualClock
 from safecity.ingest import Part
 from safecity.platform import Platform
@@ -179,6 +180,8 @@ def main() -> None:
         folder = Path(tmp)
         settings = Settings(data_dir=folder, max_batch_events=100_000)
         platform = Platform.build(settings, clock=ManualClock(NOW))
+        # Alerts are stored but not pushed: no console listens during a throughput run.
+        platform.alerts = AlertService(session_factory=platform.session_factory, clock=platform.clock)
         tags = [f"{t:010X}" for t in rng.choice(1 << 40, TAGS, replace=False).tolist()]
         seed_registry(platform, tags, rng)
         print(f"generating {EVENTS:,} events ...", file=sys.stderr)

@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
+import structlog
 
 from safecity.core.geo import BBox, cell_expr
 from safecity.core.record import RECORD_SCHEMA
@@ -394,6 +395,8 @@ def explore(tmp: Path) -> None:
 
 def main() -> None:
     """Run the benchmark chosen by the environment and clean up."""
+    # Keep stdout for the JSON figures: the lake's own log lines go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     size = os.environ.get("BENCH_SIZE", "full")
     tmp = Path(tempfile.mkdtemp(prefix="safecity-lake-bench-", dir="/tmp"))
     log(f"data in {tmp}; free disk {shutil.disk_usage('/tmp').free / 1e9:.0f} GB")

@@ -338,8 +338,12 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
         sink=ListSink(),
         dedup=Deduplicator(86400),
         limits=IngestLimits(
-            max_event_age_s=86400, max_future_skew_s=300, max_batch_events=1000, max_body_bytes=1 << 20,
-            h3_resolution=9, bbox=None,
+            max_event_age_s=86400,
+            max_future_skew_s=300,
+            max_batch_events=1000,
+            max_body_bytes=1 << 20,
+            h3_resolution=9,
+            bbox=None,
         ),
         clock=clock,
     )

@@ -82,3 +82,35 @@ def test_backtest_counts_warnings_without_raising_them(session_factory, bike_id,
     assert out.records == 4
     assert out.findings == 3  # the read before the report never matches
     assert out.warnings == 1 and out.by_day == {"2026-11-22": 1}
+
+
+async def test_engine_keeps_consuming_across_quiet_periods(session_factory, bike_id, facts) -> None:
+    import asyncio
+
+    from safecity.bus import RECORDS, MemoryBus
+
+    report(session_factory, bike_id, T0)
+    bus = MemoryBus()
+    engine = RuleEngine(
+        build_rules(parse_rules("rules: [{name: s, kind: hotlist}]")),
+        facts=facts,
+        clock=ManualClock(T0 + timedelta(minutes=5)),
+        flush_ms=10,
+    )
+    seen: list[str] = []
+    task = asyncio.create_task(
+        engine.run(
+            bus.subscribe(RECORDS, group="rules"),
+            lambda found: seen.extend(f.evidence[-1].event_id for f in found),
+            tick_s=0.02,
+        )
+    )
+    for i in range(3):  # each batch arrives after the engine timed out waiting at least once
+        await bus.publish(RECORDS, records([{"event_id": f"e{i}"}]))
+        for _ in range(100):
+            if len(seen) > i:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+    task.cancel()
+    assert seen == ["e0", "e1", "e2"]

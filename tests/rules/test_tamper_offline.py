@@ -23,11 +23,15 @@ def test_tamper_code_raises_a_finding_per_tag(facts) -> None:
 def test_silent_station_is_reported_once_and_again_after_it_returns_and_goes_silent(facts) -> None:
     rule = DeviceOfflineRule(RuleConfig(name="offline", kind="device_offline", params={"minutes": 15}))
     hb = {"kind": "heartbeat", "subject_kind": "device"}
+    at = lambda minutes: {
+        "ts": T0 + timedelta(minutes=minutes),
+        "received_at": T0 + timedelta(minutes=minutes),
+    }  # noqa: E731
     rule.evaluate(
         records(
             [
-                {**hb, "device": "BS-1", "subject": "BS-1", "ts": T0},
-                {**hb, "device": "BS-2", "subject": "BS-2", "ts": T0},
+                {**hb, "device": "BS-1", "subject": "BS-1", **at(0)},
+                {**hb, "device": "BS-2", "subject": "BS-2", **at(0)},
             ]
         ),
         facts,
@@ -35,7 +39,7 @@ def test_silent_station_is_reported_once_and_again_after_it_returns_and_goes_sil
     )
     assert rule.tick(facts, T0 + timedelta(minutes=10)) == []
     rule.evaluate(
-        records([{**hb, "device": "BS-2", "subject": "BS-2", "ts": T0 + timedelta(minutes=12)}]),
+        records([{**hb, "device": "BS-2", "subject": "BS-2", **at(12)}]),
         facts,
         T0 + timedelta(minutes=12),
     )
@@ -43,7 +47,7 @@ def test_silent_station_is_reported_once_and_again_after_it_returns_and_goes_sil
     assert finding.subject == "BS-1" and finding.facts["silent_minutes"] == 16.0
     assert rule.tick(facts, T0 + timedelta(minutes=20)) == []  # not repeated while still silent
     rule.evaluate(
-        records([{**hb, "device": "BS-1", "subject": "BS-1", "ts": T0 + timedelta(minutes=21)}]),
+        records([{**hb, "device": "BS-1", "subject": "BS-1", **at(21)}]),
         facts,
         T0 + timedelta(minutes=21),
     )
@@ -55,3 +59,14 @@ def test_door_controllers_are_not_watched_by_a_station_rule(facts) -> None:
     rule = DeviceOfflineRule(RuleConfig(name="offline", kind="device_offline", params={"minutes": 1}))
     rule.evaluate(records([]), facts, T0)
     assert {f.subject for f in rule.tick(facts, T0 + timedelta(minutes=5))} == {"BS-1", "BS-2"}
+
+
+def test_a_backlog_of_old_readings_proves_the_station_is_alive(facts) -> None:
+    rule = DeviceOfflineRule(RuleConfig(name="offline", kind="device_offline", params={"minutes": 15}))
+    now = T0 + timedelta(hours=1)
+    old = [
+        {"device": d, "subject": "0123456789", "ts": T0, "received_at": now, "event_id": d}
+        for d in ("BS-1", "BS-2")
+    ]
+    rule.evaluate(records(old), facts, now)
+    assert rule.tick(facts, now + timedelta(minutes=1)) == []

@@ -110,7 +110,7 @@ def test_every_tag_plate_and_device_id_is_a_valid_subject(tiny_city: City) -> No
 def test_bikes_have_owners_and_routines_with_plausible_habits(tiny_city: City) -> None:
     bikes, people, routines = (tiny_city.table(t) for t in ("bikes", "people", "routines"))
     assert set(bikes["owner_id"]) <= set(people["person_id"])
-    assert set(routines["purpose"]) <= {"work", "school", "market"}
+    assert set(routines["purpose"]) <= {"work", "school", "market", "delivery"}
     assert routines["speed_kmh"].min() >= 12
     assert routines["speed_kmh"].max() <= 25
     assert (routines["depart_am_s"] < routines["depart_pm_s"]).all()

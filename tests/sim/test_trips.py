@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 
 from safecity.sim import City
-from safecity.sim.trips import KIND_AM, KIND_PM, Fleet, day_trips, local_midnight
+from safecity.sim.trips import DELIVERY, KIND_AM, KIND_DELIVERY, KIND_PM, Fleet, day_trips, local_midnight
 
 MONDAY, SUNDAY = date(2026, 11, 23), date(2026, 11, 29)
 
@@ -55,3 +55,18 @@ def test_day_trips_are_deterministic_by_seed_and_day(tiny_city: City) -> None:
     assert (a.start_ms == b.start_ms).all()
     assert (a.key == b.key).all()
     assert len(a) != len(c) or (a.start_ms != c.start_ms).any()
+
+
+def test_couriers_ride_rounds_from_their_depot_and_no_bike_rides_two_trips_at_once(tiny_city: City) -> None:
+    fleet = _fleet(tiny_city)
+    trips = day_trips(fleet, tiny_city.grid, 1, MONDAY)
+    rounds = trips.take(trips.kind == KIND_DELIVERY)
+    assert len(rounds) > 0
+    assert (fleet.purpose[rounds.bike] == DELIVERY).all()
+    leaving = rounds.wx[:, 0] == fleet.dest_x[rounds.bike]
+    assert leaving.sum() == len(rounds) // 2  # every round goes out from the depot and back to it
+    ends = trips.end_ms(tiny_city.grid)
+    order = np.lexsort((trips.start_ms, trips.bike))
+    same_bike = trips.bike[order][1:] == trips.bike[order][:-1]
+    assert not (same_bike & (trips.start_ms[order][1:] < ends[order][:-1])).any()
+    assert len(np.unique(trips.key)) == len(trips)

@@ -148,8 +148,9 @@ class IngestPipeline:
         bodies: dict[int, Body] = {}
         for p, part in enumerate(parts):
             try:
-                bodies[p] = normalise_body(part.body, max_events=self._limits.max_batch_events,
-                                           max_bytes=self._limits.max_body_bytes)
+                bodies[p] = normalise_body(
+                    part.body, max_events=self._limits.max_batch_events, max_bytes=self._limits.max_body_bytes
+                )
             except BodyError as exc:
                 results[p].error = str(exc)
                 BODIES_REFUSED.labels(part.source).inc()
@@ -270,10 +271,18 @@ class IngestPipeline:
         # A body refused whole is kept too (its first 64 KiB): over MQTT it has been acknowledged,
         # so this is the only copy of what the device sent.
         letters += [
-            {"batch_id": batch_id, "idx": -1, "event_id": None, "device_id": parts[p].device_id,
-             "field": "body", "reason": r.error, "raw": parts[p].body[:REFUSED_KEEP_BYTES].decode("utf-8", "replace"),
-             "received_at": now}
-            for p, r in enumerate(results) if r.error is not None
+            {
+                "batch_id": batch_id,
+                "idx": -1,
+                "event_id": None,
+                "device_id": parts[p].device_id,
+                "field": "body",
+                "reason": r.error,
+                "raw": parts[p].body[:REFUSED_KEEP_BYTES].decode("utf-8", "replace"),
+                "received_at": now,
+            }
+            for p, r in enumerate(results)
+            if r.error is not None
         ]
         with self._factory() as session, session.begin():
             session.execute(IngestBatch.__table__.insert(), [batch])

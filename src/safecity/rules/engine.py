@@ -10,12 +10,13 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 import structlog
 from prometheus_client import Counter, Histogram
 
-from safecity.bus.base import Subscription
+from safecity.bus.base import Delivery, Subscription
 from safecity.core.clock import Clock
 from safecity.core.finding import Finding
 from safecity.rules.base import Facts, Rule
@@ -28,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 FINDINGS = Counter("safecity_rule_findings_total", "Findings by rule", ["rule"])
 RULE_ERRORS = Counter("safecity_rule_errors_total", "Rule evaluations that raised", ["rule"])
+HANDOFF_ERRORS = Counter("safecity_rule_handoff_errors_total", "Finding batches the alert service refused")
 EVAL_SECONDS = Histogram(
     "safecity_rules_batch_seconds",
     "Time to evaluate one micro-batch",
@@ -91,44 +93,76 @@ class RuleEngine:
     async def run(
         self, subscription: Subscription, handle: Callable[[list[Finding]], object], *, tick_s: float = 10.0
     ) -> None:
-        """Consume record batches forever, evaluating micro-batches and ticking time rules."""
-        pending: list[pl.DataFrame] = []
-        acks: list[Callable[[], object]] = []
-        rows = 0
-        deadline: float | None = None
+        """Consume record batches until the subscription ends, evaluating micro-batches and ticking."""
+        batch = _MicroBatch()
         next_tick = time.monotonic() + tick_s
         iterator = aiter(subscription)
-        while True:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            timeout = (
-                min(timeout, max(0.0, next_tick - time.monotonic()))
-                if timeout is not None
-                else (max(0.0, next_tick - time.monotonic()))
-            )
-            try:
-                delivery = await asyncio.wait_for(anext(iterator), timeout=timeout)
-            except TimeoutError:
-                delivery = None
-            except StopAsyncIteration:
-                break
-            if delivery is not None and isinstance(delivery.payload, pl.DataFrame):
-                pending.append(delivery.payload)
-                acks.append(delivery.ack)
-                rows += delivery.payload.height
-                deadline = deadline or time.monotonic() + self._flush_s
-            if pending and (rows >= self._flush_rows or time.monotonic() >= (deadline or 0)):
-                batch = pl.concat(pending) if len(pending) > 1 else pending[0]
-                findings = await asyncio.to_thread(self.evaluate, batch)
-                if findings:
-                    await _maybe_await(handle(findings))
-                for ack in acks:
-                    await _maybe_await(ack())
-                pending, acks, rows, deadline = [], [], 0, None
-            if time.monotonic() >= next_tick:
-                next_tick = time.monotonic() + tick_s
-                findings = await asyncio.to_thread(self.tick)
-                if findings:
-                    await _maybe_await(handle(findings))
+        # One read stays pending across timeouts: cancelling `anext()` of an async generator
+        # (as wait_for does on timeout) finalises the generator and ends the subscription.
+        reading: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                wake = next_tick if batch.deadline is None else min(batch.deadline, next_tick)
+                if reading is None:
+                    reading = asyncio.ensure_future(anext(iterator))
+                done, _ = await asyncio.wait({reading}, timeout=max(0.0, wake - time.monotonic()))
+                if done:
+                    finished, reading = reading, None
+                    try:
+                        batch.add(finished.result(), self._flush_s)
+                    except StopAsyncIteration:
+                        break
+                if batch.frames and (
+                    batch.rows >= self._flush_rows or time.monotonic() >= (batch.deadline or 0)
+                ):
+                    frames, acks = batch.take()
+                    frame = pl.concat(frames) if len(frames) > 1 else frames[0]
+                    if await self._hand_on(await asyncio.to_thread(self.evaluate, frame), handle):
+                        for ack in acks:
+                            await _maybe_await(ack())
+                if time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + tick_s
+                    await self._hand_on(await asyncio.to_thread(self.tick), handle)
+        finally:
+            if reading is not None:
+                reading.cancel()
+
+    @staticmethod
+    async def _hand_on(findings: list[Finding], handle: Callable[[list[Finding]], object]) -> bool:
+        """Give findings to the alert service; on failure keep running (a persistent bus redelivers)."""
+        if not findings:
+            return True
+        try:
+            await _maybe_await(handle(findings))
+        except Exception:
+            HANDOFF_ERRORS.inc()
+            log.exception("rules.findings_not_handled", findings=len(findings))
+            return False
+        return True
+
+
+class _MicroBatch:
+    """Frames waiting for evaluation, their acknowledgements, and when they must be evaluated."""
+
+    def __init__(self) -> None:
+        self.frames: list[pl.DataFrame] = []
+        self.acks: list[Callable[[], object]] = []
+        self.rows = 0
+        self.deadline: float | None = None
+
+    def add(self, delivery: Delivery, flush_s: float) -> None:
+        """Queue a delivered record batch (other payloads are acknowledged by being ignored)."""
+        if isinstance(delivery.payload, pl.DataFrame):
+            self.frames.append(delivery.payload)
+            self.acks.append(delivery.ack)
+            self.rows += delivery.payload.height
+            self.deadline = self.deadline or time.monotonic() + flush_s
+
+    def take(self) -> tuple[list[pl.DataFrame], list[Callable[[], object]]]:
+        """Empty the batch, returning its frames and acknowledgements."""
+        out = (self.frames, self.acks)
+        self.frames, self.acks, self.rows, self.deadline = [], [], 0, None
+        return out
 
 
 async def _maybe_await(value: object) -> None:

@@ -1,4 +1,8 @@
-"""`device_offline`: no heartbeat (or any other record) from a device for N minutes."""
+"""`device_offline`: nothing (heartbeat or any other record) received from a device for N minutes.
+
+Silence is measured on the platform's clock at arrival (`received_at`), not on the events' own
+times: a station uploading a backlog of old readings is alive now.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ class DeviceOfflineRule:
         if batch.is_empty():
             return []
         latest = batch.group_by("device").agg(
-            pl.col("ts").max(), pl.col("event_id").last(), pl.col("corr_id").last()
+            pl.col("received_at").max(), pl.col("event_id").last(), pl.col("corr_id").last()
         )
         for device, ts, event_id, corr_id in latest.iter_rows():
             if device not in self._last_seen or ts > self._last_seen[device]:

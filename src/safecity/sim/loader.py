@@ -1,8 +1,8 @@
 """Put a generated city into the registry with bulk inserts, and give each device a secret.
 
 Areas go in through SQLAlchemy Core `insert()`. People, bikes and devices go straight to the
-driver's executemany on the session's connection: SQLAlchemy's per-row parameter processing
-cost ~100 us a row here (a minute for a Wenzhou-scale city), the driver alone a few seconds.
+driver on the session's connection (executemany on SQLite, COPY on PostgreSQL): SQLAlchemy's
+per-row parameter processing cost ~100 us a row here, a minute for a Wenzhou-scale city.
 The plaintext device secrets are written next to the city (demo data, under the git-ignored
 var/ folder) so that the simulator can sign in.
 """
@@ -74,26 +74,46 @@ def _clear(session: Session) -> None:
         session.execute(delete(_table(model)))
 
 
-def _driver_rows(frame: pl.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
-    """Rows as tuples the driver takes; SQLite keeps naive UTC text, as `UtcDateTime` does."""
-    if dialect == "sqlite":
-        frame = frame.with_columns(
-            pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+def _sqlite_rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """Rows as tuples for sqlite3; times as naive UTC text, exactly as `UtcDateTime` stores them."""
+    return frame.with_columns(
+        pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+        for name, dtype in frame.schema.items()
+        if isinstance(dtype, pl.Datetime)
+    ).rows()
+
+
+def _postgres_csv(frame: pl.DataFrame) -> bytes:
+    """The frame as CSV for COPY; empty unquoted fields are NULL, times carry their UTC offset."""
+    return (
+        frame.with_columns(
+            pl.col(name).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00")
             for name, dtype in frame.schema.items()
             if isinstance(dtype, pl.Datetime)
         )
-    return frame.rows()
+        .write_csv(include_header=False)
+        .encode()
+    )
 
 
 def _fast_insert(session: Session, table: str, frame: pl.DataFrame) -> None:
-    """executemany on the driver, in chunks, with the driver's own placeholder style."""
+    """COPY on PostgreSQL, chunked executemany on SQLite: the driver's fastest bulk path."""
     conn = session.connection()
-    dialect = conn.dialect
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
     columns = ", ".join(frame.columns)
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        if raw is None:
+            raise RuntimeError("the PostgreSQL connection is closed")
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            copy.write(_postgres_csv(frame))
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join([mark] * frame.width)})"  # noqa: S608
     for start in range(0, frame.height, _CHUNK_ROWS):
-        conn.exec_driver_sql(sql, _driver_rows(frame.slice(start, _CHUNK_ROWS), dialect.name))
+        conn.exec_driver_sql(sql, _sqlite_rows(frame.slice(start, _CHUNK_ROWS)))
 
 
 def _rows(city: City, device_hashes: dict[str, str]) -> dict[str, Any]:

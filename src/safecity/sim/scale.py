@@ -39,8 +39,9 @@ class CityScale:
                 f"scale {self.name!r} needs between {self.communities} and {self.candidate_sites} "
                 f"base stations (one per community at least); got {self.base_stations}"
             )
-        if self.bikes < 1 or not 0.1 <= self.people_per_bike <= 1.0:
-            raise ValueError(f"scale {self.name!r} needs at least one bike and 0.1-1 people per bike")
+        if not 1 <= self.bikes < 1 << 23 or not 0.1 <= self.people_per_bike <= 1.0:
+            # Trip keys reserve 23 bits for the bike (see trips.trip_key).
+            raise ValueError(f"scale {self.name!r} needs 1 to 8,388,607 bikes and 0.1-1 people per bike")
 
     @property
     def width_units(self) -> int:

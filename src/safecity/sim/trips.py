@@ -19,11 +19,16 @@ from safecity.sim.route import cumulative_units, route_waypoints
 
 LOCAL_TZ = timezone(timedelta(hours=8), "CST")  # China Standard Time, no daylight saving
 SPEED_RANGE_MPS = (12 / 3.6, 25 / 3.6)  # e-bikes ride at 12-25 km/h (25 is the legal limit)
-KIND_AM, KIND_PM, KIND_ERRAND, KIND_ERRAND_BACK, KIND_HIDEOUT, KIND_GETAWAY = 0, 1, 2, 3, 4, 5
-_PURPOSE = {"work": 0, "school": 1, "market": 2}
-# Share of riders who make their main trip, by purpose (work, school, market).
-_GO_WEEKDAY = np.array([0.93, 0.96, 0.55])
-_GO_WEEKEND = np.array([0.20, 0.0, 0.70])
+KIND_AM, KIND_PM, KIND_ERRAND, KIND_ERRAND_BACK, KIND_HIDEOUT, KIND_GETAWAY, KIND_DELIVERY = range(7)
+_PURPOSE = {"work": 0, "school": 1, "market": 2, "delivery": 3}
+DELIVERY = _PURPOSE["delivery"]
+# Share of riders who make their main trip, by purpose (work, school, market, delivery).
+_GO_WEEKDAY = np.array([0.93, 0.96, 0.55, 0.92])
+_GO_WEEKEND = np.array([0.20, 0.0, 0.70, 0.92])
+# Couriers ride the lunch and dinner rushes (local time): rounds from their depot and back.
+_SHIFTS_S = (10.6 * 3600, 16.6 * 3600)
+_DROPS_PER_SHIFT = 8
+_EPOCH_DAY = date(2000, 1, 1).toordinal()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +167,15 @@ def day_trips(fleet: Fleet, grid: Grid, seed: int, day: date) -> Trips:
     err_u = np.modf(fleet.route_u * 3.7)[0]
     err_x, err_y = route_waypoints(*home, fleet.errand_x, fleet.errand_y, ~fleet.hfirst, err_u, grid)
     err_s = cumulative_units(err_x, err_y)[:, -1] * grid.unit_m / speed
+    couriers = np.flatnonzero(go & (fleet.purpose == DELIVERY))
+    rounds, rounds_end_s = _delivery_rounds(fleet, grid, day, rng, couriers, speed, am + out_s)
+    pm[couriers] = np.maximum(pm[couriers], rounds_end_s + 300)
     pm = np.maximum(pm, am + out_s + 1800)
     errand_at = np.maximum(errand_at, np.where(go, pm + out_s + 900, 0.0))
     back_at = errand_at + err_s + dwell
 
     bikes = np.arange(n, dtype=np.int64)
-    parts = []
+    parts = [rounds]
     for kind, mask, start_s, wx, wy in (
         (KIND_AM, go, am, out_x, out_y),
         (KIND_PM, go, pm, out_x[:, ::-1], out_y[:, ::-1]),
@@ -189,6 +197,58 @@ def day_trips(fleet: Fleet, grid: Grid, seed: int, day: date) -> Trips:
     return Trips.concat(parts)
 
 
-def trip_key(day_ordinal: int, kind: int, bike: IntArray) -> IntArray:
-    """A stable 64-bit key per (day, kind of trip, bike)."""
-    return ((np.int64(day_ordinal) * 8 + kind) << 26) | bike.astype(np.int64)
+def _delivery_rounds(
+    fleet: Fleet,
+    grid: Grid,
+    day: date,
+    rng: np.random.Generator,
+    couriers: IntArray,
+    speed: FloatArray,
+    arrive_s: FloatArray,
+) -> tuple[Trips, FloatArray]:
+    """Couriers' rounds: depot -> customer -> depot, eight per rush; and when each courier is done."""
+    nc, k = len(couriers), _DROPS_PER_SHIFT
+    depot_x, depot_y = np.repeat(fleet.dest_x[couriers], k), np.repeat(fleet.dest_y[couriers], k)
+    courier_speed = np.repeat(speed[couriers], k)
+    ready_s = arrive_s[couriers] + 300
+    parts = []
+    midnight_ms = int(local_midnight(day).timestamp() * 1000)
+    for shift, shift_s in enumerate(_SHIFTS_S):
+        dist = np.clip(rng.gamma(2.0, 400.0, nc * k), 200.0, 3000.0) / grid.unit_m
+        angle = rng.uniform(0, 2 * np.pi, nc * k)
+        cx, cy = grid.snap_parking(
+            depot_x + dist * np.cos(angle), depot_y + dist * np.sin(angle), rng.random(nc * k) < 0.5
+        )
+        cx = np.where(
+            (cx == depot_x) & (cy == depot_y), np.where(cx + 4 < grid.width_units, cx + 4, cx - 4), cx
+        )
+        wx, wy = route_waypoints(depot_x, depot_y, cx, cy, rng.random(nc * k) < 0.5, rng.random(nc * k), grid)
+        ride_s = (cumulative_units(wx, wy)[:, -1] * grid.unit_m / courier_speed).reshape(nc, k)
+        at_customer_s = rng.uniform(60, 240, (nc, k))
+        cycle_s = 2 * ride_s + at_customer_s + rng.uniform(120, 600, (nc, k))  # waiting for the next order
+        first_s = np.maximum(shift_s + rng.normal(0, 600, nc), ready_s)
+        out_s = (first_s[:, None] + np.cumsum(cycle_s, axis=1) - cycle_s).ravel()
+        back_s = out_s + ride_s.ravel() + at_customer_s.ravel()
+        ready_s = first_s + cycle_s.sum(axis=1) + 1800
+        bike = np.repeat(couriers, k)
+        leg = np.tile(np.arange(k, dtype=np.int64) * 2, nc) + shift * 2 * k
+        for start_s, rx, ry, legs in ((out_s, wx, wy, leg), (back_s, wx[:, ::-1], wy[:, ::-1], leg + 1)):
+            parts.append(
+                Trips(
+                    bike=bike,
+                    start_ms=midnight_ms + np.round(start_s * 1000).astype(np.int64),
+                    speed_mps=courier_speed,
+                    wx=np.ascontiguousarray(rx),
+                    wy=np.ascontiguousarray(ry),
+                    key=trip_key(day.toordinal(), KIND_DELIVERY, bike, legs),
+                    kind=np.full(len(bike), KIND_DELIVERY, np.int64),
+                )
+            )
+    return Trips.concat(parts), ready_s - 1800
+
+
+def trip_key(day_ordinal: int, kind: int, bike: IntArray, leg: IntArray | int = 0) -> IntArray:
+    """A stable key per (day, kind of trip, bike, leg): 46 bits, so that pass and read numbers
+    can be packed below it without overflowing 64 bits."""
+    day = np.int64((day_ordinal - _EPOCH_DAY) & 0x3FFF)  # 14 bits: days wrap every 44 years
+    return (((day * 8 + kind) * 64 + np.asarray(leg, dtype=np.int64)) << 23) | bike.astype(np.int64)
