@@ -20,13 +20,15 @@ def test_tamper_code_raises_a_finding_per_tag(facts) -> None:
     assert finding.subject == TAG and len(finding.evidence) == 2
 
 
+def at(minutes: int) -> dict:
+    """Event and arrival time, `minutes` after T0."""
+    return {"ts": T0 + timedelta(minutes=minutes), "received_at": T0 + timedelta(minutes=minutes)}
+
+
 def test_silent_station_is_reported_once_and_again_after_it_returns_and_goes_silent(facts) -> None:
     rule = DeviceOfflineRule(RuleConfig(name="offline", kind="device_offline", params={"minutes": 15}))
     hb = {"kind": "heartbeat", "subject_kind": "device"}
-    at = lambda minutes: {
-        "ts": T0 + timedelta(minutes=minutes),
-        "received_at": T0 + timedelta(minutes=minutes),
-    }  # noqa: E731
+    # noqa: E731
     rule.evaluate(
         records(
             [

@@ -14,9 +14,11 @@ from pathlib import Path
 import msgspec
 import polars as pl
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.record import WireEvent
-from safecity.sim import City, ReportStolen, SimBatch, Simulation, TamperTruth, TheftTruth
+from safecity.registry import service
+from safecity.sim import City, ReportStolen, SimBatch, Simulation, TamperTruth, TheftTruth, load_city
 from safecity.sim.incident import SilenceTruth
 
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -289,3 +291,24 @@ async def test_run_live_stops_when_told(theft_run: tuple[Simulation, list[SimBat
 
     count = await asyncio.wait_for(sim.run_live(send, speedup=60.0, stop_event=stop), timeout=10)
     assert count == 3
+
+
+def test_report_actions_list_the_stolen_tags_in_the_registry(
+    theft_run: tuple[Simulation, list[SimBatch]], tiny_city: City, session_factory: sessionmaker[Session]
+) -> None:
+    sim, batches = theft_run
+    load_city(tiny_city, session_factory)
+    for action in (a for b in batches for a in b.actions):
+        with session_factory() as session, session.begin():
+            service.report_stolen(
+                session,
+                bike_id=action.bike_id,
+                reported_by=action.reported_by,
+                basis=action.basis,
+                owner=action.station_id or "sim",
+                owner_station_id=action.station_id,
+                now=action.at,
+            )
+    with session_factory() as session:
+        listed = service.active_watchlist(session, now=sim.end)
+    assert sorted(listed["subject"]) == sorted(t.tag for t in sim.ground_truth if isinstance(t, TheftTruth))

@@ -63,8 +63,11 @@ def test_couriers_ride_rounds_from_their_depot_and_no_bike_rides_two_trips_at_on
     rounds = trips.take(trips.kind == KIND_DELIVERY)
     assert len(rounds) > 0
     assert (fleet.purpose[rounds.bike] == DELIVERY).all()
-    leaving = rounds.wx[:, 0] == fleet.dest_x[rounds.bike]
-    assert leaving.sum() == len(rounds) // 2  # every round goes out from the depot and back to it
+    depot_x, depot_y = fleet.dest_x[rounds.bike], fleet.dest_y[rounds.bike]
+    leaving = (rounds.wx[:, 0] == depot_x) & (rounds.wy[:, 0] == depot_y)
+    returning = (rounds.wx[:, -1] == depot_x) & (rounds.wy[:, -1] == depot_y)
+    assert (leaving ^ returning).all()  # every round goes out from the depot and comes back to it
+    assert leaving.sum() == returning.sum()
     ends = trips.end_ms(tiny_city.grid)
     order = np.lexsort((trips.start_ms, trips.bike))
     same_bike = trips.bike[order][1:] == trips.bike[order][:-1]

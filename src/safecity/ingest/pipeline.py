@@ -13,12 +13,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
 import polars as pl
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import update
+from sqlalchemy import Table, insert, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
@@ -95,6 +95,9 @@ class IngestLimits:
 
 
 REFUSED_KEEP_BYTES = 64 * 1024
+# Core tables: executemany through Core is several times faster than the ORM's bulk path.
+_BATCHES = cast(Table, IngestBatch.__table__)
+_LETTERS = cast(Table, DeadLetter.__table__)
 
 
 class StorageUnavailable(RuntimeError):
@@ -285,9 +288,9 @@ class IngestPipeline:
             if r.error is not None
         ]
         with self._factory() as session, session.begin():
-            session.execute(IngestBatch.__table__.insert(), [batch])
+            session.execute(insert(_BATCHES), [batch])
             if letters:
-                session.execute(DeadLetter.__table__.insert(), letters)
+                session.execute(insert(_LETTERS), letters)
 
     def _mark(self, batch_id: str, status: BatchStatus, error: str | None = None) -> None:
         values: dict[str, object] = {"status": status}

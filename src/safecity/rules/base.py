@@ -16,7 +16,10 @@ class Facts(Protocol):
     """Registry facts a rule may use; live implementations cache, backtests pin a period."""
 
     def watchlist(self, now: datetime) -> pl.DataFrame:
-        """Watchlist entries in force (subject_kind, subject, entry_id, list_kind, ebike_id, valid_from, valid_until)."""
+        """Watchlist entries in force.
+
+        Columns: subject_kind, subject, entry_id, list_kind, ebike_id, valid_from, valid_until.
+        """
         ...
 
     def entry_facts(self, entry_ids: list[int]) -> dict[int, dict[str, object]]:

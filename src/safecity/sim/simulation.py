@@ -59,6 +59,8 @@ class SimBatch:
 
 @dataclass
 class _Stations:
+    """Per-station timing, indexed like the devices table; times in epoch ms."""
+
     ids: list[str]
     hb_phase: np.ndarray
     hb_period: np.ndarray
@@ -72,7 +74,15 @@ def _ms(when: datetime) -> int:
 
 
 class Simulation:
-    """Simulated stations of one city with planted incidents; see the module docstring."""
+    """Simulated stations of one city with planted incidents; see the module docstring.
+
+    Incidents (`thefts`, `tampers`, `silent_stations`) are planted inside [start, start +
+    horizon) and are off by default. `heartbeat_s` defaults to the city scale's period,
+    `upload_s` is the range of the stations' upload intervals, `miss_rate` the share of
+    passes a station misses. The ground truth is written to `ground_truth_path` (default:
+    the city folder's ground_truth.jsonl) and kept in `ground_truth`; `actions` holds the
+    `ReportStolen` actions the driver must carry out.
+    """
 
     def __init__(
         self,
@@ -187,7 +197,8 @@ class Simulation:
 
     def _trips_of_day(self, day: date) -> Trips:
         if day not in self._days:
-            for old in [d for d in self._days if d < date.fromordinal(day.toordinal() - 2)]:
+            # Windows only ever look one day back: keep the day before and whatever lies ahead.
+            for old in [d for d in self._days if d < date.fromordinal(day.toordinal() - 1)]:
                 del self._days[old]
             self._days[day] = day_trips(self.fleet, self.grid, self.seed, day)
         return self._days[day]
