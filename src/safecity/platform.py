@@ -40,7 +40,11 @@ def make_bus(settings: Settings) -> Bus:
     if settings.bus is BusBackend.NATS:
         from safecity.bus.nats import NatsBus
 
-        return NatsBus(settings.nats_url, stream=settings.nats_stream)
+        # Each stream owns its own subjects (`<stream in lower case>.>`), so several deployments
+        # (or test runs) can share one NATS server without their streams overlapping.
+        return NatsBus(
+            settings.nats_url, stream=settings.nats_stream, subject_prefix=settings.nats_stream.lower()
+        )
     return MemoryBus()
 
 

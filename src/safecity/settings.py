@@ -37,7 +37,11 @@ class Settings(BaseSettings):
     )
     bus: BusBackend = Field(BusBackend.MEMORY, description="Event backbone: memory or nats.")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server when bus=nats.")
-    nats_stream: str = Field("SAFECITY", description="JetStream stream name when bus=nats.")
+    nats_stream: str = Field(
+        "SAFECITY",
+        pattern=r"^[A-Za-z0-9_-]{1,32}$",
+        description="JetStream stream name when bus=nats; its subjects are '<name in lower case>.>'.",
+    )
     mqtt_url: str = Field(
         "", description="MQTT broker to subscribe to, e.g. mqtt://127.0.0.1:1883; empty = off."
     )
