@@ -17,13 +17,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import text
+from tests.conftest import T0
+from tests.servicecheck import require_service
 
 from safecity.core.clock import ManualClock
 from safecity.platform import Platform
 from safecity.registry import service as registry
 from safecity.settings import Settings
-from tests.conftest import T0
-from tests.servicecheck import require_service
 
 pytestmark = pytest.mark.integration
 
