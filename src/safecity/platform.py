@@ -189,7 +189,7 @@ class Platform:
                 url=self.settings.mqtt_url,
                 prefix=self.settings.mqtt_topic_prefix,
                 client_id=self.settings.mqtt_client_id,
-                linger_s=self.settings.rules_flush_ms / 1000,
+                linger_s=self.settings.mqtt_linger_ms / 1000,
             )
             await self.mqtt.start()
         log.info(

@@ -1,4 +1,5 @@
-"""Loading a city into the registry: counts, hierarchy, secrets, refusal and replacement."""
+"""Loading a city into the registry (SQLite and PostgreSQL): counts, hierarchy, secrets,
+refusal and replacement, and fresh ids for what is registered afterwards."""
 
 from __future__ import annotations
 
@@ -9,19 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-import safecity.models  # noqa: F401 - every table, for create_all
 from safecity.registry import service
 from safecity.registry.models import Area, Device, EBike, Person, WatchlistEntry
 from safecity.sim import City, CityAlreadyLoaded, load_city
-from safecity.store.db import Base, make_engine, make_session_factory
-
-
-@pytest.fixture
-def registry(tmp_path) -> sessionmaker[Session]:
-    """An empty SQLite registry with every table."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
-    Base.metadata.create_all(engine)
-    return make_session_factory(engine)
 
 
 def _count(factory: sessionmaker[Session], model: type) -> int:
@@ -29,8 +20,8 @@ def _count(factory: sessionmaker[Session], model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_load_city_creates_the_expected_rows(tiny_city: City, registry: sessionmaker[Session]) -> None:
-    report = load_city(tiny_city, registry)
+def test_load_city_creates_the_expected_rows(tiny_city: City, session_factory: sessionmaker[Session]) -> None:
+    report = load_city(tiny_city, session_factory)
     counts = tiny_city.counts
     areas = counts["districts"] + counts["stations"] + counts["communities"]
     assert (report.areas, report.people, report.bikes, report.devices) == (
@@ -39,18 +30,18 @@ def test_load_city_creates_the_expected_rows(tiny_city: City, registry: sessionm
         counts["bikes"],
         counts["base_stations"],
     )
-    assert _count(registry, Area) == areas
-    assert _count(registry, Person) == counts["people"]
-    assert _count(registry, EBike) == counts["bikes"]
-    assert _count(registry, Device) == counts["base_stations"]
+    assert _count(session_factory, Area) == areas
+    assert _count(session_factory, Person) == counts["people"]
+    assert _count(session_factory, EBike) == counts["bikes"]
+    assert _count(session_factory, Device) == counts["base_stations"]
     assert not report.replaced
 
 
 def test_loaded_areas_keep_hierarchy_stations_and_boundaries(
-    tiny_city: City, registry: sessionmaker[Session]
+    tiny_city: City, session_factory: sessionmaker[Session]
 ) -> None:
-    load_city(tiny_city, registry)
-    with registry() as session:
+    load_city(tiny_city, session_factory)
+    with session_factory() as session:
         community = session.scalars(select(Area).where(Area.kind == "community")).first()
         assert community is not None
         station = service.station_of_area(session, area_id=community.id)
@@ -64,11 +55,11 @@ def test_loaded_areas_keep_hierarchy_stations_and_boundaries(
 
 
 def test_bike_rows_match_the_city_and_keep_utc_times(
-    tiny_city: City, registry: sessionmaker[Session]
+    tiny_city: City, session_factory: sessionmaker[Session]
 ) -> None:
-    load_city(tiny_city, registry)
+    load_city(tiny_city, session_factory)
     first = tiny_city.table("bikes").row(0, named=True)
-    with registry() as session:
+    with session_factory() as session:
         bike = service.get_bike_by_tag(session, tag_id=first["tag_id"])
         assert bike is not None
         assert bike.id == first["bike_id"]
@@ -79,13 +70,13 @@ def test_bike_rows_match_the_city_and_keep_utc_times(
 
 
 def test_device_secrets_are_written_and_only_their_hashes_stored(
-    tiny_city: City, registry: sessionmaker[Session]
+    tiny_city: City, session_factory: sessionmaker[Session]
 ) -> None:
-    report = load_city(tiny_city, registry)
+    report = load_city(tiny_city, session_factory)
     secrets = tiny_city.device_secrets()
     assert report.secrets_path == tiny_city.secrets_path
     assert set(secrets) == set(tiny_city.table("devices")["id"])
-    with registry() as session:
+    with session_factory() as session:
         directory = service.device_directory(session)
     hashes = dict(zip(directory["device"], directory["secret_hash"], strict=True))
     assert all(service.is_secret_valid(secret, hashes[device]) for device, secret in secrets.items())
@@ -94,33 +85,33 @@ def test_device_secrets_are_written_and_only_their_hashes_stored(
 
 
 def test_second_load_is_refused_with_a_clear_message(
-    tiny_city: City, registry: sessionmaker[Session]
+    tiny_city: City, session_factory: sessionmaker[Session]
 ) -> None:
-    load_city(tiny_city, registry)
+    load_city(tiny_city, session_factory)
     with pytest.raises(CityAlreadyLoaded, match="already holds a city .* replace=True"):
-        load_city(tiny_city.out_dir, registry)
-    assert _count(registry, EBike) == tiny_city.counts["bikes"]
+        load_city(tiny_city.out_dir, session_factory)
+    assert _count(session_factory, EBike) == tiny_city.counts["bikes"]
 
 
 def test_replace_swaps_the_city_and_drops_its_watchlist(
-    tiny_city: City, registry: sessionmaker[Session]
+    tiny_city: City, session_factory: sessionmaker[Session]
 ) -> None:
-    load_city(tiny_city, registry)
+    load_city(tiny_city, session_factory)
     now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-    with registry() as session, session.begin():
+    with session_factory() as session, session.begin():
         service.report_stolen(
             session, bike_id=1, reported_by="owner", basis="report 1", owner="S0101", now=now
         )
-    report = load_city(tiny_city, registry, replace=True)
+    report = load_city(tiny_city, session_factory, replace=True)
     assert report.replaced
-    assert _count(registry, WatchlistEntry) == 0
-    assert _count(registry, EBike) == tiny_city.counts["bikes"]
+    assert _count(session_factory, WatchlistEntry) == 0
+    assert _count(session_factory, EBike) == tiny_city.counts["bikes"]
 
 
 def test_new_registrations_after_a_load_get_fresh_ids(
-    tiny_city: City, registry: sessionmaker[Session]
+    tiny_city: City, session_factory: sessionmaker[Session]
 ) -> None:
-    load_city(tiny_city, registry)
+    load_city(tiny_city, session_factory)
     reg = service.BikeRegistration(
         tag_id="ABCDEF0123",
         frame_number="NEW-1",
@@ -129,7 +120,7 @@ def test_new_registrations_after_a_load_get_fresh_ids(
         owner_id_number="330302199001010013",
         owner_name="测试",
     )
-    with registry() as session, session.begin():
+    with session_factory() as session, session.begin():
         bike = service.register_bike(session, reg=reg, by="test", now=datetime(2026, 11, 23, tzinfo=UTC))
         assert bike.id == tiny_city.counts["bikes"] + 1
     assert pl.read_parquet(tiny_city.secrets_path).height == tiny_city.counts["base_stations"]
