@@ -36,6 +36,24 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def build_platform(settings: Settings, clock: Any = None) -> Any:
+    """Build the platform, turning configuration and connection problems into clear messages."""
+    from sqlalchemy.exc import OperationalError
+
+    from safecity.platform import Platform
+    from safecity.rules import RulesError
+
+    try:
+        return Platform.build(settings, clock=clock)
+    except RulesError as exc:
+        err.print(f"[red]rules file {exc.source} is invalid ({len(exc.problems)} problem(s)):[/red]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}")
+    except OperationalError as exc:
+        err.print(f"[red]cannot use the database {settings.resolved_database_url!r}:[/red] {exc.orig}")
+    raise typer.Exit(2)
+
+
 def configure_logging(settings: Settings) -> None:
     """Structured logs: console text by default, JSON lines with SAFECITY_LOG_JSON=true."""
     import logging
@@ -89,10 +107,9 @@ def serve() -> None:
 def _serve(settings: Settings, platform: Any = None, simulation: dict[str, Any] | None = None) -> None:
     import uvicorn
 
-    from safecity.platform import Platform
     from safecity.web.app import create_app
 
-    platform = platform or Platform.build(settings)
+    platform = platform or build_platform(settings)
     fastapi_app = create_app(
         platform, background=_simulation_task(platform, simulation) if simulation else None
     )
@@ -120,13 +137,12 @@ def demo(
     configure_logging(settings)
     from safecity.core.clock import AcceleratedClock
     from safecity.driver import city_summary, ensure_loaded
-    from safecity.platform import Platform
 
     # The platform runs on the simulated clock, so that accelerated readings count as current.
-    platform = Platform.build(settings, clock=AcceleratedClock(datetime.now(UTC), speedup))
+    platform = build_platform(settings, clock=AcceleratedClock(datetime.now(UTC), speedup))
     city = ensure_loaded(platform, seed=seed, scale=scale, console=err)
     if platform.bbox is None:
-        platform = Platform.build(settings, clock=platform.clock)  # pick up the new city's bounds
+        platform = build_platform(settings, clock=platform.clock)  # pick up the new city's bounds
     console.print(f"[bold green]safecity demo[/bold green]: {city_summary(city)}; simulated at {speedup:g}x")
     console.print(f"Open the console at [bold]http://{settings.host}:{settings.port}[/bold] (Ctrl-C stops).")
     _serve(
@@ -146,9 +162,8 @@ def generate(
     settings = _settings()
     configure_logging(settings)
     from safecity.driver import city_summary, ensure_loaded
-    from safecity.platform import Platform
 
-    platform = Platform.build(settings)
+    platform = build_platform(settings)
     city = ensure_loaded(platform, seed=seed, scale=scale, console=err, replace=replace)
     console.print(city_summary(city))
 
@@ -205,9 +220,8 @@ def replay(
     settings = _settings()
     configure_logging(settings)
     from safecity.ingest import Part
-    from safecity.platform import Platform
 
-    platform = Platform.build(settings)
+    platform = build_platform(settings)
     platform.warm_dedup()
     totals = {"received": 0, "stored": 0, "dead_lettered": 0, "duplicates": 0}
     size = file.stat().st_size
@@ -272,7 +286,7 @@ def rules_backtest(
     """Run a rule over a past period of the lake; report the warnings it would have raised (none are)."""
     settings = _settings()
     configure_logging(settings)
-    from safecity.platform import Platform, rules_path
+    from safecity.platform import rules_path
     from safecity.rules import PeriodFacts, RulesError, build_rules, load_rules
     from safecity.rules.backtest import backtest
 
@@ -288,7 +302,7 @@ def rules_backtest(
     if not chosen:
         err.print(f"[red]no rule named {rule!r}; known: {', '.join(r.name for r in config.rules)}[/red]")
         raise typer.Exit(1)
-    platform = Platform.build(settings)
+    platform = build_platform(settings)
     evaluator = build_rules(type(config)(version=1, rules=[chosen[0].model_copy(update={"enabled": True})]))[
         0
     ]

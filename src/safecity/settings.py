@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     )
     mqtt_topic_prefix: str = Field("safecity/v1", description="Topic prefix devices publish under.")
     mqtt_linger_ms: int = Field(
-        20, ge=0, le=1000, description="How long MQTT messages are collected into one ingest batch.")
+        20, ge=0, le=1000, description="How long MQTT messages are collected into one ingest batch."
+    )
     mqtt_client_id: str = Field(
         "safecity-ingest", description="MQTT client id; its persistent session keeps unacknowledged messages."
     )

@@ -1,0 +1,64 @@
+"""Fixtures for the HTTP API tests: a fresh platform on a stopped clock, served through its lifespan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from safecity.core.clock import ManualClock
+from safecity.platform import Platform
+from safecity.settings import Settings
+from safecity.web.app import create_app
+from tests.conftest import T0
+
+STATION = "BS-000123"
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Platform:
+    """A platform in a fresh data folder (SQLite, local lake, memory bus) at T0."""
+    return Platform.build(Settings(data_dir=tmp_path), clock=ManualClock(T0))
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[TestClient]:
+    """HTTP client of the whole app; entering it starts the platform's workers, leaving stops them."""
+    with TestClient(create_app(platform), raise_server_exceptions=False) as client:
+        yield client
+
+
+def register_device(api: TestClient, device_id: str = STATION, **over: Any) -> str:
+    """Register a base station through the API; return its secret."""
+    body = {
+        "id": device_id,
+        "kind": "rfid_station",
+        "name": f"Station {device_id}",
+        "lat": 28.0,
+        "lon": 120.7,
+    }
+    answer = api.post("/api/v1/devices", json={**body, **over})
+    assert answer.status_code == 201, answer.text
+    secret: str = answer.json()["secret"]
+    return secret
+
+
+def read(i: int, **over: Any) -> dict[str, Any]:
+    """A well-formed RFID read a minute before T0."""
+    event = {
+        "id": f"{STATION}-{i}",
+        "kind": "rfid_read",
+        "ts": "2026-11-22T07:59:00.250Z",
+        "subject": "00A1B2C3D4",
+    }
+    event.update(over)
+    return event
+
+
+def ndjson(events: list[dict[str, Any]]) -> bytes:
+    """Events as one NDJSON body."""
+    return "\n".join(json.dumps(e, ensure_ascii=False) for e in events).encode()
