@@ -164,3 +164,8 @@ def test_epoch_milliseconds_and_offsets_are_the_same_instant(
     result = submit(pipeline, ndjson([read(1, ts=millis), read(2, ts="2026-11-22T15:59:00.25+08:00")]))
     assert result.stored == 2
     assert sink.all["ts"].n_unique() == 1
+
+
+def test_a_bad_line_in_a_body_ending_with_a_newline_is_the_only_rejection(pipeline: IngestPipeline) -> None:
+    result = submit(pipeline, ndjson([read(1), read(2, lat="x", lon=1.0), read(3)]) + b"\n")
+    assert (result.received, result.stored, [r.index for r in result.rejected]) == (3, 2, [1])

@@ -126,8 +126,8 @@ def _attached_events(session: Session, alert_ids: list[str]) -> dict[str, set[st
 def _route(session: Session, area_ids: Iterable[str | None]) -> dict[str | None, tuple[str | None, str]]:
     """Map each area to (station id, station name); (None, "") where no station answers for it."""
     routes: dict[str | None, tuple[str | None, str]] = {None: (None, "")}
-    for area_id in set(area_ids) - {None}:
-        station = registry.station_of_area(session, area_id=area_id)
+    wanted = {a for a in area_ids if a is not None}
+    for area_id, station in registry.stations_of_areas(session, area_ids=wanted).items():
         routes[area_id] = (station.id, station.name) if station is not None else (None, "")
     return routes
 

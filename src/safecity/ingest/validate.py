@@ -24,6 +24,7 @@ _SUBJECT_KIND = {k.value: s.subject_kind.value for k, s in KIND_SPECS.items()}
 _SUBJECT_REQUIRED = [k.value for k, s in KIND_SPECS.items() if s.subject_required]
 _MOVING = [k.value for k, s in KIND_SPECS.items() if not s.location_from_device]
 
+_OPTIONAL = ("lat", "lon", "code", "corr", "attrs")
 DEVICE_FRAME_SCHEMA = {
     "device": pl.String,
     "device_kind": pl.String,
@@ -64,8 +65,12 @@ def _parse_ts(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.coalesce(text, millis).alias("ts_parsed"))
 
 
-def _checks(limits: Limits) -> list[tuple[str, pl.Expr, pl.Expr]]:
-    """(field, failed?, reason) in the order they are reported; the first failure wins."""
+def _checks(limits: Limits, present: set[str]) -> list[tuple[str, pl.Expr, pl.Expr]]:
+    """(field, failed?, reason) in the order they are reported; the first failure wins.
+
+    Checks of optional fields that no event of the batch carries (`present` lists those some
+    event does) are left out: a batch of station reads has no coordinates, codes or attrs.
+    """
     c = pl.col
     lit = pl.lit
     oldest, newest = limits.now - limits.max_age, limits.now + limits.max_skew
@@ -123,14 +128,17 @@ def _checks(limits: Limits) -> list[tuple[str, pl.Expr, pl.Expr]]:
                 lit(int(limits.max_skew.total_seconds())),
             ),
         ),
-        ("lat", c("lat").is_null() != c("lon").is_null(), lit("lat and lon must be given together")),
-        (
-            "lat",
-            c("lat").is_not_null() & globe_bad,
-            pl.format("coordinates ({}, {}) are not on the globe", c("lat"), c("lon")),
-        ),
     ]
-    if limits.bbox is not None:
+    if present & {"lat", "lon"}:
+        checks += [
+            ("lat", c("lat").is_null() != c("lon").is_null(), lit("lat and lon must be given together")),
+            (
+                "lat",
+                c("lat").is_not_null() & globe_bad,
+                pl.format("coordinates ({}, {}) are not on the globe", c("lat"), c("lon")),
+            ),
+        ]
+    if limits.bbox is not None and present & {"lat", "lon"}:
         checks.append(
             (
                 "lat",
@@ -159,6 +167,8 @@ def _checks(limits: Limits) -> list[tuple[str, pl.Expr, pl.Expr]]:
             c("subject").is_not_null() & ~c("subject_ok"),
             pl.format("subject '{}' is not {}", c("subject").str.slice(0, 64), c("subject_hint")),
         ),
+    ]
+    optional: list[tuple[str, pl.Expr, pl.Expr]] = [
         (
             "code",
             c("code").str.len_chars() > limits.max_text_len,
@@ -176,7 +186,7 @@ def _checks(limits: Limits) -> list[tuple[str, pl.Expr, pl.Expr]]:
             lit("attrs must be an object"),
         ),
     ]
-    return checks
+    return checks + [check for check in optional if check[0] in present]
 
 
 def _subject_exprs(kinds: list[str]) -> tuple[pl.Expr, pl.Expr]:
@@ -208,7 +218,8 @@ def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tupl
     )
     kinds = [k for k in frame["subject_kind"].unique().to_list() if k is not None]
     ok, hint = _subject_exprs(kinds)
-    checks = _checks(limits)
+    present = {col for col in _OPTIONAL if frame[col].null_count() < frame.height}
+    checks = _checks(limits, present)
     # One pass decides which rows fail; reasons are formatted only for those (usually none).
     frame = (
         frame.lazy()

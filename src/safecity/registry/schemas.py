@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from safecity.core.ids import DEVICE_ID_PATTERN
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -77,7 +79,7 @@ class EntryOut(BaseModel):
 class DeviceIn(_In):
     """Register a field device."""
 
-    id: str = Field(min_length=1, max_length=64)
+    id: str = Field(pattern=DEVICE_ID_PATTERN, description="1 to 64 of A-Z a-z 0-9 _ . : -")
     kind: str = Field(min_length=1, max_length=32)
     name: str = Field(min_length=1, max_length=128)
     lat: float | None = Field(None, ge=-90, le=90)

@@ -107,6 +107,11 @@ def register_bike(session: Session, *, reg: BikeRegistration, by: str, now: date
         raise InvalidInput("tag_id", f"{reg.tag_id!r} is not a tag id (8 to 16 hexadecimal digits)")
     if not reg.frame_number.strip():
         raise InvalidInput("frame_number", "the frame number is required")
+    # Checked here, not only in get_or_create_person, so the error names this input's field.
+    if not is_valid_id_number(reg.owner_id_number):
+        raise InvalidInput(
+            "owner_id_number", f"{reg.owner_id_number!r} is not a valid GB 11643 identity number"
+        )
     if get_bike_by_tag(session, tag_id=tag) is not None:
         raise Conflict("tag_id", f"tag {tag} is already fitted to a registered bike")
     owner = get_or_create_person(
@@ -381,3 +386,24 @@ def station_of_area(session: Session, *, area_id: str | None) -> Area | None:
             return session.get(Area, area.station_id)
         area_id = area.parent_id
     return None
+
+
+def stations_of_areas(session: Session, *, area_ids: set[str]) -> dict[str, Area | None]:
+    """`station_of_area` for many areas at once, reading the area hierarchy in one query."""
+    if not area_ids:
+        return {}
+    areas = {a.id: a for a in session.scalars(select(Area))}
+    out: dict[str, Area | None] = {}
+    for start in area_ids:
+        area_id: str | None = start
+        seen: set[str] = set()
+        found: Area | None = None
+        while area_id and area_id not in seen and area_id in areas:
+            seen.add(area_id)
+            area = areas[area_id]
+            if area.station_id:
+                found = areas.get(area.station_id)
+                break
+            area_id = area.parent_id
+        out[start] = found
+    return out

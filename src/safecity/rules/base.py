@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import polars as pl
 
@@ -46,7 +46,9 @@ class Rule(Protocol):
         ...
 
 
-def evidence_from(rows: pl.DataFrame) -> tuple[Evidence, ...]:
-    """Turn record rows into evidence, oldest first."""
-    rows = rows.sort("ts").select(EVIDENCE_COLUMNS)
-    return tuple(Evidence(*r) for r in rows.iter_rows())
+def evidence_by(rows: pl.DataFrame, key: str) -> dict[Any, tuple[Evidence, ...]]:
+    """Group record rows by `key` into evidence, oldest first, in one pass (hits are few rows)."""
+    grouped: dict[Any, list[Evidence]] = {}
+    for k, *values in rows.sort(key, "ts").select(pl.col(key).alias("_key"), *EVIDENCE_COLUMNS).iter_rows():
+        grouped.setdefault(k, []).append(Evidence(*values))
+    return {k: tuple(v) for k, v in grouped.items()}

@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 
 from safecity.core.finding import Finding
-from safecity.rules.base import Facts, evidence_from
+from safecity.rules.base import Facts, evidence_by
 from safecity.rules.config import HotlistParams, RuleConfig
 
 
@@ -40,24 +40,28 @@ class HotlistRule:
         )
         if hits.is_empty():
             return []
-        entry_ids = hits["entry_id"].unique().to_list()
-        registry_facts = facts.entry_facts(entry_ids)
+        evidence = evidence_by(hits, "entry_id")
+        registry_facts = facts.entry_facts(list(evidence))
+        meta = {
+            e: (lk, sk)
+            for e, lk, sk in hits.select("entry_id", "list_kind", "subject_kind").unique().iter_rows()
+        }
+        params = self.params.model_dump()
         findings = []
-        for (entry_id,), rows in hits.group_by("entry_id", maintain_order=True):
-            first = rows.sort("ts").row(0, named=True)
+        for entry_id, items in evidence.items():
             findings.append(
                 Finding(
                     rule=self.name,
                     rule_kind=self.kind,
                     severity=self.severity,
                     title=self.title,
-                    subject_kind=first["subject_kind"],
-                    subject=first["subject"],
-                    dedup_key=f"{first['list_kind']}:{entry_id}",
+                    subject_kind=meta[entry_id][1],
+                    subject=str(items[0].subject),
+                    dedup_key=f"{meta[entry_id][0]}:{entry_id}",
                     at=now,
-                    evidence=evidence_from(rows),
+                    evidence=items,
                     facts=registry_facts.get(int(entry_id), {}),
-                    params=self.params.model_dump(),
+                    params=params,
                 )
             )
         return findings

@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 
 from safecity.core.finding import Finding
-from safecity.rules.base import Facts, evidence_from
+from safecity.rules.base import Facts, evidence_by
 from safecity.rules.config import RuleConfig, TagTamperParams
 
 
@@ -27,21 +27,25 @@ class TagTamperRule:
         hits = batch.filter(
             pl.col("kind").is_in(self.params.record_kinds) & pl.col("code").is_in(self.params.codes)
         )
+        if hits.is_empty():
+            return []
+        kinds = dict(hits.select("subject", "subject_kind").unique("subject").iter_rows())
+        params = self.params.model_dump()
         return [
             Finding(
                 rule=self.name,
                 rule_kind=self.kind,
                 severity=self.severity,
                 title=self.title,
-                subject_kind=rows["subject_kind"][0],
+                subject_kind=kinds[subject],
                 subject=str(subject),
                 dedup_key=f"tamper:{subject}",
                 at=now,
-                evidence=evidence_from(rows),
+                evidence=items,
                 facts={"tag_id": subject},
-                params=self.params.model_dump(),
+                params=params,
             )
-            for (subject,), rows in hits.group_by("subject", maintain_order=True)
+            for subject, items in evidence_by(hits, "subject").items()
         ]
 
     def tick(self, facts: Facts, now: datetime) -> list[Finding]:

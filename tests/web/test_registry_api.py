@@ -1,0 +1,210 @@
+"""Registry routes: bikes, stolen reports and recoveries, devices and areas, with clear JSON errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from safecity.platform import Platform
+from safecity.registry import Area
+from safecity.store import transaction
+from tests.web.conftest import register_device
+
+OWNER_ID = "11010519491231002X"  # GB 11643's own worked example (check digit X)
+BIKE = {
+    "tag_id": "00a1b2c3d4",
+    "frame_number": "WZ-2026-000123",
+    "model": "Yadea G5",
+    "colour": "red",
+    "owner_id_number": OWNER_ID,
+    "owner_name": "Zhang Wei",
+    "owner_phone": "13800138000",
+    "by": "clerk-7",
+}
+STOLEN = {"reported_by": "owner", "basis": "report 2026-1122-0042", "owner": "officer-12"}
+
+
+def error_of(answer: Any, status: int) -> dict[str, Any]:
+    """The error envelope of an answer that must have this status."""
+    assert answer.status_code == status, answer.text
+    body = answer.json()
+    assert set(body) == {"error"}
+    error: dict[str, Any] = body["error"]
+    assert {"code", "message", "field"} <= set(error) and error["message"]
+    return error
+
+
+def field_name(error: dict[str, Any]) -> str:
+    """The body field an error names, without the location prefix FastAPI adds ("body.")."""
+    return str(error["field"]).rsplit(".", 1)[-1]
+
+
+@pytest.fixture
+def bike(api: TestClient) -> dict[str, Any]:
+    """A bike registered through the API."""
+    answer = api.post("/api/v1/bikes", json=BIKE)
+    assert answer.status_code == 201, answer.text
+    registered: dict[str, Any] = answer.json()
+    return registered
+
+
+def test_registering_a_bike_answers_201_with_the_owner_masked(api: TestClient) -> None:
+    answer = api.post("/api/v1/bikes", json=BIKE)
+    assert answer.status_code == 201
+    bike = answer.json()
+    assert bike["owner_id_number_masked"] == "110105********002X"
+    assert OWNER_ID not in answer.text
+    assert (bike["tag_id"], bike["status"], bike["owner_name"]) == ("00A1B2C3D4", "registered", "Zhang Wei")
+    assert bike["registered_at"].startswith("2026-11-22T08:00:00")
+
+
+def test_registering_a_fitted_tag_again_is_409_naming_the_tag(api: TestClient, bike: dict[str, Any]) -> None:
+    answer = api.post("/api/v1/bikes", json={**BIKE, "tag_id": "00A1B2C3D4", "frame_number": "OTHER-1"})
+    error = error_of(answer, 409)
+    assert (error["code"], error["field"]) == ("Conflict", "tag_id")
+
+
+def test_registering_a_known_frame_again_is_409_naming_the_frame(api: TestClient, bike: dict[str, Any]) -> None:
+    error = error_of(api.post("/api/v1/bikes", json={**BIKE, "tag_id": "00FFFFFFFF"}), 409)
+    assert error["field"] == "frame_number"
+
+
+def test_bad_identity_number_is_422_naming_the_body_field(api: TestClient) -> None:
+    answer = api.post("/api/v1/bikes", json={**BIKE, "owner_id_number": "110105194912310021"})
+    error = error_of(answer, 422)
+    assert error["field"] == "owner_id_number"
+    assert "GB 11643" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"owner_id_number": "1101051949"}, "owner_id_number"),  # too short: refused by the schema
+        ({"tag_id": "ZZZZZZZZZZ"}, "tag_id"),
+        ({"owner_phone": "call me"}, "owner_phone"),
+        ({"colour_code": "R01"}, "colour_code"),  # unknown fields are refused, not ignored
+    ],
+)
+def test_invalid_bike_fields_are_422_naming_the_field(api: TestClient, change: dict[str, str], field: str) -> None:
+    error = error_of(api.post("/api/v1/bikes", json={**BIKE, **change}), 422)
+    assert field_name(error) == field
+
+
+def test_bike_is_found_by_tag_and_by_id(api: TestClient, bike: dict[str, Any]) -> None:
+    found = api.get("/api/v1/bikes", params={"tag": " 00a1b2c3d4 "})
+    assert found.status_code == 200
+    assert [b["id"] for b in found.json()] == [bike["id"]]
+    assert api.get("/api/v1/bikes", params={"tag": "00FFFFFFFF"}).json() == []
+    assert api.get("/api/v1/bikes", params={"frame": BIKE["frame_number"]}).json()[0]["id"] == bike["id"]
+    assert api.get(f"/api/v1/bikes/{bike['id']}").json() == bike
+
+
+def test_unknown_bike_is_404_with_the_envelope(api: TestClient) -> None:
+    error = error_of(api.get("/api/v1/bikes/999"), 404)
+    assert error["code"] == "NotFound" and "999" in error["message"]
+    assert error_of(api.post("/api/v1/bikes/999/stolen", json=STOLEN), 404)["code"] == "NotFound"
+    closing = api.post("/api/v1/watchlist/999/close", json={"by": "officer-12"})
+    assert error_of(closing, 404)["code"] == "NotFound"
+
+
+def test_stolen_report_lists_the_bike_once(api: TestClient, bike: dict[str, Any]) -> None:
+    answer = api.post(f"/api/v1/bikes/{bike['id']}/stolen", json=STOLEN)
+    assert answer.status_code == 201
+    entry = answer.json()
+    assert (entry["subject"], entry["ebike_id"], entry["status"]) == ("00A1B2C3D4", bike["id"], "active")
+    assert entry["expires_at"].startswith("2027-05-21")  # 180 days by default
+    assert [e["id"] for e in api.get("/api/v1/watchlist").json()] == [entry["id"]]
+    assert api.get(f"/api/v1/bikes/{bike['id']}").json()["status"] == "stolen"
+
+    again = error_of(api.post(f"/api/v1/bikes/{bike['id']}/stolen", json=STOLEN), 409)
+    assert again["field"] == "bike_id"
+
+
+def test_stolen_report_needs_its_basis(api: TestClient, bike: dict[str, Any]) -> None:
+    error = error_of(api.post(f"/api/v1/bikes/{bike['id']}/stolen", json={**STOLEN, "basis": "  "}), 422)
+    assert field_name(error) == "basis"
+
+
+def test_closing_an_entry_as_recovered_stops_it_once(api: TestClient, bike: dict[str, Any]) -> None:
+    entry = api.post(f"/api/v1/bikes/{bike['id']}/stolen", json=STOLEN).json()
+    closed = api.post(f"/api/v1/watchlist/{entry['id']}/close", json={"status": "recovered", "by": "officer-12"})
+    assert closed.status_code == 200
+    assert (closed.json()["status"], closed.json()["closed_by"]) == ("recovered", "officer-12")
+    assert closed.json()["closed_at"] is not None
+    assert api.get(f"/api/v1/bikes/{bike['id']}").json()["status"] == "registered"
+    assert api.get("/api/v1/watchlist", params={"status": "active"}).json() == []
+    assert [e["id"] for e in api.get("/api/v1/watchlist", params={"status": "recovered"}).json()] == [entry["id"]]
+
+    again = api.post(f"/api/v1/watchlist/{entry['id']}/close", json={"status": "withdrawn", "by": "officer-12"})
+    assert error_of(again, 409)["field"] == "status"
+
+
+def test_closing_as_active_is_refused(api: TestClient, bike: dict[str, Any]) -> None:
+    entry = api.post(f"/api/v1/bikes/{bike['id']}/stolen", json=STOLEN).json()
+    error = error_of(api.post(f"/api/v1/watchlist/{entry['id']}/close", json={"status": "active", "by": "x"}), 422)
+    assert field_name(error) == "status"
+
+
+@pytest.fixture
+def areas(platform: Platform) -> None:
+    """A station area holding two communities."""
+    with transaction(platform.session_factory) as session:
+        session.add(Area(id="S1", kind="station", name="Wuma Police Station", station_id="S1"))
+        session.flush()
+        session.add_all(
+            [
+                Area(id="C1", kind="community", name="Wuma", parent_id="S1", lat=28.0, lon=120.65),
+                Area(id="C2", kind="community", name="Nanhui", parent_id="S1", lat=28.01, lon=120.67),
+            ]
+        )
+
+
+def test_areas_are_listed_and_filtered_by_kind(api: TestClient, areas: None) -> None:
+    assert [a["id"] for a in api.get("/api/v1/areas").json()] == ["C1", "C2", "S1"]
+    assert [a["id"] for a in api.get("/api/v1/areas", params={"kind": "community"}).json()] == ["C1", "C2"]
+    station = api.get("/api/v1/areas", params={"kind": "station"}).json()
+    assert station == [
+        {"id": "S1", "kind": "station", "name": "Wuma Police Station", "parent_id": None, "station_id": "S1"}
+        | {"lat": None, "lon": None}
+    ]
+    error_of(api.get("/api/v1/areas", params={"kind": "planet"}), 422)
+
+
+def test_devices_are_listed_and_filtered_by_kind_and_area(api: TestClient, areas: None) -> None:
+    register_device(api, "BS-1", area_id="C1")
+    register_device(api, "BS-2", area_id="C2")
+    register_device(api, "DC-1", kind="door_controller", area_id="C1")
+    listed = api.get("/api/v1/devices").json()
+    assert [d["id"] for d in listed] == ["BS-1", "BS-2", "DC-1"]
+    assert all("secret" not in d and "secret_hash" not in d for d in listed)
+    assert [d["id"] for d in api.get("/api/v1/devices", params={"kind": "rfid_station"}).json()] == ["BS-1", "BS-2"]
+    assert [d["id"] for d in api.get("/api/v1/devices", params={"area_id": "C1"}).json()] == ["BS-1", "DC-1"]
+    both = api.get("/api/v1/devices", params={"area_id": "C1", "kind": "rfid_station"}).json()
+    assert [d["id"] for d in both] == ["BS-1"]
+
+
+def test_device_registration_returns_the_secret_once(api: TestClient) -> None:
+    answer = api.post("/api/v1/devices", json={"id": "BS-7", "kind": "rfid_station", "name": "Gate"})
+    assert answer.status_code == 201
+    assert len(answer.json()["secret"]) >= 32
+    assert answer.json()["device"] == {
+        "id": "BS-7",
+        "kind": "rfid_station",
+        "name": "Gate",
+        "lat": None,
+        "lon": None,
+        "area_id": None,
+        "status": "active",
+    }
+    again = api.post("/api/v1/devices", json={"id": "BS-7", "kind": "rfid_station", "name": "Gate"})
+    assert error_of(again, 409)["code"] == "Conflict"
+
+
+@pytest.mark.parametrize("device_id", ["has space", "BS/1", "x" * 65, ""])
+def test_device_with_an_invalid_id_is_422_naming_id(api: TestClient, device_id: str) -> None:
+    answer = api.post("/api/v1/devices", json={"id": device_id, "kind": "rfid_station", "name": "Gate"})
+    error = error_of(answer, 422)
+    assert field_name(error) == "id"
+    assert api.get("/api/v1/devices").json() == []
