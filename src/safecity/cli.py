@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import structlog
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -32,7 +33,7 @@ def _settings() -> Settings:
     try:
         return Settings()
     except Exception as exc:  # pydantic's message names the variable and the problem
-        err.print(f"[red]configuration error:[/red] {exc}")
+        err.print(f"[red]configuration error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -46,11 +47,12 @@ def build_platform(settings: Settings, clock: Any = None) -> Any:
     try:
         return Platform.build(settings, clock=clock)
     except RulesError as exc:
-        err.print(f"[red]rules file {exc.source} is invalid ({len(exc.problems)} problem(s)):[/red]")
+        err.print(f"[red]rules file {escape(exc.source)} is invalid ({len(exc.problems)} problem(s)):[/red]")
         for problem in exc.problems:
-            err.print(f"  - {problem}")
+            err.print(f"  - {escape(problem)}")
     except OperationalError as exc:
-        err.print(f"[red]cannot use the database {settings.resolved_database_url!r}:[/red] {exc.orig}")
+        url = escape(repr(settings.resolved_database_url))
+        err.print(f"[red]cannot use the database {url}:[/red] {escape(str(exc.orig))}")
     raise typer.Exit(2)
 
 
@@ -72,6 +74,8 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
+        # Logs go to stderr like the progress bars: stdout carries only results (replay's JSON totals).
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
 
 
@@ -234,7 +238,7 @@ def replay(
             for key in totals:
                 totals[key] += getattr(results[0], key)
             if results[0].error:
-                err.print(f"[red]refused batch:[/red] {results[0].error}")
+                err.print(f"[red]refused batch:[/red] {escape(results[0].error)}")
             progress.update(task, advance=sum(len(line) for line in chunk))
     console.print(json.dumps(totals))
     platform.engine.dispose()
@@ -255,11 +259,12 @@ def rules_check(
     try:
         parsed = load_rules(path)
     except RulesError as exc:
-        err.print(f"[red]{exc.source}: {len(exc.problems)} problem(s)[/red]")
+        # Problems quote the file (names, regex patterns): print them verbatim, never as markup.
+        err.print(f"[red]{escape(exc.source)}: {len(exc.problems)} problem(s)[/red]")
         for problem in exc.problems:
-            err.print(f"  - {problem}")
+            err.print(f"  - {escape(problem)}")
         raise typer.Exit(1) from exc
-    table = Table(title=f"{path}: OK")
+    table = Table(title=f"{escape(str(path))}: OK")
     for col in ("name", "kind", "enabled", "severity", "params"):
         table.add_column(col)
     for rule in parsed.rules:
@@ -268,7 +273,7 @@ def rules_check(
             rule.kind,
             str(rule.enabled),
             rule.severity,
-            json.dumps(rule.typed_params().model_dump(), ensure_ascii=False),
+            escape(json.dumps(rule.typed_params().model_dump(), ensure_ascii=False)),
         )
     console.print(table)
 
@@ -296,11 +301,12 @@ def rules_backtest(
     try:
         config = load_rules(file or rules_path(settings))
     except RulesError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from exc
     chosen = [r for r in config.rules if r.name == rule]
     if not chosen:
-        err.print(f"[red]no rule named {rule!r}; known: {', '.join(r.name for r in config.rules)}[/red]")
+        known = ", ".join(r.name for r in config.rules)
+        err.print(f"[red]no rule named {escape(repr(rule))}; known: {known}[/red]")
         raise typer.Exit(1)
     platform = build_platform(settings)
     evaluator = build_rules(type(config)(version=1, rules=[chosen[0].model_copy(update={"enabled": True})]))[
@@ -405,11 +411,11 @@ def deadletters(limit: Annotated[int, typer.Option(help="How many, newest first.
         for d in session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)):
             table.add_row(
                 d.received_at.isoformat(timespec="seconds"),
-                d.device_id or "",
+                escape(d.device_id or ""),  # dead letters hold what senders wrote: never markup
                 str(d.idx),
-                d.event_id or "",
-                d.field or "",
-                d.reason,
+                escape(d.event_id or ""),
+                escape(d.field or ""),
+                escape(d.reason),
             )
     console.print(table)
     engine.dispose()
