@@ -62,6 +62,9 @@ def configure_logging(settings: Settings) -> None:
 
     level = getattr(logging, settings.log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    # Libraries that log every request or migration step at INFO would drown the platform's own logs.
+    for noisy in ("httpx", "httpcore", "alembic", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     renderer: Any = (
         structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
     )

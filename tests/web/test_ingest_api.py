@@ -23,10 +23,21 @@ from tests.conftest import T0
 from tests.web.conftest import STATION, ndjson, read, register_device
 
 INGEST = "/api/v1/ingest"
-RESULT_KEYS = {"batch_id", "received", "accepted", "stored", "dead_lettered", "duplicates", "error", "rejected"}
+RESULT_KEYS = {
+    "batch_id",
+    "received",
+    "accepted",
+    "stored",
+    "dead_lettered",
+    "duplicates",
+    "error",
+    "rejected",
+}
 
 
-def post(api: TestClient, body: bytes, secret: str | None, device: str = STATION, **kw: Any) -> Any:
+def post(
+    api: TestClient, body: bytes | Iterator[bytes], secret: str | None, device: str = STATION, **kw: Any
+) -> Any:
     """Upload a body as `device` (no credentials when secret is None)."""
     auth = (device, secret) if secret is not None else None
     return api.post(INGEST, content=body, auth=auth, **kw)
@@ -68,7 +79,8 @@ def test_registered_device_uploads_ndjson_and_gets_the_counts(api: TestClient, s
     result = answer.json()
     assert set(result) == RESULT_KEYS
     assert (result["received"], result["accepted"], result["stored"]) == (3, 3, 3)
-    assert (result["dead_lettered"], result["duplicates"], result["rejected"], result["error"]) == (0, 0, [], None)
+    assert (result["dead_lettered"], result["duplicates"]) == (0, 0)
+    assert (result["rejected"], result["error"]) == ([], None)
     assert result["batch_id"]
 
 
@@ -78,7 +90,8 @@ def test_json_array_body_is_accepted_like_ndjson(api: TestClient, secret: str) -
         read(2, id=424242, attrs={"rssi": -61}, unknown_field="ignored"),
         read(3, subject="xyz"),
     ]
-    answer = post(api, json.dumps(events, indent=2).encode(), secret, headers={"content-type": "application/json"})
+    body = json.dumps(events, indent=2).encode()  # an array over several lines
+    answer = post(api, body, secret, headers={"content-type": "application/json"})
     assert answer.status_code == 200, answer.text
     result = answer.json()
     assert result["stored"] == 2
@@ -265,7 +278,7 @@ NASTY_BODIES = [
     b'{"id": "\\ud800", "kind": "rfid_read", "ts": "2026-11-22T07:59:00Z", "subject": "00A1B2C3D4"}',
     b'{"id": "e1", "kind": "rfid_read", "ts": "2026-11-22T07:59:00Z", "subject": "\xff\xfe"}',
     b'\xef\xbb\xbf{"id": "e1", "kind": "heartbeat", "ts": "2026-11-22T07:59:00Z"}',
-    b'{"id": "e1", "kind": "heartbeat", "ts": "2026-11-22T07:59:00Z", "attrs": {"x": "' + b"y" * 5000 + b'"}}',
+    b'{"id": "e1", "kind": "heartbeat", "ts": "2026-11-22T07:59:00Z", "attrs": {"x": "%s"}}' % (b"y" * 5000),
     b'{"id": ["e1"], "kind": {"a": 1}, "ts": [], "subject": 5, "value": "many", "corr": 7}',
     b'{"id": "e1", "kind": "heartbeat", "ts": "2026-11-22T07:59:00Z"}\n\x00\n{"id": "e2"}',
     b'{"id": "e1", "kind": "heartbeat", "ts": "2026-11-22T07:59:00Z", "v": 18446744073709551616}',

@@ -36,6 +36,12 @@ def error_of(answer: Any, status: int) -> dict[str, Any]:
     return error
 
 
+def ids(answer: Any) -> list[Any]:
+    """The ids of the items a list route answered."""
+    assert answer.status_code == 200, answer.text
+    return [item["id"] for item in answer.json()]
+
+
 def field_name(error: dict[str, Any]) -> str:
     """The body field an error names, without the location prefix FastAPI adds ("body.")."""
     return str(error["field"]).rsplit(".", 1)[-1]
@@ -66,7 +72,9 @@ def test_registering_a_fitted_tag_again_is_409_naming_the_tag(api: TestClient, b
     assert (error["code"], error["field"]) == ("Conflict", "tag_id")
 
 
-def test_registering_a_known_frame_again_is_409_naming_the_frame(api: TestClient, bike: dict[str, Any]) -> None:
+def test_registering_a_known_frame_again_is_409_naming_the_frame(
+    api: TestClient, bike: dict[str, Any]
+) -> None:
     error = error_of(api.post("/api/v1/bikes", json={**BIKE, "tag_id": "00FFFFFFFF"}), 409)
     assert error["field"] == "frame_number"
 
@@ -87,7 +95,9 @@ def test_bad_identity_number_is_422_naming_the_body_field(api: TestClient) -> No
         ({"colour_code": "R01"}, "colour_code"),  # unknown fields are refused, not ignored
     ],
 )
-def test_invalid_bike_fields_are_422_naming_the_field(api: TestClient, change: dict[str, str], field: str) -> None:
+def test_invalid_bike_fields_are_422_naming_the_field(
+    api: TestClient, change: dict[str, str], field: str
+) -> None:
     error = error_of(api.post("/api/v1/bikes", json={**BIKE, **change}), 422)
     assert field_name(error) == field
 
@@ -95,7 +105,7 @@ def test_invalid_bike_fields_are_422_naming_the_field(api: TestClient, change: d
 def test_bike_is_found_by_tag_and_by_id(api: TestClient, bike: dict[str, Any]) -> None:
     found = api.get("/api/v1/bikes", params={"tag": " 00a1b2c3d4 "})
     assert found.status_code == 200
-    assert [b["id"] for b in found.json()] == [bike["id"]]
+    assert ids(found) == [bike["id"]]
     assert api.get("/api/v1/bikes", params={"tag": "00FFFFFFFF"}).json() == []
     assert api.get("/api/v1/bikes", params={"frame": BIKE["frame_number"]}).json()[0]["id"] == bike["id"]
     assert api.get(f"/api/v1/bikes/{bike['id']}").json() == bike
@@ -115,7 +125,7 @@ def test_stolen_report_lists_the_bike_once(api: TestClient, bike: dict[str, Any]
     entry = answer.json()
     assert (entry["subject"], entry["ebike_id"], entry["status"]) == ("00A1B2C3D4", bike["id"], "active")
     assert entry["expires_at"].startswith("2027-05-21")  # 180 days by default
-    assert [e["id"] for e in api.get("/api/v1/watchlist").json()] == [entry["id"]]
+    assert ids(api.get("/api/v1/watchlist")) == [entry["id"]]
     assert api.get(f"/api/v1/bikes/{bike['id']}").json()["status"] == "stolen"
 
     again = error_of(api.post(f"/api/v1/bikes/{bike['id']}/stolen", json=STOLEN), 409)
@@ -129,21 +139,23 @@ def test_stolen_report_needs_its_basis(api: TestClient, bike: dict[str, Any]) ->
 
 def test_closing_an_entry_as_recovered_stops_it_once(api: TestClient, bike: dict[str, Any]) -> None:
     entry = api.post(f"/api/v1/bikes/{bike['id']}/stolen", json=STOLEN).json()
-    closed = api.post(f"/api/v1/watchlist/{entry['id']}/close", json={"status": "recovered", "by": "officer-12"})
+    close = f"/api/v1/watchlist/{entry['id']}/close"
+    closed = api.post(close, json={"status": "recovered", "by": "officer-12"})
     assert closed.status_code == 200
     assert (closed.json()["status"], closed.json()["closed_by"]) == ("recovered", "officer-12")
     assert closed.json()["closed_at"] is not None
     assert api.get(f"/api/v1/bikes/{bike['id']}").json()["status"] == "registered"
     assert api.get("/api/v1/watchlist", params={"status": "active"}).json() == []
-    assert [e["id"] for e in api.get("/api/v1/watchlist", params={"status": "recovered"}).json()] == [entry["id"]]
+    assert ids(api.get("/api/v1/watchlist", params={"status": "recovered"})) == [entry["id"]]
 
-    again = api.post(f"/api/v1/watchlist/{entry['id']}/close", json={"status": "withdrawn", "by": "officer-12"})
+    again = api.post(close, json={"status": "withdrawn", "by": "officer-12"})
     assert error_of(again, 409)["field"] == "status"
 
 
 def test_closing_as_active_is_refused(api: TestClient, bike: dict[str, Any]) -> None:
     entry = api.post(f"/api/v1/bikes/{bike['id']}/stolen", json=STOLEN).json()
-    error = error_of(api.post(f"/api/v1/watchlist/{entry['id']}/close", json={"status": "active", "by": "x"}), 422)
+    answer = api.post(f"/api/v1/watchlist/{entry['id']}/close", json={"status": "active", "by": "x"})
+    error = error_of(answer, 422)
     assert field_name(error) == "status"
 
 
@@ -162,8 +174,8 @@ def areas(platform: Platform) -> None:
 
 
 def test_areas_are_listed_and_filtered_by_kind(api: TestClient, areas: None) -> None:
-    assert [a["id"] for a in api.get("/api/v1/areas").json()] == ["C1", "C2", "S1"]
-    assert [a["id"] for a in api.get("/api/v1/areas", params={"kind": "community"}).json()] == ["C1", "C2"]
+    assert ids(api.get("/api/v1/areas")) == ["C1", "C2", "S1"]
+    assert ids(api.get("/api/v1/areas", params={"kind": "community"})) == ["C1", "C2"]
     station = api.get("/api/v1/areas", params={"kind": "station"}).json()
     assert station == [
         {"id": "S1", "kind": "station", "name": "Wuma Police Station", "parent_id": None, "station_id": "S1"}
@@ -177,12 +189,11 @@ def test_devices_are_listed_and_filtered_by_kind_and_area(api: TestClient, areas
     register_device(api, "BS-2", area_id="C2")
     register_device(api, "DC-1", kind="door_controller", area_id="C1")
     listed = api.get("/api/v1/devices").json()
-    assert [d["id"] for d in listed] == ["BS-1", "BS-2", "DC-1"]
+    assert ids(api.get("/api/v1/devices")) == ["BS-1", "BS-2", "DC-1"]
     assert all("secret" not in d and "secret_hash" not in d for d in listed)
-    assert [d["id"] for d in api.get("/api/v1/devices", params={"kind": "rfid_station"}).json()] == ["BS-1", "BS-2"]
-    assert [d["id"] for d in api.get("/api/v1/devices", params={"area_id": "C1"}).json()] == ["BS-1", "DC-1"]
-    both = api.get("/api/v1/devices", params={"area_id": "C1", "kind": "rfid_station"}).json()
-    assert [d["id"] for d in both] == ["BS-1"]
+    assert ids(api.get("/api/v1/devices", params={"kind": "rfid_station"})) == ["BS-1", "BS-2"]
+    assert ids(api.get("/api/v1/devices", params={"area_id": "C1"})) == ["BS-1", "DC-1"]
+    assert ids(api.get("/api/v1/devices", params={"area_id": "C1", "kind": "rfid_station"})) == ["BS-1"]
 
 
 def test_device_registration_returns_the_secret_once(api: TestClient) -> None:
