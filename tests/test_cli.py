@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ rules:
     severity: urgent
 """
 
+Run = Callable[..., Result]
+
 
 @pytest.fixture(autouse=True)
 def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -54,7 +56,7 @@ def wide_consoles(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def run(tmp_path: Path) -> Any:
+def run(tmp_path: Path) -> Run:
     """Run `safecity ARGS` with its data folder in tmp_path; returns the click Result."""
     runner = CliRunner()
 
@@ -143,7 +145,7 @@ def alert_count(settings: Settings) -> int:
     return count
 
 
-def test_rules_check_prints_the_packaged_rules(run: Any) -> None:
+def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
     result = run("rules", "check")
     assert result.exit_code == 0, result.output
     assert "default_rules.yaml: OK" in result.stdout
@@ -156,7 +158,7 @@ def test_rules_check_prints_the_packaged_rules(run: Any) -> None:
     assert '"minutes": 15.0' in result.stdout  # parameters shown with their defaults filled in
 
 
-def test_rules_check_lists_every_problem_of_a_broken_file(run: Any, tmp_path: Path) -> None:
+def test_rules_check_lists_every_problem_of_a_broken_file(run: Run, tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text(BROKEN_RULES)
     result = run("rules", "check", str(path))
@@ -175,7 +177,7 @@ def test_rules_check_lists_every_problem_of_a_broken_file(run: Any, tmp_path: Pa
     assert result.stdout == ""
 
 
-def test_rules_check_prints_problems_that_look_like_markup_verbatim(run: Any, tmp_path: Path) -> None:
+def test_rules_check_prints_problems_that_look_like_markup_verbatim(run: Run, tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
     path.write_text("rules:\n  - name: '[/oops]'\n    kind: hotlist\n")
     result = run("rules", "check", str(path))
@@ -183,14 +185,14 @@ def test_rules_check_prints_problems_that_look_like_markup_verbatim(run: Any, tm
     assert "rules[0] ([/oops]).name" in result.stderr
 
 
-def test_rules_check_of_a_missing_file_says_so(run: Any, tmp_path: Path) -> None:
+def test_rules_check_of_a_missing_file_says_so(run: Run, tmp_path: Path) -> None:
     result = run("rules", "check", str(tmp_path / "nope.yaml"))
     assert result.exit_code == 1
     assert "cannot read" in result.stderr
 
 
 def test_replay_prints_totals_and_then_reconciles(
-    run: Any, registry_ready: Settings, replay_file: Path
+    run: Run, registry_ready: Settings, replay_file: Path
 ) -> None:
     first = totals_of(run("replay", str(replay_file)))
     assert first == {"received": 5, "stored": 4, "dead_lettered": 1, "duplicates": 0}
@@ -204,7 +206,7 @@ def test_replay_prints_totals_and_then_reconciles(
 
 
 def test_deadletters_show_why_an_event_was_refused(
-    run: Any, registry_ready: Settings, replay_file: Path
+    run: Run, registry_ready: Settings, replay_file: Path
 ) -> None:
     totals_of(run("replay", str(replay_file)))
     result = run("deadletters")
@@ -215,7 +217,7 @@ def test_deadletters_show_why_an_event_was_refused(
 
 
 def test_lake_partitions_lists_what_replay_stored(
-    run: Any, registry_ready: Settings, replay_file: Path, now: datetime
+    run: Run, registry_ready: Settings, replay_file: Path, now: datetime
 ) -> None:
     totals_of(run("replay", str(replay_file)))
     result = run("lake", "partitions")
@@ -232,7 +234,7 @@ def test_lake_partitions_lists_what_replay_stored(
 
 
 def test_backtest_reports_the_warning_it_would_raise_and_raises_none(
-    run: Any, registry_ready: Settings, replay_file: Path, now: datetime
+    run: Run, registry_ready: Settings, replay_file: Path, now: datetime
 ) -> None:
     totals_of(run("replay", str(replay_file)))
     result = run(
@@ -255,19 +257,19 @@ def test_backtest_reports_the_warning_it_would_raise_and_raises_none(
     assert alert_count(registry_ready) == 0
 
 
-def test_backtest_of_an_unknown_rule_names_the_known_ones(run: Any, registry_ready: Settings) -> None:
+def test_backtest_of_an_unknown_rule_names_the_known_ones(run: Run, registry_ready: Settings) -> None:
     result = run("rules", "backtest", "--rule", "nope", "--start", "2026-11-01", "--end", "2026-11-02")
     assert result.exit_code == 1
     assert "no rule named 'nope'" in result.stderr and "stolen-bike" in result.stderr
 
 
-def test_backtest_refuses_an_end_before_the_start(run: Any) -> None:
+def test_backtest_refuses_an_end_before_the_start(run: Run) -> None:
     result = run("rules", "backtest", "--rule", "stolen-bike", "--start", "2026-11-02", "--end", "2026-11-01")
     assert result.exit_code == 2
     assert "the end must be after the start" in result.stderr
 
 
-def test_generate_loads_a_tiny_city_once(run: Any, tmp_path: Path) -> None:
+def test_generate_loads_a_tiny_city_once(run: Run, tmp_path: Path) -> None:
     result = run("generate", "--scale", "tiny", "--seed", "3")
     assert result.exit_code == 0, result.output
     assert "city 'tiny' seed 3" in result.stdout
@@ -285,7 +287,7 @@ def test_generate_loads_a_tiny_city_once(run: Any, tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_db_upgrade_brings_a_new_database_to_the_newest_schema(run: Any, tmp_path: Path) -> None:
+def test_db_upgrade_brings_a_new_database_to_the_newest_schema(run: Run, tmp_path: Path) -> None:
     result = run("db-upgrade")
     assert result.exit_code == 0, result.output
     assert "newest schema" in result.stdout

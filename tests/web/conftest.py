@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +20,27 @@ from tests.conftest import T0
 STATION = "BS-000123"
 
 
+@pytest.fixture(scope="session")
+def schema_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to the newest schema once a session, copied by each test (4x faster)."""
+    data_dir = tmp_path_factory.mktemp("schema")
+    Platform.build(Settings(data_dir=data_dir)).engine.dispose()
+    return data_dir / "safecity.db"
+
+
+def fresh_platform(schema_db: Path, data_dir: Path, **settings: Any) -> Platform:
+    """A platform in `data_dir` (SQLite, local lake, memory bus) at T0, starting from an empty registry."""
+    config = Settings(data_dir=data_dir, **settings)
+    embedded = config.resolved_database_url.startswith("sqlite")
+    if embedded:
+        shutil.copy(schema_db, data_dir / "safecity.db")
+    return Platform.build(config, clock=ManualClock(T0), migrate=not embedded)
+
+
 @pytest.fixture
-def platform(tmp_path: Path) -> Platform:
-    """A platform in a fresh data folder (SQLite, local lake, memory bus) at T0."""
-    return Platform.build(Settings(data_dir=tmp_path), clock=ManualClock(T0))
+def platform(schema_db: Path, tmp_path: Path) -> Platform:
+    """A platform in a fresh data folder at T0."""
+    return fresh_platform(schema_db, tmp_path)
 
 
 @pytest.fixture

@@ -13,14 +13,11 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from safecity.core.clock import ManualClock
 from safecity.platform import Platform
 from safecity.registry import Device, DeviceStatus
-from safecity.settings import Settings
 from safecity.store import transaction
 from safecity.web.app import create_app
-from tests.conftest import T0
-from tests.web.conftest import STATION, ndjson, read, register_device
+from tests.web.conftest import STATION, fresh_platform, ndjson, read, register_device
 
 INGEST = "/api/v1/ingest"
 RESULT_KEYS = {
@@ -66,9 +63,9 @@ def secret(api: TestClient) -> str:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
+def shared(schema_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
     """One running app and station secret for the tests that only look at single answers."""
-    platform = Platform.build(Settings(data_dir=tmp_path_factory.mktemp("ingest")), clock=ManualClock(T0))
+    platform = fresh_platform(schema_db, tmp_path_factory.mktemp("ingest"))
     with TestClient(create_app(platform), raise_server_exceptions=False) as client:
         yield client, register_device(client)
 
@@ -111,7 +108,7 @@ def test_wrong_secret_is_refused_with_a_challenge(api: TestClient, secret: str) 
         {"authorization": "Bearer abc"},
         {"authorization": "Basic"},
         {"authorization": "Basic !!!not-base64!!!"},
-        {"authorization": "Basic Qk0tMDAwMTIz"},  # "BM-000123" with no colon and no secret
+        {"authorization": "Basic QlMtMDAwMTIz"},  # "BS-000123": no colon, no secret
         {"authorization": "Basic //79/A=="},  # not UTF-8
     ],
 )
@@ -154,10 +151,9 @@ def test_rotating_an_unknown_device_is_404(api: TestClient) -> None:
 
 
 @pytest.fixture
-def small_api(tmp_path: Path) -> Iterator[TestClient]:
+def small_api(schema_db: Path, tmp_path: Path) -> Iterator[TestClient]:
     """The app with a 2 KiB body limit and at most 5 events a batch."""
-    limits = Settings(data_dir=tmp_path, max_body_bytes=2048, max_batch_events=5)
-    platform = Platform.build(limits, clock=ManualClock(T0))
+    platform = fresh_platform(schema_db, tmp_path, max_body_bytes=2048, max_batch_events=5)
     with TestClient(create_app(platform), raise_server_exceptions=False) as client:
         yield client
 
