@@ -51,12 +51,24 @@ BATCH = 50_000
 START = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # Tuesday 07:00 in Wenzhou: the morning peak
 
 
-def emit(metric: str, value: float, unit: str, *, baseline: float | None = None, target: float | None = None
-         ) -> None:
+def emit(
+    metric: str, value: float, unit: str, *, baseline: float | None = None, target: float | None = None
+) -> None:
     ratio = round(value / baseline, 1) if baseline else None
-    print(json.dumps({"bench": "ingest", "metric": metric, "value": round(value, 1), "unit": unit,
-                      "baseline": None if baseline is None else round(baseline, 1), "ratio": ratio,
-                      "target": target}), flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "metric": metric,
+                "value": round(value, 1),
+                "unit": unit,
+                "baseline": None if baseline is None else round(baseline, 1),
+                "ratio": ratio,
+                "target": target,
+            }
+        ),
+        flush=True,
+    )
 
 
 def simulated_events(folder: Path, platform: Platform) -> pl.DataFrame:
@@ -67,10 +79,21 @@ def simulated_events(folder: Path, platform: Platform) -> pl.DataFrame:
     rng = np.random.default_rng(7)
     stolen = bikes.sample(STOLEN, seed=7)
     tag_column = "tag" if "tag" in bikes.columns else "tag_id"
-    entries = [{"list_kind": "stolen_bike", "subject_kind": "tag", "subject": tag, "ebike_id": None,
-                "reported_by": "owner", "reported_at": START - timedelta(days=1), "basis": "bench",
-                "owner": "officer", "expires_at": START + timedelta(days=180), "status": "active"}
-               for tag in stolen[tag_column].to_list()]
+    entries = [
+        {
+            "list_kind": "stolen_bike",
+            "subject_kind": "tag",
+            "subject": tag,
+            "ebike_id": None,
+            "reported_by": "owner",
+            "reported_at": START - timedelta(days=1),
+            "basis": "bench",
+            "owner": "officer",
+            "expires_at": START + timedelta(days=180),
+            "status": "active",
+        }
+        for tag in stolen[tag_column].to_list()
+    ]
     with platform.session_factory() as session, session.begin():
         session.execute(WatchlistEntry.__table__.insert(), entries)
     sim = Simulation(city, seed=int(rng.integers(1 << 30)), start=START, horizon=timedelta(hours=24))
@@ -93,8 +116,10 @@ def station_uploads(events: pl.DataFrame) -> list[list[Part]]:
     batches = []
     for i in range(0, events.height, BATCH):
         chunk = events.slice(i, BATCH)
-        parts = [Part(body=rows.drop("device").write_ndjson().encode(), device_id=str(device), source="mqtt")
-                 for (device,), rows in chunk.group_by("device", maintain_order=True)]
+        parts = [
+            Part(body=rows.drop("device").write_ndjson().encode(), device_id=str(device), source="mqtt")
+            for (device,), rows in chunk.group_by("device", maintain_order=True)
+        ]
         batches.append(parts)
     return batches
 
@@ -135,8 +160,10 @@ def naive_baseline(body: bytes, stolen: set[str], folder: Path) -> float:
     start = time.perf_counter()
     for n, line in enumerate(lines, 1):
         event = NaiveEvent.model_validate_json(line)
-        db.execute("insert or ignore into sightings values (?, ?, ?, ?, ?)",
-                   (event.id, event.kind, event.device, event.subject, event.ts.isoformat()))
+        db.execute(
+            "insert or ignore into sightings values (?, ?, ?, ?, ?)",
+            (event.id, event.kind, event.device, event.subject, event.ts.isoformat()),
+        )
         _ = event.subject in stolen
         if n % 500 == 0:
             db.commit()
@@ -163,13 +190,17 @@ def main() -> None:
         print(f"replay batches: {stored:,} events in {seconds:.2f} s, {findings} findings", file=sys.stderr)
         s_stored, s_seconds, _ = run(platform, uploads)
         parts = sum(len(p) for p in uploads)
-        print(f"station uploads: {s_stored:,} events in {parts:,} uploads, {s_seconds:.2f} s", file=sys.stderr)
+        print(f"station uploads: {s_stored:,} events, {parts:,} uploads, {s_seconds:.2f} s", file=sys.stderr)
         rejected = EVENTS + STATION_EVENTS - stored - s_stored
         if rejected:
             print(f"warning: {rejected} events were not stored", file=sys.stderr)
 
-        stolen = {row[0] for row in platform.session_factory().execute(
-            WatchlistEntry.__table__.select().with_only_columns(WatchlistEntry.subject))}
+        stolen = {
+            row[0]
+            for row in platform.session_factory().execute(
+                WatchlistEntry.__table__.select().with_only_columns(WatchlistEntry.subject)
+            )
+        }
         baseline = naive_baseline(bodies[1], stolen, folder)
         emit("events_per_s", stored / seconds, "events/s", baseline=baseline, target=300_000)
         emit("events_per_s_station_uploads", s_stored / s_seconds, "events/s", baseline=baseline)
