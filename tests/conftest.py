@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,9 +42,18 @@ def clock() -> ManualClock:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A throw-away PostgreSQL database for this test session."""
+    """A throw-away PostgreSQL database for this test session (tables made by `create_all`)."""
+    yield from _throwaway_database(f"safecity_test_{os.getpid()}")
+
+
+@pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test (for what runs the migrations itself)."""
+    yield from _throwaway_database(f"safecity_empty_{os.getpid()}_{uuid.uuid4().hex[:8]}")
+
+
+def _throwaway_database(name: str) -> Iterator[str]:
     require_service(PG_HOST, PG_PORT, "PostgreSQL")
-    name = f"safecity_test_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))

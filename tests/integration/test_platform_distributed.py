@@ -16,7 +16,6 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import text
 from tests.conftest import T0
 from tests.servicecheck import require_service
 
@@ -29,14 +28,14 @@ pytestmark = pytest.mark.integration
 
 
 async def test_stolen_bike_read_over_mqtt_raises_an_alert_through_nats_and_postgres(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, empty_postgres_url: str
 ) -> None:
     require_service("127.0.0.1", 4222, "NATS")
     require_service("127.0.0.1", 1883, "Mosquitto")
     run = uuid.uuid4().hex[:8]
     settings = Settings(
         data_dir=tmp_path,
-        database_url=postgres_url,
+        database_url=empty_postgres_url,
         bus="nats",
         nats_stream=f"SCTEST{run}",
         mqtt_url="mqtt://127.0.0.1:1883",
@@ -46,19 +45,6 @@ async def test_stolen_bike_read_over_mqtt_raises_an_alert_through_nats_and_postg
     clock = ManualClock(T0 + timedelta(minutes=1))
     platform = Platform.build(settings, clock=clock)
     with platform.session_factory() as s, s.begin():
-        for table in (
-            "alert_evidence",
-            "alert_steps",
-            "outbox",
-            "alerts",
-            "watchlist_entries",
-            "ebikes",
-            "people",
-            "dead_letters",
-            "ingest_batches",
-            "devices",
-        ):
-            s.execute(text(f"DELETE FROM {table}"))
         registry.create_device(
             s,
             device_id="BS-000007",
