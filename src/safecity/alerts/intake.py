@@ -128,7 +128,7 @@ def _route(session: Session, area_ids: Iterable[str | None]) -> dict[str | None,
     routes: dict[str | None, tuple[str | None, str]] = {None: (None, "")}
     wanted = {a for a in area_ids if a is not None}
     for area_id, station in registry.stations_of_areas(session, area_ids=wanted).items():
-        routes[area_id] = (station.id, station.name) if station is not None else (None, "")
+        routes[area_id] = station if station is not None else (None, "")
     return routes
 
 

@@ -59,5 +59,12 @@ class Deduplicator:
             self._maybe_rotate(now)
             self._current.update(hashes.to_list())
 
+    def forget(self, hashes: pl.Series) -> None:
+        """Withdraw ids reserved by a batch that was not stored after all."""
+        with self._lock:
+            values = hashes.to_list()
+            self._current.difference_update(values)
+            self._previous.difference_update(values)
+
     def __len__(self) -> int:
         return len(self._current) + len(self._previous)

@@ -10,6 +10,7 @@ an event is never acknowledged before it is stored or dead-lettered with its rea
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -94,6 +95,21 @@ class IngestLimits:
     bbox: BBox | None
 
 
+@dataclass(slots=True)
+class Prepared:
+    """A batch decoded and validated, waiting to be committed."""
+
+    batch_id: str
+    parts: list[Part]
+    results: list[IngestResult]
+    bodies: dict[int, Body]
+    now: datetime
+    started: float
+    records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORD_SCHEMA))
+    hashes: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.UInt64))
+    rejected: dict[int, list[Rejection]] = field(default_factory=dict)
+
+
 REFUSED_KEEP_BYTES = 64 * 1024
 # Core tables: executemany through Core is several times faster than the ORM's bulk path.
 _BATCHES = cast(Table, IngestBatch.__table__)
@@ -125,12 +141,17 @@ class IngestPipeline:
         self._limits = limits
         self._clock = clock
         self._publish = publish
-        self._lock = asyncio.Lock()
+        # Two stages, each one batch at a time, so that batch N is written to the lake (Parquet
+        # encoding and fsync release the GIL) while batch N+1 is decoded and validated.
+        self._prepare_lock = asyncio.Lock()
+        self._commit_lock = asyncio.Lock()
 
     async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
         """Process parts off the event loop, then publish what was stored."""
-        async with self._lock:
-            results, records = await asyncio.to_thread(self.process, parts)
+        async with self._prepare_lock:
+            prepared = await asyncio.to_thread(self.prepare, parts)
+        async with self._commit_lock:
+            results, records = await asyncio.to_thread(self.commit, prepared)
         if self._publish is not None and records.height:
             await self._publish(records)
         return results
@@ -140,11 +161,12 @@ class IngestPipeline:
         return (await self.submit_parts([part]))[0]
 
     def process(self, parts: list[Part]) -> tuple[list[IngestResult], pl.DataFrame]:
-        """Synchronous core: returns one result per part and the records now durable."""
-        with BATCH_SECONDS.time():
-            return self._process(parts)
+        """Synchronous form: returns one result per part and the records now durable."""
+        return self.commit(self.prepare(parts))
 
-    def _process(self, parts: list[Part]) -> tuple[list[IngestResult], pl.DataFrame]:
+    def prepare(self, parts: list[Part]) -> Prepared:
+        """Decode, validate, enrich and de-duplicate (reserving the new ids); nothing is written."""
+        started = time.perf_counter()
         now = self._clock.now()
         batch_id = new_id()
         results = [IngestResult(batch_id=batch_id) for _ in parts]
@@ -157,11 +179,9 @@ class IngestPipeline:
             except BodyError as exc:
                 results[p].error = str(exc)
                 BODIES_REFUSED.labels(part.source).inc()
+        prepared = Prepared(batch_id, parts, results, bodies, now, started)
         if not bodies:
-            # Nothing readable; the refused bodies are still ledgered and kept as dead letters.
-            self._ledger(batch_id, parts, results, {}, bodies, now)
-            self._mark(batch_id, BatchStatus.STORED)
-            return results, pl.DataFrame(schema=RECORD_SCHEMA)
+            return prepared
         decoded = decode_bodies(bodies)
         part_info = pl.DataFrame(
             {
@@ -176,23 +196,32 @@ class IngestPipeline:
         hashes = id_hashes(records["event_id"])
         fresh = pl.Series(self._dedup.first_seen_mask(hashes, now))
         dup_parts = records["part"].filter(~fresh)
-        records, hashes = records.filter(fresh), hashes.filter(fresh)
-        rejected = self._rejections(bad, decoded.errors)
+        records, prepared.hashes = records.filter(fresh), hashes.filter(fresh)
+        # Reserved now, so that the next batch (prepared while this one is written) sees them.
+        self._dedup.remember(prepared.hashes, now)
+        prepared.rejected = self._rejections(bad, decoded.errors)
         for p, body in bodies.items():
             results[p].received = body.count
-        self._tally(results, rejected, records["part"], dup_parts)
-        self._ledger(batch_id, parts, results, rejected, bodies, now)
-        stored = records.drop("part")
+        self._tally(results, prepared.rejected, records["part"], dup_parts)
+        prepared.records = records.drop("part")
+        return prepared
+
+    def commit(self, prepared: Prepared) -> tuple[list[IngestResult], pl.DataFrame]:
+        """Ledger and dead letters, then the lake; the records are durable when this returns."""
+        p = prepared
+        self._ledger(p.batch_id, p.parts, p.results, p.rejected, p.bodies, p.now)
         try:
-            self._sink.append(stored)
+            if p.records.height:
+                self._sink.append(p.records)
         except Exception as exc:
-            self._mark(batch_id, BatchStatus.FAILED, error=f"lake write failed: {exc}")
-            log.error("ingest.lake_write_failed", error=str(exc), rows=stored.height)
+            self._dedup.forget(p.hashes)
+            self._mark(p.batch_id, BatchStatus.FAILED, error=f"lake write failed: {exc}")
+            log.error("ingest.lake_write_failed", error=str(exc), rows=p.records.height)
             raise StorageUnavailable(f"storage is unavailable, retry later: {exc}") from exc
-        self._mark(batch_id, BatchStatus.STORED)
-        self._dedup.remember(hashes, now)
-        self._count(parts, results)
-        return results, stored
+        self._mark(p.batch_id, BatchStatus.STORED)
+        self._count(p.parts, p.results)
+        BATCH_SECONDS.observe(time.perf_counter() - p.started)
+        return p.results, p.records
 
     def _limits_at(self, now: datetime) -> Limits:
         lim = self._limits

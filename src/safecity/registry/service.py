@@ -388,22 +388,25 @@ def station_of_area(session: Session, *, area_id: str | None) -> Area | None:
     return None
 
 
-def stations_of_areas(session: Session, *, area_ids: set[str]) -> dict[str, Area | None]:
-    """`station_of_area` for many areas at once, reading the area hierarchy in one query."""
+def stations_of_areas(session: Session, *, area_ids: set[str]) -> dict[str, tuple[str, str] | None]:
+    """(station id, station name) answerable for each area, reading the hierarchy in one query."""
     if not area_ids:
         return {}
-    areas = {a.id: a for a in session.scalars(select(Area))}
-    out: dict[str, Area | None] = {}
+    rows = session.execute(select(Area.id, Area.parent_id, Area.station_id, Area.name)).all()
+    parent = {r.id: r.parent_id for r in rows}
+    station = {r.id: r.station_id for r in rows}
+    name = {r.id: r.name for r in rows}
+    out: dict[str, tuple[str, str] | None] = {}
     for start in area_ids:
         area_id: str | None = start
         seen: set[str] = set()
-        found: Area | None = None
-        while area_id and area_id not in seen and area_id in areas:
+        found: tuple[str, str] | None = None
+        while area_id and area_id not in seen and area_id in parent:
             seen.add(area_id)
-            area = areas[area_id]
-            if area.station_id:
-                found = areas.get(area.station_id)
+            station_id = station[area_id]
+            if station_id:
+                found = (station_id, name.get(station_id, station_id)) if station_id in name else None
                 break
-            area_id = area.parent_id
+            area_id = parent[area_id]
         out[start] = found
     return out

@@ -40,11 +40,17 @@ class DeviceOfflineRule:
         latest = batch.group_by("device").agg(
             pl.col("received_at").max(), pl.col("event_id").last(), pl.col("corr_id").last()
         )
-        for device, ts, event_id, corr_id in latest.iter_rows():
-            if device not in self._last_seen or ts > self._last_seen[device]:
-                self._last_seen[device] = ts
-                self._last_event[device] = (event_id, corr_id)
-                self._reported.discard(device)
+        # Arrival times only grow (the platform's clock), so the newest batch always wins.
+        devices = latest["device"].to_list()
+        self._last_seen.update(zip(devices, latest["received_at"].to_list(), strict=True))
+        self._last_event.update(
+            zip(
+                devices,
+                zip(latest["event_id"].to_list(), latest["corr_id"].to_list(), strict=True),
+                strict=True,
+            )
+        )
+        self._reported.difference_update(devices)
         return []
 
     def tick(self, facts: Facts, now: datetime) -> list[Finding]:
