@@ -101,7 +101,12 @@ class Lake:
         else:
             # Parquet encoding and fsync release the GIL: partitions are written side by side,
             # and the call returns only when every one of them is durable.
-            list(self._writers.map(lambda item: write_part(self.root, *item[0], item[1]), parts.items()))
+            futures = [
+                self._writers.submit(write_part, self.root, day, kind, frame)
+                for (day, kind), frame in parts.items()
+            ]
+            for future in futures:
+                future.result()
         metrics.ROWS_APPENDED.inc(checked.height)
         metrics.FILES_APPENDED.inc(len(parts))
         metrics.APPEND_SECONDS.observe(time.perf_counter() - started)
