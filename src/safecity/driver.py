@@ -31,7 +31,10 @@ log = structlog.get_logger(__name__)
 
 DUTY_OFFICER = "duty-officer"
 HORIZON = timedelta(hours=6)  # thefts are planned this far ahead; a new plan follows
-WARM_UP = timedelta(minutes=45)
+# The first plan is short, so that its thefts (planted in its first 40 %) are reported early;
+# starting it in the past replays a backlog at once, so alarms show in the demo's first minute.
+FIRST_HORIZON = timedelta(hours=1)
+WARM_UP = timedelta(minutes=20)
 
 
 def city_summary(city: City) -> str:
@@ -140,14 +143,15 @@ async def run_in_process(
     # are reported (and their alarms raised) within the first minute of the demo.
     start = platform.clock.now() - WARM_UP
     while not stop.is_set():
-        thefts = max(1, round(thefts_per_hour * HORIZON.total_seconds() / 3600))
+        horizon = FIRST_HORIZON if plan == 0 else HORIZON
+        thefts = max(3, round(thefts_per_hour * horizon.total_seconds() / 3600))
         sim = await asyncio.to_thread(
-            Simulation, city, seed=seed + plan, start=start, speedup=speedup, thefts=thefts, horizon=HORIZON
+            Simulation, city, seed=seed + plan, start=start, speedup=speedup, thefts=thefts, horizon=horizon
         )
         log.info("sim.plan", plan=plan, start=start.isoformat(), thefts=thefts)
-        await sim.run_live(send, stop_event=stop, end=start + HORIZON)
+        await sim.run_live(send, stop_event=stop, end=start + horizon)
         await coalescer.flush()
-        start, plan = start + HORIZON, plan + 1
+        start, plan = start + horizon, plan + 1
 
 
 async def run_remote(
