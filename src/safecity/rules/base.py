@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from safecity.core.finding import Evidence, Finding
+from safecity.rules.config import RuleConfig
 
 EVIDENCE_COLUMNS = ("event_id", "corr_id", "kind", "subject", "device", "ts", "lat", "lon", "area", "code")
 
@@ -52,3 +53,20 @@ def evidence_by(rows: pl.DataFrame, key: str) -> dict[Any, tuple[Evidence, ...]]
     for k, *values in rows.sort(key, "ts").select(pl.col(key).alias("_key"), *EVIDENCE_COLUMNS).iter_rows():
         grouped.setdefault(k, []).append(Evidence(*values))
     return {k: tuple(v) for k, v in grouped.items()}
+
+
+class ConfiguredRule:
+    """What every evaluator takes from its configuration; time-based rules override `tick`."""
+
+    kind = ""
+    default_title = ""
+
+    def __init__(self, config: RuleConfig) -> None:
+        self.name = config.name
+        self.severity = config.severity
+        self.title = config.title or self.default_title
+        self.params_dict: dict[str, Any] = config.typed_params().model_dump()
+
+    def tick(self, facts: Facts, now: datetime) -> list[Finding]:
+        """Nothing time-based by default."""
+        return []

@@ -7,19 +7,19 @@ from datetime import datetime
 import polars as pl
 
 from safecity.core.finding import Finding
-from safecity.rules.base import Facts, evidence_by
+from safecity.rules.base import ConfiguredRule, Facts, evidence_by
 from safecity.rules.config import HotlistParams, RuleConfig
 
 
-class HotlistRule:
+class HotlistRule(ConfiguredRule):
     """Join each batch against the watchlist; one finding per listed entry seen."""
 
     kind = "hotlist"
 
+    default_title = "Listed subject seen"
+
     def __init__(self, config: RuleConfig) -> None:
-        self.name = config.name
-        self.severity = config.severity
-        self.title = config.title or "Listed subject seen"
+        super().__init__(config)
         self.params: HotlistParams = config.typed_params()
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
@@ -46,7 +46,7 @@ class HotlistRule:
             e: (lk, sk)
             for e, lk, sk in hits.select("entry_id", "list_kind", "subject_kind").unique().iter_rows()
         }
-        params = self.params.model_dump()
+        params = self.params_dict
         findings = []
         for entry_id, items in evidence.items():
             findings.append(
@@ -65,7 +65,3 @@ class HotlistRule:
                 )
             )
         return findings
-
-    def tick(self, facts: Facts, now: datetime) -> list[Finding]:
-        """Nothing time-based."""
-        return []

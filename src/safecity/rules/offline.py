@@ -11,19 +11,19 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from safecity.core.finding import Evidence, Finding
-from safecity.rules.base import Facts
+from safecity.rules.base import ConfiguredRule, Facts
 from safecity.rules.config import DeviceOfflineParams, RuleConfig
 
 
-class DeviceOfflineRule:
+class DeviceOfflineRule(ConfiguredRule):
     """Tracks the last record time of each device; `tick` reports those silent too long, once."""
 
     kind = "device_offline"
 
+    default_title = "Device silent"
+
     def __init__(self, config: RuleConfig) -> None:
-        self.name = config.name
-        self.severity = config.severity
-        self.title = config.title or "Device silent"
+        super().__init__(config)
         self.params: DeviceOfflineParams = config.typed_params()
         self._silence = timedelta(minutes=self.params.minutes)
         self._last_seen: dict[str, datetime] = {}
@@ -97,7 +97,7 @@ class DeviceOfflineRule:
                         "last_seen": last.isoformat() if last else None,
                         "silent_minutes": round((now - since).total_seconds() / 60, 1),
                     },
-                    params=self.params.model_dump(),
+                    params=self.params_dict,
                 )
             )
         return findings

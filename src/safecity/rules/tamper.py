@@ -7,19 +7,19 @@ from datetime import datetime
 import polars as pl
 
 from safecity.core.finding import Finding
-from safecity.rules.base import Facts, evidence_by
+from safecity.rules.base import ConfiguredRule, Facts, evidence_by
 from safecity.rules.config import RuleConfig, TagTamperParams
 
 
-class TagTamperRule:
+class TagTamperRule(ConfiguredRule):
     """One finding per tampered tag; further tamper reads extend the open warning."""
 
     kind = "tag_tamper"
 
+    default_title = "Tag reports tampering"
+
     def __init__(self, config: RuleConfig) -> None:
-        self.name = config.name
-        self.severity = config.severity
-        self.title = config.title or "Tag reports tampering"
+        super().__init__(config)
         self.params: TagTamperParams = config.typed_params()
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
@@ -30,7 +30,7 @@ class TagTamperRule:
         if hits.is_empty():
             return []
         kinds = dict(hits.select("subject", "subject_kind").unique("subject").iter_rows())
-        params = self.params.model_dump()
+        params = self.params_dict
         return [
             Finding(
                 rule=self.name,
@@ -47,7 +47,3 @@ class TagTamperRule:
             )
             for subject, items in evidence_by(hits, "subject").items()
         ]
-
-    def tick(self, facts: Facts, now: datetime) -> list[Finding]:
-        """Nothing time-based."""
-        return []
