@@ -170,3 +170,14 @@ def test_epoch_milliseconds_and_offsets_are_the_same_instant(
 def test_a_bad_line_in_a_body_ending_with_a_newline_is_the_only_rejection(pipeline: IngestPipeline) -> None:
     result = submit(pipeline, ndjson([read(1), read(2, lat="x", lon=1.0), read(3)]) + b"\n")
     assert (result.received, result.stored, [r.index for r in result.rejected]) == (3, 2, [1])
+
+
+def test_unknown_device_ids_do_not_reload_the_registry_each_time(session_factory, secrets_) -> None:
+    from safecity.ingest import DeviceDirectory
+
+    directory = DeviceDirectory(session_factory, h3_resolution=9)
+    assert directory.authenticate("BS-000001", secrets_["BS-000001"]).ok
+    loaded_at = directory._loaded_at
+    for n in range(50):
+        assert not directory.authenticate(f"BS-9{n:05d}", "guess").ok
+    assert directory._loaded_at == loaded_at  # no reload within MIN_RELOAD_S

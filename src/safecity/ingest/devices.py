@@ -13,6 +13,8 @@ from safecity.core.geo import cell_expr
 from safecity.ingest.validate import DEVICE_FRAME_SCHEMA
 from safecity.registry import service as registry
 
+MIN_RELOAD_S = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class DeviceAuth:
@@ -64,8 +66,10 @@ class DeviceDirectory:
         """Check a device id and secret against the registry."""
         self._ensure()
         entry = self._secrets.get(device_id)
-        if entry is None:
-            self.invalidate()  # a device registered a moment ago
+        if entry is None and time.monotonic() - self._loaded_at >= MIN_RELOAD_S:
+            # Perhaps registered a moment ago. At most one reload per MIN_RELOAD_S, so that a
+            # stream of requests with made-up device ids cannot hammer the registry.
+            self.invalidate()
             self._ensure()
             entry = self._secrets.get(device_id)
         if entry is None or not registry.is_secret_valid(secret, entry[0]):
