@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import paho.mqtt.client as mqtt
+import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 
 from safecity.core.clock import ManualClock
@@ -183,6 +184,8 @@ async def listen(url: str, arrivals: dict[str, float], stop: threading.Event) ->
 
 
 def main() -> None:
+    # JSON lines own stdout; logs go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     rng = np.random.default_rng(3)
     tags = [f"{t:010X}" for t in rng.choice(1 << 40, TAGS, replace=False).tolist()]
     probes = int(DURATION_S / PROBE_EVERY_S)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import structlog
 from pydantic import BaseModel
 
 from safecity.alerts import AlertService
@@ -201,6 +202,8 @@ async def both(
 
 
 def main() -> None:
+    # JSON lines own stdout; logs go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     with tempfile.TemporaryDirectory(prefix="safecity-bench-ingest-") as tmp:
         folder = Path(tmp)
         clock = ManualClock(START + timedelta(hours=24))
