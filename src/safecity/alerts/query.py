@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from safecity.alerts.errors import AlertNotFound, InvalidAlertInput
 from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, AlertStep, Outcome, Routing
 from safecity.alerts.policy import precision as precision_of
+from safecity.core.finding import Evidence
 from safecity.registry import Area
 
 MAX_PAGE = 500
@@ -50,20 +51,8 @@ class AlertView:
         return cls(**{f.name: getattr(alert, f.name) for f in fields(cls)})
 
 
-@dataclass(frozen=True, slots=True)
-class EvidenceView:
-    """One evidence record of an alert."""
-
-    event_id: str
-    corr_id: str
-    kind: str
-    subject: str | None
-    device: str
-    ts: datetime
-    lat: float | None
-    lon: float | None
-    area: str | None
-    code: str | None
+# An alert's evidence is exactly what the rule saw: the core value type, read back from the table.
+EvidenceView = Evidence
 
 
 @dataclass(frozen=True, slots=True)
