@@ -76,7 +76,7 @@ def emit(
 def simulated_events(folder: Path, platform: Platform) -> pl.DataFrame:
     """A city loaded into the registry, some bikes listed stolen, and the morning's events."""
     city = generate_city(seed=42, scale=SCALE, out_dir=folder / "city")
-    load_city(city, platform.session_factory)
+    load_city(city, platform.session_factory, pseudonymizer=platform.pseudonyms)
     bikes = city.table("bikes")
     rng = np.random.default_rng(7)
     stolen = bikes.sample(STOLEN, seed=7)

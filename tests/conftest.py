@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import ManualClock
+from safecity.security.keys import load_pseudonym_keys
+from safecity.security.pseudonym import Pseudonymizer
 from safecity.store.db import Base, make_engine, make_session_factory
 from tests.servicecheck import require_service
 
@@ -38,6 +40,12 @@ def _load_models() -> None:
 def clock() -> ManualClock:
     """A clock stopped at 2026-11-22 08:00 UTC."""
     return ManualClock(T0)
+
+
+@pytest.fixture
+def pseudonymizer(tmp_path: Path) -> Pseudonymizer:
+    """Pseudonyms under a fresh key (version 1) in a key file of the test's own."""
+    return Pseudonymizer(load_pseudonym_keys(tmp_path / "secrets" / "pseudonym.keys", generate=True))
 
 
 @pytest.fixture(scope="session")

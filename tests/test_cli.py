@@ -17,8 +17,11 @@ from typer.testing import CliRunner, Result
 from safecity import cli
 from safecity.alerts.models import Alert
 from safecity.platform import Platform
-from safecity.registry import Device, EBike
+from safecity.registry import Device, EBike, Person
 from safecity.registry import service as registry
+from safecity.security import audit
+from safecity.security.keys import load_pseudonym_keys
+from safecity.security.pseudonym import Pseudonymizer
 from safecity.settings import Settings
 from safecity.store import make_engine, make_session_factory, transaction
 
@@ -96,7 +99,13 @@ def registry_ready(tmp_path: Path, now: datetime) -> Settings:
             owner_id_number="11010519491231002X",
             owner_name="Zhang Wei",
         )
-        bike = registry.register_bike(session, reg=reg, by="clerk", now=now - timedelta(hours=3))
+        bike = registry.register_bike(
+            session,
+            reg=reg,
+            by="clerk",
+            now=now - timedelta(hours=3),
+            pseudonymize=platform.pseudonyms.pseudonym,
+        )
         registry.report_stolen(
             session,
             bike_id=bike.id,
@@ -300,3 +309,108 @@ def test_bad_configuration_exits_2_naming_the_variable(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "h3_resolution" in result.stderr
+
+
+# --- retention ------------------------------------------------------------------------------------
+
+
+def test_retention_show_prints_the_policy_in_force(run: Run) -> None:
+    result = run("retention", "show", "--as-of", "2026-11-22")
+    assert result.exit_code == 0, result.output
+    [rfid] = [line.replace("│", " ").split() for line in result.stdout.splitlines() if " rfid_read " in line]
+    assert rfid == ["rfid_read", "30", "2026-10-23"]
+    assert "closed_alerts" in result.stdout and "audit records are never deleted" in result.stdout
+
+
+def test_retention_apply_dry_run_shows_what_goes_and_apply_deletes_it(run: Run, tmp_path: Path) -> None:
+    from safecity.lake import Lake
+    from tests.lake.conftest import make_records
+
+    old = datetime.now(UTC) - timedelta(days=60)
+    lake = Lake(tmp_path / "lake")
+    lake.append(make_records([{"kind": "rfid_read", "ts": old}, {"kind": "rfid_read", "ts": old}]))
+    lake.close()
+
+    dry = run("retention", "apply", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    [row] = [line.replace("│", " ").split() for line in dry.stdout.splitlines() if " rfid_read " in line]
+    assert row == ["lake", "rfid_read", old.date().isoformat(), "1", "2"]
+    assert "dry run: 2 rows would be deleted; nothing was" in dry.stdout
+
+    applied = run("retention", "apply")
+    assert applied.exit_code == 0, applied.output
+    assert "deleted 2 rows; audit record 1" in applied.stdout
+    assert not (tmp_path / "lake" / "records" / f"date={old.date().isoformat()}").exists()
+
+    again = run("retention", "apply")
+    assert again.exit_code == 0 and "deleted 0 rows; audit record 2" in again.stdout
+
+
+def test_retention_refuses_a_broken_policy_listing_its_problems(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "retention.yaml").write_text(
+        "version: 1\nlake: {rfid_read: 0}\nregistry: {audit_records: 1}\n"
+    )
+    for command in (("retention", "show"), ("retention", "apply", "--dry-run")):
+        result = run(*command)
+        assert result.exit_code == 1
+        assert f"retention policy {tmp_path / 'retention.yaml'}:" in result.stderr
+        assert "  - lake.rfid_read: Input should be greater than or equal to 1" in result.stderr
+        assert "  - registry.audit_records: audit records are never deleted" in result.stderr
+
+
+def test_retention_apply_refuses_a_day_after_today(run: Run) -> None:
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    result = run("retention", "apply", "--as-of", tomorrow)
+    assert result.exit_code == 2
+    assert "is after today" in result.stderr
+    assert run("retention", "apply", "--dry-run", "--as-of", tomorrow).exit_code == 0
+
+
+def test_keys_init_creates_the_keys_once_and_never_overwrites(run: Run, tmp_path: Path) -> None:
+    first = run("keys", "init")
+    assert first.exit_code == 0, first.output
+    secrets = tmp_path / "secrets"
+    names = ["audit-signing.key", "audit-signing.pub", "pseudonym.keys", "token.key"]
+    assert sorted(p.name for p in secrets.iterdir()) == names
+    assert first.stdout.count("created") == 4 and "Back these files up" in first.stdout
+    contents = {p.name: p.read_bytes() for p in secrets.iterdir()}
+
+    again = run("keys", "init")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.count("exists, kept") == 4 and "created" not in again.stdout
+    assert {p.name: p.read_bytes() for p in secrets.iterdir()} == contents
+
+
+def test_keys_init_warns_about_a_key_others_can_read(run: Run, tmp_path: Path) -> None:
+    run("keys", "init")
+    (tmp_path / "secrets" / "token.key").chmod(0o644)
+    result = run("keys", "init")
+    assert result.exit_code == 0 and "mode 644: others can read it; chmod 600" in result.stdout
+
+
+def test_rotate_pseudonym_rekeys_the_registry(run: Run, registry_ready: Settings) -> None:
+    key_file = registry_ready.resolved_pseudonym_key_file
+    result = run("keys", "rotate-pseudonym")
+    assert result.exit_code == 0, result.output
+    assert "version 2 is now current (was 1); versions held: 1, 2; 1 people re-keyed" in result.stdout
+    keys = load_pseudonym_keys(key_file, generate=False)
+    engine = make_engine(registry_ready.resolved_database_url)
+    with make_session_factory(engine)() as session:
+        person = session.scalars(select(Person)).one()
+        assert person.id_pseudonym == Pseudonymizer(keys).pseudonym("11010519491231002X")
+        [record] = audit.search(session, action="keys.rotate_pseudonym", limit=5)
+        assert record.actor.startswith("os:") and record.result_count == 1
+        assert json.loads(record.detail) == {"previous": 1, "current": 2, "resume": False, "versions": [1, 2]}
+    engine.dispose()
+
+    resumed = run("keys", "rotate-pseudonym", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "version 2 is current; 0 people re-keyed" in resumed.stdout
+    assert load_pseudonym_keys(key_file, generate=False) == keys  # --resume makes no new key
+
+
+def test_rotate_pseudonym_without_a_key_file_says_what_to_do(run: Run) -> None:
+    result = run("keys", "rotate-pseudonym")
+    assert result.exit_code == 1
+    assert "does not exist; run `safecity keys init`" in result.stderr
+    assert "Traceback" not in result.output

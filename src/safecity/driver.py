@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,11 +21,16 @@ from typing import Any
 import httpx
 import structlog
 from rich.console import Console
+from sqlalchemy import func, select
 
 from safecity.ingest import Part
 from safecity.platform import Platform
 from safecity.registry import Conflict
 from safecity.registry import service as registry
+from safecity.registry.models import Area, EBike
+from safecity.security import accounts
+from safecity.security.models import Account
+from safecity.security.roles import Role
 from safecity.sim import City, CityAlreadyLoaded, ReportStolen, SimBatch, Simulation, ensure_city, load_city
 from safecity.store import transaction
 
@@ -50,7 +57,7 @@ def ensure_loaded(
     started = time.perf_counter()
     city = ensure_city(platform.settings.city_dir, seed=seed, scale=scale)
     try:
-        report = load_city(city, platform.session_factory, replace=replace)
+        report = load_city(city, platform.session_factory, pseudonymizer=platform.pseudonyms, replace=replace)
         if console is not None:
             console.print(
                 f"loaded {report.bikes:,} bikes, {report.devices:,} stations, "
@@ -61,6 +68,86 @@ def ensure_loaded(
             raise
     platform.devices.invalidate()
     return city
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAccount:
+    """A seeded demo account and its one-time-shown credentials."""
+
+    username: str
+    role: str
+    reach: str
+    password: str
+    totp_secret: str | None
+
+
+# One account per kind of user the console serves; reach is "city", "district", "community" or "owner".
+DEMO_ACCOUNTS: tuple[tuple[str, Role, str, str], ...] = (
+    ("dispatcher", Role.DISPATCHER, "city", "Command Centre"),
+    ("patrol", Role.PATROL_OFFICER, "district", "Patrol Unit 1"),
+    ("community", Role.COMMUNITY_OFFICER, "community", "Community Police Office"),
+    ("investigator", Role.INVESTIGATOR, "city", "Criminal Investigation Brigade"),
+    ("commander", Role.COMMANDER, "city", "City Police Command"),
+    ("auditor", Role.AUDITOR, "city", "Inspection Office"),
+    ("admin", Role.ADMINISTRATOR, "city", "Information Technology Office"),
+    ("guard", Role.GUARD, "community", "Community Security"),
+    ("citizen", Role.CITIZEN, "owner", "-"),
+)
+
+
+def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
+    """Create the demo's accounts with random passwords, once; [] if any account exists already."""
+    now = platform.clock.now()
+    created: list[DemoAccount] = []
+    with transaction(platform.session_factory) as session:
+        if session.scalar(select(func.count()).select_from(Account)):
+            return []
+        district = session.scalars(select(Area.id).where(Area.kind == "district").order_by(Area.id)).first()
+        community = session.scalars(select(Area.id).where(Area.kind == "community").order_by(Area.id)).first()
+        owner = session.scalars(select(EBike.owner_id).order_by(EBike.id)).first()
+        for username, role, reach, unit in DEMO_ACCOUNTS:
+            areas = {"district": (district,), "community": (community,)}.get(reach, ())
+            if None in areas or (reach == "owner" and owner is None):
+                continue
+            password = secrets.token_urlsafe(12)
+            _account, totp = accounts.create_account(
+                session,
+                accounts.NewAccount(
+                    username=username,
+                    display_name=username.capitalize(),
+                    role=role,
+                    unit=unit if reach != "owner" else "citizen",
+                    password=password,
+                    areas=tuple(a for a in areas if a is not None),
+                    city_wide=True if reach == "city" else None,
+                    person_id=owner if reach == "owner" else None,
+                ),
+                by="demo",
+                now=now,
+            )
+            shown = {"city": "whole city", "owner": "own data"}.get(reach, ", ".join(a for a in areas if a))
+            created.append(DemoAccount(username, role.value, shown, password, totp))
+    return created
+
+
+def print_demo_accounts(created: list[DemoAccount], console: Console) -> None:
+    """Show the seeded credentials once (they are stored only as hashes)."""
+    from rich.table import Table
+
+    if not created:
+        console.print(
+            "Demo accounts exist already (their passwords were shown when they were created); "
+            "`safecity users reset-password NAME` sets a new one."
+        )
+        return
+    table = Table("username", "role", "reaches", "password", "one-time-code secret", title="Demo accounts")
+    for a in created:
+        table.add_row(a.username, a.role, a.reach, a.password, a.totp_secret or "-")
+    console.print(table)
+    console.print(
+        "[bold yellow]These passwords are shown only now.[/bold yellow] Accounts with a one-time-code "
+        "secret need an authenticator app (or `oathtool --totp -b SECRET`); 'dispatcher' and 'patrol' do not."
+    )
 
 
 def report_stolen(platform: Platform, action: ReportStolen) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +30,11 @@ from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestP
 from safecity.ingest.dedup import id_hashes
 from safecity.lake import Lake
 from safecity.rules import DEFAULT_RULES_FILE, LiveFacts, RuleEngine, build_rules, load_rules
+from safecity.security.accounts import LoginPolicy
+from safecity.security.audit import SYSTEM, AuditEntry
+from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_token_key
+from safecity.security.pseudonym import Pseudonymizer
+from safecity.security.service import Security
 from safecity.settings import BusBackend, Settings
 from safecity.store import make_engine, make_session_factory, upgrade_to_head
 
@@ -88,6 +94,8 @@ class Platform:
     alerts: AlertService
     alert_stream: AlertStream
     webhooks: WebhookDispatcher
+    security: Security
+    pseudonyms: Pseudonymizer
     bbox: BBox | None = None
     mqtt: Any = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -120,6 +128,10 @@ class Platform:
         async def publish_records(records: pl.DataFrame) -> None:
             await bus.publish(RECORDS, records)
 
+        # Identity and phone numbers become keyed pseudonyms before anything stores them.
+        pseudonyms = Pseudonymizer(
+            load_pseudonym_keys(settings.resolved_pseudonym_key_file, generate=settings.auto_generate_keys)
+        )
         ingest = IngestPipeline(
             session_factory=factory,
             devices=devices,
@@ -127,6 +139,7 @@ class Platform:
             dedup=dedup,
             limits=limits,
             clock=clock,
+            pseudonymizer=pseudonyms,
             publish=publish_records,
         )
         facts = LiveFacts(factory, lambda: devices.frame)
@@ -149,6 +162,14 @@ class Platform:
         webhooks = WebhookDispatcher(
             session_factory=factory, clock=clock, timeout_s=settings.webhook_timeout_s
         )
+        security = Security(
+            factory,
+            clock,
+            token_key=load_token_key(settings.resolved_token_key_file, generate=settings.auto_generate_keys),
+            access_ttl_s=settings.access_token_ttl_s,
+            refresh_ttl_s=settings.refresh_token_ttl_s,
+            policy=LoginPolicy(settings.login_max_failures, settings.login_lockout_s),
+        )
         return cls(
             settings=settings,
             clock=clock,
@@ -164,6 +185,8 @@ class Platform:
             alerts=alerts,
             alert_stream=AlertStream(),
             webhooks=webhooks,
+            security=security,
+            pseudonyms=pseudonyms,
             bbox=bbox,
         )
 
@@ -180,6 +203,8 @@ class Platform:
         self._spawn(self.webhooks.run(self.bus), "webhooks")
         self._spawn(self._registry_notices(), "registry-notices")
         self._spawn(self._compact_forever(), "compaction")
+        await asyncio.to_thread(self.audit_rules_file)
+        self._spawn(self._seal_forever(), "audit-seal")
         if self.settings.mqtt_url:
             from safecity.ingest.mqtt import MqttIngest
 
@@ -210,6 +235,10 @@ class Platform:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        try:
+            await asyncio.to_thread(self.seal_audit)
+        except Exception:
+            log.exception("audit.seal_failed")
         await self.bus.close()
         self.engine.dispose()
 
@@ -236,12 +265,44 @@ class Platform:
             self.facts.invalidate()
         if what in ("devices", "all"):
             self.devices.invalidate()
+        if what in ("areas", "all"):
+            self.security.areas.invalidate()
 
     async def _registry_notices(self) -> None:
         async for delivery in self.bus.subscribe(REGISTRY, group=f"registry-{id(self)}"):
             if isinstance(delivery.payload, dict):
                 self._invalidate(str(delivery.payload.get("what", "all")))
             await delivery.ack()
+
+    def audit_rules_file(self) -> None:
+        """Record in the audit trail when the rules in force differ from the last ones recorded."""
+        import hashlib
+
+        from safecity.security import audit
+
+        path = rules_path(self.settings)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        with self.session_factory() as session:
+            last = audit.search(session, action="rules.loaded", limit=1)
+        if last and json.loads(last[0].detail).get("sha256") == digest:
+            return
+        self.security.record(
+            SYSTEM,
+            AuditEntry("rules.loaded", str(path), detail={"sha256": digest, "file": str(path)}),
+        )
+
+    def seal_audit(self) -> None:
+        """Sign the audit chain's head (a no-op when nothing was added since the last seal)."""
+        key = load_audit_key(self.settings.resolved_audit_key_file, generate=self.settings.auto_generate_keys)
+        self.security.audit.seal(key, at=self.clock.now())
+
+    async def _seal_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.audit_seal_interval_s)
+            try:
+                await asyncio.to_thread(self.seal_audit)
+            except Exception:
+                log.exception("audit.seal_failed")
 
     async def _compact_forever(self) -> None:
         while True:

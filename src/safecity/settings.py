@@ -81,6 +81,39 @@ class Settings(BaseSettings):
     cap_sender: str = Field("safecity@localhost", description="CAP <sender> of exported alerts.")
     cap_sender_name: str = Field("safecity", description="CAP <senderName> of exported alerts.")
     webhook_timeout_s: float = Field(5.0, gt=0, description="Timeout of one webhook delivery attempt.")
+    secrets_dir: Path | None = Field(
+        None,
+        description="Folder of the key files below when they are not set; empty means <data_dir>/secrets.",
+    )
+    token_key_file: Path | None = Field(None, description="HMAC key signing access tokens.")
+    pseudonym_key_file: Path | None = Field(
+        None, description="Versioned HMAC keys turning identity and phone numbers into pseudonyms."
+    )
+    audit_key_file: Path | None = Field(None, description="Ed25519 key signing audit chain heads.")
+    auto_generate_keys: bool = Field(
+        True, description="Create missing key files on start (development); off in production."
+    )
+    access_token_ttl_s: int = Field(900, ge=30, le=3600, description="Lifetime of an access token.")
+    refresh_token_ttl_s: int = Field(
+        12 * 3600, ge=300, description="Lifetime of a sign-in session (refresh token)."
+    )
+    login_max_failures: int = Field(5, ge=1, description="Failed logins before an account is locked.")
+    login_lockout_s: int = Field(
+        900, ge=1, description="First lockout; it doubles with every further failure."
+    )
+    rate_limit_login_per_min: int = Field(
+        20, ge=1, description="Login attempts per client address per minute."
+    )
+    rate_limit_public_per_min: int = Field(
+        120, ge=1, description="Requests per client address per minute to unauthenticated endpoints."
+    )
+    max_request_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body outside ingest.")
+    behind_tls: bool = Field(False, description="The console is served over HTTPS: secure cookies and HSTS.")
+    audit_seal_interval_s: int = Field(300, ge=1, description="How often the audit chain head is signed.")
+    retention_file: Path | None = Field(
+        None,
+        description="Retention policy YAML; empty means <data_dir>/retention.yaml, else the packaged one.",
+    )
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
     log_json: bool = Field(False, description="Write logs as JSON lines instead of console text.")
 
@@ -100,6 +133,26 @@ class Settings(BaseSettings):
     def resolved_lake_dir(self) -> Path:
         """The lake root."""
         return self.lake_dir or self.data_dir / "lake"
+
+    @property
+    def resolved_secrets_dir(self) -> Path:
+        """Where key files live unless each is set on its own."""
+        return self.secrets_dir or self.data_dir / "secrets"
+
+    @property
+    def resolved_token_key_file(self) -> Path:
+        """The access-token signing key file."""
+        return self.token_key_file or self.resolved_secrets_dir / "token.key"
+
+    @property
+    def resolved_pseudonym_key_file(self) -> Path:
+        """The pseudonym key file."""
+        return self.pseudonym_key_file or self.resolved_secrets_dir / "pseudonym.keys"
+
+    @property
+    def resolved_audit_key_file(self) -> Path:
+        """The audit signing key file (its public half sits beside it as .pub)."""
+        return self.audit_key_file or self.resolved_secrets_dir / "audit-signing.key"
 
     @property
     def city_dir(self) -> Path:

@@ -18,6 +18,7 @@ from safecity.core.finding import Evidence, Finding
 from safecity.registry import Area
 from safecity.registry import service as registry
 from safecity.registry.service import BikeRegistration
+from safecity.security.pseudonym import Pseudonymizer
 from safecity.store.db import transaction
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
@@ -41,7 +42,7 @@ def sessions(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def city(sessions: sessionmaker[Session]) -> City:
+def city(sessions: sessionmaker[Session], pseudonymizer: Pseudonymizer) -> City:
     """Stations S1 and S2 with communities C1 and C2; community C9 answers to no station."""
     with transaction(sessions) as s:
         s.add_all(
@@ -84,6 +85,7 @@ def city(sessions: sessionmaker[Session]) -> City:
             ),
             by="officer-7",
             now=T0,
+            pseudonymize=pseudonymizer.pseudonym,
         )
         registry.report_stolen(
             s, bike_id=bike.id, reported_by="Zhang Wei", basis="report 2024-0501", owner="officer-7", now=T0

@@ -1,9 +1,9 @@
 """A live safecity on a free port with a tiny city, and headless Chromium driving it.
 
 The server runs the whole embedded platform (SQLite, lake, in-process bus, rules, alerts) under
-uvicorn in a background thread; pages are served with the strict Content-Security-Policy the
-console must live with (no inline script or style), and every test fails on a CSP violation
-or an uncaught page error.
+uvicorn in a background thread. The app sends its own strict Content-Security-Policy (no inline
+script or style), and every test fails on a CSP violation or an uncaught page error. Every page
+needs sign-in: tests create accounts and sign in through the real form.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import pytest
 import uvicorn
 
 from safecity.platform import Platform
+from safecity.security.roles import Role
 from safecity.settings import Settings
 from safecity.web.app import create_app
+from tests.authn import mint
 from tests.browser.livecity import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    CspHeaders,
     LiveCity,
     city_geojson,
     require_chromium,
@@ -49,9 +50,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
     (settings.city_dir / "city.geojson").write_text(json.dumps(city_geojson()), encoding="utf-8")
     platform = Platform.build(settings)
     secrets = seed_registry(platform)
+    bearer = mint(platform.security, Role.INVESTIGATOR, unit="Wuma Station Desk")
     port = _free_port()
     config = uvicorn.Config(
-        CspHeaders(create_app(platform)),
+        create_app(platform),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -73,7 +75,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCity]:
             server.should_exit = True
             pytest.fail("the test server did not answer /healthz within 20 s")
         time.sleep(0.05)
-    yield LiveCity(base_url=base_url, platform=platform, secrets=secrets)
+    yield LiveCity(base_url=base_url, platform=platform, secrets=secrets, bearer=bearer)
     server.should_exit = True
     thread.join(timeout=15)
 

@@ -1,12 +1,13 @@
-"""A tiny test city and a handle on a live safecity serving it, for the browser tests."""
+"""A tiny test city, its accounts, and a handle on a live safecity serving it, for the browser tests."""
 
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,11 @@ from safecity.core.ids import id_number_check_char
 from safecity.platform import Platform
 from safecity.registry import Area
 from safecity.registry import service as registry
+from safecity.security import accounts
+from safecity.security.passwords import totp_now
+from safecity.security.roles import Role
 from safecity.store import transaction
+from tests.authn import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,10 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
 
 # A few blocks of Wenzhou: one district, one station area, one community, two base stations.
 WEST, SOUTH, EAST, NORTH = 120.640, 27.990, 120.700, 28.030
@@ -155,24 +156,50 @@ def seed_registry(platform: Platform) -> dict[str, str]:
     return secrets
 
 
-class CspHeaders:
-    """ASGI wrapper adding the console's Content-Security-Policy to every HTML answer."""
+@dataclass(frozen=True)
+class Credentials:
+    """What a person types into the sign-in form."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    username: str
+    display_name: str
+    password: str
+    totp_secret: str | None = None
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        """Pass through, adding the header on HTML responses."""
+    def totp(self) -> str:
+        """The one-time code of this moment ("" for accounts without one)."""
+        return totp_now(self.totp_secret) if self.totp_secret else ""
 
-        async def send_with_csp(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if any(k == b"content-type" and v.startswith(b"text/html") for k, v in headers):
-                    headers.append((b"content-security-policy", CSP.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
 
-        await self.app(scope, receive, send_with_csp if scope["type"] == "http" else send)
+_serial = itertools.count(1)
+
+
+def create_account(
+    platform: Platform,
+    role: Role,
+    *,
+    unit: str = "Wuma Station",
+    areas: tuple[str, ...] = (),
+    person_id: int | None = None,
+) -> Credentials:
+    """A new account that signs in with PASSWORD (and a one-time code where the role needs one)."""
+    username = f"web-{role.value.replace('_', '-')}-{next(_serial)}"  # mint() names "<role>-<n>"
+    display_name = username.replace("-", " ").title()
+    with transaction(platform.session_factory) as session:
+        _, secret = accounts.create_account(
+            session,
+            accounts.NewAccount(
+                username=username,
+                display_name=display_name,
+                role=role,
+                unit=unit,
+                password=PASSWORD,
+                areas=areas,
+                person_id=person_id,
+            ),
+            by="tests",
+            now=platform.clock.now(),
+        )
+    return Credentials(username, display_name, PASSWORD, secret)
 
 
 @dataclass
@@ -182,10 +209,16 @@ class LiveCity:
     base_url: str
     platform: Platform
     secrets: dict[str, str]
+    bearer: dict[str, str] = field(default_factory=dict)  # Authorization of the desk's investigator
 
-    def api(self) -> httpx.Client:
-        """An HTTP client for the JSON API."""
-        return httpx.Client(base_url=self.base_url, timeout=10.0)
+    def api(self, headers: dict[str, str] | None = None) -> httpx.Client:
+        """An HTTP client for the JSON API, signed in with `headers` (default: the desk investigator)."""
+        chosen = self.bearer if headers is None else headers
+        return httpx.Client(base_url=self.base_url, headers=chosen, timeout=10.0)
+
+    def account(self, role: Role, **kw: Any) -> Credentials:
+        """A new account of `role` on this city (see create_account)."""
+        return create_account(self.platform, role, **kw)
 
     def read_tag(self, device: str, tag: str) -> dict[str, Any]:
         """Post one RFID read of `tag` by `device`, as the base station would."""
@@ -198,7 +231,7 @@ class LiveCity:
             "ts": datetime.now(UTC).isoformat(),
         }
         token = base64.b64encode(f"{device}:{self.secrets[device]}".encode()).decode()
-        with self.api() as client:
+        with self.api({}) as client:
             answer = client.post(
                 "/api/v1/ingest",
                 content=json.dumps(event) + "\n",

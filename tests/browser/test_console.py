@@ -1,14 +1,19 @@
-"""The console in a real browser: live alerts over SSE, the explained detail, the lifecycle, the bike desk."""
+"""The console in a real browser: sign-in, live alerts over SSE, the explained detail, the lifecycle,
+the bike desk, and a citizen's view of who accessed their data."""
 
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.livecity import LiveCity, valid_id_number
+from safecity.security.roles import Role
+from tests.authn import mint
+from tests.browser.livecity import Credentials, LiveCity, valid_id_number
 
 pytestmark = pytest.mark.browser
 
@@ -20,8 +25,32 @@ PATH_POINTS_JS = """async () => {
 }"""
 
 
-def _stolen_bike(live: LiveCity, tag: str) -> None:
-    """Register a bike through the API and report it stolen."""
+def sign_in(page: Any, live: LiveCity, who: Credentials, *, start: str = "/", lands: str = "/") -> None:
+    """Open `start`, sign in through the real form (one-time code too, where the account has one)."""
+    answer = page.goto(start)
+    # The app sends the policy itself; the page fixture fails the test on any violation of it.
+    assert "script-src 'self'" in answer.headers.get("content-security-policy", "")
+    expect(page).to_have_url(re.compile(r"/login(\?next=.*)?$"))
+    form = page.locator("#login-form")
+    form.get_by_label("Username").fill(who.username)
+    form.get_by_label("Password").fill(who.password)
+    if who.totp_secret:
+        form.get_by_label("One-time code").fill(who.totp())
+    form.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(live.base_url + lands)
+    expect(page.locator(".whoami")).to_contain_text(who.display_name)
+
+
+@pytest.fixture
+def investigator(live: LiveCity) -> Credentials:
+    """A new investigator of the test city's district (signs in with a one-time code)."""
+    account = live.account(Role.INVESTIGATOR, areas=("D01",))
+    assert account.totp_secret is not None  # investigators must use a second factor
+    return account
+
+
+def _register(live: LiveCity, tag: str, *, owner: str, id_number: str) -> dict[str, Any]:
+    """Register a bike through the API as the desk investigator; the answer shows the owner masked."""
     with live.api() as client:
         bike = client.post(
             "/api/v1/bikes",
@@ -30,25 +59,54 @@ def _stolen_bike(live: LiveCity, tag: str) -> None:
                 "frame_number": f"FR-{tag}",
                 "model": "Yadea G5",
                 "colour": "red",
-                "owner_id_number": valid_id_number(),
-                "owner_name": "Chen Jie",
+                "owner_id_number": id_number,
+                "owner_name": owner,
                 "owner_phone": "13812345678",
-                "by": "clerk 17",
             },
         )
-        assert bike.status_code == 201, bike.text
+    assert bike.status_code == 201, bike.text
+    answer: dict[str, Any] = bike.json()
+    assert answer["owner"]["masked"] is True
+    return answer
+
+
+def _open_case(live: LiveCity, headers: dict[str, str], *, members: list[str] | None = None) -> str:
+    """Open a case over the test district for this week; return its id."""
+    now = datetime.now(UTC)
+    body = {
+        "title": "Stolen e-bikes in Lucheng",
+        "basis": "report LC-2026-0042",
+        "area_id": "D01",
+        "window_start": (now - timedelta(days=3)).isoformat(),
+        "window_end": (now + timedelta(days=1)).isoformat(),
+        "members": members or [],
+    }
+    with live.api(headers) as client:
+        case = client.post("/api/v1/cases", json=body)
+    assert case.status_code == 201, case.text
+    case_id: str = case.json()["id"]
+    return case_id
+
+
+def _stolen_bike(live: LiveCity, tag: str) -> None:
+    """Register a bike through the API and report it stolen."""
+    bike = _register(live, tag, owner="Chen Jie", id_number=valid_id_number())
+    with live.api() as client:
         stolen = client.post(
-            f"/api/v1/bikes/{bike.json()['id']}/stolen",
+            f"/api/v1/bikes/{bike['id']}/stolen",
             json={"reported_by": "owner Chen Jie", "basis": "report LC-2026-0042", "owner": "PC 0417"},
         )
         assert stolen.status_code == 201, stolen.text
 
 
-def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(live: LiveCity, page: Any) -> None:
+def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(
+    live: LiveCity, page: Any, investigator: Credentials
+) -> None:
     """A read of a stolen tag shows up without reload, grows with a second read, and is closed."""
     tag = "A1B2C3D4E5"
     _stolen_bike(live, tag)
-    page.goto("/")
+    sign_in(page, live, investigator)
+    expect(page.locator("nav.topnav a")).to_have_text(["Console", "Bikes", "My account"])
     city_map = page.locator("#map")
     expect(city_map.locator("canvas.maplibregl-canvas")).to_be_visible()
     expect(city_map).to_have_attribute("data-state", "ready")
@@ -84,7 +142,7 @@ def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(live: LiveCity, pa
         "href", f"/api/v1/alerts/{items.first.get_attribute('data-id')}/cap"
     )
 
-    page.get_by_label("Your name / badge").fill("PC 0417")
+    expect(detail.get_by_label("Your name / badge")).to_have_count(0)  # the actor is the signed-in account
     page.get_by_role("button", name="Acknowledge").click()
     expect(detail.locator("#detail-status")).to_have_text("acknowledged")
     page.get_by_role("button", name="Dispatch").click()
@@ -95,7 +153,8 @@ def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(live: LiveCity, pa
     expect(detail.locator("#detail-status")).to_have_text("closed")
     steps = detail.locator("#steps li")
     expect(steps).to_have_count(4)
-    expect(steps.nth(3)).to_contain_text("PC 0417")
+    expect(steps.nth(1)).to_contain_text(investigator.username)
+    expect(steps.nth(3)).to_contain_text(investigator.username)
     expect(steps.nth(3)).to_contain_text("Bike found chained at the Xinhe St depot")
     expect(items.first.locator(".badge.status")).to_have_text("closed")
     expect(page.locator("#open-count-value")).to_have_text("0")
@@ -104,7 +163,9 @@ def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(live: LiveCity, pa
     page.screenshot(path=SCREENSHOT)
 
 
-def test_console_says_plainly_when_there_is_no_city(live: LiveCity, page: Any) -> None:
+def test_console_says_plainly_when_there_is_no_city(
+    live: LiveCity, page: Any, investigator: Credentials
+) -> None:
     """Without a city map the console says so and still lists alerts."""
     page.route(
         "**/api/v1/city.geojson",
@@ -122,17 +183,20 @@ def test_console_says_plainly_when_there_is_no_city(live: LiveCity, page: Any) -
             ),
         ),
     )
-    page.goto("/")
+    sign_in(page, live, investigator)
     expect(page.locator("#map")).to_have_attribute("data-state", "no-city")
     expect(page.locator("#map-message")).to_contain_text("No city map yet")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
 
 
-def test_bike_desk_registers_reports_stolen_and_recovers(live: LiveCity, page: Any) -> None:
+def test_bike_desk_registers_reports_stolen_and_recovers(
+    live: LiveCity, page: Any, investigator: Credentials
+) -> None:
     """Register with a field error first, then report the bike stolen and mark it recovered."""
     tag = "B7C8D9E0F1"
-    page.goto("/bikes")
+    sign_in(page, live, investigator, start="/bikes", lands="/bikes")
     form = page.locator("#register-form")
+    expect(form.get_by_label("Registered by")).to_have_count(0)  # the actor is the signed-in account
     form.get_by_label("Tag id").fill(tag.lower())
     form.get_by_label("Frame number").fill("WZ-88-1234")
     form.get_by_label("Model").fill("Aima A500")
@@ -142,7 +206,6 @@ def test_bike_desk_registers_reports_stolen_and_recovers(live: LiveCity, page: A
     form.get_by_label("Identity card number").fill(bad)
     form.get_by_label("Owner name").fill("Wang Fang")
     form.get_by_label("Phone").fill("13900001111")
-    form.get_by_label("Registered by").fill("PC 0417")
     form.get_by_role("button", name="Register bike").click()
     error = page.locator("#register-owner_id_number-error")
     expect(error).to_be_visible()
@@ -150,19 +213,25 @@ def test_bike_desk_registers_reports_stolen_and_recovers(live: LiveCity, page: A
     expect(form.get_by_label("Identity card number")).to_have_attribute("aria-invalid", "true")
     expect(form.get_by_label("Identity card number")).to_be_focused()
 
-    form.get_by_label("Identity card number").fill(valid_id_number("33030219851224567"))
+    id_number = valid_id_number("33030219851224567")
+    form.get_by_label("Identity card number").fill(id_number)
     form.get_by_role("button", name="Register bike").click()
     card = page.locator(".bike-card")
     expect(card).to_have_attribute("data-status", "registered")
     expect(card).to_contain_text(tag)
     expect(error).to_be_hidden()
+    expect(card).to_contain_text("Wang Fang")  # the owner just entered, shown back masked
+    expect(card).to_contain_text("(masked)")
+    expect(card).not_to_contain_text(id_number)
 
     card.get_by_label("Reported by").fill("owner Wang Fang")
     card.get_by_label("Basis (report number, statement)").fill("report LC-2026-0099")
-    expect(card.get_by_label("Officer answerable")).to_have_value("PC 0417")  # remembered
+    expect(card.get_by_label("Officer answerable")).to_have_value("")  # left empty: the caller
     card.get_by_role("button", name="Report stolen").click()
     expect(card).to_have_attribute("data-status", "stolen")
     expect(card).to_contain_text("report LC-2026-0099")
+    expect(card).to_contain_text(investigator.username)
+    expect(card).to_contain_text("Wang Fang")  # the owner already on screen stays
     expect(page.locator("#stolen-table")).to_contain_text(tag)
 
     card.get_by_label("Note").fill("returned to the owner")
@@ -170,6 +239,62 @@ def test_bike_desk_registers_reports_stolen_and_recovers(live: LiveCity, page: A
     expect(card).to_have_attribute("data-status", "registered")
     expect(page.locator("#stolen-table")).not_to_contain_text(tag)
 
-    page.locator("#lookup-form").get_by_label("Tag id").fill(tag)
-    page.get_by_role("button", name="Look up").click()
-    expect(page.locator(".bike-card")).to_contain_text("Registered")
+    lookup = page.locator("#lookup-form")
+    lookup.get_by_label("Tag id").fill(tag)
+    lookup.get_by_role("button", name="Look up").click()
+    expect(card).to_contain_text("owner shown only under a case")
+    expect(card).not_to_contain_text("Wang Fang")
+
+    lookup.get_by_label("Case").fill("C2000-000999")
+    lookup.get_by_label("Purpose").fill("identify the owner of a recovered bike")
+    lookup.get_by_role("button", name="Look up").click()
+    case_error = page.locator("#lookup-case_id-error")
+    expect(case_error).to_be_visible()
+    expect(case_error).to_contain_text("no case")
+    expect(lookup.get_by_label("Case")).to_have_attribute("aria-invalid", "true")
+
+    case_id = _open_case(live, live.bearer, members=[investigator.username])
+    lookup.get_by_label("Case").fill(case_id)
+    lookup.get_by_label("Purpose").fill("why")
+    lookup.get_by_role("button", name="Look up").click()
+    purpose_error = page.locator("#lookup-purpose-error")
+    expect(purpose_error).to_contain_text("at least")
+    expect(case_error).to_be_hidden()
+
+    lookup.get_by_label("Purpose").fill("identify the owner of a recovered bike")
+    lookup.get_by_role("button", name="Look up").click()
+    expect(card).to_contain_text("Wang Fang")
+    expect(card).to_contain_text(id_number)  # investigators see identity numbers in full, under a case
+    expect(card).not_to_contain_text("(masked)")
+    expect(purpose_error).to_be_hidden()
+
+
+def test_citizen_sees_which_unit_looked_up_their_record(live: LiveCity, page: Any) -> None:
+    """A bike owner signs in, sees only their account, and the unit (not the case) that looked them up."""
+    tag = "C0FFEE0042"
+    bike = _register(live, tag, owner="Lin Mei", id_number=valid_id_number("33030219770505432"))
+    citizen = live.account(Role.CITIZEN, person_id=bike["owner"]["id"])
+    sign_in(page, live, citizen, start="/", lands="/me")  # the console is not for citizens
+    expect(page.locator("nav.topnav a")).to_have_text(["My account"])
+    expect(page.locator(".page-me")).to_contain_text("citizen")
+    status = page.locator("#access-status")
+    expect(status).not_to_have_text("Loading…")
+    rows = page.locator("#access-rows tr")
+    expect(rows).to_have_count(1)  # the registration at the desk
+    expect(rows.first).to_contain_text("Wuma Station Desk")
+
+    unit = "Lucheng Criminal Investigation"
+    detective = mint(live.platform.security, Role.INVESTIGATOR, unit=unit)
+    case_id = _open_case(live, detective)
+    purpose = "trace the owner of a bike seen near a burglary"
+    with live.api(detective) as client:
+        found = client.get("/api/v1/bikes", params={"tag": tag, "case_id": case_id, "purpose": purpose})
+    assert found.status_code == 200, found.text
+    assert found.json()[0]["owner"]["name"] == "Lin Mei"
+
+    page.reload()
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text(unit)
+    expect(rows.first).to_contain_text("your registration record was looked up")
+    expect(page.locator("#content")).not_to_contain_text(case_id)
+    expect(page.locator("#content")).not_to_contain_text(purpose)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity.core.clock import ManualClock
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
 from safecity.registry import service as registry
+from safecity.security.pseudonym import Pseudonymizer
 from tests.conftest import T0
 
 
@@ -64,7 +65,11 @@ def sink() -> ListSink:
 
 @pytest.fixture
 def pipeline(
-    session_factory: sessionmaker[Session], secrets_: dict[str, str], sink: ListSink, clock: ManualClock
+    session_factory: sessionmaker[Session],
+    secrets_: dict[str, str],
+    sink: ListSink,
+    clock: ManualClock,
+    pseudonymizer: Pseudonymizer,
 ) -> IngestPipeline:
     return IngestPipeline(
         session_factory=session_factory,
@@ -72,6 +77,7 @@ def pipeline(
         sink=sink,
         dedup=Deduplicator(3600),
         clock=clock,
+        pseudonymizer=pseudonymizer,
         limits=IngestLimits(
             max_event_age_s=7 * 86400,
             max_future_skew_s=300,

@@ -27,6 +27,7 @@ from safecity.ingest.models import DeadLetter
 from safecity.ingest.mqtt import MqttIngest, PartsPipeline
 from safecity.ingest.pipeline import IngestResult, Part, Rejection, StorageUnavailable
 from safecity.registry import service as registry
+from safecity.security.pseudonym import Pseudonymizer
 
 pytestmark = pytest.mark.integration
 
@@ -312,7 +313,11 @@ async def test_result_is_published_to_the_device_results_topic(broker: Broker, d
 
 
 async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
-    broker: Broker, device: DeviceClient, session_factory: sessionmaker[Session], clock: ManualClock
+    broker: Broker,
+    device: DeviceClient,
+    session_factory: sessionmaker[Session],
+    clock: ManualClock,
+    pseudonymizer: Pseudonymizer,
 ) -> None:
     with session_factory() as session, session.begin():
         registry.create_device(
@@ -346,6 +351,7 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
             bbox=None,
         ),
         clock=clock,
+        pseudonymizer=pseudonymizer,
     )
     ingest = broker.ingest(pipeline)
     await ingest.start()

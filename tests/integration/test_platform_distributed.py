@@ -67,6 +67,7 @@ async def test_stolen_bike_read_over_mqtt_raises_an_alert_through_nats_and_postg
             ),
             by="clerk",
             now=T0,
+            pseudonymize=platform.pseudonyms.pseudonym,
         )
         registry.report_stolen(
             s, bike_id=bike.id, reported_by="owner", basis="case 7", owner="officer", now=T0

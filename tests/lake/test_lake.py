@@ -51,6 +51,35 @@ def test_path_is_half_open_and_respects_limit(lake: Lake, records: RecordFactory
     assert limited["event_id"].to_list() == ["e0", "e1", "e2", "e3"]
 
 
+@pytest.mark.parametrize("compacted", [False, True])
+def test_path_of_several_names_is_one_time_ordered_path(
+    lake: Lake, records: RecordFactory, compacted: bool
+) -> None:
+    # One person's identity number under key versions 1 and 2, among other people's swipes.
+    names = ["1.aaaa", "2.bbbb"]
+    rows = [
+        {
+            "kind": "door_swipe",
+            "subject": s,
+            "ts": DAY0 + timedelta(days=d, hours=h),
+            "event_id": f"{s}-{d}-{h}",
+        }
+        for d, s in enumerate(["1.aaaa", "1.cccc", "2.bbbb", "2.dddd"])
+        for h in range(3)
+    ]
+    lake.append(records(rows))
+    if compacted:
+        lake.compact(min_files=1)
+
+    both = lake.path(subject_kind="id_card", subject=names, start=MONTH[0], end=MONTH[1])
+    one = lake.path(subject_kind="id_card", subject="2.bbbb", start=MONTH[0], end=MONTH[1])
+
+    assert both["subject"].to_list() == ["1.aaaa"] * 3 + ["2.bbbb"] * 3
+    assert both["ts"].is_sorted()
+    assert one.equals(lake.path(subject_kind="id_card", subject=["2.bbbb"], start=MONTH[0], end=MONTH[1]))
+    assert lake.path(subject_kind="id_card", subject=[], start=MONTH[0], end=MONTH[1]).is_empty()
+
+
 def test_records_are_partitioned_by_utc_date_across_midnight(lake: Lake, records: RecordFactory) -> None:
     before = datetime(2024, 5, 1, 23, 59, 59, 999000, tzinfo=UTC)
     # 07:30 in Wenzhou (+08:00) on 2 May is still 1 May in UTC.

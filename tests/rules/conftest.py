@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity.core.record import RECORD_SCHEMA
 from safecity.registry import service as registry
 from safecity.rules import LiveFacts
+from safecity.security.pseudonym import Pseudonymizer
 from tests.conftest import T0
 
 TAG = "00AABBCCDD"
@@ -57,7 +58,7 @@ def records(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 
 @pytest.fixture
-def bike_id(session_factory: sessionmaker[Session]) -> int:
+def bike_id(session_factory: sessionmaker[Session], pseudonymizer: Pseudonymizer) -> int:
     with session_factory() as s, s.begin():
         bike = registry.register_bike(
             s,
@@ -71,6 +72,7 @@ def bike_id(session_factory: sessionmaker[Session]) -> int:
             ),
             by="clerk",
             now=T0,
+            pseudonymize=pseudonymizer.pseudonym,
         )
         return bike.id
 

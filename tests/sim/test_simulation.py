@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.record import WireEvent
 from safecity.registry import service
+from safecity.security.pseudonym import Pseudonymizer
 from safecity.sim import City, ReportStolen, SimBatch, Simulation, TamperTruth, TheftTruth, load_city
 from safecity.sim.incident import SilenceTruth
 
@@ -294,10 +295,13 @@ async def test_run_live_stops_when_told(theft_run: tuple[Simulation, list[SimBat
 
 
 def test_report_actions_list_the_stolen_tags_in_the_registry(
-    theft_run: tuple[Simulation, list[SimBatch]], tiny_city: City, session_factory: sessionmaker[Session]
+    theft_run: tuple[Simulation, list[SimBatch]],
+    tiny_city: City,
+    session_factory: sessionmaker[Session],
+    pseudonymizer: Pseudonymizer,
 ) -> None:
     sim, batches = theft_run
-    load_city(tiny_city, session_factory)
+    load_city(tiny_city, session_factory, pseudonymizer=pseudonymizer)
     for action in (a for b in batches for a in b.actions):
         with session_factory() as session, session.begin():
             service.report_stolen(

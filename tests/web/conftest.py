@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 
 from safecity.core.clock import ManualClock
 from safecity.platform import Platform
+from safecity.security.roles import Role
 from safecity.settings import Settings
 from safecity.web.app import create_app
+from tests.authn import mint
 from tests.conftest import T0
 
 STATION = "BS-000123"
@@ -45,9 +47,24 @@ def platform(schema_db: Path, tmp_path: Path) -> Platform:
 
 @pytest.fixture
 def api(platform: Platform) -> Iterator[TestClient]:
-    """HTTP client of the whole app; entering it starts the platform's workers, leaving stops them."""
+    """HTTP client of the whole app, signed in as a city-wide investigator.
+
+    Entering it starts the platform's workers, leaving stops them. Routes for other roles take
+    explicit headers: `admin(api)` for devices, webhooks and accounts.
+    """
     with TestClient(create_app(platform), raise_server_exceptions=False) as client:
+        client.headers.update(mint(platform.security, Role.INVESTIGATOR))
         yield client
+
+
+def admin(api: TestClient) -> dict[str, str]:
+    """Headers of a city-wide administrator of the app behind `api` (one account per platform)."""
+    platform: Platform = api.app.state.platform  # type: ignore[attr-defined]
+    cached: dict[str, str] | None = getattr(platform, "_test_admin", None)
+    if cached is None:
+        cached = mint(platform.security, Role.ADMINISTRATOR)
+        object.__setattr__(platform, "_test_admin", cached)
+    return cached
 
 
 def register_device(api: TestClient, device_id: str = STATION, **over: Any) -> str:
@@ -59,7 +76,7 @@ def register_device(api: TestClient, device_id: str = STATION, **over: Any) -> s
         "lat": 28.0,
         "lon": 120.7,
     }
-    answer = api.post("/api/v1/devices", json={**body, **over})
+    answer = api.post("/api/v1/devices", json={**body, **over}, headers=admin(api))
     assert answer.status_code == 201, answer.text
     secret: str = answer.json()["secret"]
     return secret

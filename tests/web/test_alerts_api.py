@@ -22,14 +22,19 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 import safecity.alerts.models
-import safecity.registry.models  # noqa: F401  (tables for create_all)
+import safecity.registry.models
+import safecity.security.models  # noqa: F401  (tables for create_all)
 from safecity.alerts import CAP_NS, AlertService, AlertStream
 from safecity.bus import MemoryBus
 from safecity.core.clock import ManualClock
 from safecity.core.finding import Evidence, Finding
 from safecity.registry import Area
+from safecity.security.roles import Role
+from safecity.security.service import Security
 from safecity.store.db import Base, make_engine, make_session_factory, transaction
 from safecity.web.api.alerts import router
+from safecity.web.errors import install_error_handlers
+from tests.authn import mint
 
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -82,8 +87,16 @@ def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
 def _app(service: AlertService, stream: AlertStream) -> FastAPI:
     app = FastAPI()
     app.include_router(router)
-    app.state.platform = types.SimpleNamespace(alerts=service, alert_stream=stream)
+    security = Security(service._sessions, service._clock, token_key=b"k" * 32)
+    app.state.platform = types.SimpleNamespace(alerts=service, alert_stream=stream, security=security)
+    install_error_handlers(app)
     return app
+
+
+def staff(app: FastAPI, role: Role = Role.INVESTIGATOR, **kw: Any) -> dict[str, str]:
+    """Bearer headers of a new account of this role (city-wide unless areas are given)."""
+    security: Security = app.state.platform.security
+    return mint(security, role, **kw)
 
 
 @pytest.fixture
@@ -100,7 +113,9 @@ def service(sessions: sessionmaker[Session]) -> AlertService:
 @pytest.fixture
 def client(service: AlertService) -> Iterator[TestClient]:
     """HTTP client of an app serving only the alert router."""
-    with TestClient(_app(service, AlertStream()), raise_server_exceptions=False) as test_client:
+    app = _app(service, AlertStream())
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        test_client.headers.update(staff(app))
         yield test_client
 
 
@@ -127,15 +142,18 @@ def test_alert_is_listed_and_explained(client: TestClient, alert_id: str) -> Non
 
 
 def test_lifecycle_over_http(client: TestClient, alert_id: str) -> None:
-    ack = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"by": "duty-3", "note": "seen"})
+    duty = staff(client.app, Role.DISPATCHER, username="duty-3")  # type: ignore[arg-type]
+    patrol = staff(client.app, Role.PATROL_OFFICER, username="patrol-12", areas=["S1"])  # type: ignore[arg-type]
+    ack = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "seen"}, headers=duty)
     assert (ack.status_code, ack.json()["status"]) == (200, "acknowledged")
     assert (
-        client.post(f"/api/v1/alerts/{alert_id}/dispatch", json={"by": "duty-3"}).json()["status"]
+        client.post(f"/api/v1/alerts/{alert_id}/dispatch", json={}, headers=duty).json()["status"]
         == "dispatched"
     )
     closed = client.post(
         f"/api/v1/alerts/{alert_id}/close",
-        json={"by": "patrol-12", "outcome": "confirmed", "note": "recovered"},
+        json={"outcome": "confirmed", "note": "recovered"},
+        headers=patrol,
     )
     assert (closed.json()["status"], closed.json()["outcome"]) == ("closed", "confirmed")
     steps = client.get(f"/api/v1/alerts/{alert_id}").json()["steps"]
@@ -153,7 +171,7 @@ def test_lifecycle_over_http(client: TestClient, alert_id: str) -> None:
 
 
 def test_step_out_of_order_is_409_naming_the_status(client: TestClient, alert_id: str) -> None:
-    response = client.post(f"/api/v1/alerts/{alert_id}/dispatch", json={"by": "duty-3"})
+    response = client.post(f"/api/v1/alerts/{alert_id}/dispatch", json={})
 
     assert response.status_code == 409
     error = response.json()["error"]
@@ -172,7 +190,8 @@ def test_step_out_of_order_is_409_naming_the_status(client: TestClient, alert_id
     ],
 )
 def test_unknown_ids_are_404_with_a_json_error(client: TestClient, method: str, path: str) -> None:
-    response = client.request(method, path, json={"by": "duty-3"} if method == "POST" else None)
+    headers = staff(client.app, Role.ADMINISTRATOR) if "webhooks" in path else None  # type: ignore[arg-type]
+    response = client.request(method, path, json={} if method == "POST" else None, headers=headers)
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] in ("alert_not_found", "webhook_not_found")
@@ -181,13 +200,13 @@ def test_unknown_ids_are_404_with_a_json_error(client: TestClient, method: str, 
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
-        ("acknowledge", {}, "by"),
-        ("acknowledge", {"by": ""}, "by"),
-        ("acknowledge", {"by": "x", "colour": "red"}, "colour"),
-        ("close", {"by": "x"}, "outcome"),
-        ("close", {"by": "x", "outcome": "maybe"}, "outcome"),
-        ("close", {"by": 5, "outcome": "confirmed"}, "by"),
-        ("close", ["by"], None),
+        ("acknowledge", {"note": 5}, "note"),
+        ("acknowledge", {"by": "x"}, "by"),  # the actor is the signed-in account, not a body field
+        ("acknowledge", {"colour": "red"}, "colour"),
+        ("close", {}, "outcome"),
+        ("close", {"outcome": "maybe"}, "outcome"),
+        ("close", {"note": 5, "outcome": "confirmed"}, "note"),
+        ("close", ["outcome"], None),
     ],
 )
 def test_bad_bodies_are_422_naming_the_field(
@@ -259,6 +278,7 @@ def test_cap_export_is_cap_xml(client: TestClient, alert_id: str) -> None:
 
 
 def test_webhooks_are_registered_listed_and_removed(client: TestClient) -> None:
+    client.headers.update(staff(client.app, Role.ADMINISTRATOR))  # type: ignore[arg-type]
     created = client.post(
         "/api/v1/webhooks",
         json={
@@ -296,10 +316,10 @@ async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sess
     stream = AlertStream(keepalive_s=0.2)
     relay = asyncio.create_task(stream.run(bus))
     port = _free_port()
+    app = _app(service, stream)
+    officer = staff(app, Role.PATROL_OFFICER, areas=["S1"])
     server = uvicorn.Server(
-        uvicorn.Config(
-            _app(service, stream), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     serving = asyncio.create_task(server.serve())
     try:
@@ -307,7 +327,7 @@ async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sess
             await asyncio.sleep(0.01)
         lines: list[str] = []
         async with (
-            httpx.AsyncClient(timeout=10) as http,
+            httpx.AsyncClient(timeout=10, headers=officer) as http,
             http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream") as response,
         ):
             assert response.headers["content-type"].startswith("text/event-stream")
@@ -320,6 +340,44 @@ async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sess
         event = lines.index("event: AlertRaised")
         notice = json.loads(lines[event + 1].removeprefix("data: "))
         assert (notice["alert_id"], notice["station_id"], notice["status"]) == (raised.alert_id, "S1", "new")
+
+    finally:
+        server.should_exit = True
+        relay.cancel()
+        await asyncio.gather(serving, relay, return_exceptions=True)
+
+
+async def test_stream_carries_only_the_callers_areas(sessions: sessionmaker[Session]) -> None:
+    """An officer of another station sees nothing of S1's alerts on the live stream."""
+    with transaction(sessions) as s:
+        s.add(Area(id="S2", kind="station", name="Other Station", station_id="S2"))
+    bus = MemoryBus()
+    service = AlertService(
+        session_factory=sessions, clock=ManualClock(T0), publish=bus.publish, loop=asyncio.get_running_loop()
+    )
+    stream = AlertStream(keepalive_s=0.1)
+    relay = asyncio.create_task(stream.run(bus))
+    port = _free_port()
+    app = _app(service, stream)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with (
+            httpx.AsyncClient(timeout=10, headers=staff(app, Role.PATROL_OFFICER, areas=["S2"])) as http,
+            http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream") as response,
+        ):
+            assert response.status_code == 200
+            service.apply_findings([_finding("RS-1", 0, 28.0, 120.65)])
+            lines: list[str] = []
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if lines.count(": keepalive") >= 3:
+                    break
+        assert not any(line.startswith("data: ") for line in lines)
     finally:
         server.should_exit = True
         relay.cancel()
@@ -330,17 +388,16 @@ async def test_stream_sends_keepalive_comments_while_quiet(sessions: sessionmake
     stream = AlertStream(keepalive_s=0.05)
     service = AlertService(session_factory=sessions, clock=ManualClock(T0))
     port = _free_port()
+    app = _app(service, stream)
     server = uvicorn.Server(
-        uvicorn.Config(
-            _app(service, stream), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-        )
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     serving = asyncio.create_task(server.serve())
     try:
         while not server.started:
             await asyncio.sleep(0.01)
         async with (
-            httpx.AsyncClient(timeout=10) as http,
+            httpx.AsyncClient(timeout=10, headers=staff(app)) as http,
             http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream") as response,
         ):
             seen = []

@@ -17,7 +17,7 @@ from safecity.platform import Platform
 from safecity.registry import Device, DeviceStatus
 from safecity.store import transaction
 from safecity.web.app import create_app
-from tests.web.conftest import STATION, fresh_platform, ndjson, read, register_device
+from tests.web.conftest import STATION, admin, fresh_platform, ndjson, read, register_device
 
 INGEST = "/api/v1/ingest"
 RESULT_KEYS = {
@@ -136,7 +136,7 @@ def test_disabled_device_is_refused(api: TestClient, platform: Platform, secret:
 
 def test_rotated_secret_replaces_the_old_one_at_once(api: TestClient, secret: str) -> None:
     assert post(api, ndjson([read(1)]), secret).status_code == 200
-    answer = api.post(f"/api/v1/devices/{STATION}/secret")
+    answer = api.post(f"/api/v1/devices/{STATION}/secret", headers=admin(api))
     assert answer.status_code == 200
     new = answer.json()["secret"]
     assert new != secret and answer.json()["device"]["id"] == STATION
@@ -144,8 +144,18 @@ def test_rotated_secret_replaces_the_old_one_at_once(api: TestClient, secret: st
     assert post(api, ndjson([read(3)]), new).json()["stored"] == 1
 
 
+def test_revoked_device_is_refused_at_once_until_given_a_new_secret(api: TestClient, secret: str) -> None:
+    assert post(api, ndjson([read(1)]), secret).status_code == 200
+    revoked = api.post(f"/api/v1/devices/{STATION}/revoke", headers=admin(api))
+    assert (revoked.status_code, revoked.json()["status"]) == (200, "disabled")
+    assert_unauthenticated(post(api, ndjson([read(2)]), secret))
+    renewed = api.post(f"/api/v1/devices/{STATION}/secret", headers=admin(api)).json()
+    assert renewed["device"]["status"] == "active"
+    assert post(api, ndjson([read(3)]), renewed["secret"]).json()["stored"] == 1
+
+
 def test_rotating_an_unknown_device_is_404(api: TestClient) -> None:
-    answer = api.post("/api/v1/devices/BS-999999/secret")
+    answer = api.post("/api/v1/devices/BS-999999/secret", headers=admin(api))
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "NotFound"
 
@@ -174,7 +184,7 @@ def test_streamed_body_over_the_limit_is_413_without_a_length(small_api: TestCli
     chunks = [ndjson([read(i)]) + b"\n" for i in range(40)]
     answer = post(small_api, iter(chunks), secret)  # chunked transfer: no Content-Length to trust
     assert answer.status_code == 413
-    counts = small_api.get("/api/v1/reconciliation").json()
+    counts = small_api.get("/api/v1/reconciliation", headers=admin(small_api)).json()
     assert (counts["received"], counts["ok"]) == (0, True)
 
 
@@ -183,7 +193,7 @@ def test_batch_with_too_many_events_is_400_and_nothing_is_stored(small_api: Test
     answer = post(small_api, ndjson([read(i) for i in range(6)]), secret)
     assert answer.status_code == 400
     assert "at most 5" in answer.json()["error"]["message"]
-    counts = small_api.get("/api/v1/reconciliation").json()
+    counts = small_api.get("/api/v1/reconciliation", headers=admin(small_api)).json()
     assert (counts["stored_lake"], counts["bodies_refused"], counts["ok"]) == (0, 1, True)
 
 
@@ -236,7 +246,7 @@ def test_resent_batch_is_counted_as_duplicates_and_reconciles(api: TestClient, s
     for result in (first, again):
         assert_counts_add_up(result)
     post(api, b"not json", secret)
-    counts = api.get("/api/v1/reconciliation").json()
+    counts = api.get("/api/v1/reconciliation", headers=admin(api)).json()
     assert counts["ok"] is True
     assert (counts["stored_lake"], counts["bodies_refused"]) == (2, 1)
     assert counts["received"] == 6
@@ -301,7 +311,7 @@ def assert_answer_is_well_formed(answer: Any) -> None:
 def test_nasty_bodies_get_a_clear_answer(shared: tuple[TestClient, str], body: bytes) -> None:
     api, secret = shared
     assert_answer_is_well_formed(post(api, body, secret))
-    assert api.get("/api/v1/reconciliation").json()["ok"] is True
+    assert api.get("/api/v1/reconciliation", headers=admin(api)).json()["ok"] is True
 
 
 json_values = st.recursive(

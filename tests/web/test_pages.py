@@ -1,4 +1,4 @@
-"""The console pages render their landmarks, carry no inline script or style, and link only to real assets."""
+"""The console pages: sign-in, role-filtered navigation, landmarks, no inline script or style, real assets."""
 
 from __future__ import annotations
 
@@ -6,29 +6,299 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from safecity.platform import Platform
+from safecity.security import accounts
+from safecity.security.roles import Role
 from safecity.settings import Settings
+from safecity.store import transaction
 from safecity.web import pages
 from safecity.web.app import create_app
+from safecity.web.auth import ACCESS_COOKIE, CSRF_COOKIE
+from tests.authn import PASSWORD, mint
 
 ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"?]+)(?:\?[^"]*)?"')
 IMPORT_RE = re.compile(r"""from\s+['"]\./([\w.-]+\.js)['"]""")
+HIDDEN_CSRF_RE = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
+MAIN_NAV_RE = re.compile(r'<nav class="topnav" aria-label="Main">(.*?)</nav>', re.S)
+SIGNED_IN_PAGES = ["/", "/bikes", "/me"]
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """The app over a fresh platform; pages need no running workers, so the lifespan is not entered."""
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    """A fresh platform; pages need no running workers, so no lifespan is entered."""
     platform = Platform.build(Settings(data_dir=tmp_path_factory.mktemp("pages")))
-    yield TestClient(create_app(platform))
+    yield platform
     platform.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(platform: Platform) -> TestClient:
+    """A browser signed in as a city-wide investigator (the access token in its cookie)."""
+    client = TestClient(create_app(platform))
+    client.cookies.set(ACCESS_COOKIE, _token(mint(platform.security, Role.INVESTIGATOR)))
+    return client
+
+
+@pytest.fixture
+def anonymous(client: TestClient) -> TestClient:
+    """A browser of the same app that has not signed in."""
+    return TestClient(client.app)
+
+
+def _token(headers: dict[str, str]) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+def _as(platform: Platform, client: TestClient, role: Role) -> TestClient:
+    """A browser of the same app signed in with a new account of `role`."""
+    other = TestClient(client.app)
+    other.cookies.set(ACCESS_COOKIE, _token(mint(platform.security, role)))
+    return other
+
+
+def _account(platform: Platform, username: str, role: Role, *, city_wide: bool | None = None) -> None:
+    """An account that signs in with PASSWORD and no one-time code."""
+    with transaction(platform.session_factory) as session:
+        accounts.create_account(
+            session,
+            accounts.NewAccount(
+                username=username,
+                display_name=username.title(),
+                role=role,
+                unit="Wuma Station",
+                password=PASSWORD,
+                city_wide=city_wide,
+                with_totp=False,
+            ),
+            by="tests",
+            now=platform.clock.now(),
+        )
+
+
+def _login_form(client: TestClient, next_path: str = "") -> str:
+    """Open the sign-in form; return the CSRF value it carries."""
+    answer = client.get("/login", params={"next": next_path} if next_path else None)
+    assert answer.status_code == 200
+    match = HIDDEN_CSRF_RE.search(answer.text)
+    assert match is not None
+    return match.group(1)
+
+
+def _set_cookie(answer: httpx.Response, name: str) -> str:
+    """The Set-Cookie header the answer sends for `name`."""
+    found = [c for c in answer.headers.get_list("set-cookie") if c.startswith(f"{name}=")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _main_nav(html: str) -> list[str]:
+    match = MAIN_NAV_RE.search(html)
+    assert match is not None
+    return re.findall(r"<a [^>]*>([^<]+)</a>", match.group(1))
 
 
 def _assets(html: str) -> list[str]:
     return ASSET_RE.findall(html)
+
+
+# --- sign-in ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "target"), [("/", "/"), ("/bikes", "/bikes"), ("/me?x=1", "/me?x=1")])
+def test_anonymous_page_redirects_to_sign_in(anonymous: TestClient, path: str, target: str) -> None:
+    """No page is shown without sign-in: the browser goes to /login and comes back afterwards."""
+    answer = anonymous.get(path, follow_redirects=False)
+    assert answer.status_code == 303
+    location = urlsplit(answer.headers["location"])
+    assert location.path == "/login"
+    assert parse_qs(location.query)["next"] == [target]
+
+
+def test_login_page_renders_a_form_and_sets_the_csrf_cookie(anonymous: TestClient) -> None:
+    """The form carries the CSRF value in a hidden field equal to the readable sc_csrf cookie."""
+    answer = anonymous.get("/login", params={"next": "/bikes"})
+    assert answer.status_code == 200
+    html = answer.text
+    for landmark in (
+        '<form method="post" action="/login"',
+        'name="username"',
+        'name="password" type="password"',
+        'name="totp"',
+        '<input type="hidden" name="next" value="/bikes">',
+    ):
+        assert landmark in html, landmark
+    field = HIDDEN_CSRF_RE.search(html)
+    assert field is not None
+    cookie = _set_cookie(answer, CSRF_COOKIE)
+    assert cookie.startswith(f"{CSRF_COOKIE}={field.group(1)};")
+    assert "httponly" not in cookie.lower()  # the page scripts echo it in X-CSRF-Token
+    assert "samesite=strict" in cookie.lower()
+    assert _main_nav(html) == []
+    assert "Sign out" not in html
+
+
+def test_login_with_the_right_password_goes_to_the_role_home(
+    platform: Platform, anonymous: TestClient
+) -> None:
+    """A patrol officer lands on the console with HttpOnly session cookies."""
+    _account(platform, "officer.li", Role.PATROL_OFFICER, city_wide=True)
+    csrf = _login_form(anonymous)
+    answer = anonymous.post(
+        "/login",
+        data={"username": "officer.li", "password": PASSWORD, "csrf": csrf},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/"
+    for name in ("sc_access", "sc_refresh"):
+        cookie = _set_cookie(answer, name).lower()
+        assert "httponly" in cookie, name
+        assert "samesite=strict" in cookie, name
+    assert "path=/api/v1/auth" in _set_cookie(answer, "sc_refresh").lower()
+    console = anonymous.get("/")
+    assert console.status_code == 200
+    assert 'id="alert-list"' in console.text
+    assert "Officer.Li" in console.text  # who is signed in, in the top bar
+
+
+def test_login_goes_back_to_the_page_asked_for(platform: Platform, anonymous: TestClient) -> None:
+    """`next` is followed when it is a local path, and ignored when it points elsewhere."""
+    _account(platform, "officer.wu", Role.PATROL_OFFICER, city_wide=True)
+    csrf = _login_form(anonymous, "/bikes")
+    body = {"username": "officer.wu", "password": PASSWORD, "csrf": csrf}
+    answer = anonymous.post("/login", data={**body, "next": "/bikes"}, follow_redirects=False)
+    assert answer.headers["location"] == "/bikes"
+    csrf = _login_form(anonymous)
+    answer = anonymous.post(
+        "/login", data={**body, "csrf": csrf, "next": "//evil.example/"}, follow_redirects=False
+    )
+    assert answer.headers["location"] == "/"
+
+
+def test_login_with_a_wrong_password_is_refused_generically(
+    platform: Platform, anonymous: TestClient
+) -> None:
+    """401, the same words as for an unknown user, the form again with the username kept."""
+    _account(platform, "officer.zhao", Role.PATROL_OFFICER, city_wide=True)
+    csrf = _login_form(anonymous)
+    answer = anonymous.post(
+        "/login",
+        data={"username": "officer.zhao", "password": "not the password at all", "csrf": csrf},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 401
+    assert accounts.BAD_CREDENTIALS in answer.text
+    assert 'id="login-form"' in answer.text
+    assert 'value="officer.zhao"' in answer.text
+    assert not [c for c in answer.headers.get_list("set-cookie") if c.startswith("sc_access=")]
+    again = HIDDEN_CSRF_RE.search(answer.text)
+    assert again is not None
+    assert again.group(1) == anonymous.cookies[CSRF_COOKIE]  # a fresh token with the form
+    unknown = anonymous.post(
+        "/login",
+        data={"username": "nobody.here", "password": "not the password at all", "csrf": again.group(1)},
+    )
+    assert unknown.status_code == 401
+    assert accounts.BAD_CREDENTIALS in unknown.text
+
+
+@pytest.mark.parametrize("missing", ["cookie", "field"])
+def test_login_without_the_csrf_token_is_refused(
+    platform: Platform, anonymous: TestClient, missing: str
+) -> None:
+    """A form posted from elsewhere (no CSRF cookie, or no matching field) signs nobody in."""
+    username = f"officer.csrf-{missing}"
+    _account(platform, username, Role.PATROL_OFFICER, city_wide=True)
+    csrf = _login_form(anonymous)
+    if missing == "cookie":
+        anonymous.cookies.delete(CSRF_COOKIE)
+    data = {"username": username, "password": PASSWORD, "csrf": csrf if missing == "cookie" else ""}
+    answer = anonymous.post("/login", data=data, follow_redirects=False)
+    assert answer.status_code == 401
+    assert "The form expired" in answer.text
+    assert not [c for c in answer.headers.get_list("set-cookie") if c.startswith("sc_access=")]
+
+
+def test_logout_ends_the_session(platform: Platform, anonymous: TestClient) -> None:
+    """Signing out clears the cookies, and the old access token no longer opens any page."""
+    _account(platform, "officer.sun", Role.PATROL_OFFICER, city_wide=True)
+    csrf = _login_form(anonymous)
+    anonymous.post("/login", data={"username": "officer.sun", "password": PASSWORD, "csrf": csrf})
+    old_access = anonymous.cookies[ACCESS_COOKIE]
+    page = anonymous.get("/me")
+    assert page.status_code == 200
+    field = HIDDEN_CSRF_RE.search(page.text)
+    assert field is not None
+    assert field.group(1) == anonymous.cookies[CSRF_COOKIE]
+
+    refused = anonymous.post("/logout", data={"csrf": "forged"}, follow_redirects=False)
+    assert refused.status_code == 403
+    assert anonymous.get("/me").status_code == 200  # still signed in
+
+    answer = anonymous.post("/logout", data={"csrf": field.group(1)}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login"
+    assert ACCESS_COOKIE not in anonymous.cookies
+
+    anonymous.cookies.set(ACCESS_COOKIE, old_access)
+    again = anonymous.get("/", follow_redirects=False)
+    assert again.status_code == 303
+    assert urlsplit(again.headers["location"]).path == "/login"
+
+
+# --- navigation --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "links"),
+    [
+        (Role.INVESTIGATOR, ["Console", "Bikes", "My account"]),
+        (Role.GUARD, ["Console", "My account"]),
+        (Role.CITIZEN, ["My account"]),
+    ],
+)
+def test_nav_shows_only_the_pages_the_role_may_use(
+    platform: Platform, client: TestClient, role: Role, links: list[str]
+) -> None:
+    """The top bar lists what the role may open, and the brand leads to the role's home page."""
+    browser = _as(platform, client, role)
+    answer = browser.get("/me")
+    assert answer.status_code == 200
+    assert _main_nav(answer.text) == links
+    home = {"Console": "/", "My account": "/me"}[links[0]]
+    assert f'<a class="brand" href="{home}"' in answer.text
+    assert "Sign out" in answer.text
+
+
+def test_citizen_may_not_open_the_console(platform: Platform, client: TestClient) -> None:
+    """A signed-in role without alerts.read is refused the console, not sent to sign in again."""
+    answer = _as(platform, client, Role.CITIZEN).get("/", follow_redirects=False)
+    assert answer.status_code == 403
+
+
+@pytest.mark.parametrize("next_path", ["", "/", "/bikes"])
+def test_sign_in_sends_a_citizen_to_my_account(
+    platform: Platform, anonymous: TestClient, next_path: str
+) -> None:
+    """A role without the console lands on its first page, even when it asked for the console."""
+    username = f"citizen.chen{len(next_path)}"
+    _account(platform, username, Role.CITIZEN)
+    csrf = _login_form(anonymous, next_path)
+    answer = anonymous.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf": csrf, "next": next_path},
+        follow_redirects=False,
+    )
+    assert answer.headers["location"] == "/me"
+
+
+# --- page contents -------------------------------------------------------------------------------------
 
 
 def test_console_page_has_its_landmarks(client: TestClient) -> None:
@@ -47,8 +317,9 @@ def test_console_page_has_its_landmarks(client: TestClient) -> None:
         'id="map"',
         'id="detail"',
         'href="/docs"',
-        'href="/metrics"',
         'href="/bikes"',
+        'class="whoami"',
+        '<form method="post" action="/logout"',
     ):
         assert landmark in html, landmark
     assert '<a href="/" aria-current="page">Console</a>' in html
@@ -60,25 +331,46 @@ def test_bikes_page_has_every_form_field_labelled(client: TestClient) -> None:
     assert answer.status_code == 200
     html = answer.text
     assert '<a href="/bikes" aria-current="page">Bikes</a>' in html
-    fields = (
-        "tag_id",
-        "frame_number",
-        "model",
-        "colour",
-        "owner_id_number",
-        "owner_name",
-        "owner_phone",
-        "by",
-    )
+    fields = ("tag_id", "frame_number", "model", "colour", "owner_id_number", "owner_name", "owner_phone")
     for name in fields:
         assert f'<label for="register-{name}"' in html, name
         assert f'id="register-{name}-error"' in html, name
-    assert '<label for="lookup-tag"' in html
-    assert 'autocomplete="name" data-remember="by"' in html  # field attributes are markup, not text
+    assert 'name="by"' not in html  # the actor is the signed-in account
+    for name in ("tag", "case_id", "purpose"):
+        assert f'<label for="lookup-{name}"' in html, name
+        assert f'id="lookup-{name}-error"' in html, name
+    assert 'autocomplete="off" spellcheck="false"' in html  # field attributes are markup, not text
     assert 'id="stolen-table"' in html
 
 
-@pytest.mark.parametrize("path", ["/", "/bikes"])
+def test_me_page_shows_the_account(client: TestClient) -> None:
+    """My account: name, role, unit, areas and the access log table."""
+    html = client.get("/me").text
+    assert '<a href="/me" aria-current="page">My account</a>' in html
+    for landmark in (
+        "investigator",
+        "Test Unit",
+        "the whole city",
+        'id="access-table"',
+        'id="access-status"',
+    ):
+        assert landmark in html, landmark
+
+
+@pytest.mark.parametrize("path", [*SIGNED_IN_PAGES, "/login"])
+def test_pages_carry_the_content_security_policy(client: TestClient, path: str) -> None:
+    """The app itself sends a CSP without 'unsafe-inline', and framing is refused."""
+    answer = client.get(path)
+    assert answer.status_code == 200
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "style-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert answer.headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", [*SIGNED_IN_PAGES, "/login"])
 def test_pages_have_no_inline_script_style_or_handlers(client: TestClient, path: str) -> None:
     """The pages must run under a CSP without 'unsafe-inline'."""
     html = client.get(path).text
@@ -88,7 +380,7 @@ def test_pages_have_no_inline_script_style_or_handlers(client: TestClient, path:
     assert re.search(r"\son[a-z]+=", html) is None
 
 
-@pytest.mark.parametrize("path", ["/", "/bikes"])
+@pytest.mark.parametrize("path", SIGNED_IN_PAGES)
 def test_own_static_assets_referenced_exist(client: TestClient, path: str) -> None:
     """Every non-vendor asset a page loads, and every module those scripts import, is served."""
     own = [a for a in _assets(client.get(path).text) if not a.startswith("/static/vendor/")]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from safecity.alerts.errors import AlertNotFound, InvalidAlertInput
@@ -186,8 +187,12 @@ def list_alerts(
     since: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    areas: Collection[str] | None = None,
 ) -> list[AlertView]:
-    """Alerts matching the filters, most recently seen first; `since` bounds last_seen_at."""
+    """Alerts matching the filters, most recently seen first; `since` bounds last_seen_at.
+
+    `areas` (None: everywhere) keeps alerts routed to, or raised in, one of those areas.
+    """
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidAlertInput(f"limit must be 1 to {MAX_PAGE}", field="limit")
     if offset < 0:
@@ -202,6 +207,8 @@ def list_alerts(
         query = query.where(Alert.station_id == station_id)
     if rule is not None:
         query = query.where(Alert.rule == rule)
+    if areas is not None:
+        query = query.where(or_(Alert.station_id.in_(list(areas)), Alert.area_id.in_(list(areas))))
     if since is not None:
         query = query.where(Alert.last_seen_at >= since)
     query = query.order_by(Alert.last_seen_at.desc(), Alert.id.desc()).limit(limit).offset(offset)

@@ -19,9 +19,8 @@ class _Out(BaseModel):
 
 
 class TransitionIn(_In):
-    """Body of acknowledge and dispatch: who acts (name or badge until identities land) and why."""
+    """Body of acknowledge and dispatch: why (the actor is the signed-in account)."""
 
-    by: str = Field(min_length=1, max_length=64, description="The acting officer's name or badge number.")
     note: str = Field("", max_length=2000, description="Free text kept with the step.")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -180,8 +180,9 @@ class AlertService:
         since: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
+        areas: Collection[str] | None = None,
     ) -> list[query.AlertView]:
-        """Alerts matching the filters, most recently seen first."""
+        """Alerts matching the filters, most recently seen first; `areas` limits where (None: all)."""
         with self._sessions() as session:
             return query.list_alerts(
                 session,
@@ -191,6 +192,7 @@ class AlertService:
                 since=since,
                 limit=limit,
                 offset=offset,
+                areas=areas,
             )
 
     def export_cap(self, alert_id: str) -> bytes:

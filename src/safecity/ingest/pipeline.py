@@ -1,10 +1,11 @@
 """The ingest pipeline: bodies in; records durable in the lake, dead letters kept, batches ledgered.
 
 Order of work for one call (several parts, e.g. coalesced MQTT messages, share it):
-decode -> validate and enrich -> drop already-accepted ids -> ledger + dead letters (one
-transaction, status `writing`) -> lake append (durable) -> ledger `stored` -> remember ids ->
-publish the records on the bus. A caller acknowledges its device only after this returns, so
-an event is never acknowledged before it is stored or dead-lettered with its reason.
+decode -> validate and enrich -> pseudonymise personal identifiers -> drop already-accepted ids
+-> ledger + dead letters (one transaction, status `writing`) -> lake append (durable) -> ledger
+`stored` -> remember ids -> publish the records on the bus. A caller acknowledges its device
+only after this returns, so an event is never acknowledged before it is stored or dead-lettered
+with its reason.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from safecity.ingest.decode import Body, BodyError, DecodeError, decode_bodies, 
 from safecity.ingest.dedup import Deduplicator, id_hashes
 from safecity.ingest.devices import DeviceDirectory
 from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
+from safecity.ingest.personal import pseudonymise
 from safecity.ingest.validate import Limits, validate
+from safecity.security.pseudonym import Pseudonymizer
 
 log = structlog.get_logger(__name__)
 
@@ -132,9 +135,11 @@ class IngestPipeline:
         dedup: Deduplicator,
         limits: IngestLimits,
         clock: Clock,
+        pseudonymizer: Pseudonymizer,
         publish: Callable[[pl.DataFrame], Awaitable[None]] | None = None,
     ) -> None:
         self._factory = session_factory
+        self._pseudonymizer = pseudonymizer
         self.devices = devices
         self._sink = sink
         self._dedup = dedup
@@ -193,6 +198,9 @@ class IngestPipeline:
         )
         frame = decoded.frame.join(part_info, on="part", how="left")
         records, bad = validate(frame, self.devices.frame, self._limits_at(now))
+        # Before anything else sees the records; ids are hashed as stored, so that the ids
+        # reloaded from the lake at start (warm_dedup) match.
+        records = pseudonymise(records, self._pseudonymizer)
         hashes = id_hashes(records["event_id"])
         fresh = pl.Series(self._dedup.first_seen_mask(hashes, now))
         dup_parts = records["part"].filter(~fresh)

@@ -12,7 +12,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -144,12 +144,16 @@ class Lake:
         self,
         *,
         subject_kind: str,
-        subject: str,
+        subject: str | Sequence[str],
         start: dt.datetime,
         end: dt.datetime,
         limit: int | None = None,
     ) -> pl.DataFrame:
-        """All records of one subject with start <= ts < end, sorted by ts."""
+        """All records of one subject with start <= ts < end, sorted by ts.
+
+        `subject` may list several values: a person's pseudonyms under every key version held,
+        so that a path spans a key rotation.
+        """
         start, end = utc(start), utc(end)
         predicate = path_predicate(subject_kind, subject, start, end)
         with self._read_lock.shared():
@@ -226,27 +230,38 @@ class Lake:
 
     def drop_partitions(self, *, before: dt.date, kinds: Sequence[str] | None = None) -> int:
         """Delete whole partitions dated before `before` (of these kinds); return rows deleted."""
-        trash = self.root / ".trash"
         with self._compact_lock.exclusive():
             victims = [
                 p for p in all_partitions(self.root) if p.day < before and (kinds is None or p.kind in kinds)
             ]
-            rows = sum(self._rows_of(f) for p in victims for f in data_files(p.path))
-            ensure_dir(trash)
-            with self._read_lock.exclusive():
-                for partition in victims:
-                    os.replace(partition.path, trash / new_id())
-                    fsync_dir(partition.path.parent)
-                fsync_dir(trash)
-            for leftover in trash.iterdir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            for day_dir in {p.path.parent for p in victims}:
-                if not any(day_dir.iterdir()):
-                    day_dir.rmdir()
-            self._prune_row_cache()
+            return sum(self._drop(victims).values())
+
+    def drop(self, partitions: Iterable[tuple[dt.date, str]]) -> dict[tuple[dt.date, str], int]:
+        """Delete these whole (date, kind) partitions; rows each held (absent ones are left out)."""
+        with self._compact_lock.exclusive():
+            victims = [p for day, kind in partitions for p in partitions_for(self.root, [day], [kind])]
+            return self._drop(victims)
+
+    def _drop(self, victims: Sequence[Partition]) -> dict[tuple[dt.date, str], int]:
+        # Caller holds the compaction lock. Each partition leaves the tree by one atomic rename
+        # into .trash (readers see all of it or none); a crash leaves only trash, removed next time.
+        trash = self.root / ".trash"
+        ensure_dir(trash)
+        dropped = {(p.day, p.kind): sum(self._rows_of(f) for f in data_files(p.path)) for p in victims}
+        with self._read_lock.exclusive():
+            for partition in victims:
+                os.replace(partition.path, trash / new_id())
+                fsync_dir(partition.path.parent)
+            fsync_dir(trash)
+        for leftover in trash.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        for day_dir in {p.path.parent for p in victims}:
+            if not any(day_dir.iterdir()):
+                day_dir.rmdir()
+        self._prune_row_cache()
         if victims:
-            log.info("lake.partitions_dropped", before=before.isoformat(), partitions=len(victims), rows=rows)
-        return rows
+            log.info("lake.partitions_dropped", partitions=len(victims), rows=sum(dropped.values()))
+        return dropped
 
     def close(self) -> None:
         """Forget cached footers and stop the writer threads."""

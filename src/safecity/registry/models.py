@@ -86,6 +86,10 @@ class Person(Base):
     id_number: Mapped[str] = mapped_column(String(18), unique=True)
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(20))
+    # Keyed pseudonyms (security/pseudonym.py) under the current key: the lake holds only these,
+    # so turning a lake subject back into a person is a registry lookup under a case.
+    id_pseudonym: Mapped[str | None] = mapped_column(String(40), index=True)
+    phone_pseudonym: Mapped[str | None] = mapped_column(String(40), index=True)
     home_area_id: Mapped[str | None] = mapped_column(ForeignKey("areas.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

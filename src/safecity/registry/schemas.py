@@ -23,11 +23,21 @@ class BikeIn(_In):
     owner_id_number: str = Field(min_length=18, max_length=18, description="GB 11643 identity number.")
     owner_name: str = Field(min_length=1, max_length=64)
     owner_phone: str | None = Field(None, pattern=r"^\d{11}$")
-    by: str = Field(min_length=1, max_length=64, description="Who registers it (officer or clerk).")
+
+
+class PersonOut(BaseModel):
+    """A person as a caller may see them: numbers masked unless their role needs them in full."""
+
+    id: int
+    name: str
+    id_number: str
+    phone: str | None
+    home_area_id: str | None
+    masked: bool
 
 
 class BikeOut(BaseModel):
-    """A registered bike; the owner's identity number is masked."""
+    """A registered bike; its owner only when the request names a case and purpose."""
 
     id: int
     tag_id: str
@@ -35,9 +45,8 @@ class BikeOut(BaseModel):
     model: str
     colour: str
     status: str
-    owner_name: str
-    owner_id_number_masked: str
     registered_at: datetime
+    owner: PersonOut | None = None
 
 
 class StolenIn(_In):
@@ -45,7 +54,12 @@ class StolenIn(_In):
 
     reported_by: str = Field(min_length=1, max_length=128, description="Who reported: owner or officer.")
     basis: str = Field(min_length=1, max_length=2000, description="Case or report number, statement.")
-    owner: str = Field(min_length=1, max_length=64, description="Officer answerable for the entry.")
+    owner: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Officer answerable for the entry; default: the caller.",
+    )
     owner_station_id: str | None = Field(None, max_length=32)
     valid_days: int = Field(180, ge=1, le=3650)
 
@@ -54,7 +68,6 @@ class CloseEntryIn(_In):
     """Close a watchlist entry: the bike was recovered, or the report withdrawn."""
 
     status: str = Field("recovered", pattern="^(recovered|withdrawn)$")
-    by: str = Field(min_length=1, max_length=64)
     note: str = Field("", max_length=2000)
 
 

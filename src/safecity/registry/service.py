@@ -1,15 +1,22 @@
-"""Registry use cases: register people, bikes and devices; list and unlist stolen bikes."""
+"""Registry use cases: register people, bikes and devices; list and unlist stolen bikes.
+
+People carry keyed pseudonyms of their identity and phone numbers (the lake holds only those).
+The registry does not hold the key: callers pass `pseudonymize`, the current key's function
+(`Platform.pseudonyms.pseudonym`), wherever a person is created or their numbers change.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +37,8 @@ from safecity.registry.models import (
 
 DEFAULT_WATCH_DAYS = 180  # a stolen-bike entry lapses after six months unless renewed
 
+Pseudonymize = Callable[[str], str]  # identity or phone number -> pseudonym under the current key
+
 
 def hash_secret(secret: str) -> str:
     """Hash a device secret (256-bit random, so a fast hash is enough; no salt needed)."""
@@ -49,6 +58,19 @@ def get_person_by_id_number(session: Session, *, id_number: str) -> Person | Non
     return session.scalars(select(Person).where(Person.id_number == id_number)).first()
 
 
+def get_person_by_pseudonym(session: Session, *, pseudonym: str) -> Person | None:
+    """Return the person whose identity or phone number has this pseudonym (as stored now)."""
+    return session.scalars(
+        select(Person).where(or_(Person.id_pseudonym == pseudonym, Person.phone_pseudonym == pseudonym))
+    ).first()
+
+
+def set_pseudonyms(person: Person, *, pseudonymize: Pseudonymize) -> None:
+    """Recompute a person's pseudonyms from their numbers (call whenever a number changes)."""
+    person.id_pseudonym = pseudonymize(person.id_number)
+    person.phone_pseudonym = pseudonymize(person.phone) if person.phone else None
+
+
 def get_or_create_person(
     session: Session,
     *,
@@ -56,9 +78,14 @@ def get_or_create_person(
     name: str,
     phone: str | None,
     now: datetime,
+    pseudonymize: Pseudonymize,
     home_area_id: str | None = None,
 ) -> Person:
-    """Return the person with this identity number, registering them first if new."""
+    """Return the person with this identity number, registering them first if new.
+
+    A person found gets their pseudonyms recomputed too (written only if they changed), so that
+    someone registered before the current key has pseudonyms under it from now on.
+    """
     if not is_valid_id_number(id_number):
         raise InvalidInput("id_number", f"{id_number!r} is not a valid GB 11643 identity number")
     person = get_person_by_id_number(session, id_number=id_number)
@@ -67,8 +94,55 @@ def get_or_create_person(
             id_number=id_number, name=name, phone=phone, home_area_id=home_area_id, created_at=now
         )
         session.add(person)
-        session.flush()
+    set_pseudonyms(person, pseudonymize=pseudonymize)
+    session.flush()
     return person
+
+
+@dataclass(frozen=True, slots=True)
+class PersonNumbers:
+    """A person's numbers, read to compute their pseudonyms."""
+
+    id: int
+    id_number: str
+    phone: str | None
+
+
+def _not_under(prefix: str) -> ColumnElement[bool]:
+    """People whose stored pseudonyms were not made under the key whose pseudonyms start so."""
+    return or_(
+        Person.id_pseudonym.is_(None),
+        ~Person.id_pseudonym.startswith(prefix, autoescape=True),
+        Person.phone.is_not(None) & Person.phone_pseudonym.is_(None),
+        ~Person.phone_pseudonym.startswith(prefix, autoescape=True),
+    )
+
+
+def people_numbers(
+    session: Session, *, after_id: int, limit: int, not_under: str | None = None
+) -> list[PersonNumbers]:
+    """The next `limit` people by id after `after_id` (only those not yet under a key, if given)."""
+    query = select(Person.id, Person.id_number, Person.phone).where(Person.id > after_id)
+    if not_under is not None:
+        query = query.where(_not_under(not_under))
+    rows = session.execute(query.order_by(Person.id).limit(limit))
+    return [PersonNumbers(r.id, r.id_number, r.phone) for r in rows]
+
+
+def count_people_not_under(session: Session, *, prefix: str) -> int:
+    """How many people's pseudonyms still need recomputing under the key with this prefix."""
+    return int(session.scalar(select(func.count()).select_from(Person).where(_not_under(prefix))) or 0)
+
+
+def store_pseudonyms(session: Session, rows: list[tuple[int, str, str | None]]) -> None:
+    """Write (person id, identity pseudonym, phone pseudonym) rows in one executemany."""
+    people = cast(Table, Person.__table__)
+    session.execute(
+        update(people)
+        .where(people.c.id == bindparam("pid"))
+        .values(id_pseudonym=bindparam("idp"), phone_pseudonym=bindparam("php")),
+        [{"pid": pid, "idp": idp, "php": php} for pid, idp, php in rows],
+    )
 
 
 # --- e-bikes ------------------------------------------------------------------------------
@@ -100,8 +174,10 @@ class BikeRegistration:
     owner_phone: str | None = None
 
 
-def register_bike(session: Session, *, reg: BikeRegistration, by: str, now: datetime) -> EBike:
-    """Register an e-bike to its owner; tag and frame number must be unused."""
+def register_bike(
+    session: Session, *, reg: BikeRegistration, by: str, now: datetime, pseudonymize: Pseudonymize
+) -> EBike:
+    """Register an e-bike to its owner (created if new); tag and frame number must be unused."""
     tag = reg.tag_id.strip().upper()
     if not is_valid_subject(SubjectKind.TAG, tag):
         raise InvalidInput("tag_id", f"{reg.tag_id!r} is not a tag id (8 to 16 hexadecimal digits)")
@@ -115,7 +191,12 @@ def register_bike(session: Session, *, reg: BikeRegistration, by: str, now: date
     if get_bike_by_tag(session, tag_id=tag) is not None:
         raise Conflict("tag_id", f"tag {tag} is already fitted to a registered bike")
     owner = get_or_create_person(
-        session, id_number=reg.owner_id_number, name=reg.owner_name, phone=reg.owner_phone, now=now
+        session,
+        id_number=reg.owner_id_number,
+        name=reg.owner_name,
+        phone=reg.owner_phone,
+        now=now,
+        pseudonymize=pseudonymize,
     )
     bike = EBike(
         tag_id=tag,

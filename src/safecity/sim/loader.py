@@ -4,7 +4,8 @@ Areas go in through SQLAlchemy Core `insert()`. People, bikes and devices go str
 driver on the session's connection (executemany on SQLite, COPY on PostgreSQL): SQLAlchemy's
 per-row parameter processing cost ~100 us a row here, a minute for a Wenzhou-scale city.
 The plaintext device secrets are written next to the city (demo data, under the git-ignored
-var/ folder) so that the simulator can sign in.
+var/ folder) so that the simulator can sign in. People get the pseudonyms of their numbers under
+the current key, as the registry service gives them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.registry.models import Area, BikeStatus, Device, DeviceStatus, EBike, Person, WatchlistEntry
 from safecity.registry.service import hash_secret
+from safecity.security.pseudonym import Pseudonymizer
 from safecity.sim.city import City
 
 log = structlog.get_logger(__name__)
@@ -116,7 +118,7 @@ def _fast_insert(session: Session, table: str, frame: pl.DataFrame) -> None:
         conn.exec_driver_sql(sql, _sqlite_rows(frame.slice(start, _CHUNK_ROWS)))
 
 
-def _rows(city: City, device_hashes: dict[str, str]) -> dict[str, Any]:
+def _rows(city: City, device_hashes: dict[str, str], pseudonymizer: Pseudonymizer) -> dict[str, Any]:
     areas = (
         city.table("areas")
         .with_columns(pl.col("kind").replace_strict(_KIND_ORDER, return_dtype=pl.Int8).alias("_rank"))
@@ -130,6 +132,10 @@ def _rows(city: City, device_hashes: dict[str, str]) -> dict[str, Any]:
     ]
     people = city.table("people").select(
         pl.col("person_id").alias("id"), "id_number", "name", "phone", "home_area_id", "created_at"
+    )
+    people = people.with_columns(
+        pseudonymizer.column(people["id_number"]).alias("id_pseudonym"),
+        pseudonymizer.column(people["phone"]).alias("phone_pseudonym"),
     )
     bikes = city.table("bikes").select(
         pl.col("bike_id").alias("id"),
@@ -180,14 +186,18 @@ def _advance_sequences(session: Session) -> None:
 
 
 def load_city(
-    city: City | Path, session_factory: sessionmaker[Session], *, replace: bool = False
+    city: City | Path,
+    session_factory: sessionmaker[Session],
+    *,
+    pseudonymizer: Pseudonymizer,
+    replace: bool = False,
 ) -> LoadReport:
     """Bulk-insert a city's areas, people, bikes and devices into an empty registry."""
     started = time.perf_counter()
     city = city if isinstance(city, City) else City.open(city)
     device_ids = city.table("devices")["id"].to_list()
     plaintext = {device: secrets.token_urlsafe(32) for device in device_ids}
-    rows = _rows(city, {device: hash_secret(secret) for device, secret in plaintext.items()})
+    rows = _rows(city, {device: hash_secret(secret) for device, secret in plaintext.items()}, pseudonymizer)
     with session_factory() as session, session.begin():
         existing = _existing(session)
         if any(existing.values()):

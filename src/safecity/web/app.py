@@ -15,11 +15,18 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from safecity.platform import Platform
+from safecity.security.principal import Principal
+from safecity.security.roles import Permission as P
 from safecity.web import pages
+from safecity.web.api import access as access_api
 from safecity.web.api import alerts as alerts_api
+from safecity.web.api import cases as cases_api
 from safecity.web.api import ingest as ingest_api
+from safecity.web.api import investigation as investigation_api
 from safecity.web.api import registry as registry_api
+from safecity.web.auth import need, public
 from safecity.web.errors import error_response, install_error_handlers
+from safecity.web.hardening import Hardening
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -57,24 +64,32 @@ def create_app(
         description="City public-safety platform: ingest, rules, alerts, registry.",
     )
     app.state.platform = platform
+    app.add_middleware(
+        Hardening,
+        max_request_bytes=platform.settings.max_request_bytes,
+        hsts=platform.settings.behind_tls,
+    )
     install_error_handlers(app)
     app.include_router(ingest_api.router)
     app.include_router(registry_api.router)
     app.include_router(alerts_api.router)
+    app.include_router(access_api.router)
+    app.include_router(cases_api.router)
+    app.include_router(investigation_api.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
-    def healthz() -> dict[str, str]:
+    def healthz(_: None = public("load balancers and orchestrators probe it")) -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
-    def metrics() -> Response:
+    def metrics(_: None = public("Prometheus scrapes it; counters only, no personal data")) -> Response:
         """Prometheus text exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/v1/city.geojson", tags=["registry"], summary="The city map as GeoJSON")
-    def city_geojson() -> Response:
+    def city_geojson(_: Principal = need(P.AREAS_READ)) -> Response:
         """Districts, communities, roads and stations of the city, for the console map."""
         path = platform.settings.city_dir / "city.geojson"
         if not path.exists():
@@ -82,7 +97,7 @@ def create_app(
         return FileResponse(path, media_type="application/geo+json")
 
     @app.get("/api/v1/reconciliation", tags=["ingest"], summary="Accepted = stored + dead-lettered")
-    def reconciliation() -> JSONResponse:
+    def reconciliation(_: Principal = need(P.OPERATIONS_READ)) -> JSONResponse:
         """Reconcile the ingest ledger with the lake and the dead-letter store."""
         from safecity.ingest.reconcile import reconcile
 

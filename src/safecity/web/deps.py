@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 if TYPE_CHECKING:
     from safecity.platform import Platform
@@ -17,3 +17,7 @@ def get_platform(request: Request) -> Platform:
 
 
 PlatformDep = Annotated["Platform", Depends(get_platform)]
+
+
+# Row ids in the URL: bounded so that no client can make the database choke on a huge integer.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Row id.")]

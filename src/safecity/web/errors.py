@@ -6,15 +6,18 @@ Body: {"error": {"code": "...", "message": "...", "field": "..." | null, "detail
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safecity.alerts import AlertError
 from safecity.registry import RegistryError
+from safecity.security.errors import AccessDenied, AccountError, NotAuthenticated
+from safecity.web.ratelimit import RateLimited
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +59,30 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             getattr(exc, "status", 400), type(exc).__name__, str(exc), field=getattr(exc, "field", None)
         )
+
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, exc: AccessDenied) -> Response:
+        from safecity.web.auth import ACCESS_COOKIE, LoginRequired, audit_refusal
+
+        if isinstance(exc, LoginRequired):
+            if request.cookies.get(ACCESS_COOKIE):
+                audit_refusal(request, exc)  # a stale or forged cookie, not just a first visit
+            target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
+            return RedirectResponse(f"/login?next={target}", status_code=303)
+        audit_refusal(request, exc)
+        headers = (
+            {"WWW-Authenticate": 'Bearer realm="safecity"'} if isinstance(exc, NotAuthenticated) else None
+        )
+        return error_response(exc.status, exc.code, exc.message, field=exc.field, headers=headers)
+
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return error_response(429, "rate_limited", str(exc), headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(AccountError)
+    async def _account(_: Request, exc: AccountError) -> JSONResponse:
+        code = {404: "not_found", 409: "conflict"}.get(exc.status, "invalid_request")
+        return error_response(exc.status, code, exc.message, field=exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -41,6 +41,10 @@ from safecity.alerts.schemas import (
     WebhookIn,
     WebhookOut,
 )
+from safecity.security.audit import AuditEntry, subject
+from safecity.security.principal import Principal
+from safecity.security.roles import Permission as P
+from safecity.web.auth import audited, need, resource_of
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -123,9 +127,26 @@ def _detail_out(detail: AlertDetail) -> AlertDetailOut:
     )
 
 
+def _reachable(alerts: AlertService, alert_id: str, who: Principal) -> AlertDetail:
+    """The alert, if the caller's areas cover where it was routed or raised."""
+    detail = alerts.get(alert_id)
+    who.require_area(detail.alert.station_id, detail.alert.area_id, what=f"alert {alert_id}")
+    return detail
+
+
+def _subjects(detail: AlertDetail) -> list[str]:
+    names = [subject(detail.alert.subject_kind, detail.alert.subject), subject("alert", detail.alert.id)]
+    owner = (detail.alert.facts or {}).get("owner_person_id")
+    if owner is not None:
+        names.append(subject("person", owner))
+    return names
+
+
 @router.get("/alerts", response_model=AlertListOut)
 def list_alerts(
     alerts: AlertsDep,
+    request: Request,
+    who: Principal = need(P.ALERTS_READ),
     status: AlertStatus | None = None,
     station_id: str | None = None,
     rule: str | None = None,
@@ -133,16 +154,27 @@ def list_alerts(
         AwareDatetime | None, Query(description="Only alerts seen at or after this time.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AlertListOut:
-    """Alerts, most recently seen first."""
+    """Alerts of the caller's areas, most recently seen first."""
+    if station_id is not None and not who.reaches(station_id):
+        # A community guard may still filter by the station answerable for their community.
+        tree = request.app.state.platform.security.areas.tree()
+        if not who.areas & tree.expand([station_id]):
+            who.require_area(station_id, what=f"station {station_id}")
     items = alerts.list_alerts(
-        status=status, station_id=station_id, rule=rule, since=since, limit=limit, offset=offset
+        status=status,
+        station_id=station_id,
+        rule=rule,
+        since=since,
+        limit=limit,
+        offset=offset,
+        areas=None if who.city_wide else who.areas,
     )
     return AlertListOut(items=[AlertOut.model_validate(a) for a in items], limit=limit, offset=offset)
 
 
-async def _sse(stream: AlertStream, client: StreamClient) -> AsyncIterator[bytes]:
+async def _sse(stream: AlertStream, client: StreamClient, who: Principal) -> AsyncIterator[bytes]:
     """Server-Sent Events: one event per notice, a comment line as keepalive."""
     try:
         yield b"retry: 3000\n: connected\n\n"
@@ -154,6 +186,8 @@ async def _sse(stream: AlertStream, client: StreamClient) -> AsyncIterator[bytes
                 continue
             except StopAsyncIteration:
                 return
+            if not who.reaches(notice.get("station_id"), notice.get("area_id")):
+                continue
             data = json.dumps(notice, separators=(",", ":"), ensure_ascii=False, default=str)
             yield f"event: {notice.get('type', 'message')}\ndata: {data}\n\n".encode()
     finally:
@@ -161,44 +195,94 @@ async def _sse(stream: AlertStream, client: StreamClient) -> AsyncIterator[bytes
 
 
 @router.get("/alerts/stream", response_class=StreamingResponse)
-async def stream_alerts(stream: StreamDep) -> StreamingResponse:
-    """Live alert notices as text/event-stream (AlertRaised, AlertUpdated, AlertTransitioned)."""
+async def stream_alerts(stream: StreamDep, who: Principal = need(P.ALERTS_READ)) -> StreamingResponse:
+    """Live notices of the caller's areas as text/event-stream (AlertRaised, AlertUpdated, ...)."""
     client = stream.subscribe()  # before answering, so nothing published from now on is missed
     return StreamingResponse(
-        _sse(stream, client),
+        _sse(stream, client, who),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 @router.get("/alerts/precision", response_model=list[PrecisionRowOut])
-def alert_precision(alerts: AlertsDep, by: Literal["rule", "device"] = "rule") -> list[PrecisionRowOut]:
+def alert_precision(
+    alerts: AlertsDep, by: Literal["rule", "device"] = "rule", _: Principal = need(P.ALERTS_EXPORT)
+) -> list[PrecisionRowOut]:
     """How closed alerts turned out, per rule or per device of their first evidence."""
     return [PrecisionRowOut.model_validate(row) for row in alerts.precision(by)]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetailOut)
-def get_alert(alert_id: str, alerts: AlertsDep) -> AlertDetailOut:
-    """One alert explained: rule facts, evidence in time order, steps, GeoJSON path and routing."""
-    return _detail_out(alerts.get(alert_id))
+def get_alert(
+    alert_id: str, alerts: AlertsDep, request: Request, who: Principal = need(P.ALERTS_READ)
+) -> AlertDetailOut:
+    """One alert explained: rule facts, evidence in time order, steps, GeoJSON path and routing.
+
+    The alert is its own basis (a listed subject was sighted); the read is audited as such.
+    """
+    detail = _reachable(alerts, alert_id, who)
+    audited(
+        request,
+        who,
+        AuditEntry(
+            "alerts.read",
+            resource_of(request),
+            purpose="alert response",
+            subjects=_subjects(detail),
+            result_count=len(detail.evidence),
+        ),
+    )
+    return _detail_out(detail)
 
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-def acknowledge_alert(alert_id: str, body: TransitionIn, alerts: AlertsDep) -> AlertOut:
+def acknowledge_alert(
+    alert_id: str,
+    body: TransitionIn,
+    alerts: AlertsDep,
+    request: Request,
+    who: Principal = need(P.ALERTS_ACT),
+) -> AlertOut:
     """Take the alert on: new -> acknowledged."""
-    return AlertOut.model_validate(alerts.acknowledge(alert_id, by=body.by, note=body.note))
+    detail = _reachable(alerts, alert_id, who)
+    out = AlertOut.model_validate(alerts.acknowledge(alert_id, by=who.username, note=body.note))
+    audited(request, who, AuditEntry("alerts.acknowledge", resource_of(request), subjects=_subjects(detail)))
+    return out
 
 
 @router.post("/alerts/{alert_id}/dispatch", response_model=AlertOut)
-def dispatch_alert(alert_id: str, body: TransitionIn, alerts: AlertsDep) -> AlertOut:
+def dispatch_alert(
+    alert_id: str,
+    body: TransitionIn,
+    alerts: AlertsDep,
+    request: Request,
+    who: Principal = need(P.ALERTS_ACT),
+) -> AlertOut:
     """Send someone: acknowledged -> dispatched."""
-    return AlertOut.model_validate(alerts.dispatch(alert_id, by=body.by, note=body.note))
+    detail = _reachable(alerts, alert_id, who)
+    out = AlertOut.model_validate(alerts.dispatch(alert_id, by=who.username, note=body.note))
+    audited(request, who, AuditEntry("alerts.dispatch", resource_of(request), subjects=_subjects(detail)))
+    return out
 
 
 @router.post("/alerts/{alert_id}/close", response_model=AlertOut)
-def close_alert(alert_id: str, body: CloseIn, alerts: AlertsDep) -> AlertOut:
+def close_alert(
+    alert_id: str, body: CloseIn, alerts: AlertsDep, request: Request, who: Principal = need(P.ALERTS_ACT)
+) -> AlertOut:
     """Close an open alert with its outcome."""
-    return AlertOut.model_validate(alerts.close(alert_id, by=body.by, outcome=body.outcome, note=body.note))
+    detail = _reachable(alerts, alert_id, who)
+    out = AlertOut.model_validate(
+        alerts.close(alert_id, by=who.username, outcome=body.outcome, note=body.note)
+    )
+    audited(
+        request,
+        who,
+        AuditEntry(
+            "alerts.close", resource_of(request), subjects=_subjects(detail), detail={"outcome": body.outcome}
+        ),
+    )
+    return out
 
 
 @router.get(
@@ -206,13 +290,20 @@ def close_alert(alert_id: str, body: CloseIn, alerts: AlertsDep) -> AlertOut:
     response_class=Response,
     responses={200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "CAP 1.2 XML."}},
 )
-def alert_cap(alert_id: str, alerts: AlertsDep) -> Response:
+def alert_cap(
+    alert_id: str, alerts: AlertsDep, request: Request, who: Principal = need(P.ALERTS_EXPORT)
+) -> Response:
     """The alert as a CAP 1.2 message, without personal data."""
-    return Response(alerts.export_cap(alert_id), media_type=CAP_MEDIA_TYPE)
+    detail = _reachable(alerts, alert_id, who)
+    body = alerts.export_cap(alert_id)
+    audited(request, who, AuditEntry("alerts.export", resource_of(request), subjects=_subjects(detail)))
+    return Response(body, media_type=CAP_MEDIA_TYPE)
 
 
 @router.post("/webhooks", response_model=WebhookCreatedOut, status_code=201)
-def create_webhook(body: WebhookIn, alerts: AlertsDep) -> WebhookCreatedOut:
+def create_webhook(
+    body: WebhookIn, alerts: AlertsDep, request: Request, who: Principal = need(P.WEBHOOKS_MANAGE)
+) -> WebhookCreatedOut:
     """Register a webhook; the answer carries its signing secret, shown only this once."""
     hook, secret = alerts.create_webhook(
         url=str(body.url),
@@ -222,17 +313,27 @@ def create_webhook(body: WebhookIn, alerts: AlertsDep) -> WebhookCreatedOut:
         stations=body.stations,
     )
     shown = WebhookOut.model_validate(hook).model_dump()
+    audited(
+        request,
+        who,
+        AuditEntry(
+            "webhooks.create", resource_of(request), detail={"webhook": shown["id"], "url": shown["url"]}
+        ),
+    )
     return WebhookCreatedOut.model_validate({**shown, "secret": secret})
 
 
 @router.get("/webhooks", response_model=list[WebhookOut])
-def list_webhooks(alerts: AlertsDep) -> list[WebhookOut]:
+def list_webhooks(alerts: AlertsDep, _: Principal = need(P.WEBHOOKS_MANAGE)) -> list[WebhookOut]:
     """Active webhooks."""
     return [WebhookOut.model_validate(h) for h in alerts.list_webhooks()]
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
-def delete_webhook(webhook_id: str, alerts: AlertsDep) -> Response:
+def delete_webhook(
+    webhook_id: str, alerts: AlertsDep, request: Request, who: Principal = need(P.WEBHOOKS_MANAGE)
+) -> Response:
     """Stop delivering to a webhook (its delivery history is kept)."""
     alerts.delete_webhook(webhook_id)
+    audited(request, who, AuditEntry("webhooks.delete", resource_of(request), detail={"webhook": webhook_id}))
     return Response(status_code=204)

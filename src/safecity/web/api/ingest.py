@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from safecity.ingest import Part, StorageUnavailable
+from safecity.web.auth import device_auth
 from safecity.web.deps import PlatformDep
 from safecity.web.errors import error_response
 
@@ -64,7 +65,7 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
         }
     },
 )
-async def ingest(request: Request, platform: PlatformDep) -> Any:
+async def ingest(request: Request, platform: PlatformDep, _: None = device_auth()) -> Any:
     """Store every valid event; list each refused one by index with the field and reason."""
     creds = _credentials(request)
     if creds is None:

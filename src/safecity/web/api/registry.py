@@ -1,12 +1,21 @@
-"""Registry routes: e-bikes, stolen reports and recoveries, devices and areas."""
+"""Registry routes: e-bikes, stolen reports and recoveries, devices and areas.
+
+A bike's record is not personal; its owner is. Bike lookups show the owner only when the request
+names a case and purpose (and the caller may read people); registering shows back the owner just
+entered, masked. Every write is audited.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
-from sqlalchemy import select
+from typing import Annotated
 
-from safecity.registry import Area, Device, EBike, NotFound, WatchlistEntry, WatchStatus
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from safecity.registry import Area, Device, EBike, NotFound, Person, WatchlistEntry, WatchStatus
 from safecity.registry import service as registry
+from safecity.registry.models import DeviceStatus
 from safecity.registry.schemas import (
     AreaOut,
     BikeIn,
@@ -16,20 +25,43 @@ from safecity.registry.schemas import (
     DeviceOut,
     DeviceSecretOut,
     EntryOut,
+    PersonOut,
     StolenIn,
 )
+from safecity.security.audit import AuditEntry, subject
+from safecity.security.cases import justify
+from safecity.security.errors import AccessDenied
+from safecity.security.masking import mask_id_number, mask_phone
+from safecity.security.principal import Principal
+from safecity.security.roles import Permission as P
 from safecity.store import transaction
-from safecity.web.deps import PlatformDep
+from safecity.web.auth import audited, need, platform_of, resource_of
+from safecity.web.deps import PlatformDep, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
+CaseQuery = Annotated[
+    str | None, Query(max_length=32, description="Case the request is made under (person-level data).")
+]
+PurposeQuery = Annotated[
+    str | None, Query(max_length=500, description="Why the person-level data is needed.")
+]
 
-def mask_id_number(value: str) -> str:
-    """330302********1234: enough to tell people apart at a glance, not enough to identify."""
-    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
+
+def person_out(person: Person, who: Principal, *, full: bool | None = None) -> PersonOut:
+    """A person, masked unless the caller's role needs identifiers in full."""
+    show = who.sees_full_identifiers if full is None else full
+    return PersonOut(
+        id=person.id,
+        name=person.name,
+        id_number=person.id_number if show else mask_id_number(person.id_number) or "",
+        phone=person.phone if show else mask_phone(person.phone),
+        home_area_id=person.home_area_id,
+        masked=not show,
+    )
 
 
-def _bike_out(bike: EBike) -> BikeOut:
+def _bike_out(bike: EBike, who: Principal, *, with_owner: bool, full: bool | None = None) -> BikeOut:
     return BikeOut(
         id=bike.id,
         tag_id=bike.tag_id,
@@ -37,56 +69,158 @@ def _bike_out(bike: EBike) -> BikeOut:
         model=bike.model,
         colour=bike.colour,
         status=bike.status,
-        owner_name=bike.owner.name,
-        owner_id_number_masked=mask_id_number(bike.owner.id_number),
         registered_at=bike.registered_at,
+        owner=person_out(bike.owner, who, full=full) if with_owner else None,
     )
 
 
+def _bike_subjects(bikes: list[EBike], *, with_owner: bool) -> list[str]:
+    names = [subject("tag", b.tag_id) for b in bikes]
+    if with_owner:
+        names += [subject("person", b.owner_id) for b in bikes]
+    return names
+
+
+def _owner_justified(
+    request: Request, who: Principal, case_id: str | None, purpose: str | None
+) -> str | None:
+    """None when no case was named; the case id when the owner may be shown; refusal otherwise."""
+    if case_id is None and purpose is None:
+        return None
+    if not who.can(P.PEOPLE_READ):
+        raise AccessDenied("forbidden", f"your role ({who.role.value}) may not see who owns a bike")
+    platform = platform_of(request)
+    with platform.session_factory() as session:
+        case = justify(
+            session,
+            who,
+            case_id=case_id,
+            purpose=purpose,
+            start=None,
+            end=None,
+            area_id=None,
+            tree=platform.security.areas.tree(),
+        )
+        return case.id
+
+
 @router.post("/bikes", status_code=201, response_model=BikeOut, summary="Register an e-bike")
-def register_bike(body: BikeIn, platform: PlatformDep) -> BikeOut:
-    """Register a bike and its owner (created if new)."""
-    reg = registry.BikeRegistration(**body.model_dump(exclude={"by"}))
+def register_bike(
+    body: BikeIn, platform: PlatformDep, request: Request, who: Principal = need(P.BIKES_REGISTER)
+) -> BikeOut:
+    """Register a bike and its owner (created if new); the answer shows the owner masked."""
+    reg = registry.BikeRegistration(**body.model_dump())
     with transaction(platform.session_factory) as session:
-        bike = registry.register_bike(session, reg=reg, by=body.by, now=platform.clock.now())
+        bike = registry.register_bike(
+            session,
+            reg=reg,
+            by=who.username,
+            now=platform.clock.now(),
+            pseudonymize=platform.pseudonyms.pseudonym,
+        )
         session.refresh(bike)
-        return _bike_out(bike)
+        out = _bike_out(bike, who, with_owner=True, full=False)
+        names = _bike_subjects([bike], with_owner=True)
+    audited(request, who, AuditEntry("bikes.register", resource_of(request), status=201, subjects=names))
+    return out
 
 
 @router.get("/bikes", response_model=list[BikeOut], summary="Find bikes by tag or frame number")
 def find_bikes(
     platform: PlatformDep,
+    request: Request,
     tag: str | None = Query(None, max_length=16),
     frame: str | None = Query(None, max_length=32),
     limit: int = Query(50, ge=1, le=500),
+    case_id: CaseQuery = None,
+    purpose: PurposeQuery = None,
+    who: Principal = need(P.BIKES_READ),
 ) -> list[BikeOut]:
-    """Look bikes up by tag id or frame number (exact)."""
+    """Look bikes up by tag id or frame number (exact); owners only under a case."""
+    case = _owner_justified(request, who, case_id, purpose)
     stmt = select(EBike).order_by(EBike.id).limit(limit)
     if tag:
         stmt = stmt.where(EBike.tag_id == tag.strip().upper())
     if frame:
         stmt = stmt.where(EBike.frame_number == frame.strip())
     with platform.session_factory() as session:
-        return [_bike_out(b) for b in session.scalars(stmt)]
+        bikes = list(session.scalars(stmt))
+        out = [_bike_out(b, who, with_owner=case is not None) for b in bikes]
+    if case is not None:
+        audited(
+            request,
+            who,
+            AuditEntry(
+                "people.read",
+                resource_of(request),
+                case_id=case,
+                purpose=purpose,
+                subjects=_bike_subjects(bikes, with_owner=True),
+                result_count=len(out),
+            ),
+        )
+    return out
 
 
 @router.get("/bikes/{bike_id}", response_model=BikeOut, summary="One bike")
-def get_bike(bike_id: int, platform: PlatformDep) -> BikeOut:
-    """A bike by id."""
+def get_bike(
+    bike_id: RowId,
+    platform: PlatformDep,
+    request: Request,
+    case_id: CaseQuery = None,
+    purpose: PurposeQuery = None,
+    who: Principal = need(P.BIKES_READ),
+) -> BikeOut:
+    """A bike by id; its owner only under a case."""
+    case = _owner_justified(request, who, case_id, purpose)
     with platform.session_factory() as session:
-        return _bike_out(registry.require_bike(session, bike_id=bike_id))
+        bike = registry.require_bike(session, bike_id=bike_id)
+        out = _bike_out(bike, who, with_owner=case is not None)
+    if case is not None:
+        audited(
+            request,
+            who,
+            AuditEntry(
+                "people.read",
+                resource_of(request),
+                case_id=case,
+                purpose=purpose,
+                subjects=_bike_subjects([bike], with_owner=True),
+                result_count=1,
+            ),
+        )
+    return out
 
 
 @router.post(
     "/bikes/{bike_id}/stolen", status_code=201, response_model=EntryOut, summary="Report a bike stolen"
 )
-async def report_stolen(bike_id: int, body: StolenIn, platform: PlatformDep) -> EntryOut:
+async def report_stolen(
+    bike_id: RowId,
+    body: StolenIn,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.WATCHLIST_WRITE),
+) -> EntryOut:
     """List the bike so that any base station reading its tag raises an alarm."""
+    if body.owner_station_id is not None:
+        who.require_area(body.owner_station_id, what=f"station {body.owner_station_id}")
+    fields = body.model_dump()
+    fields["owner"] = body.owner or who.username
     with transaction(platform.session_factory) as session:
-        entry = registry.report_stolen(
-            session, bike_id=bike_id, now=platform.clock.now(), **body.model_dump()
-        )
+        entry = registry.report_stolen(session, bike_id=bike_id, now=platform.clock.now(), **fields)
         out = EntryOut.model_validate(entry, from_attributes=True)
+    audited(
+        request,
+        who,
+        AuditEntry(
+            "watchlist.add",
+            resource_of(request),
+            status=201,
+            subjects=[subject("tag", out.subject)],
+            detail={"entry": out.id, "basis": body.basis[:200]},
+        ),
+    )
     await platform.registry_changed("watchlist")
     return out
 
@@ -96,18 +230,37 @@ async def report_stolen(bike_id: int, body: StolenIn, platform: PlatformDep) -> 
     response_model=EntryOut,
     summary="Close a stolen-bike entry (recovered or withdrawn)",
 )
-async def close_entry(entry_id: int, body: CloseEntryIn, platform: PlatformDep) -> EntryOut:
+async def close_entry(
+    entry_id: RowId,
+    body: CloseEntryIn,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.WATCHLIST_WRITE),
+) -> EntryOut:
     """Stop matching the entry at once."""
     with transaction(platform.session_factory) as session:
+        found = session.get(WatchlistEntry, entry_id)
+        if found is not None and found.owner_station_id is not None:
+            who.require_area(found.owner_station_id, what=f"watchlist entry {entry_id}")
         entry = registry.close_entry(
             session,
             entry_id=entry_id,
             status=WatchStatus(body.status),
-            by=body.by,
+            by=who.username,
             note=body.note,
             now=platform.clock.now(),
         )
         out = EntryOut.model_validate(entry, from_attributes=True)
+    audited(
+        request,
+        who,
+        AuditEntry(
+            "watchlist.close",
+            resource_of(request),
+            subjects=[subject("tag", out.subject)],
+            detail={"entry": out.id, "status": body.status},
+        ),
+    )
     await platform.registry_changed("watchlist")
     return out
 
@@ -117,18 +270,27 @@ def list_entries(
     platform: PlatformDep,
     status: str | None = Query(None, pattern="^(active|recovered|withdrawn)$"),
     limit: int = Query(100, ge=1, le=1000),
+    who: Principal = need(P.WATCHLIST_READ),
 ) -> list[EntryOut]:
-    """Entries, newest first."""
+    """Entries of the caller's stations (and city-wide ones), newest first."""
     stmt = select(WatchlistEntry).order_by(WatchlistEntry.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(WatchlistEntry.status == status)
+    if not who.city_wide:
+        stmt = stmt.where(
+            WatchlistEntry.owner_station_id.is_(None) | WatchlistEntry.owner_station_id.in_(list(who.areas))
+        )
     with platform.session_factory() as session:
         return [EntryOut.model_validate(e, from_attributes=True) for e in session.scalars(stmt)]
 
 
 @router.post("/devices", status_code=201, response_model=DeviceSecretOut, summary="Register a device")
-async def create_device(body: DeviceIn, platform: PlatformDep) -> DeviceSecretOut:
+async def create_device(
+    body: DeviceIn, platform: PlatformDep, request: Request, who: Principal = need(P.DEVICES_MANAGE)
+) -> DeviceSecretOut:
     """Register a device and return its secret (shown only this once)."""
+    if body.area_id is not None:
+        who.require_area(body.area_id, what=f"area {body.area_id}")
     with transaction(platform.session_factory) as session:
         device, secret = registry.create_device(
             session,
@@ -141,19 +303,53 @@ async def create_device(body: DeviceIn, platform: PlatformDep) -> DeviceSecretOu
             now=platform.clock.now(),
         )
         out = DeviceOut.model_validate(device, from_attributes=True)
+    audited(
+        request,
+        who,
+        AuditEntry("devices.create", resource_of(request), status=201, detail={"device": out.id}),
+    )
     await platform.registry_changed("devices")
     return DeviceSecretOut(device=out, secret=secret)
+
+
+def _managed_device(session: Session, device_id: str, who: Principal) -> Device:
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound("device", device_id)
+    who.require_area(device.area_id, what=f"device {device_id}")
+    return device
 
 
 @router.post("/devices/{device_id}/secret", response_model=DeviceSecretOut, summary="Rotate a device secret")
-async def rotate_secret(device_id: str, platform: PlatformDep) -> DeviceSecretOut:
-    """Issue a new secret; the old one stops working at once."""
+async def rotate_secret(
+    device_id: str, platform: PlatformDep, request: Request, who: Principal = need(P.DEVICES_MANAGE)
+) -> DeviceSecretOut:
+    """Issue a new secret; the old one stops working at once (and the device is active again)."""
     with transaction(platform.session_factory) as session:
+        device = _managed_device(session, device_id, who)
         secret = registry.rotate_device_secret(session, device_id=device_id)
-        device = session.get(Device, device_id)
+        device.status = DeviceStatus.ACTIVE
         out = DeviceOut.model_validate(device, from_attributes=True)
+    audited(
+        request, who, AuditEntry("devices.rotate_secret", resource_of(request), detail={"device": device_id})
+    )
     await platform.registry_changed("devices")
     return DeviceSecretOut(device=out, secret=secret)
+
+
+@router.post("/devices/{device_id}/revoke", response_model=DeviceOut, summary="Revoke a device")
+async def revoke_device(
+    device_id: str, platform: PlatformDep, request: Request, who: Principal = need(P.DEVICES_MANAGE)
+) -> DeviceOut:
+    """Disable a device and forget its secret: it cannot send until a new secret is issued."""
+    with transaction(platform.session_factory) as session:
+        device = _managed_device(session, device_id, who)
+        device.status = DeviceStatus.DISABLED
+        device.secret_hash = None
+        out = DeviceOut.model_validate(device, from_attributes=True)
+    audited(request, who, AuditEntry("devices.revoke", resource_of(request), detail={"device": device_id}))
+    await platform.registry_changed("devices")
+    return out
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Devices")
@@ -162,20 +358,26 @@ def list_devices(
     kind: str | None = Query(None, max_length=32),
     area_id: str | None = Query(None, max_length=32),
     limit: int = Query(1000, ge=1, le=10000),
+    who: Principal = need(P.DEVICES_READ),
 ) -> list[DeviceOut]:
-    """Devices, filtered by kind and area."""
+    """Devices of the caller's areas, filtered by kind and area."""
     stmt = select(Device).order_by(Device.id).limit(limit)
     if kind:
         stmt = stmt.where(Device.kind == kind)
     if area_id:
-        stmt = stmt.where(Device.area_id == area_id)
+        who.require_area(area_id, what=f"area {area_id}")
+        stmt = stmt.where(Device.area_id.in_(list(platform.security.areas.tree().expand([area_id]))))
+    if not who.city_wide:
+        stmt = stmt.where(Device.area_id.in_(list(who.areas)))
     with platform.session_factory() as session:
         return [DeviceOut.model_validate(d, from_attributes=True) for d in session.scalars(stmt)]
 
 
 @router.get("/areas", response_model=list[AreaOut], summary="Districts, station areas and communities")
 def list_areas(
-    platform: PlatformDep, kind: str | None = Query(None, pattern="^(district|station|community)$")
+    platform: PlatformDep,
+    kind: str | None = Query(None, pattern="^(district|station|community)$"),
+    _: Principal = need(P.AREAS_READ),
 ) -> list[AreaOut]:
     """Areas of the city."""
     stmt = select(Area).order_by(Area.id)
@@ -185,4 +387,4 @@ def list_areas(
         return [AreaOut.model_validate(a, from_attributes=True) for a in session.scalars(stmt)]
 
 
-__all__ = ["NotFound", "mask_id_number", "router"]
+__all__ = ["NotFound", "person_out", "router"]

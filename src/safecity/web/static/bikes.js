@@ -1,6 +1,6 @@
 // The e-bike desk: register bikes, look them up by tag, report them stolen and mark them recovered.
 
-import { ApiError, api, fieldName, h, humanise, plainError, plainFieldMessage, prefs, timeEl } from './common.js';
+import { ApiError, api, fieldName, h, humanise, plainError, plainFieldMessage, timeEl } from './common.js';
 
 // The registry names some fields after its own columns; the forms name them after the API body.
 const ALIASES = { id_number: 'owner_id_number' };
@@ -56,14 +56,10 @@ function showErrors(form, err) {
 
 /** Submit a form through `send(values)`; shows field errors, or calls `done(answer, values)`. */
 function bindForm(form, send, done) {
-  for (const input of form.querySelectorAll('[data-remember]')) input.value = prefs.get(input.dataset.remember);
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form);
     const values = formValues(form);
-    for (const input of form.querySelectorAll('[data-remember]')) {
-      if (input.value.trim()) prefs.set(input.dataset.remember, input.value.trim());
-    }
     const button = form.querySelector('button[type="submit"]');
     button.disabled = true;
     try {
@@ -83,11 +79,14 @@ function success(form, text) {
   slot.hidden = false;
 }
 
-function fieldEl(prefix, name, label, { type = 'text', required = true, value = '', remember = null, multiline = false } = {}) {
+function fieldEl(prefix, name, label, { type = 'text', required = true, value = '', hint = '', multiline = false } = {}) {
   const id = prefix + '-' + name;
-  const attrs = { id, name, required, 'aria-describedby': id + '-error', dataset: remember ? { remember } : null };
+  const described = id + '-error' + (hint ? ' ' + id + '-hint' : '');
+  const attrs = { id, name, required, 'aria-describedby': described };
   const input = multiline ? h('textarea', { ...attrs, rows: 2 }) : h('input', { ...attrs, type, value });
-  return h('div', { class: 'field' }, h('label', { for: id }, label), input,
+  return h('div', { class: 'field' },
+    h('label', { for: id }, label, required ? null : h('span', { class: 'muted' }, ' (optional)')), input,
+    hint ? h('span', { class: 'hint', id: id + '-hint' }, hint) : null,
     h('span', { class: 'field-error', id: id + '-error', hidden: true }));
 }
 
@@ -102,14 +101,14 @@ function stolenForm(bike) {
   const prefix = 'stolen-' + bike.id;
   const form = h('form', { class: 'form sub-form', id: prefix, novalidate: true, 'aria-label': 'Report bike ' + bike.tag_id + ' stolen' },
     h('h4', null, 'Report stolen'),
-    fieldEl(prefix, 'reported_by', 'Reported by', { remember: null }),
+    fieldEl(prefix, 'reported_by', 'Reported by'),
     fieldEl(prefix, 'basis', 'Basis (report number, statement)', { multiline: true }),
-    fieldEl(prefix, 'owner', 'Officer answerable', { remember: 'by' }),
+    fieldEl(prefix, 'owner', 'Officer answerable', { required: false, hint: 'You, if left empty' }),
     h('p', { class: 'error', role: 'alert', hidden: true, dataset: { formError: '' } }),
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'danger' }, 'Report stolen')));
   bindForm(form,
     (values) => api('POST', '/api/v1/bikes/' + bike.id + '/stolen', values),
-    () => showBike(bike.id, 'Bike ' + bike.tag_id + ' is listed as stolen: any base station reading it raises an alert.'));
+    () => showBike(bike, 'Bike ' + bike.tag_id + ' is listed as stolen: any base station reading it raises an alert.'));
   return form;
 }
 
@@ -121,7 +120,6 @@ function recoverForm(bike, entry) {
     h('h4', null, 'Close the stolen report'),
     h('div', { class: 'field' }, h('label', { for: prefix + '-status' }, 'Outcome'), status,
       h('span', { class: 'field-error', id: prefix + '-status-error', hidden: true })),
-    fieldEl(prefix, 'by', 'Closed by', { remember: 'by' }),
     fieldEl(prefix, 'note', 'Note', { required: false, multiline: true }),
     h('p', { class: 'error', role: 'alert', hidden: true, dataset: { formError: '' } }),
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Mark recovered')));
@@ -130,15 +128,25 @@ function recoverForm(bike, entry) {
   });
   bindForm(form,
     (values) => api('POST', '/api/v1/watchlist/' + entry.id + '/close', values),
-    (_, values) => showBike(bike.id, 'Stolen report closed (' + values.status + '): the tag no longer raises alerts.'));
+    (_, values) => showBike(bike, 'Stolen report closed (' + values.status + '): the tag no longer raises alerts.'));
   return form;
+}
+
+/** The owner's rows: present after registration (masked) and on look-ups under a case. */
+function ownerRows(owner) {
+  if (!owner) return [['Owner', h('span', { class: 'muted owner-note' }, 'owner shown only under a case')]];
+  const masked = owner.masked ? h('span', { class: 'muted' }, ' (masked)') : null;
+  return [
+    ['Owner', owner.name],
+    ['Identity number', [h('span', { class: 'mono' }, owner.id_number), masked]],
+    ['Phone', owner.phone ? [h('span', { class: 'mono' }, owner.phone), masked] : '—'],
+  ];
 }
 
 function bikeCard(bike, entry, message) {
   const rows = [
     ['Tag', h('span', { class: 'mono' }, bike.tag_id)], ['Frame number', bike.frame_number],
-    ['Model', bike.model], ['Colour', bike.colour], ['Owner', bike.owner_name],
-    ['Identity number', h('span', { class: 'mono' }, bike.owner_id_number_masked)],
+    ['Model', bike.model], ['Colour', bike.colour], ...ownerRows(bike.owner),
     ['Registered', timeEl(bike.registered_at, { full: true })],
   ];
   if (entry) {
@@ -165,9 +173,11 @@ async function renderBikes(bikes, message) {
   results.replaceChildren(...cards);
 }
 
-async function showBike(bikeId, message) {
+/** Read a bike again after a change; an owner already on screen stays there (no new look-up). */
+async function showBike(bike, message) {
   try {
-    await renderBikes([await api('GET', '/api/v1/bikes/' + bikeId)], message);
+    const fresh = await api('GET', '/api/v1/bikes/' + bike.id);
+    await renderBikes([{ ...fresh, owner: fresh.owner || bike.owner }], message);
   } catch (err) {
     results.replaceChildren(h('p', { class: 'error', role: 'alert' }, plainError(err)));
   }
@@ -202,10 +212,13 @@ async function lookup(tag) {
   lookupForm.requestSubmit();
 }
 
+// The owner is shown only when a case and purpose are given; the server says what is missing.
 bindForm(lookupForm,
   async (values) => {
     if (!values.tag) throw new ApiError(422, { error: { message: 'Enter a tag id.', field: 'tag' } });
-    return api('GET', '/api/v1/bikes?tag=' + encodeURIComponent(values.tag));
+    const query = new URLSearchParams({ tag: values.tag });
+    for (const key of ['case_id', 'purpose']) if (values[key]) query.set(key, values[key]);
+    return api('GET', '/api/v1/bikes?' + query);
   },
   async (bikes, values) => {
     if (!bikes.length) {
@@ -219,9 +232,7 @@ const registerForm = document.getElementById('register-form');
 bindForm(registerForm,
   (values) => api('POST', '/api/v1/bikes', values),
   async (bike) => {
-    const by = registerForm.elements.namedItem('by').value;
     registerForm.reset();
-    registerForm.elements.namedItem('by').value = by;
     success(registerForm, 'Registered: bike #' + bike.id + ', tag ' + bike.tag_id + '.');
     await renderBikes([bike], 'Registered just now.');
   });

@@ -20,18 +20,44 @@ function describeStatus(status) {
   return 'The request failed (HTTP ' + status + ').';
 }
 
-/** Call the JSON API; resolves to the parsed body, rejects with an ApiError. */
-export async function api(method, url, body) {
-  const init = { method, headers: { Accept: 'application/json' } };
+/** The double-submit CSRF token the server set at sign-in (a readable cookie). */
+function csrfToken() {
+  const match = document.cookie.split('; ').find((c) => c.startsWith('sc_csrf='));
+  return match ? decodeURIComponent(match.slice('sc_csrf='.length)) : '';
+}
+
+async function send(method, url, body) {
+  const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
+  if (method !== 'GET' && method !== 'HEAD') init.headers['X-CSRF-Token'] = csrfToken();
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  let response;
   try {
-    response = await fetch(url, init);
+    return await fetch(url, init);
   } catch (_) {
     throw new ApiError(0, null);
+  }
+}
+
+/** Renew the short-lived access cookie with the refresh cookie; false if the session is over. */
+export async function refreshSession() {
+  const response = await send('POST', '/api/v1/auth/refresh', {});
+  return response.ok;
+}
+
+/** Send the browser to sign in, coming back here afterwards. */
+export function toSignIn() {
+  window.location.assign('/login?next=' + encodeURIComponent(window.location.pathname + window.location.search));
+}
+
+/** Call the JSON API; resolves to the parsed body, rejects with an ApiError. */
+export async function api(method, url, body) {
+  let response = await send(method, url, body);
+  if (response.status === 401) {
+    // The access token lives minutes: renew it once and retry; if the session is over, sign in.
+    if (await refreshSession()) response = await send(method, url, body);
+    else toSignIn();
   }
   const text = await response.text();
   let data = null;

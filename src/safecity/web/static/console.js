@@ -264,23 +264,13 @@ function actionForm(alert) {
   const allowed = NEXT[alert.status] || [];
   if (!allowed.length) return h('p', { class: 'muted' }, 'Closed: no further steps.');
   const error = h('p', { class: 'error', id: 'action-error', role: 'alert', hidden: true });
-  const byError = h('span', { class: 'field-error', id: 'by-error', hidden: true });
-  const by = h('input', { id: 'action-by', name: 'by', autocomplete: 'name', required: true, maxlength: 64,
-    value: prefs.get('by'), 'aria-describedby': 'by-error' });
   const note = h('textarea', { id: 'action-note', name: 'note', rows: 2, maxlength: 2000 });
   const outcome = h('select', { id: 'action-outcome', name: 'outcome' }, OUTCOMES.map(([v, t]) => h('option', { value: v }, t)));
 
+  // The server records the signed-in account as the actor of each step.
   async function act(step, button) {
-    const who = by.value.trim();
-    byError.hidden = !!who;
-    byError.textContent = who ? '' : 'Enter your name or badge number.';
     error.hidden = true;
-    if (!who) {
-      by.focus();
-      return;
-    }
-    prefs.set('by', who);
-    const body = { by: who, note: note.value.trim() };
+    const body = { note: note.value.trim() };
     if (step === 'close') body.outcome = outcome.value;
     button.disabled = true;
     try {
@@ -296,7 +286,6 @@ function actionForm(alert) {
 
   const buttons = allowed.filter((s) => ACTIONS[s]);
   return h('form', { class: 'act', id: 'action-form', onsubmit: (e) => e.preventDefault() },
-    h('div', { class: 'field' }, h('label', { for: 'action-by' }, 'Your name / badge'), by, byError),
     h('div', { class: 'field' }, h('label', { for: 'action-note' }, 'Note'), note),
     h('div', { class: 'buttons' },
       buttons.map((s) => h('button', { type: 'button', class: 'primary', id: 'action-' + ACTIONS[s][0],
@@ -313,7 +302,7 @@ function renderDetail(detail, { fit = false } = {}) {
   const focused = document.activeElement && ui.detail.contains(document.activeElement) ? document.activeElement.id : null;
   // An update of the alert on screen keeps what the officer was typing and where they had scrolled to.
   const same = !!state.detail && state.detail.alert.id === alert.id;
-  const kept = same ? ['action-by', 'action-note', 'action-outcome'].map((id) => [id, $(id) && $(id).value]) : [];
+  const kept = same ? ['action-note', 'action-outcome'].map((id) => [id, $(id) && $(id).value]) : [];
   const oldBody = ui.detail.querySelector('.detail-body');
   const scrollTop = same && oldBody ? oldBody.scrollTop : 0;
   state.detail = detail;

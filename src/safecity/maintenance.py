@@ -1,0 +1,367 @@
+"""Retention runs: plan what the policy says must go, then delete it from the lake and the registry.
+
+Planning only reads; its report is what a dry run prints. Applying then
+1. settles lake purges that an interrupted run left `pending`;
+2. writes a `pending` purge row for every lake partition due, deletes the partitions (whole, by
+   an atomic rename into the lake's trash) and sets the rows `done` with the rows deleted;
+3. in one transaction deletes the registry rows due, writes their purge rows and appends one
+   audit record ("retention.apply") that reports every purge not yet reported by one.
+A crash anywhere is settled by the next run, and a run right after another deletes nothing.
+Runs hold a lock file in the lake, so two at once never both delete and count one partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, AlertStep, OutboxNotice, WebhookDelivery
+from safecity.core.record import new_id
+from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
+from safecity.lake import Lake
+from safecity.lake.lock import FileLock
+from safecity.registry.models import WatchlistEntry
+from safecity.security.audit import SYSTEM, Actor, AuditEntry, append
+from safecity.security.models import AuthSession, Case, CaseHold, CaseMember
+from safecity.security.purge import INGEST_BATCHES, LAKE, Purge, PurgeStatus
+from safecity.security.retention import (
+    DEFAULT_RETENTION_FILE,
+    HeldPartition,
+    RetentionPolicy,
+    active_holds,
+    expired_cases,
+    partitions_due,
+)
+from safecity.settings import Settings
+from safecity.store.db import Base, transaction
+
+APPLIED = "retention.apply"
+MAX_RESULT_COUNT = 2**31 - 1
+
+# What each registry entry of the policy deletes, parent table first.
+POLICY_TABLES: dict[str, tuple[str, ...]] = {
+    "closed_alerts": ("alerts", "alert_evidence", "alert_steps", "outbox", "webhook_deliveries"),
+    "closed_watchlist_entries": ("watchlist_entries",),
+    "dead_letters": ("dead_letters",),
+    "ingest_batches": ("ingest_batches", "dead_letters"),
+    "ended_auth_sessions": ("auth_sessions",),
+    "closed_cases": ("cases", "case_members", "case_holds"),
+}
+
+
+def retention_path(settings: Settings) -> Path:
+    """The policy in force: configured, else <data_dir>/retention.yaml if present, else the packaged one."""
+    if settings.retention_file is not None:
+        return settings.retention_file
+    local = settings.data_dir / "retention.yaml"
+    return local if local.exists() else DEFAULT_RETENTION_FILE
+
+
+def accepting_since(settings: Settings, now: datetime) -> date:
+    """The oldest day ingest still accepts events for: partitions from it on may still grow."""
+    return (now - timedelta(seconds=settings.max_event_age_s)).date()
+
+
+@dataclass(frozen=True, slots=True)
+class LakePurge:
+    """One lake partition that goes (or went)."""
+
+    day: date
+    kind: str
+    rows: int
+
+
+@dataclass(slots=True)
+class RetentionReport:
+    """What a run deletes (dry run) or deleted, and what it keeps because cases hold it."""
+
+    as_of: date
+    dry_run: bool
+    lake: list[LakePurge] = field(default_factory=list)
+    registry: dict[str, int] = field(default_factory=dict)  # table -> rows, non-zero only
+    held: list[HeldPartition] = field(default_factory=list)
+    pending: int = 0  # lake purges an interrupted run left, which applying settles first
+    audit_seq: int | None = None
+
+    @property
+    def lake_rows(self) -> int:
+        """Lake rows in the purged partitions."""
+        return sum(p.rows for p in self.lake)
+
+    @property
+    def total_rows(self) -> int:
+        """Lake and registry rows together."""
+        return self.lake_rows + sum(self.registry.values())
+
+    def lake_by_kind(self) -> dict[str, dict[str, Any]]:
+        """Purged partitions per kind: how many, their rows and first and last date."""
+        out: dict[str, dict[str, Any]] = {}
+        for p in sorted(self.lake, key=lambda p: (p.kind, p.day)):
+            entry = out.setdefault(p.kind, {"partitions": 0, "rows": 0, "first": p.day.isoformat()})
+            entry["partitions"] += 1
+            entry["rows"] += p.rows
+            entry["last"] = p.day.isoformat()
+        return out
+
+    def held_by_case(self) -> dict[str, int]:
+        """Partitions past retention each case keeps."""
+        out: dict[str, int] = {}
+        for h in self.held:
+            for case_id in h.case_ids:
+                out[case_id] = out.get(case_id, 0) + 1
+        return dict(sorted(out.items()))
+
+    def detail(self) -> dict[str, Any]:
+        """The counts as the audit record keeps them."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "lake": self.lake_by_kind(),
+            "registry": dict(sorted(self.registry.items())),
+            "held_by_case": self.held_by_case(),
+        }
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    table: str
+    model: type[Base]
+    where: ColumnElement[bool]
+
+
+def _old_batches(policy: RetentionPolicy, as_of: date) -> ColumnElement[bool]:
+    # A batch left `writing` is a reconciliation problem to look into, never aged out.
+    cutoff = policy.registry_cutoff("ingest_batches", as_of)
+    return (IngestBatch.status != BatchStatus.WRITING) & (IngestBatch.received_at < cutoff)
+
+
+def _registry_targets(policy: RetentionPolicy, as_of: date) -> list[_Target]:
+    """Registry rows due, table by table, children before parents; a dry run counts exactly these."""
+
+    def cut(entry: str) -> datetime:
+        return policy.registry_cutoff(entry, as_of)
+
+    # A closed alert is never touched again, so its last update is when it was closed.
+    closed = (Alert.status == AlertStatus.CLOSED) & (Alert.updated_at < cut("closed_alerts"))
+    alert_ids = select(Alert.id).where(closed)
+    watch_cut = cut("closed_watchlist_entries")
+    ended_entry = or_(
+        WatchlistEntry.closed_at < watch_cut,
+        WatchlistEntry.closed_at.is_(None) & (WatchlistEntry.expires_at < watch_cut),
+    )
+    old_batch_ids = select(IngestBatch.id).where(_old_batches(policy, as_of))
+    session_cut = cut("ended_auth_sessions")
+    case_ids = select(Case.id).where(expired_cases(policy, as_of))
+    return [
+        _Target("alert_evidence", AlertEvidence, AlertEvidence.alert_id.in_(alert_ids)),
+        _Target("alert_steps", AlertStep, AlertStep.alert_id.in_(alert_ids)),
+        _Target("outbox", OutboxNotice, OutboxNotice.alert_id.in_(alert_ids)),
+        _Target("webhook_deliveries", WebhookDelivery, WebhookDelivery.alert_id.in_(alert_ids)),
+        _Target("alerts", Alert, closed),
+        _Target("watchlist_entries", WatchlistEntry, ended_entry),
+        _Target(
+            "dead_letters",
+            DeadLetter,
+            or_(DeadLetter.received_at < cut("dead_letters"), DeadLetter.batch_id.in_(old_batch_ids)),
+        ),
+        _Target(INGEST_BATCHES, IngestBatch, _old_batches(policy, as_of)),
+        _Target(
+            "auth_sessions",
+            AuthSession,
+            or_(AuthSession.revoked_at < session_cut, AuthSession.expires_at < session_cut),
+        ),
+        _Target("case_holds", CaseHold, CaseHold.case_id.in_(case_ids)),
+        _Target("case_members", CaseMember, CaseMember.case_id.in_(case_ids)),
+        _Target("cases", Case, expired_cases(policy, as_of)),
+    ]
+
+
+def plan_retention(
+    session_factory: sessionmaker[Session],
+    lake: Lake,
+    policy: RetentionPolicy,
+    *,
+    as_of: date,
+    accepting_since: date | None = None,
+) -> RetentionReport:
+    """What applying the policy as of this day would delete and keep; deletes nothing."""
+    with session_factory() as session:
+        holds = active_holds(session, policy, as_of)
+        counts = {
+            t.table: int(session.scalar(select(func.count()).select_from(t.model).where(t.where)) or 0)
+            for t in _registry_targets(policy, as_of)
+        }
+        pending = session.scalar(select(func.count()).where(Purge.status == PurgeStatus.PENDING)) or 0
+    due, held = partitions_due(
+        lake.partitions(), policy, as_of=as_of, holds=holds, accepting_since=accepting_since
+    )
+    return RetentionReport(
+        as_of=as_of,
+        dry_run=True,
+        lake=[LakePurge(p.date, p.kind, p.rows) for p in due],
+        registry={table: n for table, n in counts.items() if n},
+        held=held,
+        pending=int(pending),
+    )
+
+
+# --- applying -----------------------------------------------------------------------------------
+
+
+def apply_retention(
+    session_factory: sessionmaker[Session],
+    lake: Lake,
+    policy: RetentionPolicy,
+    *,
+    as_of: date,
+    now: datetime,
+    actor: Actor = SYSTEM,
+    accepting_since: date | None = None,
+    source: str = "",
+) -> RetentionReport:
+    """Delete what the policy says must go as of this day, record it and audit it; see the module notes."""
+    if as_of > now.date():
+        raise ValueError(f"retention cannot be applied as of {as_of}, after today ({now.date()})")
+    with FileLock(lake.root / ".retention.lock").exclusive():
+        _finish_pending(session_factory, lake)
+        plan = plan_retention(session_factory, lake, policy, as_of=as_of, accepting_since=accepting_since)
+        run_id = new_id()
+        _purge_lake(session_factory, lake, plan.lake, run_id=run_id, at=now)
+        with transaction(session_factory) as session:
+            _purge_registry(session, policy, as_of=as_of, run_id=run_id, at=now)
+            report = _report_unaudited(session, as_of=as_of, held=plan.held)
+            detail = {**report.detail(), "run_id": run_id, "policy": source}
+            # result_count is a 32-bit column; a first run over a large lake can exceed it, and the
+            # exact counts are in the detail anyway.
+            total = min(report.total_rows, MAX_RESULT_COUNT)
+            entry = AuditEntry(action=APPLIED, resource="retention", result_count=total, detail=detail)
+            report.audit_seq = append(session, actor, entry, at=now)
+            session.execute(
+                update(Purge)
+                .where(Purge.audit_seq.is_(None), Purge.status == PurgeStatus.DONE)
+                .values(audit_seq=report.audit_seq)
+            )
+    return report
+
+
+def _finish_pending(session_factory: sessionmaker[Session], lake: Lake) -> None:
+    """Settle lake purges an interrupted run left pending.
+
+    A partition already gone was deleted by that run after it counted the rows: the purge is
+    done. A partition still there was never touched: the pending row is dropped and this run's
+    plan decides afresh (a hold placed since then is honoured).
+    """
+    with session_factory() as session:
+        pending = session.execute(
+            select(Purge.id, Purge.day, Purge.kind).where(
+                Purge.status == PurgeStatus.PENDING, Purge.target == LAKE
+            )
+        ).all()
+    if not pending:
+        return
+    present = {(p.date.isoformat(), p.kind) for p in lake.partitions()}
+    with transaction(session_factory) as session:
+        for purge_id, day, kind in pending:
+            if (day, kind) in present:
+                session.execute(delete(Purge).where(Purge.id == purge_id))
+            else:
+                session.execute(update(Purge).where(Purge.id == purge_id).values(status=PurgeStatus.DONE))
+
+
+def _purge_lake(
+    session_factory: sessionmaker[Session], lake: Lake, due: Sequence[LakePurge], *, run_id: str, at: datetime
+) -> None:
+    if not due:
+        return
+    with transaction(session_factory) as session:
+        rows = [
+            Purge(
+                run_id=run_id,
+                at=at,
+                status=PurgeStatus.PENDING,
+                target=LAKE,
+                kind=p.kind,
+                day=p.day.isoformat(),
+                rows=p.rows,
+            )
+            for p in due
+        ]
+        session.add_all(rows)
+    dropped = lake.drop((p.day, p.kind) for p in due)
+    with transaction(session_factory) as session:
+        for purge, p in zip(rows, due, strict=True):
+            # Absent now means another hand removed it: nothing was deleted by this run.
+            session.execute(
+                update(Purge)
+                .where(Purge.id == purge.id)
+                .values(status=PurgeStatus.DONE, rows=dropped.get((p.day, p.kind), 0))
+            )
+
+
+def _purge_registry(
+    session: Session, policy: RetentionPolicy, *, as_of: date, run_id: str, at: datetime
+) -> None:
+    ledger = session.execute(
+        select(
+            func.coalesce(func.sum(IngestBatch.received), 0),
+            func.coalesce(func.sum(IngestBatch.duplicates), 0),
+            func.coalesce(func.sum(IngestBatch.accepted), 0),
+            func.coalesce(func.sum(IngestBatch.stored), 0),
+            func.coalesce(func.sum(IngestBatch.dead_lettered), 0),
+            func.coalesce(func.sum(IngestBatch.refused), 0),
+        ).where(_old_batches(policy, as_of))
+    ).one()
+    for target in _registry_targets(policy, as_of):
+        result = session.execute(
+            delete(target.model).where(target.where).execution_options(synchronize_session=False)
+        )
+        rows = int(getattr(result, "rowcount", 0) or 0)
+        if not rows:
+            continue
+        purge = Purge(run_id=run_id, at=at, status=PurgeStatus.DONE, target=target.table, rows=rows)
+        if target.table == INGEST_BATCHES:
+            # The removed ledger entries' totals live on here, so reconciliation still adds up.
+            (
+                purge.received,
+                purge.duplicates,
+                purge.accepted,
+                purge.stored,
+                purge.dead_lettered,
+                purge.refused,
+            ) = (int(v) for v in ledger)
+        session.add(purge)
+    session.flush()
+
+
+def _report_unaudited(session: Session, *, as_of: date, held: list[HeldPartition]) -> RetentionReport:
+    """The report of every done purge no audit record has reported yet (this run's, and any
+    finished on behalf of an interrupted run)."""
+    report = RetentionReport(as_of=as_of, dry_run=False, held=held)
+    for purge in session.scalars(
+        select(Purge).where(Purge.audit_seq.is_(None), Purge.status == PurgeStatus.DONE).order_by(Purge.id)
+    ):
+        if purge.target == LAKE:
+            report.lake.append(LakePurge(date.fromisoformat(purge.day or ""), purge.kind or "", purge.rows))
+        else:
+            report.registry[purge.target] = report.registry.get(purge.target, 0) + purge.rows
+    return report
+
+
+__all__ = [
+    "APPLIED",
+    "POLICY_TABLES",
+    "LakePurge",
+    "RetentionReport",
+    "accepting_since",
+    "apply_retention",
+    "plan_retention",
+    "retention_path",
+]

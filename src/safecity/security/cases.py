@@ -1,0 +1,191 @@
+"""Cases: the stated, bounded reason without which nobody sees who a person is or where they went.
+
+A person-level query names a case and a purpose. The case must exist, be open, list the caller
+as a member, and cover the query: its time window must contain the requested period and its area
+must contain the requested area. `justify` checks all of it and says exactly what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from safecity.registry.models import Area
+from safecity.security.errors import AccessDenied, AccountError
+from safecity.security.models import Account, Case, CaseHold, CaseMember, CaseStatus
+from safecity.security.principal import AreaTree, Principal
+
+MAX_WINDOW = timedelta(days=366)
+MIN_PURPOSE = 5
+
+
+def _ts(value: datetime) -> str:
+    return value.isoformat(timespec="seconds")
+
+
+def open_case(
+    session: Session,
+    principal: Principal,
+    *,
+    title: str,
+    basis: str,
+    area_id: str,
+    window_start: datetime,
+    window_end: datetime,
+    members: Sequence[str] = (),
+    now: datetime,
+) -> Case:
+    """Open a case in an area the caller reaches; the caller is its first member."""
+    if session.get(Area, area_id) is None:
+        raise AccountError(f"unknown area {area_id!r}", field="area_id")
+    principal.require_area(area_id, what="the case area")
+    if window_end <= window_start:
+        raise AccountError("window_end must be after window_start", field="window_end")
+    if window_end - window_start > MAX_WINDOW:
+        raise AccountError("a case window may span at most 366 days", field="window_end")
+    year = now.year
+    n = session.scalar(select(func.count()).select_from(Case).where(Case.id.like(f"C{year}-%"))) or 0
+    case = Case(
+        id=f"C{year}-{n + 1:06d}",
+        title=title.strip(),
+        basis=basis.strip(),
+        area_id=area_id,
+        window_start=window_start,
+        window_end=window_end,
+        status=CaseStatus.OPEN,
+        opened_by=principal.username,
+        opened_at=now,
+    )
+    session.add(case)
+    session.flush()
+    add_member(session, case, principal.username, by=principal.username, now=now)
+    for username in members:
+        add_member(session, case, username, by=principal.username, now=now)
+    return case
+
+
+def require_case(session: Session, case_id: str) -> Case:
+    """A case by id, or 404."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise AccessDenied("case_not_found", f"there is no case {case_id!r}", field="case_id", status=404)
+    return case
+
+
+def add_member(session: Session, case: Case, username: str, *, by: str, now: datetime) -> CaseMember:
+    """Assign an account to a case (idempotent)."""
+    account = session.scalars(select(Account).where(Account.username == username.strip().lower())).first()
+    if account is None:
+        raise AccountError(f"unknown user {username!r}", field="members")
+    for member in case.members:
+        if member.account_id == account.id:
+            return member
+    member = CaseMember(case_id=case.id, account_id=account.id, assigned_by=by, assigned_at=now)
+    case.members.append(member)
+    session.flush()
+    return member
+
+
+def close_case(session: Session, case: Case, *, by: str, note: str, now: datetime) -> Case:
+    """Close a case: queries under it stop at once."""
+    if case.status != CaseStatus.OPEN:
+        raise AccessDenied("case_closed", f"case {case.id} is already closed", status=409)
+    case.status = CaseStatus.CLOSED
+    case.closed_by, case.closed_at, case.close_note = by, now, note
+    return case
+
+
+def place_hold(
+    session: Session, case: Case, *, kinds: Sequence[str], start: date, end: date, by: str, now: datetime
+) -> list[CaseHold]:
+    """Keep these kinds of lake data for these days as long as the case is kept."""
+    if end < start:
+        raise AccountError("to_date must not be before from_date", field="to_date")
+    if start < case.window_start.date() or end > case.window_end.date():
+        raise AccessDenied(
+            "outside_case_window",
+            f"a hold must lie within the case window {case.window_start.date()}..{case.window_end.date()}",
+            field="from_date",
+        )
+    holds = [
+        CaseHold(
+            case_id=case.id,
+            kind=kind,
+            from_date=start.isoformat(),
+            to_date=end.isoformat(),
+            placed_by=by,
+            placed_at=now,
+        )
+        for kind in kinds
+    ]
+    case.holds.extend(holds)
+    session.flush()
+    return holds
+
+
+def is_member(case: Case, principal: Principal) -> bool:
+    """Whether the caller is assigned to the case."""
+    return any(m.account_id == principal.account_id for m in case.members)
+
+
+def justify(
+    session: Session,
+    principal: Principal,
+    *,
+    case_id: str | None,
+    purpose: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    area_id: str | None,
+    tree: AreaTree,
+) -> Case:
+    """The case that justifies a person-level query, or AccessDenied saying what is missing."""
+    missing = [
+        name
+        for name, value in (("case_id", case_id), ("purpose", purpose))
+        if value is None or not str(value).strip()
+    ]
+    if missing:
+        raise AccessDenied(
+            "justification_required",
+            "this query reveals person-level data: give "
+            + " and ".join(missing)
+            + " (an open case you are assigned to, and why you need it)",
+            field=missing[0],
+        )
+    assert case_id is not None
+    assert purpose is not None
+    if len(purpose.strip()) < MIN_PURPOSE:
+        raise AccessDenied(
+            "justification_required",
+            f"purpose must say why, in at least {MIN_PURPOSE} characters",
+            field="purpose",
+        )
+    case = require_case(session, case_id.strip())
+    if case.status != CaseStatus.OPEN:
+        raise AccessDenied(
+            "case_closed", f"case {case.id} is closed; no queries may be made under it", field="case_id"
+        )
+    if not is_member(case, principal):
+        raise AccessDenied(
+            "not_assigned",
+            f"you are not assigned to case {case.id}; ask its owner to add you",
+            field="case_id",
+        )
+    if start is not None and start < case.window_start or end is not None and end > case.window_end:
+        raise AccessDenied(
+            "outside_case_window",
+            f"the requested period lies outside case {case.id}'s window "
+            f"{_ts(case.window_start)} to {_ts(case.window_end)}",
+            field="start" if start is not None and start < case.window_start else "end",
+        )
+    if area_id is not None and not tree.within(area_id, case.area_id):
+        raise AccessDenied(
+            "outside_case_area",
+            f"area {area_id} lies outside case {case.id}'s area {case.area_id}",
+            field="area_id",
+        )
+    return case

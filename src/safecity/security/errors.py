@@ -1,0 +1,41 @@
+"""Refusals of the security layer: each carries the HTTP status, a stable code and a clear message."""
+
+from __future__ import annotations
+
+
+class AccessDenied(Exception):
+    """A request is refused; the message says what was wrong or missing (never why in secret detail)."""
+
+    status = 403
+
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        if status is not None:
+            self.status = status
+
+
+class NotAuthenticated(AccessDenied):
+    """No valid credentials: a missing, expired, forged or revoked token, or a failed sign-in."""
+
+    status = 401
+
+
+class LockedOut(AccessDenied):
+    """Too many failed sign-ins; the message says until when."""
+
+    status = 429
+
+
+class AccountError(ValueError):
+    """An account command was given bad input (unknown role, weak password, taken username)."""
+
+    def __init__(self, message: str, *, field: str | None = None, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status

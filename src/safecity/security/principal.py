@@ -1,0 +1,138 @@
+"""Who is asking: the signed-in account with its role, permissions and the areas it reaches.
+
+Area scope is hierarchical: an account given a district reaches every station area and community
+inside it; one given a station area reaches its communities. `AreaTree` expands the account's
+areas once per request from a cached copy of the registry's area hierarchy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from safecity.registry.models import Area
+from safecity.security.audit import Actor
+from safecity.security.errors import AccessDenied
+from safecity.security.roles import FULL_IDENTIFIERS, AccountKind, Permission, Role
+
+
+@dataclass(frozen=True, slots=True)
+class AreaTree:
+    """Parent links of every area, and each area's descendants."""
+
+    parent: dict[str, str | None]
+    children: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str | None]]) -> AreaTree:
+        """Build from (area id, parent id) pairs."""
+        parent = dict(pairs)
+        kids: dict[str, list[str]] = {}
+        for child, up in parent.items():
+            if up is not None:
+                kids.setdefault(up, []).append(child)
+        return cls(parent, {k: tuple(v) for k, v in kids.items()})
+
+    def expand(self, area_ids: Iterable[str]) -> frozenset[str]:
+        """The areas and everything inside them."""
+        out: set[str] = set()
+        stack = list(area_ids)
+        while stack:
+            area = stack.pop()
+            if area in out:
+                continue
+            out.add(area)
+            stack.extend(self.children.get(area, ()))
+        return frozenset(out)
+
+    def within(self, area_id: str, container: str) -> bool:
+        """Whether `area_id` is `container` or lies inside it."""
+        seen = 0
+        current: str | None = area_id
+        while current is not None and seen < 64:
+            if current == container:
+                return True
+            current = self.parent.get(current)
+            seen += 1
+        return False
+
+
+class AreaCache:
+    """The area hierarchy, reloaded when the registry says areas changed or after `ttl_s`."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, ttl_s: float = 300.0) -> None:
+        self._factory = session_factory
+        self._ttl_s = ttl_s
+        self._tree: AreaTree | None = None
+        self._loaded_at = 0.0
+        self._lock = threading.Lock()
+
+    def tree(self) -> AreaTree:
+        """The current hierarchy."""
+        tree = self._tree
+        if tree is not None and time.monotonic() - self._loaded_at < self._ttl_s:
+            return tree
+        with self._lock:
+            if self._tree is None or time.monotonic() - self._loaded_at >= self._ttl_s:
+                with self._factory() as session:
+                    pairs = [(row[0], row[1]) for row in session.execute(select(Area.id, Area.parent_id))]
+                self._tree = AreaTree.from_pairs(pairs)
+                self._loaded_at = time.monotonic()
+            return self._tree
+
+    def invalidate(self) -> None:
+        """Reload on next use."""
+        self._loaded_at = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of one request."""
+
+    account_id: int
+    username: str
+    display_name: str
+    role: Role
+    kind: AccountKind
+    unit: str
+    permissions: frozenset[Permission]
+    city_wide: bool
+    areas: frozenset[str]  # expanded: the account's areas and everything inside them
+    person_id: int | None = None
+    session_id: str | None = None
+    client: str = ""
+    home_areas: tuple[str, ...] = field(default=())
+
+    def can(self, permission: Permission) -> bool:
+        """Whether the role holds the permission."""
+        return permission in self.permissions
+
+    def reaches(self, *area_ids: str | None) -> bool:
+        """Whether any of these areas is within the account's scope."""
+        return self.city_wide or any(a is not None and a in self.areas for a in area_ids)
+
+    def require_area(self, *area_ids: str | None, what: str = "this") -> None:
+        """Refuse unless one of the areas is within scope."""
+        if not self.reaches(*area_ids):
+            shown = next((a for a in area_ids if a), "no area")
+            raise AccessDenied(
+                "outside_area",
+                f"{what} belongs to {shown}, outside the areas your account covers "
+                f"({', '.join(self.home_areas) or 'none'})",
+                field="area",
+            )
+
+    @property
+    def sees_full_identifiers(self) -> bool:
+        """Whether identity and phone numbers are shown unmasked to this role (under a case)."""
+        return self.role in FULL_IDENTIFIERS
+
+    @property
+    def actor(self) -> Actor:
+        """How this caller appears in the audit trail."""
+        return Actor(self.username, self.role.value, self.unit, self.client)

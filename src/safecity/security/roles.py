@@ -1,0 +1,137 @@
+"""The one declared table of who may do what: roles, permissions and how far each role reaches.
+
+Every route names one `Permission`; `ROLE_PERMISSIONS` is the only place that says which roles
+hold it. Area scope (district, station area, community) is a property of the account, not of
+the role: an officer sees their own area unless an administrator grants more (`city_wide`, or
+extra areas). A new capability adds permissions here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AccountKind(StrEnum):
+    """Who an account belongs to: police staff, a partner organisation, or a member of the public."""
+
+    STAFF = "staff"
+    PARTNER = "partner"
+    CITIZEN = "citizen"
+
+
+class Role(StrEnum):
+    """What an account is for; one role per account (a person with two jobs has two accounts)."""
+
+    PATROL_OFFICER = "patrol_officer"
+    COMMUNITY_OFFICER = "community_officer"
+    DISPATCHER = "dispatcher"
+    INVESTIGATOR = "investigator"
+    COMMANDER = "commander"
+    AUDITOR = "auditor"
+    ADMINISTRATOR = "administrator"
+    LANDLORD = "landlord"
+    GUARD = "guard"
+    COMMITTEE_WORKER = "committee_worker"
+    LIAISON = "liaison"
+    CITIZEN = "citizen"
+
+
+class Permission(StrEnum):
+    """One thing a route lets its caller do."""
+
+    AREAS_READ = "areas.read"  # the city map, areas, stations
+    ALERTS_READ = "alerts.read"  # alerts of the caller's areas, their evidence, the live stream
+    ALERTS_ACT = "alerts.act"  # acknowledge, dispatch, close
+    ALERTS_EXPORT = "alerts.export"  # CAP export, precision reports
+    WEBHOOKS_MANAGE = "webhooks.manage"
+    BIKES_READ = "bikes.read"  # bike records; the owner only under a case
+    BIKES_REGISTER = "bikes.register"
+    WATCHLIST_READ = "watchlist.read"
+    WATCHLIST_WRITE = "watchlist.write"  # report stolen, mark recovered or withdrawn
+    DEVICES_READ = "devices.read"
+    DEVICES_MANAGE = "devices.manage"  # register, rotate and revoke device secrets
+    PEOPLE_READ = "people.read"  # who a person is: always under a case and purpose
+    SUBJECTS_TRACE = "subjects.trace"  # where a subject has been: always under a case and purpose
+    CASES_READ = "cases.read"
+    CASES_MANAGE = "cases.manage"  # open, assign, close
+    AUDIT_READ = "audit.read"  # who looked at whom
+    AUDIT_VERIFY = "audit.verify"
+    USERS_MANAGE = "users.manage"
+    OPERATIONS_READ = "operations.read"  # ingest reconciliation, dead letters
+    SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
+
+
+P = Permission
+_OFFICER = frozenset({P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.ALERTS_ACT, P.BIKES_READ, P.WATCHLIST_READ})
+_INVESTIGATION = frozenset(
+    {P.PEOPLE_READ, P.SUBJECTS_TRACE, P.CASES_READ, P.CASES_MANAGE, P.WATCHLIST_WRITE, P.ALERTS_EXPORT}
+)
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.PATROL_OFFICER: _OFFICER | {P.DEVICES_READ},
+    Role.COMMUNITY_OFFICER: _OFFICER | {P.DEVICES_READ, P.BIKES_REGISTER, P.WATCHLIST_WRITE, P.CASES_READ},
+    Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
+    Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER},
+    Role.COMMANDER: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.WEBHOOKS_MANAGE, P.OPERATIONS_READ},
+    Role.AUDITOR: frozenset({P.SELF_READ, P.AREAS_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.CASES_READ}),
+    Role.ADMINISTRATOR: frozenset(
+        {
+            P.SELF_READ,
+            P.AREAS_READ,
+            P.USERS_MANAGE,
+            P.DEVICES_READ,
+            P.DEVICES_MANAGE,
+            P.WEBHOOKS_MANAGE,
+            P.OPERATIONS_READ,
+            P.AUDIT_VERIFY,
+        }
+    ),
+    # Partners see only what their job needs; housing, tenancy and fraud desks add theirs later.
+    Role.LANDLORD: frozenset({P.SELF_READ}),
+    Role.GUARD: frozenset({P.SELF_READ, P.AREAS_READ, P.ALERTS_READ}),
+    Role.COMMITTEE_WORKER: frozenset({P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.BIKES_REGISTER}),
+    Role.LIAISON: frozenset({P.SELF_READ}),
+    Role.CITIZEN: frozenset({P.SELF_READ}),
+}
+
+ROLE_KIND: dict[Role, AccountKind] = {
+    **dict.fromkeys(list(Role)[:7], AccountKind.STAFF),
+    Role.LANDLORD: AccountKind.PARTNER,
+    Role.GUARD: AccountKind.PARTNER,
+    Role.COMMITTEE_WORKER: AccountKind.PARTNER,
+    Role.LIAISON: AccountKind.PARTNER,
+    Role.CITIZEN: AccountKind.CITIZEN,
+}
+
+# A second factor is required for the roles that can reach the most about people or the system.
+TOTP_REQUIRED: frozenset[Role] = frozenset({Role.INVESTIGATOR, Role.COMMANDER, Role.ADMINISTRATOR})
+
+# Roles whose work needs identity and phone numbers in full (under a case); everyone else sees masks.
+FULL_IDENTIFIERS: frozenset[Role] = frozenset({Role.INVESTIGATOR, Role.COMMANDER})
+
+# Roles that reach the whole city by default; the rest reach only the areas on their account.
+CITY_WIDE: frozenset[Role] = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
+
+
+def permissions_of(role: Role) -> frozenset[Permission]:
+    """What a role may do."""
+    return ROLE_PERMISSIONS[role]
+
+
+def roles_with(permission: Permission) -> frozenset[Role]:
+    """Which roles hold a permission (for the matrix test and the docs)."""
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)
+
+
+__all__ = [
+    "CITY_WIDE",
+    "FULL_IDENTIFIERS",
+    "ROLE_KIND",
+    "ROLE_PERMISSIONS",
+    "TOTP_REQUIRED",
+    "AccountKind",
+    "Permission",
+    "Role",
+    "permissions_of",
+    "roles_with",
+]

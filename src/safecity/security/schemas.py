@@ -1,0 +1,205 @@
+"""API request and response models of sign-in, accounts, cases, audit and person queries."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from safecity.security.roles import Role
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginIn(_In):
+    """Sign in with a password, and the one-time code where the account has one."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    totp: str | None = Field(None, max_length=8, description="Six-digit code from the authenticator app.")
+
+
+class RefreshIn(_In):
+    """Rotate a refresh token (the console sends it as a cookie instead)."""
+
+    refresh_token: str | None = Field(None, max_length=200)
+
+
+class MeOut(BaseModel):
+    """The signed-in account as it sees itself."""
+
+    username: str
+    display_name: str
+    role: str
+    kind: str
+    unit: str
+    areas: list[str]
+    city_wide: bool
+    permissions: list[str]
+
+
+class TokenOut(BaseModel):
+    """Tokens after a sign-in or refresh."""
+
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
+    expires_in: int
+    user: MeOut
+
+
+class UserIn(_In):
+    """An administrator creates an account."""
+
+    username: str = Field(min_length=3, max_length=64)
+    display_name: str = Field(min_length=1, max_length=128)
+    role: Role
+    unit: str = Field(
+        min_length=1, max_length=128, description="Station, company or office shown to data subjects."
+    )
+    password: str = Field(min_length=12, max_length=256)
+    areas: list[str] = Field(default_factory=list, max_length=200)
+    city_wide: bool | None = None
+    person_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    totp: bool | None = Field(
+        None, description="Give a second factor (always for investigator, commander, admin)."
+    )
+
+
+class UserOut(BaseModel):
+    """An account as an administrator sees it (never its secrets)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    kind: str
+    role: str
+    unit: str
+    areas: list[str]
+    city_wide: bool
+    person_id: int | None
+    disabled: bool
+    failed_logins: int
+    locked_until: datetime | None
+    has_totp: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserCreatedOut(BaseModel):
+    """A new account; the TOTP secret is shown only this once."""
+
+    user: UserOut
+    totp_secret: str | None
+    totp_uri: str | None
+
+
+class PasswordIn(_In):
+    """A new password."""
+
+    password: str = Field(min_length=12, max_length=256)
+
+
+class CaseIn(_In):
+    """Open a case."""
+
+    title: str = Field(min_length=3, max_length=200)
+    basis: str = Field(min_length=3, max_length=2000, description="Complaint or order number, statement.")
+    area_id: str = Field(min_length=1, max_length=32, description="The area the case may ask about.")
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    members: list[str] = Field(default_factory=list, max_length=50)
+
+
+class MemberIn(_In):
+    """Assign someone to a case."""
+
+    username: str = Field(min_length=1, max_length=64)
+
+
+class CloseCaseIn(_In):
+    """Close a case."""
+
+    note: str = Field("", max_length=2000)
+
+
+class HoldIn(_In):
+    """Keep lake data past retention for this case."""
+
+    kinds: list[str] = Field(min_length=1, max_length=20)
+    from_date: date
+    to_date: date
+
+
+class CaseOut(BaseModel):
+    """A case."""
+
+    id: str
+    title: str
+    basis: str
+    area_id: str
+    window_start: datetime
+    window_end: datetime
+    status: str
+    opened_by: str
+    opened_at: datetime
+    closed_at: datetime | None
+    members: list[str]
+    holds: list[dict[str, str]]
+
+
+class AuditOut(BaseModel):
+    """One audit record as an auditor sees it."""
+
+    seq: int
+    at: datetime
+    actor: str
+    role: str
+    unit: str
+    action: str
+    resource: str
+    outcome: str
+    status: int
+    case_id: str | None
+    purpose: str | None
+    subjects: list[str]
+    result_count: int | None
+    detail: dict[str, object]
+    client: str
+    hash: str
+
+
+class AccessOut(BaseModel):
+    """What a data subject may know of an access to their data: when, which unit, what kind."""
+
+    at: datetime
+    unit: str
+    what: str
+
+
+class PathPointOut(BaseModel):
+    """One sighting on a subject's path."""
+
+    ts: datetime
+    kind: str
+    device: str
+    lat: float | None
+    lon: float | None
+    area: str | None
+
+
+class PathOut(BaseModel):
+    """Where a subject was seen within a case's bounds."""
+
+    subject_kind: str
+    subject: str
+    case_id: str
+    start: datetime
+    end: datetime
+    area_id: str
+    count: int
+    points: list[PathPointOut]

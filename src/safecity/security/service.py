@@ -1,0 +1,166 @@
+"""The security service the platform holds: sign-in, token checks, principals and the audit trail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from safecity.core.clock import Clock
+from safecity.security import accounts
+from safecity.security.audit import Actor, AuditEntry, AuditTrail, Outcome
+from safecity.security.errors import AccessDenied, NotAuthenticated
+from safecity.security.models import Account, AuthSession
+from safecity.security.principal import AreaCache, Principal
+from safecity.security.roles import AccountKind, Role, permissions_of
+from safecity.security.tokens import TokenService
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The outcome of a sign-in or refresh."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    principal: Principal
+
+
+class Security:
+    """Authentication, principals and auditing for one platform."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        *,
+        token_key: bytes,
+        access_ttl_s: int = 900,
+        refresh_ttl_s: int = 12 * 3600,
+        policy: accounts.LoginPolicy | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.tokens = TokenService(token_key, ttl_s=access_ttl_s)
+        self.refresh_ttl_s = refresh_ttl_s
+        self.policy = policy or accounts.LoginPolicy()
+        self.areas = AreaCache(session_factory)
+        self.audit = AuditTrail(session_factory)
+
+    def now(self) -> datetime:
+        """The platform clock's time."""
+        return self.clock.now()
+
+    def principal_of(self, account: Account, *, session_id: str | None, client: str = "") -> Principal:
+        """The principal for an account (areas expanded)."""
+        role = Role(account.role)
+        home = tuple(account.areas or ())
+        return Principal(
+            account_id=account.id,
+            username=account.username,
+            display_name=account.display_name,
+            role=role,
+            kind=AccountKind(account.kind),
+            unit=account.unit,
+            permissions=permissions_of(role),
+            city_wide=account.city_wide,
+            areas=self.areas.tree().expand(home),
+            person_id=account.person_id,
+            session_id=session_id,
+            client=client,
+            home_areas=home,
+        )
+
+    def authenticate_token(self, token: str, *, client: str = "") -> Principal:
+        """The principal of a bearer access token; NotAuthenticated if expired, forged or revoked."""
+        now = self.now()
+        claims = self.tokens.decode(token, now=now)
+        with self.session_factory() as session:
+            auth = session.get(AuthSession, claims.session_id)
+            if auth is None or auth.account_id != claims.account_id:
+                raise NotAuthenticated("token_invalid", "the access token names no known sign-in session")
+            if auth.revoked_at is not None:
+                raise NotAuthenticated("token_revoked", "this sign-in session was ended; sign in again")
+            if auth.expires_at <= now:
+                raise NotAuthenticated("session_expired", "this sign-in session has expired; sign in again")
+            if auth.account.disabled:
+                raise NotAuthenticated("account_disabled", "this account is disabled")
+            return self.principal_of(auth.account, session_id=auth.id, client=client)
+
+    def login(self, *, username: str, password: str, totp: str | None, client: str) -> SignedIn:
+        """Sign in; the attempt is audited whichever way it goes."""
+        now = self.now()
+        try:
+            with self.session_factory.begin() as session:
+                try:
+                    account = accounts.authenticate(
+                        session,
+                        username=username,
+                        password=password,
+                        totp_code=totp,
+                        now=now,
+                        policy=self.policy,
+                    )
+                except AccessDenied:
+                    session.commit()  # keep the failure count
+                    raise
+                auth, refresh = accounts.start_session(
+                    session, account, now=now, ttl_s=self.refresh_ttl_s, client=client
+                )
+                principal = self.principal_of(account, session_id=auth.id, client=client)
+        except AccessDenied as exc:
+            self.audit.record(
+                Actor(username.strip().lower()[:64] or "anonymous", "unknown", "", client),
+                AuditEntry(
+                    "auth.login",
+                    "POST /api/v1/auth/login",
+                    Outcome.REFUSED,
+                    exc.status,
+                    detail={"code": exc.code},
+                ),
+                at=now,
+            )
+            raise
+        self.audit.record(principal.actor, AuditEntry("auth.login", "POST /api/v1/auth/login"), at=now)
+        access = self.tokens.issue(
+            account_id=principal.account_id, session_id=auth.id, role=principal.role, now=now
+        )
+        return SignedIn(access, refresh, self.tokens.ttl_s, principal)
+
+    def refresh(self, refresh_token: str, *, client: str) -> SignedIn:
+        """Rotate a refresh token and issue a new access token."""
+        now = self.now()
+        with self.session_factory.begin() as session:
+            try:
+                auth, refresh = accounts.refresh_session(session, refresh_token, now=now)
+            except AccessDenied:
+                session.commit()  # a reuse revokes the session: keep that
+                raise
+            principal = self.principal_of(auth.account, session_id=auth.id, client=client)
+        access = self.tokens.issue(
+            account_id=principal.account_id, session_id=auth.id, role=principal.role, now=now
+        )
+        return SignedIn(access, refresh, self.tokens.ttl_s, principal)
+
+    def logout(self, principal: Principal) -> None:
+        """End the caller's session: its access and refresh tokens stop working at once."""
+        if principal.session_id is None:
+            return
+        now = self.now()
+        with self.session_factory.begin() as session:
+            accounts.revoke_session(session, principal.session_id, reason="signed out", now=now)
+        self.audit.record(principal.actor, AuditEntry("auth.logout", "POST /api/v1/auth/logout"), at=now)
+
+    def _issue(self, principal: Principal) -> str:
+        assert principal.session_id is not None
+        return self.tokens.issue(
+            account_id=principal.account_id,
+            session_id=principal.session_id,
+            role=principal.role,
+            now=self.now(),
+        )
+
+    def record(self, actor: Actor, entry: AuditEntry) -> int:
+        """Append to the audit trail at the platform's time."""
+        return self.audit.record(actor, entry, at=self.now())

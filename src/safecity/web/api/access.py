@@ -1,0 +1,305 @@
+"""Sign-in, tokens, accounts and a person's own view: who has accessed my data.
+
+Sign-in answers bearer tokens to API clients; the console's form sign-in (web/pages.py) puts
+the same tokens into HttpOnly cookies. Refusals are audited by the AccessDenied handler.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from safecity.registry.models import EBike
+from safecity.security import accounts
+from safecity.security import audit as audit_trail
+from safecity.security.audit import AuditEntry, from_us, subject
+from safecity.security.errors import NotAuthenticated
+from safecity.security.models import Account
+from safecity.security.passwords import totp_uri
+from safecity.security.principal import Principal
+from safecity.security.roles import Permission as P
+from safecity.security.schemas import (
+    AccessOut,
+    LoginIn,
+    MeOut,
+    PasswordIn,
+    RefreshIn,
+    TokenOut,
+    UserCreatedOut,
+    UserIn,
+    UserOut,
+)
+from safecity.security.service import SignedIn
+from safecity.store import transaction
+from safecity.web.auth import (
+    REFRESH_COOKIE,
+    audited,
+    client_of,
+    need,
+    public,
+    resource_of,
+    set_session_cookies,
+)
+from safecity.web.deps import PlatformDep
+from safecity.web.ratelimit import limit_login
+
+router = APIRouter(prefix="/api/v1", tags=["access"])
+
+
+def me_out(who: Principal) -> MeOut:
+    """The caller as it sees itself."""
+    return MeOut(
+        username=who.username,
+        display_name=who.display_name,
+        role=who.role.value,
+        kind=who.kind.value,
+        unit=who.unit,
+        areas=list(who.home_areas),
+        city_wide=who.city_wide,
+        permissions=sorted(p.value for p in who.permissions),
+    )
+
+
+def token_out(signed: SignedIn) -> TokenOut:
+    """Tokens plus who they belong to."""
+    return TokenOut(
+        access_token=signed.access_token,
+        refresh_token=signed.refresh_token,
+        expires_in=signed.expires_in,
+        user=me_out(signed.principal),
+    )
+
+
+def user_out(account: Account) -> UserOut:
+    """An account for administrators."""
+    return UserOut.model_validate(
+        {
+            **{c: getattr(account, c) for c in UserOut.model_fields if hasattr(account, c)},
+            "areas": list(account.areas or ()),
+            "has_totp": account.totp_secret is not None,
+        }
+    )
+
+
+@router.post("/auth/login", response_model=TokenOut, summary="Sign in")
+def login(
+    body: LoginIn,
+    platform: PlatformDep,
+    request: Request,
+    _: None = public("signing in is how one gets a token; rate limited per address"),
+) -> TokenOut:
+    """Password (and one-time code where required) for an access token and a refresh token."""
+    limit_login(request)
+    signed = platform.security.login(
+        username=body.username, password=body.password, totp=body.totp, client=client_of(request)
+    )
+    return token_out(signed)
+
+
+@router.post("/auth/refresh", response_model=TokenOut, summary="Rotate a refresh token")
+def refresh(
+    body: RefreshIn,
+    platform: PlatformDep,
+    request: Request,
+    response: Response,
+    _: None = public("a refresh token is its own credential; rate limited per address"),
+) -> TokenOut:
+    """A new access token and a new refresh token; the old refresh token stops working.
+
+    The console sends its refresh cookie instead of a body: it gets new cookies, and the tokens
+    are left out of the answer so that page scripts never hold them.
+    """
+    limit_login(request)
+    token = body.refresh_token or request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise NotAuthenticated("refresh_invalid", "no refresh token was sent")
+    signed = platform.security.refresh(token, client=client_of(request))
+    if body.refresh_token:
+        return token_out(signed)
+    set_session_cookies(response, request, signed)
+    return TokenOut(
+        access_token="", refresh_token="", expires_in=signed.expires_in, user=me_out(signed.principal)
+    )
+
+
+@router.post("/auth/logout", status_code=204, response_class=Response, summary="Sign out")
+def logout(platform: PlatformDep, who: Principal = need(P.SELF_READ)) -> Response:
+    """End this sign-in session: its tokens stop working at once."""
+    platform.security.logout(who)
+    return Response(status_code=204)
+
+
+@router.get("/auth/me", response_model=MeOut, summary="Who am I")
+def me(who: Principal = need(P.SELF_READ)) -> MeOut:
+    """The signed-in account, its role, areas and permissions."""
+    return me_out(who)
+
+
+@router.get("/me/access-log", response_model=list[AccessOut], summary="Who accessed my data")
+def my_access_log(platform: PlatformDep, who: Principal = need(P.SELF_READ)) -> list[AccessOut]:
+    """When a unit looked at my record or my bikes' sightings: the unit and the kind, no case details."""
+    if who.person_id is None:
+        return []
+    with platform.session_factory() as session:
+        tags = session.scalars(select(EBike.tag_id).where(EBike.owner_id == who.person_id)).all()
+        names = [subject("person", who.person_id), *(subject("tag", t) for t in tags)]
+        records = audit_trail.accessed_subjects(session, names)
+    return [
+        AccessOut(at=from_us(r.at_us), unit=r.unit, what=_what(r.action))
+        for r in records
+        if r.actor != who.username
+    ]
+
+
+def _what(action: str) -> str:
+    return {
+        "people.read": "your registration record was looked up",
+        "subjects.trace": "sightings were looked up",
+        "alerts.read": "an alert about your bike was viewed",
+        "alerts.export": "an alert about your bike was exported",
+        "bikes.register": "your bike was registered",
+        "watchlist.add": "your bike was listed as stolen",
+        "watchlist.close": "your bike's stolen listing was closed",
+    }.get(action, "your data was handled")
+
+
+@router.get("/me/bikes", summary="My registered bikes")
+def my_bikes(platform: PlatformDep, who: Principal = need(P.SELF_READ)) -> list[dict[str, object]]:
+    """The caller's own bikes (citizen accounts linked to a registry person)."""
+    if who.person_id is None:
+        return []
+    with platform.session_factory() as session:
+        bikes = session.scalars(select(EBike).where(EBike.owner_id == who.person_id)).all()
+        return [
+            {"id": b.id, "tag_id": b.tag_id, "model": b.model, "colour": b.colour, "status": b.status}
+            for b in bikes
+        ]
+
+
+# --- accounts (administrators) ---------------------------------------------------------------
+
+
+@router.post("/users", status_code=201, response_model=UserCreatedOut, summary="Create an account")
+def create_user(
+    body: UserIn, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
+) -> UserCreatedOut:
+    """Create an account; a TOTP secret, when given, is shown only in this answer."""
+    for area in body.areas:
+        who.require_area(area, what=f"area {area}")
+    new = accounts.NewAccount(
+        username=body.username,
+        display_name=body.display_name,
+        role=body.role,
+        unit=body.unit,
+        password=body.password,
+        areas=tuple(body.areas),
+        city_wide=body.city_wide,
+        person_id=body.person_id,
+        with_totp=body.totp,
+    )
+    with transaction(platform.session_factory) as session:
+        account, secret = accounts.create_account(session, new, by=who.username, now=platform.clock.now())
+        out = user_out(account)
+    audited(
+        request,
+        who,
+        AuditEntry(
+            "users.create",
+            resource_of(request),
+            status=201,
+            subjects=[subject("account", out.username)],
+            detail={"role": out.role, "areas": out.areas, "city_wide": out.city_wide},
+        ),
+    )
+    uri = totp_uri(secret, out.username) if secret else None
+    return UserCreatedOut(user=out, totp_secret=secret, totp_uri=uri)
+
+
+@router.get("/users", response_model=list[UserOut], summary="Accounts")
+def list_users(platform: PlatformDep, _: Principal = need(P.USERS_MANAGE)) -> list[UserOut]:
+    """Every account."""
+    with platform.session_factory() as session:
+        return [user_out(a) for a in session.scalars(select(Account).order_by(Account.username))]
+
+
+def _account_action(
+    platform: PlatformDep,
+    request: Request,
+    who: Principal,
+    username: str,
+    action: str,
+    body: PasswordIn | None,
+) -> tuple[UserOut, str | None]:
+    now = platform.clock.now()
+    secret: str | None = None
+    with transaction(platform.session_factory) as session:
+        account = accounts.find_account(session, username)
+        if action == "disable":
+            accounts.set_disabled(session, account, True, now=now)
+        elif action == "enable":
+            accounts.set_disabled(session, account, False, now=now)
+        elif action == "unlock":
+            accounts.unlock(account)
+        elif action == "password" and body is not None:
+            accounts.set_password(session, account, body.password, now=now)
+        elif action == "totp":
+            secret = accounts.reset_totp(account)
+        out = user_out(account)
+    audited(
+        request,
+        who,
+        AuditEntry(f"users.{action}", resource_of(request), subjects=[subject("account", username)]),
+    )
+    return out, secret
+
+
+@router.post("/users/{username}/disable", response_model=UserOut, summary="Disable an account")
+def disable_user(
+    username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
+) -> UserOut:
+    """Disable an account and end all its sessions at once."""
+    return _account_action(platform, request, who, username, "disable", None)[0]
+
+
+@router.post("/users/{username}/enable", response_model=UserOut, summary="Re-enable an account")
+def enable_user(
+    username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
+) -> UserOut:
+    """Let a disabled account sign in again."""
+    return _account_action(platform, request, who, username, "enable", None)[0]
+
+
+@router.post("/users/{username}/unlock", response_model=UserOut, summary="Clear a lockout")
+def unlock_user(
+    username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
+) -> UserOut:
+    """Clear failed sign-ins and any lockout."""
+    return _account_action(platform, request, who, username, "unlock", None)[0]
+
+
+@router.post("/users/{username}/password", response_model=UserOut, summary="Set a password")
+def set_user_password(
+    username: str,
+    body: PasswordIn,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.USERS_MANAGE),
+) -> UserOut:
+    """Replace the password; every session of the account ends."""
+    return _account_action(platform, request, who, username, "password", body)[0]
+
+
+@router.post(
+    "/users/{username}/totp", response_model=UserCreatedOut, summary="Issue a new one-time code secret"
+)
+def reset_user_totp(
+    username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
+) -> UserCreatedOut:
+    """A new TOTP secret, shown only in this answer."""
+    out, secret = _account_action(platform, request, who, username, "totp", None)
+    return UserCreatedOut(
+        user=out, totp_secret=secret, totp_uri=totp_uri(secret, out.username) if secret else None
+    )
+
+
+__all__ = ["me_out", "router", "token_out"]

@@ -1,0 +1,413 @@
+"""Every route declares its access rule, and the rule holds for every role, in and out of area.
+
+The expectation is computed from the permission table alone (security/roles.py): a role without
+the route's permission is refused (403); an area-scoped account asking about another area is
+refused (403); everything else is allowed (any answer but 401/403). A route added without a
+sample request here fails `test_every_route_is_in_the_matrix`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from safecity.security.roles import CITY_WIDE, Permission, Role
+from safecity.web.app import create_app
+from safecity.web.auth import RouteInfo, app_routes
+from tests.security.conftest import IN, NOW, OUT, SITE, RoleAccount, World, error_code
+
+FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+WINDOW = {"start": (NOW - timedelta(days=2)).isoformat(), "end": NOW.isoformat()}
+JUSTIFY = {"purpose": "theft investigation"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: method, path, and optionally query, JSON body, form, extra headers."""
+
+    method: str
+    path: str
+    params: dict[str, Any] | None = None
+    json: Any = None
+    data: dict[str, str] | None = None
+    headers: dict[str, str] | None = None
+    stream: bool = False
+
+
+# (method, route path) -> (area-bound?, build(world, account, where) -> Call)
+Builder = Callable[[World, RoleAccount, str], Call]
+
+
+def _case(world: World, who: RoleAccount, where: str) -> dict[str, str]:
+    """Justification parameters: the account's own case, if its role can have one."""
+    return {"case_id": who.case_id or world.other_case, **JUSTIFY}
+
+
+def _closable(world: World, who: RoleAccount, where: str) -> str:
+    """A fresh case of the account's in its area (if its role works cases), else someone else's."""
+    return world.case(who) if where == IN and who.case_id else world.other_case
+
+
+def _site(where: str, key: str) -> str:
+    return str(SITE[where][key])
+
+
+MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
+    # --- alerts
+    ("GET", "/api/v1/alerts"): (
+        True,
+        lambda w, a, where: Call("GET", "/api/v1/alerts", params={"station_id": _site(where, "station")}),
+    ),
+    ("GET", "/api/v1/alerts/stream"): (
+        False,
+        lambda w, a, where: Call("GET", "/api/v1/alerts/stream", stream=True),
+    ),
+    ("GET", "/api/v1/alerts/precision"): (False, lambda w, a, where: Call("GET", "/api/v1/alerts/precision")),
+    ("GET", "/api/v1/alerts/{alert_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/alerts/{w.alert(where)}"),
+    ),
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/alerts/{w.alert(where)}/acknowledge", json={"note": "seen"}
+        ),
+    ),
+    ("POST", "/api/v1/alerts/{alert_id}/dispatch"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/alerts/{w.alert(where, acknowledged=True)}/dispatch", json={}
+        ),
+    ),
+    ("POST", "/api/v1/alerts/{alert_id}/close"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/alerts/{w.alert(where)}/close", json={"outcome": "false_alarm", "note": "x"}
+        ),
+    ),
+    ("GET", "/api/v1/alerts/{alert_id}/cap"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/alerts/{w.alert(where)}/cap"),
+    ),
+    # --- webhooks
+    ("POST", "/api/v1/webhooks"): (
+        False,
+        lambda w, a, where: Call("POST", "/api/v1/webhooks", json={"url": "https://hooks.example/x"}),
+    ),
+    ("GET", "/api/v1/webhooks"): (False, lambda w, a, where: Call("GET", "/api/v1/webhooks")),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"): (
+        False,
+        lambda w, a, where: Call(
+            "DELETE",
+            f"/api/v1/webhooks/{w.platform.alerts.create_webhook(url='https://hooks.example/y')[0].id}",
+        ),
+    ),
+    # --- registry
+    ("POST", "/api/v1/bikes"): (
+        False,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/bikes",
+            json={
+                "tag_id": f"{0xC0000000 + next(w.serial):08X}",
+                "frame_number": f"FR-{next(w.serial)}",
+                "model": "Yadea",
+                "colour": "blue",
+                "owner_id_number": "11010519491231002X",
+                "owner_name": "Owner in",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/bikes"): (
+        False,
+        lambda w, a, where: Call("GET", "/api/v1/bikes", params={"frame": "F-1"}),
+    ),
+    ("GET", "/api/v1/bikes/{bike_id}"): (
+        False,
+        lambda w, a, where: Call("GET", f"/api/v1/bikes/{w.bikes[where]}"),
+    ),
+    ("POST", "/api/v1/bikes/{bike_id}/stolen"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/bikes/{w.new_bike(where)}/stolen",
+            json={"reported_by": "owner", "basis": "report 7", "owner_station_id": _site(where, "station")},
+        ),
+    ),
+    ("POST", "/api/v1/watchlist/{entry_id}/close"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/watchlist/{w.entry(where)}/close", json={"status": "recovered"}
+        ),
+    ),
+    ("GET", "/api/v1/watchlist"): (False, lambda w, a, where: Call("GET", "/api/v1/watchlist")),
+    ("POST", "/api/v1/devices"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/devices",
+            json={
+                "id": f"NEW-{next(w.serial)}",
+                "kind": "rfid_station",
+                "name": "new",
+                "area_id": _site(where, "community"),
+            },
+        ),
+    ),
+    ("POST", "/api/v1/devices/{device_id}/secret"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/devices/{w.device(where)}/secret"),
+    ),
+    ("POST", "/api/v1/devices/{device_id}/revoke"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/devices/{w.device(where)}/revoke"),
+    ),
+    ("GET", "/api/v1/devices"): (
+        True,
+        lambda w, a, where: Call("GET", "/api/v1/devices", params={"area_id": _site(where, "community")}),
+    ),
+    ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
+    ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
+    ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),
+    # --- sign-in and self
+    ("POST", "/api/v1/auth/logout"): (
+        False,
+        lambda w, a, where: Call("POST", "/api/v1/auth/logout", headers=w.token(a)),
+    ),
+    ("GET", "/api/v1/auth/me"): (False, lambda w, a, where: Call("GET", "/api/v1/auth/me")),
+    ("GET", "/api/v1/me/access-log"): (False, lambda w, a, where: Call("GET", "/api/v1/me/access-log")),
+    ("GET", "/api/v1/me/bikes"): (False, lambda w, a, where: Call("GET", "/api/v1/me/bikes")),
+    # --- accounts
+    ("POST", "/api/v1/users"): (
+        False,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/users",
+            json={
+                "username": f"new-{next(w.serial)}",
+                "display_name": "New",
+                "role": "patrol_officer",
+                "unit": "Patrol",
+                "password": "a long enough password",
+                "areas": ["S1"],
+            },
+        ),
+    ),
+    ("GET", "/api/v1/users"): (False, lambda w, a, where: Call("GET", "/api/v1/users")),
+    **{
+        ("POST", f"/api/v1/users/{{username}}/{verb}"): (
+            False,
+            lambda w, a, where, verb=verb: Call(
+                "POST",
+                f"/api/v1/users/{w.user()}/{verb}",
+                json={"password": "another long password"} if verb == "password" else None,
+            ),
+        )
+        for verb in ("unlock", "enable", "totp", "password", "disable")
+    },
+    # --- cases
+    ("POST", "/api/v1/cases"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/cases",
+            json={
+                "title": "bike theft ring",
+                "basis": "order 12",
+                "area_id": _site(where, "station"),
+                "window_start": (NOW - timedelta(days=3)).isoformat(),
+                "window_end": NOW.isoformat(),
+            },
+        ),
+    ),
+    ("GET", "/api/v1/cases"): (False, lambda w, a, where: Call("GET", "/api/v1/cases")),
+    ("GET", "/api/v1/cases/{case_id}"): (
+        True,
+        lambda w, a, where: Call(
+            "GET",
+            f"/api/v1/cases/{(w.accounts[Role.INVESTIGATOR].case_id or '') if where == IN else w.other_case}",
+        ),
+    ),
+    ("POST", "/api/v1/cases/{case_id}/members"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/cases/{(a.case_id or w.other_case) if where == IN else w.other_case}/members",
+            json={"username": "t-patrol-officer"},
+        ),
+    ),
+    ("POST", "/api/v1/cases/{case_id}/holds"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/cases/{(a.case_id or w.other_case) if where == IN else w.other_case}/holds",
+            json={
+                "kinds": ["rfid_read"],
+                "from_date": str((NOW - timedelta(days=1)).date()),
+                "to_date": str(NOW.date()),
+            },
+        ),
+    ),
+    ("POST", "/api/v1/cases/{case_id}/close"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/cases/{_closable(w, a, where)}/close",
+            json={"note": "done"},
+        ),
+    ),
+    # --- audit
+    ("GET", "/api/v1/audit"): (False, lambda w, a, where: Call("GET", "/api/v1/audit", params={"limit": 5})),
+    ("GET", "/api/v1/audit/verify"): (False, lambda w, a, where: Call("GET", "/api/v1/audit/verify")),
+    # --- person-level queries, under the account's own case (area: the case's, S1)
+    ("GET", "/api/v1/people/{person_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/people/{w.people[where]}", params=_case(w, a, where)),
+    ),
+    ("GET", "/api/v1/people"): (
+        True,
+        lambda w, a, where: Call(
+            "GET",
+            "/api/v1/people",
+            params={
+                "id_number": "11010519491231002X" if where == IN else "330302198001011230",
+                **_case(w, a, where),
+            },
+        ),
+    ),
+    ("GET", "/api/v1/subjects/{kind}/{value}/path"): (
+        True,
+        lambda w, a, where: Call(
+            "GET",
+            "/api/v1/subjects/tag/B0000001/path",
+            params={**WINDOW, **_case(w, a, where), **({"area_id": "C2"} if where == OUT else {})},
+        ),
+    ),
+    # --- console pages
+    ("GET", "/"): (False, lambda w, a, where: Call("GET", "/")),
+    ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),
+    ("GET", "/me"): (False, lambda w, a, where: Call("GET", "/me")),
+    ("POST", "/logout"): (
+        False,
+        lambda w, a, where: Call(
+            "POST", "/logout", data={"csrf": "t0k3n"}, headers={**w.token(a), "Cookie": "sc_csrf=t0k3n"}
+        ),
+    ),
+}
+
+
+def _app_routes(world: World) -> list[RouteInfo]:
+    routes: list[RouteInfo] = []
+    for route in app_routes(create_app(world.platform, manage_platform=False)):
+        if route.api:
+            routes.append(route)
+        else:
+            assert route.path in {*FRAMEWORK_ROUTES, "/static"}, f"unexpected route {route.path}"
+    return routes
+
+
+def test_every_route_declares_its_access(world: World) -> None:
+    """No route may be reachable without saying who may reach it."""
+    routes = _app_routes(world)
+    undeclared = [f"{sorted(r.methods)} {r.path}" for r in routes if r.requirement is None]
+    assert len(routes) > 40
+    assert undeclared == []
+
+
+def test_every_route_is_in_the_matrix(world: World) -> None:
+    """Each route needing a sign-in has a sample request below; public and device routes are named."""
+    signed: set[tuple[str, str]] = set()
+    others: dict[tuple[str, str], str] = {}
+    for route in _app_routes(world):
+        requirement = route.requirement
+        assert requirement is not None
+        for method in route.methods:
+            if requirement.permission is None:
+                others[(method, route.path)] = repr(requirement)
+            else:
+                signed.add((method, route.path))
+    assert signed == set(MATRIX), f"missing: {signed - set(MATRIX)}; stale: {set(MATRIX) - signed}"
+    assert others == {
+        ("POST", "/api/v1/ingest"): "device_auth()",
+        (
+            "POST",
+            "/api/v1/auth/login",
+        ): "public('signing in is how one gets a token; rate limited per address')",
+        (
+            "POST",
+            "/api/v1/auth/refresh",
+        ): "public('a refresh token is its own credential; rate limited per address')",
+        ("GET", "/healthz"): "public('load balancers and orchestrators probe it')",
+        ("GET", "/metrics"): "public('Prometheus scrapes it; counters only, no personal data')",
+        ("GET", "/login"): "public('the sign-in form itself')",
+        ("POST", "/login"): "public('the sign-in form posts here; rate limited per address')",
+    }
+
+
+def _permission_of(world: World, method: str, path: str) -> Permission:
+    for route in _app_routes(world):
+        if route.path == path and method in route.methods:
+            requirement = route.requirement
+            assert requirement is not None and requirement.permission is not None
+            return requirement.permission
+    raise AssertionError(f"no route {method} {path}")
+
+
+def _send(client: httpx.Client, account: RoleAccount, call: Call) -> httpx.Response:
+    headers = {**account.headers, **(call.headers or {})}
+    request = client.build_request(
+        call.method, call.path, params=call.params, json=call.json, data=call.data, headers=headers
+    )
+    answer = client.send(request, stream=call.stream)
+    if call.stream:
+        if answer.status_code != 200:
+            answer.read()
+        answer.close()  # the headers tell allow from deny; the stream itself never ends
+    return answer
+
+
+def expected_allowed(role: Role, permission: Permission, area_bound: bool, where: str) -> bool:
+    """The rule under test, from the permission table and the account's reach."""
+    from safecity.security.roles import ROLE_PERMISSIONS
+
+    if permission not in ROLE_PERMISSIONS[role]:
+        return False
+    return not (area_bound and where == OUT and role not in CITY_WIDE)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(MATRIX))
+def test_route_allows_exactly_the_roles_and_areas_the_table_says(
+    world: World, method: str, path: str
+) -> None:
+    area_bound, build = MATRIX[(method, path)]
+    permission = _permission_of(world, method, path)
+    wrong: list[str] = []
+    with world.client() as client:
+        anonymous = client.request(method, path.replace("{", "x").replace("}", ""))
+        if anonymous.status_code not in (401, 303):
+            wrong.append(f"anonymous: {anonymous.status_code} (want 401, or 303 to sign in)")
+        for role in Role:
+            account = world.accounts[role]
+            for where in (IN, OUT):
+                answer = _send(client, account, build(world, account, where))
+                allowed = expected_allowed(role, permission, area_bound, where)
+                denied = answer.status_code in (401, 403)
+                if allowed and (denied or answer.status_code >= 500):
+                    wrong.append(
+                        f"{role.value}/{where}: {answer.status_code} {answer.text[:160]} (want allowed)"
+                    )
+                elif not allowed and answer.status_code != 403:
+                    wrong.append(f"{role.value}/{where}: {answer.status_code} {answer.text[:160]} (want 403)")
+                elif not allowed and error_code(answer) not in (
+                    "forbidden",
+                    "outside_area",
+                    "outside_case_area",
+                    "not_assigned",
+                ):
+                    wrong.append(f"{role.value}/{where}: 403 with code {error_code(answer)}")
+    assert wrong == [], f"{method} {path} needs {permission.value}:\n" + "\n".join(wrong)
