@@ -37,6 +37,7 @@ from safecity.security.pseudonym import Pseudonymizer
 from safecity.security.service import Security
 from safecity.settings import BusBackend, Settings
 from safecity.store import make_engine, make_session_factory, upgrade_to_head
+from safecity.store.db import checkpoint_sqlite
 
 log = structlog.get_logger(__name__)
 
@@ -205,6 +206,8 @@ class Platform:
         self._spawn(self._compact_forever(), "compaction")
         await asyncio.to_thread(self.audit_rules_file)
         self._spawn(self._seal_forever(), "audit-seal")
+        if self.engine.dialect.name == "sqlite":
+            self._spawn(self._checkpoint_forever(), "sqlite-checkpoint")
         if self.settings.mqtt_url:
             from safecity.ingest.mqtt import MqttIngest
 
@@ -295,6 +298,14 @@ class Platform:
         """Sign the audit chain's head (a no-op when nothing was added since the last seal)."""
         key = load_audit_key(self.settings.resolved_audit_key_file, generate=self.settings.auto_generate_keys)
         self.security.audit.seal(key, at=self.clock.now())
+
+    async def _checkpoint_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await asyncio.to_thread(checkpoint_sqlite, self.engine)
+            except Exception:
+                log.exception("sqlite.checkpoint_failed")
 
     async def _seal_forever(self) -> None:
         while True:

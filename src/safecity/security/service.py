@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
@@ -27,6 +28,26 @@ class SignedIn:
     principal: Principal
 
 
+_SESSION_OF_TOKEN = (
+    select(
+        AuthSession.account_id,
+        AuthSession.revoked_at,
+        AuthSession.expires_at,
+        Account.username,
+        Account.display_name,
+        Account.role,
+        Account.kind,
+        Account.unit,
+        Account.areas,
+        Account.city_wide,
+        Account.person_id,
+        Account.disabled,
+    )
+    .join(Account, Account.id == AuthSession.account_id)
+    .where(AuthSession.id == bindparam("sid"))
+)
+
+
 class Security:
     """Authentication, principals and auditing for one platform."""
 
@@ -45,6 +66,7 @@ class Security:
         self.tokens = TokenService(token_key, ttl_s=access_ttl_s)
         self.refresh_ttl_s = refresh_ttl_s
         self.policy = policy or accounts.LoginPolicy()
+        self.engine: Engine = session_factory.kw["bind"]
         self.areas = AreaCache(session_factory)
         self.audit = AuditTrail(session_factory)
 
@@ -54,39 +76,84 @@ class Security:
 
     def principal_of(self, account: Account, *, session_id: str | None, client: str = "") -> Principal:
         """The principal for an account (areas expanded)."""
-        role = Role(account.role)
-        home = tuple(account.areas or ())
+        return self._principal(
+            account.id,
+            account.username,
+            account.display_name,
+            account.role,
+            account.kind,
+            account.unit,
+            account.areas,
+            account.city_wide,
+            account.person_id,
+            session_id=session_id,
+            client=client,
+        )
+
+    def _principal(
+        self,
+        account_id: int,
+        username: str,
+        display_name: str,
+        role_name: str,
+        kind: str,
+        unit: str,
+        areas: list[str] | None,
+        city_wide: bool,
+        person_id: int | None,
+        *,
+        session_id: str | None,
+        client: str,
+    ) -> Principal:
+        role = Role(role_name)
+        home = tuple(areas or ())
         return Principal(
-            account_id=account.id,
-            username=account.username,
-            display_name=account.display_name,
+            account_id=account_id,
+            username=username,
+            display_name=display_name,
             role=role,
-            kind=AccountKind(account.kind),
-            unit=account.unit,
+            kind=AccountKind(kind),
+            unit=unit,
             permissions=permissions_of(role),
-            city_wide=account.city_wide,
+            city_wide=city_wide,
             areas=self.areas.tree().expand(home),
-            person_id=account.person_id,
+            person_id=person_id,
             session_id=session_id,
             client=client,
             home_areas=home,
         )
 
     def authenticate_token(self, token: str, *, client: str = "") -> Principal:
-        """The principal of a bearer access token; NotAuthenticated if expired, forged or revoked."""
+        """The principal of a bearer access token; NotAuthenticated if expired, forged or revoked.
+
+        The session row is read on every request (one indexed Core query, no ORM objects), so a
+        revocation anywhere takes effect on the next request everywhere.
+        """
         now = self.now()
         claims = self.tokens.decode(token, now=now)
-        with self.session_factory() as session:
-            auth = session.get(AuthSession, claims.session_id)
-            if auth is None or auth.account_id != claims.account_id:
-                raise NotAuthenticated("token_invalid", "the access token names no known sign-in session")
-            if auth.revoked_at is not None:
-                raise NotAuthenticated("token_revoked", "this sign-in session was ended; sign in again")
-            if auth.expires_at <= now:
-                raise NotAuthenticated("session_expired", "this sign-in session has expired; sign in again")
-            if auth.account.disabled:
-                raise NotAuthenticated("account_disabled", "this account is disabled")
-            return self.principal_of(auth.account, session_id=auth.id, client=client)
+        with self.engine.connect() as conn:
+            row = conn.execute(_SESSION_OF_TOKEN, {"sid": claims.session_id}).first()
+        if row is None or row.account_id != claims.account_id:
+            raise NotAuthenticated("token_invalid", "the access token names no known sign-in session")
+        if row.revoked_at is not None:
+            raise NotAuthenticated("token_revoked", "this sign-in session was ended; sign in again")
+        if row.expires_at <= now:
+            raise NotAuthenticated("session_expired", "this sign-in session has expired; sign in again")
+        if row.disabled:
+            raise NotAuthenticated("account_disabled", "this account is disabled")
+        return self._principal(
+            row.account_id,
+            row.username,
+            row.display_name,
+            row.role,
+            row.kind,
+            row.unit,
+            row.areas,
+            row.city_wide,
+            row.person_id,
+            session_id=claims.session_id,
+            client=client,
+        )
 
     def login(self, *, username: str, password: str, totp: str | None, client: str) -> SignedIn:
         """Sign in; the attempt is audited whichever way it goes."""
