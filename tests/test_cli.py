@@ -414,3 +414,141 @@ def test_rotate_pseudonym_without_a_key_file_says_what_to_do(run: Run) -> None:
     assert result.exit_code == 1
     assert "does not exist; run `safecity keys init`" in result.stderr
     assert "Traceback" not in result.output
+
+
+# --- accounts and the audit trail -------------------------------------------------------------
+
+
+def _password_file(tmp_path: Path, password: str = "a long enough password") -> Path:
+    path = tmp_path / "password.txt"
+    path.write_text(password + "\n", encoding="utf-8")
+    return path
+
+
+def test_users_create_prints_the_one_time_code_secret_once_and_is_audited(run: Run, tmp_path: Path) -> None:
+    made = run(
+        "users",
+        "create",
+        "admin-1",
+        "--role",
+        "administrator",
+        "--name",
+        "First Admin",
+        "--unit",
+        "IT Office",
+        "--password-file",
+        str(_password_file(tmp_path)),
+    )
+    assert made.exit_code == 0, made.output
+    assert "created admin-1 (administrator)" in made.output
+    assert "otpauth://totp/" in made.output  # administrators always get a second factor
+    listed = run("users", "list")
+    assert "admin-1" in listed.output and "city-wide" in listed.output and "active" in listed.output
+    engine = make_engine(f"sqlite:///{tmp_path / 'safecity.db'}")
+    with make_session_factory(engine)() as session:
+        records = audit.search(session, action="users.create")
+        assert [json.loads(r.subjects) for r in records] == [["account:admin-1"]]
+        assert records[0].actor.startswith("os:")
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "wizard"], "unknown role 'wizard'"),
+        (["--role", "patrol_officer"], "needs at least one area"),
+        (["--role", "dispatcher", "--city-wide", "--area", "NOWHERE"], "unknown area 'NOWHERE'"),
+    ],
+)
+def test_users_create_refuses_bad_input_in_one_line(
+    run: Run, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run("users", "create", "someone", *args, "--password-file", str(_password_file(tmp_path)))
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_users_create_refuses_a_weak_password(run: Run, tmp_path: Path) -> None:
+    result = run(
+        "users",
+        "create",
+        "disp-1",
+        "--role",
+        "dispatcher",
+        "--city-wide",
+        "--password-file",
+        str(_password_file(tmp_path, "short")),
+    )
+    assert result.exit_code == 1
+    assert "at least 12 characters" in result.output
+
+
+def test_users_disable_and_unlock_name_unknown_users(run: Run, tmp_path: Path) -> None:
+    run(
+        "users",
+        "create",
+        "disp-1",
+        "--role",
+        "dispatcher",
+        "--city-wide",
+        "--password-file",
+        str(_password_file(tmp_path)),
+    )
+    assert "disp-1 disabled" in run("users", "disable", "disp-1").output
+    assert "disabled" in run("users", "list").output
+    missing = run("users", "unlock", "nobody")
+    assert (missing.exit_code, "unknown user 'nobody'" in missing.output) == (1, True)
+
+
+def test_audit_verify_passes_then_catches_an_edited_record(run: Run, tmp_path: Path) -> None:
+    for name in ("disp-1", "disp-2", "disp-3"):
+        run(
+            "users",
+            "create",
+            name,
+            "--role",
+            "dispatcher",
+            "--city-wide",
+            "--password-file",
+            str(_password_file(tmp_path)),
+        )
+    sealed = run("audit", "seal")
+    assert sealed.exit_code == 0 and "sealed record #" in sealed.output
+    ok = run("audit", "verify")
+    assert ok.exit_code == 0, ok.output
+    assert "audit chain intact" in ok.output and "1 seal(s) verified" in ok.output
+    engine = make_engine(f"sqlite:///{tmp_path / 'safecity.db'}")
+    with engine.begin() as conn:
+        seq = conn.exec_driver_sql(
+            "SELECT seq FROM audit_records WHERE subjects LIKE '%disp-2%'"
+        ).scalar_one()
+        conn.exec_driver_sql("UPDATE audit_records SET actor = 'someone-else' WHERE seq = ?", (seq,))
+    engine.dispose()
+    broken = run("audit", "verify")
+    assert broken.exit_code == 1
+    assert f"audit chain broken at record #{seq}" in broken.output
+    assert "altered" in broken.output
+
+
+def test_audit_verify_catches_records_cut_from_the_end(run: Run, tmp_path: Path) -> None:
+    for name in ("disp-1", "disp-2"):
+        run(
+            "users",
+            "create",
+            name,
+            "--role",
+            "dispatcher",
+            "--city-wide",
+            "--password-file",
+            str(_password_file(tmp_path)),
+        )
+    engine = make_engine(f"sqlite:///{tmp_path / 'safecity.db'}")
+    with engine.begin() as conn:
+        last = conn.exec_driver_sql("SELECT max(seq) FROM audit_records").scalar_one()
+        conn.exec_driver_sql("DELETE FROM audit_subjects WHERE seq = ?", (last,))
+        conn.exec_driver_sql("DELETE FROM audit_records WHERE seq = ?", (last,))
+    engine.dispose()
+    broken = run("audit", "verify")
+    assert broken.exit_code == 1
+    assert "removed from the end" in broken.output

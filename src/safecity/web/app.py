@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from safecity.platform import Platform
+from safecity.security.audit import Actor, AuditEntry, Outcome
 from safecity.security.principal import Principal
 from safecity.security.roles import Permission as P
 from safecity.web import pages
@@ -64,10 +65,25 @@ def create_app(
         description="City public-safety platform: ingest, rules, alerts, registry.",
     )
     app.state.platform = platform
+
+    async def audit_refused(scope: dict[str, Any], status: int, code: str) -> None:
+        client = scope.get("client") or ("", 0)
+        entry = AuditEntry(
+            action="request",
+            resource=f"{scope.get('method', '')} {scope.get('path', '')}"[:300],
+            outcome=Outcome.REFUSED,
+            status=status,
+            detail={"code": code, "reason": f"body larger than {platform.settings.max_request_bytes} bytes"},
+        )
+        await asyncio.to_thread(
+            platform.security.record, Actor("anonymous", "none", "", str(client[0])), entry
+        )
+
     app.add_middleware(
         Hardening,
         max_request_bytes=platform.settings.max_request_bytes,
         hsts=platform.settings.behind_tls,
+        on_refused=audit_refused,
     )
     install_error_handlers(app)
     app.include_router(ingest_api.router)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 CSP = (
@@ -27,10 +28,18 @@ Message = dict[str, Any]
 class Hardening:
     """ASGI middleware applying the rules above."""
 
-    def __init__(self, app: Any, *, max_request_bytes: int, hsts: bool) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        max_request_bytes: int,
+        hsts: bool,
+        on_refused: Callable[[Message, int, str], Awaitable[None]] | None = None,
+    ) -> None:
         self.app = app
         self.max_request_bytes = max_request_bytes
         self.hsts = hsts
+        self.on_refused = on_refused
 
     async def __call__(self, scope: Message, receive: Any, send: Any) -> None:
         """Check the size, then pass through adding headers."""
@@ -41,6 +50,7 @@ class Hardening:
         limited = not path.startswith(OWN_LIMIT)
         if limited and self._declared_length(scope) > self.max_request_bytes:
             await self._too_large(send)
+            await self._refused(scope)
             return
 
         received = 0
@@ -56,6 +66,7 @@ class Hardening:
                 if received > self.max_request_bytes and not refused:
                     refused = True
                     await self._too_large(send)
+                    await self._refused(scope)
                     return {"type": "http.disconnect"}
             return message
 
@@ -97,6 +108,10 @@ class Hardening:
                 except ValueError:
                     return 0
         return 0
+
+    async def _refused(self, scope: Message) -> None:
+        if self.on_refused is not None:
+            await self.on_refused(scope, 413, "body_too_large")
 
     async def _too_large(self, send: Any) -> None:
         body = json.dumps(
