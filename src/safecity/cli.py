@@ -41,7 +41,7 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
-def build_platform(settings: Settings, clock: Any = None) -> Any:
+def build_platform(settings: Settings, clock: Any = None, wall_clock: Any = None) -> Any:
     """Build the platform, turning configuration and connection problems into clear messages."""
     from sqlalchemy.exc import OperationalError
 
@@ -50,7 +50,7 @@ def build_platform(settings: Settings, clock: Any = None) -> Any:
     from safecity.security.keys import KeyError_
 
     try:
-        return Platform.build(settings, clock=clock)
+        return Platform.build(settings, clock=clock, wall_clock=wall_clock)
     except KeyError_ as exc:
         err.print(f"[red]key problem:[/red] {escape(str(exc))}")
     except RulesError as exc:
@@ -149,14 +149,16 @@ def demo(
     """Generate the city if missing, then serve the console with the city simulated live."""
     settings = _settings()
     configure_logging(settings)
-    from safecity.core.clock import AcceleratedClock
+    from safecity.core.clock import AcceleratedClock, SystemClock
     from safecity.driver import city_summary, ensure_loaded, print_demo_accounts, seed_demo_accounts
 
     # The platform runs on the simulated clock, so that accelerated readings count as current.
-    platform = build_platform(settings, clock=AcceleratedClock(datetime.now(UTC), speedup))
+    # People sign in on real time, whatever the city's clock says.
+    real = SystemClock()
+    platform = build_platform(settings, clock=AcceleratedClock(datetime.now(UTC), speedup), wall_clock=real)
     city = ensure_loaded(platform, seed=seed, scale=scale, console=err)
     if platform.bbox is None:
-        platform = build_platform(settings, clock=platform.clock)  # pick up the new city's bounds
+        platform = build_platform(settings, clock=platform.clock, wall_clock=real)  # the new city's bounds
     console.print(f"[bold green]safecity demo[/bold green]: {city_summary(city)}; simulated at {speedup:g}x")
     print_demo_accounts(seed_demo_accounts(platform), console)
     console.print(f"Open the console at [bold]http://{settings.host}:{settings.port}[/bold] (Ctrl-C stops).")

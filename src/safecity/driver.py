@@ -97,7 +97,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, str, str], ...] = (
 
 def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
     """Create the demo's accounts with random passwords, once; [] if any account exists already."""
-    now = platform.clock.now()
+    now = platform.security.now()
     created: list[DemoAccount] = []
     with transaction(platform.session_factory) as session:
         if session.scalar(select(func.count()).select_from(Account)):
@@ -132,18 +132,19 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
 
 def print_demo_accounts(created: list[DemoAccount], console: Console) -> None:
     """Show the seeded credentials once (they are stored only as hashes)."""
-    from rich.table import Table
-
     if not created:
         console.print(
             "Demo accounts exist already (their passwords were shown when they were created); "
             "`safecity users reset-password NAME` sets a new one."
         )
         return
-    table = Table("username", "role", "reaches", "password", "one-time-code secret", title="Demo accounts")
+    # Plain lines, not a table: a narrow terminal must never cut a password short.
+    console.print("[bold]Demo accounts[/bold] (username, role, reach, password, one-time-code secret):")
     for a in created:
-        table.add_row(a.username, a.role, a.reach, a.password, a.totp_secret or "-")
-    console.print(table)
+        secret = f"  one-time-code secret {a.totp_secret}" if a.totp_secret else ""
+        console.print(
+            f"  {a.username:<13} {a.role:<18} {a.reach:<11} password {a.password}{secret}", soft_wrap=True
+        )
     console.print(
         "[bold yellow]These passwords are shown only now.[/bold yellow] Accounts with a one-time-code "
         "secret need an authenticator app (or `oathtool --totp -b SECRET`); 'dispatcher' and 'patrol' do not."

@@ -102,8 +102,20 @@ class Platform:
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Platform:
-        """Create every part (no background work starts until `start`)."""
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        wall_clock: Clock | None = None,
+        migrate: bool = True,
+    ) -> Platform:
+        """Create every part (no background work starts until `start`).
+
+        `clock` is the time of the city (events, rules, alerts; accelerated in the demo);
+        `wall_clock` (default: the same) is the time of the people using it: sign-in, token
+        lifetimes, lockouts and the audit trail.
+        """
         clock = clock or SystemClock()
         url = settings.resolved_database_url
         if migrate:
@@ -165,7 +177,7 @@ class Platform:
         )
         security = Security(
             factory,
-            clock,
+            wall_clock or clock,
             token_key=load_token_key(settings.resolved_token_key_file, generate=settings.auto_generate_keys),
             access_ttl_s=settings.access_token_ttl_s,
             refresh_ttl_s=settings.refresh_token_ttl_s,

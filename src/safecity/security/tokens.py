@@ -61,7 +61,8 @@ class TokenService:
                 self._key,
                 algorithms=["HS256"],
                 issuer=ISSUER,
-                options={"verify_exp": False, "require": ["exp", "sub", "sid", "iss"]},
+                # Expiry is checked against the platform's clock below, not PyJWT's.
+                options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "sid", "iss"]},
             )
         except jwt.PyJWTError as exc:
             raise NotAuthenticated("token_invalid", f"the access token is not valid: {exc}") from exc
