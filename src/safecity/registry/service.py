@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import polars as pl
 from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, update
@@ -470,24 +470,36 @@ def station_of_area(session: Session, *, area_id: str | None) -> Area | None:
 
 
 def stations_of_areas(session: Session, *, area_ids: set[str]) -> dict[str, tuple[str, str] | None]:
-    """(station id, station name) answerable for each area, reading the hierarchy in one query."""
+    """(station id, station name) answerable for each area, walking up the hierarchy.
+
+    Reads only the areas on the way (a query per level, usually two), not the whole table: a
+    Wenzhou-sized city has tens of thousands of areas and alerts arrive many times a second.
+    """
     if not area_ids:
         return {}
-    rows = session.execute(select(Area.id, Area.parent_id, Area.station_id, Area.name)).all()
-    parent = {r.id: r.parent_id for r in rows}
-    station = {r.id: r.station_id for r in rows}
-    name = {r.id: r.name for r in rows}
+    rows: dict[str, Any] = {}
+    wanted = set(area_ids)
+    while wanted:
+        found = session.execute(
+            select(Area.id, Area.parent_id, Area.station_id, Area.name).where(Area.id.in_(sorted(wanted)))
+        ).all()
+        rows.update((r.id, r) for r in found)
+        wanted = set()
+        for r in found:
+            for up in (r.parent_id, r.station_id):
+                if up and up not in rows:
+                    wanted.add(up)
     out: dict[str, tuple[str, str] | None] = {}
     for start in area_ids:
         area_id: str | None = start
         seen: set[str] = set()
-        found: tuple[str, str] | None = None
-        while area_id and area_id not in seen and area_id in parent:
+        station: tuple[str, str] | None = None
+        while area_id and area_id not in seen and area_id in rows:
             seen.add(area_id)
-            station_id = station[area_id]
+            station_id = rows[area_id].station_id
             if station_id:
-                found = (station_id, name.get(station_id, station_id)) if station_id in name else None
+                station = (station_id, rows[station_id].name) if station_id in rows else None
                 break
-            area_id = parent[area_id]
-        out[start] = found
+            area_id = rows[area_id].parent_id
+        out[start] = station
     return out

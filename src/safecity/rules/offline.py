@@ -30,6 +30,10 @@ class DeviceOfflineRule(ConfiguredRule):
         self._last_event: dict[str, tuple[str, str]] = {}  # device -> (event id, corr id)
         self._reported: set[str] = set()
         self._started: datetime | None = None
+        # Each batch's newest record per device, folded into the dicts only when `tick` looks:
+        # a batch touches thousands of stations, and Python dicts per batch cost more than the
+        # rest of the rules together (18 ms of 26 per 50k records at Wenzhou scale).
+        self._pending: list[pl.DataFrame] = []
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
         """Remember each device's newest record; a device heard again may be reported again later."""
@@ -37,10 +41,22 @@ class DeviceOfflineRule(ConfiguredRule):
             self._started = now
         if batch.is_empty():
             return []
-        latest = batch.group_by("device").agg(
-            pl.col("received_at").max(), pl.col("event_id").last(), pl.col("corr_id").last()
+        # Arrival times only grow (the platform's clock), so a later row or batch always wins.
+        self._pending.append(
+            batch.select("device", "received_at", "event_id", "corr_id").unique(
+                "device", keep="last", maintain_order=False
+            )
         )
-        # Arrival times only grow (the platform's clock), so the newest batch always wins.
+        if len(self._pending) >= 64:  # keep memory flat between ticks
+            self._pending = [pl.concat(self._pending).unique("device", keep="last", maintain_order=True)]
+        return []
+
+    def _fold(self) -> None:
+        """Move pending arrivals into the per-device state; a device heard again may be reported again."""
+        if not self._pending:
+            return
+        latest = pl.concat(self._pending).unique("device", keep="last", maintain_order=True)
+        self._pending = []
         devices = latest["device"].to_list()
         self._last_seen.update(zip(devices, latest["received_at"].to_list(), strict=True))
         self._last_event.update(
@@ -51,12 +67,12 @@ class DeviceOfflineRule(ConfiguredRule):
             )
         )
         self._reported.difference_update(devices)
-        return []
 
     def tick(self, facts: Facts, now: datetime) -> list[Finding]:
         """Report each watched device silent longer than the limit (counted from start if never heard)."""
         if self._started is None:
             self._started = now
+        self._fold()
         watched = facts.devices().filter(
             pl.col("device_kind").is_in(self.params.device_kinds) & pl.col("active")
         )
