@@ -133,21 +133,26 @@ async def run(platform: Platform, batches: list[list[Part]]) -> tuple[int, float
     """Ingest, evaluate and alert every micro-batch; return stored events, seconds, findings.
 
     Two uploads are in flight at a time, as with concurrent HTTP requests or MQTT batches: the
-    pipeline writes one to the lake while it decodes the next. Rules and alerts follow each
-    batch as the platform's rule worker would (one batch at a time).
+    pipeline writes one to the lake while it decodes the next. Stored batches are handed on as
+    the platform's bus hands them to its rule worker: one consumer evaluates the rules and
+    applies the findings, batch after batch, while ingest goes on. The time runs until the
+    last batch has been evaluated.
     """
     findings = 0
-    rules_lock = asyncio.Lock()
+    handed: asyncio.Queue[pl.DataFrame | None] = asyncio.Queue()
 
-    async def evaluate(records: pl.DataFrame) -> None:
+    async def publish(records: pl.DataFrame) -> None:
+        await handed.put(records)
+
+    async def rule_worker() -> None:
         nonlocal findings
-        async with rules_lock:
+        while (records := await handed.get()) is not None:
             found = await asyncio.to_thread(platform.rules.evaluate, records)
             if found:
                 await asyncio.to_thread(platform.alerts.apply_findings, found)
             findings += len(found)
 
-    platform.ingest._publish = evaluate
+    platform.ingest._publish = publish
     queue = list(reversed(batches))
     stored = 0
 
@@ -158,7 +163,10 @@ async def run(platform: Platform, batches: list[list[Part]]) -> tuple[int, float
             stored += sum(r.stored for r in results)
 
     start = time.perf_counter()
+    rules = asyncio.create_task(rule_worker())
     await asyncio.gather(worker(), worker())
+    await handed.put(None)
+    await rules
     return stored, time.perf_counter() - start, findings
 
 

@@ -104,6 +104,24 @@ def _owner_justified(
         return case.id
 
 
+def _audit_owners_shown(
+    request: Request, who: Principal, case_id: str, purpose: str | None, bikes: list[EBike]
+) -> None:
+    """Bikes were shown with their owners: a person-level read under the case."""
+    audited(
+        request,
+        who,
+        AuditEntry(
+            "people.read",
+            resource_of(request),
+            case_id=case_id,
+            purpose=purpose,
+            subjects=_bike_subjects(bikes, with_owner=True),
+            result_count=len(bikes),
+        ),
+    )
+
+
 @router.post("/bikes", status_code=201, response_model=BikeOut, summary="Register an e-bike")
 def register_bike(
     body: BikeIn, platform: PlatformDep, request: Request, who: Principal = need(P.BIKES_REGISTER)
@@ -147,18 +165,7 @@ def find_bikes(
         bikes = list(session.scalars(stmt))
         out = [_bike_out(b, who, with_owner=case is not None) for b in bikes]
     if case is not None:
-        audited(
-            request,
-            who,
-            AuditEntry(
-                "people.read",
-                resource_of(request),
-                case_id=case,
-                purpose=purpose,
-                subjects=_bike_subjects(bikes, with_owner=True),
-                result_count=len(out),
-            ),
-        )
+        _audit_owners_shown(request, who, case, purpose, bikes)
     return out
 
 
@@ -177,18 +184,7 @@ def get_bike(
         bike = registry.require_bike(session, bike_id=bike_id)
         out = _bike_out(bike, who, with_owner=case is not None)
     if case is not None:
-        audited(
-            request,
-            who,
-            AuditEntry(
-                "people.read",
-                resource_of(request),
-                case_id=case,
-                purpose=purpose,
-                subjects=_bike_subjects([bike], with_owner=True),
-                result_count=1,
-            ),
-        )
+        _audit_owners_shown(request, who, case, purpose, [bike])
     return out
 
 
