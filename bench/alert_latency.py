@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -33,6 +34,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from safecity.core.clock import ManualClock
 from safecity.platform import Platform
 from safecity.registry.models import Device, WatchlistEntry
+from safecity.security import accounts
+from safecity.security.roles import Role
 from safecity.settings import Settings
 
 SMALL = os.environ.get("BENCH_SIZE") == "small"
@@ -67,8 +70,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def seed(settings: Settings, stolen: list[str]) -> None:
-    """Stations and a watchlist, inserted before the server starts."""
+def seed(settings: Settings, stolen: list[str]) -> str:
+    """Stations, a watchlist and a city-wide dispatcher, inserted before the server starts.
+
+    Returns the dispatcher's access token: the live stream, like every staff route, needs one.
+    """
     now = datetime.now(UTC)
     platform = Platform.build(settings, clock=ManualClock(now))
     rng = np.random.default_rng(1)
@@ -104,7 +110,26 @@ def seed(settings: Settings, stolen: list[str]) -> None:
     with platform.session_factory() as session, session.begin():
         session.execute(Device.__table__.insert(), devices)
         session.execute(WatchlistEntry.__table__.insert(), entries)
+    with platform.session_factory.begin() as session:
+        account, _ = accounts.create_account(
+            session,
+            accounts.NewAccount(
+                username="bench-dispatcher",
+                display_name="Bench",
+                role=Role.DISPATCHER,
+                unit="Command Centre",
+                password=secrets.token_urlsafe(16),
+                city_wide=True,
+            ),
+            by="bench",
+            now=now,
+        )
+        auth, _ = accounts.start_session(session, account, now=now, ttl_s=3600)
+        token = platform.security.tokens.issue(
+            account_id=account.id, session_id=auth.id, role=account.role, now=now
+        )
     platform.engine.dispose()
+    return token
 
 
 def wait_for(url: str, timeout_s: float = 60) -> None:
@@ -170,8 +195,13 @@ class Publisher:
         self.client.disconnect()
 
 
-async def listen(url: str, arrivals: dict[str, float], stop: threading.Event) -> None:
-    async with httpx.AsyncClient(timeout=None) as client, client.stream("GET", url) as response:
+async def listen(url: str, token: str, arrivals: dict[str, float], stop: threading.Event) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        httpx.AsyncClient(timeout=None, headers=headers) as client,
+        client.stream("GET", url) as response,
+    ):
+        response.raise_for_status()
         event = ""
         async for line in response.aiter_lines():
             if stop.is_set():
@@ -202,7 +232,7 @@ def main() -> None:
             "SAFECITY_MQTT_CLIENT_ID": f"{prefix}-ingest",
             "SAFECITY_LOG_LEVEL": "WARNING",
         }
-        seed(Settings(data_dir=Path(tmp)), stolen)
+        token = seed(Settings(data_dir=Path(tmp)), stolen)
         server = subprocess.Popen(
             [sys.executable, "-m", "safecity.cli", "serve"],
             env=env,
@@ -218,7 +248,7 @@ def main() -> None:
 
             async def run() -> None:
                 listener = asyncio.create_task(
-                    listen(f"http://127.0.0.1:{port}/api/v1/alerts/stream", arrivals, stop)
+                    listen(f"http://127.0.0.1:{port}/api/v1/alerts/stream", token, arrivals, stop)
                 )
                 await asyncio.sleep(1.0)
                 await asyncio.to_thread(publisher.run, DURATION_S, stop)
