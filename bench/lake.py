@@ -3,6 +3,8 @@
 Run: `.venv/bin/python bench/lake.py` (full size: 1e8 records over 30 days, ~100k subjects) or
 `BENCH_SIZE=small` (1e6 records, under a minute). `BENCH_EXPLORE=1` instead compares layout
 options (row-group size, sort keys, DuckDB vs Polars) on 3 days at full daily density.
+The path figure is compared, tag by tag in the same run, with the layout and reader used before
+the row-group index (the same files rewritten with 64k-row groups, read with Polars).
 Prints one JSON object per figure on stdout, progress on stderr; deletes its data at the end.
 """
 
@@ -28,6 +30,7 @@ import structlog
 from safecity.core.geo import BBox, cell_expr
 from safecity.core.record import RECORD_SCHEMA
 from safecity.lake import Lake, SortedFormat, compaction
+from safecity.lake.query import path_predicate, read_records
 
 FIRST_DAY = dt.date(2024, 4, 1)
 # Kind mix of a city where e-bike tag reads dominate (Wenzhou: 6,399 stations).
@@ -241,6 +244,74 @@ def p50_ms(run: Callable[[str], object], subjects: list[str]) -> float:
     return statistics.median(t for s in subjects for t in timed_ms(lambda s=s: run(s)))
 
 
+def interleaved_ms(
+    runs: dict[str, Callable[[str], object]],
+    subjects: list[str],
+    evict: dict[str, list[str]] | None = None,
+) -> dict[str, list[float]]:
+    """Latencies of each way of running a path, alternating tag by tag (fair under varying load).
+
+    With `evict`, each run's files leave the page cache before each of its queries: a path over
+    history the cache no longer holds (this VM reclaims cache proactively; 8 MB read-ahead).
+    """
+    for run in runs.values():
+        run(subjects[0])
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for subject in subjects:
+        for name, run in runs.items():
+            for path in (evict or {}).get(name, []):
+                drop_cache(path)
+            times[name] += timed_ms(lambda run=run, subject=subject: run(subject))
+    return times
+
+
+def drop_cache(path: str) -> None:
+    """Ask the kernel to forget the cached pages of one of the benchmark's own files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of some latencies."""
+    return float(np.percentile(values, q))
+
+
+def old_layout(lake: Lake, tmp: Path, days: int) -> tuple[Callable[[str], object], list[str]]:
+    """The 30-day tag path as it ran before the row-group index: 64k-row groups read by Polars.
+
+    The lake's rfid_read files are rewritten with the old SortedFormat (64k rows per group) into
+    a folder of their own, distinct files so that disk reads are as real as the lake's.
+    """
+    start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC)
+    end = start + dt.timedelta(days=days)
+    folder = tmp / "old-layout"
+    folder.mkdir()
+    files = []
+    for n, path in enumerate(lake.files(start=start, end=end, kinds=["rfid_read"])):
+        frame = pl.read_parquet(path)
+        for temp, final in compaction._write_sorted(
+            folder, f"old{n:03d}", frame, SortedFormat(row_group_rows=65_536)
+        ):
+            os.replace(temp, final)
+            files.append(str(final))
+
+    def run(subject: str) -> object:
+        return read_records(files, path_predicate("tag", subject, start, end), limit=None)
+
+    return run, files
+
+
+def polars_path(lake: Lake, days: int) -> Callable[[str], object]:
+    """The same path over the same (new-layout) files, read with Polars instead of the index."""
+    start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC)
+    end = start + dt.timedelta(days=days)
+    files = lake.files(start=start, end=end, kinds=["rfid_read"])
+    return lambda s: read_records(files, path_predicate("tag", s, start, end), limit=None)
+
+
 def window_args(days: int) -> tuple[dt.datetime, BBox]:
     """Start of the 1-hour window (mid-period, afternoon) and a ~1 km x 1 km box downtown."""
     start = dt.datetime.combine(FIRST_DAY + dt.timedelta(days=days // 2), dt.time(14), dt.UTC)
@@ -286,14 +357,56 @@ def main_run(size: str, tmp: Path) -> None:
         rows=report.rows,
     )
     emit(
-        "path_ms",
-        p50_ms(run, subjects),
+        "path_ms_unsorted",
+        unsorted_path,
         "ms",
-        baseline=unsorted_path,
+        note="p50 of the same path before compaction (appended parts only)",
+    )
+    cold_lake = Lake(tmp / "lake")
+    emit(
+        "path_cold_ms",
+        timed_ms(lambda: path_queries(cold_lake, subjects, days)(subjects[0]))[0],
+        "ms",
+        note="first path of a fresh Lake: Polars reads the files while their indexes are built",
+    )
+    cold_lake.close()
+    tags = [f"T{n:08d}" for n in rng.integers(0, n_subjects, 100)]
+    old_run, old_files = old_layout(lake, tmp, days)
+    times = interleaved_ms({"new": run, "old": old_run, "polars": polars_path(lake, days)}, tags)
+    emit(
+        "path_ms",
+        statistics.median(times["new"]),
+        "ms",
+        baseline=statistics.median(times["old"]),
         target=100,
         rows=total,
         days=days,
-        note="p50 over 20 tags, 30 days; baseline: same query before compaction",
+        p99_ms=round(percentile(times["new"], 99), 1),
+        baseline_p99_ms=round(percentile(times["old"], 99), 1),
+        note="p50 over 100 tags, 30 days; baseline: 64k-row groups read by Polars, interleaved",
+    )
+    start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC)
+    new_files = [
+        str(f) for f in lake.files(start=start, end=start + dt.timedelta(days=days), kinds=["rfid_read"])
+    ]
+    cold = interleaved_ms({"new": run, "old": old_run}, tags[:40], evict={"new": new_files, "old": old_files})
+    emit(
+        "path_cold_cache_ms",
+        statistics.median(cold["new"]),
+        "ms",
+        baseline=statistics.median(cold["old"]),
+        target=100,
+        p99_ms=round(percentile(cold["new"], 99), 1),
+        baseline_p99_ms=round(percentile(cold["old"], 99), 1),
+        note="p50 over 40 tags with both layouts' files dropped from the page cache before each query",
+    )
+    emit(
+        "path_ms_polars_same_files",
+        statistics.median(times["polars"]),
+        "ms",
+        target=100,
+        p99_ms=round(percentile(times["polars"], 99), 1),
+        note="the new 4k-row-group files read by Polars instead of the index",
     )
     emit(
         "path_ms_duckdb",
@@ -352,7 +465,7 @@ def explore(tmp: Path) -> None:
     fill(Lake(tmp / "parts"), days, per_day, n_subjects)
     rng = np.random.default_rng(7)
     subjects = [f"T{n:08d}" for n in rng.integers(0, n_subjects, 20)]
-    variants = [("subject_kind,subject,ts", rg) for rg in (16_384, 65_536, 131_072, 524_288)]
+    variants = [("subject_kind,subject,ts", rg) for rg in (4_096, 8_192, 16_384, 65_536, 131_072)]
     variants.append(("ts", 65_536))
     for keys, row_group_rows in variants:
         root, month = tmp / "variant", tmp / "month"
@@ -374,9 +487,18 @@ def explore(tmp: Path) -> None:
         )
         mirror_month(root, month, days)
         month_lake = Lake(month)
+        start = dt.datetime.combine(FIRST_DAY, dt.time(), dt.UTC)
+        month_lake.warm(start=start, end=start + dt.timedelta(days=30), kinds=["rfid_read"])
         emit(
             "explore_path_ms",
             p50_ms(path_queries(month_lake, subjects, 30), subjects),
+            "ms",
+            variant=variant + " lake.path (index up to 16k-row groups)",
+            days=30,
+        )
+        emit(
+            "explore_path_ms",
+            p50_ms(polars_path(month_lake, 30), subjects),
             "ms",
             variant=variant + " polars",
             days=30,

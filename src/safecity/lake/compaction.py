@@ -51,8 +51,10 @@ class LakeIntegrityError(RuntimeError):
 class SortedFormat:
     """How compaction writes its sorted files (defaults measured in docs/decisions/0002)."""
 
-    # 32-64k rows per group minimised CPU per 30-day path; smaller groups pay for footers.
-    row_group_rows: int = 65_536
+    # Paths read only the groups of their subject through the row-group index (no footer
+    # parse), so small groups cut a path's decoding and disk reads; windows, which decode whole
+    # days with Polars, pay about 1.5-2x for them (docs/decisions/0002, 2026-11-22).
+    row_group_rows: int = 4_096
     max_file_rows: int = 8_000_000
     # LZ4 decodes ~30 % cheaper than zstd per path query for ~45 % more bytes on disk.
     compression: str = "lz4"
