@@ -443,3 +443,20 @@ async def test_async_publish_from_a_worker_thread_uses_the_platform_loop(
     await asyncio.to_thread(svc.apply_findings, [make_finding("RS-1", 0)])
 
     assert seen == ["AlertRaised"]
+
+
+def test_evidence_keeps_a_code_as_long_as_ingest_accepts(
+    service: AlertService, make_finding: MakeFinding, sessions: sessionmaker[Session]
+) -> None:
+    """Ingest accepts codes of 256 characters; the alert's evidence must store them whole."""
+    import dataclasses
+
+    finding = make_finding("RS-1", 0)
+    long_code = "E" * 256
+    finding = dataclasses.replace(
+        finding, evidence=(dataclasses.replace(finding.evidence[0], code=long_code),)
+    )
+    alert_id = service.apply_findings([finding])[0].alert_id
+    with sessions() as session:
+        stored = session.scalars(select(AlertEvidence.code).where(AlertEvidence.alert_id == alert_id)).one()
+    assert stored == long_code

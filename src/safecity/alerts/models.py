@@ -123,7 +123,7 @@ class AlertEvidence(Base):
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
     area: Mapped[str | None] = mapped_column(String(32))
-    code: Mapped[str | None] = mapped_column(String(32))
+    code: Mapped[str | None] = mapped_column(String(256))  # as long as ingest accepts
 
 
 class AlertStep(Base):
