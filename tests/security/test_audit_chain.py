@@ -58,6 +58,12 @@ def tamper(factory: sessionmaker[Session], sql: str, **params: object) -> None:
         session.execute(text(sql), params)
 
 
+def empty(factory: sessionmaker[Session]) -> None:
+    """Start a Hypothesis example from an empty chain (the database fixture lives per test)."""
+    for table in ("audit_subjects", "audit_records", "audit_head"):
+        tamper(factory, f"DELETE FROM {table}")
+
+
 def test_a_fresh_chain_verifies_and_links_each_record_to_the_last(
     session_factory: sessionmaker[Session],
 ) -> None:
@@ -83,9 +89,7 @@ def test_an_empty_chain_verifies(session_factory: sessionmaker[Session]) -> None
 def test_any_edited_field_is_found_at_its_record(
     session_factory: sessionmaker[Session], n: int, data: st.DataObject
 ) -> None:
-    tamper(session_factory, "DELETE FROM audit_subjects")
-    tamper(session_factory, "DELETE FROM audit_records")
-    tamper(session_factory, "DELETE FROM audit_head")
+    empty(session_factory)
     trail = AuditTrail(session_factory)
     fill(trail, n)
     target = data.draw(st.integers(1, n), label="record")
@@ -103,9 +107,7 @@ def test_any_edited_field_is_found_at_its_record(
 def test_a_deleted_record_is_found_where_it_was(
     session_factory: sessionmaker[Session], n: int, data: st.DataObject
 ) -> None:
-    tamper(session_factory, "DELETE FROM audit_subjects")
-    tamper(session_factory, "DELETE FROM audit_records")
-    tamper(session_factory, "DELETE FROM audit_head")
+    empty(session_factory)
     trail = AuditTrail(session_factory)
     fill(trail, n)
     target = data.draw(st.integers(1, n - 1), label="record")  # the last one is the cut-off case below
@@ -121,9 +123,7 @@ def test_a_deleted_record_is_found_where_it_was(
 def test_two_swapped_records_are_found_at_the_first_of_them(
     session_factory: sessionmaker[Session], n: int, data: st.DataObject
 ) -> None:
-    tamper(session_factory, "DELETE FROM audit_subjects")
-    tamper(session_factory, "DELETE FROM audit_records")
-    tamper(session_factory, "DELETE FROM audit_head")
+    empty(session_factory)
     trail = AuditTrail(session_factory)
     fill(trail, n)
     a = data.draw(st.integers(1, n - 1), label="first")

@@ -309,3 +309,19 @@ def test_injection_in_text_fields_is_inert(
         from safecity.registry import Person
 
         assert session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+def test_case_lists_show_members_and_covered_areas_only(
+    setup: tuple[TestClient, Platform, dict[str, str]],
+) -> None:
+    client, platform, people = setup
+    case_id = open_case(client, people["investigator"])
+    elsewhere = mint(platform.security, Role.INVESTIGATOR, areas=["D2"], username="inv-d2")
+    ids = lambda who: [c["id"] for c in client.get("/api/v1/cases", headers=who).json()]  # noqa: E731
+    assert ids(people["colleague"]) == [case_id]  # covers D1, not a member
+    assert ids(elsewhere) == []
+    assert ids(people["auditor"]) == [case_id]  # city-wide
+    client.post(
+        f"/api/v1/cases/{case_id}/members", json={"username": "inv-d2"}, headers=people["investigator"]
+    )
+    assert ids(elsewhere) == [case_id]  # now a member

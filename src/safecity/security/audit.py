@@ -86,11 +86,7 @@ class AuditEntry:
 
 
 def to_us(at: datetime) -> int:
-    """Microseconds since the epoch of an aware datetime."""
-    return int(at.timestamp() * 1_000_000) if at.microsecond == 0 else _exact_us(at)
-
-
-def _exact_us(at: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact: no float on the way)."""
     delta = at - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 

@@ -20,7 +20,7 @@ from safecity.security import cases as case_service
 from safecity.security.audit import AuditEntry, from_us, subject
 from safecity.security.errors import AccessDenied
 from safecity.security.keys import load_public_key
-from safecity.security.models import AuditRecord, Case
+from safecity.security.models import AuditRecord, Case, CaseMember
 from safecity.security.principal import Principal
 from safecity.security.roles import Permission as P
 from safecity.security.schemas import AuditOut, CaseIn, CaseOut, CloseCaseIn, HoldIn, MemberIn
@@ -109,12 +109,14 @@ def list_cases(
     who: Principal = need(P.CASES_READ),
 ) -> list[CaseOut]:
     """Cases the caller works or whose area the caller covers, newest first."""
-    stmt = select(Case).order_by(Case.opened_at.desc(), Case.id.desc())
+    stmt = select(Case).order_by(Case.opened_at.desc(), Case.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(Case.status == status)
+    if not who.city_wide:  # the same rule as _visible, in SQL: a member, or the area is covered
+        member = select(CaseMember.case_id).where(CaseMember.account_id == who.account_id)
+        stmt = stmt.where(Case.id.in_(member) | Case.area_id.in_(list(who.areas)))
     with platform.session_factory() as session:
-        visible = [c for c in session.scalars(stmt) if _visible(c, who)]
-        return [case_out(c) for c in visible[:limit]]
+        return [case_out(c) for c in session.scalars(stmt)]
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="One case")

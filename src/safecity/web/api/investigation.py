@@ -22,6 +22,7 @@ from safecity.registry.models import EBike
 from safecity.registry.schemas import BikeOut, PersonOut
 from safecity.security.audit import AuditEntry, subject
 from safecity.security.cases import justify
+from safecity.security.errors import AccountError
 from safecity.security.linkage import lake_subjects, resolve_pseudonym
 from safecity.security.principal import Principal
 from safecity.security.pseudonym import PSEUDONYMISED_SUBJECT_KINDS
@@ -141,8 +142,6 @@ def find_person(
 ) -> PersonDetailOut:
     """Look a person up by identity number, or turn a lake pseudonym back into a person."""
     if (id_number is None) == (pseudonym is None):
-        from safecity.security.errors import AccountError
-
         raise AccountError("give exactly one of id_number or pseudonym", field="id_number")
     with platform.session_factory() as session:
         if id_number is not None:
@@ -174,8 +173,6 @@ def subject_path(
 ) -> PathOut:
     """Every sighting of the subject from start to end within the case's area, in time order."""
     if end <= start:
-        from safecity.security.errors import AccountError
-
         raise AccountError("end must be after start", field="end")
     tree = platform.security.areas.tree()
     with platform.session_factory() as session:
