@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -232,6 +233,11 @@ class Platform:
                 linger_s=self.settings.mqtt_linger_ms / 1000,
             )
             await self.mqtt.start()
+        # Everything loaded so far (modules, registry caches, the city) lives as long as the
+        # process: frozen, the collector stops re-scanning it, and a full collection during
+        # ingest costs a few milliseconds instead of ~100 (docs/decisions/0003, addendum 2).
+        gc.collect()
+        gc.freeze()
         log.info(
             "platform.started",
             bus=self.settings.bus.value,
@@ -256,6 +262,9 @@ class Platform:
             log.exception("audit.seal_failed")
         await self.bus.close()
         self.engine.dispose()
+        # What was frozen at start may be collected again: native resources (connections,
+        # thread pools) are then finalised while their libraries are still loaded.
+        gc.unfreeze()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

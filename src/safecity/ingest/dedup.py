@@ -54,6 +54,11 @@ class U64Set:
 
     def _find(self, keys: np.ndarray) -> np.ndarray:
         """Slot of each key, or -1 where absent."""
+        return self._probe(keys)[0]
+
+    def _probe(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Slot of each key or -1 where absent, and for absent keys the empty slot that ended
+        the search (where the key would go)."""
         found = np.full(keys.size, -1, dtype=np.int64)
         slots = (keys & self._mask).astype(np.int64)
         active = np.arange(keys.size)
@@ -64,7 +69,7 @@ class U64Set:
             found[active[hit]] = slots[active[hit]]
             active = active[~(hit | (values == EMPTY))]
             slots[active] = (slots[active] + 1) & mask
-        return found
+        return found, slots
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         """True where a hash is in the set."""
@@ -75,12 +80,30 @@ class U64Set:
         """Insert hashes; ones already present are ignored, and so are repeats unless the caller
         promises there are none (`distinct`, which saves sorting the batch)."""
         keys = self._keys(hashes) if distinct else np.unique(self._keys(hashes))
-        if not keys.size:
-            return
-        keys = keys[self._find(keys) < 0]
+        if keys.size:
+            self._insert_absent(keys[self._find(keys) < 0])
+
+    def add_missing(self, hashes: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+        """Insert the eligible hashes (distinct among themselves) that are not present yet;
+        return True where one was inserted. One probe per hash instead of `contains` + `add`.
+        (Hashes 0 and 1 fold onto 2 and 3: of such a pair only the first counts as inserted.)"""
+        keys = self._keys(hashes)
+        found, stops = self._probe(keys)
+        added: np.ndarray = eligible & (found < 0)
+        folded = np.flatnonzero(added & (keys <= 3))
+        if folded.size > 1:  # distinct hashes 0..3 that fold onto 2 and 3: insert each once
+            _, first = np.unique(keys[folded], return_index=True)
+            added[np.setdiff1d(folded, folded[first])] = False
+        self._insert_absent(keys[added], stops[added])
+        return added
+
+    def _insert_absent(self, keys: np.ndarray, starts: np.ndarray | None = None) -> None:
+        """Insert distinct, folded keys known not to be in the table; `starts`, where their
+        search ended, saves probing again from their home slots (unless the table grows)."""
         if (self._used + keys.size) > MAX_LOAD * self._table.size:
             self._grow(self._live + keys.size)
-        self._place(keys)
+            starts = None
+        self._place(keys, starts)
 
     def remove(self, hashes: np.ndarray) -> None:
         """Delete hashes that are present."""
@@ -89,9 +112,9 @@ class U64Set:
         self._table[slots] = TOMBSTONE
         self._live -= slots.size
 
-    def _place(self, keys: np.ndarray) -> None:
+    def _place(self, keys: np.ndarray, starts: np.ndarray | None = None) -> None:
         table, mask = self._table, int(self._mask)
-        slots = (keys & self._mask).astype(np.int64)
+        slots = (keys & self._mask).astype(np.int64) if starts is None else starts.copy()
         pending = np.arange(keys.size)
         while pending.size:
             at = slots[pending]
@@ -137,23 +160,27 @@ class Deduplicator:
             self._previous, self._current = self._current, U64Set(max(1 << 16, len(self._current)))
             self._rotated_at = now
 
-    def first_seen_mask(self, hashes: pl.Series, now: datetime) -> np.ndarray:
-        """True where an id was never accepted before and is the first of its kind in this batch."""
+    def admit(self, hashes: pl.Series, now: datetime) -> np.ndarray:
+        """Reserve the ids never accepted before (the first of each within the batch); return
+        True where one was. `forget` withdraws them if the batch is not stored after all.
+
+        Looking up and reserving in one step probes the table once per id, and two batches
+        prepared side by side cannot both take the same id.
+        """
+        eligible: np.ndarray = hashes.is_first_distinct().to_numpy()
         values = hashes.to_numpy()
         with self._lock:
             self._maybe_rotate(now)
-            known = self._current.contains(values)
             if len(self._previous):
-                known |= self._previous.contains(values)
-        first_in_batch: np.ndarray = hashes.is_first_distinct().to_numpy()
-        return first_in_batch & ~known
+                eligible &= ~self._previous.contains(values)
+            return self._current.add_missing(values, eligible)
 
     def remember(self, hashes: pl.Series, now: datetime) -> None:
         """Record ids as accepted (call once they are durable)."""
         values = hashes.to_numpy()
         with self._lock:
             self._maybe_rotate(now)
-            # The ids of one prepared batch are already distinct (first_seen_mask).
+            # The ids given here are distinct: one batch's admitted ids, or the lake's.
             self._current.add(values, distinct=True)
 
     def forget(self, hashes: pl.Series) -> None:

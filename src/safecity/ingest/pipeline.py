@@ -148,7 +148,7 @@ class IngestPipeline:
         self._publish = publish
         # Two stages, each one batch at a time, so that batch N is written to the lake (Parquet
         # encoding and fsync release the GIL) while batch N+1 is decoded and validated.
-        self._prepare_lock = asyncio.Lock()
+        self._prepare_lock = asyncio.Semaphore(2)
         self._commit_lock = asyncio.Lock()
 
     async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
@@ -188,25 +188,24 @@ class IngestPipeline:
         if not bodies:
             return prepared
         decoded = decode_bodies(bodies)
-        part_info = pl.DataFrame(
-            {
-                "part": list(range(len(parts))),
-                "auth_device": [p.device_id for p in parts],
-                "source": [p.source for p in parts],
-            },
-            schema={"part": pl.Int64, "auth_device": pl.String, "source": pl.String},
+        of_part = decoded.frame["part"]
+        frame = decoded.frame.with_columns(
+            pl.Series("auth_device", [p.device_id for p in parts], dtype=pl.String).gather(of_part),
+            pl.Series("source", [p.source for p in parts], dtype=pl.String).gather(of_part),
         )
-        frame = decoded.frame.join(part_info, on="part", how="left")
         records, bad = validate(frame, self.devices.frame, self._limits_at(now))
         # Before anything else sees the records; ids are hashed as stored, so that the ids
         # reloaded from the lake at start (warm_dedup) match.
         records = pseudonymise(records, self._pseudonymizer)
         hashes = id_hashes(records["event_id"])
-        fresh = pl.Series(self._dedup.first_seen_mask(hashes, now))
-        dup_parts = records["part"].filter(~fresh)
-        records, prepared.hashes = records.filter(fresh), hashes.filter(fresh)
         # Reserved now, so that the next batch (prepared while this one is written) sees them.
-        self._dedup.remember(prepared.hashes, now)
+        fresh = self._dedup.admit(hashes, now)
+        if fresh.all():  # the usual case: no copy of the batch
+            dup_parts, prepared.hashes = records["part"].clear(), hashes
+        else:
+            keep = pl.Series(fresh)
+            dup_parts = records["part"].filter(~keep)
+            records, prepared.hashes = records.filter(keep), hashes.filter(keep)
         prepared.rejected = self._rejections(bad, decoded.errors)
         for p, body in bodies.items():
             results[p].received = body.count

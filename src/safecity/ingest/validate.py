@@ -224,7 +224,7 @@ def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tupl
     frame = (
         frame.lazy()
         .join(devices.lazy(), on="device", how="left", coalesce=True)
-        .with_columns(ok.alias("subject_ok"), hint.alias("subject_hint"))
+        .with_columns(ok.alias("subject_ok"))
         .with_columns(pl.any_horizontal([f.fill_null(False) for _, f, _ in checks]).alias("_bad"))
         .collect()
     )
@@ -236,8 +236,11 @@ def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tupl
     for name, hit, why in reversed(checks):
         reason = pl.when(hit.fill_null(False)).then(why).otherwise(reason)
         fld = pl.when(hit.fill_null(False)).then(pl.lit(name)).otherwise(fld)
-    bad = frame.filter(pl.col("_bad")).select(
-        "part", "idx", pl.col("id").alias("event_id"), fld.alias("field"), reason.alias("reason")
+    # The format hint is text per row: built only for the rows that failed.
+    bad = (
+        frame.filter(pl.col("_bad"))
+        .with_columns(hint.alias("subject_hint"))
+        .select("part", "idx", pl.col("id").alias("event_id"), fld.alias("field"), reason.alias("reason"))
     )
     return _to_records(good, limits), bad
 

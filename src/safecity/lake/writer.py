@@ -1,27 +1,27 @@
 """Turn a record batch into durable, immutable Parquet parts: validate, split by (date, kind), write.
 
 Parts are short-lived (compaction rewrites them sorted within minutes), so they are written for
-speed: LZ4, no dictionaries, statistics only on ts (a batch covers a narrow time span, so time
-windows skip parts; no other column of an unsorted part has a useful min/max).
+speed by Polars' own Parquet writer with LZ4: 7.9 ms for 37k records against 11.8 ms through
+pyarrow, and smaller files. Their statistics let time windows skip parts (a batch covers a
+narrow time span). Sorted files are written by compaction, through pyarrow.
 """
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from safecity.core.record import RECORD_SCHEMA, new_id
 from safecity.lake.layout import KIND_PATTERN, PART_PREFIX, SUFFIX, ensure_dir, partition_path, write_durable
 
 # Columns with few distinct values: dictionary encoding makes them nearly free to store.
 LOW_CARDINALITY = ["kind", "subject_kind", "device", "area", "code", "corr_id", "source"]
-PART_STATISTICS = ["ts"]
-# Polars hands string views to Arrow without copying. Files are written without the Arrow
-# schema (store_schema=False), so on disk they are plain Parquet strings that every reader
+# Polars hands string views to Arrow without copying. Compaction writes sorted files without the
+# Arrow schema (store_schema=False), so on disk they are plain Parquet strings that every reader
 # (pyarrow compute, DuckDB, Spark) handles; measured 56 instead of 72 ms CPU per 50k rows.
 ARROW_SCHEMA: pa.Schema = (
     pl.DataFrame(schema=RECORD_SCHEMA).to_arrow(compat_level=pl.CompatLevel.newest()).schema
@@ -71,23 +71,17 @@ def split_partitions(records: pl.DataFrame) -> dict[tuple[date, str], pl.DataFra
     if first == last and kinds == 1:
         # The common real-time case (one kind, one day) needs no copy.
         return {(first, records.item(0, "kind")): records}
+    if first == last:  # one day: no date column to add and drop (half the time at 50k rows)
+        return {(first, key[0]): frame for key, frame in records.partition_by("kind", as_dict=True).items()}
     parts = records.with_columns(_day=day).partition_by(["_day", "kind"], as_dict=True)
     return {(key[0], key[1]): frame.drop("_day") for key, frame in parts.items()}
 
 
 def encode_part(frame: pl.DataFrame) -> memoryview:
     """Encode one partition's rows as a Parquet file image in memory."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(
-        to_arrow(frame),
-        sink,
-        compression="lz4",
-        use_dictionary=False,
-        write_statistics=PART_STATISTICS,
-        row_group_size=max(1, frame.height),
-        store_schema=False,
-    )
-    return memoryview(sink.getvalue())
+    sink = io.BytesIO()
+    frame.write_parquet(sink, compression="lz4", statistics=True, row_group_size=max(1, frame.height))
+    return sink.getbuffer()
 
 
 def write_part(root: Path, day: date, kind: str, frame: pl.DataFrame) -> Path:
