@@ -280,6 +280,31 @@ async def test_run_live_sends_the_same_batches_paced_by_speedup(
     assert 0.45 <= elapsed < 2.5
 
 
+async def test_run_live_sends_the_backlog_before_pace_from_at_once_then_keeps_time(
+    theft_run: tuple[Simulation, list[SimBatch]],
+) -> None:
+    sim, _ = theft_run
+    pace_from, end = sim.start + timedelta(minutes=30), sim.start + timedelta(minutes=31)
+    sent: list[tuple[float, SimBatch]] = []
+    loop = asyncio.get_running_loop()
+
+    async def send(batch: SimBatch) -> None:
+        sent.append((loop.time(), batch))
+
+    began = loop.time()
+    # 30 simulated minutes of backlog, then 1 minute at 60x: about 1 s in all, not 31.
+    count = await sim.run_live(send, speedup=60.0, end=end, pace_from=pace_from)
+    elapsed = loop.time() - began
+    assert count == len(sent) == len(list(sim.iter_batches(end=end)))
+    backlog = [t for t, b in sent if b.at < pace_from]
+    live = [(t, b) for t, b in sent if b.at >= pace_from + timedelta(seconds=30)]
+    assert backlog and live
+    assert max(backlog) - began < 0.9  # the backlog did not wait
+    # A batch half a simulated minute after pace_from waits about half a second at 60x.
+    assert all(t - began >= 0.45 for t, _ in live)
+    assert 0.9 <= elapsed < 4
+
+
 async def test_run_live_stops_when_told(theft_run: tuple[Simulation, list[SimBatch]]) -> None:
     sim, _ = theft_run
     stop = asyncio.Event()

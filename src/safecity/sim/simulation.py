@@ -306,13 +306,19 @@ class Simulation:
         stop_event: asyncio.Event | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        pace_from: datetime | None = None,
     ) -> int:
         """Send batches paced against the wall clock (simulated time runs `speedup` times faster)
-        until `end` (default: forever) or until `stop_event` is set; returns the batches sent."""
+        until `end` (default: forever) or until `stop_event` is set; returns the batches sent.
+
+        Pacing starts at `pace_from` (default: `start`): batches before it are a backlog, sent
+        as fast as they are taken, and the rest keep time from there.
+        """
         rate = speedup or self.speedup
         stop = stop_event or asyncio.Event()
         loop = asyncio.get_running_loop()
         sim0 = _ms(start or self.start)
+        paced0 = max(sim0, _ms(pace_from)) if pace_from else sim0
         windows = self._batch_windows(sim0, _ms(end) if end else None, _LIVE_WINDOW_MS)
         wall0, sent = loop.time(), 0
         upcoming = asyncio.ensure_future(asyncio.to_thread(next, windows, None))
@@ -322,7 +328,7 @@ class Simulation:
                 break
             upcoming = asyncio.ensure_future(asyncio.to_thread(next, windows, None))  # generate ahead
             for batch in items:
-                delay = wall0 + (batch.at_ms - sim0) / 1000 / rate - loop.time()
+                delay = wall0 + (batch.at_ms - paced0) / 1000 / rate - loop.time()
                 if delay > 0.002:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=delay)
