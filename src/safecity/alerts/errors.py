@@ -7,6 +7,7 @@ class AlertError(Exception):
     """Base of alert errors."""
 
     code = "alert_error"
+    status = 422  # the HTTP status the web layer answers with
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -18,6 +19,7 @@ class AlertNotFound(AlertError):
     """No alert has this id."""
 
     code = "alert_not_found"
+    status = 404
 
     def __init__(self, alert_id: str) -> None:
         super().__init__(f"alert {alert_id} not found", field="alert_id")
@@ -28,6 +30,7 @@ class TransitionNotAllowed(AlertError):
     """The requested lifecycle step is not allowed from the alert's current status."""
 
     code = "transition_not_allowed"
+    status = 409
 
     def __init__(self, alert_id: str, current: str, requested: str) -> None:
         super().__init__(f"alert {alert_id} is {current}: it cannot be moved to {requested}", field="status")
@@ -40,6 +43,7 @@ class WebhookNotFound(AlertError):
     """No webhook has this id."""
 
     code = "webhook_not_found"
+    status = 404
 
     def __init__(self, webhook_id: str) -> None:
         super().__init__(f"webhook {webhook_id} not found", field="webhook_id")

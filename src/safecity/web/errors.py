@@ -47,6 +47,18 @@ def error_response(
     )
 
 
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    """The field a validation error is about, named as the client wrote it:
+    ("body", "outcome") -> "outcome", ("query", "limit") -> "limit", ("body",) -> None."""
+    where = list(loc)
+    if where and where[0] in _LOCATIONS:
+        where = where[1:]
+    return ".".join(str(p) for p in where) or None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain and framework errors to clear JSON answers."""
 
@@ -56,9 +68,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AlertError)
     async def _alerts(_: Request, exc: AlertError) -> JSONResponse:
-        return error_response(
-            getattr(exc, "status", 400), type(exc).__name__, str(exc), field=getattr(exc, "field", None)
-        )
+        return error_response(exc.status, exc.code, exc.message, field=exc.field)
 
     @app.exception_handler(AccessDenied)
     async def _denied(request: Request, exc: AccessDenied) -> Response:
@@ -86,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        details = [{"field": field_of(e["loc"]), "message": e["msg"]} for e in exc.errors()]
         first = details[0] if details else {"field": None, "message": "invalid request"}
         return error_response(
             422,

@@ -1,33 +1,27 @@
 """Alert API: list and explain alerts, move them through their lifecycle, stream, CAP and webhooks.
 
-Every error answers {"error": {"code", "message", "field"}}: 404 unknown alert or webhook,
-409 a lifecycle step not allowed from the current status, 422 a malformed request.
+Errors take the app's one shape (web/errors.py): 404 unknown alert or webhook, 409 a lifecycle
+step not allowed from the current status, 422 a malformed request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
 from safecity.alerts import (
     CAP_MEDIA_TYPE,
     AlertDetail,
-    AlertError,
-    AlertNotFound,
     AlertService,
     AlertStatus,
     AlertStream,
     StreamClient,
-    TransitionNotAllowed,
-    WebhookNotFound,
 )
 from safecity.alerts.schemas import (
     AlertDetailOut,
@@ -46,55 +40,13 @@ from safecity.security.principal import Principal
 from safecity.security.roles import Permission as P
 from safecity.web.auth import audited, need, resource_of
 
-
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    """The JSON error body every alert endpoint uses."""
-    return JSONResponse({"error": {"code": code, "message": message, "field": field}}, status_code=status)
-
-
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
-    # ("body", "outcome") -> "outcome"; ("query", "limit") -> "limit"; ("body",) -> None
-    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
-    return ".".join(parts) or None
-
-
-class AlertErrorRoute(APIRoute):
-    """A route that turns validation and alert errors into the JSON error body, never a 500."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap FastAPI's handler with the error mapping."""
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {}
-                return error_response(
-                    422,
-                    "invalid_request",
-                    str(first.get("msg", "invalid request")),
-                    _field_of(tuple(first.get("loc", ()))),
-                )
-            except (AlertNotFound, WebhookNotFound) as exc:
-                return error_response(404, exc.code, exc.message, exc.field)
-            except TransitionNotAllowed as exc:
-                return error_response(409, exc.code, exc.message, exc.field)
-            except AlertError as exc:
-                return error_response(422, exc.code, exc.message, exc.field)
-            except HTTPException as exc:
-                return error_response(exc.status_code, "http_error", str(exc.detail))
-
-        return route
-
-
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown alert or webhook."},
     409: {"model": ErrorOut, "description": "Step not allowed from the current status."},
     422: {"model": ErrorOut, "description": "Malformed request."},
 }
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"], route_class=AlertErrorRoute, responses=ERRORS)
+router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=ERRORS)
 
 
 def get_alert_service(request: Request) -> AlertService:
