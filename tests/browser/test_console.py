@@ -163,6 +163,31 @@ def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(
     page.screenshot(path=SCREENSHOT)
 
 
+def test_live_stream_renews_an_expired_access_token_and_keeps_delivering(
+    live: LiveCity, page: Any, investigator: Credentials
+) -> None:
+    """The server ends the stream when the access token expires; the console renews the token
+    with its refresh cookie, reconnects, and later alerts still arrive without a reload."""
+    tokens, stream = live.platform.security.tokens, live.platform.alert_stream
+    ttl, keepalive = tokens.ttl_s, stream.keepalive_s
+    tokens.ttl_s, stream.keepalive_s = 2, 0.5  # access tokens of 2 s, checked twice a second
+    try:
+        tag = "B1C2D3E4F5"
+        _stolen_bike(live, tag)
+        sign_in(page, live, investigator)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        first = next(c["value"] for c in page.context.cookies() if c["name"] == "sc_access")
+        page.wait_for_timeout(3500)  # idle: the token expires, and only the stream can notice
+        renewed = next(c["value"] for c in page.context.cookies() if c["name"] == "sc_access")
+        assert renewed != first  # the console fetched a new access token by itself
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        live.read_tag("BS-0001", tag)
+        items = page.locator("#alert-list .alert-item", has_text=tag)
+        expect(items).to_have_count(1, timeout=5000)
+    finally:
+        tokens.ttl_s, stream.keepalive_s = ttl, keepalive
+
+
 def test_console_says_plainly_when_there_is_no_city(
     live: LiveCity, page: Any, investigator: Credentials
 ) -> None:

@@ -414,3 +414,53 @@ async def test_stream_sends_keepalive_comments_while_quiet(sessions: sessionmake
     finally:
         server.should_exit = True
         await asyncio.gather(serving, return_exceptions=True)
+
+
+async def _reauth_after(sessions: sessionmaker[Session], end_session: str) -> dict[str, str]:
+    """Open the stream as a patrol officer, end their sign-in in one way, and return the
+    `reauth` event's data (the stream must end right after it)."""
+    clock = ManualClock(T0)
+    stream = AlertStream(keepalive_s=0.05)
+    service = AlertService(session_factory=sessions, clock=clock)
+    port = _free_port()
+    app = _app(service, stream)
+    security: Security = app.state.platform.security
+    headers = staff(app, Role.PATROL_OFFICER, areas=["S1"])
+    who = security.authenticate_token(headers["Authorization"].removeprefix("Bearer "))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with (
+            httpx.AsyncClient(timeout=10, headers=headers) as http,
+            http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream") as response,
+        ):
+            lines: list[str] = []
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if line == ": keepalive" and lines.count(": keepalive") == 1:
+                    if end_session == "expiry":
+                        clock.advance(timedelta(minutes=16))  # access tokens live 15 minutes
+                    else:
+                        security.logout(who)
+        # The stream ended by itself (aiter_lines returned) after saying why.
+        event = lines.index("event: reauth")
+        assert not any(line.startswith(": keepalive") for line in lines[event:])
+        data: dict[str, str] = json.loads(lines[event + 1].removeprefix("data: "))
+        return data
+    finally:
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
+
+
+async def test_stream_ends_with_reauth_once_the_access_token_expires(sessions: sessionmaker[Session]) -> None:
+    assert (await _reauth_after(sessions, "expiry"))["code"] == "token_expired"
+
+
+async def test_stream_ends_with_reauth_once_the_session_is_signed_out(
+    sessions: sessionmaker[Session],
+) -> None:
+    assert (await _reauth_after(sessions, "logout"))["code"] == "token_revoked"

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -107,6 +108,8 @@ class Principal:
     session_id: str | None = None
     client: str = ""
     home_areas: tuple[str, ...] = field(default=())
+    # When the access token this principal came from stops being valid (None: not from a token).
+    token_expires_at: datetime | None = None
 
     def can(self, permission: Permission) -> bool:
         """Whether the role holds the permission."""

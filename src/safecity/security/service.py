@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -104,6 +105,7 @@ class Security:
         *,
         session_id: str | None,
         client: str,
+        token_expires_at: datetime | None = None,
     ) -> Principal:
         role = Role(role_name)
         home = tuple(areas or ())
@@ -121,6 +123,7 @@ class Security:
             session_id=session_id,
             client=client,
             home_areas=home,
+            token_expires_at=token_expires_at,
         )
 
     def authenticate_token(self, token: str, *, client: str = "") -> Principal:
@@ -131,16 +134,7 @@ class Security:
         """
         now = self.now()
         claims = self.tokens.decode(token, now=now)
-        with self.engine.connect() as conn:
-            row = conn.execute(_SESSION_OF_TOKEN, {"sid": claims.session_id}).first()
-        if row is None or row.account_id != claims.account_id:
-            raise NotAuthenticated("token_invalid", "the access token names no known sign-in session")
-        if row.revoked_at is not None:
-            raise NotAuthenticated("token_revoked", "this sign-in session was ended; sign in again")
-        if row.expires_at <= now:
-            raise NotAuthenticated("session_expired", "this sign-in session has expired; sign in again")
-        if row.disabled:
-            raise NotAuthenticated("account_disabled", "this account is disabled")
+        row = self._live_session(claims.session_id, claims.account_id, now)
         return self._principal(
             row.account_id,
             row.username,
@@ -153,7 +147,32 @@ class Security:
             row.person_id,
             session_id=claims.session_id,
             client=client,
+            token_expires_at=datetime.fromtimestamp(claims.expires_at, UTC),
         )
+
+    def still_signed_in(self, principal: Principal) -> None:
+        """Raise NotAuthenticated if the principal's token has expired or its session has ended
+        (signed out, expired, account disabled) since it was authenticated: for long-lived
+        requests such as the alert stream, which authenticate once."""
+        now = self.now()
+        if principal.token_expires_at is not None and principal.token_expires_at <= now:
+            raise NotAuthenticated("token_expired", "the access token has expired; refresh it")
+        if principal.session_id is not None:
+            self._live_session(principal.session_id, principal.account_id, now)
+
+    def _live_session(self, session_id: str, account_id: int, now: datetime) -> Any:  # a Core Row
+        """The session's row joined with its account, if the session is still good."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_SESSION_OF_TOKEN, {"sid": session_id}).first()
+        if row is None or row.account_id != account_id:
+            raise NotAuthenticated("token_invalid", "the access token names no known sign-in session")
+        if row.revoked_at is not None:
+            raise NotAuthenticated("token_revoked", "this sign-in session was ended; sign in again")
+        if row.expires_at <= now:
+            raise NotAuthenticated("session_expired", "this sign-in session has expired; sign in again")
+        if row.disabled:
+            raise NotAuthenticated("account_disabled", "this account is disabled")
+        return row
 
     def login(self, *, username: str, password: str, totp: str | None, client: str) -> SignedIn:
         """Sign in; the attempt is audited whichever way it goes."""

@@ -36,8 +36,10 @@ from safecity.alerts.schemas import (
     WebhookOut,
 )
 from safecity.security.audit import AuditEntry, subject
+from safecity.security.errors import NotAuthenticated
 from safecity.security.principal import Principal
 from safecity.security.roles import Permission as P
+from safecity.security.service import Security
 from safecity.web.auth import audited, need, resource_of
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -126,14 +128,28 @@ def list_alerts(
     return AlertListOut(items=[AlertOut.model_validate(a) for a in items], limit=limit, offset=offset)
 
 
-async def _sse(stream: AlertStream, client: StreamClient, who: Principal) -> AsyncIterator[bytes]:
-    """Server-Sent Events: one event per notice, a comment line as keepalive."""
+async def _sse(
+    stream: AlertStream, client: StreamClient, who: Principal, security: Security
+) -> AsyncIterator[bytes]:
+    """Server-Sent Events: one event per notice, a comment line as keepalive.
+
+    The request authenticated once, but a stream lasts: at every keepalive the caller's token
+    and session are checked again. Once the token has expired, or the session has been ended or
+    the account disabled, a `reauth` event says why and the stream ends; the console then
+    refreshes its token (or signs in again) and reconnects.
+    """
     try:
         yield b"retry: 3000\n: connected\n\n"
         while True:
             try:
                 notice = await asyncio.wait_for(client.__anext__(), timeout=stream.keepalive_s)
             except TimeoutError:
+                try:
+                    await asyncio.to_thread(security.still_signed_in, who)
+                except NotAuthenticated as exc:
+                    reason = json.dumps({"code": exc.code, "message": exc.message})
+                    yield f"event: reauth\ndata: {reason}\n\n".encode()
+                    return
                 yield b": keepalive\n\n"
                 continue
             except StopAsyncIteration:
@@ -147,11 +163,14 @@ async def _sse(stream: AlertStream, client: StreamClient, who: Principal) -> Asy
 
 
 @router.get("/alerts/stream", response_class=StreamingResponse)
-async def stream_alerts(stream: StreamDep, who: Principal = need(P.ALERTS_READ)) -> StreamingResponse:
-    """Live notices of the caller's areas as text/event-stream (AlertRaised, AlertUpdated, ...)."""
+async def stream_alerts(
+    stream: StreamDep, request: Request, who: Principal = need(P.ALERTS_READ)
+) -> StreamingResponse:
+    """Live notices of the caller's areas as text/event-stream (AlertRaised, AlertUpdated, ...),
+    ended by a `reauth` event once the caller's token expires or their session ends."""
     client = stream.subscribe()  # before answering, so nothing published from now on is missed
     return StreamingResponse(
-        _sse(stream, client, who),
+        _sse(stream, client, who, request.app.state.platform.security),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

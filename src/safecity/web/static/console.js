@@ -1,7 +1,7 @@
 // The alert console: live alert list over SSE, the explained detail of one alert, and its lifecycle.
 
 import { CityMap } from './citymap.js';
-import { api, displayNode, h, humanise, plainError, prefs, timeEl } from './common.js';
+import { api, displayNode, h, humanise, plainError, prefs, refreshSession, timeEl, toSignIn } from './common.js';
 
 const OPEN = new Set(['new', 'acknowledged', 'dispatched']);
 // Mirrors safecity.alerts.policy: the lifecycle is a line, and any open alert may be closed.
@@ -125,12 +125,15 @@ function connectStream() {
   });
   source.addEventListener('error', () => {
     if (source.readyState === EventSource.CLOSED) {
+      // Refused outright (e.g. a 401 once the access token has expired): renew, then retry.
       setConnection('offline', 'offline, retrying');
-      window.setTimeout(connectStream, 5000);
+      window.setTimeout(() => renewAndReconnect(source), 5000);
     } else {
       setConnection('reconnecting', 'reconnecting');
     }
   });
+  // The server ends the stream when the access token expires or the session ends.
+  source.addEventListener('reauth', () => renewAndReconnect(source));
   for (const type of NOTICE_TYPES) {
     source.addEventListener(type, (event) => {
       let notice;
@@ -142,6 +145,21 @@ function connectStream() {
       if (notice.alert_id) refresh(notice.alert_id, type === 'AlertRaised');
     });
   }
+}
+
+/** Close the stream, renew the access token and reconnect; sign in again if the session is over. */
+async function renewAndReconnect(source) {
+  source.close();
+  setConnection('reconnecting', 'reconnecting');
+  let renewed = false;
+  try {
+    renewed = await refreshSession();
+  } catch (_) {
+    window.setTimeout(() => renewAndReconnect(source), 5000); // the server is unreachable
+    return;
+  }
+  if (renewed) connectStream();
+  else toSignIn();
 }
 
 /** Read one alert again; a burst of notices about it costs at most two requests. */
