@@ -24,7 +24,7 @@ from tests.servicecheck import require_service
 from safecity.core.clock import ManualClock
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
 from safecity.ingest.models import DeadLetter
-from safecity.ingest.mqtt import MqttIngest, PartsPipeline
+from safecity.ingest.mqtt import POISON_ATTEMPTS, MqttIngest, PartsPipeline
 from safecity.ingest.pipeline import IngestResult, Part, Rejection, StorageUnavailable
 from safecity.registry import service as registry
 from safecity.security.pseudonym import Pseudonymizer
@@ -39,6 +39,7 @@ class FakePipeline:
 
     def __init__(self, *, hold: bool = False) -> None:
         self.calls: list[list[Part]] = []
+        self.refused: list[tuple[Part, str]] = []
         self.release = asyncio.Event()
         if not hold:
             self.release.set()
@@ -61,6 +62,11 @@ class FakePipeline:
             ok = len(lines) - len(bad)
             results.append(IngestResult(f"b{len(self.calls)}-{n}", len(lines), ok, ok, 0, 0, bad))
         return results
+
+    async def refuse_parts(self, parts: list[Part], reason: str) -> list[IngestResult]:
+        """Record the refusal."""
+        self.refused.extend((part, reason) for part in parts)
+        return [IngestResult(f"r{len(self.refused)}", error=reason) for _ in parts]
 
 
 @dataclass
@@ -270,6 +276,43 @@ async def test_batch_is_retried_until_the_pipeline_stores_it(broker: Broker, dev
 
     assert [p.body for p in flaky.parts] == [b'{"id":"e1"}', b'{"id":"e1"}']
     assert [p.body for p in later.parts] == [b'{"id":"e2"}']
+
+
+async def test_a_poison_message_is_dead_lettered_and_acknowledged_and_the_others_go_through(
+    broker: Broker, device: DeviceClient
+) -> None:
+    """A message the pipeline fails on (a bug, not an outage) must not hold up the intake."""
+
+    class Buggy(FakePipeline):
+        async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
+            if any(b"poison" in p.body for p in parts):
+                self.calls.append(parts)
+                raise ValueError("a bug this message triggers")
+            return await super().submit_parts(parts)
+
+    buggy = Buggy()
+    first = broker.ingest(buggy, linger_s=0.3, retry_delay_s=0.01)
+    await first.start()
+    for body in (b'{"id":"e1"}', b'{"id":"poison"}', b'{"id":"e2"}'):
+        await device.publish(broker.events("st-1"), body)
+    await eventually(lambda: buggy.refused and len(buggy.parts) >= 5)
+    await first.stop()
+
+    stored = [call[0].body for call in buggy.calls if len(call) == 1 and b"poison" not in call[0].body]
+    assert sorted(stored) == [b'{"id":"e1"}', b'{"id":"e2"}']
+    assert [(p.body, p.device_id) for p, _ in buggy.refused] == [(b'{"id":"poison"}', "st-1")]
+    assert "kept as a dead letter" in buggy.refused[0][1]
+    # Tried in the batch, then alone three times before it was refused.
+    assert sum(1 for call in buggy.calls for p in call if b"poison" in p.body) == 1 + POISON_ATTEMPTS
+
+    # Everything was acknowledged: nothing comes back to the next session.
+    later = FakePipeline()
+    second = broker.ingest(later)
+    await second.start()
+    await device.publish(broker.events("st-1"), b'{"id":"e3"}')
+    await eventually(lambda: later.parts)
+    await second.stop()
+    assert [p.body for p in later.parts] == [b'{"id":"e3"}']
 
 
 async def test_unknown_topic_shape_is_acknowledged_and_not_submitted(

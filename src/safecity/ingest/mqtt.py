@@ -12,6 +12,11 @@ most `linger_s` (or `max_batch_messages` / `max_batch_bytes`) into one `submit_p
 each message gets its PUBACK (`client.ack`) after that call returned. The session is persistent
 (MQTT 5, clean_start=False, a fixed client id), so whatever was not acknowledged when the
 process died is redelivered to the next session, and the pipeline drops the ids it already has.
+
+A batch that fails while the lake or database is away is retried for as long as it takes. Any
+other failure is blamed on a message: the batch is retried message by message, and a message
+that fails alone three times is refused whole and kept as a dead letter (`refuse_parts`), then
+acknowledged, so one poison message cannot hold up every device behind it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 import paho.mqtt.client as mqtt
+import sqlalchemy.exc
 import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -31,7 +37,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import Counter, Histogram
 
-from safecity.ingest.pipeline import IngestResult, Part
+from safecity.ingest.pipeline import IngestResult, Part, StorageUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -47,11 +53,22 @@ _STOP = object()
 
 
 class PartsPipeline(Protocol):
-    """The one pipeline call the adapter needs (IngestPipeline implements it)."""
+    """The pipeline calls the adapter needs (IngestPipeline implements them)."""
 
     async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
         """Make the parts durable; one result per part, in order."""
         ...
+
+    async def refuse_parts(self, parts: list[Part], reason: str) -> list[IngestResult]:
+        """Keep parts as dead letters, refused whole with the reason; one result per part."""
+        ...
+
+
+# Failures that say nothing about the message: the lake or the database is away. Retried for
+# as long as it takes, since acknowledging would lose the message.
+TRANSIENT = (StorageUnavailable, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+# Any other failure on a message alone, this many times in a row, makes it a poison message.
+POISON_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +116,7 @@ class MqttIngest:
         max_batch_bytes: int = 8 << 20,
         connect_timeout_s: float = 10.0,
         keepalive_s: int = 30,
+        retry_delay_s: float = 0.5,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
@@ -118,6 +136,7 @@ class MqttIngest:
         self.max_batch_bytes = max_batch_bytes
         self.connect_timeout_s = connect_timeout_s
         self.keepalive_s = keepalive_s
+        self.retry_delay_s = retry_delay_s  # the first back-off after a failure; doubles to 10 s
         self._client: mqtt.Client | None = None
         self._queue: asyncio.Queue[Inbound | object] = asyncio.Queue()
         self._subscribed = asyncio.Event()
@@ -278,21 +297,55 @@ class MqttIngest:
     async def _handle(self, batch: list[Inbound]) -> None:
         parts = [Part(body=m.body, device_id=m.device_id, source="mqtt") for m in batch]
         BATCH_MESSAGES.observe(len(batch))
-        delay_s = 0.5
+        delay_s, failures = self.retry_delay_s, 0
         while True:
             try:
                 results = await self._pipeline.submit_parts(parts)
                 if len(results) != len(parts):
                     raise RuntimeError(f"{len(results)} results for {len(parts)} parts")
                 break
-            except Exception as exc:
-                # Whatever failed, nothing is acknowledged: keep the messages and try again (the
-                # broker's receive window holds new ones back meanwhile).
+            except TRANSIENT as exc:
+                # Nothing is acknowledged: keep the messages and try again (the broker's receive
+                # window holds new ones back meanwhile).
                 PIPELINE_FAILURES.inc()
                 log.error("mqtt_pipeline_failed", messages=len(batch), error=repr(exc), retry_in_s=delay_s)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 10.0)
+            except Exception as exc:
+                PIPELINE_FAILURES.inc()
+                failures += 1
+                if len(batch) > 1:
+                    # One message may be at fault: each is tried alone, so the others go through.
+                    log.error("mqtt_batch_failed_isolating", messages=len(batch), error=repr(exc))
+                    for message in batch:
+                        await self._handle([message])
+                    return
+                if failures >= POISON_ATTEMPTS:
+                    refused = await self._refuse(batch, parts, exc)
+                    if refused is not None:
+                        results = refused
+                        break
+                log.error("mqtt_message_failed", device=batch[0].device_id, error=repr(exc), attempt=failures)
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, max(10.0, self.retry_delay_s))
         self._acknowledge(batch, results)
+
+    async def _refuse(
+        self, batch: list[Inbound], parts: list[Part], exc: Exception
+    ) -> list[IngestResult] | None:
+        """Dead-letter a poison message so that it can be acknowledged; None if that failed too."""
+        reason = (
+            f"the platform failed on this message {POISON_ATTEMPTS} times ({type(exc).__name__}); "
+            "it is kept as a dead letter for an operator"
+        )
+        try:
+            results = await self._pipeline.refuse_parts(parts, reason)
+        except Exception as again:
+            log.error("mqtt_dead_letter_failed", device=batch[0].device_id, error=repr(again))
+            return None
+        MESSAGES.labels("poison").inc()
+        log.error(
+            "mqtt_message_dead_lettered", device=batch[0].device_id, error=repr(exc), bytes=len(parts[0].body)
+        )
+        return results
 
     def _acknowledge(self, batch: list[Inbound], results: list[IngestResult]) -> None:
         client = self._client

@@ -161,6 +161,20 @@ class IngestPipeline:
             await self._publish(records)
         return results
 
+    async def refuse_parts(self, parts: list[Part], reason: str) -> list[IngestResult]:
+        """Refuse parts whole, keeping each body as a dead letter (its first 64 KiB) with the
+        reason: for a message the pipeline failed on again and again, so that a transport which
+        must acknowledge it (MQTT) loses nothing and is not held up by it."""
+        now = self._clock.now()
+        batch_id = new_id()
+        results = [IngestResult(batch_id=batch_id, error=reason) for _ in parts]
+        for part in parts:
+            BODIES_REFUSED.labels(part.source).inc()
+        prepared = Prepared(batch_id, parts, results, {}, now, time.perf_counter())
+        async with self._commit_lock:
+            results, _ = await asyncio.to_thread(self.commit, prepared)
+        return results
+
     async def submit(self, part: Part) -> IngestResult:
         """Process one part."""
         return (await self.submit_parts([part]))[0]
