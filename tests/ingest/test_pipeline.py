@@ -130,12 +130,19 @@ async def test_a_part_refused_whole_is_kept_as_a_dead_letter_and_reconciles(
 ) -> None:
     """What the MQTT adapter does with a poison message: refuse it, keep it, account for it."""
     body = ndjson([read(1), read(2)])
-    [result] = await pipeline.refuse_parts([Part(body=body, device_id="BS-000001", source="mqtt")], "it broke")
+    [result] = await pipeline.refuse_parts(
+        [Part(body=body, device_id="BS-000001", source="mqtt")], "it broke"
+    )
     assert (result.error, result.accepted, result.stored) == ("it broke", 0, 0)
     with session_factory() as s:
         [letter] = s.scalars(select(DeadLetter)).all()
         [batch] = s.scalars(select(IngestBatch)).all()
-    assert (letter.idx, letter.field, letter.reason, letter.device_id) == (-1, "body", "it broke", "BS-000001")
+    assert (letter.idx, letter.field, letter.reason, letter.device_id) == (
+        -1,
+        "body",
+        "it broke",
+        "BS-000001",
+    )
     assert letter.raw.encode() == body
     assert (batch.status, batch.refused, batch.source) == (BatchStatus.STORED, 1, "mqtt")
     assert sink.frames == []

@@ -158,6 +158,18 @@ def unknown_topic_count() -> float:
     return value or 0.0
 
 
+async def next_session(broker: Broker, device: DeviceClient, body: bytes) -> FakePipeline:
+    """A new adapter session on the same persistent session: publish one message and return its
+    pipeline once something arrived (whatever an earlier session left unacknowledged comes too)."""
+    later = FakePipeline()
+    second = broker.ingest(later)
+    await second.start()
+    await device.publish(broker.events("st-1"), body)
+    await eventually(lambda: later.parts)
+    await second.stop()
+    return later
+
+
 async def eventually(condition: Callable[[], object], timeout_s: float = 5.0) -> None:
     """Wait until condition() is truthy, failing after timeout_s."""
     async with asyncio.timeout(timeout_s):
@@ -242,12 +254,7 @@ async def test_acknowledged_message_is_not_redelivered_after_restart(
     await eventually(lambda: pipeline.parts)
     await first.stop()
 
-    later = FakePipeline()
-    second = broker.ingest(later)
-    await second.start()
-    await device.publish(broker.events("st-1"), b'{"id":"e2"}')
-    await eventually(lambda: later.parts)
-    await second.stop()
+    later = await next_session(broker, device, b'{"id":"e2"}')
 
     assert [p.body for p in later.parts] == [b'{"id":"e2"}']
 
@@ -267,12 +274,7 @@ async def test_batch_is_retried_until_the_pipeline_stores_it(broker: Broker, dev
     await eventually(lambda: len(flaky.calls) == 2)
     await first.stop()
 
-    later = FakePipeline()
-    second = broker.ingest(later)
-    await second.start()
-    await device.publish(broker.events("st-1"), b'{"id":"e2"}')
-    await eventually(lambda: later.parts)
-    await second.stop()
+    later = await next_session(broker, device, b'{"id":"e2"}')
 
     assert [p.body for p in flaky.parts] == [b'{"id":"e1"}', b'{"id":"e1"}']
     assert [p.body for p in later.parts] == [b'{"id":"e2"}']
@@ -306,12 +308,7 @@ async def test_a_poison_message_is_dead_lettered_and_acknowledged_and_the_others
     assert sum(1 for call in buggy.calls for p in call if b"poison" in p.body) == 1 + POISON_ATTEMPTS
 
     # Everything was acknowledged: nothing comes back to the next session.
-    later = FakePipeline()
-    second = broker.ingest(later)
-    await second.start()
-    await device.publish(broker.events("st-1"), b'{"id":"e3"}')
-    await eventually(lambda: later.parts)
-    await second.stop()
+    later = await next_session(broker, device, b'{"id":"e3"}')
     assert [p.body for p in later.parts] == [b'{"id":"e3"}']
 
 
@@ -327,12 +324,7 @@ async def test_unknown_topic_shape_is_acknowledged_and_not_submitted(
     await eventually(lambda: pipeline.parts)
     await first.stop()
 
-    later = FakePipeline()
-    second = broker.ingest(later)
-    await second.start()
-    await device.publish(broker.events("st-1"), b'{"id":"e2"}')
-    await eventually(lambda: later.parts)
-    await second.stop()
+    later = await next_session(broker, device, b'{"id":"e2"}')
 
     assert [p.body for p in pipeline.parts + later.parts] == [b'{"id":"e1"}', b'{"id":"e2"}']
     assert unknown_topic_count() == unknown_before + 1

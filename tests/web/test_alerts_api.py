@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import types
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -308,16 +309,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sessionmaker[Session]) -> None:
-    bus = MemoryBus()
-    service = AlertService(
-        session_factory=sessions, clock=ManualClock(T0), publish=bus.publish, loop=asyncio.get_running_loop()
-    )
-    stream = AlertStream(keepalive_s=0.2)
-    relay = asyncio.create_task(stream.run(bus))
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """The app behind a real uvicorn server on a free port (streams need one); yields its URL."""
     port = _free_port()
-    app = _app(service, stream)
-    officer = staff(app, Role.PATROL_OFFICER, areas=["S1"])
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
@@ -325,10 +320,27 @@ async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sess
     try:
         while not server.started:
             await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.gather(serving, return_exceptions=True)
+
+
+async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sessionmaker[Session]) -> None:
+    bus = MemoryBus()
+    service = AlertService(
+        session_factory=sessions, clock=ManualClock(T0), publish=bus.publish, loop=asyncio.get_running_loop()
+    )
+    stream = AlertStream(keepalive_s=0.2)
+    relay = asyncio.create_task(stream.run(bus))
+    app = _app(service, stream)
+    officer = staff(app, Role.PATROL_OFFICER, areas=["S1"])
+    try:
         lines: list[str] = []
         async with (
+            served(app) as url,
             httpx.AsyncClient(timeout=10, headers=officer) as http,
-            http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream") as response,
+            http.stream("GET", f"{url}/api/v1/alerts/stream") as response,
         ):
             assert response.headers["content-type"].startswith("text/event-stream")
             raised = service.apply_findings([_finding("RS-1", 0, 28.0, 120.65)])[0]
@@ -340,11 +352,9 @@ async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sess
         event = lines.index("event: AlertRaised")
         notice = json.loads(lines[event + 1].removeprefix("data: "))
         assert (notice["alert_id"], notice["station_id"], notice["status"]) == (raised.alert_id, "S1", "new")
-
     finally:
-        server.should_exit = True
         relay.cancel()
-        await asyncio.gather(serving, relay, return_exceptions=True)
+        await asyncio.gather(relay, return_exceptions=True)
 
 
 async def test_stream_carries_only_the_callers_areas(sessions: sessionmaker[Session]) -> None:
@@ -357,18 +367,12 @@ async def test_stream_carries_only_the_callers_areas(sessions: sessionmaker[Sess
     )
     stream = AlertStream(keepalive_s=0.1)
     relay = asyncio.create_task(stream.run(bus))
-    port = _free_port()
     app = _app(service, stream)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    serving = asyncio.create_task(server.serve())
     try:
-        while not server.started:
-            await asyncio.sleep(0.01)
         async with (
+            served(app) as url,
             httpx.AsyncClient(timeout=10, headers=staff(app, Role.PATROL_OFFICER, areas=["S2"])) as http,
-            http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream") as response,
+            http.stream("GET", f"{url}/api/v1/alerts/stream") as response,
         ):
             assert response.status_code == 200
             service.apply_findings([_finding("RS-1", 0, 28.0, 120.65)])
@@ -379,26 +383,18 @@ async def test_stream_carries_only_the_callers_areas(sessions: sessionmaker[Sess
                     break
         assert not any(line.startswith("data: ") for line in lines)
     finally:
-        server.should_exit = True
         relay.cancel()
-        await asyncio.gather(serving, relay, return_exceptions=True)
+        await asyncio.gather(relay, return_exceptions=True)
 
 
 async def test_stream_sends_keepalive_comments_while_quiet(sessions: sessionmaker[Session]) -> None:
     stream = AlertStream(keepalive_s=0.05)
     service = AlertService(session_factory=sessions, clock=ManualClock(T0))
-    port = _free_port()
     app = _app(service, stream)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
+    async with served(app) as url:
         async with (
             httpx.AsyncClient(timeout=10, headers=staff(app)) as http,
-            http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream") as response,
+            http.stream("GET", f"{url}/api/v1/alerts/stream") as response,
         ):
             seen = []
             async for line in response.aiter_lines():
@@ -411,9 +407,6 @@ async def test_stream_sends_keepalive_comments_while_quiet(sessions: sessionmake
                 break
             await asyncio.sleep(0.02)
         assert stream.clients == 0
-    finally:
-        server.should_exit = True
-        await asyncio.gather(serving, return_exceptions=True)
 
 
 async def _reauth_after(sessions: sessionmaker[Session], end_session: str) -> dict[str, str]:
@@ -421,39 +414,28 @@ async def _reauth_after(sessions: sessionmaker[Session], end_session: str) -> di
     `reauth` event's data (the stream must end right after it)."""
     clock = ManualClock(T0)
     stream = AlertStream(keepalive_s=0.05)
-    service = AlertService(session_factory=sessions, clock=clock)
-    port = _free_port()
-    app = _app(service, stream)
+    app = _app(AlertService(session_factory=sessions, clock=clock), stream)
     security: Security = app.state.platform.security
     headers = staff(app, Role.PATROL_OFFICER, areas=["S1"])
     who = security.authenticate_token(headers["Authorization"].removeprefix("Bearer "))
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    serving = asyncio.create_task(server.serve())
-    try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        async with (
-            httpx.AsyncClient(timeout=10, headers=headers) as http,
-            http.stream("GET", f"http://127.0.0.1:{port}/api/v1/alerts/stream") as response,
-        ):
-            lines: list[str] = []
-            async for line in response.aiter_lines():
-                lines.append(line)
-                if line == ": keepalive" and lines.count(": keepalive") == 1:
-                    if end_session == "expiry":
-                        clock.advance(timedelta(minutes=16))  # access tokens live 15 minutes
-                    else:
-                        security.logout(who)
-        # The stream ended by itself (aiter_lines returned) after saying why.
-        event = lines.index("event: reauth")
-        assert not any(line.startswith(": keepalive") for line in lines[event:])
-        data: dict[str, str] = json.loads(lines[event + 1].removeprefix("data: "))
-        return data
-    finally:
-        server.should_exit = True
-        await asyncio.gather(serving, return_exceptions=True)
+    lines: list[str] = []
+    async with (
+        served(app) as url,
+        httpx.AsyncClient(timeout=10, headers=headers) as http,
+        http.stream("GET", f"{url}/api/v1/alerts/stream") as response,
+    ):
+        async for line in response.aiter_lines():
+            lines.append(line)
+            if line == ": keepalive" and lines.count(": keepalive") == 1:
+                if end_session == "expiry":
+                    clock.advance(timedelta(minutes=16))  # access tokens live 15 minutes
+                else:
+                    security.logout(who)
+    # The stream ended by itself (aiter_lines returned) after saying why.
+    event = lines.index("event: reauth")
+    assert not any(line.startswith(": keepalive") for line in lines[event:])
+    data: dict[str, str] = json.loads(lines[event + 1].removeprefix("data: "))
+    return data
 
 
 async def test_stream_ends_with_reauth_once_the_access_token_expires(sessions: sessionmaker[Session]) -> None:
