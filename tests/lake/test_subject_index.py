@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -9,15 +10,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from safecity.core.record import RECORD_SCHEMA
-from safecity.lake import Lake, SortedFormat
+from safecity.lake import Lake, SortedFormat, subject_index
 from safecity.lake.layout import partition_path
 from safecity.lake.query import path_predicate, read_records
-from safecity.lake.subject_index import SubjectIndex, build_index
+from safecity.lake.subject_index import FileIndex, SubjectIndex, build_index, prefetch
 from tests.lake.conftest import DAY0, make_records
 
 MONTH = (DAY0 - timedelta(days=1), DAY0 + timedelta(days=30))
@@ -247,3 +250,88 @@ def test_files_whose_ts_is_not_in_milliseconds_are_not_indexed(tmp_path: Path) -
     )
     assert build_index(str(in_ms)) is not None  # a file written by Polars is indexed too
     assert build_index(str(in_us)) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(picked=st.sets(st.integers(0, 49), max_size=12))
+def test_byte_ranges_cover_exactly_the_chosen_groups(shared_lake: Lake, picked: set[int]) -> None:
+    path = next(f for f in sorted_files(shared_lake) if "sorted-" in f)
+    index = build_index(path)
+    assert index is not None
+    meta = pq.read_metadata(path)
+
+    ranges = index.byte_ranges(sorted(picked))
+
+    # Sorted, apart from each other (neighbours merged), and nothing but the chosen groups' chunks.
+    assert all(a[0] + a[1] < b[0] for a, b in itertools.pairwise(ranges))
+    chunks = {g: [chunk_span(meta.row_group(g).column(c)) for c in range(16)] for g in range(50)}
+    for g, spans in chunks.items():
+        covered = [any(o <= lo and hi <= o + n for o, n in ranges) for lo, hi in spans]
+        assert all(covered) if g in picked else not any(covered)
+    assert sum(n for _, n in ranges) == sum(hi - lo for g in picked for lo, hi in chunks[g])
+
+
+def chunk_span(chunk: pq.ColumnChunkMetaData) -> tuple[int, int]:
+    """Where one column chunk lies in its file (dictionary page first, when there is one)."""
+    start = chunk.data_page_offset
+    if chunk.has_dictionary_page and 0 < chunk.dictionary_page_offset < start:
+        start = chunk.dictionary_page_offset
+    return start, start + chunk.total_compressed_size
+
+
+@pytest.mark.skipif(not hasattr(os, "POSIX_FADV_WILLNEED"), reason="posix_fadvise is Linux/BSD only")
+def test_a_path_advises_the_kernel_of_exactly_the_ranges_it_reads_first(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    advised: list[tuple[str, int, int]] = []
+    read: list[str] = []
+    real_read = FileIndex.read
+
+    def fadvise(fd: int, offset: int, length: int, advice: int) -> None:
+        assert advice == os.POSIX_FADV_WILLNEED
+        advised.append((os.readlink(f"/proc/self/fd/{fd}"), offset, length))
+
+    def recording_read(self: FileIndex, groups: list[int], subjects: list[str]) -> pa.Table:
+        read.append(self.path)
+        assert {p for p, _, _ in advised} >= set(read)  # every file advised before any is read
+        return real_read(self, groups, subjects)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    monkeypatch.setattr(FileIndex, "read", recording_read)
+    lake.path(subject_kind="tag", subject="T003", start=MONTH[0], end=MONTH[1])
+
+    expected = []
+    for path in sorted_files(lake):
+        index = lake._index.get(path)
+        assert index is not None
+        expected += [(path, o, n) for o, n in index.byte_ranges(index.groups_for(["T003"], *MONTH))]
+    assert sorted(advised) == sorted(expected)
+    assert sorted(read) == sorted(sorted_files(lake))
+
+
+def test_a_path_is_the_same_without_prefetching(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = {"subject_kind": "tag", "subject": ["T006", "T011"], "start": MONTH[0], "end": MONTH[1]}
+    prefetched, prefetched_head = lake.path(**args), lake.path(**args, limit=7)
+    monkeypatch.setattr(subject_index, "_CAN_ADVISE", False)
+    monkeypatch.setattr(os, "posix_fadvise", lambda *_: pytest.fail("advised although it cannot"))
+
+    plain, plain_head = lake.path(**args), lake.path(**args, limit=7)
+
+    everything = pl.concat([busy_day(d) for d in range(3)])
+    expected = everything.filter(pl.col("subject").is_in(["T006", "T011"])).sort("ts", "event_id")
+    assert prefetched.equals(expected)
+    assert plain.equals(expected)
+    assert prefetched_head.equals(expected.head(7))
+    assert plain_head.equals(expected.head(7))
+
+
+def test_prefetch_never_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"x" * 100)
+    prefetch([(str(tmp_path / "gone.parquet"), [(0, 10)]), (str(small), [(50, 10), (10**9, 10)])])
+
+    def refuse(*_: object) -> None:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "posix_fadvise", refuse)
+    prefetch([(str(small), [(0, 10)])])

@@ -23,11 +23,10 @@ import pyarrow as pa
 
 from safecity.core.geo import BBox
 from safecity.core.record import RECORD_SCHEMA, empty_records
-from safecity.lake.subject_index import SubjectIndex, plain_strings
+from safecity.lake.subject_index import FileIndex, SubjectIndex, plain_strings, prefetch
 
 _SCHEMA = pl.Schema(RECORD_SCHEMA)
 ORDER = ["ts", "event_id"]
-_EMPTY = pa.table({})
 
 
 def scan_files(files: Sequence[str | Path]) -> pl.LazyFrame:
@@ -65,36 +64,37 @@ def read_path(
     """
     if not files:
         return empty_records()
-    if pool is None:
-        results = [_read_indexed(index, f, subjects, start, end) for f in files]
-    else:
-        results = list(pool.map(lambda f: _read_indexed(index, f, subjects, start, end), files))
-    tables = [r for r in results if r is not None and r.num_rows]
-    rest = [f for f, r in zip(files, results, strict=True) if r is None]
-    frames = [_from_tables(tables).lazy().select(list(RECORD_SCHEMA)).cast(_SCHEMA)] if tables else []
-    if rest:
-        frames.append(scan_files(rest).filter(predicate))
-    if not frames:
-        return empty_records()
+    entries = [index.lookup(f) for f in files]
+    jobs = [(e, groups) for e in entries if e is not None and (groups := e.groups_for(subjects, start, end))]
+    # Every range is requested before any is read: the disk then serves them concurrently
+    # instead of as the reader threads get to them (p99 of a 30-day path, decision 0002).
+    prefetch((e.path, e.byte_ranges(groups)) for e, groups in jobs)
+
+    def read(job: tuple[FileIndex, list[int]]) -> pa.Table:
+        return job[0].read(job[1], subjects)
+
+    tables = list(pool.map(read, jobs)) if pool is not None and len(jobs) > 1 else [read(j) for j in jobs]
+    tables = [t for t in tables if t.num_rows]
+    indexed = _from_tables(tables) if tables else None
+    rest = [f for f, e in zip(files, entries, strict=True) if e is None]
+    if not rest:
+        # Eager: a path is a few hundred rows, and a lazy plan costs more than it saves here.
+        if indexed is None:
+            return empty_records()
+        found = indexed.filter(predicate).sort(ORDER)
+        return found if limit is None else found.head(limit)
+    frames = [indexed.lazy()] if indexed is not None else []
+    frames.append(scan_files(rest).filter(predicate))
     frame = pl.concat(frames).filter(predicate).sort(ORDER)
     return conform((frame if limit is None else frame.head(limit)).collect())
 
 
-def _read_indexed(
-    index: SubjectIndex, path: str, subjects: Sequence[str], start: datetime, end: datetime
-) -> pa.Table | None:
-    """The subject's rows of one file read through its index; None if the file has no index."""
-    entry = index.lookup(path)
-    if entry is None:
-        return None
-    groups = entry.groups_for(subjects, start, end)
-    return entry.read(groups, subjects) if groups else _EMPTY
-
-
 def _from_tables(tables: list[pa.Table]) -> pl.DataFrame:
-    # Files written by other versions may differ in string or integer widths.
-    table = plain_strings(pa.concat_tables(tables, promote_options="permissive"))
-    return pl.from_arrow(table)  # type: ignore[return-value]
+    """The indexed reads as one frame of RECORD_SCHEMA dtypes."""
+    # Files written by other versions may differ in string or integer widths. Strings first,
+    # then one chunk: unifying 30 files' dictionaries instead costs twice as much.
+    table = plain_strings(pa.concat_tables(tables, promote_options="permissive")).combine_chunks()
+    return conform(pl.from_arrow(table))  # type: ignore[arg-type]
 
 
 def count_rows(files: Sequence[str | Path], start: datetime | None, end: datetime | None) -> int:
