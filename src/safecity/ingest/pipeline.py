@@ -146,14 +146,15 @@ class IngestPipeline:
         self._limits = limits
         self._clock = clock
         self._publish = publish
-        # Two stages, each one batch at a time, so that batch N is written to the lake (Parquet
-        # encoding and fsync release the GIL) while batch N+1 is decoded and validated.
-        self._prepare_lock = asyncio.Semaphore(2)
+        # Two stages: up to two batches are decoded and validated side by side (`admit` keeps
+        # them from taking the same id) while one at a time is written to the lake (Parquet
+        # encoding and fsync release the GIL). Decision 0003, addendum 2.
+        self._prepare_slots = asyncio.Semaphore(2)
         self._commit_lock = asyncio.Lock()
 
     async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
         """Process parts off the event loop, then publish what was stored."""
-        async with self._prepare_lock:
+        async with self._prepare_slots:
             prepared = await asyncio.to_thread(self.prepare, parts)
         async with self._commit_lock:
             results, records = await asyncio.to_thread(self.commit, prepared)
