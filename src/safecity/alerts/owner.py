@@ -19,7 +19,7 @@ from safecity.alerts.bulk import among, chunked
 from safecity.alerts.errors import AlertError
 from safecity.alerts.models import NoticeStatus, OutboxNotice
 from safecity.alerts.notice import owner_sms_body
-from safecity.alerts.policy import mask_phone
+from safecity.core.masking import mask_phone
 from safecity.core.finding import Evidence
 from safecity.core.record import new_id
 from safecity.registry import Area, Device, EBike, Person
@@ -119,7 +119,7 @@ def queue_owner_notices(
         log.info(
             "owner notices queued",
             count=len(rows_out),
-            sample=[(r["alert_id"], mask_phone(r["address"])) for r in rows_out[:10]],
+            sample=[(r["alert_id"], mask_phone(r["address"]) or "") for r in rows_out[:10]],
         )
     return rows_out
 
@@ -164,7 +164,7 @@ def mark_notice(
         notice_id=notice_id,
         sent=sent,
         attempts=notice.attempts,
-        phone=mask_phone(notice.address),
+        phone=mask_phone(notice.address) or "",
     )
     session.flush()
     return notice

@@ -1,4 +1,4 @@
-"""Pure alert decisions: allowed lifecycle steps, what counts as open, masking and precision."""
+"""Pure alert decisions: allowed lifecycle steps, what counts as open, what leaves masked, precision."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from safecity.alerts.models import AlertStatus
 from safecity.core.kinds import KIND_SPECS
+from safecity.core.masking import mask_subject
 
 OPEN_STATUSES: frozenset[AlertStatus] = frozenset(
     {AlertStatus.NEW, AlertStatus.ACKNOWLEDGED, AlertStatus.DISPATCHED}
@@ -44,31 +45,15 @@ def allowed_next(current: str) -> list[str]:
     return sorted((s.value for s in _NEXT.get(AlertStatus(current), ())), key=lambda s: order.index(s))
 
 
-def mask_phone(phone: str | None) -> str:
-    """Mask a phone number for logs and screens: keep the first 3 and last 4 digits."""
-    if not phone:
-        return ""
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
-def mask_value(value: str) -> str:
-    """Mask an identifier, keeping the first and last two characters as a hint."""
-    if len(value) <= 4:
-        return "*" * len(value)
-    return value[:2] + "*" * (len(value) - 4) + value[-2:]
-
-
 def public_subject(subject_kind: str, subject: str) -> str:
     """The subject as it may leave the console: personal identifiers masked, tags and plates kept."""
-    return mask_value(subject) if subject_kind in PERSONAL_SUBJECT_KINDS else subject
+    return mask_subject(subject) if subject_kind in PERSONAL_SUBJECT_KINDS else subject
 
 
 def public_dedup_key(subject_kind: str, subject: str, dedup_key: str) -> str:
     """The dedup key with a personal subject masked wherever it appears in it."""
     if subject_kind in PERSONAL_SUBJECT_KINDS and subject:
-        return dedup_key.replace(subject, mask_value(subject))
+        return dedup_key.replace(subject, mask_subject(subject))
     return dedup_key
 
 

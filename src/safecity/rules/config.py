@@ -15,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from safecity.core.configfile import ConfigFileError, load_file, parse_mapping, where
 from safecity.core.kinds import ALL_KINDS
 
 
@@ -92,23 +92,13 @@ class RulesFile(_Strict):
     rules: list[RuleConfig]
 
 
-class RulesError(ValueError):
+class RulesError(ConfigFileError):
     """The rules file is wrong; `problems` lists each problem with where it is."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(f"{source}: " + "; ".join(problems))
-        self.source = source
-        self.problems = problems
 
 
 def parse_rules(text: str, *, source: str = "<rules>") -> RulesFile:
     """Parse and validate a rules document; raise RulesError naming every problem."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RulesError(source, [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise RulesError(source, ["the file must be a mapping with 'version' and 'rules'"])
+    raw = parse_mapping(text, source=source, error=RulesError, shape="'version' and 'rules'")
     problems: list[str] = []
     if raw.get("version", 1) != 1:
         problems.append(f"version: this server reads version 1 rules files, not {raw.get('version')!r}")
@@ -127,7 +117,7 @@ def parse_rules(text: str, *, source: str = "<rules>") -> RulesFile:
         try:
             rule = RuleConfig.model_validate(item)
         except ValidationError as exc:
-            problems += [f"{label}.{_where(e)}" for e in exc.errors()]
+            problems += [f"{label}.{where(e)}" for e in exc.errors()]
             continue
         if rule.name in seen:
             problems.append(f"{label}: the name is used twice")
@@ -135,7 +125,7 @@ def parse_rules(text: str, *, source: str = "<rules>") -> RulesFile:
         try:
             rule.typed_params()
         except ValidationError as exc:
-            problems += [f"{label}.params.{_where(e)}" for e in exc.errors()]
+            problems += [f"{label}.params.{where(e)}" for e in exc.errors()]
         rules.append(rule)
     if problems:
         raise RulesError(source, problems)
@@ -144,16 +134,7 @@ def parse_rules(text: str, *, source: str = "<rules>") -> RulesFile:
 
 def load_rules(path: Path) -> RulesFile:
     """Read and validate a rules file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesError(str(path), [f"cannot read: {exc.strerror}"]) from exc
-    return parse_rules(text, source=str(path))
-
-
-def _where(error: Any) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    return f"{loc}: {error['msg']}" if loc else str(error["msg"])
+    return load_file(path, parse_rules, error=RulesError)
 
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("default_rules.yaml")

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity.core.context import Context
 from safecity.security.keys import key_id
 from safecity.security.models import AuditHead, AuditRecord, AuditSeal, AuditSubject
 
@@ -68,6 +69,13 @@ class Actor:
 
 
 SYSTEM = Actor("system", "system", "safecity")
+
+
+def actor_of(who: Actor | Context) -> Actor:
+    """How an actor or a use case's context appears in the audit trail."""
+    if isinstance(who, Actor):
+        return who
+    return Actor(who.actor, who.role, who.unit, who.client)
 
 
 @dataclass(slots=True)

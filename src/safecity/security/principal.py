@@ -13,9 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity.core.context import Context
 from safecity.registry.models import Area
 from safecity.security.audit import Actor
 from safecity.security.errors import AccessDenied
@@ -139,3 +141,20 @@ class Principal:
     def actor(self) -> Actor:
         """How this caller appears in the audit trail."""
         return Actor(self.username, self.role.value, self.unit, self.client)
+
+    def context(self, *, request_id: str | None = None) -> Context:
+        """This caller as the context of one request (its id, if given, is the request's)."""
+        ctx = Context(
+            actor=self.username,
+            role=self.role.value,
+            unit=self.unit,
+            client=self.client,
+            account_id=self.account_id,
+            person_id=self.person_id,
+            permissions=frozenset(p.value for p in self.permissions),
+            city_wide=self.city_wide,
+            areas=self.areas,
+            home_areas=self.home_areas,
+            full_identifiers=self.sees_full_identifiers,
+        )
+        return ctx if request_id is None else msgspec.structs.replace(ctx, id=request_id)

@@ -22,11 +22,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
+from safecity.core.configfile import ConfigFileError, load_file, parse_mapping, where
 from safecity.core.kinds import KIND_SPECS
 from safecity.lake import PartitionInfo
 from safecity.security.models import Case, CaseHold, CaseStatus
@@ -88,23 +88,13 @@ class RetentionPolicy(_Strict):
         return day_start(as_of) - timedelta(days=days)
 
 
-class RetentionError(ValueError):
+class RetentionError(ConfigFileError):
     """The policy file is wrong; `problems` lists each problem with where it is."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        super().__init__(f"{source}: " + "; ".join(problems))
-        self.source = source
-        self.problems = problems
 
 
 def parse_policy(text: str, *, source: str = "<retention>") -> RetentionPolicy:
     """Parse and validate a policy document; raise RetentionError naming every problem."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RetentionError(source, [f"not valid YAML: {exc}"]) from exc
-    if not isinstance(raw, dict):
-        raise RetentionError(source, ["the file must be a mapping with 'version', 'lake' and 'registry'"])
+    raw = parse_mapping(text, source=source, error=RetentionError, shape="'version', 'lake' and 'registry'")
     problems = _audit_problems(raw) + _lake_problems(raw.get("lake"))
     try:
         policy = RetentionPolicy.model_validate(_without_audit_keys(raw))
@@ -124,11 +114,7 @@ def parse_policy(text: str, *, source: str = "<retention>") -> RetentionPolicy:
 
 def load_policy(path: Path) -> RetentionPolicy:
     """Read and validate a policy file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RetentionError(str(path), [f"cannot read: {exc.strerror}"]) from exc
-    return parse_policy(text, source=str(path))
+    return load_file(path, parse_policy, error=RetentionError)
 
 
 def _audit_problems(raw: dict[Any, Any]) -> list[str]:
@@ -166,12 +152,11 @@ def _is_reported(error: Any, problems: list[str]) -> bool:
     return any(p.startswith(f"{loc}: unknown record kind") for p in problems)
 
 
+_MESSAGES = {"extra_forbidden": "extra key not allowed", "missing": "missing; every retention must be stated"}
+
+
 def _where(error: Any) -> str:
-    loc = ".".join(str(p) for p in error["loc"])
-    message = "extra key not allowed" if error["type"] == "extra_forbidden" else str(error["msg"])
-    if error["type"] == "missing":
-        message = "missing; every retention must be stated"
-    return f"{loc}: {message}" if loc else message
+    return where(error, messages=_MESSAGES)
 
 
 def day_start(day: date) -> datetime:

@@ -10,8 +10,9 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
+from safecity.core.context import Context
 from safecity.security import accounts
-from safecity.security.audit import Actor, AuditEntry, AuditTrail, Outcome
+from safecity.security.audit import Actor, AuditEntry, AuditTrail, Outcome, actor_of
 from safecity.security.errors import AccessDenied, NotAuthenticated
 from safecity.security.models import Account, AuthSession
 from safecity.security.principal import AreaCache, Principal
@@ -247,6 +248,6 @@ class Security:
             now=self.now(),
         )
 
-    def record(self, actor: Actor, entry: AuditEntry) -> int:
-        """Append to the audit trail at the platform's time."""
-        return self.audit.record(actor, entry, at=self.now())
+    def record(self, who: Actor | Context, entry: AuditEntry) -> int:
+        """Append to the audit trail at the platform's time, naming the actor or context's actor."""
+        return self.audit.record(actor_of(who), entry, at=self.now())

@@ -31,7 +31,7 @@ from safecity.registry.schemas import (
 from safecity.security.audit import AuditEntry, subject
 from safecity.security.cases import justify
 from safecity.security.errors import AccessDenied
-from safecity.security.masking import mask_id_number, mask_phone
+from safecity.core.masking import mask_id_number, mask_phone
 from safecity.security.principal import Principal
 from safecity.security.roles import Permission as P
 from safecity.store import transaction
