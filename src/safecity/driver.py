@@ -23,10 +23,10 @@ import structlog
 from rich.console import Console
 from sqlalchemy import func, select
 
+from safecity import registry
 from safecity.ingest import Part
 from safecity.platform import Platform
 from safecity.registry import Conflict
-from safecity.registry import service as registry
 from safecity.registry.models import Area, EBike
 from safecity.security import accounts
 from safecity.security.models import Account

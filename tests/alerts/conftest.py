@@ -12,12 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import safecity.alerts.models
 import safecity.registry.models  # noqa: F401  (tables for create_all)
+from safecity import registry
 from safecity.alerts import AlertService
 from safecity.core.clock import ManualClock
 from safecity.core.finding import Evidence, Finding
-from safecity.registry import Area
-from safecity.registry import service as registry
-from safecity.registry.service import BikeRegistration
+from safecity.registry import Area, BikeRegistration
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.store.db import transaction
 

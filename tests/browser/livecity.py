@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from safecity import registry
 from safecity.core.ids import id_number_check_char
 from safecity.platform import Platform
 from safecity.registry import Area
-from safecity.registry import service as registry
 from safecity.security import accounts
 from safecity.security.passwords import totp_now
 from safecity.security.roles import Role

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
-from safecity.registry import service as registry
 from safecity.security.pseudonym import Pseudonymizer
 from tests.conftest import T0
 

@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.core.record import RECORD_SCHEMA
 from safecity.ingest import IngestPipeline, Part
 from safecity.ingest.personal import pseudonymise
 from safecity.platform import Platform
 from safecity.registry import Person
-from safecity.registry import service as registry
 from safecity.security.keys import PseudonymKeys
 from safecity.security.linkage import lake_subjects, person_subjects, resolve_pseudonym, rotate_pseudonym_key
 from safecity.security.pseudonym import Pseudonymizer

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from tests.servicecheck import require_service
 
+from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
 from safecity.ingest.models import DeadLetter
 from safecity.ingest.mqtt import POISON_ATTEMPTS, MqttIngest, PartsPipeline
 from safecity.ingest.pipeline import IngestResult, Part, Rejection, StorageUnavailable
-from safecity.registry import service as registry
 from safecity.security.pseudonym import Pseudonymizer
 
 pytestmark = pytest.mark.integration

@@ -19,9 +19,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.conftest import T0
 from tests.servicecheck import require_service
 
+from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.platform import Platform
-from safecity.registry import service as registry
 from safecity.settings import Settings
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity import registry
 from safecity.core.record import RECORD_SCHEMA
-from safecity.registry import service as registry
 from safecity.rules import LiveFacts
 from safecity.security.pseudonym import Pseudonymizer
 from tests.conftest import T0

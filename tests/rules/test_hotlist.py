@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from safecity import registry
 from safecity.registry import WatchStatus
-from safecity.registry import service as registry
 from safecity.rules.config import RuleConfig
 from safecity.rules.hotlist import HotlistRule
 from tests.conftest import T0

@@ -23,11 +23,11 @@ import httpx
 import pytest
 import uvicorn
 
+from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.core.finding import Evidence, Finding
 from safecity.platform import Platform
 from safecity.registry import Area
-from safecity.registry import service as registry
 from safecity.security import accounts, cases
 from safecity.security.models import Account
 from safecity.security.roles import CITY_WIDE, ROLE_KIND, AccountKind, Role

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.platform import Platform
 from safecity.registry import Area
-from safecity.registry import service as registry
 from safecity.security.roles import Role
 from safecity.settings import Settings
 from safecity.store import transaction

@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity import registry
 from safecity.registry import Person
-from safecity.registry import service as registry
 from safecity.security.keys import load_pseudonym_keys
 from safecity.security.linkage import (
     lake_subjects,

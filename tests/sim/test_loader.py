@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity.registry import service
+from safecity import registry
 from safecity.registry.models import Area, Device, EBike, Person, WatchlistEntry
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.sim import City, CityAlreadyLoaded, load_city
@@ -47,7 +47,7 @@ def test_loaded_areas_keep_hierarchy_stations_and_boundaries(
     with session_factory() as session:
         community = session.scalars(select(Area).where(Area.kind == "community")).first()
         assert community is not None
-        station = service.station_of_area(session, area_id=community.id)
+        station = registry.station_of_area(session, area_id=community.id)
         assert station is not None
         assert station.id == community.station_id == community.parent_id
         assert station.station_id == station.id
@@ -63,7 +63,7 @@ def test_bike_rows_match_the_city_and_keep_utc_times(
     load_city(tiny_city, session_factory, pseudonymizer=pseudonymizer)
     first = tiny_city.table("bikes").row(0, named=True)
     with session_factory() as session:
-        bike = service.get_bike_by_tag(session, tag_id=first["tag_id"])
+        bike = registry.get_bike_by_tag(session, tag_id=first["tag_id"])
         assert bike is not None
         assert bike.id == first["bike_id"]
         assert bike.frame_number == first["frame_number"]
@@ -80,9 +80,9 @@ def test_device_secrets_are_written_and_only_their_hashes_stored(
     assert report.secrets_path == tiny_city.secrets_path
     assert set(secrets) == set(tiny_city.table("devices")["id"])
     with session_factory() as session:
-        directory = service.device_directory(session)
+        directory = registry.device_directory(session)
     hashes = dict(zip(directory["device"], directory["secret_hash"], strict=True))
-    assert all(service.is_secret_valid(secret, hashes[device]) for device, secret in secrets.items())
+    assert all(registry.is_secret_valid(secret, hashes[device]) for device, secret in secrets.items())
     assert not any(secret in hashes.values() for secret in secrets.values())
     assert directory["active"].all()
 
@@ -102,7 +102,7 @@ def test_replace_swaps_the_city_and_drops_its_watchlist(
     load_city(tiny_city, session_factory, pseudonymizer=pseudonymizer)
     now = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     with session_factory() as session, session.begin():
-        service.report_stolen(
+        registry.report_stolen(
             session, bike_id=1, reported_by="owner", basis="report 1", owner="S0101", now=now
         )
     report = load_city(tiny_city, session_factory, pseudonymizer=pseudonymizer, replace=True)
@@ -115,7 +115,7 @@ def test_new_registrations_after_a_load_get_fresh_ids(
     tiny_city: City, session_factory: sessionmaker[Session], pseudonymizer: Pseudonymizer
 ) -> None:
     load_city(tiny_city, session_factory, pseudonymizer=pseudonymizer)
-    reg = service.BikeRegistration(
+    reg = registry.BikeRegistration(
         tag_id="ABCDEF0123",
         frame_number="NEW-1",
         model="m",
@@ -124,7 +124,7 @@ def test_new_registrations_after_a_load_get_fresh_ids(
         owner_name="测试",
     )
     with session_factory() as session, session.begin():
-        bike = service.register_bike(
+        bike = registry.register_bike(
             session,
             reg=reg,
             by="test",

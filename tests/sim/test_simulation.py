@@ -16,8 +16,8 @@ import polars as pl
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity import registry
 from safecity.core.record import WireEvent
-from safecity.registry import service
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.sim import City, ReportStolen, SimBatch, Simulation, TamperTruth, TheftTruth, load_city
 from safecity.sim.incident import SilenceTruth
@@ -329,7 +329,7 @@ def test_report_actions_list_the_stolen_tags_in_the_registry(
     load_city(tiny_city, session_factory, pseudonymizer=pseudonymizer)
     for action in (a for b in batches for a in b.actions):
         with session_factory() as session, session.begin():
-            service.report_stolen(
+            registry.report_stolen(
                 session,
                 bike_id=action.bike_id,
                 reported_by=action.reported_by,
@@ -339,5 +339,5 @@ def test_report_actions_list_the_stolen_tags_in_the_registry(
                 now=action.at,
             )
     with session_factory() as session:
-        listed = service.active_watchlist(session, now=sim.end)
+        listed = registry.active_watchlist(session, now=sim.end)
     assert sorted(listed["subject"]) == sorted(t.tag for t in sim.ground_truth if isinstance(t, TheftTruth))

@@ -16,13 +16,13 @@ import structlog
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from safecity import registry
 from safecity.alerts.bulk import among, chunked
 from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, OutboxNotice, Routing
 from safecity.alerts.notice import AlertChange, ChangeType, change_of
 from safecity.alerts.owner import OwnerNoticeRequest, queue_owner_notices
 from safecity.core.finding import Evidence, Finding
 from safecity.core.record import new_id
-from safecity.registry import service as registry
 
 log = structlog.get_logger(__name__)
 

@@ -19,8 +19,8 @@ from safecity.alerts.bulk import among, chunked
 from safecity.alerts.errors import AlertError
 from safecity.alerts.models import NoticeStatus, OutboxNotice
 from safecity.alerts.notice import owner_sms_body
-from safecity.core.masking import mask_phone
 from safecity.core.finding import Evidence
+from safecity.core.masking import mask_phone
 from safecity.core.record import new_id
 from safecity.registry import Area, Device, EBike, Person
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity import registry
 from safecity.core.geo import cell_expr
 from safecity.ingest.validate import DEVICE_FRAME_SCHEMA
-from safecity.registry import service as registry
 
 MIN_RELOAD_S = 2.0
 

@@ -1,9 +1,18 @@
 """Rules: configuration, vectorised stateful evaluators, the micro-batch engine and backtests."""
 
 from safecity.rules.base import Facts, Rule
-from safecity.rules.config import DEFAULT_RULES_FILE, RulesError, RulesFile, load_rules, parse_rules
+from safecity.rules.config import (
+    DEFAULT_RULES_FILE,
+    RuleConfig,
+    RuleParams,
+    RulesError,
+    RulesFile,
+    load_rules,
+    parse_rules,
+)
 from safecity.rules.engine import RuleEngine, build_rules
 from safecity.rules.facts import LiveFacts, PeriodFacts
+from safecity.rules.kinds import RuleKind, rule_kinds
 
 __all__ = [
     "DEFAULT_RULES_FILE",
@@ -11,10 +20,14 @@ __all__ = [
     "LiveFacts",
     "PeriodFacts",
     "Rule",
+    "RuleConfig",
+    "RuleParams",
     "RuleEngine",
+    "RuleKind",
     "RulesError",
     "RulesFile",
     "build_rules",
     "load_rules",
     "parse_rules",
+    "rule_kinds",
 ]

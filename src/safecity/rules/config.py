@@ -4,7 +4,7 @@
 version: 1
 rules:
   - name: stolen-bike            # unique; appears on every warning it raises
-    kind: hotlist                # the evaluator (see KINDS)
+    kind: hotlist                # the evaluator: a registered RuleKind (rules/kinds.py)
     severity: high               # low | medium | high | critical
     params: {lists: [stolen_bike], record_kinds: [rfid_read]}
 ```
@@ -19,70 +19,46 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from safecity.core.configfile import ConfigFileError, load_file, parse_mapping, where
 from safecity.core.kinds import ALL_KINDS
+from safecity.rules.kinds import rule_kinds
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class HotlistParams(_Strict):
-    """A listed subject seen anywhere."""
-
-    lists: list[str] = Field(
-        default_factory=lambda: ["stolen_bike"], min_length=1, description="Watchlist kinds to match against."
-    )
-    record_kinds: list[str] = Field(
-        default_factory=lambda: ["rfid_read"], min_length=1, description="Sighting kinds that can match."
-    )
-
-    @field_validator("record_kinds")
-    @classmethod
-    def _known(cls, kinds: list[str]) -> list[str]:
-        unknown = sorted(set(kinds) - ALL_KINDS)
-        if unknown:
-            raise ValueError(f"unknown record kinds {unknown}; known: {sorted(ALL_KINDS)}")
-        return kinds
+class RuleParams(_Strict):
+    """Base of every rule kind's parameter model: unknown keys are refused, values are frozen."""
 
 
-class TagTamperParams(_Strict):
-    """A tag reporting that it was prised off or opened."""
-
-    codes: list[str] = Field(
-        default_factory=lambda: ["tamper"], min_length=1, description="Read codes that mean tampering."
-    )
-    record_kinds: list[str] = Field(default_factory=lambda: ["rfid_read"], min_length=1)
-
-
-class DeviceOfflineParams(_Strict):
-    """No heartbeat (or any record) from a device for too long."""
-
-    minutes: float = Field(15, gt=0, le=7 * 24 * 60, description="Silence that makes a device offline.")
-    device_kinds: list[str] = Field(
-        default_factory=lambda: ["rfid_station"], min_length=1, description="Device kinds to watch."
-    )
-
-
-PARAMS: dict[str, type[_Strict]] = {
-    "hotlist": HotlistParams,
-    "tag_tamper": TagTamperParams,
-    "device_offline": DeviceOfflineParams,
-}
-KINDS = tuple(PARAMS)
+def known_record_kinds(kinds: list[str]) -> list[str]:
+    """A validator for `record_kinds` parameters: every kind must exist."""
+    unknown = sorted(set(kinds) - ALL_KINDS)
+    if unknown:
+        raise ValueError(f"unknown record kinds {unknown}; known: {sorted(ALL_KINDS)}")
+    return kinds
 
 
 class RuleConfig(_Strict):
     """One configured rule."""
 
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-    kind: Literal["hotlist", "tag_tamper", "device_offline"]
+    kind: str
     enabled: bool = True
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     title: str | None = Field(None, max_length=200, description="Headline of its warnings.")
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, kind: str) -> str:
+        kinds = rule_kinds()
+        if kind not in kinds:
+            raise ValueError(f"unknown rule kind {kind!r}; known: {', '.join(sorted(kinds))}")
+        return kind
+
     def typed_params(self) -> Any:
         """The parameters validated against this rule kind's schema."""
-        return PARAMS[self.kind].model_validate(self.params)
+        return rule_kinds()[self.kind].params.model_validate(self.params)
 
 
 class RulesFile(_Strict):

@@ -22,9 +22,7 @@ from safecity.core.clock import Clock
 from safecity.core.finding import Finding
 from safecity.rules.base import Facts, Rule
 from safecity.rules.config import RulesFile
-from safecity.rules.hotlist import HotlistRule
-from safecity.rules.offline import DeviceOfflineRule
-from safecity.rules.tamper import TagTamperRule
+from safecity.rules.kinds import rule_kinds
 
 log = structlog.get_logger(__name__)
 
@@ -37,16 +35,11 @@ EVAL_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
 
-EVALUATORS: dict[str, Callable[..., Rule]] = {
-    "hotlist": HotlistRule,
-    "tag_tamper": TagTamperRule,
-    "device_offline": DeviceOfflineRule,
-}
-
 
 def build_rules(config: RulesFile) -> list[Rule]:
-    """Instantiate the enabled rules of a validated rules file."""
-    return [EVALUATORS[r.kind](r) for r in config.rules if r.enabled]
+    """Instantiate the enabled rules of a validated rules file with their kinds' evaluators."""
+    kinds = rule_kinds()
+    return [kinds[r.kind].evaluator(r) for r in config.rules if r.enabled]
 
 
 class RuleEngine:

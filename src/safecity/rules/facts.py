@@ -10,7 +10,7 @@ from datetime import datetime
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity.registry import service as registry
+from safecity import registry
 
 
 class LiveFacts:

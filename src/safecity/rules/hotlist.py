@@ -5,10 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 
 import polars as pl
+from pydantic import Field, field_validator
 
 from safecity.core.finding import Finding
 from safecity.rules.base import ConfiguredRule, Facts, evidence_by
-from safecity.rules.config import HotlistParams, RuleConfig
+from safecity.rules.config import RuleConfig, RuleParams, known_record_kinds
+from safecity.rules.kinds import RuleKind
+
+
+class HotlistParams(RuleParams):
+    """A listed subject seen anywhere."""
+
+    lists: list[str] = Field(
+        default_factory=lambda: ["stolen_bike"], min_length=1, description="Watchlist kinds to match against."
+    )
+    record_kinds: list[str] = Field(
+        default_factory=lambda: ["rfid_read"], min_length=1, description="Sighting kinds that can match."
+    )
+
+    _known = field_validator("record_kinds")(known_record_kinds)
 
 
 class HotlistRule(ConfiguredRule):
@@ -65,3 +80,6 @@ class HotlistRule(ConfiguredRule):
                 )
             )
         return findings
+
+
+KIND = RuleKind("hotlist", HotlistParams, HotlistRule)

@@ -9,10 +9,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import polars as pl
+from pydantic import Field
 
 from safecity.core.finding import Evidence, Finding
 from safecity.rules.base import ConfiguredRule, Facts
-from safecity.rules.config import DeviceOfflineParams, RuleConfig
+from safecity.rules.config import RuleConfig, RuleParams
+from safecity.rules.kinds import RuleKind
+
+
+class DeviceOfflineParams(RuleParams):
+    """No heartbeat (or any record) from a device for too long."""
+
+    minutes: float = Field(15, gt=0, le=7 * 24 * 60, description="Silence that makes a device offline.")
+    device_kinds: list[str] = Field(
+        default_factory=lambda: ["rfid_station"], min_length=1, description="Device kinds to watch."
+    )
 
 
 class DeviceOfflineRule(ConfiguredRule):
@@ -117,3 +128,6 @@ class DeviceOfflineRule(ConfiguredRule):
                 )
             )
         return findings
+
+
+KIND = RuleKind("device_offline", DeviceOfflineParams, DeviceOfflineRule)

@@ -5,10 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 
 import polars as pl
+from pydantic import Field
 
 from safecity.core.finding import Finding
 from safecity.rules.base import ConfiguredRule, Facts, evidence_by
-from safecity.rules.config import RuleConfig, TagTamperParams
+from safecity.rules.config import RuleConfig, RuleParams
+from safecity.rules.kinds import RuleKind
+
+
+class TagTamperParams(RuleParams):
+    """A tag reporting that it was prised off or opened."""
+
+    codes: list[str] = Field(
+        default_factory=lambda: ["tamper"], min_length=1, description="Read codes that mean tampering."
+    )
+    record_kinds: list[str] = Field(default_factory=lambda: ["rfid_read"], min_length=1)
 
 
 class TagTamperRule(ConfiguredRule):
@@ -47,3 +58,6 @@ class TagTamperRule(ConfiguredRule):
             )
             for subject, items in evidence_by(hits, "subject").items()
         ]
+
+
+KIND = RuleKind("tag_tamper", TagTamperParams, TagTamperRule)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity import registry
 from safecity.core.kinds import SubjectKind
 from safecity.registry import Person
-from safecity.registry import service as registry
 from safecity.security.keys import load_pseudonym_keys, save_pseudonym_keys
 from safecity.security.pseudonym import PSEUDONYMISED_SUBJECT_KINDS, Pseudonymizer
 

@@ -24,8 +24,8 @@ import structlog
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity.registry import hash_secret
 from safecity.registry.models import Area, BikeStatus, Device, DeviceStatus, EBike, Person, WatchlistEntry
-from safecity.registry.service import hash_secret
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.sim.city import City
 

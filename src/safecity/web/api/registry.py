@@ -13,8 +13,9 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from safecity import registry
+from safecity.core.masking import mask_id_number, mask_phone
 from safecity.registry import Area, Device, EBike, NotFound, Person, WatchlistEntry, WatchStatus
-from safecity.registry import service as registry
 from safecity.registry.models import DeviceStatus
 from safecity.registry.schemas import (
     AreaOut,
@@ -31,7 +32,6 @@ from safecity.registry.schemas import (
 from safecity.security.audit import AuditEntry, subject
 from safecity.security.cases import justify
 from safecity.security.errors import AccessDenied
-from safecity.core.masking import mask_id_number, mask_phone
 from safecity.security.principal import Principal
 from safecity.security.roles import Permission as P
 from safecity.store import transaction

@@ -1,0 +1,87 @@
+"""E-bikes: registration of a bike (its RFID tag, frame number and owner) and lookups by tag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from safecity.core.ids import is_valid_id_number, is_valid_subject
+from safecity.core.kinds import SubjectKind
+from safecity.registry.errors import Conflict, InvalidInput, NotFound
+from safecity.registry.models import (
+    BikeStatus,
+    EBike,
+)
+from safecity.registry.people import Pseudonymize, get_or_create_person
+
+
+def get_bike_by_tag(session: Session, *, tag_id: str) -> EBike | None:
+    """Return the bike carrying this tag."""
+    return session.scalars(select(EBike).where(EBike.tag_id == tag_id)).first()
+
+
+def require_bike(session: Session, *, bike_id: int) -> EBike:
+    """Return the bike or raise NotFound."""
+    bike = session.get(EBike, bike_id)
+    if bike is None:
+        raise NotFound("bike", str(bike_id))
+    return bike
+
+
+@dataclass(frozen=True, slots=True)
+class BikeRegistration:
+    """Everything needed to register an e-bike and its owner."""
+
+    tag_id: str
+    frame_number: str
+    model: str
+    colour: str
+    owner_id_number: str
+    owner_name: str
+    owner_phone: str | None = None
+
+
+def register_bike(
+    session: Session, *, reg: BikeRegistration, by: str, now: datetime, pseudonymize: Pseudonymize
+) -> EBike:
+    """Register an e-bike to its owner (created if new); tag and frame number must be unused."""
+    tag = reg.tag_id.strip().upper()
+    if not is_valid_subject(SubjectKind.TAG, tag):
+        raise InvalidInput("tag_id", f"{reg.tag_id!r} is not a tag id (8 to 16 hexadecimal digits)")
+    if not reg.frame_number.strip():
+        raise InvalidInput("frame_number", "the frame number is required")
+    # Checked here, not only in get_or_create_person, so the error names this input's field.
+    if not is_valid_id_number(reg.owner_id_number):
+        raise InvalidInput(
+            "owner_id_number", f"{reg.owner_id_number!r} is not a valid GB 11643 identity number"
+        )
+    if get_bike_by_tag(session, tag_id=tag) is not None:
+        raise Conflict("tag_id", f"tag {tag} is already fitted to a registered bike")
+    owner = get_or_create_person(
+        session,
+        id_number=reg.owner_id_number,
+        name=reg.owner_name,
+        phone=reg.owner_phone,
+        now=now,
+        pseudonymize=pseudonymize,
+    )
+    bike = EBike(
+        tag_id=tag,
+        owner_id=owner.id,
+        frame_number=reg.frame_number.strip(),
+        model=reg.model.strip(),
+        colour=reg.colour.strip(),
+        status=BikeStatus.REGISTERED,
+        registered_at=now,
+        registered_by=by,
+    )
+    session.add(bike)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("frame_number", f"frame number {reg.frame_number} is already registered") from exc
+    return bike

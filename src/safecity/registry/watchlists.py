@@ -1,0 +1,177 @@
+"""Watchlists: listing subjects (a stolen bike's tag), closing entries, and the view rules match against."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from safecity.core.kinds import SubjectKind
+from safecity.registry.bikes import require_bike
+from safecity.registry.errors import Conflict, InvalidInput, NotFound
+from safecity.registry.models import (
+    BikeStatus,
+    EBike,
+    WatchlistEntry,
+    WatchlistKind,
+    WatchStatus,
+)
+
+DEFAULT_WATCH_DAYS = 180  # a stolen-bike entry lapses after six months unless renewed
+
+
+def report_stolen(
+    session: Session,
+    *,
+    bike_id: int,
+    reported_by: str,
+    basis: str,
+    owner: str,
+    now: datetime,
+    owner_station_id: str | None = None,
+    valid_days: int = DEFAULT_WATCH_DAYS,
+) -> WatchlistEntry:
+    """List a bike as stolen so that any station reading its tag raises an alarm."""
+    bike = require_bike(session, bike_id=bike_id)
+    if not basis.strip():
+        raise InvalidInput("basis", "say on what basis the bike is listed (report number, statement)")
+    if not 1 <= valid_days <= 3650:
+        raise InvalidInput("valid_days", "an entry must be valid for 1 to 3650 days")
+    if get_active_entry(session, subject_kind=SubjectKind.TAG, subject=bike.tag_id, now=now):
+        raise Conflict("bike_id", f"bike {bike_id} is already listed as stolen")
+    entry = WatchlistEntry(
+        list_kind=WatchlistKind.STOLEN_BIKE,
+        subject_kind=SubjectKind.TAG,
+        subject=bike.tag_id,
+        ebike_id=bike.id,
+        reported_by=reported_by,
+        reported_at=now,
+        basis=basis.strip(),
+        owner=owner,
+        owner_station_id=owner_station_id,
+        expires_at=now + timedelta(days=valid_days),
+        status=WatchStatus.ACTIVE,
+    )
+    bike.status = BikeStatus.STOLEN
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def get_active_entry(
+    session: Session, *, subject_kind: str, subject: str, now: datetime
+) -> WatchlistEntry | None:
+    """Return the active, unexpired entry listing this subject, if any."""
+    return session.scalars(
+        select(WatchlistEntry).where(
+            WatchlistEntry.subject_kind == subject_kind,
+            WatchlistEntry.subject == subject,
+            WatchlistEntry.status == WatchStatus.ACTIVE,
+            WatchlistEntry.expires_at > now,
+        )
+    ).first()
+
+
+def require_entry(session: Session, *, entry_id: int) -> WatchlistEntry:
+    """Return the watchlist entry or raise NotFound."""
+    entry = session.get(WatchlistEntry, entry_id)
+    if entry is None:
+        raise NotFound("watchlist entry", str(entry_id))
+    return entry
+
+
+def close_entry(
+    session: Session, *, entry_id: int, status: WatchStatus, by: str, note: str, now: datetime
+) -> WatchlistEntry:
+    """Close an entry as recovered or withdrawn; it stops matching at once."""
+    if status is WatchStatus.ACTIVE:
+        raise InvalidInput("status", "an entry can be closed as recovered or withdrawn only")
+    entry = require_entry(session, entry_id=entry_id)
+    if entry.status != WatchStatus.ACTIVE:
+        raise Conflict("status", f"entry {entry_id} is already {entry.status}")
+    entry.status, entry.closed_at, entry.closed_by, entry.close_note = status, now, by, note
+    if entry.ebike_id is not None:
+        require_bike(session, bike_id=entry.ebike_id).status = BikeStatus.REGISTERED
+    session.flush()
+    return entry
+
+
+WATCHLIST_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "subject_kind": pl.String,
+    "subject": pl.String,
+    "entry_id": pl.Int64,
+    "list_kind": pl.String,
+    "ebike_id": pl.Int64,
+    "valid_from": pl.Datetime("us", "UTC"),
+    "valid_until": pl.Datetime("us", "UTC"),
+}
+
+
+def _watchlist_frame(rows: list[WatchlistEntry]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [
+            (
+                e.subject_kind,
+                e.subject,
+                e.id,
+                e.list_kind,
+                e.ebike_id,
+                e.reported_at,
+                min(e.closed_at, e.expires_at) if e.closed_at else e.expires_at,
+            )
+            for e in rows
+        ],
+        schema=WATCHLIST_SCHEMA,
+        orient="row",
+    )
+
+
+def active_watchlist(session: Session, *, now: datetime) -> pl.DataFrame:
+    """Entries that match now, with their validity interval, as a frame rules join against."""
+    return _watchlist_frame(
+        list(
+            session.scalars(
+                select(WatchlistEntry).where(
+                    WatchlistEntry.status == WatchStatus.ACTIVE, WatchlistEntry.expires_at > now
+                )
+            )
+        )
+    )
+
+
+def watchlist_between(session: Session, *, start: datetime, end: datetime) -> pl.DataFrame:
+    """Every entry that was in force at some moment of [start, end), closed ones included (backtests)."""
+    entries = session.scalars(
+        select(WatchlistEntry).where(WatchlistEntry.reported_at < end, WatchlistEntry.expires_at > start)
+    )
+    return _watchlist_frame([e for e in entries if e.closed_at is None or e.closed_at > start])
+
+
+def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, dict[str, object]]:
+    """What the registry says about listed subjects: the basis of the listing and the bike."""
+    facts: dict[int, dict[str, object]] = {}
+    for entry in session.scalars(select(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids))):
+        fact: dict[str, object] = {
+            "watchlist_entry_id": entry.id,
+            "list": entry.list_kind,
+            "reported_at": entry.reported_at.isoformat(),
+            "reported_by": entry.reported_by,
+            "basis": entry.basis,
+            "entry_owner": entry.owner,
+            "expires_at": entry.expires_at.isoformat(),
+        }
+        if entry.ebike_id is not None:
+            bike = session.get(EBike, entry.ebike_id)
+            if bike is not None:
+                fact.update(
+                    ebike_id=bike.id,
+                    tag_id=bike.tag_id,
+                    model=bike.model,
+                    colour=bike.colour,
+                    frame_number=bike.frame_number,
+                    owner_person_id=bike.owner_id,
+                )
+        facts[entry.id] = fact
+    return facts
