@@ -19,6 +19,8 @@ T = TypeVar("T")
 class ConfigFileError(ValueError):
     """A configuration file is wrong; `problems` lists each problem with where it is."""
 
+    what = "configuration file"  # how messages name the file: "rules file", "retention policy"
+
     def __init__(self, source: str, problems: list[str]) -> None:
         super().__init__(f"{source}: " + "; ".join(problems))
         self.source = source

@@ -71,6 +71,8 @@ class RulesFile(_Strict):
 class RulesError(ConfigFileError):
     """The rules file is wrong; `problems` lists each problem with where it is."""
 
+    what = "rules file"
+
 
 def parse_rules(text: str, *, source: str = "<rules>") -> RulesFile:
     """Parse and validate a rules document; raise RulesError naming every problem."""

@@ -91,6 +91,8 @@ class RetentionPolicy(_Strict):
 class RetentionError(ConfigFileError):
     """The policy file is wrong; `problems` lists each problem with where it is."""
 
+    what = "retention policy"
+
 
 def parse_policy(text: str, *, source: str = "<retention>") -> RetentionPolicy:
     """Parse and validate a policy document; raise RetentionError naming every problem."""

@@ -10,11 +10,10 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from safecity.registry.models import EBike
-from safecity.security import accounts
+from safecity.security import accounts, admin
 from safecity.security import audit as audit_trail
-from safecity.security.audit import AuditEntry, from_us, subject
+from safecity.security.audit import from_us, subject
 from safecity.security.errors import NotAuthenticated
-from safecity.security.models import Account
 from safecity.security.passwords import totp_uri
 from safecity.security.principal import Principal
 from safecity.security.roles import Permission as P
@@ -30,10 +29,8 @@ from safecity.security.schemas import (
     UserOut,
 )
 from safecity.security.service import SignedIn
-from safecity.store import transaction
 from safecity.web.auth import (
     REFRESH_COOKIE,
-    audited,
     client_of,
     need,
     public,
@@ -67,17 +64,6 @@ def token_out(signed: SignedIn) -> TokenOut:
         refresh_token=signed.refresh_token,
         expires_in=signed.expires_in,
         user=me_out(signed.principal),
-    )
-
-
-def user_out(account: Account) -> UserOut:
-    """An account for administrators."""
-    return UserOut.model_validate(
-        {
-            **{c: getattr(account, c) for c in UserOut.model_fields if hasattr(account, c)},
-            "areas": list(account.areas or ()),
-            "has_totp": account.totp_secret is not None,
-        }
     )
 
 
@@ -197,29 +183,22 @@ def create_user(
         person_id=body.person_id,
         with_totp=body.totp,
     )
-    with transaction(platform.session_factory) as session:
-        account, secret = accounts.create_account(session, new, by=who.username, now=platform.clock.now())
-        out = user_out(account)
-    audited(
-        request,
-        who,
-        AuditEntry(
-            "users.create",
-            resource_of(request),
-            status=201,
-            subjects=[subject("account", out.username)],
-            detail={"role": out.role, "areas": out.areas, "city_wide": out.city_wide},
-        ),
+    result = admin.create_user(
+        platform.security, who.context(), new, resource=resource_of(request), status=201
     )
-    uri = totp_uri(secret, out.username) if secret else None
-    return UserCreatedOut(user=out, totp_secret=secret, totp_uri=uri)
+    return _created_out(result)
+
+
+def _created_out(result: admin.AccountResult) -> UserCreatedOut:
+    secret = result.secret
+    uri = totp_uri(secret, result.user.username) if secret else None
+    return UserCreatedOut(user=result.user, totp_secret=secret, totp_uri=uri)
 
 
 @router.get("/users", response_model=list[UserOut], summary="Accounts")
 def list_users(platform: PlatformDep, _: Principal = need(P.USERS_MANAGE)) -> list[UserOut]:
     """Every account."""
-    with platform.session_factory() as session:
-        return [user_out(a) for a in session.scalars(select(Account).order_by(Account.username))]
+    return admin.list_users(platform.security)
 
 
 def _account_action(
@@ -227,30 +206,17 @@ def _account_action(
     request: Request,
     who: Principal,
     username: str,
-    action: str,
-    body: PasswordIn | None,
-) -> tuple[UserOut, str | None]:
-    now = platform.clock.now()
-    secret: str | None = None
-    with transaction(platform.session_factory) as session:
-        account = accounts.find_account(session, username)
-        if action == "disable":
-            accounts.set_disabled(session, account, True, now=now)
-        elif action == "enable":
-            accounts.set_disabled(session, account, False, now=now)
-        elif action == "unlock":
-            accounts.unlock(account)
-        elif action == "password" and body is not None:
-            accounts.set_password(session, account, body.password, now=now)
-        elif action == "totp":
-            secret = accounts.reset_totp(account)
-        out = user_out(account)
-    audited(
-        request,
-        who,
-        AuditEntry(f"users.{action}", resource_of(request), subjects=[subject("account", username)]),
+    change: admin.AccountChange,
+    body: PasswordIn | None = None,
+) -> admin.AccountResult:
+    return admin.change_user(
+        platform.security,
+        who.context(),
+        username,
+        change,
+        resource=resource_of(request),
+        password=body.password if body else None,
     )
-    return out, secret
 
 
 @router.post("/users/{username}/disable", response_model=UserOut, summary="Disable an account")
@@ -258,7 +224,7 @@ def disable_user(
     username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
 ) -> UserOut:
     """Disable an account and end all its sessions at once."""
-    return _account_action(platform, request, who, username, "disable", None)[0]
+    return _account_action(platform, request, who, username, admin.AccountChange.DISABLE).user
 
 
 @router.post("/users/{username}/enable", response_model=UserOut, summary="Re-enable an account")
@@ -266,7 +232,7 @@ def enable_user(
     username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
 ) -> UserOut:
     """Let a disabled account sign in again."""
-    return _account_action(platform, request, who, username, "enable", None)[0]
+    return _account_action(platform, request, who, username, admin.AccountChange.ENABLE).user
 
 
 @router.post("/users/{username}/unlock", response_model=UserOut, summary="Clear a lockout")
@@ -274,7 +240,7 @@ def unlock_user(
     username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
 ) -> UserOut:
     """Clear failed sign-ins and any lockout."""
-    return _account_action(platform, request, who, username, "unlock", None)[0]
+    return _account_action(platform, request, who, username, admin.AccountChange.UNLOCK).user
 
 
 @router.post("/users/{username}/password", response_model=UserOut, summary="Set a password")
@@ -286,7 +252,7 @@ def set_user_password(
     who: Principal = need(P.USERS_MANAGE),
 ) -> UserOut:
     """Replace the password; every session of the account ends."""
-    return _account_action(platform, request, who, username, "password", body)[0]
+    return _account_action(platform, request, who, username, admin.AccountChange.PASSWORD, body).user
 
 
 @router.post(
@@ -296,10 +262,7 @@ def reset_user_totp(
     username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
 ) -> UserCreatedOut:
     """A new TOTP secret, shown only in this answer."""
-    out, secret = _account_action(platform, request, who, username, "totp", None)
-    return UserCreatedOut(
-        user=out, totp_secret=secret, totp_uri=totp_uri(secret, out.username) if secret else None
-    )
+    return _created_out(_account_action(platform, request, who, username, admin.AccountChange.TOTP))
 
 
 __all__ = ["me_out", "router", "token_out"]

@@ -1,0 +1,163 @@
+"""Running the platform: serve, demo, generate a city, simulate devices, replay a recording."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from safecity.cli.common import build_platform, configure_logging, console, err, progress, settings
+from safecity.settings import Settings
+
+
+def serve() -> None:
+    """Run the platform and its web console (settings from SAFECITY_* variables)."""
+    cfg = settings()
+    configure_logging(cfg)
+    _serve(cfg)
+
+
+def _serve(cfg: Settings, platform: Any = None, simulation: dict[str, Any] | None = None) -> None:
+    import uvicorn
+
+    from safecity.web.app import create_app
+
+    platform = platform or build_platform(cfg)
+    fastapi_app = create_app(
+        platform, background=_simulation_task(platform, simulation) if simulation else None
+    )
+    uvicorn.run(fastapi_app, host=cfg.host, port=cfg.port, log_level="warning", proxy_headers=False)
+
+
+def _simulation_task(platform: Any, simulation: dict[str, Any]) -> Any:
+    from safecity.driver import run_in_process
+
+    def start() -> Any:
+        return run_in_process(platform, **simulation)
+
+    return start
+
+
+def demo(
+    scale: Annotated[str, typer.Option(help="City size: tiny, demo or wenzhou.")] = "demo",
+    seed: Annotated[int, typer.Option(help="Seed of the generated city.")] = 7,
+    speedup: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 30.0,
+    thefts_per_hour: Annotated[float, typer.Option(help="Planted thefts per simulated hour.")] = 6.0,
+) -> None:
+    """Generate the city if missing, then serve the console with the city simulated live."""
+    cfg = settings()
+    configure_logging(cfg)
+    from safecity.core.clock import AcceleratedClock, SystemClock
+    from safecity.driver import city_summary, ensure_loaded, print_demo_accounts, seed_demo_accounts
+
+    # The platform runs on the simulated clock, so that accelerated readings count as current.
+    # People sign in on real time, whatever the city's clock says.
+    real = SystemClock()
+    platform = build_platform(cfg, clock=AcceleratedClock(datetime.now(UTC), speedup), wall_clock=real)
+    city = ensure_loaded(platform, seed=seed, scale=scale, console=err)
+    if platform.bbox is None:
+        platform = build_platform(cfg, clock=platform.clock, wall_clock=real)  # the new city's bounds
+    console.print(f"[bold green]safecity demo[/bold green]: {city_summary(city)}; simulated at {speedup:g}x")
+    print_demo_accounts(seed_demo_accounts(platform), console)
+    console.print(f"Open the console at [bold]http://{cfg.host}:{cfg.port}[/bold] (Ctrl-C stops).")
+    _serve(
+        cfg,
+        platform,
+        simulation={"city": city, "speedup": speedup, "thefts_per_hour": thefts_per_hour, "seed": seed},
+    )
+
+
+def generate(
+    scale: Annotated[str, typer.Option(help="City size: tiny, demo or wenzhou.")] = "demo",
+    seed: Annotated[int, typer.Option(help="Seed (same seed, same city).")] = 7,
+    replace: Annotated[bool, typer.Option(help="Replace a city already in the registry.")] = False,
+) -> None:
+    """Generate a synthetic city and load it into the registry."""
+    cfg = settings()
+    configure_logging(cfg)
+    from safecity.driver import city_summary, ensure_loaded
+
+    platform = build_platform(cfg)
+    city = ensure_loaded(platform, seed=seed, scale=scale, console=err, replace=replace)
+    console.print(city_summary(city))
+
+
+def simulate(
+    url: Annotated[
+        str, typer.Option(help="Base URL of a running safecity to post to.")
+    ] = "http://127.0.0.1:8000",
+    mqtt: Annotated[str, typer.Option(help="Publish over MQTT instead, e.g. mqtt://127.0.0.1:1883.")] = "",
+    speedup: Annotated[
+        float,
+        typer.Option(
+            help="Simulated seconds per real second. Above 1, event times run ahead of the server's clock: "
+            "raise SAFECITY_MAX_FUTURE_SKEW_S on the server to match."
+        ),
+    ] = 1.0,
+    thefts_per_hour: Annotated[float, typer.Option(help="Planted thefts per simulated hour.")] = 6.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 7,
+    duration_s: Annotated[float, typer.Option(help="Stop after this many real seconds (0 = never).")] = 0.0,
+) -> None:
+    """Drive a running platform with simulated devices over HTTP (or MQTT), as real devices would."""
+    cfg = settings()
+    configure_logging(cfg)
+    from safecity.driver import run_remote
+
+    asyncio.run(
+        run_remote(
+            cfg.city_dir,
+            url=url,
+            mqtt_url=mqtt,
+            speedup=speedup,
+            thefts_per_hour=thefts_per_hour,
+            seed=seed,
+            duration_s=duration_s,
+        )
+    )
+
+
+def replay(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="NDJSON file of v1 events, each naming its device.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    batch_events: Annotated[int, typer.Option(help="Events per batch.")] = 50_000,
+) -> None:
+    """Feed a recorded NDJSON file through ingest (validation, lake, dead letters, ledger)."""
+    cfg = settings()
+    configure_logging(cfg)
+    from safecity.ingest import Part
+
+    platform = build_platform(cfg)
+    platform.warm_dedup()
+    totals = {"received": 0, "stored": 0, "dead_lettered": 0, "duplicates": 0}
+    size = file.stat().st_size
+    with progress() as bar, file.open("rb") as fh:
+        task = bar.add_task(f"replay {file.name}", total=size)
+        while chunk := fh.readlines(max(1, batch_events) * 200):
+            results, _ = platform.ingest.process(
+                [Part(body=b"".join(chunk), device_id=None, source="replay")]
+            )
+            for key in totals:
+                totals[key] += getattr(results[0], key)
+            if results[0].error:
+                err.print(f"[red]refused batch:[/red] {escape(results[0].error)}")
+            bar.update(task, advance=sum(len(line) for line in chunk))
+    console.print(json.dumps(totals))
+    platform.engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    """The top-level commands that run the platform or feed it."""
+    for command in (serve, demo, generate, simulate, replay):
+        app.command()(command)

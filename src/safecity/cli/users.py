@@ -1,0 +1,164 @@
+"""`safecity users`: accounts from the server's command line (where the first administrator starts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from safecity.cli.common import build_platform, console, fail, operator, settings
+from safecity.security.admin import AccountChange
+
+group = typer.Typer(
+    help="Create and manage accounts (the first administrator starts here).", no_args_is_help=True
+)
+
+PasswordFile = Annotated[Path | None, typer.Option(help="Read the password from this file, not a prompt.")]
+RESOURCE = "cli"  # what the audit trail names as the resource of a command-line change
+
+
+def _read_password(password_file: Path | None, username: str) -> str:
+    if password_file is not None:
+        try:
+            return password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise typer.BadParameter(
+                f"cannot read {password_file}: {exc.strerror}", param_hint="--password-file"
+            ) from exc
+    return str(typer.prompt(f"Password for {username}", hide_input=True, confirmation_prompt=True))
+
+
+@group.command("create")
+def create(
+    username: Annotated[str, typer.Argument(help="3-64 of a-z 0-9 . _ -")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="patrol_officer, community_officer, dispatcher, investigator, "
+            "commander, auditor, administrator, landlord, guard, committee_worker, "
+            "liaison or citizen."
+        ),
+    ],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    unit: Annotated[
+        str, typer.Option(help="Station, company or office shown to data subjects.")
+    ] = "safecity",
+    area: Annotated[list[str] | None, typer.Option(help="Area id the account reaches (repeatable).")] = None,
+    city_wide: Annotated[
+        bool | None, typer.Option("--city-wide/--area-only", help="Reach the whole city.")
+    ] = None,
+    person_id: Annotated[int | None, typer.Option(help="Registry person of a citizen account.")] = None,
+    totp: Annotated[
+        bool | None,
+        typer.Option(
+            "--totp/--no-totp", help="Second factor (always on for investigator, commander, administrator)."
+        ),
+    ] = None,
+    password_file: PasswordFile = None,
+) -> None:
+    """Create an account; prints its one-time-code secret once when it has one."""
+    from safecity.security import accounts, admin
+    from safecity.security.errors import AccountError
+    from safecity.security.passwords import totp_uri
+    from safecity.security.roles import Role
+
+    try:
+        role_value = Role(role)
+    except ValueError:
+        fail(f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}", 2)
+    password = _read_password(password_file, username)
+    platform = build_platform(settings())
+    new = accounts.NewAccount(
+        username=username,
+        display_name=name or username,
+        role=role_value,
+        unit=unit,
+        password=password,
+        areas=tuple(area or ()),
+        city_wide=city_wide,
+        person_id=person_id,
+        with_totp=totp,
+    )
+    try:
+        result = admin.create_user(platform.security, operator(), new, resource=RESOURCE)
+    except AccountError as exc:
+        fail(exc.message + (f" ({exc.field})" if exc.field else ""))
+    created = result.user.username
+    console.print(f"created [bold]{escape(created)}[/bold] ({role_value.value})")
+    if result.secret:
+        console.print(
+            f"one-time-code secret (shown once; add it to an authenticator app): [bold]{result.secret}[/bold]"
+        )
+        console.print(f"  {escape(totp_uri(result.secret, created))}")
+
+
+@group.command("list")
+def list_() -> None:
+    """Every account: role, areas, state."""
+    from safecity.security import admin
+
+    platform = build_platform(settings())
+    table = Table("username", "role", "unit", "areas", "second factor", "state")
+    for u in admin.list_users(platform.security):
+        state = "disabled" if u.disabled else ("locked" if u.locked_until else "active")
+        areas = "city-wide" if u.city_wide else ", ".join(u.areas) or "-"
+        table.add_row(u.username, u.role, u.unit, areas, "yes" if u.has_totp else "no", state)
+    console.print(table)
+
+
+def _change(username: str, change: AccountChange, password: str | None = None) -> str | None:
+    """Apply one change to an account, audited; its new one-time-code secret if one was issued."""
+    from safecity.security import admin
+    from safecity.security.errors import AccountError
+
+    platform = build_platform(settings())
+    try:
+        result = admin.change_user(
+            platform.security, operator(), username, change, resource=RESOURCE, password=password
+        )
+    except AccountError as exc:
+        fail(exc.message)
+    return result.secret
+
+
+@group.command("disable")
+def disable(username: str) -> None:
+    """Disable an account; its sessions end at once."""
+    _change(username, AccountChange.DISABLE)
+    console.print(f"{escape(username)} disabled; its sessions are ended")
+
+
+@group.command("enable")
+def enable(username: str) -> None:
+    """Let a disabled account sign in again."""
+    _change(username, AccountChange.ENABLE)
+    console.print(f"{escape(username)} enabled")
+
+
+@group.command("unlock")
+def unlock(username: str) -> None:
+    """Clear failed sign-ins and any lockout."""
+    _change(username, AccountChange.UNLOCK)
+    console.print(f"{escape(username)} unlocked")
+
+
+@group.command("reset-password")
+def reset_password(username: str, password_file: PasswordFile = None) -> None:
+    """Set a new password; every session of the account ends."""
+    _change(username, AccountChange.PASSWORD, _read_password(password_file, username))
+    console.print(f"{escape(username)}: password replaced, sessions ended")
+
+
+@group.command("reset-totp")
+def reset_totp(username: str) -> None:
+    """Issue a new one-time-code secret (printed once)."""
+    secret = _change(username, AccountChange.TOTP)
+    console.print(f"{escape(username)}: new one-time-code secret (shown once): {secret}")
+
+
+def register(app: typer.Typer) -> None:
+    """`safecity users ...`."""
+    app.add_typer(group, name="users")

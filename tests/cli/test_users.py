@@ -1,0 +1,88 @@
+"""`safecity users`: accounts from the command line, audited."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from safecity.security import audit
+from safecity.store import make_engine, make_session_factory
+from tests.cli.helpers import Run, password_file
+
+
+def test_users_create_prints_the_one_time_code_secret_once_and_is_audited(run: Run, tmp_path: Path) -> None:
+    made = run(
+        "users",
+        "create",
+        "admin-1",
+        "--role",
+        "administrator",
+        "--name",
+        "First Admin",
+        "--unit",
+        "IT Office",
+        "--password-file",
+        str(password_file(tmp_path)),
+    )
+    assert made.exit_code == 0, made.output
+    assert "created admin-1 (administrator)" in made.output
+    assert "otpauth://totp/" in made.output  # administrators always get a second factor
+    listed = run("users", "list")
+    assert "admin-1" in listed.output and "city-wide" in listed.output and "active" in listed.output
+    engine = make_engine(f"sqlite:///{tmp_path / 'safecity.db'}")
+    with make_session_factory(engine)() as session:
+        records = audit.search(session, action="users.create")
+        assert [json.loads(r.subjects) for r in records] == [["account:admin-1"]]
+        assert records[0].actor.startswith("os:")
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "wizard"], "unknown role 'wizard'"),
+        (["--role", "patrol_officer"], "needs at least one area"),
+        (["--role", "dispatcher", "--city-wide", "--area", "NOWHERE"], "unknown area 'NOWHERE'"),
+    ],
+)
+def test_users_create_refuses_bad_input_in_one_line(
+    run: Run, tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = run("users", "create", "someone", *args, "--password-file", str(password_file(tmp_path)))
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_users_create_refuses_a_weak_password(run: Run, tmp_path: Path) -> None:
+    result = run(
+        "users",
+        "create",
+        "disp-1",
+        "--role",
+        "dispatcher",
+        "--city-wide",
+        "--password-file",
+        str(password_file(tmp_path, "short")),
+    )
+    assert result.exit_code == 1
+    assert "at least 12 characters" in result.output
+
+
+def test_users_disable_and_unlock_name_unknown_users(run: Run, tmp_path: Path) -> None:
+    run(
+        "users",
+        "create",
+        "disp-1",
+        "--role",
+        "dispatcher",
+        "--city-wide",
+        "--password-file",
+        str(password_file(tmp_path)),
+    )
+    assert "disp-1 disabled" in run("users", "disable", "disp-1").output
+    assert "disabled" in run("users", "list").output
+    missing = run("users", "unlock", "nobody")
+    assert (missing.exit_code, "unknown user 'nobody'" in missing.output) == (1, True)
