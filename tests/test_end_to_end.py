@@ -65,7 +65,6 @@ def test_simulated_day_raises_exactly_the_planted_alarms(tmp_path: Path) -> None
             flush()
             for action in batch.actions:
                 assert report_stolen(platform, action) is not None
-            platform.facts.invalidate()
         if batch.device_id and batch.events:
             received += len(batch.events)
             parts.append(Part(body=_ndjson(batch.events), device_id=batch.device_id, source="sim"))

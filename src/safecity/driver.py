@@ -67,7 +67,6 @@ def ensure_loaded(
     except CityAlreadyLoaded:
         if not city.secrets_path.exists():
             raise
-    platform.devices.invalidate()
     return city
 
 
@@ -222,7 +221,6 @@ async def run_in_process(
     async def send(batch: SimBatch) -> None:
         for action in batch.actions:
             if await asyncio.to_thread(report_stolen, platform, action) is not None:
-                await platform.registry_changed("watchlist")
                 log.info("sim.bike_reported_stolen", bike_id=action.bike_id, tag=action.tag)
         if batch.device_id is not None and batch.events:
             await coalescer.add(Part(body=_ndjson(batch.events), device_id=batch.device_id, source="sim"))

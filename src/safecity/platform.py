@@ -8,10 +8,8 @@ MQTT), chosen by settings alone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
-from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -24,12 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.alerts import AlertService, AlertStream, WebhookDispatcher
 from safecity.bus import ALERTS, RECORDS, REGISTRY, Bus, MemoryBus
+from safecity.bus.hub import EventHub
+from safecity.core.capabilities import installed
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.finding import Finding
 from safecity.core.geo import BBox
+from safecity.core.worker import Every, Task, Worker
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
 from safecity.ingest.dedup import id_hashes
 from safecity.lake import Lake
+from safecity.registry.events import RegistryChanged, forgetting
 from safecity.rules import DEFAULT_RULES_FILE, LiveFacts, RuleEngine, build_rules, load_rules
 from safecity.security.accounts import LoginPolicy
 from safecity.security.audit import SYSTEM, AuditEntry
@@ -37,7 +39,7 @@ from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_tok
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.security.service import Security
 from safecity.settings import BusBackend, Settings
-from safecity.store import make_engine, make_session_factory, upgrade_to_head
+from safecity.store import deliver_after_commit, make_engine, make_session_factory, upgrade_to_head
 from safecity.store.db import checkpoint_sqlite
 
 log = structlog.get_logger(__name__)
@@ -98,9 +100,10 @@ class Platform:
     webhooks: WebhookDispatcher
     security: Security
     pseudonyms: Pseudonymizer
+    hub: EventHub
     bbox: BBox | None = None
     mqtt: Any = None
-    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _running: list[Worker] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -184,6 +187,10 @@ class Platform:
             refresh_ttl_s=settings.refresh_token_ttl_s,
             policy=LoginPolicy(settings.login_max_failures, settings.login_lockout_s),
         )
+        # Committed registry changes reach this process's caches at once and the others over the bus.
+        hub = EventHub(bus)
+        deliver_after_commit(factory, hub.emit)
+        hub.on(RegistryChanged, forgetting([devices, facts, security.areas]))
         return cls(
             settings=settings,
             clock=clock,
@@ -201,38 +208,23 @@ class Platform:
             webhooks=webhooks,
             security=security,
             pseudonyms=pseudonyms,
+            hub=hub,
             bbox=bbox,
         )
 
     # --- running ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect the bus and start the workers: rules, alert push, webhooks, compaction, MQTT."""
+        """Connect the bus, then start every worker: the platform's own and each capability's."""
         await self.bus.start()
-        self.alerts.bind_loop(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.alerts.bind_loop(loop)
+        self.hub.bind(loop)
         await asyncio.to_thread(self.warm_dedup)
-        records = self.bus.subscribe(RECORDS, group="rules")
-        self._spawn(self.rules.run(records, self.handle_findings_async), "rules")
-        self._spawn(self.alert_stream.run(self.bus), "alert-stream")
-        self._spawn(self.webhooks.run(self.bus), "webhooks")
-        self._spawn(self._registry_notices(), "registry-notices")
-        self._spawn(self._compact_forever(), "compaction")
         await asyncio.to_thread(self.audit_rules_file)
-        self._spawn(self._seal_forever(), "audit-seal")
-        if self.engine.dialect.name == "sqlite":
-            self._spawn(self._checkpoint_forever(), "sqlite-checkpoint")
-        if self.settings.mqtt_url:
-            from safecity.ingest.mqtt import MqttIngest
-
-            self.mqtt = MqttIngest(
-                self.ingest,
-                asyncio.get_running_loop(),
-                url=self.settings.mqtt_url,
-                prefix=self.settings.mqtt_topic_prefix,
-                client_id=self.settings.mqtt_client_id,
-                linger_s=self.settings.mqtt_linger_ms / 1000,
-            )
-            await self.mqtt.start()
+        for worker in self.workers():
+            await worker.start()
+            self._running.append(worker)
         # Everything loaded so far (modules, registry caches, the city) lives as long as the
         # process: frozen, the collector stops re-scanning it, and a full collection during
         # ingest costs a few milliseconds instead of ~100 (docs/decisions/0003, addendum 2).
@@ -244,18 +236,53 @@ class Platform:
             database=self.engine.dialect.name,
             lake=str(self.settings.resolved_lake_dir),
             mqtt=bool(self.settings.mqtt_url),
+            workers=[w.name for w in self._running],
         )
 
+    def workers(self) -> list[Worker]:
+        """What runs in the background, in start order: the core's, then each capability's."""
+        s = self.settings
+        found: list[Worker] = [
+            Task(
+                "rules",
+                lambda: self.rules.run(
+                    self.bus.subscribe(RECORDS, group="rules"), self.handle_findings_async
+                ),
+            ),
+            Task("alert-stream", lambda: self.alert_stream.run(self.bus)),
+            Task("webhooks", lambda: self.webhooks.run(self.bus)),
+            Task("registry-notices", lambda: self.hub.listen(REGISTRY)),
+            Every("compaction", s.compact_interval_s, self.compact_lake),
+            Every("audit-seal", s.audit_seal_interval_s, self.seal_audit),
+        ]
+        if self.engine.dialect.name == "sqlite":
+            found.append(Every("sqlite-checkpoint", 1.0, lambda: checkpoint_sqlite(self.engine)))
+        if s.mqtt_url:
+            from safecity.ingest.mqtt import MqttIngest
+
+            self.mqtt = MqttIngest(
+                self.ingest,
+                asyncio.get_running_loop(),
+                url=s.mqtt_url,
+                prefix=s.mqtt_topic_prefix,
+                client_id=s.mqtt_client_id,
+                linger_s=s.mqtt_linger_ms / 1000,
+            )
+            found.append(self.mqtt)
+        for capability in installed():
+            if capability.build is not None:
+                found.extend(w for w in capability.build(self) if isinstance(w, Worker))
+        return found
+
     async def stop(self) -> None:
-        """Stop workers and release connections."""
-        if self.mqtt is not None:
-            await self.mqtt.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        """Stop the workers (the last started first), seal the audit trail, release connections."""
+        while self._running:
+            worker = self._running.pop()
+            try:
+                await worker.stop()
+            except Exception:
+                log.exception("platform.worker_stop_failed", worker=worker.name)
+        await self.hub.drain()
         try:
             await asyncio.to_thread(self.seal_audit)
         except Exception:
@@ -266,11 +293,6 @@ class Platform:
         # thread pools) are then finalised while their libraries are still loaded.
         gc.unfreeze()
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        task.add_done_callback(_log_crash)
-        self._tasks.append(task)
-
     def handle_findings(self, findings: list[Finding]) -> None:
         """Turn findings into alerts (sync; runs in a worker thread)."""
         self.alerts.apply_findings(findings)
@@ -278,25 +300,6 @@ class Platform:
     async def handle_findings_async(self, findings: list[Finding]) -> None:
         """Turn findings into alerts without blocking the loop."""
         await asyncio.to_thread(self.alerts.apply_findings, findings)
-
-    async def registry_changed(self, what: str) -> None:
-        """Tell every process that registry facts changed (this one at once)."""
-        self._invalidate(what)
-        await self.bus.publish(REGISTRY, {"type": "RegistryChanged", "what": what})
-
-    def _invalidate(self, what: str) -> None:
-        if what in ("watchlist", "all"):
-            self.facts.invalidate()
-        if what in ("devices", "all"):
-            self.devices.invalidate()
-        if what in ("areas", "all"):
-            self.security.areas.invalidate()
-
-    async def _registry_notices(self) -> None:
-        async for delivery in self.bus.subscribe(REGISTRY, group=f"registry-{id(self)}"):
-            if isinstance(delivery.payload, dict):
-                self._invalidate(str(delivery.payload.get("what", "all")))
-            await delivery.ack()
 
     def audit_rules_file(self) -> None:
         """Record in the audit trail when the rules in force differ from the last ones recorded."""
@@ -320,38 +323,12 @@ class Platform:
         key = load_audit_key(self.settings.resolved_audit_key_file, generate=self.settings.auto_generate_keys)
         self.security.audit.seal(key, at=self.clock.now())
 
-    async def _checkpoint_forever(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            try:
-                await asyncio.to_thread(checkpoint_sqlite, self.engine)
-            except Exception:
-                log.exception("sqlite.checkpoint_failed")
-
-    async def _seal_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.audit_seal_interval_s)
-            try:
-                await asyncio.to_thread(self.seal_audit)
-            except Exception:
-                log.exception("audit.seal_failed")
-
-    async def _compact_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.compact_interval_s)
-            try:
-                report = await asyncio.to_thread(
-                    self.lake.compact, min_files=8, quiet_s=self.settings.compact_interval_s
-                )
-                if report.files_in:
-                    log.info(
-                        "lake.compacted",
-                        files_in=report.files_in,
-                        files_out=report.files_out,
-                        rows=report.rows,
-                    )
-            except Exception:
-                log.exception("lake.compaction_failed")
+    def compact_lake(self) -> None:
+        """Merge the lake's small files where enough have gathered (partitions quiet for a while)."""
+        quiet_s = self.settings.compact_interval_s
+        report = self.lake.compact(min_files=8, quiet_s=quiet_s)
+        if report.files_in:
+            log.info("lake.compacted", files_in=report.files_in, files_out=report.files_out, rows=report.rows)
 
     def warm_dedup(self) -> None:
         """Remember the ids already in the lake, so a restart does not store a retry twice."""
@@ -361,11 +338,6 @@ class Platform:
         if ids.height:
             self.dedup.remember(id_hashes(ids["event_id"]), now)
             log.info("ingest.dedup_warmed", ids=ids.height)
-
-
-def _log_crash(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("platform.worker_crashed", worker=task.get_name(), error=repr(task.exception()))
 
 
 __all__ = ["ALERTS", "Platform", "make_bus", "rules_path"]

@@ -1,7 +1,8 @@
 """The bus interface: validated record batches and domain notices, from producers to workers.
 
-Payloads are either a record batch (a Polars DataFrame with the record schema) or a small
-JSON-able dict (domain notices such as AlertRaised). Each subscriber group receives every
+Payloads are a record batch (a Polars DataFrame with the record schema), a typed `Event`
+(core/events: registry changes, and every new notice), or a small JSON-able dict (the alert
+notices that predate typed events). Each subscriber group receives every
 message once and acknowledges it after handling; unacknowledged messages are redelivered by
 backbones that persist them (NATS JetStream).
 """
@@ -14,12 +15,14 @@ from typing import Any, Protocol
 
 import polars as pl
 
-Payload = pl.DataFrame | dict[str, Any]
+from safecity.core.events import Event
+
+Payload = pl.DataFrame | Event | dict[str, Any]
 
 # Topic names: one place, so that producers and consumers cannot drift apart.
 RECORDS = "records"  # accepted record batches, after they are durable
 ALERTS = "alerts"  # AlertRaised / AlertUpdated / AlertTransitioned notices
-REGISTRY = "registry"  # registry changes that invalidate caches (watchlists, devices)
+REGISTRY = "registry"  # RegistryChanged events: what cached registry facts to forget
 
 
 async def _no_ack() -> None:

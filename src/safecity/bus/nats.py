@@ -37,6 +37,8 @@ from nats.js.api import (
 from prometheus_client import Counter
 
 from safecity.bus.base import Delivery, Payload
+from safecity.core import events
+from safecity.core.events import EVENT_JSON, Event
 from safecity.core.record import new_id
 
 log = structlog.get_logger(__name__)
@@ -105,6 +107,8 @@ def decode_payload(data: bytes, content_type: str | None) -> Payload:
     """Decode a message body by its content type (JSON when none is given)."""
     if content_type == ARROW_STREAM:
         return decode_frame(data)
+    if content_type == EVENT_JSON:
+        return events.decode(data)
     payload = msgspec.json.decode(data)
     if not isinstance(payload, dict):
         raise ValueError(f"a JSON notice must be an object, got {type(payload).__name__}")
@@ -302,6 +306,9 @@ class NatsBus:
             base[CONTENT_TYPE] = ARROW_STREAM
             budget = self.max_payload - _HEADER_RESERVE_B - sum(len(k) + len(v) + 4 for k, v in base.items())
             bodies = split_frame(payload, budget, self.compression)
+        elif isinstance(payload, Event):
+            base[CONTENT_TYPE] = EVENT_JSON
+            bodies = [events.encode(payload)]
         else:
             base[CONTENT_TYPE] = JSON
             bodies = [msgspec.json.encode(payload)]

@@ -23,6 +23,7 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=Tru
 
     context: Context | None = None
 
+    topic: ClassVar[str] = "events"  # the bus topic it travels on; a subclass names its own
     types: ClassVar[dict[str, type[Event]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

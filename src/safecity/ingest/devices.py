@@ -27,6 +27,8 @@ class DeviceAuth:
 class DeviceDirectory:
     """Registry devices, reloaded when told (registry notices) or at most every `ttl_s` seconds."""
 
+    depends_on = frozenset({"devices"})  # the RegistryChanged groups it holds
+
     def __init__(self, session_factory: sessionmaker[Session], *, h3_resolution: int, ttl_s: float = 30.0):
         self._factory = session_factory
         self._res = h3_resolution

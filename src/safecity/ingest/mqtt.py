@@ -101,6 +101,8 @@ def result_json(result: IngestResult) -> bytes:
 class MqttIngest:
     """Subscribes to device event topics and feeds coalesced batches to the ingest pipeline."""
 
+    name = "mqtt"  # as a platform worker
+
     def __init__(
         self,
         pipeline: PartsPipeline,

@@ -12,9 +12,11 @@ from safecity.registry.devices import (
     device_directory,
     hash_secret,
     is_secret_valid,
+    revoke_device,
     rotate_device_secret,
 )
 from safecity.registry.errors import Conflict, InvalidInput, NotFound, RegistryError
+from safecity.registry.events import RegistryChanged
 from safecity.registry.models import (
     Area,
     AreaKind,
@@ -90,7 +92,9 @@ __all__ = [
     "report_stolen",
     "require_bike",
     "require_entry",
+    "revoke_device",
     "rotate_device_secret",
+    "RegistryChanged",
     "set_pseudonyms",
     "station_of_area",
     "stations_of_areas",

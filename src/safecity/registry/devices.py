@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from safecity.core.ids import is_valid_subject
 from safecity.core.kinds import SubjectKind
 from safecity.registry.errors import Conflict, InvalidInput, NotFound
+from safecity.registry.events import DEVICES, changed
 from safecity.registry.models import (
     Device,
     DeviceStatus,
@@ -60,17 +61,31 @@ def create_device(
     )
     session.add(device)
     session.flush()
+    changed(session, DEVICES)
     return device, secret
 
 
 def rotate_device_secret(session: Session, *, device_id: str) -> str:
-    """Give a device a new secret (the old one stops working at once) and return it."""
+    """Give a device a new secret (the old one stops working at once; the device is active again)."""
     device = session.get(Device, device_id)
     if device is None:
         raise NotFound("device", device_id)
     secret = secrets.token_urlsafe(32)
     device.secret_hash = hash_secret(secret)
+    device.status = DeviceStatus.ACTIVE
+    changed(session, DEVICES)
     return secret
+
+
+def revoke_device(session: Session, *, device_id: str) -> Device:
+    """Disable a device and forget its secret: it cannot send until a new secret is issued."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound("device", device_id)
+    device.status = DeviceStatus.DISABLED
+    device.secret_hash = None
+    changed(session, DEVICES)
+    return device
 
 
 DEVICE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {

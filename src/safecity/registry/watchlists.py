@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from safecity.core.kinds import SubjectKind
 from safecity.registry.bikes import require_bike
 from safecity.registry.errors import Conflict, InvalidInput, NotFound
+from safecity.registry.events import WATCHLIST, changed
 from safecity.registry.models import (
     BikeStatus,
     EBike,
@@ -57,6 +58,7 @@ def report_stolen(
     bike.status = BikeStatus.STOLEN
     session.add(entry)
     session.flush()
+    changed(session, WATCHLIST)
     return entry
 
 
@@ -95,6 +97,7 @@ def close_entry(
     if entry.ebike_id is not None:
         require_bike(session, bike_id=entry.ebike_id).status = BikeStatus.REGISTERED
     session.flush()
+    changed(session, WATCHLIST)
     return entry
 
 

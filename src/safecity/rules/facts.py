@@ -16,6 +16,8 @@ from safecity import registry
 class LiveFacts:
     """The registry as rules see it now; the watchlist is cached briefly and dropped on change."""
 
+    depends_on = frozenset({"watchlist"})  # the RegistryChanged groups it holds
+
     def __init__(
         self,
         session_factory: sessionmaker[Session],

@@ -68,6 +68,8 @@ class AreaTree:
 class AreaCache:
     """The area hierarchy, reloaded when the registry says areas changed or after `ttl_s`."""
 
+    depends_on = frozenset({"areas"})  # the RegistryChanged groups it holds
+
     def __init__(self, session_factory: sessionmaker[Session], *, ttl_s: float = 300.0) -> None:
         self._factory = session_factory
         self._ttl_s = ttl_s

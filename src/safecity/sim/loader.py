@@ -24,6 +24,7 @@ import structlog
 from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity.registry import events as registry_events
 from safecity.registry import hash_secret
 from safecity.registry.models import Area, BikeStatus, Device, DeviceStatus, EBike, Person, WatchlistEntry
 from safecity.security.pseudonym import Pseudonymizer
@@ -214,6 +215,7 @@ def load_city(
             for name, model in (("people", Person), ("bikes", EBike), ("devices", Device)):
                 _fast_insert(session, _table(model).name, rows[name])
         _advance_sequences(session)
+        registry_events.changed(session, registry_events.ALL)
     # Written only after the commit: secrets of a city that failed to load would be useless.
     pl.DataFrame({"device": list(plaintext), "secret": list(plaintext.values())}).write_parquet(
         city.secrets_path

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from safecity import registry
 from safecity.core.masking import mask_id_number, mask_phone
 from safecity.registry import Area, Device, EBike, NotFound, Person, WatchlistEntry, WatchStatus
-from safecity.registry.models import DeviceStatus
 from safecity.registry.schemas import (
     AreaOut,
     BikeIn,
@@ -191,7 +190,7 @@ def get_bike(
 @router.post(
     "/bikes/{bike_id}/stolen", status_code=201, response_model=EntryOut, summary="Report a bike stolen"
 )
-async def report_stolen(
+def report_stolen(
     bike_id: RowId,
     body: StolenIn,
     platform: PlatformDep,
@@ -217,7 +216,6 @@ async def report_stolen(
             detail={"entry": out.id, "basis": body.basis[:200]},
         ),
     )
-    await platform.registry_changed("watchlist")
     return out
 
 
@@ -226,7 +224,7 @@ async def report_stolen(
     response_model=EntryOut,
     summary="Close a stolen-bike entry (recovered or withdrawn)",
 )
-async def close_entry(
+def close_entry(
     entry_id: RowId,
     body: CloseEntryIn,
     platform: PlatformDep,
@@ -257,7 +255,6 @@ async def close_entry(
             detail={"entry": out.id, "status": body.status},
         ),
     )
-    await platform.registry_changed("watchlist")
     return out
 
 
@@ -281,7 +278,7 @@ def list_entries(
 
 
 @router.post("/devices", status_code=201, response_model=DeviceSecretOut, summary="Register a device")
-async def create_device(
+def create_device(
     body: DeviceIn, platform: PlatformDep, request: Request, who: Principal = need(P.DEVICES_MANAGE)
 ) -> DeviceSecretOut:
     """Register a device and return its secret (shown only this once)."""
@@ -304,7 +301,6 @@ async def create_device(
         who,
         AuditEntry("devices.create", resource_of(request), status=201, detail={"device": out.id}),
     )
-    await platform.registry_changed("devices")
     return DeviceSecretOut(device=out, secret=secret)
 
 
@@ -317,34 +313,30 @@ def _managed_device(session: Session, device_id: str, who: Principal) -> Device:
 
 
 @router.post("/devices/{device_id}/secret", response_model=DeviceSecretOut, summary="Rotate a device secret")
-async def rotate_secret(
+def rotate_secret(
     device_id: str, platform: PlatformDep, request: Request, who: Principal = need(P.DEVICES_MANAGE)
 ) -> DeviceSecretOut:
     """Issue a new secret; the old one stops working at once (and the device is active again)."""
     with transaction(platform.session_factory) as session:
         device = _managed_device(session, device_id, who)
         secret = registry.rotate_device_secret(session, device_id=device_id)
-        device.status = DeviceStatus.ACTIVE
         out = DeviceOut.model_validate(device, from_attributes=True)
     audited(
         request, who, AuditEntry("devices.rotate_secret", resource_of(request), detail={"device": device_id})
     )
-    await platform.registry_changed("devices")
     return DeviceSecretOut(device=out, secret=secret)
 
 
 @router.post("/devices/{device_id}/revoke", response_model=DeviceOut, summary="Revoke a device")
-async def revoke_device(
+def revoke_device(
     device_id: str, platform: PlatformDep, request: Request, who: Principal = need(P.DEVICES_MANAGE)
 ) -> DeviceOut:
     """Disable a device and forget its secret: it cannot send until a new secret is issued."""
     with transaction(platform.session_factory) as session:
-        device = _managed_device(session, device_id, who)
-        device.status = DeviceStatus.DISABLED
-        device.secret_hash = None
+        _managed_device(session, device_id, who)
+        device = registry.revoke_device(session, device_id=device_id)
         out = DeviceOut.model_validate(device, from_attributes=True)
     audited(request, who, AuditEntry("devices.revoke", resource_of(request), detail={"device": device_id}))
-    await platform.registry_changed("devices")
     return out
 
 
