@@ -15,7 +15,7 @@ import safecity.registry.models  # noqa: F401  (tables for create_all)
 from safecity import registry
 from safecity.alerts import AlertService
 from safecity.core.clock import ManualClock
-from safecity.core.finding import Evidence, Finding
+from safecity.core.finding import Evidence, Finding, Ref
 from safecity.registry import Area, BikeRegistration
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.store.db import transaction
@@ -160,8 +160,10 @@ def make_finding(city: City) -> MakeFinding:
             area=dev_area if area == "" else area,
         )
         facts: dict[str, Any] = {"watchlist_entry_id": 1}
+        refs: tuple[Ref, ...] = ()
         if ebike_id is not None:
             facts["ebike_id"] = city.bike_id if ebike_id == -1 else ebike_id
+            refs = (Ref("ebike", str(facts["ebike_id"])),)
         return Finding(
             rule=rule,
             rule_kind="hotlist",
@@ -174,6 +176,7 @@ def make_finding(city: City) -> MakeFinding:
             evidence=(ev,),
             facts=facts,
             params={"list_kind": "stolen_bike"},
+            refs=refs,
         )
 
     return build

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +23,7 @@ from safecity.alerts import (
 from safecity.alerts.models import Alert, AlertEvidence, OutboxNotice
 from safecity.bus import ALERTS
 from safecity.core.clock import ManualClock
-from safecity.core.finding import Evidence, Finding
+from safecity.core.finding import AlertFollower, Evidence, Finding, PersonNotice, RaisedAlert, Ref
 
 from .conftest import OWNER_PHONE, T0, City, MakeFinding
 
@@ -460,3 +462,35 @@ def test_evidence_keeps_a_code_as_long_as_ingest_accepts(
     with sessions() as session:
         stored = session.scalars(select(AlertEvidence.code).where(AlertEvidence.alert_id == alert_id)).one()
     assert stored == long_code
+
+
+def test_followers_hear_only_of_new_alerts_about_their_entity_and_their_notices_are_queued(
+    sessions: sessionmaker[Session], clock: ManualClock, make_finding: MakeFinding
+) -> None:
+    heard: list[list[str]] = []
+
+    def flats(session: Session, alerts: Sequence[RaisedAlert]) -> list[PersonNotice]:
+        heard.append([a.alert_id for a in alerts])
+        return [
+            PersonNotice(a.alert_id, 42, "sms", "13800000000", f"flat {a.finding.ref('flat')}")
+            for a in alerts
+        ]
+
+    service = AlertService(
+        session_factory=sessions,
+        clock=clock,
+        fallback_station_id="CC",
+        followers=[AlertFollower(name="landlords", entity="flat", notices=flats)],
+    )
+    bike = make_finding("RS-1", 0)  # references an e-bike: no follower for that here
+    flat = dataclasses.replace(make_finding("RS-2", 0, tag="0000AAAA"), refs=(Ref("flat", "F-7"),))
+    raised = {c.alert_id for c in service.apply_findings([bike, flat])}
+    service.apply_findings(
+        [dataclasses.replace(flat, evidence=make_finding("RS-3", 9, tag="0000AAAA").evidence)]
+    )
+
+    [[flat_alert]] = heard  # once, for the new alert only: the update is not news to followers
+    assert flat_alert in raised
+    [notice] = service.pending_notices()
+    assert (notice.alert_id, notice.recipient_person_id, notice.body) == (flat_alert, 42, "flat F-7")
+    assert service.get(flat_alert).alert.refs == [["flat", "F-7"]]

@@ -24,6 +24,9 @@ def test_stolen_tag_read_raises_one_finding_with_facts(session_factory, bike_id,
     assert [e.device for e in finding.evidence] == ["BS-1", "BS-2"]
     assert finding.facts["basis"] == "complaint 42" and finding.facts["ebike_id"] == bike_id
     assert finding.params["lists"] == ["stolen_bike"]
+    # What the alert's followers find it by: the bike, and its owner for the audit trail's subjects.
+    assert finding.ref("ebike") == str(bike_id)
+    assert finding.ref("person") == str(finding.facts["owner_person_id"])
 
 
 def test_reads_before_the_report_do_not_match(session_factory, bike_id, facts) -> None:

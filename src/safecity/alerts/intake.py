@@ -1,7 +1,7 @@
 """Turn a burst of findings into alerts in bulk: merge into open alerts, raise new ones, route them.
 
 Findings are rare, but a replay or a rule change can produce thousands at once, so every lookup
-(open alerts, attached evidence, stations, bike owners) is one query per chunk, not per finding,
+(open alerts, attached evidence, stations, what followers look up) is one query per chunk, not per finding,
 and rows are written with bulk inserts.
 """
 
@@ -17,12 +17,12 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from safecity import registry
-from safecity.alerts.bulk import among, chunked
 from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, OutboxNotice, Routing
 from safecity.alerts.notice import AlertChange, ChangeType, change_of
-from safecity.alerts.owner import OwnerNoticeRequest, queue_owner_notices
-from safecity.core.finding import Evidence, Finding
+from safecity.alerts.outbox import follow, outbox_rows
+from safecity.core.finding import AlertFollower, Evidence, Finding, RaisedAlert
 from safecity.core.record import new_id
+from safecity.store.bulk import among, chunked
 
 log = structlog.get_logger(__name__)
 
@@ -172,6 +172,7 @@ def _new_alert_row(
         "corr_id": first.corr_id if first else None,
         "first_device": first.device if first else None,
         "facts": dict(f.facts),
+        "refs": [r.as_json() for r in f.refs],
         "params": dict(f.params),
         "first_seen_at": first.ts if first else f.at,
         "last_seen_at": ordered[-1].ts if ordered else f.at,
@@ -248,23 +249,25 @@ def _raise(
     fallback_station_id: str,
     fallback_station_name: str,
     evidence_rows: list[dict[str, Any]],
+    followers: Sequence[AlertFollower],
 ) -> list[AlertChange]:
-    """Create routed alerts for new situations and queue owner notices for registered bikes."""
+    """Create routed alerts for new situations and queue the notices their followers ask for."""
     firsts = [min(g.evidence.values(), key=lambda e: e.ts, default=None) for g in groups]
     routes = _route(session, (e.area if e else None for e in firsts))
     alert_rows: list[dict[str, Any]] = []
-    owner_requests: list[OwnerNoticeRequest] = []
+    raised: list[RaisedAlert] = []
     changes: list[AlertChange] = []
     for group, first in zip(groups, firsts, strict=True):
         route = routes[first.area if first else None]
         row = _new_alert_row(group, now=now, route=route, fallback_station_id=fallback_station_id)
         alert_rows.append(row)
         evidence_rows.extend(_evidence_row(row["id"], e) for e in group.evidence.values())
-        if group.first.facts.get("ebike_id") is not None:
-            owner_requests.append(
-                OwnerNoticeRequest(
+        if group.first.refs:
+            raised.append(
+                RaisedAlert(
                     alert_id=row["id"],
-                    ebike_id=group.first.facts["ebike_id"],
+                    finding=group.first,
+                    first=first,
                     last=max(group.evidence.values(), key=lambda e: e.ts, default=None),
                     station_name=route[1] or fallback_station_name,
                     at=row["last_seen_at"],
@@ -273,7 +276,7 @@ def _raise(
         changes.append(change_of(ChangeType.RAISED, row, at=now, new_evidence=len(group.evidence)))
     if alert_rows:
         session.execute(insert(ALERTS_T), alert_rows)
-    notices = queue_owner_notices(session, owner_requests, now=now)
+    notices = outbox_rows(follow(session, followers, raised), now=now)
     if notices:
         session.execute(insert(OUTBOX_T), notices)
     return changes
@@ -286,6 +289,7 @@ def apply_findings(
     now: datetime,
     fallback_station_id: str,
     fallback_station_name: str = "the command centre",
+    followers: Sequence[AlertFollower] = (),
 ) -> list[AlertChange]:
     """Merge findings into open alerts or raise new ones; return one change per alert touched."""
     if not findings:
@@ -301,6 +305,7 @@ def apply_findings(
         fallback_station_id=fallback_station_id,
         fallback_station_name=fallback_station_name,
         evidence_rows=evidence_rows,
+        followers=followers,
     )
     if evidence_rows:  # after the alerts they belong to
         session.execute(insert(EVIDENCE_T), evidence_rows)

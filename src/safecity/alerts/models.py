@@ -98,6 +98,8 @@ class Alert(Base):
     corr_id: Mapped[str | None] = mapped_column(String(64), index=True)
     first_device: Mapped[str | None] = mapped_column(String(64), index=True)
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Typed references of the raising finding, as [entity, id] pairs: [["ebike", "12"], ["person", "7"]].
+    refs: Mapped[list[list[str]]] = mapped_column(JSON, default=list, server_default="[]")
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,4 +1,4 @@
-"""Alert change notices for the bus (AlertRaised, AlertUpdated, AlertTransitioned) and owner SMS text."""
+"""Alert change notices for the bus (AlertRaised, AlertUpdated, AlertTransitioned)."""
 
 from __future__ import annotations
 
@@ -85,15 +85,4 @@ def change_of(
         corr_id=alert["corr_id"],
         new_evidence=new_evidence,
         notice=build_notice(change_type, alert, at=at, new_evidence=new_evidence, **extra),
-    )
-
-
-def owner_sms_body(
-    *, bike: str, tag_id: str, place: str, seen_at: datetime, station_name: str, alert_id: str
-) -> str:
-    """The text telling a bike owner where their stolen bike was seen and who is handling it."""
-    when = seen_at.strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"safecity: your stolen e-bike {bike} (tag {tag_id}) was seen at {place} at {when}. "
-        f"{station_name} is handling it, reference {alert_id}. Do not try to recover it yourself."
     )

@@ -40,6 +40,7 @@ class AlertView:
     first_device: str | None
     facts: dict[str, Any]
     params: dict[str, Any]
+    refs: list[list[str]]
     first_seen_at: datetime
     last_seen_at: datetime
     hits: int

@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity.alerts import intake, owner, query
+from safecity.alerts import intake, outbox, query
 from safecity.alerts.cap import to_cap
 from safecity.alerts.errors import InvalidAlertInput, TransitionNotAllowed
 from safecity.alerts.models import Alert, AlertStatus, AlertStep, OutboxNotice, Outcome
@@ -29,8 +29,9 @@ from safecity.alerts.notice import AlertChange, ChangeType, change_of
 from safecity.alerts.policy import allowed_next, is_transition_allowed
 from safecity.alerts.webhook import WebhookView, create_webhook, deactivate_webhook, list_webhooks
 from safecity.bus.base import ALERTS
+from safecity.core.capabilities import extensions
 from safecity.core.clock import Clock
-from safecity.core.finding import Finding
+from safecity.core.finding import AlertFollower, Finding
 from safecity.store.db import transaction
 
 log = structlog.get_logger(__name__)
@@ -61,8 +62,11 @@ class AlertService:
         cap_sender: str = "safecity@localhost",
         cap_sender_name: str = "safecity",
         public_url: str = "",
+        followers: Sequence[AlertFollower] | None = None,
     ) -> None:
         self._sessions = session_factory
+        # Who else hears of a new alert (the registry tells bike owners); by default every installed one.
+        self.followers = tuple(extensions(AlertFollower) if followers is None else followers)
         self._clock = clock
         self._publish = publish
         self.fallback_station_id = fallback_station_id
@@ -89,6 +93,7 @@ class AlertService:
                 now=self._clock.now(),
                 fallback_station_id=self.fallback_station_id,
                 fallback_station_name=self._fallback_name,
+                followers=self.followers,
             )
         self._emit(changes)
         return changes
@@ -245,12 +250,12 @@ class AlertService:
     def pending_notices(self, *, limit: int = 100) -> list[OutboxNotice]:
         """Owner notices waiting for the SMS channel."""
         with self._sessions() as session:
-            return owner.pending_notices(session, limit=limit)
+            return outbox.pending_notices(session, limit=limit)
 
     def mark_notice(self, notice_id: str, *, sent: bool = True, error: str | None = None) -> OutboxNotice:
         """Record a send attempt of an owner notice."""
         with transaction(self._sessions) as session:
-            return owner.mark_notice(
+            return outbox.mark_notice(
                 session, notice_id=notice_id, now=self._clock.now(), sent=sent, error=error
             )
 

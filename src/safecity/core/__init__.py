@@ -4,7 +4,15 @@ Imports nothing else from safecity; everything else may import it.
 """
 
 from safecity.core.clock import Clock, ManualClock, SystemClock, utc
-from safecity.core.finding import Evidence, Finding
+from safecity.core.finding import (
+    AlertFollower,
+    Evidence,
+    Finding,
+    PersonNotice,
+    RaisedAlert,
+    Ref,
+    SubjectFacts,
+)
 from safecity.core.geo import BBox, cell_expr, cell_of, distance_m
 from safecity.core.ids import (
     DeviceId,
@@ -37,8 +45,13 @@ __all__ = [
     "Category",
     "Clock",
     "DeviceId",
+    "AlertFollower",
     "Evidence",
     "Finding",
+    "PersonNotice",
+    "RaisedAlert",
+    "Ref",
+    "SubjectFacts",
     "KindSpec",
     "ManualClock",
     "RecordKind",

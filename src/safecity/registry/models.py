@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safecity.store.db import Base, UtcDateTime
 
+# Entity names of typed references to registry rows (core.finding.Ref): Ref(EBIKE, "12").
+EBIKE = "ebike"
+PERSON = "person"
+
 
 class AreaKind(StrEnum):
     """Levels of the area hierarchy: a district holds stations, a station's area holds communities."""

@@ -8,11 +8,14 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from safecity.core.finding import Ref, SubjectFacts
 from safecity.core.kinds import SubjectKind
 from safecity.registry.bikes import require_bike
 from safecity.registry.errors import Conflict, InvalidInput, NotFound
 from safecity.registry.events import WATCHLIST, changed
 from safecity.registry.models import (
+    EBIKE,
+    PERSON,
     BikeStatus,
     EBike,
     WatchlistEntry,
@@ -152,9 +155,9 @@ def watchlist_between(session: Session, *, start: datetime, end: datetime) -> pl
     return _watchlist_frame([e for e in entries if e.closed_at is None or e.closed_at > start])
 
 
-def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, dict[str, object]]:
-    """What the registry says about listed subjects: the basis of the listing and the bike."""
-    facts: dict[int, dict[str, object]] = {}
+def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, SubjectFacts]:
+    """What the registry says about listed subjects: the basis of the listing, the bike, its owner."""
+    facts: dict[int, SubjectFacts] = {}
     for entry in session.scalars(select(WatchlistEntry).where(WatchlistEntry.id.in_(entry_ids))):
         fact: dict[str, object] = {
             "watchlist_entry_id": entry.id,
@@ -165,9 +168,13 @@ def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, dict[str
             "entry_owner": entry.owner,
             "expires_at": entry.expires_at.isoformat(),
         }
+        refs: list[Ref] = []
         if entry.ebike_id is not None:
             bike = session.get(EBike, entry.ebike_id)
             if bike is not None:
+                refs.append(Ref(EBIKE, str(bike.id)))
+                if bike.owner_id is not None:
+                    refs.append(Ref(PERSON, str(bike.owner_id)))
                 fact.update(
                     ebike_id=bike.id,
                     tag_id=bike.tag_id,
@@ -176,5 +183,5 @@ def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, dict[str
                     frame_number=bike.frame_number,
                     owner_person_id=bike.owner_id,
                 )
-        facts[entry.id] = fact
+        facts[entry.id] = SubjectFacts(fact, tuple(refs))
     return facts

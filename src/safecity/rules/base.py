@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import polars as pl
 
-from safecity.core.finding import Evidence, Finding
+from safecity.core.finding import Evidence, Finding, SubjectFacts
 from safecity.rules.config import RuleConfig
 
 EVIDENCE_COLUMNS = ("event_id", "corr_id", "kind", "subject", "device", "ts", "lat", "lon", "area", "code")
@@ -23,7 +23,7 @@ class Facts(Protocol):
         """
         ...
 
-    def entry_facts(self, entry_ids: list[int]) -> dict[int, dict[str, object]]:
+    def entry_facts(self, entry_ids: list[int]) -> dict[int, SubjectFacts]:
         """What the registry says about listed entries."""
         ...
 

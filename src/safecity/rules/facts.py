@@ -11,6 +11,7 @@ import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
+from safecity.core.finding import SubjectFacts
 
 
 class LiveFacts:
@@ -46,7 +47,7 @@ class LiveFacts:
                 self._loaded_at = time.monotonic()
             return self._watch
 
-    def entry_facts(self, entry_ids: list[int]) -> dict[int, dict[str, object]]:
+    def entry_facts(self, entry_ids: list[int]) -> dict[int, SubjectFacts]:
         """Facts of listed entries, read fresh."""
         with self._factory() as session:
             return registry.entry_facts(session, entry_ids=entry_ids)

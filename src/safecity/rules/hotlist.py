@@ -7,10 +7,12 @@ from datetime import datetime
 import polars as pl
 from pydantic import Field, field_validator
 
-from safecity.core.finding import Finding
+from safecity.core.finding import Finding, SubjectFacts
 from safecity.rules.base import ConfiguredRule, Facts, evidence_by
 from safecity.rules.config import RuleConfig, RuleParams, known_record_kinds
 from safecity.rules.kinds import RuleKind
+
+NO_FACTS = SubjectFacts()
 
 
 class HotlistParams(RuleParams):
@@ -64,6 +66,7 @@ class HotlistRule(ConfiguredRule):
         params = self.params_dict
         findings = []
         for entry_id, items in evidence.items():
+            about = registry_facts.get(int(entry_id), NO_FACTS)
             findings.append(
                 Finding(
                     rule=self.name,
@@ -75,8 +78,9 @@ class HotlistRule(ConfiguredRule):
                     dedup_key=f"{meta[entry_id][0]}:{entry_id}",
                     at=now,
                     evidence=items,
-                    facts=registry_facts.get(int(entry_id), {}),
+                    facts=about.values,
                     params=params,
+                    refs=about.refs,
                 )
             )
         return findings

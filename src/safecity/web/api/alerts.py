@@ -35,6 +35,7 @@ from safecity.alerts.schemas import (
     WebhookIn,
     WebhookOut,
 )
+from safecity.registry.models import PERSON
 from safecity.security.audit import AuditEntry, subject
 from safecity.security.errors import NotAuthenticated
 from safecity.security.principal import Principal
@@ -90,9 +91,8 @@ def _reachable(alerts: AlertService, alert_id: str, who: Principal) -> AlertDeta
 
 def _subjects(detail: AlertDetail) -> list[str]:
     names = [subject(detail.alert.subject_kind, detail.alert.subject), subject("alert", detail.alert.id)]
-    owner = (detail.alert.facts or {}).get("owner_person_id")
-    if owner is not None:
-        names.append(subject("person", owner))
+    # The people the alert is about (a bike's owner), as its finding referenced them.
+    names.extend(subject(entity, id_) for entity, id_ in detail.alert.refs or () if entity == PERSON)
     return names
 
 
