@@ -18,41 +18,30 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, AlertStep, OutboxNotice, WebhookDelivery
 from safecity.core.record import new_id
-from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
+from safecity.ingest.capability import old_batches
+from safecity.ingest.models import IngestBatch
 from safecity.lake import Lake
 from safecity.lake.lock import FileLock
-from safecity.registry.models import WatchlistEntry
 from safecity.security.audit import SYSTEM, Actor, AuditEntry, append
-from safecity.security.models import AuthSession, Case, CaseHold, CaseMember
 from safecity.security.purge import INGEST_BATCHES, LAKE, Purge, PurgeStatus
 from safecity.security.retention import (
     DEFAULT_RETENTION_FILE,
     HeldPartition,
     RetentionPolicy,
     active_holds,
-    expired_cases,
     partitions_due,
+    registry_entries,
 )
 from safecity.settings import Settings
-from safecity.store.db import Base, transaction
+from safecity.store.db import transaction
+from safecity.store.retention import Purgeable
 
 APPLIED = "retention.apply"
 MAX_RESULT_COUNT = 2**31 - 1
-
-# What each registry entry of the policy deletes, parent table first.
-POLICY_TABLES: dict[str, tuple[str, ...]] = {
-    "closed_alerts": ("alerts", "alert_evidence", "alert_steps", "outbox", "webhook_deliveries"),
-    "closed_watchlist_entries": ("watchlist_entries",),
-    "dead_letters": ("dead_letters",),
-    "ingest_batches": ("ingest_batches", "dead_letters"),
-    "ended_auth_sessions": ("auth_sessions",),
-    "closed_cases": ("cases", "case_members", "case_holds"),
-}
 
 
 def retention_path(settings: Settings) -> Path:
@@ -130,58 +119,13 @@ class RetentionReport:
 # --- planning -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
-    table: str
-    model: type[Base]
-    where: ColumnElement[bool]
-
-
-def _old_batches(policy: RetentionPolicy, as_of: date) -> ColumnElement[bool]:
-    # A batch left `writing` is a reconciliation problem to look into, never aged out.
-    cutoff = policy.registry_cutoff("ingest_batches", as_of)
-    return (IngestBatch.status != BatchStatus.WRITING) & (IngestBatch.received_at < cutoff)
-
-
-def _registry_targets(policy: RetentionPolicy, as_of: date) -> list[_Target]:
-    """Registry rows due, table by table, children before parents; a dry run counts exactly these."""
+def registry_targets(policy: RetentionPolicy, as_of: date) -> list[Purgeable]:
+    """Registry rows due, entry by entry (children before parents); a dry run counts exactly these."""
 
     def cut(entry: str) -> datetime:
         return policy.registry_cutoff(entry, as_of)
 
-    # A closed alert is never touched again, so its last update is when it was closed.
-    closed = (Alert.status == AlertStatus.CLOSED) & (Alert.updated_at < cut("closed_alerts"))
-    alert_ids = select(Alert.id).where(closed)
-    watch_cut = cut("closed_watchlist_entries")
-    ended_entry = or_(
-        WatchlistEntry.closed_at < watch_cut,
-        WatchlistEntry.closed_at.is_(None) & (WatchlistEntry.expires_at < watch_cut),
-    )
-    old_batch_ids = select(IngestBatch.id).where(_old_batches(policy, as_of))
-    session_cut = cut("ended_auth_sessions")
-    case_ids = select(Case.id).where(expired_cases(policy, as_of))
-    return [
-        _Target("alert_evidence", AlertEvidence, AlertEvidence.alert_id.in_(alert_ids)),
-        _Target("alert_steps", AlertStep, AlertStep.alert_id.in_(alert_ids)),
-        _Target("outbox", OutboxNotice, OutboxNotice.alert_id.in_(alert_ids)),
-        _Target("webhook_deliveries", WebhookDelivery, WebhookDelivery.alert_id.in_(alert_ids)),
-        _Target("alerts", Alert, closed),
-        _Target("watchlist_entries", WatchlistEntry, ended_entry),
-        _Target(
-            "dead_letters",
-            DeadLetter,
-            or_(DeadLetter.received_at < cut("dead_letters"), DeadLetter.batch_id.in_(old_batch_ids)),
-        ),
-        _Target(INGEST_BATCHES, IngestBatch, _old_batches(policy, as_of)),
-        _Target(
-            "auth_sessions",
-            AuthSession,
-            or_(AuthSession.revoked_at < session_cut, AuthSession.expires_at < session_cut),
-        ),
-        _Target("case_holds", CaseHold, CaseHold.case_id.in_(case_ids)),
-        _Target("case_members", CaseMember, CaseMember.case_id.in_(case_ids)),
-        _Target("cases", Case, expired_cases(policy, as_of)),
-    ]
+    return [target for entry in registry_entries() for target in entry.due(cut)]
 
 
 def plan_retention(
@@ -195,10 +139,10 @@ def plan_retention(
     """What applying the policy as of this day would delete and keep; deletes nothing."""
     with session_factory() as session:
         holds = active_holds(session, policy, as_of)
-        counts = {
-            t.table: int(session.scalar(select(func.count()).select_from(t.model).where(t.where)) or 0)
-            for t in _registry_targets(policy, as_of)
-        }
+        counts: dict[str, int] = {}
+        for t in registry_targets(policy, as_of):
+            rows = int(session.scalar(select(func.count()).select_from(t.model).where(t.where)) or 0)
+            counts[t.table] = counts.get(t.table, 0) + rows
         pending = session.scalar(select(func.count()).where(Purge.status == PurgeStatus.PENDING)) or 0
     due, held = partitions_due(
         lake.partitions(), policy, as_of=as_of, holds=holds, accepting_since=accepting_since
@@ -317,9 +261,9 @@ def _purge_registry(
             func.coalesce(func.sum(IngestBatch.stored), 0),
             func.coalesce(func.sum(IngestBatch.dead_lettered), 0),
             func.coalesce(func.sum(IngestBatch.refused), 0),
-        ).where(_old_batches(policy, as_of))
+        ).where(old_batches(lambda entry: policy.registry_cutoff(entry, as_of)))
     ).one()
-    for target in _registry_targets(policy, as_of):
+    for target in registry_targets(policy, as_of):
         result = session.execute(
             delete(target.model).where(target.where).execution_options(synchronize_session=False)
         )
@@ -357,11 +301,11 @@ def _report_unaudited(session: Session, *, as_of: date, held: list[HeldPartition
 
 __all__ = [
     "APPLIED",
-    "POLICY_TABLES",
     "LakePurge",
     "RetentionReport",
     "accepting_since",
     "apply_retention",
     "plan_retention",
+    "registry_targets",
     "retention_path",
 ]

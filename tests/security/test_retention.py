@@ -12,11 +12,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.alerts.models import Alert, AlertEvidence, AlertStep, OutboxNotice, Webhook, WebhookDelivery
+from safecity.core.capabilities import extensions
 from safecity.core.kinds import ALL_KINDS
 from safecity.ingest.models import DeadLetter, IngestBatch
 from safecity.lake import Lake
 from safecity.maintenance import APPLIED, apply_retention, plan_retention
 from safecity.registry.models import Area, WatchlistEntry
+from safecity.security import retention
 from safecity.security.audit import Actor, AuditTrail
 from safecity.security.models import Account, AuditRecord, AuthSession, Case, CaseHold, CaseMember
 from safecity.security.purge import LAKE, Purge, PurgeStatus
@@ -28,6 +30,7 @@ from safecity.security.retention import (
     parse_policy,
 )
 from safecity.store import transaction
+from safecity.store.retention import Purgeable, RetentionEntry
 from tests.conftest import T0
 from tests.lake.conftest import make_records
 
@@ -64,6 +67,35 @@ registry:
   audit_records: 3650
   forever: 1
 """
+
+
+def test_every_installed_retention_entry_needs_a_period_and_the_packaged_policy_states_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    policy = load_policy(DEFAULT_RETENTION_FILE)
+    names = [e.name for e in retention.registry_entries()]
+    assert {"closed_alerts", "closed_watchlist_entries", "closed_cases", "ingest_batches"} <= set(names)
+    assert all(policy.registry_days(n) >= 1 for n in names)
+    # A new capability's entry: a policy that does not state it is refused, naming it.
+    tenancies = RetentionEntry(
+        name="ended_tenancies",
+        description="Tenancies checked out, counted from check-out.",
+        tables=("watchlist_entries",),
+        due=lambda cut: [Purgeable("watchlist_entries", WatchlistEntry, WatchlistEntry.closed_at < cut("x"))],
+    )
+    monkeypatch.setattr(retention, "registry_entries", lambda: (*names_of(), tenancies))
+    retention._registry_model.cache_clear()
+    try:
+        with pytest.raises(RetentionError) as refused:
+            load_policy(DEFAULT_RETENTION_FILE)
+        assert refused.value.problems == ["registry.ended_tenancies: missing; every retention must be stated"]
+    finally:
+        retention._registry_model.cache_clear()
+
+
+def names_of() -> tuple[RetentionEntry, ...]:
+    """The entries installed before the test added one."""
+    return tuple(extensions(RetentionEntry))
 
 
 def test_a_broken_policy_lists_every_problem_and_where() -> None:

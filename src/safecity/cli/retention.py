@@ -38,8 +38,8 @@ def show(
     as_of: Annotated[str | None, typer.Option(help="Show cut-offs as of this day (YYYY-MM-DD).")] = None,
 ) -> None:
     """Print the retention policy in force and what it keeps as of a day."""
-    from safecity.maintenance import POLICY_TABLES, retention_path
-    from safecity.security.retention import AUDIT_KEPT
+    from safecity.maintenance import retention_path
+    from safecity.security.retention import AUDIT_KEPT, registry_entries
 
     day = parse_day(as_of, "--as-of")
     path = retention_path(settings())
@@ -53,9 +53,9 @@ def show(
     registry = Table(title="registry retention (days after what the rows record ended)")
     for col in ("entry", "days", "deletes from", "ended before"):
         registry.add_column(col)
-    for entry, tables in POLICY_TABLES.items():
-        cutoff = policy.registry_cutoff(entry, day)
-        registry.add_row(entry, str(getattr(policy.registry, entry)), ", ".join(tables), cutoff.isoformat())
+    for entry in registry_entries():
+        cutoff = policy.registry_cutoff(entry.name, day).isoformat()
+        registry.add_row(entry.name, str(policy.registry_days(entry.name)), ", ".join(entry.tables), cutoff)
     registry.add_row("audit_records", "kept", "nothing", "-")
     console.print(registry)
     console.print(f"audit records: {AUDIT_KEPT}")

@@ -5,7 +5,7 @@ version: 1
 lake:                  # days a lake partition (one UTC day of one record kind) is kept
   rfid_read: 30        # every record kind of core/kinds.py must be listed
 registry:              # days a registry row is kept after what it records ended
-  closed_alerts: 365   # every entry of RegistryRetention must be listed
+  closed_alerts: 365   # every installed RetentionEntry must be listed
 ```
 
 Days count back from the start (00:00 UTC) of the day a run is for: with 30 days, a run for
@@ -19,17 +19,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
 
+from safecity.core.capabilities import extensions
 from safecity.core.configfile import ConfigFileError, load_file, parse_mapping, where
 from safecity.core.kinds import KIND_SPECS
 from safecity.lake import PartitionInfo
 from safecity.security.models import Case, CaseHold, CaseStatus
+from safecity.store.retention import RetentionEntry
 
 DEFAULT_RETENTION_FILE = Path(__file__).with_name("retention.yaml")
 
@@ -48,26 +51,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class RegistryRetention(_Strict):
-    """Days registry rows are kept after what they record ended; every entry must be stated."""
+def registry_entries() -> tuple[RetentionEntry, ...]:
+    """Every entry the installed capabilities contribute, in capability order."""
+    return tuple(extensions(RetentionEntry))
 
-    closed_alerts: Days = Field(
-        description="Closed alerts with their evidence (the hits), steps, owner notices and webhook "
-        "deliveries, counted from closing."
-    )
-    closed_watchlist_entries: Days = Field(
-        description="Watchlist entries closed (recovered, withdrawn) or expired, counted from then."
-    )
-    dead_letters: Days = Field(description="Refused events with their raw text, counted from receipt.")
-    ingest_batches: Days = Field(
-        description="Ingest ledger entries (and their dead letters), counted from receipt; their totals "
-        "are carried forward so that reconciliation still adds up."
-    )
-    ended_auth_sessions: Days = Field(description="Sign-in sessions, counted from expiry or revocation.")
-    closed_cases: Days = Field(
-        description="Closed cases with their members and holds, counted from closing; until then the "
-        "holds keep their lake data."
-    )
+
+@cache
+def _registry_model() -> type[BaseModel]:
+    """The `registry:` section's model: one required period per installed entry."""
+    fields: dict[str, Any] = {e.name: (Days, Field(description=e.description)) for e in registry_entries()}
+    return create_model("RegistryRetention", __base__=_Strict, **fields)
 
 
 class RetentionPolicy(_Strict):
@@ -75,7 +68,9 @@ class RetentionPolicy(_Strict):
 
     version: Literal[1] = 1
     lake: dict[str, Days]
-    registry: RegistryRetention
+    # Days registry rows are kept after what they record ended, by entry (validated against the
+    # installed entries: every one must be stated, no other may be).
+    registry: Any
 
     def lake_cutoff(self, kind: str, as_of: date) -> date | None:
         """Partitions of this kind dated before the returned day are due; None for a kind with no policy."""
@@ -86,6 +81,11 @@ class RetentionPolicy(_Strict):
         """Rows of this registry entry that ended before the returned instant are due."""
         days: int = getattr(self.registry, entry)
         return day_start(as_of) - timedelta(days=days)
+
+    def registry_days(self, entry: str) -> int:
+        """The period of one registry entry."""
+        days: int = getattr(self.registry, entry)
+        return days
 
 
 class RetentionError(ConfigFileError):
@@ -98,17 +98,32 @@ def parse_policy(text: str, *, source: str = "<retention>") -> RetentionPolicy:
     """Parse and validate a policy document; raise RetentionError naming every problem."""
     raw = parse_mapping(text, source=source, error=RetentionError, shape="'version', 'lake' and 'registry'")
     problems = _audit_problems(raw) + _lake_problems(raw.get("lake"))
+    clean = _without_audit_keys(raw)
+    policy: RetentionPolicy | None = None
+    registry: BaseModel | None = None
     try:
-        policy = RetentionPolicy.model_validate(_without_audit_keys(raw))
+        policy = RetentionPolicy.model_validate(clean)
     except ValidationError as exc:
         problems += [_where(e) for e in exc.errors() if not _is_reported(e, problems)]
-        raise RetentionError(source, problems) from exc
-    reg = policy.registry
-    if reg.ingest_batches < reg.dead_letters:
-        problems.append(
-            f"registry.ingest_batches: {reg.ingest_batches} days is shorter than registry.dead_letters "
-            f"({reg.dead_letters} days), but a ledger entry's dead letters are deleted with it"
-        )
+    section = clean.get("registry")
+    if isinstance(section, dict):
+        try:
+            registry = _registry_model().model_validate(section)
+        except ValidationError as exc:
+            problems += [_where(e, prefix="registry") for e in exc.errors()]
+    elif "registry" in clean:
+        problems.append("registry: must be a mapping of entry: days")
+    if policy is None or registry is None:
+        raise RetentionError(source, problems)
+    policy = policy.model_copy(update={"registry": registry})
+    for entry in registry_entries():
+        for other, reason in entry.at_least:
+            mine, theirs = policy.registry_days(entry.name), policy.registry_days(other)
+            if mine < theirs:
+                problems.append(
+                    f"registry.{entry.name}: {mine} days is shorter than registry.{other} "
+                    f"({theirs} days), but {reason}"
+                )
     if problems:
         raise RetentionError(source, problems)
     return policy
@@ -157,7 +172,9 @@ def _is_reported(error: Any, problems: list[str]) -> bool:
 _MESSAGES = {"extra_forbidden": "extra key not allowed", "missing": "missing; every retention must be stated"}
 
 
-def _where(error: Any) -> str:
+def _where(error: Any, *, prefix: str = "") -> str:
+    if prefix:
+        error = {**error, "loc": (prefix, *error["loc"])}
     return where(error, messages=_MESSAGES)
 
 
@@ -188,7 +205,11 @@ def expired_cases(policy: RetentionPolicy, as_of: date) -> ColumnElement[bool]:
 
     Open cases are never deleted, nor a closed case without a closing time (kept, not guessed).
     """
-    cutoff = policy.registry_cutoff("closed_cases", as_of)
+    return cases_closed_before(policy.registry_cutoff("closed_cases", as_of))
+
+
+def cases_closed_before(cutoff: datetime) -> ColumnElement[bool]:
+    """The condition on Case of cases closed before an instant (never an open one)."""
     return and_(Case.status == CaseStatus.CLOSED, Case.closed_at.is_not(None), Case.closed_at < cutoff)
 
 
@@ -245,12 +266,13 @@ __all__ = [
     "DEFAULT_RETENTION_FILE",
     "HeldPartition",
     "Hold",
-    "RegistryRetention",
     "RetentionError",
     "RetentionPolicy",
     "active_holds",
     "day_start",
+    "cases_closed_before",
     "expired_cases",
+    "registry_entries",
     "load_policy",
     "parse_policy",
     "partitions_due",

@@ -1,0 +1,55 @@
+"""The security capability: accounts, sessions, cases; how long ended sessions and closed cases are kept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+
+from safecity.core.capabilities import Capability
+from safecity.security.models import AuthSession, Case, CaseHold, CaseMember
+from safecity.security.retention import cases_closed_before
+from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
+
+
+def _ended_sessions(cut: Cutoff) -> Sequence[Purgeable]:
+    before = cut("ended_auth_sessions")
+    return [
+        Purgeable(
+            "auth_sessions",
+            AuthSession,
+            or_(AuthSession.revoked_at < before, AuthSession.expires_at < before),
+        )
+    ]
+
+
+def _closed_cases(cut: Cutoff) -> Sequence[Purgeable]:
+    expired = cases_closed_before(cut("closed_cases"))
+    ids = select(Case.id).where(expired)
+    return [
+        Purgeable("case_holds", CaseHold, CaseHold.case_id.in_(ids)),
+        Purgeable("case_members", CaseMember, CaseMember.case_id.in_(ids)),
+        Purgeable("cases", Case, expired),
+    ]
+
+
+CAPABILITY = Capability(
+    name="security",
+    summary="Accounts, roles and areas, sign-in, cases and purposes, the audit trail, pseudonyms, retention.",
+    requires=("registry",),
+    extensions=(
+        RetentionEntry(
+            name="ended_auth_sessions",
+            description="Sign-in sessions, counted from expiry or revocation.",
+            tables=("auth_sessions",),
+            due=_ended_sessions,
+        ),
+        RetentionEntry(
+            name="closed_cases",
+            description="Closed cases with their members and holds, counted from closing; until then the "
+            "holds keep their lake data.",
+            tables=("cases", "case_members", "case_holds"),
+            due=_closed_cases,
+        ),
+    ),
+)
