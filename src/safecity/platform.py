@@ -30,6 +30,7 @@ from safecity.core.geo import BBox
 from safecity.core.worker import Every, Task, Worker
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
 from safecity.ingest.dedup import id_hashes
+from safecity.investigation import Investigation
 from safecity.lake import Lake
 from safecity.registry.events import RegistryChanged, forgetting
 from safecity.rules import DEFAULT_RULES_FILE, LiveFacts, RuleEngine, build_rules, load_rules
@@ -101,6 +102,7 @@ class Platform:
     security: Security
     pseudonyms: Pseudonymizer
     hub: EventHub
+    investigation: Investigation
     bbox: BBox | None = None
     mqtt: Any = None
     _running: list[Worker] = field(default_factory=list)
@@ -209,6 +211,7 @@ class Platform:
             security=security,
             pseudonyms=pseudonyms,
             hub=hub,
+            investigation=Investigation(factory, security, lake, pseudonyms),
             bbox=bbox,
         )
 

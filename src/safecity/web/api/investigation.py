@@ -1,35 +1,25 @@
-"""Person-level queries: who a person is, and where a subject has been. Always under a case.
+"""Person-level queries over HTTP: who a person is, and where a subject has been. Always under a case.
 
-Each route calls `justify` before touching data: the caller names an open case they are assigned
-to and a purpose; the case's window and area bound the question. Identity and phone numbers
-reach the lake only as pseudonyms, so a person's path is looked up by the pseudonyms of their
-numbers under every key version still held.
+The use cases (justify, look up, bound by the case, audit) are `safecity.investigation`'s; the
+routes parse the request and shape the answer, masking numbers the caller's role may not see.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-import polars as pl
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime
-from sqlalchemy import select
 
 from safecity.core.kinds import SubjectKind
-from safecity.registry import NotFound, Person
+from safecity.registry import Person
 from safecity.registry.models import EBike
 from safecity.registry.schemas import BikeOut, PersonOut
-from safecity.security.audit import AuditEntry, subject
-from safecity.security.cases import justify
-from safecity.security.errors import AccountError
-from safecity.security.linkage import lake_subjects, resolve_pseudonym
 from safecity.security.principal import Principal
-from safecity.security.pseudonym import PSEUDONYMISED_SUBJECT_KINDS
 from safecity.security.roles import Permission as P
 from safecity.security.schemas import PathOut, PathPointOut
 from safecity.web.api.registry import person_out
-from safecity.web.auth import audited, need, platform_of, resource_of
+from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["investigation"])
@@ -64,53 +54,6 @@ def _person_detail(person: Person, bikes: list[EBike], who: Principal) -> Person
     )
 
 
-def _read_person(
-    request: Request,
-    who: Principal,
-    person: Person | None,
-    case_id: str | None,
-    purpose: str | None,
-    key: str,
-) -> PersonDetailOut:
-    """Justify, then show and audit one person (the justification comes before any lookup result)."""
-    platform = platform_of(request)
-    with platform.session_factory() as session:
-        case = justify(
-            session,
-            who,
-            case_id=case_id,
-            purpose=purpose,
-            start=None,
-            end=None,
-            area_id=person.home_area_id if person is not None else None,
-            tree=platform.security.areas.tree(),
-        )
-        if person is None:
-            audited(
-                request,
-                who,
-                AuditEntry(
-                    "people.read", resource_of(request), case_id=case.id, purpose=purpose, result_count=0
-                ),
-            )
-            raise NotFound("person", key)
-        bikes = list(session.scalars(select(EBike).where(EBike.owner_id == person.id)))
-    out = _person_detail(person, bikes, who)
-    audited(
-        request,
-        who,
-        AuditEntry(
-            "people.read",
-            resource_of(request),
-            case_id=case.id,
-            purpose=purpose,
-            subjects=[subject("person", person.id), *(subject("tag", b.tag_id) for b in bikes)],
-            result_count=1,
-        ),
-    )
-    return out
-
-
 @router.get("/people/{person_id}", response_model=PersonDetailOut, summary="One person (under a case)")
 def get_person(
     person_id: RowId,
@@ -121,11 +64,10 @@ def get_person(
     who: Principal = need(P.PEOPLE_READ),
 ) -> PersonDetailOut:
     """Who a registered person is: name, numbers (masked unless the role needs them), bikes."""
-    with platform.session_factory() as session:
-        person = session.get(Person, person_id)
-        if person is not None:
-            session.expunge(person)
-    return _read_person(request, who, person, case_id, purpose, str(person_id))
+    found = platform.investigation.person(
+        who, person_id=person_id, case_id=case_id, purpose=purpose, resource=resource_of(request)
+    )
+    return _person_detail(found.person, found.bikes, who)
 
 
 @router.get(
@@ -141,19 +83,15 @@ def find_person(
     who: Principal = need(P.PEOPLE_READ),
 ) -> PersonDetailOut:
     """Look a person up by identity number, or turn a lake pseudonym back into a person."""
-    if (id_number is None) == (pseudonym is None):
-        raise AccountError("give exactly one of id_number or pseudonym", field="id_number")
-    with platform.session_factory() as session:
-        if id_number is not None:
-            person = session.scalars(
-                select(Person).where(Person.id_number == id_number.strip().upper())
-            ).first()
-        else:
-            found = resolve_pseudonym(session, platform.pseudonyms, pseudonym or "")
-            person = session.get(Person, found) if found is not None else None
-        if person is not None:
-            session.expunge(person)
-    return _read_person(request, who, person, case_id, purpose, id_number or pseudonym or "")
+    found = platform.investigation.person(
+        who,
+        id_number=id_number,
+        pseudonym=pseudonym,
+        case_id=case_id,
+        purpose=purpose,
+        resource=resource_of(request),
+    )
+    return _person_detail(found.person, found.bikes, who)
 
 
 @router.get(
@@ -172,47 +110,27 @@ def subject_path(
     who: Principal = need(P.SUBJECTS_TRACE),
 ) -> PathOut:
     """Every sighting of the subject from start to end within the case's area, in time order."""
-    if end <= start:
-        raise AccountError("end must be after start", field="end")
-    tree = platform.security.areas.tree()
-    with platform.session_factory() as session:
-        case = justify(
-            session, who, case_id=case_id, purpose=purpose, start=start, end=end, area_id=area_id, tree=tree
-        )
-        scope_area = area_id or case.area_id
-    plain = value.strip().upper() if kind in (SubjectKind.TAG, SubjectKind.PLATE) else value.strip()
-    wanted = lake_subjects(platform.pseudonyms, kind.value, plain)
-    rows = platform.lake.path(subject_kind=kind.value, subject=wanted, start=start, end=end)
-    rows = rows.filter(pl.col("area").is_in(list(tree.expand([scope_area])))).head(MAX_POINTS)
-    points = [
-        PathPointOut(
-            ts=r["ts"], kind=r["kind"], device=r["device"], lat=r["lat"], lon=r["lon"], area=r["area"]
-        )
-        for r in rows.select("ts", "kind", "device", "lat", "lon", "area").iter_rows(named=True)
-    ]
-    audited(
-        request,
+    found = platform.investigation.path(
         who,
-        AuditEntry(
-            "subjects.trace",
-            resource_of(request),
-            case_id=case.id,
-            purpose=purpose,
-            subjects=[subject(kind.value, s) for s in wanted],
-            result_count=len(points),
-            detail={"start": start.isoformat(), "end": end.isoformat(), "area": scope_area},
-        ),
-    )
-    return PathOut(
-        subject_kind=kind.value,
-        subject=plain if kind not in PSEUDONYMISED_SUBJECT_KINDS else wanted[-1],
-        case_id=case.id,
+        kind,
+        value,
         start=start,
         end=end,
-        area_id=scope_area,
-        count=len(points),
-        points=points,
+        area_id=area_id,
+        case_id=case_id,
+        purpose=purpose,
+        resource=resource_of(request),
+    )
+    return PathOut(
+        subject_kind=found.subject_kind,
+        subject=found.subject,
+        case_id=found.case_id,
+        start=found.start,
+        end=found.end,
+        area_id=found.area_id,
+        count=len(found.points),
+        points=[PathPointOut(**p) for p in found.points],
     )
 
 
-__all__ = ["datetime", "router"]
+__all__ = ["router"]
