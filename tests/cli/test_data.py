@@ -91,3 +91,18 @@ def test_bad_configuration_exits_2_naming_the_variable(tmp_path: Path) -> None:
 
 
 # --- retention ------------------------------------------------------------------------------------
+
+
+def test_the_command_runs_as_a_module_as_the_benchmarks_start_it() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "safecity.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "serve" in done.stdout and "retention" in done.stdout
