@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from safecity.cli.common import build_platform, console, fail, operator, settings
-from safecity.security.admin import AccountChange
+from safecity.security.admin import AccountChange, AccountResult
 
 group = typer.Typer(
     help="Create and manage accounts (the first administrator starts here).", no_args_is_help=True
@@ -109,8 +109,8 @@ def list_() -> None:
     console.print(table)
 
 
-def _change(username: str, change: AccountChange, password: str | None = None) -> str | None:
-    """Apply one change to an account, audited; its new one-time-code secret if one was issued."""
+def _change(username: str, change: AccountChange, password: str | None = None) -> AccountResult:
+    """Apply one change to an account, audited; the account after it (and any new secret)."""
     from safecity.security import admin
     from safecity.security.errors import AccountError
 
@@ -121,42 +121,42 @@ def _change(username: str, change: AccountChange, password: str | None = None) -
         )
     except AccountError as exc:
         fail(exc.message)
-    return result.secret
+    return result
 
 
 @group.command("disable")
 def disable(username: str) -> None:
     """Disable an account; its sessions end at once."""
-    _change(username, AccountChange.DISABLE)
-    console.print(f"{escape(username)} disabled; its sessions are ended")
+    name = _change(username, AccountChange.DISABLE).user.username
+    console.print(f"{escape(name)} disabled; its sessions are ended")
 
 
 @group.command("enable")
 def enable(username: str) -> None:
     """Let a disabled account sign in again."""
-    _change(username, AccountChange.ENABLE)
-    console.print(f"{escape(username)} enabled")
+    name = _change(username, AccountChange.ENABLE).user.username
+    console.print(f"{escape(name)} enabled")
 
 
 @group.command("unlock")
 def unlock(username: str) -> None:
     """Clear failed sign-ins and any lockout."""
-    _change(username, AccountChange.UNLOCK)
-    console.print(f"{escape(username)} unlocked")
+    name = _change(username, AccountChange.UNLOCK).user.username
+    console.print(f"{escape(name)} unlocked")
 
 
 @group.command("reset-password")
 def reset_password(username: str, password_file: PasswordFile = None) -> None:
     """Set a new password; every session of the account ends."""
-    _change(username, AccountChange.PASSWORD, _read_password(password_file, username))
-    console.print(f"{escape(username)}: password replaced, sessions ended")
+    name = _change(username, AccountChange.PASSWORD, _read_password(password_file, username)).user.username
+    console.print(f"{escape(name)}: password replaced, sessions ended")
 
 
 @group.command("reset-totp")
 def reset_totp(username: str) -> None:
     """Issue a new one-time-code secret (printed once)."""
-    secret = _change(username, AccountChange.TOTP)
-    console.print(f"{escape(username)}: new one-time-code secret (shown once): {secret}")
+    result = _change(username, AccountChange.TOTP)
+    console.print(f"{escape(result.user.username)}: new one-time-code secret (shown once): {result.secret}")
 
 
 def register(app: typer.Typer) -> None:

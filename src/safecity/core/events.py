@@ -29,11 +29,11 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag=Tru
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         Event.types[cls.__name__] = cls
-        _decoders.clear()
+        _decoder.clear()  # the next decode knows the new type
 
 
 _encoder = msgspec.json.Encoder()
-_decoders: dict[int, msgspec.json.Decoder[Any]] = {}
+_decoder: list[msgspec.json.Decoder[Any]] = []  # one decoder of every type defined so far, built on use
 
 
 def encode(event: Event) -> bytes:
@@ -43,12 +43,11 @@ def encode(event: Event) -> bytes:
 
 def decode(data: bytes) -> Event:
     """The event encoded in `data`; raises msgspec.ValidationError for an unknown or bad one."""
-    decoder = _decoders.get(0)
-    if decoder is None:
+    if not _decoder:
         kinds = tuple(Event.types.values())
         union: Any = kinds[0] if len(kinds) == 1 else _union(kinds)
-        decoder = _decoders[0] = msgspec.json.Decoder(union)
-    result: Event = decoder.decode(data)
+        _decoder.append(msgspec.json.Decoder(union))
+    result: Event = _decoder[0].decode(data)
     return result
 
 
