@@ -21,16 +21,12 @@ from typing import Any
 import httpx
 import structlog
 from rich.console import Console
-from sqlalchemy import func, select
 
 from safecity import registry
 from safecity.ingest import Part
 from safecity.platform import Platform
 from safecity.registry import Conflict
-from safecity.registry.models import Area, EBike
-from safecity.security import accounts
-from safecity.security.models import Account
-from safecity.security.roles import Role
+from safecity.security import Role, accounts
 from safecity.sim import City, CityAlreadyLoaded, ReportStolen, SimBatch, Simulation, ensure_city, load_city
 from safecity.store import transaction
 
@@ -100,11 +96,11 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
     now = platform.security.now()
     created: list[DemoAccount] = []
     with transaction(platform.session_factory) as session:
-        if session.scalar(select(func.count()).select_from(Account)):
+        if accounts.count_accounts(session):
             return []
-        district = session.scalars(select(Area.id).where(Area.kind == "district").order_by(Area.id)).first()
-        community = session.scalars(select(Area.id).where(Area.kind == "community").order_by(Area.id)).first()
-        owner = session.scalars(select(EBike.owner_id).order_by(EBike.id)).first()
+        district = registry.first_area(session, kind="district")
+        community = registry.first_area(session, kind="community")
+        owner = registry.first_owner(session)
         for username, role, reach, unit in DEMO_ACCOUNTS:
             areas = {"district": (district,), "community": (community,)}.get(reach, ())
             if None in areas or (reach == "owner" and owner is None):
@@ -313,9 +309,10 @@ def _mqtt_publisher(mqtt_url: str) -> Callable[[str, bytes], None]:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from safecity.ingest.settings import IngestSettings
     from safecity.settings import Settings
 
-    prefix = Settings().mqtt_topic_prefix
+    prefix = Settings().section(IngestSettings).mqtt_topic_prefix
     host, _, port = mqtt_url.removeprefix("mqtt://").partition(":")
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"safecity-sim-{int(time.time())}")
     client.connect(host, int(port or 1883))

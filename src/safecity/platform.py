@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import structlog
@@ -21,24 +20,29 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.alerts import AlertService, AlertStream, WebhookDispatcher
+from safecity.alerts.settings import AlertSettings
 from safecity.bus import ALERTS, RECORDS, REGISTRY, Bus, MemoryBus
 from safecity.bus.hub import EventHub
 from safecity.core.capabilities import installed
 from safecity.core.clock import Clock, SystemClock
+from safecity.core.configfile import in_force
 from safecity.core.finding import Finding
 from safecity.core.geo import BBox
 from safecity.core.worker import Every, Task, Worker
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
+from safecity.ingest.adapters import DeviceLinks
 from safecity.ingest.dedup import id_hashes
+from safecity.ingest.settings import IngestSettings
 from safecity.investigation import Investigation
 from safecity.lake import Lake
+from safecity.registry import Registry
 from safecity.registry.events import RegistryChanged, forgetting
 from safecity.rules import DEFAULT_RULES_FILE, LiveFacts, RuleEngine, build_rules, load_rules
+from safecity.rules.settings import RulesSettings
+from safecity.security import SYSTEM, AuditEntry, Pseudonymizer, Security
 from safecity.security.accounts import LoginPolicy
-from safecity.security.audit import SYSTEM, AuditEntry
 from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_token_key
-from safecity.security.pseudonym import Pseudonymizer
-from safecity.security.service import Security
+from safecity.security.settings import SecuritySettings
 from safecity.settings import BusBackend, Settings
 from safecity.store import deliver_after_commit, make_engine, make_session_factory, upgrade_to_head
 from safecity.store.db import checkpoint_sqlite
@@ -61,16 +65,15 @@ def make_bus(settings: Settings) -> Bus:
 
 def rules_path(settings: Settings) -> Path:
     """The rules file in force: configured, else <data_dir>/rules.yaml if present, else the defaults."""
-    if settings.rules_file is not None:
-        return settings.rules_file
-    local = settings.data_dir / "rules.yaml"
-    return local if local.exists() else DEFAULT_RULES_FILE
+    configured = settings.section(RulesSettings).rules_file
+    return in_force(configured, settings.data_dir / "rules.yaml", DEFAULT_RULES_FILE)
 
 
 def city_bbox(settings: Settings) -> BBox | None:
     """The configured city box, else the generated city's, else none (globe only)."""
-    if settings.bbox is not None:
-        return settings.bbox
+    configured = settings.section(IngestSettings).bbox
+    if configured is not None:
+        return configured
     meta = settings.city_dir / "city.json"
     if meta.exists():
         import json
@@ -103,8 +106,9 @@ class Platform:
     pseudonyms: Pseudonymizer
     hub: EventHub
     investigation: Investigation
+    registry: Registry
     bbox: BBox | None = None
-    mqtt: Any = None
+    device_links: DeviceLinks = field(default_factory=DeviceLinks)  # what reaches devices (MQTT, ...)
     _running: list[Worker] = field(default_factory=list)
 
     @classmethod
@@ -132,15 +136,19 @@ class Platform:
         factory = make_session_factory(engine)
         bus = make_bus(settings)
         lake = Lake(settings.resolved_lake_dir)
-        devices = DeviceDirectory(factory, h3_resolution=settings.h3_resolution)
-        dedup = Deduplicator(settings.dedup_window_s)
+        ingest_cfg = settings.section(IngestSettings)
+        rules_cfg = settings.section(RulesSettings)
+        alerts_cfg = settings.section(AlertSettings)
+        security_cfg = settings.section(SecuritySettings)
+        devices = DeviceDirectory(factory, h3_resolution=ingest_cfg.h3_resolution)
+        dedup = Deduplicator(ingest_cfg.dedup_window_s)
         bbox = city_bbox(settings)
         limits = IngestLimits(
-            max_event_age_s=settings.max_event_age_s,
-            max_future_skew_s=settings.max_future_skew_s,
-            max_batch_events=settings.max_batch_events,
-            max_body_bytes=settings.max_body_bytes,
-            h3_resolution=settings.h3_resolution,
+            max_event_age_s=ingest_cfg.max_event_age_s,
+            max_future_skew_s=ingest_cfg.max_future_skew_s,
+            max_batch_events=ingest_cfg.max_batch_events,
+            max_body_bytes=ingest_cfg.max_body_bytes,
+            h3_resolution=ingest_cfg.h3_resolution,
             bbox=bbox,
         )
 
@@ -166,28 +174,28 @@ class Platform:
             build_rules(load_rules(rules_path(settings))),
             facts=facts,
             clock=clock,
-            flush_ms=settings.rules_flush_ms,
-            flush_rows=settings.rules_flush_rows,
+            flush_ms=rules_cfg.rules_flush_ms,
+            flush_rows=rules_cfg.rules_flush_rows,
         )
         alerts = AlertService(
             session_factory=factory,
             clock=clock,
             publish=bus.publish,
-            fallback_station_id=settings.alert_fallback_station,
-            cap_sender=settings.cap_sender,
-            cap_sender_name=settings.cap_sender_name,
+            fallback_station_id=alerts_cfg.alert_fallback_station,
+            cap_sender=alerts_cfg.cap_sender,
+            cap_sender_name=alerts_cfg.cap_sender_name,
             public_url=settings.public_url,
         )
         webhooks = WebhookDispatcher(
-            session_factory=factory, clock=clock, timeout_s=settings.webhook_timeout_s
+            session_factory=factory, clock=clock, timeout_s=alerts_cfg.webhook_timeout_s
         )
         security = Security(
             factory,
             wall_clock or clock,
             token_key=load_token_key(settings.resolved_token_key_file, generate=settings.auto_generate_keys),
-            access_ttl_s=settings.access_token_ttl_s,
-            refresh_ttl_s=settings.refresh_token_ttl_s,
-            policy=LoginPolicy(settings.login_max_failures, settings.login_lockout_s),
+            access_ttl_s=security_cfg.access_token_ttl_s,
+            refresh_ttl_s=security_cfg.refresh_token_ttl_s,
+            policy=LoginPolicy(security_cfg.login_max_failures, security_cfg.login_lockout_s),
         )
         # Committed registry changes reach this process's caches at once and the others over the bus.
         hub = EventHub(bus)
@@ -212,6 +220,13 @@ class Platform:
             pseudonyms=pseudonyms,
             hub=hub,
             investigation=Investigation(factory, security, lake, pseudonyms),
+            registry=Registry(
+                factory,
+                security,
+                now=clock.now,
+                pseudonymize=pseudonyms.pseudonym,
+                expand=lambda areas: security.areas.tree().expand(areas),
+            ),
             bbox=bbox,
         )
 
@@ -238,7 +253,7 @@ class Platform:
             bus=self.settings.bus.value,
             database=self.engine.dialect.name,
             lake=str(self.settings.resolved_lake_dir),
-            mqtt=bool(self.settings.mqtt_url),
+            mqtt=bool(self.settings.section(IngestSettings).mqtt_url),
             workers=[w.name for w in self._running],
         )
 
@@ -256,22 +271,10 @@ class Platform:
             Task("webhooks", lambda: self.webhooks.run(self.bus)),
             Task("registry-notices", lambda: self.hub.listen(REGISTRY)),
             Every("compaction", s.compact_interval_s, self.compact_lake),
-            Every("audit-seal", s.audit_seal_interval_s, self.seal_audit),
+            Every("audit-seal", s.section(SecuritySettings).audit_seal_interval_s, self.seal_audit),
         ]
         if self.engine.dialect.name == "sqlite":
             found.append(Every("sqlite-checkpoint", 1.0, lambda: checkpoint_sqlite(self.engine)))
-        if s.mqtt_url:
-            from safecity.ingest.mqtt import MqttIngest
-
-            self.mqtt = MqttIngest(
-                self.ingest,
-                asyncio.get_running_loop(),
-                url=s.mqtt_url,
-                prefix=s.mqtt_topic_prefix,
-                client_id=s.mqtt_client_id,
-                linger_s=s.mqtt_linger_ms / 1000,
-            )
-            found.append(self.mqtt)
         for capability in installed():
             if capability.build is not None:
                 found.extend(w for w in capability.build(self) if isinstance(w, Worker))
@@ -336,7 +339,7 @@ class Platform:
     def warm_dedup(self) -> None:
         """Remember the ids already in the lake, so a restart does not store a retry twice."""
         now = self.clock.now()
-        window = timedelta(seconds=self.settings.dedup_window_s)
+        window = timedelta(seconds=self.settings.section(IngestSettings).dedup_window_s)
         ids = self.lake.scan(start=now - window, end=now + timedelta(days=1)).select("event_id").collect()
         if ids.height:
             self.dedup.remember(id_hashes(ids["event_id"]), now)

@@ -16,7 +16,8 @@ from safecity import registry
 from safecity.alerts import AlertService
 from safecity.core.clock import ManualClock
 from safecity.core.finding import Evidence, Finding, Ref
-from safecity.registry import Area, BikeRegistration
+from safecity.registry import BikeRegistration
+from safecity.registry.models import Area
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.store.db import transaction
 

@@ -18,7 +18,7 @@ import pytest
 from safecity import registry
 from safecity.core.ids import id_number_check_char
 from safecity.platform import Platform
-from safecity.registry import Area
+from safecity.registry.models import Area
 from safecity.security import accounts
 from safecity.security.passwords import totp_now
 from safecity.security.roles import Role

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from safecity import cli
-from safecity.registry import Device, EBike
+from safecity.registry.models import Device, EBike
 from safecity.settings import Settings
 from safecity.store import make_engine, make_session_factory
 from tests.cli.helpers import Run, totals_of

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from safecity.registry import Person
+from safecity.registry.models import Person
 from safecity.security import audit
 from safecity.security.keys import load_pseudonym_keys
 from safecity.security.pseudonym import Pseudonymizer

@@ -20,7 +20,7 @@ from safecity.core.record import RECORD_SCHEMA
 from safecity.ingest import IngestPipeline, Part
 from safecity.ingest.personal import pseudonymise
 from safecity.platform import Platform
-from safecity.registry import Person
+from safecity.registry.models import Person
 from safecity.security.keys import PseudonymKeys
 from safecity.security.linkage import lake_subjects, person_subjects, resolve_pseudonym, rotate_pseudonym_key
 from safecity.security.pseudonym import Pseudonymizer

@@ -15,9 +15,10 @@ from safecity.core.clock import ManualClock
 from safecity.ingest import IngestPipeline, Part
 from safecity.ingest.reconcile import Reconciliation, reconcile
 from safecity.lake import Lake
-from safecity.maintenance import apply_retention
-from safecity.security.purge import LAKE, Purge, PurgeStatus
+from safecity.security.models import Purge, PurgeStatus
+from safecity.security.purge import LAKE
 from safecity.security.retention import DEFAULT_RETENTION_FILE, RetentionPolicy, load_policy
+from safecity.security.retention_run import apply_retention
 from safecity.store import transaction
 from tests.conftest import T0
 from tests.ingest.conftest import ndjson, read

@@ -1,4 +1,4 @@
-"""MqttIngest against the real Mosquitto broker at 127.0.0.1:1883."""
+"""MqttAdapter against the real Mosquitto broker at 127.0.0.1:1883."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -19,15 +20,19 @@ from paho.mqtt.properties import Properties
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from tests.conftest import T0
 from tests.servicecheck import require_service
 
 from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
+from safecity.ingest.adapters import DeviceLinks, DeviceUnreachable, Intake
+from safecity.ingest.adapters.mqtt import POISON_ATTEMPTS, MqttAdapter
 from safecity.ingest.models import DeadLetter
-from safecity.ingest.mqtt import POISON_ATTEMPTS, MqttIngest, PartsPipeline
 from safecity.ingest.pipeline import IngestResult, Part, Rejection, StorageUnavailable
+from safecity.platform import Platform
 from safecity.security.pseudonym import Pseudonymizer
+from safecity.settings import Settings
 
 pytestmark = pytest.mark.integration
 
@@ -80,10 +85,10 @@ class Broker:
         """A device's events topic."""
         return f"{self.prefix}/devices/{device}/events"
 
-    def ingest(self, pipeline: PartsPipeline, **options: Any) -> MqttIngest:
+    def ingest(self, pipeline: Intake, **options: Any) -> MqttAdapter:
         """An adapter on this test's prefix with a persistent session under this test's client id."""
         options = {"session_expiry_s": 60, "connect_timeout_s": 5.0, **options}
-        return MqttIngest(
+        return MqttAdapter(
             pipeline,
             asyncio.get_running_loop(),
             url=f"mqtt://{HOST}:{PORT}",
@@ -408,3 +413,127 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
     assert records.select("event_id", "device", "source").rows() == [("hb-1", "st-e2e", "mqtt")]
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(DeadLetter)) == 1
+
+
+class Whitelist(msgspec.Struct, tag_field="type", tag="whitelist"):
+    """A message to a device as a capability would define it (door controllers: the cards let in)."""
+
+    cards: list[str]
+
+
+async def test_a_message_sent_to_a_device_arrives_on_its_commands_topic(
+    broker: Broker, device: DeviceClient
+) -> None:
+    links = DeviceLinks()
+    adapter = broker.ingest(FakePipeline(), links=links)
+    await adapter.start()
+    await device.listen(f"{broker.prefix}/devices/door-3/commands")
+
+    link = await links.send("door-3", Whitelist(cards=["0123456789", "ABCDEF0123"]))
+    await eventually(lambda: device.received)
+    await adapter.stop()
+
+    [msg] = device.received
+    assert link == "mqtt" and msg.topic == f"{broker.prefix}/devices/door-3/commands" and msg.qos == 1
+    assert msgspec.json.decode(msg.payload) == {"type": "whitelist", "cards": ["0123456789", "ABCDEF0123"]}
+    assert links.links == ()  # a stopped adapter reaches no one
+
+
+async def test_a_message_nobody_subscribes_to_is_unreachable(broker: Broker) -> None:
+    adapter = broker.ingest(FakePipeline())
+    await adapter.start()
+    try:
+        with pytest.raises(DeviceUnreachable, match="no device session subscribes"):
+            await adapter.send("door-nobody", Whitelist(cards=[]))
+    finally:
+        await adapter.stop()
+    with pytest.raises(DeviceUnreachable, match="not running"):
+        await adapter.send("door-nobody", Whitelist(cards=[]))
+
+
+async def test_a_device_with_a_persistent_session_gets_what_was_sent_while_it_was_away(
+    broker: Broker,
+) -> None:
+    topic = f"{broker.prefix}/devices/door-9/commands"
+    client_id = f"{broker.client_id}-door-9"
+    away = persistent_client(client_id)
+    subscribed = threading.Event()
+    away.on_subscribe = lambda *_: subscribed.set()
+    away.loop_start()
+    away.subscribe(topic, qos=1)
+    assert await asyncio.to_thread(subscribed.wait, 5)
+    away.disconnect()
+    away.loop_stop()
+    adapter = broker.ingest(FakePipeline())
+    await adapter.start()
+
+    try:
+        await adapter.send("door-9", Whitelist(cards=["0123456789"]))
+    finally:
+        await adapter.stop()
+    back = persistent_client(client_id)
+    received: list[mqtt.MQTTMessage] = []
+    back.on_message = lambda _c, _u, msg: received.append(msg)
+    back.loop_start()
+    try:
+        await eventually(lambda: received)
+    finally:
+        back.disconnect()
+        back.loop_stop()
+        purge_session(client_id)
+    assert msgspec.json.decode(received[0].payload) == {"type": "whitelist", "cards": ["0123456789"]}
+
+
+def persistent_client(client_id: str) -> mqtt.Client:
+    """A device connected with a persistent session (MQTT 5, no clean start, kept for a minute)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 60
+    client.connect(HOST, PORT, clean_start=False, properties=props)
+    return client
+
+
+async def test_the_platform_starts_the_adapter_from_the_ingest_capability_and_messages_devices_through_it(
+    broker: Broker, device: DeviceClient, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        mqtt_url=f"mqtt://{HOST}:{PORT}",
+        mqtt_topic_prefix=broker.prefix,
+        mqtt_client_id=broker.client_id,
+    )
+    platform = Platform.build(settings, clock=ManualClock(T0))
+    with platform.session_factory() as session, session.begin():
+        registry.create_device(
+            session,
+            device_id="BS-3",
+            kind="rfid_station",
+            name="gate",
+            lat=28.0,
+            lon=120.6,
+            area_id=None,
+            now=T0,
+        )
+    await device.listen(f"{broker.prefix}/devices/BS-3/#")  # its own events come back too
+    await platform.start()
+    try:
+        assert "mqtt" in [w.name for w in platform._running]
+        await device.publish(
+            broker.events("BS-3"), b'{"id":"hb-1","kind":"heartbeat","ts":"2026-11-22T07:59:00Z"}'
+        )
+        await eventually(lambda: heard(device, "results"))
+        assert await platform.device_links.send("BS-3", Whitelist(cards=["0123456789"])) == "mqtt"
+        await eventually(lambda: heard(device, "commands"))
+    finally:
+        await platform.stop()
+
+    [result], [command] = heard(device, "results"), heard(device, "commands")
+    assert result.topic.endswith("/BS-3/results") and msgspec.json.decode(result.payload)["stored"] == 1
+    assert command.topic.endswith("/BS-3/commands")
+    assert platform.lake.count() == 1
+    assert platform.device_links.links == ()
+
+
+def heard(device: DeviceClient, topic_kind: str) -> list[mqtt.MQTTMessage]:
+    """What the device received on one of its topics (results, commands)."""
+    return [m for m in device.received if m.topic.endswith(f"/{topic_kind}")]

@@ -27,7 +27,7 @@ from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.core.finding import Evidence, Finding
 from safecity.platform import Platform
-from safecity.registry import Area
+from safecity.registry.models import Area
 from safecity.security import accounts, cases
 from safecity.security.models import Account
 from safecity.security.roles import CITY_WIDE, ROLE_KIND, AccountKind, Role
@@ -273,7 +273,7 @@ def _seed(platform: Platform, world: World) -> None:
     for where in (IN, OUT):
         world.bikes[where] = world.new_bike(where)
     with transaction(platform.session_factory) as session:
-        from safecity.registry import EBike
+        from safecity.registry.models import EBike
 
         for where in (IN, OUT):
             bike = session.get(EBike, world.bikes[where])

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.platform import Platform
-from safecity.registry import Area
+from safecity.registry.models import Area
 from safecity.security.roles import Role
 from safecity.settings import Settings
 from safecity.store import transaction
@@ -306,7 +306,7 @@ def test_injection_in_text_fields_is_inert(
     with platform.session_factory() as session:
         from sqlalchemy import func, select
 
-        from safecity.registry import Person
+        from safecity.registry.models import Person
 
         assert session.scalar(select(func.count()).select_from(Person)) == 1
 

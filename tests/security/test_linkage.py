@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
-from safecity.registry import Person
+from safecity.registry.models import Person
 from safecity.security.keys import load_pseudonym_keys
 from safecity.security.linkage import (
     lake_subjects,

@@ -16,12 +16,20 @@ from safecity.core.capabilities import extensions
 from safecity.core.kinds import ALL_KINDS
 from safecity.ingest.models import DeadLetter, IngestBatch
 from safecity.lake import Lake
-from safecity.maintenance import APPLIED, apply_retention, plan_retention
 from safecity.registry.models import Area, WatchlistEntry
 from safecity.security import retention
 from safecity.security.audit import Actor, AuditTrail
-from safecity.security.models import Account, AuditRecord, AuthSession, Case, CaseHold, CaseMember
-from safecity.security.purge import LAKE, Purge, PurgeStatus
+from safecity.security.models import (
+    Account,
+    AuditRecord,
+    AuthSession,
+    Case,
+    CaseHold,
+    CaseMember,
+    Purge,
+    PurgeStatus,
+)
+from safecity.security.purge import LAKE
 from safecity.security.retention import (
     DEFAULT_RETENTION_FILE,
     RetentionError,
@@ -29,6 +37,7 @@ from safecity.security.retention import (
     load_policy,
     parse_policy,
 )
+from safecity.security.retention_run import APPLIED, apply_retention, plan_retention
 from safecity.store import transaction
 from safecity.store.retention import Purgeable, RetentionEntry
 from tests.conftest import T0

@@ -29,7 +29,8 @@ from safecity.alerts import CAP_NS, AlertService, AlertStream
 from safecity.bus import MemoryBus
 from safecity.core.clock import ManualClock
 from safecity.core.finding import Evidence, Finding
-from safecity.registry import Area
+from safecity.registry.models import Area
+from safecity.security import audit
 from safecity.security.roles import Role
 from safecity.security.service import Security
 from safecity.store.db import Base, make_engine, make_session_factory, transaction
@@ -169,6 +170,38 @@ def test_lifecycle_over_http(client: TestClient, alert_id: str) -> None:
         {"key": "stolen_bike", "confirmed": 1, "false_alarm": 0, "unverified": 0, "open": 0, "precision": 1.0}
     ]
     assert client.get("/api/v1/alerts/precision", params={"by": "device"}).json()[0]["key"] == "RS-1"
+
+
+def test_steps_are_audited_by_the_use_case_and_refusals_by_the_error_handler(
+    client: TestClient, service: AlertService, alert_id: str
+) -> None:
+    with transaction(service._sessions) as session:
+        session.add(Area(id="S2", kind="station", name="Nanhui Police Station", station_id="S2"))
+    elsewhere = staff(client.app, Role.DISPATCHER, username="duty-s2", areas=["S2"])  # type: ignore[arg-type]
+    here = staff(client.app, Role.DISPATCHER, username="duty-s1", areas=["S1"])  # type: ignore[arg-type]
+    path = f"/api/v1/alerts/{alert_id}/acknowledge"
+
+    refused = client.post(path, json={"note": "mine"}, headers=elsewhere)
+    taken = client.post(path, json={"note": "mine"}, headers=here)
+
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "outside_area")
+    assert (taken.status_code, taken.json()["status"]) == (200, "acknowledged")
+    with service._sessions() as session:
+        trail = [
+            (r.actor, r.action, r.outcome, r.status, r.resource, json.loads(r.subjects))
+            for r in reversed(audit.search(session))
+        ]
+    assert trail == [
+        ("duty-s2", "alerts.act", "refused", 403, f"POST {path}", []),
+        (
+            "duty-s1",
+            "alerts.acknowledge",
+            "allowed",
+            200,
+            f"POST {path}",
+            [f"alert:{alert_id}", "tag:A1B2C3D4"],
+        ),
+    ]
 
 
 def test_step_out_of_order_is_409_naming_the_status(client: TestClient, alert_id: str) -> None:

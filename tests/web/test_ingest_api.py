@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from safecity.platform import Platform
-from safecity.registry import Device, DeviceStatus
+from safecity.registry import DeviceStatus
+from safecity.registry.models import Device
 from safecity.store import transaction
 from safecity.web.app import create_app
 from tests.web.conftest import STATION, admin, fresh_platform, ndjson, read, register_device

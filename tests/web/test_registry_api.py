@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from safecity.platform import Platform
-from safecity.registry import Area
+from safecity.registry.models import Area
 from safecity.store import transaction
 from tests.web.conftest import admin, register_device
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 
 from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, AlertStep, OutboxNotice, WebhookDelivery
+from safecity.alerts.settings import SECTION
 from safecity.core.capabilities import Capability
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
@@ -36,5 +37,5 @@ CAPABILITY = Capability(
     name="alerts",
     summary="Warnings after a rule fires: dedup, routing, evidence, lifecycle, push, webhooks, notices.",
     requires=("registry",),
-    extensions=(CLOSED_ALERTS,),
+    extensions=(CLOSED_ALERTS, SECTION),
 )

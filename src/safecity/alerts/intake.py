@@ -17,9 +17,10 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from safecity import registry
-from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, OutboxNotice, Routing
+from safecity.alerts.models import EVIDENCE_COLUMNS, Alert, AlertEvidence, AlertStatus, OutboxNotice, Routing
 from safecity.alerts.notice import AlertChange, ChangeType, change_of
 from safecity.alerts.outbox import follow, outbox_rows
+from safecity.alerts.query import AlertSummary
 from safecity.core.finding import AlertFollower, Evidence, Finding, RaisedAlert
 from safecity.core.record import new_id
 from safecity.store.bulk import among, chunked
@@ -31,11 +32,6 @@ TITLE_CHARS = 200  # the column's width; a longer title is cut rather than faili
 ALERTS_T = cast(Table, Alert.__table__)
 EVIDENCE_T = cast(Table, AlertEvidence.__table__)
 OUTBOX_T = cast(Table, OutboxNotice.__table__)
-
-
-def alert_values(alert: Alert) -> dict[str, Any]:
-    """Column values of an alert row as a dict (the shape notices are built from)."""
-    return {col.key: getattr(alert, col.key) for col in Alert.__table__.columns}
 
 
 @dataclass(slots=True)
@@ -58,26 +54,8 @@ class _Group:
             self.hits += 1
 
 
-# What a notice about an updated alert needs; JSON facts and timestamps it does not are left behind.
-_NOTICE_COLUMNS = (
-    "id",
-    "rule",
-    "rule_kind",
-    "severity",
-    "title",
-    "subject_kind",
-    "subject",
-    "dedup_key",
-    "status",
-    "outcome",
-    "station_id",
-    "area_id",
-    "routing",
-    "corr_id",
-    "hits",
-    "first_seen_at",
-    "last_seen_at",
-)
+# An updated alert's own columns are what its notice is built from; the JSON facts stay behind.
+_NOTICE_COLUMNS = tuple(AlertSummary.model_fields)
 
 
 def _open_alert_ids(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -133,19 +111,7 @@ def _route(session: Session, area_ids: Iterable[str | None]) -> dict[str | None,
 
 
 def _evidence_row(alert_id: str, ev: Evidence) -> dict[str, Any]:
-    return {
-        "alert_id": alert_id,
-        "event_id": ev.event_id,
-        "corr_id": ev.corr_id,
-        "kind": ev.kind,
-        "subject": ev.subject,
-        "device": ev.device,
-        "ts": ev.ts,
-        "lat": ev.lat,
-        "lon": ev.lon,
-        "area": ev.area,
-        "code": ev.code,
-    }
+    return {"alert_id": alert_id, **{name: getattr(ev, name) for name in EVIDENCE_COLUMNS}}
 
 
 def _new_alert_row(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -20,7 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safecity.store.db import Base, UtcDateTime
+from safecity.core.finding import Evidence
+from safecity.store import Base, UtcDateTime
 
 
 class AlertStatus(StrEnum):
@@ -126,6 +128,10 @@ class AlertEvidence(Base):
     lon: Mapped[float | None] = mapped_column(Float)
     area: Mapped[str | None] = mapped_column(String(32))
     code: Mapped[str | None] = mapped_column(String(256))  # as long as ingest accepts
+
+
+# An evidence row is the rule's Evidence and the alert it belongs to: written and read by these names.
+EVIDENCE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Evidence))
 
 
 class AlertStep(Base):

@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Gauge
 
-from safecity.bus.base import ALERTS, Bus
+from safecity.bus import ALERTS, Bus
 
 log = structlog.get_logger(__name__)
 

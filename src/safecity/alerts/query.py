@@ -1,27 +1,51 @@
-"""Read side of alerts: one alert explained (evidence, steps, path, routing), lists and precision."""
+"""Read side of alerts: one alert explained (evidence, steps, path, routing), lists and precision.
+
+The views here are the one shape of an alert, its steps and its evidence from the table to the
+API: `alerts.schemas` derives its answers from them rather than repeating their fields.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self, cast
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from safecity import registry
 from safecity.alerts.errors import AlertNotFound, InvalidAlertInput
-from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, AlertStep, Outcome, Routing
+from safecity.alerts.models import (
+    EVIDENCE_COLUMNS,
+    Alert,
+    AlertEvidence,
+    AlertStatus,
+    AlertStep,
+    Outcome,
+    Routing,
+)
 from safecity.alerts.policy import precision as precision_of
 from safecity.core.finding import Evidence
-from safecity.registry import Area
 
 MAX_PAGE = 500
 
 
-@dataclass(frozen=True, slots=True)
-class AlertView:
-    """An alert's column values, detached from the session."""
+class _View(BaseModel):
+    """A read model: immutable, detached from the session, filled from a row's attributes."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    @classmethod
+    def of(cls, row: object) -> Self:
+        """Copy the row's values of this view's fields (unvalidated: the database holds them typed)."""
+        # The pydantic plugin types model_construct by the class that declares it, not by `cls`.
+        return cast(Self, cls.model_construct(**{name: getattr(row, name) for name in cls.model_fields}))
+
+
+class AlertSummary(_View):
+    """An alert's own columns: what a list shows and what change notices are built from."""
 
     id: str
     rule: str
@@ -38,27 +62,26 @@ class AlertView:
     routing: str
     corr_id: str | None
     first_device: str | None
-    facts: dict[str, Any]
-    params: dict[str, Any]
-    refs: list[list[str]]
     first_seen_at: datetime
     last_seen_at: datetime
     hits: int
     created_at: datetime
     updated_at: datetime
 
-    @classmethod
-    def of(cls, alert: Alert) -> AlertView:
-        """Copy an alert row."""
-        return cls(**{f.name: getattr(alert, f.name) for f in fields(cls)})
+
+class AlertView(AlertSummary):
+    """Every column of an alert: its own, and the raising finding's facts, parameters and refs."""
+
+    facts: dict[str, Any]
+    params: dict[str, Any]
+    refs: list[list[str]]
 
 
 # An alert's evidence is exactly what the rule saw: the core value type, read back from the table.
 EvidenceView = Evidence
 
 
-@dataclass(frozen=True, slots=True)
-class StepView:
+class StepView(_View):
     """One lifecycle step of an alert."""
 
     from_status: str | None
@@ -121,8 +144,8 @@ def path_feature(alert_id: str, evidence: list[EvidenceView]) -> dict[str, Any]:
 
 def routing_of(session: Session, alert: AlertView) -> dict[str, Any]:
     """Say where an alert was routed and why."""
-    station = session.get(Area, alert.station_id)
-    area = session.get(Area, alert.area_id) if alert.area_id else None
+    station = registry.get_area(session, area_id=alert.station_id)
+    area = registry.get_area(session, area_id=alert.area_id) if alert.area_id else None
     if alert.routing == Routing.AREA:
         reason = f"station answerable for area {alert.area_id} of the first evidence record"
     elif alert.area_id:
@@ -155,7 +178,7 @@ def get_detail(session: Session, alert_id: str) -> AlertDetail:
         .where(AlertEvidence.alert_id == alert_id)
         .order_by(AlertEvidence.ts, AlertEvidence.id)
     )
-    evidence = [EvidenceView(**{f.name: getattr(e, f.name) for f in fields(EvidenceView)}) for e in ev_rows]
+    evidence = [EvidenceView(**{name: getattr(e, name) for name in EVIDENCE_COLUMNS}) for e in ev_rows]
     step_rows = session.scalars(
         select(AlertStep).where(AlertStep.alert_id == alert_id).order_by(AlertStep.at, AlertStep.id)
     )
@@ -169,7 +192,7 @@ def get_detail(session: Session, alert_id: str) -> AlertDetail:
         note=alert.title,
         outcome=None,
     )
-    steps = [raised, *(StepView(**{f.name: getattr(s, f.name) for f in fields(StepView)}) for s in step_rows)]
+    steps = [raised, *(StepView.of(s) for s in step_rows)]
     return AlertDetail(
         alert=alert,
         evidence=evidence,

@@ -1,13 +1,21 @@
-"""API request and response models for alerts and webhooks (Pydantic v2; never the tables)."""
+"""API request and response models for alerts and webhooks (Pydantic v2; never the tables).
+
+An alert, its steps and its evidence are answered in the shapes `alerts.query` reads them in:
+the models here derive from those views and add only what the API names differently.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from safecity.alerts.models import Outcome
+from safecity.alerts.query import AlertSummary, StepView
+from safecity.core.finding import Evidence
 
 
 class _In(BaseModel):
@@ -30,29 +38,8 @@ class CloseIn(TransitionIn):
     outcome: Outcome = Field(description="confirmed, false_alarm or unverified.")
 
 
-class AlertOut(_Out):
+class AlertOut(AlertSummary):
     """An alert as listed."""
-
-    id: str
-    rule: str
-    rule_kind: str
-    severity: str
-    title: str
-    subject_kind: str
-    subject: str
-    dedup_key: str
-    status: str
-    outcome: str | None
-    station_id: str
-    area_id: str | None
-    routing: str
-    corr_id: str | None
-    first_device: str | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    hits: int
-    created_at: datetime
-    updated_at: datetime
 
 
 class AlertListOut(BaseModel):
@@ -63,30 +50,13 @@ class AlertListOut(BaseModel):
     offset: int
 
 
-class EvidenceOut(_Out):
+@pydantic_dataclass(frozen=True, config=ConfigDict(json_schema_serialization_defaults_required=True))
+class EvidenceOut(Evidence):
     """One evidence record."""
 
-    event_id: str
-    corr_id: str
-    kind: str
-    subject: str | None
-    device: str
-    ts: datetime
-    lat: float | None
-    lon: float | None
-    area: str | None
-    code: str | None
 
-
-class StepOut(_Out):
+class StepOut(StepView):
     """One lifecycle step."""
-
-    from_status: str | None
-    to_status: str
-    by: str
-    at: datetime
-    note: str
-    outcome: str | None
 
 
 class RoutingOut(BaseModel):
@@ -110,6 +80,14 @@ class AlertDetailOut(_Out):
     steps: list[StepOut]
     path: dict[str, Any] = Field(description="GeoJSON Feature of the evidence points in time order.")
     routing: RoutingOut
+
+    @field_validator("evidence", mode="before")
+    @classmethod
+    def _evidence_values(cls, value: Any) -> Any:
+        # A pydantic dataclass takes its own instances or mappings, not the plain Evidence it extends.
+        if isinstance(value, list):
+            return [asdict(e) if isinstance(e, Evidence) else e for e in value]
+        return value
 
 
 class PrecisionRowOut(_Out):

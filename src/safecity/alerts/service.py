@@ -28,11 +28,12 @@ from safecity.alerts.models import Alert, AlertStatus, AlertStep, OutboxNotice, 
 from safecity.alerts.notice import AlertChange, ChangeType, change_of
 from safecity.alerts.policy import allowed_next, is_transition_allowed
 from safecity.alerts.webhook import WebhookView, create_webhook, deactivate_webhook, list_webhooks
-from safecity.bus.base import ALERTS
+from safecity.bus import ALERTS
 from safecity.core.capabilities import extensions
 from safecity.core.clock import Clock
+from safecity.core.context import Context
 from safecity.core.finding import AlertFollower, Finding
-from safecity.store.db import transaction
+from safecity.store import transaction
 
 log = structlog.get_logger(__name__)
 
@@ -100,25 +101,41 @@ class AlertService:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def acknowledge(self, alert_id: str, *, by: str, note: str = "") -> query.AlertView:
+    # A step taken for a caller (`ctx`) is refused, changing nothing, unless the caller reaches
+    # where the alert was routed or raised: checked on the row the step then changes.
+
+    def acknowledge(
+        self, alert_id: str, *, by: str, note: str = "", ctx: Context | None = None
+    ) -> query.AlertView:
         """An officer has seen the alert and is handling it."""
-        return self._transition(alert_id, AlertStatus.ACKNOWLEDGED, by=by, note=note)
+        return self._transition(alert_id, AlertStatus.ACKNOWLEDGED, by=by, note=note, ctx=ctx)
 
-    def dispatch(self, alert_id: str, *, by: str, note: str = "") -> query.AlertView:
+    def dispatch(
+        self, alert_id: str, *, by: str, note: str = "", ctx: Context | None = None
+    ) -> query.AlertView:
         """Someone has been sent to act on the alert."""
-        return self._transition(alert_id, AlertStatus.DISPATCHED, by=by, note=note)
+        return self._transition(alert_id, AlertStatus.DISPATCHED, by=by, note=note, ctx=ctx)
 
-    def close(self, alert_id: str, *, by: str, outcome: str, note: str = "") -> query.AlertView:
+    def close(
+        self, alert_id: str, *, by: str, outcome: str, note: str = "", ctx: Context | None = None
+    ) -> query.AlertView:
         """Close an open alert with what it turned out to be (confirmed, false alarm, unverified)."""
         try:
             judged = Outcome(outcome)
         except ValueError:
             choices = ", ".join(o.value for o in Outcome)
             raise InvalidAlertInput(f"outcome must be one of {choices}", field="outcome") from None
-        return self._transition(alert_id, AlertStatus.CLOSED, by=by, note=note, outcome=judged)
+        return self._transition(alert_id, AlertStatus.CLOSED, by=by, note=note, outcome=judged, ctx=ctx)
 
     def _transition(
-        self, alert_id: str, to: AlertStatus, *, by: str, note: str, outcome: Outcome | None = None
+        self,
+        alert_id: str,
+        to: AlertStatus,
+        *,
+        by: str,
+        note: str,
+        outcome: Outcome | None = None,
+        ctx: Context | None = None,
     ) -> query.AlertView:
         by = by.strip()
         if not by or len(by) > 64:
@@ -126,6 +143,8 @@ class AlertService:
         now = self._clock.now()
         with transaction(self._sessions) as session:
             alert = query.require_alert(session, alert_id)
+            if ctx is not None:
+                require_reach(ctx, alert)
             current = alert.status
             if not is_transition_allowed(current, to):
                 raise TransitionNotAllowed(alert_id, current, to)
@@ -158,7 +177,7 @@ class AlertService:
             [
                 change_of(
                     ChangeType.TRANSITIONED,
-                    intake.alert_values(alert),
+                    view.model_dump(),
                     at=now,
                     from_status=current,
                     to_status=to.value,
@@ -171,10 +190,16 @@ class AlertService:
 
     # --- queries --------------------------------------------------------------------------
 
-    def get(self, alert_id: str) -> query.AlertDetail:
-        """One alert with its evidence by time, steps, GeoJSON path and routing."""
+    def get(self, alert_id: str, *, ctx: Context | None = None) -> query.AlertDetail:
+        """One alert with its evidence by time, steps, GeoJSON path and routing.
+
+        Asked for a caller (`ctx`), refused (AccessDenied) unless the caller reaches the alert.
+        """
         with self._sessions() as session:
-            return query.get_detail(session, alert_id)
+            detail = query.get_detail(session, alert_id)
+        if ctx is not None:
+            require_reach(ctx, detail.alert)
+        return detail
 
     def list_alerts(
         self,
@@ -202,8 +227,12 @@ class AlertService:
 
     def export_cap(self, alert_id: str) -> bytes:
         """The alert as a CAP 1.2 XML message (no personal data)."""
+        return self.cap_of(self.get(alert_id))
+
+    def cap_of(self, detail: query.AlertDetail) -> bytes:
+        """An alert already read, as this platform's CAP 1.2 XML message (no personal data)."""
         return to_cap(
-            self.get(alert_id),
+            detail,
             sender=self._cap_sender,
             sender_name=self._cap_sender_name,
             web_base_url=self._public_url,
@@ -306,6 +335,11 @@ class AlertService:
         """Wait until every notice scheduled on this loop has been handed to the bus."""
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+
+def require_reach(ctx: Context, alert: query.AlertSummary | Alert) -> None:
+    """Refuse (AccessDenied, outside_area) unless the caller reaches where the alert was routed or raised."""
+    ctx.require_area(alert.station_id, alert.area_id, what=f"alert {alert.id}")
 
 
 async def _await_all(awaitables: list[Awaitable[None]]) -> None:

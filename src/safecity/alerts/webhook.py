@@ -37,10 +37,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity.alerts.errors import InvalidAlertInput, WebhookNotFound
 from safecity.alerts.models import DeliveryStatus, Webhook, WebhookDelivery
 from safecity.alerts.policy import matches_filter
-from safecity.bus.base import ALERTS, Bus
+from safecity.bus import ALERTS, Bus
 from safecity.core.clock import Clock
 from safecity.core.record import new_id
-from safecity.store.db import transaction
+from safecity.store import transaction
 
 log = structlog.get_logger(__name__)
 

@@ -1,18 +1,35 @@
 """The `safecity` command: one Typer app, one module per command group.
 
-A capability that brings commands adds a module here with a `register(app)` function and
-names it in `GROUPS`; the modules stay thin: they parse options, call the capability's use
-cases and print, so that the web API and the command line cannot drift apart.
+A capability that brings commands adds a module here with a `register(app)` function;
+`groups()` finds every such module (`run` first, then by name), so nothing central lists them.
+The modules stay thin: they parse options, call the capability's use cases and print, so that
+the web API and the command line cannot drift apart.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from types import ModuleType
+
 import typer
 
-from safecity.cli import audit, data, keys, retention, rules, run, users
 from safecity.cli.common import build_platform, configure_logging
 
-GROUPS = (run, rules, data, retention, keys, users, audit)
+
+def groups() -> list[ModuleType]:
+    """Every module of this package with a `register(app)`: `run` first, the rest by name."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: (i.name != "run", i.name)):
+        if info.name.startswith("_"):
+            continue  # __main__ runs the app; importing it here would import this module again
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if callable(getattr(module, "register", None)):
+            found.append(module)
+    return found
+
+
+GROUPS = tuple(groups())
 
 app = typer.Typer(
     help="safecity: city public-safety platform.", no_args_is_help=True, pretty_exceptions_show_locals=False

@@ -67,25 +67,22 @@ def reconcile() -> None:
 
 def deadletters(limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20) -> None:
     """Show the newest dead letters with their reasons."""
-    from sqlalchemy import select
-
-    from safecity.ingest.models import DeadLetter
+    from safecity.ingest import dead_letters
     from safecity.store import make_engine, make_session_factory
 
     engine = make_engine(settings().resolved_database_url)
     table = Table(title="dead letters")
     for col in ("received", "device", "index", "event id", "field", "reason"):
         table.add_column(col)
-    with make_session_factory(engine)() as session:
-        for d in session.scalars(select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)):
-            table.add_row(
-                d.received_at.isoformat(timespec="seconds"),
-                escape(d.device_id or ""),  # dead letters hold what senders wrote: never markup
-                str(d.idx),
-                escape(d.event_id or ""),
-                escape(d.field or ""),
-                escape(d.reason),
-            )
+    for d in dead_letters.newest(make_session_factory(engine), limit=limit):
+        table.add_row(
+            d.received_at.isoformat(timespec="seconds"),
+            escape(d.device_id or ""),  # dead letters hold what senders wrote: never markup
+            str(d.index),
+            escape(d.event_id or ""),
+            escape(d.field or ""),
+            escape(d.reason),
+        )
     console.print(table)
     engine.dispose()
 

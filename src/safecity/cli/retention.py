@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,8 +19,24 @@ from safecity.cli.common import (
     print_problems,
     settings,
 )
+from safecity.core.configfile import in_force
+from safecity.ingest.settings import IngestSettings
+from safecity.security.retention import DEFAULT_RETENTION_FILE
+from safecity.security.settings import SecuritySettings
+from safecity.settings import Settings
 
 group = typer.Typer(help="Show and apply the retention policy.", no_args_is_help=True)
+
+
+def retention_path(settings: Settings) -> Path:
+    """The policy in force: configured, else <data_dir>/retention.yaml if present, else the packaged one."""
+    configured = settings.section(SecuritySettings).retention_file
+    return in_force(configured, settings.data_dir / "retention.yaml", DEFAULT_RETENTION_FILE)
+
+
+def accepting_since(settings: Settings, now: datetime) -> date:
+    """The oldest day ingest still accepts events for: partitions from it on may still grow."""
+    return (now - timedelta(seconds=settings.section(IngestSettings).max_event_age_s)).date()
 
 
 def _policy(path: Path) -> Any:
@@ -38,7 +54,6 @@ def show(
     as_of: Annotated[str | None, typer.Option(help="Show cut-offs as of this day (YYYY-MM-DD).")] = None,
 ) -> None:
     """Print the retention policy in force and what it keeps as of a day."""
-    from safecity.maintenance import retention_path
     from safecity.security.retention import AUDIT_KEPT, registry_entries
 
     day = parse_day(as_of, "--as-of")
@@ -73,16 +88,16 @@ def apply(
     configure_logging(cfg)
     from sqlalchemy.exc import OperationalError
 
-    from safecity import maintenance
     from safecity.lake import Lake
-    from safecity.security.audit import actor_of
+    from safecity.security import actor_of
+    from safecity.security import retention_run as maintenance
     from safecity.store import make_engine, make_session_factory, upgrade_to_head
 
     now = datetime.now(UTC)
     day = parse_day(as_of, "--as-of")
     if day > now.date() and not dry_run:
         raise typer.BadParameter(f"{day} is after today; only a dry run may look ahead", param_hint="--as-of")
-    path = maintenance.retention_path(cfg)
+    path = retention_path(cfg)
     policy = _policy(path)
     url = cfg.resolved_database_url
     try:
@@ -92,7 +107,7 @@ def apply(
     engine = make_engine(url)
     lake = Lake(cfg.resolved_lake_dir)
     factory = make_session_factory(engine)
-    since = maintenance.accepting_since(cfg, now)
+    since = accepting_since(cfg, now)
     try:
         if dry_run:
             report = maintenance.plan_retention(factory, lake, policy, as_of=day, accepting_since=since)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -136,24 +137,19 @@ def replay(
     """Feed a recorded NDJSON file through ingest (validation, lake, dead letters, ledger)."""
     cfg = settings()
     configure_logging(cfg)
-    from safecity.ingest import Part
+    from safecity.ingest.adapters.replay import ReplayTotals, replay
 
     platform = build_platform(cfg)
     platform.warm_dedup()
-    totals = {"received": 0, "stored": 0, "dead_lettered": 0, "duplicates": 0}
-    size = file.stat().st_size
+    totals = ReplayTotals()
     with progress() as bar, file.open("rb") as fh:
-        task = bar.add_task(f"replay {file.name}", total=size)
-        while chunk := fh.readlines(max(1, batch_events) * 200):
-            results, _ = platform.ingest.process(
-                [Part(body=b"".join(chunk), device_id=None, source="replay")]
-            )
-            for key in totals:
-                totals[key] += getattr(results[0], key)
-            if results[0].error:
-                err.print(f"[red]refused batch:[/red] {escape(results[0].error)}")
-            bar.update(task, advance=sum(len(line) for line in chunk))
-    console.print(json.dumps(totals))
+        task = bar.add_task(f"replay {file.name}", total=file.stat().st_size)
+        for batch in replay(platform.ingest, fh, batch_events=batch_events):
+            totals.add(batch.result)
+            if batch.result.error:
+                err.print(f"[red]refused batch:[/red] {escape(batch.result.error)}")
+            bar.update(task, advance=batch.bytes_read)
+    console.print(json.dumps(asdict(totals)))
     platform.engine.dispose()
 
 

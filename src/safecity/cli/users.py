@@ -60,10 +60,8 @@ def create(
     password_file: PasswordFile = None,
 ) -> None:
     """Create an account; prints its one-time-code secret once when it has one."""
-    from safecity.security import accounts, admin
-    from safecity.security.errors import AccountError
+    from safecity.security import AccountError, Role, accounts, admin
     from safecity.security.passwords import totp_uri
-    from safecity.security.roles import Role
 
     try:
         role_value = Role(role)
@@ -111,8 +109,7 @@ def list_() -> None:
 
 def _change(username: str, change: AccountChange, password: str | None = None) -> AccountResult:
     """Apply one change to an account, audited; the account after it (and any new secret)."""
-    from safecity.security import admin
-    from safecity.security.errors import AccountError
+    from safecity.security import AccountError, admin
 
     platform = build_platform(settings())
     try:

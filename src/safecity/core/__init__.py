@@ -15,7 +15,6 @@ from safecity.core.finding import (
 )
 from safecity.core.geo import BBox, cell_expr, cell_of, distance_m
 from safecity.core.ids import (
-    DeviceId,
     is_valid_id_number,
     is_valid_plate,
     is_valid_subject,
@@ -44,7 +43,6 @@ __all__ = [
     "BBox",
     "Category",
     "Clock",
-    "DeviceId",
     "AlertFollower",
     "Evidence",
     "Finding",

@@ -55,3 +55,10 @@ def where(error: Any, *, messages: dict[str, str] | None = None) -> str:
     loc = ".".join(str(p) for p in error["loc"])
     message = (messages or {}).get(error["type"], str(error["msg"]))
     return f"{loc}: {message}" if loc else message
+
+
+def in_force(configured: Path | None, local: Path, packaged: Path) -> Path:
+    """The configuration file in force: the configured one, else a local one if present, else the packaged."""
+    if configured is not None:
+        return configured
+    return local if local.exists() else packaged

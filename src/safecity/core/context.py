@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import msgspec
 
+from safecity.core.errors import outside_area
 from safecity.core.record import new_id
 
 ALL = "*"  # the permission a system or operator context holds: every one
@@ -43,6 +44,11 @@ class Context(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     def reaches(self, *area_ids: str | None) -> bool:
         """Whether any of these areas is within the actor's reach."""
         return self.city_wide or any(a is not None and a in self.areas for a in area_ids)
+
+    def require_area(self, *area_ids: str | None, what: str = "this") -> None:
+        """Refuse (AccessDenied) unless one of the areas is within the actor's reach."""
+        if not self.reaches(*area_ids):
+            raise outside_area(area_ids, what=what, home_areas=self.home_areas)
 
     def child(self) -> Context:
         """The context of something this one causes: same actor and reach, a new id."""

@@ -8,18 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import NewType
 
 import polars as pl
 
 from safecity.core.kinds import SubjectKind
-
-DeviceId = NewType("DeviceId", str)
-TagId = NewType("TagId", str)
-Plate = NewType("Plate", str)
-IdNumber = NewType("IdNumber", str)
-EventId = NewType("EventId", str)
-CorrelationId = NewType("CorrelationId", str)
 
 # GB 11643-1999 section 8.2: ISO 7064 MOD 11-2 weights and the check character table.
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

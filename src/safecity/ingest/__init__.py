@@ -3,6 +3,7 @@
 from safecity.ingest.dedup import Deduplicator
 from safecity.ingest.devices import DeviceAuth, DeviceDirectory
 from safecity.ingest.pipeline import (
+    DecodedPart,
     IngestLimits,
     IngestPipeline,
     IngestResult,
@@ -10,9 +11,11 @@ from safecity.ingest.pipeline import (
     RecordSink,
     Rejection,
     StorageUnavailable,
+    Submission,
 )
 
 __all__ = [
+    "DecodedPart",
     "Deduplicator",
     "DeviceAuth",
     "DeviceDirectory",
@@ -23,4 +26,5 @@ __all__ = [
     "RecordSink",
     "Rejection",
     "StorageUnavailable",
+    "Submission",
 ]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, not_, select
+from sqlalchemy import ColumnElement, func, not_, select
+from sqlalchemy.orm import Session
 
 from safecity.core.capabilities import Capability
+from safecity.core.worker import Worker
 from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
+from safecity.ingest.settings import SECTION, IngestSettings
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 INGEST_BATCHES = "ingest_batches"  # also the purge target whose ledger totals are carried forward
@@ -26,12 +30,24 @@ def _dead_letters(cut: Cutoff) -> Sequence[Purgeable]:
     return [Purgeable("dead_letters", DeadLetter, _old_dead_letters(cut))]
 
 
+def _ledger_totals(where: ColumnElement[bool]) -> Callable[[Session], Mapping[str, int]]:
+    """The summed counts of the ledger entries about to be deleted, for the purge ledger to keep."""
+    columns = ("received", "duplicates", "accepted", "stored", "dead_lettered", "refused")
+
+    def totals(session: Session) -> Mapping[str, int]:
+        sums = [func.coalesce(func.sum(getattr(IngestBatch, c)), 0) for c in columns]
+        row = session.execute(select(*sums).where(where)).one()
+        return {c: int(v) for c, v in zip(columns, row, strict=True)}
+
+    return totals
+
+
 def _ingest_batches(cut: Cutoff) -> Sequence[Purgeable]:
     # A batch's dead letters go with it; those old enough on their own are the other entry's.
     of_old_batches = DeadLetter.batch_id.in_(select(IngestBatch.id).where(old_batches(cut)))
     return [
         Purgeable("dead_letters", DeadLetter, of_old_batches & not_(_old_dead_letters(cut))),
-        Purgeable(INGEST_BATCHES, IngestBatch, old_batches(cut)),
+        Purgeable(INGEST_BATCHES, IngestBatch, old_batches(cut), carried=_ledger_totals(old_batches(cut))),
     ]
 
 
@@ -50,9 +66,31 @@ LEDGER = RetentionEntry(
     at_least=(("dead_letters", "a ledger entry's dead letters are deleted with it"),),
 )
 
+
+def adapters(platform: Any) -> list[Worker]:
+    """The adapters that run in the background (HTTP is served by the web app, replay by the CLI)."""
+    s = platform.settings.section(IngestSettings)
+    found: list[Worker] = []
+    if s.mqtt_url:
+        from safecity.ingest.adapters.mqtt import MqttAdapter  # paho only when MQTT is on
+
+        found.append(
+            MqttAdapter(
+                platform.ingest,
+                url=s.mqtt_url,
+                prefix=s.mqtt_topic_prefix,
+                client_id=s.mqtt_client_id,
+                linger_s=s.mqtt_linger_ms / 1000,
+                links=platform.device_links,
+            )
+        )
+    return found
+
+
 CAPABILITY = Capability(
     name="ingest",
     summary="Device events in over HTTP, MQTT and replay: validated, deduplicated, stored or dead-lettered.",
     requires=("registry",),
-    extensions=(DEAD_LETTERS, LEDGER),
+    extensions=(DEAD_LETTERS, LEDGER, SECTION),
+    build=adapters,
 )

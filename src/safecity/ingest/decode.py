@@ -1,5 +1,8 @@
 """Decode request bodies (NDJSON or a JSON array of v1 events) into one columnar frame.
 
+Events an adapter decoded itself (from a binary protocol) are rendered as NDJSON by msgspec and
+join the same read, so that they are checked, explained and dead-lettered exactly like a body.
+
 Bodies are first normalised to NDJSON with a known event count, then every body of a
 micro-batch is read by one call of Polars' NDJSON reader (Rust, no Python object per event):
 per-body overhead would otherwise dominate when thousands of stations upload a few reads each.
@@ -10,6 +13,7 @@ by event with msgspec, to say exactly which event was wrong and where.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -20,6 +24,7 @@ from safecity.core.record import WIRE_COLUMNS, WireEvent
 
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 _EVENT = msgspec.json.Decoder(WireEvent)
+_ENCODER = msgspec.json.Encoder()
 _READ_SCHEMA = dict(WIRE_COLUMNS)
 _POLARS_ERRORS = (pl.exceptions.PolarsError, OverflowError)
 # msgspec raises these outside DecodeError: nesting deeper than its cap, invalid UTF-8 in a string.
@@ -85,6 +90,18 @@ def normalise_body(body: bytes, *, max_events: int, max_bytes: int) -> Body:
     if not start:
         raise BodyError("the body is empty; send NDJSON or a JSON array of events")
     raise BodyError("the body must be NDJSON (one JSON object per line) or a JSON array of objects")
+
+
+def render_events(events: Sequence[WireEvent]) -> bytes:
+    """Decoded events as NDJSON: one compact object a line, fields left out written as null."""
+    return _ENCODER.encode_lines(events)
+
+
+def events_body(events: Sequence[WireEvent], *, max_events: int) -> Body:
+    """Events an adapter decoded, as a body; the byte limit is the transport's (its frames)."""
+    _check_count(len(events), max_events)
+    # Exact as it is: msgspec escapes any newline inside a string, so a line is an event.
+    return Body(render_events(events)[:-1], len(events))
 
 
 def _check_count(count: int, max_events: int) -> None:

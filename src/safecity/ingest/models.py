@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safecity.store.db import Base, UtcDateTime
+from safecity.store import Base, UtcDateTime
 
 
 class BatchStatus(StrEnum):

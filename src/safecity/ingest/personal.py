@@ -32,7 +32,7 @@ import polars as pl
 
 from safecity.core.ids import SUBJECT_PATTERNS
 from safecity.core.kinds import KIND_SPECS, RecordKind, SubjectKind
-from safecity.security.pseudonym import PSEUDONYMISED_SUBJECT_KINDS, Pseudonymizer
+from safecity.security import PSEUDONYMISED_SUBJECT_KINDS, Pseudonymizer
 
 # Kinds whose subject is stored as a pseudonym.
 PSEUDONYMISED_KINDS: list[str] = [

@@ -1,5 +1,9 @@
 """The ingest pipeline: bodies in; records durable in the lake, dead letters kept, batches ledgered.
 
+A part is what one adapter received from one device: a JSON body (`Part`), or events the adapter
+decoded itself from a binary protocol (`DecodedPart`), which are rendered as NDJSON once and
+then take exactly the same path, so a refused one is kept with that rendering as its raw text.
+
 Order of work for one call (several parts, e.g. coalesced MQTT messages, share it):
 decode -> validate and enrich -> pseudonymise personal identifiers -> drop already-accepted ids
 -> ledger + dead letters (one transaction, status `writing`) -> lake append (durable) -> ledger
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, cast
@@ -25,14 +29,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
 from safecity.core.geo import BBox
-from safecity.core.record import RECORD_SCHEMA, new_id
-from safecity.ingest.decode import Body, BodyError, DecodeError, decode_bodies, normalise_body
+from safecity.core.record import RECORD_SCHEMA, WireEvent, new_id
+from safecity.ingest.decode import (
+    Body,
+    BodyError,
+    DecodeError,
+    decode_bodies,
+    events_body,
+    normalise_body,
+    render_events,
+)
 from safecity.ingest.dedup import Deduplicator, id_hashes
 from safecity.ingest.devices import DeviceDirectory
 from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
 from safecity.ingest.personal import pseudonymise
 from safecity.ingest.validate import Limits, validate
-from safecity.security.pseudonym import Pseudonymizer
+from safecity.security import Pseudonymizer
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +72,30 @@ class Part:
     body: bytes
     device_id: str | None  # the authenticated device; None only for trusted replay
     source: str  # http | mqtt | replay | sim
+
+    def raw(self) -> bytes:
+        """What the device sent, as kept when the part is refused whole."""
+        return self.body
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedPart:
+    """Events an adapter decoded itself (a binary protocol's frames), sent by one device.
+
+    Each event may leave `device` out: it is the adapter's authenticated device. If it names
+    another device it is refused, as in a body.
+    """
+
+    events: Sequence[WireEvent]
+    device_id: str | None  # the device the adapter authenticated; None only for trusted replay
+    source: str  # the adapter, e.g. gt06
+
+    def raw(self) -> bytes:
+        """The events as NDJSON, as kept when the part is refused whole."""
+        return render_events(self.events)
+
+
+Submission = Part | DecodedPart  # what an adapter hands to the pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +139,7 @@ class Prepared:
     """A batch decoded and validated, waiting to be committed."""
 
     batch_id: str
-    parts: list[Part]
+    parts: Sequence[Submission]
     results: list[IngestResult]
     bodies: dict[int, Body]
     now: datetime
@@ -152,7 +188,7 @@ class IngestPipeline:
         self._prepare_slots = asyncio.Semaphore(2)
         self._commit_lock = asyncio.Lock()
 
-    async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
+    async def submit_parts(self, parts: Sequence[Submission]) -> list[IngestResult]:
         """Process parts off the event loop, then publish what was stored."""
         async with self._prepare_slots:
             prepared = await asyncio.to_thread(self.prepare, parts)
@@ -162,7 +198,7 @@ class IngestPipeline:
             await self._publish(records)
         return results
 
-    async def refuse_parts(self, parts: list[Part], reason: str) -> list[IngestResult]:
+    async def refuse_parts(self, parts: Sequence[Submission], reason: str) -> list[IngestResult]:
         """Refuse parts whole, keeping each body as a dead letter (its first 64 KiB) with the
         reason: for a message the pipeline failed on again and again, so that a transport which
         must acknowledge it (MQTT) loses nothing and is not held up by it."""
@@ -176,26 +212,28 @@ class IngestPipeline:
             results, _ = await asyncio.to_thread(self.commit, prepared)
         return results
 
-    async def submit(self, part: Part) -> IngestResult:
+    async def submit(self, part: Submission) -> IngestResult:
         """Process one part."""
         return (await self.submit_parts([part]))[0]
 
-    def process(self, parts: list[Part]) -> tuple[list[IngestResult], pl.DataFrame]:
+    def process(self, parts: Sequence[Submission]) -> tuple[list[IngestResult], pl.DataFrame]:
         """Synchronous form: returns one result per part and the records now durable."""
         return self.commit(self.prepare(parts))
 
-    def prepare(self, parts: list[Part]) -> Prepared:
+    def prepare(self, parts: Sequence[Submission]) -> Prepared:
         """Decode, validate, enrich and de-duplicate (reserving the new ids); nothing is written."""
         started = time.perf_counter()
         now = self._clock.now()
         batch_id = new_id()
         results = [IngestResult(batch_id=batch_id) for _ in parts]
         bodies: dict[int, Body] = {}
+        max_events, max_bytes = self._limits.max_batch_events, self._limits.max_body_bytes
         for p, part in enumerate(parts):
             try:
-                bodies[p] = normalise_body(
-                    part.body, max_events=self._limits.max_batch_events, max_bytes=self._limits.max_body_bytes
-                )
+                if isinstance(part, Part):
+                    bodies[p] = normalise_body(part.body, max_events=max_events, max_bytes=max_bytes)
+                else:
+                    bodies[p] = events_body(part.events, max_events=max_events)
             except BodyError as exc:
                 results[p].error = str(exc)
                 BODIES_REFUSED.labels(part.source).inc()
@@ -285,7 +323,7 @@ class IngestPipeline:
     def _ledger(
         self,
         batch_id: str,
-        parts: list[Part],
+        parts: Sequence[Submission],
         results: list[IngestResult],
         rejected: dict[int, list[Rejection]],
         bodies: dict[int, Body],
@@ -332,7 +370,7 @@ class IngestPipeline:
                 "device_id": parts[p].device_id,
                 "field": "body",
                 "reason": r.error,
-                "raw": parts[p].body[:REFUSED_KEEP_BYTES].decode("utf-8", "replace"),
+                "raw": parts[p].raw()[:REFUSED_KEEP_BYTES].decode("utf-8", "replace"),
                 "received_at": now,
             }
             for p, r in enumerate(results)
@@ -351,7 +389,7 @@ class IngestPipeline:
             session.execute(update(IngestBatch).where(IngestBatch.id == batch_id).values(**values))
 
     @staticmethod
-    def _count(parts: list[Part], results: list[IngestResult]) -> None:
+    def _count(parts: Sequence[Submission], results: list[IngestResult]) -> None:
         totals: dict[tuple[str, str], int] = {}
         for part, res in zip(parts, results, strict=True):
             for outcome, n in (

@@ -9,33 +9,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity import registry
 from safecity.core.kinds import SubjectKind
 from safecity.lake import Lake
-from safecity.registry import NotFound, Person
-from safecity.registry.models import EBike
-from safecity.security.audit import AuditEntry, subject
-from safecity.security.cases import justify
-from safecity.security.errors import AccountError
+from safecity.registry import NotFound
+from safecity.registry.schemas import BikeOut, PersonOut, bike_view, person_view
+from safecity.security import (
+    PSEUDONYMISED_SUBJECT_KINDS,
+    AccessDenied,
+    AccountError,
+    AuditEntry,
+    Permission,
+    Principal,
+    Pseudonymizer,
+    Security,
+    subject,
+)
+from safecity.security.cases import Justified, justify
 from safecity.security.linkage import lake_subjects, resolve_pseudonym
-from safecity.security.principal import Principal
-from safecity.security.pseudonym import PSEUDONYMISED_SUBJECT_KINDS, Pseudonymizer
-from safecity.security.service import Security
+
+if TYPE_CHECKING:
+    from safecity.registry.models import Person
 
 MAX_POINTS = 10_000  # sightings one path answer holds at most
 
 
 @dataclass(frozen=True, slots=True)
 class PersonRecord:
-    """A registered person (detached from the session) and their bikes."""
+    """A registered person as the caller may see them, and their bikes."""
 
-    person: Person
-    bikes: list[EBike]
+    person: PersonOut
+    bikes: list[BikeOut]
     case_id: str
 
 
@@ -85,22 +94,16 @@ class Investigation:
         with self._sessions() as session:
             person = self._find(session, person_id, id_number, pseudonym)
             # The justification comes before any lookup result is shown, a miss included.
-            case = justify(
-                session,
-                who,
-                case_id=case_id,
-                purpose=purpose,
-                start=None,
-                end=None,
-                area_id=person.home_area_id if person is not None else None,
-                tree=self._security.areas.tree(),
-            )
+            area = person.home_area_id if person is not None else None
+            case = self._case(session, who, case_id, purpose, area_id=area)
             if person is None:
                 entry = AuditEntry("people.read", resource, case_id=case.id, purpose=purpose, result_count=0)
                 self._security.record(who.actor, entry)
                 raise NotFound("person", str(given[0]))
-            bikes = list(session.scalars(select(EBike).where(EBike.owner_id == person.id)))
-            session.expunge_all()
+            bikes = registry.bikes_of(session, owner_id=person.id)
+            record = PersonRecord(
+                person_view(person, full=who.sees_full_identifiers), [bike_view(b) for b in bikes], case.id
+            )
         self._security.record(
             who.actor,
             AuditEntry(
@@ -112,19 +115,80 @@ class Investigation:
                 result_count=1,
             ),
         )
-        return PersonRecord(person, bikes, case.id)
+        return record
+
+    def bikes(
+        self,
+        who: Principal,
+        *,
+        tag: str | None = None,
+        frame: str | None = None,
+        bike_id: int | None = None,
+        limit: int = 50,
+        case_id: str | None,
+        purpose: str | None,
+        resource: str,
+    ) -> list[BikeOut]:
+        """Bikes by id, tag or frame number (exact); their owners too when a case and purpose are named.
+
+        A bike's record is not personal, its owner is: naming a case makes the answer a
+        person-level read, justified first and audited with every owner shown.
+        """
+        case = self._owner_case(who, case_id, purpose)
+        with self._sessions() as session:
+            bikes = registry.find_bikes(session, bike_id=bike_id, tag=tag, frame=frame, limit=limit)
+            if bike_id is not None and not bikes:
+                raise NotFound("bike", str(bike_id))
+            full = who.sees_full_identifiers
+            out = [bike_view(b, owner=person_view(b.owner, full=full) if case else None) for b in bikes]
+        if case is not None:
+            names = [subject("tag", b.tag_id) for b in out] + [subject("person", b.owner_id) for b in bikes]
+            self._security.record(
+                who.actor,
+                AuditEntry(
+                    "people.read",
+                    resource,
+                    case_id=case,
+                    purpose=purpose,
+                    subjects=names,
+                    result_count=len(out),
+                ),
+            )
+        return out
+
+    def _owner_case(self, who: Principal, case_id: str | None, purpose: str | None) -> str | None:
+        """None when no case was named; the case id when owners may be shown; refusal otherwise."""
+        if case_id is None and purpose is None:
+            return None
+        if not who.can(Permission.PEOPLE_READ):
+            raise AccessDenied("forbidden", f"your role ({who.role.value}) may not see who owns a bike")
+        with self._sessions() as session:
+            return self._case(session, who, case_id, purpose, area_id=None).id
+
+    def _case(
+        self,
+        session: Session,
+        who: Principal,
+        case_id: str | None,
+        purpose: str | None,
+        *,
+        area_id: str | None,
+    ) -> Justified:
+        """The open case the caller names for a question about a person (no time window)."""
+        tree = self._security.areas.tree()
+        return justify(
+            session, who, case_id=case_id, purpose=purpose, start=None, end=None, area_id=area_id, tree=tree
+        )
 
     def _find(
         self, session: Session, person_id: int | None, id_number: str | None, pseudonym: str | None
     ) -> Person | None:
         if person_id is not None:
-            return session.get(Person, person_id)
+            return registry.get_person(session, person_id=person_id)
         if id_number is not None:
-            return session.scalars(
-                select(Person).where(Person.id_number == id_number.strip().upper())
-            ).first()
+            return registry.get_person_by_id_number(session, id_number=id_number.strip().upper())
         found = resolve_pseudonym(session, self._pseudonyms, pseudonym or "")
-        return session.get(Person, found) if found is not None else None
+        return registry.get_person(session, person_id=found) if found is not None else None
 
     def path(
         self,

@@ -1,11 +1,23 @@
 """Registries: areas, people, e-bikes, devices and watchlists; the facts rules rely on.
 
 One module per entity (`people`, `bikes`, `watchlists`, `devices`, `areas`); this module is the
-package's public API, and other packages import from here, never from the modules.
+package's public API, and other packages import from here, never from the modules. The tables
+(`registry.models`) are the registry's own: other packages name them only in type annotations
+and reach the rows through the functions here (an import-linter contract holds them to it).
 """
 
-from safecity.registry.areas import get_area, station_of_area, stations_of_areas
-from safecity.registry.bikes import BikeRegistration, get_bike_by_tag, register_bike, require_bike
+from safecity.registry import bulk
+from safecity.registry.actions import NewSecret, Registry, Stolen
+from safecity.registry.areas import area_parents, first_area, get_area, station_of_area, stations_of_areas
+from safecity.registry.bikes import (
+    BikeRegistration,
+    bikes_of,
+    find_bikes,
+    first_owner,
+    get_bike_by_tag,
+    register_bike,
+    require_bike,
+)
 from safecity.registry.devices import (
     DEVICE_SCHEMA,
     create_device,
@@ -18,15 +30,12 @@ from safecity.registry.devices import (
 from safecity.registry.errors import Conflict, InvalidInput, NotFound, RegistryError
 from safecity.registry.events import RegistryChanged
 from safecity.registry.models import (
-    Area,
+    EBIKE,
+    PERSON,
     AreaKind,
     BikeStatus,
-    Device,
     DeviceKind,
     DeviceStatus,
-    EBike,
-    Person,
-    WatchlistEntry,
     WatchlistKind,
     WatchStatus,
 )
@@ -35,6 +44,7 @@ from safecity.registry.people import (
     Pseudonymize,
     count_people_not_under,
     get_or_create_person,
+    get_person,
     get_person_by_id_number,
     get_person_by_pseudonym,
     people_numbers,
@@ -55,34 +65,42 @@ from safecity.registry.watchlists import (
 __all__ = [
     "DEFAULT_WATCH_DAYS",
     "DEVICE_SCHEMA",
-    "Area",
+    "EBIKE",
+    "PERSON",
     "AreaKind",
     "BikeRegistration",
     "BikeStatus",
     "Conflict",
-    "Device",
     "DeviceKind",
     "DeviceStatus",
-    "EBike",
     "InvalidInput",
+    "NewSecret",
     "NotFound",
-    "Person",
     "PersonNumbers",
     "Pseudonymize",
+    "Registry",
+    "RegistryChanged",
     "RegistryError",
+    "Stolen",
     "WatchStatus",
-    "WatchlistEntry",
     "WatchlistKind",
     "active_watchlist",
+    "bulk",
+    "area_parents",
+    "bikes_of",
     "close_entry",
     "count_people_not_under",
     "create_device",
     "device_directory",
     "entry_facts",
+    "find_bikes",
+    "first_area",
+    "first_owner",
     "get_active_entry",
     "get_area",
     "get_bike_by_tag",
     "get_or_create_person",
+    "get_person",
     "get_person_by_id_number",
     "get_person_by_pseudonym",
     "hash_secret",
@@ -94,7 +112,6 @@ __all__ = [
     "require_entry",
     "revoke_device",
     "rotate_device_secret",
-    "RegistryChanged",
     "set_pseudonyms",
     "station_of_area",
     "stations_of_areas",

@@ -17,6 +17,16 @@ def get_area(session: Session, *, area_id: str) -> Area | None:
     return session.get(Area, area_id)
 
 
+def area_parents(session: Session) -> list[tuple[str, str | None]]:
+    """(area id, parent id) of every area: the hierarchy that reach is expanded over."""
+    return [(row[0], row[1]) for row in session.execute(select(Area.id, Area.parent_id))]
+
+
+def first_area(session: Session, *, kind: str) -> str | None:
+    """The id of the first area of a kind (by id), if there is one."""
+    return session.scalars(select(Area.id).where(Area.kind == kind).order_by(Area.id)).first()
+
+
 def station_of_area(session: Session, *, area_id: str | None) -> Area | None:
     """Return the police station answerable for an area (walking up the hierarchy)."""
     seen: set[str] = set()

@@ -24,6 +24,35 @@ def get_bike_by_tag(session: Session, *, tag_id: str) -> EBike | None:
     return session.scalars(select(EBike).where(EBike.tag_id == tag_id)).first()
 
 
+def bikes_of(session: Session, *, owner_id: int) -> list[EBike]:
+    """The bikes a person owns, by id."""
+    return list(session.scalars(select(EBike).where(EBike.owner_id == owner_id).order_by(EBike.id)))
+
+
+def find_bikes(
+    session: Session,
+    *,
+    bike_id: int | None = None,
+    tag: str | None = None,
+    frame: str | None = None,
+    limit: int = 50,
+) -> list[EBike]:
+    """Bikes matching every criterion given (exact tag, exact frame number), by id."""
+    stmt = select(EBike).order_by(EBike.id).limit(limit)
+    if bike_id is not None:
+        stmt = stmt.where(EBike.id == bike_id)
+    if tag:
+        stmt = stmt.where(EBike.tag_id == tag.strip().upper())
+    if frame:
+        stmt = stmt.where(EBike.frame_number == frame.strip())
+    return list(session.scalars(stmt))
+
+
+def first_owner(session: Session) -> int | None:
+    """The owner of the first registered bike, if any (the demo links a citizen account to them)."""
+    return session.scalars(select(EBike.owner_id).order_by(EBike.id)).first()
+
+
 def require_bike(session: Session, *, bike_id: int) -> EBike:
     """Return the bike or raise NotFound."""
     bike = session.get(EBike, bike_id)

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from safecity.store.db import Base, UtcDateTime
+from safecity.store import Base, UtcDateTime
 
 # Entity names of typed references to registry rows (core.finding.Ref): Ref(EBIKE, "12").
 EBIKE = "ebike"

@@ -23,6 +23,11 @@ from safecity.registry.models import (
 Pseudonymize = Callable[[str], str]  # identity or phone number -> pseudonym under the current key
 
 
+def get_person(session: Session, *, person_id: int) -> Person | None:
+    """Return a person by registry id."""
+    return session.get(Person, person_id)
+
+
 def get_person_by_id_number(session: Session, *, id_number: str) -> Person | None:
     """Return the person with this identity number, if registered."""
     return session.scalars(select(Person).where(Person.id_number == id_number)).first()

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.core.ids import DEVICE_ID_PATTERN
+from safecity.core.masking import mask_id_number, mask_phone
+
+if TYPE_CHECKING:
+    from safecity.registry.models import EBike, Person
 
 
 class _In(BaseModel):
@@ -47,6 +52,32 @@ class BikeOut(BaseModel):
     status: str
     registered_at: datetime
     owner: PersonOut | None = None
+
+
+def person_view(person: Person, *, full: bool) -> PersonOut:
+    """A person as shown: identity and phone numbers in full only when `full` (a role that needs them)."""
+    return PersonOut(
+        id=person.id,
+        name=person.name,
+        id_number=person.id_number if full else mask_id_number(person.id_number) or "",
+        phone=person.phone if full else mask_phone(person.phone),
+        home_area_id=person.home_area_id,
+        masked=not full,
+    )
+
+
+def bike_view(bike: EBike, *, owner: PersonOut | None = None) -> BikeOut:
+    """A bike as shown, with its owner only when one is given (a justified, audited read)."""
+    return BikeOut(
+        id=bike.id,
+        tag_id=bike.tag_id,
+        frame_number=bike.frame_number,
+        model=bike.model,
+        colour=bike.colour,
+        status=bike.status,
+        registered_at=bike.registered_at,
+        owner=owner,
+    )
 
 
 class StolenIn(_In):

@@ -17,7 +17,7 @@ import polars as pl
 import structlog
 from prometheus_client import Counter, Histogram
 
-from safecity.bus.base import Delivery, Subscription
+from safecity.bus import Delivery, Subscription
 from safecity.core.clock import Clock
 from safecity.core.finding import Finding
 from safecity.rules.base import Facts, Rule

@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from safecity import registry
 from safecity.core.record import new_id
-from safecity.registry.models import Area, Person
 from safecity.security import passwords, tokens
 from safecity.security.errors import AccountError, LockedOut, NotAuthenticated
 from safecity.security.models import Account, AuthSession
@@ -66,9 +66,9 @@ def create_account(
     if session.scalar(select(Account.id).where(Account.username == username)) is not None:
         raise AccountError(f"username {username!r} is taken", field="username", status=409)
     for area_id in new.areas:
-        if session.get(Area, area_id) is None:
+        if registry.get_area(session, area_id=area_id) is None:
             raise AccountError(f"unknown area {area_id!r}", field="areas")
-    if new.person_id is not None and session.get(Person, new.person_id) is None:
+    if new.person_id is not None and registry.get_person(session, person_id=new.person_id) is None:
         raise AccountError(f"unknown person {new.person_id}", field="person_id")
     city_wide = role in CITY_WIDE if new.city_wide is None else new.city_wide
     if not city_wide and not new.areas and role not in (Role.CITIZEN, Role.LANDLORD, Role.LIAISON):
@@ -208,6 +208,11 @@ def revoke_all(session: Session, account_id: int, *, reason: str, now: datetime)
         .values(revoked_at=now, revoked_reason=reason)
     )
     return int(getattr(result, "rowcount", 0))
+
+
+def count_accounts(session: Session) -> int:
+    """How many accounts exist (the demo seeds its own only into an empty platform)."""
+    return int(session.scalar(select(func.count()).select_from(Account)) or 0)
 
 
 def require_account(session: Session, account_id: int) -> Account:

@@ -11,8 +11,8 @@ and its head cannot forge the seals; an outside auditor verifies with the public
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity.core.audit import AuditEntry, Outcome, subject
 from safecity.core.context import Context
 from safecity.security.keys import key_id
 from safecity.security.models import AuditHead, AuditRecord, AuditSeal, AuditSubject
@@ -50,14 +51,6 @@ CHAINED_FIELDS: tuple[str, ...] = (
 )
 
 
-class Outcome:
-    """How an audited request ended."""
-
-    ALLOWED = "allowed"
-    REFUSED = "refused"
-    FAILED = "failed"
-
-
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who acted: an account, a device, a command-line operator or the platform itself."""
@@ -78,21 +71,6 @@ def actor_of(who: Actor | Context) -> Actor:
     return Actor(who.actor, who.role, who.unit, who.client)
 
 
-@dataclass(slots=True)
-class AuditEntry:
-    """What is recorded about one action."""
-
-    action: str
-    resource: str
-    outcome: str = Outcome.ALLOWED
-    status: int = 200
-    case_id: str | None = None
-    purpose: str | None = None
-    subjects: Sequence[str] = ()
-    result_count: int | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
-
-
 def to_us(at: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (exact: no float on the way)."""
     delta = at - datetime(1970, 1, 1, tzinfo=UTC)
@@ -107,11 +85,6 @@ def from_us(at_us: int) -> datetime:
 def link_hash(prev_hash: str, values: Sequence[Any]) -> str:
     """The hash of a record given its predecessor's hash and its CHAINED_FIELDS values in order."""
     return hashlib.sha256(prev_hash.encode("ascii") + _encode(values)).hexdigest()
-
-
-def subject(kind: str, value: object) -> str:
-    """The audit name of a subject: "person:42", "tag:E0A1B2C3", "id_card:1.9f86…"."""
-    return f"{kind}:{value}"
 
 
 # Built once: constructing statements per call costs more than executing them on SQLite.

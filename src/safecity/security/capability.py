@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 from safecity.core.capabilities import Capability
 from safecity.security.models import AuthSession, Case, CaseHold, CaseMember
 from safecity.security.retention import cases_closed_before
+from safecity.security.settings import SECTION
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -38,6 +39,7 @@ CAPABILITY = Capability(
     summary="Accounts, roles and areas, sign-in, cases and purposes, the audit trail, pseudonyms, retention.",
     requires=("registry",),
     extensions=(
+        SECTION,
         RetentionEntry(
             name="ended_auth_sessions",
             description="Sign-in sessions, counted from expiry or revocation.",

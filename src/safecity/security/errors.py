@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-
-class AccessDenied(Exception):
-    """A request is refused; the message says what was wrong or missing (never why in secret detail)."""
-
-    status = 403
-
-    def __init__(
-        self, code: str, message: str, *, field: str | None = None, status: int | None = None
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        if status is not None:
-            self.status = status
+from safecity.core.errors import AccessDenied
 
 
 class NotAuthenticated(AccessDenied):
@@ -39,3 +25,6 @@ class AccountError(ValueError):
         self.message = message
         self.field = field
         self.status = status
+
+
+__all__ = ["AccessDenied", "AccountError", "LockedOut", "NotAuthenticated"]

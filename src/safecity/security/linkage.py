@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
 from safecity.core.kinds import SubjectKind
-from safecity.registry import Person
 from safecity.security.keys import load_pseudonym_keys, save_pseudonym_keys
 from safecity.security.pseudonym import PSEUDONYMISED_SUBJECT_KINDS, Pseudonymizer
 
@@ -41,7 +40,7 @@ def person_subjects(
     session: Session, pseudonymizer: Pseudonymizer, person_id: int
 ) -> dict[SubjectKind, list[str]]:
     """A registered person's lake subjects by subject kind: identity card and phone, all key versions."""
-    person = session.get(Person, person_id)
+    person = registry.get_person(session, person_id=person_id)
     if person is None:
         return {}
     found = {SubjectKind.ID_CARD: pseudonymizer.all_versions(person.id_number)}

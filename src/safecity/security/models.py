@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from safecity.store.db import Base, UtcDateTime
+from safecity.store import Base, UtcDateTime
 
 
 class Account(Base):
@@ -184,3 +184,33 @@ class AuditSeal(Base):
 def as_dict(record: AuditRecord) -> dict[str, Any]:
     """An audit record's fields, for display and export."""
     return {c.name: getattr(record, c.name) for c in AuditRecord.__table__.columns}
+
+
+class PurgeStatus(StrEnum):
+    """A lake purge is pending until its partition is gone; registry purges are written done."""
+
+    PENDING = "pending"
+    DONE = "done"
+
+
+class Purge(Base):
+    """Rows one retention run deleted from one lake partition or one registry table."""
+
+    __tablename__ = "retention_purges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(26), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    target: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str | None] = mapped_column(String(32))  # lake: the record kind
+    day: Mapped[str | None] = mapped_column(String(10))  # lake: the partition date, YYYY-MM-DD
+    rows: Mapped[int] = mapped_column(BigInteger)
+    # For ingest_batches: the removed ledger entries' totals (rows = how many entries).
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
+    accepted: Mapped[int] = mapped_column(BigInteger, default=0)
+    stored: Mapped[int] = mapped_column(BigInteger, default=0)
+    dead_lettered: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    audit_seq: Mapped[int | None] = mapped_column(BigInteger)  # set once an audit record reports it

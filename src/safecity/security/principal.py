@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity import registry
 from safecity.core.context import Context
-from safecity.registry.models import Area
+from safecity.core.errors import outside_area
 from safecity.security.audit import Actor
-from safecity.security.errors import AccessDenied
 from safecity.security.roles import FULL_IDENTIFIERS, AccountKind, Permission, Role
 
 
@@ -85,7 +84,7 @@ class AreaCache:
         with self._lock:
             if self._tree is None or time.monotonic() - self._loaded_at >= self._ttl_s:
                 with self._factory() as session:
-                    pairs = [(row[0], row[1]) for row in session.execute(select(Area.id, Area.parent_id))]
+                    pairs = registry.area_parents(session)
                 self._tree = AreaTree.from_pairs(pairs)
                 self._loaded_at = time.monotonic()
             return self._tree
@@ -126,13 +125,7 @@ class Principal:
     def require_area(self, *area_ids: str | None, what: str = "this") -> None:
         """Refuse unless one of the areas is within scope."""
         if not self.reaches(*area_ids):
-            shown = next((a for a in area_ids if a), "no area")
-            raise AccessDenied(
-                "outside_area",
-                f"{what} belongs to {shown}, outside the areas your account covers "
-                f"({', '.join(self.home_areas) or 'none'})",
-                field="area",
-            )
+            raise outside_area(area_ids, what=what, home_areas=self.home_areas)
 
     @property
     def sees_full_identifiers(self) -> bool:

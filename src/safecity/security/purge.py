@@ -1,57 +1,28 @@
 """The purge ledger: what retention deleted, so that reconciliation still adds up afterwards.
 
-One row per lake partition and per registry table a retention run deleted from. A lake row is
-written `pending` before its partition is removed and set `done` after, so a crash in between
-leaves a visible pending row that the next run finishes (reconciliation reports it meanwhile,
-like a batch left `writing`). Ledger entries that retention removes leave their totals here,
-carried forward, so that accepted = stored + dead-lettered still holds over everything ever
-received. Each row names the audit record that reported it.
+The ledger is the `retention_purges` table (`security.models.Purge`): one row per lake partition
+and per registry table a retention run deleted from. A lake row is written `pending` before its
+partition is removed and set `done` after, so a crash in between leaves a visible pending row
+that the next run finishes (reconciliation reports it meanwhile, like a batch left `writing`).
+Ledger entries that retention removes leave their totals here, carried forward, so that
+accepted = stored + dead-lettered still holds over everything ever received. Each row names
+the audit record that reported it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 
-from sqlalchemy import BigInteger, Integer, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from safecity.store.db import Base, UtcDateTime
+from safecity.security.models import Purge, PurgeStatus
 
 LAKE = "lake"  # the target of a lake partition purge; registry purges name their table
 DEAD_LETTERS = "dead_letters"
 INGEST_BATCHES = "ingest_batches"
-
-
-class PurgeStatus(StrEnum):
-    """A lake purge is pending until its partition is gone; registry purges are written done."""
-
-    PENDING = "pending"
-    DONE = "done"
-
-
-class Purge(Base):
-    """Rows one retention run deleted from one lake partition or one registry table."""
-
-    __tablename__ = "retention_purges"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[str] = mapped_column(String(26), index=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    target: Mapped[str] = mapped_column(String(32), index=True)
-    kind: Mapped[str | None] = mapped_column(String(32))  # lake: the record kind
-    day: Mapped[str | None] = mapped_column(String(10))  # lake: the partition date, YYYY-MM-DD
-    rows: Mapped[int] = mapped_column(BigInteger)
-    # For ingest_batches: the removed ledger entries' totals (rows = how many entries).
-    received: Mapped[int] = mapped_column(BigInteger, default=0)
-    duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
-    accepted: Mapped[int] = mapped_column(BigInteger, default=0)
-    stored: Mapped[int] = mapped_column(BigInteger, default=0)
-    dead_lettered: Mapped[int] = mapped_column(BigInteger, default=0)
-    refused: Mapped[int] = mapped_column(BigInteger, default=0)
-    audit_seq: Mapped[int | None] = mapped_column(BigInteger)  # set once an audit record reports it
+# What a registry purge may carry forward of the rows it removed (see store.retention.Purgeable).
+CARRIED_TOTALS = ("received", "duplicates", "accepted", "stored", "dead_lettered", "refused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,4 +75,4 @@ def purged_totals(session: Session) -> PurgedTotals:
     )
 
 
-__all__ = ["DEAD_LETTERS", "INGEST_BATCHES", "LAKE", "Purge", "PurgeStatus", "PurgedTotals", "purged_totals"]
+__all__ = ["CARRIED_TOTALS", "DEAD_LETTERS", "INGEST_BATCHES", "LAKE", "PurgedTotals", "purged_totals"]

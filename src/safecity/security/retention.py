@@ -11,7 +11,7 @@ registry:              # days a registry row is kept after what it records ended
 Days count back from the start (00:00 UTC) of the day a run is for: with 30 days, a run for
 2026-11-22 keeps lake days from 2026-10-23 on, and registry rows that ended at or after
 2026-10-23 00:00. Audit records are never deleted here (see AUDIT_KEPT). The policy is pure
-data; `safecity.maintenance` applies it.
+data; `safecity.security.retention_run` applies it.
 """
 
 from __future__ import annotations

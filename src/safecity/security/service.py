@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity.core.clock import Clock
 from safecity.core.context import Context
 from safecity.security import accounts
-from safecity.security.audit import Actor, AuditEntry, AuditTrail, Outcome, actor_of
+from safecity.security.audit import (
+    Actor,
+    AuditEntry,
+    AuditTrail,
+    Outcome,
+    accessed_subjects,
+    actor_of,
+    from_us,
+    subject,
+)
 from safecity.security.errors import AccessDenied, NotAuthenticated
 from safecity.security.models import Account, AuthSession
 from safecity.security.principal import AreaCache, Principal
@@ -48,6 +57,16 @@ _SESSION_OF_TOKEN = (
     .join(Account, Account.id == AuthSession.account_id)
     .where(AuthSession.id == bindparam("sid"))
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One audited action on a citizen's data, as the citizen may learn of it (no case details)."""
+
+    at: datetime
+    actor: str
+    unit: str
+    action: str
 
 
 class Security:
@@ -251,3 +270,11 @@ class Security:
     def record(self, who: Actor | Context, entry: AuditEntry) -> int:
         """Append to the audit trail at the platform's time, naming the actor or context's actor."""
         return self.audit.record(actor_of(who), entry, at=self.now())
+
+    def accessed(self, person_id: int, tags: list[str]) -> list[Access]:
+        """Allowed actions that touched a person or their bikes' tags, newest first (a citizen's view)."""
+        names = [subject("person", person_id), *(subject("tag", t) for t in tags)]
+        with self.session_factory() as session:
+            return [
+                Access(from_us(r.at_us), r.actor, r.unit, r.action) for r in accessed_subjects(session, names)
+            ]

@@ -17,7 +17,7 @@ import polars as pl
 import structlog
 
 from safecity.core.geo import BBox
-from safecity.registry.models import DeviceKind
+from safecity.registry import DeviceKind
 from safecity.sim import layout as lay
 from safecity.sim.geojson import feature_collection, rect_polygon
 from safecity.sim.grid import Grid

@@ -4,17 +4,18 @@ The retention policy's `registry:` section has one entry per `RetentionEntry` th
 capabilities contribute (closed alerts, ended sign-in sessions, and each new capability's own
 rows), so that a new table with personal data never lives for ever because nobody listed it
 centrally: the package that owns the table states how its rows age out, and the policy file
-must then give that entry a period. `safecity.maintenance` plans and applies them.
+must then give that entry a period. `safecity.security.retention_run` plans and applies them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
 
 Cutoff = Callable[[str], datetime]  # entry name -> rows that ended before this instant are due
 
@@ -26,6 +27,9 @@ class Purgeable:
     table: str
     model: Any  # the mapped class
     where: ColumnElement[bool]
+    # Totals of the rows about to go that the purge ledger keeps (an ingest ledger's counts, so
+    # that reconciliation still adds up after they are deleted): read just before deleting.
+    carried: Callable[[Session], Mapping[str, int]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

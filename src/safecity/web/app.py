@@ -15,16 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from safecity.platform import Platform
-from safecity.security.audit import Actor, AuditEntry, Outcome
-from safecity.security.principal import Principal
-from safecity.security.roles import Permission as P
+from safecity.security import Actor, AuditEntry, Outcome, Principal
+from safecity.security import Permission as P
 from safecity.web import pages
-from safecity.web.api import access as access_api
-from safecity.web.api import alerts as alerts_api
-from safecity.web.api import cases as cases_api
-from safecity.web.api import ingest as ingest_api
-from safecity.web.api import investigation as investigation_api
-from safecity.web.api import registry as registry_api
+from safecity.web.api import routers
 from safecity.web.auth import need, public
 from safecity.web.errors import error_response, install_error_handlers
 from safecity.web.hardening import Hardening
@@ -86,12 +80,8 @@ def create_app(
         on_refused=audit_refused,
     )
     install_error_handlers(app)
-    app.include_router(ingest_api.router)
-    app.include_router(registry_api.router)
-    app.include_router(alerts_api.router)
-    app.include_router(access_api.router)
-    app.include_router(cases_api.router)
-    app.include_router(investigation_api.router)
+    for router in routers():
+        app.include_router(router)
     app.include_router(pages.router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")

@@ -22,14 +22,22 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import BaseRoute
 
-from safecity.security.audit import Actor, AuditEntry, Outcome
-from safecity.security.errors import AccessDenied, NotAuthenticated
-from safecity.security.principal import Principal
-from safecity.security.roles import Permission
-from safecity.security.service import SignedIn
+from safecity.security import (
+    AccessDenied,
+    Actor,
+    AuditEntry,
+    NotAuthenticated,
+    Outcome,
+    Permission,
+    Principal,
+    SignedIn,
+)
+from safecity.security.settings import SecuritySettings
+from safecity.web.deps import client_of, platform_of
+from safecity.web.ratelimit import limit_public
 
 if TYPE_CHECKING:
-    from safecity.platform import Platform
+    pass
 
 ACCESS_COOKIE = "sc_access"
 REFRESH_COOKIE = "sc_refresh"
@@ -40,17 +48,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class LoginRequired(NotAuthenticated):
     """A console page was asked for without a valid sign-in: the browser is sent to /login."""
-
-
-def client_of(request: Request) -> str:
-    """The caller's address as the audit trail records it."""
-    return request.client.host if request.client else ""
-
-
-def platform_of(request: Request) -> Platform:
-    """The platform behind the app."""
-    platform: Platform = request.app.state.platform
-    return platform
 
 
 class Requirement:
@@ -78,8 +75,6 @@ class Requirement:
 
     def __call__(self, request: Request) -> Principal | None:
         if self.public_reason is not None:
-            from safecity.web.ratelimit import limit_public
-
             limit_public(request)
             return None
         if self.permission is None:
@@ -133,7 +128,7 @@ def set_cookie(
 
 def set_session_cookies(response: Response, request: Request, signed: SignedIn) -> None:
     """Put a sign-in's tokens in HttpOnly cookies, and a fresh CSRF token in a readable one."""
-    ttl = platform_of(request).settings.refresh_token_ttl_s
+    ttl = platform_of(request).settings.section(SecuritySettings).refresh_token_ttl_s
     set_cookie(
         response, request, ACCESS_COOKIE, signed.access_token, max_age=signed.expires_in, httponly=True
     )

@@ -1,4 +1,7 @@
-"""FastAPI dependencies: the running platform and its parts, as Annotated types for routes."""
+"""FastAPI dependencies and request helpers: the running platform, the caller's address, row ids.
+
+The bottom of the web package: auth, rate limits, routes and pages import it; it imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,18 @@ if TYPE_CHECKING:
     from safecity.platform import Platform
 
 
-def get_platform(request: Request) -> Platform:
+def platform_of(request: Request) -> Platform:
     """The platform the app was built with."""
     platform: Platform = request.app.state.platform
     return platform
 
 
-PlatformDep = Annotated["Platform", Depends(get_platform)]
+def client_of(request: Request) -> str:
+    """The caller's address as the audit trail records it."""
+    return request.client.host if request.client else ""
+
+
+PlatformDep = Annotated["Platform", Depends(platform_of)]
 
 
 # Row ids in the URL: bounded so that no client can make the database choke on a huge integer.

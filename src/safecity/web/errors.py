@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safecity.alerts import AlertError
 from safecity.registry import RegistryError
-from safecity.security.errors import AccessDenied, AccountError, NotAuthenticated
+from safecity.security import AccessDenied, AccountError, NotAuthenticated
 from safecity.web.ratelimit import RateLimited
 
 log = structlog.get_logger(__name__)

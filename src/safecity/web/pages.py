@@ -15,20 +15,18 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from safecity.security.errors import AccessDenied
-from safecity.security.principal import Principal
-from safecity.security.roles import Permission as P
+from safecity.security import AccessDenied, Principal
+from safecity.security import Permission as P
 from safecity.web.auth import (
     ACCESS_COOKIE,
     CSRF_COOKIE,
     REFRESH_COOKIE,
-    client_of,
     page_need,
-    platform_of,
     public,
     set_cookie,
     set_session_cookies,
 )
+from safecity.web.deps import client_of, platform_of
 from safecity.web.ratelimit import RateLimited, limit_login
 
 WEB_DIR = Path(__file__).parent

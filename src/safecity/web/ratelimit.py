@@ -12,7 +12,7 @@ import time
 
 from fastapi import Request
 
-from safecity.web.auth import client_of
+from safecity.web.deps import client_of
 
 
 class RateLimited(Exception):

@@ -7,16 +7,10 @@ the same tokens into HttpOnly cookies. Refusals are audited by the AccessDenied 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 
-from safecity.registry.models import EBike
-from safecity.security import accounts, admin
-from safecity.security import audit as audit_trail
-from safecity.security.audit import from_us, subject
-from safecity.security.errors import NotAuthenticated
+from safecity.security import NotAuthenticated, Principal, SignedIn, accounts, admin
+from safecity.security import Permission as P
 from safecity.security.passwords import totp_uri
-from safecity.security.principal import Principal
-from safecity.security.roles import Permission as P
 from safecity.security.schemas import (
     AccessOut,
     LoginIn,
@@ -28,16 +22,14 @@ from safecity.security.schemas import (
     UserIn,
     UserOut,
 )
-from safecity.security.service import SignedIn
 from safecity.web.auth import (
     REFRESH_COOKIE,
-    client_of,
     need,
     public,
     resource_of,
     set_session_cookies,
 )
-from safecity.web.deps import PlatformDep
+from safecity.web.deps import PlatformDep, client_of
 from safecity.web.ratelimit import limit_login
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
@@ -126,15 +118,9 @@ def my_access_log(platform: PlatformDep, who: Principal = need(P.SELF_READ)) -> 
     """When a unit looked at my record or my bikes' sightings: the unit and the kind, no case details."""
     if who.person_id is None:
         return []
-    with platform.session_factory() as session:
-        tags = session.scalars(select(EBike.tag_id).where(EBike.owner_id == who.person_id)).all()
-        names = [subject("person", who.person_id), *(subject("tag", t) for t in tags)]
-        records = audit_trail.accessed_subjects(session, names)
-    return [
-        AccessOut(at=from_us(r.at_us), unit=r.unit, what=_what(r.action))
-        for r in records
-        if r.actor != who.username
-    ]
+    tags = [b.tag_id for b in platform.registry.owned_bikes(who.context())]
+    records = platform.security.accessed(who.person_id, tags)
+    return [AccessOut(at=r.at, unit=r.unit, what=_what(r.action)) for r in records if r.actor != who.username]
 
 
 def _what(action: str) -> str:
@@ -152,14 +138,10 @@ def _what(action: str) -> str:
 @router.get("/me/bikes", summary="My registered bikes")
 def my_bikes(platform: PlatformDep, who: Principal = need(P.SELF_READ)) -> list[dict[str, object]]:
     """The caller's own bikes (citizen accounts linked to a registry person)."""
-    if who.person_id is None:
-        return []
-    with platform.session_factory() as session:
-        bikes = session.scalars(select(EBike).where(EBike.owner_id == who.person_id)).all()
-        return [
-            {"id": b.id, "tag_id": b.tag_id, "model": b.model, "colour": b.colour, "status": b.status}
-            for b in bikes
-        ]
+    return [
+        b.model_dump(include={"id", "tag_id", "model", "colour", "status"})
+        for b in platform.registry.owned_bikes(who.context())
+    ]
 
 
 # --- accounts (administrators) ---------------------------------------------------------------

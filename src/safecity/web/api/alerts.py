@@ -22,6 +22,7 @@ from safecity.alerts import (
     AlertStatus,
     AlertStream,
     StreamClient,
+    actions,
 )
 from safecity.alerts.schemas import (
     AlertDetailOut,
@@ -35,13 +36,9 @@ from safecity.alerts.schemas import (
     WebhookIn,
     WebhookOut,
 )
-from safecity.registry.models import PERSON
-from safecity.security.audit import AuditEntry, subject
-from safecity.security.errors import NotAuthenticated
-from safecity.security.principal import Principal
-from safecity.security.roles import Permission as P
-from safecity.security.service import Security
-from safecity.web.auth import audited, need, resource_of
+from safecity.security import NotAuthenticated, Principal, Security
+from safecity.security import Permission as P
+from safecity.web.auth import need, platform_of, resource_of
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown alert or webhook."},
@@ -64,8 +61,14 @@ def get_alert_stream(request: Request) -> AlertStream:
     return stream
 
 
+def get_security(request: Request) -> Security:
+    """The platform's security service: the audit trail and the area hierarchy."""
+    return platform_of(request).security
+
+
 AlertsDep = Annotated[AlertService, Depends(get_alert_service)]
 StreamDep = Annotated[AlertStream, Depends(get_alert_stream)]
+SecurityDep = Annotated[Security, Depends(get_security)]
 
 
 def _detail_out(detail: AlertDetail) -> AlertDetailOut:
@@ -82,24 +85,10 @@ def _detail_out(detail: AlertDetail) -> AlertDetailOut:
     )
 
 
-def _reachable(alerts: AlertService, alert_id: str, who: Principal) -> AlertDetail:
-    """The alert, if the caller's areas cover where it was routed or raised."""
-    detail = alerts.get(alert_id)
-    who.require_area(detail.alert.station_id, detail.alert.area_id, what=f"alert {alert_id}")
-    return detail
-
-
-def _subjects(detail: AlertDetail) -> list[str]:
-    names = [subject(detail.alert.subject_kind, detail.alert.subject), subject("alert", detail.alert.id)]
-    # The people the alert is about (a bike's owner), as its finding referenced them.
-    names.extend(subject(entity, id_) for entity, id_ in detail.alert.refs or () if entity == PERSON)
-    return names
-
-
 @router.get("/alerts", response_model=AlertListOut)
 def list_alerts(
     alerts: AlertsDep,
-    request: Request,
+    security: SecurityDep,
     who: Principal = need(P.ALERTS_READ),
     status: AlertStatus | None = None,
     station_id: str | None = None,
@@ -111,19 +100,16 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AlertListOut:
     """Alerts of the caller's areas, most recently seen first."""
-    if station_id is not None and not who.reaches(station_id):
-        # A community guard may still filter by the station answerable for their community.
-        tree = request.app.state.platform.security.areas.tree()
-        if not who.areas & tree.expand([station_id]):
-            who.require_area(station_id, what=f"station {station_id}")
-    items = alerts.list_alerts(
+    items = actions.list_alerts(
+        alerts,
+        security,
+        who.context(),
         status=status,
         station_id=station_id,
         rule=rule,
         since=since,
         limit=limit,
         offset=offset,
-        areas=None if who.city_wide else who.areas,
     )
     return AlertListOut(items=[AlertOut.model_validate(a) for a in items], limit=limit, offset=offset)
 
@@ -164,13 +150,13 @@ async def _sse(
 
 @router.get("/alerts/stream", response_class=StreamingResponse)
 async def stream_alerts(
-    stream: StreamDep, request: Request, who: Principal = need(P.ALERTS_READ)
+    stream: StreamDep, security: SecurityDep, who: Principal = need(P.ALERTS_READ)
 ) -> StreamingResponse:
     """Live notices of the caller's areas as text/event-stream (AlertRaised, AlertUpdated, ...),
     ended by a `reauth` event once the caller's token expires or their session ends."""
     client = stream.subscribe()  # before answering, so nothing published from now on is missed
     return StreamingResponse(
-        _sse(stream, client, who, request.app.state.platform.security),
+        _sse(stream, client, who, security),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -186,24 +172,17 @@ def alert_precision(
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetailOut)
 def get_alert(
-    alert_id: str, alerts: AlertsDep, request: Request, who: Principal = need(P.ALERTS_READ)
+    alert_id: str,
+    alerts: AlertsDep,
+    security: SecurityDep,
+    request: Request,
+    who: Principal = need(P.ALERTS_READ),
 ) -> AlertDetailOut:
     """One alert explained: rule facts, evidence in time order, steps, GeoJSON path and routing.
 
     The alert is its own basis (a listed subject was sighted); the read is audited as such.
     """
-    detail = _reachable(alerts, alert_id, who)
-    audited(
-        request,
-        who,
-        AuditEntry(
-            "alerts.read",
-            resource_of(request),
-            purpose="alert response",
-            subjects=_subjects(detail),
-            result_count=len(detail.evidence),
-        ),
-    )
+    detail = actions.read_alert(alerts, security, who.context(), alert_id, resource=resource_of(request))
     return _detail_out(detail)
 
 
@@ -212,14 +191,15 @@ def acknowledge_alert(
     alert_id: str,
     body: TransitionIn,
     alerts: AlertsDep,
+    security: SecurityDep,
     request: Request,
     who: Principal = need(P.ALERTS_ACT),
 ) -> AlertOut:
     """Take the alert on: new -> acknowledged."""
-    detail = _reachable(alerts, alert_id, who)
-    out = AlertOut.model_validate(alerts.acknowledge(alert_id, by=who.username, note=body.note))
-    audited(request, who, AuditEntry("alerts.acknowledge", resource_of(request), subjects=_subjects(detail)))
-    return out
+    view = actions.acknowledge_alert(
+        alerts, security, who.context(), alert_id, note=body.note, resource=resource_of(request)
+    )
+    return AlertOut.model_validate(view)
 
 
 @router.post("/alerts/{alert_id}/dispatch", response_model=AlertOut)
@@ -227,33 +207,37 @@ def dispatch_alert(
     alert_id: str,
     body: TransitionIn,
     alerts: AlertsDep,
+    security: SecurityDep,
     request: Request,
     who: Principal = need(P.ALERTS_ACT),
 ) -> AlertOut:
     """Send someone: acknowledged -> dispatched."""
-    detail = _reachable(alerts, alert_id, who)
-    out = AlertOut.model_validate(alerts.dispatch(alert_id, by=who.username, note=body.note))
-    audited(request, who, AuditEntry("alerts.dispatch", resource_of(request), subjects=_subjects(detail)))
-    return out
+    view = actions.dispatch_alert(
+        alerts, security, who.context(), alert_id, note=body.note, resource=resource_of(request)
+    )
+    return AlertOut.model_validate(view)
 
 
 @router.post("/alerts/{alert_id}/close", response_model=AlertOut)
 def close_alert(
-    alert_id: str, body: CloseIn, alerts: AlertsDep, request: Request, who: Principal = need(P.ALERTS_ACT)
+    alert_id: str,
+    body: CloseIn,
+    alerts: AlertsDep,
+    security: SecurityDep,
+    request: Request,
+    who: Principal = need(P.ALERTS_ACT),
 ) -> AlertOut:
     """Close an open alert with its outcome."""
-    detail = _reachable(alerts, alert_id, who)
-    out = AlertOut.model_validate(
-        alerts.close(alert_id, by=who.username, outcome=body.outcome, note=body.note)
+    view = actions.close_alert(
+        alerts,
+        security,
+        who.context(),
+        alert_id,
+        outcome=body.outcome,
+        note=body.note,
+        resource=resource_of(request),
     )
-    audited(
-        request,
-        who,
-        AuditEntry(
-            "alerts.close", resource_of(request), subjects=_subjects(detail), detail={"outcome": body.outcome}
-        ),
-    )
-    return out
+    return AlertOut.model_validate(view)
 
 
 @router.get(
@@ -262,36 +246,40 @@ def close_alert(
     responses={200: {"content": {CAP_MEDIA_TYPE: {}}, "description": "CAP 1.2 XML."}},
 )
 def alert_cap(
-    alert_id: str, alerts: AlertsDep, request: Request, who: Principal = need(P.ALERTS_EXPORT)
+    alert_id: str,
+    alerts: AlertsDep,
+    security: SecurityDep,
+    request: Request,
+    who: Principal = need(P.ALERTS_EXPORT),
 ) -> Response:
     """The alert as a CAP 1.2 message, without personal data."""
-    detail = _reachable(alerts, alert_id, who)
-    body = alerts.export_cap(alert_id)
-    audited(request, who, AuditEntry("alerts.export", resource_of(request), subjects=_subjects(detail)))
+    body = actions.export_alert(alerts, security, who.context(), alert_id, resource=resource_of(request))
     return Response(body, media_type=CAP_MEDIA_TYPE)
 
 
 @router.post("/webhooks", response_model=WebhookCreatedOut, status_code=201)
 def create_webhook(
-    body: WebhookIn, alerts: AlertsDep, request: Request, who: Principal = need(P.WEBHOOKS_MANAGE)
+    body: WebhookIn,
+    alerts: AlertsDep,
+    security: SecurityDep,
+    request: Request,
+    who: Principal = need(P.WEBHOOKS_MANAGE),
 ) -> WebhookCreatedOut:
     """Register a webhook; the answer carries its signing secret, shown only this once."""
-    hook, secret = alerts.create_webhook(
+    hook, secret = actions.create_webhook(
+        alerts,
+        security,
+        who.context(),
         url=str(body.url),
         secret=body.secret,
         description=body.description,
         rules=body.rules,
         stations=body.stations,
+        resource=resource_of(request),
     )
-    shown = WebhookOut.model_validate(hook).model_dump()
-    audited(
-        request,
-        who,
-        AuditEntry(
-            "webhooks.create", resource_of(request), detail={"webhook": shown["id"], "url": shown["url"]}
-        ),
+    return WebhookCreatedOut.model_validate(
+        {**WebhookOut.model_validate(hook).model_dump(), "secret": secret}
     )
-    return WebhookCreatedOut.model_validate({**shown, "secret": secret})
 
 
 @router.get("/webhooks", response_model=list[WebhookOut])
@@ -302,9 +290,12 @@ def list_webhooks(alerts: AlertsDep, _: Principal = need(P.WEBHOOKS_MANAGE)) -> 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
 def delete_webhook(
-    webhook_id: str, alerts: AlertsDep, request: Request, who: Principal = need(P.WEBHOOKS_MANAGE)
+    webhook_id: str,
+    alerts: AlertsDep,
+    security: SecurityDep,
+    request: Request,
+    who: Principal = need(P.WEBHOOKS_MANAGE),
 ) -> Response:
     """Stop delivering to a webhook (its delivery history is kept)."""
-    alerts.delete_webhook(webhook_id)
-    audited(request, who, AuditEntry("webhooks.delete", resource_of(request), detail={"webhook": webhook_id}))
+    actions.delete_webhook(alerts, security, who.context(), webhook_id, resource=resource_of(request))
     return Response(status_code=204)

@@ -12,13 +12,11 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime
 
 from safecity.core.kinds import SubjectKind
-from safecity.registry import Person
-from safecity.registry.models import EBike
+from safecity.investigation import PersonRecord
 from safecity.registry.schemas import BikeOut, PersonOut
-from safecity.security.principal import Principal
-from safecity.security.roles import Permission as P
+from safecity.security import Permission as P
+from safecity.security import Principal
 from safecity.security.schemas import PathOut, PathPointOut
-from safecity.web.api.registry import person_out
 from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep, RowId
 
@@ -26,7 +24,6 @@ router = APIRouter(prefix="/api/v1", tags=["investigation"])
 
 CaseQuery = Annotated[str | None, Query(max_length=32, description="The open case this query is made under.")]
 PurposeQuery = Annotated[str | None, Query(max_length=500, description="Why the data is needed.")]
-MAX_POINTS = 10_000
 
 
 class PersonDetailOut(PersonOut):
@@ -35,23 +32,8 @@ class PersonDetailOut(PersonOut):
     bikes: list[BikeOut]
 
 
-def _person_detail(person: Person, bikes: list[EBike], who: Principal) -> PersonDetailOut:
-    base = person_out(person, who).model_dump()
-    return PersonDetailOut(
-        **base,
-        bikes=[
-            BikeOut(
-                id=b.id,
-                tag_id=b.tag_id,
-                frame_number=b.frame_number,
-                model=b.model,
-                colour=b.colour,
-                status=b.status,
-                registered_at=b.registered_at,
-            )
-            for b in bikes
-        ],
-    )
+def _person_detail(found: PersonRecord) -> PersonDetailOut:
+    return PersonDetailOut(**found.person.model_dump(), bikes=found.bikes)
 
 
 @router.get("/people/{person_id}", response_model=PersonDetailOut, summary="One person (under a case)")
@@ -67,7 +49,7 @@ def get_person(
     found = platform.investigation.person(
         who, person_id=person_id, case_id=case_id, purpose=purpose, resource=resource_of(request)
     )
-    return _person_detail(found.person, found.bikes, who)
+    return _person_detail(found)
 
 
 @router.get(
@@ -91,7 +73,7 @@ def find_person(
         purpose=purpose,
         resource=resource_of(request),
     )
-    return _person_detail(found.person, found.bikes, who)
+    return _person_detail(found)
 
 
 @router.get(

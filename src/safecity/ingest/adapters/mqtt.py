@@ -3,8 +3,13 @@
 Devices publish v1 event batches (NDJSON or a JSON array) with QoS 1 to
 `{prefix}/devices/{device_id}/events` and may listen on `{prefix}/devices/{device_id}/results`
 for what was accepted and refused. The device id is taken from the topic, so the broker must
-authenticate every device and pin it with an ACL to its own two topics; this adapter trusts the
+authenticate every device and pin it with an ACL to its own topics; this adapter trusts the
 topic as the identity.
+
+It is also a `DeviceLink`: a message the platform sends a device (a whitelist, a command) is
+published as JSON with QoS 1 to `{prefix}/devices/{device_id}/commands`, and `send` returns once
+the broker acknowledged it to a subscriber's session (a device that subscribes with a persistent
+session receives what was sent while it was away; with no subscriber, `send` says so).
 
 paho runs the network loop in its own thread. `on_message` only hands the message to the
 asyncio loop (`call_soon_threadsafe`), never waits; on the loop, messages are coalesced for at
@@ -24,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -34,9 +39,12 @@ import structlog
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import Counter, Histogram
 
+from safecity.ingest.adapters.base import DeviceUnreachable, Intake
+from safecity.ingest.adapters.link import DeviceLinks
 from safecity.ingest.pipeline import IngestResult, Part, StorageUnavailable
 
 log = structlog.get_logger(__name__)
@@ -48,21 +56,12 @@ BATCH_MESSAGES = Histogram(
     "MQTT messages per pipeline call",
     buckets=(1, 2, 5, 10, 50, 100, 500, 1000),
 )
+COMMANDS = Counter("safecity_mqtt_commands", "Messages sent to devices by outcome", ["outcome"])
 
 _STOP = object()
-
-
-class PartsPipeline(Protocol):
-    """The pipeline calls the adapter needs (IngestPipeline implements them)."""
-
-    async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
-        """Make the parts durable; one result per part, in order."""
-        ...
-
-    async def refuse_parts(self, parts: list[Part], reason: str) -> list[IngestResult]:
-        """Keep parts as dead letters, refused whole with the reason; one result per part."""
-        ...
-
+SOURCE = "mqtt"
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK reason: accepted, but nobody will receive it
+_MESSAGE = msgspec.json.Encoder()
 
 # Failures that say nothing about the message: the lake or the database is away. Retried for
 # as long as it takes, since acknowledging would lose the message.
@@ -98,16 +97,22 @@ def result_json(result: IngestResult) -> bytes:
     return msgspec.json.encode(result)
 
 
-class MqttIngest:
-    """Subscribes to device event topics and feeds coalesced batches to the ingest pipeline."""
+def is_topic_segment(device_id: str) -> bool:
+    """Whether a device id can stand as one topic level (no separator or wildcard)."""
+    return bool(device_id) and not any(c in device_id for c in "/+#\x00")
 
-    name = "mqtt"  # as a platform worker
+
+class MqttAdapter:
+    """Feeds device event topics to the pipeline in coalesced batches; sends devices messages."""
+
+    name = "mqtt"  # as a platform worker and as a device link
 
     def __init__(
         self,
-        pipeline: PartsPipeline,
+        pipeline: Intake,
         loop: asyncio.AbstractEventLoop | None = None,
         *,
+        links: DeviceLinks | None = None,
         url: str = "mqtt://127.0.0.1:1883",
         prefix: str = "safecity/v1",
         client_id: str = "safecity-ingest",
@@ -119,6 +124,7 @@ class MqttIngest:
         connect_timeout_s: float = 10.0,
         keepalive_s: int = 30,
         retry_delay_s: float = 0.5,
+        send_timeout_s: float = 10.0,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
@@ -139,6 +145,12 @@ class MqttIngest:
         self.connect_timeout_s = connect_timeout_s
         self.keepalive_s = keepalive_s
         self.retry_delay_s = retry_delay_s  # the first back-off after a failure; doubles to 10 s
+        self.send_timeout_s = send_timeout_s
+        self._links = links
+        # Messages sent to devices and not yet acknowledged by the broker, by MQTT message id; the
+        # broker's answers are handed to the loop only while one waits (not for every result).
+        self._sending: dict[int, asyncio.Future[None]] = {}
+        self._awaiting = 0
         self._client: mqtt.Client | None = None
         self._queue: asyncio.Queue[Inbound | object] = asyncio.Queue()
         self._subscribed = asyncio.Event()
@@ -155,6 +167,10 @@ class MqttIngest:
         """Where a device's results are published."""
         return f"{self.prefix}/devices/{device_id}/results"
 
+    def commands_topic(self, device_id: str) -> str:
+        """Where messages the platform sends a device are published."""
+        return f"{self.prefix}/devices/{device_id}/commands"
+
     async def start(self) -> None:
         """Connect, subscribe and start feeding the pipeline; raises TimeoutError if never subscribed."""
         self._loop = self._loop or asyncio.get_running_loop()
@@ -169,6 +185,7 @@ class MqttIngest:
         client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         client.reconnect_delay_set(1, 30)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.session_expiry_s
@@ -186,6 +203,8 @@ class MqttIngest:
             await self.stop(drain_timeout_s=0)
             broker = f"{self.host}:{self.port}"
             raise TimeoutError(f"no MQTT subscription at {broker} after {self.connect_timeout_s} s") from None
+        if self._links is not None:
+            self._links.add(self)
         log.info("mqtt_ingest_started", broker=f"{self.host}:{self.port}", topic=self.events_filter)
 
     async def stop(self, drain_timeout_s: float = 5.0) -> None:
@@ -195,6 +214,8 @@ class MqttIngest:
         back to the next start.
         """
         self._accepting = False
+        if self._links is not None:
+            self._links.remove(self)
         if self._worker is not None:
             self._queue.put_nowait(_STOP)
             try:
@@ -207,8 +228,57 @@ class MqttIngest:
             self._client.disconnect()
             self._client.loop_stop()
             self._client = None
+        for waiting in self._sending.values():
+            if not waiting.done():
+                waiting.set_exception(
+                    DeviceUnreachable("the MQTT adapter stopped before the broker acknowledged")
+                )
+        self._sending.clear()
         self._subscribed.clear()
         self._queue = asyncio.Queue()
+
+    # Messages to devices (DeviceLink).
+
+    def reaches(self, device_id: str) -> bool:
+        """Any device while connected: the broker delivers to its session, or `send` reports none."""
+        return self._client is not None and self._accepting and is_topic_segment(device_id)
+
+    async def send(self, device_id: str, message: msgspec.Struct) -> None:
+        """Publish a message to the device's commands topic (QoS 1); return once the broker acknowledged it.
+
+        Raises DeviceUnreachable if the adapter is not running, the device id cannot be a topic
+        level, the broker refused the message or no session subscribes to the topic, and
+        TimeoutError if the broker has not answered within `send_timeout_s` (paho keeps the
+        message and sends it again after a reconnection).
+        """
+        client = self._client
+        if client is None or not self._accepting:
+            raise DeviceUnreachable("the MQTT adapter is not running")
+        if not is_topic_segment(device_id):
+            raise DeviceUnreachable(f"device id {device_id!r} cannot be an MQTT topic level")
+        payload = _MESSAGE.encode(message)
+        self._awaiting += 1  # before publishing: from now on the broker's answers reach the loop
+        try:
+            info = client.publish(self.commands_topic(device_id), payload, qos=1)
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: sent on reconnection
+                COMMANDS.labels("failed").inc()
+                raise DeviceUnreachable(
+                    f"the MQTT client did not take the message: {mqtt.error_string(info.rc)}"
+                )
+            # Registered before `_published` can run for this id: it runs on the loop, after this.
+            acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._sending[info.mid] = acked
+            try:
+                await asyncio.wait_for(acked, self.send_timeout_s)
+            except TimeoutError:
+                COMMANDS.labels("timeout").inc()
+                raise
+            finally:
+                if self._sending.get(info.mid) is acked:
+                    del self._sending[info.mid]
+        finally:
+            self._awaiting -= 1
+        COMMANDS.labels("sent").inc()
 
     # paho's network thread: hand over and return at once.
 
@@ -229,6 +299,11 @@ class MqttIngest:
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if self._accepting:
             log.warning("mqtt_disconnected", reason=str(reason))
+
+    def _on_publish(self, _c: mqtt.Client, _u: Any, mid: int, reason: ReasonCode, _p: Any) -> None:
+        # Called for every publish, the QoS 0 results too; only a waiting send needs to hear.
+        if self._awaiting:
+            self._call_in_loop(self._published, mid, reason.value, str(reason))
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if not self._accepting:
@@ -251,6 +326,19 @@ class MqttIngest:
         )
         MESSAGES.labels("received").inc()
         self._call_in_loop(self._queue.put_nowait, item)
+
+    def _published(self, mid: int, code: int, reason: str) -> None:
+        acked = self._sending.pop(mid, None)
+        if acked is None or acked.done():
+            return
+        if code >= 0x80:
+            COMMANDS.labels("refused").inc()
+            acked.set_exception(DeviceUnreachable(f"the broker refused the message: {reason}"))
+        elif code == NO_MATCHING_SUBSCRIBERS:
+            COMMANDS.labels("no_subscriber").inc()
+            acked.set_exception(DeviceUnreachable("no device session subscribes to its commands topic"))
+        else:
+            acked.set_result(None)
 
     def _call_in_loop(self, func: Any, *args: Any) -> None:
         assert self._loop is not None
@@ -297,7 +385,7 @@ class MqttIngest:
         return batch, False
 
     async def _handle(self, batch: list[Inbound]) -> None:
-        parts = [Part(body=m.body, device_id=m.device_id, source="mqtt") for m in batch]
+        parts = [Part(body=m.body, device_id=m.device_id, source=SOURCE) for m in batch]
         BATCH_MESSAGES.observe(len(batch))
         delay_s, failures = self.retry_delay_s, 0
         while True:
@@ -353,6 +441,9 @@ class MqttIngest:
         client = self._client
         if client is None:
             return
+        if self._links is not None:
+            for device in {m.device_id for m in batch}:
+                self._links.heard(device, self)
         for msg, result in zip(batch, results, strict=True):
             if msg.session == self._session:
                 client.ack(msg.mid, msg.qos)

@@ -1,4 +1,4 @@
-"""The MQTT adapter's topic parsing and result encoding (the broker round trips are in tests/integration)."""
+"""The MQTT adapter's topics and result encoding (the broker round trips are in tests/integration)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from safecity.ingest.mqtt import device_of, result_json
+from safecity.ingest.adapters.mqtt import MqttAdapter, device_of, is_topic_segment, result_json
 from safecity.ingest.pipeline import IngestResult, Rejection
 
 PREFIX = "safecity/v1"
@@ -37,3 +37,20 @@ def test_result_json_lists_every_rejection() -> None:
 
     assert decoded["stored"] == 1
     assert decoded["rejected"] == [{"index": 2, "event_id": "e3", "field": "ts", "reason": "missing"}]
+
+
+@given(st.text(max_size=64))
+def test_a_device_that_can_be_messaged_is_the_one_its_events_topic_names(device: str) -> None:
+    if is_topic_segment(device):
+        assert device_of(f"{PREFIX}/devices/{device}/events", PREFIX) == device
+
+
+def test_ids_that_cannot_be_one_topic_level_are_not_messaged() -> None:
+    for device in ("", "a/b", "a+", "#", "a\x00b"):
+        assert not is_topic_segment(device), device
+
+
+def test_commands_go_to_the_device_commands_topic() -> None:
+    adapter = MqttAdapter(object(), prefix="city/v1/")  # type: ignore[arg-type]
+    assert adapter.commands_topic("BS-1") == "city/v1/devices/BS-1/commands"
+    assert not adapter.reaches("BS-1")  # not running

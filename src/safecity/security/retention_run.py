@@ -14,47 +14,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.record import new_id
-from safecity.ingest.capability import old_batches
-from safecity.ingest.models import IngestBatch
 from safecity.lake import Lake
 from safecity.lake.lock import FileLock
 from safecity.security.audit import SYSTEM, Actor, AuditEntry, append
-from safecity.security.purge import INGEST_BATCHES, LAKE, Purge, PurgeStatus
+from safecity.security.models import Purge, PurgeStatus
+from safecity.security.purge import CARRIED_TOTALS, LAKE
 from safecity.security.retention import (
-    DEFAULT_RETENTION_FILE,
     HeldPartition,
     RetentionPolicy,
     active_holds,
     partitions_due,
     registry_entries,
 )
-from safecity.settings import Settings
-from safecity.store.db import transaction
+from safecity.store import transaction
 from safecity.store.retention import Purgeable
 
 APPLIED = "retention.apply"
 MAX_RESULT_COUNT = 2**31 - 1
-
-
-def retention_path(settings: Settings) -> Path:
-    """The policy in force: configured, else <data_dir>/retention.yaml if present, else the packaged one."""
-    if settings.retention_file is not None:
-        return settings.retention_file
-    local = settings.data_dir / "retention.yaml"
-    return local if local.exists() else DEFAULT_RETENTION_FILE
-
-
-def accepting_since(settings: Settings, now: datetime) -> date:
-    """The oldest day ingest still accepts events for: partitions from it on may still grow."""
-    return (now - timedelta(seconds=settings.max_event_age_s)).date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,35 +236,22 @@ def _purge_lake(
 def _purge_registry(
     session: Session, policy: RetentionPolicy, *, as_of: date, run_id: str, at: datetime
 ) -> None:
-    ledger = session.execute(
-        select(
-            func.coalesce(func.sum(IngestBatch.received), 0),
-            func.coalesce(func.sum(IngestBatch.duplicates), 0),
-            func.coalesce(func.sum(IngestBatch.accepted), 0),
-            func.coalesce(func.sum(IngestBatch.stored), 0),
-            func.coalesce(func.sum(IngestBatch.dead_lettered), 0),
-            func.coalesce(func.sum(IngestBatch.refused), 0),
-        ).where(old_batches(lambda entry: policy.registry_cutoff(entry, as_of)))
-    ).one()
     for target in registry_targets(policy, as_of):
+        # Totals the rows carry (the ingest ledger's counts) live on in the purge ledger, so that
+        # reconciliation still adds up: read them before the rows go.
+        carried = dict(target.carried(session)) if target.carried is not None else {}
         result = session.execute(
             delete(target.model).where(target.where).execution_options(synchronize_session=False)
         )
         rows = int(getattr(result, "rowcount", 0) or 0)
         if not rows:
             continue
-        purge = Purge(run_id=run_id, at=at, status=PurgeStatus.DONE, target=target.table, rows=rows)
-        if target.table == INGEST_BATCHES:
-            # The removed ledger entries' totals live on here, so reconciliation still adds up.
-            (
-                purge.received,
-                purge.duplicates,
-                purge.accepted,
-                purge.stored,
-                purge.dead_lettered,
-                purge.refused,
-            ) = (int(v) for v in ledger)
-        session.add(purge)
+        unknown = set(carried) - set(CARRIED_TOTALS)
+        if unknown:
+            raise ValueError(f"{target.table}: the purge ledger keeps no totals named {sorted(unknown)}")
+        session.add(
+            Purge(run_id=run_id, at=at, status=PurgeStatus.DONE, target=target.table, rows=rows, **carried)
+        )
     session.flush()
 
 
@@ -303,9 +273,7 @@ __all__ = [
     "APPLIED",
     "LakePurge",
     "RetentionReport",
-    "accepting_since",
     "apply_retention",
     "plan_retention",
     "registry_targets",
-    "retention_path",
 ]

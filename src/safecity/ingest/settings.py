@@ -1,0 +1,53 @@
+"""Ingest: what devices may send, how long ids are remembered, and the MQTT subscription."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from safecity.core.config import Section, SettingsSection
+from safecity.core.geo import BBox
+
+
+class IngestSettings(Section):
+    """Ingest settings; SAFECITY_ + the field name in upper case sets each."""
+
+    mqtt_url: str = Field(
+        "", description="MQTT broker to subscribe to, e.g. mqtt://127.0.0.1:1883; empty = off."
+    )
+    mqtt_topic_prefix: str = Field("safecity/v1", description="Topic prefix devices publish under.")
+    mqtt_linger_ms: int = Field(
+        20, ge=0, le=1000, description="How long MQTT messages are collected into one ingest batch."
+    )
+    mqtt_client_id: str = Field(
+        "safecity-ingest", description="MQTT client id; its persistent session keeps unacknowledged messages."
+    )
+    h3_resolution: int = Field(9, ge=0, le=15, description="H3 resolution of the cell kept on each record.")
+    city_bbox: str = Field(
+        "", description="'south,west,north,east'; records outside are rejected. Empty = from the city."
+    )
+    max_event_age_s: int = Field(
+        7 * 86400, ge=60, description="Oldest accepted event timestamp, seconds ago."
+    )
+    max_future_skew_s: int = Field(300, ge=0, description="How far ahead of our clock a timestamp may be.")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest ingest request body.")
+    max_batch_events: int = Field(100_000, ge=1, description="Most events in one ingest batch.")
+    dedup_window_s: int = Field(
+        86400, ge=60, description="How long event ids are remembered for idempotency."
+    )
+
+    @field_validator("city_bbox")
+    @classmethod
+    def _check_bbox(cls, value: str) -> str:
+        if value:
+            BBox.parse(value)
+        return value
+
+    @property
+    def bbox(self) -> BBox | None:
+        """The configured city box, if any."""
+        return BBox.parse(self.city_bbox) if self.city_bbox else None
+
+
+SECTION = SettingsSection("ingest", IngestSettings)
+
+__all__ = ["SECTION", "IngestSettings"]

@@ -1,0 +1,235 @@
+"""The registry's use cases: register bikes, list and close stolen entries, manage devices, read areas.
+
+Each takes the caller's `Context`, checks what depends on the data (the area a station, entry or
+device belongs to), does the whole change in one transaction, and hands the audit record to the
+`Recorder` it was built with. The HTTP routes and the command line only parse and shape; what a
+person-level read of a bike's owner needs (a case, a purpose) is `safecity.investigation`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from safecity.core.audit import AuditEntry, Recorder, subject
+from safecity.core.context import Context
+from safecity.registry.bikes import BikeRegistration, bikes_of, register_bike
+from safecity.registry.devices import create_device, revoke_device, rotate_device_secret
+from safecity.registry.errors import NotFound
+from safecity.registry.models import Area, Device, WatchlistEntry, WatchStatus
+from safecity.registry.people import Pseudonymize
+from safecity.registry.schemas import AreaOut, BikeOut, DeviceIn, DeviceOut, EntryOut, bike_view, person_view
+from safecity.registry.watchlists import close_entry, report_stolen, require_entry
+from safecity.store import transaction
+
+Expand = Callable[[Iterable[str]], frozenset[str]]  # areas -> those areas and everything inside them
+
+
+@dataclass(frozen=True, slots=True)
+class NewSecret:
+    """A device and its new secret (shown once, never stored)."""
+
+    device: DeviceOut
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stolen:
+    """A stolen-bike report as given; `owner` defaults to the caller."""
+
+    reported_by: str
+    basis: str
+    owner: str | None = None
+    owner_station_id: str | None = None
+    valid_days: int = 180
+
+
+class Registry:
+    """The registry's use cases over one database."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        recorder: Recorder,
+        *,
+        now: Callable[[], datetime],
+        pseudonymize: Pseudonymize,
+        expand: Expand,
+    ) -> None:
+        self._sessions = session_factory
+        self._recorder = recorder
+        self._now = now
+        self._pseudonymize = pseudonymize
+        self._expand = expand
+
+    # --- bikes -------------------------------------------------------------------------------
+
+    def register_bike(self, ctx: Context, reg: BikeRegistration, *, resource: str) -> BikeOut:
+        """Register a bike and its owner (created if new); the answer shows the owner masked."""
+        with transaction(self._sessions) as session:
+            bike = register_bike(
+                session, reg=reg, by=ctx.actor, now=self._now(), pseudonymize=self._pseudonymize
+            )
+            session.refresh(bike)
+            out = bike_view(bike, owner=person_view(bike.owner, full=False))
+        names = [subject("tag", out.tag_id), subject("person", bike.owner_id)]
+        self._recorder.record(ctx, AuditEntry("bikes.register", resource, status=201, subjects=names))
+        return out
+
+    def owned_bikes(self, ctx: Context) -> list[BikeOut]:
+        """The bikes of the citizen the context speaks for (none for an account without a person)."""
+        if ctx.person_id is None:
+            return []
+        with self._sessions() as session:
+            return [bike_view(b) for b in bikes_of(session, owner_id=ctx.person_id)]
+
+    # --- watchlists --------------------------------------------------------------------------
+
+    def report_stolen(self, ctx: Context, bike_id: int, report: Stolen, *, resource: str) -> EntryOut:
+        """List the bike so that any base station reading its tag raises an alarm."""
+        if report.owner_station_id is not None:
+            ctx.require_area(report.owner_station_id, what=f"station {report.owner_station_id}")
+        with transaction(self._sessions) as session:
+            entry = report_stolen(
+                session,
+                bike_id=bike_id,
+                reported_by=report.reported_by,
+                basis=report.basis,
+                owner=report.owner or ctx.actor,
+                owner_station_id=report.owner_station_id,
+                valid_days=report.valid_days,
+                now=self._now(),
+            )
+            out = EntryOut.model_validate(entry, from_attributes=True)
+        self._recorder.record(
+            ctx,
+            AuditEntry(
+                "watchlist.add",
+                resource,
+                status=201,
+                subjects=[subject("tag", out.subject)],
+                detail={"entry": out.id, "basis": report.basis[:200]},
+            ),
+        )
+        return out
+
+    def close_entry(
+        self, ctx: Context, entry_id: int, *, status: WatchStatus, note: str, resource: str
+    ) -> EntryOut:
+        """Close a stolen-bike entry as recovered or withdrawn: it stops matching at once."""
+        with transaction(self._sessions) as session:
+            found = session.get(WatchlistEntry, entry_id)
+            if found is not None and found.owner_station_id is not None:
+                ctx.require_area(found.owner_station_id, what=f"watchlist entry {entry_id}")
+            entry = close_entry(
+                session, entry_id=entry_id, status=status, by=ctx.actor, note=note, now=self._now()
+            )
+            out = EntryOut.model_validate(entry, from_attributes=True)
+        self._recorder.record(
+            ctx,
+            AuditEntry(
+                "watchlist.close",
+                resource,
+                subjects=[subject("tag", out.subject)],
+                detail={"entry": out.id, "status": status.value},
+            ),
+        )
+        return out
+
+    def entry(self, entry_id: int) -> EntryOut:
+        """One watchlist entry (NotFound if there is none)."""
+        with self._sessions() as session:
+            return EntryOut.model_validate(require_entry(session, entry_id=entry_id), from_attributes=True)
+
+    def entries(self, ctx: Context, *, status: str | None, limit: int) -> list[EntryOut]:
+        """Entries of the caller's stations (and city-wide ones), newest first."""
+        stmt = select(WatchlistEntry).order_by(WatchlistEntry.id.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(WatchlistEntry.status == status)
+        if not ctx.city_wide:
+            stmt = stmt.where(
+                WatchlistEntry.owner_station_id.is_(None)
+                | WatchlistEntry.owner_station_id.in_(list(ctx.areas))
+            )
+        with self._sessions() as session:
+            return [EntryOut.model_validate(e, from_attributes=True) for e in session.scalars(stmt)]
+
+    # --- devices -----------------------------------------------------------------------------
+
+    def create_device(self, ctx: Context, new: DeviceIn, *, resource: str) -> NewSecret:
+        """Register a device in the caller's reach and return its secret (shown only this once)."""
+        if new.area_id is not None:
+            ctx.require_area(new.area_id, what=f"area {new.area_id}")
+        with transaction(self._sessions) as session:
+            device, secret = create_device(
+                session,
+                device_id=new.id,
+                kind=new.kind,
+                name=new.name,
+                lat=new.lat,
+                lon=new.lon,
+                area_id=new.area_id,
+                now=self._now(),
+            )
+            out = DeviceOut.model_validate(device, from_attributes=True)
+        self._recorder.record(
+            ctx, AuditEntry("devices.create", resource, status=201, detail={"device": out.id})
+        )
+        return NewSecret(out, secret)
+
+    def rotate_secret(self, ctx: Context, device_id: str, *, resource: str) -> NewSecret:
+        """Issue a new secret; the old one stops working at once (and the device is active again)."""
+        with transaction(self._sessions) as session:
+            device = self._managed_device(session, ctx, device_id)
+            secret = rotate_device_secret(session, device_id=device_id)
+            out = DeviceOut.model_validate(device, from_attributes=True)
+        self._recorder.record(
+            ctx, AuditEntry("devices.rotate_secret", resource, detail={"device": device_id})
+        )
+        return NewSecret(out, secret)
+
+    def revoke_device(self, ctx: Context, device_id: str, *, resource: str) -> DeviceOut:
+        """Disable a device and forget its secret: it cannot send until a new secret is issued."""
+        with transaction(self._sessions) as session:
+            self._managed_device(session, ctx, device_id)
+            out = DeviceOut.model_validate(revoke_device(session, device_id=device_id), from_attributes=True)
+        self._recorder.record(ctx, AuditEntry("devices.revoke", resource, detail={"device": device_id}))
+        return out
+
+    def devices(self, ctx: Context, *, kind: str | None, area_id: str | None, limit: int) -> list[DeviceOut]:
+        """Devices of the caller's areas, filtered by kind and by an area (with what is inside it)."""
+        stmt = select(Device).order_by(Device.id).limit(limit)
+        if kind:
+            stmt = stmt.where(Device.kind == kind)
+        if area_id:
+            ctx.require_area(area_id, what=f"area {area_id}")
+            stmt = stmt.where(Device.area_id.in_(list(self._expand([area_id]))))
+        if not ctx.city_wide:
+            stmt = stmt.where(Device.area_id.in_(list(ctx.areas)))
+        with self._sessions() as session:
+            return [DeviceOut.model_validate(d, from_attributes=True) for d in session.scalars(stmt)]
+
+    @staticmethod
+    def _managed_device(session: Session, ctx: Context, device_id: str) -> Device:
+        device = session.get(Device, device_id)
+        if device is None:
+            raise NotFound("device", device_id)
+        ctx.require_area(device.area_id, what=f"device {device_id}")
+        return device
+
+    # --- areas -------------------------------------------------------------------------------
+
+    def areas(self, *, kind: str | None = None) -> list[AreaOut]:
+        """Areas of the city (districts, station areas, communities), by id."""
+        stmt = select(Area).order_by(Area.id)
+        if kind:
+            stmt = stmt.where(Area.kind == kind)
+        with self._sessions() as session:
+            return [AreaOut.model_validate(a, from_attributes=True) for a in session.scalars(stmt)]
+
+
+__all__ = ["NewSecret", "Registry", "Stolen"]
