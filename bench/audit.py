@@ -32,7 +32,7 @@ from sqlalchemy import insert, select, text
 from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.platform import Platform
-from safecity.registry import Area, EBike, Person
+from safecity.registry.models import Area, EBike, Person
 from safecity.security import accounts, audit, cases
 from safecity.security.audit import AuditEntry, Outcome
 from safecity.security.models import AuditHead, AuditRecord
