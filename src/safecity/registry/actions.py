@@ -23,7 +23,7 @@ from safecity.registry.errors import NotFound
 from safecity.registry.models import Area, Device, WatchlistEntry, WatchStatus
 from safecity.registry.people import Pseudonymize
 from safecity.registry.schemas import AreaOut, BikeOut, DeviceIn, DeviceOut, EntryOut, bike_view, person_view
-from safecity.registry.watchlists import close_entry, report_stolen, require_entry
+from safecity.registry.watchlists import DEFAULT_WATCH_DAYS, close_entry, report_stolen, require_entry
 from safecity.store import transaction
 
 Expand = Callable[[Iterable[str]], frozenset[str]]  # areas -> those areas and everything inside them
@@ -45,7 +45,7 @@ class Stolen:
     basis: str
     owner: str | None = None
     owner_station_id: str | None = None
-    valid_days: int = 180
+    valid_days: int = DEFAULT_WATCH_DAYS
 
 
 class Registry:
