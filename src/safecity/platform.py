@@ -41,6 +41,7 @@ from safecity.rules import DEFAULT_RULES_FILE, LiveFacts, RuleEngine, build_rule
 from safecity.rules.settings import RulesSettings
 from safecity.security import SYSTEM, AuditEntry, Pseudonymizer, Security
 from safecity.security.accounts import LoginPolicy
+from safecity.security.audit import AuditFilter
 from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_token_key
 from safecity.security.settings import SecuritySettings
 from safecity.settings import BusBackend, Settings
@@ -316,7 +317,7 @@ class Platform:
         path = rules_path(self.settings)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         with self.session_factory() as session:
-            last = audit.search(session, action="rules.loaded", limit=1)
+            last = audit.search(session, AuditFilter(action="rules.loaded", limit=1))
         if last and json.loads(last[0].detail).get("sha256") == digest:
             return
         self.security.record(

@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 import safecity.security.models  # noqa: F401  (the audit tables for create_all)
-from safecity.alerts import AlertService, actions
+from safecity.alerts import AlertFilter, AlertService, actions
 from safecity.core.clock import ManualClock
 from safecity.core.context import Context
 from safecity.core.finding import Ref
 from safecity.security import audit
+from safecity.security.audit import AuditFilter
 from safecity.security.errors import AccessDenied
 from safecity.security.service import Security
 
@@ -44,7 +45,7 @@ def caller(security: Security, *home: str, name: str = "duty-3") -> Context:
 def records(security: Security, action: str) -> list[dict[str, object]]:
     """The audit records of one action, oldest first, as the trail stored them."""
     with security.session_factory() as session:
-        found = audit.search(session, action=action)
+        found = audit.search(session, AuditFilter(action=action))
     return [
         {
             "actor": r.actor,
@@ -152,9 +153,11 @@ def test_a_community_caller_may_filter_by_the_station_answerable_for_it(
 ) -> None:
     guard = caller(security, "C1", name="guard-1")
 
-    assert [a.id for a in actions.list_alerts(service, security, guard, station_id="S1")] == [alert_id]
+    assert [a.id for a in actions.list_alerts(service, security, guard, AlertFilter(station_id="S1"))] == [
+        alert_id
+    ]
     with pytest.raises(AccessDenied) as refused:
-        actions.list_alerts(service, security, guard, station_id="S2")
+        actions.list_alerts(service, security, guard, AlertFilter(station_id="S2"))
     assert refused.value.message == "station S2 belongs to S2, outside the areas your account covers (C1)"
     assert actions.list_alerts(service, security, caller(security, "S2")) == []
 

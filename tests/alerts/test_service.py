@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.alerts import (
+    AlertFilter,
     AlertNotFound,
     AlertService,
     ChangeType,
@@ -262,10 +263,10 @@ def test_unknown_alert_and_bad_inputs_are_named(service: AlertService, make_find
     with pytest.raises(InvalidAlertInput):
         service.acknowledge(alert_id, by="  ")
     with pytest.raises(InvalidAlertInput) as info:
-        service.list_alerts(status="archived")
+        service.list_alerts(AlertFilter(status="archived"))
     assert info.value.field == "status"
     with pytest.raises(InvalidAlertInput):
-        service.list_alerts(limit=0)
+        service.list_alerts(AlertFilter(limit=0))
 
 
 def test_every_change_is_announced_on_the_alerts_topic(
@@ -303,10 +304,13 @@ def test_list_filters_by_status_station_rule_and_time(
     service.acknowledge(a, by="x")
 
     assert [v.id for v in service.list_alerts()] == [c.alert_id, b, a]
-    assert [v.id for v in service.list_alerts(status="acknowledged")] == [a]
-    assert [v.id for v in service.list_alerts(station_id="S2", rule="stolen_bike")] == [b]
-    assert [v.id for v in service.list_alerts(since=T0 + timedelta(minutes=5))] == [c.alert_id, b]
-    assert [v.id for v in service.list_alerts(limit=1, offset=1)] == [b]
+    assert [v.id for v in service.list_alerts(AlertFilter(status="acknowledged"))] == [a]
+    assert [v.id for v in service.list_alerts(AlertFilter(station_id="S2", rule="stolen_bike"))] == [b]
+    assert [v.id for v in service.list_alerts(AlertFilter(since=T0 + timedelta(minutes=5)))] == [
+        c.alert_id,
+        b,
+    ]
+    assert [v.id for v in service.list_alerts(AlertFilter(limit=1, offset=1))] == [b]
 
 
 def test_precision_counts_outcomes_per_rule_and_per_first_device(

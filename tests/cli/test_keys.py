@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from safecity.registry.models import Person
 from safecity.security import audit
+from safecity.security.audit import AuditFilter
 from safecity.security.keys import load_pseudonym_keys
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.settings import Settings
@@ -48,7 +49,7 @@ def test_rotate_pseudonym_rekeys_the_registry(run: Run, registry_ready: Settings
     with make_session_factory(engine)() as session:
         person = session.scalars(select(Person)).one()
         assert person.id_pseudonym == Pseudonymizer(keys).pseudonym("11010519491231002X")
-        [record] = audit.search(session, action="keys.rotate_pseudonym", limit=5)
+        [record] = audit.search(session, AuditFilter(action="keys.rotate_pseudonym", limit=5))
         assert record.actor.startswith("os:") and record.result_count == 1
         assert json.loads(record.detail) == {"previous": 1, "current": 2, "resume": False, "versions": [1, 2]}
     engine.dispose()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from safecity.security import audit
+from safecity.security.audit import AuditFilter
 from safecity.store import make_engine, make_session_factory
 from tests.cli.helpers import Run, password_file
 
@@ -33,7 +34,7 @@ def test_users_create_prints_the_one_time_code_secret_once_and_is_audited(run: R
     assert "admin-1" in listed.output and "city-wide" in listed.output and "active" in listed.output
     engine = make_engine(f"sqlite:///{tmp_path / 'safecity.db'}")
     with make_session_factory(engine)() as session:
-        records = audit.search(session, action="users.create")
+        records = audit.search(session, AuditFilter(action="users.create"))
         assert [json.loads(r.subjects) for r in records] == [["account:admin-1"]]
         assert records[0].actor.startswith("os:")
     engine.dispose()

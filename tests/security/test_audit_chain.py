@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.security import audit
-from safecity.security.audit import Actor, AuditEntry, AuditTrail, Outcome
+from safecity.security.audit import Actor, AuditEntry, AuditFilter, AuditTrail, Outcome
 from safecity.security.keys import load_audit_key
 from tests.conftest import T0
 
@@ -227,10 +227,10 @@ def test_search_finds_who_looked_at_a_subject(session_factory: sessionmaker[Sess
     trail = AuditTrail(session_factory)
     fill(trail, 6)
     with session_factory() as session:
-        found = audit.search(session, subject_name="person:3")
+        found = audit.search(session, AuditFilter(subject_name="person:3"))
         assert [r.seq for r in found] == [4]
         assert found[0].actor == "inv-7"
-        assert [r.seq for r in audit.search(session, case_id="C2026-000005")] == [6]
+        assert [r.seq for r in audit.search(session, AuditFilter(case_id="C2026-000005"))] == [6]
         assert [r.seq for r in audit.accessed_subjects(session, ["person:1", "person:2"])] == [3, 2]
 
 

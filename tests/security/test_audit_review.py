@@ -12,7 +12,7 @@ import safecity.security.models  # noqa: F401  (tables for create_all)
 from safecity.core.clock import ManualClock
 from safecity.core.context import Context
 from safecity.security import audit, audit_review
-from safecity.security.audit import AuditEntry
+from safecity.security.audit import AuditEntry, AuditFilter
 from safecity.security.keys import load_audit_key, public_key_path
 from safecity.security.service import Security
 
@@ -32,27 +32,33 @@ def security(session_factory: sessionmaker[Session], clock: ManualClock) -> Secu
 def test_a_search_answers_newest_first_and_is_audited_with_the_subject_searched_for(
     security: Security,
 ) -> None:
-    found = audit_review.search_audit(security, AUDITOR, subject_name="person:7", resource="GET /audit?s")
+    found = audit_review.search_audit(
+        security, AUDITOR, AuditFilter(subject_name="person:7"), resource="GET /audit?s"
+    )
 
     assert [(r.seq, r.actor, r.subjects) for r in found] == [
         (3, "inv-1", ["person:7"]),
         (1, "inv-1", ["person:7"]),
     ]
     with security.session_factory() as session:
-        [read] = audit.search(session, action="audit.read")
+        [read] = audit.search(session, AuditFilter(action="audit.read"))
     assert (read.actor, read.resource, read.result_count) == ("aud-1", "GET /audit?s", 2)
     assert json.loads(read.subjects) == ["person:7"]
     # The auditor's own search is now part of what an auditor finds about person 7.
-    again = audit_review.search_audit(security, AUDITOR, subject_name="person:7", resource="GET /audit?s")
+    again = audit_review.search_audit(
+        security, AUDITOR, AuditFilter(subject_name="person:7"), resource="GET /audit?s"
+    )
     assert [r.action for r in again] == ["audit.read", "people.read", "people.read"]
 
 
 def test_a_search_without_a_subject_names_none(security: Security) -> None:
-    found = audit_review.search_audit(security, AUDITOR, action="people.read", limit=1, resource="GET /audit")
+    found = audit_review.search_audit(
+        security, AUDITOR, AuditFilter(action="people.read", limit=1), resource="GET /audit"
+    )
 
     assert [r.seq for r in found] == [3]
     with security.session_factory() as session:
-        [read] = audit.search(session, action="audit.read")
+        [read] = audit.search(session, AuditFilter(action="audit.read"))
     assert (json.loads(read.subjects), read.result_count) == ([], 1)
 
 
@@ -68,6 +74,6 @@ def test_verification_checks_seals_with_every_public_key_kept_and_is_audited(
 
     assert (report.ok, report.records, report.seals_checked) == (True, 3, 1)
     with security.session_factory() as session:
-        [verified] = audit.search(session, action="audit.verify")
+        [verified] = audit.search(session, AuditFilter(action="audit.verify"))
     assert (verified.actor, verified.result_count) == ("aud-1", 3)
     assert json.loads(verified.detail) == report.as_dict()

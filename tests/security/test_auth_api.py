@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from safecity.core.clock import ManualClock
 from safecity.platform import Platform
 from safecity.security import accounts, audit
+from safecity.security.audit import AuditFilter
 from safecity.security.passwords import totp_now
 from safecity.security.roles import Role
 from safecity.settings import Settings
@@ -69,7 +70,7 @@ def make(platform: Platform, username: str, role: Role, **kw: object) -> str | N
 def refusals(platform: Platform, action: str) -> list[audit.AuditRecord]:
     """Refused audit records of an action."""
     with platform.session_factory() as session:
-        return audit.search(session, action=action, outcome="refused")
+        return audit.search(session, AuditFilter(action=action, outcome="refused"))
 
 
 def login(client: TestClient, username: str, password: str = PASSWORD, totp: str | None = None) -> object:
@@ -86,7 +87,9 @@ def test_sign_in_gives_tokens_that_open_the_api(client: TestClient, platform: Pl
     me = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.json()["username"] == "disp-1"
     with platform.session_factory() as session:
-        assert [r.actor for r in audit.search(session, action="auth.login", outcome="allowed")] == ["disp-1"]
+        assert [
+            r.actor for r in audit.search(session, AuditFilter(action="auth.login", outcome="allowed"))
+        ] == ["disp-1"]
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer(client: TestClient, platform: Platform) -> None:

@@ -14,6 +14,7 @@ from safecity.core.clock import ManualClock
 from safecity.core.context import Context
 from safecity.registry.models import Area
 from safecity.security import accounts, audit, case_admin
+from safecity.security.audit import AuditFilter
 from safecity.security.errors import AccessDenied, AccountError
 from safecity.security.roles import Role
 from safecity.security.service import Security
@@ -67,7 +68,7 @@ def caller(security: Security) -> Caller:
 def trail(security: Security, action: str) -> list[dict[str, object]]:
     """What the trail holds of one action, oldest first."""
     with security.session_factory() as session:
-        found = audit.search(session, action=action)
+        found = audit.search(session, AuditFilter(action=action))
     return [
         {
             "actor": r.actor,

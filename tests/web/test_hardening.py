@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from safecity.platform import Platform
 from safecity.security import audit
+from safecity.security.audit import AuditFilter
 from tests.web.conftest import fresh_platform
 
 
@@ -42,7 +43,7 @@ def test_a_body_over_the_limit_is_413_before_it_is_read_and_audited(
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "body_too_large"
     with platform.session_factory() as session:
-        refused = audit.search(session, outcome="refused")
+        refused = audit.search(session, AuditFilter(outcome="refused"))
     assert [(r.status, r.resource) for r in refused] == [(413, "POST /api/v1/cases")]
 
 

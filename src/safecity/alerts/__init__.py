@@ -14,7 +14,14 @@ from safecity.alerts.errors import (
 from safecity.alerts.models import AlertStatus, DeliveryStatus, NoticeStatus, Outcome, Routing
 from safecity.alerts.notice import AlertChange, ChangeType
 from safecity.alerts.push import AlertStream, StreamClient
-from safecity.alerts.query import AlertDetail, AlertView, EvidenceView, PrecisionRow, StepView
+from safecity.alerts.query import (
+    AlertDetail,
+    AlertFilter,
+    AlertView,
+    EvidenceView,
+    PrecisionRow,
+    StepView,
+)
 from safecity.alerts.service import AlertService, PublishFn
 from safecity.alerts.webhook import (
     DeliveryResult,
@@ -30,6 +37,7 @@ __all__ = [
     "AlertChange",
     "AlertDetail",
     "AlertError",
+    "AlertFilter",
     "AlertNotFound",
     "AlertService",
     "AlertStatus",

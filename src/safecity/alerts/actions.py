@@ -9,9 +9,8 @@ HTTP routes only parse and shape; a refusal is audited by whoever catches the Ac
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 
-from safecity.alerts.query import AlertDetail, AlertView
+from safecity.alerts.query import AlertDetail, AlertFilter, AlertView
 from safecity.alerts.service import AlertService
 from safecity.alerts.webhook import WebhookView
 from safecity.core.context import Context
@@ -34,15 +33,10 @@ def list_alerts(
     alerts: AlertService,
     security: Security,
     ctx: Context,
-    *,
-    status: str | None = None,
-    station_id: str | None = None,
-    rule: str | None = None,
-    since: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    where: AlertFilter = AlertFilter(),
 ) -> list[AlertView]:
     """Alerts routed to or raised in the caller's areas, most recently seen first."""
+    station_id = where.station_id
     if (
         station_id is not None
         and not ctx.reaches(station_id)
@@ -50,15 +44,7 @@ def list_alerts(
         and not ctx.areas & security.areas.tree().expand([station_id])
     ):
         ctx.require_area(station_id, what=f"station {station_id}")
-    return alerts.list_alerts(
-        status=status,
-        station_id=station_id,
-        rule=rule,
-        since=since,
-        limit=limit,
-        offset=offset,
-        areas=None if ctx.city_wide else ctx.areas,
-    )
+    return alerts.list_alerts(where, areas=None if ctx.city_wide else ctx.areas)
 
 
 def read_alert(

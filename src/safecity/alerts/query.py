@@ -202,21 +202,26 @@ def get_detail(session: Session, alert_id: str) -> AlertDetail:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AlertFilter:
+    """Which alerts a list keeps (every given field must match) and which page of them."""
+
+    status: str | None = None
+    station_id: str | None = None
+    rule: str | None = None
+    since: datetime | None = None  # bounds last_seen_at
+    limit: int = 100
+    offset: int = 0
+
+
 def list_alerts(
-    session: Session,
-    *,
-    status: str | None = None,
-    station_id: str | None = None,
-    rule: str | None = None,
-    since: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-    areas: Collection[str] | None = None,
+    session: Session, where: AlertFilter = AlertFilter(), *, areas: Collection[str] | None = None
 ) -> list[AlertView]:
-    """Alerts matching the filters, most recently seen first; `since` bounds last_seen_at.
+    """Alerts matching the filter, most recently seen first.
 
     `areas` (None: everywhere) keeps alerts routed to, or raised in, one of those areas.
     """
+    status, limit, offset = where.status, where.limit, where.offset
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidAlertInput(f"limit must be 1 to {MAX_PAGE}", field="limit")
     if offset < 0:
@@ -227,14 +232,14 @@ def list_alerts(
             choices = ", ".join(AlertStatus)
             raise InvalidAlertInput(f"status must be one of {choices}", field="status")
         query = query.where(Alert.status == status)
-    if station_id is not None:
-        query = query.where(Alert.station_id == station_id)
-    if rule is not None:
-        query = query.where(Alert.rule == rule)
+    if where.station_id is not None:
+        query = query.where(Alert.station_id == where.station_id)
+    if where.rule is not None:
+        query = query.where(Alert.rule == where.rule)
     if areas is not None:
         query = query.where(or_(Alert.station_id.in_(list(areas)), Alert.area_id.in_(list(areas))))
-    if since is not None:
-        query = query.where(Alert.last_seen_at >= since)
+    if where.since is not None:
+        query = query.where(Alert.last_seen_at >= where.since)
     query = query.order_by(Alert.last_seen_at.desc(), Alert.id.desc()).limit(limit).offset(offset)
     return [AlertView.of(a) for a in session.scalars(query)]
 

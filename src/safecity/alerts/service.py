@@ -13,7 +13,6 @@ import asyncio
 import concurrent.futures
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from datetime import datetime
 from typing import Any, Literal
 
 import structlog
@@ -202,28 +201,11 @@ class AlertService:
         return detail
 
     def list_alerts(
-        self,
-        *,
-        status: str | None = None,
-        station_id: str | None = None,
-        rule: str | None = None,
-        since: datetime | None = None,
-        limit: int = 100,
-        offset: int = 0,
-        areas: Collection[str] | None = None,
+        self, where: query.AlertFilter = query.AlertFilter(), *, areas: Collection[str] | None = None
     ) -> list[query.AlertView]:
-        """Alerts matching the filters, most recently seen first; `areas` limits where (None: all)."""
+        """Alerts matching the filter, most recently seen first; `areas` limits where (None: all)."""
         with self._sessions() as session:
-            return query.list_alerts(
-                session,
-                status=status,
-                station_id=station_id,
-                rule=rule,
-                since=since,
-                limit=limit,
-                offset=offset,
-                areas=areas,
-            )
+            return query.list_alerts(session, where, areas=areas)
 
     def export_cap(self, alert_id: str) -> bytes:
         """The alert as a CAP 1.2 XML message (no personal data)."""

@@ -339,37 +339,40 @@ def count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(AuditRecord)) or 0)
 
 
-def search(
-    session: Session,
-    *,
-    subject_name: str | None = None,
-    actor: str | None = None,
-    case_id: str | None = None,
-    action: str | None = None,
-    outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> list[AuditRecord]:
-    """Records matching every given filter, newest first."""
-    stmt = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit).offset(offset)
-    if subject_name is not None:
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which records an audit search keeps (every given field must match) and which page of them."""
+
+    subject_name: str | None = None  # a subject as audited: "person:42"
+    actor: str | None = None
+    case_id: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+def search(session: Session, where: AuditFilter = AuditFilter()) -> list[AuditRecord]:
+    """Records matching the filter, newest first."""
+    stmt = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(where.limit).offset(where.offset)
+    if where.subject_name is not None:
         stmt = stmt.where(
-            AuditRecord.seq.in_(select(AuditSubject.seq).where(AuditSubject.subject == subject_name))
+            AuditRecord.seq.in_(select(AuditSubject.seq).where(AuditSubject.subject == where.subject_name))
         )
-    if actor is not None:
-        stmt = stmt.where(AuditRecord.actor == actor)
-    if case_id is not None:
-        stmt = stmt.where(AuditRecord.case_id == case_id)
-    if action is not None:
-        stmt = stmt.where(AuditRecord.action == action)
-    if outcome is not None:
-        stmt = stmt.where(AuditRecord.outcome == outcome)
-    if since is not None:
-        stmt = stmt.where(AuditRecord.at_us >= to_us(since))
-    if until is not None:
-        stmt = stmt.where(AuditRecord.at_us < to_us(until))
+    for column, value in (
+        (AuditRecord.actor, where.actor),
+        (AuditRecord.case_id, where.case_id),
+        (AuditRecord.action, where.action),
+        (AuditRecord.outcome, where.outcome),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if where.since is not None:
+        stmt = stmt.where(AuditRecord.at_us >= to_us(where.since))
+    if where.until is not None:
+        stmt = stmt.where(AuditRecord.at_us < to_us(where.until))
     return list(session.scalars(stmt))
 
 
@@ -392,6 +395,7 @@ __all__ = [
     "SYSTEM",
     "Actor",
     "AuditEntry",
+    "AuditFilter",
     "AuditTrail",
     "Outcome",
     "VerifyReport",

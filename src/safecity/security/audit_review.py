@@ -8,12 +8,11 @@ filters and return what these give.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 from safecity.core.context import Context
 from safecity.security import audit
-from safecity.security.audit import AuditEntry, VerifyReport, from_us
+from safecity.security.audit import AuditEntry, AuditFilter, VerifyReport, from_us
 from safecity.security.keys import load_public_key
 from safecity.security.models import AuditRecord
 from safecity.security.schemas import AuditOut
@@ -42,42 +41,16 @@ def audit_view(record: AuditRecord) -> AuditOut:
     )
 
 
-def search_audit(
-    security: Security,
-    ctx: Context,
-    *,
-    subject_name: str | None = None,
-    actor: str | None = None,
-    case_id: str | None = None,
-    action: str | None = None,
-    outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-    resource: str,
-) -> list[AuditOut]:
-    """Records matching every given filter, newest first; the search is audited with its subject."""
+def search_audit(security: Security, ctx: Context, where: AuditFilter, *, resource: str) -> list[AuditOut]:
+    """Records matching the filter, newest first; the search is audited with its subject."""
     with security.session_factory() as session:
-        records = audit.search(
-            session,
-            subject_name=subject_name,
-            actor=actor,
-            case_id=case_id,
-            action=action,
-            outcome=outcome,
-            since=since,
-            until=until,
-            limit=limit,
-            offset=offset,
-        )
-        out = [audit_view(r) for r in records]
+        out = [audit_view(r) for r in audit.search(session, where)]
     security.record(
         ctx,
         AuditEntry(
             "audit.read",
             resource,
-            subjects=[subject_name] if subject_name else [],
+            subjects=[where.subject_name] if where.subject_name else [],
             result_count=len(out),
         ),
     )

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime
 from safecity.alerts import (
     CAP_MEDIA_TYPE,
     AlertDetail,
+    AlertFilter,
     AlertService,
     AlertStatus,
     AlertStream,
@@ -100,17 +101,10 @@ def list_alerts(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AlertListOut:
     """Alerts of the caller's areas, most recently seen first."""
-    items = actions.list_alerts(
-        alerts,
-        security,
-        who.context(),
-        status=status,
-        station_id=station_id,
-        rule=rule,
-        since=since,
-        limit=limit,
-        offset=offset,
+    where = AlertFilter(
+        status=status, station_id=station_id, rule=rule, since=since, limit=limit, offset=offset
     )
+    items = actions.list_alerts(alerts, security, who.context(), where)
     return AlertListOut(items=[AlertOut.model_validate(a) for a in items], limit=limit, offset=offset)
 
 

@@ -12,8 +12,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
 
+from safecity.security import AuditFilter, Principal, audit_review, case_admin
 from safecity.security import Permission as P
-from safecity.security import Principal, audit_review, case_admin
 from safecity.security.schemas import AuditOut, CaseIn, CaseOut, CloseCaseIn, HoldIn, MemberIn
 from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep
@@ -137,9 +137,7 @@ def search_audit(
     who: Principal = need(P.AUDIT_READ),
 ) -> list[AuditOut]:
     """Who did what to whose data, and when: newest first."""
-    return audit_review.search_audit(
-        platform.security,
-        who.context(),
+    where = AuditFilter(
         subject_name=subject_name,
         actor=actor,
         case_id=case_id,
@@ -149,8 +147,8 @@ def search_audit(
         until=until,
         limit=limit,
         offset=offset,
-        resource=resource_of(request),
     )
+    return audit_review.search_audit(platform.security, who.context(), where, resource=resource_of(request))
 
 
 @router.get("/audit/verify", summary="Verify the audit chain")
