@@ -277,9 +277,17 @@ def test_nav_shows_only_the_pages_the_role_may_use(
 
 
 def test_citizen_may_not_open_the_console(platform: Platform, client: TestClient) -> None:
-    """A signed-in role without alerts.read is refused the console, not sent to sign in again."""
+    """A signed-in role without alerts.read is refused the console, not sent to sign in again.
+
+    The browser gets a page (not the API's JSON) saying why, with the way to the role's own start.
+    """
     answer = _as(platform, client, Role.CITIZEN).get("/", follow_redirects=False)
     assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Not allowed" in answer.text
+    assert "does not allow alerts.read" in answer.text
+    assert '<a href="/me">Go to your start page</a>' in answer.text
+    assert _main_nav(answer.text) == ["My account"]
 
 
 @pytest.mark.parametrize("next_path", ["", "/", "/bikes"])
@@ -418,7 +426,7 @@ def test_missing_vendor_assets_are_named_on_the_page(
     client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without `make assets` the page says which files are missing and how to get them."""
-    monkeypatch.setattr(pages, "STATIC_DIR", tmp_path)
+    monkeypatch.setattr(pages.shell, "STATIC_DIR", tmp_path)
     html = client.get("/").text
     assert "run <code>make assets</code>" in html
     assert all(name in html for name in pages.VENDOR_ASSETS)

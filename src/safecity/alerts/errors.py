@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from safecity.core.errors import DomainError
 
-class AlertError(Exception):
+
+class AlertError(DomainError):
     """Base of alert errors."""
 
     code = "alert_error"
     status = 422  # the HTTP status the web layer answers with
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class AlertNotFound(AlertError):

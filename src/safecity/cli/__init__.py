@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from types import ModuleType
 
 import typer
+from rich.markup import escape
 
-from safecity.cli.common import build_platform, configure_logging
+from safecity.cli.common import build_platform, configure_logging, err
+from safecity.core.errors import AccessDenied, DomainError
 
 
 def groups() -> list[ModuleType]:
@@ -39,8 +42,13 @@ for _group in GROUPS:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; a use case's refusal is one clear line, never a traceback."""
+    try:
+        app()
+    except (DomainError, AccessDenied) as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        err.print(f"[red]{escape(exc.message)}{where}[/red]")
+        sys.exit(1)
 
 
 __all__ = ["app", "build_platform", "configure_logging", "main"]

@@ -1,8 +1,24 @@
-"""Refusals any use case can raise: each carries the HTTP status, a stable code and a clear message."""
+"""Errors any use case can raise: each carries the HTTP status, a stable code and a clear message."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+
+class DomainError(Exception):
+    """A use case refused its input or the state it found: HTTP status, stable code, message, field.
+
+    Every capability's errors derive from it, so the edges (HTTP, command line) answer them all
+    one way without knowing them: a new capability's errors need no new handler.
+    """
+
+    status: int = 422
+    code: str = "invalid_request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 class AccessDenied(Exception):

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from safecity.core.errors import DomainError
 
-class RegistryError(Exception):
-    """Base of registry errors."""
+
+class RegistryError(DomainError):
+    """Base of registry errors; the code of each is its class name ("InvalidInput", "NotFound")."""
 
     status = 400
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
+        self.code = type(self).__name__
 
 
 class InvalidInput(RegistryError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from safecity.core.errors import AccessDenied
+from safecity.core.errors import AccessDenied, DomainError
 
 
 class NotAuthenticated(AccessDenied):
@@ -17,14 +17,13 @@ class LockedOut(AccessDenied):
     status = 429
 
 
-class AccountError(ValueError):
+class AccountError(DomainError, ValueError):
     """An account command was given bad input (unknown role, weak password, taken username)."""
 
     def __init__(self, message: str, *, field: str | None = None, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__(message, field=field)
         self.status = status
+        self.code = {404: "not_found", 409: "conflict"}.get(status, "invalid_request")
 
 
 __all__ = ["AccessDenied", "AccountError", "LockedOut", "NotAuthenticated"]

@@ -82,7 +82,8 @@ def create_app(
     install_error_handlers(app)
     for router in routers():
         app.include_router(router)
-    app.include_router(pages.router)
+    for page_router in pages.routers():
+        app.include_router(page_router)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     def healthz(_: None = public("load balancers and orchestrators probe it")) -> dict[str, str]:

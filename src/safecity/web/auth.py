@@ -80,6 +80,7 @@ class Requirement:
         if self.permission is None:
             return None
         request.state.audit_action = self.permission.value
+        request.state.page = self.page  # a refused page is answered as a page, not as JSON
         principal = authenticate(request, page=self.page)
         request.state.principal = principal
         if not principal.can(self.permission):

@@ -14,9 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from safecity.alerts import AlertError
-from safecity.registry import RegistryError
-from safecity.security import AccessDenied, AccountError, NotAuthenticated
+from safecity.core.errors import DomainError
+from safecity.security import AccessDenied, NotAuthenticated
 from safecity.web.ratelimit import RateLimited
 
 log = structlog.get_logger(__name__)
@@ -62,12 +61,9 @@ def field_of(loc: tuple[Any, ...] | list[Any]) -> str | None:
 def install_error_handlers(app: FastAPI) -> None:
     """Map domain and framework errors to clear JSON answers."""
 
-    @app.exception_handler(RegistryError)
-    async def _registry(_: Request, exc: RegistryError) -> JSONResponse:
-        return error_response(exc.status, type(exc).__name__, exc.message, field=exc.field)
-
-    @app.exception_handler(AlertError)
-    async def _alerts(_: Request, exc: AlertError) -> JSONResponse:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        # Every capability's refusals (registry, alerts, accounts, ...) derive from DomainError.
         return error_response(exc.status, exc.code, exc.message, field=exc.field)
 
     @app.exception_handler(AccessDenied)
@@ -80,6 +76,10 @@ def install_error_handlers(app: FastAPI) -> None:
             target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
             return RedirectResponse(f"/login?next={target}", status_code=303)
         audit_refusal(request, exc)
+        if getattr(request.state, "page", False):
+            from safecity.web.pages import refusal_page
+
+            return refusal_page(request, exc)
         headers = (
             {"WWW-Authenticate": 'Bearer realm="safecity"'} if isinstance(exc, NotAuthenticated) else None
         )
@@ -88,11 +88,6 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RateLimited)
     async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
         return error_response(429, "rate_limited", str(exc), headers={"Retry-After": str(exc.retry_after)})
-
-    @app.exception_handler(AccountError)
-    async def _account(_: Request, exc: AccountError) -> JSONResponse:
-        code = {404: "not_found", 409: "conflict"}.get(exc.status, "invalid_request")
-        return error_response(exc.status, code, exc.message, field=exc.field)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,6 +1,6 @@
 """Sign-in, tokens, accounts and a person's own view: who has accessed my data.
 
-Sign-in answers bearer tokens to API clients; the console's form sign-in (web/pages.py) puts
+Sign-in answers bearer tokens to API clients; the console's form sign-in (web/pages/login.py) puts
 the same tokens into HttpOnly cookies. Refusals are audited by the AccessDenied handler.
 """
 
