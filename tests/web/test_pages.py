@@ -279,9 +279,12 @@ def test_nav_shows_only_the_pages_the_role_may_use(
 def test_citizen_may_not_open_the_console(platform: Platform, client: TestClient) -> None:
     """A signed-in role without alerts.read is refused the console, not sent to sign in again.
 
-    The browser gets a page (not the API's JSON) saying why, with the way to the role's own start.
+    A browser (asking for HTML) gets a page saying why, with the way to the role's own start; a
+    client that asks for anything gets the API's JSON refusal.
     """
-    answer = _as(platform, client, Role.CITIZEN).get("/", follow_redirects=False)
+    citizen = _as(platform, client, Role.CITIZEN)
+    assert citizen.get("/", follow_redirects=False).json()["error"]["code"] == "forbidden"
+    answer = citizen.get("/", headers={"Accept": "text/html,*/*;q=0.8"}, follow_redirects=False)
     assert answer.status_code == 403
     assert answer.headers["content-type"].startswith("text/html")
     assert "Not allowed" in answer.text

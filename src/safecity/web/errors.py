@@ -76,7 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
             target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
             return RedirectResponse(f"/login?next={target}", status_code=303)
         audit_refusal(request, exc)
-        if getattr(request.state, "page", False):
+        if getattr(request.state, "page", False) and "text/html" in request.headers.get("accept", ""):
             from safecity.web.pages import refusal_page
 
             return refusal_page(request, exc)
