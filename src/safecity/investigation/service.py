@@ -30,13 +30,20 @@ from safecity.security import (
     Security,
     subject,
 )
-from safecity.security.cases import Justified, justify
+from safecity.security.cases import Justified, justify, person_withheld
 from safecity.security.linkage import lake_subjects, resolve_pseudonym
 
 if TYPE_CHECKING:
     from safecity.registry.models import Person
 
 MAX_POINTS = 10_000  # sightings one path answer holds at most
+
+# Why a person is not shown under a case (security.cases.person_withheld), as the caller is told.
+WITHHELD = {
+    "home_area_unknown": "this person has no home area on record, so case {case} cannot cover them",
+    "outside_case_area": "this person lives outside case {case}'s area",
+    "outside_area": "this person lives outside the areas your account covers",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +100,16 @@ class Investigation:
             raise AccountError("give exactly one of id_number or pseudonym", field="id_number")
         with self._sessions() as session:
             person = self._find(session, person_id, id_number, pseudonym)
-            # The justification comes before any lookup result is shown, a miss included.
-            area = person.home_area_id if person is not None else None
-            case = self._case(session, who, case_id, purpose, area_id=area)
+            # The justification comes before any lookup result is shown, a miss included; the
+            # person's area is checked after it, without naming the area in the refusal.
+            case = self._case(session, who, case_id, purpose, area_id=None)
             if person is None:
                 entry = AuditEntry("people.read", resource, case_id=case.id, purpose=purpose, result_count=0)
                 self._security.record(who.actor, entry)
                 raise NotFound("person", str(given[0]))
+            withheld = person_withheld(who, case, person.home_area_id, tree=self._security.areas.tree())
+            if withheld is not None:
+                raise AccessDenied(withheld, WITHHELD[withheld].format(case=case.id), field="case_id")
             bikes = registry.bikes_of(session, owner_id=person.id)
             record = PersonRecord(
                 person_view(person, full=who.sees_full_identifiers), [bike_view(b) for b in bikes], case.id
@@ -135,35 +145,49 @@ class Investigation:
         person-level read, justified first and audited with every owner shown.
         """
         case = self._owner_case(who, case_id, purpose)
+        tree = self._security.areas.tree()
+        shown: list[int] = []
+        out: list[BikeOut] = []
         with self._sessions() as session:
             bikes = registry.find_bikes(session, bike_id=bike_id, tag=tag, frame=frame, limit=limit)
             if bike_id is not None and not bikes:
                 raise NotFound("bike", str(bike_id))
-            full = who.sees_full_identifiers
-            out = [bike_view(b, owner=person_view(b.owner, full=full) if case else None) for b in bikes]
+            for bike in bikes:
+                if case is None:
+                    out.append(bike_view(bike))
+                    continue
+                # The case's area bounds every owner revealed, bike by bike.
+                withheld = person_withheld(who, case, bike.owner.home_area_id, tree=tree)
+                if withheld is not None:
+                    out.append(bike_view(bike, owner_withheld=withheld))
+                    continue
+                shown.append(bike.owner_id)
+                owner = person_view(bike.owner, full=who.sees_full_identifiers)
+                out.append(bike_view(bike, owner=owner))
         if case is not None:
-            names = [subject("tag", b.tag_id) for b in out] + [subject("person", b.owner_id) for b in bikes]
+            names = [subject("tag", b.tag_id) for b in out] + [subject("person", p) for p in shown]
             self._security.record(
                 who.actor,
                 AuditEntry(
                     "people.read",
                     resource,
-                    case_id=case,
+                    case_id=case.id,
                     purpose=purpose,
                     subjects=names,
-                    result_count=len(out),
+                    result_count=len(shown),
+                    detail={"bikes": len(out), "owners_withheld": len(out) - len(shown)},
                 ),
             )
         return out
 
-    def _owner_case(self, who: Principal, case_id: str | None, purpose: str | None) -> str | None:
-        """None when no case was named; the case id when owners may be shown; refusal otherwise."""
+    def _owner_case(self, who: Principal, case_id: str | None, purpose: str | None) -> Justified | None:
+        """None when no case was named; the case when owners may be shown; refusal otherwise."""
         if case_id is None and purpose is None:
             return None
         if not who.can(Permission.PEOPLE_READ):
             raise AccessDenied("forbidden", f"your role ({who.role.value}) may not see who owns a bike")
         with self._sessions() as session:
-            return self._case(session, who, case_id, purpose, area_id=None).id
+            return self._case(session, who, case_id, purpose, area_id=None)
 
     def _case(
         self,

@@ -52,6 +52,14 @@ class BikeOut(BaseModel):
     status: str
     registered_at: datetime
     owner: PersonOut | None = None
+    owner_withheld: str | None = Field(
+        None,
+        description=(
+            "Why the owner is not shown although the request named a case: `outside_case_area` "
+            "(they live outside the case's area), `outside_area` (outside the caller's areas) or "
+            "`home_area_unknown` (no home area on record, so no case can cover them)."
+        ),
+    )
 
 
 def person_view(person: Person, *, full: bool) -> PersonOut:
@@ -66,7 +74,7 @@ def person_view(person: Person, *, full: bool) -> PersonOut:
     )
 
 
-def bike_view(bike: EBike, *, owner: PersonOut | None = None) -> BikeOut:
+def bike_view(bike: EBike, *, owner: PersonOut | None = None, owner_withheld: str | None = None) -> BikeOut:
     """A bike as shown, with its owner only when one is given (a justified, audited read)."""
     return BikeOut(
         id=bike.id,
@@ -77,6 +85,7 @@ def bike_view(bike: EBike, *, owner: PersonOut | None = None) -> BikeOut:
         status=bike.status,
         registered_at=bike.registered_at,
         owner=owner,
+        owner_withheld=owner_withheld,
     )
 
 

@@ -215,3 +215,21 @@ def justify(
             field="area_id",
         )
     return Justified(case.id, case.area_id, case.window_start, case.window_end)
+
+
+def person_withheld(
+    principal: Principal | Context, case: Justified, home_area_id: str | None, *, tree: AreaTree
+) -> str | None:
+    """Why a person may not be shown under this case (None: they may).
+
+    A case's area bounds every person it reveals: their home area must be on record, lie inside
+    the case's area, and be within the caller's own reach today (an account's areas can shrink
+    after the case was opened).
+    """
+    if home_area_id is None:
+        return "home_area_unknown"
+    if not tree.within(home_area_id, case.area_id):
+        return "outside_case_area"
+    if not principal.reaches(home_area_id):
+        return "outside_area"
+    return None

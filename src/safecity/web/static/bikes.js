@@ -132,9 +132,19 @@ function recoverForm(bike, entry) {
   return form;
 }
 
+// Why the server withheld an owner although a case was named (BikeOut.owner_withheld).
+const WITHHELD = {
+  outside_case_area: 'not shown: the owner lives outside the case\'s area',
+  outside_area: 'not shown: the owner lives outside the areas your account covers',
+  home_area_unknown: 'not shown: the owner has no home area on record, so no case covers them',
+};
+
 /** The owner's rows: present after registration (masked) and on look-ups under a case. */
-function ownerRows(owner) {
-  if (!owner) return [['Owner', h('span', { class: 'muted owner-note' }, 'owner shown only under a case')]];
+function ownerRows(owner, withheld) {
+  if (!owner) {
+    const note = WITHHELD[withheld] || 'owner shown only under a case';
+    return [['Owner', h('span', { class: 'muted owner-note' }, note)]];
+  }
   const masked = owner.masked ? h('span', { class: 'muted' }, ' (masked)') : null;
   return [
     ['Owner', owner.name],
@@ -146,7 +156,7 @@ function ownerRows(owner) {
 function bikeCard(bike, entry, message) {
   const rows = [
     ['Tag', h('span', { class: 'mono' }, bike.tag_id)], ['Frame number', bike.frame_number],
-    ['Model', bike.model], ['Colour', bike.colour], ...ownerRows(bike.owner),
+    ['Model', bike.model], ['Colour', bike.colour], ...ownerRows(bike.owner, bike.owner_withheld),
     ['Registered', timeEl(bike.registered_at, { full: true })],
   ];
   if (entry) {

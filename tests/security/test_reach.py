@@ -1,0 +1,113 @@
+"""What an area-scoped account reaches, tried from outside against the live server (issue 9, items 1-4).
+
+Each test was written against the hole a hostile tester found: it failed before the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from safecity.security.roles import Role
+from tests.security.conftest import IN, OUT, SITE, World
+
+JUSTIFY = {"purpose": "theft investigation"}
+
+
+def _bikes(client: httpx.Client, world: World, role: Role, **params: Any) -> httpx.Response:
+    who = world.accounts[role]
+    return client.get("/api/v1/bikes", params=params, headers=who.headers)
+
+
+def test_a_case_bounds_every_owner_a_bike_list_reveals(world: World) -> None:
+    """Item 1: an S1 investigator under an S1 case sees the S1 owner, never the D2 owner."""
+    investigator = world.accounts[Role.INVESTIGATOR]
+    case = {"case_id": investigator.case_id, **JUSTIFY}
+    with world.client() as client:
+        for where, shown in ((IN, True), (OUT, False)):
+            bike_id = world.bikes[where]
+            listed = client.get(
+                "/api/v1/bikes",
+                params={"frame": _frame(world, bike_id), **case},
+                headers=investigator.headers,
+            )
+            one = client.get(f"/api/v1/bikes/{bike_id}", params=case, headers=investigator.headers)
+            for answer in (listed.json()[0], one.json()):
+                assert answer["id"] == bike_id
+                if shown:
+                    assert answer["owner"]["home_area_id"] == SITE[IN]["community"]
+                    assert answer["owner_withheld"] is None
+                else:
+                    assert answer["owner"] is None
+                    assert answer["owner_withheld"] == "outside_case_area"
+            assert "330302198001011230" not in listed.text + one.text  # the D2 owner's number
+            assert "Owner out" not in listed.text + one.text
+
+
+def test_the_audit_names_only_the_owners_shown(world: World) -> None:
+    """Item 1: a withheld owner was not looked at, so the trail does not say they were."""
+    investigator = world.accounts[Role.INVESTIGATOR]
+    case = {"case_id": investigator.case_id, **JUSTIFY}
+    with world.client() as client:
+        client.get(f"/api/v1/bikes/{world.bikes[OUT]}", params=case, headers=investigator.headers)
+    with world.platform.session_factory() as session:
+        from safecity.security import audit
+        from safecity.security.audit import AuditFilter
+
+        [record] = audit.search(
+            session, AuditFilter(actor=investigator.username, action="people.read", limit=1)
+        )
+        assert f"person:{world.people[OUT]}" not in record.subjects
+
+
+def _frame(world: World, bike_id: int) -> str:
+    from safecity.registry.models import EBike
+
+    with world.platform.session_factory() as session:
+        bike = session.get(EBike, bike_id)
+        assert bike is not None
+        return bike.frame_number
+
+
+def test_a_person_without_a_home_area_is_not_revealed_under_any_case(world: World) -> None:
+    """Item 1: no case can bound a person whose area is unknown, so none reveals them."""
+    from safecity import registry
+    from safecity.store import transaction
+    from tests.security.conftest import NOW
+
+    with transaction(world.platform.session_factory) as session:
+        registry.get_or_create_person(
+            session,
+            id_number="110105194912310046",
+            name="No Home",
+            phone=None,
+            now=NOW,
+            pseudonymize=world.platform.pseudonyms.pseudonym,
+        )
+    commander = world.accounts[Role.COMMANDER]
+    with world.client() as client:
+        answer = client.get(
+            "/api/v1/people",
+            params={"id_number": "110105194912310046", "case_id": commander.case_id, **JUSTIFY},
+            headers=commander.headers,
+        )
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"]["code"] == "home_area_unknown"
+    assert "No Home" not in answer.text
+
+
+def test_a_refused_person_lookup_does_not_say_where_they_live(world: World) -> None:
+    """Item 1: the refusal of a person outside the case's area names neither them nor their area."""
+    investigator = world.accounts[Role.INVESTIGATOR]
+    with world.client() as client:
+        answer = client.get(
+            f"/api/v1/people/{world.people[OUT]}",
+            params={"case_id": investigator.case_id, **JUSTIFY},
+            headers=investigator.headers,
+        )
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"]["code"] == "outside_case_area"
+    assert not re.search(rf"\b{SITE[OUT]['community']}\b", answer.text)  # not "C2" (case ids start C2026)
+    assert "Owner out" not in answer.text
