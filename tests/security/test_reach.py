@@ -111,3 +111,36 @@ def test_a_refused_person_lookup_does_not_say_where_they_live(world: World) -> N
     assert answer.json()["error"]["code"] == "outside_case_area"
     assert not re.search(rf"\b{SITE[OUT]['community']}\b", answer.text)  # not "C2" (case ids start C2026)
     assert "Owner out" not in answer.text
+
+
+def test_a_stolen_report_without_a_station_is_bound_to_the_writers_station(world: World) -> None:
+    """Item 3: left out, the answerable station is the writer's own, never 'nowhere'."""
+    officer = world.accounts[Role.COMMUNITY_OFFICER]
+    with world.client() as client:
+        answer = client.post(
+            f"/api/v1/bikes/{world.new_bike(OUT)}/stolen",
+            json={"reported_by": "owner", "basis": "report 9"},
+            headers=officer.headers,
+        )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["owner_station_id"] == SITE[IN]["station"]
+
+
+def test_an_entry_without_a_station_is_closed_only_by_a_city_wide_writer(world: World) -> None:
+    """Item 3: an entry nobody's area covers (made before stations were required) is not anybody's."""
+    from safecity import registry
+    from safecity.store import transaction
+    from tests.security.conftest import NOW
+
+    with transaction(world.platform.session_factory) as session:
+        entry = registry.report_stolen(
+            session, bike_id=world.new_bike(OUT), reported_by="owner", basis="r", owner="x", now=NOW
+        )
+        entry_id = entry.id
+    officer = world.accounts[Role.COMMUNITY_OFFICER]
+    with world.client() as client:
+        answer = client.post(
+            f"/api/v1/watchlist/{entry_id}/close", json={"status": "withdrawn"}, headers=officer.headers
+        )
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["error"]["code"] == "outside_area"

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.audit import AuditEntry, Recorder, subject
 from safecity.core.context import Context
+from safecity.registry.areas import stations_of_areas
 from safecity.registry.bikes import BikeRegistration, bikes_of, register_bike
 from safecity.registry.devices import create_device, revoke_device, rotate_device_secret
-from safecity.registry.errors import NotFound
+from safecity.registry.errors import InvalidInput, NotFound
 from safecity.registry.models import Area, Device, WatchlistEntry, WatchStatus
 from safecity.registry.people import Pseudonymize
 from safecity.registry.schemas import AreaOut, BikeOut, DeviceIn, DeviceOut, EntryOut, bike_view, person_view
@@ -90,17 +91,22 @@ class Registry:
     # --- watchlists --------------------------------------------------------------------------
 
     def report_stolen(self, ctx: Context, bike_id: int, report: Stolen, *, resource: str) -> EntryOut:
-        """List the bike so that any base station reading its tag raises an alarm."""
-        if report.owner_station_id is not None:
-            ctx.require_area(report.owner_station_id, what=f"station {report.owner_station_id}")
+        """List the bike so that any base station reading its tag raises an alarm.
+
+        The entry belongs to a station in the writer's reach: the one given, or else the writer's
+        own. Only a city-wide writer may leave it without one (a city-wide entry).
+        """
         with transaction(self._sessions) as session:
+            station = report.owner_station_id or self._own_station(session, ctx)
+            if station is not None:
+                ctx.require_area(station, what=f"station {station}")
             entry = report_stolen(
                 session,
                 bike_id=bike_id,
                 reported_by=report.reported_by,
                 basis=report.basis,
                 owner=report.owner or ctx.actor,
-                owner_station_id=report.owner_station_id,
+                owner_station_id=station,
                 valid_days=report.valid_days,
                 now=self._now(),
             )
@@ -123,7 +129,8 @@ class Registry:
         """Close a stolen-bike entry as recovered or withdrawn: it stops matching at once."""
         with transaction(self._sessions) as session:
             found = session.get(WatchlistEntry, entry_id)
-            if found is not None and found.owner_station_id is not None:
+            # An entry without a station is city-wide: only a city-wide writer reaches it.
+            if found is not None:
                 ctx.require_area(found.owner_station_id, what=f"watchlist entry {entry_id}")
             entry = close_entry(
                 session, entry_id=entry_id, status=status, by=ctx.actor, note=note, now=self._now()
@@ -139,6 +146,19 @@ class Registry:
             ),
         )
         return out
+
+    @staticmethod
+    def _own_station(session: Session, ctx: Context) -> str | None:
+        """The one station answerable for the writer's areas (None for a city-wide writer)."""
+        if ctx.city_wide:
+            return None
+        stations = {s[0] for s in stations_of_areas(session, area_ids=set(ctx.home_areas)).values() if s}
+        if len(stations) != 1:
+            choices = ", ".join(sorted(stations)) or "none: your account has no station area"
+            raise InvalidInput(
+                "owner_station_id", f"give owner_station_id, the station answerable for the entry ({choices})"
+            )
+        return stations.pop()
 
     def entry(self, entry_id: int) -> EntryOut:
         """One watchlist entry (NotFound if there is none)."""

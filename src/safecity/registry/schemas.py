@@ -123,6 +123,9 @@ class EntryOut(BaseModel):
     reported_at: datetime
     basis: str
     owner: str
+    owner_station_id: str | None = Field(
+        description="The station answerable for the entry (null: a city-wide entry)."
+    )
     expires_at: datetime
     status: str
     closed_at: datetime | None
