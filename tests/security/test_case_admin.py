@@ -195,3 +195,27 @@ def test_only_members_change_a_case_and_each_change_is_audited_under_it(
     assert again.value.status == 409
     with pytest.raises(AccountError):
         case_admin.assign_member(security, inv, case_id, "ghost", now=NOW, resource="POST /m")
+
+
+def test_cases_opened_at_once_each_get_their_own_number(security: Security, caller: Caller) -> None:
+    """Issue 9 item 11: 16 cases opened in parallel all open, numbered without a gap or a clash."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    investigator = caller("inv-par", "S1")
+
+    def open_one(n: int) -> str:
+        return case_admin.open_case(
+            security,
+            investigator,
+            title=f"case {n}",
+            basis="order",
+            area_id="S1",
+            now=NOW,
+            resource="POST /c",
+            **WINDOW,
+        ).id
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        ids = list(pool.map(open_one, range(16)))
+
+    assert sorted(ids) == [f"C2026-{n:06d}" for n in range(1, 17)]

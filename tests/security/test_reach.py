@@ -144,3 +144,18 @@ def test_an_entry_without_a_station_is_closed_only_by_a_city_wide_writer(world: 
         )
     assert answer.status_code == 403, answer.text
     assert answer.json()["error"]["code"] == "outside_area"
+
+
+def test_a_device_in_an_unknown_area_is_a_clear_422(world: World) -> None:
+    """Item 11: an unknown area_id is named, not a 500 that drops the connection."""
+    admin = world.accounts[Role.ADMINISTRATOR]
+    with world.client() as client:
+        answer = client.post(
+            "/api/v1/devices",
+            json={"id": "BS-NOWHERE", "kind": "rfid_station", "name": "x", "area_id": "NO-SUCH-AREA"},
+            headers=admin.headers,
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == "area_id"
+        assert "NO-SUCH-AREA" in answer.json()["error"]["message"]
+        assert client.get("/api/v1/auth/me", headers=admin.headers).status_code == 200  # same connection

@@ -16,7 +16,9 @@ from safecity.core.kinds import SubjectKind
 from safecity.registry.errors import Conflict, InvalidInput, NotFound
 from safecity.registry.events import DEVICES, changed
 from safecity.registry.models import (
+    Area,
     Device,
+    DeviceKind,
     DeviceStatus,
 )
 
@@ -45,6 +47,10 @@ def create_device(
     """Register a device; returns it with its new secret, which is shown only this once."""
     if not is_valid_subject(SubjectKind.DEVICE, device_id):
         raise InvalidInput("device_id", f"{device_id!r} is not a device id (1 to 64 of A-Z a-z 0-9 _ . : -)")
+    if kind not in set(DeviceKind):
+        raise InvalidInput("kind", f"{kind!r} is not a device kind (one of {', '.join(DeviceKind)})")
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise InvalidInput("area_id", f"there is no area {area_id!r}")
     if session.get(Device, device_id) is not None:
         raise Conflict("device_id", f"device {device_id} already exists")
     secret = secrets.token_urlsafe(32)

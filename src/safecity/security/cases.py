@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safecity import registry
 from safecity.core.context import Context
 from safecity.security.errors import AccessDenied, AccountError
-from safecity.security.models import Account, Case, CaseHold, CaseMember, CaseStatus
+from safecity.security.models import Account, Case, CaseHold, CaseMember, CaseNumber, CaseStatus
 from safecity.security.principal import AreaTree, Principal
 
 MAX_WINDOW = timedelta(days=366)
@@ -53,6 +54,9 @@ def open_case(
     """Open a case in an area the caller reaches; the caller is its first member."""
     # Use cases pass their Context; tests and benchmarks that seed cases may pass a Principal.
     ctx = principal.context() if isinstance(principal, Principal) else principal
+    # The number is taken first: the counter's update is the transaction's first write, so cases
+    # opened at once wait for each other here instead of reading the same last number.
+    number = next_case_number(session, now.year)
     if registry.get_area(session, area_id=area_id) is None:
         raise AccountError(f"unknown area {area_id!r}", field="area_id")
     ctx.require_area(area_id, what="the case area")
@@ -60,10 +64,8 @@ def open_case(
         raise AccountError("window_end must be after window_start", field="window_end")
     if window_end - window_start > MAX_WINDOW:
         raise AccountError("a case window may span at most 366 days", field="window_end")
-    year = now.year
-    n = session.scalar(select(func.count()).select_from(Case).where(Case.id.like(f"C{year}-%"))) or 0
     case = Case(
-        id=f"C{year}-{n + 1:06d}",
+        id=f"C{now.year}-{number:06d}",
         title=title.strip(),
         basis=basis.strip(),
         area_id=area_id,
@@ -79,6 +81,20 @@ def open_case(
     for username in members:
         add_member(session, case, username, by=ctx.actor, now=now)
     return case
+
+
+def next_case_number(session: Session, year: int) -> int:
+    """Take the year's next case number (1, 2, ...), holding the counter's row until commit."""
+    bump = update(CaseNumber).where(CaseNumber.year == year).values(last=CaseNumber.last + 1)
+    taken = session.execute(bump.returning(CaseNumber.last)).scalar_one_or_none()
+    if taken is not None:
+        return int(taken)
+    try:
+        with session.begin_nested():  # the year's first case: another may be creating the row too
+            session.add(CaseNumber(year=year, last=1))
+        return 1
+    except IntegrityError:
+        return int(session.execute(bump.returning(CaseNumber.last)).scalar_one())
 
 
 def require_case(session: Session, case_id: str) -> Case:

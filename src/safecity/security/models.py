@@ -65,6 +65,15 @@ class CaseStatus(StrEnum):
     CLOSED = "closed"
 
 
+class CaseNumber(Base):
+    """The last case number given out in a year: cases opened at once each take the next one."""
+
+    __tablename__ = "case_numbers"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
 class Case(Base):
     """An investigation: the lawful reason for person-level queries, bounded in time and area."""
 
