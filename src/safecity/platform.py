@@ -186,9 +186,7 @@ class Platform:
             cap_sender=alerts_cfg.cap_sender,
             cap_sender_name=alerts_cfg.cap_sender_name,
             public_url=settings.public_url,
-        )
-        webhooks = WebhookDispatcher(
-            session_factory=factory, clock=clock, timeout_s=alerts_cfg.webhook_timeout_s
+            webhook_targets=alerts_cfg.webhook_targets,
         )
         security = Security(
             factory,
@@ -197,6 +195,13 @@ class Platform:
             access_ttl_s=security_cfg.access_token_ttl_s,
             refresh_ttl_s=security_cfg.refresh_token_ttl_s,
             policy=LoginPolicy(security_cfg.login_max_failures, security_cfg.login_lockout_s),
+        )
+        webhooks = WebhookDispatcher(
+            session_factory=factory,
+            clock=clock,
+            owners=security.context_of_account,
+            targets=alerts_cfg.webhook_targets,
+            timeout_s=alerts_cfg.webhook_timeout_s,
         )
         # Committed registry changes reach this process's caches at once and the others over the bus.
         hub = EventHub(bus)

@@ -26,12 +26,33 @@ from safecity.alerts import (
     verify_signature,
 )
 from safecity.alerts.models import WebhookDelivery
+from safecity.alerts.target import TargetPolicy, parse_networks
+from safecity.alerts.webhook import HookOwner, OwnerReader
 from safecity.bus import MemoryBus
 from safecity.core.clock import ManualClock
+from safecity.core.context import Context
 
 from .conftest import MakeFinding
 
 SECRET = "a-shared-secret-of-some-length"
+OWNER = HookOwner(7, "commander-7")
+LOOPBACK = TargetPolicy(parse_networks("127.0.0.0/8"))  # the tests' receiver runs on this machine
+
+
+def reader(*, areas: frozenset[str] | None = None, permissions: frozenset[str] | None = None) -> OwnerReader:
+    """The webhooks' owners as they are now: account 7, city-wide (or in `areas`), reading alerts."""
+    owner = Context(
+        actor=OWNER.username,
+        role="commander",
+        account_id=OWNER.account_id,
+        permissions=frozenset({"alerts.read"}) if permissions is None else permissions,
+        city_wide=areas is None,
+        areas=areas or frozenset(),
+    )
+    return lambda account_id: owner if account_id == OWNER.account_id else None
+
+
+READER = reader()
 
 
 @given(st.binary(max_size=512), st.integers(1_600_000_000, 2_000_000_000))
@@ -94,9 +115,12 @@ async def test_notice_is_delivered_signed_to_a_real_receiver(
     receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
 ) -> None:
     url, received = receiver
-    hook, secret = service.create_webhook(url=url, description="district control room")
+    service.webhook_targets = LOOPBACK
+    hook, secret = service.create_webhook(owner=OWNER, url=url, description="district control room")
     service.apply_findings([make_finding("RS-1", 0)])
-    dispatcher = WebhookDispatcher(session_factory=sessions, clock=clock, timeout_s=5)
+    dispatcher = WebhookDispatcher(
+        session_factory=sessions, clock=clock, owners=READER, targets=LOOPBACK, timeout_s=5
+    )
 
     results = await dispatcher.dispatch(published[0][1])
 
@@ -127,7 +151,7 @@ def _flaky(statuses: list[int], seen: list[httpx.Request]) -> httpx.MockTranspor
 async def test_transient_failures_are_retried_with_exponential_backoff(
     service: AlertService, sessions: sessionmaker[Session], clock: ManualClock
 ) -> None:
-    service.create_webhook(url="https://receiver.example/hook", secret=SECRET)
+    service.create_webhook(owner=OWNER, url="https://receiver.example/hook", secret=SECRET)
     seen: list[httpx.Request] = []
     waits: list[float] = []
 
@@ -135,7 +159,11 @@ async def test_transient_failures_are_retried_with_exponential_backoff(
         waits.append(seconds)
 
     dispatcher = WebhookDispatcher(
-        session_factory=sessions, clock=clock, transport=_flaky([503, 502, 200], seen), sleep=sleep
+        session_factory=sessions,
+        clock=clock,
+        owners=READER,
+        transport=_flaky([503, 502, 200], seen),
+        sleep=sleep,
     )
     (result,) = await dispatcher.dispatch({"type": "AlertRaised", "alert_id": "A1", "rule": "stolen_bike"})
 
@@ -148,7 +176,7 @@ async def test_transient_failures_are_retried_with_exponential_backoff(
 async def test_delivery_gives_up_after_five_attempts_and_records_why(
     service: AlertService, sessions: sessionmaker[Session], clock: ManualClock
 ) -> None:
-    service.create_webhook(url="https://receiver.example/hook", secret=SECRET)
+    service.create_webhook(owner=OWNER, url="https://receiver.example/hook", secret=SECRET)
     waits: list[float] = []
 
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -158,7 +186,11 @@ async def test_delivery_gives_up_after_five_attempts_and_records_why(
         waits.append(seconds)
 
     dispatcher = WebhookDispatcher(
-        session_factory=sessions, clock=clock, transport=httpx.MockTransport(refuse), sleep=sleep
+        session_factory=sessions,
+        clock=clock,
+        owners=READER,
+        transport=httpx.MockTransport(refuse),
+        sleep=sleep,
     )
     (result,) = await dispatcher.dispatch({"type": "AlertRaised", "alert_id": "A1", "rule": "stolen_bike"})
 
@@ -172,9 +204,11 @@ async def test_delivery_gives_up_after_five_attempts_and_records_why(
 async def test_a_refusing_receiver_is_not_retried(
     service: AlertService, sessions: sessionmaker[Session], clock: ManualClock
 ) -> None:
-    service.create_webhook(url="https://receiver.example/hook", secret=SECRET)
+    service.create_webhook(owner=OWNER, url="https://receiver.example/hook", secret=SECRET)
     seen: list[httpx.Request] = []
-    dispatcher = WebhookDispatcher(session_factory=sessions, clock=clock, transport=_flaky([401], seen))
+    dispatcher = WebhookDispatcher(
+        session_factory=sessions, clock=clock, owners=READER, transport=_flaky([401], seen)
+    )
 
     (result,) = await dispatcher.dispatch({"type": "AlertRaised", "alert_id": "A1", "rule": "stolen_bike"})
 
@@ -184,13 +218,15 @@ async def test_a_refusing_receiver_is_not_retried(
 async def test_webhooks_receive_only_the_rules_and_stations_they_asked_for(
     service: AlertService, sessions: sessionmaker[Session], clock: ManualClock
 ) -> None:
-    tamper, _ = service.create_webhook(url="https://a.example/", rules=["tag_tamper"])
-    s1, _ = service.create_webhook(url="https://b.example/", stations=["S1"])
-    everything, _ = service.create_webhook(url="https://c.example/")
-    gone, _ = service.create_webhook(url="https://d.example/")
+    tamper, _ = service.create_webhook(owner=OWNER, url="https://a.example/", rules=["tag_tamper"])
+    s1, _ = service.create_webhook(owner=OWNER, url="https://b.example/", stations=["S1"])
+    everything, _ = service.create_webhook(owner=OWNER, url="https://c.example/")
+    gone, _ = service.create_webhook(owner=OWNER, url="https://d.example/")
     service.delete_webhook(gone.id)
     seen: list[httpx.Request] = []
-    dispatcher = WebhookDispatcher(session_factory=sessions, clock=clock, transport=_flaky([200], seen))
+    dispatcher = WebhookDispatcher(
+        session_factory=sessions, clock=clock, owners=READER, transport=_flaky([200], seen)
+    )
 
     results = await dispatcher.dispatch(
         {"type": "AlertRaised", "alert_id": "A1", "rule": "stolen_bike", "station_id": "S1"}
@@ -205,9 +241,11 @@ async def test_worker_delivers_what_the_alert_service_publishes_on_the_bus(
 ) -> None:
     bus = MemoryBus()
     service = AlertService(session_factory=sessions, clock=clock, publish=bus.publish)
-    service.create_webhook(url="https://receiver.example/hook", secret=SECRET)
+    service.create_webhook(owner=OWNER, url="https://receiver.example/hook", secret=SECRET)
     seen: list[httpx.Request] = []
-    dispatcher = WebhookDispatcher(session_factory=sessions, clock=clock, transport=_flaky([200], seen))
+    dispatcher = WebhookDispatcher(
+        session_factory=sessions, clock=clock, owners=READER, transport=_flaky([200], seen)
+    )
     worker = asyncio.create_task(dispatcher.run(bus))
     await asyncio.sleep(0)  # let the worker subscribe
 
@@ -227,10 +265,10 @@ async def test_worker_delivers_what_the_alert_service_publishes_on_the_bus(
 
 def test_webhook_registration_checks_url_and_secret(service: AlertService) -> None:
     with pytest.raises(InvalidAlertInput, match="url"):
-        service.create_webhook(url="ftp://files.example/")
+        service.create_webhook(owner=OWNER, url="ftp://files.example/")
     with pytest.raises(InvalidAlertInput, match="secret"):
-        service.create_webhook(url="https://ok.example/", secret="short")
-    hook, secret = service.create_webhook(url="https://ok.example/")
+        service.create_webhook(owner=OWNER, url="https://ok.example/", secret="short")
+    hook, secret = service.create_webhook(owner=OWNER, url="https://ok.example/")
     assert len(secret) == 64
     assert [h.id for h in service.list_webhooks()] == [hook.id]
     service.delete_webhook(hook.id)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from safecity.alerts.webhook import HookOwner
 from safecity.security.roles import CITY_WIDE, Permission, Role
 from safecity.web.app import create_app
 from safecity.web.auth import RouteInfo, app_routes
@@ -51,6 +52,12 @@ def _case(world: World, who: RoleAccount, where: str) -> dict[str, str]:
 def _closable(world: World, who: RoleAccount, where: str) -> str:
     """A fresh case of the account's in its area (if its role works cases), else someone else's."""
     return world.case(who) if where == IN and who.case_id else world.other_case
+
+
+def _own_webhook(world: World, who: RoleAccount) -> str:
+    """A webhook the account owns (another's would be "not found" to it)."""
+    owner = HookOwner(who.account_id, who.username)
+    return world.platform.alerts.create_webhook(url="https://hooks.example/y", owner=owner)[0].id
 
 
 def _site(where: str, key: str) -> str:
@@ -104,7 +111,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         False,
         lambda w, a, where: Call(
             "DELETE",
-            f"/api/v1/webhooks/{w.platform.alerts.create_webhook(url='https://hooks.example/y')[0].id}",
+            f"/api/v1/webhooks/{_own_webhook(w, a)}",
         ),
     ),
     # --- registry

@@ -224,7 +224,7 @@ def test_step_out_of_order_is_409_naming_the_status(client: TestClient, alert_id
     ],
 )
 def test_unknown_ids_are_404_with_a_json_error(client: TestClient, method: str, path: str) -> None:
-    headers = staff(client.app, Role.ADMINISTRATOR) if "webhooks" in path else None  # type: ignore[arg-type]
+    headers = staff(client.app, Role.COMMANDER) if "webhooks" in path else None  # type: ignore[arg-type]
     response = client.request(method, path, json={} if method == "POST" else None, headers=headers)
 
     assert response.status_code == 404
@@ -312,7 +312,7 @@ def test_cap_export_is_cap_xml(client: TestClient, alert_id: str) -> None:
 
 
 def test_webhooks_are_registered_listed_and_removed(client: TestClient) -> None:
-    client.headers.update(staff(client.app, Role.ADMINISTRATOR))  # type: ignore[arg-type]
+    client.headers.update(staff(client.app, Role.COMMANDER))  # type: ignore[arg-type]
     created = client.post(
         "/api/v1/webhooks",
         json={

@@ -12,10 +12,10 @@ from dataclasses import replace
 
 from safecity.alerts.query import AlertDetail, AlertFilter, AlertView
 from safecity.alerts.service import AlertService
-from safecity.alerts.webhook import WebhookView
+from safecity.alerts.webhook import HookOwner, WebhookView
 from safecity.core.context import Context
 from safecity.registry import PERSON
-from safecity.security import AuditEntry, Security, subject
+from safecity.security import AccessDenied, AuditEntry, Permission, Security, subject
 
 # An alert is its own basis for being read: a listed subject was sighted.
 READ_PURPOSE = "alert response"
@@ -124,13 +124,19 @@ def create_webhook(
     stations: list[str] | None = None,
     resource: str,
 ) -> tuple[WebhookView, str]:
-    """Register a webhook, audited with its id and address; returns it with its signing secret."""
+    """Register a webhook delivering what the caller may read, audited; returns it with its secret."""
+    if not ctx.can(Permission.ALERTS_READ):
+        raise AccessDenied(
+            "forbidden",
+            f"a webhook delivers the alerts its owner may read; your role ({ctx.role}) may not read alerts",
+        )
     hook, signing_secret = alerts.create_webhook(
         url=url,
         secret=secret,
         description=description,
         rules=rules,
         stations=stations,
+        owner=HookOwner(ctx.account_id, ctx.actor),
     )
     security.record(
         ctx, AuditEntry("webhooks.create", resource, detail={"webhook": hook.id, "url": hook.url})
@@ -138,12 +144,24 @@ def create_webhook(
     return hook, signing_secret
 
 
+def list_webhooks(alerts: AlertService, ctx: Context) -> list[WebhookView]:
+    """The caller's own webhooks (a city-wide caller sees everyone's)."""
+    return alerts.list_webhooks(owner_account_id=None if ctx.city_wide else _owner_id(ctx))
+
+
 def delete_webhook(
     alerts: AlertService, security: Security, ctx: Context, webhook_id: str, *, resource: str
 ) -> None:
-    """Stop delivering to a webhook (its delivery history is kept), audited."""
-    alerts.delete_webhook(webhook_id)
+    """Stop delivering to one of the caller's webhooks (its delivery history is kept), audited."""
+    alerts.delete_webhook(webhook_id, owner_account_id=None if ctx.city_wide else _owner_id(ctx))
     security.record(ctx, AuditEntry("webhooks.delete", resource, detail={"webhook": webhook_id}))
+
+
+def _owner_id(ctx: Context) -> int:
+    # An account-less context (an operator) would match hooks without an owner: refuse instead.
+    if ctx.account_id is None:
+        raise AccessDenied("forbidden", "only a signed-in account owns webhooks")
+    return ctx.account_id
 
 
 __all__ = [
@@ -153,6 +171,7 @@ __all__ = [
     "close_alert",
     "create_webhook",
     "delete_webhook",
+    "list_webhooks",
     "dispatch_alert",
     "export_alert",
     "list_alerts",

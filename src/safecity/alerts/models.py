@@ -182,6 +182,10 @@ class Webhook(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # {"rules": [...] | null, "stations": [...] | null}; null or empty lists match everything.
     filter: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The account it delivers for: only what that account may read today goes out (no owner:
+    # registered before owners were recorded, so it delivers nothing until registered again).
+    owner_account_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    owner: Mapped[str] = mapped_column(String(64), default="")
 
 
 class WebhookDelivery(Base):

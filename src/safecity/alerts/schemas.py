@@ -123,6 +123,7 @@ class WebhookOut(_Out):
     created_at: datetime
     rules: list[str] | None
     stations: list[str] | None
+    owner: str = Field(description="The account it delivers for: only alerts that account may read go out.")
 
 
 class WebhookCreatedOut(WebhookOut):

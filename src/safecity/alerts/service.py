@@ -26,7 +26,8 @@ from safecity.alerts.errors import InvalidAlertInput, TransitionNotAllowed
 from safecity.alerts.models import Alert, AlertStatus, AlertStep, OutboxNotice, Outcome
 from safecity.alerts.notice import AlertChange, ChangeType, change_of
 from safecity.alerts.policy import allowed_next, is_transition_allowed
-from safecity.alerts.webhook import WebhookView, create_webhook, deactivate_webhook, list_webhooks
+from safecity.alerts.target import TargetPolicy
+from safecity.alerts.webhook import HookOwner, WebhookView, create_webhook, deactivate_webhook, list_webhooks
 from safecity.bus import ALERTS
 from safecity.core.capabilities import extensions
 from safecity.core.clock import Clock
@@ -63,8 +64,10 @@ class AlertService:
         cap_sender_name: str = "safecity",
         public_url: str = "",
         followers: Sequence[AlertFollower] | None = None,
+        webhook_targets: TargetPolicy | None = None,
     ) -> None:
         self._sessions = session_factory
+        self.webhook_targets = webhook_targets or TargetPolicy()
         # Who else hears of a new alert (the registry tells bike owners); by default every installed one.
         self.followers = tuple(extensions(AlertFollower) if followers is None else followers)
         self._clock = clock
@@ -231,12 +234,17 @@ class AlertService:
         self,
         *,
         url: str,
+        owner: HookOwner,
         secret: str | None = None,
         description: str = "",
         rules: list[str] | None = None,
         stations: list[str] | None = None,
     ) -> tuple[WebhookView, str]:
-        """Register a webhook; returns it with its signing secret (generated if not given)."""
+        """Register a webhook delivering for `owner`; returns it with its signing secret.
+
+        The URL must point at a public address (or a network the operator allows): TargetPolicy.
+        """
+        self.webhook_targets.check_registration(url)
         with transaction(self._sessions) as session:
             return create_webhook(
                 session,
@@ -245,18 +253,23 @@ class AlertService:
                 description=description,
                 rules=rules,
                 stations=stations,
+                owner=owner,
                 now=self._clock.now(),
             )
 
-    def list_webhooks(self, *, include_inactive: bool = False) -> list[WebhookView]:
-        """Registered webhooks (secrets never included)."""
+    def list_webhooks(
+        self, *, include_inactive: bool = False, owner_account_id: int | None = None
+    ) -> list[WebhookView]:
+        """Registered webhooks (secrets never included); one owner's when `owner_account_id` is given."""
         with self._sessions() as session:
-            return list_webhooks(session, include_inactive=include_inactive)
+            return list_webhooks(
+                session, include_inactive=include_inactive, owner_account_id=owner_account_id
+            )
 
-    def delete_webhook(self, webhook_id: str) -> None:
-        """Stop delivering to a webhook; its delivery history is kept."""
+    def delete_webhook(self, webhook_id: str, *, owner_account_id: int | None = None) -> None:
+        """Stop delivering to a webhook (one owner's only, if given); its delivery history is kept."""
         with transaction(self._sessions) as session:
-            deactivate_webhook(session, webhook_id=webhook_id)
+            deactivate_webhook(session, webhook_id=webhook_id, owner_account_id=owner_account_id)
 
     def pending_notices(self, *, limit: int = 100) -> list[OutboxNotice]:
         """Owner notices waiting for the SMS channel."""

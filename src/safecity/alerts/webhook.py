@@ -26,7 +26,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -37,9 +36,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity.alerts.errors import InvalidAlertInput, WebhookNotFound
 from safecity.alerts.models import DeliveryStatus, Webhook, WebhookDelivery
 from safecity.alerts.policy import matches_filter
+from safecity.alerts.target import TargetPolicy
 from safecity.bus import ALERTS, Bus
 from safecity.core.clock import Clock
+from safecity.core.context import Context
 from safecity.core.record import new_id
+from safecity.security import Permission
 from safecity.store import transaction
 
 log = structlog.get_logger(__name__)
@@ -95,6 +97,7 @@ class WebhookView:
     created_at: datetime
     rules: list[str] | None
     stations: list[str] | None
+    owner: str
 
     @classmethod
     def of(cls, hook: Webhook) -> WebhookView:
@@ -108,7 +111,16 @@ class WebhookView:
             created_at=hook.created_at,
             rules=flt.get("rules"),
             stations=flt.get("stations"),
+            owner=hook.owner,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class HookOwner:
+    """The account a webhook delivers for: only what it may read goes out."""
+
+    account_id: int | None
+    username: str = ""
 
 
 def create_webhook(
@@ -119,43 +131,71 @@ def create_webhook(
     description: str,
     rules: list[str] | None,
     stations: list[str] | None,
+    owner: HookOwner,
     now: datetime,
 ) -> tuple[WebhookView, str]:
     """Register a webhook; returns it with its secret (256 random bits when not given)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidAlertInput("url must be an http or https URL with a host", field="url")
     if secret is not None and len(secret) < MIN_SECRET_CHARS:
         raise InvalidAlertInput(f"secret must have at least {MIN_SECRET_CHARS} characters", field="secret")
     secret = secret or secrets.token_hex(32)
     flt = {"rules": rules or None, "stations": stations or None} if (rules or stations) else None
     hook = Webhook(
-        id=new_id(), url=url, secret=secret, description=description, active=True, created_at=now, filter=flt
+        id=new_id(),
+        url=url,
+        secret=secret,
+        description=description,
+        active=True,
+        created_at=now,
+        filter=flt,
+        owner_account_id=owner.account_id,
+        owner=owner.username,
     )
     session.add(hook)
     session.flush()
-    log.info("webhook registered", webhook_id=hook.id, url=url)
+    log.info("webhook registered", webhook_id=hook.id, url=url, owner=owner.username)
     return WebhookView.of(hook), secret
 
 
-def list_webhooks(session: Session, *, include_inactive: bool = False) -> list[WebhookView]:
-    """Registered webhooks, oldest first."""
+def list_webhooks(
+    session: Session, *, include_inactive: bool = False, owner_account_id: int | None = None
+) -> list[WebhookView]:
+    """Registered webhooks, oldest first; of one owner when `owner_account_id` is given."""
     query = select(Webhook).order_by(Webhook.created_at, Webhook.id)
     if not include_inactive:
         query = query.where(Webhook.active.is_(True))
+    if owner_account_id is not None:
+        query = query.where(Webhook.owner_account_id == owner_account_id)
     return [WebhookView.of(h) for h in session.scalars(query)]
 
 
-def deactivate_webhook(session: Session, *, webhook_id: str) -> None:
-    """Stop delivering to a webhook; the row stays so that its deliveries remain explained."""
+def deactivate_webhook(session: Session, *, webhook_id: str, owner_account_id: int | None = None) -> None:
+    """Stop delivering to a webhook; the row stays so that its deliveries remain explained.
+
+    With `owner_account_id`, only that account's webhook: another's is "not found" to it.
+    """
     hook = session.get(Webhook, webhook_id)
     if hook is None or not hook.active:
+        raise WebhookNotFound(webhook_id)
+    if owner_account_id is not None and hook.owner_account_id != owner_account_id:
         raise WebhookNotFound(webhook_id)
     hook.active = False
     log.info("webhook deactivated", webhook_id=webhook_id)
 
 
 # --- delivery -----------------------------------------------------------------------------
+
+
+# The owner of a webhook as it is now (None: unknown or disabled), asked before each notice goes out.
+OwnerReader = Callable[[int], Context | None]
+
+
+def may_receive(owner: Context | None, notice: dict[str, Any]) -> bool:
+    """Whether a webhook's owner may read the alert a notice is about, today."""
+    return (
+        owner is not None
+        and owner.can(Permission.ALERTS_READ)
+        and owner.reaches(notice.get("station_id"), notice.get("area_id"))
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +229,8 @@ class WebhookDispatcher:
         *,
         session_factory: sessionmaker[Session],
         clock: Clock,
+        owners: OwnerReader,
+        targets: TargetPolicy | None = None,
         timeout_s: float = 5.0,
         max_attempts: int = 5,
         backoff_s: float = 0.5,
@@ -199,6 +241,8 @@ class WebhookDispatcher:
     ) -> None:
         self._sessions = session_factory
         self._clock = clock
+        self._owners = owners
+        self._policy = targets or TargetPolicy()
         self._timeout_s = timeout_s
         self._max_attempts = max_attempts
         self._backoff_s = backoff_s
@@ -270,11 +314,19 @@ class WebhookDispatcher:
     def _targets(self, notice: dict[str, Any]) -> list[Target]:
         with self._sessions() as session:
             hooks = session.scalars(select(Webhook).where(Webhook.active.is_(True))).all()
-            return [
-                Target(h.id, h.url, h.secret)
-                for h in hooks
-                if matches_filter(h.filter, rule=str(notice.get("rule")), station_id=notice.get("station_id"))
-            ]
+        wanted = [
+            h
+            for h in hooks
+            if matches_filter(h.filter, rule=str(notice.get("rule")), station_id=notice.get("station_id"))
+        ]
+        # A webhook delivers only what its owner may read: the owner's role and areas as they are now.
+        owners = {h.owner_account_id for h in wanted if h.owner_account_id is not None}
+        reach = {account_id: self._owners(account_id) for account_id in owners}
+        return [
+            Target(h.id, h.url, h.secret)
+            for h in wanted
+            if h.owner_account_id is not None and may_receive(reach[h.owner_account_id], notice)
+        ]
 
     async def deliver(
         self, client: httpx.AsyncClient, target: Target, notice: dict[str, Any], body: bytes
@@ -294,6 +346,10 @@ class WebhookDispatcher:
                 SIGNATURE_HEADER: sign(target.secret, body, timestamp=int(self._clock.now().timestamp())),
             }
             retry = True
+            refused = await self._policy.delivery_refusal(target.url)
+            if refused is not None:
+                error = refused
+                break  # re-pointed inside since registration: never sent, not retried
             try:
                 response = await client.post(target.url, content=body, headers=headers)
                 http_status = response.status_code

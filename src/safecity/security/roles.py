@@ -81,7 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.USERS_MANAGE,
             P.DEVICES_READ,
             P.DEVICES_MANAGE,
-            P.WEBHOOKS_MANAGE,
+            # Not webhooks: a webhook delivers what its owner may read, and administrators read no alerts.
             P.OPERATIONS_READ,
             P.AUDIT_VERIFY,
         }

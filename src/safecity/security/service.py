@@ -146,6 +146,17 @@ class Security:
             token_expires_at=token_expires_at,
         )
 
+    def context_of_account(self, account_id: int) -> Context | None:
+        """What an account may do and reach now, as a context (None: no such account, or disabled).
+
+        For work done on an account's behalf without a request, such as its webhooks' deliveries.
+        """
+        with self.session_factory() as session:
+            account = session.get(Account, account_id)
+            if account is None or account.disabled:
+                return None
+            return self.principal_of(account, session_id=None).context()
+
     def authenticate_token(self, token: str, *, client: str = "") -> Principal:
         """The principal of a bearer access token; NotAuthenticated if expired, forged or revoked.
 

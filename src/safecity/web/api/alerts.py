@@ -277,9 +277,9 @@ def create_webhook(
 
 
 @router.get("/webhooks", response_model=list[WebhookOut])
-def list_webhooks(alerts: AlertsDep, _: Principal = need(P.WEBHOOKS_MANAGE)) -> list[WebhookOut]:
-    """Active webhooks."""
-    return [WebhookOut.model_validate(h) for h in alerts.list_webhooks()]
+def list_webhooks(alerts: AlertsDep, who: Principal = need(P.WEBHOOKS_MANAGE)) -> list[WebhookOut]:
+    """The caller's active webhooks (a city-wide caller sees everyone's)."""
+    return [WebhookOut.model_validate(h) for h in actions.list_webhooks(alerts, who.context())]
 
 
 @router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
