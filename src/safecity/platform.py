@@ -195,6 +195,7 @@ class Platform:
             access_ttl_s=security_cfg.access_token_ttl_s,
             refresh_ttl_s=security_cfg.refresh_token_ttl_s,
             policy=LoginPolicy(security_cfg.login_max_failures, security_cfg.login_lockout_s),
+            seal_journal=settings.resolved_seal_journal,
         )
         webhooks = WebhookDispatcher(
             session_factory=factory,
@@ -246,6 +247,8 @@ class Platform:
         self.hub.bind(loop)
         await asyncio.to_thread(self.warm_dedup)
         await asyncio.to_thread(self.audit_rules_file)
+        # Records left unsealed by a crash are sealed now, not one interval from now.
+        await asyncio.to_thread(self.seal_audit)
         for worker in self.workers():
             await worker.start()
             self._running.append(worker)
@@ -333,7 +336,7 @@ class Platform:
     def seal_audit(self) -> None:
         """Sign the audit chain's head (a no-op when nothing was added since the last seal)."""
         key = load_audit_key(self.settings.resolved_audit_key_file, generate=self.settings.auto_generate_keys)
-        self.security.audit.seal(key, at=self.clock.now())
+        self.security.audit.seal(key, at=self.security.now())
 
     def compact_lake(self) -> None:
         """Merge the lake's small files where enough have gathered (partitions quiet for a while)."""

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     rate_limit_public_per_min: int = Field(
         120, ge=1, description="Requests per client address per minute to unauthenticated endpoints."
     )
+    rate_limit_refused_per_min: int = Field(
+        60,
+        ge=1,
+        description="Refused requests (401, 403) per client address per minute before it gets 429 instead.",
+    )
     max_request_bytes: int = Field(1024 * 1024, ge=1024, description="Largest request body outside ingest.")
     behind_tls: bool = Field(False, description="The console is served over HTTPS: secure cookies and HSTS.")
     log_level: str = Field("INFO", description="Log level: DEBUG, INFO, WARNING, ERROR.")
@@ -156,6 +161,11 @@ class Settings(BaseSettings):
         """The audit signing key file (its public half sits beside it as .pub)."""
         chosen = self.section(SecuritySettings).audit_key_file
         return chosen or self.resolved_secrets_dir / "audit-signing.key"
+
+    @property
+    def resolved_seal_journal(self) -> Path:
+        """The audit seal journal: every seal, kept beside the signing key, outside the database."""
+        return self.resolved_audit_key_file.with_name("audit-seals.jsonl")
 
     @property
     def city_dir(self) -> Path:

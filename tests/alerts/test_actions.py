@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import msgspec
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -165,17 +166,19 @@ def test_a_community_caller_may_filter_by_the_station_answerable_for_it(
 def test_webhooks_created_and_deleted_are_audited_with_their_id(
     service: AlertService, security: Security
 ) -> None:
-    admin = caller(security, name="admin-1")
+    commander = msgspec.structs.replace(
+        caller(security, name="commander-1"), role="commander", permissions=frozenset({"alerts.read"})
+    )
 
     hook, secret = actions.create_webhook(
         service,
         security,
-        admin,
+        commander,
         url="https://control.example/hook",
         rules=["stolen_bike"],
         resource="POST /w",
     )
-    actions.delete_webhook(service, security, admin, hook.id, resource="DELETE /w")
+    actions.delete_webhook(service, security, commander, hook.id, resource="DELETE /w")
 
     assert len(secret) == 64
     assert service.list_webhooks() == []
@@ -183,3 +186,16 @@ def test_webhooks_created_and_deleted_are_audited_with_their_id(
         {"webhook": hook.id, "url": "https://control.example/hook"}
     ]
     assert [r["detail"] for r in records(security, "webhooks.delete")] == [{"webhook": hook.id}]
+
+
+def test_only_a_caller_who_reads_alerts_owns_a_webhook(service: AlertService, security: Security) -> None:
+    """Issue 9 item 4: a webhook delivers what its owner may read; a role reading no alerts gets none."""
+    administrator = msgspec.structs.replace(caller(security, name="admin-1"), role="administrator")
+
+    with pytest.raises(AccessDenied) as refused:
+        actions.create_webhook(
+            service, security, administrator, url="https://control.example/h", resource="POST /w"
+        )
+
+    assert refused.value.code == "forbidden"
+    assert service.list_webhooks() == []

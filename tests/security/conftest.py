@@ -330,6 +330,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         data_dir=data_dir,
         rate_limit_public_per_min=100_000,
         rate_limit_login_per_min=100_000,
+        rate_limit_refused_per_min=100_000,  # the matrix is refused hundreds of times a minute on purpose
         webhook_allowed_networks="127.0.0.0/8",  # the tests' webhook receivers run on this machine
     )
     settings.city_dir.mkdir(parents=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,6 +51,18 @@ def fill(trail: AuditTrail, n: int) -> None:
             ),
             at=T0 + timedelta(seconds=i),
         )
+
+
+def reindex(factory: sessionmaker[Session]) -> None:
+    """Rebuild the subject index from the records as they now stand."""
+    with factory.begin() as session:
+        rows = session.execute(text("SELECT seq, subjects FROM audit_records")).all()
+        session.execute(text("DELETE FROM audit_subjects"))
+        for seq, subjects in rows:
+            for name in json.loads(subjects):
+                session.execute(
+                    text("INSERT INTO audit_subjects (subject, seq) VALUES (:s, :q)"), {"s": name, "q": seq}
+                )
 
 
 def tamper(factory: sessionmaker[Session], sql: str, **params: object) -> None:
@@ -133,6 +146,7 @@ def test_two_swapped_records_are_found_at_the_first_of_them(
     tamper(session_factory, "UPDATE audit_records SET seq = -1 WHERE seq = :a", a=a)
     tamper(session_factory, "UPDATE audit_records SET seq = :a WHERE seq = :b", a=a, b=b)
     tamper(session_factory, "UPDATE audit_records SET seq = :b WHERE seq = -1", b=b)
+    reindex(session_factory)  # a careful intruder leaves the subject index matching the records
     report = trail.verify()
     assert (report.ok, report.broken_seq) == (False, a)
 
@@ -237,3 +251,29 @@ def test_search_finds_who_looked_at_a_subject(session_factory: sessionmaker[Sess
 @pytest.mark.parametrize("at_us", [0, 1, 1_700_000_000_123_456])
 def test_times_round_trip_through_microseconds(at_us: int) -> None:
     assert audit.to_us(audit.from_us(at_us)) == at_us
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 10), data=st.data())
+def test_any_subject_index_row_removed_or_added_is_found_at_its_record(
+    session_factory: sessionmaker[Session], n: int, data: st.DataObject
+) -> None:
+    """Who looked at a person is answered from the index: verify holds it to the records' own subjects."""
+    empty(session_factory)
+    trail = AuditTrail(session_factory)
+    fill(trail, n)
+    seq = data.draw(st.integers(1, n), label="record")
+    if data.draw(st.booleans(), label="remove"):
+        tamper(
+            session_factory,
+            "DELETE FROM audit_subjects WHERE seq = :q AND subject = :s",
+            q=seq,
+            s=f"person:{seq - 1}",
+        )
+        expected = "lost"
+    else:
+        tamper(session_factory, "INSERT INTO audit_subjects (subject, seq) VALUES ('person:999', :q)", q=seq)
+        expected = "does not hold"
+    report = trail.verify()
+    assert (report.ok, report.broken_seq) == (False, seq)
+    assert expected in (report.reason or "")

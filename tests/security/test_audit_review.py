@@ -70,7 +70,8 @@ def test_verification_checks_seals_with_every_public_key_kept_and_is_audited(
     assert public_key_path(key_file).exists()
     security.audit.seal(key, at=security.now())
 
-    report = audit_review.verify_audit(security, AUDITOR, key_dir=key_file.parent, resource="GET /verify")
+    inputs = audit_review.verify_inputs(sorted(key_file.parent.glob("*.pub")), None, journal_required=False)
+    report = audit_review.verify_audit(security, AUDITOR, inputs, max_unsealed_s=600, resource="GET /verify")
 
     assert (report.ok, report.records, report.seals_checked) == (True, 3, 1)
     with security.session_factory() as session:

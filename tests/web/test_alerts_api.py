@@ -33,6 +33,7 @@ from safecity.registry.models import Area
 from safecity.security import audit
 from safecity.security.roles import Role
 from safecity.security.service import Security
+from safecity.settings import Settings
 from safecity.store.db import Base, make_engine, make_session_factory, transaction
 from safecity.web.api.alerts import router
 from safecity.web.errors import install_error_handlers
@@ -90,7 +91,9 @@ def _app(service: AlertService, stream: AlertStream) -> FastAPI:
     app = FastAPI()
     app.include_router(router)
     security = Security(service._sessions, service._clock, token_key=b"k" * 32)
-    app.state.platform = types.SimpleNamespace(alerts=service, alert_stream=stream, security=security)
+    app.state.platform = types.SimpleNamespace(
+        alerts=service, alert_stream=stream, security=security, settings=Settings()
+    )
     install_error_handlers(app)
     return app
 

@@ -65,3 +65,31 @@ def test_an_unexpected_error_is_a_generic_500_without_a_trace(api: TestClient, p
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "internal_error"
     assert "hunter2" not in answer.text and "Traceback" not in answer.text
+
+
+def test_an_anonymous_flood_is_rate_limited_and_keeps_the_trail_small(
+    schema_db: Path, tmp_path: Path
+) -> None:
+    """Issue 9 item 8: 300 refused requests with a 12,000-character purpose from one address."""
+    platform = fresh_platform(schema_db, tmp_path, rate_limit_refused_per_min=30)
+    from safecity.web.app import create_app
+
+    purpose = "p" * 12_000
+    with TestClient(create_app(platform, manage_platform=False)) as client:
+        answers = [
+            client.get("/api/v1/people/1", params={"case_id": "C2026-000001", "purpose": purpose})
+            for _ in range(300)
+        ]
+    statuses = [a.status_code for a in answers]
+    assert statuses[:30] == [401] * 30
+    assert set(statuses[30:]) == {429}
+    assert int(answers[-1].headers["retry-after"]) >= 1
+    with platform.session_factory() as session:
+        refused = audit.search(session, AuditFilter(outcome="refused", limit=1000))
+    # Each refusal up to the limit, and one record saying the rest from that address were not.
+    assert len(refused) == 31
+    assert max(len(r.purpose or "") for r in refused) <= 500
+    assert sum(len(r.resource) + len(r.purpose or "") + len(r.detail) for r in refused) < 31 * 1_200
+    [limited] = [r for r in refused if r.status == 429]
+    assert "not recorded one by one" in limited.detail
+    platform.engine.dispose()

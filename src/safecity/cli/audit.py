@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from safecity.cli.common import build_platform, console, err, settings
+from safecity.cli.common import build_platform, console, err, operator, settings
 
 group = typer.Typer(help="Verify and seal the audit trail.", no_args_is_help=True)
 
@@ -17,31 +17,50 @@ group = typer.Typer(help="Verify and seal the audit trail.", no_args_is_help=Tru
 @group.command("verify")
 def verify(
     public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Audit public key(s) (PEM) to check seals with; default: every .pub beside the key."
+        ),
+    ] = None,
+    seal_journal: Annotated[
         Path | None,
-        typer.Option(help="Audit public key (PEM) to check seals with; default: beside the key file."),
+        typer.Option(
+            help="The seal journal kept outside the database; default: audit-seals.jsonl beside the key."
+        ),
     ] = None,
 ) -> None:
-    """Walk the hash chain; report the first broken link, a cut-off end, or a bad seal. Exit 1 if any."""
-    from safecity.security.keys import KeyError_, load_public_key
+    """Walk the chain, its subject index, head, seals and seal journal.
+
+    Exit 1 on the first problem found, 2 when a key or the journal cannot be read.
+    """
+    from safecity.security import audit_review
+    from safecity.security.settings import SecuritySettings
 
     cfg = settings()
     platform = build_platform(cfg)
     # The current key's public half, and retired ones kept beside it (audit-signing.<id>.pub).
-    paths = [public_key] if public_key else sorted(cfg.resolved_audit_key_file.parent.glob("*.pub"))
+    paths = public_key or sorted(cfg.resolved_audit_key_file.parent.glob("*.pub"))
     try:
-        keys = [load_public_key(p) for p in paths if p.exists()]
-    except (ValueError, KeyError_) as exc:
-        err.print(f"[red]cannot read the audit public key:[/red] {escape(str(exc))}")
+        inputs = audit_review.verify_inputs(
+            paths, seal_journal or cfg.resolved_seal_journal, journal_required=seal_journal is not None
+        )
+    except ValueError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from exc
     started = time.perf_counter()
-    report = platform.security.audit.verify(public_key=keys or None)
+    report = audit_review.verify_audit(
+        platform.security,
+        operator(),
+        inputs,
+        max_unsealed_s=cfg.section(SecuritySettings).audit_max_unsealed_s,
+        resource="safecity audit verify",
+    )
     seconds = time.perf_counter() - started
     if report.ok:
+        journal = f", {report.journal_checked} in the seal journal" if inputs.journal is not None else ""
         console.print(
             f"[green]audit chain intact[/green]: {report.records:,} records to #{report.last_seq}, "
-            f"{report.seals_checked} seal(s) verified"
-            + (f", {report.seals_unverified} not checked (no public key)" if report.seals_unverified else "")
-            + f" in {seconds:.2f} s"
+            f"{report.seals_checked} seal(s) verified{journal}, subject index complete in {seconds:.2f} s"
         )
         return
     err.print(f"[red]audit chain broken at record #{report.broken_seq}[/red]: {escape(report.reason or '')}")

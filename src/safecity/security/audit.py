@@ -11,13 +11,14 @@ and its head cannot forge the seals; an outside auditor verifies with the public
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +29,11 @@ from safecity.core.context import Context
 from safecity.security.keys import key_id
 from safecity.security.models import AuditHead, AuditRecord, AuditSeal, AuditSubject
 
+if TYPE_CHECKING:
+    from safecity.security.audit_verify import VerifyReport
+
 GENESIS = "0" * 64
+SUBJECT_CHARS = 96  # a subject as the index keeps it (the record keeps it whole)
 _encode = msgspec.json.Encoder(order="sorted").encode
 
 # The hashed fields, in order; verification reads exactly these columns.
@@ -140,7 +145,7 @@ def append(session: Session | Connection, actor: Actor, entry: AuditEntry, *, at
     values["prev_hash"], values["hash"] = prev, digest
     conn.execute(_INSERT_RECORD, values)
     if subjects:
-        conn.execute(_INSERT_SUBJECTS, [{"subject": s[:96], "seq": seq} for s in subjects])
+        conn.execute(_INSERT_SUBJECTS, [{"subject": s[:SUBJECT_CHARS], "seq": seq} for s in subjects])
     conn.execute(_SET_HEAD_HASH, {"head_hash": digest})
     return seq
 
@@ -148,8 +153,9 @@ def append(session: Session | Connection, actor: Actor, entry: AuditEntry, *, at
 class AuditTrail:
     """Appends, searches, seals and verifies the chain of one database."""
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, journal: Path | None = None) -> None:
         self.session_factory = session_factory
+        self.journal = journal  # the seal journal outside the database (None: seals only in the DB)
 
     def record(self, actor: Actor, entry: AuditEntry, *, at: datetime) -> int:
         """Append in a transaction of its own; returns the seq."""
@@ -173,18 +179,38 @@ class AuditTrail:
             session.add(seal)
             session.flush()
             session.expunge(seal)
+            if self.journal is not None:
+                # Written before the seal commits: a seal in the journal but not in the database
+                # means the commit failed (verify says so), never that a journal line went missing.
+                append_journal(self.journal, SealEntry.of(seal))
             return seal
 
     def verify(
-        self, *, public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey] | None = None, batch: int = 20_000
+        self,
+        *,
+        public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey] | None = None,
+        journal: Sequence[SealEntry] | None = None,
+        max_unsealed_s: float | None = None,
+        now: datetime | None = None,
+        batch: int = 20_000,
     ) -> VerifyReport:
-        """Walk the whole chain; report the first broken link, then check the head and the seals.
+        """Walk the whole chain and its subject index; then check the head, the seals and the journal.
 
         Seals are checked with the public key whose id they name; pass every key the chain was
-        ever sealed with (the current one and any retired ones) to check them all.
+        ever sealed with (the current one and any retired ones) to check them all. See
+        `audit_verify.verify_engine` for `journal` and `max_unsealed_s`.
         """
+        from safecity.security.audit_verify import verify_engine
+
         engine = self.session_factory.kw["bind"]
-        return verify_engine(engine, public_key=public_key, batch=batch)
+        return verify_engine(
+            engine,
+            public_key=public_key,
+            journal=journal,
+            max_unsealed_s=max_unsealed_s,
+            now=now,
+            batch=batch,
+        )
 
 
 def seal_message(seq: int, head_hash: str) -> bytes:
@@ -192,146 +218,47 @@ def seal_message(seq: int, head_hash: str) -> bytes:
     return f"safecity-audit-seal:v1:{seq}:{head_hash}".encode()
 
 
-@dataclass(slots=True)
-class VerifyReport:
-    """The outcome of `safecity audit verify`."""
+class SealEntry(msgspec.Struct, frozen=True):
+    """One seal as the journal outside the database keeps it (a line of JSON)."""
 
-    records: int = 0
-    last_seq: int = 0
-    broken_seq: int | None = None
-    reason: str | None = None
-    seals_checked: int = 0
-    seals_unverified: int = 0
+    seq: int
+    hash: str
+    key_id: str
+    signature: str
+    at: str  # ISO 8601, informative: the signature covers seq and hash
 
-    @property
-    def ok(self) -> bool:
-        """True when every link, the head and every seal hold."""
-        return self.broken_seq is None and self.reason is None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {
-            "ok": self.ok,
-            "records": self.records,
-            "last_seq": self.last_seq,
-            "broken_seq": self.broken_seq,
-            "reason": self.reason,
-            "seals_checked": self.seals_checked,
-            "seals_unverified": self.seals_unverified,
-        }
+    @classmethod
+    def of(cls, seal: AuditSeal) -> SealEntry:
+        """The journal line of a seal row."""
+        return cls(seal.seq, seal.hash, seal.key_id, seal.signature, seal.at.isoformat())
 
 
-def verify_rows(rows: Iterable[Sequence[Any]], report: VerifyReport) -> str:
-    """Check links over rows of CHAINED_FIELDS + (prev_hash, hash), in seq order.
+def append_journal(path: Path, entry: SealEntry) -> None:
+    """Append a seal to the journal and flush it to disk.
 
-    Stops at the first broken link (sets report.broken_seq and reason); returns the last good hash.
+    The journal lives beside the signing key, outside the database: removing seals from the
+    database (after rewriting the chain) is then caught by verify, which reads the journal.
     """
-    prev = GENESIS
-    expected = 1
-    n = len(CHAINED_FIELDS)
-    sha = hashlib.sha256
-    for row in rows:
-        seq = row[0]
-        if seq != expected:
-            report.broken_seq = expected if seq > expected else seq
-            report.reason = (
-                f"record {expected} is missing (next present is {seq})"
-                if seq > expected
-                else f"record {seq} is out of order after {expected - 1}"
-            )
-            return prev
-        if row[n] != prev:
-            report.broken_seq = seq
-            report.reason = f"record {seq} does not link to record {seq - 1} (prev_hash differs)"
-            return prev
-        digest = sha(prev.encode("ascii") + _encode(row[:n])).hexdigest()
-        if digest != row[n + 1]:
-            report.broken_seq = seq
-            report.reason = f"record {seq} was altered (its contents no longer match its hash)"
-            return prev
-        prev = digest
-        expected += 1
-        report.records += 1
-        report.last_seq = seq
-    return prev
-
-
-def _iter_rows(engine: Engine, batch: int) -> Iterator[Sequence[Any]]:
-    # The driver's own cursor: plain tuples, no result-processing layer (2x faster at 1e6 rows).
-    cols = ", ".join((*CHAINED_FIELDS, "prev_hash", "hash"))
-    raw = engine.raw_connection()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
-        cursor = raw.cursor()
-        cursor.execute(f"SELECT {cols} FROM audit_records ORDER BY seq")  # noqa: S608 - fixed names
-        while chunk := cursor.fetchmany(batch):
-            yield from chunk
-        cursor.close()
+        os.write(fd, msgspec.json.encode(entry) + b"\n")
+        os.fsync(fd)
     finally:
-        raw.close()
+        os.close(fd)
 
 
-def verify_engine(
-    engine: Engine,
-    *,
-    public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey] | None = None,
-    batch: int = 20_000,
-) -> VerifyReport:
-    """Verify the chain stored behind an engine (see AuditTrail.verify)."""
-    report = VerifyReport()
-    if public_key is None:
-        keys: dict[str, Ed25519PublicKey] = {}
-    elif isinstance(public_key, Ed25519PublicKey):
-        keys = {key_id(public_key): public_key}
-    else:
-        keys = {key_id(k): k for k in public_key}
-    with engine.connect() as conn:
-        seals = conn.execute(
-            select(AuditSeal.seq, AuditSeal.hash, AuditSeal.signature, AuditSeal.key_id).order_by(
-                AuditSeal.id
-            )
-        ).all()
-        head = conn.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-    sealed = {int(s[0]): str(s[1]) for s in seals}
-    found: dict[int, str] = {}
-
-    def rows() -> Iterator[Sequence[Any]]:
-        for row in _iter_rows(engine, batch):
-            if row[0] in sealed:
-                found[row[0]] = row[-1]
-            yield row
-
-    last_hash = verify_rows(rows(), report)
-    if not report.ok:
-        return report
-    head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
-    if (head_seq, head_hash) != (report.last_seq, last_hash):
-        report.broken_seq = min(head_seq, report.last_seq) + 1
-        report.reason = (
-            f"the chain ends at record {report.last_seq} but its head says {head_seq}: "
-            "records were removed from the end or the head was altered"
-        )
-        return report
-    for seq, digest, signature, kid in seals:
-        if found.get(int(seq)) != digest:
-            report.broken_seq = int(seq)
-            report.reason = f"seal at record {seq} does not match the chain: records up to it were rewritten"
-            return report
-        if not keys:
-            report.seals_unverified += 1
+def read_journal(path: Path) -> list[SealEntry]:
+    """Every seal of a journal, oldest first; ValueError names the first line that cannot be read."""
+    entries = []
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
             continue
-        key = keys.get(str(kid))
-        if key is None:
-            report.broken_seq = int(seq)
-            report.reason = f"seal at record {seq} names key {kid}, which is none of the keys given"
-            return report
         try:
-            key.verify(bytes.fromhex(signature), seal_message(int(seq), digest))
-        except (InvalidSignature, ValueError):
-            report.broken_seq = int(seq)
-            report.reason = f"seal at record {seq} has an invalid signature"
-            return report
-        report.seals_checked += 1
-    return report
+            entries.append(msgspec.json.decode(line, type=SealEntry))
+        except msgspec.DecodeError as exc:
+            raise ValueError(f"{path}: line {number} is not a seal ({exc})") from None
+    return entries
 
 
 def count(session: Session) -> int:
@@ -398,14 +325,15 @@ __all__ = [
     "AuditFilter",
     "AuditTrail",
     "Outcome",
-    "VerifyReport",
+    "SealEntry",
     "accessed_subjects",
     "append",
+    "append_journal",
     "count",
     "from_us",
     "link_hash",
     "search",
     "subject",
+    "read_journal",
     "to_us",
-    "verify_engine",
 ]

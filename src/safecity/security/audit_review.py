@@ -8,12 +8,17 @@ filters and return what these give.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from safecity.core.context import Context
 from safecity.security import audit
-from safecity.security.audit import AuditEntry, AuditFilter, VerifyReport, from_us
-from safecity.security.keys import load_public_key
+from safecity.security.audit import AuditEntry, AuditFilter, SealEntry, from_us, read_journal
+from safecity.security.audit_verify import VerifyReport
+from safecity.security.keys import KeyError_, load_public_key
 from safecity.security.models import AuditRecord
 from safecity.security.schemas import AuditOut
 from safecity.security.service import Security
@@ -57,13 +62,48 @@ def search_audit(security: Security, ctx: Context, where: AuditFilter, *, resour
     return out
 
 
-def verify_audit(security: Security, ctx: Context, *, key_dir: Path, resource: str) -> VerifyReport:
-    """Walk the chain and check its head and seals with every public key (*.pub) in `key_dir`, audited.
+@dataclass(frozen=True, slots=True)
+class VerifyInputs:
+    """What verification checks the database against: the public keys and the seal journal."""
 
-    Seals made with retired keys are checked too, as long as their public keys are kept there.
+    keys: list[Ed25519PublicKey]
+    journal: list[SealEntry] | None
+
+
+def verify_inputs(key_paths: Sequence[Path], journal: Path | None, *, journal_required: bool) -> VerifyInputs:
+    """Read the public keys and the seal journal; ValueError says which file cannot be read and why.
+
+    A journal that is not there is no error unless it was asked for by name (a new deployment,
+    or an outside auditor given only a database copy and the public key).
     """
-    keys = [load_public_key(p) for p in sorted(key_dir.glob("*.pub"))]
-    report = security.audit.verify(public_key=keys or None)
+    keys = []
+    for path in key_paths:
+        try:
+            keys.append(load_public_key(path))
+        except (OSError, ValueError, KeyError_) as exc:
+            raise ValueError(f"the audit public key {path} cannot be read: {exc}") from None
+    entries = None
+    if journal is not None and (journal_required or journal.exists()):
+        try:
+            entries = read_journal(journal)
+        except OSError as exc:
+            raise ValueError(f"the seal journal {journal} cannot be read: {exc}") from None
+    return VerifyInputs(keys, entries)
+
+
+def verify_audit(
+    security: Security, ctx: Context, inputs: VerifyInputs, *, max_unsealed_s: float | None, resource: str
+) -> VerifyReport:
+    """Walk the chain, its index, head, seals and journal; the verification is itself audited.
+
+    Seals made with retired keys are checked too, as long as their public keys are given.
+    """
+    report = security.audit.verify(
+        public_key=inputs.keys or None,
+        journal=inputs.journal,
+        max_unsealed_s=max_unsealed_s,
+        now=security.now(),
+    )
     security.record(
         ctx,
         AuditEntry("audit.verify", resource, result_count=report.records, detail=report.as_dict()),
@@ -71,4 +111,4 @@ def verify_audit(security: Security, ctx: Context, *, key_dir: Path, resource: s
     return report
 
 
-__all__ = ["audit_view", "search_audit", "verify_audit"]
+__all__ = ["VerifyInputs", "audit_view", "search_audit", "verify_audit", "verify_inputs"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, select
@@ -81,6 +82,7 @@ class Security:
         access_ttl_s: int = 900,
         refresh_ttl_s: int = 12 * 3600,
         policy: accounts.LoginPolicy | None = None,
+        seal_journal: Path | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
@@ -89,7 +91,7 @@ class Security:
         self.policy = policy or accounts.LoginPolicy()
         self.engine: Engine = session_factory.kw["bind"]
         self.areas = AreaCache(session_factory)
-        self.audit = AuditTrail(session_factory)
+        self.audit = AuditTrail(session_factory, journal=seal_journal)
 
     def now(self) -> datetime:
         """The platform clock's time."""

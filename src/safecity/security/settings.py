@@ -26,6 +26,12 @@ class SecuritySettings(Section):
         900, ge=1, description="First lockout; it doubles with every further failure."
     )
     audit_seal_interval_s: int = Field(300, ge=1, description="How often the audit chain head is signed.")
+
+    @property
+    def audit_max_unsealed_s(self) -> float:
+        """How old a record may be and still not be sealed: two sealing intervals (one may be under way)."""
+        return 2.0 * self.audit_seal_interval_s
+
     retention_file: Path | None = Field(
         None,
         description="Retention policy YAML; empty means <data_dir>/retention.yaml, else the packaged one.",

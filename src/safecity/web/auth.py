@@ -44,6 +44,7 @@ REFRESH_COOKIE = "sc_refresh"
 CSRF_COOKIE = "sc_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_PURPOSE_CHARS = 500  # the longest purpose a route accepts (web/api: PurposeQuery)
 
 
 class LoginRequired(NotAuthenticated):
@@ -216,19 +217,49 @@ def resource_of(request: Request) -> str:
 
 
 def audit_refusal(request: Request, exc: AccessDenied) -> None:
-    """Record a refused request: who (if known), what they asked, why it was refused."""
-    principal: Principal | None = getattr(request.state, "principal", None)
-    actor = principal.actor if principal else Actor("anonymous", "none", "", client_of(request))
+    """Record a refused request: who (if known), what they asked, why it was refused.
+
+    What the caller sent is cut to what a route would accept (a refusal comes before validation):
+    the trail records the request, it does not store whatever an anonymous caller pastes into it.
+    """
     case_id = request.query_params.get("case_id")
+    purpose = request.query_params.get("purpose") or None
+    detail: dict[str, object] = {"code": exc.code, "reason": exc.message[:300]}
+    if purpose is not None and len(purpose) > MAX_PURPOSE_CHARS:
+        detail["purpose_chars"] = len(purpose)
+        purpose = purpose[:MAX_PURPOSE_CHARS]
     platform_of(request).security.record(
-        actor,
+        _requester(request),
         AuditEntry(
             action=getattr(request.state, "audit_action", "request"),
             resource=resource_of(request),
             outcome=Outcome.REFUSED,
             status=exc.status,
             case_id=case_id[:32] if case_id else None,
-            purpose=(request.query_params.get("purpose") or None),
-            detail={"code": exc.code, "reason": exc.message[:300]},
+            purpose=purpose,
+            detail=detail,
         ),
     )
+
+
+def audit_refusal_flood(request: Request, limit: int) -> None:
+    """Record, once a minute per address, that its further refusals get 429 and are only counted."""
+    platform_of(request).security.record(
+        _requester(request),
+        AuditEntry(
+            action=getattr(request.state, "audit_action", "request"),
+            resource=resource_of(request),
+            outcome=Outcome.REFUSED,
+            status=429,
+            detail={
+                "code": "rate_limited",
+                "reason": f"more than {limit} refused requests from this address this minute: the rest "
+                "are answered 429 and not recorded one by one",
+            },
+        ),
+    )
+
+
+def _requester(request: Request) -> Actor:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    return principal.actor if principal else Actor("anonymous", "none", "", client_of(request))

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safecity.core.errors import DomainError
 from safecity.security import AccessDenied, NotAuthenticated
-from safecity.web.ratelimit import RateLimited
+from safecity.web.ratelimit import RateLimited, count_refusal
 
 log = structlog.get_logger(__name__)
 
@@ -68,8 +68,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AccessDenied)
     async def _denied(request: Request, exc: AccessDenied) -> Response:
-        from safecity.web.auth import ACCESS_COOKIE, LoginRequired, audit_refusal
+        from safecity.web.auth import ACCESS_COOKIE, LoginRequired, audit_refusal, audit_refusal_flood
 
+        # Refusals are rate limited per address: a flood gets 429, and one audit record, not one each.
+        count, limit, retry_after = count_refusal(request)
+        if count > limit:
+            if count == limit + 1:
+                audit_refusal_flood(request, limit)
+            limited = RateLimited("refused", retry_after)
+            return error_response(
+                429, "rate_limited", str(limited), headers={"Retry-After": str(retry_after)}
+            )
         if isinstance(exc, LoginRequired):
             if request.cookies.get(ACCESS_COOKIE):
                 audit_refusal(request, exc)  # a stale or forged cookie, not just a first visit

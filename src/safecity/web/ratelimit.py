@@ -2,7 +2,9 @@
 
 A fixed one-minute window per (bucket, address), in memory: enough to blunt password guessing and
 floods against one process. Behind several processes, put the same limits on the reverse proxy.
-Refusals answer 429 with Retry-After and are not audited (a flood must not flood the trail).
+Refusals answer 429 with Retry-After and are not audited (a flood must not flood the trail). Refused
+requests (401, 403) are counted per address too: past their limit the address gets 429, and
+the trail keeps one record saying so instead of one per refusal.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class RateLimiter:
 
     def hit(self, bucket: str, key: str, *, per_minute: int, now: float | None = None) -> None:
         """Count one request; raise RateLimited past the limit."""
+        count, retry_after = self.count(bucket, key, now=now)
+        if count > per_minute:
+            raise RateLimited(bucket, retry_after)
+
+    def count(self, bucket: str, key: str, *, now: float | None = None) -> tuple[int, int]:
+        """Count one request; how many this window holds now, and seconds until the window ends."""
         now = time.monotonic() if now is None else now
         window = int(now // 60)
         with self._lock:
@@ -43,8 +51,7 @@ class RateLimiter:
                 count = 0
             count += 1
             self._counts[(bucket, key)] = (window, count)
-        if count > per_minute:
-            raise RateLimited(bucket, max(1, 60 - int(now % 60)))
+        return count, max(1, 60 - int(now % 60))
 
 
 def limiter_of(request: Request) -> RateLimiter:
@@ -66,3 +73,10 @@ def limit_public(request: Request) -> None:
     """Other unauthenticated requests per address."""
     per_minute = request.app.state.platform.settings.rate_limit_public_per_min
     limiter_of(request).hit("public", client_of(request), per_minute=per_minute)
+
+
+def count_refusal(request: Request) -> tuple[int, int, int]:
+    """Count a refused request of its address: (refusals this minute, the limit, seconds left)."""
+    per_minute = request.app.state.platform.settings.rate_limit_refused_per_min
+    count, retry_after = limiter_of(request).count("refused", client_of(request))
+    return count, per_minute, retry_after

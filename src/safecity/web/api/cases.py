@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import AwareDatetime
 
 from safecity.security import AuditFilter, Principal, audit_review, case_admin
 from safecity.security import Permission as P
 from safecity.security.schemas import AuditOut, CaseIn, CaseOut, CloseCaseIn, HoldIn, MemberIn
+from safecity.security.settings import SecuritySettings
 from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep
 
@@ -155,11 +156,21 @@ def search_audit(
 def verify_audit(
     platform: PlatformDep, request: Request, who: Principal = need(P.AUDIT_VERIFY)
 ) -> dict[str, object]:
-    """Walk the chain and check its head and seals; reports the first broken link if any."""
+    """Walk the chain, its subject index, head, seals and seal journal; reports the first problem if any."""
+    cfg = platform.settings
+    try:
+        inputs = audit_review.verify_inputs(
+            sorted(cfg.resolved_audit_key_file.parent.glob("*.pub")),
+            cfg.resolved_seal_journal,
+            journal_required=False,
+        )
+    except ValueError as exc:
+        raise HTTPException(503, str(exc)) from None
     report = audit_review.verify_audit(
         platform.security,
         who.context(),
-        key_dir=platform.settings.resolved_audit_key_file.parent,
+        inputs,
+        max_unsealed_s=cfg.section(SecuritySettings).audit_max_unsealed_s,
         resource=resource_of(request),
     )
     return report.as_dict()
