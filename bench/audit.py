@@ -5,8 +5,9 @@ fast an auditor can verify the hash chain.
   query does before and after its own lookup: check the bearer token (signature, expiry, session
   not revoked, account enabled, areas expanded), check the case (open, member, window, area), and
   append the audit record (hash-chained, committed). Baseline: the person lookup itself.
-- `verify_records_per_s`: `safecity audit verify` over a chain of 1,000,000 records (100,000 with
-  BENCH_SIZE=small). Baseline, in the same run: a naive verifier (ORM objects, json.dumps per row).
+- `verify_records_per_s`: `safecity audit verify` (links, head and subject index) over a chain of
+  1,000,000 records (100,000 with BENCH_SIZE=small). Baseline, in the same run: a naive verifier
+  (ORM objects, json.dumps per row, links only).
 - `append_records_per_s`: audited actions per second on one thread (context).
 
 Run: `.venv/bin/python bench/audit.py`. SQLite (the embedded default) in a temporary folder.
@@ -35,7 +36,7 @@ from safecity.platform import Platform
 from safecity.registry.models import Area, EBike, Person
 from safecity.security import accounts, audit, cases
 from safecity.security.audit import AuditEntry, Outcome
-from safecity.security.models import AuditHead, AuditRecord
+from safecity.security.models import AuditHead, AuditRecord, AuditSubject
 from safecity.security.roles import Role
 from safecity.settings import Settings
 from safecity.store import transaction
@@ -216,6 +217,7 @@ def build_chain(platform: Platform, n: int) -> None:
         head = session.get(AuditHead, 1)
         seq, prev = (head.seq, head.hash) if head else (0, audit.GENESIS)
     batch: list[dict[str, object]] = []
+    index: list[dict[str, object]] = []  # the subject index append() keeps beside each record
     at0 = audit.to_us(NOW)
     for i in range(n):
         seq += 1
@@ -240,13 +242,16 @@ def build_chain(platform: Platform, n: int) -> None:
         values["prev_hash"], values["hash"] = prev, digest
         prev = digest
         batch.append(values)
+        index.append({"subject": f"person:{i % 9000}", "seq": seq})
         if len(batch) == 50_000:
             with platform.session_factory.begin() as session:
                 session.execute(insert(AuditRecord), batch)
-            batch = []
+                session.execute(insert(AuditSubject), index)
+            batch, index = [], []
     with platform.session_factory.begin() as session:
         if batch:
             session.execute(insert(AuditRecord), batch)
+            session.execute(insert(AuditSubject), index)
         session.execute(text("DELETE FROM audit_head"))
         session.execute(insert(AuditHead).values(id=1, seq=seq, hash=prev))
 
