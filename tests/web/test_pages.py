@@ -26,6 +26,7 @@ ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"?]+)(?:\?[^"]*)?"')
 IMPORT_RE = re.compile(r"""from\s+['"]\./([\w.-]+\.js)['"]""")
 HIDDEN_CSRF_RE = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 MAIN_NAV_RE = re.compile(r'<nav class="topnav" aria-label="Main">(.*?)</nav>', re.S)
+LOGIN_ERROR_RE = re.compile(r'<p class="banner banner-error" role="alert" id="login-error">([^<]*)</p>')
 SIGNED_IN_PAGES = ["/", "/bikes", "/me"]
 
 
@@ -206,6 +207,33 @@ def test_login_with_a_wrong_password_is_refused_generically(
     )
     assert unknown.status_code == 401
     assert accounts.BAD_CREDENTIALS in unknown.text
+
+
+def test_login_form_refusals_read_the_same_whatever_the_reason(
+    platform: Platform, anonymous: TestClient
+) -> None:
+    """Unknown user, wrong password, disabled account, locked address: one status, one message."""
+    _account(platform, "officer.off", Role.PATROL_OFFICER, city_wide=True)
+    _account(platform, "officer.held", Role.PATROL_OFFICER, city_wide=True)
+    with transaction(platform.session_factory) as session:
+        accounts.set_disabled(
+            session, accounts.find_account(session, "officer.off"), True, now=platform.clock.now()
+        )
+    max_failures = platform.security.policy.max_failures
+    tries = [("nobody.here", "not the password at all"), ("officer.off", PASSWORD)]
+    tries += [("officer.held", "not the password at all")] * max_failures + [("officer.held", PASSWORD)]
+    pages = []
+    for username, password in tries:
+        csrf = _login_form(anonymous)
+        answer = anonymous.post(
+            "/login", data={"username": username, "password": password, "csrf": csrf}, follow_redirects=False
+        )
+        error = re.search(
+            r'<p class="banner banner-error" role="alert" id="login-error">([^<]*)</p>', answer.text
+        )
+        assert error is not None, username
+        pages.append((answer.status_code, error.group(1)))
+    assert set(pages) == {(401, accounts.BAD_CREDENTIALS)}
 
 
 @pytest.mark.parametrize("missing", ["cookie", "field"])

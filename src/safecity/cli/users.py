@@ -99,9 +99,11 @@ def list_() -> None:
     from safecity.security import admin
 
     platform = build_platform(settings())
+    now = platform.security.now()
     table = Table("username", "role", "unit", "areas", "second factor", "state")
     for u in admin.list_users(platform.security):
-        state = "disabled" if u.disabled else ("locked" if u.locked_until else "active")
+        slowed = u.locked_until is not None and u.locked_until > now
+        state = "disabled" if u.disabled else ("slowed down" if slowed else "active")
         areas = "city-wide" if u.city_wide else ", ".join(u.areas) or "-"
         table.add_row(u.username, u.role, u.unit, areas, "yes" if u.has_totp else "no", state)
     console.print(table)
@@ -137,7 +139,7 @@ def enable(username: str) -> None:
 
 @group.command("unlock")
 def unlock(username: str) -> None:
-    """Clear failed sign-ins and any lockout."""
+    """Clear failed sign-ins, the lockout of every address and the account's slow path."""
     name = _change(username, AccountChange.UNLOCK).user.username
     console.print(f"{escape(name)} unlocked")
 

@@ -1,4 +1,4 @@
-"""Accounts and sign-in: create, authenticate (with lockout and back-off), sessions, revocation."""
+"""Accounts and their sessions: create, change, open, rotate and revoke (checking a sign-in: signin.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from safecity import registry
 from safecity.core.record import new_id
-from safecity.security import passwords, tokens
-from safecity.security.errors import AccountError, LockedOut, NotAuthenticated
+from safecity.security import passwords, signin, tokens
+from safecity.security.errors import AccountError, NotAuthenticated
 from safecity.security.models import Account, AuthSession
 from safecity.security.roles import CITY_WIDE, ROLE_KIND, TOTP_REQUIRED, Role
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-BAD_CREDENTIALS = "invalid username, password or one-time code"
+BAD_CREDENTIALS = signin.BAD_CREDENTIALS  # what every failed sign-in hears
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +33,6 @@ class NewAccount:
     city_wide: bool | None = None  # None: the role's default
     person_id: int | None = None
     with_totp: bool | None = None  # None: required roles get one, others do not
-
-
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    """Lockout after repeated failures, doubling with each further failure."""
-
-    max_failures: int = 5
-    lockout_s: int = 900
 
 
 def create_account(
@@ -97,55 +89,6 @@ def create_account(
     session.add(account)
     session.flush()
     return account, secret
-
-
-def authenticate(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    totp_code: str | None,
-    now: datetime,
-    policy: LoginPolicy,
-) -> Account:
-    """Check a sign-in; count failures, lock with back-off; raise NotAuthenticated or LockedOut.
-
-    The caller commits the session whatever the outcome, so that failures are counted.
-    """
-    account = session.scalars(select(Account).where(Account.username == username.strip().lower())).first()
-    password_ok = passwords.verify_password(account.password_hash if account else None, password)
-    if account is None:
-        raise NotAuthenticated("bad_credentials", BAD_CREDENTIALS)
-    if account.locked_until is not None and account.locked_until > now:
-        raise LockedOut(
-            "locked_out",
-            f"too many failed sign-ins; try again after {account.locked_until.isoformat(timespec='seconds')}",
-        )
-    if account.disabled:
-        raise NotAuthenticated("account_disabled", "this account is disabled; ask an administrator")
-    ok = password_ok
-    step: int | None = None
-    if ok and account.totp_secret:
-        if not totp_code:
-            raise NotAuthenticated("totp_required", "this account needs its one-time code", field="totp")
-        step = passwords.verify_totp(
-            account.totp_secret, totp_code, at=now.timestamp(), last_step=account.totp_last_step
-        )
-        ok = step is not None
-    if not ok:
-        account.failed_logins += 1
-        over = account.failed_logins - policy.max_failures
-        if over >= 0:
-            account.locked_until = now + timedelta(seconds=policy.lockout_s * 2 ** min(over, 10))
-        raise NotAuthenticated("bad_credentials", BAD_CREDENTIALS)
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = now
-    if step is not None:
-        account.totp_last_step = step
-    if passwords.needs_rehash(account.password_hash):
-        account.password_hash = passwords.hash_password(password)
-    return account
 
 
 def start_session(
@@ -238,10 +181,9 @@ def set_disabled(session: Session, account: Account, disabled: bool, *, now: dat
         revoke_all(session, account.id, reason="account disabled", now=now)
 
 
-def unlock(account: Account) -> None:
-    """Clear a lockout."""
-    account.failed_logins = 0
-    account.locked_until = None
+def unlock(session: Session, account: Account) -> None:
+    """Clear the account's slow path and the lockout of every address."""
+    signin.clear_lockouts(session, account)
 
 
 def set_password(session: Session, account: Account, password: str, *, now: datetime) -> None:

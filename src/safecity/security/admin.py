@@ -99,7 +99,7 @@ def change_user(
             case AccountChange.DISABLE | AccountChange.ENABLE:
                 accounts.set_disabled(session, account, change is AccountChange.DISABLE, now=now)
             case AccountChange.UNLOCK:
-                accounts.unlock(account)
+                accounts.unlock(session, account)
             case AccountChange.PASSWORD:
                 if password is None:
                     raise ValueError("a password change needs the new password")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from safecity.core.capabilities import Capability
-from safecity.security.models import AuthSession, Case, CaseHold, CaseMember
+from safecity.security.models import AuthSession, Case, CaseHold, CaseMember, SignInAttempt
 from safecity.security.retention import cases_closed_before
 from safecity.security.settings import SECTION
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
@@ -22,6 +22,17 @@ def _ended_sessions(cut: Cutoff) -> Sequence[Purgeable]:
             or_(AuthSession.revoked_at < before, AuthSession.expires_at < before),
         )
     ]
+
+
+def _stale_sign_in_attempts(cut: Cutoff) -> Sequence[Purgeable]:
+    before = cut("sign_in_attempts")
+    row = SignInAttempt
+    quiet = and_(
+        or_(row.last_failure_at.is_(None), row.last_failure_at < before),
+        or_(row.locked_until.is_(None), row.locked_until < before),
+        or_(row.last_success_at.is_(None), row.last_success_at < before),
+    )
+    return [Purgeable("sign_in_attempts", SignInAttempt, quiet)]
 
 
 def _closed_cases(cut: Cutoff) -> Sequence[Purgeable]:
@@ -45,6 +56,13 @@ CAPABILITY = Capability(
             description="Sign-in sessions, counted from expiry or revocation.",
             tables=("auth_sessions",),
             due=_ended_sessions,
+        ),
+        RetentionEntry(
+            name="sign_in_attempts",
+            description="Sign-in failures and lockouts per username and address, and the addresses "
+            "accounts signed in from, counted from the last of these.",
+            tables=("sign_in_attempts",),
+            due=_stale_sign_in_attempts,
         ),
         RetentionEntry(
             name="closed_cases",

@@ -1,4 +1,4 @@
-"""Security tables: accounts and their sessions, cases and who works them, and the audit chain."""
+"""Security tables: accounts, sign-in attempts and sessions, cases and who works them, the audit chain."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # refuses a replayed code
+    # Failed sign-ins from every address since the last success, and until when addresses the
+    # account has never signed in from must wait before their next try (security/signin.py).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -56,6 +58,24 @@ class AuthSession(Base):
     client: Mapped[str] = mapped_column(String(128), default="")
 
     account: Mapped[Account] = relationship(lazy="joined")
+
+
+class SignInAttempt(Base):
+    """Sign-ins of one username from one address: failures, a lockout of that pair, the last success.
+
+    Kept for usernames that name no account too, so that an unknown name costs the same work
+    and answers the same as a real one. An address with a recent success is one the account's
+    owner uses: the per-account slow path never holds it back.
+    """
+
+    __tablename__ = "sign_in_attempts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive, from this address
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
 
 class CaseStatus(StrEnum):

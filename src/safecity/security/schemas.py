@@ -83,8 +83,11 @@ class UserOut(BaseModel):
     city_wide: bool
     person_id: int | None
     disabled: bool
-    failed_logins: int
-    locked_until: datetime | None
+    failed_logins: int = Field(description="Failed sign-ins from every address since the last success.")
+    locked_until: datetime | None = Field(
+        description="Until when addresses the account has never signed in from must wait (its slow "
+        "path); the lockouts of single addresses are not listed."
+    )
     has_totp: bool
     created_at: datetime
     last_login_at: datetime | None

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
 from safecity.core.context import Context
-from safecity.security import accounts
+from safecity.security import accounts, signin
 from safecity.security.audit import (
     Actor,
     AuditEntry,
@@ -80,13 +80,13 @@ class Security:
         token_key: bytes,
         access_ttl_s: int = 900,
         refresh_ttl_s: int = 12 * 3600,
-        policy: accounts.LoginPolicy | None = None,
+        policy: signin.LoginPolicy | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.tokens = TokenService(token_key, ttl_s=access_ttl_s)
         self.refresh_ttl_s = refresh_ttl_s
-        self.policy = policy or accounts.LoginPolicy()
+        self.policy = policy or signin.LoginPolicy()
         self.engine: Engine = session_factory.kw["bind"]
         self.areas = AreaCache(session_factory)
         self.audit = AuditTrail(session_factory)
@@ -195,19 +195,13 @@ class Security:
         return row
 
     def login(self, *, username: str, password: str, totp: str | None, client: str) -> SignedIn:
-        """Sign in; the attempt is audited whichever way it goes."""
+        """Sign in; the attempt is audited whichever way it goes, a refusal with its true reason."""
         now = self.now()
+        attempt = signin.Attempt(username, password, totp, client)
         try:
             with self.session_factory.begin() as session:
                 try:
-                    account = accounts.authenticate(
-                        session,
-                        username=username,
-                        password=password,
-                        totp_code=totp,
-                        now=now,
-                        policy=self.policy,
-                    )
+                    account = signin.authenticate(session, attempt, now=now, policy=self.policy)
                 except AccessDenied:
                     session.commit()  # keep the failure count
                     raise
@@ -216,23 +210,28 @@ class Security:
                 )
                 principal = self.principal_of(account, session_id=auth.id, client=client)
         except AccessDenied as exc:
-            self.audit.record(
-                Actor(username.strip().lower()[:64] or "anonymous", "unknown", "", client),
-                AuditEntry(
-                    "auth.login",
-                    "POST /api/v1/auth/login",
-                    Outcome.REFUSED,
-                    exc.status,
-                    detail={"code": exc.code},
-                ),
-                at=now,
-            )
+            self._refused_sign_in(attempt, exc, now=now)
             raise
         self.audit.record(principal.actor, AuditEntry("auth.login", "POST /api/v1/auth/login"), at=now)
         access = self.tokens.issue(
             account_id=principal.account_id, session_id=auth.id, role=principal.role, now=now
         )
         return SignedIn(access, refresh, self.tokens.ttl_s, principal)
+
+    def _refused_sign_in(self, attempt: signin.Attempt, exc: AccessDenied, *, now: datetime) -> None:
+        """Audit a refused sign-in with the reason the caller was not told (auditors may see it)."""
+        reason = exc.reason.value if isinstance(exc, signin.SignInRefused) else exc.code
+        self.audit.record(
+            Actor(signin.normalised(attempt.username) or "anonymous", "unknown", "", attempt.client),
+            AuditEntry(
+                "auth.login",
+                "POST /api/v1/auth/login",
+                Outcome.REFUSED,
+                exc.status,
+                detail={"code": exc.code, "reason": reason},
+            ),
+            at=now,
+        )
 
     def refresh(self, refresh_token: str, *, client: str) -> SignedIn:
         """Rotate a refresh token and issue a new access token."""
