@@ -202,6 +202,7 @@ class Platform:
                 security_cfg.login_account_max_failures,
                 security_cfg.login_account_delay_s,
             ),
+            enrolment_ttl_s=security_cfg.totp_enrolment_ttl_s,
         )
         # Committed registry changes reach this process's caches at once and the others over the bus.
         hub = EventHub(bus)

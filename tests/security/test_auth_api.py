@@ -22,7 +22,7 @@ from safecity.security.roles import Role
 from safecity.settings import Settings
 from safecity.store import transaction
 from safecity.web.app import create_app
-from tests.authn import PASSWORD
+from tests.authn import PASSWORD, enrol
 from tests.conftest import T0
 
 
@@ -47,10 +47,10 @@ def client(platform: Platform) -> Iterator[TestClient]:
 
 
 def make(platform: Platform, username: str, role: Role, **kw: object) -> str | None:
-    """Create an account with the test password; returns its TOTP secret if it has one."""
+    """Create an account with the test password; returns its TOTP secret if it has one (enrolled)."""
     areas = kw.pop("areas", ()) or (() if role in (Role.CITIZEN,) else ())
     with transaction(platform.session_factory) as session:
-        _, secret = accounts.create_account(
+        account = accounts.create_account(
             session,
             accounts.NewAccount(
                 username=username,
@@ -64,7 +64,8 @@ def make(platform: Platform, username: str, role: Role, **kw: object) -> str | N
             by="tests",
             now=platform.clock.now(),
         )
-    return secret
+        uses_totp = account.uses_totp
+    return enrol(platform.security, username) if uses_totp else None
 
 
 def refusals(platform: Platform, action: str) -> list[audit.AuditRecord]:

@@ -8,6 +8,7 @@ are the package's own (an import-linter contract holds them to it).
 
 from safecity.core.audit import AuditEntry, Outcome, subject
 from safecity.security.audit import SYSTEM, Actor, AuditFilter, actor_of
+from safecity.security.enrolment import Enrolment, EnrolmentRefused
 from safecity.security.errors import AccessDenied, AccountError, NotAuthenticated
 from safecity.security.principal import AreaCache, AreaTree, Principal
 from safecity.security.pseudonym import PSEUDONYMISED_SUBJECT_KINDS, Pseudonymizer
@@ -27,6 +28,8 @@ __all__ = [
     "AreaTree",
     "AuditEntry",
     "AuditFilter",
+    "Enrolment",
+    "EnrolmentRefused",
     "NotAuthenticated",
     "Outcome",
     "Permission",

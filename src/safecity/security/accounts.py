@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from safecity import registry
 from safecity.core.record import new_id
-from safecity.security import passwords, signin, tokens
+from safecity.security import enrolment, passwords, signin, tokens
 from safecity.security.errors import AccountError, NotAuthenticated
 from safecity.security.models import Account, AuthSession
 from safecity.security.roles import CITY_WIDE, ROLE_KIND, TOTP_REQUIRED, Role
@@ -32,13 +32,12 @@ class NewAccount:
     areas: tuple[str, ...] = ()
     city_wide: bool | None = None  # None: the role's default
     person_id: int | None = None
-    with_totp: bool | None = None  # None: required roles get one, others do not
+    with_totp: bool | None = None  # None: required roles use one, others do not; set up at first sign-in
 
 
-def create_account(
-    session: Session, new: NewAccount, *, by: str, now: datetime
-) -> tuple[Account, str | None]:
-    """Create an account; returns it and its TOTP secret (shown once) when it has one."""
+def create_account(session: Session, new: NewAccount, *, by: str, now: datetime) -> Account:
+    """Create an account. One that uses a one-time code gets no secret here: its user sets the
+    code up at the first sign-in (security/enrolment.py), so nobody else ever sees it."""
     username = new.username.strip().lower()
     if not USERNAME.match(username):
         raise AccountError(
@@ -69,7 +68,6 @@ def create_account(
             field="areas",
         )
     with_totp = role in TOTP_REQUIRED if new.with_totp is None else new.with_totp or role in TOTP_REQUIRED
-    secret = passwords.new_totp_secret() if with_totp else None
     account = Account(
         username=username,
         display_name=new.display_name.strip() or username,
@@ -80,7 +78,8 @@ def create_account(
         city_wide=city_wide,
         person_id=new.person_id,
         password_hash=passwords.hash_password(new.password),
-        totp_secret=secret,
+        uses_totp=with_totp,
+        totp_secret=None,
         failed_logins=0,
         disabled=False,
         created_at=now,
@@ -88,7 +87,7 @@ def create_account(
     )
     session.add(account)
     session.flush()
-    return account, secret
+    return account
 
 
 def start_session(
@@ -196,8 +195,9 @@ def set_password(session: Session, account: Account, password: str, *, now: date
     revoke_all(session, account.id, reason="password changed", now=now)
 
 
-def reset_totp(account: Account) -> str:
-    """Issue a new TOTP secret (shown once)."""
-    account.totp_secret = passwords.new_totp_secret()
+def reset_totp(session: Session, account: Account) -> None:
+    """Forget the one-time-code secret: its user sets up a new one at the next sign-in."""
+    account.uses_totp = True
+    account.totp_secret = None
     account.totp_last_step = None
-    return account.totp_secret
+    enrolment.discard(session, account)

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from sqlalchemy import and_, or_, select
 
 from safecity.core.capabilities import Capability
-from safecity.security.models import AuthSession, Case, CaseHold, CaseMember, SignInAttempt
+from safecity.security.models import (
+    AuthSession,
+    Case,
+    CaseHold,
+    CaseMember,
+    SignInAttempt,
+    TotpEnrolment,
+)
 from safecity.security.retention import cases_closed_before
 from safecity.security.settings import SECTION
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
@@ -20,7 +27,9 @@ def _ended_sessions(cut: Cutoff) -> Sequence[Purgeable]:
             "auth_sessions",
             AuthSession,
             or_(AuthSession.revoked_at < before, AuthSession.expires_at < before),
-        )
+        ),
+        # Unfinished one-time-code set-ups; a finished one is deleted when it completes.
+        Purgeable("totp_enrolments", TotpEnrolment, TotpEnrolment.expires_at < before),
     ]
 
 
@@ -53,8 +62,9 @@ CAPABILITY = Capability(
         SECTION,
         RetentionEntry(
             name="ended_auth_sessions",
-            description="Sign-in sessions, counted from expiry or revocation.",
-            tables=("auth_sessions",),
+            description="Sign-in sessions, counted from expiry or revocation, and unfinished "
+            "one-time-code set-ups, counted from expiry.",
+            tables=("auth_sessions", "totp_enrolments"),
             due=_ended_sessions,
         ),
         RetentionEntry(

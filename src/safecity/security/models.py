@@ -30,6 +30,9 @@ class Account(Base):
     # A citizen's own registry record, so that they can see their bikes and who looked at them.
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(256))
+    # Signs in with a one-time code (always for the roles in TOTP_REQUIRED). Its user sets the code
+    # up at the next sign-in while `totp_secret` is empty (security/enrolment.py).
+    uses_totp: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # refuses a replayed code
     # Failed sign-ins from every address since the last success, and until when addresses the
@@ -76,6 +79,26 @@ class SignInAttempt(Base):
     last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+
+class TotpEnrolment(Base):
+    """A one-time-code set-up in progress: the new secret, until a valid code confirms it.
+
+    Only the SHA-256 of the enrolment token's secret part is stored; one per account (a new
+    sign-in replaces it), removed when completed or after too many wrong codes.
+    """
+
+    __tablename__ = "totp_enrolments"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), unique=True, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+    account: Mapped[Account] = relationship(lazy="joined")
 
 
 class CaseStatus(StrEnum):

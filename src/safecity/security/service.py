@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
 from safecity.core.context import Context
-from safecity.security import accounts, signin
+from safecity.security import accounts, enrolment, signin
 from safecity.security.audit import (
     Actor,
     AuditEntry,
@@ -81,12 +81,14 @@ class Security:
         access_ttl_s: int = 900,
         refresh_ttl_s: int = 12 * 3600,
         policy: signin.LoginPolicy | None = None,
+        enrolment_ttl_s: int = 600,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.tokens = TokenService(token_key, ttl_s=access_ttl_s)
         self.refresh_ttl_s = refresh_ttl_s
         self.policy = policy or signin.LoginPolicy()
+        self.enrolment_ttl_s = enrolment_ttl_s
         self.engine: Engine = session_factory.kw["bind"]
         self.areas = AreaCache(session_factory)
         self.audit = AuditTrail(session_factory)
@@ -194,10 +196,16 @@ class Security:
             raise NotAuthenticated("account_disabled", "this account is disabled")
         return row
 
-    def login(self, *, username: str, password: str, totp: str | None, client: str) -> SignedIn:
-        """Sign in; the attempt is audited whichever way it goes, a refusal with its true reason."""
+    def login(
+        self, *, username: str, password: str, totp: str | None, client: str
+    ) -> SignedIn | enrolment.Enrolment:
+        """Sign in; or, for an account still to set up its one-time code, start that enrolment.
+
+        The attempt is audited whichever way it goes, a refusal with its true reason.
+        """
         now = self.now()
         attempt = signin.Attempt(username, password, totp, client)
+        started: enrolment.Enrolment | None = None
         try:
             with self.session_factory.begin() as session:
                 try:
@@ -205,30 +213,64 @@ class Security:
                 except AccessDenied:
                     session.commit()  # keep the failure count
                     raise
-                auth, refresh = accounts.start_session(
-                    session, account, now=now, ttl_s=self.refresh_ttl_s, client=client
-                )
-                principal = self.principal_of(account, session_id=auth.id, client=client)
+                if signin.needs_enrolment(account):
+                    started = enrolment.start(session, account, now=now, ttl_s=self.enrolment_ttl_s)
+                    actor = self.principal_of(account, session_id=None, client=client).actor
+                else:
+                    signed = self._open_session(session, account, client=client, now=now)
         except AccessDenied as exc:
-            self._refused_sign_in(attempt, exc, now=now)
+            self._refused(attempt.username, attempt.client, "auth.login", exc, now=now)
             raise
-        self.audit.record(principal.actor, AuditEntry("auth.login", "POST /api/v1/auth/login"), at=now)
+        if started is not None:
+            self.audit.record(actor, AuditEntry("auth.enrol_start", "POST /api/v1/auth/login"), at=now)
+            return started
+        self.audit.record(signed.principal.actor, AuditEntry("auth.login", "POST /api/v1/auth/login"), at=now)
+        return signed
+
+    def enrolment(self, token: str) -> enrolment.Enrolment:
+        """The enrolment a token names, to show its key again; EnrolmentRefused if it is not live."""
+        with self.session_factory() as session:
+            return enrolment.current(session, token, now=self.now())
+
+    def enrol(self, *, token: str, code: str, client: str) -> SignedIn:
+        """Complete a one-time-code enrolment with a valid code and open the session; audited."""
+        now = self.now()
+        try:
+            with self.session_factory.begin() as session:
+                try:
+                    account, step = enrolment.complete(session, token, code, now=now)
+                except AccessDenied:
+                    session.commit()  # keep the count of wrong codes
+                    raise
+                signin.record_success(session, account, client, now=now, step=step)
+                signed = self._open_session(session, account, client=client, now=now)
+        except enrolment.EnrolmentRefused as exc:
+            self._refused(exc.username or "", client, "auth.enrol_fail", exc, now=now)
+            raise
+        actor = signed.principal.actor
+        self.audit.record(actor, AuditEntry("auth.enrol_complete", "POST /api/v1/auth/enrol"), at=now)
+        self.audit.record(actor, AuditEntry("auth.login", "POST /api/v1/auth/enrol"), at=now)
+        return signed
+
+    def _open_session(self, session: Session, account: Account, *, client: str, now: datetime) -> SignedIn:
+        """A new sign-in session for the account, with its access and refresh tokens."""
+        auth, refresh = accounts.start_session(
+            session, account, now=now, ttl_s=self.refresh_ttl_s, client=client
+        )
+        principal = self.principal_of(account, session_id=auth.id, client=client)
         access = self.tokens.issue(
             account_id=principal.account_id, session_id=auth.id, role=principal.role, now=now
         )
         return SignedIn(access, refresh, self.tokens.ttl_s, principal)
 
-    def _refused_sign_in(self, attempt: signin.Attempt, exc: AccessDenied, *, now: datetime) -> None:
-        """Audit a refused sign-in with the reason the caller was not told (auditors may see it)."""
+    def _refused(self, username: str, client: str, action: str, exc: AccessDenied, *, now: datetime) -> None:
+        """Audit a refused sign-in step with the reason the caller was not told (auditors may see it)."""
         reason = exc.reason.value if isinstance(exc, signin.SignInRefused) else exc.code
+        resource = "POST /api/v1/auth/enrol" if action == "auth.enrol_fail" else "POST /api/v1/auth/login"
         self.audit.record(
-            Actor(signin.normalised(attempt.username) or "anonymous", "unknown", "", attempt.client),
+            Actor(signin.normalised(username) or "anonymous", "unknown", "", client),
             AuditEntry(
-                "auth.login",
-                "POST /api/v1/auth/login",
-                Outcome.REFUSED,
-                exc.status,
-                detail={"code": exc.code, "reason": reason},
+                action, resource, Outcome.REFUSED, exc.status, detail={"code": exc.code, "reason": reason}
             ),
             at=now,
         )

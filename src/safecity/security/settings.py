@@ -39,6 +39,12 @@ class SecuritySettings(Section):
         description="Wait between tries of a slowed-down account from a new address; it doubles with "
         "every further failure, up to login_lockout_s.",
     )
+    totp_enrolment_ttl_s: int = Field(
+        600,
+        ge=60,
+        le=3600,
+        description="How long a user has to confirm a new one-time code after signing in with the password.",
+    )
     audit_seal_interval_s: int = Field(300, ge=1, description="How often the audit chain head is signed.")
     retention_file: Path | None = Field(
         None,

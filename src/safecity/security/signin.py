@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from safecity.security import passwords
 from safecity.security.errors import NotAuthenticated
 from safecity.security.models import Account, SignInAttempt
+from safecity.security.roles import TOTP_REQUIRED, Role
 
 BAD_CREDENTIALS = (
     "invalid username, password or one-time code, or too many failed sign-ins from here; "
@@ -100,7 +101,10 @@ def normalised(username: str) -> str:
 def authenticate(session: Session, attempt: Attempt, *, now: datetime, policy: LoginPolicy) -> Account:
     """The account the attempt proves, or SignInRefused (with its reason) after counting the failure.
 
-    The caller commits the session whatever the outcome, so that failures are counted.
+    An account that must still set up its one-time code is returned on its password alone
+    (`needs_enrolment`): the caller starts the enrolment, and the sign-in counts as a success only
+    once that is complete. The caller commits the session whatever the outcome, so that failures
+    are counted.
     """
     name = normalised(attempt.username)
     account = session.scalars(select(Account).where(Account.username == name)).first()
@@ -110,6 +114,8 @@ def authenticate(session: Session, attempt: Attempt, *, now: datetime, policy: L
     refusal, step = _check(account, pair, attempt, password_ok, now=now)
     if refusal is None:
         assert account is not None
+        if needs_enrolment(account):
+            return account
         record_success(session, account, attempt.client, now=now, step=step)
         if passwords.needs_rehash(account.password_hash):
             account.password_hash = passwords.hash_password(attempt.password)
@@ -152,6 +158,11 @@ def _check(
         account.totp_secret, attempt.totp_code, at=now.timestamp(), last_step=account.totp_last_step
     )
     return (Refusal.TOTP_WRONG, None) if step is None else (None, step)
+
+
+def needs_enrolment(account: Account) -> bool:
+    """Whether the account must set up its one-time code before it gets a session."""
+    return account.totp_secret is None and (account.uses_totp or Role(account.role) in TOTP_REQUIRED)
 
 
 def record_success(
@@ -215,6 +226,7 @@ __all__ = [
     "SignInRefused",
     "authenticate",
     "clear_lockouts",
+    "needs_enrolment",
     "normalised",
     "record_success",
 ]
