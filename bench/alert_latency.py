@@ -111,7 +111,7 @@ def seed(settings: Settings, stolen: list[str]) -> str:
         session.execute(Device.__table__.insert(), devices)
         session.execute(WatchlistEntry.__table__.insert(), entries)
     with platform.session_factory.begin() as session:
-        account, _ = accounts.create_account(
+        account = accounts.create_account(
             session,
             accounts.NewAccount(
                 username="bench-dispatcher",

@@ -111,7 +111,7 @@ def seed(platform: Platform) -> tuple[str, str, int]:
         )
         bike.owner.home_area_id = "C1"
         person_id = bike.owner_id
-        account, _ = accounts.create_account(
+        account = accounts.create_account(
             session,
             accounts.NewAccount(
                 username="inv-1",

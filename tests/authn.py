@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from safecity.security import accounts
+from safecity.security import Enrolment, EnrolmentRefused, accounts
+from safecity.security.passwords import totp_now
 from safecity.security.roles import Role
 from safecity.security.service import Security
 from safecity.store import transaction
@@ -35,7 +36,7 @@ def mint(
     name = username or f"{role.value.replace('_', '-')}-{next(_serial)}"
     now = security.now()
     with transaction(security.session_factory) as session:
-        account, _ = accounts.create_account(
+        account = accounts.create_account(
             session,
             accounts.NewAccount(
                 username=name,
@@ -54,3 +55,24 @@ def mint(
         auth, _refresh = accounts.start_session(session, account, now=now, ttl_s=12 * 3600)
         token = security.tokens.issue(account_id=account.id, session_id=auth.id, role=role.value, now=now)
     return {"Authorization": f"Bearer {token}"}
+
+
+def enrol(security: Security, username: str, *, password: str = PASSWORD, client: str = "tests") -> str:
+    """Set up an account's one-time code through the real sign-in and enrolment; returns its key.
+
+    The confirming code is the previous 30 s step's (accepted as clock drift), so that the present
+    step's code still signs in right afterwards, as it would from a second device.
+    """
+    for _ in range(2):
+        started = security.login(username=username, password=password, totp=None, client=client)
+        assert isinstance(started, Enrolment), f"{username} has nothing to enrol"
+        try:
+            security.enrol(
+                token=started.token,
+                code=totp_now(started.secret, security.now().timestamp() - 30),
+                client=client,
+            )
+        except EnrolmentRefused:
+            continue  # the 30 s step turned between reading the clock and checking the code
+        return started.secret
+    raise AssertionError(f"could not enrol {username}")

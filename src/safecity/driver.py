@@ -74,7 +74,7 @@ class DemoAccount:
     role: str
     reach: str
     password: str
-    totp_secret: str | None
+    totp: bool  # sets up a one-time code at its first sign-in
 
 
 # One account per kind of user the console serves; reach is "city", "district", "community" or "owner".
@@ -106,7 +106,7 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
             if None in areas or (reach == "owner" and owner is None):
                 continue
             password = secrets.token_urlsafe(12)
-            _account, totp = accounts.create_account(
+            account = accounts.create_account(
                 session,
                 accounts.NewAccount(
                     username=username,
@@ -122,7 +122,7 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
                 now=now,
             )
             shown = {"city": "whole city", "owner": "own data"}.get(reach, ", ".join(a for a in areas if a))
-            created.append(DemoAccount(username, role.value, shown, password, totp))
+            created.append(DemoAccount(username, role.value, shown, password, account.uses_totp))
     return created
 
 
@@ -135,15 +135,16 @@ def print_demo_accounts(created: list[DemoAccount], console: Console) -> None:
         )
         return
     # Plain lines, not a table: a narrow terminal must never cut a password short.
-    console.print("[bold]Demo accounts[/bold] (username, role, reach, password, one-time-code secret):")
+    console.print("[bold]Demo accounts[/bold] (username, role, reach, password):")
     for a in created:
-        secret = f"  one-time-code secret {a.totp_secret}" if a.totp_secret else ""
+        totp = "  + one-time code, set up at first sign-in" if a.totp else ""
         console.print(
-            f"  {a.username:<13} {a.role:<18} {a.reach:<11} password {a.password}{secret}", soft_wrap=True
+            f"  {a.username:<13} {a.role:<18} {a.reach:<11} password {a.password}{totp}", soft_wrap=True
         )
     console.print(
-        "[bold yellow]These passwords are shown only now.[/bold yellow] Accounts with a one-time-code "
-        "secret need an authenticator app (or `oathtool --totp -b SECRET`); 'dispatcher' and 'patrol' do not."
+        "[bold yellow]These passwords are shown only now.[/bold yellow] Accounts with a one-time code "
+        "show a QR code and key at their first sign-in: add it to an authenticator app (or "
+        "`oathtool --totp -b KEY`); 'dispatcher' and 'patrol' need none."
     )
 
 

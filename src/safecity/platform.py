@@ -40,10 +40,10 @@ from safecity.registry.events import RegistryChanged, forgetting
 from safecity.rules import DEFAULT_RULES_FILE, LiveFacts, RuleEngine, build_rules, load_rules
 from safecity.rules.settings import RulesSettings
 from safecity.security import SYSTEM, AuditEntry, Pseudonymizer, Security
-from safecity.security.accounts import LoginPolicy
 from safecity.security.audit import AuditFilter
 from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_token_key
 from safecity.security.settings import SecuritySettings
+from safecity.security.signin import LoginPolicy
 from safecity.settings import BusBackend, Settings
 from safecity.store import deliver_after_commit, make_engine, make_session_factory, upgrade_to_head
 from safecity.store.db import checkpoint_sqlite
@@ -194,7 +194,13 @@ class Platform:
             token_key=load_token_key(settings.resolved_token_key_file, generate=settings.auto_generate_keys),
             access_ttl_s=security_cfg.access_token_ttl_s,
             refresh_ttl_s=security_cfg.refresh_token_ttl_s,
-            policy=LoginPolicy(security_cfg.login_max_failures, security_cfg.login_lockout_s),
+            policy=LoginPolicy(
+                security_cfg.login_max_failures,
+                security_cfg.login_lockout_s,
+                security_cfg.login_account_max_failures,
+                security_cfg.login_account_delay_s,
+            ),
+            enrolment_ttl_s=security_cfg.totp_enrolment_ttl_s,
             seal_journal=settings.resolved_seal_journal,
         )
         webhooks = WebhookDispatcher(

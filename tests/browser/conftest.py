@@ -31,6 +31,7 @@ from tests.browser.livecity import (
     city_geojson,
     require_chromium,
     seed_registry,
+    watched_page,
 )
 
 
@@ -94,18 +95,5 @@ def browser(live: LiveCity) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any, live: LiveCity) -> Iterator[Any]:
     """A fresh 1280x800 page; the test fails on any uncaught error or CSP violation in it."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=live.base_url)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(f"console {msg.type}: {msg.text}")
-            if msg.type == "error" and ("Content Security Policy" in msg.text or "Uncaught" in msg.text)
-            else None
-        ),
-    )
-    yield page
-    context.close()
-    assert not problems, "\n".join(problems)
+    with watched_page(browser, live.base_url) as fresh:
+        yield fresh

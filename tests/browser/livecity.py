@@ -7,6 +7,8 @@ import itertools
 import json
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +25,7 @@ from safecity.security import accounts
 from safecity.security.passwords import totp_now
 from safecity.security.roles import Role
 from safecity.store import transaction
-from tests.authn import PASSWORD
+from tests.authn import PASSWORD, enrol
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -180,12 +182,14 @@ def create_account(
     unit: str = "Wuma Station",
     areas: tuple[str, ...] = (),
     person_id: int | None = None,
+    enrolled: bool = True,
 ) -> Credentials:
-    """A new account that signs in with PASSWORD (and a one-time code where the role needs one)."""
+    """A new account that signs in with PASSWORD, and a one-time code where the role needs one: set
+    up already (through the real enrolment), unless `enrolled` is False."""
     username = f"web-{role.value.replace('_', '-')}-{next(_serial)}"  # mint() names "<role>-<n>"
     display_name = username.replace("-", " ").title()
     with transaction(platform.session_factory) as session:
-        _, secret = accounts.create_account(
+        account = accounts.create_account(
             session,
             accounts.NewAccount(
                 username=username,
@@ -199,6 +203,8 @@ def create_account(
             by="tests",
             now=platform.clock.now(),
         )
+        uses_totp = account.uses_totp
+    secret = enrol(platform.security, username) if uses_totp and enrolled else None
     return Credentials(username, display_name, PASSWORD, secret)
 
 
@@ -239,3 +245,23 @@ class LiveCity:
             )
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
+
+
+@contextmanager
+def watched_page(browser: Any, base_url: str, *, width: int = 1280, height: int = 800) -> Iterator[Any]:
+    """A fresh page of this size; fails the test on any uncaught error or CSP violation in it."""
+    context = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(f"console {msg.type}: {msg.text}")
+            if msg.type == "error" and ("Content Security Policy" in msg.text or "Uncaught" in msg.text)
+            else None
+        ),
+    )
+    yield page
+    context.close()
+    assert not problems, "\n".join(problems)

@@ -13,7 +13,7 @@ from safecity.store import make_engine, make_session_factory
 from tests.cli.helpers import Run, password_file
 
 
-def test_users_create_prints_the_one_time_code_secret_once_and_is_audited(run: Run, tmp_path: Path) -> None:
+def test_users_create_shows_no_one_time_code_secret_and_is_audited(run: Run, tmp_path: Path) -> None:
     made = run(
         "users",
         "create",
@@ -29,9 +29,12 @@ def test_users_create_prints_the_one_time_code_secret_once_and_is_audited(run: R
     )
     assert made.exit_code == 0, made.output
     assert "created admin-1 (administrator)" in made.output
-    assert "otpauth://totp/" in made.output  # administrators always get a second factor
+    # Administrators always need a second factor; its owner enrols it, the operator never sees it.
+    assert "otpauth" not in made.output and "secret" not in made.output
+    assert "sets up its one-time code at its first sign-in" in made.output
     listed = run("users", "list")
     assert "admin-1" in listed.output and "city-wide" in listed.output and "active" in listed.output
+    assert "at next sign-in" in listed.output
     engine = make_engine(f"sqlite:///{tmp_path / 'safecity.db'}")
     with make_session_factory(engine)() as session:
         records = audit.search(session, AuditFilter(action="users.create"))
@@ -87,3 +90,25 @@ def test_users_disable_and_unlock_name_unknown_users(run: Run, tmp_path: Path) -
     assert "disabled" in run("users", "list").output
     missing = run("users", "unlock", "nobody")
     assert (missing.exit_code, "unknown user 'nobody'" in missing.output) == (1, True)
+
+
+def test_users_reset_totp_shows_no_secret_and_the_user_enrols_again(run: Run, tmp_path: Path) -> None:
+    made = run(
+        "users",
+        "create",
+        "inv-1",
+        "--role",
+        "investigator",
+        "--city-wide",
+        "--password-file",
+        str(password_file(tmp_path)),
+    )
+    assert made.exit_code == 0, made.output
+    reset = run("users", "reset-totp", "inv-1")
+    assert reset.exit_code == 0, reset.output
+    assert "otpauth" not in reset.output and "secret" not in reset.output
+    assert "inv-1: one-time code cleared; it is set up again at the next sign-in" in reset.output
+    engine = make_engine(f"sqlite:///{tmp_path / 'safecity.db'}")
+    with make_session_factory(engine)() as session:
+        assert [r.action for r in audit.search(session, AuditFilter(action="users.totp"))] == ["users.totp"]
+    engine.dispose()

@@ -283,7 +283,7 @@ def _seed(platform: Platform, world: World) -> None:
     for role in Role:
         username = f"t-{role.value.replace('_', '-')}"
         with transaction(platform.session_factory) as session:
-            account, _ = accounts.create_account(
+            account = accounts.create_account(
                 session,
                 accounts.NewAccount(
                     username=username,
@@ -305,7 +305,7 @@ def _seed(platform: Platform, world: World) -> None:
         world.accounts[role].case_id = world.case(world.accounts[role])
     # A case in the other district, worked by an account outside the tests' reach.
     with transaction(platform.session_factory) as session:
-        outsider, _ = accounts.create_account(
+        outsider = accounts.create_account(
             session,
             accounts.NewAccount(
                 username="outsider",

@@ -47,7 +47,7 @@ def caller(security: Security) -> Caller:
 
     def make(username: str, *areas: str, role: Role = Role.INVESTIGATOR) -> Context:
         with transaction(security.session_factory) as session:
-            account, _ = accounts.create_account(
+            account = accounts.create_account(
                 session,
                 accounts.NewAccount(
                     username=username,

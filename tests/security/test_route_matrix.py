@@ -353,6 +353,15 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
         ("GET", "/metrics"): "public('Prometheus scrapes it; counters only, no personal data')",
         ("GET", "/login"): "public('the sign-in form itself')",
         ("POST", "/login"): "public('the sign-in form posts here; rate limited per address')",
+        (
+            "POST",
+            "/api/v1/auth/enrol",
+        ): "public('the enrolment token is its own credential; rate limited per address')",
+        (
+            "GET",
+            "/login/enrol",
+        ): "public('shows a new key to whoever holds its enrolment cookie, after their password')",
+        ("POST", "/login/enrol"): "public('the enrolment form posts here; rate limited per address')",
     }
 
 

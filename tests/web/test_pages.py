@@ -14,25 +14,30 @@ from fastapi.testclient import TestClient
 
 from safecity.platform import Platform
 from safecity.security import accounts
+from safecity.security.passwords import totp_now
 from safecity.security.roles import Role
 from safecity.settings import Settings
 from safecity.store import transaction
 from safecity.web import pages
 from safecity.web.app import create_app
-from safecity.web.auth import ACCESS_COOKIE, CSRF_COOKIE
+from safecity.web.auth import ACCESS_COOKIE, CSRF_COOKIE, ENROL_COOKIE
 from tests.authn import PASSWORD, mint
 
 ASSET_RE = re.compile(r'(?:src|href)="(/static/[^"?]+)(?:\?[^"]*)?"')
 IMPORT_RE = re.compile(r"""from\s+['"]\./([\w.-]+\.js)['"]""")
 HIDDEN_CSRF_RE = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 MAIN_NAV_RE = re.compile(r'<nav class="topnav" aria-label="Main">(.*?)</nav>', re.S)
+LOGIN_ERROR_RE = re.compile(r'<p class="banner banner-error" role="alert" id="login-error">([^<]*)</p>')
 SIGNED_IN_PAGES = ["/", "/bikes", "/me"]
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """A fresh platform; pages need no running workers, so no lifespan is entered."""
-    platform = Platform.build(Settings(data_dir=tmp_path_factory.mktemp("pages")))
+    """A fresh platform; pages need no running workers, so no lifespan is entered. Every browser of
+    these tests signs in from one address, so its sign-in rate limit is out of their way."""
+    platform = Platform.build(
+        Settings(data_dir=tmp_path_factory.mktemp("pages"), rate_limit_login_per_min=10_000)
+    )
     yield platform
     platform.engine.dispose()
 
@@ -206,6 +211,132 @@ def test_login_with_a_wrong_password_is_refused_generically(
     )
     assert unknown.status_code == 401
     assert accounts.BAD_CREDENTIALS in unknown.text
+
+
+def test_login_form_refusals_read_the_same_whatever_the_reason(
+    platform: Platform, anonymous: TestClient
+) -> None:
+    """Unknown user, wrong password, disabled account, locked address: one status, one message."""
+    _account(platform, "officer.off", Role.PATROL_OFFICER, city_wide=True)
+    _account(platform, "officer.held", Role.PATROL_OFFICER, city_wide=True)
+    with transaction(platform.session_factory) as session:
+        accounts.set_disabled(
+            session, accounts.find_account(session, "officer.off"), True, now=platform.clock.now()
+        )
+    max_failures = platform.security.policy.max_failures
+    tries = [("nobody.here", "not the password at all"), ("officer.off", PASSWORD)]
+    tries += [("officer.held", "not the password at all")] * max_failures + [("officer.held", PASSWORD)]
+    pages = []
+    for username, password in tries:
+        csrf = _login_form(anonymous)
+        answer = anonymous.post(
+            "/login", data={"username": username, "password": password, "csrf": csrf}, follow_redirects=False
+        )
+        error = re.search(
+            r'<p class="banner banner-error" role="alert" id="login-error">([^<]*)</p>', answer.text
+        )
+        assert error is not None, username
+        pages.append((answer.status_code, error.group(1)))
+    assert set(pages) == {(401, accounts.BAD_CREDENTIALS)}
+
+
+def _staff_account(platform: Platform, username: str) -> None:
+    """An investigator account that has not set up its one-time code yet."""
+    with transaction(platform.session_factory) as session:
+        accounts.create_account(
+            session,
+            accounts.NewAccount(
+                username, username.title(), Role.INVESTIGATOR, "CID", PASSWORD, city_wide=True
+            ),
+            by="tests",
+            now=platform.clock.now(),
+        )
+
+
+def _enrolment_page(platform: Platform, anonymous: TestClient, username: str) -> httpx.Response:
+    """Sign in with the password of an account still to enrol: the enrolment page."""
+    _staff_account(platform, username)
+    csrf = _login_form(anonymous, "/bikes")
+    answer = anonymous.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf": csrf, "next": "/bikes"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/login/enrol?next=%2Fbikes"
+    assert not [c for c in answer.headers.get_list("set-cookie") if c.startswith("sc_access=")]
+    cookie = _set_cookie(answer, ENROL_COOKIE).lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/login/enrol" in cookie
+    page = anonymous.get(answer.headers["location"])
+    assert page.status_code == 200
+    assert "no-store" in page.headers["cache-control"]
+    return page
+
+
+def test_first_sign_in_enrols_the_one_time_code_then_opens_the_console(
+    platform: Platform, anonymous: TestClient
+) -> None:
+    """The password leads to a page with the QR code and the key; a valid code signs in."""
+    page = _enrolment_page(platform, anonymous, "inv.first")
+    html = page.text
+    for landmark in (
+        '<svg viewBox="0 0 ',
+        'class="enrol-qr"',
+        'id="enrol-secret"',
+        'href="otpauth://totp/safecity:inv.first?secret=',
+        '<form method="post" action="/login/enrol" class="form" id="enrol-form">',
+        '<label for="enrol-totp">',
+        '<input type="hidden" name="next" value="/bikes">',
+        'href="/static/enrol.css',
+    ):
+        assert landmark in html, landmark
+    secret = _enrolment_secret(html)
+    code = totp_now(secret, platform.clock.now().timestamp())
+    wrong = anonymous.post(
+        "/login/enrol",
+        data={"totp": "000000" if code != "000000" else "111111", "csrf": anonymous.cookies[CSRF_COOKIE]},
+        follow_redirects=False,
+    )
+    assert wrong.status_code == 401
+    assert "does not match" in wrong.text
+    assert _enrolment_secret(wrong.text) == secret  # the same key, shown again
+    done = anonymous.post(
+        "/login/enrol",
+        data={"totp": code, "csrf": anonymous.cookies[CSRF_COOKIE], "next": "/bikes"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/bikes"
+    assert "httponly" in _set_cookie(done, "sc_access").lower()
+    assert (
+        "max-age=0" in _set_cookie(done, ENROL_COOKIE).lower()
+        or "expires=" in _set_cookie(done, ENROL_COOKIE).lower()
+    )
+    assert anonymous.get("/bikes").status_code == 200
+
+
+def test_enrolment_page_without_a_live_enrolment_sends_to_sign_in(anonymous: TestClient) -> None:
+    """No (or a spent) enrolment cookie: the sign-in form, saying to start again."""
+    answer = anonymous.get("/login/enrol")
+    assert answer.status_code == 401
+    assert 'id="login-form"' in answer.text
+    assert "sign in again" in answer.text
+
+
+def test_enrolment_page_runs_under_the_strict_policy(platform: Platform, anonymous: TestClient) -> None:
+    """The QR code is markup of its own: no inline script, style or handler, no outside source."""
+    html = _enrolment_page(platform, anonymous, "inv.csp").text
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
+    assert "<style" not in html
+    assert re.search(r"\sstyle=", html) is None
+    assert re.search(r"\son[a-z]+=", html) is None
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+
+
+def _enrolment_secret(html: str) -> str:
+    match = re.search(r'<code id="enrol-secret"[^>]*>([A-Z2-7 ]+)</code>', html)
+    assert match is not None
+    return match.group(1).replace(" ", "")
 
 
 @pytest.mark.parametrize("missing", ["cookie", "field"])

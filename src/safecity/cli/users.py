@@ -54,14 +54,15 @@ def create(
     totp: Annotated[
         bool | None,
         typer.Option(
-            "--totp/--no-totp", help="Second factor (always on for investigator, commander, administrator)."
+            "--totp/--no-totp",
+            help="Second factor (always on for investigator, commander, administrator); "
+            "the user sets it up at the first sign-in.",
         ),
     ] = None,
     password_file: PasswordFile = None,
 ) -> None:
-    """Create an account; prints its one-time-code secret once when it has one."""
+    """Create an account; one with a second factor sets up its one-time code at its first sign-in."""
     from safecity.security import AccountError, Role, accounts, admin
-    from safecity.security.passwords import totp_uri
 
     try:
         role_value = Role(role)
@@ -86,11 +87,10 @@ def create(
         fail(exc.message + (f" ({exc.field})" if exc.field else ""))
     created = result.user.username
     console.print(f"created [bold]{escape(created)}[/bold] ({role_value.value})")
-    if result.secret:
+    if result.user.totp_enrolment_due:
         console.print(
-            f"one-time-code secret (shown once; add it to an authenticator app): [bold]{result.secret}[/bold]"
+            "it sets up its one-time code at its first sign-in (the key is shown to its user alone)"
         )
-        console.print(f"  {escape(totp_uri(result.secret, created))}")
 
 
 @group.command("list")
@@ -99,11 +99,14 @@ def list_() -> None:
     from safecity.security import admin
 
     platform = build_platform(settings())
+    now = platform.security.now()
     table = Table("username", "role", "unit", "areas", "second factor", "state")
     for u in admin.list_users(platform.security):
-        state = "disabled" if u.disabled else ("locked" if u.locked_until else "active")
+        slowed = u.locked_until is not None and u.locked_until > now
+        state = "disabled" if u.disabled else ("slowed down" if slowed else "active")
         areas = "city-wide" if u.city_wide else ", ".join(u.areas) or "-"
-        table.add_row(u.username, u.role, u.unit, areas, "yes" if u.has_totp else "no", state)
+        factor = "yes" if u.has_totp else ("at next sign-in" if u.totp_enrolment_due else "no")
+        table.add_row(u.username, u.role, u.unit, areas, factor, state)
     console.print(table)
 
 
@@ -137,7 +140,7 @@ def enable(username: str) -> None:
 
 @group.command("unlock")
 def unlock(username: str) -> None:
-    """Clear failed sign-ins and any lockout."""
+    """Clear failed sign-ins, the lockout of every address and the account's slow path."""
     name = _change(username, AccountChange.UNLOCK).user.username
     console.print(f"{escape(name)} unlocked")
 
@@ -151,9 +154,9 @@ def reset_password(username: str, password_file: PasswordFile = None) -> None:
 
 @group.command("reset-totp")
 def reset_totp(username: str) -> None:
-    """Issue a new one-time-code secret (printed once)."""
-    result = _change(username, AccountChange.TOTP)
-    console.print(f"{escape(result.user.username)}: new one-time-code secret (shown once): {result.secret}")
+    """Forget the one-time-code key (a lost phone): the user sets up a new one at the next sign-in."""
+    name = _change(username, AccountChange.TOTP).user.username
+    console.print(f"{escape(name)}: one-time code cleared; it is set up again at the next sign-in")
 
 
 def register(app: typer.Typer) -> None:

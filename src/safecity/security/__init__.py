@@ -8,7 +8,8 @@ are the package's own (an import-linter contract holds them to it).
 
 from safecity.core.audit import AuditEntry, Outcome, subject
 from safecity.security.audit import SYSTEM, Actor, AuditFilter, actor_of
-from safecity.security.errors import AccessDenied, AccountError, LockedOut, NotAuthenticated
+from safecity.security.enrolment import Enrolment, EnrolmentRefused
+from safecity.security.errors import AccessDenied, AccountError, NotAuthenticated
 from safecity.security.principal import AreaCache, AreaTree, Principal
 from safecity.security.pseudonym import PSEUDONYMISED_SUBJECT_KINDS, Pseudonymizer
 from safecity.security.roles import AccountKind, Permission, Role
@@ -27,7 +28,8 @@ __all__ = [
     "AreaTree",
     "AuditEntry",
     "AuditFilter",
-    "LockedOut",
+    "Enrolment",
+    "EnrolmentRefused",
     "NotAuthenticated",
     "Outcome",
     "Permission",

@@ -1,4 +1,4 @@
-"""Accounts and sign-in: create, authenticate (with lockout and back-off), sessions, revocation."""
+"""Accounts and their sessions: create, change, open, rotate and revoke (checking a sign-in: signin.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from safecity import registry
 from safecity.core.record import new_id
-from safecity.security import passwords, tokens
-from safecity.security.errors import AccountError, LockedOut, NotAuthenticated
+from safecity.security import enrolment, passwords, signin, tokens
+from safecity.security.errors import AccountError, NotAuthenticated
 from safecity.security.models import Account, AuthSession
 from safecity.security.roles import CITY_WIDE, ROLE_KIND, TOTP_REQUIRED, Role
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-BAD_CREDENTIALS = "invalid username, password or one-time code"
+BAD_CREDENTIALS = signin.BAD_CREDENTIALS  # what every failed sign-in hears
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +32,12 @@ class NewAccount:
     areas: tuple[str, ...] = ()
     city_wide: bool | None = None  # None: the role's default
     person_id: int | None = None
-    with_totp: bool | None = None  # None: required roles get one, others do not
+    with_totp: bool | None = None  # None: required roles use one, others do not; set up at first sign-in
 
 
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    """Lockout after repeated failures, doubling with each further failure."""
-
-    max_failures: int = 5
-    lockout_s: int = 900
-
-
-def create_account(
-    session: Session, new: NewAccount, *, by: str, now: datetime
-) -> tuple[Account, str | None]:
-    """Create an account; returns it and its TOTP secret (shown once) when it has one."""
+def create_account(session: Session, new: NewAccount, *, by: str, now: datetime) -> Account:
+    """Create an account. One that uses a one-time code gets no secret here: its user sets the
+    code up at the first sign-in (security/enrolment.py), so nobody else ever sees it."""
     username = new.username.strip().lower()
     if not USERNAME.match(username):
         raise AccountError(
@@ -77,7 +68,6 @@ def create_account(
             field="areas",
         )
     with_totp = role in TOTP_REQUIRED if new.with_totp is None else new.with_totp or role in TOTP_REQUIRED
-    secret = passwords.new_totp_secret() if with_totp else None
     account = Account(
         username=username,
         display_name=new.display_name.strip() or username,
@@ -88,7 +78,8 @@ def create_account(
         city_wide=city_wide,
         person_id=new.person_id,
         password_hash=passwords.hash_password(new.password),
-        totp_secret=secret,
+        uses_totp=with_totp,
+        totp_secret=None,
         failed_logins=0,
         disabled=False,
         created_at=now,
@@ -96,55 +87,6 @@ def create_account(
     )
     session.add(account)
     session.flush()
-    return account, secret
-
-
-def authenticate(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    totp_code: str | None,
-    now: datetime,
-    policy: LoginPolicy,
-) -> Account:
-    """Check a sign-in; count failures, lock with back-off; raise NotAuthenticated or LockedOut.
-
-    The caller commits the session whatever the outcome, so that failures are counted.
-    """
-    account = session.scalars(select(Account).where(Account.username == username.strip().lower())).first()
-    password_ok = passwords.verify_password(account.password_hash if account else None, password)
-    if account is None:
-        raise NotAuthenticated("bad_credentials", BAD_CREDENTIALS)
-    if account.locked_until is not None and account.locked_until > now:
-        raise LockedOut(
-            "locked_out",
-            f"too many failed sign-ins; try again after {account.locked_until.isoformat(timespec='seconds')}",
-        )
-    if account.disabled:
-        raise NotAuthenticated("account_disabled", "this account is disabled; ask an administrator")
-    ok = password_ok
-    step: int | None = None
-    if ok and account.totp_secret:
-        if not totp_code:
-            raise NotAuthenticated("totp_required", "this account needs its one-time code", field="totp")
-        step = passwords.verify_totp(
-            account.totp_secret, totp_code, at=now.timestamp(), last_step=account.totp_last_step
-        )
-        ok = step is not None
-    if not ok:
-        account.failed_logins += 1
-        over = account.failed_logins - policy.max_failures
-        if over >= 0:
-            account.locked_until = now + timedelta(seconds=policy.lockout_s * 2 ** min(over, 10))
-        raise NotAuthenticated("bad_credentials", BAD_CREDENTIALS)
-    account.failed_logins = 0
-    account.locked_until = None
-    account.last_login_at = now
-    if step is not None:
-        account.totp_last_step = step
-    if passwords.needs_rehash(account.password_hash):
-        account.password_hash = passwords.hash_password(password)
     return account
 
 
@@ -238,10 +180,9 @@ def set_disabled(session: Session, account: Account, disabled: bool, *, now: dat
         revoke_all(session, account.id, reason="account disabled", now=now)
 
 
-def unlock(account: Account) -> None:
-    """Clear a lockout."""
-    account.failed_logins = 0
-    account.locked_until = None
+def unlock(session: Session, account: Account) -> None:
+    """Clear the account's slow path and the lockout of every address."""
+    signin.clear_lockouts(session, account)
 
 
 def set_password(session: Session, account: Account, password: str, *, now: datetime) -> None:
@@ -254,8 +195,9 @@ def set_password(session: Session, account: Account, password: str, *, now: date
     revoke_all(session, account.id, reason="password changed", now=now)
 
 
-def reset_totp(account: Account) -> str:
-    """Issue a new TOTP secret (shown once)."""
-    account.totp_secret = passwords.new_totp_secret()
+def reset_totp(session: Session, account: Account) -> None:
+    """Forget the one-time-code secret: its user sets up a new one at the next sign-in."""
+    account.uses_totp = True
+    account.totp_secret = None
     account.totp_last_step = None
-    return account.totp_secret
+    enrolment.discard(session, account)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.context import Context
-from safecity.security import accounts
+from safecity.security import accounts, signin
 from safecity.security.audit import AuditEntry, AuditTrail, actor_of, subject
 from safecity.security.linkage import Rotation, rotate_pseudonym_key
 from safecity.security.models import Account
@@ -38,10 +38,9 @@ class AccountChange(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class AccountResult:
-    """The account after the change, and a new one-time-code secret when one was issued (shown once)."""
+    """The account after the change (never a secret: users set up their one-time codes themselves)."""
 
     user: UserOut
-    secret: str | None = None
 
 
 def user_view(account: Account) -> UserOut:
@@ -51,6 +50,7 @@ def user_view(account: Account) -> UserOut:
             **{c: getattr(account, c) for c in UserOut.model_fields if hasattr(account, c)},
             "areas": list(account.areas or ()),
             "has_totp": account.totp_secret is not None,
+            "totp_enrolment_due": signin.needs_enrolment(account),
         }
     )
 
@@ -66,7 +66,7 @@ def create_user(
 ) -> AccountResult:
     """Create an account (AccountError names the field at fault) and audit who created it."""
     with transaction(security.session_factory) as session:
-        account, secret = accounts.create_account(session, new, by=ctx.actor, now=security.now())
+        account = accounts.create_account(session, new, by=ctx.actor, now=security.now())
         user = user_view(account)
     security.record(
         ctx,
@@ -78,7 +78,7 @@ def create_user(
             detail={"role": user.role, "areas": user.areas, "city_wide": user.city_wide},
         ),
     )
-    return AccountResult(user, secret)
+    return AccountResult(user)
 
 
 def change_user(
@@ -92,25 +92,24 @@ def change_user(
 ) -> AccountResult:
     """Apply one change to an account (404 AccountError if there is none), audited."""
     now = security.now()
-    secret: str | None = None
     with transaction(security.session_factory) as session:
         account = accounts.find_account(session, username)
         match change:
             case AccountChange.DISABLE | AccountChange.ENABLE:
                 accounts.set_disabled(session, account, change is AccountChange.DISABLE, now=now)
             case AccountChange.UNLOCK:
-                accounts.unlock(account)
+                accounts.unlock(session, account)
             case AccountChange.PASSWORD:
                 if password is None:
                     raise ValueError("a password change needs the new password")
                 accounts.set_password(session, account, password, now=now)
             case AccountChange.TOTP:
-                secret = accounts.reset_totp(account)
+                accounts.reset_totp(session, account)
         user = user_view(account)
     security.record(
         ctx, AuditEntry(f"users.{change.value}", resource, subjects=[subject("account", user.username)])
     )
-    return AccountResult(user, secret)
+    return AccountResult(user)
 
 
 def rotate_pseudonym(

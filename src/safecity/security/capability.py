@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from safecity.core.capabilities import Capability
-from safecity.security.models import AuthSession, Case, CaseHold, CaseMember
+from safecity.security.models import (
+    AuthSession,
+    Case,
+    CaseHold,
+    CaseMember,
+    SignInAttempt,
+    TotpEnrolment,
+)
 from safecity.security.retention import cases_closed_before
 from safecity.security.settings import SECTION
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
@@ -20,8 +27,21 @@ def _ended_sessions(cut: Cutoff) -> Sequence[Purgeable]:
             "auth_sessions",
             AuthSession,
             or_(AuthSession.revoked_at < before, AuthSession.expires_at < before),
-        )
+        ),
+        # Unfinished one-time-code set-ups; a finished one is deleted when it completes.
+        Purgeable("totp_enrolments", TotpEnrolment, TotpEnrolment.expires_at < before),
     ]
+
+
+def _stale_sign_in_attempts(cut: Cutoff) -> Sequence[Purgeable]:
+    before = cut("sign_in_attempts")
+    row = SignInAttempt
+    quiet = and_(
+        or_(row.last_failure_at.is_(None), row.last_failure_at < before),
+        or_(row.locked_until.is_(None), row.locked_until < before),
+        or_(row.last_success_at.is_(None), row.last_success_at < before),
+    )
+    return [Purgeable("sign_in_attempts", SignInAttempt, quiet)]
 
 
 def _closed_cases(cut: Cutoff) -> Sequence[Purgeable]:
@@ -42,9 +62,17 @@ CAPABILITY = Capability(
         SECTION,
         RetentionEntry(
             name="ended_auth_sessions",
-            description="Sign-in sessions, counted from expiry or revocation.",
-            tables=("auth_sessions",),
+            description="Sign-in sessions, counted from expiry or revocation, and unfinished "
+            "one-time-code set-ups, counted from expiry.",
+            tables=("auth_sessions", "totp_enrolments"),
             due=_ended_sessions,
+        ),
+        RetentionEntry(
+            name="sign_in_attempts",
+            description="Sign-in failures and lockouts per username and address, and the addresses "
+            "accounts signed in from, counted from the last of these.",
+            tables=("sign_in_attempts",),
+            due=_stale_sign_in_attempts,
         ),
         RetentionEntry(
             name="closed_cases",

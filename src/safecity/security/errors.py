@@ -11,12 +11,6 @@ class NotAuthenticated(AccessDenied):
     status = 401
 
 
-class LockedOut(AccessDenied):
-    """Too many failed sign-ins; the message says until when."""
-
-    status = 429
-
-
 class AccountError(DomainError, ValueError):
     """An account command was given bad input (unknown role, weak password, taken username)."""
 
@@ -26,4 +20,4 @@ class AccountError(DomainError, ValueError):
         self.code = {404: "not_found", 409: "conflict"}.get(status, "invalid_request")
 
 
-__all__ = ["AccessDenied", "AccountError", "LockedOut", "NotAuthenticated"]
+__all__ = ["AccessDenied", "AccountError", "NotAuthenticated"]

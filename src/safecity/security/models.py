@@ -1,4 +1,4 @@
-"""Security tables: accounts and their sessions, cases and who works them, and the audit chain."""
+"""Security tables: accounts, sign-in attempts and sessions, cases and who works them, the audit chain."""
 
 from __future__ import annotations
 
@@ -30,8 +30,13 @@ class Account(Base):
     # A citizen's own registry record, so that they can see their bikes and who looked at them.
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(256))
+    # Signs in with a one-time code (always for the roles in TOTP_REQUIRED). Its user sets the code
+    # up at the next sign-in while `totp_secret` is empty (security/enrolment.py).
+    uses_totp: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)  # refuses a replayed code
+    # Failed sign-ins from every address since the last success, and until when addresses the
+    # account has never signed in from must wait before their next try (security/signin.py).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -54,6 +59,44 @@ class AuthSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
     client: Mapped[str] = mapped_column(String(128), default="")
+
+    account: Mapped[Account] = relationship(lazy="joined")
+
+
+class SignInAttempt(Base):
+    """Sign-ins of one username from one address: failures, a lockout of that pair, the last success.
+
+    Kept for usernames that name no account too, so that an unknown name costs the same work
+    and answers the same as a real one. An address with a recent success is one the account's
+    owner uses: the per-account slow path never holds it back.
+    """
+
+    __tablename__ = "sign_in_attempts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # consecutive, from this address
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+
+class TotpEnrolment(Base):
+    """A one-time-code set-up in progress: the new secret, until a valid code confirms it.
+
+    Only the SHA-256 of the enrolment token's secret part is stored; one per account (a new
+    sign-in replaces it), removed when completed or after too many wrong codes.
+    """
+
+    __tablename__ = "totp_enrolments"
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), unique=True, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
 
     account: Mapped[Account] = relationship(lazy="joined")
 

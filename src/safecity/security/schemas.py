@@ -64,7 +64,9 @@ class UserIn(_In):
     city_wide: bool | None = None
     person_id: int | None = Field(None, ge=1, le=2**31 - 1)
     totp: bool | None = Field(
-        None, description="Give a second factor (always for investigator, commander, admin)."
+        None,
+        description="Sign in with a one-time code (always for investigator, commander, administrator); "
+        "the user sets it up at the first sign-in.",
     )
 
 
@@ -83,19 +85,45 @@ class UserOut(BaseModel):
     city_wide: bool
     person_id: int | None
     disabled: bool
-    failed_logins: int
-    locked_until: datetime | None
-    has_totp: bool
+    failed_logins: int = Field(description="Failed sign-ins from every address since the last success.")
+    locked_until: datetime | None = Field(
+        description="Until when addresses the account has never signed in from must wait (its slow "
+        "path); the lockouts of single addresses are not listed."
+    )
+    has_totp: bool = Field(description="A one-time code is set up.")
+    totp_enrolment_due: bool = Field(description="The user sets up a one-time code at the next sign-in.")
     created_at: datetime
     last_login_at: datetime | None
 
 
 class UserCreatedOut(BaseModel):
-    """A new account; the TOTP secret is shown only this once."""
+    """A new account. Its one-time code, if it uses one, is set up by its user at the first sign-in:
+    nobody else ever sees the secret."""
 
     user: UserOut
-    totp_secret: str | None
-    totp_uri: str | None
+
+
+class EnrolmentOut(BaseModel):
+    """The answer (202) to a password sign-in of an account that must first set up its one-time code.
+
+    Add the key to an authenticator app (scan `totp_uri` as a QR code, or type `totp_secret`),
+    then send a code from it with the token to `POST /api/v1/auth/enrol`: that completes the
+    sign-in. Shown to this user alone; the token is good for that call only, for `expires_in` s.
+    """
+
+    enrolment_required: bool = True
+    enrolment_token: str = Field(description="Single use: send it to POST /api/v1/auth/enrol.")
+    expires_in: int = Field(description="Seconds left to complete the set-up.")
+    username: str
+    totp_secret: str = Field(description="The new key, base32, for an authenticator app.")
+    totp_uri: str = Field(description="The same key as an otpauth:// URI (what a QR code carries).")
+
+
+class EnrolIn(_In):
+    """Complete a one-time-code set-up: the enrolment token and a code from the app."""
+
+    enrolment_token: str = Field(min_length=1, max_length=200)
+    totp: str = Field(min_length=1, max_length=8, description="Six-digit code from the authenticator app.")
 
 
 class PasswordIn(_In):

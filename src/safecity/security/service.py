@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
 from safecity.core.context import Context
-from safecity.security import accounts
+from safecity.security import accounts, enrolment, signin
 from safecity.security.audit import (
     Actor,
     AuditEntry,
@@ -81,14 +81,16 @@ class Security:
         token_key: bytes,
         access_ttl_s: int = 900,
         refresh_ttl_s: int = 12 * 3600,
-        policy: accounts.LoginPolicy | None = None,
+        policy: signin.LoginPolicy | None = None,
+        enrolment_ttl_s: int = 600,
         seal_journal: Path | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.tokens = TokenService(token_key, ttl_s=access_ttl_s)
         self.refresh_ttl_s = refresh_ttl_s
-        self.policy = policy or accounts.LoginPolicy()
+        self.policy = policy or signin.LoginPolicy()
+        self.enrolment_ttl_s = enrolment_ttl_s
         self.engine: Engine = session_factory.kw["bind"]
         self.areas = AreaCache(session_factory)
         self.audit = AuditTrail(session_factory, journal=seal_journal)
@@ -207,45 +209,84 @@ class Security:
             raise NotAuthenticated("account_disabled", "this account is disabled")
         return row
 
-    def login(self, *, username: str, password: str, totp: str | None, client: str) -> SignedIn:
-        """Sign in; the attempt is audited whichever way it goes."""
+    def login(
+        self, *, username: str, password: str, totp: str | None, client: str
+    ) -> SignedIn | enrolment.Enrolment:
+        """Sign in; or, for an account still to set up its one-time code, start that enrolment.
+
+        The attempt is audited whichever way it goes, a refusal with its true reason.
+        """
+        now = self.now()
+        attempt = signin.Attempt(username, password, totp, client)
+        started: enrolment.Enrolment | None = None
+        try:
+            with self.session_factory.begin() as session:
+                try:
+                    account = signin.authenticate(session, attempt, now=now, policy=self.policy)
+                except AccessDenied:
+                    session.commit()  # keep the failure count
+                    raise
+                if signin.needs_enrolment(account):
+                    started = enrolment.start(session, account, now=now, ttl_s=self.enrolment_ttl_s)
+                    actor = self.principal_of(account, session_id=None, client=client).actor
+                else:
+                    signed = self._open_session(session, account, client=client, now=now)
+        except AccessDenied as exc:
+            self._refused(attempt.username, attempt.client, "auth.login", exc, now=now)
+            raise
+        if started is not None:
+            self.audit.record(actor, AuditEntry("auth.enrol_start", "POST /api/v1/auth/login"), at=now)
+            return started
+        self.audit.record(signed.principal.actor, AuditEntry("auth.login", "POST /api/v1/auth/login"), at=now)
+        return signed
+
+    def enrolment(self, token: str) -> enrolment.Enrolment:
+        """The enrolment a token names, to show its key again; EnrolmentRefused if it is not live."""
+        with self.session_factory() as session:
+            return enrolment.current(session, token, now=self.now())
+
+    def enrol(self, *, token: str, code: str, client: str) -> SignedIn:
+        """Complete a one-time-code enrolment with a valid code and open the session; audited."""
         now = self.now()
         try:
             with self.session_factory.begin() as session:
                 try:
-                    account = accounts.authenticate(
-                        session,
-                        username=username,
-                        password=password,
-                        totp_code=totp,
-                        now=now,
-                        policy=self.policy,
-                    )
+                    account, step = enrolment.complete(session, token, code, now=now)
                 except AccessDenied:
-                    session.commit()  # keep the failure count
+                    session.commit()  # keep the count of wrong codes
                     raise
-                auth, refresh = accounts.start_session(
-                    session, account, now=now, ttl_s=self.refresh_ttl_s, client=client
-                )
-                principal = self.principal_of(account, session_id=auth.id, client=client)
-        except AccessDenied as exc:
-            self.audit.record(
-                Actor(username.strip().lower()[:64] or "anonymous", "unknown", "", client),
-                AuditEntry(
-                    "auth.login",
-                    "POST /api/v1/auth/login",
-                    Outcome.REFUSED,
-                    exc.status,
-                    detail={"code": exc.code},
-                ),
-                at=now,
-            )
+                signin.record_success(session, account, client, now=now, step=step)
+                signed = self._open_session(session, account, client=client, now=now)
+        except enrolment.EnrolmentRefused as exc:
+            self._refused(exc.username or "", client, "auth.enrol_fail", exc, now=now)
             raise
-        self.audit.record(principal.actor, AuditEntry("auth.login", "POST /api/v1/auth/login"), at=now)
+        actor = signed.principal.actor
+        self.audit.record(actor, AuditEntry("auth.enrol_complete", "POST /api/v1/auth/enrol"), at=now)
+        self.audit.record(actor, AuditEntry("auth.login", "POST /api/v1/auth/enrol"), at=now)
+        return signed
+
+    def _open_session(self, session: Session, account: Account, *, client: str, now: datetime) -> SignedIn:
+        """A new sign-in session for the account, with its access and refresh tokens."""
+        auth, refresh = accounts.start_session(
+            session, account, now=now, ttl_s=self.refresh_ttl_s, client=client
+        )
+        principal = self.principal_of(account, session_id=auth.id, client=client)
         access = self.tokens.issue(
             account_id=principal.account_id, session_id=auth.id, role=principal.role, now=now
         )
         return SignedIn(access, refresh, self.tokens.ttl_s, principal)
+
+    def _refused(self, username: str, client: str, action: str, exc: AccessDenied, *, now: datetime) -> None:
+        """Audit a refused sign-in step with the reason the caller was not told (auditors may see it)."""
+        reason = exc.reason.value if isinstance(exc, signin.SignInRefused) else exc.code
+        resource = "POST /api/v1/auth/enrol" if action == "auth.enrol_fail" else "POST /api/v1/auth/login"
+        self.audit.record(
+            Actor(signin.normalised(username) or "anonymous", "unknown", "", client),
+            AuditEntry(
+                action, resource, Outcome.REFUSED, exc.status, detail={"code": exc.code, "reason": reason}
+            ),
+            at=now,
+        )
 
     def refresh(self, refresh_token: str, *, client: str) -> SignedIn:
         """Rotate a refresh token and issue a new access token."""

@@ -21,9 +21,29 @@ class SecuritySettings(Section):
     refresh_token_ttl_s: int = Field(
         12 * 3600, ge=300, description="Lifetime of a sign-in session (refresh token)."
     )
-    login_max_failures: int = Field(5, ge=1, description="Failed logins before an account is locked.")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins from one address before it is locked out of that account."
+    )
     login_lockout_s: int = Field(
-        900, ge=1, description="First lockout; it doubles with every further failure."
+        900, ge=1, description="First lockout of an address; it doubles with every further failure."
+    )
+    login_account_max_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed sign-ins against one account, from any address, before it is slowed down "
+        "for addresses it has never signed in from.",
+    )
+    login_account_delay_s: int = Field(
+        30,
+        ge=1,
+        description="Wait between tries of a slowed-down account from a new address; it doubles with "
+        "every further failure, up to login_lockout_s.",
+    )
+    totp_enrolment_ttl_s: int = Field(
+        600,
+        ge=60,
+        le=3600,
+        description="How long a user has to confirm a new one-time code after signing in with the password.",
     )
     audit_seal_interval_s: int = Field(300, ge=1, description="How often the audit chain head is signed.")
 

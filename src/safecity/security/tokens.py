@@ -89,12 +89,20 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def split_token(token: str) -> tuple[str, str] | None:
+    """`<row id>.<secret>` (a refresh or enrolment token) -> its parts, or None if malformed."""
+    row_id, dot, secret = token.partition(".")
+    if not dot or not row_id or not secret or len(token) > 200:
+        return None
+    return row_id, secret
+
+
 def split_refresh(token: str) -> tuple[str, str]:
     """`<session id>.<secret>` -> parts; NotAuthenticated if malformed."""
-    session_id, dot, secret = token.partition(".")
-    if not dot or not session_id or not secret or len(token) > 200:
+    parts = split_token(token)
+    if parts is None:
         raise NotAuthenticated("refresh_invalid", "the refresh token is malformed")
-    return session_id, secret
+    return parts
 
 
 def secret_matches(stored_digest: str, secret: str) -> bool:

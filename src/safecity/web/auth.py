@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 ACCESS_COOKIE = "sc_access"
 REFRESH_COOKIE = "sc_refresh"
 CSRF_COOKIE = "sc_csrf"
+ENROL_COOKIE = "sc_enrol"  # the console's one-time-code enrolment token, sent only to /login/enrol
+ENROL_PATH = "/login/enrol"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_PURPOSE_CHARS = 500  # the longest purpose a route accepts (web/api: PurposeQuery)

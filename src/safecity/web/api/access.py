@@ -1,18 +1,24 @@
 """Sign-in, tokens, accounts and a person's own view: who has accessed my data.
 
-Sign-in answers bearer tokens to API clients; the console's form sign-in (web/pages/login.py) puts
-the same tokens into HttpOnly cookies. Refusals are audited by the AccessDenied handler.
+Sign-in answers bearer tokens to API clients, or (202) a one-time-code enrolment to complete
+with `/auth/enrol`; the console's form sign-in (web/pages/login.py, enrol.py) puts the same
+tokens into HttpOnly cookies. Refusals are audited by the AccessDenied handler.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from datetime import datetime
+from typing import Any
 
-from safecity.security import NotAuthenticated, Principal, SignedIn, accounts, admin
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from safecity.security import Enrolment, NotAuthenticated, Principal, SignedIn, accounts, admin
 from safecity.security import Permission as P
-from safecity.security.passwords import totp_uri
 from safecity.security.schemas import (
     AccessOut,
+    EnrolIn,
+    EnrolmentOut,
     LoginIn,
     MeOut,
     PasswordIn,
@@ -59,18 +65,63 @@ def token_out(signed: SignedIn) -> TokenOut:
     )
 
 
-@router.post("/auth/login", response_model=TokenOut, summary="Sign in")
+def enrolment_out(started: Enrolment, now: datetime) -> EnrolmentOut:
+    """An enrolment as its user sees it: the token, the new key and its otpauth:// URI."""
+    return EnrolmentOut(
+        enrolment_token=started.token,
+        expires_in=started.expires_in(now),
+        username=started.username,
+        totp_secret=started.secret,
+        totp_uri=started.uri,
+    )
+
+
+@router.post(
+    "/auth/login",
+    response_model=TokenOut,
+    summary="Sign in",
+    responses={
+        202: {
+            "model": EnrolmentOut,
+            "description": "The password is right, but the account must first set up its one-time "
+            "code: no session yet (complete it with POST /api/v1/auth/enrol).",
+        },
+        401: {"description": "Any failure, whatever the reason: `bad_credentials`."},
+    },
+)
 def login(
     body: LoginIn,
     platform: PlatformDep,
     request: Request,
     _: None = public("signing in is how one gets a token; rate limited per address"),
-) -> TokenOut:
-    """Password (and one-time code where required) for an access token and a refresh token."""
+) -> Any:
+    """Password (and one-time code where required) for an access token and a refresh token.
+
+    Every failure gets the same 401 `bad_credentials`. An account still to set up its one-time
+    code gets 202 with an enrolment instead of tokens.
+    """
     limit_login(request)
     signed = platform.security.login(
         username=body.username, password=body.password, totp=body.totp, client=client_of(request)
     )
+    if isinstance(signed, Enrolment):
+        started = enrolment_out(signed, platform.security.now())
+        return JSONResponse(started.model_dump(), status_code=202, headers={"Cache-Control": "no-store"})
+    return token_out(signed)
+
+
+@router.post("/auth/enrol", response_model=TokenOut, summary="Complete a one-time-code set-up")
+def enrol(
+    body: EnrolIn,
+    platform: PlatformDep,
+    request: Request,
+    _: None = public("the enrolment token is its own credential; rate limited per address"),
+) -> TokenOut:
+    """The enrolment token from a 202 sign-in and a code from the app: the key becomes the
+    account's and the session opens. A wrong code is 401 `enrolment_code_wrong` (five end the
+    enrolment); a spent, replaced or expired token is 401 `enrolment_invalid`."""
+    limit_login(request)
+    signed = platform.security.enrol(token=body.enrolment_token, code=body.totp, client=client_of(request))
     return token_out(signed)
 
 
@@ -151,7 +202,7 @@ def my_bikes(platform: PlatformDep, who: Principal = need(P.SELF_READ)) -> list[
 def create_user(
     body: UserIn, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
 ) -> UserCreatedOut:
-    """Create an account; a TOTP secret, when given, is shown only in this answer."""
+    """Create an account; one that uses a one-time code gets it set up by its user at first sign-in."""
     for area in body.areas:
         who.require_area(area, what=f"area {area}")
     new = accounts.NewAccount(
@@ -168,13 +219,7 @@ def create_user(
     result = admin.create_user(
         platform.security, who.context(), new, resource=resource_of(request), status=201
     )
-    return _created_out(result)
-
-
-def _created_out(result: admin.AccountResult) -> UserCreatedOut:
-    secret = result.secret
-    uri = totp_uri(secret, result.user.username) if secret else None
-    return UserCreatedOut(user=result.user, totp_secret=secret, totp_uri=uri)
+    return UserCreatedOut(user=result.user)
 
 
 @router.get("/users", response_model=list[UserOut], summary="Accounts")
@@ -237,14 +282,12 @@ def set_user_password(
     return _account_action(platform, request, who, username, admin.AccountChange.PASSWORD, body).user
 
 
-@router.post(
-    "/users/{username}/totp", response_model=UserCreatedOut, summary="Issue a new one-time code secret"
-)
+@router.post("/users/{username}/totp", response_model=UserOut, summary="Reset the one-time code")
 def reset_user_totp(
     username: str, platform: PlatformDep, request: Request, who: Principal = need(P.USERS_MANAGE)
-) -> UserCreatedOut:
-    """A new TOTP secret, shown only in this answer."""
-    return _created_out(_account_action(platform, request, who, username, admin.AccountChange.TOTP))
+) -> UserOut:
+    """Forget the account's one-time-code key: its user sets up a new one at the next sign-in."""
+    return _account_action(platform, request, who, username, admin.AccountChange.TOTP).user
 
 
-__all__ = ["me_out", "router", "token_out"]
+__all__ = ["enrolment_out", "me_out", "router", "token_out"]
