@@ -27,6 +27,7 @@ from tests.authn import mint
 from tests.browser.livecity import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    Credentials,
     LiveCity,
     city_geojson,
     require_chromium,
@@ -109,3 +110,11 @@ def page(browser: Any, live: LiveCity) -> Iterator[Any]:
     yield page
     context.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def investigator(live: LiveCity) -> Credentials:
+    """A new investigator of the test city's district (signs in with a one-time code)."""
+    account = live.account(Role.INVESTIGATOR, areas=("D01",))
+    assert account.totp_secret is not None  # investigators must use a second factor
+    return account
