@@ -8,15 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from safecity import registry
 from safecity.ingest import Part
 from safecity.platform import Platform
 from safecity.settings import Settings
 from safecity.status import StatusMonitor
-from safecity.store import transaction
-
-STATION = "BS-000001"
-STOLEN_TAG = "00A1B2C3D4"
+from tests.cli.helpers import STATION, STOLEN_TAG, seed_stolen_bike
 
 
 class Timer:
@@ -32,42 +28,8 @@ class Timer:
 @pytest.fixture
 def platform(tmp_path: Path) -> Platform:
     """A platform with one base station and a bike reported stolen two hours ago."""
-    now = datetime.now(UTC)
     built = Platform.build(Settings(data_dir=tmp_path))
-    with transaction(built.session_factory) as session:
-        registry.create_device(
-            session,
-            device_id=STATION,
-            kind="rfid_station",
-            name="Gate",
-            lat=28.0,
-            lon=120.7,
-            area_id=None,
-            now=now,
-        )
-        reg = registry.BikeRegistration(
-            tag_id=STOLEN_TAG,
-            frame_number="WZ-1",
-            model="Yadea G5",
-            colour="red",
-            owner_id_number="11010519491231002X",
-            owner_name="Zhang Wei",
-        )
-        bike = registry.register_bike(
-            session,
-            reg=reg,
-            by="clerk",
-            now=now - timedelta(hours=3),
-            pseudonymize=built.pseudonyms.pseudonym,
-        )
-        registry.report_stolen(
-            session,
-            bike_id=bike.id,
-            reported_by="owner",
-            basis="report 42",
-            owner="officer-12",
-            now=now - timedelta(hours=2),
-        )
+    seed_stolen_bike(built, datetime.now(UTC))
     return built
 
 

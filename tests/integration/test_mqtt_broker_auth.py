@@ -179,6 +179,19 @@ def _reads(subject: str, n: int = 2) -> bytes:
     return "\n".join(json.dumps(e) for e in events).encode()
 
 
+async def _ingesting(settings: Settings, platform_password: str, port: int) -> Platform:
+    """The platform running, its MQTT client signed in with the generated platform account."""
+    platform = Platform.build(
+        Settings(
+            data_dir=settings.data_dir,
+            mqtt_topic_prefix=settings.section(IngestSettings).mqtt_topic_prefix,
+            mqtt_url=f"mqtt://{PLATFORM_USER}:{platform_password}@{HOST}:{port}",
+        )
+    )
+    await platform.start()
+    return platform
+
+
 def _stored_subjects(platform: Platform) -> set[str]:
     now = platform.clock.now()
     frame = platform.lake.scan(start=now - timedelta(hours=1), end=now + timedelta(hours=1)).collect()
@@ -197,13 +210,7 @@ async def test_each_device_publishes_only_as_itself_on_the_generated_broker(
     assert Device().connect(port) == "Not authorized"
     assert Device("BS-A", secrets["BS-B"]).connect(port) in {"Not authorized", "Bad user name or password"}
 
-    live = Settings(
-        data_dir=settings.data_dir,
-        mqtt_topic_prefix=prefix,
-        mqtt_url=f"mqtt://{PLATFORM_USER}:{platform_password}@{HOST}:{port}",
-    )
-    platform = Platform.build(live)
-    await platform.start()
+    platform = await _ingesting(settings, platform_password, port)
     device = Device("BS-A", secrets["BS-A"])
     try:
         assert await asyncio.to_thread(device.connect, port) == "Success"
@@ -252,13 +259,7 @@ async def test_the_simulator_signs_in_as_each_station_with_its_own_secret(
     platform_password = _broker_config(settings, out, port)
     _start(out, port, started)
     prefix = settings.section(IngestSettings).mqtt_topic_prefix
-    live = Settings(
-        data_dir=settings.data_dir,
-        mqtt_topic_prefix=prefix,
-        mqtt_url=f"mqtt://{PLATFORM_USER}:{platform_password}@{HOST}:{port}",
-    )
-    platform = Platform.build(live)
-    await platform.start()
+    platform = await _ingesting(settings, platform_password, port)
     publishers = DevicePublishers(f"mqtt://{HOST}:{port}", secrets, prefix)
     try:
         publishers.publish("BS-A", _reads("00AAAAAAA1"))

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
+from safecity.cli.common import configure_structlog, log_level
 from safecity.settings import Settings
 
 REDRAW_S = 1.0  # how often the redrawn status line is refreshed on a terminal
@@ -60,26 +61,15 @@ def log_to_file(cfg: Settings) -> Path:
     path = log_file(cfg)
     path.parent.mkdir(parents=True, exist_ok=True)
     stream = path.open("a", encoding="utf-8", buffering=1)  # line-buffered: `tail -f` shows each line
-    level = getattr(logging, cfg.log_level.upper(), logging.INFO)
     to_file = logging.StreamHandler(stream)
     to_terminal = _CurrentStderr(logging.ERROR)
-    logging.basicConfig(level=level, format="%(message)s", handlers=[to_file, to_terminal], force=True)
-    for noisy in ("httpx", "httpcore", "alembic", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    logging.basicConfig(
+        level=log_level(cfg), format="%(message)s", handlers=[to_file, to_terminal], force=True
+    )
     renderer: Any = (
         structlog.processors.JSONRenderer() if cfg.log_json else structlog.dev.ConsoleRenderer(colors=False)
     )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            _errors_also_on_stderr(renderer),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(stream),
-    )
+    configure_structlog(cfg, _errors_also_on_stderr(renderer), stream)
     return path
 
 
