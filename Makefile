@@ -6,7 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 VENDOR := src/safecity/web/static/vendor
-ASSETS := $(VENDOR)/maplibre-gl-csp.js $(VENDOR)/maplibre-gl-csp-worker.js $(VENDOR)/maplibre-gl.css $(VENDOR)/htmx.min.js
+FONT   := $(VENDOR)/noto-sans-sc
+ASSETS := $(VENDOR)/maplibre-gl-csp.js $(VENDOR)/maplibre-gl-csp-worker.js $(VENDOR)/maplibre-gl.css $(VENDOR)/htmx.min.js \
+          $(FONT)/400.css $(FONT)/700.css
 NAME   ?=
 
 .PHONY: demo serve test lint bench install assets clean format
@@ -32,6 +34,15 @@ $(ASSETS): frontend/package.json frontend/package-lock.json
 	mkdir -p $(VENDOR)
 	cd frontend/node_modules/maplibre-gl/dist && cp maplibre-gl-csp.js maplibre-gl-csp-worker.js maplibre-gl.css LICENSE.txt ../../../../$(VENDOR)/
 	cp frontend/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	@# Chinese text on any machine: Noto Sans SC, regular and bold, woff2, and only its numbered
+	@# chunks (the Chinese ones: the css is cut to those, so Latin text keeps the system font); the
+	@# browser fetches just the unicode-range chunks a page's text needs.
+	rm -rf $(FONT) && mkdir -p $(FONT)/files
+	cd frontend/node_modules/@fontsource/noto-sans-sc && for w in 400 700; do \
+	  awk 'BEGIN { RS = ""; ORS = "\n\n" } /noto-sans-sc-\[[0-9]+\]/' $$w.css \
+	    | sed -E "s/, url\([^)]*\.woff\) format\('woff'\)//" > ../../../../$(FONT)/$$w.css && \
+	  grep -o "files/[^)]*\.woff2" ../../../../$(FONT)/$$w.css | xargs -I{} cp {} ../../../../$(FONT)/files/ || exit 1; \
+	done; cp LICENSE ../../../../$(FONT)/
 	@touch $(ASSETS)
 
 # pytest exits 5 when it collects no tests: that is a failure of the suite, said plainly.

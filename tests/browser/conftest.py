@@ -27,6 +27,7 @@ from tests.authn import mint
 from tests.browser.livecity import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    Credentials,
     LiveCity,
     city_geojson,
     require_chromium,
@@ -97,3 +98,11 @@ def page(browser: Any, live: LiveCity) -> Iterator[Any]:
     """A fresh 1280x800 page; the test fails on any uncaught error or CSP violation in it."""
     with watched_page(browser, live.base_url) as fresh:
         yield fresh
+
+
+@pytest.fixture
+def investigator(live: LiveCity) -> Credentials:
+    """A new investigator of the test city's district (signs in with a one-time code)."""
+    account = live.account(Role.INVESTIGATOR, areas=("D01",))
+    assert account.totp_secret is not None  # investigators must use a second factor
+    return account

@@ -43,6 +43,7 @@ WEST, SOUTH, EAST, NORTH = 120.640, 27.990, 120.700, 28.030
 BASE_STATIONS = {
     "BS-0001": (28.0050, 120.6550, "Wuma St / Jiefang Rd"),
     "BS-0002": (28.0150, 120.6800, "Xinhe St / Renmin Rd"),
+    "BS-0003": (28.0080, 120.6600, "五马街 / 解放路"),  # names in the field are Chinese
 }
 STATION_LATLON = (28.0100, 120.6650)
 

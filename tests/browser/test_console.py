@@ -41,14 +41,6 @@ def sign_in(page: Any, live: LiveCity, who: Credentials, *, start: str = "/", la
     expect(page.locator(".whoami")).to_contain_text(who.display_name)
 
 
-@pytest.fixture
-def investigator(live: LiveCity) -> Credentials:
-    """A new investigator of the test city's district (signs in with a one-time code)."""
-    account = live.account(Role.INVESTIGATOR, areas=("D01",))
-    assert account.totp_secret is not None  # investigators must use a second factor
-    return account
-
-
 def _register(live: LiveCity, tag: str, *, owner: str, id_number: str) -> dict[str, Any]:
     """Register a bike through the API as the desk investigator; the answer shows the owner masked."""
     with live.api() as client:

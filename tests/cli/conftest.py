@@ -11,12 +11,11 @@ import pytest
 import structlog
 from typer.testing import CliRunner, Result
 
-from safecity import cli, registry
+from safecity import cli
 from safecity.cli import common
 from safecity.platform import Platform
 from safecity.settings import Settings
-from safecity.store import transaction
-from tests.cli.helpers import OTHER_TAG, STATION, STOLEN_TAG, Run, read
+from tests.cli.helpers import OTHER_TAG, Run, read, seed_stolen_bike
 
 
 @pytest.fixture(autouse=True)
@@ -51,40 +50,7 @@ def registry_ready(tmp_path: Path, now: datetime) -> Settings:
     """The data folder's database at the newest schema, with one base station and a stolen bike."""
     settings = Settings(data_dir=tmp_path)
     platform = Platform.build(settings)  # runs the migrations, as the commands would
-    with transaction(platform.session_factory) as session:
-        registry.create_device(
-            session,
-            device_id=STATION,
-            kind="rfid_station",
-            name="Gate",
-            lat=28.0,
-            lon=120.7,
-            area_id=None,
-            now=now,
-        )
-        reg = registry.BikeRegistration(
-            tag_id=STOLEN_TAG,
-            frame_number="WZ-1",
-            model="Yadea G5",
-            colour="red",
-            owner_id_number="11010519491231002X",
-            owner_name="Zhang Wei",
-        )
-        bike = registry.register_bike(
-            session,
-            reg=reg,
-            by="clerk",
-            now=now - timedelta(hours=3),
-            pseudonymize=platform.pseudonyms.pseudonym,
-        )
-        registry.report_stolen(
-            session,
-            bike_id=bike.id,
-            reported_by="owner",
-            basis="report 42",
-            owner="officer-12",
-            now=now - timedelta(hours=2),
-        )
+    seed_stolen_bike(platform, now)
     platform.engine.dispose()
     return settings
 

@@ -541,7 +541,7 @@ def test_own_static_assets_referenced_exist(client: TestClient, path: str) -> No
 
 
 def test_vendor_assets_referenced_exist(client: TestClient) -> None:
-    """MapLibre (CSP build, its worker and its CSS) is installed by `make assets` and served."""
+    """MapLibre (CSP build, its worker and its CSS) and the Chinese font are installed by `make assets`."""
     missing = pages.missing_vendor_assets()
     if missing:
         reason = f"front-end libraries missing ({', '.join(missing)}): run `make assets`"
@@ -549,7 +549,12 @@ def test_vendor_assets_referenced_exist(client: TestClient) -> None:
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
     referenced = [a for a in _assets(client.get("/").text) if a.startswith("/static/vendor/")]
-    assert sorted(referenced) == ["/static/vendor/maplibre-gl-csp.js", "/static/vendor/maplibre-gl.css"]
+    assert sorted(referenced) == [
+        "/static/vendor/maplibre-gl-csp.js",
+        "/static/vendor/maplibre-gl.css",
+        "/static/vendor/noto-sans-sc/400.css",
+        "/static/vendor/noto-sans-sc/700.css",
+    ]
     for asset in [*referenced, "/static/vendor/maplibre-gl-csp-worker.js"]:
         assert client.get(asset).status_code == 200, asset
     worker_url = "/static/vendor/maplibre-gl-csp-worker.js"
@@ -564,8 +569,8 @@ def test_missing_vendor_assets_are_named_on_the_page(
     html = client.get("/").text
     assert "run <code>make assets</code>" in html
     assert all(name in html for name in pages.VENDOR_ASSETS)
-    (tmp_path / "vendor").mkdir()
     for name in pages.VENDOR_ASSETS:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     assert pages.missing_vendor_assets() == []
     assert "make assets" not in client.get("/").text

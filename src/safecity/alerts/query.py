@@ -244,6 +244,12 @@ def list_alerts(
     return [AlertView.of(a) for a in session.scalars(query)]
 
 
+def count_open(session: Session) -> int:
+    """How many alerts are not closed yet (new, acknowledged or dispatched)."""
+    query = select(func.count()).select_from(Alert).where(Alert.status != AlertStatus.CLOSED)
+    return session.scalar(query) or 0
+
+
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 

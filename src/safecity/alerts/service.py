@@ -210,6 +210,11 @@ class AlertService:
         with self._sessions() as session:
             return query.list_alerts(session, where, areas=areas)
 
+    def count_open(self) -> int:
+        """How many alerts are not closed yet, everywhere (the terminal's status line)."""
+        with self._sessions() as session:
+            return query.count_open(session)
+
     def export_cap(self, alert_id: str) -> bytes:
         """The alert as a CAP 1.2 XML message (no personal data)."""
         return self.cap_of(self.get(alert_id))

@@ -76,12 +76,24 @@ def configure_logging(cfg: Settings) -> None:
     """Structured logs: console text by default, JSON lines with SAFECITY_LOG_JSON=true."""
     import logging
 
-    level = getattr(logging, cfg.log_level.upper(), logging.INFO)
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
-    # Libraries that log every request or migration step at INFO would drown the platform's own logs.
+    logging.basicConfig(level=log_level(cfg), format="%(message)s", stream=sys.stderr)
+    renderer: Any = structlog.processors.JSONRenderer() if cfg.log_json else structlog.dev.ConsoleRenderer()
+    # Logs go to stderr like the progress bars: stdout carries only results (replay's JSON totals).
+    configure_structlog(cfg, renderer, sys.stderr)
+
+
+def log_level(cfg: Settings) -> int:
+    """The configured level; libraries that log every request or migration step are held at WARNING."""
+    import logging
+
+    level: int = getattr(logging, cfg.log_level.upper(), logging.INFO)
     for noisy in ("httpx", "httpcore", "alembic", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    renderer: Any = structlog.processors.JSONRenderer() if cfg.log_json else structlog.dev.ConsoleRenderer()
+    return level
+
+
+def configure_structlog(cfg: Settings, renderer: Any, stream: Any) -> None:
+    """The platform's structured log lines, rendered by `renderer` into `stream`."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -90,9 +102,8 @@ def configure_logging(cfg: Settings) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        # Logs go to stderr like the progress bars: stdout carries only results (replay's JSON totals).
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(log_level(cfg)),
+        logger_factory=structlog.PrintLoggerFactory(stream),
     )
 
 

@@ -13,26 +13,63 @@ import typer
 from rich.markup import escape
 
 from safecity.cli.common import build_platform, configure_logging, console, err, progress, settings
+from safecity.cli.terminal import live_status, log_to_file
 from safecity.settings import Settings
 
+Verbose = Annotated[
+    bool, typer.Option("--verbose", help="Show the logs here instead of in <data_dir>/log/safecity.log.")
+]
+StatusEvery = Annotated[
+    float,
+    typer.Option(
+        min=0.1,
+        help="Seconds between status lines when stdout is not a terminal (redrawn each second on one).",
+    ),
+]
 
-def serve() -> None:
+
+def serve(verbose: Verbose = False, status_every: StatusEvery = 10.0) -> None:
     """Run the platform and its web console (settings from SAFECITY_* variables)."""
     cfg = settings()
-    configure_logging(cfg)
-    _serve(cfg)
+    logs = _terminal_logging(cfg, verbose)
+    platform = build_platform(cfg)
+    _serve(cfg, platform, logs=logs, status_every=status_every)
 
 
-def _serve(cfg: Settings, platform: Any = None, simulation: dict[str, Any] | None = None) -> None:
+def _terminal_logging(cfg: Settings, verbose: bool) -> Path | None:
+    """Logs on the terminal (`--verbose`), else in the log file, whose path is returned."""
+    if verbose:
+        configure_logging(cfg)
+        return None
+    return log_to_file(cfg)
+
+
+def _serve(
+    cfg: Settings,
+    platform: Any,
+    *,
+    logs: Path | None,
+    status_every: float,
+    simulation: dict[str, Any] | None = None,
+) -> None:
     import uvicorn
 
+    from safecity.status import StatusMonitor
     from safecity.web.app import create_app
 
-    platform = platform or build_platform(cfg)
     fastapi_app = create_app(
         platform, background=_simulation_task(platform, simulation) if simulation else None
     )
-    uvicorn.run(fastapi_app, host=cfg.host, port=cfg.port, log_level="warning", proxy_headers=False)
+    console.print(
+        f"Open the console at [bold]http://{cfg.host}:{cfg.port}[/bold] (Ctrl-C stops).", soft_wrap=True
+    )
+    if logs is not None:
+        console.print(f"Logs: {escape(str(logs))} (--verbose shows them here).", soft_wrap=True)
+    monitor = StatusMonitor(platform)
+    # With the logs on the terminal a redrawn line would fight them: plain lines then.
+    redraw = console.is_terminal and logs is not None
+    with live_status(lambda: monitor.sample().line(), console, every_s=status_every, redraw=redraw):
+        uvicorn.run(fastapi_app, host=cfg.host, port=cfg.port, log_level="warning", proxy_headers=False)
 
 
 def _simulation_task(platform: Any, simulation: dict[str, Any]) -> Any:
@@ -49,10 +86,12 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generated city.")] = 7,
     speedup: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 30.0,
     thefts_per_hour: Annotated[float, typer.Option(help="Planted thefts per simulated hour.")] = 6.0,
+    verbose: Verbose = False,
+    status_every: StatusEvery = 10.0,
 ) -> None:
     """Generate the city if missing, then serve the console with the city simulated live."""
     cfg = settings()
-    configure_logging(cfg)
+    logs = _terminal_logging(cfg, verbose)
     from safecity.core.clock import AcceleratedClock, SystemClock
     from safecity.driver import city_summary, ensure_loaded, print_demo_accounts, seed_demo_accounts
 
@@ -65,10 +104,11 @@ def demo(
         platform = build_platform(cfg, clock=platform.clock, wall_clock=real)  # the new city's bounds
     console.print(f"[bold green]safecity demo[/bold green]: {city_summary(city)}; simulated at {speedup:g}x")
     print_demo_accounts(seed_demo_accounts(platform), console)
-    console.print(f"Open the console at [bold]http://{cfg.host}:{cfg.port}[/bold] (Ctrl-C stops).")
     _serve(
         cfg,
         platform,
+        logs=logs,
+        status_every=status_every,
         simulation={"city": city, "speedup": speedup, "thefts_per_hour": thefts_per_hour, "seed": seed},
     )
 

@@ -20,6 +20,8 @@ from safecity.registry.bikes import (
 )
 from safecity.registry.devices import (
     DEVICE_SCHEMA,
+    broker_accounts,
+    broker_hash,
     create_device,
     device_directory,
     hash_secret,
@@ -88,6 +90,8 @@ __all__ = [
     "bulk",
     "area_parents",
     "bikes_of",
+    "broker_accounts",
+    "broker_hash",
     "close_entry",
     "count_people_not_under",
     "create_device",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -31,6 +32,23 @@ def hash_secret(secret: str) -> str:
 def is_secret_valid(secret: str, secret_hash: str | None) -> bool:
     """Compare a presented secret with a stored hash in constant time."""
     return secret_hash is not None and hmac.compare_digest(hash_secret(secret), secret_hash)
+
+
+# Mosquitto's `$7$` password hash: PBKDF2-HMAC-SHA512 with a 12-byte salt and, as mosquitto_passwd
+# makes them, 101 iterations (ample for a 256-bit random secret; a broker checks it at every connect).
+BROKER_HASH_ITERATIONS = 101
+BROKER_SALT_BYTES = 12
+
+
+def broker_hash(secret: str, *, salt: bytes | None = None, iterations: int = BROKER_HASH_ITERATIONS) -> str:
+    """The secret as an MQTT broker's password file holds it (Mosquitto `$7$`).
+
+    It cannot be derived from `secret_hash`, and the secret itself is never kept, so it is made
+    (and stored beside `secret_hash`) whenever a secret is issued: registration, rotation, bulk load.
+    """
+    salt = salt if salt is not None else secrets.token_bytes(BROKER_SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, iterations)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
 
 
 def create_device(
@@ -63,6 +81,7 @@ def create_device(
         area_id=area_id,
         status=DeviceStatus.ACTIVE,
         secret_hash=hash_secret(secret),
+        broker_hash=broker_hash(secret),
         registered_at=now,
     )
     session.add(device)
@@ -78,6 +97,7 @@ def rotate_device_secret(session: Session, *, device_id: str) -> str:
         raise NotFound("device", device_id)
     secret = secrets.token_urlsafe(32)
     device.secret_hash = hash_secret(secret)
+    device.broker_hash = broker_hash(secret)
     device.status = DeviceStatus.ACTIVE
     changed(session, DEVICES)
     return secret
@@ -90,8 +110,17 @@ def revoke_device(session: Session, *, device_id: str) -> Device:
         raise NotFound("device", device_id)
     device.status = DeviceStatus.DISABLED
     device.secret_hash = None
+    device.broker_hash = None
     changed(session, DEVICES)
     return device
+
+
+def broker_accounts(session: Session) -> list[tuple[str, str | None]]:
+    """Every active device's id and broker password hash (None: its secret predates broker hashes)."""
+    rows = session.execute(
+        select(Device.id, Device.broker_hash).where(Device.status == DeviceStatus.ACTIVE).order_by(Device.id)
+    )
+    return [(device, hashed) for device, hashed in rows]
 
 
 DEVICE_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {

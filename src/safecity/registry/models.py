@@ -130,6 +130,9 @@ class Device(Base):
     status: Mapped[str] = mapped_column(String(16), default=DeviceStatus.ACTIVE)
     # sha256 of a 256-bit random secret; secrets are never stored (see security notes in docs).
     secret_hash: Mapped[str | None] = mapped_column(String(64))
+    # The same secret as the MQTT broker checks it (Mosquitto `$7$` PBKDF2-SHA512, salted): made
+    # when the secret is issued, since neither the secret nor sha256 of it can give it later.
+    broker_hash: Mapped[str | None] = mapped_column(String(160))
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

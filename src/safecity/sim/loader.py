@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
-from safecity.registry import BikeStatus, DeviceStatus, hash_secret
+from safecity.registry import BikeStatus, DeviceStatus, broker_hash, hash_secret
 from safecity.security import Pseudonymizer
 from safecity.sim.city import City
 
@@ -47,7 +47,7 @@ class LoadReport:
     elapsed_s: float
 
 
-def _rows(city: City, device_hashes: dict[str, str], pseudonymizer: Pseudonymizer) -> dict[str, Any]:
+def _rows(city: City, plaintext: dict[str, str], pseudonymizer: Pseudonymizer) -> dict[str, Any]:
     areas = (
         city.table("areas")
         .with_columns(pl.col("kind").replace_strict(_KIND_ORDER, return_dtype=pl.Int8).alias("_rank"))
@@ -80,7 +80,13 @@ def _rows(city: City, device_hashes: dict[str, str], pseudonymizer: Pseudonymize
     devices = city.table("devices").select("id", "kind", "name", "lat", "lon", "area_id", "registered_at")
     devices = devices.with_columns(
         status=pl.lit(DeviceStatus.ACTIVE.value),
-        secret_hash=pl.col("id").replace_strict(device_hashes, return_dtype=pl.String),
+        secret_hash=pl.col("id").replace_strict(
+            {d: hash_secret(secret) for d, secret in plaintext.items()}, return_dtype=pl.String
+        ),
+        # As the MQTT broker's password file needs it (`safecity mqtt broker-config`).
+        broker_hash=pl.col("id").replace_strict(
+            {d: broker_hash(secret) for d, secret in plaintext.items()}, return_dtype=pl.String
+        ),
     )
     return {"areas": area_rows, "people": people, "bikes": bikes, "devices": devices}
 
@@ -97,7 +103,7 @@ def load_city(
     city = city if isinstance(city, City) else City.open(city)
     device_ids = city.table("devices")["id"].to_list()
     plaintext = {device: secrets.token_urlsafe(32) for device in device_ids}
-    rows = _rows(city, {device: hash_secret(secret) for device, secret in plaintext.items()}, pseudonymizer)
+    rows = _rows(city, plaintext, pseudonymizer)
     with session_factory() as session, session.begin():
         existing = registry.bulk.counts(session)
         if any(existing.values()):

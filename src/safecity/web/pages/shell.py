@@ -21,11 +21,14 @@ WEB_DIR = Path(__file__).parent.parent
 STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 
-# Copied from npm by `make assets`; the console cannot draw its map without them.
+# Copied from npm by `make assets`; the console cannot draw its map, or Chinese text on a machine
+# without Chinese fonts, without them.
 VENDOR_ASSETS: tuple[str, ...] = (
     "vendor/maplibre-gl-csp.js",
     "vendor/maplibre-gl-csp-worker.js",
     "vendor/maplibre-gl.css",
+    "vendor/noto-sans-sc/400.css",
+    "vendor/noto-sans-sc/700.css",
 )
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
