@@ -21,7 +21,7 @@ from safecity.registry.areas import stations_of_areas
 from safecity.registry.bikes import BikeRegistration, bikes_of, register_bike
 from safecity.registry.devices import create_device, revoke_device, rotate_device_secret
 from safecity.registry.errors import InvalidInput, NotFound
-from safecity.registry.models import Area, Device, WatchlistEntry, WatchStatus
+from safecity.registry.models import Area, Device, EBike, WatchlistEntry, WatchStatus
 from safecity.registry.people import Pseudonymize
 from safecity.registry.schemas import AreaOut, BikeOut, DeviceIn, DeviceOut, EntryOut, bike_view, person_view
 from safecity.registry.watchlists import DEFAULT_WATCH_DAYS, close_entry, report_stolen, require_entry
@@ -93,11 +93,12 @@ class Registry:
     def report_stolen(self, ctx: Context, bike_id: int, report: Stolen, *, resource: str) -> EntryOut:
         """List the bike so that any base station reading its tag raises an alarm.
 
-        The entry belongs to a station in the writer's reach: the one given, or else the writer's
-        own. Only a city-wide writer may leave it without one (a city-wide entry).
+        The entry belongs to a station in the writer's reach: the one given, else the station of
+        the owner's home area when the writer reaches it, else the writer's own. Only a city-wide
+        writer may leave it without one (a city-wide entry).
         """
         with transaction(self._sessions) as session:
-            station = report.owner_station_id or self._own_station(session, ctx)
+            station = report.owner_station_id or self._answerable(session, ctx, bike_id)
             if station is not None:
                 ctx.require_area(station, what=f"station {station}")
             entry = report_stolen(
@@ -148,17 +149,25 @@ class Registry:
         return out
 
     @staticmethod
-    def _own_station(session: Session, ctx: Context) -> str | None:
-        """The one station answerable for the writer's areas (None for a city-wide writer)."""
+    def _answerable(session: Session, ctx: Context, bike_id: int) -> str | None:
+        """Where a stolen report belongs when no station was given (None: a city-wide entry).
+
+        The station of the owner's home area if the writer reaches it, else the writer's own
+        station, else (a writer above station level) the writer's own first area.
+        """
+        bike = session.get(EBike, bike_id)
+        home = bike.owner.home_area_id if bike is not None and bike.owner is not None else None
+        owners = stations_of_areas(session, area_ids={home}).get(home) if home else None
+        if owners is not None and ctx.reaches(owners[0]):
+            return owners[0]
         if ctx.city_wide:
             return None
-        stations = {s[0] for s in stations_of_areas(session, area_ids=set(ctx.home_areas)).values() if s}
-        if len(stations) != 1:
-            choices = ", ".join(sorted(stations)) or "none: your account has no station area"
-            raise InvalidInput(
-                "owner_station_id", f"give owner_station_id, the station answerable for the entry ({choices})"
-            )
-        return stations.pop()
+        mine = {s[0] for s in stations_of_areas(session, area_ids=set(ctx.home_areas)).values() if s}
+        if len(mine) == 1:
+            return mine.pop()
+        if ctx.home_areas:
+            return ctx.home_areas[0]
+        raise InvalidInput("owner_station_id", "give owner_station_id: your account covers no area")
 
     def entry(self, entry_id: int) -> EntryOut:
         """One watchlist entry (NotFound if there is none)."""

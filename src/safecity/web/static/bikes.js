@@ -104,6 +104,7 @@ function stolenForm(bike) {
     fieldEl(prefix, 'reported_by', 'Reported by'),
     fieldEl(prefix, 'basis', 'Basis (report number, statement)', { multiline: true }),
     fieldEl(prefix, 'owner', 'Officer answerable', { required: false, hint: 'You, if left empty' }),
+    fieldEl(prefix, 'owner_station_id', 'Station answerable', { required: false, hint: "The owner's station or your own, if left empty" }),
     h('p', { class: 'error', role: 'alert', hidden: true, dataset: { formError: '' } }),
     h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'danger' }, 'Report stolen')));
   bindForm(form,
