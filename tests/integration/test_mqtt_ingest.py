@@ -317,6 +317,27 @@ async def test_a_poison_message_is_dead_lettered_and_acknowledged_and_the_others
     assert [p.body for p in later.parts] == [b'{"id":"e3"}']
 
 
+async def test_a_refused_message_s_result_names_no_server_path(broker: Broker, device: DeviceClient) -> None:
+    """What the device reads on its results topic never carries an exception's text (issue 9, 14)."""
+
+    class Failing(FakePipeline):
+        async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
+            self.calls.append(parts)
+            raise OSError(28, "No space left on device", "/srv/safecity/lake/records/.tmp-01J.parquet")
+
+    ingest = broker.ingest(Failing(), retry_delay_s=0.01)
+    await ingest.start()
+    await device.listen(f"{broker.prefix}/devices/st-8/results")
+    await device.publish(broker.events("st-8"), b'{"id":"e1"}')
+    await eventually(lambda: device.received)
+    await ingest.stop()
+
+    result = msgspec.json.decode(device.received[0].payload)
+    assert result["error"] and "dead letter" in result["error"]
+    assert "/srv/safecity" not in device.received[0].payload.decode()
+    assert "No space" not in result["error"]
+
+
 async def test_unknown_topic_shape_is_acknowledged_and_not_submitted(
     broker: Broker, device: DeviceClient
 ) -> None:

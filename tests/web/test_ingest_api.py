@@ -268,6 +268,22 @@ def test_storage_failure_is_503_with_retry_after_and_a_retry_succeeds(
     assert post(api, ndjson([read(1)]), secret).json()["stored"] == 1
 
 
+def test_a_503_tells_the_device_nothing_of_the_server_s_paths(
+    api: TestClient, platform: Platform, secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lake's error names its files; the device hears only that storage is away (issue 9, 14)."""
+    lake = platform.settings.resolved_lake_dir
+    shutil.rmtree(lake)
+    lake.write_text("a file where the lake folder should be")
+    answer = post(api, ndjson([read(1)]), secret)
+    assert answer.status_code == 503
+    message = answer.json()["error"]["message"]
+    assert "storage" in message and "retry" in message
+    for secret_detail in (str(platform.settings.data_dir), str(lake), "Errno", ".parquet"):
+        assert secret_detail not in answer.text
+    assert str(lake) in capsys.readouterr().out  # the detail is logged for the operator
+
+
 NASTY_BODIES = [
     b"[]",
     b"{}",
