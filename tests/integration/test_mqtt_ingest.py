@@ -436,6 +436,57 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
         assert session.scalar(select(func.count()).select_from(DeadLetter)) == 1
 
 
+async def test_an_unreadable_message_is_refused_whole_on_the_results_topic_and_kept(
+    broker: Broker,
+    device: DeviceClient,
+    session_factory: sessionmaker[Session],
+    clock: ManualClock,
+    pseudonymizer: Pseudonymizer,
+) -> None:
+    """The MQTT form of HTTP's 400 (issue 9, item 19): an error on the results topic, nothing
+    accepted, the body kept as a dead letter, the message acknowledged."""
+    pipeline = IngestPipeline(
+        session_factory=session_factory,
+        devices=DeviceDirectory(session_factory, h3_resolution=9),
+        sink=FailingSink(),
+        dedup=Deduplicator(86400),
+        limits=IngestLimits(
+            max_event_age_s=86400,
+            max_future_skew_s=300,
+            max_batch_events=1000,
+            max_body_bytes=1 << 20,
+            h3_resolution=9,
+            bbox=None,
+        ),
+        clock=clock,
+        pseudonymizer=pseudonymizer,
+    )
+    ingest = broker.ingest(pipeline)
+    await ingest.start()
+    await device.listen(f"{broker.prefix}/devices/st-cut/results")
+    body = b'{"id":"e1","kind":"heartbeat","ts":"2026-11-22T07:59:00Z'
+
+    await device.publish(broker.events("st-cut"), body)
+    await eventually(lambda: device.received)
+    await ingest.stop()
+
+    result = msgspec.json.decode(device.received[0].payload)
+    assert "not JSON" in result["error"]
+    assert (result["received"], result["accepted"], result["rejected"]) == (0, 0, [])
+    with session_factory() as session:
+        [letter] = session.scalars(select(DeadLetter)).all()
+    assert (letter.idx, letter.field, letter.device_id, letter.raw) == (-1, "body", "st-cut", body.decode())
+    later = await next_session(broker, device, b'{"id":"e2"}')  # acknowledged: not redelivered
+    assert [p.body for p in later.parts] == [b'{"id":"e2"}']
+
+
+class FailingSink:
+    """A lake that must not be written to."""
+
+    def append(self, records: pl.DataFrame) -> int:
+        raise AssertionError(f"nothing of an unreadable body may be stored: {records.height} rows")
+
+
 class Whitelist(msgspec.Struct, tag_field="type", tag="whitelist"):
     """A message to a device as a capability would define it (door controllers: the cards let in)."""
 

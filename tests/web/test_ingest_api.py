@@ -284,6 +284,34 @@ def test_a_503_tells_the_device_nothing_of_the_server_s_paths(
     assert str(lake) in capsys.readouterr().out  # the detail is logged for the operator
 
 
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"id": "BS-000123-1", "kind": "rfid_read", "ts": "2026-11-22T07:59:00Z", "subj', "not JSON"),
+        ('{"id": "BS-000123-1", "kind": "plate_read", "subject": "浙C12345"}'.encode("gbk"), "UTF-8"),
+    ],
+)
+def test_a_body_that_cannot_be_read_as_a_whole_is_a_400_and_nothing_is_stored(
+    api: TestClient, secret: str, body: bytes, says: str
+) -> None:
+    """docs/ingest.md section 4: a truncated object or non-UTF-8 bytes are not a batch (issue 9, 19)."""
+    answer = post(api, body, secret)
+
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == ("bad_body", "body")
+    assert says in error["message"]
+    counts = api.get("/api/v1/reconciliation", headers=admin(api)).json()
+    assert (counts["ok"], counts["stored_lake"], counts["bodies_refused"]) == (True, 0, 1)
+
+
+def test_a_body_with_a_byte_order_mark_is_stored(api: TestClient, secret: str) -> None:
+    answer = post(api, b"\xef\xbb\xbf" + ndjson([read(1)]), secret)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["stored"] == 1
+
+
 NASTY_BODIES = [
     b"[]",
     b"{}",
