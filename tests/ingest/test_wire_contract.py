@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from safecity.ingest import IngestPipeline, IngestResult, Part
@@ -184,3 +186,33 @@ def test_a_cut_last_line_of_a_readable_body_is_one_event_refused(pipeline: Inges
     result = submit(pipeline, ndjson([read(1), read(2)]) + b'\n{"id": "e3", "kind": "rf')
 
     assert (result.error, result.stored, [r.index for r in result.rejected]) == (None, 2, [2])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tags=st.lists(st.tuples(st.integers(10_000_000, 10**16 - 1), st.booleans()), min_size=1, max_size=30),
+    newline=st.sampled_from([b"\n", b"\r\n"]),
+    trailing=st.booleans(),
+)
+def test_exactly_the_subjects_sent_as_numbers_are_refused(
+    pipeline: IngestPipeline, tags: list[tuple[int, bool]], newline: bytes, trailing: bool
+) -> None:
+    """Digits sent as a string are a tag; the same digits sent as a number are refused, wherever
+    they stand in the body and however its lines end."""
+    lines = [
+        raw_event(i, subject=str(tag) if as_number else f'"{tag}"') for i, (tag, as_number) in enumerate(tags)
+    ]
+    batch = pipeline.process(
+        [
+            Part(
+                body=newline.join(lines) + (newline if trailing else b""),
+                device_id="BS-000001",
+                source="http",
+            )
+        ]
+    )
+    [result] = batch[0]
+
+    assert [r.index for r in result.rejected] == [i for i, (_, as_number) in enumerate(tags) if as_number]
+    assert {r.field for r in result.rejected} <= {"subject"}
+    assert result.received == result.accepted + result.duplicates
