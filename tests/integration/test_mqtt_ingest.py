@@ -373,6 +373,28 @@ async def test_result_is_published_to_the_device_results_topic(broker: Broker, d
     assert getattr(msg.properties, "CorrelationData", None) == b"req-42"
 
 
+def real_pipeline(
+    session_factory: sessionmaker[Session], clock: ManualClock, pseudonymizer: Pseudonymizer, sink: Any
+) -> IngestPipeline:
+    """The platform's ingest pipeline over this test's database, writing to `sink`."""
+    return IngestPipeline(
+        session_factory=session_factory,
+        devices=DeviceDirectory(session_factory, h3_resolution=9),
+        sink=sink,
+        dedup=Deduplicator(86400),
+        limits=IngestLimits(
+            max_event_age_s=86400,
+            max_future_skew_s=300,
+            max_batch_events=1000,
+            max_body_bytes=1 << 20,
+            h3_resolution=9,
+            bbox=None,
+        ),
+        clock=clock,
+        pseudonymizer=pseudonymizer,
+    )
+
+
 async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
     broker: Broker,
     device: DeviceClient,
@@ -398,22 +420,7 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
             stored.append(records)
             return records.height
 
-    pipeline = IngestPipeline(
-        session_factory=session_factory,
-        devices=DeviceDirectory(session_factory, h3_resolution=9),
-        sink=ListSink(),
-        dedup=Deduplicator(86400),
-        limits=IngestLimits(
-            max_event_age_s=86400,
-            max_future_skew_s=300,
-            max_batch_events=1000,
-            max_body_bytes=1 << 20,
-            h3_resolution=9,
-            bbox=None,
-        ),
-        clock=clock,
-        pseudonymizer=pseudonymizer,
-    )
+    pipeline = real_pipeline(session_factory, clock, pseudonymizer, ListSink())
     ingest = broker.ingest(pipeline)
     await ingest.start()
     await device.listen(f"{broker.prefix}/devices/st-e2e/results")
@@ -445,22 +452,7 @@ async def test_an_unreadable_message_is_refused_whole_on_the_results_topic_and_k
 ) -> None:
     """The MQTT form of HTTP's 400 (issue 9, item 19): an error on the results topic, nothing
     accepted, the body kept as a dead letter, the message acknowledged."""
-    pipeline = IngestPipeline(
-        session_factory=session_factory,
-        devices=DeviceDirectory(session_factory, h3_resolution=9),
-        sink=FailingSink(),
-        dedup=Deduplicator(86400),
-        limits=IngestLimits(
-            max_event_age_s=86400,
-            max_future_skew_s=300,
-            max_batch_events=1000,
-            max_body_bytes=1 << 20,
-            h3_resolution=9,
-            bbox=None,
-        ),
-        clock=clock,
-        pseudonymizer=pseudonymizer,
-    )
+    pipeline = real_pipeline(session_factory, clock, pseudonymizer, FailingSink())
     ingest = broker.ingest(pipeline)
     await ingest.start()
     await device.listen(f"{broker.prefix}/devices/st-cut/results")

@@ -253,12 +253,18 @@ def test_resent_batch_is_counted_as_duplicates_and_reconciles(api: TestClient, s
     assert counts["received"] == 6
 
 
-def test_storage_failure_is_503_with_retry_after_and_a_retry_succeeds(
-    api: TestClient, platform: Platform, secret: str
-) -> None:
+def break_lake(platform: Platform) -> Path:
+    """Put a file where the lake folder should be, so that the next write fails; return its path."""
     lake = platform.settings.resolved_lake_dir
     shutil.rmtree(lake)
     lake.write_text("a file where the lake folder should be")
+    return lake
+
+
+def test_storage_failure_is_503_with_retry_after_and_a_retry_succeeds(
+    api: TestClient, platform: Platform, secret: str
+) -> None:
+    lake = break_lake(platform)
     answer = post(api, ndjson([read(1)]), secret)
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "5"
@@ -272,9 +278,7 @@ def test_a_503_tells_the_device_nothing_of_the_server_s_paths(
     api: TestClient, platform: Platform, secret: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The lake's error names its files; the device hears only that storage is away (issue 9, 14)."""
-    lake = platform.settings.resolved_lake_dir
-    shutil.rmtree(lake)
-    lake.write_text("a file where the lake folder should be")
+    lake = break_lake(platform)
     answer = post(api, ndjson([read(1)]), secret)
     assert answer.status_code == 503
     message = answer.json()["error"]["message"]
