@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from safecity import registry
 from safecity.alerts.models import Alert, AlertEvidence
 from safecity.core.clock import ManualClock
 from safecity.driver import ensure_loaded, report_stolen
 from safecity.ingest import Part
 from safecity.ingest.reconcile import reconcile
 from safecity.platform import Platform
+from safecity.registry import BikeRegistration
+from safecity.registry.models import Area
 from safecity.settings import Settings
 from safecity.sim import Simulation, TheftTruth
 
@@ -94,3 +97,70 @@ def test_simulated_day_raises_exactly_the_planted_alarms(tmp_path: Path) -> None
     assert evidence_count >= THEFTS
     check = reconcile(platform.session_factory, platform.lake)
     assert check.ok and check.received == received
+
+
+def test_thefts_whose_first_read_is_uploaded_late_are_placed_where_first_seen(tmp_path: Path) -> None:
+    """Station A reads each stolen bike first but uploads late, after station B's later read raised
+    the alarm: the alarms end where the bikes were first seen, at A's police station (issue 9, 18)."""
+    clock = ManualClock(START)
+    platform = Platform.build(Settings(data_dir=tmp_path), clock=clock)
+    tags = ["00A1B2C301", "00A1B2C302", "00A1B2C303"]
+    with platform.session_factory() as s, s.begin():
+        s.add_all(
+            [
+                Area(id="PS-A", kind="station", name="Wuma Police Station", station_id="PS-A"),
+                Area(id="PS-B", kind="station", name="Nanhui Police Station", station_id="PS-B"),
+                Area(id="CA", kind="community", name="Wuma", parent_id="PS-A"),
+                Area(id="CB", kind="community", name="Nanhui", parent_id="PS-B"),
+            ]
+        )
+        s.flush()
+        for device, area, lon in (("BS-A", "CA", 120.65), ("BS-B", "CB", 120.67)):
+            registry.create_device(
+                s,
+                device_id=device,
+                kind="rfid_station",
+                name=device,
+                lat=28.0,
+                lon=lon,
+                area_id=area,
+                now=START,
+            )
+        for n, tag in enumerate(tags):
+            bike = registry.register_bike(
+                s,
+                reg=BikeRegistration(
+                    tag_id=tag,
+                    frame_number=f"FR-{n}",
+                    model="Yadea G5",
+                    colour="red",
+                    owner_id_number="110101199003074477",
+                    owner_name="Zhang Wei",
+                    owner_phone="13812345678",
+                ),
+                by="officer-7",
+                now=START,
+                pseudonymize=platform.pseudonyms.pseudonym,
+            )
+            registry.report_stolen(
+                s, bike_id=bike.id, reported_by="owner", basis=f"report {n}", owner="o", now=START
+            )
+    platform.devices.invalidate()
+
+    def upload(device: str, minutes: int) -> None:
+        ts = (START + timedelta(minutes=minutes)).isoformat()
+        events = [{"id": f"{device}-{tag}", "kind": "rfid_read", "ts": ts, "subject": tag} for tag in tags]
+        clock.set(START + timedelta(minutes=30 + minutes))
+        results, records = platform.ingest.process(
+            [Part(body=_ndjson(events), device_id=device, source="sim")]
+        )
+        assert results[0].stored == len(tags), results
+        platform.alerts.apply_findings(platform.rules.evaluate(records))
+
+    upload("BS-B", 20)  # the later read arrives first and raises the alarms at B's station
+    upload("BS-A", 10)  # A's earlier read of the same bikes arrives late
+
+    with platform.session_factory() as session:
+        alerts = session.scalars(select(Alert)).all()
+    placed = sorted((a.subject, a.first_device, a.station_id, a.hits) for a in alerts)
+    assert placed == [(tag, "BS-A", "PS-A", 2) for tag in tags]

@@ -62,7 +62,69 @@ def test_evidence_is_ordered_by_time_even_when_it_arrives_late(
     detail = service.get(raised[0].alert_id)
     assert [e.device for e in detail.evidence] == ["RS-1", "RS-3"]
     assert detail.alert.first_seen_at == T0 + timedelta(minutes=3)
-    assert detail.alert.corr_id == "corr-RS-3-20"  # the record that raised it, for tracing
+    assert detail.alert.corr_id == "corr-RS-1-3"  # the first sighting's, in event time
+
+
+@pytest.mark.parametrize(
+    ("later", "earlier", "station", "area", "was"),
+    [
+        (("RS-3", 20), ("RS-1", 3), "S1", "C1", "S2"),
+        (("RS-1", 20), ("RS-3", 3), "S2", "C2", "S1"),
+        (("RS-3", 20), ("RS-9", 3), "CC", "C9", "S2"),
+    ],
+)
+def test_an_earlier_sighting_uploaded_late_becomes_the_first_and_moves_the_alert_to_its_station(
+    service: AlertService,
+    make_finding: MakeFinding,
+    published: Published,
+    later: tuple[str, int],
+    earlier: tuple[str, int],
+    station: str,
+    area: str,
+    was: str,
+) -> None:
+    """A station uploads an earlier read after another station's later read raised the alarm:
+    the alert (same id) is where the bike was first seen, in event time (issue 9, item 18)."""
+    raised = service.apply_findings([make_finding(*later)])[0]
+    service.acknowledge(raised.alert_id, by="officer-1")
+
+    [change] = service.apply_findings([make_finding(*earlier)])
+
+    assert (change.type, change.alert_id, change.station_id) == (ChangeType.UPDATED, raised.alert_id, station)
+    detail = service.get(raised.alert_id)
+    alert = detail.alert
+    device, minutes = earlier
+    assert (alert.first_device, alert.area_id, alert.station_id) == (device, area, station)
+    assert (alert.corr_id, alert.first_seen_at) == (
+        f"corr-{device}-{minutes}",
+        T0 + timedelta(minutes=minutes),
+    )
+    assert (alert.status, alert.hits) == ("acknowledged", 2)
+    assert detail.routing["station_id"] == station
+    assert detail.routing["via"] == ("fallback" if station == "CC" else "area")
+    assert detail.path["properties"]["devices"] == [device, later[0]]
+    step = detail.steps[-1]
+    assert (step.from_status, step.to_status, step.by) == ("acknowledged", "acknowledged", "rule:stolen_bike")
+    assert device in step.note and f"from {was} to {station}" in step.note
+    notice = published[-1][1]
+    assert (notice["type"], notice["alert_id"], notice["station_id"]) == (
+        "AlertUpdated",
+        raised.alert_id,
+        station,
+    )
+    assert (notice["first_device"], notice["rerouted_from"]) == (device, was)
+
+
+def test_a_later_sighting_keeps_the_first_place_and_the_station(
+    service: AlertService, make_finding: MakeFinding, published: Published
+) -> None:
+    raised = service.apply_findings([make_finding("RS-3", 3)])[0]
+    service.apply_findings([make_finding("RS-1", 20)])
+
+    detail = service.get(raised.alert_id)
+    assert (detail.alert.first_device, detail.alert.station_id) == ("RS-3", "S2")
+    assert [s.to_status for s in detail.steps] == ["new"]
+    assert published[-1][1]["rerouted_from"] is None
 
 
 def test_redelivered_finding_adds_nothing_and_says_nothing(

@@ -49,7 +49,7 @@ def test_json_array_and_ndjson_are_equivalent(pipeline: IngestPipeline, sink: Li
         (read(1, ts="2026-11-01T00:00:00Z"), "ts", "older than the 7 day limit"),
         (read(1, ts="2026-11-22T09:00:00Z"), "ts", "in the future"),
         (read(1, lat=95.0, lon=120.0), "lat", "not on the globe"),
-        (read(1, lat=28.0), "lat", "given together"),
+        (read(1, lat=28.0), "lon", "given together"),  # the one missing
         (read(1, device="BS-999999"), "device", "does not match the authenticated device"),
         (read(1, v=2), "v", "unsupported schema version 2"),
         (read(1, id="has space"), "id", "event id"),

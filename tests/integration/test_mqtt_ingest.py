@@ -317,6 +317,27 @@ async def test_a_poison_message_is_dead_lettered_and_acknowledged_and_the_others
     assert [p.body for p in later.parts] == [b'{"id":"e3"}']
 
 
+async def test_a_refused_message_s_result_names_no_server_path(broker: Broker, device: DeviceClient) -> None:
+    """What the device reads on its results topic never carries an exception's text (issue 9, 14)."""
+
+    class Failing(FakePipeline):
+        async def submit_parts(self, parts: list[Part]) -> list[IngestResult]:
+            self.calls.append(parts)
+            raise OSError(28, "No space left on device", "/srv/safecity/lake/records/.tmp-01J.parquet")
+
+    ingest = broker.ingest(Failing(), retry_delay_s=0.01)
+    await ingest.start()
+    await device.listen(f"{broker.prefix}/devices/st-8/results")
+    await device.publish(broker.events("st-8"), b'{"id":"e1"}')
+    await eventually(lambda: device.received)
+    await ingest.stop()
+
+    result = msgspec.json.decode(device.received[0].payload)
+    assert result["error"] and "dead letter" in result["error"]
+    assert "/srv/safecity" not in device.received[0].payload.decode()
+    assert "No space" not in result["error"]
+
+
 async def test_unknown_topic_shape_is_acknowledged_and_not_submitted(
     broker: Broker, device: DeviceClient
 ) -> None:
@@ -352,6 +373,28 @@ async def test_result_is_published_to_the_device_results_topic(broker: Broker, d
     assert getattr(msg.properties, "CorrelationData", None) == b"req-42"
 
 
+def real_pipeline(
+    session_factory: sessionmaker[Session], clock: ManualClock, pseudonymizer: Pseudonymizer, sink: Any
+) -> IngestPipeline:
+    """The platform's ingest pipeline over this test's database, writing to `sink`."""
+    return IngestPipeline(
+        session_factory=session_factory,
+        devices=DeviceDirectory(session_factory, h3_resolution=9),
+        sink=sink,
+        dedup=Deduplicator(86400),
+        limits=IngestLimits(
+            max_event_age_s=86400,
+            max_future_skew_s=300,
+            max_batch_events=1000,
+            max_body_bytes=1 << 20,
+            h3_resolution=9,
+            bbox=None,
+        ),
+        clock=clock,
+        pseudonymizer=pseudonymizer,
+    )
+
+
 async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
     broker: Broker,
     device: DeviceClient,
@@ -377,22 +420,7 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
             stored.append(records)
             return records.height
 
-    pipeline = IngestPipeline(
-        session_factory=session_factory,
-        devices=DeviceDirectory(session_factory, h3_resolution=9),
-        sink=ListSink(),
-        dedup=Deduplicator(86400),
-        limits=IngestLimits(
-            max_event_age_s=86400,
-            max_future_skew_s=300,
-            max_batch_events=1000,
-            max_body_bytes=1 << 20,
-            h3_resolution=9,
-            bbox=None,
-        ),
-        clock=clock,
-        pseudonymizer=pseudonymizer,
-    )
+    pipeline = real_pipeline(session_factory, clock, pseudonymizer, ListSink())
     ingest = broker.ingest(pipeline)
     await ingest.start()
     await device.listen(f"{broker.prefix}/devices/st-e2e/results")
@@ -413,6 +441,42 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
     assert records.select("event_id", "device", "source").rows() == [("hb-1", "st-e2e", "mqtt")]
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(DeadLetter)) == 1
+
+
+async def test_an_unreadable_message_is_refused_whole_on_the_results_topic_and_kept(
+    broker: Broker,
+    device: DeviceClient,
+    session_factory: sessionmaker[Session],
+    clock: ManualClock,
+    pseudonymizer: Pseudonymizer,
+) -> None:
+    """The MQTT form of HTTP's 400 (issue 9, item 19): an error on the results topic, nothing
+    accepted, the body kept as a dead letter, the message acknowledged."""
+    pipeline = real_pipeline(session_factory, clock, pseudonymizer, FailingSink())
+    ingest = broker.ingest(pipeline)
+    await ingest.start()
+    await device.listen(f"{broker.prefix}/devices/st-cut/results")
+    body = b'{"id":"e1","kind":"heartbeat","ts":"2026-11-22T07:59:00Z'
+
+    await device.publish(broker.events("st-cut"), body)
+    await eventually(lambda: device.received)
+    await ingest.stop()
+
+    result = msgspec.json.decode(device.received[0].payload)
+    assert "not JSON" in result["error"]
+    assert (result["received"], result["accepted"], result["rejected"]) == (0, 0, [])
+    with session_factory() as session:
+        [letter] = session.scalars(select(DeadLetter)).all()
+    assert (letter.idx, letter.field, letter.device_id, letter.raw) == (-1, "body", "st-cut", body.decode())
+    later = await next_session(broker, device, b'{"id":"e2"}')  # acknowledged: not redelivered
+    assert [p.body for p in later.parts] == [b'{"id":"e2"}']
+
+
+class FailingSink:
+    """A lake that must not be written to."""
+
+    def append(self, records: pl.DataFrame) -> int:
+        raise AssertionError(f"nothing of an unreadable body may be stored: {records.height} rows")
 
 
 class Whitelist(msgspec.Struct, tag_field="type", tag="whitelist"):

@@ -42,7 +42,9 @@ from tests.authn import mint
 T0 = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
 
 
-def _finding(device: str, minutes: int, lat: float, lon: float, tag: str = "A1B2C3D4") -> Finding:
+def _finding(
+    device: str, minutes: int, lat: float, lon: float, tag: str = "A1B2C3D4", area: str = "C1"
+) -> Finding:
     ts = T0 + timedelta(minutes=minutes)
     ev = Evidence(
         event_id=f"ev-{device}-{minutes}",
@@ -53,7 +55,7 @@ def _finding(device: str, minutes: int, lat: float, lon: float, tag: str = "A1B2
         ts=ts,
         lat=lat,
         lon=lon,
-        area="C1",
+        area=area,
     )
     return Finding(
         rule="stolen_bike",
@@ -362,17 +364,28 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
         await asyncio.gather(serving, return_exceptions=True)
 
 
-async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sessionmaker[Session]) -> None:
+@contextlib.asynccontextmanager
+async def live(
+    sessions: sessionmaker[Session], keepalive_s: float
+) -> AsyncIterator[tuple[AlertService, FastAPI]]:
+    """An alert service publishing on a bus, relayed to the live stream of an app; the relay ends after."""
     bus = MemoryBus()
     service = AlertService(
         session_factory=sessions, clock=ManualClock(T0), publish=bus.publish, loop=asyncio.get_running_loop()
     )
-    stream = AlertStream(keepalive_s=0.2)
+    stream = AlertStream(keepalive_s=keepalive_s)
     relay = asyncio.create_task(stream.run(bus))
-    app = _app(service, stream)
-    officer = staff(app, Role.PATROL_OFFICER, areas=["S1"])
     try:
-        lines: list[str] = []
+        yield service, _app(service, stream)
+    finally:
+        relay.cancel()
+        await asyncio.gather(relay, return_exceptions=True)
+
+
+async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sessionmaker[Session]) -> None:
+    lines: list[str] = []
+    async with live(sessions, 0.2) as (service, app):
+        officer = staff(app, Role.PATROL_OFFICER, areas=["S1"])
         async with (
             served(app) as url,
             httpx.AsyncClient(timeout=10, headers=officer) as http,
@@ -384,43 +397,59 @@ async def test_stream_delivers_alert_raised_as_server_sent_events(sessions: sess
                 lines.append(line)
                 if line.startswith("data: "):
                     break
-        assert ": keepalive" in lines or ": connected" in lines
-        event = lines.index("event: AlertRaised")
-        notice = json.loads(lines[event + 1].removeprefix("data: "))
-        assert (notice["alert_id"], notice["station_id"], notice["status"]) == (raised.alert_id, "S1", "new")
-    finally:
-        relay.cancel()
-        await asyncio.gather(relay, return_exceptions=True)
+    assert ": keepalive" in lines or ": connected" in lines
+    event = lines.index("event: AlertRaised")
+    notice = json.loads(lines[event + 1].removeprefix("data: "))
+    assert (notice["alert_id"], notice["station_id"], notice["status"]) == (raised.alert_id, "S1", "new")
 
 
 async def test_stream_carries_only_the_callers_areas(sessions: sessionmaker[Session]) -> None:
     """An officer of another station sees nothing of S1's alerts on the live stream."""
     with transaction(sessions) as s:
         s.add(Area(id="S2", kind="station", name="Other Station", station_id="S2"))
-    bus = MemoryBus()
-    service = AlertService(
-        session_factory=sessions, clock=ManualClock(T0), publish=bus.publish, loop=asyncio.get_running_loop()
-    )
-    stream = AlertStream(keepalive_s=0.1)
-    relay = asyncio.create_task(stream.run(bus))
-    app = _app(service, stream)
-    try:
-        async with (
-            served(app) as url,
-            httpx.AsyncClient(timeout=10, headers=staff(app, Role.PATROL_OFFICER, areas=["S2"])) as http,
-            http.stream("GET", f"{url}/api/v1/alerts/stream") as response,
-        ):
-            assert response.status_code == 200
-            service.apply_findings([_finding("RS-1", 0, 28.0, 120.65)])
-            lines: list[str] = []
+    lines: list[str] = []
+    async with (
+        live(sessions, 0.1) as (service, app),
+        served(app) as url,
+        httpx.AsyncClient(timeout=10, headers=staff(app, Role.PATROL_OFFICER, areas=["S2"])) as http,
+        http.stream("GET", f"{url}/api/v1/alerts/stream") as response,
+    ):
+        assert response.status_code == 200
+        service.apply_findings([_finding("RS-1", 0, 28.0, 120.65)])
+        async for line in response.aiter_lines():
+            lines.append(line)
+            if lines.count(": keepalive") >= 3:
+                break
+    assert not any(line.startswith("data: ") for line in lines)
+
+
+async def test_a_station_whose_alert_moved_away_hears_where_it_went(sessions: sessionmaker[Session]) -> None:
+    """An earlier read uploaded late moves the alert from S2 to S1: S2's console sees it go (issue 9, 18)."""
+    with transaction(sessions) as s:
+        s.add(Area(id="S2", kind="station", name="Nanhui Police Station", station_id="S2"))
+        s.add(Area(id="C2", kind="community", name="Nanhui Community", parent_id="S2"))
+    notices: list[tuple[str, dict[str, Any]]] = []
+    async with (
+        live(sessions, 0.2) as (service, app),
+        served(app) as url,
+        httpx.AsyncClient(timeout=10, headers=staff(app, Role.PATROL_OFFICER, areas=["S2"])) as http,
+        http.stream("GET", f"{url}/api/v1/alerts/stream") as response,
+    ):
+        service.apply_findings([_finding("RS-3", 20, 28.02, 120.67, area="C2")])
+        service.apply_findings([_finding("RS-1", 3, 28.0, 120.65, area="C1")])
+        event = ""
+        async with asyncio.timeout(10):
             async for line in response.aiter_lines():
-                lines.append(line)
-                if lines.count(": keepalive") >= 3:
-                    break
-        assert not any(line.startswith("data: ") for line in lines)
-    finally:
-        relay.cancel()
-        await asyncio.gather(relay, return_exceptions=True)
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    notices.append((event, json.loads(line.removeprefix("data: "))))
+                    if len(notices) == 2:
+                        break
+    (raised_type, raised), (moved_type, moved) = notices
+    assert (raised_type, raised["station_id"]) == ("AlertRaised", "S2")
+    assert (moved_type, moved["alert_id"]) == ("AlertUpdated", raised["alert_id"])
+    assert (moved["station_id"], moved["rerouted_from"], moved["first_device"]) == ("S1", "S2", "RS-1")
 
 
 async def test_stream_sends_keepalive_comments_while_quiet(sessions: sessionmaker[Session]) -> None:

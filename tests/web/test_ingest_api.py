@@ -253,12 +253,18 @@ def test_resent_batch_is_counted_as_duplicates_and_reconciles(api: TestClient, s
     assert counts["received"] == 6
 
 
-def test_storage_failure_is_503_with_retry_after_and_a_retry_succeeds(
-    api: TestClient, platform: Platform, secret: str
-) -> None:
+def break_lake(platform: Platform) -> Path:
+    """Put a file where the lake folder should be, so that the next write fails; return its path."""
     lake = platform.settings.resolved_lake_dir
     shutil.rmtree(lake)
     lake.write_text("a file where the lake folder should be")
+    return lake
+
+
+def test_storage_failure_is_503_with_retry_after_and_a_retry_succeeds(
+    api: TestClient, platform: Platform, secret: str
+) -> None:
+    lake = break_lake(platform)
     answer = post(api, ndjson([read(1)]), secret)
     assert answer.status_code == 503
     assert answer.headers["retry-after"] == "5"
@@ -266,6 +272,48 @@ def test_storage_failure_is_503_with_retry_after_and_a_retry_succeeds(
     lake.unlink()
     lake.mkdir()
     assert post(api, ndjson([read(1)]), secret).json()["stored"] == 1
+
+
+def test_a_503_tells_the_device_nothing_of_the_server_s_paths(
+    api: TestClient, platform: Platform, secret: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lake's error names its files; the device hears only that storage is away (issue 9, 14)."""
+    lake = break_lake(platform)
+    answer = post(api, ndjson([read(1)]), secret)
+    assert answer.status_code == 503
+    message = answer.json()["error"]["message"]
+    assert "storage" in message and "retry" in message
+    for secret_detail in (str(platform.settings.data_dir), str(lake), "Errno", ".parquet"):
+        assert secret_detail not in answer.text
+    assert str(lake) in capsys.readouterr().out  # the detail is logged for the operator
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b'{"id": "BS-000123-1", "kind": "rfid_read", "ts": "2026-11-22T07:59:00Z", "subj', "not JSON"),
+        ('{"id": "BS-000123-1", "kind": "plate_read", "subject": "浙C12345"}'.encode("gbk"), "UTF-8"),
+    ],
+)
+def test_a_body_that_cannot_be_read_as_a_whole_is_a_400_and_nothing_is_stored(
+    api: TestClient, secret: str, body: bytes, says: str
+) -> None:
+    """docs/ingest.md section 4: a truncated object or non-UTF-8 bytes are not a batch (issue 9, 19)."""
+    answer = post(api, body, secret)
+
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert (error["code"], error["field"]) == ("bad_body", "body")
+    assert says in error["message"]
+    counts = api.get("/api/v1/reconciliation", headers=admin(api)).json()
+    assert (counts["ok"], counts["stored_lake"], counts["bodies_refused"]) == (True, 0, 1)
+
+
+def test_a_body_with_a_byte_order_mark_is_stored(api: TestClient, secret: str) -> None:
+    answer = post(api, b"\xef\xbb\xbf" + ndjson([read(1)]), secret)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["stored"] == 1
 
 
 NASTY_BODIES = [

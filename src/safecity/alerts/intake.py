@@ -17,7 +17,15 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from safecity import registry
-from safecity.alerts.models import EVIDENCE_COLUMNS, Alert, AlertEvidence, AlertStatus, OutboxNotice, Routing
+from safecity.alerts.models import (
+    EVIDENCE_COLUMNS,
+    Alert,
+    AlertEvidence,
+    AlertStatus,
+    AlertStep,
+    OutboxNotice,
+    Routing,
+)
 from safecity.alerts.notice import AlertChange, ChangeType, change_of
 from safecity.alerts.outbox import follow, outbox_rows
 from safecity.alerts.query import AlertSummary
@@ -32,6 +40,7 @@ TITLE_CHARS = 200  # the column's width; a longer title is cut rather than faili
 ALERTS_T = cast(Table, Alert.__table__)
 EVIDENCE_T = cast(Table, AlertEvidence.__table__)
 OUTBOX_T = cast(Table, OutboxNotice.__table__)
+STEPS_T = cast(Table, AlertStep.__table__)
 
 
 @dataclass(slots=True)
@@ -167,44 +176,109 @@ def _extend(
     existing: dict[tuple[str, str], str],
     *,
     now: datetime,
+    fallback_station_id: str,
     evidence_rows: list[dict[str, Any]],
 ) -> list[AlertChange]:
-    """Add new evidence to open alerts; findings that bring nothing new (a redelivery) say nothing."""
+    """Add new evidence to open alerts; findings that bring nothing new (a redelivery) say nothing.
+
+    Evidence older than an alert's first sighting (a station uploading late) becomes its first
+    sighting: where the subject was first seen, its correlation id, and the station answerable
+    for that place follow event time, not arrival. The alert keeps its id and status; a step
+    records the move and the notice names the station it left (`rerouted_from`).
+    """
     touched = {key: alert_id for key, alert_id in existing.items() if groups[key].hits}
     current = _alert_rows(session, list(touched.values()))
+    earliest = {key: min(groups[key].evidence.values(), key=lambda e: e.ts, default=None) for key in touched}
+    moved = {
+        key: first
+        for key, first in earliest.items()
+        if first is not None and first.ts < current[touched[key]]["first_seen_at"]
+    }
+    routes = _route(session, (first.area for first in moved.values()))
     changes: list[AlertChange] = []
     updates: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
     for key, alert_id in touched.items():
         group, alert = groups[key], current[alert_id]
         times = [e.ts for e in group.evidence.values()]
         alert["hits"] += group.hits
         alert["last_seen_at"] = max([alert["last_seen_at"], *times])
         alert["first_seen_at"] = min([alert["first_seen_at"], *times])
-        updates.append(
-            {
-                "b_id": alert_id,
-                "b_hits": alert["hits"],
-                "b_last": alert["last_seen_at"],
-                "b_first": alert["first_seen_at"],
-                "b_now": now,
-            }
-        )
+        was = alert["station_id"]
+        if key in moved:
+            steps.append(_move_first(alert, moved[key], routes, fallback_station_id, now=now))
+        updates.append({f"b_{name}": alert[name] for name in _EXTENDED} | {"b_id": alert_id, "b_now": now})
         evidence_rows.extend(_evidence_row(alert_id, e) for e in group.evidence.values())
-        changes.append(change_of(ChangeType.UPDATED, alert, at=now, new_evidence=len(group.evidence)))
+        changes.append(
+            change_of(
+                ChangeType.UPDATED,
+                alert,
+                at=now,
+                new_evidence=len(group.evidence),
+                rerouted_from=was if alert["station_id"] != was else None,
+            )
+        )
     if updates:
         t = ALERTS_T
         session.execute(
             update(t)
             .where(t.c.id == bindparam("b_id"))
             .values(
-                hits=bindparam("b_hits"),
-                last_seen_at=bindparam("b_last"),
-                first_seen_at=bindparam("b_first"),
-                updated_at=bindparam("b_now"),
+                {name: bindparam(f"b_{name}") for name in _EXTENDED} | {"updated_at": bindparam("b_now")}
             ),
             updates,
         )
+    if steps:
+        session.execute(insert(STEPS_T), steps)
     return changes
+
+
+# The columns extending an alert may change: its counts and times, and with an earlier first
+# sighting, where it was first seen and the station answerable for that place.
+_EXTENDED = (
+    "hits",
+    "first_seen_at",
+    "last_seen_at",
+    "corr_id",
+    "first_device",
+    "area_id",
+    "station_id",
+    "routing",
+)
+
+
+def _move_first(
+    alert: dict[str, Any],
+    first: Evidence,
+    routes: dict[str | None, tuple[str | None, str]],
+    fallback_station_id: str,
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """Make an earlier sighting the alert's first (in place) and return the step that records it."""
+    was = alert["station_id"]
+    station_id, _name = routes.get(first.area, (None, ""))
+    alert.update(
+        corr_id=first.corr_id,
+        first_device=first.device,
+        area_id=first.area,
+        station_id=station_id or fallback_station_id,
+        routing=(Routing.AREA if station_id else Routing.FALLBACK).value,
+    )
+    moved = f"from {was} to {alert['station_id']}" if alert["station_id"] != was else f"still {was}"
+    note = (
+        f"an earlier sighting arrived late: first seen by {first.device} at {first.ts.isoformat()} "
+        f"(event {first.event_id}); routed {moved}"
+    )
+    return {
+        "alert_id": alert["id"],
+        "from_status": alert["status"],
+        "to_status": alert["status"],
+        "by": f"rule:{alert['rule']}",
+        "at": now,
+        "note": note,
+        "outcome": None,
+    }
 
 
 def _raise(
@@ -263,7 +337,14 @@ def apply_findings(
     existing = _open_alert_ids(session, list(dict.fromkeys((f.rule, f.dedup_key) for f in findings)))
     groups = _group(findings, existing, _attached_events(session, list(existing.values())))
     evidence_rows: list[dict[str, Any]] = []
-    updated = _extend(session, groups, existing, now=now, evidence_rows=evidence_rows)
+    updated = _extend(
+        session,
+        groups,
+        existing,
+        now=now,
+        fallback_station_id=fallback_station_id,
+        evidence_rows=evidence_rows,
+    )
     raised = _raise(
         session,
         [g for k, g in groups.items() if k not in existing],

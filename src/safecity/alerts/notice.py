@@ -63,6 +63,7 @@ def build_notice(
         "status": alert["status"],
         "outcome": alert.get("outcome"),
         "corr_id": alert["corr_id"],
+        "first_device": alert.get("first_device"),
         "hits": alert["hits"],
         "first_seen_at": iso(alert["first_seen_at"]),
         "last_seen_at": iso(alert["last_seen_at"]),

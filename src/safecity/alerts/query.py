@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Self, cast
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -45,28 +45,54 @@ class _View(BaseModel):
 
 
 class AlertSummary(_View):
-    """An alert's own columns: what a list shows and what change notices are built from."""
+    """An alert's own columns: what a list shows and what change notices are built from.
 
-    id: str
-    rule: str
-    rule_kind: str
-    severity: str
-    title: str
-    subject_kind: str
-    subject: str
-    dedup_key: str
-    status: str
-    outcome: str | None
-    station_id: str
-    area_id: str | None
-    routing: str
-    corr_id: str | None
-    first_device: str | None
-    first_seen_at: datetime
-    last_seen_at: datetime
-    hits: int
-    created_at: datetime
-    updated_at: datetime
+    docs/api.md explains each field; the descriptions here are what /openapi.json shows.
+    """
+
+    id: str = Field(description="The alert's id (26 characters); it never changes.")
+    rule: str = Field(description="Name of the rule that raised it (the rules file), e.g. `stolen-bike`.")
+    rule_kind: str = Field(description="Kind of that rule: `hotlist`, `tag_tamper`, `device_offline`, ...")
+    severity: str = Field(description="From the rule: `low`, `medium`, `high` or `critical`.")
+    title: str = Field(description="One line for people, from the rule.")
+    subject_kind: str = Field(description="What the subject is: `tag`, `id_card`, `plate`, `device`, ...")
+    subject: str = Field(
+        description="Who or what it is about: a tag id, a device id; identity and phone numbers "
+        "are pseudonyms."
+    )
+    dedup_key: str = Field(
+        description="The situation: findings of the same rule and key extend this alert while it is open."
+    )
+    status: str = Field(description="`new`, `acknowledged`, `dispatched` or `closed`.")
+    outcome: str | None = Field(
+        description="What a closed alert turned out to be: `confirmed`, `false_alarm`, `unverified`; "
+        "null while open."
+    )
+    station_id: str = Field(
+        description="The station answerable: the one whose area holds the first sighting (in event time), "
+        "else the command centre."
+    )
+    area_id: str | None = Field(description="Area (community) of the first sighting; null if it had none.")
+    routing: str = Field(
+        description="How `station_id` was chosen: `area` (answerable for `area_id`) or `fallback` "
+        "(the command centre)."
+    )
+    corr_id: str | None = Field(
+        description="Correlation id of the first sighting's record (in event time): the thread from "
+        "the readings to what answered them."
+    )
+    first_device: str | None = Field(
+        description="Device of the first sighting in event time: where the subject was first seen."
+    )
+    first_seen_at: datetime = Field(description="Event time of the earliest evidence.")
+    last_seen_at: datetime = Field(description="Event time of the latest evidence.")
+    hits: int = Field(
+        description="How many findings raised or extended it: one per rule evaluation that brought "
+        "new evidence (however many records it held), or per finding without evidence; redeliveries "
+        "do not count."
+    )
+    created_at: datetime = Field(description="When the platform raised it (server time).")
+    updated_at: datetime = Field(description="When it last changed: new evidence, a step, a move.")
 
 
 class AlertView(AlertSummary):
@@ -84,12 +110,15 @@ EvidenceView = Evidence
 class StepView(_View):
     """One lifecycle step of an alert."""
 
-    from_status: str | None
-    to_status: str
-    by: str
-    at: datetime
-    note: str
-    outcome: str | None
+    from_status: str | None = Field(description="Status before the step; null for the raising step.")
+    to_status: str = Field(
+        description="Status after it; the same as `from_status` for a step that changed no status "
+        "(an earlier sighting moved the alert)."
+    )
+    by: str = Field(description="Who took it: an account, or `rule:<name>` for the platform's own steps.")
+    at: datetime = Field(description="When (server time).")
+    note: str = Field(description="Why, in the actor's words, or what the platform did.")
+    outcome: str | None = Field(description="The outcome given when the step closed the alert.")
 
 
 @dataclass(frozen=True, slots=True)

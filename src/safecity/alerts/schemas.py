@@ -45,14 +45,37 @@ class AlertOut(AlertSummary):
 class AlertListOut(BaseModel):
     """A page of alerts."""
 
-    items: list[AlertOut]
-    limit: int
-    offset: int
+    items: list[AlertOut] = Field(description="The alerts of this page, most recently seen first.")
+    limit: int = Field(description="The page size asked for.")
+    offset: int = Field(description="How many matching alerts were skipped before this page.")
 
 
-@pydantic_dataclass(frozen=True, config=ConfigDict(json_schema_serialization_defaults_required=True))
+# Evidence is core's plain dataclass: its fields are described here, for /openapi.json.
+EVIDENCE_DESCRIPTIONS = {
+    "event_id": "Id of the record (the event id the device sent, as stored).",
+    "corr_id": "Its correlation id (the device's `corr`, else its own id).",
+    "kind": "Record kind: `rfid_read`, `door_swipe`, `alarm`, ... (docs/ingest.md section 2).",
+    "subject": "Who or what was sensed; identity and phone numbers are pseudonyms.",
+    "device": "The device that sensed it.",
+    "ts": "When it happened (event time, UTC).",
+    "lat": "Latitude: the event's own, else the device's registered position.",
+    "lon": "Longitude, likewise.",
+    "area": "Area (community) of the reporting device; null if it has none.",
+    "code": "Status or alarm code the device sent (`tamper`, `sos`, ...).",
+}
+
+
+def _describe_evidence(schema: dict[str, Any]) -> None:
+    for name, prop in schema.get("properties", {}).items():
+        prop.setdefault("description", EVIDENCE_DESCRIPTIONS[name])
+
+
+@pydantic_dataclass(
+    frozen=True,
+    config=ConfigDict(json_schema_serialization_defaults_required=True, json_schema_extra=_describe_evidence),
+)
 class EvidenceOut(Evidence):
-    """One evidence record."""
+    """One evidence record: a copy of the record that caused or extended the alert."""
 
 
 class StepOut(StepView):
@@ -62,24 +85,24 @@ class StepOut(StepView):
 class RoutingOut(BaseModel):
     """Where an alert was routed and why."""
 
-    station_id: str
-    station_name: str | None
-    area_id: str | None
-    area_name: str | None
-    via: str
-    reason: str
+    station_id: str = Field(description="The station answerable (the alert's `station_id`).")
+    station_name: str | None = Field(description="Its name; null if it is not a registered area.")
+    area_id: str | None = Field(description="Area of the first sighting (in event time).")
+    area_name: str | None = Field(description="Its name.")
+    via: str = Field(description="`area` or `fallback` (the alert's `routing`).")
+    reason: str = Field(description="Why this station, in words.")
 
 
 class AlertDetailOut(_Out):
     """One alert explained: the rule's facts and parameters, evidence, steps, path and routing."""
 
-    alert: AlertOut
-    facts: dict[str, Any]
-    params: dict[str, Any]
-    evidence: list[EvidenceOut]
-    steps: list[StepOut]
+    alert: AlertOut = Field(description="The alert's own fields.")
+    facts: dict[str, Any] = Field(description="Registry facts the rule relied on (e.g. the watchlist entry).")
+    params: dict[str, Any] = Field(description="The rule's parameters when it fired.")
+    evidence: list[EvidenceOut] = Field(description="Every record that caused or extended it, in event time.")
+    steps: list[StepOut] = Field(description="Its lifecycle, the raising step first.")
     path: dict[str, Any] = Field(description="GeoJSON Feature of the evidence points in time order.")
-    routing: RoutingOut
+    routing: RoutingOut = Field(description="Where it was routed and why.")
 
     @field_validator("evidence", mode="before")
     @classmethod
@@ -93,11 +116,11 @@ class AlertDetailOut(_Out):
 class PrecisionRowOut(_Out):
     """Outcome counts of one rule or device."""
 
-    key: str | None
-    confirmed: int
-    false_alarm: int
-    unverified: int
-    open: int
+    key: str | None = Field(description="The rule, or the device of the alerts' first sighting.")
+    confirmed: int = Field(description="Alerts closed as confirmed.")
+    false_alarm: int = Field(description="Alerts closed as false alarms.")
+    unverified: int = Field(description="Alerts closed as unverified.")
+    open: int = Field(description="Alerts not closed yet.")
     precision: float | None = Field(description="confirmed / (confirmed + false_alarm); null if none judged.")
 
 
@@ -135,12 +158,12 @@ class WebhookCreatedOut(WebhookOut):
 class ErrorDetail(BaseModel):
     """What went wrong and where."""
 
-    code: str
-    message: str
-    field: str | None = None
+    code: str = Field(description="Stable code to branch on: `alert_not_found`, `invalid_input`, ...")
+    message: str = Field(description="What was wrong, for people.")
+    field: str | None = Field(None, description="The input at fault, if one is.")
 
 
 class ErrorOut(BaseModel):
     """Error body of every alert endpoint."""
 
-    error: ErrorDetail
+    error: ErrorDetail = Field(description="The refusal: a code, a message and the field at fault.")

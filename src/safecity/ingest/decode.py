@@ -7,7 +7,13 @@ Bodies are first normalised to NDJSON with a known event count, then every body 
 micro-batch is read by one call of Polars' NDJSON reader (Rust, no Python object per event):
 per-body overhead would otherwise dominate when thousands of stations upload a few reads each.
 Only when that read fails are bodies decoded alone, and only a failing body is decoded event
-by event with msgspec, to say exactly which event was wrong and where.
+by event with msgspec, to say exactly which event was wrong and where. A body that is not UTF-8,
+or none of whose lines is JSON, cannot be read as a whole: it is refused whole (`Decoded.refused`).
+
+The columnar reader turns any scalar into text (`"subject": 12345678` reads as "12345678"), so
+the contract's JSON types are checked after it: the few values whose text could be a number,
+true/false, an object or an array are looked up in their raw line and decoded by msgspec, all
+in one call (`_check_types`).
 """
 
 from __future__ import annotations
@@ -32,6 +38,32 @@ _MALFORMED = (msgspec.DecodeError, RecursionError, UnicodeDecodeError)
 
 # (part, idx, field, reason, event id)
 DecodeError = tuple[int, int, str | None, str, str | None]
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, which some editors and libraries write first
+MALFORMED = "malformed JSON"
+
+
+class _Types(msgspec.Struct):
+    """The JSON types of the fields the columnar read takes as text (docs/ingest.md section 1)."""
+
+    id: str | int | None = None
+    kind: str | None = None
+    device: str | None = None
+    subject: str | None = None
+    code: str | None = None
+    corr: str | None = None
+
+
+_TYPES = msgspec.json.Decoder(_Types)
+_TYPES_LIST = msgspec.json.Decoder(list[_Types])
+# `kind` and `device` are left out (each check costs ~1 ms per 50,000 events): they must spell a
+# known kind and the sending device, so another type's text is refused as unknown unless it
+# spells exactly that (a device registered as "12345" sending `"device": 12345`).
+_TEXT_FIELDS = ("subject", "code", "corr")
+# The text a number (integers never have a leading zero), true/false, an object or an array
+# becomes in a String column: a string field whose text looks like one may have been sent as one.
+_NOT_TEXT = r"^(?:-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?$|true$|false$|[\[{])"
+# An id may be an integer: only a fraction or true/false betrays a type it may not have.
+_NOT_ID = r"^(?:-?[0-9]+\.[0-9]+|true|false)$"
 
 
 class BodyError(ValueError):
@@ -60,19 +92,39 @@ class Body:
             self._lines = self.ndjson.split(b"\n")[: self.count] if self.count else []
         return self._lines
 
+    def pick(self, idx: Sequence[int]) -> list[bytes]:
+        """The raw texts of a few events, by index, once the body has been read whole."""
+        if self.exact:
+            lines = self.lines()
+            return [lines[i] for i in idx]
+        # Read as received: the columnar read found one event a line, so line i is event i, and
+        # the newline offsets find a few without making an object of every line.
+        newlines = np.flatnonzero(np.frombuffer(self.ndjson, dtype=np.uint8) == ord("\n"))
+        at = np.asarray(idx, dtype=np.int64)
+        starts = np.where(at > 0, newlines[np.maximum(at - 1, 0)] + 1, 0) if newlines.size else at * 0
+        ends = np.append(newlines, len(self.ndjson))[np.minimum(at, newlines.size)]
+        return [self.ndjson[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
 
 @dataclass(slots=True)
 class Decoded:
-    """The events of several bodies: wire columns + `part` + `idx`, and what could not be read."""
+    """The events of several bodies: wire columns + `part` + `idx`, and what could not be read.
+
+    `refused` names the bodies that cannot be read as a whole, with the reason: none of their
+    events is in `frame` or `errors`.
+    """
 
     frame: pl.DataFrame
     errors: list[DecodeError] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 def normalise_body(body: bytes, *, max_events: int, max_bytes: int) -> Body:
     """Take a JSON array or NDJSON body as NDJSON with its event count (exact after reading)."""
     if len(body) > max_bytes:
         raise BodyError(f"the body is {len(body)} bytes; at most {max_bytes} are accepted per batch")
+    if body.startswith(BOM):
+        body = body[len(BOM) :]
     start = body[:64].lstrip()[:1] or body.lstrip()[:1]
     if start == b"{":
         # Taken as it is (no copy, no scan): if blank lines make the count wrong, the columnar
@@ -117,17 +169,69 @@ def decode_bodies(bodies: dict[int, Body]) -> Decoded:
         joined = bodies[parts[0]].ndjson if len(parts) == 1 else b"\n".join(bodies[p].ndjson for p in parts)
         frame = _read(joined, int(counts.sum()))
     except _POLARS_ERRORS:
-        frames, errors = [], []
-        for p in parts:
-            bodies[p].clean()
-            one = decode_events(bodies[p].lines(), part=p)
-            frames.append(one.frame)
-            errors += one.errors
-        return Decoded(frame=pl.concat(frames) if frames else _empty(), errors=errors)
+        return _check_types(_decode_alone(bodies, parts), bodies)
     starts = np.cumsum(counts) - counts
     part_col = np.repeat(np.array(parts, dtype=np.int64), counts)
     idx_col = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
-    return Decoded(frame=frame.with_columns(pl.Series("part", part_col), pl.Series("idx", idx_col)))
+    frame = frame.with_columns(pl.Series("part", part_col), pl.Series("idx", idx_col))
+    return _check_types(Decoded(frame=frame), bodies)
+
+
+def _decode_alone(bodies: dict[int, Body], parts: list[int]) -> Decoded:
+    """Decode each body on its own (their joint read failed), refusing those unreadable as a whole."""
+    frames, errors, refused = [], [], {}
+    for p in parts:
+        body = bodies[p]
+        try:
+            body.ndjson.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad = body.ndjson[exc.start]
+            refused[p] = f"the body is not UTF-8 text (byte 0x{bad:02x} cannot be read); send JSON as UTF-8"
+            continue
+        body.clean()
+        one = decode_events(body.lines(), part=p)
+        if one.errors and all(e[3].startswith(MALFORMED) for e in one.errors) and not one.frame.height:
+            refused[p] = f"the body is not JSON (nor NDJSON): {one.errors[0][3]}"
+            continue
+        frames.append(one.frame)
+        errors += one.errors
+    return Decoded(frame=pl.concat(frames) if frames else _empty(), errors=errors, refused=refused)
+
+
+def _check_types(decoded: Decoded, bodies: dict[int, Body]) -> Decoded:
+    """Refuse the events whose text fields were sent as another JSON type (a number, say).
+
+    Only values whose text could be another type's are looked up in their raw lines, and those
+    lines are decoded by one msgspec call; only if one is wrong is each decoded alone, to say which.
+    """
+    frame = decoded.frame
+    suspect: pl.Expr = pl.col("id").str.contains(_NOT_ID)
+    for name in _TEXT_FIELDS:
+        if frame[name].null_count() < frame.height:  # absent from most batches: skipped
+            suspect = suspect | pl.col(name).str.contains(_NOT_TEXT)
+    rows = frame.lazy().filter(suspect.fill_null(False)).select("part", "idx").collect()
+    if not rows.height:
+        return decoded
+    found: list[tuple[int, int, bytes]] = []
+    of_part, of_idx = rows["part"].to_numpy(), rows["idx"].to_numpy()
+    for p in np.unique(of_part).tolist():
+        idx = of_idx[of_part == p].tolist()
+        found += [(p, i, raw) for i, raw in zip(idx, bodies[p].pick(idx), strict=True)]
+    try:
+        _TYPES_LIST.decode(b"[" + b",".join(raw for _, _, raw in found) + b"]")
+        return decoded
+    except msgspec.ValidationError:
+        pass
+    wrong = []
+    for p, i, raw in found:
+        try:
+            _TYPES.decode(raw)
+        except msgspec.ValidationError as exc:
+            wrong.append((p, i))
+            decoded.errors.append((p, i, _field_of(str(exc)), str(exc), _id_of(raw)))
+    drop = pl.DataFrame(wrong, schema={"part": pl.Int64, "idx": pl.Int64}, orient="row")
+    decoded.frame = frame.join(drop, on=["part", "idx"], how="anti")
+    return decoded
 
 
 def decode_events(items: list[bytes], *, part: int = 0) -> Decoded:
@@ -146,7 +250,7 @@ def decode_events(items: list[bytes], *, part: int = 0) -> Decoded:
             errors.append((part, i, _field_of(str(exc)), str(exc), _id_of(raw)))
             continue
         except _MALFORMED as exc:
-            errors.append((part, i, None, f"malformed JSON: {exc}", None))
+            errors.append((part, i, None, f"{MALFORMED}: {exc}", None))
             continue
         good.append(i)
     try:

@@ -241,6 +241,10 @@ class IngestPipeline:
         if not bodies:
             return prepared
         decoded = decode_bodies(bodies)
+        for p, reason in decoded.refused.items():  # not UTF-8, or not JSON at all: refused whole
+            results[p].error = reason
+            BODIES_REFUSED.labels(parts[p].source).inc()
+            del bodies[p]
         of_part = decoded.frame["part"]
         frame = decoded.frame.with_columns(
             pl.Series("auth_device", [p.device_id for p in parts], dtype=pl.String).gather(of_part),

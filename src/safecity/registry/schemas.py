@@ -9,9 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.core.ids import DEVICE_ID_PATTERN
 from safecity.core.masking import mask_id_number, mask_phone
+from safecity.registry.models import DeviceKind
 
 if TYPE_CHECKING:
     from safecity.registry.models import EBike, Person
+
+
+_DEVICE_KINDS = ", ".join(f"`{kind.value}`" for kind in DeviceKind)
 
 
 class _In(BaseModel):
@@ -21,37 +25,49 @@ class _In(BaseModel):
 class BikeIn(_In):
     """Register an e-bike: the tag fitted, the frame, and the owner's identity card."""
 
-    tag_id: str = Field(min_length=8, max_length=16, description="RFID tag id, hexadecimal.")
-    frame_number: str = Field(min_length=1, max_length=32)
-    model: str = Field(min_length=1, max_length=64)
-    colour: str = Field(min_length=1, max_length=32)
-    owner_id_number: str = Field(min_length=18, max_length=18, description="GB 11643 identity number.")
-    owner_name: str = Field(min_length=1, max_length=64)
-    owner_phone: str | None = Field(None, pattern=r"^\d{11}$")
+    tag_id: str = Field(
+        min_length=8,
+        max_length=16,
+        description="RFID tag id fitted to the bike: 8 to 16 hexadecimal digits (taken upper-case).",
+    )
+    frame_number: str = Field(min_length=1, max_length=32, description="Frame number stamped on the bike.")
+    model: str = Field(min_length=1, max_length=64, description="Make and model, e.g. `Yadea G5`.")
+    colour: str = Field(min_length=1, max_length=32, description="Colour, as people would describe it.")
+    owner_id_number: str = Field(
+        min_length=18,
+        max_length=18,
+        description="Owner's GB 11643 identity number (check digit verified); the owner is created if new.",
+    )
+    owner_name: str = Field(min_length=1, max_length=64, description="Owner's name as on the identity card.")
+    owner_phone: str | None = Field(
+        None, pattern=r"^\d{11}$", description="Owner's 11-digit mobile number, for theft notices by SMS."
+    )
 
 
 class PersonOut(BaseModel):
     """A person as a caller may see them: numbers masked unless their role needs them in full."""
 
-    id: int
-    name: str
-    id_number: str
-    phone: str | None
-    home_area_id: str | None
-    masked: bool
+    id: int = Field(description="The person's registry id.")
+    name: str = Field(description="Name.")
+    id_number: str = Field(description="GB 11643 identity number, masked unless `masked` is false.")
+    phone: str | None = Field(description="Mobile number, masked unless `masked` is false.")
+    home_area_id: str | None = Field(description="Area (community) of their home, if known.")
+    masked: bool = Field(description="Whether the numbers are masked (the caller's role does not see them).")
 
 
 class BikeOut(BaseModel):
     """A registered bike; its owner only when the request names a case and purpose."""
 
-    id: int
-    tag_id: str
-    frame_number: str
-    model: str
-    colour: str
-    status: str
-    registered_at: datetime
-    owner: PersonOut | None = None
+    id: int = Field(description="The bike's registry id (used in `/bikes/{bike_id}/stolen`).")
+    tag_id: str = Field(description="RFID tag id.")
+    frame_number: str = Field(description="Frame number.")
+    model: str = Field(description="Make and model.")
+    colour: str = Field(description="Colour.")
+    status: str = Field(description="`registered`, `stolen` (listed) or `deregistered`.")
+    registered_at: datetime = Field(description="When it was registered.")
+    owner: PersonOut | None = Field(
+        None, description="The owner: only when registering, or when the request names a case and purpose."
+    )
     owner_withheld: str | None = Field(
         None,
         description=(
@@ -100,75 +116,99 @@ class StolenIn(_In):
         max_length=64,
         description="Officer answerable for the entry; default: the caller.",
     )
-    owner_station_id: str | None = Field(None, max_length=32)
-    valid_days: int = Field(180, ge=1, le=3650)
+    owner_station_id: str | None = Field(
+        None,
+        max_length=32,
+        description="Station the entry belongs to (who sees it in their watchlist); default: city-wide.",
+    )
+    valid_days: int = Field(
+        180, ge=1, le=3650, description="Days the entry matches before it lapses (unless closed before)."
+    )
 
 
 class CloseEntryIn(_In):
     """Close a watchlist entry: the bike was recovered, or the report withdrawn."""
 
-    status: str = Field("recovered", pattern="^(recovered|withdrawn)$")
-    note: str = Field("", max_length=2000)
+    status: str = Field(
+        "recovered", pattern="^(recovered|withdrawn)$", description="`recovered` or `withdrawn`."
+    )
+    note: str = Field("", max_length=2000, description="Free text kept with the entry.")
 
 
 class EntryOut(BaseModel):
     """A watchlist entry."""
 
-    id: int
-    list_kind: str
-    subject_kind: str
-    subject: str
-    ebike_id: int | None
-    reported_by: str
-    reported_at: datetime
-    basis: str
-    owner: str
+    id: int = Field(description="The entry's id (used to close it).")
+    list_kind: str = Field(description="Why the subject is listed: `stolen_bike`.")
+    subject_kind: str = Field(description="What is listed: `tag` for a bike.")
+    subject: str = Field(description="The listed subject: the bike's tag id.")
+    ebike_id: int | None = Field(description="The bike listed, if the entry is about one.")
+    reported_by: str = Field(description="Who reported it.")
+    reported_at: datetime = Field(description="When: reads from this time on raise alarms.")
+    basis: str = Field(description="Case or report number, statement.")
+    owner: str = Field(description="Officer answerable for the entry.")
     owner_station_id: str | None = Field(
-        description="The station answerable for the entry (null: a city-wide entry)."
+        description="The station (or, for a writer above station level, their area) answerable for the "
+        "entry; null: a city-wide entry."
     )
-    expires_at: datetime
-    status: str
-    closed_at: datetime | None
-    closed_by: str | None
+    expires_at: datetime = Field(description="When it stops matching unless closed before.")
+    status: str = Field(description="`active` (matching), `recovered` or `withdrawn`.")
+    closed_at: datetime | None = Field(description="When it was closed.")
+    closed_by: str | None = Field(description="Who closed it.")
 
 
 class DeviceIn(_In):
     """Register a field device."""
 
-    id: str = Field(pattern=DEVICE_ID_PATTERN, description="1 to 64 of A-Z a-z 0-9 _ . : -")
-    kind: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1, max_length=128)
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    area_id: str | None = Field(None, max_length=32)
+    id: str = Field(
+        pattern=DEVICE_ID_PATTERN,
+        description="1 to 64 of A-Z a-z 0-9 _ . : -; the user name it authenticates with (HTTP Basic, MQTT).",
+    )
+    kind: str = Field(
+        min_length=1,
+        max_length=32,
+        description=f"What the device is: {_DEVICE_KINDS} (docs/ingest.md section 9).",
+    )
+    name: str = Field(min_length=1, max_length=128, description="A name people recognise it by.")
+    lat: float | None = Field(
+        None, ge=-90, le=90, description="Where a fixed device stands (WGS 84): its events' position."
+    )
+    lon: float | None = Field(None, ge=-180, le=180, description="Longitude, with `lat`.")
+    area_id: str | None = Field(
+        None,
+        max_length=32,
+        description="Area (community) it stands in: its events' area, and so the station its alerts go to.",
+    )
 
 
 class DeviceOut(BaseModel):
     """A device (never its secret)."""
 
-    id: str
-    kind: str
-    name: str
-    lat: float | None
-    lon: float | None
-    area_id: str | None
-    status: str
+    id: str = Field(description="The device id.")
+    kind: str = Field(description="What the device is (docs/ingest.md section 9).")
+    name: str = Field(description="Its name.")
+    lat: float | None = Field(description="Registered latitude.")
+    lon: float | None = Field(description="Registered longitude.")
+    area_id: str | None = Field(description="Area (community) it stands in.")
+    status: str = Field(description="`active`, or `disabled` (revoked: it cannot send).")
 
 
 class DeviceSecretOut(BaseModel):
     """A device's new secret: shown once, never stored."""
 
-    device: DeviceOut
-    secret: str
+    device: DeviceOut = Field(description="The device.")
+    secret: str = Field(description="Its secret, the HTTP Basic password: shown only this once.")
 
 
 class AreaOut(BaseModel):
     """A district, station area or community."""
 
-    id: str
-    kind: str
-    name: str
-    parent_id: str | None
-    station_id: str | None
-    lat: float | None
-    lon: float | None
+    id: str = Field(description="The area id.")
+    kind: str = Field(description="`district`, `station` or `community`.")
+    name: str = Field(description="Its name.")
+    parent_id: str | None = Field(description="The area it lies in (a community's station area).")
+    station_id: str | None = Field(
+        description="The station answerable for it (alerts raised in it go there)."
+    )
+    lat: float | None = Field(description="Latitude of a station's building, or of the area's centre.")
+    lon: float | None = Field(description="Longitude, likewise.")

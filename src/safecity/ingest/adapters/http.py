@@ -15,11 +15,18 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
+
 from safecity.ingest.adapters.base import Intake
 from safecity.ingest.devices import DeviceAuth
 from safecity.ingest.pipeline import IngestResult, Part, StorageUnavailable
 
+log = structlog.get_logger(__name__)
+
 SOURCE = "http"
+# What a device hears while storage is away. Never the exception's text: it names the server's
+# files (the lake's temporary file, say), which the operator reads in the log instead.
+STORAGE_UNAVAILABLE = "storage is unavailable; nothing was accepted: retry later with the same ids"
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="safecity devices"'}
 
 
@@ -93,7 +100,8 @@ class HttpIngest:
         try:
             [result] = await self._intake.submit_parts([Part(body=data, device_id=creds[0], source=SOURCE)])
         except StorageUnavailable as exc:
-            return Refusal(503, "storage_unavailable", str(exc), headers={"Retry-After": "5"})
+            log.warning("ingest.http_storage_unavailable", device=creds[0], error=str(exc))
+            return Refusal(503, "storage_unavailable", STORAGE_UNAVAILABLE, headers={"Retry-After": "5"})
         if result.error is not None:
             return Refusal(400, "bad_body", result.error, field="body")
         return result

@@ -134,7 +134,9 @@ async def _sse(
                 continue
             except StopAsyncIteration:
                 return
-            if not who.reaches(notice.get("station_id"), notice.get("area_id")):
+            # A station whose alert was moved to another (an earlier sighting arrived late)
+            # hears that it left: the notice names it as `rerouted_from`.
+            if not who.reaches(notice.get("station_id"), notice.get("area_id"), notice.get("rerouted_from")):
                 continue
             data = json.dumps(notice, separators=(",", ":"), ensure_ascii=False, default=str)
             yield f"event: {notice.get('type', 'message')}\ndata: {data}\n\n".encode()
