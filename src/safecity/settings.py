@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         120, ge=1, description="Requests per client address per minute to unauthenticated endpoints."
     )
     rate_limit_refused_per_min: int = Field(
-        60,
+        120,
         ge=1,
         description="Refused requests (401, 403) per client address per minute before it gets 429 instead.",
     )

@@ -54,6 +54,7 @@ def _register(live: LiveCity, tag: str, *, owner: str, id_number: str) -> dict[s
                 "owner_id_number": id_number,
                 "owner_name": owner,
                 "owner_phone": "13812345678",
+                "owner_area_id": "C010101",  # where the owner lives: what a case over D01 covers
             },
         )
     assert bike.status_code == 201, bike.text
@@ -81,8 +82,10 @@ def _open_case(live: LiveCity, headers: dict[str, str], *, members: list[str] | 
 
 
 def _stolen_bike(live: LiveCity, tag: str) -> None:
-    """Register a bike through the API and report it stolen."""
-    bike = _register(live, tag, owner="Chen Jie", id_number=valid_id_number())
+    """Register a bike through the API and report it stolen (each tag's owner a new person: a second
+    bike for someone already registered would wait for them to confirm it)."""
+    first17 = "33030219900307" + f"{int(tag, 16) % 1000:03d}"  # born 1990-03-07, sequence from the tag
+    bike = _register(live, tag, owner="Chen Jie", id_number=valid_id_number(first17))
     with live.api() as client:
         stolen = client.post(
             f"/api/v1/bikes/{bike['id']}/stolen",

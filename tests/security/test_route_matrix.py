@@ -16,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from safecity import registry
 from safecity.alerts.webhook import HookOwner
 from safecity.security.roles import CITY_WIDE, Permission, Role
+from safecity.store import transaction
 from safecity.web.app import create_app
 from safecity.web.auth import RouteInfo, app_routes
 from tests.security.conftest import IN, NOW, OUT, SITE, RoleAccount, World, error_code
@@ -58,6 +60,26 @@ def _own_webhook(world: World, who: RoleAccount) -> str:
     """A webhook the account owns (another's would be "not found" to it)."""
     owner = HookOwner(who.account_id, who.username)
     return world.platform.alerts.create_webhook(url="https://hooks.example/y", owner=owner)[0].id
+
+
+def _claim(world: World, where: str) -> int:
+    """An open claim about the site's person: a bike registered to them by someone else."""
+    now = world.platform.clock.now()
+    with transaction(world.platform.session_factory) as session:
+        person = registry.get_person(session, person_id=world.people[where])
+        assert person is not None
+        started = registry.verification.start(
+            session,
+            purpose=registry.verification.BIKE_OWNER,
+            subject=str(world.new_bike(where)),
+            person=person,
+            requested_by="setup",
+            requested_unit="",
+            ttl=timedelta(hours=1),
+            message="{code}",
+            now=now,
+        )
+        return started.verification.id
 
 
 def _site(where: str, key: str) -> str:
@@ -177,6 +199,25 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/api/v1/devices"): (
         True,
         lambda w, a, where: Call("GET", "/api/v1/devices", params={"area_id": _site(where, "community")}),
+    ),
+    ("POST", "/api/v1/bikes/{bike_id}/owner"): (
+        False,  # nothing to confirm on a bike with its owner: allowed roles get 409
+        lambda w, a, where: Call("POST", f"/api/v1/bikes/{w.bikes[where]}/owner", json={"code": "123456"}),
+    ),
+    ("POST", "/api/v1/me/person"): (
+        False,  # the test citizen is linked already: 409 for it
+        lambda w, a, where: Call("POST", "/api/v1/me/person", json={"id_number": "11010519491231002X"}),
+    ),
+    ("POST", "/api/v1/me/person/confirm"): (
+        False,
+        lambda w, a, where: Call("POST", "/api/v1/me/person/confirm", json={"code": "123456"}),
+    ),
+    ("GET", "/api/v1/verifications"): (False, lambda w, a, where: Call("GET", "/api/v1/verifications")),
+    ("POST", "/api/v1/verifications/{claim_id}/confirm"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/verifications/{_claim(w, where)}/confirm", json={"identity_card_seen": True}
+        ),
     ),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
@@ -341,6 +382,8 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
     assert signed == set(MATRIX), f"missing: {signed - set(MATRIX)}; stale: {set(MATRIX) - signed}"
     assert others == {
         ("POST", "/api/v1/ingest"): "device_auth()",
+        ("GET", "/api/v1/gateway/messages"): "device_auth()",
+        ("POST", "/api/v1/gateway/messages/{message_id}"): "device_auth()",
         (
             "POST",
             "/api/v1/auth/login",

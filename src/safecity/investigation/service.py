@@ -153,7 +153,7 @@ class Investigation:
             if bike_id is not None and not bikes:
                 raise NotFound("bike", str(bike_id))
             for bike in bikes:
-                if case is None:
+                if case is None or bike.owner is None:  # no case, or an owner yet to confirm
                     out.append(bike_view(bike))
                     continue
                 # The case's area bounds every owner revealed, bike by bike.
@@ -161,7 +161,7 @@ class Investigation:
                 if withheld is not None:
                     out.append(bike_view(bike, owner_withheld=withheld))
                     continue
-                shown.append(bike.owner_id)
+                shown.append(bike.owner.id)
                 owner = person_view(bike.owner, full=who.sees_full_identifiers)
                 out.append(bike_view(bike, owner=owner))
         if case is not None:

@@ -6,7 +6,7 @@ package's public API, and other packages import from here, never from the module
 and reach the rows through the functions here (an import-linter contract holds them to it).
 """
 
-from safecity.registry import bulk
+from safecity.registry import bulk, messages, verification
 from safecity.registry.actions import NewSecret, Registry, Stolen
 from safecity.registry.areas import area_parents, first_area, get_area, station_of_area, stations_of_areas
 from safecity.registry.bikes import (
@@ -18,6 +18,7 @@ from safecity.registry.bikes import (
     register_bike,
     require_bike,
 )
+from safecity.registry.claims import attach_owner
 from safecity.registry.devices import (
     DEVICE_SCHEMA,
     broker_accounts,
@@ -49,6 +50,7 @@ from safecity.registry.people import (
     get_person,
     get_person_by_id_number,
     get_person_by_pseudonym,
+    people_by_ids,
     people_numbers,
     set_pseudonyms,
     store_pseudonyms,
@@ -89,6 +91,7 @@ __all__ = [
     "active_watchlist",
     "bulk",
     "area_parents",
+    "attach_owner",
     "bikes_of",
     "broker_accounts",
     "broker_hash",
@@ -109,6 +112,8 @@ __all__ = [
     "get_person_by_pseudonym",
     "hash_secret",
     "is_secret_valid",
+    "messages",
+    "people_by_ids",
     "people_numbers",
     "register_bike",
     "report_stolen",
@@ -120,5 +125,6 @@ __all__ = [
     "station_of_area",
     "stations_of_areas",
     "store_pseudonyms",
+    "verification",
     "watchlist_between",
 ]

@@ -17,12 +17,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.audit import AuditEntry, Recorder, subject
 from safecity.core.context import Context
+from safecity.registry import verification
 from safecity.registry.areas import stations_of_areas
-from safecity.registry.bikes import BikeRegistration, bikes_of, register_bike
+from safecity.registry.bikes import BikeRegistration, bikes_of, register_bike, require_bike
+from safecity.registry.claims import CLAIM_TTL, attach_owner, claim_sms
 from safecity.registry.devices import create_device, revoke_device, rotate_device_secret
 from safecity.registry.errors import InvalidInput, NotFound
+from safecity.registry.gateway import SmsGateway
 from safecity.registry.models import Area, Device, EBike, WatchlistEntry, WatchStatus
-from safecity.registry.people import Pseudonymize
+from safecity.registry.people import Pseudonymize, get_person_by_id_number
 from safecity.registry.schemas import AreaOut, BikeOut, DeviceIn, DeviceOut, EntryOut, bike_view, person_view
 from safecity.registry.watchlists import DEFAULT_WATCH_DAYS, close_entry, report_stolen, require_entry
 from safecity.store import transaction
@@ -66,20 +69,97 @@ class Registry:
         self._now = now
         self._pseudonymize = pseudonymize
         self._expand = expand
+        self.sms = SmsGateway(session_factory, now=now)  # what the SMS gateway device may do
 
     # --- bikes -------------------------------------------------------------------------------
 
-    def register_bike(self, ctx: Context, reg: BikeRegistration, *, resource: str) -> BikeOut:
-        """Register a bike and its owner (created if new); the answer shows the owner masked."""
+    def register_bike(
+        self, ctx: Context, reg: BikeRegistration, *, owner_area_id: str | None = None, resource: str
+    ) -> BikeOut:
+        """Register a bike; a new owner is created, an owner already registered must confirm first.
+
+        The answer shows back only what the registrar entered: for a new owner, their masked
+        numbers; for one already in the registry, nothing about them but how they will confirm
+        (a code to their phone on record, or in person), never what the registry holds.
+        """
+        home = self._owner_home(ctx, owner_area_id)
+        now = self._now()
         with transaction(self._sessions) as session:
+            if home is not None and session.get(Area, home) is None:
+                raise InvalidInput("owner_area_id", f"there is no area {home!r}")
             bike = register_bike(
-                session, reg=reg, by=ctx.actor, now=self._now(), pseudonymize=self._pseudonymize
+                session,
+                reg=reg,
+                by=ctx.actor,
+                now=now,
+                pseudonymize=self._pseudonymize,
+                home_area_id=home,
+                unconfirmed=True,
             )
-            session.refresh(bike)
-            out = bike_view(bike, owner=person_view(bike.owner, full=False))
-        names = [subject("tag", out.tag_id), subject("person", bike.owner_id)]
-        self._recorder.record(ctx, AuditEntry("bikes.register", resource, status=201, subjects=names))
+            person = bike.owner or get_person_by_id_number(session, id_number=reg.owner_id_number)
+            assert person is not None
+            if bike.owner is not None:
+                out = bike_view(bike, owner=person_view(bike.owner, full=False))
+            else:
+                started = verification.start(
+                    session,
+                    purpose=verification.BIKE_OWNER,
+                    subject=str(bike.id),
+                    person=person,
+                    requested_by=ctx.actor,
+                    requested_unit=ctx.unit,
+                    ttl=CLAIM_TTL,
+                    message=claim_sms(ctx.unit or ctx.actor, bike),
+                    now=now,
+                )
+                out = bike_view(bike, owner_pending="code_sent" if started.code_sent else "in_person")
+            person_id = person.id
+        names = [subject("tag", out.tag_id), subject("person", person_id)]
+        detail = {"owner_pending": out.owner_pending} if out.owner_pending else {}
+        self._recorder.record(
+            ctx, AuditEntry("bikes.register", resource, status=201, subjects=names, detail=detail)
+        )
         return out
+
+    def confirm_owner(self, ctx: Context, bike_id: int, code: str, *, resource: str) -> BikeOut:
+        """Attach a bike to the owner it was registered to, with the code the owner received."""
+        wrong: InvalidInput | None = None
+        with transaction(self._sessions) as session:
+            bike = require_bike(session, bike_id=bike_id)
+            try:
+                done = verification.confirm_code(
+                    session,
+                    purpose=verification.BIKE_OWNER,
+                    subject=str(bike_id),
+                    code=code,
+                    by=ctx.actor,
+                    now=self._now(),
+                )
+            except InvalidInput as exc:
+                wrong = exc  # committed: the wrong try counts against the claim
+            else:
+                attach_owner(session, bike, done.person_id)
+                person_id = done.person_id
+        if wrong is not None:
+            raise wrong
+        self._recorder.record(
+            ctx,
+            AuditEntry(
+                "bikes.owner_confirmed",
+                resource,
+                subjects=[subject("tag", bike.tag_id), subject("person", person_id)],
+                detail={"method": "code"},
+            ),
+        )
+        return bike_view(bike)
+
+    @staticmethod
+    def _owner_home(ctx: Context, owner_area_id: str | None) -> str | None:
+        """Where a new owner lives: the area given (in the registrar's reach), else the registrar's own."""
+        if owner_area_id is not None:
+            ctx.require_area(owner_area_id, what=f"area {owner_area_id}")
+            return owner_area_id
+        return ctx.home_areas[0] if len(ctx.home_areas) == 1 else None
 
     def owned_bikes(self, ctx: Context) -> list[BikeOut]:
         """The bikes of the citizen the context speaks for (none for an account without a person)."""

@@ -16,7 +16,7 @@ from safecity.registry.models import (
     BikeStatus,
     EBike,
 )
-from safecity.registry.people import Pseudonymize, get_or_create_person
+from safecity.registry.people import Pseudonymize, get_or_create_person, get_person_by_id_number
 
 
 def get_bike_by_tag(session: Session, *, tag_id: str) -> EBike | None:
@@ -75,9 +75,20 @@ class BikeRegistration:
 
 
 def register_bike(
-    session: Session, *, reg: BikeRegistration, by: str, now: datetime, pseudonymize: Pseudonymize
+    session: Session,
+    *,
+    reg: BikeRegistration,
+    by: str,
+    now: datetime,
+    pseudonymize: Pseudonymize,
+    home_area_id: str | None = None,
+    unconfirmed: bool = False,
 ) -> EBike:
-    """Register an e-bike to its owner (created if new); tag and frame number must be unused."""
+    """Register an e-bike to its owner (created if new, living in `home_area_id`); tag and frame unused.
+
+    With `unconfirmed` (a claim by someone who is not the owner), a bike named to a person already
+    in the registry is registered without an owner: the person confirms it first (registry.claims).
+    """
     tag = reg.tag_id.strip().upper()
     if not is_valid_subject(SubjectKind.TAG, tag):
         raise InvalidInput("tag_id", f"{reg.tag_id!r} is not a tag id (8 to 16 hexadecimal digits)")
@@ -90,6 +101,7 @@ def register_bike(
         )
     if get_bike_by_tag(session, tag_id=tag) is not None:
         raise Conflict("tag_id", f"tag {tag} is already fitted to a registered bike")
+    known = get_person_by_id_number(session, id_number=reg.owner_id_number)
     owner = get_or_create_person(
         session,
         id_number=reg.owner_id_number,
@@ -97,10 +109,11 @@ def register_bike(
         phone=reg.owner_phone,
         now=now,
         pseudonymize=pseudonymize,
+        home_area_id=home_area_id,
     )
     bike = EBike(
         tag_id=tag,
-        owner_id=owner.id,
+        owner_id=None if unconfirmed and known is not None else owner.id,
         frame_number=reg.frame_number.strip(),
         model=reg.model.strip(),
         colour=reg.colour.strip(),

@@ -34,6 +34,7 @@ class DeviceKind(StrEnum):
     HANDSET = "handset"
     TRAFFIC_DETECTOR = "traffic_detector"
     ALARM_PANEL = "alarm_panel"
+    SMS_GATEWAY = "sms_gateway"  # fetches the text messages the platform sends people (registry.messages)
 
 
 class DeviceStatus(StrEnum):
@@ -105,7 +106,8 @@ class EBike(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tag_id: Mapped[str] = mapped_column(String(16), unique=True)
-    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    # None while the owner named at registration has not confirmed it (registry/claims.py).
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     frame_number: Mapped[str] = mapped_column(String(32), unique=True)
     model: Mapped[str] = mapped_column(String(64))
     colour: Mapped[str] = mapped_column(String(32))
@@ -113,7 +115,7 @@ class EBike(Base):
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
     registered_by: Mapped[str] = mapped_column(String(64))
 
-    owner: Mapped[Person] = relationship(lazy="joined")
+    owner: Mapped[Person | None] = relationship(lazy="joined")
 
 
 class Device(Base):
@@ -157,3 +159,69 @@ class WatchlistEntry(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     closed_by: Mapped[str | None] = mapped_column(String(64))
     close_note: Mapped[str | None] = mapped_column(Text)
+
+
+class MessageStatus(StrEnum):
+    """Where a text message to a person stands."""
+
+    PENDING = "pending"  # waiting for a gateway
+    HANDED_OVER = "handed_over"  # a gateway took it and has not said yet
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class PersonMessage(Base):
+    """A text message to a person's phone on record, queued for an SMS gateway to send."""
+
+    __tablename__ = "person_messages"
+    __table_args__ = (Index("ix_person_messages_status_created", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default=MessageStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    gateway: Mapped[str | None] = mapped_column(String(64))
+    handed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class VerificationStatus(StrEnum):
+    """Where a person's confirmation stands."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    EXPIRED = "expired"  # out of time or out of attempts
+    CANCELLED = "cancelled"  # replaced by a newer request for the same thing
+
+
+class Verification(Base):
+    """A claim about a person that waits for the person to confirm it.
+
+    A bike registered to someone already in the registry, or an account asking to be linked to
+    a person, is attached only once the person confirms: with the code sent to their phone on
+    record, or in person, showing their identity card to an officer who may verify people.
+    """
+
+    __tablename__ = "verifications"
+    __table_args__ = (Index("ix_verifications_purpose_subject_status", "purpose", "subject", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # bike_owner | account_person
+    subject: Mapped[str] = mapped_column(String(64))  # the bike or account id the claim is about
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64))  # None: no phone, in person only
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_unit: Mapped[str] = mapped_column(String(128), default="")
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default=VerificationStatus.PENDING)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    method: Mapped[str | None] = mapped_column(String(16))  # code | in_person

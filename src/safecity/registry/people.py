@@ -28,6 +28,15 @@ def get_person(session: Session, *, person_id: int) -> Person | None:
     return session.get(Person, person_id)
 
 
+def people_by_ids(session: Session, person_ids: list[int]) -> list[Person]:
+    """The people with these registry ids (those that exist)."""
+    return (
+        list(session.scalars(select(Person).where(Person.id.in_(sorted(set(person_ids))))))
+        if person_ids
+        else []
+    )
+
+
 def get_person_by_id_number(session: Session, *, id_number: str) -> Person | None:
     """Return the person with this identity number, if registered."""
     return session.scalars(select(Person).where(Person.id_number == id_number)).first()

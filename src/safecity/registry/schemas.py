@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.core.ids import DEVICE_ID_PATTERN
 from safecity.core.masking import mask_id_number, mask_phone
+from safecity.registry.bikes import BikeRegistration
 from safecity.registry.models import DeviceKind
 
 if TYPE_CHECKING:
@@ -36,12 +37,24 @@ class BikeIn(_In):
     owner_id_number: str = Field(
         min_length=18,
         max_length=18,
-        description="Owner's GB 11643 identity number (check digit verified); the owner is created if new.",
+        description="Owner's GB 11643 identity number (check digit verified). A new owner is created; "
+        "one already registered must confirm the bike is theirs first (see `owner_pending`).",
     )
     owner_name: str = Field(min_length=1, max_length=64, description="Owner's name as on the identity card.")
     owner_phone: str | None = Field(
         None, pattern=r"^\d{11}$", description="Owner's 11-digit mobile number, for theft notices by SMS."
     )
+    owner_area_id: str | None = Field(
+        None,
+        max_length=32,
+        description="Where a new owner lives (a community or other area in the registrar's reach); "
+        "default: the registrar's own area when their account has one. It bounds which cases may "
+        "reveal them. Ignored for an owner already in the registry.",
+    )
+
+    def registration(self) -> BikeRegistration:
+        """The registry's registration of this request (the owner's area travels beside it)."""
+        return BikeRegistration(**self.model_dump(exclude={"owner_area_id"}))
 
 
 class PersonOut(BaseModel):
@@ -76,6 +89,15 @@ class BikeOut(BaseModel):
             "`home_area_unknown` (no home area on record, so no case can cover them)."
         ),
     )
+    owner_pending: str | None = Field(
+        None,
+        description=(
+            "Set when the owner named at registration is already in the registry: the bike is theirs "
+            "only once they confirm. `code_sent`: a code went to their phone on record; they give it to "
+            "the registrar (`POST /api/v1/bikes/{bike_id}/owner`). `in_person`: no phone on record; "
+            "they confirm at a police station with their identity card."
+        ),
+    )
 
 
 def person_view(person: Person, *, full: bool) -> PersonOut:
@@ -90,7 +112,13 @@ def person_view(person: Person, *, full: bool) -> PersonOut:
     )
 
 
-def bike_view(bike: EBike, *, owner: PersonOut | None = None, owner_withheld: str | None = None) -> BikeOut:
+def bike_view(
+    bike: EBike,
+    *,
+    owner: PersonOut | None = None,
+    owner_withheld: str | None = None,
+    owner_pending: str | None = None,
+) -> BikeOut:
     """A bike as shown, with its owner only when one is given (a justified, audited read)."""
     return BikeOut(
         id=bike.id,
@@ -102,7 +130,14 @@ def bike_view(bike: EBike, *, owner: PersonOut | None = None, owner_withheld: st
         registered_at=bike.registered_at,
         owner=owner,
         owner_withheld=owner_withheld,
+        owner_pending=owner_pending,
     )
+
+
+class OwnerCodeIn(_In):
+    """The code a person received by SMS, confirming a claim about them."""
+
+    code: str = Field(pattern=r"^\s*\d{6}\s*$", description="The six-digit code from the text message.")
 
 
 class StolenIn(_In):

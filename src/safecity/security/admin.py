@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity.core.context import Context
 from safecity.security import accounts, signin
 from safecity.security.audit import AuditEntry, AuditTrail, actor_of, subject
+from safecity.security.errors import AccountError
 from safecity.security.linkage import Rotation, rotate_pseudonym_key
 from safecity.security.models import Account
 from safecity.security.schemas import UserOut
@@ -64,7 +65,17 @@ def list_users(security: Security) -> list[UserOut]:
 def create_user(
     security: Security, ctx: Context, new: accounts.NewAccount, *, resource: str, status: int = 200
 ) -> AccountResult:
-    """Create an account (AccountError names the field at fault) and audit who created it."""
+    """Create an account (AccountError names the field at fault) and audit who created it.
+
+    Nobody links an account to a registry person on the person's behalf: the account's holder
+    does it with the code sent to the person's phone, or at a police station (security.linking).
+    """
+    if new.person_id is not None:
+        raise AccountError(
+            "an account is linked to a person only by that person: its holder asks in their own account "
+            "(a code goes to the phone on record) or at a police station with their identity card",
+            field="person_id",
+        )
     with transaction(security.session_factory) as session:
         account = accounts.create_account(session, new, by=ctx.actor, now=security.now())
         user = user_view(account)

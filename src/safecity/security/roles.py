@@ -51,6 +51,7 @@ class Permission(StrEnum):
     DEVICES_READ = "devices.read"
     DEVICES_MANAGE = "devices.manage"  # register, rotate and revoke device secrets
     PEOPLE_READ = "people.read"  # who a person is: always under a case and purpose
+    PEOPLE_VERIFY = "people.verify"  # confirm a claim about a person who shows their identity card
     SUBJECTS_TRACE = "subjects.trace"  # where a subject has been: always under a case and purpose
     CASES_READ = "cases.read"
     CASES_MANAGE = "cases.manage"  # open, assign, close
@@ -59,6 +60,7 @@ class Permission(StrEnum):
     USERS_MANAGE = "users.manage"
     OPERATIONS_READ = "operations.read"  # ingest reconciliation, dead letters
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
+    SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
 
 
 P = Permission
@@ -69,9 +71,10 @@ _INVESTIGATION = frozenset(
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PATROL_OFFICER: _OFFICER | {P.DEVICES_READ},
-    Role.COMMUNITY_OFFICER: _OFFICER | {P.DEVICES_READ, P.BIKES_REGISTER, P.WATCHLIST_WRITE, P.CASES_READ},
+    Role.COMMUNITY_OFFICER: _OFFICER
+    | {P.DEVICES_READ, P.BIKES_REGISTER, P.WATCHLIST_WRITE, P.CASES_READ, P.PEOPLE_VERIFY},
     Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
-    Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER},
+    Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
     Role.COMMANDER: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.WEBHOOKS_MANAGE, P.OPERATIONS_READ},
     Role.AUDITOR: frozenset({P.SELF_READ, P.AREAS_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.CASES_READ}),
     Role.ADMINISTRATOR: frozenset(
@@ -91,7 +94,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.GUARD: frozenset({P.SELF_READ, P.AREAS_READ, P.ALERTS_READ}),
     Role.COMMITTEE_WORKER: frozenset({P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.BIKES_REGISTER}),
     Role.LIAISON: frozenset({P.SELF_READ}),
-    Role.CITIZEN: frozenset({P.SELF_READ}),
+    Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK}),
 }
 
 ROLE_KIND: dict[Role, AccountKind] = {

@@ -231,3 +231,52 @@ class PathOut(BaseModel):
     area_id: str
     count: int
     points: list[PathPointOut]
+
+
+class LinkIn(_In):
+    """A citizen names the identity number of the person their account speaks for."""
+
+    id_number: str = Field(min_length=18, max_length=18, description="GB 11643 identity number.")
+
+
+class LinkCodeIn(_In):
+    """The code the person received by SMS."""
+
+    code: str = Field(pattern=r"^\s*\d{6}\s*$", description="The six-digit code from the text message.")
+
+
+class LinkRequestedOut(BaseModel):
+    """What the holder of an account is told after naming a number (the same for every number)."""
+
+    message: str
+
+
+class LinkedOut(BaseModel):
+    """The account is now linked to its person."""
+
+    person_id: int
+
+
+class ClaimOut(BaseModel):
+    """An open claim about a person, as the verification desk shows it."""
+
+    id: int = Field(description="The claim's id (used to confirm it).")
+    purpose: str = Field(
+        description="`bike_owner`: a bike was registered to this person by someone else; "
+        "`account_person`: an account asks to speak for this person."
+    )
+    subject: str = Field(description="The bike's id or the account's id the claim is about.")
+    person_name: str = Field(description="The person's name as registered: compare it with the card.")
+    id_number: str = Field(description="The person's identity number, masked: the card shows it in full.")
+    requested_by: str = Field(description="Who made the claim.")
+    requested_unit: str = Field(description="Their unit (empty for a citizen's own request).")
+    requested_at: datetime = Field(description="When.")
+    expires_at: datetime = Field(description="When the claim lapses unless confirmed.")
+
+
+class ConfirmInPersonIn(_In):
+    """The officer states that they saw the person and their identity card."""
+
+    identity_card_seen: bool = Field(
+        description="Must be true: the person is here, and their identity card matches the claim."
+    )

@@ -70,8 +70,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _denied(request: Request, exc: AccessDenied) -> Response:
         from safecity.web.auth import ACCESS_COOKIE, LoginRequired, audit_refusal, audit_refusal_flood
 
+        # A browser's first visit to a page is sent to sign in: not a refusal worth counting.
+        first_visit = isinstance(exc, LoginRequired) and not request.cookies.get(ACCESS_COOKIE)
         # Refusals are rate limited per address: a flood gets 429, and one audit record, not one each.
-        count, limit, retry_after = count_refusal(request)
+        count, limit, retry_after = (0, 1, 0) if first_visit else count_refusal(request)
         if count > limit:
             if count == limit + 1:
                 audit_refusal_flood(request, limit)

@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from safecity import registry
 from safecity.registry import NotFound, Stolen, WatchStatus
 from safecity.registry.schemas import (
     AreaOut,
@@ -22,6 +21,7 @@ from safecity.registry.schemas import (
     DeviceOut,
     DeviceSecretOut,
     EntryOut,
+    OwnerCodeIn,
     StolenIn,
 )
 from safecity.security import Permission as P
@@ -43,9 +43,25 @@ PurposeQuery = Annotated[
 def register_bike(
     body: BikeIn, platform: PlatformDep, request: Request, who: Principal = need(P.BIKES_REGISTER)
 ) -> BikeOut:
-    """Register a bike and its owner (created if new); the answer shows the owner masked."""
-    reg = registry.BikeRegistration(**body.model_dump())
-    return platform.registry.register_bike(who.context(), reg, resource=resource_of(request))
+    """Register a bike: a new owner is created (shown back masked); one already in the registry
+    confirms first (`owner_pending`)."""
+    return platform.registry.register_bike(
+        who.context(), body.registration(), owner_area_id=body.owner_area_id, resource=resource_of(request)
+    )
+
+
+@router.post(
+    "/bikes/{bike_id}/owner", response_model=BikeOut, summary="Confirm a bike's owner with their code"
+)
+def confirm_owner(
+    bike_id: RowId,
+    body: OwnerCodeIn,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.BIKES_REGISTER),
+) -> BikeOut:
+    """The owner named at registration confirms with the code sent to their phone; the bike is theirs."""
+    return platform.registry.confirm_owner(who.context(), bike_id, body.code, resource=resource_of(request))
 
 
 @router.get("/bikes", response_model=list[BikeOut], summary="Find bikes by tag or frame number")

@@ -113,6 +113,19 @@ function stolenForm(bike) {
   return form;
 }
 
+function ownerCodeForm(bike) {
+  const prefix = 'owner-' + bike.id;
+  const form = h('form', { class: 'form sub-form', id: prefix, novalidate: true, 'aria-label': 'Confirm the owner of ' + bike.tag_id },
+    h('h4', null, 'Owner confirms'),
+    fieldEl(prefix, 'code', "Code from the owner's text message"),
+    h('p', { class: 'error', role: 'alert', hidden: true, dataset: { formError: '' } }),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Confirm owner')));
+  bindForm(form,
+    (values) => api('POST', '/api/v1/bikes/' + bike.id + '/owner', values),
+    (fresh) => renderBikes([fresh], 'The owner confirmed: the bike is registered to them.'));
+  return form;
+}
+
 function recoverForm(bike, entry) {
   const prefix = 'recover-' + entry.id;
   const status = h('select', { id: prefix + '-status', name: 'status', 'aria-describedby': prefix + '-status-error' },
@@ -140,8 +153,15 @@ const WITHHELD = {
   home_area_unknown: 'not shown: the owner has no home area on record, so no case covers them',
 };
 
+// The owner named at registration is already registered: they confirm first (BikeOut.owner_pending).
+const PENDING = {
+  code_sent: 'waiting for the owner: a code was sent to their phone on record; enter it below',
+  in_person: 'waiting for the owner: no phone on record, they confirm at a police station with their identity card',
+};
+
 /** The owner's rows: present after registration (masked) and on look-ups under a case. */
-function ownerRows(owner, withheld) {
+function ownerRows(owner, withheld, pending) {
+  if (pending) return [['Owner', h('span', { class: 'muted owner-note' }, PENDING[pending] || pending)]];
   if (!owner) {
     const note = WITHHELD[withheld] || 'owner shown only under a case';
     return [['Owner', h('span', { class: 'muted owner-note' }, note)]];
@@ -157,7 +177,7 @@ function ownerRows(owner, withheld) {
 function bikeCard(bike, entry, message) {
   const rows = [
     ['Tag', h('span', { class: 'mono' }, bike.tag_id)], ['Frame number', bike.frame_number],
-    ['Model', bike.model], ['Colour', bike.colour], ...ownerRows(bike.owner, bike.owner_withheld),
+    ['Model', bike.model], ['Colour', bike.colour], ...ownerRows(bike.owner, bike.owner_withheld, bike.owner_pending),
     ['Registered', timeEl(bike.registered_at, { full: true })],
   ];
   if (entry) {
@@ -165,7 +185,8 @@ function bikeCard(bike, entry, message) {
       ['Basis', entry.basis], ['Officer answerable', entry.owner], ['Listing expires', timeEl(entry.expires_at, { full: true })]);
   }
   let action = null;
-  if (bike.status === 'registered') action = stolenForm(bike);
+  if (bike.owner_pending === 'code_sent') action = ownerCodeForm(bike);
+  else if (bike.status === 'registered') action = stolenForm(bike);
   else if (bike.status === 'stolen' && entry) action = recoverForm(bike, entry);
   return h('article', { class: 'bike-card', id: 'bike-' + bike.id, dataset: { status: bike.status } },
     h('header', null, h('h3', null, bike.model + ' · ' + bike.colour),

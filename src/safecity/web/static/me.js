@@ -16,4 +16,31 @@ async function loadAccessLog() {
   }
 }
 
+/** Send the form's one field to `path`; show a refusal next to the field it names. */
+function bindLinkForm(form, path, done) {
+  if (!form) return;
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const input = form.querySelector('input');
+    const error = form.querySelector('.field-error');
+    error.hidden = true;
+    try {
+      done(await api('POST', path, { [input.name]: input.value.trim() }));
+    } catch (err) {
+      error.textContent = plainError(err);
+      error.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+      input.focus();
+    }
+  });
+}
+
+const codeForm = document.getElementById('code-form');
+bindLinkForm(document.getElementById('link-form'), '/api/v1/me/person', (answer) => {
+  document.getElementById('link-message').textContent = answer.message;
+  codeForm.hidden = false;
+  document.getElementById('link-code').focus();
+});
+bindLinkForm(codeForm, '/api/v1/me/person/confirm', () => window.location.reload());
+
 loadAccessLog();
