@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -31,7 +31,6 @@ from safecity.core.geo import BBox
 from safecity.core.worker import Every, Task, Worker
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
 from safecity.ingest.adapters import DeviceLinks
-from safecity.ingest.dedup import id_hashes
 from safecity.ingest.settings import IngestSettings
 from safecity.investigation import Investigation
 from safecity.lake import Lake
@@ -142,7 +141,12 @@ class Platform:
         alerts_cfg = settings.section(AlertSettings)
         security_cfg = settings.section(SecuritySettings)
         devices = DeviceDirectory(factory, h3_resolution=ingest_cfg.h3_resolution)
-        dedup = Deduplicator(ingest_cfg.dedup_window_s)
+        dedup = Deduplicator(
+            load=lake.event_ids,
+            max_age_s=ingest_cfg.max_event_age_s,
+            future_skew_s=ingest_cfg.max_future_skew_s,
+            cold_bytes=ingest_cfg.dedup_cold_mb << 20,
+        )
         bbox = city_bbox(settings)
         limits = IngestLimits(
             max_event_age_s=ingest_cfg.max_event_age_s,
@@ -239,6 +243,7 @@ class Platform:
         loop = asyncio.get_running_loop()
         self.alerts.bind_loop(loop)
         self.hub.bind(loop)
+        await asyncio.to_thread(self.recover_ingest)
         await asyncio.to_thread(self.warm_dedup)
         await asyncio.to_thread(self.audit_rules_file)
         for worker in self.workers():
@@ -337,14 +342,19 @@ class Platform:
         if report.files_in:
             log.info("lake.compacted", files_in=report.files_in, files_out=report.files_out, rows=report.rows)
 
+    def recover_ingest(self) -> None:
+        """Settle batches a crash left half-written (before anything reads ids from the lake)."""
+        report = self.ingest.recover()
+        if report.published or report.discarded:
+            log.warning("ingest.recovered", published=len(report.published), discarded=len(report.discarded))
+
     def warm_dedup(self) -> None:
-        """Remember the ids already in the lake, so a restart does not store a retry twice."""
-        now = self.clock.now()
-        window = timedelta(seconds=self.settings.section(IngestSettings).dedup_window_s)
-        ids = self.lake.scan(start=now - window, end=now + timedelta(days=1)).select("event_id").collect()
-        if ids.height:
-            self.dedup.remember(id_hashes(ids["event_id"]), now)
-            log.info("ingest.dedup_warmed", ids=ids.height)
+        """Reload the ids of the days real-time traffic falls on (older days load when a late
+        event needs them), so that a restart does not store a retry twice."""
+        started = time.perf_counter()
+        ids = self.dedup.warm(self.clock.now())
+        if ids:
+            log.info("ingest.dedup_warmed", ids=ids, seconds=round(time.perf_counter() - started, 2))
 
 
 __all__ = ["ALERTS", "Platform", "make_bus", "rules_path"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
+from safecity.lake import Recovery
 from safecity.security.pseudonym import Pseudonymizer
 from tests.conftest import T0
 
@@ -23,11 +26,20 @@ class ListSink:
         self.frames: list[pl.DataFrame] = []
         self.fail = False
 
-    def append(self, records: pl.DataFrame) -> int:
+    def append(self, records: pl.DataFrame, *, batch: str, commit: Callable[[], None]) -> int:
         if self.fail:
             raise OSError(28, "No space left on device")
+        commit()
         self.frames.append(records)
         return records.height
+
+    def recover(self, committed: Callable[[list[str]], set[str]]) -> Recovery:
+        return Recovery()
+
+    def event_ids(self, day: date) -> pl.Series:
+        if not self.frames:
+            return pl.Series("event_id", [], pl.String)
+        return self.all.filter(pl.col("ts").dt.date() == day)["event_id"]
 
     def count(self) -> int:
         return sum(f.height for f in self.frames)
@@ -75,7 +87,7 @@ def pipeline(
         session_factory=session_factory,
         devices=DeviceDirectory(session_factory, h3_resolution=9),
         sink=sink,
-        dedup=Deduplicator(3600),
+        dedup=Deduplicator(load=sink.event_ids, max_age_s=7 * 86400, future_skew_s=300),
         clock=clock,
         pseudonymizer=pseudonymizer,
         limits=IngestLimits(

@@ -30,6 +30,7 @@ from safecity.ingest.adapters import DeviceLinks, DeviceUnreachable, Intake
 from safecity.ingest.adapters.mqtt import POISON_ATTEMPTS, MqttAdapter
 from safecity.ingest.models import DeadLetter
 from safecity.ingest.pipeline import IngestResult, Part, Rejection, StorageUnavailable
+from safecity.lake import Recovery
 from safecity.platform import Platform
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.settings import Settings
@@ -373,15 +374,21 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
     stored: list[pl.DataFrame] = []
 
     class ListSink:
-        def append(self, records: pl.DataFrame) -> int:
+        def append(self, records: pl.DataFrame, *, batch: str, commit: Callable[[], None]) -> int:
+            commit()
             stored.append(records)
             return records.height
+
+        def recover(self, committed: Callable[[list[str]], set[str]]) -> Recovery:
+            return Recovery()
 
     pipeline = IngestPipeline(
         session_factory=session_factory,
         devices=DeviceDirectory(session_factory, h3_resolution=9),
         sink=ListSink(),
-        dedup=Deduplicator(86400),
+        dedup=Deduplicator(
+            load=lambda day: pl.Series([], dtype=pl.String), max_age_s=86400, future_skew_s=300
+        ),
         limits=IngestLimits(
             max_event_age_s=86400,
             max_future_skew_s=300,

@@ -1,9 +1,11 @@
 """Where lake files live, how they are named, and how they reach the disk durably.
 
-Layout: `<root>/records/date=YYYY-MM-DD/kind=<kind>/` holds `part-<ulid>.parquet` (one unsorted
+Layout: `<root>/records/date=YYYY-MM-DD/kind=<kind>/` holds `part-<batch>.parquet` (one unsorted
 file per appended batch and partition) and `sorted-<generation>-<n>.parquet` (compaction output,
 sorted by subject). Files are immutable; names are never reused. Work in progress is written as
-`.tmp-*` and made visible by an atomic rename, so a reader never sees a half-written file.
+`.tmp-*` and made visible by an atomic rename, so a reader never sees a half-written file. A
+batch's parts are staged as `.tmp-part-<batch>.parquet` and all renamed only once all are
+durable and the batch is committed (`staging.py`).
 
 A compaction swaps several files at once, which no single rename can do. Before the swap it
 writes an intent file (`.intent-<generation>.json`) naming its inputs and outputs; listings
@@ -24,8 +26,13 @@ RECORDS_DIR = "records"
 PART_PREFIX = "part-"
 SORTED_PREFIX = "sorted-"
 TMP_PREFIX = ".tmp-"
+STAGED_PREFIX = TMP_PREFIX + PART_PREFIX  # a batch's part before its commit: only recovery removes it
 INTENT_PREFIX = ".intent-"
 SUFFIX = ".parquet"
+
+# Lake files hold what devices reported about people: readable by the platform's user only.
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 # Kinds become folder names: only plain identifiers may, so no value can escape the lake root.
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -153,20 +160,27 @@ def read_intent(path: Path) -> tuple[list[str], list[str]] | None:
 
 def write_durable(directory: Path, name: str, data: bytes | memoryview) -> Path:
     """Write a file so that it is complete and on disk before its final name appears."""
-    tmp = directory / f"{TMP_PREFIX}{name}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = write_synced(directory / f"{TMP_PREFIX}{name}", data)
     final = directory / name
     os.replace(tmp, final)
     fsync_dir(directory)
     return final
+
+
+def write_synced(path: Path, data: bytes | memoryview) -> Path:
+    """Create a new file (owner-only) with these bytes on disk; on failure nothing is left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return path
 
 
 def fsync_file(path: Path) -> None:
@@ -197,5 +211,5 @@ def ensure_dir(directory: Path) -> None:
         missing.append(probe)
         probe = probe.parent
     for path in reversed(missing):
-        path.mkdir(exist_ok=True)
+        path.mkdir(mode=DIR_MODE, exist_ok=True)
         fsync_dir(path.parent)
