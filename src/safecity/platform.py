@@ -26,6 +26,7 @@ from safecity.bus.hub import EventHub
 from safecity.core.capabilities import installed
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.configfile import in_force
+from safecity.core.filemode import private_dir
 from safecity.core.finding import Finding
 from safecity.core.geo import BBox
 from safecity.core.worker import Every, Task, Worker
@@ -41,7 +42,7 @@ from safecity.rules.settings import RulesSettings
 from safecity.security import SYSTEM, AuditEntry, Pseudonymizer, Security
 from safecity.security.accounts import LoginPolicy
 from safecity.security.audit import AuditFilter
-from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_token_key
+from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_token_key, refuse_keys_inside
 from safecity.security.settings import SecuritySettings
 from safecity.settings import BusBackend, Settings
 from safecity.store import deliver_after_commit, make_engine, make_session_factory, upgrade_to_head
@@ -127,10 +128,12 @@ class Platform:
         lifetimes, lockouts and the audit trail.
         """
         clock = clock or SystemClock()
+        if not settings.auto_generate_keys:  # production: keys never beside the data (docs/keys.md)
+            refuse_keys_inside(settings.data_dir, settings.key_files)
+        if private_dir(settings.data_dir, close=True):
+            log.warning("platform.data_dir_closed", data_dir=str(settings.data_dir), mode="0700")
         url = settings.resolved_database_url
         if migrate:
-            if url.startswith("sqlite"):
-                settings.data_dir.mkdir(parents=True, exist_ok=True)
             upgrade_to_head(url)
         engine = make_engine(url)
         factory = make_session_factory(engine)

@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import structlog
 
+from safecity.core.filemode import private_file
 from safecity.core.record import RECORD_SCHEMA, new_id
 from safecity.lake.layout import (
     INTENT_PREFIX,
@@ -159,6 +160,7 @@ def _write_sorted(
         name = f"{SORTED_PREFIX}{generation}-{n:04d}{SUFFIX}"
         tmp = directory / f"{TMP_PREFIX}{name}"
         chunk = to_arrow(frame.slice(offset, fmt.max_file_rows))
+        private_file(tmp)  # the writer opens it as it is: owner-only, not the umask's mode
         with pq.ParquetWriter(
             tmp,
             ARROW_SCHEMA,

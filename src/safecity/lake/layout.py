@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from safecity.core.filemode import PRIVATE_DIR, PRIVATE_FILE
+
 RECORDS_DIR = "records"
 PART_PREFIX = "part-"
 SORTED_PREFIX = "sorted-"
@@ -29,10 +31,6 @@ TMP_PREFIX = ".tmp-"
 STAGED_PREFIX = TMP_PREFIX + PART_PREFIX  # a batch's part before its commit: only recovery removes it
 INTENT_PREFIX = ".intent-"
 SUFFIX = ".parquet"
-
-# Lake files hold what devices reported about people: readable by the platform's user only.
-FILE_MODE = 0o600
-DIR_MODE = 0o700
 
 # Kinds become folder names: only plain identifiers may, so no value can escape the lake root.
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -168,8 +166,9 @@ def write_durable(directory: Path, name: str, data: bytes | memoryview) -> Path:
 
 
 def write_synced(path: Path, data: bytes | memoryview) -> Path:
-    """Create a new file (owner-only) with these bytes on disk; on failure nothing is left."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    """Create a new file (its owner's only: records are about people) with these bytes on disk;
+    on failure nothing is left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     try:
         view = memoryview(data)
         while view:
@@ -211,5 +210,5 @@ def ensure_dir(directory: Path) -> None:
         missing.append(probe)
         probe = probe.parent
     for path in reversed(missing):
-        path.mkdir(mode=DIR_MODE, exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
         fsync_dir(path.parent)
