@@ -19,6 +19,7 @@ mechanism is not available.
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,12 +49,21 @@ def read_only_mount(folder: Path) -> Iterator[None]:
     if bound.returncode:
         pytest.skip(f"cannot bind-mount {folder} (needs CAP_SYS_ADMIN): {bound.stderr.decode().strip()}")
     try:
-        remounted = _run("mount", "-o", "remount,ro,bind", str(folder))
+        # A remount to read-only is refused (EBUSY) while a file below is open for writing through
+        # the new mount: a server under load opens one every few milliseconds, so try again.
+        for _ in range(200):
+            remounted = _run("mount", "-o", "remount,ro,bind", str(folder))
+            if not remounted.returncode:
+                break
+            time.sleep(0.01)
         if remounted.returncode or not _refuses_writes(folder):
             pytest.skip(f"a read-only bind mount does not refuse writes here: {remounted.stderr.decode()}")
         yield
     finally:
-        _run("umount", str(folder))
+        # A file still open through the mount makes it busy: detach it lazily then (new opens go
+        # to the folder underneath at once; the mount goes when the last file is closed).
+        if _run("umount", str(folder)).returncode:
+            _run("umount", "--lazy", str(folder))
 
 
 @contextmanager
