@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,3 +118,23 @@ def test_batches_a_crash_left_staged_are_published_or_removed_as_the_ledger_says
     assert (report.published, report.discarded) == ([committed], [lost])
     assert lake.count() == 40
     assert reconcile(session_factory, lake).ok
+
+
+async def test_a_request_cancelled_while_its_batch_waits_is_still_stored_once(
+    pipeline: IngestPipeline, lake: Lake
+) -> None:
+    """A caller that gives up (a client gone, a shutdown) must not leave its ids taken but unstored:
+    the device's retry would then be counted a duplicate and its events lost."""
+    part = Part(body=forty(), device_id="BS-000001", source="http")
+    async with pipeline._commit_lock:  # another batch is being written
+        waiting = asyncio.create_task(pipeline.submit_parts([part]))
+        await asyncio.sleep(0.5)  # prepared: its ids are taken
+        waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await asyncio.sleep(0.5)
+
+    [retry] = await pipeline.submit_parts([part])
+
+    assert retry.stored + retry.duplicates == 40
+    assert lake.count() == 40

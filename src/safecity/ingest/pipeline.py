@@ -204,9 +204,26 @@ class IngestPipeline:
         # encoding and fsync release the GIL). Decision 0003, addendum 2.
         self._prepare_slots = asyncio.Semaphore(2)
         self._commit_lock = asyncio.Lock()
+        self._carried: set[asyncio.Future[list[IngestResult]]] = set()
 
     async def submit_parts(self, parts: Sequence[Submission]) -> list[IngestResult]:
-        """Process parts off the event loop, then publish what was stored."""
+        """Process parts off the event loop, then publish what was stored.
+
+        A caller that is cancelled (its client gone, a shutdown) does not cancel the batch: once
+        prepared, its ids are taken, so it is carried through to stored or failed, and a retry
+        finds it (stored: duplicates; failed: stored then).
+        """
+        task = asyncio.ensure_future(self._submit(parts))
+        self._carried.add(task)  # held here, so that a shielded batch is not collected midway
+        task.add_done_callback(self._carried_done)
+        return await asyncio.shield(task)
+
+    def _carried_done(self, task: asyncio.Future[list[IngestResult]]) -> None:
+        self._carried.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a sender that gave up retries, whatever happened
+
+    async def _submit(self, parts: Sequence[Submission]) -> list[IngestResult]:
         async with self._prepare_slots:
             prepared = await asyncio.to_thread(self.prepare, parts)
         async with self._commit_lock:
