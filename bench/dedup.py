@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -154,70 +155,75 @@ def median_ms(samples: list[float]) -> float:
 
 def main() -> None:
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
+    if len(sys.argv) == 3 and sys.argv[1] == "--measure":
+        measure(Lake(Path(sys.argv[2])))
+        return
     folder = Path(tempfile.mkdtemp(prefix="safecity-bench-dedup-"))
     try:
-        lake = build_lake(folder / "lake")
-        busy, older = DAY0 + timedelta(days=1), DAY0
-        now = datetime.combine(busy, datetime.min.time(), UTC) + timedelta(hours=12)
-        dedup = Deduplicator(load=lake.event_ids, max_age_s=7 * 86400, future_skew_s=300)
-        gc.collect()
-        before = memory_mb("VmRSS")
-        reset_peak()
-        started = time.perf_counter()
-        warmed = dedup.warm(now)
-        warm_s = time.perf_counter() - started
-        warm_peak_mb = memory_mb("VmHWM") - before
-        gc.collect()
-        baseline_s = baseline_warm(lake, now)
-        emit("warm_s", warm_s, "s", baseline=baseline_s)
-        emit("warm_ids", warmed, "ids")
-        emit("warm_held_mb", dedup.nbytes / 2**20, "MiB")
-        emit("warm_peak_rss_mb", warm_peak_mb, "MiB")
-
-        rng = np.random.default_rng(2)
-        known = lake.event_ids(older).sample(1_000, seed=3)
-        started = time.perf_counter()
-        reset_peak()
-        before = memory_mb("VmRSS")
-        late = dedup.admit(id_hashes(known), pl.Series([older] * known.len()), now)
-        emit("late_day_load_s", time.perf_counter() - started, "s")
-        emit("late_day_peak_rss_mb", memory_mb("VmHWM") - before, "MiB")
-        assert not late.fresh.any(), "a stored id was taken for new"
-
-        fresh_busy, fresh_older = [], []
-        busy_days, older_days = pl.Series([busy] * BATCH), pl.Series([older] * BATCH)
-        for n in range(20):
-            for days, samples, offset in ((busy_days, fresh_busy, 10), (older_days, fresh_older, 20)):
-                batch = id_hashes(ids(offset * PER_DAY + n * BATCH, BATCH, rng))
-                t = time.perf_counter()
-                reservation = dedup.admit(batch, days, now)
-                samples.append(time.perf_counter() - t)
-                dedup.release(reservation)
-        emit("admit_ms_busy_day", median_ms(fresh_busy), "ms", baseline=baseline_admit_ms(rng))
-        emit("admit_ms_older_day", median_ms(fresh_older), "ms")
-
-        newest = busy + timedelta(days=1)
-        at = datetime.combine(newest, datetime.min.time(), UTC) + timedelta(hours=12)
-        started = time.perf_counter()
-        for first in range(0, PER_DAY, BATCH):
-            dedup.release(
-                dedup.admit(id_hashes(ids(30 * PER_DAY + first, BATCH, rng)), pl.Series([newest] * BATCH), at)
-            )
-        emit("fill_day_s", time.perf_counter() - started, "s")
-        table_bytes = dedup._days[newest].nbytes
-        emit("bytes_per_id_busy_day", table_bytes / PER_DAY, "B")
-        later = at + timedelta(hours=13, minutes=1)  # the day ended over an hour ago
-        one = id_hashes(ids(40 * PER_DAY, 1, rng))
-        folding = sum(len(entry.added) for entry in dedup._days.values() if not entry.quiet)
-        started = time.perf_counter()
-        dedup.release(dedup.admit(one, pl.Series([newest + timedelta(days=1)]), later))
-        emit("fold_s", time.perf_counter() - started, "s")
-        emit("folded_ids", folding, "ids")
-        emit("bytes_per_id_quiet_day", dedup._days[newest].nbytes / len(dedup._days[newest]), "B")
-        emit("held_mb", dedup.nbytes / 2**20, "MiB")
-        lake.close()
+        build_lake(folder / "lake").close()
+        # Measured in a fresh process, so that memory figures are not hidden by what building
+        # the lake left in the allocators.
+        subprocess.run([sys.executable, __file__, "--measure", str(folder / "lake")], check=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(lake: Lake) -> None:
+    busy, older = DAY0 + timedelta(days=1), DAY0
+    now = datetime.combine(busy, datetime.min.time(), UTC) + timedelta(hours=12)
+    dedup = Deduplicator(load=lake.event_ids, max_age_s=7 * 86400, future_skew_s=300)
+    before = memory_mb("VmRSS")
+    reset_peak()
+    started = time.perf_counter()
+    warmed = dedup.warm(now)
+    warm_s = time.perf_counter() - started
+    emit("warm_peak_rss_mb", memory_mb("VmHWM") - before, "MiB")
+    gc.collect()
+    emit("warm_s", warm_s, "s", baseline=baseline_warm(lake, now))
+    emit("warm_ids", warmed, "ids")
+    emit("warm_held_mb", dedup.nbytes / 2**20, "MiB")
+
+    rng = np.random.default_rng(2)
+    known = lake.event_ids(older).sample(1_000, seed=3)
+    before = memory_mb("VmRSS")
+    reset_peak()
+    started = time.perf_counter()
+    late = dedup.admit(id_hashes(known), pl.Series([older] * known.len()), now)
+    emit("late_day_load_s", time.perf_counter() - started, "s")
+    emit("late_day_peak_rss_mb", memory_mb("VmHWM") - before, "MiB")
+    assert not late.fresh.any(), "a stored id was taken for new"
+
+    fresh_busy, fresh_older = [], []
+    busy_days, older_days = pl.Series([busy] * BATCH), pl.Series([older] * BATCH)
+    for n in range(20):
+        for days, samples, offset in ((busy_days, fresh_busy, 10), (older_days, fresh_older, 20)):
+            batch = id_hashes(ids(offset * PER_DAY + n * BATCH, BATCH, rng))
+            t = time.perf_counter()
+            reservation = dedup.admit(batch, days, now)
+            samples.append(time.perf_counter() - t)
+            dedup.release(reservation)
+    emit("admit_ms_busy_day", median_ms(fresh_busy), "ms", baseline=baseline_admit_ms(rng))
+    emit("admit_ms_older_day", median_ms(fresh_older), "ms")
+
+    newest = busy + timedelta(days=1)
+    at = datetime.combine(newest, datetime.min.time(), UTC) + timedelta(hours=12)
+    newest_days = pl.Series([newest] * BATCH)
+    started = time.perf_counter()
+    for first in range(0, PER_DAY, BATCH):
+        dedup.release(dedup.admit(id_hashes(ids(30 * PER_DAY + first, BATCH, rng)), newest_days, at))
+    emit("fill_day_s", time.perf_counter() - started, "s")
+    emit("bytes_per_id_busy_day", dedup._days[newest].nbytes / PER_DAY, "B")
+    later = at + timedelta(hours=13, minutes=1)  # the day ended over an hour ago
+    one = id_hashes(ids(40 * PER_DAY, 1, rng))
+    folding = sum(len(entry.added) for entry in dedup._days.values() if not entry.quiet)
+    started = time.perf_counter()
+    dedup.release(dedup.admit(one, pl.Series([newest + timedelta(days=1)]), later))
+    emit("fold_s", time.perf_counter() - started, "s")
+    emit("folded_ids", folding, "ids")
+    emit("bytes_per_id_quiet_day", dedup._days[newest].nbytes / len(dedup._days[newest]), "B")
+    emit("held_mb", dedup.nbytes / 2**20, "MiB")
+    emit("peak_rss_mb", memory_mb("VmHWM"), "MiB")
+    lake.close()
 
 
 if __name__ == "__main__":

@@ -148,17 +148,17 @@ class Lake:
                 except Exception:
                     discard(staged)
                     raise
-            self._publish(staged, committed=commit is not None)
+            self._publish(staged, committed=commit is not None, pool=pool)
         metrics.ROWS_APPENDED.inc(checked.height)
         metrics.FILES_APPENDED.inc(len(parts))
         metrics.APPEND_SECONDS.observe(time.perf_counter() - started)
         return checked.height
 
-    def _publish(self, staged: Staged, *, committed: bool) -> None:
+    def _publish(self, staged: Staged, *, committed: bool, pool: ThreadPoolExecutor | None) -> None:
         try:
             # A committed batch needs no folder fsync: a rename lost in a crash leaves the
             # staged part, which recovery publishes.
-            publish(staged, sync_dirs=not committed)
+            publish(staged, sync_dirs=not committed, pool=pool)
         except OSError as exc:
             if not committed:
                 withdraw(staged)

@@ -116,18 +116,22 @@ def _stage_one(directory: Path, frame: pl.DataFrame, batch: str, sync_dir: bool)
     return tmp, directory / name
 
 
-def publish(staged: Staged, *, sync_dirs: bool) -> None:
-    """Rename every staged part to its final name (visible to readers from then on)."""
+def publish(staged: Staged, *, sync_dirs: bool, pool: Executor | None = None) -> None:
+    """Rename every staged part to its final name (visible to readers from then on); with
+    `sync_dirs`, also make the new names durable (folders side by side when a pool is given)."""
     for tmp, final in staged.files:
         try:
             os.replace(tmp, final)
         except FileNotFoundError:
             if not final.exists():
                 raise  # neither staged nor published: lost, which must not pass silently
-
     if sync_dirs:
-        for directory in {final.parent for _, final in staged.files}:
-            fsync_dir(directory)
+        folders = sorted({final.parent for _, final in staged.files})
+        if pool is None or len(folders) == 1:
+            for folder in folders:
+                fsync_dir(folder)
+        else:
+            list(pool.map(fsync_dir, folders))
 
 
 def discard(staged: Staged) -> None:
