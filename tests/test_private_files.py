@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.ingest import Part
 from safecity.platform import Platform
 from safecity.security.keys import KeyError_
 from safecity.settings import Settings
-from safecity.store import transaction
 from tests.conftest import T0
-from tests.ingest.conftest import ndjson, read
+from tests.ingest.conftest import ndjson, read, register_station
 
 
 @pytest.fixture
@@ -44,17 +42,7 @@ def test_everything_the_platform_writes_is_readable_by_its_user_only(
 ) -> None:
     data = tmp_path / "data"
     platform = Platform.build(Settings(data_dir=data), clock=ManualClock(T0))
-    with transaction(platform.session_factory) as session:
-        registry.create_device(
-            session,
-            device_id="BS-000001",
-            kind="rfid_station",
-            name="s",
-            lat=28.0,
-            lon=120.7,
-            area_id=None,
-            now=T0,
-        )
+    register_station(platform.session_factory)
     platform.devices.invalidate()
     for first in (0, 10):  # two batches: two parts, merged by compaction into a sorted file
         events = [read(first + i) for i in range(5)] + [read(100 + first, kind="nope")]

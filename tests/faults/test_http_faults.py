@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -15,40 +16,40 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 BATCHES = 20  # per station: 4 x 20 x 100 = 8,000 events
 
 
-def test_kill_9_under_http_load_loses_nothing_and_stores_nothing_twice(
-    server: Server, secrets: dict[str, str]
-) -> None:
+def through_http_load(server: Server, secrets: dict[str, str], fault: Callable[[HttpDevices], None]) -> None:
+    """Start the server and the stations' uploads, apply the fault once a third is acknowledged, wait
+    for every batch to be acknowledged, and check that each event is stored once."""
     server.start()
     devices = HttpDevices(server, secrets, BATCHES)
     threads = devices.start()
     devices.wait_for(len(secrets) * BATCHES // 3)
-
-    server.kill()  # mid-batch: some staged, some committed, some answered but not yet read
-    server.start()
+    fault(devices)
     for thread in threads:
         thread.join()
 
     assert devices.unexpected == []
     assert devices.acknowledged == len(secrets) * BATCHES
     assert_each_stored_once(server, devices.sent)
+
+
+def test_kill_9_under_http_load_loses_nothing_and_stores_nothing_twice(
+    server: Server, secrets: dict[str, str]
+) -> None:
+    def kill_and_restart(_: HttpDevices) -> None:
+        server.kill()  # mid-batch: some staged, some committed, some answered but not yet read
+        server.start()
+
+    through_http_load(server, secrets, kill_and_restart)
 
 
 def test_storage_turning_read_only_mid_run_is_answered_503_and_every_retry_is_stored_once(
     server: Server, secrets: dict[str, str]
 ) -> None:
-    server.start()
-    devices = HttpDevices(server, secrets, BATCHES)
-    threads = devices.start()
-    devices.wait_for(len(secrets) * BATCHES // 4)
+    def lake_read_only_for_a_while(devices: HttpDevices) -> None:
+        with read_only_mount(server.data_dir / "lake"):
+            devices.wait_for_refusals(2 * len(secrets))  # stations meet the read-only disk, and retry
 
-    with read_only_mount(server.data_dir / "lake"):
-        devices.wait_for_refusals(2 * len(secrets))  # stations meet the read-only disk, and retry
-    for thread in threads:
-        thread.join()
-
-    assert devices.unexpected == []
-    assert devices.acknowledged == len(secrets) * BATCHES
-    assert_each_stored_once(server, devices.sent)
+    through_http_load(server, secrets, lake_read_only_for_a_while)
 
 
 def test_a_batch_with_one_unwritable_partition_is_refused_whole_and_its_retry_stored_once(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,13 +15,6 @@ from safecity.lake import Lake
 from safecity.lake.layout import partition_path
 from tests.conftest import T0
 from tests.ingest.conftest import ndjson, read
-
-
-@pytest.fixture
-def lake(tmp_path: Path) -> Iterator[Lake]:
-    store = Lake(tmp_path / "lake")
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.ingest import Part
 from safecity.ingest.reconcile import reconcile
 from safecity.platform import Platform
 from safecity.settings import Settings
-from safecity.store import transaction
 from tests.conftest import T0
-from tests.ingest.conftest import ndjson, read
+from tests.ingest.conftest import ndjson, read, register_station
 
 
 def started(data_dir: Path, clock: ManualClock) -> Platform:
@@ -35,17 +33,7 @@ def stop(platform: Platform) -> None:
 @pytest.fixture
 def first(tmp_path: Path) -> Iterator[Platform]:
     platform = started(tmp_path, ManualClock(T0))
-    with transaction(platform.session_factory) as session:
-        registry.create_device(
-            session,
-            device_id="BS-000001",
-            kind="rfid_station",
-            name="s",
-            lat=28.0,
-            lon=120.7,
-            area_id=None,
-            now=T0,
-        )
+    register_station(platform.session_factory)
     platform.devices.invalidate()
     yield platform
     stop(platform)

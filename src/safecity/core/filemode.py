@@ -20,21 +20,27 @@ PRIVATE_UMASK = 0o077
 def private_dir(path: Path, *, close: bool = False) -> bool:
     """Create a folder (and missing parents) for the owner only; with `close`, also take group and
     other access away from an existing one. Return True if an existing folder had to be closed."""
-    missing: list[Path] = []
-    probe = path
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for folder in reversed(missing):
-        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
-        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode passes through the umask
-    if missing or not close:
+    if make_private_dirs(path) or not close:
         return False
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         os.chmod(path, mode & ~0o077)
         return True
     return False
+
+
+def make_private_dirs(path: Path) -> list[Path]:
+    """Create the missing levels of a folder path, owner-only; return them, outermost first."""
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    missing.reverse()
+    for folder in missing:
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        os.chmod(folder, PRIVATE_DIR)  # mkdir's mode passes through the umask
+    return missing
 
 
 def private_file(path: Path) -> None:

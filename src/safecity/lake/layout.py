@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from safecity.core.filemode import PRIVATE_DIR, PRIVATE_FILE
+from safecity.core.filemode import PRIVATE_FILE, make_private_dirs
 
 RECORDS_DIR = "records"
 PART_PREFIX = "part-"
@@ -204,11 +204,5 @@ def ensure_dir(directory: Path) -> None:
     """Create a folder and make each newly created level durable in its parent."""
     if directory.is_dir():
         return
-    missing: list[Path] = []
-    probe = directory
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for path in reversed(missing):
-        path.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+    for path in make_private_dirs(directory):
         fsync_dir(path.parent)
