@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
@@ -26,12 +26,12 @@ from safecity.bus.hub import EventHub
 from safecity.core.capabilities import installed
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.configfile import in_force
+from safecity.core.filemode import private_dir
 from safecity.core.finding import Finding
 from safecity.core.geo import BBox
 from safecity.core.worker import Every, Task, Worker
 from safecity.ingest import Deduplicator, DeviceDirectory, IngestLimits, IngestPipeline
 from safecity.ingest.adapters import DeviceLinks
-from safecity.ingest.dedup import id_hashes
 from safecity.ingest.settings import IngestSettings
 from safecity.investigation import Investigation
 from safecity.lake import Lake
@@ -41,7 +41,7 @@ from safecity.rules import DEFAULT_RULES_FILE, LiveFacts, RuleEngine, build_rule
 from safecity.rules.settings import RulesSettings
 from safecity.security import SYSTEM, AuditEntry, Pseudonymizer, Security
 from safecity.security.audit import AuditFilter
-from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_token_key
+from safecity.security.keys import load_audit_key, load_pseudonym_keys, load_token_key, refuse_keys_inside
 from safecity.security.settings import SecuritySettings
 from safecity.security.signin import LoginPolicy
 from safecity.settings import BusBackend, Settings
@@ -128,10 +128,12 @@ class Platform:
         lifetimes, lockouts and the audit trail.
         """
         clock = clock or SystemClock()
+        if not settings.auto_generate_keys:  # production: keys never beside the data (docs/keys.md)
+            refuse_keys_inside(settings.data_dir, settings.key_files)
+        if private_dir(settings.data_dir, close=True):
+            log.warning("platform.data_dir_closed", data_dir=str(settings.data_dir), mode="0700")
         url = settings.resolved_database_url
         if migrate:
-            if url.startswith("sqlite"):
-                settings.data_dir.mkdir(parents=True, exist_ok=True)
             upgrade_to_head(url)
         engine = make_engine(url)
         factory = make_session_factory(engine)
@@ -142,7 +144,12 @@ class Platform:
         alerts_cfg = settings.section(AlertSettings)
         security_cfg = settings.section(SecuritySettings)
         devices = DeviceDirectory(factory, h3_resolution=ingest_cfg.h3_resolution)
-        dedup = Deduplicator(ingest_cfg.dedup_window_s)
+        dedup = Deduplicator(
+            load=lake.event_ids,
+            max_age_s=ingest_cfg.max_event_age_s,
+            future_skew_s=ingest_cfg.max_future_skew_s,
+            cold_bytes=ingest_cfg.dedup_cold_mb << 20,
+        )
         bbox = city_bbox(settings)
         limits = IngestLimits(
             max_event_age_s=ingest_cfg.max_event_age_s,
@@ -251,6 +258,7 @@ class Platform:
         loop = asyncio.get_running_loop()
         self.alerts.bind_loop(loop)
         self.hub.bind(loop)
+        await asyncio.to_thread(self.recover_ingest)
         await asyncio.to_thread(self.warm_dedup)
         await asyncio.to_thread(self.audit_rules_file)
         # Records left unsealed by a crash are sealed now, not one interval from now.
@@ -351,14 +359,19 @@ class Platform:
         if report.files_in:
             log.info("lake.compacted", files_in=report.files_in, files_out=report.files_out, rows=report.rows)
 
+    def recover_ingest(self) -> None:
+        """Settle batches a crash left half-written (before anything reads ids from the lake)."""
+        report = self.ingest.recover()
+        if report.published or report.discarded:
+            log.warning("ingest.recovered", published=len(report.published), discarded=len(report.discarded))
+
     def warm_dedup(self) -> None:
-        """Remember the ids already in the lake, so a restart does not store a retry twice."""
-        now = self.clock.now()
-        window = timedelta(seconds=self.settings.section(IngestSettings).dedup_window_s)
-        ids = self.lake.scan(start=now - window, end=now + timedelta(days=1)).select("event_id").collect()
-        if ids.height:
-            self.dedup.remember(id_hashes(ids["event_id"]), now)
-            log.info("ingest.dedup_warmed", ids=ids.height)
+        """Reload the ids of the days real-time traffic falls on (older days load when a late
+        event needs them), so that a restart does not store a retry twice."""
+        started = time.perf_counter()
+        ids = self.dedup.warm(self.clock.now())
+        if ids:
+            log.info("ingest.dedup_warmed", ids=ids, seconds=round(time.perf_counter() - started, 2))
 
 
 __all__ = ["ALERTS", "Platform", "make_bus", "rules_path"]

@@ -168,6 +168,15 @@ class Settings(BaseSettings):
         return self.resolved_audit_key_file.with_name("audit-seals.jsonl")
 
     @property
+    def key_files(self) -> dict[str, Path]:
+        """Each key file by the setting that names it (SAFECITY_SECRETS_DIR when none is set)."""
+        return {
+            "SAFECITY_TOKEN_KEY_FILE": self.resolved_token_key_file,
+            "SAFECITY_PSEUDONYM_KEY_FILE": self.resolved_pseudonym_key_file,
+            "SAFECITY_AUDIT_KEY_FILE": self.resolved_audit_key_file,
+        }
+
+    @property
     def city_dir(self) -> Path:
         """Where the generated demo city lives."""
         return self.data_dir / "city"

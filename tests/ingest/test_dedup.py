@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 
 import numpy as np
 import polars as pl
@@ -81,22 +82,89 @@ def test_a_million_ids_grow_the_table_and_stay_found() -> None:
     assert not table.contains(rng.integers(2**63, 2**64 - 1, 10_000, dtype=np.uint64)).any()
 
 
-def test_deduplicator_remembers_across_one_rotation_and_forgets_after_two() -> None:
-    dedup = Deduplicator(window_s=60)
+def days_of(*offsets: int) -> pl.Series:
+    """Event days, as offsets from T0's day."""
+    return pl.Series([T0.date() + timedelta(days=d) for d in offsets], dtype=pl.Date)
+
+
+def lake_of(stored: dict[date, list[str]]) -> Callable[[date], pl.Series]:
+    """A loader answering what a lake holds per day, counting the days it was asked for."""
+
+    def load(day: date) -> pl.Series:
+        loaded.append(day)
+        return pl.Series(stored.get(day, []), dtype=pl.String)
+
+    loaded: list[date] = []
+    load.loaded = loaded  # type: ignore[attr-defined]
+    return load
+
+
+def test_ids_are_remembered_by_event_day_until_the_day_leaves_the_acceptance_window() -> None:
+    dedup = Deduplicator(load=lake_of({}), max_age_s=7 * 86400, future_skew_s=300)
     ids = id_hashes(pl.Series(["a", "b", "c"]))
-    assert dedup.admit(ids, T0).all()
+    assert dedup.admit(ids, days_of(-2, -2, 0), T0).fresh.all()
     again = id_hashes(pl.Series(["a", "d", "d"]))
-    assert dedup.admit(again, T0 + timedelta(seconds=70)).tolist() == [False, True, False]
-    # "a" was last admitted two rotations ago; "d" one rotation ago, so it is still known.
-    assert dedup.admit(again, T0 + timedelta(seconds=140)).tolist() == [True, False, False]
-    dedup.forget(id_hashes(pl.Series(["a", "d"])))
-    assert len(dedup) == 0
+    later = T0 + timedelta(days=4, hours=12)
+    assert dedup.admit(again, days_of(-2, 0, 0), later).fresh.tolist() == [False, True, False]
+    # Day -2 has left the 7-day window a week later; day 0 (d) has not.
+    week = T0 + timedelta(days=6, hours=12)
+    assert dedup.admit(again, days_of(-2, 0, 0), week).fresh.tolist() == [True, False, False]
 
 
 def test_admit_reserves_so_a_second_batch_with_the_same_ids_is_refused_until_forgotten() -> None:
-    dedup = Deduplicator(window_s=60)
+    dedup = Deduplicator(load=lake_of({}), max_age_s=7 * 86400, future_skew_s=300)
     ids = id_hashes(pl.Series(["x1", "x2", "x1"]))
-    assert dedup.admit(ids, T0).tolist() == [True, True, False]
-    assert not dedup.admit(ids, T0).any()
-    dedup.forget(id_hashes(pl.Series(["x2"])))
-    assert dedup.admit(ids, T0).tolist() == [False, True, False]
+    first = dedup.admit(ids, days_of(0, 0, 0), T0)
+    assert first.fresh.tolist() == [True, True, False]
+    assert not dedup.admit(ids, days_of(0, 0, 0), T0).fresh.any()
+    dedup.forget(first)
+    assert dedup.admit(ids, days_of(0, 0, 0), T0).fresh.tolist() == [True, True, False]
+
+
+def test_a_day_is_read_from_the_lake_once_when_a_late_event_first_needs_it() -> None:
+    load = lake_of({T0.date() - timedelta(days=3): ["old-1", "old-2"]})
+    dedup = Deduplicator(load=load, max_age_s=7 * 86400, future_skew_s=300)
+    assert dedup.warm(T0) == 0 and load.loaded == [T0.date()]  # type: ignore[attr-defined]
+
+    late = id_hashes(pl.Series(["old-1", "old-3"]))
+    assert dedup.admit(late, days_of(-3, -3), T0).fresh.tolist() == [False, True]
+    assert dedup.admit(late, days_of(-3, -3), T0).fresh.tolist() == [False, False]
+    assert load.loaded == [T0.date(), T0.date() - timedelta(days=3)]  # type: ignore[attr-defined]
+
+
+def test_quiet_days_beyond_the_memory_budget_are_dropped_and_reloaded_when_needed() -> None:
+    stored = {T0.date() - timedelta(days=d): [f"d{d}-{i}" for i in range(1000)] for d in range(1, 6)}
+    load = lake_of(stored)
+    dedup = Deduplicator(load=load, max_age_s=7 * 86400, future_skew_s=300, cold_bytes=2 * 8000)
+    for d in range(1, 6):  # a backlog, day by day; each day's ids are all known already
+        resent = id_hashes(pl.Series(stored[T0.date() - timedelta(days=d)]))
+        release = dedup.admit(resent, days_of(*[-d] * 1000), T0)
+        assert not release.fresh.any()
+        dedup.release(release)
+    assert dedup.nbytes <= 2 * 8000 + dedup._days[T0.date() - timedelta(days=5)].nbytes
+
+    again = id_hashes(pl.Series(stored[T0.date() - timedelta(days=1)]))
+    assert not dedup.admit(again, days_of(*[-1] * 1000), T0).fresh.any()  # reloaded, still known
+    assert load.loaded.count(T0.date() - timedelta(days=1)) == 2  # type: ignore[attr-defined]
+
+
+def test_a_day_with_a_batch_in_flight_is_never_dropped() -> None:
+    load = lake_of({})
+    dedup = Deduplicator(load=load, max_age_s=7 * 86400, future_skew_s=300, cold_bytes=0)
+    inflight = dedup.admit(id_hashes(pl.Series(["late-1"])), days_of(-3), T0)  # not stored yet
+    dedup.admit(id_hashes(pl.Series(["late-2"])), days_of(-4), T0)  # another quiet day, over budget
+
+    assert not dedup.admit(id_hashes(pl.Series(["late-1"])), days_of(-3), T0).fresh.any()
+    dedup.release(inflight)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(4, 2**64 - 1), min_size=1, max_size=3000, unique=True), st.integers(4, 12))
+def test_a_grown_table_finds_every_key_where_probing_would(keys: list[int], bits: int) -> None:
+    table = U64Set(capacity=1 << bits)
+    values = np.array(keys, dtype=np.uint64)
+    table.add(values, distinct=True)  # grows (bulk placement) when the keys do not fit
+    assert table.contains(values).all()
+    assert len(table) == len(keys)
+    table.remove(values[::2])
+    assert table.contains(values[1::2]).all()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,13 +22,6 @@ from tests.conftest import T0
 from tests.ingest.conftest import ndjson, read
 
 POLICY = load_policy(DEFAULT_RETENTION_FILE)
-
-
-@pytest.fixture
-def lake(tmp_path: Path) -> Iterator[Lake]:
-    store = Lake(tmp_path / "lake")
-    yield store
-    store.close()
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from safecity.ingest.adapters import DeviceLinks, DeviceUnreachable, Intake
 from safecity.ingest.adapters.mqtt import POISON_ATTEMPTS, MqttAdapter
 from safecity.ingest.models import DeadLetter
 from safecity.ingest.pipeline import IngestResult, Part, Rejection, StorageUnavailable
+from safecity.lake import Recovery
 from safecity.platform import Platform
 from safecity.security.pseudonym import Pseudonymizer
 from safecity.settings import Settings
@@ -381,7 +382,9 @@ def real_pipeline(
         session_factory=session_factory,
         devices=DeviceDirectory(session_factory, h3_resolution=9),
         sink=sink,
-        dedup=Deduplicator(86400),
+        dedup=Deduplicator(
+            load=lambda day: pl.Series([], dtype=pl.String), max_age_s=86400, future_skew_s=300
+        ),
         limits=IngestLimits(
             max_event_age_s=86400,
             max_future_skew_s=300,
@@ -416,9 +419,13 @@ async def test_events_flow_through_the_real_pipeline_and_are_acknowledged(
     stored: list[pl.DataFrame] = []
 
     class ListSink:
-        def append(self, records: pl.DataFrame) -> int:
+        def append(self, records: pl.DataFrame, *, batch: str, commit: Callable[[], None]) -> int:
+            commit()
             stored.append(records)
             return records.height
+
+        def recover(self, committed: Callable[[list[str]], set[str]]) -> Recovery:
+            return Recovery()
 
     pipeline = real_pipeline(session_factory, clock, pseudonymizer, ListSink())
     ingest = broker.ingest(pipeline)
@@ -475,8 +482,11 @@ async def test_an_unreadable_message_is_refused_whole_on_the_results_topic_and_k
 class FailingSink:
     """A lake that must not be written to."""
 
-    def append(self, records: pl.DataFrame) -> int:
+    def append(self, records: pl.DataFrame, *, batch: str, commit: Callable[[], None]) -> int:
         raise AssertionError(f"nothing of an unreadable body may be stored: {records.height} rows")
+
+    def recover(self, committed: Callable[[list[str]], set[str]]) -> Recovery:
+        return Recovery()
 
 
 class Whitelist(msgspec.Struct, tag_field="type", tag="whitelist"):

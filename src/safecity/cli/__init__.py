@@ -9,6 +9,7 @@ the web API and the command line cannot drift apart.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from types import ModuleType
@@ -18,6 +19,7 @@ from rich.markup import escape
 
 from safecity.cli.common import build_platform, configure_logging, err
 from safecity.core.errors import AccessDenied, DomainError
+from safecity.core.filemode import PRIVATE_UMASK
 
 
 def groups() -> list[ModuleType]:
@@ -43,6 +45,8 @@ for _group in GROUPS:
 
 def main() -> None:
     """Console-script entry point; a use case's refusal is one clear line, never a traceback."""
+    # Whatever any library writes for us (SQLite journals, Parquet, the demo city) is ours alone.
+    os.umask(PRIVATE_UMASK)
     try:
         app()
     except (DomainError, AccessDenied) as exc:

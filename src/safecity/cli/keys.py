@@ -18,10 +18,12 @@ group = typer.Typer(help="Create and rotate the key files: token, pseudonym, aud
 @group.command("init")
 def init() -> None:
     """Create whichever key files are missing (token, pseudonym, audit signing); never overwrite one."""
-    from safecity.security.keys import KeyError_, init_key_files
+    from safecity.security.keys import KeyError_, init_key_files, refuse_keys_inside
 
     cfg = settings()
     try:
+        if not cfg.auto_generate_keys:
+            refuse_keys_inside(cfg.data_dir, cfg.key_files)
         files = init_key_files(
             token=cfg.resolved_token_key_file,
             pseudonym=cfg.resolved_pseudonym_key_file,

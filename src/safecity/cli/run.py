@@ -180,6 +180,7 @@ def replay(
     from safecity.ingest.adapters.replay import ReplayTotals, replay
 
     platform = build_platform(cfg)
+    platform.recover_ingest()
     platform.warm_dedup()
     totals = ReplayTotals()
     with progress() as bar, file.open("rb") as fh:

@@ -12,7 +12,9 @@ from safecity.store import Base, UtcDateTime
 
 
 class BatchStatus(StrEnum):
-    """Where a batch is: `writing` between the ledger entry and the lake write, then stored or failed."""
+    """What became of a batch: stored, or failed (nothing of it in the lake). The entry is written in
+    the same transaction that commits the batch (decisions/0006); `writing` is found only in
+    ledgers of earlier versions, which wrote the entry before the lake."""
 
     WRITING = "writing"
     STORED = "stored"

@@ -5,11 +5,16 @@ decoded itself from a binary protocol (`DecodedPart`), which are rendered as NDJ
 then take exactly the same path, so a refused one is kept with that rendering as its raw text.
 
 Order of work for one call (several parts, e.g. coalesced MQTT messages, share it):
-decode -> validate and enrich -> pseudonymise personal identifiers -> drop already-accepted ids
--> ledger + dead letters (one transaction, status `writing`) -> lake append (durable) -> ledger
-`stored` -> remember ids -> publish the records on the bus. A caller acknowledges its device
-only after this returns, so an event is never acknowledged before it is stored or dead-lettered
-with its reason.
+decode -> validate and enrich -> pseudonymise personal identifiers -> reserve the ids not
+accepted before -> stage every lake part (durable, not yet visible) -> ledger + dead letters
+(one transaction, status `stored`: the commit point) -> publish the parts -> publish the records
+on the bus. A caller acknowledges its device only after this returns, so an event is never
+acknowledged before it is stored or dead-lettered with its reason.
+
+A batch is all or nothing. If a part cannot be staged, none is kept, the ledger says `failed`
+(with the dead letters) and the sender is told to retry (`StorageUnavailable`, HTTP 503). If the
+process dies between staging and publishing, `recover` (at start) publishes the batches the
+ledger holds and removes the others, whose senders were never acknowledged (decisions/0006).
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
+import numpy as np
 import polars as pl
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import Clock
@@ -39,11 +46,12 @@ from safecity.ingest.decode import (
     normalise_body,
     render_events,
 )
-from safecity.ingest.dedup import Deduplicator, id_hashes
+from safecity.ingest.dedup import Deduplicator, Reservation, id_hashes
 from safecity.ingest.devices import DeviceDirectory
 from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
 from safecity.ingest.personal import pseudonymise
 from safecity.ingest.validate import Limits, validate
+from safecity.lake import Recovery
 from safecity.security import Pseudonymizer
 
 log = structlog.get_logger(__name__)
@@ -58,10 +66,15 @@ BATCH_SECONDS = Histogram(
 
 
 class RecordSink(Protocol):
-    """Where accepted records become durable (the lake)."""
+    """Where accepted records become durable (the lake), a batch at a time, all or nothing."""
 
-    def append(self, records: pl.DataFrame) -> int:
-        """Store records durably; return how many were written."""
+    def append(self, records: pl.DataFrame, *, batch: str, commit: Callable[[], None]) -> int:
+        """Stage the records durably, run `commit`, then make them visible; if staging or the
+        commit fails nothing is kept. Return how many were written."""
+        ...
+
+    def recover(self, committed: Callable[[list[str]], set[str]]) -> Recovery:
+        """Publish the batches a crash left staged that `committed` names; remove the others."""
         ...
 
 
@@ -145,7 +158,7 @@ class Prepared:
     now: datetime
     started: float
     records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORD_SCHEMA))
-    hashes: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.UInt64))
+    reservation: Reservation = field(default_factory=lambda: Reservation(np.zeros(0, dtype=bool)))
     rejected: dict[int, list[Rejection]] = field(default_factory=dict)
 
 
@@ -153,6 +166,10 @@ REFUSED_KEEP_BYTES = 64 * 1024
 # Core tables: executemany through Core is several times faster than the ORM's bulk path.
 _BATCHES = cast(Table, IngestBatch.__table__)
 _LETTERS = cast(Table, DeadLetter.__table__)
+
+
+# The database could not be reached or written: like a lake failure, the sender should retry.
+DB_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class StorageUnavailable(RuntimeError):
@@ -187,9 +204,26 @@ class IngestPipeline:
         # encoding and fsync release the GIL). Decision 0003, addendum 2.
         self._prepare_slots = asyncio.Semaphore(2)
         self._commit_lock = asyncio.Lock()
+        self._carried: set[asyncio.Future[list[IngestResult]]] = set()
 
     async def submit_parts(self, parts: Sequence[Submission]) -> list[IngestResult]:
-        """Process parts off the event loop, then publish what was stored."""
+        """Process parts off the event loop, then publish what was stored.
+
+        A caller that is cancelled (its client gone, a shutdown) does not cancel the batch: once
+        prepared, its ids are taken, so it is carried through to stored or failed, and a retry
+        finds it (stored: duplicates; failed: stored then).
+        """
+        task = asyncio.ensure_future(self._submit(parts))
+        self._carried.add(task)  # held here, so that a shielded batch is not collected midway
+        task.add_done_callback(self._carried_done)
+        return await asyncio.shield(task)
+
+    def _carried_done(self, task: asyncio.Future[list[IngestResult]]) -> None:
+        self._carried.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a sender that gave up retries, whatever happened
+
+    async def _submit(self, parts: Sequence[Submission]) -> list[IngestResult]:
         async with self._prepare_slots:
             prepared = await asyncio.to_thread(self.prepare, parts)
         async with self._commit_lock:
@@ -256,13 +290,17 @@ class IngestPipeline:
         records = pseudonymise(records, self._pseudonymizer)
         hashes = id_hashes(records["event_id"])
         # Reserved now, so that the next batch (prepared while this one is written) sees them.
-        fresh = self._dedup.admit(hashes, now)
-        if fresh.all():  # the usual case: no copy of the batch
-            dup_parts, prepared.hashes = records["part"].clear(), hashes
+        try:
+            reservation = self._dedup.admit(hashes, records["ts"].dt.date(), now)
+        except OSError as exc:  # a day's ids could not be read back from the lake
+            raise StorageUnavailable(f"storage is unavailable, retry later: {exc}") from exc
+        prepared.reservation = reservation
+        if reservation.fresh.all():  # the usual case: no copy of the batch
+            dup_parts = records["part"].clear()
         else:
-            keep = pl.Series(fresh)
+            keep = pl.Series(reservation.fresh)
             dup_parts = records["part"].filter(~keep)
-            records, prepared.hashes = records.filter(keep), hashes.filter(keep)
+            records = records.filter(keep)
         prepared.rejected = self._rejections(bad, decoded.errors)
         for p, body in bodies.items():
             results[p].received = body.count
@@ -271,21 +309,61 @@ class IngestPipeline:
         return prepared
 
     def commit(self, prepared: Prepared) -> tuple[list[IngestResult], pl.DataFrame]:
-        """Ledger and dead letters, then the lake; the records are durable when this returns."""
+        """Stage the lake parts, commit the ledger and dead letters, publish the parts; the
+        records are durable when this returns. On failure nothing is stored (see the module)."""
         p = prepared
-        self._ledger(p.batch_id, p.parts, p.results, p.rejected, p.bodies, p.now)
+        stage = "lake"  # where a failure happened: the lake, the ledger, or past the commit
+
+        def ledger() -> None:
+            nonlocal stage
+            stage = "ledger"
+            self._ledger(p, BatchStatus.STORED)
+            stage = "committed"
+
         try:
             if p.records.height:
-                self._sink.append(p.records)
+                self._sink.append(p.records, batch=p.batch_id, commit=ledger)
+            else:
+                ledger()
         except Exception as exc:
-            self._dedup.forget(p.hashes)
-            self._mark(p.batch_id, BatchStatus.FAILED, error=f"lake write failed: {exc}")
-            log.error("ingest.lake_write_failed", error=str(exc), rows=p.records.height)
-            raise StorageUnavailable(f"storage is unavailable, retry later: {exc}") from exc
-        self._mark(p.batch_id, BatchStatus.STORED)
+            if stage == "committed":
+                self._dedup.release(p.reservation)
+                raise  # stored and ledgered: the ids stay taken, whatever failed after
+            self._dedup.forget(p.reservation)
+            raise self._failed(p, exc, in_ledger=stage == "ledger") from exc
+        self._dedup.release(p.reservation)
         self._count(p.parts, p.results)
         BATCH_SECONDS.observe(time.perf_counter() - p.started)
         return p.results, p.records
+
+    def recover(self) -> Recovery:
+        """Settle what a crash left half-done: publish the staged batches the ledger committed,
+        remove the others (never acknowledged, so their senders retry). Run at start."""
+
+        def committed(batch_ids: list[str]) -> set[str]:
+            with self._factory() as session:
+                rows = session.scalars(
+                    select(IngestBatch.id).where(
+                        IngestBatch.id.in_(batch_ids), IngestBatch.status == BatchStatus.STORED
+                    )
+                )
+                return set(rows)
+
+        return self._sink.recover(committed)
+
+    def _failed(self, p: Prepared, exc: Exception, *, in_ledger: bool) -> Exception:
+        """What to raise for a batch that was not stored, after recording it as failed."""
+        if in_ledger:
+            if isinstance(exc, DB_UNAVAILABLE):
+                log.error("ingest.ledger_unavailable", error=str(exc), rows=p.records.height)
+                return StorageUnavailable(f"storage is unavailable, retry later: {exc}")
+            return exc  # a fault of ours, not of the storage
+        log.error("ingest.lake_write_failed", error=str(exc), rows=p.records.height)
+        try:  # the dead letters are kept, and the ledger says that nothing was stored
+            self._ledger(p, BatchStatus.FAILED, error=f"lake write failed: {exc}")
+        except Exception as ledger_exc:
+            log.error("ingest.ledger_unavailable", error=str(ledger_exc))
+        return StorageUnavailable(f"storage is unavailable, retry later: {exc}")
 
     def _limits_at(self, now: datetime) -> Limits:
         lim = self._limits
@@ -324,15 +402,11 @@ class IngestPipeline:
             res.duplicates = dups.get(p, 0)
             res.accepted = res.stored + res.dead_lettered
 
-    def _ledger(
-        self,
-        batch_id: str,
-        parts: Sequence[Submission],
-        results: list[IngestResult],
-        rejected: dict[int, list[Rejection]],
-        bodies: dict[int, Body],
-        now: datetime,
-    ) -> None:
+    def _ledger(self, prepared: Prepared, status: BatchStatus, error: str | None = None) -> None:
+        """Write the batch's ledger entry and its dead letters in one transaction."""
+        batch_id, parts, results = prepared.batch_id, prepared.parts, prepared.results
+        rejected, bodies, now = prepared.rejected, prepared.bodies, prepared.now
+        failed = status is BatchStatus.FAILED
         devices = {p.device_id for p in parts}
         sources = {p.source for p in parts}
         batch = {
@@ -342,13 +416,14 @@ class IngestPipeline:
             "parts": len(parts),
             "refused": sum(1 for r in results if r.error is not None),
             "received_at": now,
-            "status": BatchStatus.WRITING,
+            "status": status,
             "received": sum(r.received for r in results),
             "duplicates": sum(r.duplicates for r in results),
-            "accepted": sum(r.accepted for r in results),
-            "stored": sum(r.stored for r in results),
+            # A failed batch stored nothing: only its dead letters count as accepted.
+            "accepted": sum(r.dead_lettered if failed else r.accepted for r in results),
+            "stored": 0 if failed else sum(r.stored for r in results),
             "dead_lettered": sum(r.dead_lettered for r in results),
-            "error": None,
+            "error": error,
         }
         letters = [
             {
@@ -384,13 +459,6 @@ class IngestPipeline:
             session.execute(insert(_BATCHES), [batch])
             if letters:
                 session.execute(insert(_LETTERS), letters)
-
-    def _mark(self, batch_id: str, status: BatchStatus, error: str | None = None) -> None:
-        values: dict[str, object] = {"status": status}
-        if status is BatchStatus.FAILED:
-            values.update(stored=0, accepted=IngestBatch.dead_lettered, error=error)
-        with self._factory() as session, session.begin():
-            session.execute(update(IngestBatch).where(IngestBatch.id == batch_id).values(**values))
 
     @staticmethod
     def _count(parts: Sequence[Submission], results: list[IngestResult]) -> None:

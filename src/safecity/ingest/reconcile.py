@@ -38,7 +38,7 @@ class Reconciliation:
     stored_lake: int
     dead_letters_stored: int
     bodies_refused: int  # bodies refused whole, each kept as one dead letter
-    batches_in_doubt: int  # ledger entries left `writing` by a crash mid-batch
+    batches_in_doubt: int  # entries left `writing` by a crash mid-batch (versions before 0006)
     batches_failed: int
     # Deleted by retention (the totals above include the ledger entries it removed):
     batches_purged: int = 0  # ledger entries removed, their totals carried forward

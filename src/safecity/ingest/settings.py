@@ -1,4 +1,4 @@
-"""Ingest: what devices may send, how long ids are remembered, and the MQTT subscription."""
+"""Ingest: what devices may send, the memory of accepted ids, and the MQTT subscription."""
 
 from __future__ import annotations
 
@@ -31,8 +31,11 @@ class IngestSettings(Section):
     max_future_skew_s: int = Field(300, ge=0, description="How far ahead of our clock a timestamp may be.")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="Largest ingest request body.")
     max_batch_events: int = Field(100_000, ge=1, description="Most events in one ingest batch.")
-    dedup_window_s: int = Field(
-        86400, ge=60, description="How long event ids are remembered for idempotency."
+    dedup_cold_mb: int = Field(
+        512,
+        ge=0,
+        description="Memory for the ids of days over for an hour (8 bytes each); beyond it the least "
+        "recently used day is dropped and reloaded from the lake when a late event needs it.",
     )
 
     @field_validator("city_bbox")

@@ -2,12 +2,14 @@
 
 from safecity.lake.compaction import CompactionReport, LakeIntegrityError, SortedFormat
 from safecity.lake.lake import Lake, PartitionInfo, kinds_of_subject
+from safecity.lake.staging import Recovery
 
 __all__ = [
     "CompactionReport",
     "Lake",
     "LakeIntegrityError",
     "PartitionInfo",
+    "Recovery",
     "SortedFormat",
     "kinds_of_subject",
 ]

@@ -19,10 +19,12 @@ import polars as pl
 import pyarrow.parquet as pq
 import structlog
 
+from safecity.core.filemode import private_file
 from safecity.core.record import RECORD_SCHEMA, new_id
 from safecity.lake.layout import (
     INTENT_PREFIX,
     SORTED_PREFIX,
+    STAGED_PREFIX,
     SUFFIX,
     TMP_PREFIX,
     Partition,
@@ -158,6 +160,7 @@ def _write_sorted(
         name = f"{SORTED_PREFIX}{generation}-{n:04d}{SUFFIX}"
         tmp = directory / f"{TMP_PREFIX}{name}"
         chunk = to_arrow(frame.slice(offset, fmt.max_file_rows))
+        private_file(tmp)  # the writer opens it as it is: owner-only, not the umask's mode
         with pq.ParquetWriter(
             tmp,
             ARROW_SCHEMA,
@@ -185,7 +188,10 @@ def finish_interrupted(partition_dir: Path, swap_lock: Callable[[], AbstractCont
     now = time.time()
     for name in names:
         path = partition_dir / name
-        if name.startswith(TMP_PREFIX) and now - _mtime(path) > STALE_TMP_S:
+        # A staged batch part is not a crashed writer's litter: whether it is published or removed
+        # depends on the ingest ledger (Lake.recover), however long the platform was down.
+        stale = now - _mtime(path) > STALE_TMP_S
+        if name.startswith(TMP_PREFIX) and not name.startswith(STAGED_PREFIX) and stale:
             path.unlink(missing_ok=True)
         if not name.startswith(INTENT_PREFIX):
             continue

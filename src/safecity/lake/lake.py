@@ -2,7 +2,9 @@
 
 Readers hold a shared lock while they list and read files; compaction and retention take it
 exclusively only for the instant they swap or remove files, so a count never sees a partition
-both before and after compaction. A second lock file serialises compactions and retention.
+both before and after compaction. A second lock file serialises compactions and retention. A
+batch's append is all or nothing (`staging.py`): appends hold a third lock shared, and recovery
+of what a crash left staged takes it exclusively, so it never touches a live append's files.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,8 +56,19 @@ from safecity.lake.query import (
     time_predicate,
     window_predicate,
 )
+from safecity.lake.staging import (
+    Recovery,
+    Staged,
+    check_batch,
+    discard,
+    find_staged,
+    publish,
+    settle,
+    stage,
+    withdraw,
+)
 from safecity.lake.subject_index import SubjectIndex
-from safecity.lake.writer import check_records, split_partitions, write_part
+from safecity.lake.writer import check_records, split_partitions
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +102,10 @@ class Lake:
         self._clock = clock or SystemClock()
         self._read_lock = FileLock(self.root / ".read.lock")
         self._compact_lock = FileLock(self.root / ".compact.lock")
+        self._append_lock = FileLock(self.root / ".append.lock")
+        # Committed batches whose publishing failed (the disk refused a rename): retried by the
+        # next append and by recovery; their ids still count as stored (`event_ids`).
+        self._unfinished: dict[str, Staged] = {}
         self._rows: dict[str, int] = {}  # footer row counts by path; files are immutable
         self._rows_lock = threading.Lock()
         self._writers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="lake-writer")
@@ -102,27 +119,85 @@ class Lake:
         self._readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lake-reader")
         self._closed = False
 
-    def append(self, records: pl.DataFrame) -> int:
-        """Durably store a record batch (one new part per date and kind); return rows written."""
+    def append(
+        self,
+        records: pl.DataFrame,
+        *,
+        batch: str | None = None,
+        commit: Callable[[], None] | None = None,
+    ) -> int:
+        """Durably store a record batch, all or nothing (one part per date and kind); return rows.
+
+        Every part is staged and fsynced first; if one fails, none is kept. `commit` (the
+        ledger's transaction) then runs, and only after it succeeds do the parts become visible;
+        if it raises, they are removed. A crash in between is settled by `recover`. A committed
+        batch that the disk then refuses to publish is kept staged and published later, so
+        once `commit` returned the rows are stored whatever follows.
+        """
         started = time.perf_counter()
         checked = check_records(records)
         parts = split_partitions(checked)
-        if len(parts) == 1:
-            [((day, kind), frame)] = parts.items()
-            write_part(self.root, day, kind, frame)
-        else:
-            # Parquet encoding and fsync release the GIL: partitions are written side by side,
-            # and the call returns only when every one of them is durable.
-            futures = [
-                self._writers.submit(write_part, self.root, day, kind, frame)
-                for (day, kind), frame in parts.items()
-            ]
-            for future in futures:
-                future.result()
+        batch = check_batch(batch) if batch is not None else new_id()
+        pool = None if self._closed else self._writers
+        with self._append_lock.shared():
+            self._finish_unfinished()
+            staged = stage(self.root, parts, batch, sync_dirs=commit is not None, pool=pool)
+            if commit is not None:
+                try:
+                    commit()
+                except Exception:
+                    discard(staged)
+                    raise
+            self._publish(staged, committed=commit is not None, pool=pool)
         metrics.ROWS_APPENDED.inc(checked.height)
         metrics.FILES_APPENDED.inc(len(parts))
         metrics.APPEND_SECONDS.observe(time.perf_counter() - started)
         return checked.height
+
+    def _publish(self, staged: Staged, *, committed: bool, pool: ThreadPoolExecutor | None) -> None:
+        try:
+            # A committed batch needs no folder fsync: a rename lost in a crash leaves the
+            # staged part, which recovery publishes.
+            publish(staged, sync_dirs=not committed, pool=pool)
+        except OSError as exc:
+            if not committed:
+                withdraw(staged)
+                raise
+            self._unfinished[staged.batch] = staged
+            log.error("lake.publish_deferred", batch=staged.batch, error=str(exc))
+
+    def _finish_unfinished(self) -> None:
+        for batch, staged in list(self._unfinished.items()):
+            try:
+                publish(staged, sync_dirs=True)
+            except OSError:
+                return  # the disk still refuses: the next append or recovery tries again
+            del self._unfinished[batch]
+            log.info("lake.publish_completed", batch=batch)
+
+    def recover(self, committed: Callable[[list[str]], set[str]]) -> Recovery:
+        """Settle the batches a crash left staged: publish those `committed` names (the ledger's
+        answer for the batch ids it is given), remove the others. Run before appending."""
+        with self._append_lock.exclusive():
+            report = settle(find_staged(self.root).values(), committed)
+            for batch in report.published:
+                self._unfinished.pop(batch, None)
+        return report
+
+    def event_ids(self, day: dt.date) -> pl.Series:
+        """The event ids of every stored record of one UTC date, whatever its kind."""
+        with self._read_lock.shared():
+            files = self._files([day], None)
+            folder = f"date={day.isoformat()}"
+            files += [
+                str(tmp)
+                for staged in list(self._unfinished.values())
+                for tmp, final in staged.files
+                if final.parent.parent.name == folder and tmp.exists()
+            ]
+            if not files:
+                return pl.Series("event_id", [], pl.String)
+            return pl.scan_parquet(files, hive_partitioning=False).select("event_id").collect()["event_id"]
 
     def compact(self, *, min_files: int = 2, quiet_s: float = 0) -> CompactionReport:
         """Merge small files of each partition into files sorted by (subject_kind, subject, ts)."""

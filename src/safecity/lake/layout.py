@@ -1,9 +1,11 @@
 """Where lake files live, how they are named, and how they reach the disk durably.
 
-Layout: `<root>/records/date=YYYY-MM-DD/kind=<kind>/` holds `part-<ulid>.parquet` (one unsorted
+Layout: `<root>/records/date=YYYY-MM-DD/kind=<kind>/` holds `part-<batch>.parquet` (one unsorted
 file per appended batch and partition) and `sorted-<generation>-<n>.parquet` (compaction output,
 sorted by subject). Files are immutable; names are never reused. Work in progress is written as
-`.tmp-*` and made visible by an atomic rename, so a reader never sees a half-written file.
+`.tmp-*` and made visible by an atomic rename, so a reader never sees a half-written file. A
+batch's parts are staged as `.tmp-part-<batch>.parquet` and all renamed only once all are
+durable and the batch is committed (`staging.py`).
 
 A compaction swaps several files at once, which no single rename can do. Before the swap it
 writes an intent file (`.intent-<generation>.json`) naming its inputs and outputs; listings
@@ -20,10 +22,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from safecity.core.filemode import PRIVATE_FILE, make_private_dirs
+
 RECORDS_DIR = "records"
 PART_PREFIX = "part-"
 SORTED_PREFIX = "sorted-"
 TMP_PREFIX = ".tmp-"
+STAGED_PREFIX = TMP_PREFIX + PART_PREFIX  # a batch's part before its commit: only recovery removes it
 INTENT_PREFIX = ".intent-"
 SUFFIX = ".parquet"
 
@@ -153,20 +158,28 @@ def read_intent(path: Path) -> tuple[list[str], list[str]] | None:
 
 def write_durable(directory: Path, name: str, data: bytes | memoryview) -> Path:
     """Write a file so that it is complete and on disk before its final name appears."""
-    tmp = directory / f"{TMP_PREFIX}{name}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    tmp = write_synced(directory / f"{TMP_PREFIX}{name}", data)
     final = directory / name
     os.replace(tmp, final)
     fsync_dir(directory)
     return final
+
+
+def write_synced(path: Path, data: bytes | memoryview) -> Path:
+    """Create a new file (its owner's only: records are about people) with these bytes on disk;
+    on failure nothing is left."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return path
 
 
 def fsync_file(path: Path) -> None:
@@ -191,11 +204,5 @@ def ensure_dir(directory: Path) -> None:
     """Create a folder and make each newly created level durable in its parent."""
     if directory.is_dir():
         return
-    missing: list[Path] = []
-    probe = directory
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    for path in reversed(missing):
-        path.mkdir(exist_ok=True)
+    for path in make_private_dirs(directory):
         fsync_dir(path.parent)

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from safecity.core.filemode import PRIVATE_FILE
+
 
 class FileLock:
     """A shared/exclusive lock on one file, usable across threads and processes."""
@@ -34,7 +36,7 @@ class FileLock:
 
     @contextmanager
     def _held(self, mode: int) -> Iterator[None]:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
         try:
             fcntl.flock(fd, mode)
             yield

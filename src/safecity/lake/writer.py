@@ -1,4 +1,4 @@
-"""Turn a record batch into durable, immutable Parquet parts: validate, split by (date, kind), write.
+"""Turn a record batch into Parquet parts: validate, split by (date, kind), encode (staging.py writes).
 
 Parts are short-lived (compaction rewrites them sorted within minutes), so they are written for
 speed by Polars' own Parquet writer with LZ4: 7.9 ms for 37k records against 11.8 ms through
@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from safecity.core.record import RECORD_SCHEMA, new_id
-from safecity.lake.layout import KIND_PATTERN, PART_PREFIX, SUFFIX, ensure_dir, partition_path, write_durable
+from safecity.core.record import RECORD_SCHEMA
+from safecity.lake.layout import KIND_PATTERN
 
 # Columns with few distinct values: dictionary encoding makes them nearly free to store.
 LOW_CARDINALITY = ["kind", "subject_kind", "device", "area", "code", "corr_id", "source"]
@@ -82,10 +81,3 @@ def encode_part(frame: pl.DataFrame) -> memoryview:
     sink = io.BytesIO()
     frame.write_parquet(sink, compression="lz4", statistics=True, row_group_size=max(1, frame.height))
     return sink.getbuffer()
-
-
-def write_part(root: Path, day: date, kind: str, frame: pl.DataFrame) -> Path:
-    """Write one partition's rows as a new durable `part-<ulid>.parquet`; return its path."""
-    directory = partition_path(root, day, kind)
-    ensure_dir(directory)
-    return write_durable(directory, f"{PART_PREFIX}{new_id()}{SUFFIX}", encode_part(frame))

@@ -19,6 +19,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from safecity.core.filemode import PRIVATE_FILE, private_dir
+
 
 class KeyError_(Exception):  # noqa: N801 - "KeyError" is a builtin with another meaning
     """A key file is missing or unreadable; the message says which and what to do."""
@@ -26,8 +28,8 @@ class KeyError_(Exception):  # noqa: N801 - "KeyError" is a builtin with another
 
 def _write_private(path: Path, data: bytes) -> None:
     # O_EXCL: a key file is never overwritten in place (replacing one is `save_pseudonym_keys`).
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -49,6 +51,20 @@ def _missing(path: Path, what: str) -> KeyError_:
         f"{what} key file {path} does not exist; run `safecity keys init` "
         "(or set SAFECITY_AUTO_GENERATE_KEYS=true on a development machine)"
     )
+
+
+def refuse_keys_inside(data_dir: Path, key_files: dict[str, Path]) -> None:
+    """Production keeps the keys apart from the data they protect (docs/keys.md): refuse, naming
+    the file and the setting, when one lies inside the data folder. `key_files` maps each key's
+    setting to its file."""
+    data = data_dir.resolve()
+    for setting, path in key_files.items():
+        if path.resolve().is_relative_to(data):
+            raise KeyError_(
+                f"the key file {path} ({setting}) lies inside the data folder {data_dir}: in production "
+                "(SAFECITY_AUTO_GENERATE_KEYS=false) keep keys apart from the data and its backups; set "
+                "SAFECITY_SECRETS_DIR (or that setting) to a folder outside the data folder (docs/keys.md)"
+            )
 
 
 def load_token_key(path: Path, *, generate: bool) -> bytes:
