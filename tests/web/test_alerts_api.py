@@ -511,3 +511,13 @@ async def test_stream_ends_with_reauth_once_the_session_is_signed_out(
     sessions: sessionmaker[Session],
 ) -> None:
     assert (await _reauth_after(sessions, "logout"))["code"] == "token_revoked"
+
+
+@pytest.mark.parametrize("since", ["0.5", "1795335303", " 12 "])
+def test_a_time_in_a_query_is_iso_8601_not_a_number(client: TestClient, since: str) -> None:
+    """Issue 9 item 17: `since=0.5` was read as half a second after 1970."""
+    answer = client.get("/api/v1/alerts", params={"since": since})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "since"
+    assert "ISO 8601" in answer.json()["error"]["message"]
+    assert client.get("/api/v1/alerts", params={"since": "2026-11-22T08:00:00Z"}).status_code == 200

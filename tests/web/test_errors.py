@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -34,3 +36,30 @@ def test_a_capability_error_is_answered_in_the_one_shape() -> None:
             "field": "flat_id",
         }
     }
+
+
+def test_every_operation_documents_the_errors_it_can_answer(tmp_path: Path) -> None:
+    """Issue 9 item 17: 401, 403, 404, 409, 422 and 429 were undocumented on most operations."""
+    from safecity.platform import Platform
+    from safecity.settings import Settings
+    from safecity.web.app import create_app
+
+    paths = create_app(Platform.build(Settings(data_dir=tmp_path))).openapi()["paths"]
+    missing = []
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            documented = set(operation["responses"])
+            signed_in = any("Bearer" in str(s) for s in operation.get("security", [])) or path.startswith(
+                ("/api/v1/alerts", "/api/v1/cases", "/api/v1/bikes", "/api/v1/devices", "/api/v1/users")
+            )
+            wanted = {"401", "403", "429"} if signed_in else set()
+            if "{" in path:
+                wanted |= {"404", "422"}
+            if method in ("post", "delete") and signed_in:
+                wanted.add("409")
+            if not wanted <= documented:
+                missing.append(f"{method.upper()} {path}: {sorted(wanted - documented)}")
+            error = operation["responses"].get("422", {}).get("content", {}).get("application/json", {})
+            if "422" in documented and path != "/api/v1/ingest":
+                assert error.get("schema") == {"$ref": "#/components/schemas/ErrorOut"}, (method, path)
+    assert missing == []

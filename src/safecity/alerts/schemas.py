@@ -153,17 +153,3 @@ class WebhookCreatedOut(WebhookOut):
     """A new webhook with its secret: shown this once."""
 
     secret: str
-
-
-class ErrorDetail(BaseModel):
-    """What went wrong and where."""
-
-    code: str = Field(description="Stable code to branch on: `alert_not_found`, `invalid_input`, ...")
-    message: str = Field(description="What was wrong, for people.")
-    field: str | None = Field(None, description="The input at fault, if one is.")
-
-
-class ErrorOut(BaseModel):
-    """Error body of every alert endpoint."""
-
-    error: ErrorDetail = Field(description="The refusal: a code, a message and the field at fault.")

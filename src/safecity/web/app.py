@@ -22,6 +22,7 @@ from safecity.web.api import routers
 from safecity.web.auth import need, public
 from safecity.web.errors import error_response, install_error_handlers
 from safecity.web.hardening import Hardening
+from safecity.web.openapi import document_errors
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -90,12 +91,27 @@ def create_app(
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"description": "Prometheus text exposition.", "content": {"text/plain": {}}}},
+    )
     def metrics(_: None = public("Prometheus scrapes it; counters only, no personal data")) -> Response:
         """Prometheus text exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/v1/city.geojson", tags=["registry"], summary="The city map as GeoJSON")
+    @app.get(
+        "/api/v1/city.geojson",
+        tags=["registry"],
+        summary="The city map as GeoJSON",
+        response_class=Response,
+        responses={
+            200: {"description": "A GeoJSON FeatureCollection.", "content": {"application/geo+json": {}}},
+            404: {"description": "No city map has been generated or imported yet."},
+        },
+    )
     def city_geojson(_: Principal = need(P.AREAS_READ)) -> Response:
         """Districts, communities, roads and stations of the city, for the console map."""
         path = platform.settings.city_dir / "city.geojson"
@@ -112,4 +128,5 @@ def create_app(
 
     if STATIC_DIR.exists():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    document_errors(app)
     return app

@@ -5,9 +5,11 @@ The bottom of the web package: auth, rate limits, routes and pages import it; it
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Request
+from pydantic import AwareDatetime, BeforeValidator
 
 if TYPE_CHECKING:
     from safecity.platform import Platform
@@ -29,3 +31,15 @@ PlatformDep = Annotated["Platform", Depends(platform_of)]
 
 # Row ids in the URL: bounded so that no client can make the database choke on a huge integer.
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Row id.")]
+
+_NUMBER = re.compile(r"\s*[-+]?\d+(\.\d*)?\s*")
+
+
+def _iso_only(value: Any) -> Any:
+    # Pydantic reads a bare number as seconds since 1970; a time in a query is ISO 8601 or refused.
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+        raise ValueError("give an ISO 8601 time with a zone, such as 2026-11-22T08:00:00Z")
+    return value
+
+
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]  # a query's time: ISO 8601 with a zone

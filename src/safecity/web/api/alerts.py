@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 
 from safecity.alerts import (
     CAP_MEDIA_TYPE,
@@ -30,7 +29,6 @@ from safecity.alerts.schemas import (
     AlertListOut,
     AlertOut,
     CloseIn,
-    ErrorOut,
     PrecisionRowOut,
     TransitionIn,
     WebhookCreatedOut,
@@ -40,6 +38,8 @@ from safecity.alerts.schemas import (
 from safecity.security import NotAuthenticated, Principal, Security
 from safecity.security import Permission as P
 from safecity.web.auth import need, platform_of, resource_of
+from safecity.web.deps import IsoTime
+from safecity.web.openapi import ErrorOut
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "Unknown alert or webhook."},
@@ -94,9 +94,7 @@ def list_alerts(
     status: AlertStatus | None = None,
     station_id: str | None = None,
     rule: str | None = None,
-    since: Annotated[
-        AwareDatetime | None, Query(description="Only alerts seen at or after this time.")
-    ] = None,
+    since: Annotated[IsoTime | None, Query(description="Only alerts seen at or after this time.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> AlertListOut:

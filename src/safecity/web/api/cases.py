@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import AwareDatetime
 
 from safecity.security import AuditFilter, Principal, audit_review, case_admin
 from safecity.security import Permission as P
 from safecity.security.schemas import AuditOut, CaseIn, CaseOut, CloseCaseIn, HoldIn, MemberIn
 from safecity.security.settings import SecuritySettings
 from safecity.web.auth import need, resource_of
-from safecity.web.deps import PlatformDep
+from safecity.web.deps import IsoTime, PlatformDep
 
 router = APIRouter(prefix="/api/v1", tags=["cases and audit"])
 
@@ -131,8 +130,8 @@ def search_audit(
     case_id: Annotated[str | None, Query(max_length=32)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
     outcome: Annotated[str | None, Query(pattern="^(allowed|refused|failed)$")] = None,
-    since: AwareDatetime | None = None,
-    until: AwareDatetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     who: Principal = need(P.AUDIT_READ),

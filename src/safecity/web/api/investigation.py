@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime
 
 from safecity.core.kinds import SubjectKind
 from safecity.investigation import PersonRecord
@@ -18,7 +17,7 @@ from safecity.security import Permission as P
 from safecity.security import Principal
 from safecity.security.schemas import PathOut, PathPointOut
 from safecity.web.auth import need, resource_of
-from safecity.web.deps import PlatformDep, RowId
+from safecity.web.deps import IsoTime, PlatformDep, RowId
 
 router = APIRouter(prefix="/api/v1", tags=["investigation"])
 
@@ -84,8 +83,8 @@ def subject_path(
     platform: PlatformDep,
     kind: Annotated[SubjectKind, Path(description="tag, plate, id_card, phone, tracker, ...")],
     value: Annotated[str, Path(max_length=64)],
-    start: AwareDatetime,
-    end: AwareDatetime,
+    start: IsoTime,
+    end: IsoTime,
     area_id: Annotated[str | None, Query(max_length=32, description="Default: the case's area.")] = None,
     case_id: CaseQuery = None,
     purpose: PurposeQuery = None,
