@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -106,3 +107,38 @@ def test_the_command_runs_as_a_module_as_the_benchmarks_start_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "serve" in done.stdout and "retention" in done.stdout
+
+
+def test_areas_import_loads_a_city_and_names_what_is_wrong(run: Run, tmp_path: Path) -> None:
+    """`safecity areas import FILE`: the same import as the API, for files larger than a request."""
+    ring = [[120.69, 27.99], [120.71, 27.99], [120.71, 28.01], [120.69, 28.01], [120.69, 27.99]]
+    city = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": {"id": "D1", "kind": "district", "name": "鹿城区"},
+            },
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [120.7, 28.0]},
+                "properties": {"id": "S1", "kind": "station", "name": "五马派出所", "parent_id": "D1"},
+            },
+        ],
+    }
+    good = tmp_path / "city.geojson"
+    good.write_text(json.dumps(city, ensure_ascii=False), encoding="utf-8")
+    done = run("areas", "import", str(good))
+    assert done.exit_code == 0, done.output
+    assert "2 new area(s), 0 updated" in done.output
+
+    city["features"][1]["properties"]["parent_id"] = "D404"
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(json.dumps(city), encoding="utf-8")
+    refused = run("areas", "import", str(bad))
+    assert refused.exit_code == 1
+    assert "features[1].properties.parent_id" in refused.output and "D404" in refused.output
+
+    (tmp_path / "not.json").write_text("{nope", encoding="utf-8")
+    assert run("areas", "import", str(tmp_path / "not.json")).exit_code == 2

@@ -219,6 +219,24 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             "POST", f"/api/v1/verifications/{_claim(w, where)}/confirm", json={"identity_card_seen": True}
         ),
     ),
+    ("POST", "/api/v1/areas/import"): (
+        False,  # city-wide: an administrator's
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/areas/import",
+            params={"place_devices": "false"},
+            json={
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "geometry": None,
+                        "properties": {"id": f"DX{next(w.serial)}", "kind": "district", "name": "Imported"},
+                    }
+                ],
+            },
+        ),
+    ),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
     ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),

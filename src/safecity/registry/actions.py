@@ -11,15 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.audit import AuditEntry, Recorder, subject
 from safecity.core.context import Context
+from safecity.core.errors import AccessDenied
 from safecity.registry import verification
+from safecity.registry.area_import import AreaLocator, ImportReport, import_areas, parse_features
 from safecity.registry.areas import stations_of_areas
 from safecity.registry.bikes import BikeRegistration, bikes_of, register_bike, require_bike
+from safecity.registry.city_map import city_map
 from safecity.registry.claims import CLAIM_TTL, attach_owner, claim_sms
 from safecity.registry.devices import create_device, revoke_device, rotate_device_secret
 from safecity.registry.errors import InvalidInput, NotFound
@@ -270,10 +274,16 @@ class Registry:
     # --- devices -----------------------------------------------------------------------------
 
     def create_device(self, ctx: Context, new: DeviceIn, *, resource: str) -> NewSecret:
-        """Register a device in the caller's reach and return its secret (shown only this once)."""
-        if new.area_id is not None:
-            ctx.require_area(new.area_id, what=f"area {new.area_id}")
+        """Register a device in the caller's reach and return its secret (shown only this once).
+
+        A device given a position but no area stands in the area whose boundary holds it.
+        """
         with transaction(self._sessions) as session:
+            area_id = new.area_id
+            if area_id is None and new.lat is not None and new.lon is not None:
+                area_id = AreaLocator.of(session).area_at(new.lat, new.lon)
+            if area_id is not None:
+                ctx.require_area(area_id, what=f"area {area_id}")
             device, secret = create_device(
                 session,
                 device_id=new.id,
@@ -281,7 +291,7 @@ class Registry:
                 name=new.name,
                 lat=new.lat,
                 lon=new.lon,
-                area_id=new.area_id,
+                area_id=area_id,
                 now=self._now(),
             )
             out = DeviceOut.model_validate(device, from_attributes=True)
@@ -331,6 +341,33 @@ class Registry:
         return device
 
     # --- areas -------------------------------------------------------------------------------
+
+    def import_areas(self, ctx: Context, doc: Any, *, place_devices: bool, resource: str) -> ImportReport:
+        """Create or update the city's areas from GeoJSON (all or nothing), audited; see area_import."""
+        if not ctx.city_wide:
+            raise AccessDenied("forbidden", "only a city-wide account imports the city's areas")
+        with transaction(self._sessions) as session:
+            known = {str(i): str(k) for i, k in session.execute(select(Area.id, Area.kind))}
+            report = import_areas(session, parse_features(doc, known), place_devices=place_devices)
+        self._recorder.record(
+            ctx,
+            AuditEntry(
+                "areas.import",
+                resource,
+                result_count=report.created + report.updated,
+                detail={
+                    "created": report.created,
+                    "updated": report.updated,
+                    "devices_placed": report.devices_placed,
+                },
+            ),
+        )
+        return report
+
+    def city_map(self) -> dict[str, Any] | None:
+        """The city as GeoJSON from the registry's areas and stations (None: no boundaries yet)."""
+        with self._sessions() as session:
+            return city_map(session)
 
     def areas(self, *, kind: str | None = None) -> list[AreaOut]:
         """Areas of the city (districts, station areas, communities), by id."""

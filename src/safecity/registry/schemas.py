@@ -247,3 +247,11 @@ class AreaOut(BaseModel):
     )
     lat: float | None = Field(description="Latitude of a station's building, or of the area's centre.")
     lon: float | None = Field(description="Longitude, likewise.")
+
+
+class AreaImportOut(BaseModel):
+    """What an import of areas did."""
+
+    created: int = Field(description="Areas that were new.")
+    updated: int = Field(description="Areas already registered, now as the file gives them.")
+    devices_placed: int = Field(description="Devices without an area given the area holding their position.")

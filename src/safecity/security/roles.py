@@ -40,6 +40,7 @@ class Permission(StrEnum):
     """One thing a route lets its caller do."""
 
     AREAS_READ = "areas.read"  # the city map, areas, stations
+    AREAS_MANAGE = "areas.manage"  # import the city's districts, station areas and communities
     ALERTS_READ = "alerts.read"  # alerts of the caller's areas, their evidence, the live stream
     ALERTS_ACT = "alerts.act"  # acknowledge, dispatch, close
     ALERTS_EXPORT = "alerts.export"  # CAP export, precision reports
@@ -82,6 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SELF_READ,
             P.AREAS_READ,
             P.USERS_MANAGE,
+            P.AREAS_MANAGE,
             P.DEVICES_READ,
             P.DEVICES_MANAGE,
             # Not webhooks: a webhook delivers what its owner may read, and administrators read no alerts.

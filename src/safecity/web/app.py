@@ -115,9 +115,16 @@ def create_app(
     def city_geojson(_: Principal = need(P.AREAS_READ)) -> Response:
         """Districts, communities, roads and stations of the city, for the console map."""
         path = platform.settings.city_dir / "city.geojson"
-        if not path.exists():
-            return error_response(404, "no_city", "no city map: run `safecity generate` or `safecity demo`")
-        return FileResponse(path, media_type="application/geo+json")
+        if path.exists():  # the simulated city's own map
+            return FileResponse(path, media_type="application/geo+json")
+        drawn = platform.registry.city_map()  # areas imported with their boundaries
+        if drawn is None:
+            return error_response(
+                404,
+                "no_city",
+                "no city map: import your areas (`safecity areas import`) or run `safecity demo`",
+            )
+        return JSONResponse(drawn, media_type="application/geo+json")
 
     @app.get("/api/v1/reconciliation", tags=["ingest"], summary="Accepted = stored + dead-lettered")
     def reconciliation(_: Principal = need(P.OPERATIONS_READ)) -> JSONResponse:

@@ -7,12 +7,14 @@ entered, masked. Every write is audited by the use case it calls.
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import asdict
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 
 from safecity.registry import NotFound, Stolen, WatchStatus
 from safecity.registry.schemas import (
+    AreaImportOut,
     AreaOut,
     BikeIn,
     BikeOut,
@@ -187,6 +189,30 @@ def list_devices(
 ) -> list[DeviceOut]:
     """Devices of the caller's areas, filtered by kind and area."""
     return platform.registry.devices(who.context(), kind=kind, area_id=area_id, limit=limit)
+
+
+@router.post(
+    "/areas/import",
+    response_model=AreaImportOut,
+    summary="Import districts, station areas and communities (GeoJSON)",
+)
+def import_areas(
+    platform: PlatformDep,
+    request: Request,
+    body: Annotated[
+        dict[str, Any],
+        Body(description="A GeoJSON FeatureCollection: one Feature per area (docs/api.md, Areas)."),
+    ],
+    place_devices: Annotated[
+        bool, Query(description="Give devices without an area the area holding their position.")
+    ] = True,
+    who: Principal = need(P.AREAS_MANAGE),
+) -> AreaImportOut:
+    """Create or update areas by id, all or nothing; every problem is named with where it is."""
+    report = platform.registry.import_areas(
+        who.context(), body, place_devices=place_devices, resource=resource_of(request)
+    )
+    return AreaImportOut(**asdict(report))
 
 
 @router.get("/areas", response_model=list[AreaOut], summary="Districts, station areas and communities")
