@@ -53,3 +53,44 @@ async def test_the_demo_raises_stolen_bike_alarms_within_seconds_of_starting(tmp
         await platform.stop()
     assert _alerts(platform, "stolen-bike") >= 1
     assert first_alarm_s < 10, f"the first stolen-bike alarm took {first_alarm_s:.1f} s"
+
+
+async def test_the_demo_writes_the_texts_people_are_sent_to_its_sms_file(tmp_path: Path) -> None:
+    """A bike registered to someone already registered sends them a code; the demo's gateway writes it."""
+    from safecity import registry
+    from safecity.core.context import Context
+    from safecity.driver import deliver_texts, sms_file
+    from safecity.store import transaction
+
+    platform = Platform.build(Settings(data_dir=tmp_path))
+    now = platform.clock.now()
+    with transaction(platform.session_factory) as session:
+        registry.get_or_create_person(
+            session,
+            id_number="11010519491231002X",
+            name="Zhang Wei",
+            phone="13800138000",
+            now=now,
+            pseudonymize=platform.pseudonyms.pseudonym,
+        )
+    clerk = Context(
+        actor="clerk",
+        role="committee_worker",
+        unit="Wuma Committee",
+        permissions=frozenset({"bikes.register"}),
+    )
+    reg = registry.BikeRegistration("00A1B2C3D4", "F-1", "Yadea", "red", "11010519491231002X", "Someone")
+    bike = platform.registry.register_bike(clerk, reg, resource="test")
+    assert bike.owner_pending == "code_sent"
+    stop = asyncio.Event()
+    task = asyncio.create_task(deliver_texts(platform, stop, every_s=0.05))
+    for _ in range(100):
+        if sms_file(platform).exists() and sms_file(platform).read_text(encoding="utf-8"):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    [line] = sms_file(platform).read_text(encoding="utf-8").splitlines()
+    assert "to 13800138000: safecity: Wuma Committee registered an e-bike (red Yadea, frame F-1)" in line
+    assert oct(sms_file(platform).stat().st_mode & 0o777) == "0o600"
+    platform.engine.dispose()

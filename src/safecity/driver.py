@@ -26,6 +26,7 @@ import structlog
 from rich.console import Console
 
 from safecity import registry
+from safecity.core.filemode import make_private_dirs, private_file
 from safecity.ingest import Part
 from safecity.platform import Platform
 from safecity.registry import Conflict
@@ -205,6 +206,54 @@ def _ndjson(events: list[dict[str, Any]]) -> bytes:
     return "\n".join(json.dumps(e, separators=(",", ":")) for e in events).encode()
 
 
+DEMO_GATEWAY = "SMS-GW-DEMO"
+
+
+def sms_file(platform: Platform) -> Path:
+    """Where the demo's stand-in for an SMS gateway writes the text messages sent to people."""
+    return platform.settings.data_dir / "log" / "sms.log"
+
+
+async def deliver_texts(platform: Platform, stop: asyncio.Event, *, every_s: float = 2.0) -> None:
+    """The demo's SMS gateway: fetch the messages to people over the gateway use case, write them down.
+
+    A demo has no SMS provider, so codes sent to an owner's phone (a bike registered to them, an
+    account asking to be linked) land in `sms_file`, where whoever plays the owner reads them.
+    """
+    now = platform.clock.now()
+    with transaction(platform.session_factory) as session:
+        try:
+            _, secret = registry.create_device(
+                session,
+                device_id=DEMO_GATEWAY,
+                kind="sms_gateway",
+                name="Demo SMS gateway",
+                lat=None,
+                lon=None,
+                area_id=None,
+                now=now,
+            )
+        except Conflict:
+            secret = registry.rotate_device_secret(session, device_id=DEMO_GATEWAY)
+    path = sms_file(platform)
+    make_private_dirs(path.parent)
+    private_file(path)  # phone numbers and codes: the owner's alone, whatever the umask
+    while not stop.is_set():
+        sent = await asyncio.to_thread(platform.registry.sms.fetch, DEMO_GATEWAY, secret)
+        if sent:
+            with path.open("a", encoding="utf-8") as out:
+                for message in sent:
+                    out.write(
+                        f"{datetime.now(UTC).isoformat(timespec='seconds')} to {message.to}: {message.body}\n"
+                    )
+        for message in sent:
+            await asyncio.to_thread(
+                platform.registry.sms.report, DEMO_GATEWAY, secret, message.id, sent=True, error=None
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every_s)
+
+
 async def run_in_process(
     platform: Platform,
     *,
@@ -217,6 +266,7 @@ async def run_in_process(
     """Simulate the city live against this platform, plan after plan, until stopped."""
     stop = stop or asyncio.Event()
     coalescer = Coalescer(platform.ingest.submit_parts)
+    texts = asyncio.create_task(deliver_texts(platform, stop), name="demo-sms")
 
     async def send(batch: SimBatch) -> None:
         for action in batch.actions:
@@ -229,17 +279,28 @@ async def run_in_process(
     # Start a little in the past: the backlog is replayed at once, so the first planted thefts
     # are reported (and their alarms raised) within the first minute of the demo.
     start = platform.clock.now() - WARM_UP
-    while not stop.is_set():
-        horizon = FIRST_HORIZON if plan == 0 else HORIZON
-        thefts = max(3, round(thefts_per_hour * horizon.total_seconds() / 3600))
-        sim = await asyncio.to_thread(
-            Simulation, city, seed=seed + plan, start=start, speedup=speedup, thefts=thefts, horizon=horizon
-        )
-        log.info("sim.plan", plan=plan, start=start.isoformat(), thefts=thefts)
-        # Paced from the platform's own time: what lies before it (the warm-up) is sent at once.
-        await sim.run_live(send, stop_event=stop, end=start + horizon, pace_from=platform.clock.now())
-        await coalescer.flush()
-        start, plan = start + horizon, plan + 1
+    try:
+        while not stop.is_set():
+            horizon = FIRST_HORIZON if plan == 0 else HORIZON
+            thefts = max(3, round(thefts_per_hour * horizon.total_seconds() / 3600))
+            sim = await asyncio.to_thread(
+                Simulation,
+                city,
+                seed=seed + plan,
+                start=start,
+                speedup=speedup,
+                thefts=thefts,
+                horizon=horizon,
+            )
+            log.info("sim.plan", plan=plan, start=start.isoformat(), thefts=thefts)
+            # Paced from the platform's own time: what lies before it (the warm-up) is sent at once.
+            await sim.run_live(send, stop_event=stop, end=start + horizon, pace_from=platform.clock.now())
+            await coalescer.flush()
+            start, plan = start + horizon, plan + 1
+    finally:
+        texts.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await texts
 
 
 async def run_remote(

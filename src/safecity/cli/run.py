@@ -93,7 +93,13 @@ def demo(
     cfg = settings()
     logs = _terminal_logging(cfg, verbose)
     from safecity.core.clock import AcceleratedClock, SystemClock
-    from safecity.driver import city_summary, ensure_loaded, print_demo_accounts, seed_demo_accounts
+    from safecity.driver import (
+        city_summary,
+        ensure_loaded,
+        print_demo_accounts,
+        seed_demo_accounts,
+        sms_file,
+    )
 
     # The platform runs on the simulated clock, so that accelerated readings count as current.
     # People sign in on real time, whatever the city's clock says.
@@ -104,6 +110,11 @@ def demo(
         platform = build_platform(cfg, clock=platform.clock, wall_clock=real)  # the new city's bounds
     console.print(f"[bold green]safecity demo[/bold green]: {city_summary(city)}; simulated at {speedup:g}x")
     print_demo_accounts(seed_demo_accounts(platform), console)
+    console.print(
+        f"Text messages to people (confirmation codes) go to {escape(str(sms_file(platform)))}: "
+        "the demo's stand-in for an SMS gateway.",
+        soft_wrap=True,
+    )
     _serve(
         cfg,
         platform,

@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.text import Text
 
 from safecity.cli.common import configure_structlog, log_level
+from safecity.core.filemode import make_private_dirs, private_file
 from safecity.settings import Settings
 
 REDRAW_S = 1.0  # how often the redrawn status line is refreshed on a terminal
@@ -59,7 +60,8 @@ def _errors_also_on_stderr(renderer: Callable[..., Any]) -> Callable[..., Any]:
 def log_to_file(cfg: Settings) -> Path:
     """Send the platform's and libraries' logs to the log file (errors to stderr too); its path."""
     path = log_file(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
+    private_file(path)  # logs name devices, accounts and places: the owner's alone, whatever the umask
     stream = path.open("a", encoding="utf-8", buffering=1)  # line-buffered: `tail -f` shows each line
     to_file = logging.StreamHandler(stream)
     to_terminal = _CurrentStderr(logging.ERROR)
