@@ -180,7 +180,12 @@ def _what(action: str) -> str:
         "subjects.trace": "sightings were looked up",
         "alerts.read": "an alert about your bike was viewed",
         "alerts.export": "an alert about your bike was exported",
-        "bikes.register": "your bike was registered",
+        "bikes.register": "a bike was registered to your identity card",
+        "bikes.owner_confirmed": "a bike registered to you was confirmed with your code",
+        "me.link_requested": "someone asked to link an account to your identity",
+        "me.linked": "an account was linked to your identity with your code",
+        "verifications.read": "a claim about you was looked at, to check your identity card",
+        "verifications.confirm": "a claim about you was confirmed at a police station",
         "watchlist.add": "your bike was listed as stolen",
         "watchlist.close": "your bike's stolen listing was closed",
     }.get(action, "your data was handled")
