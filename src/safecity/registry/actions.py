@@ -127,25 +127,19 @@ class Registry:
 
     def confirm_owner(self, ctx: Context, bike_id: int, code: str, *, resource: str) -> BikeOut:
         """Attach a bike to the owner it was registered to, with the code the owner received."""
-        wrong: InvalidInput | None = None
         with transaction(self._sessions) as session:
             bike = require_bike(session, bike_id=bike_id)
-            try:
-                done = verification.confirm_code(
-                    session,
-                    purpose=verification.BIKE_OWNER,
-                    subject=str(bike_id),
-                    code=code,
-                    by=ctx.actor,
-                    now=self._now(),
-                )
-            except InvalidInput as exc:
-                wrong = exc  # committed: the wrong try counts against the claim
-            else:
-                attach_owner(session, bike, done.person_id)
-                person_id = done.person_id
-        if wrong is not None:
-            raise wrong
+            attempt = verification.try_code(
+                session,
+                purpose=verification.BIKE_OWNER,
+                subject=str(bike_id),
+                code=code,
+                by=ctx.actor,
+                now=self._now(),
+            )
+            if attempt.confirmed is not None:
+                attach_owner(session, bike, attempt.confirmed.person_id)
+        person_id = attempt.settle().person_id
         self._recorder.record(
             ctx,
             AuditEntry(

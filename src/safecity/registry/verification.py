@@ -109,25 +109,41 @@ def pending(session: Session, *, purpose: str, subject: str, now: datetime) -> V
     return found
 
 
-def confirm_code(
-    session: Session, *, purpose: str, subject: str, code: str, by: str, now: datetime
-) -> Verification:
-    """Confirm a claim with the code its person received; a wrong code counts against the claim."""
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A code tried against a claim: confirmed, or refused (a wrong try counts, so refuse after commit)."""
+
+    confirmed: Verification | None
+    refusal: InvalidInput | None = None
+
+    def settle(self) -> Verification:
+        """The confirmed claim; raise the refusal instead (call it after the transaction committed)."""
+        if self.refusal is not None:
+            raise self.refusal
+        assert self.confirmed is not None
+        return self.confirmed
+
+
+def try_code(session: Session, *, purpose: str, subject: str, code: str, by: str, now: datetime) -> Attempt:
+    """Try the code its person received against the open claim about `subject`.
+
+    A wrong code counts against the claim; five end it. The refusal is returned, not raised, so
+    that the caller's transaction commits the count before the caller raises it (`settle`).
+    """
     found = _open(session, purpose=purpose, subject=subject, now=now)
     if found.code_hash is None:
-        raise Conflict(
-            "code", "no code was sent for this claim (no phone on record): it is confirmed in person"
-        )
+        raise Conflict("code", "no code was sent for this claim (no phone on record): confirm it in person")
     if not hmac.compare_digest(found.code_hash, _code_hash(found.id, code.strip())):
         found.attempts += 1
         left = MAX_ATTEMPTS - found.attempts
         if left <= 0:
             found.status = VerificationStatus.EXPIRED
-            raise InvalidInput("code", "wrong code, and no tries are left: the claim has ended; start again")
-        raise InvalidInput(
-            "code", f"wrong code: {left} more tr{'y' if left == 1 else 'ies'} before the claim ends"
-        )
-    return _decide(found, by=by, method="code", now=now)
+            return Attempt(
+                None, InvalidInput("code", "wrong code, and no tries are left: the claim has ended")
+            )
+        tries = "try" if left == 1 else "tries"
+        return Attempt(None, InvalidInput("code", f"wrong code: {left} more {tries} before the claim ends"))
+    return Attempt(_decide(found, by=by, method="code", now=now))
 
 
 def confirm_in_person(session: Session, *, verification_id: int, by: str, now: datetime) -> Verification:
@@ -187,11 +203,12 @@ __all__ = [
     "BIKE_OWNER",
     "MAX_ATTEMPTS",
     "Started",
+    "Attempt",
     "cancel",
-    "confirm_code",
     "confirm_in_person",
     "get",
     "open_claims",
     "pending",
     "start",
+    "try_code",
 ]

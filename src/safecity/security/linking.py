@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from safecity import registry
 from safecity.core.context import Context
 from safecity.core.masking import mask_id_number
-from safecity.registry import InvalidInput, NotFound, verification
+from safecity.registry import NotFound, verification
 from safecity.security.audit import AuditEntry, subject
 from safecity.security.errors import AccessDenied, AccountError
 from safecity.security.models import Account
@@ -82,25 +82,19 @@ def request_link(security: Security, ctx: Context, id_number: str, *, resource: 
 
 def confirm_link(security: Security, ctx: Context, code: str, *, resource: str) -> int:
     """Link the caller's account to the person whose phone received `code`; returns the person's id."""
-    wrong: InvalidInput | None = None
     with transaction(security.session_factory) as session:
         account = _citizen(session, ctx)
-        try:
-            done = verification.confirm_code(
-                session,
-                purpose=verification.ACCOUNT_PERSON,
-                subject=str(account.id),
-                code=code,
-                by=ctx.actor,
-                now=security.now(),
-            )
-        except InvalidInput as exc:
-            wrong = exc  # committed: the wrong try counts against the claim
-        else:
-            _link(session, account, done.person_id)
-            person_id = done.person_id
-    if wrong is not None:
-        raise wrong
+        attempt = verification.try_code(
+            session,
+            purpose=verification.ACCOUNT_PERSON,
+            subject=str(account.id),
+            code=code,
+            by=ctx.actor,
+            now=security.now(),
+        )
+        if attempt.confirmed is not None:
+            _link(session, account, attempt.confirmed.person_id)
+    person_id = attempt.settle().person_id
     security.record(
         ctx,
         AuditEntry("me.linked", resource, subjects=[subject("person", person_id)], detail={"method": "code"}),
