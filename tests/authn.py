@@ -31,7 +31,11 @@ def mint(
 ) -> dict[str, str]:
     """Create an account and return Authorization headers carrying a fresh access token for it."""
     role = Role(role)
-    if not areas and city_wide is None and role not in (Role.CITIZEN, Role.LANDLORD, Role.LIAISON):
+    if (
+        not areas
+        and city_wide is None
+        and role not in (Role.CITIZEN, Role.LANDLORD, Role.LIAISON, Role.SHOP_OWNER)
+    ):
         city_wide = True
     name = username or f"{role.value.replace('_', '-')}-{next(_serial)}"
     now = security.now()

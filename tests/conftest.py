@@ -32,7 +32,12 @@ PG_ADMIN_URL = os.environ.get(
 
 
 def _load_models() -> None:
-    for name in ("safecity.registry.models", "safecity.ingest.models", "safecity.alerts.models"):
+    for name in (
+        "safecity.registry.models",
+        "safecity.ingest.models",
+        "safecity.alerts.models",
+        "safecity.places.models",
+    ):
         importlib.import_module(name)
 
 

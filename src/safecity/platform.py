@@ -13,6 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import polars as pl
 import structlog
@@ -23,7 +24,7 @@ from safecity.alerts import AlertService, AlertStream, WebhookDispatcher
 from safecity.alerts.settings import AlertSettings
 from safecity.bus import ALERTS, RECORDS, REGISTRY, Bus, MemoryBus
 from safecity.bus.hub import EventHub
-from safecity.core.capabilities import installed
+from safecity.core.capabilities import Service, extensions, installed
 from safecity.core.clock import Clock, SystemClock
 from safecity.core.configfile import in_force
 from safecity.core.filemode import private_dir
@@ -49,6 +50,7 @@ from safecity.store import deliver_after_commit, make_engine, make_session_facto
 from safecity.store.db import checkpoint_sqlite
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def make_bus(settings: Settings) -> Bus:
@@ -110,6 +112,7 @@ class Platform:
     registry: Registry
     bbox: BBox | None = None
     device_links: DeviceLinks = field(default_factory=DeviceLinks)  # what reaches devices (MQTT, ...)
+    services: dict[type[Any], Any] = field(default_factory=dict)  # the capabilities' use cases
     _running: list[Worker] = field(default_factory=list)
 
     @classmethod
@@ -221,7 +224,7 @@ class Platform:
         hub = EventHub(bus)
         deliver_after_commit(factory, hub.emit)
         hub.on(RegistryChanged, forgetting([devices, facts, security.areas]))
-        return cls(
+        platform = cls(
             settings=settings,
             clock=clock,
             engine=engine,
@@ -249,6 +252,16 @@ class Platform:
             ),
             bbox=bbox,
         )
+        # Each capability's use cases, built on the parts above (core.capabilities.Service).
+        platform.services = {service.kind: service.build(platform) for service in extensions(Service)}
+        return platform
+
+    def service(self, kind: type[T]) -> T:
+        """A capability's use-case object (places.Places, say), built with the platform."""
+        found = self.services.get(kind)
+        if found is None:
+            raise LookupError(f"no installed capability provides {kind.__name__}")
+        return cast(T, found)
 
     # --- running ------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ import uvicorn
 
 from safecity import registry
 from safecity.core.clock import ManualClock
+from safecity.core.context import SYSTEM
 from safecity.core.finding import Evidence, Finding
 from safecity.platform import Platform
 from safecity.registry.models import Area
@@ -86,6 +87,7 @@ class World:
     bikes: dict[str, int] = field(default_factory=dict)
     people: dict[str, int] = field(default_factory=dict)
     other_case: str = ""  # an open case in S2 none of the test accounts works
+    landlords: dict[str, int] = field(default_factory=dict)  # site -> the landlord row letting its flats
     serial: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def client(self) -> httpx.Client:
@@ -169,6 +171,41 @@ class World:
                 now=NOW,
             )
             return entry.id
+
+    # --- places: a compound and a building in each site's community; the test landlord lets IN flats
+
+    def flat(self, where: str) -> int:
+        """A new flat in the site's building (let by the test landlord IN, by another landlord OUT)."""
+        from safecity.places import Places
+        from safecity.places.schemas import FlatIn
+
+        places = self.platform.service(Places)
+        body = FlatIn(
+            building_id=f"B-{where}",
+            number=f"F{next(self.serial)}",
+            capacity=4,
+            landlord_id=self.landlords[where],
+        )
+        return places.add_flat(SYSTEM, body, resource="setup").id
+
+    def tenancy(self, where: str) -> int:
+        """An open tenancy of a new tenant in a new flat of the site."""
+        from safecity.places import Places
+        from safecity.places.schemas import IdCardIn, TenantIn
+
+        places = self.platform.service(Places)
+        card = IdCardIn(id_number=self.id_number(), name="Tenant")
+        return places.register_tenant(
+            SYSTEM, self.flat(where), TenantIn(card=card), resource="setup"
+        ).tenant.tenancy_id
+
+    def id_number(self) -> str:
+        """A valid identity number nobody has yet."""
+        from safecity.core.ids import id_number_check_char
+
+        first17 = f"3303021990{next(self.serial) % 10_000_000:07d}"[:17]
+        first17 = first17[:6] + "19900307" + first17[-3:]
+        return first17 + id_number_check_char(first17)
 
     def new_bike(self, where: str) -> int:
         """A new bike owned by the site's person."""
@@ -303,6 +340,7 @@ def _seed(platform: Platform, world: World) -> None:
         world.accounts[role] = entry
     for role in (Role.INVESTIGATOR, Role.COMMANDER):
         world.accounts[role].case_id = world.case(world.accounts[role])
+    _seed_places(platform, world)
     # A case in the other district, worked by an account outside the tests' reach.
     with transaction(platform.session_factory) as session:
         outsider = accounts.create_account(
@@ -361,3 +399,28 @@ def error_code(answer: httpx.Response) -> str | None:
     except ValueError:
         return None
     return body.get("error", {}).get("code") if isinstance(body, dict) else None
+
+
+def _seed_places(platform: Platform, world: World) -> None:
+    """Compound CP-in in C1 and CP-out in C2, a building each; the test landlord lets the IN flats."""
+    from safecity.places import Places
+    from safecity.places.schemas import BuildingIn, CompoundIn, LandlordIn
+
+    places = platform.service(Places)
+    for where in (IN, OUT):
+        site = SITE[where]
+        places.add_compound(
+            SYSTEM,
+            CompoundIn(id=f"CP-{where}", name=f"Compound {where}", community_id=str(site["community"])),
+            resource="setup",
+        )
+        places.add_building(
+            SYSTEM, BuildingIn(id=f"B-{where}", compound_id=f"CP-{where}", name="1"), resource="setup"
+        )
+        account = world.accounts[Role.LANDLORD].username if where == IN else None
+        landlord = places.add_landlord(
+            SYSTEM,
+            LandlordIn(id_number=world.id_number(), name=f"Landlord {where}", account=account),
+            resource="setup",
+        )
+        world.landlords[where] = landlord.id

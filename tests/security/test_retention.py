@@ -87,8 +87,8 @@ def test_every_installed_retention_entry_needs_a_period_and_the_packaged_policy_
     assert all(policy.registry_days(n) >= 1 for n in names)
     # A new capability's entry: a policy that does not state it is refused, naming it.
     tenancies = RetentionEntry(
-        name="ended_tenancies",
-        description="Tenancies checked out, counted from check-out.",
+        name="ended_guardianships",
+        description="A wearer's guardians replaced, counted from then (a capability to come).",
         tables=("watchlist_entries",),
         due=lambda cut: [Purgeable("watchlist_entries", WatchlistEntry, WatchlistEntry.closed_at < cut("x"))],
     )
@@ -97,7 +97,7 @@ def test_every_installed_retention_entry_needs_a_period_and_the_packaged_policy_
     try:
         with pytest.raises(RetentionError) as refused:
             load_policy(DEFAULT_RETENTION_FILE)
-        assert refused.value.problems == ["registry.ended_tenancies: missing; every retention must be stated"]
+        assert refused.value.problems == ["registry.ended_guardianships: missing; every retention must be stated"]
     finally:
         retention._registry_model.cache_clear()
 

@@ -237,6 +237,54 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             },
         ),
     ),
+    # --- places
+    ("POST", "/api/v1/compounds"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/compounds",
+            json={"id": f"CPX{next(w.serial)}", "name": "New", "community_id": _site(where, "community")},
+        ),
+    ),
+    ("GET", "/api/v1/compounds"): (False, lambda w, a, where: Call("GET", "/api/v1/compounds")),
+    ("POST", "/api/v1/buildings"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/buildings",
+            json={"id": f"BX{next(w.serial)}", "compound_id": f"CP-{where}", "name": "2"},
+        ),
+    ),
+    ("POST", "/api/v1/flats"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/flats",
+            json={"building_id": f"B-{where}", "number": f"N{next(w.serial)}", "capacity": 2},
+        ),
+    ),
+    ("GET", "/api/v1/flats"): (False, lambda w, a, where: Call("GET", "/api/v1/flats")),
+    ("GET", "/api/v1/my/flats"): (False, lambda w, a, where: Call("GET", "/api/v1/my/flats")),
+    ("POST", "/api/v1/landlords"): (
+        False,
+        lambda w, a, where: Call("POST", "/api/v1/landlords", json={"id_number": w.id_number(), "name": "L"}),
+    ),
+    ("POST", "/api/v1/flats/{flat_id}/tenants"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/flats/{w.flat(where)}/tenants",
+            json={"card": {"id_number": w.id_number(), "name": "T"}},
+        ),
+    ),
+    ("GET", "/api/v1/flats/{flat_id}/tenants"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/flats/{w.flat(where)}/tenants"),
+    ),
+    ("POST", "/api/v1/tenancies/{tenancy_id}/check-out"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/tenancies/{w.tenancy(where)}/check-out", json={}),
+    ),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
     ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),

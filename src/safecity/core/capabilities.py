@@ -38,6 +38,19 @@ class Capability:
         return [e for e in self.extensions if isinstance(e, kind)]
 
 
+@dataclass(frozen=True, slots=True)
+class Service:
+    """An extension: a capability's use-case object, built once with the platform's parts.
+
+    `build(platform)` runs when the composition root has built everything else; the edges reach
+    the result as `platform.service(kind)`, so a capability's routes and commands need no new
+    attribute on the platform.
+    """
+
+    kind: type[Any]
+    build: Callable[[Any], Any]
+
+
 class CapabilityError(RuntimeError):
     """Capabilities that cannot be put in order: a missing or circular requirement."""
 

@@ -34,6 +34,7 @@ class Role(StrEnum):
     COMMITTEE_WORKER = "committee_worker"
     LIAISON = "liaison"
     CITIZEN = "citizen"
+    SHOP_OWNER = "shop_owner"
 
 
 class Permission(StrEnum):
@@ -60,12 +61,21 @@ class Permission(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     USERS_MANAGE = "users.manage"
     OPERATIONS_READ = "operations.read"  # ingest reconciliation, dead letters
+    PLACES_READ = "places.read"  # compounds, buildings, flats and their occupancy (no persons)
+    PLACES_MANAGE = "places.manage"  # register compounds, buildings, flats, landlords and doors
+    TENANTS_REGISTER = "tenants.register"  # register and check out tenants (a landlord: own flats only)
+    TENANTS_READ = "tenants.read"  # who lives in a flat (a landlord: own flats; officers: their areas)
+    VISITS_WORK = "visits.work"  # the community officer's visit list and its outcomes
+    VISITORS_REGISTER = "visitors.register"  # time-limited visitor passes the doors honour
+    SHOPS_ARM = "shops.arm"  # arm and disarm one's own shop
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
     SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
 
 
 P = Permission
-_OFFICER = frozenset({P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.ALERTS_ACT, P.BIKES_READ, P.WATCHLIST_READ})
+_OFFICER = frozenset(
+    {P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.ALERTS_ACT, P.BIKES_READ, P.WATCHLIST_READ, P.PLACES_READ}
+)
 _INVESTIGATION = frozenset(
     {P.PEOPLE_READ, P.SUBJECTS_TRACE, P.CASES_READ, P.CASES_MANAGE, P.WATCHLIST_WRITE, P.ALERTS_EXPORT}
 )
@@ -73,7 +83,18 @@ _INVESTIGATION = frozenset(
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PATROL_OFFICER: _OFFICER | {P.DEVICES_READ},
     Role.COMMUNITY_OFFICER: _OFFICER
-    | {P.DEVICES_READ, P.BIKES_REGISTER, P.WATCHLIST_WRITE, P.CASES_READ, P.PEOPLE_VERIFY},
+    | {
+        P.DEVICES_READ,
+        P.BIKES_REGISTER,
+        P.WATCHLIST_WRITE,
+        P.CASES_READ,
+        P.PEOPLE_VERIFY,
+        P.PLACES_MANAGE,
+        P.TENANTS_REGISTER,
+        P.TENANTS_READ,
+        P.VISITS_WORK,
+        P.VISITORS_REGISTER,
+    },
     Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
     Role.COMMANDER: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.WEBHOOKS_MANAGE, P.OPERATIONS_READ},
@@ -84,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AREAS_READ,
             P.USERS_MANAGE,
             P.AREAS_MANAGE,
+            P.PLACES_MANAGE,
             P.DEVICES_READ,
             P.DEVICES_MANAGE,
             # Not webhooks: a webhook delivers what its owner may read, and administrators read no alerts.
@@ -91,12 +113,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AUDIT_VERIFY,
         }
     ),
-    # Partners see only what their job needs; housing, tenancy and fraud desks add theirs later.
-    Role.LANDLORD: frozenset({P.SELF_READ}),
-    Role.GUARD: frozenset({P.SELF_READ, P.AREAS_READ, P.ALERTS_READ}),
-    Role.COMMITTEE_WORKER: frozenset({P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.BIKES_REGISTER}),
+    # Partners see only what their job needs: a landlord their own flats and tenants, a guard and a
+    # committee worker their community, a shop owner their shop.
+    Role.LANDLORD: frozenset({P.SELF_READ, P.TENANTS_REGISTER, P.TENANTS_READ}),
+    Role.GUARD: frozenset(
+        {P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.ALERTS_ACT, P.PLACES_READ, P.VISITORS_REGISTER}
+    ),
+    Role.COMMITTEE_WORKER: frozenset(
+        {P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.BIKES_REGISTER, P.PLACES_READ, P.VISITORS_REGISTER}
+    ),
     Role.LIAISON: frozenset({P.SELF_READ}),
-    Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK}),
+    Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER}),
+    Role.SHOP_OWNER: frozenset({P.SELF_READ, P.SHOPS_ARM}),
 }
 
 ROLE_KIND: dict[Role, AccountKind] = {
@@ -106,6 +134,7 @@ ROLE_KIND: dict[Role, AccountKind] = {
     Role.COMMITTEE_WORKER: AccountKind.PARTNER,
     Role.LIAISON: AccountKind.PARTNER,
     Role.CITIZEN: AccountKind.CITIZEN,
+    Role.SHOP_OWNER: AccountKind.PARTNER,
 }
 
 # A second factor is required for the roles that can reach the most about people or the system.

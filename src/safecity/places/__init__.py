@@ -1,0 +1,10 @@
+"""Places whose doors the platform knows: rental housing, smart communities, shops and their doors.
+
+Public API; other packages import from here, not from the modules.
+"""
+
+from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
+from safecity.places.events import AccessChanged
+from safecity.places.housing import Places
+
+__all__ = ["AccessChanged", "PlaceConflict", "PlaceNotFound", "Places", "PlacesError"]

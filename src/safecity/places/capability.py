@@ -1,0 +1,69 @@
+"""The places capability: rental housing, smart communities, shops, their doors and warnings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import exists, select
+
+from safecity.core.capabilities import Capability, Service
+from safecity.places.housing import Places
+from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
+
+
+def _places(platform: Any) -> Places:
+    return Places(
+        platform.session_factory,
+        platform.security,
+        now=platform.clock.now,
+        pseudonymize=platform.pseudonyms.pseudonym,
+        raise_findings=platform.handle_findings,
+    )
+
+
+def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
+    before = cut("ended_tenancies")
+    still_recorded = exists(select(Tenancy.id).where(Tenancy.person_id == IdentityCard.person_id))
+    return [
+        Purgeable("tenancies", Tenancy, Tenancy.checked_out_at < before),
+        # A card's details go with the last tenancy that needed them.
+        Purgeable("identity_cards", IdentityCard, (IdentityCard.read_at < before) & ~still_recorded),
+    ]
+
+
+def _expired_passes(cut: Cutoff) -> Sequence[Purgeable]:
+    return [Purgeable("visitor_passes", VisitorPass, VisitorPass.valid_until < cut("expired_visitor_passes"))]
+
+
+def _done_visits(cut: Cutoff) -> Sequence[Purgeable]:
+    done = (VisitTask.status == VisitStatus.DONE) & (VisitTask.visited_at < cut("done_visits"))
+    return [Purgeable("visit_tasks", VisitTask, done)]
+
+
+ENDED_TENANCIES = RetentionEntry(
+    name="ended_tenancies",
+    description="Tenancies checked out, counted from then, and identity-card details no tenancy needs.",
+    tables=("tenancies", "identity_cards"),
+    due=_ended_tenancies,
+)
+EXPIRED_VISITOR_PASSES = RetentionEntry(
+    name="expired_visitor_passes",
+    description="Visitor passes, counted from the end of their validity.",
+    tables=("visitor_passes",),
+    due=_expired_passes,
+)
+DONE_VISITS = RetentionEntry(
+    name="done_visits",
+    description="The community officer's visits done, counted from the visit.",
+    tables=("visit_tasks",),
+    due=_done_visits,
+)
+
+CAPABILITY = Capability(
+    name="places",
+    summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
+    requires=("registry", "alerts", "security"),
+    extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS),
+)

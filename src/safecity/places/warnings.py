@@ -1,0 +1,109 @@
+"""Warnings a tenant registration raises itself: the tenant lives elsewhere too, the flat is full.
+
+Both are allowed (people do move; a flat may be crowded for a night) but never silent: the
+registrar is told at once, and the community officer gets a warning, explained like any other,
+whose evidence is the registration itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from safecity.core.context import Context
+from safecity.core.finding import Evidence, Finding, Ref
+from safecity.places.models import COMPOUND, FLAT, TENANCY, Tenancy
+
+if TYPE_CHECKING:
+    from safecity.places.housing import FlatPlace
+    from safecity.registry.models import Person
+
+PERSON = "person"
+REGISTRATION = "registration"  # the rule kind of warnings raised by a registration, not by the rule engine
+
+
+def _evidence(place: FlatPlace, tenancy: Tenancy, by: Context, code: str) -> Evidence:
+    """The registration itself, as the evidence of the warning it raised."""
+    building = place.building
+    return Evidence(
+        event_id=f"tenancy-{tenancy.id}",
+        corr_id=f"tenancy-{tenancy.id}",
+        kind="report",
+        subject=None,
+        device=f"registration:{by.actor}"[:64],
+        ts=tenancy.registered_at,
+        lat=building.lat if building.lat is not None else place.compound.lat,
+        lon=building.lon if building.lon is not None else place.compound.lon,
+        area=place.compound.community_id,
+        code=code,
+    )
+
+
+def registration_findings(
+    place: FlatPlace,
+    tenancy: Tenancy,
+    person: Person,
+    *,
+    others: Sequence[Tenancy],
+    occupants: int,
+    by: Context,
+    now: datetime,
+) -> tuple[list[str], list[Finding]]:
+    """What to tell the registrar, and the warnings for the community officer."""
+    notices: list[str] = []
+    findings: list[Finding] = []
+    flat, compound = place.flat, place.compound
+    refs = (
+        Ref(FLAT, str(flat.id)),
+        Ref(COMPOUND, compound.id),
+        Ref(TENANCY, str(tenancy.id)),
+        Ref(PERSON, str(person.id)),
+    )
+    facts = {
+        "flat": flat.number,
+        "building": place.building.name,
+        "compound": compound.name,
+        "capacity": flat.capacity,
+    }
+    if others:
+        notices.append(
+            "this person also holds an open tenancy registered elsewhere; it stays open until that landlord "
+            "checks them out, and the community officer is told"
+        )
+        findings.append(
+            Finding(
+                rule="tenant-registered-twice",
+                rule_kind=REGISTRATION,
+                severity="low",
+                title="Tenant registered while still living elsewhere",
+                subject_kind="tenancy",
+                subject=str(tenancy.id),
+                dedup_key=f"tenant-twice:{person.id}",
+                at=now,
+                evidence=(_evidence(place, tenancy, by, "tenant_elsewhere"),),
+                facts={**facts, "open_tenancies": len(others) + 1},
+                refs=refs,
+            )
+        )
+    if occupants > flat.capacity:
+        notices.append(f"the flat now has {occupants} tenants for a capacity of {flat.capacity}")
+        findings.append(
+            Finding(
+                rule="flat-over-capacity",
+                rule_kind=REGISTRATION,
+                severity="medium",
+                title="Flat registered over its capacity",
+                subject_kind="flat",
+                subject=str(flat.id),
+                dedup_key=f"over-capacity:{flat.id}",
+                at=now,
+                evidence=(_evidence(place, tenancy, by, "over_capacity"),),
+                facts={**facts, "tenants": occupants},
+                refs=refs,
+            )
+        )
+    return notices, findings
+
+
+__all__ = ["REGISTRATION", "registration_findings"]
