@@ -223,7 +223,13 @@ class Platform:
         # Committed registry changes reach this process's caches at once and the others over the bus.
         hub = EventHub(bus)
         deliver_after_commit(factory, hub.emit)
-        hub.on(RegistryChanged, forgetting([devices, facts, security.areas]))
+        caches = [
+            devices,
+            facts,
+            security.areas,
+            *(c for c in facts.sources.values() if hasattr(c, "depends_on")),
+        ]
+        hub.on(RegistryChanged, forgetting(caches))
         platform = cls(
             settings=settings,
             clock=clock,

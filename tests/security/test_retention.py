@@ -97,7 +97,9 @@ def test_every_installed_retention_entry_needs_a_period_and_the_packaged_policy_
     try:
         with pytest.raises(RetentionError) as refused:
             load_policy(DEFAULT_RETENTION_FILE)
-        assert refused.value.problems == ["registry.ended_guardianships: missing; every retention must be stated"]
+        assert refused.value.problems == [
+            "registry.ended_guardianships: missing; every retention must be stated"
+        ]
     finally:
         retention._registry_model.cache_clear()
 

@@ -1,6 +1,6 @@
 """Rules: configuration, vectorised stateful evaluators, the micro-batch engine and backtests."""
 
-from safecity.rules.base import Facts, Rule
+from safecity.rules.base import ConfiguredRule, Facts, Rule, evidence_by
 from safecity.rules.config import (
     DEFAULT_RULES_FILE,
     RuleConfig,
@@ -11,11 +11,13 @@ from safecity.rules.config import (
     parse_rules,
 )
 from safecity.rules.engine import RuleEngine, build_rules
-from safecity.rules.facts import LiveFacts, PeriodFacts
+from safecity.rules.facts import FactSource, LiveFacts, PeriodFacts
 from safecity.rules.kinds import RuleKind, rule_kinds
 
 __all__ = [
     "DEFAULT_RULES_FILE",
+    "ConfiguredRule",
+    "FactSource",
     "Facts",
     "LiveFacts",
     "PeriodFacts",
@@ -27,6 +29,7 @@ __all__ = [
     "RulesError",
     "RulesFile",
     "build_rules",
+    "evidence_by",
     "load_rules",
     "parse_rules",
     "rule_kinds",

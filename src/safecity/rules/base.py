@@ -31,6 +31,10 @@ class Facts(Protocol):
         """Registered devices: device, device_kind, area, active."""
         ...
 
+    def source(self, name: str) -> Any:
+        """Facts a capability contributed (rules.facts.FactSource), by name."""
+        ...
+
 
 class Rule(Protocol):
     """A stateful, vectorised evaluator."""

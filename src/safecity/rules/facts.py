@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
+from safecity.core.capabilities import extensions
 from safecity.core.finding import SubjectFacts
+
+
+@dataclass(frozen=True, slots=True)
+class FactSource:
+    """An extension: facts a capability's rules read (which flat a door opens, its capacity, ...).
+
+    `build(session_factory)` makes the source once per platform; rules reach it as
+    `facts.source(name)`. A source that caches registry facts declares `depends_on` and
+    `invalidate()` like the other caches, and is told of changes the same way.
+    """
+
+    name: str
+    build: Callable[[sessionmaker[Session]], Any]
 
 
 class LiveFacts:
@@ -25,6 +41,7 @@ class LiveFacts:
         devices: Callable[[], pl.DataFrame],
         *,
         ttl_s: float = 10.0,
+        sources: Iterable[FactSource] | None = None,
     ) -> None:
         self._factory = session_factory
         self._devices = devices
@@ -32,6 +49,17 @@ class LiveFacts:
         self._lock = threading.Lock()
         self._watch: pl.DataFrame | None = None
         self._loaded_at = 0.0
+        chosen = extensions(FactSource) if sources is None else sources
+        self.sources: dict[str, Any] = {s.name: s.build(session_factory) for s in chosen}
+
+    def source(self, name: str) -> Any:
+        """The facts a capability contributed under `name` (KeyError names what is installed)."""
+        try:
+            return self.sources[name]
+        except KeyError:
+            raise KeyError(
+                f"no fact source {name!r} (installed: {', '.join(sorted(self.sources)) or 'none'})"
+            ) from None
 
     def invalidate(self) -> None:
         """Forget the cached watchlist (a bike was listed or recovered)."""
