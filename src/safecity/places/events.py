@@ -12,7 +12,10 @@ from typing import ClassVar
 from sqlalchemy.orm import Session
 
 from safecity.core.events import Event
+from safecity.registry.events import changed
 from safecity.store import announce
+
+PLACES = "places"  # the RegistryChanged group of places' facts (what caches of them depend on)
 
 
 class AccessChanged(Event, frozen=True):
@@ -26,6 +29,12 @@ class AccessChanged(Event, frozen=True):
 def access_changed(session: Session, *, compound_id: str | None = None, shop_id: int | None = None) -> None:
     """Announce, when this transaction commits, that a place's doors must follow a change."""
     announce(session, AccessChanged(compound_id=compound_id, shop_id=shop_id))
+    changed(session, PLACES)
 
 
-__all__ = ["AccessChanged", "access_changed"]
+def places_changed(session: Session) -> None:
+    """Announce, when this transaction commits, that places' facts changed (a flat, a building...)."""
+    changed(session, PLACES)
+
+
+__all__ = ["PLACES", "AccessChanged", "access_changed", "places_changed"]

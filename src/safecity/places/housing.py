@@ -26,7 +26,7 @@ from safecity.core.finding import Finding
 from safecity.core.masking import mask_id_number
 from safecity.places import cards
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
-from safecity.places.events import access_changed
+from safecity.places.events import access_changed, places_changed
 from safecity.places.models import Building, Compound, Flat, Landlord, Tenancy
 from safecity.places.schemas import (
     BuildingIn,
@@ -92,6 +92,7 @@ class Places:
             compound = Compound(**body.model_dump())
             session.add(compound)
             session.flush()
+            places_changed(session)
             out = CompoundOut.model_validate(compound, from_attributes=True)
         self._recorder.record(
             ctx, AuditEntry("places.compound_add", resource, status=201, detail={"compound": out.id})
@@ -107,6 +108,7 @@ class Places:
             building = Building(**body.model_dump())
             session.add(building)
             session.flush()
+            places_changed(session)
             out = BuildingOut.model_validate(building, from_attributes=True)
         detail = {"building": out.id, "compound": compound.id}
         self._recorder.record(ctx, AuditEntry("places.building_add", resource, status=201, detail=detail))
@@ -131,6 +133,7 @@ class Places:
             flat = Flat(**body.model_dump())
             session.add(flat)
             session.flush()
+            places_changed(session)
             out = _flat_out(FlatPlace(flat, building, compound), tenants=0)
         self._recorder.record(
             ctx, AuditEntry("places.flat_add", resource, status=201, detail={"flat": out.id})
@@ -168,6 +171,7 @@ class Places:
             )
             session.add(landlord)
             session.flush()
+            places_changed(session)
             out = LandlordOut(id=landlord.id, name=person.name, kind=landlord.kind, account=body.account)
             named = [subject("person", person.id)]
         self._recorder.record(ctx, AuditEntry("places.landlord_add", resource, status=201, subjects=named))
