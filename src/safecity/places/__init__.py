@@ -3,8 +3,9 @@
 Public API; other packages import from here, not from the modules.
 """
 
+from safecity.places.doors import DoorRefused, Doors
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import AccessChanged
 from safecity.places.housing import Places
 
-__all__ = ["AccessChanged", "PlaceConflict", "PlaceNotFound", "Places", "PlacesError"]
+__all__ = ["AccessChanged", "DoorRefused", "Doors", "PlaceConflict", "PlaceNotFound", "Places", "PlacesError"]

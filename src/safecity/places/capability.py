@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
+from safecity.ingest.settings import IngestSettings
+from safecity.places.doors import Doors
 from safecity.places.housing import Places
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -21,6 +24,21 @@ def _places(platform: Any) -> Places:
         pseudonymize=platform.pseudonyms.pseudonym,
         raise_findings=platform.handle_findings,
     )
+
+
+def _doors(platform: Any) -> Doors:
+    return Doors(platform.session_factory, platform.security, now=platform.clock.now, intake=platform.ingest)
+
+
+def _workers(platform: Any) -> list[Any]:
+    """The whitelist worker: over MQTT when the platform has a broker, else lists for polling doors only."""
+    mqtt = platform.settings.section(IngestSettings)
+    publisher = None
+    if mqtt.mqtt_url:
+        publisher = WhitelistPublisher(
+            url=mqtt.mqtt_url, prefix=mqtt.mqtt_topic_prefix, client_id=f"{mqtt.mqtt_client_id}-whitelists"
+        )
+    return [WhitelistSync(platform.service(Doors), platform.hub, publisher)]
 
 
 def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
@@ -65,5 +83,12 @@ CAPABILITY = Capability(
     name="places",
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
     requires=("registry", "alerts", "security"),
-    extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS),
+    extensions=(
+        Service(Places, _places),
+        Service(Doors, _doors),
+        ENDED_TENANCIES,
+        EXPIRED_VISITOR_PASSES,
+        DONE_VISITS,
+    ),
+    build=_workers,
 )
