@@ -5,8 +5,10 @@ Per door two topics (docs/doors.md):
 * `{prefix}/devices/{door}/whitelist` — the full list, **retained** (QoS 1): a controller that
   starts, or finds a gap in the versions, subscribes to it, takes the list the broker holds and
   unsubscribes;
-* `{prefix}/devices/{door}/whitelist/delta` — each change (QoS 1, not retained): a controller
-  keeps a persistent session subscribed to it, so what changed while it was away waits for it.
+* `{prefix}/devices/{door}/whitelist/delta` — each change (QoS 1, the newest retained): a
+  controller keeps a persistent session subscribed to it, so what changed while it was away
+  waits for it; subscribing again (at reconnection, and periodically) hands it the newest delta,
+  whose version tells a controller that lost a message that it is behind.
 
 The retained list needs a publish option the ingest adapter's `DeviceLink` does not carry, and
 a delta must not overtake the full list it leads to on the wire, so both go out on one
@@ -113,8 +115,8 @@ class WhitelistPublisher:
         self._publish(full_topic(self.prefix, full.door), ENCODER.encode(full), retain=True)
 
     def publish_delta(self, delta: Delta) -> None:
-        """Send a door's delta to its controller's session."""
-        self._publish(delta_topic(self.prefix, delta.door), ENCODER.encode(delta), retain=False)
+        """Send a door's delta to its controller's session (retained: the newest one tells the version)."""
+        self._publish(delta_topic(self.prefix, delta.door), ENCODER.encode(delta), retain=True)
 
     def publish_update(self, update: Update) -> None:
         """A change: the delta for controllers in step, then the full list for everyone else."""

@@ -1,0 +1,293 @@
+"""A door controller as the field device behaves: its own whitelist, local decisions, an offline buffer.
+
+`DoorController` is the device's logic, free of any transport: it takes whitelist messages by
+the contract of places/whitelist.py (a delta only onto the version it is based on, the digest
+checked before switching; a gap or a mismatch makes it want the full list), decides a swipe
+from what it holds (so the door keeps working with the network down), and keeps every swipe
+report in its buffer, under a stable event id, until the platform has acknowledged it: a report
+sent twice is dropped by ingest's de-duplication, one never acknowledged is sent again.
+
+`MqttDoorController` runs it over MQTT like a real controller (docs/doors.md): a persistent
+session subscribed to its delta topic, the retained full list taken on start and whenever it
+falls out of step, swipe reports published with QoS 1 to its events topic and dropped from the
+buffer only once the broker acknowledged them (which the platform's adapter does only after
+ingest made them durable). `cut` and `reconnect` take it off the network and back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgspec
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from safecity.places.whitelist import (
+    MESSAGE_DECODER,
+    Delta,
+    Entry,
+    FullList,
+    apply,
+    by_key,
+    card_key,
+    digest,
+)
+
+EMPTY = digest(())
+
+
+class DoorController:
+    """The controller's state and decisions (not thread-safe: one caller at a time)."""
+
+    def __init__(self, door: str) -> None:
+        self.door = door
+        self.version = 0
+        self.digest = EMPTY
+        self.salt: bytes | None = None
+        self._entries: dict[str, Entry] = {}
+        self.wants_full = True  # nothing held yet: take the full list first
+        self.online = True
+        self._seq = 0
+        self._buffer: dict[str, dict[str, Any]] = {}  # event id -> report, oldest first
+
+    # --- whitelist --------------------------------------------------------------------------
+
+    def take(self, message: FullList | Delta) -> str:
+        """Apply a whitelist message if it fits; returns applied, stale, gap, mismatch or other_door."""
+        if message.door != self.door:
+            return "other_door"
+        if isinstance(message, FullList):
+            return self._take_full(message)
+        if message.version <= self.version:
+            return "stale"  # redelivered, or already covered by a full list
+        if message.base != self.version or self.salt is None:
+            self.wants_full = True
+            return "gap"
+        entries = apply(self._entries, message.added, message.removed)
+        if digest(entries.values()) != message.digest:
+            self.wants_full = True
+            return "mismatch"
+        self._switch(message.version, message.digest, self.salt, entries)
+        return "applied"
+
+    def _take_full(self, message: FullList) -> str:
+        if message.version < self.version:
+            return "stale"  # an older retained list than the delta we applied
+        if message.version == self.version and message.digest == self.digest and self.salt is not None:
+            self.wants_full = False
+            return "stale"
+        if digest(message.entries) != message.digest:
+            self.wants_full = True
+            return "mismatch"
+        self._switch(message.version, message.digest, bytes.fromhex(message.salt), by_key(message.entries))
+        return "applied"
+
+    def _switch(self, version: int, new_digest: str, salt: bytes, entries: dict[str, Entry]) -> None:
+        """Everything at once: a swipe never sees half a list (the new mapping was built aside)."""
+        self._entries, self.salt, self.version, self.digest = entries, salt, version, new_digest
+        self.wants_full = False
+
+    # --- swipes ---------------------------------------------------------------------------------
+
+    def decide(self, number: str, at: datetime) -> tuple[bool, str]:
+        """Open or not for a card, from the list held (no network needed)."""
+        if self.salt is None:
+            return False, "not_listed"
+        entry = self._entries.get(card_key(self.salt, number))
+        at_s = int(at.timestamp())
+        if entry is None:
+            return False, "not_listed"
+        if entry.admits(at_s):
+            return True, "listed" if entry.valid_until is None else "visitor"
+        if entry.valid_until is not None and at_s >= entry.valid_until:
+            return False, "expired"
+        return False, "not_listed"
+
+    def swipe(self, number: str, at: datetime) -> dict[str, Any]:
+        """A card is presented: decide, and keep the report (door_swipe) until it is acknowledged."""
+        granted, reason = self.decide(number, at)
+        self._seq += 1
+        event_id = f"{self.door}.{self._seq:09d}"  # stable: a resend carries the same id
+        report = {
+            "v": 1,
+            "id": event_id,
+            "kind": "door_swipe",
+            "device": self.door,
+            "ts": at.isoformat(),
+            "subject": number,
+            "code": "granted" if granted else "denied",
+            "attrs": {"reason": reason, "wl_version": self.version, "buffered": not self.online},
+        }
+        self._buffer[event_id] = report
+        return report
+
+    def outbox(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The oldest reports not yet acknowledged."""
+        return [r for _, r in zip(range(limit), self._buffer.values(), strict=False)]
+
+    def acknowledged(self, event_ids: list[str]) -> None:
+        """The platform has these reports: drop them from the buffer."""
+        for event_id in event_ids:
+            self._buffer.pop(event_id, None)
+
+    @property
+    def buffered(self) -> int:
+        """Reports waiting to be delivered."""
+        return len(self._buffer)
+
+
+class MqttDoorController:
+    """A DoorController on MQTT: persistent session, retained full list, deltas, QoS 1 reports."""
+
+    def __init__(self, door: str, *, host: str, port: int, prefix: str, password: str | None = None) -> None:
+        self.state = DoorController(door)
+        self._host, self._port, self._prefix = host, port, prefix.rstrip("/")
+        self._lock = threading.Lock()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"door-{door}", protocol=mqtt.MQTTv5
+        )
+        if password is not None:
+            self._client.username_pw_set(door, password)
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._connected = threading.Event()
+        self._in_flight: list[tuple[mqtt.MQTTMessageInfo, list[str]]] = []
+        self.outcomes: list[str] = []  # what each whitelist message did (applied, stale, gap, ...)
+        self.changed = threading.Condition(self._lock)
+
+    @property
+    def full_topic(self) -> str:
+        """Where the door's full list is retained."""
+        return f"{self._prefix}/devices/{self.state.door}/whitelist"
+
+    @property
+    def delta_topic(self) -> str:
+        """Where the door's deltas come."""
+        return f"{self._prefix}/devices/{self.state.door}/whitelist/delta"
+
+    @property
+    def events_topic(self) -> str:
+        """Where the door's reports go."""
+        return f"{self._prefix}/devices/{self.state.door}/events"
+
+    def connect(self, timeout_s: float = 10.0) -> None:
+        """Join the network (a persistent session: deltas wait for us while we are away)."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 24 * 3600
+        self._connected.clear()
+        self._client.connect(self._host, self._port, keepalive=30, clean_start=False, properties=props)
+        self._client.loop_start()
+        if not self._connected.wait(timeout_s):
+            raise TimeoutError(f"door {self.state.door} could not connect")
+        with self._lock:
+            self.state.online = True
+
+    def check(self) -> None:
+        """The periodic check: subscribe to the delta topic again; the retained newest delta says
+        whether a message was lost (a version ahead of ours that does not apply makes us take the list)."""
+        self._client.subscribe(self.delta_topic, qos=1)
+
+    def cut(self) -> None:
+        """Off the network: decisions go on locally, reports wait in the buffer."""
+        with self._lock:
+            self.state.online = False
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def reconnect(self) -> None:
+        """Back on the network: catch up with the list and send what was buffered."""
+        self.connect()
+        self.send()
+
+    def close(self, *, forget_session: bool = False) -> None:
+        """Leave (and, for tests, have the broker forget the session)."""
+        self._client.disconnect()
+        self._client.loop_stop()
+        if forget_session:
+            purge = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=f"door-{self.state.door}", protocol=mqtt.MQTTv5
+            )
+            purge.connect(self._host, self._port, clean_start=True)
+            purge.disconnect()
+
+    def swipe(self, number: str, at: datetime) -> dict[str, Any]:
+        """A card at the door: decided locally at once; reported now if online, else later."""
+        with self._lock:
+            report = self.state.swipe(number, at)
+            online = self.state.online
+        if online:
+            self.send()
+        return report
+
+    def send(self) -> None:
+        """Publish the buffered reports (one NDJSON message); they leave the buffer on PUBACK."""
+        with self._lock:
+            if not self.state.online:
+                return
+            self._settle()
+            sending = {i for _, ids in self._in_flight for i in ids}
+            reports = [r for r in self.state.outbox() if r["id"] not in sending]
+            if not reports:
+                return
+            body = b"\n".join(msgspec.json.encode(r) for r in reports)
+            info = self._client.publish(self.events_topic, body, qos=1)
+            self._in_flight.append((info, [str(r["id"]) for r in reports]))
+
+    def _settle(self) -> None:
+        """Drop from the buffer what the broker acknowledged (called holding the lock)."""
+        still = []
+        for info, ids in self._in_flight:
+            if info.is_published():
+                self.state.acknowledged(ids)
+            elif info.rc == mqtt.MQTT_ERR_SUCCESS or info.rc == mqtt.MQTT_ERR_NO_CONN:
+                still.append((info, ids))
+        if not self.state.online:
+            # A publish the broker never acknowledged before the cut is sent again from the buffer.
+            still = []
+        self._in_flight = still
+
+    def delivered(self) -> bool:
+        """Whether every report has been acknowledged."""
+        with self._lock:
+            self._settle()
+            return self.state.buffered == 0
+
+    def wait_for(self, condition: Callable[[DoorController], bool], timeout_s: float = 10.0) -> bool:
+        """Block until the state satisfies condition (whitelist messages arrive on paho's thread)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: condition(self.state), timeout_s)
+
+    # paho's thread
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            return
+        client.subscribe(self.delta_topic, qos=1)
+        with self._lock:
+            wants_full = self.state.wants_full or not flags.session_present
+        if wants_full:
+            client.subscribe(self.full_topic, qos=1)
+        self._connected.set()
+
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            message = MESSAGE_DECODER.decode(msg.payload)
+        except msgspec.DecodeError:
+            return
+        with self.changed:
+            outcome = self.state.take(message)
+            self.outcomes.append(outcome)
+            wants_full = self.state.wants_full
+            self.changed.notify_all()
+        if msg.topic == self.full_topic and not wants_full:
+            client.unsubscribe(self.full_topic)  # taken: the deltas keep it current from here
+        elif wants_full:
+            client.subscribe(self.full_topic, qos=1)  # (again) makes the broker send the retained list
+
+
+__all__ = ["DoorController", "MqttDoorController"]

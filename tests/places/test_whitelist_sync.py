@@ -1,0 +1,183 @@
+"""Whitelist sync as a property: whatever happens on the way, every controller ends in step.
+
+Any sequence of registrations, check-outs, lost messages, cut-offs, reconnections and periodic
+checks (a controller subscribes to its delta topic again and gets the retained newest delta), with the
+server's real versions and deltas (places/doors.py) and the simulator's controller logic
+(sim/door_controller.py) over a broker model that keeps a retained full list per door and a
+persistent session of deltas per controller: once every controller is back and the last change
+published, each holds the server's version and digest, and a checked-out card is refused by
+every door while a tenant's card opens the doors of their flat.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from safecity.core.context import SYSTEM
+from safecity.core.ids import id_number_check_char
+from safecity.places import Doors, PlaceConflict, Places
+from safecity.places.door_schemas import DoorIn
+from safecity.places.doors import Update
+from safecity.places.schemas import BuildingIn, CheckOutIn, CompoundIn, FlatIn, IdCardIn, TenantIn
+from safecity.places.whitelist import Delta, FullList
+from safecity.platform import Platform
+from safecity.sim.door_controller import DoorController
+from tests.conftest import T0
+from tests.places.conftest import _areas
+
+PEOPLE = [f"33030219900307{n:02d}1" for n in range(6)]
+NUMBERS = [p + id_number_check_char(p) for p in PEOPLE]
+DOORS = ("GATE", "B-A", "B-B")
+
+
+@dataclass
+class Broker:
+    """A broker as the controllers see it: retained full lists, persistent sessions, lossy links."""
+
+    controllers: dict[str, DoorController]
+    retained: dict[str, FullList] = field(default_factory=dict)
+    last_delta: dict[str, Delta] = field(default_factory=dict)  # retained on the delta topic
+    queued: dict[str, list[Delta]] = field(default_factory=lambda: defaultdict(list))
+    offline: set[str] = field(default_factory=set)
+    lose_next: set[str] = field(default_factory=set)
+
+    def publish(self, update: Update) -> None:
+        door = update.full.door
+        self.retained[door] = update.full
+        self.last_delta[door] = update.delta
+        if door in self.lose_next:
+            self.lose_next.discard(door)  # lost on the way: the controller will find the gap
+        elif door in self.offline:
+            self.queued[door].append(update.delta)
+        else:
+            self._deliver(door, update.delta)
+
+    def _deliver(self, door: str, message: FullList | Delta) -> None:
+        controller = self.controllers[door]
+        controller.take(message)
+        if controller.wants_full and door in self.retained:
+            # It subscribes to the retained topic: the broker sends the newest full list.
+            controller.take(self.retained[door])
+
+    def check(self, door: str) -> None:
+        """The periodic check: the controller subscribes to its delta topic again, gets the retained one."""
+        if door not in self.offline and door in self.last_delta:
+            self._deliver(door, self.last_delta[door])
+
+    def cut(self, door: str) -> None:
+        self.offline.add(door)
+        self.controllers[door].online = False
+
+    def reconnect(self, door: str) -> None:
+        if door not in self.offline:
+            return
+        self.offline.discard(door)
+        self.controllers[door].online = True
+        for delta in self.queued.pop(door, []):
+            self._deliver(door, delta)
+        if self.controllers[door].wants_full and door in self.retained:
+            self._deliver(door, self.retained[door])
+
+
+Step = tuple[str, int, int]
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("register"), st.integers(0, len(NUMBERS) - 1), st.integers(0, 2)),
+        st.tuples(st.just("check_out"), st.integers(0, 50), st.just(0)),
+        st.tuples(st.just("lose"), st.integers(0, len(DOORS) - 1), st.just(0)),
+        st.tuples(st.just("cut"), st.integers(0, len(DOORS) - 1), st.just(0)),
+        st.tuples(st.just("reconnect"), st.integers(0, len(DOORS) - 1), st.just(0)),
+        st.tuples(st.just("publish"), st.just(0), st.just(0)),
+        st.tuples(st.just("check"), st.integers(0, len(DOORS) - 1), st.just(0)),
+    ),
+    max_size=25,
+)
+
+
+@pytest.fixture
+def estate(platform: Platform) -> tuple[Places, Doors, list[int]]:
+    """Compound P with a gate, buildings A (flats 0, 1) and B (flat 2), each with its door."""
+    _areas(platform)
+    places, doors = platform.service(Places), platform.service(Doors)
+    places.add_compound(
+        SYSTEM, CompoundIn(id="P", name="P", community_id="C1", lat=28.0, lon=120.6), resource="t"
+    )
+    flats = []
+    for building, numbers in (("A", ("1", "2")), ("B", ("3",))):
+        places.add_building(SYSTEM, BuildingIn(id=building, compound_id="P", name=building), resource="t")
+        for number in numbers:
+            flats.append(
+                places.add_flat(
+                    SYSTEM, FlatIn(building_id=building, number=number, capacity=9), resource="t"
+                ).id
+            )
+    doors.add_door(SYSTEM, DoorIn(device_id="GATE", name="gate", compound_id="P"), resource="t")
+    doors.add_door(SYSTEM, DoorIn(device_id="B-A", name="A", building_id="A"), resource="t")
+    doors.add_door(SYSTEM, DoorIn(device_id="B-B", name="B", building_id="B"), resource="t")
+    return places, doors, flats
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=steps)
+def test_every_controller_ends_on_the_server_s_version_and_a_checked_out_card_is_refused_everywhere(
+    estate: tuple[Places, Doors, list[int]], script: list[Step]
+) -> None:
+    places, doors, flats = estate
+    for flat in flats:  # the database outlives an example: start each with nobody living here
+        for tenant in places.tenants(SYSTEM, flat, resource="t"):
+            places.check_out(SYSTEM, tenant.tenancy_id, CheckOutIn(at=None), resource="t")
+    doors.rebuild(compound_ids=["P"])
+    broker = Broker({door: DoorController(door) for door in DOORS})
+    for full in (doors.whitelist(door) for door in DOORS):  # what the broker retains at the start
+        assert isinstance(full, FullList)
+        broker.retained[full.door] = full
+        broker._deliver(full.door, full)
+    open_tenancies: dict[int, tuple[str, int]] = {}  # tenancy -> (number, flat)
+
+    def publish() -> None:
+        for update in doors.rebuild(compound_ids=["P"]):
+            broker.publish(update)
+
+    for op, a, b in script:
+        if op == "register":
+            card = IdCardIn(id_number=NUMBERS[a], name="T")
+            try:
+                out = places.register_tenant(SYSTEM, flats[b], TenantIn(card=card), resource="t")
+            except PlaceConflict:
+                continue
+            open_tenancies[out.tenant.tenancy_id] = (NUMBERS[a], flats[b])
+        elif op == "check_out" and open_tenancies:
+            tenancy = sorted(open_tenancies)[a % len(open_tenancies)]
+            places.check_out(SYSTEM, tenancy, CheckOutIn(at=None), resource="t")
+            del open_tenancies[tenancy]
+        elif op == "lose":
+            broker.lose_next.add(DOORS[a])
+        elif op == "cut":
+            broker.cut(DOORS[a])
+        elif op == "reconnect":
+            broker.reconnect(DOORS[a])
+        elif op == "check":
+            broker.check(DOORS[a])
+        elif op == "publish":
+            publish()
+
+    publish()
+    for door in DOORS:
+        broker.reconnect(door)
+        broker.check(door)  # a lost last delta is found at the next periodic check
+    for door, controller in broker.controllers.items():
+        server = doors.whitelist(door)
+        assert isinstance(server, FullList)
+        assert (controller.version, controller.digest) == (server.version, server.digest), door
+    living: dict[str, set[int]] = {number: set() for number in NUMBERS}  # number -> flats lived in
+    for number, flat in open_tenancies.values():
+        living[number].add(flat)
+    for number, lives_in in living.items():
+        opens = tuple(broker.controllers[d].decide(number, T0)[0] for d in DOORS)
+        expected = (bool(lives_in), bool(lives_in & set(flats[:2])), flats[2] in lives_in)
+        assert opens == expected, (number, lives_in)
