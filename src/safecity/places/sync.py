@@ -148,7 +148,13 @@ class WhitelistSync:
     name = "whitelists"
 
     def __init__(
-        self, doors: Doors, hub: EventHub, publisher: WhitelistPublisher | None, *, sweep_s: float = 300.0
+        self,
+        doors: Doors,
+        hub: EventHub,
+        publisher: WhitelistPublisher | None,
+        *,
+        sweep_s: float = 300.0,
+        catch_up: bool = True,
     ) -> None:
         self._doors = doors
         self._hub = hub
@@ -158,7 +164,7 @@ class WhitelistSync:
         self._sweep_s = sweep_s  # expired visitor passes leave the lists at the next sweep
         self._compounds: set[str] = set()
         self._shops: set[int] = set()
-        self._everything = True  # at start: catch up with what changed while we were down
+        self._everything = catch_up  # at start: catch up with what changed while we were down
         self._republish = True
         self._lock = threading.Lock()
         self._wake = asyncio.Event()
@@ -244,19 +250,25 @@ class WhitelistSync:
             for update in updates:
                 self._publisher.publish_update(update)
             if republish:
-                await self._publish_all()
+                await self.publish_all()
         self.rounds += 1
         if updates:
             log.info("whitelists.updated", doors=len(updates))
         return updates
 
-    async def _publish_all(self) -> int:
+    async def publish_all(self) -> int:
+        """Publish every door's full list (retained), a page at a time; how many."""
         assert self._publisher is not None
         after, count = "", 0
         while True:
             page = await asyncio.to_thread(self._doors.full_lists, after=after, limit=PAGE)
             for full in page:
                 self._publisher.publish_full(full)
+                # The retained delta topic tells the version too (a controller's periodic check):
+                # an empty delta from the version to itself, which a controller in step ignores.
+                self._publisher.publish_delta(
+                    Delta(full.door, full.version, full.version, full.digest, [], [])
+                )
             count += len(page)
             if len(page) < PAGE:
                 return count
