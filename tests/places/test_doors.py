@@ -18,6 +18,7 @@ from safecity.places import Doors
 from safecity.places.models import VisitorPass, WhitelistDelta
 from safecity.places.whitelist import MESSAGE_DECODER, Delta, FullList, apply, by_key, card_key, digest
 from safecity.platform import Platform
+from safecity.sim.door_controller import HttpDoorController
 from safecity.store import transaction
 from tests.conftest import T0
 from tests.places.conftest import Housing
@@ -268,3 +269,28 @@ def test_a_visitor_pass_opens_within_its_validity_and_is_expired_after(
     assert doors.decide("DC-B1", STRANGER, at=T0 - timedelta(hours=2))[:2] == (False, "not_listed")
     [entry] = [e for e in doors.whitelist("DC-B1").entries if e.valid_until is not None]  # type: ignore[union-attr]
     assert entry.valid_until == int((T0 + timedelta(hours=2)).timestamp())
+
+
+def test_a_polling_controller_follows_its_list_and_delivers_its_buffered_swipes_once(
+    api: TestClient, housing: Housing, platform: Platform
+) -> None:
+    door = HttpDoorController("DC-B1", add_door(api, housing), api)
+    assert door.poll() == "applied"
+    assert door.state.decide(TENANT, T0) == (False, "not_listed")
+    register(api, housing.landlord, housing.flat_id)
+    eventually(lambda: door.poll() == "applied")
+    assert door.state.decide(TENANT, T0) == (True, "listed")
+    door.state.online = False  # the link is down: decisions go on, reports wait
+    swipes = [door.swipe(TENANT, T0), door.swipe(STRANGER, T0)]
+    assert door.send() == 0
+    door.state.online = True
+    assert door.send() == 2
+    assert door.state.buffered == 0
+    with platform.session_factory() as session:
+        stored = session.scalar(select(func.sum(IngestBatch.stored)).where(IngestBatch.device_id == "DC-B1"))
+    assert stored == 2
+    assert [s["attrs"]["buffered"] for s in swipes] == [True, True]
+    # A controller that lost its list (or holds a version the server never made) takes the whole list.
+    door.state.version += 7
+    assert door.poll() == "applied"
+    assert door.state.decide(TENANT, T0) == (True, "listed")

@@ -12,6 +12,8 @@ session subscribed to its delta topic, the retained full list taken on start and
 falls out of step, swipe reports published with QoS 1 to its events topic and dropped from the
 buffer only once the broker acknowledged them (which the platform's adapter does only after
 ingest made them durable). `cut` and `reconnect` take it off the network and back.
+`HttpDoorController` is the same device polling over HTTP, and `DoorFarm` hosts a city's doors
+over a few shared connections for benchmarks.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import httpx
 import msgspec
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -57,12 +60,17 @@ class DoorController:
 
     # --- whitelist --------------------------------------------------------------------------
 
-    def take(self, message: FullList | Delta) -> str:
-        """Apply a whitelist message if it fits; returns applied, stale, gap, mismatch or other_door."""
+    def take(self, message: FullList | Delta, *, current: bool = False) -> str:
+        """Apply a whitelist message if it fits; returns applied, stale, gap, mismatch or other_door.
+
+        `current`: the message is the server's answer of now (an HTTP poll), so a full list
+        replaces ours even at a lower version (the server's database restored from a backup).
+        Over MQTT a retained list can be older than a delta already applied, so it never is.
+        """
         if message.door != self.door:
             return "other_door"
         if isinstance(message, FullList):
-            return self._take_full(message)
+            return self._take_full(message, current=current)
         if message.version <= self.version:
             return "stale"  # redelivered, or already covered by a full list
         if message.base != self.version or self.salt is None:
@@ -75,8 +83,8 @@ class DoorController:
         self._switch(message.version, message.digest, self.salt, entries)
         return "applied"
 
-    def _take_full(self, message: FullList) -> str:
-        if message.version < self.version:
+    def _take_full(self, message: FullList, *, current: bool) -> str:
+        if message.version < self.version and not current:
             return "stale"  # an older retained list than the delta we applied
         if message.version == self.version and message.digest == self.digest and self.salt is not None:
             self.wants_full = False
@@ -290,6 +298,57 @@ class MqttDoorController:
             client.subscribe(self.full_topic, qos=1)  # (again) makes the broker send the retained list
 
 
+class HttpDoorController:
+    """A DoorController that polls over HTTP: its list by `GET .../whitelist?since=`, its reports by
+    `POST /api/v1/ingest`, both with its device id and secret (HTTP Basic)."""
+
+    def __init__(self, door: str, secret: str, client: httpx.Client) -> None:
+        self.state = DoorController(door)
+        self._client = client
+        self._auth = httpx.BasicAuth(door, secret)
+
+    def poll(self) -> str:
+        """Bring the list up to date: a delta onto the version held, else the full list."""
+        since = None if self.state.wants_full else self.state.version
+        outcome = self.state.take(self._fetch(since), current=True)
+        if self.state.wants_full:  # a gap or a mismatch: the whole list, then
+            outcome = self.state.take(self._fetch(None), current=True)
+        return outcome
+
+    def _fetch(self, since: int | None) -> FullList | Delta:
+        params = {} if since is None else {"since": since}
+        answer = self._client.get(
+            f"/api/v1/doors/{self.state.door}/whitelist", params=params, auth=self._auth
+        )
+        answer.raise_for_status()
+        return MESSAGE_DECODER.decode(answer.content)
+
+    def swipe(self, number: str, at: datetime) -> dict[str, Any]:
+        """Decide locally and keep the report for the next `send`."""
+        return self.state.swipe(number, at)
+
+    def send(self) -> int:
+        """Upload the buffered reports; those the platform answered for leave the buffer. How many."""
+        reports = self.state.outbox()
+        if not reports or not self.state.online:
+            return 0
+        body = b"\n".join(msgspec.json.encode(r) for r in reports)
+        try:
+            answer = self._client.post(
+                "/api/v1/ingest",
+                content=body,
+                auth=self._auth,
+                headers={"Content-Type": "application/x-ndjson"},
+            )
+        except httpx.TransportError:
+            return 0  # kept: sent again next time, under the same ids
+        if answer.status_code != 200:
+            return 0  # 503 while storage is away, say: kept for the next try
+        # Stored, duplicates and dead letters alike are the platform's now: nothing is lost by dropping them.
+        self.state.acknowledged([str(r["id"]) for r in reports])
+        return len(reports)
+
+
 class DoorFarm:
     """Many simulated controllers sharing a few MQTT connections (a city's doors on one machine).
 
@@ -394,4 +453,4 @@ class DoorFarm:
             client.subscribe(self._full(message.door), qos=1)
 
 
-__all__ = ["DoorController", "DoorFarm", "MqttDoorController"]
+__all__ = ["DoorController", "DoorFarm", "HttpDoorController", "MqttDoorController"]
