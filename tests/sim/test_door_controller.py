@@ -31,7 +31,7 @@ def test_a_delta_against_a_version_it_does_not_hold_makes_it_take_the_full_list(
     assert (door.version, door.decide(TENANT, T0)) == (3, (True, "listed"))  # the old list still works
     assert door.take(listing(5)) == "applied"
     assert not door.wants_full
-    assert door.decide(TENANT, T0) == (False, "not_listed")
+    assert door.decide(TENANT, T0) == (False, "revoked")
 
 
 def test_a_delta_whose_result_does_not_match_its_digest_is_not_applied() -> None:
@@ -75,3 +75,13 @@ def test_reports_wait_in_the_buffer_under_stable_ids_until_acknowledged() -> Non
     assert [r["id"] for r in door.outbox()] == [second["id"]]
     door.online = True
     assert door.swipe(TENANT, T0)["attrs"]["buffered"] is False
+
+
+def test_a_card_taken_off_the_list_is_refused_as_revoked_until_it_is_back() -> None:
+    door = DoorController("D1")
+    door.take(listing(1, Entry(key(TENANT))))
+    door.take(Delta("D1", 1, 2, digest([]), [], [key(TENANT)]))
+    assert door.decide(TENANT, T0) == (False, "revoked")
+    assert door.decide(VISITOR, T0) == (False, "not_listed")
+    door.take(Delta("D1", 2, 3, digest([Entry(key(TENANT))]), [Entry(key(TENANT))], []))
+    assert door.decide(TENANT, T0) == (True, "listed")

@@ -21,6 +21,7 @@ that lost its retained messages), it publishes every door's full list again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -215,10 +216,14 @@ class WhitelistSync:
             loop.call_soon_threadsafe(self._wake.set)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        swept = loop.time()
         while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._sweep_s)
-            except TimeoutError:
+            # The sweep comes on time even while changes keep waking the loop.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, swept + self._sweep_s - loop.time()))
+            if loop.time() - swept >= self._sweep_s:
+                swept = loop.time()
                 with self._lock:
                     self._everything = True
             self._wake.clear()

@@ -53,6 +53,7 @@ class DoorController:
         self.digest = EMPTY
         self.salt: bytes | None = None
         self._entries: dict[str, Entry] = {}
+        self._revoked: set[str] = set()  # keys taken off this door's list: reported as `revoked`
         self.wants_full = True  # nothing held yet: take the full list first
         self.online = True
         self._seq = 0
@@ -97,7 +98,12 @@ class DoorController:
 
     def _switch(self, version: int, new_digest: str, salt: bytes, entries: dict[str, Entry]) -> None:
         """Everything at once: a swipe never sees half a list (the new mapping was built aside)."""
+        if salt == self.salt:
+            revoked = (self._revoked | (self._entries.keys() - entries.keys())) - entries.keys()
+        else:
+            revoked = set()  # keys under another salt mean nothing here
         self._entries, self.salt, self.version, self.digest = entries, salt, version, new_digest
+        self._revoked = revoked
         self.wants_full = False
 
     # --- swipes ---------------------------------------------------------------------------------
@@ -106,10 +112,11 @@ class DoorController:
         """Open or not for a card, from the list held (no network needed)."""
         if self.salt is None:
             return False, "not_listed"
-        entry = self._entries.get(card_key(self.salt, number))
+        key = card_key(self.salt, number)
+        entry = self._entries.get(key)
         at_s = int(at.timestamp())
         if entry is None:
-            return False, "not_listed"
+            return False, "revoked" if key in self._revoked else "not_listed"
         if entry.admits(at_s):
             return True, "listed" if entry.valid_until is None else "visitor"
         if entry.valid_until is not None and at_s >= entry.valid_until:
