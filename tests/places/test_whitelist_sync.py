@@ -12,7 +12,10 @@ every door while a tenant's card opens the doors of their flat.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,11 +27,12 @@ from safecity.places import Doors, PlaceConflict, Places
 from safecity.places.door_schemas import DoorIn
 from safecity.places.doors import Update
 from safecity.places.schemas import BuildingIn, CheckOutIn, CompoundIn, FlatIn, IdCardIn, TenantIn
-from safecity.places.whitelist import Delta, FullList
+from safecity.places.whitelist import Delta, FullList, digest
 from safecity.platform import Platform
 from safecity.sim.door_controller import DoorController
 from tests.conftest import T0
 from tests.places.conftest import _areas
+from tests.web.conftest import fresh_platform
 
 PEOPLE = [f"33030219900307{n:02d}1" for n in range(6)]
 NUMBERS = [p + id_number_check_char(p) for p in PEOPLE]
@@ -99,9 +103,23 @@ steps = st.lists(
 )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def backend(request: pytest.FixtureRequest, schema_db: Path, tmp_path: Path) -> Iterator[Platform]:
+    """A fresh platform on SQLite, or on a new PostgreSQL database."""
+    if request.param == "sqlite":
+        built = fresh_platform(schema_db, tmp_path)
+    else:
+        built = fresh_platform(
+            schema_db, tmp_path, database_url=request.getfixturevalue("empty_postgres_url")
+        )
+    yield built
+    built.engine.dispose()
+
+
 @pytest.fixture
-def estate(platform: Platform) -> tuple[Places, Doors, list[int]]:
+def estate(backend: Platform) -> tuple[Places, Doors, list[int]]:
     """Compound P with a gate, buildings A (flats 0, 1) and B (flat 2), each with its door."""
+    platform = backend
     _areas(platform)
     places, doors = platform.service(Places), platform.service(Doors)
     places.add_compound(
@@ -181,3 +199,20 @@ def test_every_controller_ends_on_the_server_s_version_and_a_checked_out_card_is
         opens = tuple(broker.controllers[d].decide(number, T0)[0] for d in DOORS)
         expected = (bool(lives_in), bool(lives_in & set(flats[:2])), flats[2] in lives_in)
         assert opens == expected, (number, lives_in)
+
+
+def test_rebuilds_racing_each_other_make_each_version_once(estate: tuple[Places, Doors, list[int]]) -> None:
+    places, doors, flats = estate
+    for n, number in enumerate(NUMBERS[:4]):
+        card = IdCardIn(id_number=number, name="T")
+        places.register_tenant(SYSTEM, flats[n % 3], TenantIn(card=card), resource="t")
+        with ThreadPoolExecutor(4) as pool:  # four processes heard the same AccessChanged
+            made = list(pool.map(lambda _: doors.rebuild(compound_ids=["P"]), range(4)))
+        gate_updates = [u for updates in made for u in updates if u.full.door == "GATE"]
+        assert len(gate_updates) == 1, "one version per change, whoever made it"
+    gate = doors.whitelist("GATE")
+    assert isinstance(gate, FullList)
+    from_start = doors.whitelist("GATE", since=0)
+    assert isinstance(from_start, Delta)
+    assert (from_start.version, len(from_start.added), from_start.removed) == (gate.version, 4, [])
+    assert digest(from_start.added) == gate.digest
