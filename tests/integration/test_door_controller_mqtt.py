@@ -4,6 +4,9 @@ it keeps deciding while cut off, and every swipe it buffered is delivered once a
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -16,18 +19,29 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 from tests.conftest import T0
+from tests.integration.test_mqtt_broker_auth import (  # noqa: F401  (fixtures)
+    _broker_config,
+    _start,
+    broker,
+    secrets,
+    settings,
+)
 from tests.servicecheck import require_service
 
 from safecity.core.clock import ManualClock
 from safecity.core.context import SYSTEM
+from safecity.ingest.broker import PLATFORM_USER
 from safecity.ingest.models import IngestBatch
+from safecity.ingest.settings import IngestSettings
 from safecity.places import Doors, Places
 from safecity.places.door_schemas import DoorIn
 from safecity.places.schemas import BuildingIn, CheckOutIn, CompoundIn, FlatIn, IdCardIn, TenantIn
+from safecity.places.sync import WhitelistPublisher, WhitelistSync
+from safecity.places.whitelist import FullList, digest
 from safecity.platform import Platform
 from safecity.registry.models import Area
 from safecity.settings import Settings
-from safecity.sim.door_controller import MqttDoorController
+from safecity.sim.door_controller import DoorFarm, MqttDoorController
 from safecity.store import transaction
 
 pytestmark = pytest.mark.integration
@@ -61,13 +75,13 @@ async def estate(tmp_path: Path) -> AsyncIterator[tuple[Platform, str]]:
     require_service(HOST, PORT, "Mosquitto MQTT")
     run = uuid.uuid4().hex[:10]
     prefix = f"doortest{run}/v1"
-    settings = Settings(
+    config = Settings(
         data_dir=tmp_path,
         mqtt_url=f"mqtt://{HOST}:{PORT}",
         mqtt_topic_prefix=prefix,
         mqtt_client_id=f"dt-{run}",
     )
-    platform = Platform.build(settings, clock=ManualClock(T0 + timedelta(minutes=1)))
+    platform = Platform.build(config, clock=ManualClock(T0 + timedelta(minutes=1)))
     with transaction(platform.session_factory) as session:
         session.add(Area(id="C1", kind="community", name="C1"))
     places = platform.service(Places)
@@ -186,3 +200,126 @@ async def test_a_report_naming_another_door_is_refused_naming_the_device(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+async def test_on_the_generated_broker_a_door_reads_only_its_own_whitelist(
+    settings: Settings,  # noqa: F811 (the fixtures of test_mqtt_broker_auth)
+    secrets: dict[str, str],  # noqa: F811
+    broker: tuple[int, Path, list[subprocess.Popen[bytes]]],  # noqa: F811
+) -> None:
+    port, out, started = broker
+    platform_password = _broker_config(settings, out, port)
+    _start(out, port, started)
+    prefix = settings.section(IngestSettings).mqtt_topic_prefix
+    publisher = WhitelistPublisher(
+        url=f"mqtt://{PLATFORM_USER}:{platform_password}@{HOST}:{port}", prefix=prefix, client_id="wl-acl"
+    )
+    await publisher.start()
+    for door in ("BS-A", "BS-B"):
+        publisher.publish_full(FullList(door, 1, digest([]), "00" * 16, []))
+    await publisher.flush(10)
+    publisher.stop()
+
+    door = MqttDoorController("BS-A", host=HOST, port=port, prefix=prefix, password=secrets["BS-A"])
+    try:
+        await asyncio.to_thread(door.connect)
+        assert await asyncio.to_thread(door.wait_for, lambda s: s.version == 1)
+        # Listening in on another door's list is not allowed; neither is writing one's own.
+        door._client.subscribe(f"{prefix}/devices/BS-B/whitelist", qos=1)
+        forged = msgspec.json.encode(FullList("BS-A", 99, digest([]), "11" * 16, []))
+        door._client.publish(f"{prefix}/devices/BS-A/whitelist", forged, qos=1, retain=True)
+        await asyncio.sleep(0.5)
+        assert door.outcomes == ["applied"]
+        assert door.state.version == 1
+    finally:
+        door.close()
+    check = MqttDoorController("BS-A", host=HOST, port=port, prefix=prefix, password=secrets["BS-A"])
+    try:
+        await asyncio.to_thread(check.connect)
+        assert await asyncio.to_thread(check.wait_for, lambda s: s.version >= 1)
+        await asyncio.sleep(0.3)
+        assert check.state.version == 1  # the forged list never replaced the platform's
+    finally:
+        check.close()
+
+
+class OwnBroker:
+    """A Mosquitto of this test's own (anonymous, no persistence), to restart without disturbing others."""
+
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind((HOST, 0))
+            self.port = int(sock.getsockname()[1])
+        self.conf = folder / "own-mosquitto.conf"
+        user = "user root\n" if os.geteuid() == 0 else ""
+        self.conf.write_text(f"listener {self.port} {HOST}\nallow_anonymous true\npersistence false\n{user}")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["/usr/sbin/mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex((HOST, self.port)) == 0:
+                    return
+            assert time.monotonic() < deadline, "mosquitto did not listen"
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+async def test_after_a_broker_restart_every_door_takes_its_list_again_with_what_changed_meanwhile(
+    tmp_path: Path,
+) -> None:
+    if not Path("/usr/sbin/mosquitto").exists():
+        pytest.skip("/usr/sbin/mosquitto is not installed")
+    own = OwnBroker(tmp_path)
+    own.start()
+    platform = Platform.build(Settings(data_dir=tmp_path / "data"), clock=ManualClock(T0))
+    with transaction(platform.session_factory) as session:
+        session.add(Area(id="C1", kind="community", name="C1"))
+    places, doors = platform.service(Places), platform.service(Doors)
+    places.add_compound(
+        SYSTEM, CompoundIn(id="P", name="P", community_id="C1", lat=28.0, lon=120.6), resource="t"
+    )
+    names = ["GATE"] + [f"D{b}" for b in range(12)]
+    doors.add_door(SYSTEM, DoorIn(device_id="GATE", name="gate", compound_id="P"), resource="t")
+    for b in range(12):
+        places.add_building(SYSTEM, BuildingIn(id=f"B{b}", compound_id="P", name=str(b)), resource="t")
+        places.add_flat(SYSTEM, FlatIn(building_id=f"B{b}", number="1", capacity=4), resource="t")
+        doors.add_door(SYSTEM, DoorIn(device_id=f"D{b}", name=str(b), building_id=f"B{b}"), resource="t")
+    prefix = f"resync{uuid.uuid4().hex[:6]}/v1"
+    publisher = WhitelistPublisher(url=f"mqtt://{HOST}:{own.port}", prefix=prefix, client_id="rs-platform")
+    sync = WhitelistSync(doors, platform.hub, publisher)
+    platform.hub.bind(asyncio.get_running_loop())
+    await sync.start()
+    farm = DoorFarm(names, host=HOST, port=own.port, prefix=prefix, per_client=5)
+
+    def server() -> dict[str, tuple[int, str]]:
+        return {d: ((f := doors.whitelist(d)).version, f.digest) for d in names}
+
+    try:
+        await eventually(lambda: sync.rounds >= 1)
+        await asyncio.to_thread(farm.connect)
+        await eventually(lambda: farm.in_step(server()) == len(names))
+        own.kill()
+        # While the broker is down a tenant moves in (the worker's publishes wait in its client).
+        card = IdCardIn(id_number=TENANT, name="陈平")
+        await asyncio.to_thread(places.register_tenant, SYSTEM, 1, TenantIn(card=card), resource="t")
+        await eventually(lambda: farm.in_step(server()) == len(names) - 2)  # the gate and B0's door changed
+        own.start()
+        await eventually(lambda: farm.in_step(server()) == len(names), timeout_s=30)
+        assert farm.states["GATE"].decide(TENANT, T0)[0]
+        assert farm.states["D0"].decide(TENANT, T0)[0]
+        assert not farm.states["D1"].decide(TENANT, T0)[0]
+    finally:
+        farm.close()
+        await sync.stop()
+        own.kill()
+        platform.engine.dispose()

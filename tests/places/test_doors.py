@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select
 from safecity.core.ids import id_number_check_char
 from safecity.ingest.models import IngestBatch
 from safecity.places import Doors
-from safecity.places.models import VisitorPass, WhitelistDelta
+from safecity.places.models import Shop, VisitorPass, WhitelistDelta
 from safecity.places.whitelist import MESSAGE_DECODER, Delta, FullList, apply, by_key, card_key, digest
 from safecity.platform import Platform
 from safecity.sim.door_controller import HttpDoorController
@@ -294,3 +294,45 @@ def test_a_polling_controller_follows_its_list_and_delivers_its_buffered_swipes_
     door.state.version += 7
     assert door.poll() == "applied"
     assert door.state.decide(TENANT, T0) == (True, "listed")
+
+
+def test_a_shop_door_lets_its_owner_in_and_nobody_else(
+    api: TestClient, housing: Housing, platform: Platform
+) -> None:
+    owner = register(api, housing.landlord, housing.flat_id).json()["tenant"]["person_id"]
+    with transaction(platform.session_factory) as session:
+        shop = Shop(name="五金店", community_id="C1", owner_person_id=owner, lat=28.0, lon=120.65)
+        session.add(shop)
+        session.flush()
+        shop_id = shop.id
+    add_door(api, housing, "DC-SHOP", shop_id=shop_id)
+    doors = platform.service(Doors)
+    assert doors.decide("DC-SHOP", TENANT, at=T0)[:2] == (True, "listed")
+    assert doors.decide("DC-SHOP", STRANGER, at=T0)[:2] == (False, "not_listed")
+    assert [u.full.door for u in doors.rebuild(shop_ids=[shop_id])] == []  # in step already
+
+
+def test_an_expired_pass_leaves_the_list_at_the_next_sweep(
+    api: TestClient, housing: Housing, platform: Platform
+) -> None:
+    add_door(api, housing)
+    visitor = register(api, housing.other_landlord, housing.other_flat_id, number=STRANGER).json()
+    with transaction(platform.session_factory) as session:
+        session.add(
+            VisitorPass(
+                compound_id="CP1",
+                flat_id=None,  # to the compound: building doors honour it too
+                person_id=visitor["tenant"]["person_id"],
+                valid_from=T0,
+                valid_until=T0 + timedelta(hours=1),
+                registered_by="guard",
+                registered_at=T0,
+            )
+        )
+    doors = platform.service(Doors)
+    doors.rebuild(everything=True)
+    assert doors.decide("DC-B1", STRANGER, at=T0)[1] == "visitor"
+    platform.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    [update] = [u for u in doors.rebuild(everything=True) if u.full.door == "DC-B1"]
+    assert len(update.delta.removed) == 1
+    assert doors.decide("DC-B1", STRANGER, at=T0 + timedelta(hours=2))[1] == "not_listed"

@@ -53,6 +53,17 @@ def delta_topic(prefix: str, door: str) -> str:
     return f"{prefix}/devices/{door}/whitelist/delta"
 
 
+def is_acknowledged(info: mqtt.MQTTMessageInfo) -> bool:
+    """Whether the broker has acknowledged a QoS 1 publish.
+
+    A message published while the connection is down is queued by paho and sent on
+    reconnection (rc NO_CONN), but paho's `is_published` raises for it: read its flag instead.
+    """
+    if info.rc == mqtt.MQTT_ERR_NO_CONN:
+        return bool(getattr(info, "_published", False))
+    return info.is_published()
+
+
 class WhitelistPublisher:
     """One MQTT connection that puts whitelists on the broker (paho's thread; calls are thread-safe)."""
 
@@ -127,7 +138,7 @@ class WhitelistPublisher:
     def _publish(self, topic: str, payload: bytes, *, retain: bool) -> None:
         info = self._client.publish(topic, payload, qos=1, retain=retain)
         with self._lock:
-            self._pending = [p for p in self._pending if not p.is_published()]
+            self._pending = [p for p in self._pending if not is_acknowledged(p)]
             self._pending.append(info)
 
     async def flush(self, timeout_s: float = 60.0) -> None:
@@ -137,7 +148,7 @@ class WhitelistPublisher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         for info in waiting:
-            while not info.is_published():
+            while not is_acknowledged(info):
                 if loop.time() > deadline:
                     raise TimeoutError("the broker did not acknowledge the whitelists in time")
                 await asyncio.sleep(0.005)
@@ -280,4 +291,4 @@ class WhitelistSync:
             after = page[-1].door
 
 
-__all__ = ["WhitelistPublisher", "WhitelistSync", "delta_topic", "full_topic"]
+__all__ = ["WhitelistPublisher", "WhitelistSync", "delta_topic", "full_topic", "is_acknowledged"]

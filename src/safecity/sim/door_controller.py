@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from safecity.places.sync import is_acknowledged
 from safecity.places.whitelist import (
     MESSAGE_DECODER,
     Delta,
@@ -257,7 +258,7 @@ class MqttDoorController:
         """Drop from the buffer what the broker acknowledged (called holding the lock)."""
         still = []
         for info, ids in self._in_flight:
-            if info.is_published():
+            if is_acknowledged(info):
                 self.state.acknowledged(ids)
             elif info.rc == mqtt.MQTT_ERR_SUCCESS or info.rc == mqtt.MQTT_ERR_NO_CONN:
                 still.append((info, ids))
