@@ -16,17 +16,21 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from safecity.bus.hub import EventHub
 from safecity.core.context import SYSTEM
 from safecity.core.ids import id_number_check_char
 from safecity.places import Doors, PlaceConflict, Places
 from safecity.places.door_schemas import DoorIn
 from safecity.places.doors import Update
+from safecity.places.events import AccessChanged
 from safecity.places.schemas import BuildingIn, CheckOutIn, CompoundIn, FlatIn, IdCardIn, TenantIn
+from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.whitelist import Delta, FullList, digest
 from safecity.platform import Platform
 from safecity.sim.door_controller import DoorController
@@ -216,3 +220,52 @@ def test_rebuilds_racing_each_other_make_each_version_once(estate: tuple[Places,
     assert isinstance(from_start, Delta)
     assert (from_start.version, len(from_start.added), from_start.removed) == (gate.version, 4, [])
     assert digest(from_start.added) == gate.digest
+
+
+class Recorded:
+    """A publisher that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.fulls: list[FullList] = []
+        self.deltas: list[Delta] = []
+        self.on_session_lost = None
+
+    def publish_full(self, full: FullList) -> None:
+        self.fulls.append(full)
+
+    def publish_delta(self, delta: Delta) -> None:
+        self.deltas.append(delta)
+
+    def publish_update(self, update: Update) -> None:
+        self.publish_delta(update.delta)
+        self.publish_full(update.full)
+
+    async def start(self) -> None:
+        """Nothing to connect."""
+
+    def stop(self) -> None:
+        """Nothing to disconnect."""
+
+
+async def test_a_version_another_process_made_first_is_published_by_the_worker_with_the_broker(
+    estate: tuple[Places, Doors, list[int]], backend: Platform
+) -> None:
+    places, doors, flats = estate
+    recorded = Recorded()
+    web = WhitelistSync(doors, EventHub(backend.bus), None, catch_up=True)  # a web worker: no broker
+    ingest = WhitelistSync(doors, EventHub(backend.bus), cast(WhitelistPublisher, recorded), catch_up=True)
+    await web.round()
+    await ingest.round()  # at start: every door's list retained
+    before = {f.door: f.version for f in recorded.fulls}
+    assert set(before) == set(DOORS)
+    card = IdCardIn(id_number=NUMBERS[0], name="T")
+    places.register_tenant(SYSTEM, flats[0], TenantIn(card=card), resource="t")
+    changed = AccessChanged(compound_id="P")
+    web._heard(changed)
+    ingest._heard(changed)
+    assert {u.full.door for u in await web.round()} == {"GATE", "B-A"}  # the web worker was first
+    assert await ingest.round() == []  # nothing left to rebuild here...
+    published = {d.door: d for d in recorded.deltas if d.version > before[d.door]}
+    assert set(published) == {"GATE", "B-A"}  # ...yet the change went out
+    assert all(d.base == before[d.door] for d in published.values())
+    assert {f.door for f in recorded.fulls if f.version > before[f.door]} == {"GATE", "B-A"}

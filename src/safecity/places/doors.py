@@ -266,6 +266,17 @@ class Doors:
         ]
         return compose(deltas)
 
+    def versions(
+        self, *, compound_ids: Iterable[str] = (), shop_ids: Iterable[int] = (), everything: bool = False
+    ) -> dict[str, int]:
+        """The current list version of these places' doors (or of every door that has a list)."""
+        with self._sessions() as session:
+            stmt = select(DoorWhitelist.device_id, DoorWhitelist.version)
+            if not everything:
+                ids = [d.device_id for d in doors_of(session, compound_ids=compound_ids, shop_ids=shop_ids)]
+                stmt = stmt.where(DoorWhitelist.device_id.in_(ids))
+            return {str(d): int(v) for d, v in session.execute(stmt)}
+
     def full_lists(self, *, after: str = "", limit: int = 1000) -> list[FullList]:
         """Every door's current full list, by device id after `after` (to publish them all again)."""
         with self._sessions() as session:

@@ -184,6 +184,7 @@ class WhitelistSync:
         self._task: asyncio.Task[None] | None = None
         self._listening = False
         self.rounds = 0  # how many rounds ran (tests wait on it)
+        self._published: dict[str, int] = {}  # door -> the version this worker last put on the broker
 
     async def start(self) -> None:
         """Listen to AccessChanged and start the loop (and the MQTT connection, if any)."""
@@ -265,12 +266,34 @@ class WhitelistSync:
         if self._publisher is not None:
             for update in updates:
                 self._publisher.publish_update(update)
+                self._published[update.full.door] = update.full.version
             if republish:
                 await self.publish_all()
+            elif everything or compounds or shops:
+                # Another process (a web worker without a broker) may have made a version for
+                # the same change first: whatever we have not published yet goes out too.
+                await self._publish_behind(compounds, shops, everything=everything)
         self.rounds += 1
         if updates:
             log.info("whitelists.updated", doors=len(updates))
         return updates
+
+    async def _publish_behind(self, compounds: set[str], shops: set[int], *, everything: bool) -> None:
+        assert self._publisher is not None
+        heads = await asyncio.to_thread(
+            self._doors.versions, compound_ids=compounds, shop_ids=shops, everything=everything
+        )
+        for door, version in heads.items():
+            known = self._published.get(door)
+            if known is not None and known >= version:
+                continue
+            found = await asyncio.to_thread(self._doors.whitelist, door, since=known)
+            if isinstance(found, Delta):
+                self._publisher.publish_delta(found)
+                found = await asyncio.to_thread(self._doors.whitelist, door)
+            assert isinstance(found, FullList)
+            self._publisher.publish_full(found)
+            self._published[door] = found.version
 
     async def publish_all(self) -> int:
         """Publish every door's full list (retained), a page at a time; how many."""
@@ -280,6 +303,7 @@ class WhitelistSync:
             page = await asyncio.to_thread(self._doors.full_lists, after=after, limit=PAGE)
             for full in page:
                 self._publisher.publish_full(full)
+                self._published[full.door] = full.version
                 # The retained delta topic tells the version too (a controller's periodic check):
                 # an empty delta from the version to itself, which a controller in step ignores.
                 self._publisher.publish_delta(
