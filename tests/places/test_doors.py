@@ -4,6 +4,7 @@ and visitors; a polling controller reads deltas or the full list; the online che
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -242,6 +243,13 @@ def test_the_online_check_grants_a_tenant_denies_a_stranger_and_records_each_swi
     with platform.session_factory() as session:
         stored = session.scalar(select(func.sum(IngestBatch.stored)).where(IngestBatch.device_id == "DC-B1"))
     assert stored == 2
+    records = platform.lake.scan(start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1)).collect()
+    swipes = {r["event_id"]: (r["code"], json.loads(r["attrs"])) for r in records.iter_rows(named=True)}
+    version = granted.json()["wl_version"]
+    assert swipes["sw-1"] == ("granted", {"reason": "online", "wl_version": version, "buffered": False})
+    assert swipes["sw-2"][0] == "denied"
+    assert swipes["sw-2"][1]["reason"] == "not_listed"
+    assert TENANT not in set(records["subject"].to_list())  # the lake keeps pseudonyms
 
 
 def test_a_visitor_pass_opens_within_its_validity_and_is_expired_after(

@@ -339,7 +339,9 @@ class Doors:
             "ts": body.ts.isoformat(),
             "subject": body.card.upper(),
             "code": "granted" if granted else "denied",
-            "attrs": {"reason": reason, "wl_version": version, "buffered": False},
+            # Granted by asking is `online` in the record (the wire contract's reason for it); a
+            # refusal keeps its own reason, which the housing rules read.
+            "attrs": {"reason": "online" if granted else reason, "wl_version": version, "buffered": False},
         }
         [result] = await self._intake.submit_parts(
             [Part(body=msgspec.json.encode(event), device_id=device_id, source=CHECK_SOURCE)]
