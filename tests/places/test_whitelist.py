@@ -13,6 +13,7 @@ from safecity.places.whitelist import (
     FullList,
     apply,
     card_key,
+    card_keys,
     compose,
     diff,
     digest,
@@ -74,3 +75,8 @@ def test_messages_round_trip_by_their_type_tag() -> None:
     assert MESSAGE_DECODER.decode(ENCODER.encode(full)) == full
     assert MESSAGE_DECODER.decode(ENCODER.encode(delta)) == delta
     assert b'"type":"whitelist_delta"' in ENCODER.encode(delta)
+
+
+def test_many_keys_at_once_are_the_same_keys() -> None:
+    numbers = ["11010519491231002X", "330302199003071231", "11010519491231002x"]
+    assert card_keys(b"salt", numbers) == [card_key(b"salt", n) for n in numbers]

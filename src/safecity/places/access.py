@@ -14,10 +14,10 @@ left out. The result is card numbers with their window, for places/doors.py to k
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from safecity import registry
@@ -34,54 +34,110 @@ def epoch_s(at: datetime) -> int:
 
 def admitted(session: Session, door: Door, *, now: datetime) -> dict[str, Window]:
     """The card numbers this door lets in, each with when (merged over every ground)."""
-    grounds: dict[int, list[Window]] = defaultdict(list)
-    if door.shop_id is not None:
-        shop = session.get(Shop, door.shop_id)
-        if shop is not None:
-            grounds[shop.owner_person_id].append((None, None))
-    elif door.building_id is not None or door.compound_id is not None:
-        _tenants(session, door, now=now, into=grounds)
-        _visitors(session, door, now=now, into=grounds)
-    numbers = {p.id: p.id_number for p in registry.people_by_ids(session, list(grounds))}
-    return {numbers[pid]: merged(windows) for pid, windows in grounds.items() if pid in numbers}
+    return admitted_all(session, [door], now=now)[door.device_id]
 
 
-def _flats_of(door: Door) -> Select[int]:
-    """Ids of the flats behind the door: its building's, or every flat of its compound."""
-    if door.building_id is not None:
-        return select(Flat.id).where(Flat.building_id == door.building_id)
-    return (
-        select(Flat.id)
-        .join(Building, Flat.building_id == Building.id)
-        .where(Building.compound_id == door.compound_id)
-    )
+def admitted_all(session: Session, doors: Sequence[Door], *, now: datetime) -> dict[str, dict[str, Window]]:
+    """For each door (by device id), the card numbers it lets in: one pass over each place's rows.
+
+    A compound's tenancies and passes are read once for its gate and all its building doors,
+    since a change there rebuilds them together (places/doors.py).
+    """
+    grounds: dict[str, dict[int, list[Window]]] = {d.device_id: defaultdict(list) for d in doors}
+    building_ids = {d.building_id for d in doors if d.building_id is not None}
+    query = select(Building.id, Building.compound_id).where(Building.id.in_(building_ids))
+    compound_of: dict[str, str] = {str(b): str(c) for b, c in session.execute(query)}
+    gates: dict[str, list[str]] = defaultdict(list)  # compound -> its gates
+    inside: dict[str, list[str]] = defaultdict(list)  # building -> its doors
+    within: dict[str, list[str]] = defaultdict(list)  # compound -> its building doors
+    for door in doors:
+        if door.shop_id is not None:
+            continue
+        if door.building_id is not None:
+            inside[door.building_id].append(door.device_id)
+            within[compound_of.get(door.building_id, "")].append(door.device_id)
+        elif door.compound_id is not None:
+            gates[door.compound_id].append(door.device_id)
+    compounds = set(gates) | set(within)
+    if compounds:
+        _tenants(session, compounds, now=now, gates=gates, inside=inside, into=grounds)
+        _visitors(session, compounds, now=now, gates=gates, inside=inside, within=within, into=grounds)
+    _owners(session, doors, into=grounds)
+    people = {p for g in grounds.values() for p in g}
+    numbers = {p.id: p.id_number for p in registry.people_by_ids(session, list(people))}
+    return {
+        door: {numbers[p]: merged(w) for p, w in by_person.items() if p in numbers}
+        for door, by_person in grounds.items()
+    }
 
 
-def _tenants(session: Session, door: Door, *, now: datetime, into: dict[int, list[Window]]) -> None:
+Into = dict[str, dict[int, list[Window]]]
+
+
+def _tenants(
+    session: Session,
+    compounds: set[str],
+    *,
+    now: datetime,
+    gates: dict[str, list[str]],
+    inside: dict[str, list[str]],
+    into: Into,
+) -> None:
     rows = session.execute(
-        select(Tenancy.person_id, Tenancy.starts_at).where(
-            Tenancy.flat_id.in_(_flats_of(door)), Tenancy.checked_out_at.is_(None)
+        select(Tenancy.person_id, Tenancy.starts_at, Flat.building_id, Building.compound_id)
+        .join(Flat, Tenancy.flat_id == Flat.id)
+        .join(Building, Flat.building_id == Building.id)
+        .where(Building.compound_id.in_(sorted(compounds)), Tenancy.checked_out_at.is_(None))
+    )
+    for person_id, starts_at, building_id, compound_id in rows:
+        # A tenancy registered ahead of the move opens the doors from its start.
+        window: Window = (epoch_s(starts_at), None) if starts_at > now else (None, None)
+        for door in (*gates.get(compound_id, ()), *inside.get(building_id, ())):
+            into[door][person_id].append(window)
+
+
+def _visitors(
+    session: Session,
+    compounds: set[str],
+    *,
+    now: datetime,
+    gates: dict[str, list[str]],
+    inside: dict[str, list[str]],
+    within: dict[str, list[str]],
+    into: Into,
+) -> None:
+    rows = session.execute(
+        select(
+            VisitorPass.person_id,
+            VisitorPass.valid_from,
+            VisitorPass.valid_until,
+            VisitorPass.compound_id,
+            Flat.building_id,
+        )
+        .outerjoin(Flat, VisitorPass.flat_id == Flat.id)
+        .where(
+            VisitorPass.compound_id.in_(sorted(compounds)),
+            VisitorPass.revoked_at.is_(None),
+            VisitorPass.valid_until > now,
         )
     )
-    for person_id, starts_at in rows:
-        # A tenancy registered ahead of the move opens the door from its start.
-        into[person_id].append((epoch_s(starts_at), None) if starts_at > now else (None, None))
+    for person_id, start, end, compound_id, building_id in rows:
+        # A pass to a flat opens that building's doors; one to the compound, all of them.
+        doors = within.get(compound_id, ()) if building_id is None else inside.get(building_id, ())
+        for door in (*gates.get(compound_id, ()), *doors):
+            into[door][person_id].append((epoch_s(start), epoch_s(end)))
 
 
-def _visitors(session: Session, door: Door, *, now: datetime, into: dict[int, list[Window]]) -> None:
-    compound_id = door.compound_id
-    if compound_id is None:
-        building = session.get(Building, door.building_id)
-        compound_id = building.compound_id if building is not None else None
-    stmt = select(VisitorPass.person_id, VisitorPass.valid_from, VisitorPass.valid_until).where(
-        VisitorPass.compound_id == compound_id,
-        VisitorPass.revoked_at.is_(None),
-        VisitorPass.valid_until > now,
+def _owners(session: Session, doors: Sequence[Door], *, into: Into) -> None:
+    shops = {d.shop_id for d in doors if d.shop_id is not None}
+    if not shops:
+        return
+    owners = dict(
+        session.execute(select(Shop.id, Shop.owner_person_id).where(Shop.id.in_(sorted(shops)))).all()
     )
-    if door.building_id is not None:
-        stmt = stmt.where(or_(VisitorPass.flat_id.is_(None), VisitorPass.flat_id.in_(_flats_of(door))))
-    for person_id, start, end in session.execute(stmt):
-        into[person_id].append((epoch_s(start), epoch_s(end)))
+    for door in doors:
+        if door.shop_id is not None and door.shop_id in owners:
+            into[door.device_id][owners[door.shop_id]].append((None, None))
 
 
 def doors_of(
@@ -98,4 +154,4 @@ def doors_of(
     return list(session.scalars(stmt.order_by(Door.device_id)))
 
 
-__all__ = ["Window", "admitted", "doors_of", "epoch_s"]
+__all__ = ["Window", "admitted", "admitted_all", "doors_of", "epoch_s"]

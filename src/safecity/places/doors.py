@@ -28,7 +28,7 @@ from safecity.core.context import Context
 from safecity.core.ids import is_valid_id_number
 from safecity.ingest import Part
 from safecity.ingest.adapters import Intake
-from safecity.places.access import admitted, doors_of, epoch_s
+from safecity.places.access import Window, admitted_all, doors_of, epoch_s
 from safecity.places.door_schemas import CheckIn, CheckOut, DoorIn, DoorOut
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import access_changed
@@ -40,6 +40,7 @@ from safecity.places.whitelist import (
     FullList,
     by_key,
     card_key,
+    card_keys,
     compose,
     diff,
     digest,
@@ -183,14 +184,18 @@ class Doors:
                     else:
                         doors = doors_of(session, compound_ids=compound_ids, shop_ids=shop_ids)
                     now = self._now()
-                    return [u for door in doors if (u := self._rebuild_door(session, door, now)) is not None]
+                    cards = admitted_all(session, doors, now=now)
+                    made = (self._rebuild_door(session, door, cards[door.device_id], now) for door in doors)
+                    return [u for u in made if u is not None]
             except IntegrityError:
                 # Another process made the same version first: read its result and compare again.
                 if attempt == 2:
                     raise
         return []
 
-    def _rebuild_door(self, session: Session, door: Door, now: datetime) -> Update | None:
+    def _rebuild_door(
+        self, session: Session, door: Door, cards: dict[str, Window], now: datetime
+    ) -> Update | None:
         row = session.get(DoorWhitelist, door.device_id, with_for_update=True)
         if row is None:
             row = DoorWhitelist(
@@ -206,10 +211,8 @@ class Doors:
         else:
             fresh = False
         salt = bytes(row.salt)
-        new = by_key(
-            Entry(card_key(salt, number), start, end)
-            for number, (start, end) in admitted(session, door, now=now).items()
-        )
+        keys = card_keys(salt, cards)
+        new = by_key(Entry(key, start, end) for key, (start, end) in zip(keys, cards.values(), strict=True))
         new_digest = digest(new.values())
         if not fresh and new_digest == row.digest:
             return None

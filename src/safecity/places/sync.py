@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -258,6 +259,7 @@ class WhitelistSync:
                 self._republish,
             )
             self._compounds, self._shops, self._everything, self._republish = set(), set(), False, False
+        started = time.perf_counter()
         updates: list[Update] = []
         if everything or compounds or shops:
             updates = await asyncio.to_thread(
@@ -275,7 +277,9 @@ class WhitelistSync:
                 await self._publish_behind(compounds, shops, everything=everything)
         self.rounds += 1
         if updates:
-            log.info("whitelists.updated", doors=len(updates))
+            log.info(
+                "whitelists.updated", doors=len(updates), seconds=round(time.perf_counter() - started, 3)
+            )
         return updates
 
     async def _publish_behind(self, compounds: set[str], shops: set[int], *, everything: bool) -> None:

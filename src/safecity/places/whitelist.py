@@ -86,6 +86,17 @@ def card_key(salt: bytes, id_number: str) -> str:
     return mac.hexdigest()[:KEY_HEX]
 
 
+def card_keys(salt: bytes, id_numbers: Iterable[str]) -> list[str]:
+    """`card_key` of many numbers under one salt (the keyed state is made once, then copied)."""
+    base = hmac.new(salt, digestmod=hashlib.sha256)
+    keys = []
+    for number in id_numbers:
+        mac = base.copy()
+        mac.update(number.strip().upper().encode("ascii"))
+        keys.append(mac.hexdigest()[:KEY_HEX])
+    return keys
+
+
 def digest(entries: Iterable[Entry]) -> str:
     """sha256 over the entries as sorted lines: the same list gives the same digest anywhere."""
     lines = sorted(e.line() for e in entries)
@@ -162,6 +173,7 @@ __all__ = [
     "apply",
     "by_key",
     "card_key",
+    "card_keys",
     "compose",
     "diff",
     "digest",
