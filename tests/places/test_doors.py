@@ -290,13 +290,14 @@ def test_a_polling_controller_follows_its_list_and_delivers_its_buffered_swipes_
     assert door.state.decide(TENANT, T0) == (True, "listed")
     door.state.online = False  # the link is down: decisions go on, reports wait
     swipes = [door.swipe(TENANT, T0), door.swipe(STRANGER, T0)]
+    door.state.door_state("door_held_open", T0)
     assert door.send() == 0
     door.state.online = True
-    assert door.send() == 2
+    assert door.send() == 3
     assert door.state.buffered == 0
     with platform.session_factory() as session:
         stored = session.scalar(select(func.sum(IngestBatch.stored)).where(IngestBatch.device_id == "DC-B1"))
-    assert stored == 2
+    assert stored == 3
     assert [s["attrs"]["buffered"] for s in swipes] == [True, True]
     # A controller that lost its list (or holds a version the server never made) takes the whole list.
     door.state.version += 7

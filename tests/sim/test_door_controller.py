@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from safecity.places.whitelist import Delta, Entry, FullList, card_key, digest
 from safecity.sim.door_controller import DoorController
 from tests.conftest import T0
@@ -85,3 +87,13 @@ def test_a_card_taken_off_the_list_is_refused_as_revoked_until_it_is_back() -> N
     assert door.decide(VISITOR, T0) == (False, "not_listed")
     door.take(Delta("D1", 2, 3, digest([Entry(key(TENANT))]), [Entry(key(TENANT))], []))
     assert door.decide(TENANT, T0) == (True, "listed")
+
+
+def test_door_states_are_alarms_kept_in_the_same_buffer() -> None:
+    door = DoorController("D1")
+    swipe = door.swipe(TENANT, T0)
+    forced = door.door_state("door_forced", T0 + timedelta(seconds=1))
+    assert (forced["kind"], forced["code"], forced["device"]) == ("alarm", "door_forced", "D1")
+    assert [r["id"] for r in door.outbox()] == [swipe["id"], forced["id"]]
+    with pytest.raises(ValueError, match="door state"):
+        door.door_state("door_exploded", T0)

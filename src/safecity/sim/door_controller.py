@@ -43,6 +43,7 @@ from safecity.places.whitelist import (
 )
 
 EMPTY = digest(())
+DOOR_STATES = frozenset({"door_forced", "door_held_open", "door_opened_no_swipe"})  # docs/doors.md
 
 
 class DoorController:
@@ -138,6 +139,23 @@ class DoorController:
             "subject": number,
             "code": "granted" if granted else "denied",
             "attrs": {"reason": reason, "wl_version": self.version, "buffered": not self.online},
+        }
+        self._buffer[event_id] = report
+        return report
+
+    def door_state(self, code: str, at: datetime) -> dict[str, Any]:
+        """The door itself reports (forced, held open, opened without a swipe): an alarm, buffered alike."""
+        if code not in DOOR_STATES:
+            raise ValueError(f"{code!r} is not a door state ({', '.join(sorted(DOOR_STATES))})")
+        self._seq += 1
+        event_id = f"{self.door}.{self._seq:09d}"
+        report = {
+            "v": 1,
+            "id": event_id,
+            "kind": "alarm",
+            "device": self.door,
+            "ts": at.isoformat(),
+            "code": code,
         }
         self._buffer[event_id] = report
         return report
