@@ -323,3 +323,30 @@ async def test_after_a_broker_restart_every_door_takes_its_list_again_with_what_
         await sync.stop()
         own.kill()
         platform.engine.dispose()
+
+
+async def test_a_delta_lost_on_the_way_is_found_by_the_periodic_check(estate: tuple[Platform, str]) -> None:
+    platform, prefix = estate
+    door = MqttDoorController("DC-A", host=HOST, port=PORT, prefix=prefix)
+    try:
+        await asyncio.to_thread(door.connect)
+        assert await asyncio.to_thread(door.wait_for, lambda s: s.version >= 1 and not s.wants_full)
+        held = door.state.version
+        # The delta is lost: the door is not listening when it is published (nothing queues it).
+        door._client.unsubscribe(door.delta_topic)
+        await asyncio.sleep(0.2)
+        places, doors = platform.service(Places), platform.service(Doors)
+        for n, number in enumerate((TENANT, STRANGER), 1):  # two changes, two versions, both missed
+            card = IdCardIn(id_number=number, name="T")
+            await asyncio.to_thread(places.register_tenant, SYSTEM, 1, TenantIn(card=card), resource="t")
+            await eventually(lambda n=n: doors.whitelist("DC-A").version >= held + n)
+        await asyncio.sleep(0.3)
+        assert door.state.version == held
+        assert not door.state.decide(TENANT, T0)[0]
+        door.check()  # subscribing again: the retained newest delta is based on a version it lacks
+        assert await asyncio.to_thread(door.wait_for, lambda s: s.decide(STRANGER, T0)[0])
+        assert "gap" in door.outcomes
+        assert door.state.decide(TENANT, T0)[0]
+        assert door.state.version == doors.whitelist("DC-A").version
+    finally:
+        door.close()

@@ -345,3 +345,17 @@ def test_an_expired_pass_leaves_the_list_at_the_next_sweep(
     [update] = [u for u in doors.rebuild(everything=True) if u.full.door == "DC-B1"]
     assert len(update.delta.removed) == 1
     assert doors.decide("DC-B1", STRANGER, at=T0 + timedelta(hours=2))[1] == "not_listed"
+
+
+def test_a_controller_that_asks_per_swipe_is_answered_and_not_reported_twice(
+    api: TestClient, housing: Housing, platform: Platform
+) -> None:
+    door = HttpDoorController("DC-B1", add_door(api, housing), api)
+    register(api, housing.landlord, housing.flat_id)
+    platform.service(Doors).rebuild(compound_ids=["CP1"])
+    assert door.ask(TENANT, T0, "ask-1") == (True, "listed")
+    assert door.ask(STRANGER, T0, "ask-2") == (False, "not_listed")
+    assert door.state.buffered == 0  # the platform recorded them: nothing left to report
+    with platform.session_factory() as session:
+        stored = session.scalar(select(func.sum(IngestBatch.stored)).where(IngestBatch.device_id == "DC-B1"))
+    assert stored == 2

@@ -317,7 +317,11 @@ class Doors:
         """Open for this card at this time? (granted, reason, the list version decided on)."""
         number = card.strip().upper()
         if not is_valid_id_number(number):
-            raise PlacesError(f"{number!r} is not a valid GB 11643 identity number", field="card")
+            # Not echoed: the number is personal data, and the controller knows what it sent.
+            raise PlacesError(
+                "the card is not a valid GB 11643 identity number (18 characters, check digit last)",
+                field="card",
+            )
         row = self._row(device_id)
         key = card_key(bytes(row.salt), number)
         entry = next((e for e in _entries(row.entries) if e.key == key), None)

@@ -353,6 +353,23 @@ class HttpDoorController:
         """Decide locally and keep the report for the next `send`."""
         return self.state.swipe(number, at)
 
+    def ask(self, number: str, at: datetime, event_id: str) -> tuple[bool, str]:
+        """A controller that asks per swipe: the platform decides and records the swipe itself.
+
+        With the network down it falls back to its own list and buffers the report, as any swipe.
+        """
+        body = {"id": event_id, "card": number, "ts": at.isoformat()}
+        try:
+            answer = self._client.post(f"/api/v1/doors/{self.state.door}/check", json=body, auth=self._auth)
+        except httpx.TransportError:
+            answer = None
+        if answer is None or answer.status_code >= 500:
+            report = self.state.swipe(number, at)
+            return report["code"] == "granted", str(report["attrs"]["reason"])
+        answer.raise_for_status()
+        found = answer.json()
+        return bool(found["granted"]), str(found["reason"])
+
     def send(self) -> int:
         """Upload the buffered reports; those the platform answered for leave the buffer. How many."""
         reports = self.state.outbox()
