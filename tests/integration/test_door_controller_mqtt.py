@@ -327,12 +327,14 @@ async def test_after_a_broker_restart_every_door_takes_its_list_again_with_what_
 
 async def test_a_delta_lost_on_the_way_is_found_by_the_periodic_check(estate: tuple[Platform, str]) -> None:
     platform, prefix = estate
-    door = MqttDoorController("DC-A", host=HOST, port=PORT, prefix=prefix)
+    door = MqttDoorController("DC-A", host=HOST, port=PORT, prefix=prefix, check_every_s=0.5)
     try:
         await asyncio.to_thread(door.connect)
         assert await asyncio.to_thread(door.wait_for, lambda s: s.version >= 1 and not s.wants_full)
         held = door.state.version
-        # The delta is lost: the door is not listening when it is published (nothing queues it).
+        # The deltas are lost: the door is not listening when they are published (nothing queues
+        # them), and its periodic check is held back meanwhile.
+        door.stop_checks()
         door._client.unsubscribe(door.delta_topic)
         await asyncio.sleep(0.2)
         places, doors = platform.service(Places), platform.service(Doors)
@@ -343,7 +345,9 @@ async def test_a_delta_lost_on_the_way_is_found_by_the_periodic_check(estate: tu
         await asyncio.sleep(0.3)
         assert door.state.version == held
         assert not door.state.decide(TENANT, T0)[0]
-        door.check()  # subscribing again: the retained newest delta is based on a version it lacks
+        door.start_checks()
+        # Its periodic check (every 0.5 s here) subscribes again: the retained newest delta is
+        # based on a version it lacks, so it takes the full list.
         assert await asyncio.to_thread(door.wait_for, lambda s: s.decide(STRANGER, T0)[0])
         assert "gap" in door.outcomes
         assert door.state.decide(TENANT, T0)[0]

@@ -178,8 +178,20 @@ class DoorController:
 class MqttDoorController:
     """A DoorController on MQTT: persistent session, retained full list, deltas, QoS 1 reports."""
 
-    def __init__(self, door: str, *, host: str, port: int, prefix: str, password: str | None = None) -> None:
+    def __init__(
+        self,
+        door: str,
+        *,
+        host: str,
+        port: int,
+        prefix: str,
+        password: str | None = None,
+        check_every_s: float | None = 300.0,
+    ) -> None:
         self.state = DoorController(door)
+        self._check_every_s = check_every_s  # the periodic check (`check`); None: only when called
+        self._stop_checks = threading.Event()
+        self._checker: threading.Thread | None = None
         self._host, self._port, self._prefix = host, port, prefix.rstrip("/")
         self._lock = threading.Lock()
         self._client = mqtt.Client(
@@ -220,6 +232,28 @@ class MqttDoorController:
             raise TimeoutError(f"door {self.state.door} could not connect")
         with self._lock:
             self.state.online = True
+        self.start_checks()
+
+    def start_checks(self) -> None:
+        """Run the periodic check in the background (if an interval was given)."""
+        if self._check_every_s is not None and self._checker is None:
+            self._stop_checks.clear()
+            self._checker = threading.Thread(
+                target=self._checks, name=f"door-{self.state.door}-checks", daemon=True
+            )
+            self._checker.start()
+
+    def _checks(self) -> None:
+        assert self._check_every_s is not None
+        while not self._stop_checks.wait(self._check_every_s):
+            self.check()
+
+    def stop_checks(self) -> None:
+        """Stop the periodic check (it starts again with the next connection, or `start_checks`)."""
+        self._stop_checks.set()
+        if self._checker is not None:
+            self._checker.join(timeout=5)
+            self._checker = None
 
     def check(self) -> None:
         """The periodic check: subscribe to the delta topic again; the retained newest delta says
@@ -230,6 +264,7 @@ class MqttDoorController:
         """Off the network: decisions go on locally, reports wait in the buffer."""
         with self._lock:
             self.state.online = False
+        self.stop_checks()
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -240,6 +275,7 @@ class MqttDoorController:
 
     def close(self, *, forget_session: bool = False) -> None:
         """Leave (and, for tests, have the broker forget the session)."""
+        self.stop_checks()
         self._client.disconnect()
         self._client.loop_stop()
         if forget_session:
