@@ -19,6 +19,8 @@ from safecity.places import Doors
 from safecity.places.models import Shop, VisitorPass, WhitelistDelta
 from safecity.places.whitelist import MESSAGE_DECODER, Delta, FullList, apply, by_key, card_key, digest
 from safecity.platform import Platform
+from safecity.security import audit
+from safecity.security.audit import AuditFilter
 from safecity.sim.door_controller import HttpDoorController
 from safecity.store import transaction
 from tests.conftest import T0
@@ -82,6 +84,9 @@ def test_an_officer_registers_a_door_and_its_device(
     api: TestClient, housing: Housing, platform: Platform
 ) -> None:
     secret = add_door(api, housing)
+    with platform.session_factory() as session:
+        actions = [e.action for e in audit.search(session, AuditFilter(limit=50))]
+    assert {"places.door_add", "devices.create"} <= set(actions)
     devices = api.get("/api/v1/devices", params={"kind": "door_controller"}, headers=housing.officer)
     assert [d["id"] for d in devices.json()] == ["DC-B1"]
     listing = full(api, "DC-B1", secret)

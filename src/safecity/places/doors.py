@@ -113,6 +113,10 @@ class Doors:
                 shop_id=door.shop_id,
                 secret=secret,
             )
+        if secret is not None:
+            # As the registry's own use case would: whoever looks for device registrations finds it.
+            made = {"device": out.device_id, "via": "places.door_add"}
+            self._recorder.record(ctx, AuditEntry("devices.create", resource, status=201, detail=made))
         detail = {"door": out.device_id, "device_created": secret is not None}
         self._recorder.record(ctx, AuditEntry("places.door_add", resource, status=201, detail=detail))
         return out
