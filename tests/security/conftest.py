@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import uvicorn
 
@@ -198,6 +199,21 @@ class World:
         return places.register_tenant(
             SYSTEM, self.flat(where), TenantIn(card=card), resource="setup"
         ).tenant.tenancy_id
+
+    def visitor_pass(self, who: RoleAccount, where: str) -> int:
+        """A pass in force at the site's compound, issued by `who` IN (a resident revokes only their own)
+        and by someone else OUT (where a resident could not have issued one)."""
+        from safecity.places import Visitors
+        from safecity.places.schemas import VisitorPassIn
+
+        body = VisitorPassIn(
+            compound_id=f"CP-{where}",
+            id_number=self.id_number(),
+            name="Visitor",
+            valid_until=NOW + timedelta(hours=4),
+        )
+        issuer = msgspec.structs.replace(SYSTEM, actor=who.username) if where == IN else SYSTEM
+        return self.platform.service(Visitors).register(issuer, body, resource="setup").id
 
     def id_number(self) -> str:
         """A valid identity number nobody has yet."""
@@ -424,3 +440,8 @@ def _seed_places(platform: Platform, world: World) -> None:
             resource="setup",
         )
         world.landlords[where] = landlord.id
+    # The test citizen (the IN person) lives in a flat of CP-in: a resident there, nowhere else.
+    from safecity.places.schemas import IdCardIn, TenantIn
+
+    home = TenantIn(card=IdCardIn(id_number=ID_NUMBERS[IN], name="Owner in"))
+    places.register_tenant(SYSTEM, world.flat(IN), home, resource="setup")

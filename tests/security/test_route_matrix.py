@@ -285,6 +285,24 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("POST", f"/api/v1/tenancies/{w.tenancy(where)}/check-out", json={}),
     ),
+    ("POST", "/api/v1/visitor-passes"): (
+        True,  # staff: their compounds; a resident: the compound they live in
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/visitor-passes",
+            json={
+                "compound_id": f"CP-{where}",
+                "id_number": w.id_number(),
+                "name": "Visitor",
+                "valid_until": (NOW + timedelta(hours=4)).isoformat(),
+            },
+        ),
+    ),
+    ("GET", "/api/v1/visitor-passes"): (False, lambda w, a, where: Call("GET", "/api/v1/visitor-passes")),
+    ("POST", "/api/v1/visitor-passes/{pass_id}/revoke"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/visitor-passes/{w.visitor_pass(a, where)}/revoke"),
+    ),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
     ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),

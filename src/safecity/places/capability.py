@@ -10,6 +10,7 @@ from sqlalchemy import exists, select
 from safecity.core.capabilities import Capability, Service
 from safecity.places.housing import Places
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.visitors import Visitors
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -20,6 +21,15 @@ def _places(platform: Any) -> Places:
         now=platform.clock.now,
         pseudonymize=platform.pseudonyms.pseudonym,
         raise_findings=platform.handle_findings,
+    )
+
+
+def _visitors(platform: Any) -> Visitors:
+    return Visitors(
+        platform.session_factory,
+        platform.security,
+        now=platform.clock.now,
+        pseudonymize=platform.pseudonyms.pseudonym,
     )
 
 
@@ -65,5 +75,11 @@ CAPABILITY = Capability(
     name="places",
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
     requires=("registry", "alerts", "security"),
-    extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS),
+    extensions=(
+        Service(Places, _places),
+        Service(Visitors, _visitors),
+        ENDED_TENANCIES,
+        EXPIRED_VISITOR_PASSES,
+        DONE_VISITS,
+    ),
 )

@@ -159,6 +159,8 @@ class VisitorPass(Base):
     compound_id: Mapped[str] = mapped_column(ForeignKey("compounds.id"), index=True)
     flat_id: Mapped[int | None] = mapped_column(ForeignKey("flats.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    # The name as the registrar gave it: what answers show (never the registry's name for the number).
+    name: Mapped[str] = mapped_column(String(64), default="", server_default="")
     valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
     valid_until: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     registered_by: Mapped[str] = mapped_column(String(64))
