@@ -31,7 +31,11 @@ def housing(tiny_city: City) -> dict[str, pl.DataFrame]:
 
 def test_the_door_count_is_exact_and_every_door_guards_a_place(housing: dict[str, pl.DataFrame]) -> None:
     doors, buildings, compounds = housing["doors"], housing["buildings"], housing["compounds"]
-    assert doors.height == 60 and doors["device_id"].n_unique() == 60
+    assert doors["device_id"].n_unique() == doors.height
+    shop_doors = doors.filter(pl.col("shop_id").is_not_null())
+    assert sorted(shop_doors["shop_id"]) == sorted(housing["shops"]["id"])
+    doors = doors.filter(pl.col("shop_id").is_null())
+    assert doors.height == 60
     entrances = doors.filter(pl.col("building_id").is_not_null())
     assert sorted(entrances["building_id"]) == sorted(buildings["id"])
     gates = doors.filter(pl.col("building_id").is_null())
@@ -94,7 +98,8 @@ def test_generation_is_deterministic_and_reopened_from_its_folder(tmp_path: Path
         assert (first.folder / f"{name}.parquet").read_bytes() == (
             second.folder / f"{name}.parquet"
         ).read_bytes()
-    assert Housing.open(a).counts["doors"] == HOUSING_SCALES["tiny"].door_systems
+    tiny = HOUSING_SCALES["tiny"]
+    assert Housing.open(a).counts["doors"] == tiny.door_systems + tiny.shops
     assert ensure_housing(a, seed=9).meta == first.meta
     numbers = first.table("people")["id_number"]
     other = ensure_housing(a, seed=10)  # another seed: generated again

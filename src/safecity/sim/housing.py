@@ -43,7 +43,8 @@ class HousingScale:
     """How much rental housing a city of one scale holds."""
 
     name: str
-    door_systems: int  # door controllers: one per building entrance, one more per gated compound
+    door_systems: int  # housing door controllers: one per building entrance, one per gated compound's gate
+    # (a shop's anti-theft door is one more controller, beside these)
     tenants: int  # about; occupancy is drawn per flat
     shops: int
     gated_share: float = 0.3
@@ -160,6 +161,19 @@ def make_housing(city: City, scale: HousingScale, rng: np.random.Generator) -> d
         ]
     ).unique("person_id", keep="first")
     people = people.join(homes.rename({"community_id": "home_area_id"}), on="person_id", how="left")
+    shop_doors = shops.select(
+        ("DC-SHOP-" + pl.col("id").cast(pl.String).str.zfill(5)).alias("device_id"),
+        pl.lit(None, pl.String).alias("compound_id"),
+        pl.lit(None, pl.String).alias("building_id"),
+        pl.col("id").alias("shop_id"),
+        (pl.col("name") + "店门").alias("name"),
+        "lat",
+        "lon",
+        pl.col("community_id").alias("area_id"),
+    )
+    doors = pl.concat(
+        [doors.with_columns(shop_id=pl.lit(None, pl.Int64)).select(shop_doors.columns), shop_doors]
+    )
     return {
         "compounds": compounds,
         "buildings": buildings,
