@@ -69,4 +69,43 @@ def insert_rows(session: Session, frames: dict[str, pl.DataFrame]) -> None:
     access_changed(session)
 
 
-__all__ = ["clear", "counts", "insert_rows"]
+def busiest_community(session: Session) -> str | None:
+    """The community with the most open tenancies (where a demo's community accounts work)."""
+    found = session.execute(
+        select(Compound.community_id, func.count())
+        .select_from(Tenancy)
+        .join(Flat, Flat.id == Tenancy.flat_id)
+        .join(Building, Building.id == Flat.building_id)
+        .join(Compound, Compound.id == Building.compound_id)
+        .where(Tenancy.checked_out_at.is_(None))
+        .group_by(Compound.community_id)
+        .order_by(func.count().desc(), Compound.community_id)
+        .limit(1)
+    ).first()
+    return None if found is None else str(found[0])
+
+
+def busiest_landlord(session: Session, *, community_id: str) -> int | None:
+    """The landlord without an account who lets the most flats in a community (a demo's landlord)."""
+    found = session.execute(
+        select(Flat.landlord_id, func.count())
+        .join(Building, Building.id == Flat.building_id)
+        .join(Compound, Compound.id == Building.compound_id)
+        .join(Landlord, Landlord.id == Flat.landlord_id)
+        .where(Compound.community_id == community_id, Landlord.account_id.is_(None))
+        .group_by(Flat.landlord_id)
+        .order_by(func.count().desc(), Flat.landlord_id)
+        .limit(1)
+    ).first()
+    return None if found is None or found[0] is None else int(found[0])
+
+
+def give_account(session: Session, *, landlord_id: int, account_id: int) -> None:
+    """Let a landlord act through a landlord-role account."""
+    landlord = session.get(Landlord, landlord_id)
+    if landlord is None:
+        raise ValueError(f"no landlord {landlord_id}")
+    landlord.account_id = account_id
+
+
+__all__ = ["busiest_community", "busiest_landlord", "clear", "counts", "give_account", "insert_rows"]
