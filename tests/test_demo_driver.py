@@ -97,7 +97,7 @@ async def test_the_demo_writes_the_texts_people_are_sent_to_its_sms_file(tmp_pat
 
 
 def test_the_demo_city_has_housing_and_a_landlord_account_who_lets_flats_there(tmp_path: Path) -> None:
-    """`make demo` loads compounds, doors and tenants, and its landlord works in the community account's area."""
+    """`make demo` loads compounds, doors and tenants; its landlord lets flats where `community` works."""
     from safecity.core.context import Context
     from safecity.driver import seed_demo_accounts
     from safecity.places import Places

@@ -424,6 +424,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/"): (False, lambda w, a, where: Call("GET", "/")),
     ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),
     ("GET", "/me"): (False, lambda w, a, where: Call("GET", "/me")),
+    ("GET", "/watch"): (False, lambda w, a, where: Call("GET", "/watch")),
     ("POST", "/logout"): (
         False,
         lambda w, a, where: Call(
