@@ -142,14 +142,14 @@ class World:
             self.platform.alerts.acknowledge(alert_id, by="setup")
         return alert_id
 
-    def device(self, where: str) -> str:
-        """A new device in the site's community."""
+    def device(self, where: str, kind: str = "rfid_station") -> str:
+        """A new device (a base station unless told) in the site's community."""
         device_id = f"DEV-{next(self.serial)}"
         with transaction(self.platform.session_factory) as session:
             registry.create_device(
                 session,
                 device_id=device_id,
-                kind="rfid_station",
+                kind=kind,
                 name=device_id,
                 lat=float(SITE[where]["lat"]),  # type: ignore[arg-type]
                 lon=float(SITE[where]["lon"]),  # type: ignore[arg-type]

@@ -303,6 +303,20 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("POST", f"/api/v1/visitor-passes/{w.visitor_pass(a, where)}/revoke"),
     ),
+    ("POST", "/api/v1/alarm-zones"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/alarm-zones",
+            json={
+                "device_id": w.device(where, kind="alarm_panel"),
+                "zone": "Z1",
+                "name": "fence",
+                "compound_id": f"CP-{where}",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/alarm-zones"): (False, lambda w, a, where: Call("GET", "/api/v1/alarm-zones")),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
     ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),

@@ -9,8 +9,12 @@ from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
 from safecity.places.housing import Places
+from safecity.places.intrusion import KIND as INTRUSION
+from safecity.places.intrusion import ZONES
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
 from safecity.places.visitors import Visitors
+from safecity.places.zones import ZoneFacts, Zones
+from safecity.rules.facts import FactSource
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -31,6 +35,10 @@ def _visitors(platform: Any) -> Visitors:
         now=platform.clock.now,
         pseudonymize=platform.pseudonyms.pseudonym,
     )
+
+
+def _zones(platform: Any) -> Zones:
+    return Zones(platform.session_factory, platform.security)
 
 
 def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
@@ -78,6 +86,9 @@ CAPABILITY = Capability(
     extensions=(
         Service(Places, _places),
         Service(Visitors, _visitors),
+        Service(Zones, _zones),
+        FactSource(ZONES, ZoneFacts),
+        INTRUSION,
         ENDED_TENANCIES,
         EXPIRED_VISITOR_PASSES,
         DONE_VISITS,
