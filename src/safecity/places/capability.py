@@ -8,10 +8,13 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
+from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
+from safecity.places.gate import VEHICLES
 from safecity.places.housing import Places
 from safecity.places.intrusion import KIND as INTRUSION
 from safecity.places.intrusion import ZONES
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.vehicles import VehicleFacts, Vehicles
 from safecity.places.visitors import Visitors
 from safecity.places.zones import ZoneFacts, Zones
 from safecity.rules.facts import FactSource
@@ -39,6 +42,10 @@ def _visitors(platform: Any) -> Visitors:
 
 def _zones(platform: Any) -> Zones:
     return Zones(platform.session_factory, platform.security)
+
+
+def _vehicles(platform: Any) -> Vehicles:
+    return Vehicles(platform.session_factory, platform.security, now=platform.clock.now)
 
 
 def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
@@ -89,6 +96,9 @@ CAPABILITY = Capability(
         Service(Zones, _zones),
         FactSource(ZONES, ZoneFacts),
         INTRUSION,
+        Service(Vehicles, _vehicles),
+        FactSource(VEHICLES, VehicleFacts),
+        UNREGISTERED_VEHICLE,
         ENDED_TENANCIES,
         EXPIRED_VISITOR_PASSES,
         DONE_VISITS,
