@@ -269,3 +269,15 @@ async def test_a_version_another_process_made_first_is_published_by_the_worker_w
     assert set(published) == {"GATE", "B-A"}  # ...yet the change went out
     assert all(d.base == before[d.door] for d in published.values())
     assert {f.door for f in recorded.fulls if f.version > before[f.door]} == {"GATE", "B-A"}
+
+
+async def test_an_access_change_naming_no_place_rebuilds_every_door(
+    estate: tuple[Places, Doors, list[int]], backend: Platform
+) -> None:
+    places, doors, flats = estate
+    sync = WhitelistSync(doors, EventHub(backend.bus), None, catch_up=False)
+    doors.rebuild(everything=True)
+    card = IdCardIn(id_number=NUMBERS[1], name="T")
+    places.register_tenant(SYSTEM, flats[2], TenantIn(card=card), resource="t")
+    sync._heard(AccessChanged())  # a bulk load of housing names no place
+    assert {u.full.door for u in await sync.round()} == {"GATE", "B-B"}

@@ -7,5 +7,19 @@ from safecity.places.doors import DoorRefused, Doors
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import AccessChanged
 from safecity.places.housing import Places
+from safecity.places.vehicles import Vehicles
+from safecity.places.visitors import Visitors
+from safecity.places.zones import Zones
 
-__all__ = ["AccessChanged", "DoorRefused", "Doors", "PlaceConflict", "PlaceNotFound", "Places", "PlacesError"]
+__all__ = [
+    "AccessChanged",
+    "DoorRefused",
+    "Doors",
+    "PlaceConflict",
+    "PlaceNotFound",
+    "Places",
+    "PlacesError",
+    "Vehicles",
+    "Visitors",
+    "Zones",
+]

@@ -10,9 +10,17 @@ from sqlalchemy import exists, select
 from safecity.core.capabilities import Capability, Service
 from safecity.ingest.settings import IngestSettings
 from safecity.places.doors import Doors
+from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
+from safecity.places.gate import VEHICLES
 from safecity.places.housing import Places
+from safecity.places.intrusion import KIND as INTRUSION
+from safecity.places.intrusion import ZONES
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
 from safecity.places.sync import WhitelistPublisher, WhitelistSync
+from safecity.places.vehicles import VehicleFacts, Vehicles
+from safecity.places.visitors import Visitors
+from safecity.places.zones import ZoneFacts, Zones
+from safecity.rules.facts import FactSource
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -39,6 +47,23 @@ def _workers(platform: Any) -> list[Any]:
             url=mqtt.mqtt_url, prefix=mqtt.mqtt_topic_prefix, client_id=f"{mqtt.mqtt_client_id}-whitelists"
         )
     return [WhitelistSync(platform.service(Doors), platform.hub, publisher)]
+
+
+def _visitors(platform: Any) -> Visitors:
+    return Visitors(
+        platform.session_factory,
+        platform.security,
+        now=platform.clock.now,
+        pseudonymize=platform.pseudonyms.pseudonym,
+    )
+
+
+def _zones(platform: Any) -> Zones:
+    return Zones(platform.session_factory, platform.security)
+
+
+def _vehicles(platform: Any) -> Vehicles:
+    return Vehicles(platform.session_factory, platform.security, now=platform.clock.now)
 
 
 def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
@@ -86,6 +111,13 @@ CAPABILITY = Capability(
     extensions=(
         Service(Places, _places),
         Service(Doors, _doors),
+        Service(Visitors, _visitors),
+        Service(Zones, _zones),
+        FactSource(ZONES, ZoneFacts),
+        INTRUSION,
+        Service(Vehicles, _vehicles),
+        FactSource(VEHICLES, VehicleFacts),
+        UNREGISTERED_VEHICLE,
         ENDED_TENANCIES,
         EXPIRED_VISITOR_PASSES,
         DONE_VISITS,

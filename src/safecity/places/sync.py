@@ -211,6 +211,8 @@ class WhitelistSync:
     def _heard(self, event: AccessChanged) -> None:
         """From any thread: note the place and wake the loop."""
         with self._lock:
+            if event.compound_id is None and event.shop_id is None:
+                self._everything = True  # a bulk load: every place changed
             if event.compound_id is not None:
                 self._compounds.add(event.compound_id)
             if event.shop_id is not None:

@@ -1,7 +1,7 @@
 """whitelists: the versioned list each door controller holds, and the deltas between versions
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0017
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import safecity.store.db
 
 revision = "0013"
-down_revision = "0012"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
