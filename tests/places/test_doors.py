@@ -326,7 +326,7 @@ def test_a_shop_door_lets_its_owner_in_and_nobody_else(
     assert [u.full.door for u in doors.rebuild(shop_ids=[shop_id])] == []  # in step already
 
 
-def test_an_expired_pass_leaves_the_list_at_the_next_sweep(
+def test_an_expired_pass_leaves_the_list_when_its_doors_are_rebuilt(
     api: TestClient, housing: Housing, platform: Platform
 ) -> None:
     add_door(api, housing)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
@@ -29,11 +30,13 @@ from safecity.places import Doors, PlaceConflict, Places
 from safecity.places.door_schemas import DoorIn
 from safecity.places.doors import Update
 from safecity.places.events import AccessChanged
+from safecity.places.models import VisitorPass
 from safecity.places.schemas import BuildingIn, CheckOutIn, CompoundIn, FlatIn, IdCardIn, TenantIn
 from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.whitelist import Delta, FullList, digest
 from safecity.platform import Platform
 from safecity.sim.door_controller import DoorController
+from safecity.store import transaction
 from tests.conftest import T0
 from tests.places.conftest import _areas
 from tests.web.conftest import fresh_platform
@@ -281,3 +284,34 @@ async def test_an_access_change_naming_no_place_rebuilds_every_door(
     places.register_tenant(SYSTEM, flats[2], TenantIn(card=card), resource="t")
     sync._heard(AccessChanged())  # a bulk load of housing names no place
     assert {u.full.door for u in await sync.round()} == {"GATE", "B-B"}
+
+
+async def test_the_sweep_rebuilds_the_compounds_whose_passes_ended_and_only_those(
+    estate: tuple[Places, Doors, list[int]], backend: Platform
+) -> None:
+    places, doors, flats = estate
+    card = IdCardIn(id_number=NUMBERS[2], name="V")
+    tenancy = places.register_tenant(SYSTEM, flats[0], TenantIn(card=card), resource="t").tenant
+    places.check_out(SYSTEM, tenancy.tenancy_id, CheckOutIn(at=None), resource="t")  # now only a visitor
+    with transaction(backend.session_factory) as session:
+        session.add(
+            VisitorPass(
+                compound_id="P",
+                person_id=tenancy.person_id,
+                valid_from=T0 - timedelta(hours=1),
+                valid_until=T0 + timedelta(hours=1),
+                registered_by="guard",
+                registered_at=T0,
+            )
+        )
+    doors.rebuild(everything=True)
+    sync = WhitelistSync(doors, EventHub(backend.bus), None, catch_up=False)
+    await sync._sweep()  # nothing has ended yet
+    assert await sync.round() == []
+    backend.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    await sync._sweep()
+    updates = await sync.round()
+    assert {u.full.door for u in updates} == set(DOORS)  # a pass to the compound: every door
+    assert all(len(u.delta.removed) == 1 and not u.delta.added for u in updates)
+    await sync._sweep()
+    assert await sync.round() == []

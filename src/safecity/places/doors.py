@@ -32,7 +32,7 @@ from safecity.places.access import Window, admitted_all, doors_of, epoch_s
 from safecity.places.door_schemas import CheckIn, CheckOut, DoorIn, DoorOut
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import access_changed
-from safecity.places.models import Building, Compound, Door, DoorWhitelist, Shop, WhitelistDelta
+from safecity.places.models import Building, Compound, Door, DoorWhitelist, Shop, VisitorPass, WhitelistDelta
 from safecity.places.whitelist import (
     SALT_BYTES,
     Delta,
@@ -48,6 +48,7 @@ from safecity.places.whitelist import (
 from safecity.store import transaction
 
 KEEP_DELTAS = 64  # per door: a controller offline through this many changes takes the full list
+PAGE_PLACES = 200  # compounds (or shops) per transaction when every door is rebuilt
 DOOR_KIND = "door_controller"
 CHECK_SOURCE = "door_check"
 
@@ -179,14 +180,29 @@ class Doors:
     def rebuild(
         self, *, compound_ids: Iterable[str] = (), shop_ids: Iterable[int] = (), everything: bool = False
     ) -> list[Update]:
-        """Recompute the lists of these places' doors (or of every door); the versions that changed."""
+        """Recompute the lists of these places' doors (or of every door); the versions that changed.
+
+        Every door goes a page of places at a time, each page its own transaction, so that a
+        city's worth neither holds the database nor all its tenants in memory at once.
+        """
+        if not everything:
+            return self._rebuild_places(sorted(set(compound_ids)), sorted(set(shop_ids)))
+        with self._sessions() as session:
+            compounds = [str(c) for c in session.scalars(select(Compound.id).order_by(Compound.id))]
+            found = session.scalars(select(Door.shop_id).where(Door.shop_id.is_not(None)).distinct())
+            shops = sorted(int(s) for s in found if s is not None)
+        updates: list[Update] = []
+        for start in range(0, len(compounds), PAGE_PLACES):
+            updates += self._rebuild_places(compounds[start : start + PAGE_PLACES], [])
+        for start in range(0, len(shops), PAGE_PLACES):
+            updates += self._rebuild_places([], shops[start : start + PAGE_PLACES])
+        return updates
+
+    def _rebuild_places(self, compound_ids: list[str], shop_ids: list[int]) -> list[Update]:
         for attempt in range(3):
             try:
                 with transaction(self._sessions) as session:
-                    if everything:
-                        doors = list(session.scalars(select(Door).order_by(Door.device_id)))
-                    else:
-                        doors = doors_of(session, compound_ids=compound_ids, shop_ids=shop_ids)
+                    doors = doors_of(session, compound_ids=compound_ids, shop_ids=shop_ids)
                     now = self._now()
                     cards = admitted_all(session, doors, now=now)
                     made = (self._rebuild_door(session, door, cards[door.device_id], now) for door in doors)
@@ -196,6 +212,21 @@ class Doors:
                 if attempt == 2:
                     raise
         return []
+
+    def now(self) -> datetime:
+        """The platform's time (the city's, in a simulation): what validity is judged by."""
+        return self._now()
+
+    def passes_ended(self, since: datetime) -> tuple[list[str], datetime]:
+        """Compounds with a visitor pass that ended after `since` and by now (their lists shrink), and now."""
+        now = self._now()
+        with self._sessions() as session:
+            found = session.scalars(
+                select(VisitorPass.compound_id)
+                .where(VisitorPass.valid_until > since, VisitorPass.valid_until <= now)
+                .distinct()
+            )
+            return sorted(str(c) for c in found), now
 
     def _rebuild_door(
         self, session: Session, door: Door, cards: dict[str, Window], now: datetime

@@ -25,6 +25,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -174,7 +175,7 @@ class WhitelistSync:
         self._publisher = publisher
         if publisher is not None:
             publisher.on_session_lost = self.republish_all
-        self._sweep_s = sweep_s  # expired visitor passes leave the lists at the next sweep
+        self._sweep_s = sweep_s  # visitor passes that ended leave the lists at the next sweep
         self._compounds: set[str] = set()
         self._shops: set[int] = set()
         self._everything = catch_up  # at start: catch up with what changed while we were down
@@ -186,6 +187,7 @@ class WhitelistSync:
         self._listening = False
         self.rounds = 0  # how many rounds ran (tests wait on it)
         self._published: dict[str, int] = {}  # door -> the version this worker last put on the broker
+        self._passes_checked: datetime | None = None  # passes ended before this are off the lists
 
     async def start(self) -> None:
         """Listen to AccessChanged and start the loop (and the MQTT connection, if any)."""
@@ -233,14 +235,14 @@ class WhitelistSync:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         swept = loop.time()
+        self._passes_checked = self._doors.now()  # the city's time, which the lists are built on
         while True:
             # The sweep comes on time even while changes keep waking the loop.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, swept + self._sweep_s - loop.time()))
             if loop.time() - swept >= self._sweep_s:
                 swept = loop.time()
-                with self._lock:
-                    self._everything = True
+                await self._sweep()
             self._wake.clear()
             try:
                 await self.round()
@@ -250,6 +252,13 @@ class WhitelistSync:
                 with self._lock:
                     self._everything = True
                 await asyncio.sleep(1.0)
+
+    async def _sweep(self) -> None:
+        """The compounds whose visitor passes ended since the last sweep: their lists shrink."""
+        since = self._passes_checked or self._doors.now()
+        ended, self._passes_checked = await asyncio.to_thread(self._doors.passes_ended, since)
+        with self._lock:
+            self._compounds.update(ended)
 
     async def round(self) -> list[Update]:
         """Rebuild what is pending and publish it; returns the updates made."""
