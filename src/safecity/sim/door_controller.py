@@ -203,6 +203,7 @@ class MqttDoorController:
         self._client.on_message = self._on_message
         self._connected = threading.Event()
         self._in_flight: list[tuple[mqtt.MQTTMessageInfo, list[str]]] = []
+        self._sending = threading.Lock()
         self.outcomes: list[str] = []  # what each whitelist message did (applied, stale, gap, ...)
         self.changed = threading.Condition(self._lock)
 
@@ -296,17 +297,20 @@ class MqttDoorController:
 
     def send(self) -> None:
         """Publish the buffered reports (one NDJSON message); they leave the buffer on PUBACK."""
-        with self._lock:
-            if not self.state.online:
-                return
-            self._settle()
-            sending = {i for _, ids in self._in_flight for i in ids}
-            reports = [r for r in self.state.outbox() if r["id"] not in sending]
+        with self._sending:  # one send at a time: a report is never in two messages at once
+            with self._lock:
+                if not self.state.online:
+                    return
+                self._settle()
+                sending = {i for _, ids in self._in_flight for i in ids}
+                reports = [r for r in self.state.outbox() if r["id"] not in sending]
             if not reports:
                 return
             body = b"\n".join(msgspec.json.encode(r) for r in reports)
+            # Outside the state lock: paho's thread takes it to hand over whitelist messages.
             info = self._client.publish(self.events_topic, body, qos=1)
-            self._in_flight.append((info, [str(r["id"]) for r in reports]))
+            with self._lock:
+                self._in_flight.append((info, [str(r["id"]) for r in reports]))
 
     def _settle(self) -> None:
         """Drop from the buffer what the broker acknowledged (called holding the lock)."""
