@@ -19,8 +19,9 @@ over a few shared connections for benchmarks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -62,6 +63,11 @@ class DoorController:
         self._buffer: dict[str, dict[str, Any]] = {}  # event id -> report, oldest first
 
     # --- whitelist --------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> Mapping[str, Entry]:
+        """The list held, by key (read-only)."""
+        return MappingProxyType(self._entries)
 
     def take(self, message: FullList | Delta, *, current: bool = False) -> str:
         """Apply a whitelist message if it fits; returns applied, stale, gap, mismatch or other_door.
