@@ -129,3 +129,13 @@ def test_whatever_order_messages_come_in_the_list_held_is_whole_and_never_goes_b
             assert digest(door.entries.values()) == door.digest  # ...over the whole of that list
     door.take(messages[-1])  # the newest full list (the retained one) puts it in step
     assert (door.version, door.digest) == (len(lists), digest(lists[-1].values()))
+
+
+def test_a_retained_list_older_than_a_delta_told_of_leaves_it_waiting_for_the_newer_one() -> None:
+    door = DoorController("D1")
+    door.take(listing(1))
+    assert door.take(Delta("D1", 2, 3, digest([]), [], [])) == "gap"  # it missed version 2
+    assert door.take(listing(1)) == "stale"  # the retained list had not been replaced yet
+    assert door.wants_full
+    assert door.take(listing(3)) == "applied"
+    assert not door.wants_full

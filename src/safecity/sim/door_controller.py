@@ -58,6 +58,7 @@ class DoorController:
         self._entries: dict[str, Entry] = {}
         self._revoked: set[str] = set()  # keys taken off this door's list: reported as `revoked`
         self.wants_full = True  # nothing held yet: take the full list first
+        self.newest_seen = 0  # the newest version any message told of
         self.online = True
         self._seq = 0
         self._buffer: dict[str, dict[str, Any]] = {}  # event id -> report, oldest first
@@ -80,6 +81,7 @@ class DoorController:
             return "other_door"
         if isinstance(message, FullList):
             return self._take_full(message, current=current)
+        self.newest_seen = max(self.newest_seen, message.version)
         if message.version <= self.version:
             return "stale"  # redelivered, or already covered by a full list
         if message.base != self.version or self.salt is None:
@@ -93,15 +95,19 @@ class DoorController:
         return "applied"
 
     def _take_full(self, message: FullList, *, current: bool) -> str:
+        if current:
+            self.newest_seen = message.version  # the server's own answer of now
         if message.version < self.version and not current:
             return "stale"  # an older retained list than the delta we applied
         if message.version == self.version and message.digest == self.digest and self.salt is not None:
-            self.wants_full = False
+            # In step, unless a delta told of a newer version (whose list is still on its way).
+            self.wants_full = self.version < self.newest_seen
             return "stale"
         if digest(message.entries) != message.digest:
             self.wants_full = True
             return "mismatch"
         self._switch(message.version, message.digest, bytes.fromhex(message.salt), by_key(message.entries))
+        self.wants_full = self.version < self.newest_seen
         return "applied"
 
     def _switch(self, version: int, new_digest: str, salt: bytes, entries: dict[str, Entry]) -> None:
@@ -364,8 +370,10 @@ class MqttDoorController:
             self.outcomes.append(outcome)
             wants_full = self.state.wants_full
             self.changed.notify_all()
-        if msg.topic == self.full_topic and not wants_full:
-            client.unsubscribe(self.full_topic)  # taken: the deltas keep it current from here
+        if msg.topic == self.full_topic:
+            if not wants_full:
+                client.unsubscribe(self.full_topic)  # taken: the deltas keep it current from here
+            # else stay subscribed: the newer list a delta told of comes as it is published
         elif wants_full:
             client.subscribe(self.full_topic, qos=1)  # (again) makes the broker send the retained list
 
@@ -536,8 +544,9 @@ class DoorFarm:
             wants_full = state.wants_full
             if isinstance(message, FullList) and not wants_full:
                 self.fulls_taken += 1
-        if msg.topic.endswith("/whitelist") and not wants_full:
-            client.unsubscribe(msg.topic)
+        if msg.topic.endswith("/whitelist"):
+            if not wants_full:
+                client.unsubscribe(msg.topic)
         elif wants_full:
             client.subscribe(self._full(message.door), qos=1)
 
