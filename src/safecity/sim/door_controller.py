@@ -471,7 +471,9 @@ class DoorFarm:
         self._lock = threading.Lock()
         self.fulls_taken = 0  # full lists received (applied or confirming the held version)
         self._clients: list[tuple[mqtt.Client, list[str]]] = []
+        self._client_ids: list[str] = []
         for n, start in enumerate(range(0, len(doors), per_client)):
+            self._client_ids.append(f"{name}-{n}")
             client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{n}", protocol=mqtt.MQTTv5)
             client.max_inflight_messages_set(1000)
             client.reconnect_delay_set(1, 5)
@@ -500,13 +502,11 @@ class DoorFarm:
 
     def close(self, *, forget_sessions: bool = False) -> None:
         """Disconnect every client (and, for benchmarks and tests, have the broker forget them)."""
-        for client, _ in self._clients:
+        for (client, _), client_id in zip(self._clients, self._client_ids, strict=True):
             client.disconnect()
             client.loop_stop()
             if forget_sessions:
-                purge = mqtt.Client(
-                    CallbackAPIVersion.VERSION2, client_id=client._client_id.decode(), protocol=mqtt.MQTTv5
-                )
+                purge = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
                 purge.connect(self._host, self._port, clean_start=True)
                 purge.disconnect()
 
