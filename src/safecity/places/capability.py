@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
+from safecity.core.worker import Task
 from safecity.places.housing import Places
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.visits import Visits
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -21,6 +23,16 @@ def _places(platform: Any) -> Places:
         pseudonymize=platform.pseudonyms.pseudonym,
         raise_findings=platform.handle_findings,
     )
+
+
+def _visits(platform: Any) -> Visits:
+    return Visits(platform.session_factory, platform.security, platform.alerts, now=platform.clock.now)
+
+
+def _workers(platform: Any) -> list[Task]:
+    # Housing warnings become the community officer's visits as the alert service raises them.
+    visits = platform.service(Visits)
+    return [Task("places-visits", lambda: visits.follow(platform.bus))]
 
 
 def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
@@ -65,5 +77,7 @@ CAPABILITY = Capability(
     name="places",
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
     requires=("registry", "alerts", "security"),
-    extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS),
+    extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS)
+    + (Service(Visits, _visits),),
+    build=_workers,
 )
