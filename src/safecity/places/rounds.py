@@ -88,7 +88,8 @@ def walking_round(start: tuple[float, float] | None, stops: Sequence[Stop]) -> l
         key, lat, lon = located.pop(index)
         legs.append(Leg(key, len(legs) + 1, None if step is None else round(step, 1)))
         here = (lat, lon)
-    legs.extend(Leg(s.key, len(legs) + 1 + i, None) for i, s in enumerate(unlocated))
+    placed = len(legs)
+    legs += [Leg(s.key, placed + i, None) for i, s in enumerate(unlocated, start=1)]
     return legs
 
 

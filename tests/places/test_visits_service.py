@@ -1,0 +1,174 @@
+"""The visit-list use cases on SQLite and PostgreSQL: tasks made once per warning (live or caught up),
+the round from the community centre, outcomes and precision within the caller's communities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from safecity.alerts import AlertService
+from safecity.core.audit import AuditEntry
+from safecity.core.clock import ManualClock
+from safecity.core.context import Context
+from safecity.core.errors import AccessDenied
+from safecity.core.finding import Evidence, Finding, Ref
+from safecity.places import PlaceConflict, RaisedWarning, VisitFilter, Visits
+from safecity.places.models import Building, Compound, Flat
+from safecity.places.visit_schemas import OutcomeIn, VisitedIn
+from safecity.registry.models import Area
+from safecity.store import transaction
+
+OFFICER = Context(actor="officer.c1", role="community_officer", areas=frozenset({"C1"}))
+
+
+@dataclass
+class Trail:
+    """An audit recorder that keeps what it is given."""
+
+    entries: list[tuple[str, AuditEntry]] = field(default_factory=list)
+
+    def record(self, who: Context, entry: AuditEntry) -> int:
+        self.entries.append((who.actor, entry))
+        return len(self.entries)
+
+    def actions(self) -> list[str]:
+        return [e.action for _, e in self.entries]
+
+
+@dataclass
+class Setup:
+    visits: Visits
+    alerts: AlertService
+    trail: Trail
+    flat_id: int
+    clock: ManualClock
+
+
+@pytest.fixture
+def setup(session_factory: sessionmaker[Session], clock: ManualClock) -> Setup:
+    """Communities C1 (with a centre) and C2; CP1 in C1 with building B1 and flat 3-201; CP2 in C2."""
+    with transaction(session_factory) as session:
+        session.add(Area(id="D1", kind="district", name="鹿城区"))
+        session.flush()
+        session.add(Area(id="S1", kind="station", name="五马派出所", parent_id="D1", station_id="S1"))
+        session.flush()
+        session.add(
+            Area(id="C1", kind="community", name="C1", parent_id="S1", station_id="S1", lat=28.0, lon=120.65)
+        )
+        session.add(Area(id="C2", kind="community", name="C2", parent_id="S1", station_id="S1"))
+        session.flush()
+        session.add(Compound(id="CP1", name="蝉街小区", community_id="C1", lat=28.001, lon=120.65))
+        session.add(Compound(id="CP2", name="Compound 2", community_id="C2"))
+        session.flush()
+        session.add(Building(id="B1", compound_id="CP1", name="3号楼", lat=28.002, lon=120.65))
+        session.flush()
+        flat = Flat(building_id="B1", number="3-201", capacity=2)
+        session.add(flat)
+        session.flush()
+        flat_id = flat.id
+    alerts = AlertService(session_factory=session_factory, clock=clock)
+    trail = Trail()
+    return Setup(Visits(session_factory, trail, alerts, now=clock.now), alerts, trail, flat_id, clock)
+
+
+def raise_warning(setup: Setup, n: int, *, kind: str = "housing_group_renting", compound: str = "CP1") -> str:
+    evidence = Evidence(
+        event_id=f"ev-{n}",
+        corr_id=f"corr-{n}",
+        kind="door_swipe",
+        subject=f"p-{n}",
+        device="DOOR-1",
+        ts=setup.clock.now(),
+        lat=None,
+        lon=None,
+        area="C1",
+    )
+    finding = Finding(
+        rule=kind.replace("_", "-"),
+        rule_kind=kind,
+        severity="high",
+        title="More cards than beds",
+        subject_kind="flat",
+        subject=str(setup.flat_id),
+        dedup_key=f"k{n}",
+        at=setup.clock.now(),
+        evidence=(evidence,),
+        refs=(Ref("compound", compound), Ref("flat", str(setup.flat_id))),
+    )
+    return setup.alerts.apply_findings([finding])[0].alert_id
+
+
+def test_catch_up_makes_one_task_per_missed_housing_warning(setup: Setup) -> None:
+    housing = [raise_warning(setup, n) for n in range(3)]
+    raise_warning(setup, 9, kind="hotlist")
+    setup.clock.advance(timedelta(days=8))
+    recent = raise_warning(setup, 10)  # inside the window; the three above are now too old
+    assert len(setup.visits.catch_up()) == 1
+    setup.clock.set(setup.clock.now() - timedelta(days=8))
+    made = setup.visits.catch_up(window=timedelta(days=30))
+    assert len(made) == 3
+    assert setup.visits.catch_up(window=timedelta(days=30)) == []  # once per warning
+    assert setup.visits.take_alert(housing[0]) == [] and setup.visits.take_alert(recent) == []
+    listed = setup.visits.tasks(OFFICER, VisitFilter(), resource="test")
+    assert listed.shown_tasks == listed.open_tasks == 4
+    assert setup.trail.actions().count("visits.tasks_add") == 2
+
+
+def test_a_warning_whose_flat_lies_in_another_compound_is_placed_at_its_compound_only(setup: Setup) -> None:
+    warning = RaisedWarning(
+        alert_id="A" * 26,
+        rule="housing-x",
+        rule_kind="housing_x",
+        severity="low",
+        title="x",
+        refs=(Ref("compound", "CP2"), Ref("flat", str(setup.flat_id))),
+        at=setup.clock.now(),
+    )
+    [task_id] = setup.visits.take([warning])
+    everything = Context(actor="c", role="community_officer", city_wide=True)
+    [place] = setup.visits.tasks(everything, VisitFilter(), resource="test").places
+    assert (place.key, place.building_id, place.flats[0].flat_id) == ("compound:CP2", None, None)
+    assert place.flats[0].tasks[0].id == task_id
+
+
+def test_the_round_starts_at_the_community_centre(setup: Setup) -> None:
+    raise_warning(setup, 1)
+    setup.visits.catch_up()
+    walk = setup.visits.tasks(OFFICER, VisitFilter(community_id="C1"), resource="test").round
+    assert (walk.start, walk.start_from) == ([28.0, 120.65], "community")
+    [stop] = walk.stops
+    assert stop.key == "building:B1" and stop.distance_m is not None and 210 < stop.distance_m < 235
+
+
+def test_outcomes_stay_in_the_officers_communities_and_feed_precision(setup: Setup) -> None:
+    for n in range(3):
+        raise_warning(setup, n)
+    raise_warning(setup, 5, compound="CP2")
+    setup.visits.catch_up()
+    everything = Context(actor="c", role="community_officer", city_wide=True)
+    tasks = [
+        t
+        for p in setup.visits.tasks(everything, VisitFilter(), resource="t").places
+        for f in p.flats
+        for t in f.tasks
+    ]
+    mine = [t for t in tasks if t.community_id == "C1"]
+    [theirs] = [t for t in tasks if t.community_id == "C2"]
+    with pytest.raises(AccessDenied):
+        setup.visits.record_outcome(OFFICER, theirs.id, OutcomeIn(outcome="confirmed"), resource="t")
+    for task, outcome in zip(mine, ("confirmed", "false_alarm", "no_one_home"), strict=True):
+        setup.visits.record_outcome(OFFICER, task.id, OutcomeIn(outcome=outcome, note="核实"), resource="t")
+    with pytest.raises(PlaceConflict):
+        setup.visits.record_outcome(OFFICER, mine[0].id, OutcomeIn(outcome="explained"), resource="t")
+    [row] = setup.visits.precision(OFFICER, resource="t")
+    assert (row.confirmed, row.false_alarm, row.no_one_home, row.open, row.precision) == (1, 1, 1, 0, 0.5)
+    [everywhere] = setup.visits.precision(everything, resource="t")
+    assert everywhere.open == 1
+    with pytest.raises(AccessDenied):
+        setup.visits.precision(OFFICER, community_id="C2", resource="t")
+    visited = setup.visits.mark_visited(OFFICER, setup.flat_id, VisitedIn(), resource="t")
+    assert visited.visited_on == setup.clock.now().date()
+    assert setup.trail.actions().count("visits.outcome") == 3
