@@ -446,6 +446,8 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/"): (False, lambda w, a, where: Call("GET", "/")),
     ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),
     ("GET", "/me"): (False, lambda w, a, where: Call("GET", "/me")),
+    ("GET", "/landlord"): (False, lambda w, a, where: Call("GET", "/landlord")),
+    ("GET", "/visits"): (False, lambda w, a, where: Call("GET", "/visits")),
     ("POST", "/logout"): (
         False,
         lambda w, a, where: Call(
