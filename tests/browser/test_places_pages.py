@@ -10,17 +10,20 @@ import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from safecity import registry
 from safecity.core.context import SYSTEM
 from safecity.core.finding import Evidence, Finding, Ref
 from safecity.places import Places, VisitFilter, Visits
-from safecity.places.schemas import BuildingIn, CompoundIn, FlatIn, LandlordIn
+from safecity.places.models import Door
+from safecity.places.schemas import BuildingIn, CompoundIn, FlatIn, IdCardIn, LandlordIn, TenantIn
 from safecity.security.roles import Role
+from safecity.store import transaction
 from tests.browser.livecity import Credentials, LiveCity, valid_id_number, watched_page
 from tests.browser.test_chinese_text import assert_chinese_renders, shoot
 from tests.browser.test_console import sign_in
@@ -30,6 +33,7 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
 COMMUNITY = "C010101"
 TENANT_NAME, TENANT_ADDRESS = "陈平", "浙江省温州市鹿城区五马街1号"
+QUIET_NAME = "赵强"
 _serial = itertools.count(1)
 
 
@@ -60,7 +64,8 @@ def _compound(live: LiveCity) -> str:
 
 
 def _landlord(live: LiveCity) -> tuple[Credentials, dict[str, int]]:
-    """A landlord's account letting flats 3-201 (capacity 2) and 3-202 (capacity 1) of a new compound."""
+    """A landlord's account letting flats 3-201 (capacity 2), 3-202 and 3-203 (capacity 1) of a new
+    compound with a door controller at its gate; 3-203's tenant moved in a month ago, never swiped."""
     compound = _compound(live)
     account = live.account(Role.LANDLORD)
     places = live.platform.service(Places)
@@ -75,9 +80,26 @@ def _landlord(live: LiveCity) -> tuple[Credentials, dict[str, int]]:
     )
     building = f"B{compound.removeprefix('CPW')}a"
     flats = {}
-    for number, capacity in (("3-201", 2), ("3-202", 1)):
+    for number, capacity in (("3-201", 2), ("3-202", 1), ("3-203", 1)):
         body = FlatIn(building_id=building, number=number, capacity=capacity, landlord_id=landlord.id)
         flats[number] = places.add_flat(SYSTEM, body, resource="setup").id
+    with transaction(live.platform.session_factory) as session:
+        device = f"DOOR-{compound}"
+        registry.create_device(
+            session,
+            device_id=device,
+            kind="door_controller",
+            name="Gate",
+            lat=28.006,
+            lon=120.657,
+            area_id=COMMUNITY,
+            now=live.platform.clock.now(),
+        )
+        session.flush()
+        session.add(Door(device_id=device, compound_id=compound, name="南门"))
+    card = IdCardIn(id_number=valid_id_number(f"33030219820202{next(_serial) % 1000:03d}"), name=QUIET_NAME)
+    month_ago = datetime.now(UTC) - timedelta(days=30)
+    places.register_tenant(SYSTEM, flats["3-203"], TenantIn(card=card, starts_at=month_ago), resource="setup")
     return account, flats
 
 
@@ -87,9 +109,14 @@ def test_a_landlord_registers_a_tenant_from_the_reader_sees_occupancy_and_checks
     landlord, flats = _landlord(live)
     sign_in(phone, live, landlord, start="/landlord", lands="/landlord")
     items = phone.locator("#flat-list .flat-item")
-    expect(items).to_have_count(2)
+    expect(items).to_have_count(3)
     first = phone.locator(f'.flat-item[data-flat="{flats["3-201"]}"]')
     expect(first).to_contain_text("0 / 2 tenants")
+    # The tenant of a month who never opened the gate is asked about; those of today are not yet.
+    quiet = phone.locator("#quiet-list .quiet-item")
+    expect(quiet).to_have_count(1)
+    expect(quiet).to_contain_text(QUIET_NAME)
+    expect(quiet).to_contain_text("never at the door · 30 days")
 
     number = valid_id_number("33030219900307123")
     reader = {
@@ -139,6 +166,11 @@ def test_a_landlord_registers_a_tenant_from_the_reader_sees_occupancy_and_checks
     first.locator(".tenant-item").get_by_role("button", name="Confirm check-out").click()
     expect(phone.locator("#flats-notice")).to_contain_text("checked out")
     expect(first).to_contain_text("0 / 2 tenants")
+    # The tenant of a month who never opened the gate is asked about; those of today are not yet.
+    quiet = phone.locator("#quiet-list .quiet-item")
+    expect(quiet).to_have_count(1)
+    expect(quiet).to_contain_text(QUIET_NAME)
+    expect(quiet).to_contain_text("never at the door · 30 days")
     wide = phone.evaluate("document.documentElement.scrollWidth")
     assert wide <= PHONE["width"], f"the landlord page is {wide} px wide on a phone"
 

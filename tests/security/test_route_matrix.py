@@ -284,6 +284,10 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ),
     ("GET", "/api/v1/flats"): (False, lambda w, a, where: Call("GET", "/api/v1/flats")),
     ("GET", "/api/v1/my/flats"): (False, lambda w, a, where: Call("GET", "/api/v1/my/flats")),
+    ("GET", "/api/v1/my/quiet-tenants"): (
+        False,
+        lambda w, a, where: Call("GET", "/api/v1/my/quiet-tenants", params={"days": 7}),
+    ),
     ("POST", "/api/v1/landlords"): (
         False,
         lambda w, a, where: Call("POST", "/api/v1/landlords", json={"id_number": w.id_number(), "name": "L"}),

@@ -6,7 +6,8 @@ Public API; other packages import from here, not from the modules.
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import AccessChanged
 from safecity.places.housing import Places
+from safecity.places.quiet import TenantSwipes
 from safecity.places.visits import RaisedWarning, VisitFilter, Visits
 
 __all__ = ["AccessChanged", "PlaceConflict", "PlaceNotFound", "Places", "PlacesError"]
-__all__ += ["RaisedWarning", "VisitFilter", "Visits"]
+__all__ += ["RaisedWarning", "TenantSwipes", "VisitFilter", "Visits"]

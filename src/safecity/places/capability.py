@@ -11,6 +11,7 @@ from safecity.core.capabilities import Capability, Service
 from safecity.core.worker import Task
 from safecity.places.housing import Places
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.quiet import TenantSwipes
 from safecity.places.visits import Visits
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
@@ -27,6 +28,16 @@ def _places(platform: Any) -> Places:
 
 def _visits(platform: Any) -> Visits:
     return Visits(platform.session_factory, platform.security, platform.alerts, now=platform.clock.now)
+
+
+def _tenant_swipes(platform: Any) -> TenantSwipes:
+    return TenantSwipes(
+        platform.session_factory,
+        platform.security,
+        platform.lake,
+        now=platform.clock.now,
+        pseudonyms=platform.pseudonyms.all_versions,
+    )
 
 
 def _workers(platform: Any) -> list[Task]:
@@ -78,6 +89,6 @@ CAPABILITY = Capability(
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
     requires=("registry", "alerts", "security"),
     extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS)
-    + (Service(Visits, _visits),),
+    + (Service(Visits, _visits), Service(TenantSwipes, _tenant_swipes)),
     build=_workers,
 )

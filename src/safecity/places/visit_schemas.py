@@ -1,4 +1,5 @@
-"""API request and response models of the community officer's visit list (走访核查).
+"""API request and response models of the community officer's visit list (走访核查), and of the
+landlord's question which tenants have not swiped for a while (what makes such visits).
 
 A list answer holds the tasks grouped by place (a building, or a compound where the warning
 named no building) and by flat, the groups ordered by priority, and a suggested walking round
@@ -130,7 +131,23 @@ class RulePrecision(BaseModel):
     )
 
 
+class QuietTenantOut(BaseModel):
+    """An open tenant whose card has opened none of their compound's doors for a while."""
+
+    tenancy_id: int
+    flat_id: int
+    flat_number: str
+    name: str
+    id_number: str = Field(description="Masked: 330302********1234.")
+    starts_at: datetime = Field(description="Moved in.")
+    last_swipe_at: datetime | None = Field(
+        description="The last swipe at a door of their compound in the last 60 days; null if none."
+    )
+    quiet_days: int = Field(description="Whole days since that swipe (or since moving in, if none).")
+
+
 __all__ = [
+    "QuietTenantOut",
     "FlatTasks",
     "FlatVisitedOut",
     "OutcomeIn",

@@ -7,6 +7,7 @@ const ui = {
   list: $('flat-list'), empty: $('flats-empty'), error: $('flats-error'), notice: $('flats-notice'),
   form: $('tenant-form'), flat: $('tenant-flat'), reader: $('reader-json'), readerError: $('reader-error'),
   file: $('reader-file'), fill: $('reader-fill'), photoNote: $('photo-note'),
+  quietDays: $('quiet-days'), quietList: $('quiet-list'), quietEmpty: $('quiet-empty'), quietError: $('quiet-error'),
 };
 const CARD_FIELDS = ['id_number', 'name', 'sex', 'ethnicity', 'birth_date', 'address', 'issuing_authority',
   'valid_from', 'valid_until'];
@@ -56,6 +57,24 @@ async function loadFlats() {
   ui.flat.replaceChildren(...state.flats.map((f) => h('option', { value: f.id }, flatLabel(f))));
   if (chosen) ui.flat.value = chosen;
   await Promise.all([...state.open].map(loadTenants));
+  await loadQuiet();
+}
+
+// Tenants whose card has opened none of their compound's doors for the chosen number of days.
+async function loadQuiet() {
+  try {
+    const quiet = await api('GET', '/api/v1/my/quiet-tenants?days=' + encodeURIComponent(ui.quietDays.value));
+    ui.quietError.hidden = true;
+    ui.quietList.replaceChildren(...quiet.map((q) => h('li', { class: 'quiet-item', dataset: { tenancy: q.tenancy_id } },
+      h('div', null, h('strong', null, q.name), ' ', h('span', { class: 'mono muted' }, q.id_number)),
+      h('div', { class: 'muted' }, 'Flat ' + q.flat_number + ' · ',
+        q.last_swipe_at ? ['last at the door ', timeEl(q.last_swipe_at, { full: true })] : 'never at the door',
+        ' · ' + q.quiet_days + ' days'))));
+    ui.quietEmpty.hidden = quiet.length > 0;
+  } catch (err) {
+    ui.quietError.textContent = plainError(err);
+    ui.quietError.hidden = false;
+  }
 }
 
 async function loadTenants(flatId) {
@@ -160,6 +179,7 @@ function readerProblem(message) {
   return false;
 }
 
+ui.quietDays.addEventListener('change', loadQuiet);
 ui.fill.addEventListener('click', () => fillFromReader(ui.reader.value));
 ui.file.addEventListener('change', async () => {
   const [file] = ui.file.files;
