@@ -256,6 +256,19 @@ def test_the_officer_records_an_outcome_on_the_visit_list_with_the_round_on_the_
     shoot(phone, "visits")
     phone.set_viewport_size(PHONE)
 
+    # Standing by 5号楼, the round starts there: its place becomes stop 1 (the list keeps its order).
+    phone.context.grant_permissions(["geolocation"])
+    phone.context.set_geolocation({"latitude": 28.0081, "longitude": 120.658})
+    phone.get_by_role("button", name="Start from where I am").click()
+    expect(phone.locator("#round-summary")).to_contain_text("from where you are")
+    other_place = phone.locator(f'.place-item[data-place="building:B{n}b"]')
+    expect(other_place.locator(".stop-num")).to_have_text("1")
+    expect(place.locator(".stop-num")).to_have_text("2")
+    expect(phone.locator(".place-item").first).to_have_attribute("data-place", f"building:B{n}a")
+    expect(phone.locator("#map .you-are-here")).to_have_count(1)
+    shoot(phone, "visits-round")
+    phone.set_viewport_size(PHONE)
+
     task = place.locator(".task-item").first
     task.locator("textarea").fill("三人合租，已登记两人，已提醒房东")
     task.get_by_role("button", name="Confirmed").click()

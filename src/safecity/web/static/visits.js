@@ -101,9 +101,17 @@ async function load() {
   loadPrecision();
 }
 
+let startMarker = null;
+
 async function drawRound(round) {
   if (!cityMap) return;
   await mapReady;
+  if (startMarker) startMarker.remove();
+  startMarker = null;
+  if (round.start && round.start_from === 'officer') {
+    const here = h('div', { class: 'you-are-here', title: 'You are here' });
+    startMarker = new window.maplibregl.Marker({ element: here }).setLngLat([round.start[1], round.start[0]]).addTo(cityMap.map);
+  }
   const coords = round.stops.filter((s) => s.lat !== null && s.lon !== null).map((s) => [s.lon, s.lat]);
   if (!coords.length) {
     cityMap.clearPath();
