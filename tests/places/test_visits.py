@@ -208,6 +208,23 @@ def test_outcomes_feed_the_precision_of_each_rule(
         "precision": 0.6667,
     }
     assert (rows["housing-group-renting"]["open"], rows["housing-group-renting"]["precision"]) == (1, None)
+    # Each settled visit closed its warning as what it turned out to be; no one home left it open.
+    closed = [platform.alerts.get(a).alert for a in ids]
+    assert [(a.status, a.outcome) for a in closed] == [
+        ("closed", "confirmed"),
+        ("closed", "confirmed"),
+        ("closed", "false_alarm"),
+        ("closed", "unverified"),
+        ("new", None),
+    ]
+    [alert_row] = [
+        r for r in api.get("/api/v1/alerts/precision").json() if r["key"] == "housing-dormant-tenant"
+    ]
+    assert (alert_row["confirmed"], alert_row["false_alarm"], round(alert_row["precision"], 4)) == (
+        2,
+        1,
+        0.6667,
+    )
     still_open = api.get("/api/v1/visits", headers=housing.officer).json()
     assert {t["alert_id"] for t in tasks_of(still_open)} == {ids[-1], other}
     [flat] = [

@@ -21,7 +21,12 @@ from safecity.places.visit_schemas import OutcomeIn, VisitedIn
 from safecity.registry.models import Area
 from safecity.store import transaction
 
-OFFICER = Context(actor="officer.c1", role="community_officer", areas=frozenset({"C1"}))
+OFFICER = Context(
+    actor="officer.c1",
+    role="community_officer",
+    areas=frozenset({"C1"}),
+    permissions=frozenset({"visits.work", "alerts.act"}),
+)
 
 
 @dataclass
@@ -172,3 +177,23 @@ def test_outcomes_stay_in_the_officers_communities_and_feed_precision(setup: Set
     visited = setup.visits.mark_visited(OFFICER, setup.flat_id, VisitedIn(), resource="t")
     assert visited.visited_on == setup.clock.now().date()
     assert setup.trail.actions().count("visits.outcome") == 3
+
+
+def test_a_warning_closed_in_the_console_meanwhile_keeps_its_outcome(setup: Setup) -> None:
+    first, second = raise_warning(setup, 1), raise_warning(setup, 2)
+    setup.visits.catch_up()
+    setup.alerts.close(first, by="desk", outcome="false_alarm", note="seen on camera")
+    tasks = {
+        t.alert_id: t.id
+        for p in setup.visits.tasks(OFFICER, VisitFilter(), resource="t").places
+        for f in p.flats
+        for t in f.tasks
+    }
+    done = setup.visits.record_outcome(OFFICER, tasks[first], OutcomeIn(outcome="confirmed"), resource="t")
+    assert done.status == "done"
+    assert setup.alerts.get(first).alert.outcome == "false_alarm"  # the console's word stands
+    not_acting = Context(actor="o2", role="community_officer", areas=frozenset({"C1"}))
+    setup.visits.record_outcome(not_acting, tasks[second], OutcomeIn(outcome="confirmed"), resource="t")
+    assert setup.alerts.get(second).alert.status == "new"  # closing an alert needs alerts.act
+    details = [e.detail for _, e in setup.trail.entries if e.action == "visits.outcome"]
+    assert [d["alert_closed_as"] for d in details] == [None, None]

@@ -40,6 +40,17 @@ def priority_of(severity: str | None) -> int:
     return SEVERITY_PRIORITY.get(str(severity), LOWEST_PRIORITY)
 
 
+# What a settled visit closes its alert as: the alert's own precision report (confirmed over confirmed
+# and false alarms) then agrees with the visits'. An explained warning was true and innocent: the
+# alerts have no such outcome, and "unverified" is the one that counts in neither term.
+ALERT_OUTCOME = {"confirmed": "confirmed", "false_alarm": "false_alarm", "explained": "unverified"}
+
+
+def alert_outcome_of(visit_outcome: str | None) -> str | None:
+    """The outcome to close the warning's alert with; None while the visit settled nothing (no one home)."""
+    return ALERT_OUTCOME.get(str(visit_outcome))
+
+
 def precision(confirmed: int, false_alarm: int) -> float | None:
     """confirmed / (confirmed + false alarm); None before either was recorded.
 
@@ -94,9 +105,11 @@ def walking_round(start: tuple[float, float] | None, stops: Sequence[Stop]) -> l
 
 
 __all__ = [
+    "ALERT_OUTCOME",
     "HOUSING_PREFIX",
     "Leg",
     "Stop",
+    "alert_outcome_of",
     "is_housing_kind",
     "is_housing_warning",
     "precision",

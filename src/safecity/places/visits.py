@@ -25,10 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
-from safecity.alerts import AlertFilter, AlertNotFound, AlertService, AlertView, ChangeType
+from safecity.alerts import AlertError, AlertFilter, AlertNotFound, AlertService, AlertView, ChangeType
 from safecity.bus import ALERTS, Bus
 from safecity.core.audit import AuditEntry, Recorder
 from safecity.core.context import SYSTEM, Context
+from safecity.core.errors import AccessDenied
 from safecity.core.finding import Ref
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.models import (
@@ -43,6 +44,7 @@ from safecity.places.models import (
 )
 from safecity.places.rounds import (
     Stop,
+    alert_outcome_of,
     is_housing_kind,
     is_housing_warning,
     priority_of,
@@ -61,6 +63,7 @@ from safecity.places.visit_schemas import (
     VisitOut,
     WalkingRound,
 )
+from safecity.security import Permission
 from safecity.store import transaction
 
 log = structlog.get_logger(__name__)
@@ -305,15 +308,40 @@ class Visits:
                     flat.visited_on = now.date()
             session.flush()
             out = _visit_out(task)
+        closed = self._settle_alert(ctx, out)
         self._recorder.record(
             ctx,
             AuditEntry(
                 "visits.outcome",
                 resource,
-                detail={"visit": task_id, "alert": out.alert_id, "rule": out.rule, "outcome": out.outcome},
+                detail={
+                    "visit": task_id,
+                    "alert": out.alert_id,
+                    "rule": out.rule,
+                    "outcome": out.outcome,
+                    "alert_closed_as": closed,
+                },
             ),
         )
         return out
+
+    def _settle_alert(self, ctx: Context, visit: VisitOut) -> str | None:
+        """Close the warning a visit settled, as what it turned out to be; the outcome closed with.
+
+        After the visit is committed, in the alert service's own transaction: the visit is the
+        record, and an alert closed in the console meanwhile (or routed beyond the officer's reach)
+        simply stays as it is.
+        """
+        outcome = alert_outcome_of(visit.outcome)
+        if outcome is None or not ctx.can(Permission.ALERTS_ACT):
+            return None
+        note = f"visit {visit.id}: {visit.outcome}"
+        try:
+            self._alerts.close(visit.alert_id, by=ctx.actor, outcome=outcome, note=note, ctx=ctx)
+        except (AlertError, AccessDenied) as exc:
+            log.info("visits.alert_left_open", alert_id=visit.alert_id, reason=type(exc).__name__)
+            return None
+        return outcome
 
     def mark_visited(self, ctx: Context, flat_id: int, body: VisitedIn, *, resource: str) -> FlatVisitedOut:
         """Mark a flat of a community the caller reaches as visited on a day (today by default)."""
