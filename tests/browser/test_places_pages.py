@@ -22,6 +22,7 @@ from safecity.core.finding import Evidence, Finding, Ref
 from safecity.places import Places, VisitFilter, Visits
 from safecity.places.models import Door
 from safecity.places.schemas import BuildingIn, CompoundIn, FlatIn, IdCardIn, LandlordIn, TenantIn
+from safecity.registry.models import Area
 from safecity.security.roles import Role
 from safecity.store import transaction
 from tests.browser.livecity import Credentials, LiveCity, valid_id_number, watched_page
@@ -44,14 +45,14 @@ def phone(browser: Any, live: LiveCity) -> Iterator[Any]:
         yield fresh
 
 
-def _compound(live: LiveCity) -> str:
-    """A compound of the test city's community with building 3号楼 near Wuma Street."""
+def _compound(live: LiveCity, community: str = COMMUNITY, name: str = "蝉街小区") -> str:
+    """A compound of a community (the test city's) with buildings 3号楼 and 5号楼 near Wuma Street."""
     n = next(_serial)
     places = live.platform.service(Places)
     compound = f"CPW{n}"
     places.add_compound(
         SYSTEM,
-        CompoundIn(id=compound, name="蝉街小区", community_id=COMMUNITY, lat=28.006, lon=120.657),
+        CompoundIn(id=compound, name=name, community_id=community, lat=28.006, lon=120.657),
         resource="setup",
     )
     for building, name, lat in ((f"B{n}a", "3号楼", 28.0065), (f"B{n}b", "5号楼", 28.0080)):
@@ -286,3 +287,54 @@ def test_the_officer_records_an_outcome_on_the_visit_list_with_the_round_on_the_
     expect(other).to_contain_text("Whole building")
     wide = phone.evaluate("document.documentElement.scrollWidth")
     assert wide <= PHONE["width"], f"the visit list is {wide} px wide on a phone"
+
+
+def _wait_for_tasks(live: LiveCity, alerts: set[str]) -> None:
+    visits = live.platform.service(Visits)
+    deadline = time.monotonic() + 10
+    while not alerts <= {
+        t.alert_id
+        for p in visits.tasks(SYSTEM, VisitFilter(status="all"), resource="test").places
+        for f in p.flats
+        for t in f.tasks
+    }:
+        assert time.monotonic() < deadline, "the visit list did not take the warnings"
+        time.sleep(0.1)
+
+
+def test_an_officer_of_two_communities_narrows_the_list_to_one(live: LiveCity, phone: Any) -> None:
+    with transaction(live.platform.session_factory) as session:
+        if session.get(Area, "C010102") is None:
+            session.add(
+                Area(id="C010102", kind="community", name="蝉街社区", parent_id="S0101", station_id="S0101")
+            )
+    here, there = _compound(live), _compound(live, "C010102", "百里坊")
+    alerts = {
+        _warn(
+            live,
+            here,
+            flat=None,
+            building=f"B{here.removeprefix('CPW')}a",
+            severity="low",
+            title="夜间异常进出",
+        ),
+        _warn(
+            live,
+            there,
+            flat=None,
+            building=f"B{there.removeprefix('CPW')}a",
+            severity="low",
+            title="夜间异常进出",
+        ),
+    }
+    _wait_for_tasks(live, alerts)
+    officer = live.account(Role.COMMUNITY_OFFICER, areas=(COMMUNITY, "C010102"))
+    sign_in(phone, live, officer, start="/visits", lands="/visits")
+    there_place = phone.locator(f'.place-item[data-place="building:B{there.removeprefix("CPW")}a"]')
+    expect(there_place).to_contain_text("百里坊 · 3号楼")
+    chooser = phone.get_by_label("Community")
+    expect(chooser).to_be_visible()
+    chooser.select_option(label="蝉街社区")
+    expect(phone.locator(".place-item")).to_have_count(1)
+    expect(there_place).to_be_visible()
+    assert_chinese_renders(phone, "百里坊")

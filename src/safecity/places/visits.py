@@ -292,7 +292,8 @@ class Visits:
         """Record what a visit found; done unless no one was home (then it stays on the list)."""
         now = self._now()
         with transaction(self._sessions) as session:
-            task = session.get(VisitTask, task_id)
+            # Locked (PostgreSQL): of two officers recording at once, the second sees the first's outcome.
+            task = session.get(VisitTask, task_id, with_for_update=True)
             if task is None:
                 raise PlaceNotFound("visit", task_id)
             ctx.require_area(task.community_id, what=f"visit {task_id}")

@@ -6,14 +6,14 @@ import { api, h, plainError, timeEl } from './common.js';
 const $ = (id) => document.getElementById(id);
 const ui = {
   list: $('place-list'), empty: $('visits-empty'), error: $('visits-error'), notice: $('visits-notice'),
-  status: $('visit-status'), count: $('visit-count'), summary: $('round-summary'), position: $('use-position'),
+  status: $('visit-status'), community: $('visit-community'), communityField: $('community-field'), count: $('visit-count'), summary: $('round-summary'), position: $('use-position'),
   precision: document.querySelector('#precision-table tbody'), precisionEmpty: $('precision-empty'),
 };
 const OUTCOMES = [
   ['confirmed', 'Confirmed'], ['explained', 'Explained'], ['no_one_home', 'No one home'], ['false_alarm', 'False alarm'],
 ];
 const OUTCOME_WORDS = Object.fromEntries(OUTCOMES);
-const state = { position: null, list: null };
+const state = { position: null, list: null, areaNames: new Map(), communities: new Set() };
 const cityMap = CityMap.create($('map'), $('map-message'));
 const mapReady = cityMap ? cityMap.loadCity() : Promise.resolve();
 
@@ -74,6 +74,7 @@ function placeItem(place, order) {
 
 async function load() {
   const params = new URLSearchParams({ status: ui.status.value });
+  if (ui.community.value) params.set('community_id', ui.community.value);
   if (state.position) {
     params.set('lat', state.position[0].toFixed(6));
     params.set('lon', state.position[1].toFixed(6));
@@ -87,6 +88,7 @@ async function load() {
   }
   state.list = list;
   ui.error.hidden = true;
+  offerCommunities(list);
   const orderOf = new Map(list.round.stops.filter((s) => s.lat !== null).map((s) => [s.key, s.order]));
   ui.list.replaceChildren(...list.places.map((p) => placeItem(p, orderOf.get(p.key))));
   ui.empty.hidden = list.places.length > 0;
@@ -102,6 +104,26 @@ async function load() {
 }
 
 let startMarker = null;
+
+// The communities the officer has tasks in, to narrow the list (and start the round at one's centre).
+function offerCommunities(list) {
+  const before = state.communities.size;
+  for (const place of list.places) for (const flat of place.flats) for (const t of flat.tasks) state.communities.add(t.community_id);
+  if (state.communities.size === before) return;
+  const chosen = ui.community.value;
+  ui.community.replaceChildren(h('option', { value: '' }, 'All of mine'),
+    ...[...state.communities].sort().map((id) => h('option', { value: id }, state.areaNames.get(id) || id)));
+  ui.community.value = chosen;
+  ui.communityField.hidden = state.communities.size < 2;
+}
+
+async function loadAreaNames() {
+  try {
+    for (const area of await api('GET', '/api/v1/areas?kind=community')) state.areaNames.set(area.id, area.name);
+  } catch (_) {
+    /* names are a nicety: ids are shown instead */
+  }
+}
 
 async function drawRound(round) {
   if (!cityMap) return;
@@ -166,6 +188,7 @@ async function markVisited(flat, button) {
 }
 
 ui.status.addEventListener('change', load);
+ui.community.addEventListener('change', load);
 ui.position.addEventListener('click', () => {
   if (!navigator.geolocation) {
     say('This browser cannot tell where you are; the round starts from the community centre.', true);
@@ -177,4 +200,4 @@ ui.position.addEventListener('click', () => {
     { enableHighAccuracy: true, timeout: 10000 });
 });
 
-load();
+loadAreaNames().then(load);
