@@ -3,6 +3,8 @@ the round from the community centre, outcomes and precision within the caller's 
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -54,6 +56,11 @@ class Setup:
 
 @pytest.fixture
 def setup(session_factory: sessionmaker[Session], clock: ManualClock) -> Setup:
+    """The small city below on each backend."""
+    return seed(session_factory, clock)
+
+
+def seed(session_factory: sessionmaker[Session], clock: ManualClock) -> Setup:
     """Communities C1 (with a centre) and C2; CP1 in C1 with building B1 and flat 3-201; CP2 in C2."""
     with transaction(session_factory) as session:
         session.add(Area(id="D1", kind="district", name="鹿城区"))
@@ -197,3 +204,38 @@ def test_a_warning_closed_in_the_console_meanwhile_keeps_its_outcome(setup: Setu
     assert setup.alerts.get(second).alert.status == "new"  # closing an alert needs alerts.act
     details = [e.detail for _, e in setup.trail.entries if e.action == "visits.outcome"]
     assert [d["alert_closed_as"] for d in details] == [None, None]
+
+
+@pytest.mark.integration
+def test_of_two_officers_recording_at_once_one_wins_on_postgresql(
+    postgres_url: str, clock: ManualClock
+) -> None:
+    from safecity.store import make_engine, make_session_factory
+    from safecity.store.db import Base
+    from tests.conftest import _load_models
+
+    _load_models()
+    engine = make_engine(postgres_url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    try:
+        setup_ = seed(make_session_factory(engine), clock)
+        raise_warning(setup_, 1)
+        [task_id] = setup_.visits.catch_up()
+        barrier = threading.Barrier(2)
+
+        def record(outcome: str) -> str:
+            barrier.wait()
+            try:
+                setup_.visits.record_outcome(OFFICER, task_id, OutcomeIn(outcome=outcome), resource="t")
+            except PlaceConflict:
+                return "refused"
+            return outcome
+
+        with ThreadPoolExecutor(2) as pool:
+            results = sorted(pool.map(record, ["confirmed", "false_alarm"]))
+        assert results.count("refused") == 1, results
+        [row] = setup_.visits.precision(OFFICER, resource="t")
+        assert row.confirmed + row.false_alarm == 1
+    finally:
+        engine.dispose()
