@@ -3,15 +3,19 @@ the round from the community centre, outcomes and precision within the caller's 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.alerts import AlertService
+from safecity.bus import ALERTS, MemoryBus
 from safecity.core.audit import AuditEntry
 from safecity.core.clock import ManualClock
 from safecity.core.context import Context
@@ -239,3 +243,47 @@ def test_of_two_officers_recording_at_once_one_wins_on_postgresql(
         assert row.confirmed + row.false_alarm == 1
     finally:
         engine.dispose()
+
+
+async def test_the_worker_follows_raised_housing_alerts_and_survives_a_failed_take(setup: Setup) -> None:
+    bus = MemoryBus()
+    await bus.start()
+    real_get = setup.alerts.get
+    asked: list[str] = []
+    failing: set[str] = set()
+
+    def flaky_get(alert_id: str, **kw: Any) -> Any:
+        asked.append(alert_id)
+        if alert_id in failing:
+            raise RuntimeError("the database went away")
+        return real_get(alert_id, **kw)
+
+    setup.alerts.get = flaky_get  # type: ignore[method-assign]
+    worker = asyncio.create_task(setup.visits.follow(bus, group="test-visits"))
+    try:
+        await asyncio.sleep(0.05)  # subscribed, and caught up with nothing
+        first, second = raise_warning(setup, 1), raise_warning(setup, 2)
+        other = raise_warning(setup, 3, kind="hotlist")
+        failing.add(first)
+        for alert_id, kind in (
+            (first, "housing_group_renting"),
+            (other, "hotlist"),
+            (second, "housing_group_renting"),
+        ):
+            notice = {"type": "AlertRaised", "alert_id": alert_id, "rule_kind": kind}
+            await bus.publish(ALERTS, notice)
+            await bus.publish(ALERTS, {**notice, "type": "AlertUpdated"})  # updates make no task
+        for _ in range(100):
+            listed = await asyncio.to_thread(setup.visits.tasks, OFFICER, VisitFilter(), resource="t")
+            if listed.shown_tasks:
+                break
+            await asyncio.sleep(0.02)
+        made = {t.alert_id for p in listed.places for f in p.flats for t in f.tasks}
+        assert made == {second}  # the failed take did not stop the worker
+        assert other not in asked  # not a housing kind: the worker never looked it up
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        await bus.close()
+    assert len(setup.visits.catch_up()) == 1  # the next start makes the one that failed
