@@ -270,6 +270,10 @@ def test_the_officer_records_an_outcome_on_the_visit_list_with_the_round_on_the_
     shoot(phone, "visits-round")
     phone.set_viewport_size(PHONE)
 
+    place.get_by_role("button", name="Visited today").click()
+    expect(phone.locator("#visits-notice")).to_contain_text("Flat 3-301 marked visited on")
+    expect(place).to_contain_text(re.compile(r"visited \d{4}-\d{2}-\d{2}"))
+
     task = place.locator(".task-item").first
     task.locator("textarea").fill("三人合租，已登记两人，已提醒房东")
     task.get_by_role("button", name="Confirmed").click()
