@@ -49,9 +49,20 @@ def _swipe(api: TestClient, door: dict[str, str], number: str, at: datetime) -> 
     assert answer.json()["accepted"] == 1, answer.text
 
 
-def _tenant(api: TestClient, housing: Housing, number: str, moved_in: datetime) -> int:
-    body = {"card": card(number), "starts_at": moved_in.isoformat()}
-    answer = api.post(f"/api/v1/flats/{housing.flat_id}/tenants", json=body, headers=housing.landlord)
+def _tenant(
+    api: TestClient,
+    housing: Housing,
+    number: str,
+    moved_in: datetime,
+    *,
+    other: bool = False,
+    name: str = "陈平",
+) -> int:
+    body = {"card": card(number, name=name), "starts_at": moved_in.isoformat()}
+    flat, headers = (
+        (housing.other_flat_id, housing.other_landlord) if other else (housing.flat_id, housing.landlord)
+    )
+    answer = api.post(f"/api/v1/flats/{flat}/tenants", json=body, headers=headers)
     assert answer.status_code == 201, answer.text
     return int(answer.json()["tenant"]["tenancy_id"])
 
@@ -68,6 +79,8 @@ def test_a_landlord_sees_which_tenants_have_not_swiped_at_their_doors(
     own_gate = _door(api, platform, "DOOR-CP1", "CP1")
     other_gate = _door(api, platform, "DOOR-CP2", "CP2")
     month_ago, lately = T0 - timedelta(days=30), T0 - timedelta(days=2)
+    # C lives in the other compound too, registered there first under another name.
+    _tenant(api, housing, C, month_ago, other=True, name="王五")
     a, b, c = (_tenant(api, housing, n, month_ago) for n in (A, B, C))
     d = _tenant(api, housing, D, lately)
     _swipe(api, own_gate, A, T0 - timedelta(days=1))
@@ -80,6 +93,7 @@ def test_a_landlord_sees_which_tenants_have_not_swiped_at_their_doors(
     assert quiet[b]["last_swipe_at"].startswith((T0 - timedelta(days=6)).date().isoformat())
     assert (quiet[c]["last_swipe_at"], quiet[c]["quiet_days"]) == (None, 30)
     assert quiet[c]["id_number"] == C[:6] + "********" + C[-4:]
+    assert quiet[c]["name"] == "陈平"  # as this landlord registered them, not the registry's name
     assert list(quiet) == [c, b]  # the longest quiet first
 
     # Over a shorter time, A (a day) and D (moved in two days ago, never swiped) are quiet too.

@@ -7,7 +7,22 @@ from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import AccessChanged
 from safecity.places.housing import Places
 from safecity.places.quiet import TenantSwipes
+from safecity.places.vehicles import Vehicles
+from safecity.places.visitors import Visitors
 from safecity.places.visits import RaisedWarning, VisitFilter, Visits
+from safecity.places.zones import Zones
 
-__all__ = ["AccessChanged", "PlaceConflict", "PlaceNotFound", "Places", "PlacesError"]
-__all__ += ["RaisedWarning", "TenantSwipes", "VisitFilter", "Visits"]
+__all__ = [
+    "AccessChanged",
+    "PlaceConflict",
+    "PlaceNotFound",
+    "Places",
+    "PlacesError",
+    "RaisedWarning",
+    "TenantSwipes",
+    "Vehicles",
+    "VisitFilter",
+    "Visitors",
+    "Visits",
+    "Zones",
+]

@@ -9,10 +9,18 @@ from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
 from safecity.core.worker import Task
+from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
+from safecity.places.gate import VEHICLES
 from safecity.places.housing import Places
+from safecity.places.intrusion import KIND as INTRUSION
+from safecity.places.intrusion import ZONES
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
 from safecity.places.quiet import TenantSwipes
+from safecity.places.vehicles import VehicleFacts, Vehicles
+from safecity.places.visitors import Visitors
 from safecity.places.visits import Visits
+from safecity.places.zones import ZoneFacts, Zones
+from safecity.rules.facts import FactSource
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -44,6 +52,23 @@ def _workers(platform: Any) -> list[Task]:
     # Housing warnings become the community officer's visits as the alert service raises them.
     visits = platform.service(Visits)
     return [Task("places-visits", lambda: visits.follow(platform.bus))]
+
+
+def _visitors(platform: Any) -> Visitors:
+    return Visitors(
+        platform.session_factory,
+        platform.security,
+        now=platform.clock.now,
+        pseudonymize=platform.pseudonyms.pseudonym,
+    )
+
+
+def _zones(platform: Any) -> Zones:
+    return Zones(platform.session_factory, platform.security)
+
+
+def _vehicles(platform: Any) -> Vehicles:
+    return Vehicles(platform.session_factory, platform.security, now=platform.clock.now)
 
 
 def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
@@ -88,7 +113,20 @@ CAPABILITY = Capability(
     name="places",
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
     requires=("registry", "alerts", "security"),
-    extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS)
-    + (Service(Visits, _visits), Service(TenantSwipes, _tenant_swipes)),
+    extensions=(
+        Service(Places, _places),
+        Service(Visitors, _visitors),
+        Service(Zones, _zones),
+        FactSource(ZONES, ZoneFacts),
+        INTRUSION,
+        Service(Vehicles, _vehicles),
+        FactSource(VEHICLES, VehicleFacts),
+        UNREGISTERED_VEHICLE,
+        ENDED_TENANCIES,
+        EXPIRED_VISITOR_PASSES,
+        DONE_VISITS,
+        Service(Visits, _visits),
+        Service(TenantSwipes, _tenant_swipes),
+    ),
     build=_workers,
 )

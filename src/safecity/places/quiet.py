@@ -92,7 +92,8 @@ class TenantSwipes:
                     tenancy_id=t.tenancy.id,
                     flat_id=t.flat.id,
                     flat_number=t.flat.number,
-                    name=person.name,
+                    # As the registrar gave it, like the tenant list (older tenancies kept none).
+                    name=t.tenancy.name or person.name,
                     id_number=mask_id_number(person.id_number) or "",
                     starts_at=t.tenancy.starts_at,
                     last_swipe_at=seen,

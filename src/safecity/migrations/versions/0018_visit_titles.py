@@ -1,7 +1,7 @@
 """visit tasks carry the warning's title, so the officer's list says what to look for
 
-Revision ID: 0015
-Revises: 0012
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0012"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
