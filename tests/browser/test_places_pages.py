@@ -113,6 +113,7 @@ def test_a_landlord_registers_a_tenant_from_the_reader_sees_occupancy_and_checks
     expect(items).to_have_count(3)
     first = phone.locator(f'.flat-item[data-flat="{flats["3-201"]}"]')
     expect(first).to_contain_text("0 / 2 tenants")
+    expect(first).to_contain_text("蝉街小区 3号楼")  # where it is, by name
     # The tenant of a month who never opened the gate is asked about; those of today are not yet.
     quiet = phone.locator("#quiet-list .quiet-item")
     expect(quiet).to_have_count(1)

@@ -14,7 +14,7 @@ const CARD_FIELDS = ['id_number', 'name', 'sex', 'ethnicity', 'birth_date', 'add
 const state = { flats: [], open: new Set(), photo: null, fromReader: false };
 
 function flatLabel(flat) {
-  return flat.number + ' · ' + flat.compound_id + ' / ' + flat.building_id;
+  return flat.number + ' · ' + flat.compound_name + ' ' + flat.building_name;
 }
 
 // --- flats and tenants ---------------------------------------------------------------------------
@@ -33,7 +33,7 @@ function flatItem(flat) {
   return h('li', { class: 'flat-item', dataset: { flat: flat.id, over: flat.over_capacity ? 'yes' : 'no' } },
     h('div', { class: 'flat-head' },
       h('h2', { class: 'flat-number' }, flat.number),
-      h('span', { class: 'muted flat-where' }, flat.compound_id + ' / ' + flat.building_id)),
+      h('span', { class: 'muted flat-where' }, flat.compound_name + ' ' + flat.building_name)),
     occupancy(flat),
     h('div', { class: 'buttons' },
       h('button', { type: 'button', 'aria-expanded': open ? 'true' : 'false',
