@@ -8,8 +8,10 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
+from safecity.places.facts import FACT_SOURCE
 from safecity.places.housing import Places
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -65,5 +67,12 @@ CAPABILITY = Capability(
     name="places",
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
     requires=("registry", "alerts", "security"),
-    extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS),
+    extensions=(
+        Service(Places, _places),
+        ENDED_TENANCIES,
+        EXPIRED_VISITOR_PASSES,
+        DONE_VISITS,
+        FACT_SOURCE,
+        *HOUSING_RULE_KINDS,
+    ),
 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
+import polars as pl
 from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -127,3 +128,11 @@ def store_pseudonyms(session: Session, rows: list[tuple[int, str, str | None]]) 
         .values(id_pseudonym=bindparam("idp"), phone_pseudonym=bindparam("php")),
         [{"pid": pid, "idp": idp, "php": php} for pid, idp, php in rows],
     )
+
+
+def id_pseudonym_frame(session: Session) -> pl.DataFrame:
+    """Every person's identity pseudonym under the current key (person_id, card), for rules' joins."""
+    rows = session.execute(
+        select(Person.id, Person.id_pseudonym).where(Person.id_pseudonym.is_not(None))
+    ).all()
+    return pl.DataFrame(rows, schema={"person_id": pl.Int64, "card": pl.String}, orient="row")
