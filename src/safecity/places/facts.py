@@ -84,6 +84,52 @@ class SortedKeys:
         return out
 
 
+DOORS = {
+    "device": pl.String,
+    "door_name": pl.String,
+    "compound_id": pl.String,
+    "building_id": pl.String,
+    "shop_id": pl.Int64,
+    "community_id": pl.String,
+}
+BUILDINGS = {
+    "building_id": pl.String,
+    "building_name": pl.String,
+    "compound_id": pl.String,
+    "community_id": pl.String,
+    "capacity": pl.Int64,
+}
+FLATS = {
+    "flat_id": pl.Int64,
+    "flat_number": pl.String,
+    "building_id": pl.String,
+    "compound_id": pl.String,
+    "capacity": pl.Int64,
+    "use": pl.String,
+    "landlord_id": pl.Int64,
+}
+TENANTS = {
+    "person_id": pl.Int64,
+    "tenancy_id": pl.Int64,
+    "flat_id": pl.Int64,
+    "starts_at": pl.Datetime("us", "UTC"),
+}
+VISITORS = {"person_id": pl.Int64, "flat_id": pl.Int64, "building_id": pl.String}
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryFrames:
+    """The registry's places as read, before codes and keys (columns: the schemas above)."""
+
+    doors: pl.DataFrame
+    buildings: pl.DataFrame
+    flats: pl.DataFrame
+    tenants: pl.DataFrame  # open tenancies
+    visitors: pl.DataFrame  # passes not revoked that name a flat
+    cards: pl.DataFrame  # person_id, card: identity pseudonyms under the current key
+    registered: pl.Series  # person ids ever registered to places (tenancy, pass, landlord, shop owner)
+
+
 @dataclass(frozen=True, slots=True)
 class PlaceView:
     """One load of the registry's places.
@@ -129,7 +175,7 @@ class PlaceFacts:
         with self._lock:
             if self._view is None:
                 with self._factory() as session:
-                    self._view = self._load(session)
+                    self._view = self.assemble(self.read(session))
             return self._view
 
     def code(self, entity: str, key: str) -> int:
@@ -174,8 +220,8 @@ class PlaceFacts:
             for row in doors.iter_rows(named=True)
         }
 
-    def _load(self, session: Session) -> PlaceView:
-        doors = self._doors(session)
+    def read(self, session: Session) -> RegistryFrames:
+        """The registry's places as plain frames (one query each)."""
         buildings = _frame(
             session.execute(
                 select(
@@ -189,18 +235,7 @@ class PlaceFacts:
                 .outerjoin(Flat, Flat.building_id == Building.id)
                 .group_by(Building.id, Building.name, Building.compound_id, Compound.community_id)
             ).all(),
-            {
-                "building_id": pl.String,
-                "building_name": pl.String,
-                "compound_id": pl.String,
-                "community_id": pl.String,
-                "capacity": pl.Int64,
-            },
-        )
-        buildings = buildings.with_columns(
-            pl.Series(
-                "building_code", [self.code(BUILDING, b) for b in buildings["building_id"]], dtype=pl.Int64
-            )
+            BUILDINGS,
         )
         flats = _frame(
             session.execute(
@@ -214,32 +249,15 @@ class PlaceFacts:
                     Flat.landlord_id,
                 ).join(Building, Flat.building_id == Building.id)
             ).all(),
-            {
-                "flat_id": pl.Int64,
-                "flat_number": pl.String,
-                "building_id": pl.String,
-                "compound_id": pl.String,
-                "capacity": pl.Int64,
-                "use": pl.String,
-                "landlord_id": pl.Int64,
-            },
+            FLATS,
         )
-        cards = registry.id_pseudonym_frame(session)
         tenants = _frame(
             session.execute(
                 select(Tenancy.person_id, Tenancy.id, Tenancy.flat_id, Tenancy.starts_at).where(
                     Tenancy.checked_out_at.is_(None)
                 )
             ).all(),
-            {
-                "person_id": pl.Int64,
-                "tenancy_id": pl.Int64,
-                "flat_id": pl.Int64,
-                "starts_at": pl.Datetime("us", "UTC"),
-            },
-        )
-        tenants = tenants.join(cards, on="person_id").join(
-            flats.select("flat_id", "building_id", "compound_id", "landlord_id"), on="flat_id"
+            TENANTS,
         )
         visitors = _frame(
             session.execute(
@@ -247,34 +265,62 @@ class PlaceFacts:
                 .join(Flat, VisitorPass.flat_id == Flat.id)
                 .where(VisitorPass.revoked_at.is_(None))
             ).all(),
-            {"person_id": pl.Int64, "flat_id": pl.Int64, "building_id": pl.String},
-        ).join(cards, on="person_id")
-        residents = pl.concat(
-            [
-                tenants.select("card", "flat_id", "building_id", pl.lit("tenant").alias("via")),
-                visitors.select("card", "flat_id", "building_id", pl.lit("visitor").alias("via")),
-            ]
-        ).unique(["card", "building_id"], keep="first", maintain_order=True)
-        codes = np.array([self.code(BUILDING, b) for b in residents["building_id"]], dtype=np.int64)
-        ever = {
-            int(p)
-            for (p,) in session.execute(
-                union(
-                    select(Tenancy.person_id),
-                    select(VisitorPass.person_id),
-                    select(Landlord.person_id),
-                    select(Shop.owner_person_id),
-                )
-            ).all()
-        }
-        known = cards.filter(pl.col("person_id").is_in(sorted(ever)))["card"]
-        return PlaceView(
-            doors=doors,
+            VISITORS,
+        )
+        ever = session.execute(
+            union(
+                select(Tenancy.person_id),
+                select(VisitorPass.person_id),
+                select(Landlord.person_id),
+                select(Shop.owner_person_id),
+            )
+        ).all()
+        return RegistryFrames(
+            doors=self._doors(session),
             buildings=buildings,
             flats=flats,
             tenants=tenants,
+            visitors=visitors,
+            cards=registry.id_pseudonym_frame(session),
+            registered=pl.Series("person_id", [p for (p,) in ever], dtype=pl.Int64),
+        )
+
+    def assemble(self, frames: RegistryFrames) -> PlaceView:
+        """The view rules read: codes given, tenants and visitors by card, the lookup keys built."""
+        doors = frames.doors.with_columns(
+            pl.Series("compound_code", self._codes_of(COMPOUND, frames.doors["compound_id"]), dtype=pl.Int64),
+            pl.Series("building_code", self._codes_of(BUILDING, frames.doors["building_id"]), dtype=pl.Int64),
+        )
+        buildings = frames.buildings.with_columns(
+            pl.Series(
+                "building_code", self._codes_of(BUILDING, frames.buildings["building_id"]), dtype=pl.Int64
+            )
+        )
+        cards = frames.cards
+        tenants = frames.tenants.join(cards, on="person_id").join(
+            frames.flats.select("flat_id", "building_id", "compound_id", "landlord_id"), on="flat_id"
+        )
+        visitors = frames.visitors.join(cards, on="person_id")
+        residents = (
+            pl.concat(
+                [
+                    tenants.select("card", "flat_id", "building_id", pl.lit("tenant").alias("via")),
+                    visitors.select("card", "flat_id", "building_id", pl.lit("visitor").alias("via")),
+                ]
+            )
+            .unique(["card", "building_id"], keep="first", maintain_order=True)
+            .join(buildings.select("building_id", "building_code"), on="building_id", maintain_order="left")
+        )
+        known = cards.filter(pl.col("person_id").is_in(frames.registered.implode()))["card"]
+        return PlaceView(
+            doors=doors,
+            buildings=buildings,
+            flats=frames.flats,
+            tenants=tenants,
             residents=residents,
-            resident_keys=SortedKeys(place_key(card_hashes(residents["card"]), codes)),
+            resident_keys=SortedKeys(
+                place_key(card_hashes(residents["card"]), residents["building_code"].to_numpy())
+            ),
             known_cards=SortedKeys(card_hashes(known)),
         )
 
@@ -288,41 +334,17 @@ class PlaceFacts:
                 Door.shop_id,
             ).outerjoin(Building, Door.building_id == Building.id)
         ).all()
-        doors = _frame(
-            rows,
-            {
-                "device": pl.String,
-                "door_name": pl.String,
-                "compound_id": pl.String,
-                "building_id": pl.String,
-                "shop_id": pl.Int64,
-            },
-        )
         communities = dict(session.execute(select(Compound.id, Compound.community_id)).all())
         shops = dict(session.execute(select(Shop.id, Shop.community_id)).all())
-        return doors.with_columns(
-            pl.Series(
-                "community_id",
-                [
-                    communities.get(c) if c is not None else shops.get(s)
-                    for c, s in zip(doors["compound_id"], doors["shop_id"], strict=True)
-                ],
-                dtype=pl.String,
-            ),
-            pl.Series(
-                "compound_code",
-                [self._code_or_none(COMPOUND, c) for c in doors["compound_id"]],
-                dtype=pl.Int64,
-            ),
-            pl.Series(
-                "building_code",
-                [self._code_or_none(BUILDING, b) for b in doors["building_id"]],
-                dtype=pl.Int64,
-            ),
-        )
+        with_community = [
+            (*row, communities.get(row[2]) if row[2] is not None else shops.get(row[4])) for row in rows
+        ]
+        return _frame(with_community, DOORS)
 
-    def _code_or_none(self, entity: str, key: str | None) -> int:
-        return -1 if key is None else self.code(entity, key)
+    def _codes_of(self, entity: str, keys: pl.Series) -> list[int]:
+        """Codes of a column of ids (-1 for none), each distinct id coded once."""
+        distinct = {k: self.code(entity, k) for k in keys.drop_nulls().unique().to_list()}
+        return [-1 if k is None else distinct[k] for k in keys.to_list()]
 
 
 def _frame(rows: Any, schema: dict[str, Any]) -> pl.DataFrame:
@@ -352,4 +374,14 @@ def door_refs(row: dict[str, Any]) -> tuple[Ref, ...]:
 
 FACT_SOURCE = FactSource(NAME, PlaceFacts)
 
-__all__ = ["BUILDING", "DOOR", "FACT_SOURCE", "NAME", "PlaceFacts", "PlaceView", "SortedKeys", "card_hashes"]
+__all__ = [
+    "BUILDING",
+    "DOOR",
+    "FACT_SOURCE",
+    "NAME",
+    "PlaceFacts",
+    "PlaceView",
+    "RegistryFrames",
+    "SortedKeys",
+    "card_hashes",
+]
