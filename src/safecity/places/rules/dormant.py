@@ -23,6 +23,7 @@ from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 from safecity.rules.base import EVIDENCE_COLUMNS
 
 PERSON = "person"
+FOLD_ROWS = 1_000_000
 
 
 class DormantTenantParams(RuleParams):
@@ -43,6 +44,7 @@ class DormantTenantRule(HousingRule):
         self.params: DormantTenantParams = config.typed_params()
         self._silence = timedelta(days=self.params.days)
         self._pending: list[pl.DataFrame] = []
+        self._pending_rows = 0
         self._last: pl.DataFrame | None = None  # card_h -> the card's latest swipe
         self._started: datetime | None = None
         self._checked: datetime | None = None
@@ -55,10 +57,10 @@ class DormantTenantRule(HousingRule):
             return []
         swipes = places_of(facts).swipes(batch)
         if not swipes.is_empty():
-            self._pending.append(
-                swipes.select("card_h", *EVIDENCE_COLUMNS).sort("ts").unique("card_h", keep="last")
-            )
-        if len(self._pending) >= 64:
+            # Folded (sorted, one row per card) only every million swipes: per batch it is a copy.
+            self._pending.append(swipes.select("card_h", *EVIDENCE_COLUMNS))
+            self._pending_rows += swipes.height
+        if self._pending_rows >= FOLD_ROWS:
             self._fold()
         return []
 
@@ -144,7 +146,7 @@ class DormantTenantRule(HousingRule):
         if not self._pending:
             return
         frames = self._pending if self._last is None else [self._last, *self._pending]
-        self._pending = []
+        self._pending, self._pending_rows = [], 0
         self._last = pl.concat(frames, how="vertical_relaxed").sort("ts").unique("card_h", keep="last")
 
 

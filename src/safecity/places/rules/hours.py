@@ -17,7 +17,15 @@ import polars as pl
 from pydantic import Field
 
 from safecity.core.finding import Finding
-from safecity.places.rules.common import CARD, HousingRule, evidence, first, place_refs, places_of
+from safecity.places.rules.common import (
+    CARD,
+    HousingRule,
+    evidence,
+    first,
+    local_clock,
+    place_refs,
+    places_of,
+)
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 
 HOURS = 24
@@ -55,15 +63,15 @@ class UnusualHoursRule(HousingRule):
         entries = places.swipes(batch).filter(pl.col("granted"))
         if entries.is_empty():
             return []
-        local = pl.col("ts").dt.convert_time_zone(self.params.timezone)
+        day, local_hour = local_clock(entries["ts"], self.params.timezone)
         entries = entries.with_columns(
+            day,
+            local_hour,
             pl.when(pl.col("building_code") >= 0)
             .then(pl.col("building_code"))
             .otherwise(pl.col("compound_code"))
             .fill_null(-1)
             .alias("place"),
-            local.dt.hour().cast(pl.Int64).alias("hour"),
-            local.dt.date().alias("day"),
         ).filter(pl.col("place") >= 0)
         if entries.is_empty():
             return []

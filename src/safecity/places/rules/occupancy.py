@@ -29,11 +29,12 @@ from pydantic import Field
 from safecity.core.finding import Finding, Ref
 from safecity.places.facts import BUILDING
 from safecity.places.models import FLAT
-from safecity.places.rules.common import HousingRule, evidence, first, place_refs, places_of
+from safecity.places.rules.common import HousingRule, evidence, first, local_clock, place_refs, places_of
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 from safecity.rules.base import EVIDENCE_COLUMNS
 
-_KEY = ["building_id", "card_h", "day"]
+_KEY = ["building_code", "card_h", "day"]
+FOLD_ROWS = 1_000_000  # pending entries folded into the state before the next tick
 Level = Literal["flat", "building"]
 LEVELS: tuple[Level, ...] = ("flat", "building")
 
@@ -62,6 +63,7 @@ class GroupRentingRule(HousingRule):
         super().__init__(config)
         self.params: GroupRentingParams = config.typed_params()
         self._pending: list[pl.DataFrame] = []
+        self._pending_rows = 0
         self._days: pl.DataFrame | None = None  # one row per (building, card, day): the day's last entry
         self._checked: datetime | None = None
         self._reported: dict[str, int] = {}
@@ -76,11 +78,14 @@ class GroupRentingRule(HousingRule):
             .filter(pl.col("granted") & pl.col("building_id").is_not_null() & pl.col("subject").is_not_null())
         )
         if not entries.is_empty():
-            day = pl.col("ts").dt.convert_time_zone(self.params.timezone).dt.date().alias("day")
+            day, _ = local_clock(entries["ts"], self.params.timezone)
             self._pending.append(
-                entries.select(*_KEY[:2], day, "flat_id", "via", *EVIDENCE_COLUMNS).unique(_KEY, keep="last")
+                entries.select(
+                    "building_code", "card_h", "building_id", "flat_id", "via", *EVIDENCE_COLUMNS
+                ).with_columns(day)
             )
-        if len(self._pending) >= 64:  # memory stays flat between ticks
+            self._pending_rows += entries.height
+        if self._pending_rows >= FOLD_ROWS:  # memory stays flat between ticks
             self._fold()
         return []
 
@@ -97,8 +102,8 @@ class GroupRentingRule(HousingRule):
         view = places_of(facts).view()
         residents = (
             self._days.sort("ts")
-            .group_by("building_id", "card_h")
-            .agg(pl.col("day").n_unique().alias("n_days"), pl.all().exclude("building_id", "card_h").last())
+            .group_by("building_code", "card_h")
+            .agg(pl.col("day").n_unique().alias("n_days"), pl.all().exclude("building_code", "card_h").last())
             .filter(pl.col("n_days") >= self.params.min_days)
         )
         findings: list[Finding] = []
@@ -168,7 +173,7 @@ class GroupRentingRule(HousingRule):
         if not self._pending:
             return
         frames = self._pending if self._days is None else [self._days, *self._pending]
-        self._pending = []
+        self._pending, self._pending_rows = [], 0
         days = pl.concat(frames, how="vertical_relaxed").sort("ts").unique(_KEY, keep="last")
         period = timedelta(days=self.params.days - 1)
         self._days = days.filter(pl.col("day") >= pl.col("day").max() - period)

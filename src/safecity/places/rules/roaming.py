@@ -15,11 +15,11 @@ import polars as pl
 from pydantic import Field
 
 from safecity.core.finding import Finding
-from safecity.places.rules.common import CARD, HousingRule, evidence, place_refs, places_of
+from safecity.places.rules.common import CARD, HousingRule, evidence, local_clock, place_refs, places_of
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 from safecity.rules.base import EVIDENCE_COLUMNS
 
-_KEY = ["card_h", "day", "compound_id"]
+_KEY = ["card_h", "day", "compound_code"]
 _ONE_DAY = timedelta(days=1)
 FOLD_ROWS = 500_000  # pending entries that make a count before the next tick (memory stays flat)
 
@@ -56,9 +56,9 @@ class ManyCompoundsRule(HousingRule):
         )
         if entries.is_empty():
             return []
-        day = pl.col("ts").dt.convert_time_zone(self.params.timezone).dt.date().alias("day")
-        entries = entries.select("card_h", day, "compound_id", "building_id", *EVIDENCE_COLUMNS).unique(
-            _KEY, keep="first"
+        day, _ = local_clock(entries["ts"], self.params.timezone)
+        entries = entries.select("card_h", "compound_code", "compound_id", *EVIDENCE_COLUMNS).with_columns(
+            day
         )
         self._pending.append(entries)
         self._pending_rows += entries.height
