@@ -103,6 +103,27 @@ def test_a_new_tenancy_reaches_the_facts_after_places_change(
     assert out.select("flat_id", "known").row(0) == (town.flats["102"], True)
 
 
+def test_a_card_living_in_two_buildings_is_placed_in_the_one_it_swiped_at(
+    session_factory: sessionmaker[Session], facts: LiveFacts, town: Town, swipes: Swipes
+) -> None:
+    with session_factory() as s, s.begin():  # T1 also registered in flat 201 of B2 (allowed, and warned)
+        s.add(
+            Tenancy(
+                flat_id=town.flats["201"],
+                person_id=town.person_ids["T1"],
+                starts_at=T0,
+                registered_at=T0,
+                registered_by="t",
+                registered_via="typed",
+            )
+        )
+    places: PlaceFacts = facts.source("places")
+
+    out = places.swipes(swipes([{"subject": town.cards["T1"], "device": d} for d in ("D1", "D2", "D3")]))
+
+    assert out["flat_id"].to_list() == [town.flats["101"], town.flats["201"], None]
+
+
 # --- repeated denied attempts -----------------------------------------------------------------
 
 

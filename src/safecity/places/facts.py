@@ -148,7 +148,8 @@ class PlaceView:
     tenants: pl.DataFrame
     residents: pl.DataFrame
     resident_keys: SortedKeys
-    known_cards: SortedKeys  # every card ever registered to places: tenants, visitors, landlords, shop owners
+    card_index: SortedKeys  # every card ever registered to places: tenants, visitors, landlords, shop owners
+    card_homes: pl.DataFrame  # aligned with it: building_code, flat_id, via of its first home; multi
 
 
 class PlaceFacts:
@@ -200,13 +201,26 @@ class PlaceFacts:
         swipes = batch.filter(pl.col("kind") == RecordKind.DOOR_SWIPE.value)
         swipes = swipes.join(view.doors, on="device", how="left")
         hashes = card_hashes(swipes["subject"].fill_null(""))
-        where = view.resident_keys.find(place_key(hashes, swipes["building_code"].fill_null(-1).to_numpy()))
-        lived = view.residents.select("flat_id", "via")[np.maximum(where, 0)]
+        # One search finds the card and its first home; only cards living in several buildings
+        # (a tenant registered twice, a visitor with passes in two places) take a second one.
+        row = view.card_index.find(hashes)
+        known = row >= 0
+        home = view.card_homes[np.maximum(row, 0)]
+        building = swipes["building_code"].fill_null(-1).to_numpy()
+        at_home = known & (home["building_code"].fill_null(-2).to_numpy() == building)
+        flat, via = home["flat_id"].set(pl.Series(~at_home), None), home["via"].set(pl.Series(~at_home), None)
+        other = np.flatnonzero(known & ~at_home & home["multi"].to_numpy())
+        if other.size:
+            where = view.resident_keys.find(place_key(hashes[other], building[other]))
+            found = where >= 0
+            lived = view.residents[where[found]]
+            flat = flat.scatter(other[found], lived["flat_id"])
+            via = via.scatter(other[found], lived["via"])
         swipes = swipes.with_columns(
             pl.Series("card_h", hashes, dtype=pl.UInt64),
-            pl.Series("known", view.known_cards.find(hashes) >= 0),
-            lived["flat_id"].set(pl.Series(where < 0), None),
-            lived["via"].set(pl.Series(where < 0), None),
+            pl.Series("known", known),
+            flat.alias("flat_id"),
+            via.alias("via"),
             (pl.col("code") == "granted").fill_null(False).alias("granted"),
         )
         self._last = (batch, swipes)
@@ -311,7 +325,25 @@ class PlaceFacts:
             .unique(["card", "building_id"], keep="first", maintain_order=True)
             .join(buildings.select("building_id", "building_code"), on="building_id", maintain_order="left")
         )
-        known = cards.filter(pl.col("person_id").is_in(frames.registered.implode()))["card"]
+        known = pl.concat(
+            [cards.filter(pl.col("person_id").is_in(frames.registered.implode()))["card"], residents["card"]]
+        ).unique(maintain_order=True)
+        homes = (
+            pl.DataFrame({"card": known})
+            .join(
+                residents.unique("card", keep="first", maintain_order=True).select(
+                    "card", "building_code", "flat_id", "via"
+                ),
+                on="card",
+                how="left",
+                maintain_order="left",
+            )
+            .with_columns(
+                pl.col("card")
+                .is_in(residents.filter(pl.col("card").is_duplicated())["card"].implode())
+                .alias("multi")
+            )
+        )
         return PlaceView(
             doors=doors,
             buildings=buildings,
@@ -321,7 +353,8 @@ class PlaceFacts:
             resident_keys=SortedKeys(
                 place_key(card_hashes(residents["card"]), residents["building_code"].to_numpy())
             ),
-            known_cards=SortedKeys(card_hashes(known)),
+            card_index=SortedKeys(card_hashes(homes["card"])),
+            card_homes=homes.drop("card"),
         )
 
     def _doors(self, session: Session) -> pl.DataFrame:
