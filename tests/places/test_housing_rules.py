@@ -340,6 +340,22 @@ def test_a_tenant_silent_for_seven_days_is_warned_of_once_with_the_landlord(
     assert dormant.tick(facts, T0 + timedelta(days=9)) == []
 
 
+def test_a_late_backlog_or_a_reload_of_places_never_makes_a_live_tenant_dormant(
+    facts: LiveFacts, town: Town, swipes: Swipes
+) -> None:
+    dormant = make("housing_dormant_tenant", days=7)
+    recent = T0 + timedelta(days=7, hours=12)
+    dormant.evaluate(swipes([{"subject": town.cards["T1"], "ts": recent}]), facts, T0)
+    facts.source("places").invalidate()  # a registration elsewhere reloads the view: rows renumbered
+    old = swipes([{"subject": town.cards["T1"], "ts": T0, "device": "G1"}])  # a controller's backlog
+    dormant.evaluate(old, facts, recent)
+
+    reported = {f.subject for f in dormant.tick(facts, T0 + timedelta(days=8))}
+
+    assert str(town.tenancies["T1"]) not in reported
+    assert str(town.tenancies["T2"]) in reported
+
+
 # --- unusual hours ----------------------------------------------------------------------------
 
 

@@ -66,6 +66,12 @@ class SortedKeys:
         self._order = np.argsort(keys, kind="stable")
         self._keys = keys[self._order]
 
+    def keys(self) -> np.ndarray:
+        """The keys in the order they were given (row i's key)."""
+        out = np.empty_like(self._keys)
+        out[self._order] = self._keys
+        return out
+
     def __len__(self) -> int:
         return int(self._keys.size)
 
@@ -191,7 +197,8 @@ class PlaceFacts:
         """The batch's door swipes with where they were made and who the card is (same frame per batch).
 
         Adds: door_name, compound_id, building_id, shop_id, community_id, compound_code,
-        building_code (-1 if none), card_h (u64), known (card registered to places), flat_id and
+        building_code (-1 if none), card_h (u64), known (card registered to places), card_row (its
+        row in the view's `card_index`, -1 if unknown: stable until the view reloads), flat_id and
         via ("tenant" | "visitor") of the card in the building it swiped at, granted (bool).
         """
         last = self._last
@@ -219,6 +226,7 @@ class PlaceFacts:
         swipes = swipes.with_columns(
             pl.Series("card_h", hashes, dtype=pl.UInt64),
             pl.Series("known", known),
+            pl.Series("card_row", row, dtype=pl.Int64),
             flat.alias("flat_id"),
             via.alias("via"),
             (pl.col("code") == "granted").fill_null(False).alias("granted"),

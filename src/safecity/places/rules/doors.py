@@ -98,7 +98,7 @@ class DeniedAttemptsRule(HousingRule):
         """Count the batch's denied swipes into the window; warn for each door over the count."""
         if batch.is_empty():
             return []
-        denied = places_of(facts).swipes(batch).filter(~pl.col("granted"))
+        denied = places_of(facts).swipes(batch).select(*_KEEP, "granted").filter(~pl.col("granted"))
         if denied.is_empty():
             return []
         if self.params.per == "card_at_door":
@@ -151,7 +151,8 @@ class UnknownCardRule(HousingRule):
         """Pick swipes of unknown cards; warn for each card reaching the count."""
         if batch.is_empty():
             return []
-        unknown = places_of(facts).swipes(batch).filter(~pl.col("known") & pl.col("subject").is_not_null())
+        swipes = places_of(facts).swipes(batch).select(*_KEEP, "known")
+        unknown = swipes.filter(~pl.col("known") & pl.col("subject").is_not_null())
         if unknown.is_empty():
             return []
         findings = []

@@ -75,6 +75,7 @@ class GroupRentingRule(HousingRule):
         entries = (
             places_of(facts)
             .swipes(batch)
+            .select("building_code", "card_h", "building_id", "flat_id", "via", "granted", *EVIDENCE_COLUMNS)
             .filter(pl.col("granted") & pl.col("building_id").is_not_null() & pl.col("subject").is_not_null())
         )
         if not entries.is_empty():

@@ -52,6 +52,7 @@ class ManyCompoundsRule(HousingRule):
         entries = (
             places_of(facts)
             .swipes(batch)
+            .select("card_h", "compound_code", "compound_id", "granted", *EVIDENCE_COLUMNS)
             .filter(pl.col("granted") & pl.col("compound_id").is_not_null() & pl.col("subject").is_not_null())
         )
         if entries.is_empty():
