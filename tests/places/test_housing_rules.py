@@ -226,19 +226,31 @@ def test_one_card_entering_four_compounds_in_a_day_is_warned_of_at_the_tick(
         ]
     )
 
-    assert roaming.evaluate(batch, facts, T0 + timedelta(hours=5)) == []
-    [finding] = roaming.tick(facts, T0 + timedelta(hours=5))
+    [finding] = roaming.evaluate(batch, facts, T0 + timedelta(hours=5))
 
     assert finding.subject == town.cards["T4"] and finding.facts["compounds"] == ["CP1", "CP2", "CP3", "CP4"]
-    assert [e.device for e in finding.evidence] == ["G1", "G2", "G3", "G4"]
+    # T4 lives in CP2: entering home counts, and the entries elsewhere are the evidence.
+    assert finding.facts["home_compound"] == "CP2" and finding.facts["entered_away"] == ["CP1", "CP3", "CP4"]
+    assert [e.device for e in finding.evidence] == ["G1", "G3", "G4"]
     assert {Ref(COMPOUND, f"CP{n}") for n in range(1, 5)} <= set(finding.refs)
-    # The same day again with nothing new: no second warning; a fifth compound extends it.
-    assert roaming.tick(facts, T0 + timedelta(hours=6)) == []
-    roaming.evaluate(
-        swipes([{"subject": town.cards["T4"], "device": "G5", "ts": T0 + timedelta(hours=7)}]), facts, T0
-    )
-    [again] = roaming.tick(facts, T0 + timedelta(hours=8))
+    # The same compounds again: no second warning; a fifth compound extends it.
+    again_g1 = swipes([{"subject": town.cards["T4"], "device": "G1", "ts": T0 + timedelta(hours=6)}])
+    assert roaming.evaluate(again_g1, facts, T0) == []
+    g5 = swipes([{"subject": town.cards["T4"], "device": "G5", "ts": T0 + timedelta(hours=7)}])
+    [again] = roaming.evaluate(g5, facts, T0)
     assert again.dedup_key == finding.dedup_key and again.facts["compound_count"] == 5
+
+
+def test_a_card_without_a_home_counts_every_compound(
+    pseudonymizer: Pseudonymizer, facts: LiveFacts, town: Town, swipes: Swipes
+) -> None:
+    roaming = make("housing_many_compounds", compounds=4)
+    lent = pseudonymizer.pseudonym(id_number(91))
+    batch = swipes([{"subject": lent, "device": f"G{n}", "ts": T0 + timedelta(hours=n)} for n in range(1, 5)])
+
+    [finding] = roaming.evaluate(batch, facts, T0)
+
+    assert finding.facts["home_compound"] is None and finding.facts["compound_count"] == 4
 
 
 def test_compounds_are_counted_per_local_day(facts: LiveFacts, town: Town, swipes: Swipes) -> None:
@@ -250,8 +262,7 @@ def test_compounds_are_counted_per_local_day(facts: LiveFacts, town: Town, swipe
             for n, m in ((1, -30), (2, -20), (3, 20), (4, 30))
         ]
     )
-    roaming.evaluate(batch, facts, midnight)
-    assert roaming.tick(facts, midnight + timedelta(hours=1)) == []
+    assert roaming.evaluate(batch, facts, midnight) == []
 
 
 # --- group renting ----------------------------------------------------------------------------

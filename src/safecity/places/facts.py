@@ -155,7 +155,7 @@ class PlaceView:
     residents: pl.DataFrame
     resident_keys: SortedKeys
     card_index: SortedKeys  # every card ever registered to places: tenants, visitors, landlords, shop owners
-    card_homes: pl.DataFrame  # aligned with it: building_code, flat_id, via of its first home; multi
+    card_homes: pl.DataFrame  # aligned: building_code, compound_code, flat_id, via of its first home; multi
 
 
 class PlaceFacts:
@@ -316,7 +316,10 @@ class PlaceFacts:
         buildings = frames.buildings.with_columns(
             pl.Series(
                 "building_code", self._codes_of(BUILDING, frames.buildings["building_id"]), dtype=pl.Int64
-            )
+            ),
+            pl.Series(
+                "compound_code", self._codes_of(COMPOUND, frames.buildings["compound_id"]), dtype=pl.Int64
+            ),
         )
         cards = frames.cards
         tenants = frames.tenants.join(cards, on="person_id").join(
@@ -331,7 +334,11 @@ class PlaceFacts:
                 ]
             )
             .unique(["card", "building_id"], keep="first", maintain_order=True)
-            .join(buildings.select("building_id", "building_code"), on="building_id", maintain_order="left")
+            .join(
+                buildings.select("building_id", "building_code", "compound_code"),
+                on="building_id",
+                maintain_order="left",
+            )
         )
         known = pl.concat(
             [cards.filter(pl.col("person_id").is_in(frames.registered.implode()))["card"], residents["card"]]
@@ -340,7 +347,7 @@ class PlaceFacts:
             pl.DataFrame({"card": known})
             .join(
                 residents.unique("card", keep="first", maintain_order=True).select(
-                    "card", "building_code", "flat_id", "via"
+                    "card", "building_code", "compound_code", "flat_id", "via"
                 ),
                 on="card",
                 how="left",
