@@ -197,9 +197,10 @@ class PlaceFacts:
         """The batch's door swipes with where they were made and who the card is (same frame per batch).
 
         Adds: door_name, compound_id, building_id, shop_id, community_id, compound_code,
-        building_code (-1 if none), card_h (u64), known (card registered to places), card_row (its
-        row in the view's `card_index`, -1 if unknown: stable until the view reloads), flat_id and
-        via ("tenant" | "visitor") of the card in the building it swiped at, granted (bool).
+        building_code (-1 if none), door_row (the door's row in the view), card_h (u64), known
+        (card registered to places), card_row (its row in the view's `card_index`, -1 if
+        unknown: stable until the view reloads), flat_id and via ("tenant" | "visitor") of the
+        card in the building it swiped at, granted (bool).
         """
         last = self._last
         if last is not None and last[0] is batch:
@@ -312,6 +313,7 @@ class PlaceFacts:
         doors = frames.doors.with_columns(
             pl.Series("compound_code", self._codes_of(COMPOUND, frames.doors["compound_id"]), dtype=pl.Int64),
             pl.Series("building_code", self._codes_of(BUILDING, frames.doors["building_id"]), dtype=pl.Int64),
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("door_row"),
         )
         buildings = frames.buildings.with_columns(
             pl.Series(
