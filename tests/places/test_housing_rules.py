@@ -297,6 +297,9 @@ def test_a_flat_with_more_residents_than_its_capacity_is_warned_of(
     assert {Ref(FLAT, str(town.flats["101"])), Ref(COMPOUND, "CP1"), Ref("building", "B1")} <= set(
         finding.refs
     )
+    # Evidence: the residents' entries of the last day, at the building's door.
+    assert finding.evidence and {e.device for e in finding.evidence} == {"D1"}
+    assert {e.subject for e in finding.evidence} <= set(residents)
 
 
 def test_a_building_with_more_residents_than_its_flats_hold_is_warned_of(
@@ -311,6 +314,16 @@ def test_a_building_with_more_residents_than_its_flats_hold_is_warned_of(
 
     assert finding.subject == "B1" and finding.facts["capacity"] == 5 and finding.facts["residents"] == 6
     assert finding.facts["residents_not_registered_here"] == 1
+
+
+def test_residents_of_days_gone_by_are_not_counted(facts: LiveFacts, town: Town, swipes: Swipes) -> None:
+    renting = make("housing_group_renting", days=7, min_days=3)
+    crowd = [town.cards[n] for n in ("T1", "T2", "V1", "V2")]
+    renting.evaluate(_days(swipes, crowd, "D1", 3), facts, T0)  # a crowded week, ten days ago
+    later = T0 + timedelta(days=10)
+    renting.evaluate(_days(swipes, crowd[:2], "D1", 3, start=later), facts, later)
+
+    assert renting.tick(facts, later + timedelta(days=3)) == []
 
 
 def test_tenants_living_within_capacity_raise_nothing(facts: LiveFacts, town: Town, swipes: Swipes) -> None:

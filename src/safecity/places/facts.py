@@ -199,8 +199,9 @@ class PlaceFacts:
         Adds: door_name, compound_id, building_id, shop_id, community_id, compound_code,
         building_code (-1 if none), door_row (the door's row in the view), card_h (u64), known
         (card registered to places), card_row (its row in the view's `card_index`, -1 if
-        unknown: stable until the view reloads), flat_id and via ("tenant" | "visitor") of the
-        card in the building it swiped at, granted (bool).
+        unknown: stable until the view reloads), home_building_code and home_compound_code (of the
+        card's first home, -1 if none), flat_id and via ("tenant" | "visitor") of the card in the
+        building it swiped at, granted (bool).
         """
         last = self._last
         if last is not None and last[0] is batch:
@@ -228,6 +229,8 @@ class PlaceFacts:
             pl.Series("card_h", hashes, dtype=pl.UInt64),
             pl.Series("known", known),
             pl.Series("card_row", row, dtype=pl.Int64),
+            home["building_code"].set(pl.Series(~known), None).fill_null(-1).alias("home_building_code"),
+            home["compound_code"].set(pl.Series(~known), None).fill_null(-1).alias("home_compound_code"),
             flat.alias("flat_id"),
             via.alias("via"),
             (pl.col("code") == "granted").fill_null(False).alias("granted"),

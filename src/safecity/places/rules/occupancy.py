@@ -16,25 +16,32 @@ Defined on what the doors see, over the last `days` local days:
 Registered tenants over capacity are warned of at registration already (places/warnings.py);
 this rule sees the people the registrations do not show. It counts when the engine ticks, at
 most every `check_every_minutes`, and warns again only if a place's residents grow.
+
+State, sized for 1.4 million tenants: entries of a card at its own home building (nearly all)
+set one bit per local day in a 64-bit mask by card row (days modulo 64, so `days` is at most
+60); the few entries elsewhere are kept as rows. Counting is a popcount. A warning's evidence is
+its residents' entries of the last `evidence_hours` (the raw entries of a week cost 1 s a tick).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
+import numpy as np
 import polars as pl
 from pydantic import Field
 
 from safecity.core.finding import Finding, Ref
-from safecity.places.facts import BUILDING
+from safecity.places.facts import BUILDING, PlaceView
 from safecity.places.models import FLAT
 from safecity.places.rules.common import HousingRule, evidence, first, local_clock, place_refs, places_of
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 from safecity.rules.base import EVIDENCE_COLUMNS
 
 _KEY = ["building_code", "card_h", "day"]
-FOLD_ROWS = 1_000_000  # pending entries folded into the state before the next tick
+_EPOCH = date(1970, 1, 1)
+_BITS = 64
 Level = Literal["flat", "building"]
 LEVELS: tuple[Level, ...] = ("flat", "building")
 
@@ -42,19 +49,20 @@ LEVELS: tuple[Level, ...] = ("flat", "building")
 class GroupRentingParams(RuleParams):
     """More residents (cards entering on several days) than a flat's or building's capacity."""
 
-    days: int = Field(7, ge=1, le=90, description="The period looked at, in local days.")
-    min_days: int = Field(3, ge=1, le=90, description="Days of entries that make a card a resident.")
+    days: int = Field(7, ge=1, le=60, description="The period looked at, in local days.")
+    min_days: int = Field(3, ge=1, le=60, description="Days of entries that make a card a resident.")
     ratio: float = Field(1.0, ge=0.5, le=10, description="Residents over capacity times this are too many.")
     min_excess: int = Field(1, ge=1, le=100, description="Residents above the limit before it is a warning.")
     levels: list[Level] = Field(
         default_factory=lambda: list(LEVELS), min_length=1, description="Places judged."
     )
     check_every_minutes: float = Field(60, gt=0, le=24 * 60, description="How often residents are counted.")
+    evidence_hours: float = Field(24, gt=0, le=7 * 24, description="Entries kept as a warning's evidence.")
     timezone: str = Field("Asia/Shanghai", description="Where a day begins and ends (IANA name).")
 
 
 class GroupRentingRule(HousingRule):
-    """Keeps each card's days of entry per building; counts residents per flat and building on tick."""
+    """Day masks of cards at home, rows of cards elsewhere; residents counted per place on tick."""
 
     kind = "housing_group_renting"
     default_title = "More people living here than it holds"
@@ -62,32 +70,43 @@ class GroupRentingRule(HousingRule):
     def __init__(self, config: RuleConfig) -> None:
         super().__init__(config)
         self.params: GroupRentingParams = config.typed_params()
-        self._pending: list[pl.DataFrame] = []
-        self._pending_rows = 0
-        self._days: pl.DataFrame | None = None  # one row per (building, card, day): the day's last entry
+        self._view: PlaceView | None = None
+        self._mask = np.zeros(0, dtype=np.uint64)  # by card row: local days (mod 64) it entered home
+        self._newest = -1  # the newest local day seen (days since 1970)
+        self._away: pl.DataFrame | None = (
+            None  # entries outside the card's home: last per (building, card, day)
+        )
+        self._recent: list[pl.DataFrame] = []  # entries of the last `evidence_hours`, for evidence
         self._checked: datetime | None = None
         self._reported: dict[str, int] = {}
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
-        """Keep the batch's last entry per (building, card, day)."""
+        """Mark each card's day of entry at home; keep entries elsewhere as rows."""
         if batch.is_empty():
             return []
-        entries = (
-            places_of(facts)
-            .swipes(batch)
-            .select("building_code", "card_h", "building_id", "flat_id", "via", "granted", *EVIDENCE_COLUMNS)
-            .filter(pl.col("granted") & pl.col("building_id").is_not_null() & pl.col("subject").is_not_null())
-        )
-        if not entries.is_empty():
-            day, _ = local_clock(entries["ts"], self.params.timezone)
-            self._pending.append(
-                entries.select(
-                    "building_code", "card_h", "building_id", "flat_id", "via", *EVIDENCE_COLUMNS
-                ).with_columns(day)
-            )
-            self._pending_rows += entries.height
-        if self._pending_rows >= FOLD_ROWS:  # memory stays flat between ticks
-            self._fold()
+        places = places_of(facts)
+        swipes = places.swipes(batch)
+        if swipes.is_empty():
+            return []
+        self._follow(places.view())
+        building = swipes["building_code"].fill_null(-1).to_numpy()
+        entered = swipes["granted"].to_numpy() & (building >= 0) & swipes["subject"].is_not_null().to_numpy()
+        if not entered.any():
+            return []
+        day, _ = local_clock(swipes["ts"], self.params.timezone)
+        days = day.cast(pl.Int32).to_numpy().astype(np.int64)
+        self._advance(int(days[entered].max()))
+        fresh = entered & (days > self._newest - _BITS)  # older than the masks reach: nothing to mark
+        at_home = fresh & (building == swipes["home_building_code"].to_numpy())
+        rows = swipes["card_row"].to_numpy()
+        bits = np.left_shift(np.uint64(1), (days[at_home] % _BITS).astype(np.uint64))
+        np.bitwise_or.at(self._mask, rows[at_home], bits)
+        kept = swipes.select("building_code", "card_h", "building_id", "flat_id", "via", *EVIDENCE_COLUMNS)
+        kept = kept.with_columns(day)
+        self._recent.append(kept.filter(pl.Series(entered)))
+        away = np.flatnonzero(fresh & ~at_home)
+        if away.size:
+            self._keep_away(kept[away])
         return []
 
     def tick(self, facts: Facts, now: datetime) -> list[Finding]:
@@ -97,31 +116,53 @@ class GroupRentingRule(HousingRule):
         ):
             return []
         self._checked = now
-        self._fold()
-        if self._days is None or self._days.is_empty():
+        if self._newest < 0:
             return []
         view = places_of(facts).view()
-        residents = (
-            self._days.sort("ts")
-            .group_by("building_code", "card_h")
-            .agg(pl.col("day").n_unique().alias("n_days"), pl.all().exclude("building_code", "card_h").last())
-            .filter(pl.col("n_days") >= self.params.min_days)
-        )
+        self._follow(view)
+        self._prune()
+        residents = self._residents(view)
+        if residents.is_empty():
+            return []
         findings: list[Finding] = []
         if "flat" in self.params.levels:
             flats = residents.filter(pl.col("flat_id").is_not_null()).join(
-                view.flats.select("flat_id", "flat_number", "capacity", "compound_id"), on="flat_id"
+                view.flats.select("flat_id", "flat_number", "capacity"), on="flat_id"
             )
             tenants = view.tenants.group_by("flat_id").agg(pl.len().alias("registered"))
             findings += self._judge(flats, "flat_id", tenants, now)
         if "building" in self.params.levels:
             buildings = residents.join(
-                view.buildings.select("building_id", "capacity", "compound_id", "building_name"),
-                on="building_id",
+                view.buildings.select("building_id", "capacity"), on="building_id"
             ).filter(pl.col("capacity") > 0)
             tenants = view.tenants.group_by("building_id").agg(pl.len().alias("registered"))
             findings += self._judge(buildings, "building_id", tenants, now)
         return findings
+
+    def _residents(self, view: PlaceView) -> pl.DataFrame:
+        """Every resident card: building_id, compound_id, card_h, and flat_id and via if attributed."""
+        window = np.uint64(0)
+        for d in range(self._newest - self.params.days + 1, self._newest + 1):
+            window |= np.left_shift(np.uint64(1), np.uint64(d % _BITS))
+        at_home = np.flatnonzero(np.bitwise_count(self._mask & window) >= self.params.min_days)
+        homes = (
+            view.card_homes[at_home]
+            .select("building_code", "flat_id", "via")
+            .with_columns(pl.Series("card_h", view.card_index.keys()[at_home], dtype=pl.UInt64))
+        )
+        parts = [homes]
+        if self._away is not None:
+            oldest = _EPOCH + timedelta(days=self._newest - self.params.days + 1)
+            parts.append(
+                self._away.filter(pl.col("day") >= oldest)
+                .group_by("building_code", "card_h")
+                .agg(pl.col("day").n_unique().alias("n_days"), pl.col("flat_id").last(), pl.col("via").last())
+                .filter(pl.col("n_days") >= self.params.min_days)
+                .select("building_code", "flat_id", "via", "card_h")
+            )
+        residents = pl.concat(parts, how="vertical_relaxed")
+        codes = view.buildings.select("building_code", "building_id", "compound_id")
+        return residents.join(codes, on="building_code")
 
     def _judge(
         self, residents: pl.DataFrame, place: str, tenants: pl.DataFrame, now: datetime
@@ -141,13 +182,14 @@ class GroupRentingRule(HousingRule):
             self._reported[key] = row["residents"]
             rows = residents.filter(pl.col(place) == row[place])
             attributed = rows.filter(pl.col("flat_id").is_not_null())
+            seen = self._entries(rows)
             findings.append(
                 self.finding(
                     subject_kind=entity,
                     subject=str(row[place]),
                     dedup_key=f"group:{key}",
                     now=now,
-                    items=evidence(rows),
+                    items=evidence(seen),
                     facts={
                         entity: row[place],
                         "flat_number": first(rows, "flat_number") if entity == FLAT else None,
@@ -162,22 +204,62 @@ class GroupRentingRule(HousingRule):
                         "min_days": self.params.min_days,
                     },
                     refs=(
-                        *place_refs(rows.select("device", "compound_id", "building_id")),
+                        *place_refs(rows.select("compound_id", "building_id")),
+                        *place_refs(seen.select("device")),
                         Ref(entity, str(row[place])),
                     ),
                 )
             )
         return findings
 
-    def _fold(self) -> None:
-        """Merge pending entries into the per-day state and drop days older than the period."""
-        if not self._pending:
+    def _entries(self, residents: pl.DataFrame) -> pl.DataFrame:
+        """The residents' recent entries at their building (a warning's evidence)."""
+        recent = pl.concat(self._recent, how="vertical_relaxed") if self._recent else None
+        if recent is None:
+            return pl.DataFrame(schema=dict.fromkeys(EVIDENCE_COLUMNS, pl.String))
+        return recent.join(
+            residents.select("building_id", "card_h"), on=["building_id", "card_h"], how="semi"
+        )
+
+    def _keep_away(self, rows: pl.DataFrame) -> None:
+        away = rows if self._away is None else pl.concat([self._away, rows], how="vertical_relaxed")
+        self._away = away.unique(_KEY, keep="last", maintain_order=True)
+
+    def _advance(self, day: int) -> None:
+        """A new newest day clears the mask bits it takes over from 64 days ago."""
+        if day <= self._newest:
             return
-        frames = self._pending if self._days is None else [self._days, *self._pending]
-        self._pending, self._pending_rows = [], 0
-        days = pl.concat(frames, how="vertical_relaxed").sort("ts").unique(_KEY, keep="last")
-        period = timedelta(days=self.params.days - 1)
-        self._days = days.filter(pl.col("day") >= pl.col("day").max() - period)
+        if self._newest < 0 or day - self._newest >= _BITS:
+            self._mask[:] = 0
+        else:
+            clear = np.uint64(0)
+            for d in range(self._newest + 1, day + 1):
+                clear |= np.left_shift(np.uint64(1), np.uint64(d % _BITS))
+            self._mask &= ~clear
+        self._newest = day
+
+    def _prune(self) -> None:
+        """Drop kept rows older than the period, and evidence older than `evidence_hours`."""
+        if self._away is not None:
+            oldest = _EPOCH + timedelta(days=self._newest - self.params.days + 1)
+            self._away = self._away.filter(pl.col("day") >= oldest)
+        if self._recent:
+            recent = pl.concat(self._recent, how="vertical_relaxed")
+            newest = recent["ts"].max()
+            if isinstance(newest, datetime):
+                self._recent = [
+                    recent.filter(pl.col("ts") > newest - timedelta(hours=self.params.evidence_hours))
+                ]
+
+    def _follow(self, view: PlaceView) -> None:
+        """Carry the day masks over to a reloaded view (card rows are renumbered; hashes are not)."""
+        if view is self._view:
+            return
+        mask = np.zeros(len(view.card_index), dtype=np.uint64)
+        if self._view is not None and self._mask.size:
+            moved = view.card_index.find(self._view.card_index.keys())
+            mask[moved[moved >= 0]] = self._mask[moved >= 0]
+        self._view, self._mask = view, mask
 
 
 GROUP_RENTING = RuleKind(GroupRentingRule.kind, GroupRentingParams, GroupRentingRule)
