@@ -81,7 +81,7 @@ class SortedKeys:
         if not self._keys.size or not keys.size:
             return out
         # Searching in sorted order keeps the binary searches in cache (26 ms -> 3 ms per 50,000).
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys)
         wanted = keys[order]
         at = np.searchsorted(self._keys, wanted)
         at[at >= self._keys.size] = 0

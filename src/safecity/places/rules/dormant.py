@@ -93,10 +93,9 @@ class DormantTenantRule(HousingRule):
         waiting = pl.concat(self._pending).filter(pl.col("card_row") >= 0)
         self._pending, self._pending_rows = [], 0
         rows = waiting["card_row"].to_numpy()
-        latest = np.flatnonzero(waiting["ts"].dt.epoch("ms").to_numpy() == self._last[rows])
-        # One per card: the last of its latest (np.unique on the reversed rows finds each card's last).
-        _, from_end = np.unique(rows[latest][::-1], return_index=True)
-        picked = latest[latest.size - 1 - from_end]
+        picked = np.flatnonzero(waiting["ts"].dt.epoch("ms").to_numpy() == self._last[rows])
+        # A card may have several swipes at its latest millisecond; any of them is its latest, so
+        # numpy's unspecified winner among repeated indices is right.
         into = rows[picked]
         self._event_id[into] = waiting["event_id"].to_numpy()[picked]
         self._corr_id[into] = waiting["corr_id"].to_numpy()[picked]
