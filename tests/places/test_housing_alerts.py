@@ -33,3 +33,25 @@ def test_housing_findings_become_alerts_routed_to_the_community_station(platform
     assert unknown.alert.subject == stranger and unknown.alert.subject_kind == "id_card"
     assert len(unknown.evidence) == 5
     platform.engine.dispose()
+
+
+def test_a_dormant_tenant_warning_texts_the_landlord(platform: Platform) -> None:  # noqa: F811
+    from safecity.registry.models import Person
+
+    town = build_town(platform.session_factory, platform.pseudonyms)
+    with platform.session_factory() as s, s.begin():
+        landlord = s.get(Person, town.person_ids["L"])
+        assert landlord is not None
+        landlord.phone = "13800138000"
+    platform.hub.emit([RegistryChanged(what="places")])
+    platform.rules.tick(T0)  # the rules start counting silence now
+
+    findings = platform.rules.tick(T0 + timedelta(days=8))
+    platform.handle_findings(findings)
+
+    dormant = [f for f in findings if f.rule_kind == "housing_dormant_tenant"]
+    assert len(dormant) == 4  # nobody swiped for eight days
+    notices = platform.alerts.pending_notices(limit=20)
+    assert len(notices) == 4 and {n.address for n in notices} == {"13800138000"}
+    assert any("flat 101, 1号楼" in n.body and "check them out" in n.body for n in notices)
+    platform.engine.dispose()

@@ -11,6 +11,7 @@ from safecity.core.capabilities import Capability, Service
 from safecity.places.facts import FACT_SOURCE
 from safecity.places.housing import Places
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.prompts import LANDLORDS
 from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
@@ -74,5 +75,6 @@ CAPABILITY = Capability(
         DONE_VISITS,
         FACT_SOURCE,
         *HOUSING_RULE_KINDS,
+        LANDLORDS,
     ),
 )
