@@ -109,7 +109,8 @@ def city(rng: np.random.Generator) -> tuple[RegistryFrames, pl.Series, np.ndarra
         },
         schema=FLATS,
     )
-    flat_of_tenant = rng.integers(0, flat_count, TENANT_COUNT)
+    # Two or three tenants a flat (capacity 3): the city is within its registrations.
+    flat_of_tenant = rng.permutation(flat_count)[np.arange(TENANT_COUNT) % flat_count]
     tenants = pl.DataFrame(
         {
             "person_id": np.arange(TENANT_COUNT),

@@ -173,16 +173,29 @@ class GroupRentingRule(HousingRule):
         over = counted.filter(
             (pl.col("residents") > limit) & (pl.col("residents") - limit >= self.params.min_excess)
         ).join(tenants, on=place, how="left")
-        findings = []
+        findings: list[Finding] = []
         entity = FLAT if place == "flat_id" else BUILDING
-        for row in over.iter_rows(named=True):
+        grown = [
+            row
+            for row in over.iter_rows(named=True)
+            if self._reported.get(f"{entity}:{row[place]}", 0) < row["residents"]
+        ]
+        if not grown:
+            return findings
+        # The places' residents and entries grouped once: per place, a filter of every resident
+        # and entry would make a tick quadratic in the places warned of.
+        wanted = pl.DataFrame({place: [row[place] for row in grown]}, schema={place: residents.schema[place]})
+        chosen = residents.join(wanted, on=place, how="semi")
+        by_place = {k[0]: g for k, g in chosen.group_by(place)}
+        entries = self._entries(chosen)
+        seen_by = self._by_place(entries, chosen, place)
+        empty = entries.clear()
+        for row in grown:
             key = f"{entity}:{row[place]}"
-            if self._reported.get(key, 0) >= row["residents"]:
-                continue
             self._reported[key] = row["residents"]
-            rows = residents.filter(pl.col(place) == row[place])
+            rows = by_place[row[place]]
             attributed = rows.filter(pl.col("flat_id").is_not_null())
-            seen = self._entries(rows)
+            seen = seen_by.get(row[place], empty)
             findings.append(
                 self.finding(
                     subject_kind=entity,
@@ -212,13 +225,23 @@ class GroupRentingRule(HousingRule):
             )
         return findings
 
+    @staticmethod
+    def _by_place(entries: pl.DataFrame, residents: pl.DataFrame, place: str) -> dict[object, pl.DataFrame]:
+        """Entries grouped by the place (flat or building) of the resident who made them."""
+        if entries.is_empty():
+            return {}
+        owners = residents.select(*dict.fromkeys(("building_id", "card_h", place)))
+        return {k[0]: g for k, g in entries.join(owners, on=["building_id", "card_h"]).group_by(place)}
+
     def _entries(self, residents: pl.DataFrame) -> pl.DataFrame:
         """The residents' recent entries at their building (a warning's evidence)."""
-        recent = pl.concat(self._recent, how="vertical_relaxed") if self._recent else None
-        if recent is None:
-            return pl.DataFrame(schema=dict.fromkeys(EVIDENCE_COLUMNS, pl.String))
-        return recent.join(
-            residents.select("building_id", "card_h"), on=["building_id", "card_h"], how="semi"
+        if not self._recent:
+            return pl.DataFrame(
+                schema={"building_id": pl.String, "card_h": pl.UInt64, "ts": pl.Datetime("ms", "UTC")}
+            )
+        self._recent = [pl.concat(self._recent, how="vertical_relaxed")]
+        return self._recent[0].join(
+            residents.select("building_id", "card_h").unique(), on=["building_id", "card_h"], how="semi"
         )
 
     def _keep_away(self, rows: pl.DataFrame) -> None:
