@@ -102,11 +102,13 @@ class GroupRentingRule(HousingRule):
         bits = np.left_shift(np.uint64(1), (days[at_home] % _BITS).astype(np.uint64))
         np.bitwise_or.at(self._mask, rows[at_home], bits)
         kept = swipes.select("building_code", "card_h", "building_id", "flat_id", "via", *EVIDENCE_COLUMNS)
-        kept = kept.with_columns(day)
-        self._recent.append(kept.filter(pl.Series(entered)))
+        # Kept whole (a selection costs nothing); the entries are picked when a tick prunes.
+        self._recent.append(kept.with_columns(pl.Series("_entered", entered)))
+        if len(self._recent) >= 64:  # memory stays flat without ticks too
+            self._prune()
         away = np.flatnonzero(fresh & ~at_home)
         if away.size:
-            self._keep_away(kept[away])
+            self._keep_away(kept[away].with_columns(day[away]))
         return []
 
     def tick(self, facts: Facts, now: datetime) -> list[Finding]:
@@ -240,8 +242,12 @@ class GroupRentingRule(HousingRule):
                 schema={"building_id": pl.String, "card_h": pl.UInt64, "ts": pl.Datetime("ms", "UTC")}
             )
         self._recent = [pl.concat(self._recent, how="vertical_relaxed")]
-        return self._recent[0].join(
-            residents.select("building_id", "card_h").unique(), on=["building_id", "card_h"], how="semi"
+        return (
+            self._recent[0]
+            .filter(pl.col("_entered"))
+            .join(
+                residents.select("building_id", "card_h").unique(), on=["building_id", "card_h"], how="semi"
+            )
         )
 
     def _keep_away(self, rows: pl.DataFrame) -> None:
@@ -270,9 +276,8 @@ class GroupRentingRule(HousingRule):
             recent = pl.concat(self._recent, how="vertical_relaxed")
             newest = recent["ts"].max()
             if isinstance(newest, datetime):
-                self._recent = [
-                    recent.filter(pl.col("ts") > newest - timedelta(hours=self.params.evidence_hours))
-                ]
+                since = newest - timedelta(hours=self.params.evidence_hours)
+                self._recent = [recent.filter(pl.col("_entered") & (pl.col("ts") > since))]
 
     def _follow(self, view: PlaceView) -> None:
         """Carry the day masks over to a reloaded view (card rows are renumbered; hashes are not)."""
