@@ -55,7 +55,15 @@ class BurstWindow:
             "event_id", keep="first"
         )
         self._rows = window.with_columns(pl.lit(False).alias("_new"))
-        counted = _rolling_counts(window, self.key, self.period)
+        # Only keys with enough rows in the whole window can reach the count in a sub-window:
+        # the rolling count runs on those few (most batches have none).
+        often = window.group_by(self.key).len().filter(pl.col("len") >= self.count)
+        wanted = often.join(rows.select(self.key).unique(), on=self.key, how="semi")[self.key]
+        if wanted.is_empty():
+            return {}
+        counted = _rolling_counts(
+            window.filter(pl.col(self.key).is_in(wanted.implode())), self.key, self.period
+        )
         hit_keys = counted.filter(pl.col("_new") & (pl.col("_n") >= self.count))[self.key].unique()
         if hit_keys.is_empty():
             return {}

@@ -54,6 +54,7 @@ class UnusualHoursRule(HousingRule):
         super().__init__(config)
         self.params: UnusualHoursParams = config.typed_params()
         self._hist = np.zeros((0, HOURS), dtype=np.int64)
+        self._total = np.zeros(0, dtype=np.int64)  # entries per place: the histogram's row sums, kept
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
         """Judge the batch's entries against each place's history, then learn them."""
@@ -78,17 +79,17 @@ class UnusualHoursRule(HousingRule):
         day, local_hour = local_clock(swipes["ts"], self.params.timezone)
         place, hour = codes[rows], local_hour.to_numpy()[rows]
         self._grow(places.codes())
-        hist = self._hist
-        total = hist.sum(axis=1)
+        hist, total = self._hist, self._total
         near = sum(
             hist[place, (hour + d) % HOURS]
             for d in range(-self.params.spread_hours, self.params.spread_hours + 1)
         )
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(total[place] > 0, near / np.maximum(total[place], 1), 1.0)
-        unusual = (total[place] >= self.params.min_history) & (share < self.params.max_share)
+        before = total[place]
+        share = near / np.maximum(before, 1)
+        unusual = (before >= self.params.min_history) & (share < self.params.max_share)
         # Learn after judging: an entry is never its own precedent.
-        hist += np.bincount(place * HOURS + hour, minlength=hist.size).reshape(hist.shape)
+        np.add.at(hist, (place, hour), 1)
+        np.add.at(total, place, 1)
         if not unusual.any():
             return []
         picked = rows[unusual]
@@ -97,7 +98,7 @@ class UnusualHoursRule(HousingRule):
             pl.Series("hour", hour[unusual]),
             pl.Series("place", place[unusual]),
             pl.Series("share", share[unusual]),
-            pl.Series("history", total[place[unusual]]),
+            pl.Series("history", before[unusual]),
         )
         return [self._finding(group, now) for _, group in flagged.group_by("place", "subject", "day")]
 
@@ -127,7 +128,9 @@ class UnusualHoursRule(HousingRule):
         if codes > self._hist.shape[0]:
             grown = np.zeros((codes, HOURS), dtype=np.int64)
             grown[: self._hist.shape[0]] = self._hist
-            self._hist = grown
+            total = np.zeros(codes, dtype=np.int64)
+            total[: self._total.size] = self._total
+            self._hist, self._total = grown, total
 
 
 UNUSUAL_HOURS = RuleKind(UnusualHoursRule.kind, UnusualHoursParams, UnusualHoursRule)
