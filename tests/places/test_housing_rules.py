@@ -504,3 +504,15 @@ def test_the_default_housing_rules_stay_silent_on_ordinary_traffic(
         for r in rules:  # called directly: the engine would log a rule that raised and go on
             found += r.evaluate(batch, facts, _local(day, 20)) + r.tick(facts, _local(day, 21))
     assert found == []
+
+
+def test_batches_without_door_swipes_pass_through_the_housing_rules(facts: LiveFacts, swipes: Swipes) -> None:
+    from tests.rules.conftest import records
+
+    rules = [
+        r for r in build_rules(parse_rules(DEFAULT_RULES_FILE.read_text())) if r.kind.startswith("housing_")
+    ]
+    bikes = records([{}, {"kind": "heartbeat", "subject_kind": "device", "subject": "BS-1"}])
+    for r in rules:  # directly: the engine would only log a rule that raised
+        assert r.evaluate(bikes, facts, T0) == [] and r.evaluate(bikes.clear(), facts, T0) == []
+        assert r.tick(facts, T0 + timedelta(days=1)) == []
