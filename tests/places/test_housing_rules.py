@@ -516,3 +516,47 @@ def test_batches_without_door_swipes_pass_through_the_housing_rules(facts: LiveF
     for r in rules:  # directly: the engine would only log a rule that raised
         assert r.evaluate(bikes, facts, T0) == [] and r.evaluate(bikes.clear(), facts, T0) == []
         assert r.tick(facts, T0 + timedelta(days=1)) == []
+
+
+def test_denied_attempts_can_be_counted_per_card_at_a_door(
+    facts: LiveFacts, town: Town, swipes: Swipes
+) -> None:
+    denied = make("housing_denied_attempts", attempts=3, minutes=10, per="card_at_door")
+    mixed = swipes(
+        [
+            {"subject": town.cards[n], "code": "denied", "ts": T0 + timedelta(minutes=i)}
+            for i, n in enumerate(("U", "T1", "T2"))
+        ]
+    )
+    assert denied.evaluate(mixed, facts, T0) == []  # three cards once each: not one card trying
+    again = swipes(
+        [
+            {"subject": town.cards["U"], "code": "denied", "ts": T0 + timedelta(minutes=4 + i)}
+            for i in range(2)
+        ]
+    )
+
+    [finding] = denied.evaluate(again, facts, T0)
+
+    assert finding.dedup_key == f"denied:D1|{town.cards['U']}" and finding.facts["distinct_cards"] == 1
+
+
+def test_a_watch_listed_card_at_a_device_that_is_no_door_still_raises_without_a_place(
+    session_factory: sessionmaker[Session], facts: LiveFacts, town: Town, swipes: Swipes
+) -> None:
+    [hotlist] = [
+        r
+        for r in build_rules(parse_rules(DEFAULT_RULES_FILE.read_text()))
+        if r.name == "wanted-person-at-door"
+    ]
+    with session_factory() as s, s.begin():
+        registry.list_person(
+            s, person_id=town.person_ids["T1"], reported_by="o", basis="warrant 1", owner="o", now=T0
+        )
+    facts.invalidate()
+
+    [finding] = hotlist.evaluate(
+        swipes([{"subject": town.cards["T1"], "device": "X9", "ts": T0 + timedelta(minutes=1)}]), facts, T0
+    )
+
+    assert "places" not in finding.facts and finding.ref(COMPOUND) is None
