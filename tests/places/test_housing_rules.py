@@ -560,3 +560,31 @@ def test_a_watch_listed_card_at_a_device_that_is_no_door_still_raises_without_a_
     )
 
     assert "places" not in finding.facts and finding.ref(COMPOUND) is None
+
+
+def test_places_changing_between_two_rules_of_one_batch_mix_no_rows(
+    session_factory: sessionmaker[Session], facts: LiveFacts, town: Town, swipes: Swipes
+) -> None:
+    dormant = make("housing_dormant_tenant", days=7)
+    dormant.tick(facts, T0)
+    recent = T0 + timedelta(days=7, hours=12)
+    batch = swipes([{"subject": town.cards[n], "ts": recent} for n in ("T2", "T3", "T4")])
+    places: PlaceFacts = facts.source("places")
+    places.swipes(batch)  # an earlier rule enriched the batch
+    with session_factory() as s, s.begin():  # ... then U became a tenant: the view is another
+        s.add(
+            Tenancy(
+                flat_id=town.flats["102"],
+                person_id=town.person_ids["U"],
+                starts_at=recent,
+                registered_at=recent,
+                registered_by="t",
+                registered_via="typed",
+            )
+        )
+    places.invalidate()
+
+    dormant.evaluate(batch, facts, recent)
+    reported = {f.subject for f in dormant.tick(facts, T0 + timedelta(days=8))}
+
+    assert reported == {str(town.tenancies["T1"])}

@@ -169,7 +169,7 @@ class PlaceFacts:
         self._view: PlaceView | None = None
         # Codes only ever grow, so rule state indexed by code (hour histograms) survives reloads.
         self._codes: dict[str, int] = {}
-        self._last: tuple[pl.DataFrame, pl.DataFrame] | None = None
+        self._last: tuple[pl.DataFrame, pl.DataFrame, PlaceView] | None = None
 
     def invalidate(self) -> None:
         """Forget everything loaded (a tenancy, a door or a flat changed)."""
@@ -194,7 +194,14 @@ class PlaceFacts:
         return len(self._codes)
 
     def swipes(self, batch: pl.DataFrame) -> pl.DataFrame:
-        """The batch's door swipes with where they were made and who the card is (same frame per batch).
+        """The batch's door swipes with where they were made and who the card is (see `enriched`)."""
+        return self.enriched(batch)[0]
+
+    def enriched(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, PlaceView]:
+        """The batch's door swipes enriched, and the view they were enriched with (same per batch).
+
+        Rules that keep state by card row take the view from here, not from `view()`: places may
+        change between two calls, and rows of one view mean nothing in another.
 
         Adds: door_name, compound_id, building_id, shop_id, community_id, compound_code,
         building_code (-1 if none), door_row (the door's row in the view), card_h (u64), known
@@ -205,7 +212,7 @@ class PlaceFacts:
         """
         last = self._last
         if last is not None and last[0] is batch:
-            return last[1]
+            return last[1], last[2]
         view = self.view()
         swipes = batch.filter(pl.col("kind") == RecordKind.DOOR_SWIPE.value)
         swipes = swipes.join(view.doors, on="device", how="left")
@@ -235,8 +242,8 @@ class PlaceFacts:
             via.alias("via"),
             (pl.col("code") == "granted").fill_null(False).alias("granted"),
         )
-        self._last = (batch, swipes)
-        return swipes
+        self._last = (batch, swipes, view)
+        return swipes, view
 
     def device_facts(self, devices: list[str]) -> dict[str, SubjectFacts]:
         """Where each door is (facts for people, refs for code); devices that are no door are left out."""

@@ -71,8 +71,8 @@ class DormantTenantRule(HousingRule):
         if batch.is_empty():
             return []
         places = places_of(facts)
-        swipes = places.swipes(batch)
-        self._follow(places.view())
+        swipes, view = places.enriched(batch)
+        self._follow(view)
         rows = swipes["card_row"].to_numpy()
         seen = rows >= 0
         if not seen.any():

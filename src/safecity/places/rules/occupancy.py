@@ -85,10 +85,10 @@ class GroupRentingRule(HousingRule):
         if batch.is_empty():
             return []
         places = places_of(facts)
-        swipes = places.swipes(batch)
+        swipes, view = places.enriched(batch)
         if swipes.is_empty():
             return []
-        self._follow(places.view())
+        self._follow(view)
         building = swipes["building_code"].fill_null(-1).to_numpy()
         entered = swipes["granted"].to_numpy() & (building >= 0) & swipes["subject"].is_not_null().to_numpy()
         if not entered.any():

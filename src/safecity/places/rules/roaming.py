@@ -57,10 +57,9 @@ class ManyCompoundsRule(HousingRule):
         if batch.is_empty():
             return []
         places = places_of(facts)
-        swipes = places.swipes(batch)
+        swipes, view = places.enriched(batch)
         if swipes.is_empty():
             return []
-        view = places.view()
         self._follow(view)
         day, _ = local_clock(swipes["ts"], self.params.timezone)
         days = day.cast(pl.Int32).to_numpy()
