@@ -55,3 +55,46 @@ def test_a_dormant_tenant_warning_texts_the_landlord(platform: Platform) -> None
     assert len(notices) == 4 and {n.address for n in notices} == {"13800138000"}
     assert any("flat 101, 1号楼" in n.body and "check them out" in n.body for n in notices)
     platform.engine.dispose()
+
+
+def test_swipes_sent_as_the_wire_contract_says_reach_the_housing_rules_as_pseudonyms(
+    platform: Platform,  # noqa: F811
+) -> None:
+    import json
+
+    from safecity import registry
+    from safecity.ingest import Part
+
+    town = build_town(platform.session_factory, platform.pseudonyms)
+    with platform.session_factory() as s, s.begin():
+        registry.list_person(
+            s, person_id=town.person_ids["T3"], reported_by="o", basis="warrant 7", owner="o", now=T0
+        )
+    platform.devices.invalidate()
+    platform.hub.emit([RegistryChanged(what="places"), RegistryChanged(what="watchlist")])
+    at = (T0 + timedelta(minutes=1)).isoformat()
+    events = [  # what a door controller sends: the card's number, its decision and why
+        {
+            "id": f"D1-{i}",
+            "kind": "door_swipe",
+            "ts": at,
+            "subject": town.numbers[who],
+            "code": code,
+            "attrs": {"reason": reason, "wl_version": 7, "buffered": False},
+        }
+        for i, (who, code, reason) in enumerate(
+            (("T3", "granted", "listed"), ("U", "denied", "not_listed"), ("U", "denied", "not_listed"))
+        )
+    ]
+    body = "\n".join(json.dumps(e) for e in events).encode()
+
+    results, records = platform.ingest.process([Part(body=body, device_id="D1", source="http")])
+    assert results[0].stored == 3, results
+    platform.handle_findings(platform.rules.evaluate(records, T0 + timedelta(minutes=2)))
+
+    alerts = {a.rule: a for a in platform.alerts.list_alerts(AlertFilter())}
+    assert set(alerts) == {"wanted-person-at-door", "housing-unknown-card"}
+    assert alerts["wanted-person-at-door"].subject == town.cards["T3"]  # the pseudonym, as rules see it
+    assert alerts["housing-unknown-card"].subject == town.cards["U"]
+    assert not any(town.numbers[n] in str(a) for a in alerts.values() for n in ("T3", "U"))
+    platform.engine.dispose()
