@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
 from safecity.core.finding import Finding, Ref
-from safecity.places.facts import FACT_SOURCE, PlaceFacts
+from safecity.places.facts import FACT_SOURCE, RELOAD_S, PlaceFacts
 from safecity.places.models import COMPOUND, FLAT, TENANCY, Tenancy
-from safecity.rules import LiveFacts, RuleConfig, build_rules, parse_rules
+from safecity.rules import FactSource, LiveFacts, RuleConfig, build_rules, parse_rules
 from safecity.rules.config import DEFAULT_RULES_FILE
 from safecity.security.pseudonym import Pseudonymizer
 from tests.conftest import T0
@@ -30,7 +30,8 @@ def town(session_factory: sessionmaker[Session], pseudonymizer: Pseudonymizer) -
 
 @pytest.fixture
 def facts(session_factory: sessionmaker[Session], town: Town) -> LiveFacts:
-    return LiveFacts(session_factory, lambda: DEVICES, ttl_s=0, sources=[FACT_SOURCE])
+    # Reloaded at once when places change (the platform's source waits up to RELOAD_S between loads).
+    return LiveFacts(session_factory, lambda: DEVICES, ttl_s=0, sources=[FactSource("places", PlaceFacts)])
 
 
 @pytest.fixture
@@ -588,3 +589,19 @@ def test_places_changing_between_two_rules_of_one_batch_mix_no_rows(
     reported = {f.subject for f in dormant.tick(facts, T0 + timedelta(days=8))}
 
     assert reported == {str(town.tenancies["T1"])}
+
+
+def test_the_platform_source_reloads_places_at_most_every_few_seconds(
+    session_factory: sessionmaker[Session], town: Town, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import safecity.places.facts as facts_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(facts_module.time, "monotonic", lambda: clock[0])
+    places: PlaceFacts = FACT_SOURCE.build(session_factory)
+    first = places.view()
+
+    places.invalidate()
+    assert places.view() is first  # a registration a moment after the last load waits
+    clock[0] += RELOAD_S
+    assert places.view() is not first

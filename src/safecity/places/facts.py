@@ -15,7 +15,9 @@ table per batch (120-250 ms per 50,000 swipes here), a sorted search costs about
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -163,26 +165,35 @@ class PlaceFacts:
 
     depends_on = frozenset({PLACES})
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, min_reload_s: float = 0.0) -> None:
         self._factory = session_factory
+        self._min_reload_s = min_reload_s
         self._lock = threading.Lock()
         self._view: PlaceView | None = None
+        self._stale = False
+        self._loaded_at = 0.0
         # Codes only ever grow, so rule state indexed by code (hour histograms) survives reloads.
         self._codes: dict[str, int] = {}
         self._last: tuple[pl.DataFrame, pl.DataFrame, PlaceView] | None = None
 
     def invalidate(self) -> None:
-        """Forget everything loaded (a tenancy, a door or a flat changed)."""
+        """Mark what is loaded as out of date (a tenancy, a door or a flat changed)."""
         with self._lock:
-            self._view = None
-            self._last = None
+            self._stale = True
 
     def view(self) -> PlaceView:
-        """The current view, loaded if places changed since the last read."""
+        """The current view, reloaded if places changed (at most every `min_reload_s`)."""
         with self._lock:
-            if self._view is None:
+            # Loading a Wenzhou-size registry takes seconds, and registrations come every few:
+            # the old view serves until `min_reload_s` after the last load (registrations reach
+            # the rules that much later; the doors are told at once by AccessChanged).
+            due = time.monotonic() - self._loaded_at >= self._min_reload_s
+            if self._view is None or (self._stale and due):
+                self._stale = False
                 with self._factory() as session:
                     self._view = self.assemble(self.read(session))
+                self._loaded_at = time.monotonic()
+                self._last = None
             return self._view
 
     def code(self, entity: str, key: str) -> int:
@@ -432,7 +443,8 @@ def door_refs(row: dict[str, Any]) -> tuple[Ref, ...]:
     return tuple(refs)
 
 
-FACT_SOURCE = FactSource(NAME, PlaceFacts)
+RELOAD_S = 10.0  # the platform's places facts reload at most this often (see PlaceFacts.view)
+FACT_SOURCE = FactSource(NAME, partial(PlaceFacts, min_reload_s=RELOAD_S))
 
 __all__ = [
     "BUILDING",
