@@ -354,6 +354,7 @@ def test_a_tenant_silent_for_seven_days_is_warned_of_once_with_the_landlord(
     t3 = by_tenancy[str(town.tenancies["T3"])]
     assert t3.facts["landlord_id"] == town.landlord_id and t3.facts["silent_days"] == 8.0
     assert t3.evidence[0].subject == town.cards["T3"] and t3.evidence[0].ts == T0
+    assert t3.evidence[0].device == "D1" and Ref("door", "D1") in t3.refs
     assert {
         Ref(TENANCY, str(town.tenancies["T3"])),
         Ref(FLAT, str(town.flats["102"])),

@@ -19,7 +19,7 @@ import polars as pl
 from pydantic import Field
 
 from safecity.core.finding import Evidence, Finding, Ref
-from safecity.places.facts import BUILDING, PlaceView, card_hashes
+from safecity.places.facts import BUILDING, DOOR, PlaceView, card_hashes
 from safecity.places.models import COMPOUND, FLAT, TENANCY
 from safecity.places.rules.common import HousingRule, places_of
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
@@ -213,6 +213,7 @@ class DormantTenantRule(HousingRule):
                 Ref(BUILDING, str(row["building_id"])),
                 Ref(COMPOUND, str(row["compound_id"])),
                 Ref(PERSON, str(row["person_id"])),
+                *([Ref(DOOR, last.device)] if last is not None and last.device else []),
             ),
         )
 
