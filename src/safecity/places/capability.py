@@ -9,13 +9,16 @@ from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
 from safecity.core.worker import Task
+from safecity.places.facts import FACT_SOURCE
 from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
 from safecity.places.gate import VEHICLES
 from safecity.places.housing import Places
 from safecity.places.intrusion import KIND as INTRUSION
 from safecity.places.intrusion import ZONES
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.prompts import LANDLORDS
 from safecity.places.quiet import TenantSwipes
+from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
 from safecity.places.vehicles import VehicleFacts, Vehicles
 from safecity.places.visitors import Visitors
 from safecity.places.visits import Visits
@@ -127,6 +130,9 @@ CAPABILITY = Capability(
         DONE_VISITS,
         Service(Visits, _visits),
         Service(TenantSwipes, _tenant_swipes),
+        FACT_SOURCE,
+        *HOUSING_RULE_KINDS,
+        LANDLORDS,
     ),
     build=_workers,
 )
