@@ -84,10 +84,11 @@ def door_life(
         plan.many_compounds()
         plan.unusual_hours()
     for row in moved.tolist():
+        # Gone since before the run (nobody saw them leave): the situation spans all of it.
         plan.truth(
             "housing_dormant_tenant",
             [f"tenancy:{homes['tenancy_id'][row]}"],
-            t0,
+            t0 - 3650 * 1440 * MS_PER_MIN,
             t0 + days * 1440 * MS_PER_MIN,
         )
     wanted_rows = homes[wanted.tolist()]
