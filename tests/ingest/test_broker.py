@@ -76,10 +76,12 @@ def test_a_device_may_publish_only_its_own_events_and_read_only_its_own_messages
         f"topic write {PREFIX}/devices/BS-A/events",
         f"topic read {PREFIX}/devices/BS-A/commands",
         f"topic read {PREFIX}/devices/BS-A/results",
+        f"topic read {PREFIX}/devices/BS-A/whitelist/#",
     ]
     platform_block = next(b for b in blocks if f"user {PLATFORM_USER}\n" in b)
     assert f"topic read {PREFIX}/devices/+/events" in platform_block
     assert f"topic write {PREFIX}/devices/+/commands" in platform_block
+    assert f"topic write {PREFIX}/devices/+/whitelist/#" in platform_block
     assert "pattern" not in (tmp_path / "acl_file").read_text(), "no rule applies to every user"
     conf = (tmp_path / "mosquitto.conf").read_text()
     assert "allow_anonymous false" in conf

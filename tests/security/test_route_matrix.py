@@ -308,6 +308,20 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("POST", f"/api/v1/tenancies/{w.tenancy(where)}/check-out", json={}),
     ),
+    ("POST", "/api/v1/doors"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/doors",
+            json={
+                "device_id": f"DC-{next(w.serial)}",
+                "name": "gate",
+                "compound_id": f"CP-{where}",
+                "lat": SITE[where]["lat"],
+                "lon": SITE[where]["lon"],
+            },
+        ),
+    ),
     ("POST", "/api/v1/visitor-passes"): (
         True,  # staff: their compounds; a resident: the compound they live in
         lambda w, a, where: Call(
@@ -538,6 +552,8 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
         ("POST", "/api/v1/ingest"): "device_auth()",
         ("GET", "/api/v1/gateway/messages"): "device_auth()",
         ("POST", "/api/v1/gateway/messages/{message_id}"): "device_auth()",
+        ("GET", "/api/v1/doors/{device_id}/whitelist"): "device_auth()",
+        ("POST", "/api/v1/doors/{device_id}/check"): "device_auth()",
         (
             "POST",
             "/api/v1/auth/login",

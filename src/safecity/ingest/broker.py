@@ -86,13 +86,15 @@ def acl_text(prefix: str, platform_user: str, devices: list[str]) -> str:
         f"# the platform's ingest client\nuser {platform_user}\n"
         f"topic read {prefix}/devices/+/events\n"
         f"topic write {prefix}/devices/+/commands\n"
-        f"topic write {prefix}/devices/+/results",
+        f"topic write {prefix}/devices/+/results\n"
+        f"topic write {prefix}/devices/+/whitelist/#",
     ]
     blocks += [
         f"user {d}\n"
         f"topic write {prefix}/devices/{d}/events\n"
         f"topic read {prefix}/devices/{d}/commands\n"
-        f"topic read {prefix}/devices/{d}/results"
+        f"topic read {prefix}/devices/{d}/results\n"
+        f"topic read {prefix}/devices/{d}/whitelist/#"  # a door's full list and deltas (docs/doors.md)
         for d in devices
     ]
     return "\n\n".join(blocks) + "\n"

@@ -3,6 +3,7 @@
 Public API; other packages import from here, not from the modules.
 """
 
+from safecity.places.doors import DoorRefused, Doors
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import AccessChanged
 from safecity.places.housing import Places
@@ -14,6 +15,8 @@ from safecity.places.zones import Zones
 
 __all__ = [
     "AccessChanged",
+    "DoorRefused",
+    "Doors",
     "PlaceConflict",
     "PlaceNotFound",
     "Places",

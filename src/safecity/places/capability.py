@@ -9,6 +9,8 @@ from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
 from safecity.core.worker import Task
+from safecity.ingest.settings import IngestSettings
+from safecity.places.doors import Doors
 from safecity.places.facts import FACT_SOURCE
 from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
 from safecity.places.gate import VEHICLES
@@ -19,6 +21,7 @@ from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStat
 from safecity.places.prompts import LANDLORDS
 from safecity.places.quiet import TenantSwipes
 from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
+from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.vehicles import VehicleFacts, Vehicles
 from safecity.places.visitors import Visitors
 from safecity.places.visits import Visits
@@ -51,10 +54,24 @@ def _tenant_swipes(platform: Any) -> TenantSwipes:
     )
 
 
-def _workers(platform: Any) -> list[Task]:
-    # Housing warnings become the community officer's visits as the alert service raises them.
+def _doors(platform: Any) -> Doors:
+    return Doors(platform.session_factory, platform.security, now=platform.clock.now, intake=platform.ingest)
+
+
+def _workers(platform: Any) -> list[Any]:
+    """The visit list's follower of housing warnings, and the whitelist worker (over MQTT when the
+    platform has a broker, else lists for polling doors only)."""
     visits = platform.service(Visits)
-    return [Task("places-visits", lambda: visits.follow(platform.bus))]
+    mqtt = platform.settings.section(IngestSettings)
+    publisher = None
+    if mqtt.mqtt_url:
+        publisher = WhitelistPublisher(
+            url=mqtt.mqtt_url, prefix=mqtt.mqtt_topic_prefix, client_id=f"{mqtt.mqtt_client_id}-whitelists"
+        )
+    return [
+        Task("places-visits", lambda: visits.follow(platform.bus)),
+        WhitelistSync(platform.service(Doors), platform.hub, publisher),
+    ]
 
 
 def _visitors(platform: Any) -> Visitors:
@@ -118,6 +135,7 @@ CAPABILITY = Capability(
     requires=("registry", "alerts", "security"),
     extensions=(
         Service(Places, _places),
+        Service(Doors, _doors),
         Service(Visitors, _visitors),
         Service(Zones, _zones),
         FactSource(ZONES, ZoneFacts),

@@ -268,3 +268,35 @@ class VisitTask(Base):
     note: Mapped[str | None] = mapped_column(Text)
     visited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     visited_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class DoorWhitelist(Base):
+    """The list a door controller holds now: its version, the hash of its entries, the entries.
+
+    Entries are what the controller stores (places/whitelist.py): keyed hashes of card numbers
+    under this door's salt, never the numbers, with a visitor's validity.
+    """
+
+    __tablename__ = "door_whitelists"
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("doors.device_id"), primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))  # sha256 over the sorted entries
+    entries: Mapped[list[Any]] = mapped_column(JSON)  # [[key, valid_from, valid_until], ...] sorted by key
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WhitelistDelta(Base):
+    """What changed from one version of a door's list to the next, kept a while for catching up."""
+
+    __tablename__ = "whitelist_deltas"
+    __table_args__ = (UniqueConstraint("device_id", "version", name="uq_whitelist_deltas_device_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("doors.device_id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # the version it makes; it applies to version - 1
+    digest: Mapped[str] = mapped_column(String(64))  # of the list it makes
+    added: Mapped[list[Any]] = mapped_column(JSON)  # entries set (new, or with a new validity)
+    removed: Mapped[list[Any]] = mapped_column(JSON)  # keys taken off
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
