@@ -20,6 +20,8 @@ def test_packaged_rules_are_valid() -> None:
         "hotlist",
         "tag_tamper",
         "device_offline",
+        "shop_armed_breach",
+        "device_offline",  # door controllers
     ]
 
 

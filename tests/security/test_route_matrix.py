@@ -285,6 +285,38 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("POST", f"/api/v1/tenancies/{w.tenancy(where)}/check-out", json={}),
     ),
+    # --- shops
+    ("POST", "/api/v1/shops"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/shops",
+            json={
+                "name": "New shop",
+                "community_id": _site(where, "community"),
+                "owner_id_number": w.id_number(),
+                "owner_name": "O",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/shops"): (False, lambda w, a, where: Call("GET", "/api/v1/shops")),
+    ("GET", "/api/v1/my/shops"): (False, lambda w, a, where: Call("GET", "/api/v1/my/shops")),
+    ("POST", "/api/v1/shops/{shop_id}/arm"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/shops/{w.shop(where)}/arm"),
+    ),
+    ("POST", "/api/v1/shops/{shop_id}/disarm"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/shops/{w.shop(where)}/disarm"),
+    ),
+    ("PUT", "/api/v1/shops/{shop_id}/schedule"): (
+        True,
+        lambda w, a, where: Call(
+            "PUT",
+            f"/api/v1/shops/{w.shop(where)}/schedule",
+            json={"business_hours": {"mon": ["09:00", "21:00"]}, "auto_arm": True},
+        ),
+    ),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
     ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),

@@ -8,8 +8,12 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
+from safecity.places import shop_rule, shop_settings
 from safecity.places.housing import Places
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.shop_facts import SHOP_FACTS
+from safecity.places.shop_owners import SHOP_OWNERS
+from safecity.places.shops import Shops, build_shops, schedule_worker
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -61,9 +65,37 @@ DONE_VISITS = RetentionEntry(
     due=_done_visits,
 )
 
+# --- shops (issue 10 item 7): use cases, the schedule worker, the breach rule, its facts, owners' texts
+SHOP_EXTENSIONS = (
+    Service(Shops, build_shops),
+    shop_rule.KIND,
+    SHOP_FACTS,
+    SHOP_OWNERS,
+    shop_settings.SECTION,
+)
+
+
+def _shop_workers(platform: Any) -> list[Any]:
+    """The schedule that arms and disarms shops by their business hours."""
+    interval_s = platform.settings.section(shop_settings.ShopSettings).shop_schedule_interval_s
+    return [schedule_worker(platform.service(Shops), interval_s)]
+
+
+def _build(platform: Any) -> list[Any]:
+    """Workers of places that need the running platform."""
+    return [*_shop_workers(platform)]
+
+
 CAPABILITY = Capability(
     name="places",
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
     requires=("registry", "alerts", "security"),
-    extensions=(Service(Places, _places), ENDED_TENANCIES, EXPIRED_VISITOR_PASSES, DONE_VISITS),
+    extensions=(
+        Service(Places, _places),
+        ENDED_TENANCIES,
+        EXPIRED_VISITOR_PASSES,
+        DONE_VISITS,
+        *SHOP_EXTENSIONS,
+    ),
+    build=_build,
 )

@@ -1,0 +1,174 @@
+"""`shop_armed_breach` on planted events: a door of an armed shop opening (or its intrusion zone) raises
+one warning for the area's patrol and a text to the owner; nothing while disarmed or before arming."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from safecity.alerts.models import Alert, OutboxNotice
+from safecity.core.finding import Ref
+from safecity.core.record import RECORD_SCHEMA
+from safecity.places.shop_rule import ShopBreachRule
+from safecity.platform import Platform
+from safecity.rules import RuleConfig
+from tests.conftest import T0
+from tests.places.shopfix import DOOR_ID, OWNER_PHONE, PANEL_ID, ShopWorld, add_door, shop_world
+
+RULE = RuleConfig(name="shop-armed-breach", kind="shop_armed_breach", severity="high")
+
+
+def record(
+    n: int, kind: str, code: str, *, at: datetime, device: str = DOOR_ID, **over: Any
+) -> dict[str, Any]:
+    """One accepted record as the rules see it (area from the device directory)."""
+    return {
+        **dict.fromkeys(RECORD_SCHEMA),
+        "event_id": f"ev-{n}",
+        "corr_id": f"corr-{n}",
+        "kind": kind,
+        "subject_kind": "id_card" if kind == "door_swipe" else "device",
+        "subject": "pseudonym-1" if kind == "door_swipe" else device,
+        "device": device,
+        "ts": at,
+        "area": "C1",
+        "code": code,
+        "received_at": at,
+        **over,
+    }
+
+
+def batch(*rows: dict[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=RECORD_SCHEMA)
+
+
+def armed_world(api: TestClient, platform: Platform) -> ShopWorld:
+    """The shop with its door and alarm panel, armed by its owner at T0."""
+    world = shop_world(api, platform)
+    add_door(platform, world.shop_id)
+    assert api.post(f"/api/v1/shops/{world.shop_id}/arm", headers=world.owner).status_code == 200
+    return world
+
+
+def test_a_forced_door_of_an_armed_shop_is_one_warning_with_its_shop_and_door(
+    api: TestClient, platform: Platform
+) -> None:
+    world = armed_world(api, platform)
+    rule = ShopBreachRule(RULE)
+    at = T0 + timedelta(minutes=5)
+
+    [finding] = rule.evaluate(
+        batch(
+            record(1, "alarm", "door_forced", at=at),
+            record(2, "alarm", "door_held_open", at=at + timedelta(seconds=30)),
+            record(3, "heartbeat", "ok", at=at),
+        ),
+        platform.facts,
+        at,
+    )
+
+    assert (finding.rule_kind, finding.subject_kind, finding.subject) == (
+        "shop_armed_breach",
+        "shop",
+        str(world.shop_id),
+    )
+    assert finding.dedup_key == f"shop-breach:{world.shop_id}"
+    assert [e.event_id for e in finding.evidence] == ["ev-1", "ev-2"]
+    assert set(finding.refs) == {Ref("shop", str(world.shop_id)), Ref("door", DOOR_ID)}
+    assert finding.facts["codes"] == ["door_forced", "door_held_open"]
+    assert (finding.facts["shop"], finding.facts["armed_by"]) == ("五马街金店", "zhao.shop")
+
+
+def test_an_intrusion_in_a_zone_and_a_granted_swipe_count_but_a_denied_swipe_does_not(
+    api: TestClient, platform: Platform
+) -> None:
+    world = armed_world(api, platform)
+    rule = ShopBreachRule(RULE)
+    at = T0 + timedelta(minutes=5)
+    other_zone = record(3, "alarm", "intrusion", at=at, device=PANEL_ID, attrs='{"zone": "2"}')
+
+    [finding] = rule.evaluate(
+        batch(
+            record(1, "alarm", "intrusion", at=at, device=PANEL_ID, attrs='{"zone": "1"}'),
+            record(2, "door_swipe", "granted", at=at, attrs='{"reason": "listed", "wl_version": 3}'),
+            other_zone,
+            record(4, "door_swipe", "denied", at=at, attrs='{"reason": "not_listed", "wl_version": 3}'),
+        ),
+        platform.facts,
+        at,
+    )
+
+    assert sorted(e.event_id for e in finding.evidence) == ["ev-1", "ev-2"]
+    assert finding.facts["codes"] == ["granted", "intrusion"]
+    assert rule.evaluate(batch(other_zone), platform.facts, at) == []
+    assert finding.subject == str(world.shop_id)
+
+
+def test_nothing_is_raised_while_disarmed_or_for_what_happened_before_arming(
+    api: TestClient, platform: Platform
+) -> None:
+    world = shop_world(api, platform)
+    add_door(platform, world.shop_id)
+    rule = ShopBreachRule(RULE)
+    forced = record(1, "alarm", "door_forced", at=T0 - timedelta(minutes=1))
+
+    assert rule.evaluate(batch(forced), platform.facts, T0) == []  # never armed
+    api.post(f"/api/v1/shops/{world.shop_id}/arm", headers=world.owner)
+    # Reported late (buffered while the controller was offline): it happened before the arming.
+    assert rule.evaluate(batch(forced), platform.facts, T0) == []
+    api.post(f"/api/v1/shops/{world.shop_id}/disarm", headers=world.owner)
+    assert rule.evaluate(batch(record(2, "alarm", "door_forced", at=T0)), platform.facts, T0) == []
+
+
+def test_a_report_buffered_while_armed_counts_after_the_owner_disarmed(
+    api: TestClient, platform: Platform
+) -> None:
+    world = armed_world(api, platform)
+    platform.clock.advance(timedelta(minutes=30))  # type: ignore[attr-defined]
+    api.post(f"/api/v1/shops/{world.shop_id}/disarm", headers=world.owner)
+    rule = ShopBreachRule(RULE)
+
+    found = rule.evaluate(
+        batch(record(1, "alarm", "door_forced", at=T0 + timedelta(minutes=10))), platform.facts, T0
+    )
+
+    assert [f.subject for f in found] == [str(world.shop_id)]
+
+
+def test_a_forced_door_reported_over_http_reaches_the_areas_station_and_texts_the_owner(
+    api: TestClient, platform: Platform
+) -> None:
+    world = shop_world(api, platform)
+    secrets = add_door(platform, world.shop_id)
+    api.post(f"/api/v1/shops/{world.shop_id}/arm", headers=world.owner)
+    event = {"id": "DC-SHOP-1-77", "kind": "alarm", "ts": "2026-11-22T08:00:30Z", "code": "door_forced"}
+
+    answer = api.post("/api/v1/ingest", content=json.dumps(event).encode(), auth=(DOOR_ID, secrets[DOOR_ID]))
+
+    assert answer.status_code == 200, answer.text
+    alert = _wait_for_alert(platform)
+    assert (alert.rule_kind, alert.station_id, alert.area_id) == ("shop_armed_breach", "S1", "C1")
+    assert ["shop", str(world.shop_id)] in alert.refs
+    with platform.session_factory() as session:
+        [notice] = session.scalars(select(OutboxNotice).where(OutboxNotice.alert_id == alert.id)).all()
+    assert (notice.channel, notice.address) == ("sms", OWNER_PHONE)
+    assert "五马街金店" in notice.body and "16:00" in notice.body and "a door was forced" in notice.body
+
+
+def _wait_for_alert(platform: Platform, timeout_s: float = 10.0) -> Alert:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with platform.session_factory() as session:
+            found = session.scalars(select(Alert)).all()
+            if found:
+                assert len(found) == 1
+                session.expunge_all()
+                return found[0]
+        time.sleep(0.05)
+    raise AssertionError("no alert was raised")
