@@ -317,6 +317,12 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             json={"business_hours": {"mon": ["09:00", "21:00"]}, "auto_arm": True},
         ),
     ),
+    ("GET", "/api/v1/health/devices"): (
+        True,
+        lambda w, a, where: Call(
+            "GET", "/api/v1/health/devices", params={"level": "station", "area_id": _site(where, "community")}
+        ),
+    ),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
     ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),

@@ -9,6 +9,7 @@ from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
 from safecity.places import shop_rule, shop_settings
+from safecity.places.health import DeviceHealth, build_health
 from safecity.places.housing import Places
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
 from safecity.places.shop_facts import SHOP_FACTS
@@ -72,6 +73,7 @@ SHOP_EXTENSIONS = (
     SHOP_FACTS,
     SHOP_OWNERS,
     shop_settings.SECTION,
+    Service(DeviceHealth, build_health),  # issue 10 item 8: device health
 )
 
 
