@@ -444,6 +444,8 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/"): (False, lambda w, a, where: Call("GET", "/")),
     ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),
     ("GET", "/me"): (False, lambda w, a, where: Call("GET", "/me")),
+    ("GET", "/shop"): (False, lambda w, a, where: Call("GET", "/shop")),
+    ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("POST", "/logout"): (
         False,
         lambda w, a, where: Call(
