@@ -7,14 +7,20 @@ import json
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from safecity.core.clock import ManualClock
+from safecity.core.context import SYSTEM, Context
 from safecity.core.worker import Every
 from safecity.places.capability import CAPABILITY
+from safecity.places.models import Shop
 from safecity.places.shops import SCHEDULE, Shops
 from safecity.platform import Platform
+from safecity.registry import RegistryChanged
 from safecity.security import audit
 from safecity.security.audit import AuditFilter
+from safecity.security.models import Account
+from safecity.store import transaction
 from tests.conftest import T0
 from tests.places.shopfix import EVERY_DAY, shop_body, shop_world
 
@@ -175,12 +181,40 @@ def test_the_capability_runs_the_schedule_as_a_worker(platform: Platform) -> Non
     assert worker.step == platform.service(Shops).apply_schedule
 
 
-def _owner_ctx(platform: Platform, username: str):  # type: ignore[no-untyped-def]
+def _owner_ctx(platform: Platform, username: str) -> Context:
     """The context a shop owner's request carries."""
-    from safecity.security.models import Account
-
     with platform.session_factory() as session:
-        from sqlalchemy import select
-
         account = session.scalars(select(Account).where(Account.username == username)).one()
         return platform.security.principal_of(account, session_id=None).context()
+
+
+def test_a_shop_with_unreadable_stored_hours_does_not_stop_the_schedule_for_the_others(
+    api: TestClient, platform: Platform
+) -> None:
+    world = shop_world(api, platform, business_hours=EVERY_DAY)
+    other = api.post(
+        "/api/v1/shops", json=shop_body(name="Second", business_hours=EVERY_DAY), headers=world.officer
+    ).json()["id"]
+
+    with transaction(platform.session_factory) as session:
+        broken = session.get(Shop, world.shop_id)
+        assert broken is not None
+        broken.business_hours = {"mon": ["soon", "later"]}  # written around the use cases
+    platform.clock.set(T0 + timedelta(hours=6))  # type: ignore[attr-defined]  # 22:00 local
+
+    assert platform.service(Shops).apply_schedule() == {other: True}
+    shown = {s.id: s.open_now for s in platform.service(Shops).shops(SYSTEM)}
+    assert shown == {world.shop_id: None, other: False}
+
+
+def test_arming_tells_the_shops_facts_and_not_the_housing_caches(api: TestClient, platform: Platform) -> None:
+    world = shop_world(api, platform)
+    heard: list[str] = []
+    platform.hub.on(RegistryChanged, lambda event: heard.append(event.what))
+    shops = platform.facts.source("shops")
+    assert not shops.view().shops["armed"][0]
+
+    api.post(f"/api/v1/shops/{world.shop_id}/arm", headers=world.owner)
+
+    assert heard == ["shops"]
+    assert shops.view().shops["armed"][0]

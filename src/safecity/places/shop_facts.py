@@ -4,7 +4,8 @@ whether each shop is armed, cached and forgotten when places change.
 Three small frames, loaded together in one read so that a rule never sees a door of a shop it
 does not know: `doors` (device -> shop), `zones` (alarm panel device and zone -> shop) and
 `shops` (state, where, since when). Arming or disarming a shop announces RegistryChanged
-"places", which empties the cache in every process; the time limit is a backstop only.
+"shops" (a door added announces "places"), which empties the cache in every process; the time
+limit is a backstop only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from safecity.places.models import AlarmZone, Door, Shop
 from safecity.rules import FactSource
 
 NAME = "shops"
+# The RegistryChanged group of shops' own state: arming a shop (twice a day each, on schedule) must
+# not make the housing caches of "places" reload their tenants.
+SHOPS_GROUP = "shops"
 SHOP_COLUMNS: dict[str, pl.DataType] = {
     "shop_id": pl.Int64(),
     "shop_name": pl.String(),
@@ -46,7 +50,7 @@ class ShopView:
 class ShopFacts:
     """Shops as rules see them now; one read of three small tables, kept until places change."""
 
-    depends_on = frozenset({PLACES})
+    depends_on = frozenset({PLACES, SHOPS_GROUP})  # doors added to shops come as "places"
 
     def __init__(self, session_factory: sessionmaker[Session], *, ttl_s: float = 300.0) -> None:
         self._factory = session_factory
@@ -115,4 +119,4 @@ def _read(session: Session) -> ShopView:
 
 SHOP_FACTS = FactSource(NAME, ShopFacts)
 
-__all__ = ["NAME", "SHOP_FACTS", "ShopFacts", "ShopView"]
+__all__ = ["NAME", "SHOPS_GROUP", "SHOP_FACTS", "ShopFacts", "ShopView"]
