@@ -9,6 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from tests.conftest import T0
+from tests.places.conftest import _areas
+from tests.places.shopfix import DOOR_ID, EVERY_DAY, add_door, id_number
+from tests.places.test_shop_rule import batch, record
+from tests.web.conftest import fresh_platform
 
 from safecity.core.context import SYSTEM
 from safecity.core.record import RECORD_SCHEMA
@@ -19,11 +24,6 @@ from safecity.places.shop_schemas import ShopIn
 from safecity.places.shops import Shops
 from safecity.platform import Platform
 from safecity.rules import RuleConfig
-from tests.conftest import T0
-from tests.places.conftest import _areas
-from tests.places.shopfix import DOOR_ID, EVERY_DAY, add_door, id_number
-from tests.places.test_shop_rule import batch, record
-from tests.web.conftest import fresh_platform
 
 pytestmark = pytest.mark.integration
 
