@@ -172,3 +172,20 @@ def _wait_for_alert(platform: Platform, timeout_s: float = 10.0) -> Alert:
                 return found[0]
         time.sleep(0.05)
     raise AssertionError("no alert was raised")
+
+
+def test_an_owner_without_a_phone_gets_no_text_but_the_patrol_still_gets_the_alert(
+    api: TestClient, platform: Platform
+) -> None:
+    world = shop_world(api, platform, owner_phone=None)
+    add_door(platform, world.shop_id)
+    api.post(f"/api/v1/shops/{world.shop_id}/arm", headers=world.owner)
+    at = T0 + timedelta(minutes=1)
+    findings = ShopBreachRule(RULE).evaluate(batch(record(1, "alarm", "door_forced", at=at)), platform.facts, at)
+
+    platform.handle_findings(findings)
+
+    with platform.session_factory() as session:
+        [alert] = session.scalars(select(Alert)).all()
+        assert session.scalars(select(OutboxNotice)).all() == []
+    assert (alert.station_id, alert.subject) == ("S1", str(world.shop_id))
