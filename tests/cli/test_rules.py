@@ -19,6 +19,8 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("stolen-bike", "hotlist"),
         ("tag-tamper", "tag_tamper"),
         ("station-offline", "device_offline"),
+        ("shop-armed-breach", "shop_armed_breach"),
+        ("door-controller-offline", "device_offline"),
     ]
     assert '"minutes": 15.0' in result.stdout  # parameters shown with their defaults filled in
 
