@@ -12,14 +12,18 @@ import polars as pl
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from safecity import registry
 from safecity.alerts.models import Alert, OutboxNotice
 from safecity.core.finding import Ref
 from safecity.core.record import RECORD_SCHEMA
+from safecity.places.events import places_changed
+from safecity.places.models import Door
 from safecity.places.shop_rule import ShopBreachRule
 from safecity.platform import Platform
 from safecity.rules import RuleConfig
+from safecity.store import transaction
 from tests.conftest import T0
-from tests.places.shopfix import DOOR_ID, OWNER_PHONE, PANEL_ID, ShopWorld, add_door, shop_world
+from tests.places.shopfix import DOOR_ID, OWNER_PHONE, PANEL_ID, ShopWorld, add_door, shop_body, shop_world
 
 RULE = RuleConfig(name="shop-armed-breach", kind="shop_armed_breach", severity="high")
 
@@ -181,7 +185,9 @@ def test_an_owner_without_a_phone_gets_no_text_but_the_patrol_still_gets_the_ale
     add_door(platform, world.shop_id)
     api.post(f"/api/v1/shops/{world.shop_id}/arm", headers=world.owner)
     at = T0 + timedelta(minutes=1)
-    findings = ShopBreachRule(RULE).evaluate(batch(record(1, "alarm", "door_forced", at=at)), platform.facts, at)
+    findings = ShopBreachRule(RULE).evaluate(
+        batch(record(1, "alarm", "door_forced", at=at)), platform.facts, at
+    )
 
     platform.handle_findings(findings)
 
@@ -189,3 +195,51 @@ def test_an_owner_without_a_phone_gets_no_text_but_the_patrol_still_gets_the_ale
         [alert] = session.scalars(select(Alert)).all()
         assert session.scalars(select(OutboxNotice)).all() == []
     assert (alert.station_id, alert.subject) == ("S1", str(world.shop_id))
+
+
+def test_two_armed_shops_are_two_warnings_and_a_later_opening_extends_its_shops_alert(
+    api: TestClient, platform: Platform
+) -> None:
+    world = armed_world(api, platform)
+    second = api.post("/api/v1/shops", json=shop_body(name="Second"), headers=world.officer).json()["id"]
+    add_second_door(platform, second)
+    api.post(f"/api/v1/shops/{second}/arm", headers=world.owner)
+    rule = ShopBreachRule(RULE)
+    at = T0 + timedelta(minutes=5)
+
+    first = rule.evaluate(
+        batch(
+            record(1, "alarm", "door_forced", at=at),
+            record(2, "alarm", "door_forced", at=at, device="DC-SHOP-2"),
+        ),
+        platform.facts,
+        at,
+    )
+    later = rule.evaluate(
+        batch(record(3, "alarm", "door_held_open", at=at + timedelta(minutes=1))), platform.facts, at
+    )
+    platform.handle_findings(first)
+    platform.handle_findings(later)
+
+    assert sorted(f.subject for f in first) == sorted([str(world.shop_id), str(second)])
+    with platform.session_factory() as session:
+        alerts = {a.subject: a.hits for a in session.scalars(select(Alert))}
+    assert alerts == {str(world.shop_id): 2, str(second): 1}
+
+
+def add_second_door(platform: Platform, shop_id: int) -> None:
+    """Another door controller, at the second shop."""
+    with transaction(platform.session_factory) as session:
+        registry.create_device(
+            session,
+            device_id="DC-SHOP-2",
+            kind="door_controller",
+            name="d",
+            lat=None,
+            lon=None,
+            area_id="C1",
+            now=T0,
+        )
+        session.flush()
+        session.add(Door(device_id="DC-SHOP-2", shop_id=shop_id, name="front door"))
+        places_changed(session)

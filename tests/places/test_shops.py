@@ -4,7 +4,9 @@ their own, every change is audited, and business hours arm and disarm them on th
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -21,8 +23,10 @@ from safecity.security import audit
 from safecity.security.audit import AuditFilter
 from safecity.security.models import Account
 from safecity.store import transaction
+from safecity.web.app import create_app
 from tests.conftest import T0
 from tests.places.shopfix import EVERY_DAY, shop_body, shop_world
+from tests.web.conftest import fresh_platform
 
 
 def _audit(platform: Platform, action: str) -> list[audit.AuditRecord]:
@@ -218,3 +222,15 @@ def test_arming_tells_the_shops_facts_and_not_the_housing_caches(api: TestClient
 
     assert heard == ["shops"]
     assert shops.view().shops["armed"][0]
+
+
+def test_the_running_platform_arms_a_shop_at_closing_time(schema_db: Path, tmp_path: Path) -> None:
+    platform = fresh_platform(schema_db, tmp_path, shop_schedule_interval_s=0.05)
+    with TestClient(create_app(platform), raise_server_exceptions=False) as api:
+        shop_world(api, platform, business_hours=EVERY_DAY)
+        platform.clock.set(T0 + timedelta(hours=5, minutes=1))  # type: ignore[attr-defined]  # 21:01 local
+        deadline = time.monotonic() + 5
+        while not platform.service(Shops).shops(SYSTEM)[0].armed:
+            assert time.monotonic() < deadline, "the schedule worker did not arm the shop"
+            time.sleep(0.02)
+    assert platform.service(Shops).shops(SYSTEM)[0].armed_changed_by == SCHEDULE
