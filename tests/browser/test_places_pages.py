@@ -145,3 +145,7 @@ def test_the_device_health_page_shows_rates_against_the_line_and_the_doors_dragg
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "health-desk.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    page.set_viewport_size({"width": 390, "height": 844})  # on a phone the tables scroll in their cards
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(SHOTS / "health-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
