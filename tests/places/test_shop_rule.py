@@ -10,6 +10,8 @@ from typing import Any
 
 import polars as pl
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from safecity import registry
@@ -18,6 +20,7 @@ from safecity.core.finding import Ref
 from safecity.core.record import RECORD_SCHEMA
 from safecity.places.events import places_changed
 from safecity.places.models import Door
+from safecity.places.shop_facts import SHOP_COLUMNS, ShopView
 from safecity.places.shop_rule import ShopBreachRule
 from safecity.platform import Platform
 from safecity.rules import RuleConfig
@@ -243,3 +246,82 @@ def add_second_door(platform: Platform, shop_id: int) -> None:
         session.flush()
         session.add(Door(device_id="DC-SHOP-2", shop_id=shop_id, name="front door"))
         places_changed(session)
+
+
+class _Facts:
+    """Rules' facts holding only a fixed view of one shop (no database)."""
+
+    def __init__(self, view: ShopView) -> None:
+        self._view = view
+
+    def source(self, name: str) -> Any:
+        assert name == "shops"
+        return self
+
+    def view(self) -> ShopView:
+        return self._view
+
+
+KINDS_CODES = [
+    ("alarm", "door_forced"),
+    ("alarm", "door_held_open"),
+    ("alarm", "door_opened_no_swipe"),
+    ("alarm", "intrusion"),
+    ("alarm", "sos"),
+    ("door_swipe", "granted"),
+    ("door_swipe", "denied"),
+    ("heartbeat", None),
+]
+DEVICES = [DOOR_ID, PANEL_ID, "DC-ELSEWHERE"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    armed=st.booleans(),
+    changed_min=st.one_of(st.none(), st.integers(-60, 60)),
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(KINDS_CODES),
+            st.sampled_from(DEVICES),
+            st.integers(-90, 90),
+            st.sampled_from(["1", "2"]),
+        ),
+        max_size=12,
+    ),
+)
+def test_an_event_counts_exactly_when_it_opens_the_shop_while_armed_at_its_time(
+    armed: bool, changed_min: int | None, events: list[tuple[tuple[str, str | None], str, int, str]]
+) -> None:
+    changed = None if changed_min is None else T0 + timedelta(minutes=changed_min)
+    shops = pl.DataFrame(
+        [(1, "店", "C1", armed, changed, "zhao.shop", None, None)], schema=SHOP_COLUMNS, orient="row"
+    )
+    view = ShopView(
+        shops=shops,
+        doors=pl.DataFrame({"device": [DOOR_ID], "shop_id": [1]}),
+        zones=pl.DataFrame({"device": [PANEL_ID], "zone": ["1"], "shop_id": [1]}),
+    )
+    rows = [
+        record(n, kind, code, at=T0 + timedelta(minutes=m), device=device, attrs=f'{{"zone": "{zone}"}}')  # type: ignore[arg-type]
+        for n, ((kind, code), device, m, zone) in enumerate(events)
+    ]
+
+    found = ShopBreachRule(RULE).evaluate(batch(*rows), _Facts(view), T0)
+
+    def armed_then(at: datetime) -> bool:
+        return armed if changed is None or at >= changed else not armed
+
+    def opens(kind: str, code: str | None, device: str, zone: str) -> bool:
+        at_door = device == DOOR_ID and (
+            (kind == "alarm" and code in ("door_forced", "door_held_open", "door_opened_no_swipe"))
+            or (kind == "door_swipe" and code == "granted")
+        )
+        return at_door or (device == PANEL_ID and kind == "alarm" and code == "intrusion" and zone == "1")
+
+    expected = {
+        f"ev-{n}"
+        for n, ((kind, code), device, m, zone) in enumerate(events)
+        if opens(kind, code, device, zone) and armed_then(T0 + timedelta(minutes=m))
+    }
+    assert {e.event_id for f in found for e in f.evidence} == expected
+    assert len(found) == (1 if expected else 0)
