@@ -94,3 +94,27 @@ async def test_the_demo_writes_the_texts_people_are_sent_to_its_sms_file(tmp_pat
     assert "to 13800138000: safecity: Wuma Committee registered an e-bike (red Yadea, frame F-1)" in line
     assert oct(sms_file(platform).stat().st_mode & 0o777) == "0o600"
     platform.engine.dispose()
+
+
+def test_the_demo_city_has_housing_and_a_landlord_account_who_lets_flats_there(tmp_path: Path) -> None:
+    """`make demo` loads compounds, doors and tenants; its landlord lets flats where `community` works."""
+    from safecity.core.context import Context
+    from safecity.driver import seed_demo_accounts
+    from safecity.places import Places
+    from safecity.security import accounts
+
+    platform = Platform.build(Settings(data_dir=tmp_path))
+    ensure_loaded(platform, seed=7, scale="tiny")
+    ensure_loaded(platform, seed=7, scale="tiny")  # a second start finds everything loaded
+    created = {a.username: a for a in seed_demo_accounts(platform)}
+    assert created["landlord"].reach == "own flats"
+    with platform.session_factory() as session:
+        landlord = accounts.find_account(session, "landlord")
+        community = accounts.find_account(session, "community")
+        community_areas = set(community.areas)
+    ctx = Context(actor="landlord", role="landlord", account_id=landlord.id)
+    flats = platform.service(Places).flats(ctx)
+    assert flats and sum(f.tenants for f in flats) > 0
+    officer = Context(actor="community", role="community_officer", areas=frozenset(community_areas))
+    compounds = {c.id: c for c in platform.service(Places).compounds(officer)}
+    assert {f.compound_id for f in flats} & set(compounds)  # a sub-landlord may let elsewhere too

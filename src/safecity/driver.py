@@ -28,10 +28,14 @@ from rich.console import Console
 from safecity import registry
 from safecity.core.filemode import make_private_dirs, private_file
 from safecity.ingest import Part
+from safecity.places import bulk as places_bulk
 from safecity.platform import Platform
 from safecity.registry import Conflict
 from safecity.security import Role, accounts
 from safecity.sim import City, CityAlreadyLoaded, ReportStolen, SimBatch, Simulation, ensure_city, load_city
+from safecity.sim.housing import ensure_housing
+from safecity.sim.housing_loader import SECRETS_FILE as HOUSING_SECRETS
+from safecity.sim.housing_loader import HousingAlreadyLoaded, load_housing
 from safecity.store import transaction
 
 log = structlog.get_logger(__name__)
@@ -67,6 +71,23 @@ def ensure_loaded(
     except CityAlreadyLoaded:
         if not city.secrets_path.exists():
             raise
+    housing = ensure_housing(city, seed=seed)
+    try:
+        done = load_housing(
+            city,
+            housing,
+            platform.session_factory,
+            pseudonymizer=platform.pseudonyms,
+            now=platform.clock.now(),
+        )
+        if console is not None:
+            console.print(
+                f"loaded {done.compounds:,} compounds, {done.doors:,} doors, {done.flats:,} flats, "
+                f"{done.tenancies:,} tenants into the registry in {done.elapsed_s:.1f} s"
+            )
+    except HousingAlreadyLoaded:
+        if not (housing.folder / HOUSING_SECRETS).exists():
+            raise
     return city
 
 
@@ -91,6 +112,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, str, str], ...] = (
     ("auditor", Role.AUDITOR, "city", "Inspection Office"),
     ("admin", Role.ADMINISTRATOR, "city", "Information Technology Office"),
     ("guard", Role.GUARD, "community", "Community Security"),
+    ("landlord", Role.LANDLORD, "landlord", "-"),
     ("citizen", Role.CITIZEN, "owner", "-"),
 )
 
@@ -103,10 +125,18 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
         if accounts.count_accounts(session):
             return []
         district = registry.first_area(session, kind="district")
-        community = registry.first_area(session, kind="community")
+        # Community accounts work where most tenants live: the demo's doors and warnings are there.
+        community = places_bulk.busiest_community(session) or registry.first_area(session, kind="community")
         owner = registry.first_owner(session)
         for username, role, reach, unit in DEMO_ACCOUNTS:
             areas = {"district": (district,), "community": (community,)}.get(reach, ())
+            landlord = None
+            if reach == "landlord":  # acts for the landlord letting the most flats in the community
+                landlord = (
+                    places_bulk.busiest_landlord(session, community_id=community) if community else None
+                )
+                if landlord is None:
+                    continue
             if None in areas or (reach == "owner" and owner is None):
                 continue
             password = secrets.token_urlsafe(12)
@@ -125,7 +155,11 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
                 by="demo",
                 now=now,
             )
-            shown = {"city": "whole city", "owner": "own data"}.get(reach, ", ".join(a for a in areas if a))
+            if landlord is not None:
+                places_bulk.give_account(session, landlord_id=landlord, account_id=account.id)
+            shown = {"city": "whole city", "owner": "own data", "landlord": "own flats"}.get(
+                reach, ", ".join(a for a in areas if a)
+            )
             created.append(DemoAccount(username, role.value, shown, password, account.uses_totp))
     return created
 

@@ -100,6 +100,14 @@ def test_numbers_written_into_ids_codes_and_attrs_are_pseudonymised_too(pseudony
             record(event_id="sos-1", kind="alarm", subject_kind="device", subject=PHONE, code="sos"),
             record(event_id="rep-17953353031201", kind="report", subject_kind="device", subject=HANDSET),
             record(event_id="f-1", kind="face_match", subject_kind="face", subject=f"F{PHONE}", code=PHONE),
+            record(
+                event_id="ic-1",
+                kind="intercom",
+                subject_kind="device",
+                subject=None,
+                code="answered",
+                attrs=f'{{"flat":"3-201","forwarded_to":"{PHONE}"}}',
+            ),
         ]
     )
     out = pseudonymise(batch, pseudonymizer).to_dicts()
@@ -110,6 +118,9 @@ def test_numbers_written_into_ids_codes_and_attrs_are_pseudonymised_too(pseudony
     assert out[2]["subject"] == p_phone  # an event's subject is free-form
     assert out[3]["event_id"] == "rep-17953353031201"  # a long number that is no identifier is kept
     assert (out[4]["subject"], out[4]["code"]) == (f"F{PHONE}", p_phone)  # a face reference is kept
+    assert (
+        out[5]["attrs"] == f'{{"flat":"3-201","forwarded_to":"{p_phone}"}}'
+    )  # a call put through to a phone
 
 
 KINDS = {

@@ -130,3 +130,26 @@ def test_a_landlord_account_nobody_registered_lets_no_flats(
     assert "lets no flats" in answer.json()["error"]["message"]
     with platform.session_factory() as session:
         assert session.scalar(select(func.count()).select_from(audit.AuditRecord)) > 0
+
+
+def test_a_registration_under_a_known_number_never_tells_or_moves_that_person(
+    api: TestClient, housing: Housing, platform: Platform
+) -> None:
+    """A landlord typing somebody else's number learns nothing of them and changes nothing of theirs."""
+    from safecity import registry
+
+    assert register(api, housing.other_landlord, housing.other_flat_id).status_code == 201  # 陈平, C2
+    typed = register(api, housing.landlord, housing.flat_id, name="张三", sex=None, birth_date=None)
+    assert typed.status_code == 201, typed.text
+    assert "陈平" not in typed.text and typed.json()["tenant"]["name"] == "张三"
+    listed = api.get(f"/api/v1/flats/{housing.flat_id}/tenants", headers=housing.landlord)
+    assert "陈平" not in listed.text and listed.json()[0]["name"] == "张三"
+    with platform.session_factory() as session:
+        person = registry.get_person_by_id_number(session, id_number=TENANT)
+        assert person is not None and (person.name, person.home_area_id) == ("陈平", "C2")
+    deadline = time.monotonic() + 5
+    rules: set[str] = set()
+    while "tenant-name-mismatch" not in rules and time.monotonic() < deadline:
+        rules = {a["rule"] for a in api.get("/api/v1/alerts", headers=housing.officer).json()["items"]}
+        time.sleep(0.05)
+    assert "tenant-name-mismatch" in rules

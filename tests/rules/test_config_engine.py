@@ -20,6 +20,7 @@ def test_packaged_rules_are_valid() -> None:
         "hotlist",
         "tag_tamper",
         "device_offline",
+        "community_intrusion",
         "shop_armed_breach",
         "device_offline",  # door controllers
     ]

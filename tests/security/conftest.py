@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import uvicorn
 
@@ -141,14 +142,14 @@ class World:
             self.platform.alerts.acknowledge(alert_id, by="setup")
         return alert_id
 
-    def device(self, where: str) -> str:
-        """A new device in the site's community."""
+    def device(self, where: str, kind: str = "rfid_station") -> str:
+        """A new device (a base station unless told) in the site's community."""
         device_id = f"DEV-{next(self.serial)}"
         with transaction(self.platform.session_factory) as session:
             registry.create_device(
                 session,
                 device_id=device_id,
-                kind="rfid_station",
+                kind=kind,
                 name=device_id,
                 lat=float(SITE[where]["lat"]),  # type: ignore[arg-type]
                 lon=float(SITE[where]["lon"]),  # type: ignore[arg-type]
@@ -198,6 +199,21 @@ class World:
         return places.register_tenant(
             SYSTEM, self.flat(where), TenantIn(card=card), resource="setup"
         ).tenant.tenancy_id
+
+    def visitor_pass(self, who: RoleAccount, where: str) -> int:
+        """A pass in force at the site's compound, issued by `who` IN (a resident revokes only their own)
+        and by someone else OUT (where a resident could not have issued one)."""
+        from safecity.places import Visitors
+        from safecity.places.schemas import VisitorPassIn
+
+        body = VisitorPassIn(
+            compound_id=f"CP-{where}",
+            id_number=self.id_number(),
+            name="Visitor",
+            valid_until=NOW + timedelta(hours=4),
+        )
+        issuer = msgspec.structs.replace(SYSTEM, actor=who.username) if where == IN else SYSTEM
+        return self.platform.service(Visitors).register(issuer, body, resource="setup").id
 
     def shop(self, where: str) -> int:
         """A new shop in the site's community (owned by the test shop owner IN, by nobody's account OUT)."""
@@ -438,3 +454,8 @@ def _seed_places(platform: Platform, world: World) -> None:
             resource="setup",
         )
         world.landlords[where] = landlord.id
+    # The test citizen (the IN person) lives in a flat of CP-in: a resident there, nowhere else.
+    from safecity.places.schemas import IdCardIn, TenantIn
+
+    home = TenantIn(card=IdCardIn(id_number=ID_NUMBERS[IN], name="Owner in"))
+    places.register_tenant(SYSTEM, world.flat(IN), home, resource="setup")

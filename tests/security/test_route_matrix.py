@@ -285,6 +285,38 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("POST", f"/api/v1/tenancies/{w.tenancy(where)}/check-out", json={}),
     ),
+    ("POST", "/api/v1/visitor-passes"): (
+        True,  # staff: their compounds; a resident: the compound they live in
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/visitor-passes",
+            json={
+                "compound_id": f"CP-{where}",
+                "id_number": w.id_number(),
+                "name": "Visitor",
+                "valid_until": (NOW + timedelta(hours=4)).isoformat(),
+            },
+        ),
+    ),
+    ("GET", "/api/v1/visitor-passes"): (False, lambda w, a, where: Call("GET", "/api/v1/visitor-passes")),
+    ("POST", "/api/v1/visitor-passes/{pass_id}/revoke"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/visitor-passes/{w.visitor_pass(a, where)}/revoke"),
+    ),
+    ("POST", "/api/v1/alarm-zones"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/alarm-zones",
+            json={
+                "device_id": w.device(where, kind="alarm_panel"),
+                "zone": "Z1",
+                "name": "fence",
+                "compound_id": f"CP-{where}",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/alarm-zones"): (False, lambda w, a, where: Call("GET", "/api/v1/alarm-zones")),
     # --- shops
     ("POST", "/api/v1/shops"): (
         True,
@@ -444,6 +476,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/"): (False, lambda w, a, where: Call("GET", "/")),
     ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),
     ("GET", "/me"): (False, lambda w, a, where: Call("GET", "/me")),
+    ("GET", "/watch"): (False, lambda w, a, where: Call("GET", "/watch")),
     ("GET", "/shop"): (False, lambda w, a, where: Call("GET", "/shop")),
     ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("POST", "/logout"): (

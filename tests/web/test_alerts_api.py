@@ -197,7 +197,7 @@ def test_steps_are_audited_by_the_use_case_and_refusals_by_the_error_handler(
             for r in reversed(audit.search(session))
         ]
     assert trail == [
-        ("duty-s2", "alerts.act", "refused", 403, f"POST {path}", []),
+        ("duty-s2", "alerts.acknowledge", "refused", 403, f"POST {path}", []),
         (
             "duty-s1",
             "alerts.acknowledge",

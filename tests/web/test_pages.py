@@ -390,7 +390,7 @@ def test_logout_ends_the_session(platform: Platform, anonymous: TestClient) -> N
     ("role", "links"),
     [
         (Role.INVESTIGATOR, ["Console", "Bikes", "Device health", "My account"]),
-        (Role.GUARD, ["Console", "My account"]),
+        (Role.GUARD, ["Watch", "Console", "My account"]),
         (Role.CITIZEN, ["My account"]),
     ],
 )
@@ -402,7 +402,7 @@ def test_nav_shows_only_the_pages_the_role_may_use(
     answer = browser.get("/me")
     assert answer.status_code == 200
     assert _main_nav(answer.text) == links
-    home = {"Console": "/", "My account": "/me"}[links[0]]
+    home = {"Console": "/", "My account": "/me", "Watch": "/watch"}[links[0]]
     assert f'<a class="brand" href="{home}"' in answer.text
     assert "Sign out" in answer.text
 

@@ -40,8 +40,14 @@ def check(
         print_problems(exc)
         raise typer.Exit(1) from exc
     table = Table(title=f"{escape(str(path))}: OK")
-    for col in ("name", "kind", "enabled", "severity", "params"):
+    # Names and kinds are what people look for and copy: whole, never cut; the parameters fold.
+    for col, attr in (("name", "name"), ("kind", "kind")):
+        table.add_column(
+            col, no_wrap=True, min_width=max((len(getattr(r, attr)) for r in parsed.rules), default=4)
+        )
+    for col in ("enabled", "severity"):
         table.add_column(col)
+    table.add_column("params", overflow="fold")
     for rule in parsed.rules:
         table.add_row(
             rule.name,

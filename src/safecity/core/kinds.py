@@ -44,6 +44,7 @@ class RecordKind(StrEnum):
     HEARTBEAT = "heartbeat"
     COUNT = "count"
     REPORT = "report"
+    INTERCOM = "intercom"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,16 @@ KIND_SPECS: dict[RecordKind, KindSpec] = {
             False,
             True,
             description="a device reported a count (value) over a period",
+        ),
+        KindSpec(
+            RecordKind.INTERCOM,
+            Category.EVENT,
+            SubjectKind.DEVICE,
+            False,
+            True,
+            # A call may be forwarded to a resident's phone: the number is pseudonymised like an alarm's.
+            personal=True,
+            description="a building's intercom: a call to a flat, answered or not, the door opened from it",
         ),
         KindSpec(
             RecordKind.REPORT,

@@ -11,10 +11,15 @@ from safecity.core.capabilities import Capability, Service
 from safecity.places import shop_rule, shop_settings
 from safecity.places.health import DeviceHealth, build_health
 from safecity.places.housing import Places
+from safecity.places.intrusion import KIND as INTRUSION
+from safecity.places.intrusion import ZONES
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
 from safecity.places.shop_facts import SHOP_FACTS
 from safecity.places.shop_owners import SHOP_OWNERS
 from safecity.places.shops import Shops, build_shops, schedule_worker
+from safecity.places.visitors import Visitors
+from safecity.places.zones import ZoneFacts, Zones
+from safecity.rules.facts import FactSource
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
 
@@ -26,6 +31,19 @@ def _places(platform: Any) -> Places:
         pseudonymize=platform.pseudonyms.pseudonym,
         raise_findings=platform.handle_findings,
     )
+
+
+def _visitors(platform: Any) -> Visitors:
+    return Visitors(
+        platform.session_factory,
+        platform.security,
+        now=platform.clock.now,
+        pseudonymize=platform.pseudonyms.pseudonym,
+    )
+
+
+def _zones(platform: Any) -> Zones:
+    return Zones(platform.session_factory, platform.security)
 
 
 def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
@@ -94,6 +112,10 @@ CAPABILITY = Capability(
     requires=("registry", "alerts", "security"),
     extensions=(
         Service(Places, _places),
+        Service(Visitors, _visitors),
+        Service(Zones, _zones),
+        FactSource(ZONES, ZoneFacts),
+        INTRUSION,
         ENDED_TENANCIES,
         EXPIRED_VISITOR_PASSES,
         DONE_VISITS,

@@ -53,11 +53,21 @@ def person_of(
         pseudonymize=pseudonymize,
         home_area_id=home_area_id,
     )
+    if not same_name(person.name, name):
+        # Somebody typed a number the registry knows under another name: a typo, or a number that is
+        # not theirs to use. Nothing of the registry's person changes on such a claim (the caller
+        # registering it is told nothing either; the community officer is warned).
+        return person
     if home_area_id is not None and person.home_area_id != home_area_id:
         person.home_area_id = home_area_id  # where they live now: what bounds the cases that may reveal them
     if phone and not person.phone:
         person.phone = phone
     return person
+
+
+def same_name(registered: str, given: str) -> bool:
+    """Whether a name given for a number is the registry's, ignoring spaces and the case of Latin letters."""
+    return "".join(registered.split()).casefold() == "".join(given.split()).casefold()
 
 
 def check_card(card: IdCardIn) -> None:
@@ -106,4 +116,4 @@ def keep_card(session: Session, person_id: int, card: IdCardIn, *, by: str, now:
     return row
 
 
-__all__ = ["MAX_PHOTO_BYTES", "check_card", "keep_card", "person_of"]
+__all__ = ["MAX_PHOTO_BYTES", "check_card", "keep_card", "person_of", "same_name"]

@@ -19,7 +19,7 @@ PLACES = "places"  # the RegistryChanged group of places' facts (what caches of 
 
 
 class AccessChanged(Event, frozen=True):
-    """Whom the doors of a compound (or a shop) let in changed."""
+    """Whom the doors of a compound (or a shop) let in changed; naming neither: every place (bulk load)."""
 
     compound_id: str | None = None
     shop_id: int | None = None

@@ -229,7 +229,9 @@ class Places:
                 field="card.id_number",
                 home_area_id=place.compound.community_id,
             )
-            cards.keep_card(session, person.id, body.card, by=ctx.actor, now=now)
+            claimed = cards.same_name(person.name, body.card.name)
+            if claimed:
+                cards.keep_card(session, person.id, body.card, by=ctx.actor, now=now)
             elsewhere = _open_tenancies(session, person.id)
             if any(t.flat_id == flat_id for t in elsewhere):
                 raise PlaceConflict(
@@ -238,6 +240,7 @@ class Places:
             tenancy = Tenancy(
                 flat_id=flat_id,
                 person_id=person.id,
+                name=body.card.name,
                 starts_at=body.starts_at or now,
                 planned_end=body.planned_end,
                 registered_at=now,
@@ -250,7 +253,14 @@ class Places:
             session.flush()
             occupants = _open_counts(session, [flat_id]).get(flat_id, 0)
             notices, findings = registration_findings(
-                place, tenancy, person, others=elsewhere, occupants=occupants, by=ctx, now=now
+                place,
+                tenancy,
+                person,
+                others=elsewhere,
+                occupants=occupants,
+                name_matches=claimed,
+                by=ctx,
+                now=now,
             )
             access_changed(session, compound_id=place.compound.id)
             out = RegisteredOut(tenant=_tenant_out(tenancy, person), notices=notices)
@@ -399,7 +409,7 @@ def _tenant_out(tenancy: Tenancy, person: Person) -> TenantOut:
         tenancy_id=tenancy.id,
         flat_id=tenancy.flat_id,
         person_id=person.id,
-        name=person.name,
+        name=tenancy.name or person.name,
         id_number=mask_id_number(person.id_number) or "",
         starts_at=tenancy.starts_at,
         planned_end=tenancy.planned_end,

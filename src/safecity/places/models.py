@@ -119,6 +119,9 @@ class Tenancy(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     flat_id: Mapped[int] = mapped_column(ForeignKey("flats.id"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    # The name as the registrar gave it: what the landlord's answers show (a typed number must not
+    # tell them the registry's name for it). Empty for tenancies from before it was kept.
+    name: Mapped[str] = mapped_column(String(64), default="", server_default="")
     starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
     planned_end: Mapped[datetime | None] = mapped_column(UtcDateTime)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -159,6 +162,8 @@ class VisitorPass(Base):
     compound_id: Mapped[str] = mapped_column(ForeignKey("compounds.id"), index=True)
     flat_id: Mapped[int | None] = mapped_column(ForeignKey("flats.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    # The name as the registrar gave it: what answers show (never the registry's name for the number).
+    name: Mapped[str] = mapped_column(String(64), default="", server_default="")
     valid_from: Mapped[datetime] = mapped_column(UtcDateTime)
     valid_until: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     registered_by: Mapped[str] = mapped_column(String(64))

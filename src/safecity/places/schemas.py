@@ -195,6 +195,42 @@ class RegisteredOut(BaseModel):
     )
 
 
+class VisitorPassIn(_In):
+    """Let a visitor through a compound's doors for a while (a guard, the officer, or a resident)."""
+
+    compound_id: str = Field(max_length=32, description="The compound the visitor may enter.")
+    flat_id: int | None = Field(
+        None, ge=1, description="The flat visited; a resident's pass is for their own flat (default)."
+    )
+    id_number: str = Field(
+        min_length=18, max_length=18, description="The visitor's GB 11643 identity number (their card)."
+    )
+    name: str = Field(min_length=1, max_length=64, description="The visitor's name, as on the card.")
+    valid_from: AwareDatetime | None = Field(
+        None, description="From when the doors let them in; default: now."
+    )
+    valid_until: AwareDatetime = Field(description="Until when; after valid_from, at most 7 days later.")
+
+    @field_validator("id_number")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class VisitorPassOut(BaseModel):
+    """A visitor pass: the visitor as the registrar named them, numbers masked."""
+
+    id: int
+    compound_id: str
+    flat_id: int | None
+    name: str = Field(description="The name the registrar gave.")
+    id_number: str = Field(description="Masked: 330302********1234.")
+    valid_from: datetime
+    valid_until: datetime
+    registered_by: str
+    revoked_at: datetime | None
+
+
 __all__ = [
     "BuildingIn",
     "BuildingOut",
@@ -209,4 +245,6 @@ __all__ = [
     "RegisteredOut",
     "TenantIn",
     "TenantOut",
+    "VisitorPassIn",
+    "VisitorPassOut",
 ]

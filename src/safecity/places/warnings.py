@@ -1,8 +1,11 @@
-"""Warnings a tenant registration raises itself: the tenant lives elsewhere too, the flat is full.
+"""Warnings a tenant registration raises itself: the tenant lives elsewhere too, the flat is full,
+the name given is not the registry's for that number.
 
-Both are allowed (people do move; a flat may be crowded for a night) but never silent: the
-registrar is told at once, and the community officer gets a warning, explained like any other,
-whose evidence is the registration itself.
+The first two are allowed (people do move; a flat may be crowded for a night) but never silent:
+the registrar is told at once, and the community officer gets a warning, explained like any
+other, whose evidence is the registration itself. A name that is not the registry's is a warning
+for the officer only: telling the registrar would tell them who the number belongs to (and so is
+the other tenancy of such a number).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def registration_findings(
     *,
     others: Sequence[Tenancy],
     occupants: int,
+    name_matches: bool,
     by: Context,
     now: datetime,
 ) -> tuple[list[str], list[Finding]]:
@@ -66,11 +70,28 @@ def registration_findings(
         "compound": compound.name,
         "capacity": flat.capacity,
     }
-    if others:
-        notices.append(
-            "this person also holds an open tenancy registered elsewhere; it stays open until that landlord "
-            "checks them out, and the community officer is told"
+    if not name_matches:
+        findings.append(
+            Finding(
+                rule="tenant-name-mismatch",
+                rule_kind=REGISTRATION,
+                severity="medium",
+                title="Tenant registered under a number the registry knows by another name",
+                subject_kind="tenancy",
+                subject=str(tenancy.id),
+                dedup_key=f"name-mismatch:{tenancy.id}",
+                at=now,
+                evidence=(_evidence(place, tenancy, by, "name_mismatch"),),
+                facts={**facts, "name_given": tenancy.name, "via": tenancy.registered_via},
+                refs=refs,
+            )
         )
+    if others:
+        if name_matches:
+            notices.append(
+                "this person also holds an open tenancy registered elsewhere; it stays open until that "
+                "landlord checks them out, and the community officer is told"
+            )
         findings.append(
             Finding(
                 rule="tenant-registered-twice",

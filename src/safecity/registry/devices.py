@@ -90,6 +90,11 @@ def create_device(
     return device, secret
 
 
+def get_device(session: Session, *, device_id: str) -> Device | None:
+    """The registered device with this id, if any."""
+    return session.get(Device, device_id)
+
+
 def rotate_device_secret(session: Session, *, device_id: str) -> str:
     """Give a device a new secret (the old one stops working at once; the device is active again)."""
     device = session.get(Device, device_id)

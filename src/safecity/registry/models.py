@@ -34,6 +34,7 @@ class DeviceKind(StrEnum):
     HANDSET = "handset"
     TRAFFIC_DETECTOR = "traffic_detector"
     ALARM_PANEL = "alarm_panel"
+    INTERCOM = "intercom"  # a building's door-entry phone (可视对讲)
     SMS_GATEWAY = "sms_gateway"  # fetches the text messages the platform sends people (registry.messages)
 
 

@@ -44,6 +44,10 @@ class Permission(StrEnum):
     AREAS_MANAGE = "areas.manage"  # import the city's districts, station areas and communities
     ALERTS_READ = "alerts.read"  # alerts of the caller's areas, their evidence, the live stream
     ALERTS_ACT = "alerts.act"  # acknowledge, dispatch, close
+    ALERTS_ACKNOWLEDGE = "alerts.acknowledge"  # take a warning on (partners who neither dispatch nor close)
+    COMMUNITY_WATCH = (
+        "community.watch"  # the phone view of a community's warnings (guards, committee, officer)
+    )
     ALERTS_EXPORT = "alerts.export"  # CAP export, precision reports
     WEBHOOKS_MANAGE = "webhooks.manage"
     BIKES_READ = "bikes.read"  # bike records; the owner only under a case
@@ -74,7 +78,16 @@ class Permission(StrEnum):
 
 P = Permission
 _OFFICER = frozenset(
-    {P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.ALERTS_ACT, P.BIKES_READ, P.WATCHLIST_READ, P.PLACES_READ}
+    {
+        P.SELF_READ,
+        P.AREAS_READ,
+        P.ALERTS_READ,
+        P.ALERTS_ACT,
+        P.ALERTS_ACKNOWLEDGE,
+        P.BIKES_READ,
+        P.WATCHLIST_READ,
+        P.PLACES_READ,
+    }
 )
 _INVESTIGATION = frozenset(
     {P.PEOPLE_READ, P.SUBJECTS_TRACE, P.CASES_READ, P.CASES_MANAGE, P.WATCHLIST_WRITE, P.ALERTS_EXPORT}
@@ -94,6 +107,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.TENANTS_READ,
         P.VISITS_WORK,
         P.VISITORS_REGISTER,
+        P.COMMUNITY_WATCH,
     },
     Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
@@ -117,10 +131,28 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # committee worker their community, a shop owner their shop.
     Role.LANDLORD: frozenset({P.SELF_READ, P.TENANTS_REGISTER, P.TENANTS_READ}),
     Role.GUARD: frozenset(
-        {P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.ALERTS_ACT, P.PLACES_READ, P.VISITORS_REGISTER}
+        {
+            P.SELF_READ,
+            P.AREAS_READ,
+            P.ALERTS_READ,
+            P.ALERTS_ACT,
+            P.ALERTS_ACKNOWLEDGE,
+            P.COMMUNITY_WATCH,
+            P.PLACES_READ,
+            P.VISITORS_REGISTER,
+        }
     ),
     Role.COMMITTEE_WORKER: frozenset(
-        {P.SELF_READ, P.AREAS_READ, P.ALERTS_READ, P.BIKES_REGISTER, P.PLACES_READ, P.VISITORS_REGISTER}
+        {
+            P.SELF_READ,
+            P.AREAS_READ,
+            P.ALERTS_READ,
+            P.ALERTS_ACKNOWLEDGE,
+            P.COMMUNITY_WATCH,
+            P.BIKES_REGISTER,
+            P.PLACES_READ,
+            P.VISITORS_REGISTER,
+        }
     ),
     Role.LIAISON: frozenset({P.SELF_READ}),
     Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER}),

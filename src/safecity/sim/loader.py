@@ -21,6 +21,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
+from safecity.places import bulk as places_bulk
 from safecity.registry import BikeStatus, DeviceStatus, broker_hash, hash_secret
 from safecity.security import Pseudonymizer
 from safecity.sim.city import City
@@ -113,6 +114,7 @@ def load_city(
                     f"the registry already holds a city ({held}); pass replace=True to delete it "
                     "(and its watchlist entries) and load this one"
                 )
+            places_bulk.clear(session)  # places refer to the city's people and areas
             registry.bulk.clear(session)
         registry.bulk.insert_rows(
             session, areas=rows["areas"], people=rows["people"], bikes=rows["bikes"], devices=rows["devices"]

@@ -55,7 +55,7 @@ def _digits(values: npt.NDArray[np.int64], width: int) -> npt.NDArray[np.int64]:
     return (values[:, None] // powers[None, :]) % 10
 
 
-def _id_numbers(
+def id_numbers(
     codes: npt.NDArray[np.int64],
     birth: npt.NDArray[np.datetime64],
     male: npt.NDArray[np.bool_],
@@ -134,7 +134,7 @@ def make_people(count: int, layout: Layout, grid: Grid, rng: np.random.Generator
         pl.DataFrame(
             {
                 "person_id": np.arange(1, count + 1, dtype=np.int64),
-                "id_number": _id_numbers(codes.astype(np.int64), birth, male, rng),
+                "id_number": id_numbers(codes.astype(np.int64), birth, male, rng),
                 "name": names.person_names(male, rng),
                 "phone": phone,
                 "home_area_id": names.pick(layout.community_ids, _area_index(layout, grid, hx, hy)),

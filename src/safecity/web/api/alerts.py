@@ -187,7 +187,7 @@ def acknowledge_alert(
     alerts: AlertsDep,
     security: SecurityDep,
     request: Request,
-    who: Principal = need(P.ALERTS_ACT),
+    who: Principal = need(P.ALERTS_ACKNOWLEDGE),
 ) -> AlertOut:
     """Take the alert on: new -> acknowledged."""
     view = actions.acknowledge_alert(

@@ -1,14 +1,14 @@
 // The alert console: live alert list over SSE, the explained detail of one alert, and its lifecycle.
 
 import { CityMap } from './citymap.js';
-import { api, displayNode, h, humanise, plainError, prefs, refreshSession, timeEl, toSignIn } from './common.js';
+import { followAlerts } from './alertstream.js';
+import { api, displayNode, h, humanise, plainError, prefs, timeEl } from './common.js';
 
 const OPEN = new Set(['new', 'acknowledged', 'dispatched']);
 // Mirrors safecity.alerts.policy: the lifecycle is a line, and any open alert may be closed.
 const NEXT = { new: ['acknowledged', 'closed'], acknowledged: ['dispatched', 'closed'], dispatched: ['closed'], closed: [] };
 const ACTIONS = { acknowledged: ['acknowledge', 'Acknowledge'], dispatched: ['dispatch', 'Dispatch'] };
 const OUTCOMES = [['confirmed', 'Confirmed'], ['false_alarm', 'False alarm'], ['unverified', 'Could not verify']];
-const NOTICE_TYPES = ['AlertRaised', 'AlertUpdated', 'AlertTransitioned'];
 const LIST_LIMIT = 200;
 
 const $ = (id) => document.getElementById(id);
@@ -23,7 +23,6 @@ const state = {
   selected: null,
   detail: null,
   refreshing: new Map(), // id -> {again, raised}: one request per alert at a time
-  hadStream: false,
 };
 const cityMap = CityMap.create($('map'), $('map-message'));
 
@@ -113,53 +112,6 @@ async function loadAreas() {
 function setConnection(kind, text) {
   ui.conn.dataset.state = kind;
   ui.conn.textContent = text;
-}
-
-function connectStream() {
-  const source = new EventSource('/api/v1/alerts/stream');
-  source.addEventListener('open', () => {
-    setConnection('live', 'live');
-    // Notices sent while we were away are lost: read the list again after a reconnect.
-    if (state.hadStream) loadList();
-    state.hadStream = true;
-  });
-  source.addEventListener('error', () => {
-    if (source.readyState === EventSource.CLOSED) {
-      // Refused outright (e.g. a 401 once the access token has expired): renew, then retry.
-      setConnection('offline', 'offline, retrying');
-      window.setTimeout(() => renewAndReconnect(source), 5000);
-    } else {
-      setConnection('reconnecting', 'reconnecting');
-    }
-  });
-  // The server ends the stream when the access token expires or the session ends.
-  source.addEventListener('reauth', () => renewAndReconnect(source));
-  for (const type of NOTICE_TYPES) {
-    source.addEventListener(type, (event) => {
-      let notice;
-      try {
-        notice = JSON.parse(event.data);
-      } catch (_) {
-        return;
-      }
-      if (notice.alert_id) refresh(notice.alert_id, type === 'AlertRaised');
-    });
-  }
-}
-
-/** Close the stream, renew the access token and reconnect; sign in again if the session is over. */
-async function renewAndReconnect(source) {
-  source.close();
-  setConnection('reconnecting', 'reconnecting');
-  let renewed = false;
-  try {
-    renewed = await refreshSession();
-  } catch (_) {
-    window.setTimeout(() => renewAndReconnect(source), 5000); // the server is unreachable
-    return;
-  }
-  if (renewed) connectStream();
-  else toSignIn();
 }
 
 /** Read one alert again; a burst of notices about it costs at most two requests. */
@@ -381,7 +333,11 @@ document.addEventListener('keydown', (e) => {
   if (e.key === 'Escape' && state.selected && !typing) closeDetail();
 });
 
-connectStream();
+followAlerts({
+  onNotice: (type, notice) => refresh(notice.alert_id, type === 'AlertRaised'),
+  onState: setConnection,
+  onReopen: loadList,
+});
 if (cityMap) cityMap.loadCity();
 loadAreas().then(renderList);
 loadList();
