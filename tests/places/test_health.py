@@ -11,7 +11,6 @@ from typing import Any
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
 
 from safecity import registry
 from safecity.core.context import SYSTEM
@@ -22,7 +21,6 @@ from safecity.places.health_schemas import HealthOut, Level
 from safecity.places.models import Door
 from safecity.places.schemas import BuildingIn, CompoundIn
 from safecity.places.shop_schemas import ShopIn
-from safecity.places.shop_settings import ShopSettings
 from safecity.places.shops import Shops
 from safecity.platform import Platform
 from safecity.rules import build_rules, load_rules
@@ -218,9 +216,3 @@ def test_the_default_day_is_the_local_one(platform: Platform) -> None:
     out = figures(platform, Level.COMMUNITY)
     assert out.day.isoformat() == "2026-11-23"
     assert out.total.openings == 0 and out.total.online == 0  # a new local day; every door silent for hours
-
-
-def test_the_time_zone_setting_is_checked() -> None:
-    assert ShopSettings(places_timezone="Asia/Urumqi").zone.key == "Asia/Urumqi"
-    with pytest.raises(ValidationError, match="not an IANA time zone"):
-        ShopSettings(places_timezone="Beijing")

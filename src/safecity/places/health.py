@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import func, select
@@ -30,6 +29,7 @@ from safecity.core.kinds import RecordKind
 from safecity.lake import Lake
 from safecity.places.health_schemas import TARGET, DraggingDoorOut, HealthOut, HealthRowOut, Level
 from safecity.places.models import Building, Compound, Door, Shop
+from safecity.places.schedule import LOCAL_TZ
 
 DOOR_CONTROLLER = "door_controller"
 UNSWIPED_CODES = ("door_opened_no_swipe", "door_forced")
@@ -50,7 +50,6 @@ class DeviceHealth:
         areas: Callable[[], Sequence[Any]],
         *,
         now: Callable[[], datetime],
-        zone: ZoneInfo,
         online_minutes: float,
     ) -> None:
         self._sessions = session_factory
@@ -58,7 +57,6 @@ class DeviceHealth:
         self._lake = lake
         self._areas = areas
         self._now = now
-        self.zone = zone
         self.online_minutes = online_minutes
 
     def figures(
@@ -74,7 +72,7 @@ class DeviceHealth:
         if area_id is not None:
             ctx.require_area(area_id, what=f"area {area_id}")
         now = self._now()
-        day = day or now.astimezone(self.zone).date()
+        day = day or now.astimezone(LOCAL_TZ).date()
         doors = self._doors(ctx, area_id)
         measured = doors.join(self._day_counts(doors, day), on="device", how="left").join(
             self._heard(doors, now), on="device", how="left"
@@ -146,7 +144,7 @@ class DeviceHealth:
 
     def _day_counts(self, doors: pl.DataFrame, day: date) -> pl.DataFrame:
         """Per door: swipes, openings by swipe, openings without one, on the local day."""
-        start = datetime.combine(day, time(), tzinfo=self.zone).astimezone(UTC)
+        start = datetime.combine(day, time(), tzinfo=LOCAL_TZ).astimezone(UTC)
         kind, code = pl.col("kind"), pl.col("code")
         swipe = kind == RecordKind.DOOR_SWIPE.value
         return (
@@ -278,7 +276,6 @@ def build_health(platform: Any) -> DeviceHealth:
         platform.lake,
         platform.registry.areas,
         now=platform.clock.now,
-        zone=section.zone,
         online_minutes=section.device_online_minutes,
     )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import select
@@ -20,15 +19,12 @@ from safecity import registry
 from safecity.core.finding import AlertFollower, PersonNotice, RaisedAlert
 from safecity.core.masking import mask_phone
 from safecity.places.models import SHOP, Shop
-from safecity.places.shop_settings import CITY_TIMEZONE
+from safecity.places.schedule import LOCAL_TZ
 from safecity.store.bulk import among, chunked
 
 log = structlog.get_logger(__name__)
 
 SMS = "sms"
-# The follower runs inside the alert service, which knows no settings of places: the notice uses
-# the seeds' city time; a deployment elsewhere changes this constant with its timezone setting.
-ZONE = ZoneInfo(CITY_TIMEZONE)
 WHAT = {
     "door_forced": "a door was forced",
     "door_held_open": "a door was held open",
@@ -47,7 +43,7 @@ def _as_int(value: str | None) -> int | None:
 
 def sms_body(*, shop: str, what: str, seen_at: datetime, station_name: str, alert_id: str) -> str:
     """The text telling a shop owner their armed shop was opened and who is on the way."""
-    when = seen_at.astimezone(ZONE).strftime("%m-%d %H:%M")
+    when = seen_at.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
     return (
         f"safecity: {what} at your shop {shop} at {when} while it was armed. "
         f"{station_name or 'The police'} has been told, reference {alert_id}. "

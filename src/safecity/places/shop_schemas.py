@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from safecity.places import shop_hours
+from safecity.places.errors import PlacesError
 
 HOURS_EXAMPLE = {"mon": ["08:30", "21:00"], "sat": ["10:00", "02:00"]}
 
@@ -17,10 +18,14 @@ class _In(BaseModel):
 
 
 def _hours(value: dict[str, Any] | None) -> dict[str, list[str]] | None:
-    """Checked and written the one way they are stored (days in week order)."""
+    """Checked and written the one way they are stored (open days in week order)."""
     if value is None:
         return None
-    return shop_hours.as_json(shop_hours.parse_hours(value))
+    try:
+        shop_hours.parse_hours(value)
+    except PlacesError as exc:  # a validation error of the field, saying which day
+        raise ValueError(f"{exc.field}: {exc.message}") from None
+    return shop_hours.as_json(value)
 
 
 class ScheduleIn(_In):
@@ -30,7 +35,8 @@ class ScheduleIn(_In):
         None,
         description=(
             "Local opening hours per day (mon..sun) as [opening, closing] HH:MM; a day left out is "
-            "closed; a closing time before the opening time is after midnight; null: no schedule."
+            "closed; a closing time before the opening time is after midnight; [00:00, 00:00] is "
+            "round the clock; null: no schedule."
         ),
         examples=[HOURS_EXAMPLE],
     )

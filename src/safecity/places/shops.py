@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import select
@@ -49,13 +48,11 @@ class Shops:
         *,
         now: Callable[[], datetime],
         pseudonymize: registry.Pseudonymize,
-        zone: ZoneInfo,
     ) -> None:
         self._sessions = session_factory
         self._recorder = recorder
         self._now = now
         self._pseudonymize = pseudonymize
-        self.zone = zone
 
     def register(self, ctx: Context, body: ShopIn, *, resource: str) -> ShopOut:
         """Register a shop in a community the caller reaches, with its owner and their app account."""
@@ -176,10 +173,10 @@ class Shops:
             return False
         try:
             hours = shop_hours.parse_hours(shop.business_hours)
-        except ValueError as exc:  # written around the use cases (an import): skip it, never stop the run
+        except PlacesError as exc:  # written around the use cases (an import): skip it, never stop the run
             log.warning("shops.hours_unreadable", shop=shop.id, error=str(exc))
             return False
-        last = shop_hours.last_boundary(hours, now, self.zone)
+        last = shop_hours.last_boundary(hours, now)
         if last is None:
             return False
         when, arms = last
@@ -203,8 +200,8 @@ class Shops:
 
     def _open_now(self, hours: dict[str, Any] | None, now: datetime) -> bool | None:
         try:
-            return shop_hours.is_open(shop_hours.parse_hours(hours), now, self.zone) if hours else None
-        except ValueError:
+            return shop_hours.is_open(shop_hours.parse_hours(hours), now) if hours else None
+        except PlacesError:
             return None  # unreadable hours (logged by the schedule) say nothing
 
     def _out(self, session: Session, shop: Shop, now: datetime) -> ShopOut:
@@ -240,14 +237,11 @@ def schedule_worker(shops: Shops, interval_s: float) -> Every:
 
 def build_shops(platform: Any) -> Shops:
     """The shop use cases on a platform's parts (core.capabilities.Service)."""
-    from safecity.places.shop_settings import ShopSettings
-
     return Shops(
         platform.session_factory,
         platform.security,
         now=platform.clock.now,
         pseudonymize=platform.pseudonyms.pseudonym,
-        zone=platform.settings.section(ShopSettings).zone,
     )
 
 
