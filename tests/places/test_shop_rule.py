@@ -19,7 +19,8 @@ from safecity.alerts.models import Alert, OutboxNotice
 from safecity.core.finding import Ref
 from safecity.core.record import RECORD_SCHEMA
 from safecity.places.events import places_changed
-from safecity.places.models import Door
+from safecity.places.models import AlarmZone, Door
+from safecity.places.schedule import DAYS
 from safecity.places.shop_facts import SHOP_COLUMNS, ShopView
 from safecity.places.shop_rule import ShopBreachRule
 from safecity.platform import Platform
@@ -299,7 +300,7 @@ def test_an_event_counts_exactly_when_it_opens_the_shop_while_armed_at_its_time(
     view = ShopView(
         shops=shops,
         doors=pl.DataFrame({"device": [DOOR_ID], "shop_id": [1]}),
-        zones=pl.DataFrame({"device": [PANEL_ID], "zone": ["1"], "shop_id": [1]}),
+        zones=pl.DataFrame({"device": [PANEL_ID], "zone": ["1"], "shop_id": [1], "zone_id": [1]}),
     )
     rows = [
         record(n, kind, code, at=T0 + timedelta(minutes=m), device=device, attrs=f'{{"zone": "{zone}"}}')  # type: ignore[arg-type]
@@ -325,3 +326,30 @@ def test_an_event_counts_exactly_when_it_opens_the_shop_while_armed_at_its_time(
     }
     assert {e.event_id for f in found for e in f.evidence} == expected
     assert len(found) == (1 if expected else 0)
+
+
+def test_a_shop_zone_armed_on_hours_of_its_own_counts_while_the_shop_is_disarmed(
+    api: TestClient, platform: Platform
+) -> None:
+    world = shop_world(api, platform)
+    add_door(platform, world.shop_id)
+    with transaction(platform.session_factory) as session:
+        session.add(
+            AlarmZone(
+                device_id=PANEL_ID,
+                zone="9",
+                name="strongroom",
+                shop_id=world.shop_id,
+                armed_hours={day: [["00:00", "00:00"]] for day in DAYS},
+            )
+        )
+        places_changed(session)
+    at = T0 + timedelta(minutes=3)
+    strongroom = record(1, "alarm", "intrusion", at=at, device=PANEL_ID, attrs='{"zone": "9"}')
+    back_room = record(2, "alarm", "intrusion", at=at, device=PANEL_ID, attrs='{"zone": "1"}')
+
+    [finding] = ShopBreachRule(RULE).evaluate(
+        batch(strongroom, back_room, record(3, "alarm", "door_forced", at=at)), platform.facts, at
+    )
+
+    assert [e.event_id for e in finding.evidence] == ["ev-1"]

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from safecity.places.errors import PlacesError
 from safecity.places.events import PLACES
 from safecity.places.models import AlarmZone, Door, Shop
+from safecity.places.schedule import WeeklyHours
 from safecity.rules import FactSource
 
 NAME = "shops"
@@ -44,7 +46,8 @@ class ShopView:
 
     shops: pl.DataFrame  # SHOP_COLUMNS
     doors: pl.DataFrame  # device, shop_id
-    zones: pl.DataFrame  # device, zone, shop_id
+    zones: pl.DataFrame  # device, zone, shop_id, zone_id
+    zone_hours: dict[int, WeeklyHours] = field(default_factory=dict)  # zones armed on hours of their own
 
 
 class ShopFacts:
@@ -102,19 +105,25 @@ def _read(session: Session) -> ShopView:
         schema={"device": pl.String(), "shop_id": pl.Int64()},
         orient="row",
     )
+    rows = session.execute(
+        select(
+            AlarmZone.device_id, AlarmZone.zone, AlarmZone.shop_id, AlarmZone.id, AlarmZone.armed_hours
+        ).where(AlarmZone.shop_id.is_not(None))
+    ).all()
     zones = pl.DataFrame(
-        [
-            tuple(r)
-            for r in session.execute(
-                select(AlarmZone.device_id, AlarmZone.zone, AlarmZone.shop_id).where(
-                    AlarmZone.shop_id.is_not(None)
-                )
-            )
-        ],
-        schema={"device": pl.String(), "zone": pl.String(), "shop_id": pl.Int64()},
+        [tuple(r)[:4] for r in rows],
+        schema={"device": pl.String(), "zone": pl.String(), "shop_id": pl.Int64(), "zone_id": pl.Int64()},
         orient="row",
     )
-    return ShopView(shops=shops, doors=doors, zones=zones)
+    zone_hours = {}
+    for *_, zone_id, armed_hours in rows:
+        try:
+            hours = WeeklyHours.parse(armed_hours, field="armed_hours")
+        except PlacesError:
+            continue  # checked when registered; a row written around that follows its shop only
+        if not hours.empty:
+            zone_hours[zone_id] = hours
+    return ShopView(shops=shops, doors=doors, zones=zones, zone_hours=zone_hours)
 
 
 SHOP_FACTS = FactSource(NAME, ShopFacts)

@@ -5,7 +5,8 @@ shared contract in docs/ingest.md); an alarm panel reports an intrusion with the
 (`attrs.zone`) that tripped. Whichever shop a door or zone guards is read from the "shops"
 facts; an event counts when the shop was armed at the event's own time, so a report the
 controller buffered while offline is judged by the state when it happened (the state's last
-change is known; two changes inside one outage are not, and the later one decides).
+change is known; two changes inside one outage are not, and the later one decides). A shop's
+zone with armed hours of its own (a strongroom armed round the clock) also counts within them.
 
 One warning per shop: further openings extend it. Its evidence carries the area of the
 reporting device (the shop's community when the device has none), so the alert service routes
@@ -82,13 +83,15 @@ class ShopBreachRule(ConfiguredRule):
             .join(view.zones, on=["device", "zone"])
             .drop("zone")
         )
-        hits = pl.concat([at_doors, in_zones]).join(view.shops, on="shop_id")
+        hits = pl.concat([at_doors, in_zones], how="diagonal").join(view.shops, on="shop_id")
         changed = pl.col("armed_changed_at").cast(UTC_MS)
         # Armed at the event's time: the state now, or its opposite before its last change.
         armed_then = (
             pl.when(changed.is_null() | (pl.col("ts") >= changed)).then("armed").otherwise(~pl.col("armed"))
         )
-        hits = hits.filter(armed_then).with_columns(area=pl.coalesce("area", "community"))
+        hits = hits.filter(armed_then | _zone_armed(hits, view)).with_columns(
+            area=pl.coalesce("area", "community")
+        )
         if hits.is_empty():
             return []
         return self._findings(hits, now)
@@ -134,6 +137,21 @@ class ShopBreachRule(ConfiguredRule):
                 )
             )
         return findings
+
+
+def _zone_armed(hits: pl.DataFrame, view: ShopView) -> pl.Series:
+    """Per hit, whether it came from a zone armed at that time by hours of its own (a strongroom)."""
+    if not view.zone_hours:
+        return pl.Series([False] * hits.height, dtype=pl.Boolean)
+    own = view.zone_hours
+    # Intrusions are few: a Python look at each of them costs nothing beside the joins.
+    return pl.Series(
+        [
+            z in own and own[z].covers(ts)
+            for z, ts in zip(hits["zone_id"].to_list(), hits["ts"].to_list(), strict=True)
+        ],
+        dtype=pl.Boolean,
+    )
 
 
 KIND = RuleKind("shop_armed_breach", ShopBreachParams, ShopBreachRule)
