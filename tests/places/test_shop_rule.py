@@ -169,7 +169,7 @@ def test_a_forced_door_reported_over_http_reaches_the_areas_station_and_texts_th
     assert "五马街金店" in notice.body and "16:00" in notice.body and "a door was forced" in notice.body
 
 
-def _wait_for_alert(platform: Platform, timeout_s: float = 10.0) -> Alert:
+def _wait_for_alert(platform: Platform, timeout_s: float = 30.0) -> Alert:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with platform.session_factory() as session:
