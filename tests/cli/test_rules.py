@@ -20,6 +20,7 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("tag-tamper", "tag_tamper"),
         ("station-offline", "device_offline"),
         ("compound-intrusion", "community_intrusion"),
+        ("unregistered-vehicle", "community_unregistered_vehicle"),
         ("shop-armed-breach", "shop_armed_breach"),
         ("door-controller-offline", "device_offline"),
     ]

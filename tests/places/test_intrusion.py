@@ -60,7 +60,7 @@ def alarm(api: TestClient, secret: str, n: int, *, at_hours: float, zone_name: s
         "attrs": {"zone": zone_name},
     }
     answer = api.post("/api/v1/ingest", content=ndjson([event]), auth=(PANEL, secret))
-    assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
+    assert answer.status_code == 200 and answer.json()["stored"] == 1, answer.text
 
 
 def warnings(api: TestClient, headers: dict[str, str], *, expect: int) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ def test_packaged_rules_are_valid() -> None:
         "tag_tamper",
         "device_offline",
         "community_intrusion",
+        "community_unregistered_vehicle",
         "shop_armed_breach",
         "device_offline",  # door controllers
     ]

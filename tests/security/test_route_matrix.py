@@ -316,6 +316,15 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             },
         ),
     ),
+    ("POST", "/api/v1/vehicles"): (
+        True,  # staff: their compounds; a resident: the compound they live in
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/vehicles",
+            json={"compound_id": f"CP-{where}", "plate": f"浙C{next(w.serial):05d}"},
+        ),
+    ),
+    ("GET", "/api/v1/vehicles"): (False, lambda w, a, where: Call("GET", "/api/v1/vehicles")),
     ("GET", "/api/v1/alarm-zones"): (False, lambda w, a, where: Call("GET", "/api/v1/alarm-zones")),
     # --- shops
     ("POST", "/api/v1/shops"): (

@@ -6,7 +6,17 @@ Public API; other packages import from here, not from the modules.
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import AccessChanged
 from safecity.places.housing import Places
+from safecity.places.vehicles import Vehicles
 from safecity.places.visitors import Visitors
 from safecity.places.zones import Zones
 
-__all__ = ["AccessChanged", "PlaceConflict", "PlaceNotFound", "Places", "PlacesError", "Visitors", "Zones"]
+__all__ = [
+    "AccessChanged",
+    "PlaceConflict",
+    "PlaceNotFound",
+    "Places",
+    "PlacesError",
+    "Vehicles",
+    "Visitors",
+    "Zones",
+]

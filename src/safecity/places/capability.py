@@ -9,6 +9,8 @@ from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
 from safecity.places import shop_rule, shop_settings
+from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
+from safecity.places.gate import VEHICLES
 from safecity.places.health import DeviceHealth, build_health
 from safecity.places.housing import Places
 from safecity.places.intrusion import KIND as INTRUSION
@@ -17,6 +19,7 @@ from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStat
 from safecity.places.shop_facts import SHOP_FACTS
 from safecity.places.shop_owners import SHOP_OWNERS
 from safecity.places.shops import Shops, build_shops, schedule_worker
+from safecity.places.vehicles import VehicleFacts, Vehicles
 from safecity.places.visitors import Visitors
 from safecity.places.zones import ZoneFacts, Zones
 from safecity.rules.facts import FactSource
@@ -44,6 +47,10 @@ def _visitors(platform: Any) -> Visitors:
 
 def _zones(platform: Any) -> Zones:
     return Zones(platform.session_factory, platform.security)
+
+
+def _vehicles(platform: Any) -> Vehicles:
+    return Vehicles(platform.session_factory, platform.security, now=platform.clock.now)
 
 
 def _ended_tenancies(cut: Cutoff) -> Sequence[Purgeable]:
@@ -116,6 +123,9 @@ CAPABILITY = Capability(
         Service(Zones, _zones),
         FactSource(ZONES, ZoneFacts),
         INTRUSION,
+        Service(Vehicles, _vehicles),
+        FactSource(VEHICLES, VehicleFacts),
+        UNREGISTERED_VEHICLE,
         ENDED_TENANCIES,
         EXPIRED_VISITOR_PASSES,
         DONE_VISITS,

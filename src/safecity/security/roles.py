@@ -70,7 +70,7 @@ class Permission(StrEnum):
     TENANTS_REGISTER = "tenants.register"  # register and check out tenants (a landlord: own flats only)
     TENANTS_READ = "tenants.read"  # who lives in a flat (a landlord: own flats; officers: their areas)
     VISITS_WORK = "visits.work"  # the community officer's visit list and its outcomes
-    VISITORS_REGISTER = "visitors.register"  # time-limited visitor passes the doors honour
+    VISITORS_REGISTER = "visitors.register"  # visitor passes the doors honour; residents' vehicles
     SHOPS_ARM = "shops.arm"  # arm and disarm one's own shop
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
     SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
