@@ -28,7 +28,7 @@ from safecity.places.models import Door, Shop
 from safecity.places.shop_facts import SHOPS_GROUP
 from safecity.places.shop_schemas import ArmedOut, ScheduleIn, ShopIn, ShopOut
 from safecity.registry.events import changed as registry_changed
-from safecity.security import accounts
+from safecity.security import AccountError, accounts
 from safecity.store import transaction
 
 log = structlog.get_logger(__name__)
@@ -65,7 +65,7 @@ class Shops:
             if body.owner_account is not None:
                 try:
                     account = accounts.find_account(session, body.owner_account)
-                except accounts.AccountError:
+                except AccountError:
                     raise PlacesError(
                         f"there is no account {body.owner_account!r}", field="owner_account"
                     ) from None
