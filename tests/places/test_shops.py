@@ -234,3 +234,12 @@ def test_the_running_platform_arms_a_shop_at_closing_time(schema_db: Path, tmp_p
             assert time.monotonic() < deadline, "the schedule worker did not arm the shop"
             time.sleep(0.02)
     assert platform.service(Shops).shops(SYSTEM)[0].armed_changed_by == SCHEDULE
+
+
+def test_an_officer_asking_for_another_communitys_shops_is_refused(
+    api: TestClient, platform: Platform
+) -> None:
+    world = shop_world(api, platform)
+    assert api.get("/api/v1/shops", params={"community_id": "C2"}, headers=world.officer).status_code == 403
+    [mine] = api.get("/api/v1/shops", params={"community_id": "C1"}, headers=world.officer).json()
+    assert mine["id"] == world.shop_id
