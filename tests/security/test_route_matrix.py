@@ -82,6 +82,25 @@ def _claim(world: World, where: str) -> int:
         return started.verification.id
 
 
+def _visit(world: World, where: str) -> int:
+    """A new visit task in the site's compound (a housing warning taken straight, not over the bus)."""
+    from safecity.core.finding import Ref
+    from safecity.places import RaisedWarning, Visits
+
+    n = next(world.serial)
+    warning = RaisedWarning(
+        alert_id=f"MATRIX{n:020d}",
+        rule="housing-matrix",
+        rule_kind="housing_matrix",
+        severity="low",
+        title="matrix",
+        refs=(Ref("compound", f"CP-{where}"),),
+        at=NOW,
+    )
+    [task] = world.platform.service(Visits).take([warning])
+    return task
+
+
 def _site(where: str, key: str) -> str:
     return str(SITE[where][key])
 
@@ -265,6 +284,10 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ),
     ("GET", "/api/v1/flats"): (False, lambda w, a, where: Call("GET", "/api/v1/flats")),
     ("GET", "/api/v1/my/flats"): (False, lambda w, a, where: Call("GET", "/api/v1/my/flats")),
+    ("GET", "/api/v1/my/quiet-tenants"): (
+        False,
+        lambda w, a, where: Call("GET", "/api/v1/my/quiet-tenants", params={"days": 7}),
+    ),
     ("POST", "/api/v1/landlords"): (
         False,
         lambda w, a, where: Call("POST", "/api/v1/landlords", json={"id_number": w.id_number(), "name": "L"}),
@@ -326,6 +349,27 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ),
     ("GET", "/api/v1/vehicles"): (False, lambda w, a, where: Call("GET", "/api/v1/vehicles")),
     ("GET", "/api/v1/alarm-zones"): (False, lambda w, a, where: Call("GET", "/api/v1/alarm-zones")),
+    # --- visits
+    ("GET", "/api/v1/visits"): (
+        True,
+        lambda w, a, where: Call("GET", "/api/v1/visits", params={"community_id": _site(where, "community")}),
+    ),
+    ("GET", "/api/v1/visits/precision"): (
+        True,
+        lambda w, a, where: Call(
+            "GET", "/api/v1/visits/precision", params={"community_id": _site(where, "community")}
+        ),
+    ),
+    ("POST", "/api/v1/visits/{visit_id}/outcome"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/visits/{_visit(w, where)}/outcome", json={"outcome": "confirmed"}
+        ),
+    ),
+    ("POST", "/api/v1/flats/{flat_id}/visited"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/flats/{w.flat(where)}/visited", json={}),
+    ),
     # --- shops
     ("POST", "/api/v1/shops"): (
         True,
@@ -486,6 +530,8 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),
     ("GET", "/me"): (False, lambda w, a, where: Call("GET", "/me")),
     ("GET", "/watch"): (False, lambda w, a, where: Call("GET", "/watch")),
+    ("GET", "/landlord"): (False, lambda w, a, where: Call("GET", "/landlord")),
+    ("GET", "/visits"): (False, lambda w, a, where: Call("GET", "/visits")),
     ("GET", "/shop"): (False, lambda w, a, where: Call("GET", "/shop")),
     ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("POST", "/logout"): (

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
+from safecity.core.worker import Task
 from safecity.places import shop_rule, shop_settings
 from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
 from safecity.places.gate import VEHICLES
@@ -16,11 +17,13 @@ from safecity.places.housing import Places
 from safecity.places.intrusion import KIND as INTRUSION
 from safecity.places.intrusion import ZONES
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.quiet import TenantSwipes
 from safecity.places.shop_facts import SHOP_FACTS
 from safecity.places.shop_owners import SHOP_OWNERS
 from safecity.places.shops import Shops, build_shops, schedule_worker
 from safecity.places.vehicles import VehicleFacts, Vehicles
 from safecity.places.visitors import Visitors
+from safecity.places.visits import Visits
 from safecity.places.zones import ZoneFacts, Zones
 from safecity.rules.facts import FactSource
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
@@ -34,6 +37,26 @@ def _places(platform: Any) -> Places:
         pseudonymize=platform.pseudonyms.pseudonym,
         raise_findings=platform.handle_findings,
     )
+
+
+def _visits(platform: Any) -> Visits:
+    return Visits(platform.session_factory, platform.security, platform.alerts, now=platform.clock.now)
+
+
+def _tenant_swipes(platform: Any) -> TenantSwipes:
+    return TenantSwipes(
+        platform.session_factory,
+        platform.security,
+        platform.lake,
+        now=platform.clock.now,
+        pseudonyms=platform.pseudonyms.all_versions,
+    )
+
+
+def _workers(platform: Any) -> list[Task]:
+    # Housing warnings become the community officer's visits as the alert service raises them.
+    visits = platform.service(Visits)
+    return [Task("places-visits", lambda: visits.follow(platform.bus))]
 
 
 def _visitors(platform: Any) -> Visitors:
@@ -109,8 +132,8 @@ def _shop_workers(platform: Any) -> list[Any]:
 
 
 def _build(platform: Any) -> list[Any]:
-    """Workers of places that need the running platform."""
-    return [*_shop_workers(platform)]
+    """Workers of places that need the running platform: the visit list's, the shops' schedule."""
+    return [*_workers(platform), *_shop_workers(platform)]
 
 
 CAPABILITY = Capability(
@@ -129,6 +152,8 @@ CAPABILITY = Capability(
         ENDED_TENANCIES,
         EXPIRED_VISITOR_PASSES,
         DONE_VISITS,
+        Service(Visits, _visits),
+        Service(TenantSwipes, _tenant_swipes),
         *SHOP_EXTENSIONS,
     ),
     build=_build,
