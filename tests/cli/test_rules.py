@@ -28,6 +28,8 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("housing-group-renting", "housing_group_renting"),
         ("housing-dormant-tenant", "housing_dormant_tenant"),
         ("housing-unusual-hours", "housing_unusual_hours"),
+        ("shop-armed-breach", "shop_armed_breach"),
+        ("door-controller-offline", "device_offline"),
     ]
     assert '"minutes": 15.0' in result.stdout  # parameters shown with their defaults filled in
 

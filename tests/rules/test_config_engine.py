@@ -29,6 +29,8 @@ def test_packaged_rules_are_valid() -> None:
         "housing_group_renting",
         "housing_dormant_tenant",
         "housing_unusual_hours",
+        "shop_armed_breach",
+        "device_offline",  # door controllers
     ]
 
 

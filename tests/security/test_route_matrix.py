@@ -384,6 +384,44 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("POST", f"/api/v1/flats/{w.flat(where)}/visited", json={}),
     ),
+    # --- shops
+    ("POST", "/api/v1/shops"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/shops",
+            json={
+                "name": "New shop",
+                "community_id": _site(where, "community"),
+                "owner_id_number": w.id_number(),
+                "owner_name": "O",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/shops"): (False, lambda w, a, where: Call("GET", "/api/v1/shops")),
+    ("GET", "/api/v1/my/shops"): (False, lambda w, a, where: Call("GET", "/api/v1/my/shops")),
+    ("POST", "/api/v1/shops/{shop_id}/arm"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/shops/{w.shop(where)}/arm"),
+    ),
+    ("POST", "/api/v1/shops/{shop_id}/disarm"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/shops/{w.shop(where)}/disarm"),
+    ),
+    ("PUT", "/api/v1/shops/{shop_id}/schedule"): (
+        True,
+        lambda w, a, where: Call(
+            "PUT",
+            f"/api/v1/shops/{w.shop(where)}/schedule",
+            json={"business_hours": {"mon": ["09:00", "21:00"]}, "auto_arm": True},
+        ),
+    ),
+    ("GET", "/api/v1/health/devices"): (
+        True,
+        lambda w, a, where: Call(
+            "GET", "/api/v1/health/devices", params={"level": "station", "area_id": _site(where, "community")}
+        ),
+    ),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
     ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),
@@ -508,6 +546,8 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/watch"): (False, lambda w, a, where: Call("GET", "/watch")),
     ("GET", "/landlord"): (False, lambda w, a, where: Call("GET", "/landlord")),
     ("GET", "/visits"): (False, lambda w, a, where: Call("GET", "/visits")),
+    ("GET", "/shop"): (False, lambda w, a, where: Call("GET", "/shop")),
+    ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("POST", "/logout"): (
         False,
         lambda w, a, where: Call(

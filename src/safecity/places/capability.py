@@ -10,10 +10,12 @@ from sqlalchemy import exists, select
 from safecity.core.capabilities import Capability, Service
 from safecity.core.worker import Task
 from safecity.ingest.settings import IngestSettings
+from safecity.places import shop_rule, shop_settings
 from safecity.places.doors import Doors
 from safecity.places.facts import FACT_SOURCE
 from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
 from safecity.places.gate import VEHICLES
+from safecity.places.health import DeviceHealth, build_health
 from safecity.places.housing import Places
 from safecity.places.intrusion import KIND as INTRUSION
 from safecity.places.intrusion import ZONES
@@ -21,6 +23,9 @@ from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStat
 from safecity.places.prompts import LANDLORDS
 from safecity.places.quiet import TenantSwipes
 from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
+from safecity.places.shop_facts import SHOP_FACTS
+from safecity.places.shop_owners import SHOP_OWNERS
+from safecity.places.shops import Shops, build_shops, schedule_worker
 from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.vehicles import VehicleFacts, Vehicles
 from safecity.places.visitors import Visitors
@@ -129,6 +134,28 @@ DONE_VISITS = RetentionEntry(
     due=_done_visits,
 )
 
+# --- shops (issue 10 item 7): use cases, the schedule worker, the breach rule, its facts, owners' texts
+SHOP_EXTENSIONS = (
+    Service(Shops, build_shops),
+    shop_rule.KIND,
+    SHOP_FACTS,
+    SHOP_OWNERS,
+    shop_settings.SECTION,
+    Service(DeviceHealth, build_health),  # issue 10 item 8: device health
+)
+
+
+def _shop_workers(platform: Any) -> list[Any]:
+    """The schedule that arms and disarms shops by their business hours."""
+    interval_s = platform.settings.section(shop_settings.ShopSettings).shop_schedule_interval_s
+    return [schedule_worker(platform.service(Shops), interval_s)]
+
+
+def _build(platform: Any) -> list[Any]:
+    """Workers of places: the visit list's follower, the whitelists' sync, the shops' schedule."""
+    return [*_workers(platform), *_shop_workers(platform)]
+
+
 CAPABILITY = Capability(
     name="places",
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
@@ -151,6 +178,7 @@ CAPABILITY = Capability(
         FACT_SOURCE,
         *HOUSING_RULE_KINDS,
         LANDLORDS,
+        *SHOP_EXTENSIONS,
     ),
-    build=_workers,
+    build=_build,
 )
