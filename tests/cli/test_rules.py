@@ -21,6 +21,15 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("station-offline", "device_offline"),
         ("compound-intrusion", "community_intrusion"),
         ("unregistered-vehicle", "community_unregistered_vehicle"),
+        ("wanted-person-at-door", "hotlist"),
+        ("housing-denied-attempts", "housing_denied_attempts"),
+        ("housing-unknown-card", "housing_unknown_card"),
+        ("housing-many-compounds", "housing_many_compounds"),
+        ("housing-group-renting", "housing_group_renting"),
+        ("housing-dormant-tenant", "housing_dormant_tenant"),
+        ("housing-unusual-hours", "housing_unusual_hours"),
+        ("shop-armed-breach", "shop_armed_breach"),
+        ("door-controller-offline", "device_offline"),
     ]
     assert '"minutes": 15.0' in result.stdout  # parameters shown with their defaults filled in
 

@@ -147,14 +147,25 @@ class Server:
         return figures
 
     def stored_ids(self) -> pl.Series:
-        """Every event id in the lake (of the last 8 days and the next one)."""
-        lake = Lake(self.data_dir / "lake")
-        try:
-            now = datetime.now(UTC)
-            scan = lake.scan(start=now - timedelta(days=8), end=now + timedelta(days=1))
-            return scan.select("event_id").collect()["event_id"]
-        finally:
-            lake.close()
+        """Every event id in the lake (of the last 8 days and the next one).
+
+        The server may be compacting meanwhile: a file listed by the scan can be replaced by its
+        compacted successor before it is read; the scan is then made again (the rows are in the new
+        file), a few times at most.
+        """
+        for attempt in range(5):
+            lake = Lake(self.data_dir / "lake")
+            try:
+                now = datetime.now(UTC)
+                scan = lake.scan(start=now - timedelta(days=8), end=now + timedelta(days=1))
+                return scan.select("event_id").collect()["event_id"]
+            except FileNotFoundError:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2)
+            finally:
+                lake.close()
+        raise AssertionError("unreachable")
 
 
 def assert_each_stored_once(server: Server, sent: set[str]) -> None:

@@ -153,3 +153,8 @@ def test_a_registration_under_a_known_number_never_tells_or_moves_that_person(
         rules = {a["rule"] for a in api.get("/api/v1/alerts", headers=housing.officer).json()["items"]}
         time.sleep(0.05)
     assert "tenant-name-mismatch" in rules
+
+
+def test_a_landlords_flats_say_where_they_are_by_name(api: TestClient, housing: Housing) -> None:
+    [flat] = api.get("/api/v1/my/flats", headers=housing.landlord).json()
+    assert (flat["compound_name"], flat["building_name"]) == ("Compound 1", "1号楼")

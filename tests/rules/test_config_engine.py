@@ -22,6 +22,15 @@ def test_packaged_rules_are_valid() -> None:
         "device_offline",
         "community_intrusion",
         "community_unregistered_vehicle",
+        "hotlist",  # wanted-person-at-door: the places capability's housing warnings follow
+        "housing_denied_attempts",
+        "housing_unknown_card",
+        "housing_many_compounds",
+        "housing_group_renting",
+        "housing_dormant_tenant",
+        "housing_unusual_hours",
+        "shop_armed_breach",
+        "device_offline",  # door controllers
     ]
 
 

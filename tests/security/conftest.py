@@ -215,6 +215,20 @@ class World:
         issuer = msgspec.structs.replace(SYSTEM, actor=who.username) if where == IN else SYSTEM
         return self.platform.service(Visitors).register(issuer, body, resource="setup").id
 
+    def shop(self, where: str) -> int:
+        """A new shop in the site's community (owned by the test shop owner IN, by nobody's account OUT)."""
+        from safecity.places.shop_schemas import ShopIn
+        from safecity.places.shops import Shops
+
+        body = ShopIn(
+            name=f"Shop {next(self.serial)}",
+            community_id=str(SITE[where]["community"]),
+            owner_id_number=self.id_number(),
+            owner_name="Owner",
+            owner_account=self.accounts[Role.SHOP_OWNER].username if where == IN else None,
+        )
+        return self.platform.service(Shops).register(SYSTEM, body, resource="setup").id
+
     def id_number(self) -> str:
         """A valid identity number nobody has yet."""
         from safecity.core.ids import id_number_check_char

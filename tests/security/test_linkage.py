@@ -145,3 +145,21 @@ def test_registering_another_bike_brings_an_owner_under_the_current_key(
             rotated.pseudonym("11010519491231002X"),
             rotated.pseudonym("13800138000"),
         )
+
+
+def test_a_watch_listed_person_stays_listed_across_a_key_rotation(
+    session_factory: sessionmaker[Session], pseudonymizer: Pseudonymizer, tmp_path: Path
+) -> None:
+    first, _ = register_owners(session_factory, pseudonymizer)
+    with session_factory() as session, session.begin():
+        entry = registry.list_person(
+            session, person_id=first, reported_by="officer-7", basis="warrant 9", owner="officer-7", now=NOW
+        )
+        assert entry.subject == pseudonymizer.pseudonym("11010519491231002X")  # never the number
+
+    rotate_pseudonym_key(tmp_path / "secrets" / "pseudonym.keys", session_factory)
+
+    now = Pseudonymizer(load_pseudonym_keys(tmp_path / "secrets" / "pseudonym.keys", generate=False))
+    with session_factory() as session:
+        [listed] = registry.active_watchlist(session, now=NOW)["subject"].to_list()
+        assert listed == now.pseudonym("11010519491231002X")  # what door swipes carry from now on

@@ -94,6 +94,25 @@ def _door(world: World, where: str) -> str:
     return device_id
 
 
+def _visit(world: World, where: str) -> int:
+    """A new visit task in the site's compound (a housing warning taken straight, not over the bus)."""
+    from safecity.core.finding import Ref
+    from safecity.places import RaisedWarning, Visits
+
+    n = next(world.serial)
+    warning = RaisedWarning(
+        alert_id=f"MATRIX{n:020d}",
+        rule="housing-matrix",
+        rule_kind="housing_matrix",
+        severity="low",
+        title="matrix",
+        refs=(Ref("compound", f"CP-{where}"),),
+        at=NOW,
+    )
+    [task] = world.platform.service(Visits).take([warning])
+    return task
+
+
 def _site(where: str, key: str) -> str:
     return str(SITE[where][key])
 
@@ -277,6 +296,10 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ),
     ("GET", "/api/v1/flats"): (False, lambda w, a, where: Call("GET", "/api/v1/flats")),
     ("GET", "/api/v1/my/flats"): (False, lambda w, a, where: Call("GET", "/api/v1/my/flats")),
+    ("GET", "/api/v1/my/quiet-tenants"): (
+        False,
+        lambda w, a, where: Call("GET", "/api/v1/my/quiet-tenants", params={"days": 7}),
+    ),
     ("POST", "/api/v1/landlords"): (
         False,
         lambda w, a, where: Call("POST", "/api/v1/landlords", json={"id_number": w.id_number(), "name": "L"}),
@@ -356,6 +379,65 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ),
     ("GET", "/api/v1/vehicles"): (False, lambda w, a, where: Call("GET", "/api/v1/vehicles")),
     ("GET", "/api/v1/alarm-zones"): (False, lambda w, a, where: Call("GET", "/api/v1/alarm-zones")),
+    # --- visits
+    ("GET", "/api/v1/visits"): (
+        True,
+        lambda w, a, where: Call("GET", "/api/v1/visits", params={"community_id": _site(where, "community")}),
+    ),
+    ("GET", "/api/v1/visits/precision"): (
+        True,
+        lambda w, a, where: Call(
+            "GET", "/api/v1/visits/precision", params={"community_id": _site(where, "community")}
+        ),
+    ),
+    ("POST", "/api/v1/visits/{visit_id}/outcome"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/visits/{_visit(w, where)}/outcome", json={"outcome": "confirmed"}
+        ),
+    ),
+    ("POST", "/api/v1/flats/{flat_id}/visited"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/flats/{w.flat(where)}/visited", json={}),
+    ),
+    # --- shops
+    ("POST", "/api/v1/shops"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/shops",
+            json={
+                "name": "New shop",
+                "community_id": _site(where, "community"),
+                "owner_id_number": w.id_number(),
+                "owner_name": "O",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/shops"): (False, lambda w, a, where: Call("GET", "/api/v1/shops")),
+    ("GET", "/api/v1/my/shops"): (False, lambda w, a, where: Call("GET", "/api/v1/my/shops")),
+    ("POST", "/api/v1/shops/{shop_id}/arm"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/shops/{w.shop(where)}/arm"),
+    ),
+    ("POST", "/api/v1/shops/{shop_id}/disarm"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/shops/{w.shop(where)}/disarm"),
+    ),
+    ("PUT", "/api/v1/shops/{shop_id}/schedule"): (
+        True,
+        lambda w, a, where: Call(
+            "PUT",
+            f"/api/v1/shops/{w.shop(where)}/schedule",
+            json={"business_hours": {"mon": ["09:00", "21:00"]}, "auto_arm": True},
+        ),
+    ),
+    ("GET", "/api/v1/health/devices"): (
+        True,
+        lambda w, a, where: Call(
+            "GET", "/api/v1/health/devices", params={"level": "station", "area_id": _site(where, "community")}
+        ),
+    ),
     ("GET", "/api/v1/areas"): (False, lambda w, a, where: Call("GET", "/api/v1/areas")),
     ("GET", "/api/v1/city.geojson"): (False, lambda w, a, where: Call("GET", "/api/v1/city.geojson")),
     ("GET", "/api/v1/reconciliation"): (False, lambda w, a, where: Call("GET", "/api/v1/reconciliation")),
@@ -478,6 +560,10 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),
     ("GET", "/me"): (False, lambda w, a, where: Call("GET", "/me")),
     ("GET", "/watch"): (False, lambda w, a, where: Call("GET", "/watch")),
+    ("GET", "/landlord"): (False, lambda w, a, where: Call("GET", "/landlord")),
+    ("GET", "/visits"): (False, lambda w, a, where: Call("GET", "/visits")),
+    ("GET", "/shop"): (False, lambda w, a, where: Call("GET", "/shop")),
+    ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("POST", "/logout"): (
         False,
         lambda w, a, where: Call(

@@ -112,3 +112,13 @@ def test_the_wenzhou_scale_is_the_seeds_size() -> None:
     assert (scale.door_systems, scale.tenants) == (23_671, 1_400_000)
     with pytest.raises(ValueError, match="door systems"):
         HousingScale("bad", door_systems=10, tenants=5, shops=0)
+
+
+def test_no_one_in_the_housing_has_a_bike_owners_number_at_the_demos_size(tmp_path: Path) -> None:
+    """Found running the accuracy benchmark: landlords (Wenzhou numbers) drew bike owners' numbers."""
+    city = generate_city(seed=2027, scale="demo", out_dir=tmp_path / "demo")
+    people = make_housing(
+        city, HOUSING_SCALES["demo"], np.random.default_rng(np.random.SeedSequence([2027, 10]))
+    )["people"]
+    assert people["id_number"].n_unique() == people.height
+    assert not set(people["id_number"]) & set(city.table("people")["id_number"])

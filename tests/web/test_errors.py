@@ -63,3 +63,21 @@ def test_every_operation_documents_the_errors_it_can_answer(tmp_path: Path) -> N
             if "422" in documented and path != "/api/v1/ingest":
                 assert error.get("schema") == {"$ref": "#/components/schemas/ErrorOut"}, (method, path)
     assert missing == []
+
+
+def test_a_case_named_in_the_query_that_does_not_exist_is_a_documented_404(api: TestClient) -> None:
+    """Found by the fuzz run: GET /api/v1/people answered 404 case_not_found, which it did not document."""
+    answer = api.get(
+        "/api/v1/people",
+        params={"id_number": "11010519491231002X", "case_id": "NO-SUCH-CASE", "purpose": "x y z"},
+    )
+    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "case_not_found")
+    paths = api.app.openapi()["paths"]  # type: ignore[attr-defined]
+    takes_a_case = [
+        (path, method)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if any(p["name"] == "case_id" and p["in"] == "query" for p in operation.get("parameters", []))
+    ]
+    assert ("/api/v1/people", "get") in takes_a_case
+    assert [pm for pm in takes_a_case if "404" not in paths[pm[0]][pm[1]]["responses"]] == []

@@ -28,7 +28,7 @@ IMPORT_RE = re.compile(r"""from\s+['"]\./([\w.-]+\.js)['"]""")
 HIDDEN_CSRF_RE = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 MAIN_NAV_RE = re.compile(r'<nav class="topnav" aria-label="Main">(.*?)</nav>', re.S)
 LOGIN_ERROR_RE = re.compile(r'<p class="banner banner-error" role="alert" id="login-error">([^<]*)</p>')
-SIGNED_IN_PAGES = ["/", "/bikes", "/me"]
+SIGNED_IN_PAGES = ["/", "/bikes", "/me", "/health"]
 
 
 @pytest.fixture(scope="module")
@@ -389,7 +389,7 @@ def test_logout_ends_the_session(platform: Platform, anonymous: TestClient) -> N
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        (Role.INVESTIGATOR, ["Console", "Bikes", "My account"]),
+        (Role.INVESTIGATOR, ["Console", "Bikes", "Device health", "My account"]),
         (Role.GUARD, ["Watch", "Console", "My account"]),
         (Role.CITIZEN, ["My account"]),
     ],

@@ -8,17 +8,28 @@ from typing import Any
 from sqlalchemy import exists, select
 
 from safecity.core.capabilities import Capability, Service
+from safecity.core.worker import Task
 from safecity.ingest.settings import IngestSettings
+from safecity.places import shop_rule, shop_settings
 from safecity.places.doors import Doors
+from safecity.places.facts import FACT_SOURCE
 from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
 from safecity.places.gate import VEHICLES
+from safecity.places.health import DeviceHealth, build_health
 from safecity.places.housing import Places
 from safecity.places.intrusion import KIND as INTRUSION
 from safecity.places.intrusion import ZONES
 from safecity.places.models import IdentityCard, Tenancy, VisitorPass, VisitStatus, VisitTask
+from safecity.places.prompts import LANDLORDS
+from safecity.places.quiet import TenantSwipes
+from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
+from safecity.places.shop_facts import SHOP_FACTS
+from safecity.places.shop_owners import SHOP_OWNERS
+from safecity.places.shops import Shops, build_shops, schedule_worker
 from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.vehicles import VehicleFacts, Vehicles
 from safecity.places.visitors import Visitors
+from safecity.places.visits import Visits
 from safecity.places.zones import ZoneFacts, Zones
 from safecity.rules.facts import FactSource
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
@@ -34,19 +45,38 @@ def _places(platform: Any) -> Places:
     )
 
 
+def _visits(platform: Any) -> Visits:
+    return Visits(platform.session_factory, platform.security, platform.alerts, now=platform.clock.now)
+
+
+def _tenant_swipes(platform: Any) -> TenantSwipes:
+    return TenantSwipes(
+        platform.session_factory,
+        platform.security,
+        platform.lake,
+        now=platform.clock.now,
+        pseudonyms=platform.pseudonyms.all_versions,
+    )
+
+
 def _doors(platform: Any) -> Doors:
     return Doors(platform.session_factory, platform.security, now=platform.clock.now, intake=platform.ingest)
 
 
 def _workers(platform: Any) -> list[Any]:
-    """The whitelist worker: over MQTT when the platform has a broker, else lists for polling doors only."""
+    """The visit list's follower of housing warnings, and the whitelist worker (over MQTT when the
+    platform has a broker, else lists for polling doors only)."""
+    visits = platform.service(Visits)
     mqtt = platform.settings.section(IngestSettings)
     publisher = None
     if mqtt.mqtt_url:
         publisher = WhitelistPublisher(
             url=mqtt.mqtt_url, prefix=mqtt.mqtt_topic_prefix, client_id=f"{mqtt.mqtt_client_id}-whitelists"
         )
-    return [WhitelistSync(platform.service(Doors), platform.hub, publisher)]
+    return [
+        Task("places-visits", lambda: visits.follow(platform.bus)),
+        WhitelistSync(platform.service(Doors), platform.hub, publisher),
+    ]
 
 
 def _visitors(platform: Any) -> Visitors:
@@ -104,6 +134,28 @@ DONE_VISITS = RetentionEntry(
     due=_done_visits,
 )
 
+# --- shops (issue 10 item 7): use cases, the schedule worker, the breach rule, its facts, owners' texts
+SHOP_EXTENSIONS = (
+    Service(Shops, build_shops),
+    shop_rule.KIND,
+    SHOP_FACTS,
+    SHOP_OWNERS,
+    shop_settings.SECTION,
+    Service(DeviceHealth, build_health),  # issue 10 item 8: device health
+)
+
+
+def _shop_workers(platform: Any) -> list[Any]:
+    """The schedule that arms and disarms shops by their business hours."""
+    interval_s = platform.settings.section(shop_settings.ShopSettings).shop_schedule_interval_s
+    return [schedule_worker(platform.service(Shops), interval_s)]
+
+
+def _build(platform: Any) -> list[Any]:
+    """Workers of places: the visit list's follower, the whitelists' sync, the shops' schedule."""
+    return [*_workers(platform), *_shop_workers(platform)]
+
+
 CAPABILITY = Capability(
     name="places",
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
@@ -121,6 +173,12 @@ CAPABILITY = Capability(
         ENDED_TENANCIES,
         EXPIRED_VISITOR_PASSES,
         DONE_VISITS,
+        Service(Visits, _visits),
+        Service(TenantSwipes, _tenant_swipes),
+        FACT_SOURCE,
+        *HOUSING_RULE_KINDS,
+        LANDLORDS,
+        *SHOP_EXTENSIONS,
     ),
-    build=_workers,
+    build=_build,
 )

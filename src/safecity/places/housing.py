@@ -394,6 +394,8 @@ def _flat_out(place: FlatPlace, *, tenants: int) -> FlatOut:
         id=flat.id,
         building_id=flat.building_id,
         compound_id=place.compound.id,
+        compound_name=place.compound.name,
+        building_name=place.building.name,
         number=flat.number,
         capacity=flat.capacity,
         use=flat.use,

@@ -260,6 +260,7 @@ class VisitTask(Base):
     building_id: Mapped[str | None] = mapped_column(ForeignKey("buildings.id"))
     flat_id: Mapped[int | None] = mapped_column(ForeignKey("flats.id"))
     rule: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(200))  # the warning's, for the list (migration 0018)
     priority: Mapped[int] = mapped_column(Integer)  # 1 highest
     status: Mapped[str] = mapped_column(String(16), default=VisitStatus.OPEN)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -162,6 +162,8 @@ class FlatOut(BaseModel):
     id: int = Field(description="The flat's id.")
     building_id: str = Field(description="Its building.")
     compound_id: str = Field(description="Its compound.")
+    compound_name: str = Field(description="Its compound's name (五马小区).")
+    building_name: str = Field(description="Its building's name (3号楼).")
     number: str = Field(description="Its number.")
     capacity: int = Field(description="How many people may live in it.")
     use: str = Field(description="What it is let for.")

@@ -49,6 +49,7 @@ class WatchlistKind(StrEnum):
     """Why a subject is listed."""
 
     STOLEN_BIKE = "stolen_bike"
+    WANTED_PERSON = "wanted_person"  # a person's identity card, matched by its pseudonym (door swipes)
 
 
 class WatchStatus(StrEnum):

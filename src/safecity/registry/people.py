@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
+import polars as pl
 from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from safecity.core.ids import is_valid_id_number
+from safecity.core.kinds import SubjectKind
 from safecity.registry.errors import InvalidInput
 from safecity.registry.models import (
     Person,
+    WatchlistEntry,
 )
 
 Pseudonymize = Callable[[str], str]  # identity or phone number -> pseudonym under the current key
@@ -119,11 +122,48 @@ def count_people_not_under(session: Session, *, prefix: str) -> int:
 
 
 def store_pseudonyms(session: Session, rows: list[tuple[int, str, str | None]]) -> None:
-    """Write (person id, identity pseudonym, phone pseudonym) rows in one executemany."""
+    """Write (person id, identity pseudonym, phone pseudonym) rows in one executemany.
+
+    Watchlist entries listing a person by identity pseudonym follow to the new one, so that a
+    key rotation never quietly takes a watch-listed person off the list.
+    """
     people = cast(Table, Person.__table__)
+    before: dict[int, str] = {
+        pid: old
+        for pid, old in session.execute(
+            select(Person.id, Person.id_pseudonym).where(Person.id.in_([r[0] for r in rows]))
+        )
+        if old is not None
+    }
+    _move_listed(session, {before[pid]: idp for pid, idp, _ in rows if pid in before and before[pid] != idp})
     session.execute(
         update(people)
         .where(people.c.id == bindparam("pid"))
         .values(id_pseudonym=bindparam("idp"), phone_pseudonym=bindparam("php")),
         [{"pid": pid, "idp": idp, "php": php} for pid, idp, php in rows],
     )
+
+
+def id_pseudonym_frame(session: Session) -> pl.DataFrame:
+    """Every person's identity pseudonym under the current key (person_id, card), for rules' joins."""
+    rows = session.execute(
+        select(Person.id, Person.id_pseudonym).where(Person.id_pseudonym.is_not(None))
+    ).all()
+    return pl.DataFrame(rows, schema={"person_id": pl.Int64, "card": pl.String}, orient="row")
+
+
+def _move_listed(session: Session, moved: dict[str, str]) -> None:
+    """Watchlist entries of identity cards listed under an old pseudonym take the new one."""
+    if not moved:
+        return
+    entries = cast(Table, WatchlistEntry.__table__)
+    listed = session.execute(
+        select(entries.c.id, entries.c.subject).where(
+            entries.c.subject_kind == SubjectKind.ID_CARD, entries.c.subject.in_(sorted(moved))
+        )
+    ).all()
+    if listed:
+        session.execute(
+            update(entries).where(entries.c.id == bindparam("eid")).values(subject=bindparam("new")),
+            [{"eid": eid, "new": moved[old]} for eid, old in listed],
+        )

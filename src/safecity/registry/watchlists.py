@@ -18,6 +18,7 @@ from safecity.registry.models import (
     PERSON,
     BikeStatus,
     EBike,
+    Person,
     WatchlistEntry,
     WatchlistKind,
     WatchStatus,
@@ -59,6 +60,51 @@ def report_stolen(
         status=WatchStatus.ACTIVE,
     )
     bike.status = BikeStatus.STOLEN
+    session.add(entry)
+    session.flush()
+    changed(session, WATCHLIST)
+    return entry
+
+
+def list_person(
+    session: Session,
+    *,
+    person_id: int,
+    reported_by: str,
+    basis: str,
+    owner: str,
+    now: datetime,
+    owner_station_id: str | None = None,
+    valid_days: int = DEFAULT_WATCH_DAYS,
+) -> WatchlistEntry:
+    """List a registered person so that any door their identity card opens (or tries) raises a warning.
+
+    The entry holds the card's pseudonym under the current key, the form door swipes reach the
+    rules in (never the number: entries are listed to every officer of the station).
+    """
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound("person", str(person_id))
+    if person.id_pseudonym is None:
+        raise InvalidInput("person_id", f"person {person_id} has no pseudonym yet (run `safecity keys init`)")
+    if not basis.strip():
+        raise InvalidInput("basis", "say on what basis the person is listed (case number, warrant)")
+    if not 1 <= valid_days <= 3650:
+        raise InvalidInput("valid_days", "an entry must be valid for 1 to 3650 days")
+    if get_active_entry(session, subject_kind=SubjectKind.ID_CARD, subject=person.id_pseudonym, now=now):
+        raise Conflict("person_id", f"person {person_id} is already listed")
+    entry = WatchlistEntry(
+        list_kind=WatchlistKind.WANTED_PERSON,
+        subject_kind=SubjectKind.ID_CARD,
+        subject=person.id_pseudonym,
+        reported_by=reported_by,
+        reported_at=now,
+        basis=basis.strip(),
+        owner=owner,
+        owner_station_id=owner_station_id,
+        expires_at=now + timedelta(days=valid_days),
+        status=WatchStatus.ACTIVE,
+    )
     session.add(entry)
     session.flush()
     changed(session, WATCHLIST)
@@ -169,6 +215,11 @@ def entry_facts(session: Session, *, entry_ids: list[int]) -> dict[int, SubjectF
             "expires_at": entry.expires_at.isoformat(),
         }
         refs: list[Ref] = []
+        if entry.subject_kind == SubjectKind.ID_CARD:
+            person = session.scalars(select(Person).where(Person.id_pseudonym == entry.subject)).first()
+            if person is not None:
+                refs.append(Ref(PERSON, str(person.id)))
+                fact["person_id"] = person.id
         if entry.ebike_id is not None:
             bike = session.get(EBike, entry.ebike_id)
             if bike is not None:

@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 from pydantic import Field, field_validator
 
-from safecity.core.finding import Finding, SubjectFacts
+from safecity.core.finding import Evidence, Finding, SubjectFacts
 from safecity.rules.base import ConfiguredRule, Facts, evidence_by
 from safecity.rules.config import RuleConfig, RuleParams, known_record_kinds
 from safecity.rules.kinds import RuleKind
@@ -23,6 +23,12 @@ class HotlistParams(RuleParams):
     )
     record_kinds: list[str] = Field(
         default_factory=lambda: ["rfid_read"], min_length=1, description="Sighting kinds that can match."
+    )
+
+    place_facts: str | None = Field(
+        None,
+        description="A fact source (rules.facts.FactSource) whose `device_facts(devices)` says where each "
+        "device stands: its facts and refs join the warning's (`places`: a door's compound and building).",
     )
 
     _known = field_validator("record_kinds")(known_record_kinds)
@@ -64,9 +70,12 @@ class HotlistRule(ConfiguredRule):
             for e, lk, sk in hits.select("entry_id", "list_kind", "subject_kind").unique().iter_rows()
         }
         params = self.params_dict
+        places: dict[str, SubjectFacts] = {}
+        if self.params.place_facts is not None:
+            places = facts.source(self.params.place_facts).device_facts(hits["device"].unique().to_list())
         findings = []
         for entry_id, items in evidence.items():
-            about = registry_facts.get(int(entry_id), NO_FACTS)
+            about = _with_places(registry_facts.get(int(entry_id), NO_FACTS), items, places)
             findings.append(
                 Finding(
                     rule=self.name,
@@ -84,6 +93,17 @@ class HotlistRule(ConfiguredRule):
                 )
             )
         return findings
+
+
+def _with_places(
+    about: SubjectFacts, items: tuple[Evidence, ...], places: dict[str, SubjectFacts]
+) -> SubjectFacts:
+    """The entry's facts with where its sightings were made, when a place fact source knows."""
+    seen = [places[d] for d in dict.fromkeys(e.device for e in items) if d in places]
+    if not seen:
+        return about
+    refs = tuple(sorted({*about.refs, *(r for p in seen for r in p.refs)}))
+    return SubjectFacts({**about.values, "places": [p.values for p in seen]}, refs)
 
 
 KIND = RuleKind("hotlist", HotlistParams, HotlistRule)

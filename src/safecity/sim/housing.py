@@ -137,7 +137,8 @@ def make_housing(city: City, scale: HousingScale, rng: np.random.Generator) -> d
     flats = flats.with_columns(landlord_id=pl.Series(flat_landlord))
     n_tenants = int(occupants.sum())
     shop_count = scale.shops
-    people = _people(n_tenants, landlords.height, shop_count, first_person, rng)
+    taken = set(city.table("people")["id_number"].to_list())  # bike owners: Wenzhou numbers too
+    people = _people(n_tenants, landlords.height, shop_count, first_person, rng, taken=taken)
     landlords = landlords.with_columns(
         person_id=people["person_id"][n_tenants : n_tenants + landlords.height]
     )
@@ -320,9 +321,16 @@ def _landlords(
 
 
 def _people(
-    tenants: int, landlords: int, shop_owners: int, first: int, rng: np.random.Generator
+    tenants: int,
+    landlords: int,
+    shop_owners: int,
+    first: int,
+    rng: np.random.Generator,
+    *,
+    taken: set[str],
 ) -> pl.DataFrame:
-    """Tenants (migrants, 18-60), then landlords and shop owners (Wenzhou people, 30-75)."""
+    """Tenants (migrants, 18-60), then landlords and shop owners (Wenzhou people, 30-75), none
+    with a number in `taken` (the city's own people)."""
     n = tenants + landlords + shop_owners
     local = np.arange(n) >= tenants
     male = rng.random(n) < 0.55
@@ -339,11 +347,32 @@ def _people(
     return pl.DataFrame(
         {
             "person_id": np.arange(first, first + n, dtype=np.int64),
-            "id_number": id_numbers(codes, birth, male, rng),
+            "id_number": _fresh_numbers(codes, birth, male, rng, taken),
             "name": names.person_names(male, rng),
             "phone": pl.Series(prefix * 10**9 + rng.integers(0, 10**9, n)).cast(pl.String),
         }
     )
+
+
+def _fresh_numbers(
+    codes: npt.NDArray[np.int64],
+    birth: npt.NDArray[np.datetime64],
+    male: npt.NDArray[np.bool_],
+    rng: np.random.Generator,
+    taken: set[str],
+) -> pl.Series:
+    """Identity numbers unique among themselves and not in `taken`: a clash is born a day later."""
+    numbers = id_numbers(codes, birth, male, rng)
+    for _ in range(50):
+        values = numbers.to_numpy()
+        clash = (
+            np.isin(values, np.array(sorted(taken), dtype=values.dtype)) | numbers.is_duplicated().to_numpy()
+        )
+        if not clash.any():
+            return numbers
+        birth = np.where(clash, birth + np.timedelta64(1, "D"), birth)
+        numbers = id_numbers(codes, birth, male, rng)
+    raise ValueError("could not draw identity numbers apart from the city's people")
 
 
 def _tenancies(

@@ -81,7 +81,8 @@ class Hardening:
                     (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"),
                     (b"cross-origin-opener-policy", b"same-origin"),
-                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                    # Geolocation for our own pages only: the visit list walks from where the officer stands.
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(self)"),
                 ]
                 if not path.startswith(CSP_EXEMPT):
                     extra.append((b"content-security-policy", CSP.encode()))

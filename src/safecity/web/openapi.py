@@ -2,7 +2,8 @@
 
 The error answers follow from what a route declares, so they are derived here rather than
 written out route by route: a signed-in route can answer 401, 403 and 429 (refusals are rate
-limited); a route with a path parameter 404; one with parameters or a body 422; one with a body
+limited); a route with a path parameter 404, and one naming a case in its query too (the case may
+not exist); one with parameters or a body 422; one with a body
 413; a write 409; a device route 401; a public one 429 (and 401 if it takes credentials). A route
 adds its own (503, say) with FastAPI's `responses=`, and those are kept.
 """
@@ -44,7 +45,7 @@ class ErrorOut(BaseModel):
 DESCRIPTIONS = {
     401: "Not signed in, or the credentials or token are not (or no longer) valid.",
     403: "The caller's role may not do this, or it concerns an area outside the caller's reach.",
-    404: "What the path names does not exist.",
+    404: "What the path (or the query's case) names does not exist.",
     409: "The change clashes with what is there now (already registered, closed, not pending).",
     413: "The request body is larger than the limit.",
     422: "A parameter or the body is malformed; `field` names it.",
@@ -64,7 +65,7 @@ def error_responses(route: APIRoute, methods: frozenset[str]) -> dict[int, str]:
         codes.add(429)
         if route.body_field is not None:  # a public route that takes credentials (sign-in, refresh)
             codes.add(401)
-    if route.dependant.path_params:
+    if route.dependant.path_params or any(p.name == "case_id" for p in route.dependant.query_params):
         codes.add(404)
     if route.dependant.query_params or route.body_field is not None or route.dependant.path_params:
         codes.add(422)

@@ -1,7 +1,7 @@
 """whitelists: the versioned list each door controller holds, and the deltas between versions
 
-Revision ID: 0013
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import safecity.store.db
 
-revision = "0013"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,73 @@
+"""Shop routes: officers register shops of their areas; owners arm, disarm and set the hours of their own.
+
+The use cases (places/shops.py) decide who may act on which shop and audit every change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from safecity.places.shop_schemas import ArmedOut, ScheduleIn, ShopIn, ShopOut
+from safecity.places.shops import Shops
+from safecity.security import Permission as P
+from safecity.security import Principal
+from safecity.web.auth import need, resource_of
+from safecity.web.deps import PlatformDep, RowId
+
+router = APIRouter(prefix="/api/v1", tags=["shops"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.post("/shops", status_code=201, response_model=ShopOut, summary="Register a shop")
+def register_shop(
+    body: ShopIn, platform: PlatformDep, request: Request, who: Principal = need(P.PLACES_MANAGE)
+) -> ShopOut:
+    """A shop with anti-theft door control in a community of the caller's areas, and its owner."""
+    return platform.service(Shops).register(who.context(), body, resource=resource_of(request))
+
+
+@router.get("/shops", response_model=list[ShopOut], summary="Shops of my areas")
+def list_shops(
+    platform: PlatformDep,
+    community_id: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Limit = 500,
+    who: Principal = need(P.PLACES_READ),
+) -> list[ShopOut]:
+    """Shops of the caller's areas with their armed state, by id."""
+    return platform.service(Shops).shops(who.context(), community_id=community_id, limit=limit)
+
+
+@router.get("/my/shops", response_model=list[ShopOut], summary="The shops I own")
+def my_shops(platform: PlatformDep, who: Principal = need(P.SHOPS_ARM)) -> list[ShopOut]:
+    """A shop owner's own shops with their armed state and hours."""
+    return platform.service(Shops).shops(who.context())
+
+
+@router.post("/shops/{shop_id}/arm", response_model=ArmedOut, summary="Arm my shop")
+def arm_shop(
+    shop_id: RowId, platform: PlatformDep, request: Request, who: Principal = need(P.SHOPS_ARM)
+) -> ArmedOut:
+    """From now on a door opening or an intrusion raises an alarm for the area's patrol."""
+    return platform.service(Shops).arm(who.context(), shop_id, armed=True, resource=resource_of(request))
+
+
+@router.post("/shops/{shop_id}/disarm", response_model=ArmedOut, summary="Disarm my shop")
+def disarm_shop(
+    shop_id: RowId, platform: PlatformDep, request: Request, who: Principal = need(P.SHOPS_ARM)
+) -> ArmedOut:
+    """Doors open freely until the shop is armed again (by hand, or at its next closing time)."""
+    return platform.service(Shops).arm(who.context(), shop_id, armed=False, resource=resource_of(request))
+
+
+@router.put("/shops/{shop_id}/schedule", response_model=ShopOut, summary="Set my shop's hours")
+def set_schedule(
+    shop_id: RowId,
+    body: ScheduleIn,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.SHOPS_ARM),
+) -> ShopOut:
+    """Business hours (local time) and whether they arm and disarm the shop."""
+    return platform.service(Shops).set_schedule(who.context(), shop_id, body, resource=resource_of(request))
