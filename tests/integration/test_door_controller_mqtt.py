@@ -354,3 +354,24 @@ async def test_a_delta_lost_on_the_way_is_found_by_the_periodic_check(estate: tu
         assert door.state.version == doors.whitelist("DC-A").version
     finally:
         door.close()
+
+
+async def test_a_re_keyed_door_reaches_its_online_controller_as_a_whole_list(
+    estate: tuple[Platform, str],
+) -> None:
+    platform, prefix = estate
+    places, doors = platform.service(Places), platform.service(Doors)
+    door = MqttDoorController("DC-A", host=HOST, port=PORT, prefix=prefix)
+    try:
+        await asyncio.to_thread(door.connect)
+        card = IdCardIn(id_number=TENANT, name="陈平")
+        await asyncio.to_thread(places.register_tenant, SYSTEM, 1, TenantIn(card=card), resource="t")
+        assert await asyncio.to_thread(door.wait_for, lambda s: s.decide(TENANT, T0)[0])
+        old_salt = door.state.salt
+        rekeyed = await asyncio.to_thread(doors.rekey, SYSTEM, "DC-A", resource="t")
+        assert await asyncio.to_thread(door.wait_for, lambda s: s.version == rekeyed.version)
+        assert door.state.salt != old_salt
+        assert door.state.decide(TENANT, T0) == (True, "listed")
+        assert "gap" in door.outcomes  # the marker delta did not apply: it took the full list
+    finally:
+        door.close()

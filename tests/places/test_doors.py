@@ -111,6 +111,10 @@ def test_a_door_names_one_place_that_exists_and_a_device_that_is_a_door(
         headers=housing.officer,
     )
     assert (missing.status_code, missing.json()["error"]["field"]) == (404, "building_id")
+    no_shop = api.post(
+        "/api/v1/doors", json={"device_id": "DC-X", "name": "x", "shop_id": 999}, headers=housing.officer
+    )
+    assert (no_shop.status_code, no_shop.json()["error"]["field"]) == (404, "shop_id")
     register_device(api, "ST-1")  # an RFID base station
     station = api.post(
         "/api/v1/doors",
@@ -245,6 +249,19 @@ def test_the_online_check_grants_a_tenant_denies_a_stranger_and_records_each_swi
     assert check("sw-1", TENANT).json()["recorded"] is False  # a retry is not stored twice
     bad = check("sw-3", TENANT[:-1] + "0")
     assert (bad.status_code, bad.json()["error"]["field"]) == (422, "card")
+    assert TENANT[:-1] not in bad.text  # the number is not echoed back
+    naive = api.post(
+        "/api/v1/doors/DC-B1/check",
+        json={"id": "sw-4", "card": TENANT, "ts": "2026-11-22T08:00:00"},
+        headers=basic("DC-B1", door),
+    )
+    assert (naive.status_code, naive.json()["error"]["field"]) == (422, "ts")
+    extra = api.post(
+        "/api/v1/doors/DC-B1/check",
+        json={"id": "sw-5", "card": TENANT, "ts": at, "door": "DC-GATE"},
+        headers=basic("DC-B1", door),
+    )
+    assert (extra.status_code, extra.json()["error"]["field"]) == (422, "door")
     with platform.session_factory() as session:
         stored = session.scalar(select(func.sum(IngestBatch.stored)).where(IngestBatch.device_id == "DC-B1"))
     assert stored == 2
@@ -364,3 +381,25 @@ def test_a_controller_that_asks_per_swipe_is_answered_and_not_reported_twice(
     with platform.session_factory() as session:
         stored = session.scalar(select(func.sum(IngestBatch.stored)).where(IngestBatch.device_id == "DC-B1"))
     assert stored == 2
+
+
+def test_a_re_keyed_door_s_controller_takes_the_list_whole_under_the_new_salt(
+    api: TestClient, housing: Housing, platform: Platform
+) -> None:
+    door = HttpDoorController("DC-B1", add_door(api, housing), api)
+    register(api, housing.landlord, housing.flat_id)
+    eventually(lambda: door.poll() == "applied" and door.state.decide(TENANT, T0)[0])
+    old_salt, old_version = door.state.salt, door.state.version
+    assert old_salt is not None
+    answer = api.post("/api/v1/doors/DC-B1/rekey", headers=housing.officer)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["version"] > old_version
+    listing = platform.service(Doors).whitelist("DC-B1", since=old_version)
+    assert isinstance(listing, FullList)  # no delta leads across a new salt
+    assert bytes.fromhex(listing.salt) != old_salt
+    assert card_key(old_salt, TENANT) not in {e.key for e in listing.entries}  # the stolen keys match nothing
+    assert door.poll() == "applied"
+    assert door.state.decide(TENANT, T0) == (True, "listed")
+    assert api.post("/api/v1/doors/DC-B1/rekey", headers=housing.landlord).status_code == 403
+    missing = api.post("/api/v1/doors/NOPE/rekey", headers=housing.officer)
+    assert (missing.status_code, missing.json()["error"]["field"]) == (404, "door_id")

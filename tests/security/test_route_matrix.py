@@ -82,6 +82,18 @@ def _claim(world: World, where: str) -> int:
         return started.verification.id
 
 
+def _door(world: World, where: str) -> str:
+    """A new door controller at the site's compound gate."""
+    from safecity.core.context import SYSTEM
+    from safecity.places import Doors
+    from safecity.places.door_schemas import DoorIn
+
+    device_id = f"DC-{next(world.serial)}"
+    body = DoorIn(device_id=device_id, name="gate", compound_id=f"CP-{where}", lat=28.0, lon=120.65)
+    world.platform.service(Doors).add_door(SYSTEM, body, resource="setup")
+    return device_id
+
+
 def _visit(world: World, where: str) -> int:
     """A new visit task in the site's compound (a housing warning taken straight, not over the bus)."""
     from safecity.core.finding import Ref
@@ -307,6 +319,10 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("POST", "/api/v1/tenancies/{tenancy_id}/check-out"): (
         True,
         lambda w, a, where: Call("POST", f"/api/v1/tenancies/{w.tenancy(where)}/check-out", json={}),
+    ),
+    ("POST", "/api/v1/doors/{device_id}/rekey"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/doors/{_door(w, where)}/rekey"),
     ),
     ("POST", "/api/v1/doors"): (
         True,

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from safecity.places.whitelist import Delta, Entry, FullList, card_key, digest
+from safecity.places.whitelist import Delta, Entry, FullList, card_key, diff, digest
 from safecity.sim.door_controller import DoorController
 from tests.conftest import T0
 
@@ -97,3 +99,43 @@ def test_door_states_are_alarms_kept_in_the_same_buffer() -> None:
     assert [r["id"] for r in door.outbox()] == [swipe["id"], forced["id"]]
     with pytest.raises(ValueError, match="door state"):
         door.door_state("door_exploded", T0)
+
+
+cards = st.lists(st.sampled_from([f"{n:032x}" for n in range(8)]), max_size=6)
+
+
+@given(history=st.lists(cards, min_size=1, max_size=8), data=st.data())
+def test_whatever_order_messages_come_in_the_list_held_is_whole_and_never_goes_back(
+    history: list[list[str]], data: st.DataObject
+) -> None:
+    # The server's versions 1..n, each as a full list and as the delta from the one before.
+    lists = [{k: Entry(k) for k in keys} for keys in history]
+    messages: list[FullList | Delta] = []
+    before: dict[str, Entry] = {}
+    for version, now in enumerate(lists, 1):
+        added, removed = diff(before, now)
+        messages.append(Delta("D1", version - 1, version, digest(now.values()), added, removed))
+        messages.append(FullList("D1", version, digest(now.values()), SALT.hex(), sorted(now.values())))
+        before = now
+    arriving = data.draw(st.lists(st.sampled_from(messages), max_size=20))  # any order, repeats, losses
+    door = DoorController("D1")
+    held = 0
+    for message in arriving:
+        door.take(message)
+        assert door.version >= held  # never back to an older list
+        held = door.version
+        if door.version:
+            assert door.digest == digest(lists[door.version - 1].values())  # the right version's digest...
+            assert digest(door.entries.values()) == door.digest  # ...over the whole of that list
+    door.take(messages[-1])  # the newest full list (the retained one) puts it in step
+    assert (door.version, door.digest) == (len(lists), digest(lists[-1].values()))
+
+
+def test_a_retained_list_older_than_a_delta_told_of_leaves_it_waiting_for_the_newer_one() -> None:
+    door = DoorController("D1")
+    door.take(listing(1))
+    assert door.take(Delta("D1", 2, 3, digest([]), [], [])) == "gap"  # it missed version 2
+    assert door.take(listing(1)) == "stale"  # the retained list had not been replaced yet
+    assert door.wants_full
+    assert door.take(listing(3)) == "applied"
+    assert not door.wants_full

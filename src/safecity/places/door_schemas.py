@@ -68,4 +68,11 @@ class CheckOut(BaseModel):
     recorded: bool = Field(description="The swipe was stored (false: its id was seen before).")
 
 
-__all__ = ["CheckIn", "CheckOut", "DoorIn", "DoorOut"]
+class RekeyedOut(BaseModel):
+    """A door under a new salt: the version its controller must take whole."""
+
+    device_id: str
+    version: int = Field(description="The new version; controllers take it as a full list.")
+
+
+__all__ = ["CheckIn", "CheckOut", "DoorIn", "DoorOut", "RekeyedOut"]

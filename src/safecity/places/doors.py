@@ -29,7 +29,7 @@ from safecity.core.ids import is_valid_id_number
 from safecity.ingest import Part
 from safecity.ingest.adapters import Intake
 from safecity.places.access import Window, admitted_all, doors_of, epoch_s
-from safecity.places.door_schemas import CheckIn, CheckOut, DoorIn, DoorOut
+from safecity.places.door_schemas import CheckIn, CheckOut, DoorIn, DoorOut, RekeyedOut
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import access_changed
 from safecity.places.models import Building, Compound, Door, DoorWhitelist, Shop, VisitorPass, WhitelistDelta
@@ -229,7 +229,7 @@ class Doors:
             return sorted(str(c) for c in found), now
 
     def _rebuild_door(
-        self, session: Session, door: Door, cards: dict[str, Window], now: datetime
+        self, session: Session, door: Door, cards: dict[str, Window], now: datetime, *, rekey: bool = False
     ) -> Update | None:
         row = session.get(DoorWhitelist, door.device_id, with_for_update=True)
         if row is None:
@@ -245,10 +245,14 @@ class Doors:
             fresh = True
         else:
             fresh = False
+        if rekey:
+            row.salt = os.urandom(SALT_BYTES)
         salt = bytes(row.salt)
         keys = card_keys(salt, cards)
         new = by_key(Entry(key, start, end) for key, (start, end) in zip(keys, cards.values(), strict=True))
         new_digest = digest(new.values())
+        if rekey:
+            return self._rekeyed(session, row, new, new_digest, now)
         if not fresh and new_digest == row.digest:
             return None
         old = by_key(_entries(row.entries))
@@ -274,6 +278,41 @@ class Doors:
         session.flush()
         delta = Delta(door.device_id, base, row.version, new_digest, added, removed)
         return Update(full=_full(row), delta=delta)
+
+    @staticmethod
+    def _rekeyed(
+        session: Session, row: DoorWhitelist, new: dict[str, Entry], new_digest: str, now: datetime
+    ) -> Update:
+        """A version under a new salt: no delta can lead to it, so the deltas before it go."""
+        row.version, row.digest, row.changed_at = row.version + 1, new_digest, now
+        row.entries = [list(msgspec.structs.astuple(e)) for e in sorted(new.values())]
+        session.execute(delete(WhitelistDelta).where(WhitelistDelta.device_id == row.device_id))
+        session.flush()
+        # Published as the newest delta, from the version to itself: a controller holding an
+        # older one finds the gap and takes the full list, with its new salt.
+        marker = Delta(row.device_id, row.version, row.version, new_digest, [], [])
+        return Update(full=_full(row), delta=marker)
+
+    def rekey(self, ctx: Context, device_id: str, *, resource: str) -> RekeyedOut:
+        """Give a door a new salt (after its controller was stolen, say): the old keys match nothing."""
+        with self._sessions() as session:
+            door = session.get(Door, device_id)
+            if door is None:
+                raise PlaceNotFound("door", device_id)
+            ctx.require_area(_community_of(session, door), what=f"door {device_id}")
+        self._row(device_id)  # a first list to re-key (made like any other, racing processes and all)
+        with transaction(self._sessions) as session:
+            door = session.get(Door, device_id)
+            assert door is not None
+            now = self._now()
+            cards = admitted_all(session, [door], now=now)[device_id]
+            update = self._rebuild_door(session, door, cards, now, rekey=True)
+            assert update is not None
+            compound = door.compound_id or _compound_of(session, door.building_id)
+            access_changed(session, compound_id=compound, shop_id=door.shop_id)  # the worker publishes it
+        detail = {"door": device_id, "version": update.full.version}
+        self._recorder.record(ctx, AuditEntry("places.door_rekey", resource, detail=detail))
+        return RekeyedOut(device_id=device_id, version=update.full.version)
 
     # --- what controllers read ------------------------------------------------------------------
 
@@ -393,6 +432,15 @@ class Doors:
             field = None if result.error else result.rejected[0].field
             raise PlacesError(f"the swipe could not be recorded: {why}", field=field or "body")
         return CheckOut(granted=granted, reason=reason, wl_version=version, recorded=result.duplicates == 0)
+
+
+def _community_of(session: Session, door: Door) -> str | None:
+    """The community of the place a door guards."""
+    if door.shop_id is not None:
+        shop = session.get(Shop, door.shop_id)
+        return shop.community_id if shop is not None else None
+    compound = session.get(Compound, door.compound_id or _compound_of(session, door.building_id))
+    return compound.community_id if compound is not None else None
 
 
 def _compound_of(session: Session, building_id: str | None) -> str | None:

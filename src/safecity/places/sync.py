@@ -133,9 +133,13 @@ class WhitelistPublisher:
         self._publish(delta_topic(self.prefix, delta.door), ENCODER.encode(delta), retain=True)
 
     def publish_update(self, update: Update) -> None:
-        """A change: the delta for controllers in step, then the full list for everyone else."""
-        self.publish_delta(update.delta)
+        """A change: the full list first, then the delta for controllers in step.
+
+        In this order a controller that learns from the delta that it is behind, and subscribes
+        to the full list, is handed the new one, never the one before it.
+        """
         self.publish_full(update.full)
+        self.publish_delta(update.delta)
 
     def _publish(self, topic: str, payload: bytes, *, retain: bool) -> None:
         info = self._client.publish(topic, payload, qos=1, retain=retain)
@@ -302,13 +306,18 @@ class WhitelistSync:
             known = self._published.get(door)
             if known is not None and known >= version:
                 continue
-            found = await asyncio.to_thread(self._doors.whitelist, door, since=known)
-            if isinstance(found, Delta):
-                self._publisher.publish_delta(found)
-                found = await asyncio.to_thread(self._doors.whitelist, door)
-            assert isinstance(found, FullList)
-            self._publisher.publish_full(found)
-            self._published[door] = found.version
+            step = await asyncio.to_thread(self._doors.whitelist, door, since=known)
+            full = (
+                step if isinstance(step, FullList) else await asyncio.to_thread(self._doors.whitelist, door)
+            )
+            assert isinstance(full, FullList)
+            self._publisher.publish_full(full)  # first, as in publish_update
+            if isinstance(step, Delta):
+                self._publisher.publish_delta(step)
+            else:
+                # No delta bridges it (pruned, or a new salt): the marker makes controllers take the list.
+                self._publisher.publish_delta(Delta(door, full.version, full.version, full.digest, [], []))
+            self._published[door] = full.version
 
     async def publish_all(self) -> int:
         """Publish every door's full list (retained), a page at a time; how many."""

@@ -19,8 +19,9 @@ over a few shared connections for benchmarks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import httpx
@@ -57,11 +58,17 @@ class DoorController:
         self._entries: dict[str, Entry] = {}
         self._revoked: set[str] = set()  # keys taken off this door's list: reported as `revoked`
         self.wants_full = True  # nothing held yet: take the full list first
+        self.newest_seen = 0  # the newest version any message told of
         self.online = True
         self._seq = 0
         self._buffer: dict[str, dict[str, Any]] = {}  # event id -> report, oldest first
 
     # --- whitelist --------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> Mapping[str, Entry]:
+        """The list held, by key (read-only)."""
+        return MappingProxyType(self._entries)
 
     def take(self, message: FullList | Delta, *, current: bool = False) -> str:
         """Apply a whitelist message if it fits; returns applied, stale, gap, mismatch or other_door.
@@ -74,6 +81,7 @@ class DoorController:
             return "other_door"
         if isinstance(message, FullList):
             return self._take_full(message, current=current)
+        self.newest_seen = max(self.newest_seen, message.version)
         if message.version <= self.version:
             return "stale"  # redelivered, or already covered by a full list
         if message.base != self.version or self.salt is None:
@@ -87,15 +95,19 @@ class DoorController:
         return "applied"
 
     def _take_full(self, message: FullList, *, current: bool) -> str:
+        if current:
+            self.newest_seen = message.version  # the server's own answer of now
         if message.version < self.version and not current:
             return "stale"  # an older retained list than the delta we applied
         if message.version == self.version and message.digest == self.digest and self.salt is not None:
-            self.wants_full = False
+            # In step, unless a delta told of a newer version (whose list is still on its way).
+            self.wants_full = self.version < self.newest_seen
             return "stale"
         if digest(message.entries) != message.digest:
             self.wants_full = True
             return "mismatch"
         self._switch(message.version, message.digest, bytes.fromhex(message.salt), by_key(message.entries))
+        self.wants_full = self.version < self.newest_seen
         return "applied"
 
     def _switch(self, version: int, new_digest: str, salt: bytes, entries: dict[str, Entry]) -> None:
@@ -203,6 +215,7 @@ class MqttDoorController:
         self._client.on_message = self._on_message
         self._connected = threading.Event()
         self._in_flight: list[tuple[mqtt.MQTTMessageInfo, list[str]]] = []
+        self._sending = threading.Lock()
         self.outcomes: list[str] = []  # what each whitelist message did (applied, stale, gap, ...)
         self.changed = threading.Condition(self._lock)
 
@@ -296,17 +309,20 @@ class MqttDoorController:
 
     def send(self) -> None:
         """Publish the buffered reports (one NDJSON message); they leave the buffer on PUBACK."""
-        with self._lock:
-            if not self.state.online:
-                return
-            self._settle()
-            sending = {i for _, ids in self._in_flight for i in ids}
-            reports = [r for r in self.state.outbox() if r["id"] not in sending]
+        with self._sending:  # one send at a time: a report is never in two messages at once
+            with self._lock:
+                if not self.state.online:
+                    return
+                self._settle()
+                sending = {i for _, ids in self._in_flight for i in ids}
+                reports = [r for r in self.state.outbox() if r["id"] not in sending]
             if not reports:
                 return
             body = b"\n".join(msgspec.json.encode(r) for r in reports)
+            # Outside the state lock: paho's thread takes it to hand over whitelist messages.
             info = self._client.publish(self.events_topic, body, qos=1)
-            self._in_flight.append((info, [str(r["id"]) for r in reports]))
+            with self._lock:
+                self._in_flight.append((info, [str(r["id"]) for r in reports]))
 
     def _settle(self) -> None:
         """Drop from the buffer what the broker acknowledged (called holding the lock)."""
@@ -354,8 +370,10 @@ class MqttDoorController:
             self.outcomes.append(outcome)
             wants_full = self.state.wants_full
             self.changed.notify_all()
-        if msg.topic == self.full_topic and not wants_full:
-            client.unsubscribe(self.full_topic)  # taken: the deltas keep it current from here
+        if msg.topic == self.full_topic:
+            if not wants_full:
+                client.unsubscribe(self.full_topic)  # taken: the deltas keep it current from here
+            # else stay subscribed: the newer list a delta told of comes as it is published
         elif wants_full:
             client.subscribe(self.full_topic, qos=1)  # (again) makes the broker send the retained list
 
@@ -453,7 +471,9 @@ class DoorFarm:
         self._lock = threading.Lock()
         self.fulls_taken = 0  # full lists received (applied or confirming the held version)
         self._clients: list[tuple[mqtt.Client, list[str]]] = []
+        self._client_ids: list[str] = []
         for n, start in enumerate(range(0, len(doors), per_client)):
+            self._client_ids.append(f"{name}-{n}")
             client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-{n}", protocol=mqtt.MQTTv5)
             client.max_inflight_messages_set(1000)
             client.reconnect_delay_set(1, 5)
@@ -482,13 +502,11 @@ class DoorFarm:
 
     def close(self, *, forget_sessions: bool = False) -> None:
         """Disconnect every client (and, for benchmarks and tests, have the broker forget them)."""
-        for client, _ in self._clients:
+        for (client, _), client_id in zip(self._clients, self._client_ids, strict=True):
             client.disconnect()
             client.loop_stop()
             if forget_sessions:
-                purge = mqtt.Client(
-                    CallbackAPIVersion.VERSION2, client_id=client._client_id.decode(), protocol=mqtt.MQTTv5
-                )
+                purge = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
                 purge.connect(self._host, self._port, clean_start=True)
                 purge.disconnect()
 
@@ -526,8 +544,9 @@ class DoorFarm:
             wants_full = state.wants_full
             if isinstance(message, FullList) and not wants_full:
                 self.fulls_taken += 1
-        if msg.topic.endswith("/whitelist") and not wants_full:
-            client.unsubscribe(msg.topic)
+        if msg.topic.endswith("/whitelist"):
+            if not wants_full:
+                client.unsubscribe(msg.topic)
         elif wants_full:
             client.subscribe(self._full(message.door), qos=1)
 

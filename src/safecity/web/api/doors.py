@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from safecity.ingest.adapters.http import CHALLENGE, basic_credentials
 from safecity.places import Doors
-from safecity.places.door_schemas import CheckIn, CheckOut, DoorIn, DoorOut
+from safecity.places.door_schemas import CheckIn, CheckOut, DoorIn, DoorOut, RekeyedOut
 from safecity.places.whitelist import ENCODER
 from safecity.security import Permission as P
 from safecity.security import Principal
@@ -45,6 +45,19 @@ def add_door(
     answer, this once.
     """
     return platform.service(Doors).add_door(who.context(), body, resource=resource_of(request))
+
+
+@router.post(
+    "/doors/{device_id}/rekey",
+    response_model=RekeyedOut,
+    summary="Give a door a new salt (a stolen controller)",
+)
+def rekey(
+    device_id: DeviceId, platform: PlatformDep, request: Request, who: Principal = need(P.PLACES_MANAGE)
+) -> RekeyedOut:
+    """The door's list under a new salt, as a new version its controller takes whole: the keys a
+    stolen controller holds match nothing any more (docs/doors.md)."""
+    return platform.service(Doors).rekey(who.context(), device_id, resource=resource_of(request))
 
 
 def _door(request: Request, platform: PlatformDep, device_id: str) -> JSONResponse | None:
