@@ -32,7 +32,12 @@ function summary(out) {
   });
 }
 
+// Each load numbers its request: an answer that comes back after a newer request was made (the
+// page's first load, slow, after the officer already asked for compounds) is dropped.
+let latest = 0;
+
 async function load() {
+  const asked = ++latest;
   const form = document.getElementById('health-form');
   const status = document.getElementById('health-status');
   const params = new URLSearchParams({ level: form.elements.level.value });
@@ -40,6 +45,7 @@ async function load() {
   status.textContent = 'Loading…';
   try {
     const out = await api('GET', '/api/v1/health/devices?' + params);
+    if (asked !== latest) return;
     if (!form.elements.day.value) form.elements.day.value = out.day;
     document.getElementById('health-summary').replaceChildren(...summary(out));
     document.getElementById('health-rows').replaceChildren(...out.rows.map((row) => h('tr', null,
@@ -56,7 +62,7 @@ async function load() {
       : 'No door pulls a figure down.';
     status.textContent = out.total.doors + ' door controllers; online within ' + out.online_minutes + ' minutes, usage and swipes on ' + out.day + '.';
   } catch (err) {
-    status.textContent = plainError(err);
+    if (asked === latest) status.textContent = plainError(err);
   }
 }
 
