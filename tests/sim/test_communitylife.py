@@ -159,3 +159,19 @@ def test_the_week_replayed_on_the_tiny_city_finds_every_planted_incident_and_no_
     )
     quiet = score(incidents(week.decoys, platform.pseudonyms.pseudonym), raised, slack=slack)
     assert [(s.rule_kind, s.found) for s in quiet] == [(k, 0) for k in sorted(KINDS)]
+
+
+def test_loading_the_city_again_clears_its_zones_and_cars(tiny_city: City, tmp_path: Path) -> None:
+    from safecity.places import bulk as places_bulk
+
+    platform = Platform.build(Settings(data_dir=tmp_path / "data"), clock=ManualClock(START))
+    load_city(tiny_city, platform.session_factory, pseudonymizer=platform.pseudonyms)
+    generated = generate_housing(tiny_city, seed=11)
+    load_housing(tiny_city, generated, platform.session_factory, pseudonymizer=platform.pseudonyms, now=START)
+    community = make_community({n: generated.table(n) for n in TABLES}, np.random.default_rng(1))
+    load_community(community, platform.session_factory, now=START)
+
+    load_city(tiny_city, platform.session_factory, pseudonymizer=platform.pseudonyms, replace=True)
+
+    with platform.session_factory() as session:
+        assert places_bulk.counts(session) == dict.fromkeys(places_bulk.counts(session), 0)
