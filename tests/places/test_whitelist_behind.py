@@ -134,3 +134,24 @@ def test_after_catching_up_a_new_lag_starts_a_new_episode(facts: LiveFacts, swip
     found = run(rule, facts, swipes, [report("D1", 20, 1), report("D1", 25, 2), report("D1", 30, 1)])
     assert len(found) == 2
     assert [e.ts for e in found[-1].evidence] == [T0 + timedelta(minutes=30)]  # the earlier episode is gone
+
+
+def test_a_door_behind_the_kept_deltas_counts_from_the_oldest_kept(
+    session_factory: sessionmaker[Session], town: Town, swipes: Swipes
+) -> None:
+    clock = [T0 - timedelta(hours=2)]
+    doors = Doors(session_factory, Trail(), now=lambda: clock[0], keep_deltas=1)
+    doors.rebuild(everything=True)  # version 1
+    for tenant, at in (("T3", T0 - timedelta(hours=1)), ("T2", T0)):  # versions 2 and 3 of D1
+        clock[0] = at
+        with session_factory() as s, s.begin():
+            s.execute(update(Tenancy).where(Tenancy.id == town.tenancies[tenant]).values(checked_out_at=at))
+        doors.rebuild(compound_ids=["CP1"])
+    versions = DoorVersions(session_factory)
+    held = pl.col("attrs").str.json_path_match("$.wl_version").cast(pl.Int64)
+    batch = swipes([report("D1", 10, 1), report("D1", 11, 2)]).with_columns(held_version=held)
+
+    behind = versions.behind(batch).sort("ts")
+
+    # Version 2's delta is gone: version 1 counts from version 3's making (later than the truth).
+    assert behind.select("held_version", "current_version", "behind_since").rows() == [(1, 3, T0), (2, 3, T0)]
