@@ -105,7 +105,10 @@ class _Life:
         self.truth_rows: list[tuple[str, list[str], datetime, datetime]] = []
         self.decoy_rows: list[tuple[str, list[str], datetime, datetime]] = []
         # Visitors' and planted cars: plates of another province, never a resident's.
-        self._plates = iter(plates("皖A", 2000 + 30 * days * max(1, housing["compounds"].height), rng))
+        # Half as many again as the visitors expected, and room for the planted (Poisson sums
+        # over hundreds of compound-days stay well inside that).
+        expected = VISITORS_PER_COMPOUND_DAY * housing["compounds"].height * (days + 1)
+        self._plates = iter(plates("皖A", int(1.5 * expected) + 1000, rng))
         zones = community["alarm_zones"]
         self.zone_ids = {(d, z): int(i) for d, z, i in zones.select("device_id", "zone", "id").iter_rows()}
 
