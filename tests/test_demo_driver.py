@@ -101,6 +101,7 @@ def test_the_demo_city_has_housing_and_a_landlord_account_who_lets_flats_there(t
     from safecity.core.context import Context
     from safecity.driver import seed_demo_accounts
     from safecity.places import Places
+    from safecity.places import bulk as places_bulk
     from safecity.security import accounts
 
     platform = Platform.build(Settings(data_dir=tmp_path))
@@ -118,3 +119,7 @@ def test_the_demo_city_has_housing_and_a_landlord_account_who_lets_flats_there(t
     officer = Context(actor="community", role="community_officer", areas=frozenset(community_areas))
     compounds = {c.id: c for c in platform.service(Places).compounds(officer)}
     assert {f.compound_id for f in flats} & set(compounds)  # a sub-landlord may let elsewhere too
+    with platform.session_factory() as session:
+        held = places_bulk.counts(session)
+    # Smart communities: a panel with two zones and a gate camera per compound, residents' cars.
+    assert held["alarm_zones"] == 2 * held["compounds"] and held["vehicles"] > 0

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import structlog
 from rich.console import Console
 
@@ -33,7 +34,10 @@ from safecity.platform import Platform
 from safecity.registry import Conflict
 from safecity.security import Role, accounts
 from safecity.sim import City, CityAlreadyLoaded, ReportStolen, SimBatch, Simulation, ensure_city, load_city
-from safecity.sim.housing import ensure_housing
+from safecity.sim.community import make_community
+from safecity.sim.community_loader import CommunityAlreadyLoaded, load_community
+from safecity.sim.housing import TABLES as HOUSING_TABLES
+from safecity.sim.housing import Housing, ensure_housing
 from safecity.sim.housing_loader import SECRETS_FILE as HOUSING_SECRETS
 from safecity.sim.housing_loader import HousingAlreadyLoaded, load_housing
 from safecity.store import transaction
@@ -88,7 +92,23 @@ def ensure_loaded(
     except HousingAlreadyLoaded:
         if not (housing.folder / HOUSING_SECRETS).exists():
             raise
+    _ensure_community(platform, housing, seed=seed, console=console)
     return city
+
+
+def _ensure_community(platform: Platform, housing: Housing, *, seed: int, console: Console | None) -> None:
+    """The smart communities of the housing (panels and zones, gate cameras, residents' cars), once."""
+    tables = {name: housing.table(name) for name in HOUSING_TABLES}
+    community = make_community(tables, np.random.default_rng(np.random.SeedSequence([seed, 40])))
+    try:
+        done = load_community(community, platform.session_factory, now=platform.clock.now())
+    except CommunityAlreadyLoaded:
+        return
+    if console is not None:
+        console.print(
+            f"loaded {done.alarm_zones:,} alarm zones, {done.devices:,} panels and gate cameras, "
+            f"{done.vehicles:,} residents' vehicles into the registry"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ def test_packaged_rules_are_valid() -> None:
         "housing_unusual_hours",
         "shop_armed_breach",
         "device_offline",  # door controllers
+        "door_whitelist_behind",
     ]
 
 

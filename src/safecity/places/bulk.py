@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from safecity.places.events import access_changed
 from safecity.places.models import (
+    AlarmZone,
     Building,
     Compound,
     Door,
@@ -22,13 +23,15 @@ from safecity.places.models import (
     Landlord,
     Shop,
     Tenancy,
+    Vehicle,
     VisitorPass,
     VisitTask,
 )
 from safecity.store.bulk import advance_sequences, insert_frame, large_cache
 
 # Parents before children; cleared in the reverse order.
-_ORDER = (Compound, Building, Landlord, Flat, Tenancy, Shop, Door)
+# Alarm zones and residents' vehicles (a smart community's tables) hang off compounds and shops.
+_ORDER = (Compound, Building, Landlord, Flat, Tenancy, Shop, Door, AlarmZone, Vehicle)
 
 
 def _table(model: type[object]) -> Table:
@@ -65,7 +68,7 @@ def insert_rows(session: Session, frames: dict[str, pl.DataFrame]) -> None:
             frame = frames.get(_table(model).name)
             if frame is not None and frame.height:
                 insert_frame(session, _table(model).name, frame)
-    advance_sequences(session, ("landlords", "flats", "tenancies", "shops"))
+    advance_sequences(session, ("landlords", "flats", "tenancies", "shops", "alarm_zones", "vehicles"))
     access_changed(session)
 
 

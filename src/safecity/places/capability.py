@@ -28,6 +28,7 @@ from safecity.places.shop_owners import SHOP_OWNERS
 from safecity.places.shops import Shops, build_shops, schedule_worker
 from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.vehicles import VehicleFacts, Vehicles
+from safecity.places.versions import FACT_SOURCE as DOOR_VERSIONS
 from safecity.places.visitors import Visitors
 from safecity.places.visits import Visits
 from safecity.places.zones import ZoneFacts, Zones
@@ -176,6 +177,7 @@ CAPABILITY = Capability(
         Service(Visits, _visits),
         Service(TenantSwipes, _tenant_swipes),
         FACT_SOURCE,
+        DOOR_VERSIONS,
         *HOUSING_RULE_KINDS,
         LANDLORDS,
         *SHOP_EXTENSIONS,

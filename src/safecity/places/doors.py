@@ -31,7 +31,7 @@ from safecity.ingest.adapters import Intake
 from safecity.places.access import Window, admitted_all, doors_of, epoch_s
 from safecity.places.door_schemas import CheckIn, CheckOut, DoorIn, DoorOut, RekeyedOut
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
-from safecity.places.events import access_changed
+from safecity.places.events import access_changed, whitelists_changed
 from safecity.places.models import Building, Compound, Door, DoorWhitelist, Shop, VisitorPass, WhitelistDelta
 from safecity.places.whitelist import (
     SALT_BYTES,
@@ -206,7 +206,10 @@ class Doors:
                     now = self._now()
                     cards = admitted_all(session, doors, now=now)
                     made = (self._rebuild_door(session, door, cards[door.device_id], now) for door in doors)
-                    return [u for u in made if u is not None]
+                    updates = [u for u in made if u is not None]
+                    if updates:
+                        whitelists_changed(session)  # the rules' version facts (places/versions.py)
+                    return updates
             except IntegrityError:
                 # Another process made the same version first: read its result and compare again.
                 if attempt == 2:

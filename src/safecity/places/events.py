@@ -16,6 +16,7 @@ from safecity.registry.events import changed
 from safecity.store import announce
 
 PLACES = "places"  # the RegistryChanged group of places' facts (what caches of them depend on)
+WHITELISTS = "door_whitelists"  # the group of the doors' list versions (a rebuild made a new one)
 
 
 class AccessChanged(Event, frozen=True):
@@ -32,9 +33,14 @@ def access_changed(session: Session, *, compound_id: str | None = None, shop_id:
     changed(session, PLACES)
 
 
+def whitelists_changed(session: Session) -> None:
+    """Announce, when this transaction commits, that doors' whitelists have new versions."""
+    changed(session, WHITELISTS)
+
+
 def places_changed(session: Session) -> None:
     """Announce, when this transaction commits, that places' facts changed (a flat, a building...)."""
     changed(session, PLACES)
 
 
-__all__ = ["PLACES", "AccessChanged", "access_changed", "places_changed"]
+__all__ = ["PLACES", "WHITELISTS", "AccessChanged", "access_changed", "places_changed", "whitelists_changed"]

@@ -7,6 +7,10 @@ and district, computed from the registry and the lake, with the doors that drag 
 * swipe rate: openings by a granted swipe over all openings that day, where openings are
   granted swipes plus `door_opened_no_swipe` and `door_forced` alarms (the shared contract).
 
+A door also drags when it is out of step: its newest swipe of the day reported a list version
+(`attrs.wl_version`) below the server's, made more than the online minutes before that swipe
+(the rule `door_whitelist_behind` warns of the same, places/rules/lag.py).
+
 The seed's city keeps all three above 90 %. Only active door controllers count; a door's place
 is its compound (directly, through its building) or its shop's community, else the area its
 device was registered in. Work is two lazy scans of the lake grouped by device, then joins.
@@ -28,7 +32,7 @@ from safecity.core.context import Context
 from safecity.core.kinds import RecordKind
 from safecity.lake import Lake
 from safecity.places.health_schemas import TARGET, DraggingDoorOut, HealthOut, HealthRowOut, Level
-from safecity.places.models import Building, Compound, Door, Shop
+from safecity.places.models import Building, Compound, Door, DoorWhitelist, Shop
 from safecity.places.schedule import LOCAL_TZ
 
 DOOR_CONTROLLER = "door_controller"
@@ -36,7 +40,7 @@ UNSWIPED_CODES = ("door_opened_no_swipe", "door_forced")
 LOOKBACK = timedelta(hours=2)  # how far back an offline door's last record is looked for
 MAX_DRAGGING = 200
 NONE = "-"  # the key of doors with no compound (or no area at that level)
-REASONS = ("offline", "unused", "unswiped")
+REASONS = ("offline", "unused", "unswiped", "out_of_step")
 
 
 class DeviceHealth:
@@ -89,7 +93,7 @@ class DeviceHealth:
             keyed = keyed.filter(pl.col("key") != NONE)
         rows = _rows(keyed.group_by("key").agg(pl.col("name").first(), *_sums()))
         total = _rows(keyed.select(pl.lit("*").alias("key"), pl.lit("all").alias("name"), *_sums()))
-        dragging = _dragging(keyed)
+        dragging = _dragging(keyed, timedelta(minutes=self.online_minutes))
         out = HealthOut(
             level=level,
             day=day,
@@ -120,7 +124,7 @@ class DeviceHealth:
             devices = registry.device_directory(session).filter(
                 (pl.col("device_kind") == DOOR_CONTROLLER) & pl.col("active")
             )
-            placed = _placed_doors(session)
+            placed = _placed_doors(session).join(_versions(session), on="device", how="left")
         areas = _area_levels(self._areas())
         doors = (
             devices.select("device", pl.col("area").alias("device_area"))
@@ -155,6 +159,11 @@ class DeviceHealth:
                 swipes=swipe.sum().cast(pl.Int64),
                 by_swipe=(swipe & (code == "granted")).sum().cast(pl.Int64),
                 unswiped=((kind == RecordKind.ALARM.value) & code.is_in(UNSWIPED_CODES)).sum().cast(pl.Int64),
+                last_swipe_at=pl.col("ts").filter(swipe).max(),
+                held=pl.col("attrs").filter(swipe).sort_by(pl.col("ts").filter(swipe)).last(),
+            )
+            .with_columns(
+                held=pl.col("held").str.json_path_match("$.wl_version").cast(pl.Int64, strict=False)
             )
             .collect()
         )
@@ -182,6 +191,13 @@ def _placed_doors(session: Session) -> pl.DataFrame:
     ).all()
     schema = ["device", "compound", "compound_name", "compound_community", "shop_community"]
     return pl.DataFrame([tuple(r) for r in rows], schema=dict.fromkeys(schema, pl.String()), orient="row")
+
+
+def _versions(session: Session) -> pl.DataFrame:
+    """Each door's current list version and when the server made it."""
+    rows = session.execute(select(DoorWhitelist.device_id, DoorWhitelist.version, DoorWhitelist.changed_at))
+    schema = {"device": pl.String(), "version": pl.Int64(), "changed_at": pl.Datetime("ms", "UTC")}
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
 def _area_levels(areas: Sequence[Any]) -> pl.DataFrame:
@@ -243,10 +259,17 @@ def _worst_first(row: HealthRowOut) -> tuple[float, str]:
     return (min(rates) if rates else 1.0, row.key)
 
 
-def _dragging(doors: pl.DataFrame) -> list[DraggingDoorOut]:
+def _dragging(doors: pl.DataFrame, grace: timedelta) -> list[DraggingDoorOut]:
     """One entry per door and figure it pulls down, offline first, then by place and device."""
     low_swipe = (pl.col("openings") > 0) & (pl.col("by_swipe") < TARGET * pl.col("openings"))
-    reasons = {"offline": ~pl.col("online"), "unused": ~pl.col("used"), "unswiped": low_swipe}
+    # Behind since at most the current version's making, so this never names a door in step.
+    behind = (pl.col("held") < pl.col("version")) & (pl.col("last_swipe_at") - pl.col("changed_at") > grace)
+    reasons = {
+        "offline": ~pl.col("online"),
+        "unused": ~pl.col("used"),
+        "unswiped": low_swipe,
+        "out_of_step": behind.fill_null(False),
+    }
     parts = [doors.filter(test).with_columns(reason=pl.lit(reason)) for reason, test in reasons.items()]
     found = pl.concat(parts).with_columns(
         order=pl.col("reason").replace_strict(list(REASONS), list(range(len(REASONS))))

@@ -42,7 +42,7 @@ class DraggingDoorOut(BaseModel):
     device: str = Field(description="The door controller's device id.")
     key: str = Field(description="The compound or area of the row it counts in.")
     name: str = Field(description="That row's name.")
-    reason: str = Field(description="`offline`, `unused` or `unswiped`.")
+    reason: str = Field(description="`offline`, `unused`, `unswiped` or `out_of_step` (its whitelist).")
     openings: int = Field(description="Its openings that day.")
     by_swipe: int = Field(description="Of them, by a granted swipe.")
     last_seen: datetime | None = Field(

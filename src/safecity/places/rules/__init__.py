@@ -9,9 +9,18 @@ compound, building and flat. A watch-listed person's card is the `hotlist` rule 
 from safecity.places.rules.doors import DENIED_ATTEMPTS, UNKNOWN_CARD
 from safecity.places.rules.dormant import DORMANT_TENANT
 from safecity.places.rules.hours import UNUSUAL_HOURS
+from safecity.places.rules.lag import WHITELIST_BEHIND
 from safecity.places.rules.occupancy import GROUP_RENTING
 from safecity.places.rules.roaming import MANY_COMPOUNDS
 
-KINDS = (DENIED_ATTEMPTS, UNKNOWN_CARD, MANY_COMPOUNDS, GROUP_RENTING, DORMANT_TENANT, UNUSUAL_HOURS)
+KINDS = (
+    DENIED_ATTEMPTS,
+    UNKNOWN_CARD,
+    MANY_COMPOUNDS,
+    GROUP_RENTING,
+    DORMANT_TENANT,
+    UNUSUAL_HOURS,
+    WHITELIST_BEHIND,  # issue 10 item 8: a door whose list stays out of step
+)
 
 __all__ = ["KINDS"]

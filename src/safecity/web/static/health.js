@@ -2,7 +2,7 @@
 import { api, h, plainError, timeEl } from './common.js';
 
 const RATES = [['online_rate', 'Online', 'heard from lately'], ['usage_rate', 'Usage', 'doors swiped that day'], ['swipe_rate', 'Swipe', 'openings by a card']];
-const WHY = { offline: 'offline', unused: 'no swipe that day', unswiped: 'opened without a card' };
+const WHY = { offline: 'offline', unused: 'no swipe that day', unswiped: 'opened without a card', out_of_step: 'whitelist out of step' };
 
 function percent(rate) {
   return rate === null || rate === undefined ? '–' : (rate * 100).toFixed(1) + ' %';
