@@ -30,6 +30,7 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("housing-unusual-hours", "housing_unusual_hours"),
         ("shop-armed-breach", "shop_armed_breach"),
         ("door-controller-offline", "device_offline"),
+        ("door-whitelist-behind", "door_whitelist_behind"),
     ]
     assert '"minutes": 15.0' in result.stdout  # parameters shown with their defaults filled in
 
