@@ -11,20 +11,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import numpy as np
 import polars as pl
 import pytest
 from sqlalchemy import func, select
 
 from safecity.alerts.models import Alert
-from safecity.core.clock import AcceleratedClock
+from safecity.core.clock import AcceleratedClock, ManualClock
 from safecity.core.ids import id_number_check_char
 from safecity.driver import demo_doors, ensure_loaded, run_in_process
 from safecity.places import bulk as places_bulk
+from safecity.places.doors import Doors
 from safecity.platform import Platform
 from safecity.security import accounts
 from safecity.security.roles import Role
 from safecity.settings import Settings
-from safecity.sim.doorsim import DemoDoors
+from safecity.sim.doorlife import door_life
+from safecity.sim.doorsim import HEARTBEAT, PLAN, DemoDoors, _Timeline
 from safecity.store import transaction
 from safecity.web.app import create_app
 from tests.authn import mint
@@ -68,6 +71,85 @@ async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
     finally:
         stop.set()
         await asyncio.wait_for(simulation, timeout=30)
+        await platform.stop()
+
+
+@dataclass
+class Still:
+    """The tiny city loaded into a platform on a clock that moves only when told."""
+
+    platform: Platform
+    clock: ManualClock
+    doors: DemoDoors
+
+
+@pytest.fixture
+def still(tmp_path: Path) -> Still:
+    """The tiny city's doors on a manual clock (nothing runs by itself)."""
+    settings = Settings(data_dir=tmp_path)
+    clock = ManualClock(datetime(2026, 12, 7, 9, 30, tzinfo=UTC))  # 17:30 in Wenzhou
+    platform = Platform.build(settings, clock=clock)
+    city = ensure_loaded(platform, seed=7, scale="tiny")
+    platform = Platform.build(settings, clock=clock)
+    return Still(platform, clock, demo_doors(platform, city, seed=7))
+
+
+def test_a_plan_keeps_to_its_day_and_moves_one_incident_of_each_early_kind_into_the_warm_up(
+    still: Still,
+) -> None:
+    start = still.clock.now() - timedelta(minutes=45)
+    timeline = still.doors.plan(start, 0)
+    first, end = int(start.timestamp() * 1000), int((start + PLAN).timestamp() * 1000)
+    assert len(timeline.ts_ms) > 100
+    assert first <= timeline.ts_ms.min() and timeline.ts_ms.max() < end
+    assert (timeline.ts_ms[:-1] <= timeline.ts_ms[1:]).all()
+    truth = door_life(still.doors.tables, start=start, days=1, seed=7, plants=1).truth
+    [stranger] = truth.filter(pl.col("rule_kind") == "housing_unknown_card")["refs"][0].to_list()
+    warm_up = [ms for ms, card in zip(timeline.ts_ms, timeline.cards, strict=True) if card == stranger[5:]]
+    assert len(warm_up) == 3 and max(warm_up) <= int(still.clock.now().timestamp() * 1000)
+    # Every controller holds its door's current list, the planted passes included.
+    heads = still.platform.service(Doors).versions(everything=True)
+    assert {d: c.version for d, c in still.doors.controllers.items()} == heads
+
+
+async def test_each_door_beats_once_a_period_and_its_swipes_are_decided_by_its_own_list(
+    still: Still,
+) -> None:
+    platform, doors = still.platform, still.doors
+    await platform.start()
+    try:
+        doors.refresh()
+        tenants = doors.tables["tenancies"].join(doors.tables["people"], on="person_id")
+        tenant = tenants.row(0, named=True)
+        door = next(
+            d
+            for d, b in doors.tables["doors"].select("device_id", "building_id").iter_rows()
+            if b == tenant["building_id"]
+        )
+        stranger = "37010219920605046" + id_number_check_char("37010219920605046")
+        now_ms = int(still.clock.now().timestamp() * 1000)
+        timeline = _Timeline(
+            np.array([now_ms - 2000, now_ms - 1000]), [door, door], [tenant["id_number"], stranger]
+        )
+        sent = await doors.step(timeline, now_ms)  # the backlog: one beat a door, whenever they fell due
+        assert sent == len(doors.controllers) + 2
+        for _ in range(180):  # half an hour, ten seconds at a time
+            still.clock.advance(timedelta(seconds=10))
+            await doors.step(timeline, int(still.clock.now().timestamp() * 1000))
+        assert doors.controllers[door].buffered == 0  # stored: acknowledged
+        records = platform.lake.scan(
+            start=still.clock.now() - timedelta(hours=1), end=still.clock.now()
+        ).collect()
+        swipes = records.filter(pl.col("kind") == "door_swipe").sort("ts")
+        assert swipes["code"].to_list() == ["granted", "denied"]
+        assert [json.loads(a)["reason"] for a in swipes["attrs"]] == ["listed", "not_listed"]
+        beats = records.filter(pl.col("kind") == "heartbeat").group_by("device").len()
+        assert set(beats["device"]) == set(doors.controllers)
+        period_min = HEARTBEAT.total_seconds() / 60
+        # The backlog's one beat, then one a period over the half hour: never a silent quarter.
+        assert beats["len"].min() >= 30 // period_min, beats
+        assert beats["len"].max() <= 30 // period_min + 1, beats
+    finally:
         await platform.stop()
 
 

@@ -173,8 +173,7 @@ class DemoDoors:
         while not stop.is_set():
             self._wake.clear()
             try:
-                await asyncio.to_thread(self.refresh)
-                await asyncio.to_thread(self._new_tenants)
+                await asyncio.to_thread(self.catch_up)
             except Exception:
                 log.exception("doors.refresh_failed")  # tried again at the next poll
             with contextlib.suppress(TimeoutError):
@@ -183,10 +182,15 @@ class DemoDoors:
                 # The worker rebuilds the place's lists as it hears the same event: let it first.
                 await asyncio.sleep(min(0.2, self._refresh_s))
 
-    def _new_tenants(self) -> None:
-        """Tenants registered since we last looked come home shortly (gate first, then their door)."""
+    def catch_up(self) -> None:
+        """Bring the lists in step; tenants registered since we last looked come home shortly after."""
         with self._sessions() as session:
             found = places_bulk.registered_tenants(session, after=self._last_tenancy)
+        if not found.is_empty():
+            # Their doors' lists first (idempotent: the whitelist worker may have made them already),
+            # so that the homecoming below never meets a door that has not heard of them yet.
+            self._doors.rebuild(compound_ids=found["compound_id"].unique().to_list())
+        self.refresh()
         if found.is_empty():
             return
         self._last_tenancy = int(found["tenancy_id"].max())  # type: ignore[arg-type]
