@@ -126,6 +126,7 @@ class DemoDoors:
         ids = tables["doors"]["device_id"].to_list()
         self.controllers = {door: DoorController(door) for door in ids}
         self._lock = threading.Lock()  # the refresher's thread and the event loop share the controllers
+        self._first, self._built = threading.Lock(), False
         self._entrances = _entrances(tables)
         # Heartbeats spread over the period, so that they do not all arrive in one batch.
         phases = np.random.default_rng(seed).integers(0, _ms(HEARTBEAT), len(ids))
@@ -141,9 +142,12 @@ class DemoDoors:
     def refresh(self) -> int:
         """Bring every controller in step with its door's list (a delta, else the full list); how many."""
         heads = self._doors.versions(everything=True)
-        if len(heads) < len(self.controllers):
-            self._doors.rebuild(everything=True)  # doors with no list yet: make them (idempotent)
-            heads = self._doors.versions(everything=True)
+        with self._first:  # one thread makes the missing lists, once; the others wait for them
+            if len(heads) < len(self.controllers) and not self._built:
+                # Doors with no list yet (the whitelist worker not there, or not yet): make them.
+                self._doors.rebuild(everything=True)
+                heads = self._doors.versions(everything=True)
+            self._built = True
         moved = 0
         for door, version in heads.items():
             controller = self.controllers.get(door)
@@ -323,10 +327,15 @@ class DemoDoors:
 
     async def run(self, stop: asyncio.Event, *, start: datetime) -> None:
         """Plan after plan from `start` (in the past: its backlog goes at once) until stopped."""
-        await asyncio.to_thread(self.refresh)
         number = 0
         while not stop.is_set():
-            timeline = await asyncio.to_thread(self.plan, start, number)
+            try:
+                timeline = await asyncio.to_thread(self.plan, start, number)
+            except Exception:
+                log.exception("doors.plan_failed")  # a database busy at start, say: try again
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                continue
             end_ms = _ms(start + PLAN)
             while not stop.is_set():
                 now_ms = _ms(self._now())
