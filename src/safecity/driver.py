@@ -28,9 +28,8 @@ from rich.console import Console
 from safecity import registry
 from safecity.core.filemode import make_private_dirs, private_file
 from safecity.ingest import Part
-from safecity.places import Visitors
+from safecity.places import Doors, Visitors
 from safecity.places import bulk as places_bulk
-from safecity.places.doors import Doors
 from safecity.platform import Platform
 from safecity.registry import Conflict
 from safecity.security import Role, accounts

@@ -35,11 +35,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity import registry
 from safecity.core.context import system_context
 from safecity.ingest import Part
-from safecity.places import Visitors
+from safecity.places import AccessChanged, Doors, PlacesError, Visitors
 from safecity.places import bulk as places_bulk
-from safecity.places.doors import Doors
-from safecity.places.errors import PlacesError
-from safecity.places.events import AccessChanged
 from safecity.places.schemas import VisitorPassIn
 from safecity.sim.door_controller import DoorController
 from safecity.sim.doorlife import DoorLife, door_life
@@ -126,7 +123,7 @@ class DemoDoors:
         ids = tables["doors"]["device_id"].to_list()
         self.controllers = {door: DoorController(door) for door in ids}
         self._lock = threading.Lock()  # the refresher's thread and the event loop share the controllers
-        self._first, self._built = threading.Lock(), False
+        self._refreshing, self._built, self._in_step = threading.Lock(), False, False
         self._entrances = _entrances(tables)
         # Heartbeats spread over the period, so that they do not all arrive in one batch.
         phases = np.random.default_rng(seed).integers(0, _ms(HEARTBEAT), len(ids))
@@ -141,27 +138,38 @@ class DemoDoors:
 
     def refresh(self) -> int:
         """Bring every controller in step with its door's list (a delta, else the full list); how many."""
-        heads = self._doors.versions(everything=True)
-        with self._first:  # one thread makes the missing lists, once; the others wait for them
+        # One refresh at a time: two reading lists apart could apply an older full list last.
+        with self._refreshing:
+            heads = self._doors.versions(everything=True)
             if len(heads) < len(self.controllers) and not self._built:
                 # Doors with no list yet (the whitelist worker not there, or not yet): make them.
                 self._doors.rebuild(everything=True)
                 heads = self._doors.versions(everything=True)
             self._built = True
-        moved = 0
-        for door, version in heads.items():
-            controller = self.controllers.get(door)
-            if controller is None or (version == controller.version and not controller.wants_full):
-                continue
-            since = None if controller.wants_full else controller.version
-            step = self._doors.whitelist(door, since=since)
-            with self._lock:
-                controller.take(step, current=True)
-                if controller.wants_full:  # a gap or a mismatch: the whole list, then
-                    controller.take(self._doors.whitelist(door), current=True)
-            moved += 1
+            moved = sum(self._take(door, version) for door, version in heads.items())
+            self._in_step = all(
+                self.controllers[d].version == v for d, v in heads.items() if d in self.controllers
+            )
         self.stats.refreshed += moved
         return moved
+
+    def _take(self, door: str, version: int) -> bool:
+        """Bring one controller to `version`; whether it moved."""
+        controller = self.controllers.get(door)
+        if controller is None or (version == controller.version and not controller.wants_full):
+            return False
+        since = None if controller.wants_full else controller.version
+        step = self._doors.whitelist(door, since=since)
+        with self._lock:
+            controller.take(step, current=True)
+            if controller.wants_full:  # a gap or a mismatch: the whole list, then
+                controller.take(self._doors.whitelist(door), current=True)
+        return True
+
+    @property
+    def is_in_step(self) -> bool:
+        """Whether the last refresh left every door that has a list holding its newest version."""
+        return self._in_step
 
     def _heard(self, _event: AccessChanged) -> None:
         """From any thread: someone's access changed, look again now rather than at the next poll."""
@@ -327,6 +335,15 @@ class DemoDoors:
 
     async def run(self, stop: asyncio.Event, *, start: datetime) -> None:
         """Plan after plan from `start` (in the past: its backlog goes at once) until stopped."""
+        # The doors hold their lists before the first swipe (the backlog's decisions need them).
+        while not stop.is_set() and not self.is_in_step:
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:
+                log.exception("doors.refresh_failed")
+            if not self.is_in_step:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=0.5)
         number = 0
         while not stop.is_set():
             try:
