@@ -48,12 +48,15 @@ PLAN = timedelta(days=1)  # a day of door life per plan (its routines follow the
 HEARTBEAT = timedelta(minutes=5)  # the offline rule waits 15 minutes: three missed beats
 SOURCE = "sim"
 WATCHER = "duty-officer"
-# In the first plan one planted incident of each of these kinds is moved into the warm-up, so
-# its warning shows within seconds of the demo starting (their rules do not care for the hour).
-EARLY = {"housing_unknown_card": timedelta(minutes=5), "housing_denied_attempts": timedelta(minutes=25)}
+# In the first plan one planted incident of each of these kinds is moved to just after the start
+# of the live run, its swipes EARLY_STEP apart, so that its warning shows within seconds of the
+# demo starting (their rules do not care for the hour). Not into the backlog: the burst rules
+# keep a window back from the newest swipe of a batch, and a backlog is one batch of 45 minutes.
+EARLY = {"housing_unknown_card": timedelta(seconds=20), "housing_denied_attempts": timedelta(seconds=30)}
+EARLY_STEP = timedelta(seconds=20)
 # A watch-listed tenant comes home this soon after being listed (a swipe from before the
 # listing is no alarm: the hotlist rule judges each record by the entry's own start).
-WANTED_EARLY = timedelta(minutes=2)
+WANTED_EARLY = timedelta(seconds=40)
 HOME_AFTER = timedelta(minutes=1)  # a newly registered tenant tries their card this soon
 GATE_BEFORE = timedelta(minutes=1)  # through the compound's gate a minute before the building door
 
@@ -225,7 +228,7 @@ class DemoDoors:
         self._register(life)
         swipes = life.swipes.select("device", "card", pl.col("ts").dt.epoch("ms").alias("ms"))
         begin, end = _ms(start), _ms(start + PLAN)
-        early = self._early(life, start) if number == 0 else pl.DataFrame()
+        early = self._early(life) if number == 0 else pl.DataFrame()
         if not early.is_empty():
             swipes = swipes.join(
                 early.select("device", "card", "ms"), on=["device", "card", "ms"], how="anti"
@@ -241,9 +244,13 @@ class DemoDoors:
         log.info("doors.plan", plan=number, start=start.isoformat(), swipes=swipes.height)
         return _Timeline(swipes["ms"].to_numpy(), swipes["device"].to_list(), swipes["card"].to_list())
 
-    def _early(self, life: DoorLife, start: datetime) -> pl.DataFrame:
-        """One incident of each EARLY kind moved into the warm-up, a wanted tenant's homecoming to now."""
+    def _early(self, life: DoorLife) -> pl.DataFrame:
+        """One incident of each EARLY kind moved to now, and a wanted tenant's homecoming after it.
+
+        Columns device, card, ms (where the life put it: those rows are dropped) and to (its new time).
+        """
         swipes = life.swipes.select("device", "card", pl.col("ts").dt.epoch("ms").alias("ms"))
+        now = self._now()
         moved = []
         for kind, offset in EARLY.items():
             found = life.truth.filter(pl.col("rule_kind") == kind).head(1)
@@ -254,17 +261,20 @@ class DemoDoors:
             cards = [r.removeprefix("card:") for r in refs if r.startswith("card:")]
             devices = [r.removeprefix("door:") for r in refs if r.startswith("door:")]
             at_place = pl.col("card").is_in(cards) if cards else pl.col("device").is_in(devices)
-            rows = swipes.filter(pl.col("ms").is_between(first, last) & at_place)
-            moved.append(rows.with_columns((pl.col("ms") - first + _ms(start + offset)).alias("to")))
-        wanted = life.wanted.head(1)
-        if wanted.height:
-            card = wanted["id_number"][0]
-            rows = swipes.filter(pl.col("card") == card)
-            if rows.height:
-                first = int(rows["ms"].min())  # type: ignore[arg-type]
-                rows = rows.filter(pl.col("ms") <= first + 2 * _ms(GATE_BEFORE))  # one homecoming
-                home = max(_ms(start), _ms(self._now() + WANTED_EARLY))
-                moved.append(rows.with_columns((pl.col("ms") - first + home).alias("to")))
+            rows = swipes.filter(pl.col("ms").is_between(first, last) & at_place).sort("ms")
+            steps = pl.int_range(pl.len(), dtype=pl.Int64) * _ms(EARLY_STEP)
+            moved.append(rows.with_columns((steps + _ms(now + offset)).alias("to")))
+        for person, card in life.wanted.head(1).iter_rows():
+            homes = self.tables["tenancies"].filter(pl.col("person_id") == person)
+            for building in homes["building_id"].head(1):
+                home = self._home(building, card, _ms(now + WANTED_EARLY))
+                moved.append(
+                    pl.DataFrame(
+                        [(d, c, None, at) for at, d, c in home],
+                        schema={"device": pl.String, "card": pl.String, "ms": pl.Int64, "to": pl.Int64},
+                        orient="row",
+                    )
+                )
         return pl.concat(moved) if moved else pl.DataFrame()
 
     def _evenings(self, start: datetime) -> pl.DataFrame:
