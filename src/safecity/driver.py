@@ -29,6 +29,7 @@ from rich.console import Console
 from safecity import registry
 from safecity.core.filemode import make_private_dirs, private_file
 from safecity.ingest import Part
+from safecity.places import Doors, Visitors
 from safecity.places import bulk as places_bulk
 from safecity.platform import Platform
 from safecity.registry import Conflict
@@ -36,6 +37,7 @@ from safecity.security import Role, accounts
 from safecity.sim import City, CityAlreadyLoaded, ReportStolen, SimBatch, Simulation, ensure_city, load_city
 from safecity.sim.community import make_community
 from safecity.sim.community_loader import CommunityAlreadyLoaded, load_community
+from safecity.sim.doorsim import DemoDoors
 from safecity.sim.housing import TABLES as HOUSING_TABLES
 from safecity.sim.housing import Housing, ensure_housing
 from safecity.sim.housing_loader import SECRETS_FILE as HOUSING_SECRETS
@@ -308,6 +310,20 @@ async def deliver_texts(platform: Platform, stop: asyncio.Event, *, every_s: flo
             await asyncio.wait_for(stop.wait(), timeout=every_s)
 
 
+def demo_doors(platform: Platform, city: City, *, seed: int) -> DemoDoors:
+    """A simulated controller at every door of the city's housing, wired to this platform."""
+    housing = ensure_housing(city, seed=seed)
+    return DemoDoors(
+        tables={name: housing.table(name) for name in HOUSING_TABLES},
+        doors=platform.service(Doors),
+        visitors=platform.service(Visitors),
+        sessions=platform.session_factory,
+        submit=platform.ingest.submit_parts,
+        now=platform.clock.now,
+        seed=seed,
+    )
+
+
 async def run_in_process(
     platform: Platform,
     *,
@@ -316,11 +332,22 @@ async def run_in_process(
     thefts_per_hour: float,
     seed: int,
     stop: asyncio.Event | None = None,
+    doors: DemoDoors | None = None,
 ) -> None:
-    """Simulate the city live against this platform, plan after plan, until stopped."""
+    """Simulate the city live against this platform, plan after plan, until stopped.
+
+    The bikes and, beside them, the doors of the city's housing (`doors`, by default one
+    controller at every door: sim/doorsim.py).
+    """
     stop = stop or asyncio.Event()
     coalescer = Coalescer(platform.ingest.submit_parts)
     texts = asyncio.create_task(deliver_texts(platform, stop), name="demo-sms")
+    if doors is None:
+        doors = await asyncio.to_thread(demo_doors, platform, city, seed=seed)
+    door_life = asyncio.create_task(
+        doors.live(platform.hub, stop, start=platform.clock.now() - WARM_UP), name="demo-doors"
+    )
+    door_life.add_done_callback(_log_failure)
 
     async def send(batch: SimBatch) -> None:
         for action in batch.actions:
@@ -352,9 +379,16 @@ async def run_in_process(
             await coalescer.flush()
             start, plan = start + horizon, plan + 1
     finally:
-        texts.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await texts
+        for task in (texts, door_life):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """A demo task that ended by an error says so (nobody awaits it until the demo stops)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("demo.task_failed", task=task.get_name(), error=repr(task.exception()))
 
 
 async def run_remote(

@@ -12,6 +12,7 @@ import polars as pl
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.orm import Session
 
+from safecity import registry
 from safecity.places.events import access_changed
 from safecity.places.models import (
     AlarmZone,
@@ -111,4 +112,39 @@ def give_account(session: Session, *, landlord_id: int, account_id: int) -> None
     landlord.account_id = account_id
 
 
-__all__ = ["busiest_community", "busiest_landlord", "clear", "counts", "give_account", "insert_rows"]
+def registered_tenants(session: Session, *, after: int = 0, imported: str = "import") -> pl.DataFrame:
+    """Open tenancies registered one by one (not `imported`) with id above `after`: a demo's doors
+    make their tenants come home. Columns tenancy_id, building_id, compound_id, id_number."""
+    rows = session.execute(
+        select(Tenancy.id, Tenancy.person_id, Flat.building_id, Building.compound_id)
+        .join(Flat, Flat.id == Tenancy.flat_id)
+        .join(Building, Building.id == Flat.building_id)
+        .where(
+            Tenancy.id > after,
+            Tenancy.checked_out_at.is_(None),
+            Tenancy.registered_via != imported,
+        )
+        .order_by(Tenancy.id)
+    ).all()
+    numbers = {p.id: p.id_number for p in registry.people_by_ids(session, [r[1] for r in rows])}
+    return pl.DataFrame(
+        [(int(t), str(b), str(c), numbers[p]) for t, p, b, c in rows if p in numbers],
+        schema={
+            "tenancy_id": pl.Int64,
+            "building_id": pl.String,
+            "compound_id": pl.String,
+            "id_number": pl.String,
+        },
+        orient="row",
+    )
+
+
+__all__ = [
+    "busiest_community",
+    "busiest_landlord",
+    "clear",
+    "counts",
+    "give_account",
+    "insert_rows",
+    "registered_tenants",
+]
