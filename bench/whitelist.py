@@ -50,7 +50,8 @@ from safecity.places.whitelist import Entry, digest
 from safecity.platform import Platform
 from safecity.registry.models import Area, Device
 from safecity.settings import Settings
-from safecity.sim.door_controller import DoorFarm, MqttDoorController
+from safecity.sim.door_controller import MqttDoorController
+from safecity.sim.door_farm import DoorFarm
 
 SMALL = os.environ.get("BENCH_SIZE") == "small"
 REGISTRATIONS = 40 if SMALL else 300

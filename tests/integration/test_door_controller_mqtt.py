@@ -41,7 +41,8 @@ from safecity.places.whitelist import FullList, digest
 from safecity.platform import Platform
 from safecity.registry.models import Area
 from safecity.settings import Settings
-from safecity.sim.door_controller import DoorFarm, MqttDoorController
+from safecity.sim.door_controller import MqttDoorController
+from safecity.sim.door_farm import DoorFarm
 from safecity.store import transaction
 
 pytestmark = pytest.mark.integration
