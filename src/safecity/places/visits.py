@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity import registry
 from safecity.alerts import (
     AlertError,
     AlertFilter,
@@ -59,11 +58,10 @@ from safecity.places.rounds import (
     walking_round,
 )
 from safecity.places.rounds import precision as precision_of
+from safecity.places.visit_places import places_of_tasks, round_start, visit_out
 from safecity.places.visit_schemas import (
-    FlatTasks,
     FlatVisitedOut,
     OutcomeIn,
-    PlaceTasks,
     RoundStop,
     RulePrecision,
     VisitedIn,
@@ -265,13 +263,13 @@ class Visits:
                 stmt = stmt.where(VisitTask.compound_id == where.compound_id)
             stmt = stmt.order_by(VisitTask.priority, VisitTask.created_at, VisitTask.id).limit(where.limit)
             rows = list(session.scalars(stmt))
-            places = _places(session, rows)
+            places = places_of_tasks(session, rows)
             open_count = session.scalar(
                 _scoped(select(func.count()).select_from(VisitTask), ctx, where.community_id).where(
                     VisitTask.status == VisitStatus.OPEN
                 )
             )
-            start, start_from = _start(session, where.community_id, position, places)
+            start, start_from = round_start(session, where.community_id, position, places)
         stops = [Stop(p.key, p.lat, p.lon) for p in places]
         legs = walking_round(start, stops)
         by_key = {p.key: p for p in places}
@@ -325,7 +323,7 @@ class Visits:
                 if task.flat_id is not None and (flat := session.get(Flat, task.flat_id)) is not None:
                     flat.visited_on = now.date()
             session.flush()
-            out = _visit_out(task)
+            out = visit_out(task)
         closed = self._settle_alert(ctx, out)
         self._recorder.record(
             ctx,
@@ -453,80 +451,6 @@ def _task(session: Session, warning: RaisedWarning) -> VisitTask | None:
         status=VisitStatus.OPEN,
         created_at=warning.at,
     )
-
-
-def _start(
-    session: Session,
-    community_id: str | None,
-    position: tuple[float, float] | None,
-    places: Sequence[PlaceTasks],
-) -> tuple[tuple[float, float] | None, str]:
-    """Where the round starts: the officer's position, else the community centre, else the first place."""
-    if position is not None:
-        return position, "officer"
-    communities = [community_id] if community_id else sorted({c for p in places if (c := _community(p))})
-    if len(communities) == 1:
-        area = registry.get_area(session, area_id=communities[0])
-        if area is not None and area.lat is not None and area.lon is not None:
-            return (area.lat, area.lon), "community"
-    return None, "first_place"
-
-
-def _visit_out(task: VisitTask) -> VisitOut:
-    return VisitOut.model_validate(task, from_attributes=True)
-
-
-def _places(session: Session, tasks: Sequence[VisitTask]) -> list[PlaceTasks]:
-    """Tasks grouped by place (building, or compound) and flat; places by their best priority."""
-    compounds = _by_id(session, Compound, {t.compound_id for t in tasks})
-    buildings = _by_id(session, Building, {t.building_id for t in tasks})
-    flats = _by_id(session, Flat, {t.flat_id for t in tasks})
-    grouped: dict[str, dict[int | None, list[VisitTask]]] = defaultdict(lambda: defaultdict(list))
-    for task in tasks:  # already by priority, then age
-        key = f"building:{task.building_id}" if task.building_id else f"compound:{task.compound_id}"
-        grouped[key][task.flat_id].append(task)
-    places: list[PlaceTasks] = []
-    for key, by_flat in grouped.items():
-        first = next(iter(by_flat.values()))[0]
-        compound = compounds.get(first.compound_id)
-        building = buildings.get(first.building_id)
-        where = building if building is not None and building.lat is not None else compound
-        places.append(
-            PlaceTasks(
-                key=key,
-                compound_id=first.compound_id,
-                compound_name=compound.name if compound is not None else None,
-                building_id=first.building_id,
-                building_name=building.name if building is not None else None,
-                lat=where.lat if where is not None else None,
-                lon=where.lon if where is not None else None,
-                priority=min(t.priority for ts in by_flat.values() for t in ts),
-                flats=[_flat_tasks(flat_id, flats.get(flat_id), ts) for flat_id, ts in by_flat.items()],
-            )
-        )
-    return places  # insertion order is the order of each place's most urgent task
-
-
-def _flat_tasks(flat_id: int | None, flat: Flat | None, tasks: list[VisitTask]) -> FlatTasks:
-    return FlatTasks(
-        flat_id=flat_id,
-        number=flat.number if flat is not None else None,
-        capacity=flat.capacity if flat is not None else None,
-        visited_on=flat.visited_on if flat is not None else None,
-        tasks=[_visit_out(t) for t in tasks],
-    )
-
-
-def _by_id(session: Session, table: Any, ids: Iterable[Any]) -> dict[Any, Any]:
-    wanted = sorted(i for i in ids if i is not None)
-    if not wanted:
-        return {}
-    return {row.id: row for row in session.scalars(select(table).where(table.id.in_(wanted)))}
-
-
-def _community(place: PlaceTasks) -> str | None:
-    first = place.flats[0].tasks[0] if place.flats and place.flats[0].tasks else None
-    return first.community_id if first is not None else None
 
 
 __all__ = ["RaisedWarning", "VisitFilter", "Visits"]
