@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -27,6 +28,54 @@ from safecity.registry.models import (
 DEFAULT_WATCH_DAYS = 180  # a stolen-bike entry lapses after six months unless renewed
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Who lists a subject, on what basis, for how long: the same for every kind of list."""
+
+    reported_by: str
+    basis: str
+    owner: str
+    now: datetime
+    owner_station_id: str | None = None
+    valid_days: int = DEFAULT_WATCH_DAYS
+
+
+def _list(
+    session: Session,
+    listing: Listing,
+    *,
+    kind: str,
+    subject_kind: str,
+    subject: str,
+    ebike_id: int | None = None,
+) -> WatchlistEntry:
+    """Add an entry in force from now, after the checks every list shares (basis, validity)."""
+    entry = WatchlistEntry(
+        list_kind=kind,
+        subject_kind=subject_kind,
+        subject=subject,
+        ebike_id=ebike_id,
+        reported_by=listing.reported_by,
+        reported_at=listing.now,
+        basis=listing.basis.strip(),
+        owner=listing.owner,
+        owner_station_id=listing.owner_station_id,
+        expires_at=listing.now + timedelta(days=listing.valid_days),
+        status=WatchStatus.ACTIVE,
+    )
+    session.add(entry)
+    session.flush()
+    changed(session, WATCHLIST)
+    return entry
+
+
+def _check(listing: Listing, *, basis_hint: str) -> None:
+    if not listing.basis.strip():
+        raise InvalidInput("basis", f"say on what basis the {basis_hint}")
+    if not 1 <= listing.valid_days <= 3650:
+        raise InvalidInput("valid_days", "an entry must be valid for 1 to 3650 days")
+
+
 def report_stolen(
     session: Session,
     *,
@@ -39,30 +88,20 @@ def report_stolen(
     valid_days: int = DEFAULT_WATCH_DAYS,
 ) -> WatchlistEntry:
     """List a bike as stolen so that any station reading its tag raises an alarm."""
+    listing = Listing(reported_by, basis, owner, now, owner_station_id, valid_days)
     bike = require_bike(session, bike_id=bike_id)
-    if not basis.strip():
-        raise InvalidInput("basis", "say on what basis the bike is listed (report number, statement)")
-    if not 1 <= valid_days <= 3650:
-        raise InvalidInput("valid_days", "an entry must be valid for 1 to 3650 days")
+    _check(listing, basis_hint="bike is listed (report number, statement)")
     if get_active_entry(session, subject_kind=SubjectKind.TAG, subject=bike.tag_id, now=now):
         raise Conflict("bike_id", f"bike {bike_id} is already listed as stolen")
-    entry = WatchlistEntry(
-        list_kind=WatchlistKind.STOLEN_BIKE,
+    entry = _list(
+        session,
+        listing,
+        kind=WatchlistKind.STOLEN_BIKE,
         subject_kind=SubjectKind.TAG,
         subject=bike.tag_id,
         ebike_id=bike.id,
-        reported_by=reported_by,
-        reported_at=now,
-        basis=basis.strip(),
-        owner=owner,
-        owner_station_id=owner_station_id,
-        expires_at=now + timedelta(days=valid_days),
-        status=WatchStatus.ACTIVE,
     )
     bike.status = BikeStatus.STOLEN
-    session.add(entry)
-    session.flush()
-    changed(session, WATCHLIST)
     return entry
 
 
@@ -82,33 +121,22 @@ def list_person(
     The entry holds the card's pseudonym under the current key, the form door swipes reach the
     rules in (never the number: entries are listed to every officer of the station).
     """
+    listing = Listing(reported_by, basis, owner, now, owner_station_id, valid_days)
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound("person", str(person_id))
     if person.id_pseudonym is None:
         raise InvalidInput("person_id", f"person {person_id} has no pseudonym yet (run `safecity keys init`)")
-    if not basis.strip():
-        raise InvalidInput("basis", "say on what basis the person is listed (case number, warrant)")
-    if not 1 <= valid_days <= 3650:
-        raise InvalidInput("valid_days", "an entry must be valid for 1 to 3650 days")
+    _check(listing, basis_hint="person is listed (case number, warrant)")
     if get_active_entry(session, subject_kind=SubjectKind.ID_CARD, subject=person.id_pseudonym, now=now):
         raise Conflict("person_id", f"person {person_id} is already listed")
-    entry = WatchlistEntry(
-        list_kind=WatchlistKind.WANTED_PERSON,
+    return _list(
+        session,
+        listing,
+        kind=WatchlistKind.WANTED_PERSON,
         subject_kind=SubjectKind.ID_CARD,
         subject=person.id_pseudonym,
-        reported_by=reported_by,
-        reported_at=now,
-        basis=basis.strip(),
-        owner=owner,
-        owner_station_id=owner_station_id,
-        expires_at=now + timedelta(days=valid_days),
-        status=WatchStatus.ACTIVE,
     )
-    session.add(entry)
-    session.flush()
-    changed(session, WATCHLIST)
-    return entry
 
 
 def get_active_entry(
