@@ -3,7 +3,6 @@ reporting the old version through ingest, and the packaged rules warn its commun
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -45,13 +44,19 @@ def test_a_controller_stuck_on_an_old_list_is_warned_about_once(
         assert door.send() == 1
     officer = mint(platform.security, Role.COMMUNITY_OFFICER, areas=("C1",))  # a token of the new time
     [warning] = eventually(lambda: warnings(api, officer))
-    time.sleep(0.3)  # the last report is evaluated too: it extends the warning
-    [warning] = warnings(api, officer)
-    detail = api.get(f"/api/v1/alerts/{warning['id']}", headers=officer).json()
+
+    def extended() -> Any:
+        # The reports past the grace come in one micro-batch or two (hits 1 or 2): what counts is
+        # that they all end up in the one warning's evidence.
+        found = api.get(f"/api/v1/alerts/{warning['id']}", headers=officer).json()
+        return found if len(found["evidence"]) == 3 else None
+
+    detail = eventually(extended, timeout_s=15)
+    assert [w["id"] for w in warnings(api, officer)] == [warning["id"]]
     assert detail["facts"]["held_version"] == held
     assert detail["facts"]["current_version"] == held + 1
     assert detail["alert"]["subject_kind"] == "device" and detail["alert"]["subject"] == "DC-B1"
-    assert (warning["area_id"], warning["hits"]) == ("C1", 2)  # the reports past the grace, one warning
+    assert warning["area_id"] == "C1"
     assert [e["ts"] for e in detail["evidence"]] == [
         "2026-11-22T08:05:00Z",
         "2026-11-22T08:20:00Z",
