@@ -168,6 +168,21 @@ def test_denied_swipes_spread_over_an_hour_or_granted_ones_raise_nothing(
     assert denied.evaluate(granted, facts, T0) == []
 
 
+def test_a_burst_early_in_a_controllers_offline_backlog_is_still_found(
+    facts: LiveFacts, town: Town, swipes: Swipes
+) -> None:
+    """Found by the demo: a backlog delivered as one batch lost bursts older than the window before
+    its newest swipe, so a door that was tried five times while offline went unwarned."""
+    denied = make("housing_denied_attempts", attempts=5, minutes=10)
+    burst = [
+        {"subject": town.cards["U"], "code": "denied", "ts": T0 + timedelta(minutes=i)} for i in range(5)
+    ]
+    # Later in the same backlog: one denied swipe at another door, two hours on.
+    after = [{"subject": town.cards["U"], "device": "D2", "code": "denied", "ts": T0 + timedelta(hours=2)}]
+    [finding] = denied.evaluate(swipes(burst + after), facts, T0 + timedelta(hours=2, minutes=5))
+    assert len(finding.evidence) == 5 and finding.dedup_key == "denied:D1"
+
+
 def test_a_report_delivered_twice_counts_once(facts: LiveFacts, town: Town, swipes: Swipes) -> None:
     denied = make("housing_denied_attempts", attempts=3, minutes=10)
     batch = swipes(

@@ -51,10 +51,12 @@ class BurstWindow:
         rows = rows.select(columns).with_columns(pl.lit(True).alias("_new"))
         window = rows if self._rows is None else pl.concat([self._rows, rows], how="vertical_relaxed")
         # A report delivered twice (a controller's retry) is one attempt.
-        window = window.filter(pl.col("ts") > pl.col("ts").max() - self.period).unique(
-            "event_id", keep="first"
+        window = window.unique("event_id", keep="first")
+        # Counted whole, then trimmed: a controller's offline backlog comes as one batch spanning hours,
+        # and a burst early in it must not be cut off by the backlog's own newest swipe.
+        self._rows = window.filter(pl.col("ts") > pl.col("ts").max() - self.period).with_columns(
+            pl.lit(False).alias("_new")
         )
-        self._rows = window.with_columns(pl.lit(False).alias("_new"))
         # Only keys with enough rows in the whole window can reach the count in a sub-window:
         # the rolling count runs on those few (most batches have none).
         often = window.group_by(self.key).len().filter(pl.col("len") >= self.count)
