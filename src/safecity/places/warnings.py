@@ -70,21 +70,37 @@ def registration_findings(
         "compound": compound.name,
         "capacity": flat.capacity,
     }
-    if not name_matches:
+
+    def warn(
+        rule: str, severity: str, title: str, subject: tuple[str, str], dedup: str, code: str, **more: object
+    ) -> None:
         findings.append(
             Finding(
-                rule="tenant-name-mismatch",
+                rule=rule,
                 rule_kind=REGISTRATION,
-                severity="medium",
-                title="Tenant registered under a number the registry knows by another name",
-                subject_kind="tenancy",
-                subject=str(tenancy.id),
-                dedup_key=f"name-mismatch:{tenancy.id}",
+                severity=severity,
+                title=title,
+                subject_kind=subject[0],
+                subject=subject[1],
+                dedup_key=dedup,
                 at=now,
-                evidence=(_evidence(place, tenancy, by, "name_mismatch"),),
-                facts={**facts, "name_given": tenancy.name, "via": tenancy.registered_via},
+                evidence=(_evidence(place, tenancy, by, code),),
+                facts={**facts, **more},
                 refs=refs,
             )
+        )
+
+    tenancy_subject = ("tenancy", str(tenancy.id))
+    if not name_matches:
+        warn(
+            "tenant-name-mismatch",
+            "medium",
+            "Tenant registered under a number the registry knows by another name",
+            tenancy_subject,
+            f"name-mismatch:{tenancy.id}",
+            "name_mismatch",
+            name_given=tenancy.name,
+            via=tenancy.registered_via,
         )
     if others:
         if name_matches:
@@ -92,37 +108,25 @@ def registration_findings(
                 "this person also holds an open tenancy registered elsewhere; it stays open until that "
                 "landlord checks them out, and the community officer is told"
             )
-        findings.append(
-            Finding(
-                rule="tenant-registered-twice",
-                rule_kind=REGISTRATION,
-                severity="low",
-                title="Tenant registered while still living elsewhere",
-                subject_kind="tenancy",
-                subject=str(tenancy.id),
-                dedup_key=f"tenant-twice:{person.id}",
-                at=now,
-                evidence=(_evidence(place, tenancy, by, "tenant_elsewhere"),),
-                facts={**facts, "open_tenancies": len(others) + 1},
-                refs=refs,
-            )
+        warn(
+            "tenant-registered-twice",
+            "low",
+            "Tenant registered while still living elsewhere",
+            tenancy_subject,
+            f"tenant-twice:{person.id}",
+            "tenant_elsewhere",
+            open_tenancies=len(others) + 1,
         )
     if occupants > flat.capacity:
         notices.append(f"the flat now has {occupants} tenants for a capacity of {flat.capacity}")
-        findings.append(
-            Finding(
-                rule="flat-over-capacity",
-                rule_kind=REGISTRATION,
-                severity="medium",
-                title="Flat registered over its capacity",
-                subject_kind="flat",
-                subject=str(flat.id),
-                dedup_key=f"over-capacity:{flat.id}",
-                at=now,
-                evidence=(_evidence(place, tenancy, by, "over_capacity"),),
-                facts={**facts, "tenants": occupants},
-                refs=refs,
-            )
+        warn(
+            "flat-over-capacity",
+            "medium",
+            "Flat registered over its capacity",
+            ("flat", str(flat.id)),
+            f"over-capacity:{flat.id}",
+            "over_capacity",
+            tenants=occupants,
         )
     return notices, findings
 
