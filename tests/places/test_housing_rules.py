@@ -13,6 +13,7 @@ from safecity import registry
 from safecity.core.finding import Finding, Ref
 from safecity.places.facts import FACT_SOURCE, RELOAD_S, PlaceFacts
 from safecity.places.models import COMPOUND, FLAT, TENANCY, Tenancy
+from safecity.places.rules import dormant as dormant_rule
 from safecity.rules import FactSource, LiveFacts, RuleConfig, build_rules, parse_rules
 from safecity.rules.config import DEFAULT_RULES_FILE
 from safecity.security.pseudonym import Pseudonymizer
@@ -395,6 +396,38 @@ def test_a_late_backlog_or_a_reload_of_places_never_makes_a_live_tenant_dormant(
 
     assert str(town.tenancies["T1"]) not in reported
     assert str(town.tenancies["T2"]) in reported
+
+
+def test_a_dormant_tenants_evidence_is_their_latest_swipe_through_compactions_and_reloads(
+    facts: LiveFacts, town: Town, swipes: Swipes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dormant_rule, "COMPACT_PER_CARD", 0)  # compact after every batch
+    monkeypatch.setattr(dormant_rule, "COMPACT_ROWS", 0)
+    dormant = make("housing_dormant_tenant", days=7)
+    first = [
+        {"subject": town.cards["T1"], "ts": T0, "event_id": "T1-a"},
+        {"subject": town.cards["T2"], "ts": T0 + timedelta(minutes=1), "event_id": "T2-a"},
+        *(
+            {"subject": town.cards["T3"], "ts": T0 + timedelta(minutes=2 + i), "event_id": f"T3-a{i}"}
+            for i in range(5)
+        ),
+    ]
+    dormant.evaluate(swipes(first), facts, T0)  # mostly superseded rows: compacted at once
+    facts.source("places").invalidate()  # each batch on a reloaded view: card rows renumbered
+    later = T0 + timedelta(hours=1)
+    dormant.evaluate(
+        swipes([{"subject": town.cards["T2"], "ts": later, "device": "G1", "event_id": "T2-b"}]), facts, later
+    )
+    facts.source("places").invalidate()
+    late = swipes([{"subject": town.cards["T3"], "ts": T0, "event_id": "T3-late"}])
+    dormant.evaluate(late, facts, later)  # an older backlog never replaces the latest
+
+    findings = dormant.tick(facts, T0 + timedelta(days=8))
+
+    latest = {f.subject: (f.evidence[0].event_id, f.evidence[0].device, f.evidence[0].ts) for f in findings}
+    assert latest[str(town.tenancies["T1"])] == ("T1-a", "D1", T0)
+    assert latest[str(town.tenancies["T2"])] == ("T2-b", "G1", later)
+    assert latest[str(town.tenancies["T3"])] == ("T3-a4", "D1", T0 + timedelta(minutes=6))
 
 
 # --- unusual hours ----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import polars as pl
 from pydantic import Field
 
 from safecity.core.finding import Finding
-from safecity.places.rules.common import CARD, HousingRule, evidence, first, place_refs, places_of
+from safecity.places.rules.common import CARD, HousingRule, SwipeGroup, places_of, swipe_groups
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 
 _KEEP = (
@@ -45,7 +45,7 @@ class BurstWindow:
         self.period = timedelta(minutes=minutes)
         self._rows: pl.DataFrame | None = None
 
-    def add(self, rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    def add(self, rows: pl.DataFrame) -> dict[str, SwipeGroup]:
         """Take new rows; return, per key reaching the count with a new row, its rows in the window."""
         columns = list(dict.fromkeys([*_KEEP, self.key]))
         rows = rows.select(columns).with_columns(pl.lit(True).alias("_new"))
@@ -57,6 +57,9 @@ class BurstWindow:
         self._rows = window.filter(pl.col("ts") > pl.col("ts").max() - self.period).with_columns(
             pl.lit(False).alias("_new")
         )
+        if self.count == 1:  # every new row reaches the count: no counting to do
+            fresh = window.filter(pl.col("_new"))[self.key].unique()  # a report sent twice is not new
+            return swipe_groups(window.filter(pl.col(self.key).is_in(fresh.implode())).drop("_new"), self.key)
         # Only keys with enough rows in the whole window can reach the count in a sub-window:
         # the rolling count runs on those few (most batches have none).
         often = window.group_by(self.key).len().filter(pl.col("len") >= self.count)
@@ -69,8 +72,8 @@ class BurstWindow:
         hit_keys = counted.filter(pl.col("_new") & (pl.col("_n") >= self.count))[self.key].unique()
         if hit_keys.is_empty():
             return {}
-        hits = counted.filter(pl.col(self.key).is_in(hit_keys.implode()))
-        return {str(k[0]): group.drop("_new", "_n") for k, group in hits.group_by(self.key)}
+        hits = counted.filter(pl.col(self.key).is_in(hit_keys.implode())).drop("_new", "_n")
+        return swipe_groups(hits, self.key)
 
 
 def _rolling_counts(window: pl.DataFrame, key: str, period: timedelta) -> pl.DataFrame:
@@ -116,24 +119,24 @@ class DeniedAttemptsRule(HousingRule):
         hits = self._window.add(denied)
         findings = []
         for key, rows in hits.items():
-            device = str(rows["device"][0])
+            device = str(rows.first("device"))
             findings.append(
                 self.finding(
                     subject_kind="device",
                     subject=device,
                     dedup_key=f"denied:{key}",
                     now=now,
-                    items=evidence(rows),
+                    items=rows.evidence(),
                     facts={
                         "door": device,
-                        "door_name": first(rows, "door_name"),
-                        "compound_id": first(rows, "compound_id"),
-                        "building_id": first(rows, "building_id"),
+                        "door_name": rows.first("door_name"),
+                        "compound_id": rows.first("compound_id"),
+                        "building_id": rows.first("building_id"),
                         "denied_swipes": rows.height,
-                        "distinct_cards": rows["subject"].n_unique(),
+                        "distinct_cards": len(rows.values("subject")),
                         "window_minutes": self.params.minutes,
                     },
-                    refs=place_refs(rows),
+                    refs=rows.refs(),
                 )
             )
         return findings
@@ -173,15 +176,15 @@ class UnknownCardRule(HousingRule):
                     subject=card,
                     dedup_key=f"unknown:{card}",
                     now=now,
-                    items=evidence(rows),
+                    items=rows.evidence(),
                     facts={
                         "card": card,
                         "swipes": rows.height,
-                        "doors": sorted(rows["device"].unique().to_list()),
-                        "compounds": sorted(rows["compound_id"].drop_nulls().unique().to_list()),
+                        "doors": rows.values("device"),
+                        "compounds": rows.values("compound_id"),
                         "registered_anywhere": False,
                     },
-                    refs=place_refs(rows),
+                    refs=rows.refs(),
                 )
             )
         return findings

@@ -25,7 +25,11 @@ from safecity.places.rules.common import HousingRule, places_of
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 
 PERSON = "person"
-SETTLE_ROWS = 1_000_000
+# Kept rows (some no longer a card's latest) beyond COMPACT_PER_CARD a card plus COMPACT_ROWS
+# make a compaction (`_compact`).
+COMPACT_PER_CARD = 2
+COMPACT_ROWS = 1_000_000
+_KEPT = ("event_id", "corr_id", "device", "granted")
 
 
 class DormantTenantParams(RuleParams):
@@ -38,9 +42,12 @@ class DormantTenantParams(RuleParams):
 class DormantTenantRule(HousingRule):
     """Remembers each registered card's latest swipe; `tick` reports tenancies silent too long, once each.
 
-    The state is arrays indexed by the card's row in the places view (`card_row`), updated with
-    one vectorised maximum per batch and carried over by card hash when the view reloads: a
-    per-card table folded from the batches cost 1.1 s per million swipes at Wenzhou scale.
+    The state is arrays indexed by the card's row in the places view (`card_row`): the time of
+    its latest swipe, updated with one vectorised maximum per batch, and where that swipe's row is
+    kept (a generation, a row in it). The generations are the batches' own id columns (Arrow, no
+    Python objects), compacted to the live rows now and then. A per-card table folded from the
+    batches cost 1.1 s per million swipes at Wenzhou scale, ids written into object arrays 16 ms
+    a batch; this costs about 2 ms a batch. State is carried over by card hash when the view reloads.
     """
 
     kind = "housing_dormant_tenant"
@@ -52,14 +59,11 @@ class DormantTenantRule(HousingRule):
         self._silence = timedelta(days=self.params.days)
         self._view: PlaceView | None = None
         self._last = np.zeros(0, dtype=np.int64)  # epoch ms of the card's latest swipe, -1: none
-        # The latest swipe's ids and door, one array each: writing a batch's rows costs a few ms,
-        # where a tuple per row cost 60 ms and a table folded per million swipes 1.1 s.
-        self._event_id = np.zeros(0, dtype=object)
-        self._corr_id = np.zeros(0, dtype=object)
-        self._door = np.zeros(0, dtype=np.int64)  # row in the view's doors, -1: none
-        self._granted = np.zeros(0, dtype=bool)
-        self._pending: list[pl.DataFrame] = []
-        self._pending_rows = 0
+        self._gen = np.zeros(0, dtype=np.int64)  # the generation keeping that swipe's row, -1: none
+        self._pos = np.zeros(0, dtype=np.int64)  # its row in the generation
+        self._generations: dict[int, pl.DataFrame] = {}  # event_id, corr_id, device, granted
+        self._next_gen = 0
+        self._kept_rows = 0
         self._tenant_rows: np.ndarray | None = None
         self._started: datetime | None = None
         self._checked: datetime | None = None
@@ -74,33 +78,52 @@ class DormantTenantRule(HousingRule):
         swipes, view = places.enriched(batch)
         self._follow(view)
         rows = swipes["card_row"].to_numpy()
-        seen = rows >= 0
-        if not seen.any():
+        seen = np.flatnonzero(rows >= 0)
+        if not seen.size:
             return []
-        np.maximum.at(self._last, rows[seen], swipes["ts"].dt.epoch("ms").to_numpy()[seen])
-        # Which swipe was a card's latest is settled in bulk (`_settle`): writing ids per batch
-        # cost 30 ms of object arrays at Wenzhou scale; once per million swipes, 7 ms a batch.
-        self._pending.append(swipes.select("card_row", "ts", "event_id", "corr_id", "door_row", "granted"))
-        self._pending_rows += swipes.height
-        if self._pending_rows >= SETTLE_ROWS:
-            self._settle()
+        cards, ts = rows[seen], swipes["ts"].dt.epoch("ms").to_numpy()[seen]
+        np.maximum.at(self._last, cards, ts)
+        # The batch holds a card's latest swipe where its time is the card's latest; of several at
+        # that millisecond any is its latest, so numpy's unspecified winner among repeats is right.
+        latest = ts == self._last[cards]
+        if not latest.any():
+            return []
+        gen = self._next_gen
+        self._next_gen += 1
+        self._generations[gen] = swipes.select(*_KEPT)
+        self._kept_rows += swipes.height
+        self._gen[cards[latest]] = gen
+        self._pos[cards[latest]] = seen[latest]
+        if self._kept_rows > COMPACT_PER_CARD * self._last.size + COMPACT_ROWS:
+            self._compact()
         return []
 
-    def _settle(self) -> None:
-        """Write the ids and door of each card's latest swipe among those waiting."""
-        if not self._pending:
+    def _compact(self) -> None:
+        """Drop generations no card's latest swipe is in; merge the live rows of those mostly dead.
+
+        Like a generational collector: dense generations stay where they are, so each compaction
+        copies less than it frees (a full copy of 1.3 M rows cost 340 ms at Wenzhou scale).
+        """
+        counts = np.bincount(self._gen[self._gen >= 0], minlength=self._next_gen)
+        sparse = [g for g, rows in self._generations.items() if counts[g] * 2 < rows.height]
+        if not sparse:
             return
-        waiting = pl.concat(self._pending).filter(pl.col("card_row") >= 0)
-        self._pending, self._pending_rows = [], 0
-        rows = waiting["card_row"].to_numpy()
-        picked = np.flatnonzero(waiting["ts"].dt.epoch("ms").to_numpy() == self._last[rows])
-        # A card may have several swipes at its latest millisecond; any of them is its latest, so
-        # numpy's unspecified winner among repeated indices is right.
-        into = rows[picked]
-        self._event_id[into] = waiting["event_id"].to_numpy()[picked]
-        self._corr_id[into] = waiting["corr_id"].to_numpy()[picked]
-        self._door[into] = waiting["door_row"].fill_null(-1).to_numpy()[picked]
-        self._granted[into] = waiting["granted"].to_numpy()[picked]
+        cards = np.flatnonzero(np.isin(self._gen, sparse))
+        order = cards[np.argsort(self._gen[cards], kind="stable")]
+        parts = [
+            self._generations[int(self._gen[chunk[0]])][self._pos[chunk]]
+            for chunk in np.split(order, np.flatnonzero(np.diff(self._gen[order])) + 1)
+            if chunk.size
+        ]
+        for g in sparse:
+            del self._generations[g]
+        if parts:
+            gen = self._next_gen
+            self._next_gen += 1
+            self._generations[gen] = pl.concat(parts)
+            self._gen[order] = gen
+            self._pos[order] = np.arange(order.size)
+        self._kept_rows = sum(rows.height for rows in self._generations.values())
 
     def tick(self, facts: Facts, now: datetime) -> list[Finding]:
         """Report each open tenancy whose card has been silent longer than the limit."""
@@ -112,7 +135,6 @@ class DormantTenantRule(HousingRule):
         self._checked = now
         view = places_of(facts).view()
         self._follow(view)
-        self._settle()
         tenants = view.tenants
         if tenants.is_empty():
             return []
@@ -136,47 +158,38 @@ class DormantTenantRule(HousingRule):
             findings.append(self._finding(row, event, start, now))
         return findings
 
-    def _evidence(self, view: PlaceView, row: int, card: str, last_ms: int) -> Evidence:
+    def _evidence(self, view: PlaceView, row: int, card: str, last_ms: int) -> Evidence | None:
         """The card's latest swipe as evidence (its door's position is the alert's to look up)."""
-        door = int(self._door[row])
-        device, area = (
-            (view.doors["device"][door], view.doors["community_id"][door]) if door >= 0 else ("", None)
-        )
+        gen = int(self._gen[row])
+        if gen < 0:
+            return None
+        event_id, corr_id, device, granted = self._generations[gen].row(int(self._pos[row]))
+        area = view.doors.filter(pl.col("device") == device)["community_id"]
         return Evidence(
-            event_id=str(self._event_id[row]),
-            corr_id=str(self._corr_id[row]),
+            event_id=str(event_id),
+            corr_id=str(corr_id),
             kind="door_swipe",
             subject=card,
             device=str(device),
             ts=datetime.fromtimestamp(last_ms / 1000, tz=UTC),
             lat=None,
             lon=None,
-            area=area,
-            code="granted" if self._granted[row] else "denied",
+            area=area[0] if area.len() else None,
+            code="granted" if granted else "denied",
         )
 
     def _follow(self, view: PlaceView) -> None:
-        """Carry the state over to a reloaded view (card and door rows are renumbered; hashes are not)."""
+        """Carry the state over to a reloaded view (card rows are renumbered; hashes are not)."""
         if view is self._view:
             return
-        self._settle()  # waiting rows are numbered by the old view
         size = len(view.card_index)
         last = np.full(size, -1, dtype=np.int64)
-        event_id, corr_id = np.full(size, None, dtype=object), np.full(size, None, dtype=object)
-        door, granted = np.full(size, -1, dtype=np.int64), np.zeros(size, dtype=bool)
+        gen, pos = np.full(size, -1, dtype=np.int64), np.zeros(size, dtype=np.int64)
         if self._view is not None and self._last.size:
             moved = view.card_index.find(self._view.card_index.keys())
             kept, into = moved >= 0, moved[moved >= 0]
-            place = {d: i for i, d in enumerate(view.doors["device"].to_list())}
-            doors = np.array([place.get(d, -1) for d in self._view.doors["device"].to_list()] + [-1])
-            last[into], event_id[into], corr_id[into] = (
-                self._last[kept],
-                self._event_id[kept],
-                self._corr_id[kept],
-            )
-            door[into], granted[into] = doors[self._door[kept]], self._granted[kept]
-        self._view, self._last, self._tenant_rows = view, last, None
-        self._event_id, self._corr_id, self._door, self._granted = event_id, corr_id, door, granted
+            last[into], gen[into], pos[into] = self._last[kept], self._gen[kept], self._pos[kept]
+        self._view, self._last, self._gen, self._pos, self._tenant_rows = view, last, gen, pos, None
 
     def _finding(self, row: dict[str, Any], last: Evidence | None, since: datetime, now: datetime) -> Finding:
         """The warning for one silent tenancy: its last swipe (or its registration) as evidence."""
