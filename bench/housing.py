@@ -6,7 +6,9 @@ what is measured; `facts_load_s` reports building the view from them). 10 millio
 seven days (BENCH_SIZE=small: 500,000 over a day, 100,000 tenants) go in 50,000-swipe batches
 through `RuleEngine.evaluate` with the default rules file's housing rules and the watch-listed
 person hotlist, ticking every million swipes (the time-based and day-level rules count then;
-their cost is in the figure). 1 % of swipes are unknown cards, 1 % denied.
+their cost is in the figure). 1 % of swipes are unknown cards, 1 % denied. Each batch reaches the
+engine as the bus delivers it (through its Arrow IPC codec, untimed); BENCH_FRAGMENTED=1 leaves
+the batches' strings as views into the generator's card column instead (slower to read).
 
 Prints JSON lines: `swipes_per_s` (target 1,000,000) with the baseline of a plain per-swipe
 Python evaluator of the same six rules (dicts and deques) over the first swipes of the same
@@ -29,6 +31,7 @@ import polars as pl
 import structlog
 from sqlalchemy.orm import sessionmaker
 
+from safecity.bus.nats import decode_frame, encode_frame
 from safecity.core.clock import ManualClock
 from safecity.core.finding import SubjectFacts
 from safecity.core.record import RECORD_SCHEMA
@@ -48,6 +51,7 @@ TICK_EVERY = 20  # batches: a tick per million swipes
 BASELINE_SWIPES = 250_000 if SMALL else 1_000_000  # also the batches profiled
 START = datetime(2026, 11, 16, tzinfo=UTC) - timedelta(hours=8)  # a Monday, 00:00 in Wenzhou
 TARGET = 1_000_000
+FRAGMENTED = os.environ.get("BENCH_FRAGMENTED") == "1"  # batches' strings left pointing into the cards'
 
 
 def emit(metric: str, value: float, unit: str, *, baseline: float | None = None, **extra: Any) -> None:
@@ -233,7 +237,10 @@ def batches(rng: np.random.Generator, cards: pl.Series, building: np.ndarray, co
             pl.lit("mqtt").alias("source"),
         )
         frame = frame.with_columns(pl.col("ts").alias("received_at"))
-        yield frame.select([pl.col(c).cast(t) for c, t in RECORD_SCHEMA.items()])
+        frame = frame.select([pl.col(c).cast(t) for c, t in RECORD_SCHEMA.items()])
+        # As the bus delivers a batch: its strings in its own buffers. Gathered from the 1.4 million
+        # cards they would point into those (every hash a cache miss: 3-4 times slower to read).
+        yield frame if FRAGMENTED else decode_frame(encode_frame(frame, None))
 
 
 def naive(frames: RegistryFrames, stream: list[pl.DataFrame]) -> tuple[float, int]:

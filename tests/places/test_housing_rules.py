@@ -14,6 +14,7 @@ from safecity.core.finding import Finding, Ref
 from safecity.places.facts import FACT_SOURCE, RELOAD_S, PlaceFacts
 from safecity.places.models import COMPOUND, FLAT, TENANCY, Tenancy
 from safecity.places.rules import dormant as dormant_rule
+from safecity.places.rules import occupancy as occupancy_rule
 from safecity.rules import FactSource, LiveFacts, RuleConfig, build_rules, parse_rules
 from safecity.rules.config import DEFAULT_RULES_FILE
 from safecity.security.pseudonym import Pseudonymizer
@@ -295,8 +296,16 @@ def _days(swipes: Swipes, cards: list[str], device: str, days: int, *, start: da
     )
 
 
+@pytest.fixture(params=["bincount", "group_by"])
+def counting(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Residents counted both ways: by bincount (dense ids) and by group-by (ids too large for one)."""
+    if request.param == "group_by":
+        monkeypatch.setattr(occupancy_rule, "_DENSE_KEYS", -1)
+    return str(request.param)
+
+
 def test_a_flat_with_more_residents_than_its_capacity_is_warned_of(
-    facts: LiveFacts, town: Town, swipes: Swipes
+    facts: LiveFacts, town: Town, swipes: Swipes, counting: str
 ) -> None:
     renting = make("housing_group_renting", days=7, min_days=3)
     residents = [town.cards[n] for n in ("T1", "T2", "T3", "V1", "V2")]
@@ -320,7 +329,7 @@ def test_a_flat_with_more_residents_than_its_capacity_is_warned_of(
 
 
 def test_a_building_with_more_residents_than_its_flats_hold_is_warned_of(
-    facts: LiveFacts, town: Town, swipes: Swipes, pseudonymizer: Pseudonymizer
+    facts: LiveFacts, town: Town, swipes: Swipes, pseudonymizer: Pseudonymizer, counting: str
 ) -> None:
     renting = make("housing_group_renting", days=7, min_days=3, levels=["building"])
     lent = pseudonymizer.pseudonym(id_number(90))  # a card let in by the building door, attributed to no flat
@@ -343,7 +352,9 @@ def test_residents_of_days_gone_by_are_not_counted(facts: LiveFacts, town: Town,
     assert renting.tick(facts, later + timedelta(days=3)) == []
 
 
-def test_tenants_living_within_capacity_raise_nothing(facts: LiveFacts, town: Town, swipes: Swipes) -> None:
+def test_tenants_living_within_capacity_raise_nothing(
+    facts: LiveFacts, town: Town, swipes: Swipes, counting: str
+) -> None:
     renting = make("housing_group_renting", days=7, min_days=3)
     renting.evaluate(_days(swipes, [town.cards[n] for n in ("T1", "T2", "T3")], "D1", 7), facts, T0)
     renting.evaluate(_days(swipes, [town.cards["T4"]], "D2", 7), facts, T0)

@@ -42,6 +42,7 @@ from safecity.rules.base import EVIDENCE_COLUMNS
 _KEY = ["building_code", "card_h", "day"]
 _EPOCH = date(1970, 1, 1)
 _BITS = 64
+_DENSE_KEYS = 50_000_000  # keys up to this are counted with a bincount
 Level = Literal["flat", "building"]
 LEVELS: tuple[Level, ...] = ("flat", "building")
 
@@ -76,7 +77,10 @@ class GroupRentingRule(HousingRule):
         self._away: pl.DataFrame | None = (
             None  # entries outside the card's home: last per (building, card, day)
         )
-        self._recent: list[pl.DataFrame] = []  # entries of the last `evidence_hours`, for evidence
+        # Batches of the last `evidence_hours` (the entries of a warning's evidence), whole: each
+        # dropped when all of it is older (filtering a day of swipes each tick cost 80 ms).
+        self._recent: list[tuple[datetime, pl.DataFrame]] = []  # (its newest swipe, the batch)
+        self._since: datetime | None = None  # evidence is entries after this
         self._checked: datetime | None = None
         self._reported: dict[str, int] = {}
 
@@ -103,7 +107,9 @@ class GroupRentingRule(HousingRule):
         np.bitwise_or.at(self._mask, rows[at_home], bits)
         kept = swipes.select("building_code", "card_h", "building_id", "flat_id", "via", *EVIDENCE_COLUMNS)
         # Kept whole (a selection costs nothing); the entries are picked when a tick prunes.
-        self._recent.append(kept.with_columns(pl.Series("_entered", entered)))
+        newest = swipes["ts"].max()
+        assert isinstance(newest, datetime)
+        self._recent.append((newest, kept.with_columns(pl.Series("_entered", entered))))
         if len(self._recent) >= 64:  # memory stays flat without ticks too
             self._prune()
         away = np.flatnonzero(fresh & ~at_home)
@@ -126,23 +132,50 @@ class GroupRentingRule(HousingRule):
         residents = self._residents(view)
         if residents.is_empty():
             return []
+        # Counted by integer keys with numpy; names are joined only to the places over their
+        # capacity (joining them to a million residents and grouping by name cost 300 ms a tick).
         findings: list[Finding] = []
         if "flat" in self.params.levels:
-            flats = residents.filter(pl.col("flat_id").is_not_null()).join(
-                view.flats.select("flat_id", "flat_number", "capacity"), on="flat_id"
-            )
-            tenants = view.tenants.group_by("flat_id").agg(pl.len().alias("registered"))
-            findings += self._judge(flats, "flat_id", tenants, now)
+            ids = residents["flat_id"].drop_nulls().to_numpy()
+            over = self._over(ids, view.flats.select("flat_id", "capacity"), "flat_id")
+            findings += self._judge(residents, over, "flat_id", view, now)
         if "building" in self.params.levels:
-            buildings = residents.join(
-                view.buildings.select("building_id", "capacity"), on="building_id"
-            ).filter(pl.col("capacity") > 0)
-            tenants = view.tenants.group_by("building_id").agg(pl.len().alias("registered"))
-            findings += self._judge(buildings, "building_id", tenants, now)
+            codes = residents["building_code"].to_numpy()
+            places = view.buildings.select("building_code", "building_id", "capacity").filter(
+                pl.col("capacity") > 0
+            )
+            over = self._over(codes, places, "building_code")
+            findings += self._judge(residents, over, "building_id", view, now)
         return findings
 
+    def _over(self, keys: np.ndarray, places: pl.DataFrame, key: str) -> pl.DataFrame:
+        """Places (`places`' rows, with `residents`) whose residents by `key` exceed the limit.
+
+        Keys are database ids or codes, so dense: counted with a bincount against a capacity
+        array (a Polars group-by and join cost 50 ms each at Wenzhou scale).
+        """
+        limit = self.params.ratio
+        if not keys.size or keys.min() < 0 or keys.max() > _DENSE_KEYS:
+            counted = pl.DataFrame({key: keys}).group_by(key).agg(pl.len().alias("residents"))
+            return counted.join(places, on=key).filter(
+                (pl.col("residents") > pl.col("capacity") * limit)
+                & (pl.col("residents") - pl.col("capacity") * limit >= self.params.min_excess)
+            )
+        counts = np.bincount(keys)
+        capacity = np.full(counts.size, -1, dtype=np.int64)  # -1: not a place judged here
+        known = places.filter(pl.col(key) < counts.size)
+        capacity[known[key].to_numpy()] = known["capacity"].to_numpy()
+        allowed = capacity * limit
+        over = np.flatnonzero(
+            (capacity >= 0) & (counts > allowed) & (counts - allowed >= self.params.min_excess)
+        )
+        found = pl.DataFrame(
+            {key: over, "residents": counts[over]}, schema={key: pl.Int64, "residents": pl.UInt32}
+        )
+        return found.join(places, on=key)
+
     def _residents(self, view: PlaceView) -> pl.DataFrame:
-        """Every resident card: building_id, compound_id, card_h, and flat_id and via if attributed."""
+        """Every resident card: building_code, card_h, and flat_id and via if attributed."""
         window = np.uint64(0)
         for d in range(self._newest - self.params.days + 1, self._newest + 1):
             window |= np.left_shift(np.uint64(1), np.uint64(d % _BITS))
@@ -162,19 +195,25 @@ class GroupRentingRule(HousingRule):
                 .filter(pl.col("n_days") >= self.params.min_days)
                 .select("building_code", "flat_id", "via", "card_h")
             )
-        residents = pl.concat(parts, how="vertical_relaxed")
-        codes = view.buildings.select("building_code", "building_id", "compound_id")
-        return residents.join(codes, on="building_code")
+        return pl.concat(parts, how="vertical_relaxed")
 
     def _judge(
-        self, residents: pl.DataFrame, place: str, tenants: pl.DataFrame, now: datetime
+        self,
+        residents: pl.DataFrame,
+        over: pl.DataFrame,
+        place: str,
+        view: PlaceView,
+        now: datetime,
     ) -> list[Finding]:
-        """Warn for each place whose residents exceed its capacity (and grew since the last warning)."""
-        counted = residents.group_by(place).agg(pl.len().alias("residents"), pl.col("capacity").first())
-        limit = pl.col("capacity") * self.params.ratio
-        over = counted.filter(
-            (pl.col("residents") > limit) & (pl.col("residents") - limit >= self.params.min_excess)
-        ).join(tenants, on=place, how="left")
+        """Warn for each place over its capacity (`over`) whose residents grew since the last warning."""
+        if over.is_empty():
+            return []
+        registered = (
+            view.tenants.filter(pl.col(place).is_in(over[place].implode()))
+            .group_by(place)
+            .agg(pl.len().alias("registered"))
+        )
+        over = over.join(registered, on=place, how="left")
         findings: list[Finding] = []
         entity = FLAT if place == "flat_id" else BUILDING
         grown = [
@@ -186,8 +225,13 @@ class GroupRentingRule(HousingRule):
             return findings
         # The places' residents and entries grouped once: per place, a filter of every resident
         # and entry would make a tick quadratic in the places warned of.
-        wanted = pl.DataFrame({place: [row[place] for row in grown]}, schema={place: residents.schema[place]})
-        chosen = residents.join(wanted, on=place, how="semi")
+        key = "flat_id" if place == "flat_id" else "building_code"
+        wanted = over.filter(pl.col(place).is_in([row[place] for row in grown])).select(key)
+        chosen = residents.join(wanted, on=key, how="semi").join(
+            view.buildings.select("building_code", "building_id", "compound_id"), on="building_code"
+        )
+        if place == "flat_id":
+            chosen = chosen.join(view.flats.select("flat_id", "flat_number"), on="flat_id", how="left")
         by_place = {k[0]: g for k, g in chosen.group_by(place)}
         entries = self._entries(chosen)
         seen_by = self._by_place(entries, chosen, place)
@@ -241,13 +285,12 @@ class GroupRentingRule(HousingRule):
             return pl.DataFrame(
                 schema={"building_id": pl.String, "card_h": pl.UInt64, "ts": pl.Datetime("ms", "UTC")}
             )
-        self._recent = [pl.concat(self._recent, how="vertical_relaxed")]
-        return (
-            self._recent[0]
-            .filter(pl.col("_entered"))
-            .join(
-                residents.select("building_id", "card_h").unique(), on=["building_id", "card_h"], how="semi"
-            )
+        recent = pl.concat([rows for _, rows in self._recent], how="vertical_relaxed")
+        entered = (
+            pl.col("_entered") if self._since is None else pl.col("_entered") & (pl.col("ts") > self._since)
+        )
+        return recent.filter(entered).join(
+            residents.select("building_id", "card_h").unique(), on=["building_id", "card_h"], how="semi"
         )
 
     def _keep_away(self, rows: pl.DataFrame) -> None:
@@ -273,11 +316,8 @@ class GroupRentingRule(HousingRule):
             oldest = _EPOCH + timedelta(days=self._newest - self.params.days + 1)
             self._away = self._away.filter(pl.col("day") >= oldest)
         if self._recent:
-            recent = pl.concat(self._recent, how="vertical_relaxed")
-            newest = recent["ts"].max()
-            if isinstance(newest, datetime):
-                since = newest - timedelta(hours=self.params.evidence_hours)
-                self._recent = [recent.filter(pl.col("_entered") & (pl.col("ts") > since))]
+            self._since = max(at for at, _ in self._recent) - timedelta(hours=self.params.evidence_hours)
+            self._recent = [(at, rows) for at, rows in self._recent if at > self._since]
 
     def _follow(self, view: PlaceView) -> None:
         """Carry the day masks over to a reloaded view (card rows are renumbered; hashes are not)."""
