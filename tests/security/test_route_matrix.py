@@ -586,6 +586,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/landlord"): (False, lambda w, a, where: Call("GET", "/landlord")),
     ("GET", "/visits"): (False, lambda w, a, where: Call("GET", "/visits")),
     ("GET", "/shop"): (False, lambda w, a, where: Call("GET", "/shop")),
+    ("GET", "/watchlist"): (False, lambda w, a, where: Call("GET", "/watchlist")),
     ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("POST", "/logout"): (
         False,
