@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from safecity.web.app import create_app
 from tests.authn import mint
 from tests.conftest import T0
 from tests.places.town import Swipes, build_town
+from tests.web.conftest import fresh_platform
 from tests.web.test_registry_api import error_of, field_name, ids
 
 PATH = "/api/v1/watchlist/persons"
@@ -45,8 +47,16 @@ class Desk:
 
 
 @pytest.fixture
-def desk(platform: Platform) -> Iterator[Desk]:
-    """Stations S1 (community C1) and S2 (C2), a registered person, and an officer of each station."""
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desk]:
+    """Stations S1 (community C1) and S2 (C2), a registered person, and an officer of each station.
+
+    On SQLite, or on a fresh PostgreSQL database when a test asks for `desk` with "postgresql".
+    """
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url = request.getfixturevalue("empty_postgres_url")
+        platform = fresh_platform(tmp_path / "unused.db", tmp_path, database_url=url)
+    else:
+        platform = request.getfixturevalue("platform")
     with transaction(platform.session_factory) as session:
         for station, community in (("S1", "C1"), ("S2", "C2")):
             session.add(Area(id=station, kind="station", name=station, station_id=station))
@@ -70,6 +80,7 @@ def desk(platform: Platform) -> Iterator[Desk]:
             mint(security, Role.COMMUNITY_OFFICER, areas=["S2"], username="pc.zhou"),
             platform.pseudonyms.pseudonym(WANTED),
         )
+    platform.engine.dispose()
 
 
 def _list(desk: Desk, headers: dict[str, str] | None = None, **over: Any) -> Any:
@@ -83,7 +94,9 @@ def _audit_text(platform: Platform) -> str:
         return "\n".join(f"{r.resource} {r.subjects} {r.detail} {r.purpose}" for r in rows)
 
 
-def test_an_officer_lists_a_person_whose_entry_holds_only_the_card_pseudonym(desk: Desk) -> None:
+def test_an_officer_lists_a_person_whose_entry_holds_only_the_card_pseudonym(
+    desk: Desk, capsys: pytest.CaptureFixture[str]
+) -> None:
     answer = _list(desk, id_number=WANTED.lower())  # the check letter typed in lower case
     assert answer.status_code == 201, answer.text
     entry = answer.json()
@@ -105,8 +118,10 @@ def test_an_officer_lists_a_person_whose_entry_holds_only_the_card_pseudonym(des
         [record] = audit.search(session, AuditFilter(action="watchlist.add_person"))
     assert (record.actor, record.status, record.outcome) == ("pc.li", 201, "allowed")
     assert f"id_card:{desk.card}" in record.subjects and "person:" not in record.subjects
-    for text in (answer.text, listed.text, _audit_text(desk.platform)):
+    logged = capsys.readouterr()
+    for text in (answer.text, listed.text, _audit_text(desk.platform), logged.out, logged.err):
         assert WANTED not in text.upper()
+    assert WANTED not in repr(registry.Wanted(WANTED, "warrant"))
 
 
 @pytest.mark.parametrize(
@@ -201,3 +216,15 @@ def test_a_person_listed_through_the_api_is_warned_of_at_the_next_door_swipe(pla
     [alert] = [a for a in platform.alerts.list_alerts(AlertFilter()) if a.rule == "wanted-person-at-door"]
     assert alert.subject == town.cards["T3"] and alert.station_id == "S1"
     assert town.numbers["T3"] not in str(alert)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("desk", ["postgresql"], indirect=True)
+def test_listing_refusing_a_repeat_and_closing_behave_the_same_on_postgresql(desk: Desk) -> None:
+    entry = _list(desk).json()
+    assert (entry["subject"], entry["owner_station_id"]) == (desk.card, "S1")
+    assert error_of(_list(desk), 409)["field"] == "id_number"
+    assert error_of(_list(desk, id_number=UNKNOWN), 404)["field"] == "id_number"
+    close = desk.client.post(f"/api/v1/watchlist/{entry['id']}/close", json={}, headers=desk.officer)
+    assert close.json()["status"] == "recovered", close.text
+    assert ids(desk.client.get("/api/v1/watchlist?status=active", headers=desk.officer)) == []
