@@ -25,7 +25,7 @@ from safecity.registry.models import (
     WatchStatus,
 )
 
-DEFAULT_WATCH_DAYS = 180  # a stolen-bike entry lapses after six months unless renewed
+DEFAULT_WATCH_DAYS = 180  # an entry (a stolen bike, a wanted person) lapses after six months unless renewed
 MAX_WATCH_DAYS = 3650  # ten years: the longest any entry may match before it is listed again
 
 
