@@ -16,7 +16,7 @@ from safecity.alerts.query import AlertSummary
 from safecity.alerts.schemas import CloseIn, TransitionIn
 from safecity.platform import Platform
 from safecity.registry import DeviceKind
-from safecity.registry.schemas import BikeIn, CloseEntryIn, DeviceIn, StolenIn
+from safecity.registry.schemas import BikeIn, CloseEntryIn, DeviceIn, StolenIn, WantedPersonIn
 from safecity.settings import Settings
 from safecity.web.app import create_app
 
@@ -43,6 +43,7 @@ def test_every_device_kind_is_in_the_producer_guide() -> None:
         ("ingest.md", "9. Devices", DeviceIn),
         ("api.md", "Registry", BikeIn),
         ("api.md", "Registry", StolenIn),
+        ("api.md", "Registry", WantedPersonIn),
         ("api.md", "Registry", CloseEntryIn),
         ("api.md", "Alerts", TransitionIn),
         ("api.md", "Alerts", CloseIn),
@@ -78,6 +79,7 @@ DESCRIBED = [
     "BikeOut",
     "PersonOut",
     "StolenIn",
+    "WantedPersonIn",
     "CloseEntryIn",
     "EntryOut",
     "DeviceIn",

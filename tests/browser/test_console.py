@@ -101,7 +101,9 @@ def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(
     tag = "A1B2C3D4E5"
     _stolen_bike(live, tag)
     sign_in(page, live, investigator)
-    expect(page.locator("nav.topnav a")).to_have_text(["Console", "Bikes", "Device health", "My account"])
+    expect(page.locator("nav.topnav a")).to_have_text(
+        ["Console", "Bikes", "Wanted", "Device health", "My account"]
+    )
     city_map = page.locator("#map")
     expect(city_map.locator("canvas.maplibregl-canvas")).to_be_visible()
     expect(city_map).to_have_attribute("data-state", "ready")

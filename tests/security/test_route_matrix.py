@@ -82,6 +82,21 @@ def _claim(world: World, where: str) -> int:
         return started.verification.id
 
 
+def _wanted(world: World) -> str:
+    """The identity number of a newly registered person (listed by number; nobody listed yet)."""
+    number = world.id_number()
+    with transaction(world.platform.session_factory) as session:
+        registry.get_or_create_person(
+            session,
+            id_number=number,
+            name="Wanted",
+            phone=None,
+            now=NOW,
+            pseudonymize=world.platform.pseudonyms.pseudonym,
+        )
+    return number
+
+
 def _door(world: World, where: str) -> str:
     """A new door controller at the site's compound gate."""
     from safecity.core.context import SYSTEM
@@ -206,6 +221,14 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         ),
     ),
     ("GET", "/api/v1/watchlist"): (False, lambda w, a, where: Call("GET", "/api/v1/watchlist")),
+    ("POST", "/api/v1/watchlist/persons"): (
+        True,  # the entry's station: the lister's own by default, one in their reach if named
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/watchlist/persons",
+            json={"id_number": _wanted(w), "basis": "warrant 9", "owner_station_id": _site(where, "station")},
+        ),
+    ),
     ("POST", "/api/v1/devices"): (
         True,
         lambda w, a, where: Call(
@@ -563,6 +586,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/landlord"): (False, lambda w, a, where: Call("GET", "/landlord")),
     ("GET", "/visits"): (False, lambda w, a, where: Call("GET", "/visits")),
     ("GET", "/shop"): (False, lambda w, a, where: Call("GET", "/shop")),
+    ("GET", "/watchlist"): (False, lambda w, a, where: Call("GET", "/watchlist")),
     ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("POST", "/logout"): (
         False,
@@ -696,3 +720,26 @@ def test_route_allows_exactly_the_roles_and_areas_the_table_says(
                 ):
                     wrong.append(f"{role.value}/{where}: 403 with code {error_code(answer)}")
     assert wrong == [], f"{method} {path} needs {permission.value}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id_number": "11010519491231002Y", "basis": "warrant 9"},  # check character wrong
+        {"id_number": "11010519491231002X", "basis": ""},
+        {"id_number": "11010519491231002X", "basis": "warrant 9", "valid_days": 0},
+        {"id_number": "11010519491231002X", "basis": "warrant 9", "person_id": 1},
+    ],
+)
+def test_listing_a_person_with_a_bad_body_is_422_only_for_roles_that_may_list(
+    world: World, body: dict[str, Any]
+) -> None:
+    """A refused role learns nothing from its body: 403 comes before any word on the input."""
+    wrong: list[str] = []
+    with world.client() as client:
+        for role in Role:
+            answer = _send(client, world.accounts[role], Call("POST", "/api/v1/watchlist/persons", json=body))
+            want = 422 if expected_allowed(role, Permission.WATCHLIST_WRITE, False, IN) else 403
+            if answer.status_code != want:
+                wrong.append(f"{role.value}: {answer.status_code} {answer.text[:160]} (want {want})")
+    assert wrong == []

@@ -389,7 +389,7 @@ def test_logout_ends_the_session(platform: Platform, anonymous: TestClient) -> N
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        (Role.INVESTIGATOR, ["Console", "Bikes", "Device health", "My account"]),
+        (Role.INVESTIGATOR, ["Console", "Bikes", "Wanted", "Device health", "My account"]),
         (Role.GUARD, ["Watch", "Console", "My account"]),
         (Role.CITIZEN, ["My account"]),
     ],

@@ -7,7 +7,7 @@ and reach the rows through the functions here (an import-linter contract holds t
 """
 
 from safecity.registry import bulk, messages, verification
-from safecity.registry.actions import NewSecret, Registry, Stolen
+from safecity.registry.actions import NewSecret, Registry, Stolen, Wanted
 from safecity.registry.areas import area_parents, first_area, get_area, station_of_area, stations_of_areas
 from safecity.registry.bikes import (
     BikeRegistration,
@@ -59,6 +59,7 @@ from safecity.registry.people import (
 )
 from safecity.registry.watchlists import (
     DEFAULT_WATCH_DAYS,
+    MAX_WATCH_DAYS,
     active_watchlist,
     close_entry,
     entry_facts,
@@ -72,6 +73,7 @@ from safecity.registry.watchlists import (
 __all__ = [
     "DEFAULT_WATCH_DAYS",
     "DEVICE_SCHEMA",
+    "MAX_WATCH_DAYS",
     "EBIKE",
     "PERSON",
     "AreaKind",
@@ -89,6 +91,7 @@ __all__ = [
     "RegistryChanged",
     "RegistryError",
     "Stolen",
+    "Wanted",
     "WatchStatus",
     "WatchlistKind",
     "active_watchlist",

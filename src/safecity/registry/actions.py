@@ -1,4 +1,5 @@
-"""The registry's use cases: register bikes, list and close stolen entries, manage devices, read areas.
+"""The registry's use cases: register bikes, list stolen bikes and wanted people, close entries, manage
+devices, read areas.
 
 Each takes the caller's `Context`, checks what depends on the data (the area a station, entry or
 device belongs to), does the whole change in one transaction, and hands the audit record to the
@@ -16,9 +17,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity.core.audit import AuditEntry, Recorder, subject
+from safecity.core.audit import AuditEntry, Outcome, Recorder, subject
 from safecity.core.context import Context
 from safecity.core.errors import AccessDenied
+from safecity.core.ids import is_valid_id_number
+from safecity.core.kinds import SubjectKind
 from safecity.registry import verification
 from safecity.registry.area_import import AreaLocator, ImportReport, import_areas, parse_features
 from safecity.registry.areas import stations_of_areas
@@ -26,12 +29,19 @@ from safecity.registry.bikes import BikeRegistration, bikes_of, register_bike, r
 from safecity.registry.city_map import city_map
 from safecity.registry.claims import CLAIM_TTL, attach_owner, claim_sms
 from safecity.registry.devices import create_device, revoke_device, rotate_device_secret
-from safecity.registry.errors import InvalidInput, NotFound
+from safecity.registry.errors import Conflict, InvalidInput, NotFound
 from safecity.registry.gateway import SmsGateway
-from safecity.registry.models import Area, Device, EBike, WatchlistEntry, WatchStatus
+from safecity.registry.models import Area, Device, EBike, Person, WatchlistEntry, WatchStatus
 from safecity.registry.people import Pseudonymize, get_person_by_id_number
 from safecity.registry.schemas import AreaOut, BikeOut, DeviceIn, DeviceOut, EntryOut, bike_view, person_view
-from safecity.registry.watchlists import DEFAULT_WATCH_DAYS, close_entry, report_stolen, require_entry
+from safecity.registry.watchlists import (
+    DEFAULT_WATCH_DAYS,
+    close_entry,
+    get_active_entry,
+    list_person,
+    report_stolen,
+    require_entry,
+)
 from safecity.store import transaction
 
 Expand = Callable[[Iterable[str]], frozenset[str]]  # areas -> those areas and everything inside them
@@ -54,6 +64,22 @@ class Stolen:
     owner: str | None = None
     owner_station_id: str | None = None
     valid_days: int = DEFAULT_WATCH_DAYS
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A person to list as wanted, by identity number; the entry keeps only their card's pseudonym.
+
+    `owner_station_id` defaults to the lister's own station (it must be in their reach).
+    """
+
+    id_number: str
+    basis: str
+    valid_days: int = DEFAULT_WATCH_DAYS
+    owner_station_id: str | None = None
+
+    def __repr__(self) -> str:  # never the number, should the request end up in a log or a trace
+        return f"Wanted(basis={self.basis[:40]!r}, valid_days={self.valid_days})"
 
 
 class Registry:
@@ -202,10 +228,80 @@ class Registry:
         )
         return out
 
+    def list_person(self, ctx: Context, wanted: Wanted, *, resource: str) -> EntryOut:
+        """List a registered person so that their identity card at any door raises a warning.
+
+        The person is found by the number given; the entry, the answer and the audit record hold
+        only the card's pseudonym (and the registry id in the audit detail), never the number. The
+        entry belongs to the station given (in the lister's reach), else to the lister's own.
+        """
+        number = wanted.id_number.strip().upper()
+        if not is_valid_id_number(number):
+            raise InvalidInput(
+                "id_number", "not a valid GB 11643 identity number (18 characters, check digit last)"
+            )
+        now = self._now()
+        with transaction(self._sessions) as session:
+            station = self._listing_station(session, ctx, wanted.owner_station_id)
+            person = get_person_by_id_number(session, id_number=number)
+            out = None if person is None else self._list_found(session, ctx, person, wanted, station, now)
+        if person is None or out is None:
+            # A miss is recorded too: numbers tried one after another are someone searching the registry.
+            self._recorder.record(
+                ctx, AuditEntry("watchlist.add_person", resource, outcome=Outcome.FAILED, status=404)
+            )
+            raise NotFound("id_number", "", message="no person with this identity number is registered")
+        # Not the `person:` name: a listed person reading who accessed their data must not learn of it.
+        self._recorder.record(
+            ctx,
+            AuditEntry(
+                "watchlist.add_person",
+                resource,
+                status=201,
+                subjects=[subject(SubjectKind.ID_CARD, out.subject)],
+                detail={"entry": out.id, "person": person.id, "basis": wanted.basis[:200]},
+            ),
+        )
+        return out
+
+    @staticmethod
+    def _list_found(
+        session: Session, ctx: Context, person: Person, wanted: Wanted, station: str | None, now: datetime
+    ) -> EntryOut:
+        """List a person found by number, unless their card is listed already."""
+        if person.id_pseudonym is None:
+            raise InvalidInput("id_number", "this person has no pseudonym yet: run `safecity keys init`")
+        found = get_active_entry(
+            session, subject_kind=SubjectKind.ID_CARD, subject=person.id_pseudonym, now=now
+        )
+        if found is not None:
+            which = f" (entry {found.id})" if ctx.reaches(found.owner_station_id) else ""
+            raise Conflict("id_number", f"this person is already on the watch list{which}")
+        entry = list_person(
+            session,
+            person_id=person.id,
+            reported_by=ctx.actor,
+            basis=wanted.basis,
+            owner=ctx.actor,
+            now=now,
+            owner_station_id=station,
+            valid_days=wanted.valid_days,
+        )
+        return EntryOut.model_validate(entry, from_attributes=True)
+
+    def _listing_station(self, session: Session, ctx: Context, given: str | None) -> str | None:
+        """The station a new listing belongs to: the one given (an area in reach), else the lister's own."""
+        if given is None:
+            return self._own_station(session, ctx)
+        if session.get(Area, given) is None:
+            raise InvalidInput("owner_station_id", f"there is no area {given!r}")
+        ctx.require_area(given, what=f"station {given}")
+        return given
+
     def close_entry(
         self, ctx: Context, entry_id: int, *, status: WatchStatus, note: str, resource: str
     ) -> EntryOut:
-        """Close a stolen-bike entry as recovered or withdrawn: it stops matching at once."""
+        """Close a stolen-bike or wanted-person entry as recovered or withdrawn: it stops matching at once."""
         with transaction(self._sessions) as session:
             found = session.get(WatchlistEntry, entry_id)
             # An entry without a station is city-wide: only a city-wide writer reaches it.
@@ -220,7 +316,7 @@ class Registry:
             AuditEntry(
                 "watchlist.close",
                 resource,
-                subjects=[subject("tag", out.subject)],
+                subjects=[subject(out.subject_kind, out.subject)],
                 detail={"entry": out.id, "status": status.value},
             ),
         )
@@ -238,6 +334,14 @@ class Registry:
         owners = stations_of_areas(session, area_ids={home}).get(home) if home else None
         if owners is not None and ctx.reaches(owners[0]):
             return owners[0]
+        return Registry._own_station(session, ctx)
+
+    @staticmethod
+    def _own_station(session: Session, ctx: Context) -> str | None:
+        """The writer's own station (None: a city-wide writer, whose entries are city-wide).
+
+        A writer above station level (a district) gets their own first area.
+        """
         if ctx.city_wide:
             return None
         mine = {s[0] for s in stations_of_areas(session, area_ids=set(ctx.home_areas)).values() if s}
@@ -252,11 +356,15 @@ class Registry:
         with self._sessions() as session:
             return EntryOut.model_validate(require_entry(session, entry_id=entry_id), from_attributes=True)
 
-    def entries(self, ctx: Context, *, status: str | None, limit: int) -> list[EntryOut]:
-        """Entries of the caller's stations (and city-wide ones), newest first."""
+    def entries(
+        self, ctx: Context, *, status: str | None, limit: int, list_kind: str | None = None
+    ) -> list[EntryOut]:
+        """Entries of the caller's stations (and city-wide ones), newest first, of one list if named."""
         stmt = select(WatchlistEntry).order_by(WatchlistEntry.id.desc()).limit(limit)
         if status:
             stmt = stmt.where(WatchlistEntry.status == status)
+        if list_kind:
+            stmt = stmt.where(WatchlistEntry.list_kind == list_kind)
         if not ctx.city_wide:
             stmt = stmt.where(
                 WatchlistEntry.owner_station_id.is_(None)
@@ -372,4 +480,4 @@ class Registry:
             return [AreaOut.model_validate(a, from_attributes=True) for a in session.scalars(stmt)]
 
 
-__all__ = ["NewSecret", "Registry", "Stolen"]
+__all__ = ["NewSecret", "Registry", "Stolen", "Wanted"]

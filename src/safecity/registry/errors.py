@@ -32,5 +32,5 @@ class NotFound(RegistryError):
 
     status = 404
 
-    def __init__(self, what: str, key: str) -> None:
-        super().__init__(what, f"{what} {key} not found")
+    def __init__(self, what: str, key: str, *, message: str | None = None) -> None:
+        super().__init__(what, message or f"{what} {key} not found")

@@ -11,6 +11,7 @@ from safecity.core.ids import DEVICE_ID_PATTERN
 from safecity.core.masking import mask_id_number, mask_phone
 from safecity.registry.bikes import BikeRegistration
 from safecity.registry.models import DeviceKind
+from safecity.registry.watchlists import DEFAULT_WATCH_DAYS, MAX_WATCH_DAYS
 
 if TYPE_CHECKING:
     from safecity.registry.models import EBike, Person
@@ -157,7 +158,35 @@ class StolenIn(_In):
         description="Station the entry belongs to (who sees it in their watchlist); default: city-wide.",
     )
     valid_days: int = Field(
-        180, ge=1, le=3650, description="Days the entry matches before it lapses (unless closed before)."
+        DEFAULT_WATCH_DAYS,
+        ge=1,
+        le=MAX_WATCH_DAYS,
+        description="Days the entry matches before it lapses (unless closed before).",
+    )
+
+
+class WantedPersonIn(_In):
+    """List a registered person as wanted: any door their identity card opens (or tries) raises a warning."""
+
+    id_number: str = Field(
+        min_length=18,
+        max_length=18,
+        description="The person's GB 11643 identity number (check digit verified). Used only to find "
+        "them in the registry: the entry keeps their card's pseudonym, never the number.",
+    )
+    basis: str = Field(
+        min_length=1, max_length=2000, description="On what basis: case number, warrant (required)."
+    )
+    valid_days: int = Field(
+        DEFAULT_WATCH_DAYS,
+        ge=1,
+        le=MAX_WATCH_DAYS,
+        description="Days the entry matches before it lapses (unless closed before).",
+    )
+    owner_station_id: str | None = Field(
+        None,
+        max_length=32,
+        description="Station the entry belongs to, in the caller's reach; default: the caller's own station.",
     )
 
 
@@ -174,9 +203,12 @@ class EntryOut(BaseModel):
     """A watchlist entry."""
 
     id: int = Field(description="The entry's id (used to close it).")
-    list_kind: str = Field(description="Why the subject is listed: `stolen_bike`.")
-    subject_kind: str = Field(description="What is listed: `tag` for a bike.")
-    subject: str = Field(description="The listed subject: the bike's tag id.")
+    list_kind: str = Field(description="Why the subject is listed: `stolen_bike` or `wanted_person`.")
+    subject_kind: str = Field(description="What is listed: `tag` for a bike, `id_card` for a person.")
+    subject: str = Field(
+        description="The listed subject: the bike's tag id, or the person's card pseudonym "
+        "(never the number)."
+    )
     ebike_id: int | None = Field(description="The bike listed, if the entry is about one.")
     reported_by: str = Field(description="Who reported it.")
     reported_at: datetime = Field(description="When: reads from this time on raise alarms.")

@@ -25,7 +25,8 @@ from safecity.registry.models import (
     WatchStatus,
 )
 
-DEFAULT_WATCH_DAYS = 180  # a stolen-bike entry lapses after six months unless renewed
+DEFAULT_WATCH_DAYS = 180  # an entry (a stolen bike, a wanted person) lapses after six months unless renewed
+MAX_WATCH_DAYS = 3650  # ten years: the longest any entry may match before it is listed again
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +73,8 @@ def _list(
 def _check(listing: Listing, *, basis_hint: str) -> None:
     if not listing.basis.strip():
         raise InvalidInput("basis", f"say on what basis the {basis_hint}")
-    if not 1 <= listing.valid_days <= 3650:
-        raise InvalidInput("valid_days", "an entry must be valid for 1 to 3650 days")
+    if not 1 <= listing.valid_days <= MAX_WATCH_DAYS:
+        raise InvalidInput("valid_days", f"an entry must be valid for 1 to {MAX_WATCH_DAYS} days")
 
 
 def report_stolen(

@@ -1,8 +1,9 @@
-"""Registry routes: e-bikes, stolen reports and recoveries, devices and areas.
+"""Registry routes: e-bikes, stolen reports and recoveries, wanted people, devices and areas.
 
 A bike's record is not personal; its owner is. Bike lookups show the owner only when the request
 names a case and purpose (and the caller may read people); registering shows back the owner just
-entered, masked. Every write is audited by the use case it calls.
+entered, masked. Every write is audited by the use case it calls. A wanted person is listed by
+identity number; the entry, its listing and the audit trail show only the card's pseudonym.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
-from safecity.registry import NotFound, Stolen, WatchStatus
+from safecity.registry import NotFound, Stolen, Wanted, WatchStatus
 from safecity.registry.schemas import (
     AreaImportOut,
     AreaOut,
@@ -25,6 +26,7 @@ from safecity.registry.schemas import (
     EntryOut,
     OwnerCodeIn,
     StolenIn,
+    WantedPersonIn,
 )
 from safecity.security import Permission as P
 from safecity.security import Principal
@@ -121,9 +123,20 @@ def report_stolen(
 
 
 @router.post(
+    "/watchlist/persons", status_code=201, response_model=EntryOut, summary="List a person as wanted"
+)
+def list_person(
+    body: WantedPersonIn, platform: PlatformDep, request: Request, who: Principal = need(P.WATCHLIST_WRITE)
+) -> EntryOut:
+    """List a registered person so that their identity card at any door raises a warning."""
+    wanted = Wanted(**body.model_dump())
+    return platform.registry.list_person(who.context(), wanted, resource=resource_of(request))
+
+
+@router.post(
     "/watchlist/{entry_id}/close",
     response_model=EntryOut,
-    summary="Close a stolen-bike entry (recovered or withdrawn)",
+    summary="Close a watchlist entry (recovered or withdrawn)",
 )
 def close_entry(
     entry_id: RowId,
@@ -146,11 +159,12 @@ def close_entry(
 def list_entries(
     platform: PlatformDep,
     status: str | None = Query(None, pattern="^(active|recovered|withdrawn)$"),
+    list_kind: str | None = Query(None, pattern="^(stolen_bike|wanted_person)$"),
     limit: int = Query(100, ge=1, le=1000),
     who: Principal = need(P.WATCHLIST_READ),
 ) -> list[EntryOut]:
-    """Entries of the caller's stations (and city-wide ones), newest first."""
-    return platform.registry.entries(who.context(), status=status, limit=limit)
+    """Entries of the caller's stations (and city-wide ones), newest first; one list if `list_kind`."""
+    return platform.registry.entries(who.context(), status=status, limit=limit, list_kind=list_kind)
 
 
 @router.post("/devices", status_code=201, response_model=DeviceSecretOut, summary="Register a device")

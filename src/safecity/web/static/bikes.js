@@ -93,7 +93,7 @@ function fieldEl(prefix, name, label, { type = 'text', required = true, value = 
 // --- bike cards ----------------------------------------------------------------------------------
 
 async function activeEntryOf(bike) {
-  const entries = await api('GET', '/api/v1/watchlist?status=active&limit=1000');
+  const entries = await api('GET', '/api/v1/watchlist?status=active&list_kind=stolen_bike&limit=1000');
   return entries.find((e) => e.ebike_id === bike.id) || null;
 }
 
@@ -222,7 +222,7 @@ async function loadStolen() {
   const body = document.querySelector('#stolen-table tbody');
   const error = document.getElementById('stolen-error');
   try {
-    const entries = await api('GET', '/api/v1/watchlist?status=active&limit=100');
+    const entries = await api('GET', '/api/v1/watchlist?status=active&list_kind=stolen_bike&limit=100');
     body.replaceChildren(...entries.map((e) => h('tr', null,
       h('td', null, h('button', { type: 'button', class: 'link mono', onclick: () => lookup(e.subject) }, e.subject)),
       h('td', null, timeEl(e.reported_at, { full: true })), h('td', null, e.reported_by), h('td', null, e.basis),
