@@ -490,6 +490,57 @@ def test_a_night_shift_building_learns_its_nights(facts: LiveFacts, town: Town, 
     )
 
 
+def test_a_tenant_whose_own_late_hours_are_a_habit_is_warned_of_on_the_first_night_only(
+    facts: LiveFacts, town: Town, swipes: Swipes
+) -> None:
+    hours = make("housing_unusual_hours", min_history=200, max_share=0.01, spread_hours=1)
+    tenants = [town.cards[n] for n in ("T1", "T2", "T3")]
+    day_workers = [
+        {"subject": c, "device": "D1", "ts": _local(d, h, 5 * i)}
+        for d in range(14)
+        for h in (7, 8, 18, 19, 20)
+        for i, c in enumerate(tenants)
+    ]
+    hours.evaluate(swipes(day_workers), facts, T0)
+
+    warned = []
+    for night in range(15, 19):  # T1 starts coming home at 23:00 (23:30 the last night: same habit)
+        late = swipes(
+            [{"subject": tenants[0], "device": "D1", "ts": _local(night, 23, 30 if night == 18 else 0)}]
+        )
+        warned += hours.evaluate(late, facts, T0)
+    stranger_hour = swipes([{"subject": tenants[1], "device": "D1", "ts": _local(19, 3, 10)}])
+
+    assert [f.facts["local_hours"] for f in warned] == [[23]]  # the first night; then it is T1's own routine
+    [other] = hours.evaluate(stranger_hour, facts, T0)  # a habit is the card's own, not the building's
+    assert other.subject == tenants[1]
+
+
+def test_with_habits_off_every_late_night_is_warned_of(facts: LiveFacts, town: Town, swipes: Swipes) -> None:
+    hours = make("housing_unusual_hours", min_history=200, max_share=0.01, spread_hours=1, habits=False)
+    tenants = [town.cards[n] for n in ("T1", "T2", "T3")]
+    hours.evaluate(
+        swipes(
+            [
+                {"subject": c, "device": "D1", "ts": _local(d, h, 5 * i)}
+                for d in range(14)
+                for h in (7, 8, 18, 19, 20)
+                for i, c in enumerate(tenants)
+            ]
+        ),
+        facts,
+        T0,
+    )
+    warned = [
+        f
+        for night in range(15, 18)
+        for f in hours.evaluate(
+            swipes([{"subject": tenants[0], "device": "D1", "ts": _local(night, 23)}]), facts, T0
+        )
+    ]
+    assert len(warned) == 3
+
+
 # --- watch-listed people (the hotlist over door_swipe) ----------------------------------------
 
 
