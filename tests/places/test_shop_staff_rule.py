@@ -93,3 +93,15 @@ def test_a_removed_staff_member_s_card_is_named_as_former_staff_after_the_remova
     # A swipe buffered while the card was still staff's is judged by its own time.
     assert holder_at(5) == [("staff", STAFF_NAME)]
     assert holder_at(15) == [("former_staff", STAFF_NAME)]
+
+
+def test_a_staff_card_is_no_unknown_card_to_the_housing_rules(api: TestClient, platform: Platform) -> None:
+    world = armed_world(api, platform)
+    add(api, world)
+    cards = [platform.pseudonyms.pseudonym(n) for n in (STAFF_NUMBER, id_number(77))]
+    swipes = batch(
+        *(record(n, "door_swipe", "denied", at=T0, subject=c, attrs=SWIPED) for n, c in enumerate(cards))
+    )
+
+    # The places facts load once here (they reload at most every RELOAD_S): after the staff was added.
+    assert platform.facts.source("places").swipes(swipes)["known"].to_list() == [True, False]
