@@ -108,6 +108,7 @@ def test_bad_staff_input_is_refused_by_field(api: TestClient, platform: Platform
         ),
         ({"card": {"id_number": id_number(25)}, "until": "2027-01-01T00:00:00"}, 422, "until"),  # no offset
         ({"card": {"id_number": id_number(26)}, "role": "manager"}, 422, "role"),  # unknown field
+        ({"card": {"id_number": id_number(27)}, "until": "9999-12-31T23:59:59-23:59"}, 422, "until"),
         ({}, 409, "card.id_number"),  # on the staff already
         ({"card": {"id_number": id_number(1), "name": "赵店主"}}, 409, "card.id_number"),  # the owner
     ]

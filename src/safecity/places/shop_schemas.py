@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -101,6 +101,15 @@ class StaffIn(_In):
     via: str = Field(
         "typed", pattern="^(id_card_reader|typed)$", description="How the card's data was taken."
     )
+
+    @field_validator("until")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stored in UTC: an offset that takes the time past year 1 or 9999 is refused, not a 500."""
+        try:
+            return None if value is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range") from None
 
 
 class StaffOut(BaseModel):
