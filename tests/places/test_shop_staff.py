@@ -9,13 +9,21 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from safecity.bus.hub import EventHub
+from safecity.core.context import SYSTEM
 from safecity.places import Doors
+from safecity.places.schemas import IdCardIn
+from safecity.places.shop_schemas import ShopIn, StaffIn
+from safecity.places.shop_staff import ShopStaffRoster
+from safecity.places.shops import Shops
+from safecity.places.sync import WhitelistSync
 from safecity.places.whitelist import Delta, apply, by_key, card_key, digest
 from safecity.platform import Platform
 from safecity.security import audit
 from safecity.security.audit import AuditFilter
 from tests.conftest import T0
-from tests.places.shopfix import ShopWorld, id_number, shop_world
+from tests.places.conftest import _areas
+from tests.places.shopfix import DOOR_ID, ShopWorld, add_door, id_number, shop_world
 from tests.places.test_doors import eventually, fetch, full, holds
 
 STAFF_NUMBER = id_number(21)
@@ -158,3 +166,29 @@ def test_a_staff_card_reaches_the_shop_door_and_leaves_it_when_removed(
     after = apply(by_key(on_door.entries), delta.added, delta.removed)
     assert digest(after.values()) == delta.digest
     assert platform.service(Doors).decide("DC-SHOP-9", STAFF_NUMBER, at=T0)[:2] == (False, "not_listed")
+
+
+async def test_the_sweep_takes_a_staff_card_past_its_end_off_the_shop_door(platform: Platform) -> None:
+    _areas(platform)
+    shop = platform.service(Shops).register(
+        SYSTEM,
+        ShopIn(name="店", community_id="C1", owner_id_number=id_number(5), owner_name="主"),
+        resource="t",
+    )
+    add_door(platform, shop.id)
+    body = StaffIn(card=IdCardIn(id_number=STAFF_NUMBER, name=STAFF_NAME), until=T0 + timedelta(hours=1))
+    platform.service(ShopStaffRoster).add(SYSTEM, shop.id, body, resource="t")
+    doors = platform.service(Doors)
+    doors.rebuild(everything=True)
+    sync = WhitelistSync(doors, EventHub(platform.bus), None, catch_up=False)
+    await sync._sweep()  # nothing has ended yet
+    assert await sync.round() == []
+
+    platform.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    await sync._sweep()
+    [update] = await sync.round()
+
+    assert update.full.door == DOOR_ID
+    assert len(update.delta.removed) == 1 and not update.delta.added
+    await sync._sweep()
+    assert await sync.round() == []
