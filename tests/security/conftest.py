@@ -229,6 +229,17 @@ class World:
         )
         return self.platform.service(Shops).register(SYSTEM, body, resource="setup").id
 
+    def shop_staff(self, where: str) -> tuple[int, int]:
+        """A new shop of the site (as `shop`) with one staff member: (shop id, staff id)."""
+        from safecity.places.schemas import IdCardIn
+        from safecity.places.shop_schemas import StaffIn
+        from safecity.places.shop_staff import ShopStaffRoster
+
+        shop_id = self.shop(where)
+        body = StaffIn(card=IdCardIn(id_number=self.id_number(), name="Staff"))
+        added = self.platform.service(ShopStaffRoster).add(SYSTEM, shop_id, body, resource="setup")
+        return shop_id, added.id
+
     def id_number(self) -> str:
         """A valid identity number nobody has yet."""
         from safecity.core.ids import id_number_check_char

@@ -455,6 +455,22 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             json={"business_hours": {"mon": ["09:00", "21:00"]}, "auto_arm": True},
         ),
     ),
+    ("GET", "/api/v1/shops/{shop_id}/staff"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/shops/{w.shop(where)}/staff"),
+    ),
+    ("POST", "/api/v1/shops/{shop_id}/staff"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/shops/{w.shop(where)}/staff",
+            json={"card": {"id_number": w.id_number(), "name": "店员"}, "via": "typed"},
+        ),
+    ),
+    ("POST", "/api/v1/shops/{shop_id}/staff/{staff_id}/remove"): (
+        True,
+        lambda w, a, where: Call("POST", "/api/v1/shops/{}/staff/{}/remove".format(*w.shop_staff(where))),
+    ),
     ("GET", "/api/v1/health/devices"): (
         True,
         lambda w, a, where: Call(

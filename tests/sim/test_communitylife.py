@@ -103,6 +103,25 @@ def test_every_kind_is_planted_with_its_decoys_inside_the_week(life: CommunityLi
         assert reads.filter(pl.col("subject") == refs[0].removeprefix("plate:")).height == 1
 
 
+def test_shop_staff_swipe_in_during_business_hours_on_most_days(
+    housing: dict[str, pl.DataFrame], life: CommunityLife
+) -> None:
+    staff = housing["shop_staff"].join(housing["people"].select("person_id", "id_number"), on="person_id")
+    assert staff.group_by("shop_id").len()["len"].is_between(1, 2).all()
+    assert set(staff["shop_id"]) == set(housing["shops"]["id"])
+    door = ("DC-SHOP-" + pl.col("shop_id").cast(pl.String).str.zfill(5)).alias("device")
+    hours = housing["shops"].select(pl.col("id").alias("shop_id"), "opens", "closes")
+    swipes = life.records.filter(pl.col("kind") == "door_swipe").join(
+        staff.join(hours, on="shop_id").select(door, pl.col("id_number").alias("subject"), "opens", "closes"),
+        on=["device", "subject"],
+    )
+    # Six days of seven each, at least one swipe a working day: no fewer than half the staff-days.
+    assert swipes.height >= staff.height * DAYS // 2
+    local = swipes["ts"].dt.convert_time_zone("Asia/Shanghai").dt.strftime("%H:%M")
+    assert (local >= swipes["opens"]).all() and (local < swipes["closes"]).all()
+    assert set(swipes["code"]) == {"granted"}
+
+
 def test_days_too_few_for_a_planted_car_are_refused(
     housing: dict[str, pl.DataFrame], community: dict[str, pl.DataFrame]
 ) -> None:

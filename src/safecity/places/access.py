@@ -4,7 +4,7 @@
   of its compound that name one of its flats or no flat (a pass to the compound);
 * a compound's gate (a door of the compound and no building): every open tenancy of the
   compound's flats and every valid visitor pass of the compound;
-* a shop's door: the shop's owner.
+* a shop's door: the shop's owner, and its staff until they are removed (or their end date).
 
 A tenant is let in from the start of the tenancy with no end (checking out ends it); a visitor
 within the pass's validity, which the controller checks itself. Revoked and expired passes are
@@ -21,7 +21,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from safecity import registry
-from safecity.places.models import Building, Door, Flat, Shop, Tenancy, VisitorPass
+from safecity.places.models import Building, Door, Flat, Shop, ShopStaff, Tenancy, VisitorPass
 from safecity.places.whitelist import merged
 
 Window = tuple[int | None, int | None]  # epoch seconds, UTC; None: open on that side
@@ -62,7 +62,7 @@ def admitted_all(session: Session, doors: Sequence[Door], *, now: datetime) -> d
     if compounds:
         _tenants(session, compounds, now=now, gates=gates, inside=inside, into=grounds)
         _visitors(session, compounds, now=now, gates=gates, inside=inside, within=within, into=grounds)
-    _owners(session, doors, into=grounds)
+    _shop_people(session, doors, now=now, into=grounds)
     people = {p for g in grounds.values() for p in g}
     numbers = {p.id: p.id_number for p in registry.people_by_ids(session, list(people))}
     return {
@@ -128,16 +128,27 @@ def _visitors(
             into[door][person_id].append((epoch_s(start), epoch_s(end)))
 
 
-def _owners(session: Session, doors: Sequence[Door], *, into: Into) -> None:
-    shops = {d.shop_id for d in doors if d.shop_id is not None}
+def _shop_people(session: Session, doors: Sequence[Door], *, now: datetime, into: Into) -> None:
+    shops = sorted({d.shop_id for d in doors if d.shop_id is not None})
     if not shops:
         return
-    owners = dict(
-        session.execute(select(Shop.id, Shop.owner_person_id).where(Shop.id.in_(sorted(shops)))).all()
+    people: dict[int, list[tuple[int, Window]]] = defaultdict(list)  # shop -> (person, window)
+    for shop_id, owner in session.execute(select(Shop.id, Shop.owner_person_id).where(Shop.id.in_(shops))):
+        people[shop_id].append((owner, (None, None)))
+    staff = session.execute(
+        select(ShopStaff.shop_id, ShopStaff.person_id, ShopStaff.until).where(
+            ShopStaff.shop_id.in_(shops),
+            ShopStaff.removed_at.is_(None),
+            or_(ShopStaff.until.is_(None), ShopStaff.until > now),
+        )
     )
+    for shop_id, person_id, until in staff:
+        # An end date travels with the entry: the controller stops the card on time by itself.
+        people[shop_id].append((person_id, (None, epoch_s(until) if until is not None else None)))
     for door in doors:
-        if door.shop_id is not None and door.shop_id in owners:
-            into[door.device_id][owners[door.shop_id]].append((None, None))
+        if door.shop_id is not None:
+            for person_id, window in people.get(door.shop_id, ()):
+                into[door.device_id][person_id].append(window)
 
 
 def doors_of(

@@ -1,4 +1,4 @@
-"""Bulk import of places: a city's compounds, buildings, flats, landlords, tenancies, shops and doors.
+"""Bulk import of places: a city's compounds, buildings, flats, landlords, tenancies, shops, staff, doors.
 
 For loading a whole housing registry at once (the demo city, a city's rental registration
 export), like `registry.bulk` for areas and people: straight to the driver (COPY on PostgreSQL,
@@ -23,6 +23,7 @@ from safecity.places.models import (
     IdentityCard,
     Landlord,
     Shop,
+    ShopStaff,
     Tenancy,
     Vehicle,
     VisitorPass,
@@ -32,7 +33,7 @@ from safecity.store.bulk import advance_sequences, insert_frame, large_cache
 
 # Parents before children; cleared in the reverse order.
 # Alarm zones and residents' vehicles (a smart community's tables) hang off compounds and shops.
-_ORDER = (Compound, Building, Landlord, Flat, Tenancy, Shop, Door, AlarmZone, Vehicle)
+_ORDER = (Compound, Building, Landlord, Flat, Tenancy, Shop, ShopStaff, Door, AlarmZone, Vehicle)
 
 
 def _table(model: type[object]) -> Table:
@@ -69,7 +70,9 @@ def insert_rows(session: Session, frames: dict[str, pl.DataFrame]) -> None:
             frame = frames.get(_table(model).name)
             if frame is not None and frame.height:
                 insert_frame(session, _table(model).name, frame)
-    advance_sequences(session, ("landlords", "flats", "tenancies", "shops", "alarm_zones", "vehicles"))
+    advance_sequences(
+        session, ("landlords", "flats", "tenancies", "shops", "shop_staff", "alarm_zones", "vehicles")
+    )
     access_changed(session)
 
 

@@ -25,6 +25,7 @@ from safecity.places.quiet import TenantSwipes
 from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
 from safecity.places.shop_facts import SHOP_FACTS
 from safecity.places.shop_owners import SHOP_OWNERS
+from safecity.places.shop_staff import ENDED_SHOP_STAFF, ShopStaffRoster, build_staff
 from safecity.places.shops import Shops, build_shops, schedule_worker
 from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.vehicles import VehicleFacts, Vehicles
@@ -138,6 +139,8 @@ DONE_VISITS = RetentionEntry(
 # --- shops (issue 10 item 7): use cases, the schedule worker, the breach rule, its facts, owners' texts
 SHOP_EXTENSIONS = (
     Service(Shops, build_shops),
+    Service(ShopStaffRoster, build_staff),  # issue 10 items 1 and 7: shop staff, cards on the door
+    ENDED_SHOP_STAFF,
     shop_rule.KIND,
     SHOP_FACTS,
     SHOP_OWNERS,

@@ -32,7 +32,16 @@ from safecity.places.access import Window, admitted_all, doors_of, epoch_s
 from safecity.places.door_schemas import CheckIn, CheckOut, DoorIn, DoorOut, RekeyedOut
 from safecity.places.errors import PlaceConflict, PlaceNotFound, PlacesError
 from safecity.places.events import access_changed, whitelists_changed
-from safecity.places.models import Building, Compound, Door, DoorWhitelist, Shop, VisitorPass, WhitelistDelta
+from safecity.places.models import (
+    Building,
+    Compound,
+    Door,
+    DoorWhitelist,
+    Shop,
+    ShopStaff,
+    VisitorPass,
+    WhitelistDelta,
+)
 from safecity.places.whitelist import (
     SALT_BYTES,
     Delta,
@@ -230,6 +239,12 @@ class Doors:
                 .distinct()
             )
             return sorted(str(c) for c in found), now
+
+    def staff_ended(self, since: datetime, now: datetime) -> list[int]:
+        """Shops with a staff member whose end date passed after `since` and by `now` (lists shrink)."""
+        ended = (ShopStaff.until > since, ShopStaff.until <= now, ShopStaff.removed_at.is_(None))
+        with self._sessions() as session:
+            return sorted(int(s) for s in session.scalars(select(ShopStaff.shop_id).where(*ended).distinct()))
 
     def _rebuild_door(
         self, session: Session, door: Door, cards: dict[str, Window], now: datetime, *, rekey: bool = False

@@ -39,6 +39,7 @@ from safecity.places.models import (
     Flat,
     Landlord,
     Shop,
+    ShopStaff,
     Tenancy,
     VisitorPass,
 )
@@ -90,7 +91,9 @@ class RegistryFrames:
     tenants: pl.DataFrame  # open tenancies
     visitors: pl.DataFrame  # passes not revoked that name a flat
     cards: pl.DataFrame  # person_id, card: identity pseudonyms under the current key
-    registered: pl.Series  # person ids ever registered to places (tenancy, pass, landlord, shop owner)
+    registered: (
+        pl.Series
+    )  # person ids ever registered to places (tenancy, pass, landlord, shop owner or staff)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,9 @@ class PlaceView:
     tenants: pl.DataFrame
     residents: pl.DataFrame
     resident_keys: SortedKeys
-    card_index: SortedKeys  # every card ever registered to places: tenants, visitors, landlords, shop owners
+    card_index: (
+        SortedKeys  # every card ever registered to places: tenants, visitors, landlords, shops' people
+    )
     card_homes: pl.DataFrame  # aligned: building_code, compound_code, flat_id, via of its first home; multi
     home_arrays: HomeArrays  # the same as numpy arrays, for gathering a batch's rows
 
@@ -323,6 +328,7 @@ class PlaceFacts:
                 select(VisitorPass.person_id),
                 select(Landlord.person_id),
                 select(Shop.owner_person_id),
+                select(ShopStaff.person_id),
             )
         ).all()
         return RegistryFrames(

@@ -191,6 +191,24 @@ class Shop(Base):
     armed_changed_by: Mapped[str | None] = mapped_column(String(64))
 
 
+class ShopStaff(Base):
+    """A staff member of a shop: their card opens its doors from being added until removed (or `until`)."""
+
+    __tablename__ = "shop_staff"
+    __table_args__ = (Index("ix_shop_staff_shop_open", "shop_id", "removed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    # The name as the owner gave it: what answers and alarms show (never the registry's name for the number).
+    name: Mapped[str] = mapped_column(String(64))
+    added_by: Mapped[str] = mapped_column(String(64))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the card stops opening the doors then
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(64))
+
+
 class Door(Base):
     """A door controller: a registered device guarding a compound gate, a building, or a shop."""
 

@@ -8,6 +8,11 @@ controller buffered while offline is judged by the state when it happened (the s
 change is known; two changes inside one outage are not, and the later one decides). A shop's
 zone with armed hours of its own (a strongroom armed round the clock) also counts within them.
 
+A granted swipe says whose card it was, at the swipe's time (`facts.swipes`, `facts.card_holders`): the
+owner's, a staff member's (named as the owner gave the name: likely benign, someone forgot to
+disarm), a former staff member's, or a card the shop does not know. It still raises the warning:
+armed means nobody is expected.
+
 One warning per shop: further openings extend it. Its evidence carries the area of the
 reporting device (the shop's community when the device has none), so the alert service routes
 it to the station answerable for that area, whose patrol sees it; the owner is texted
@@ -16,7 +21,9 @@ it to the station answerable for that area, whose patrol sees it; the owner is t
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 from pydantic import Field
@@ -24,12 +31,13 @@ from pydantic import Field
 from safecity.core.finding import Finding, Ref
 from safecity.core.record import UTC_MS
 from safecity.places.models import SHOP
-from safecity.places.shop_facts import NAME, ShopView
+from safecity.places.shop_facts import FORMER_STAFF, NAME, OWNER, STAFF, ShopView
 from safecity.rules import ConfiguredRule, Facts, RuleConfig, RuleKind, RuleParams, evidence_by
 
 DOOR = "door"
 DOOR_CODES = ["door_forced", "door_held_open", "door_opened_no_swipe"]
 INTRUSION_CODES = ["intrusion"]
+UNKNOWN = "unknown"  # a swipe by a card neither the owner's nor any staff member's
 
 
 class ShopBreachParams(RuleParams):
@@ -94,9 +102,11 @@ class ShopBreachRule(ConfiguredRule):
         )
         if hits.is_empty():
             return []
-        return self._findings(hits, now)
+        return self._findings(hits, now, _swipers(hits, view))
 
-    def _findings(self, hits: pl.DataFrame, now: datetime) -> list[Finding]:
+    def _findings(
+        self, hits: pl.DataFrame, now: datetime, swipers: dict[int, list[dict[str, Any]]]
+    ) -> list[Finding]:
         about = {
             row["shop_id"]: row
             for row in hits.select(
@@ -113,6 +123,7 @@ class ShopBreachRule(ConfiguredRule):
         for shop_id, items in evidence_by(hits, "shop_id").items():
             shop, what = about[shop_id], seen[shop_id]
             since = shop["armed_changed_at"]
+            swipes = swipers.get(shop_id, [])
             findings.append(
                 Finding(
                     rule=self.name,
@@ -131,12 +142,61 @@ class ShopBreachRule(ConfiguredRule):
                         "armed_by": shop["armed_changed_by"],
                         "codes": what["codes"],
                         "doors": what["devices"],
+                        "swipes": swipes,
+                        "card_holders": sorted({_told(s) for s in swipes}),
+                        "staff": sorted({s["name"] for s in swipes if s["holder"] == STAFF}),
+                        "unknown_cards": sum(s["holder"] == UNKNOWN for s in swipes),
+                        # Every opening a swipe by the owner's or a present staff member's card.
+                        "all_by_known_cards": bool(swipes)
+                        and len(swipes) == len(items)
+                        and all(s["holder"] in (OWNER, STAFF) for s in swipes),
                     },
                     params=self.params_dict,
                     refs=(Ref(SHOP, str(shop_id)), *(Ref(DOOR, d) for d in what["devices"])),
                 )
             )
         return findings
+
+
+def _swipers(hits: pl.DataFrame, view: ShopView) -> dict[int, list[dict[str, Any]]]:
+    """Per shop, whose card each granted swipe was at the swipe's time (hits are few: a look at each)."""
+    swipes = hits.filter(pl.col("kind") == "door_swipe")
+    if swipes.is_empty():
+        return {}
+    shops = swipes["shop_id"].unique().to_list()
+    known: dict[tuple[int, str], list[tuple[Any, ...]]] = defaultdict(list)
+    for shop_id, card, *held in view.cards.filter(pl.col("shop_id").is_in(shops)).iter_rows():
+        known[(shop_id, card)].append(tuple(held))
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    rows = swipes.sort("ts").select("shop_id", "event_id", "subject", "ts").iter_rows()
+    for shop_id, event_id, card, ts in rows:
+        holder, name = _holder(known.get((shop_id, card), []), ts)
+        found[shop_id].append({"event_id": event_id, "holder": holder, "name": name})
+    return found
+
+
+def _holder(held: list[tuple[Any, ...]], ts: datetime) -> tuple[str, str | None]:
+    """The owner, a staff member in post at `ts`, a former one, or unknown; with the name given."""
+    if any(holder == OWNER for holder, *_ in held):
+        return OWNER, None
+    staff = [(name, start, end) for holder, name, start, end in held if holder == STAFF]
+    for name, start, end in staff:
+        if (start is None or start <= ts) and (end is None or ts < end):
+            return STAFF, name
+    former = [name for name, _, end in staff if end is not None and end <= ts]
+    return (FORMER_STAFF, former[-1]) if former else (UNKNOWN, None)
+
+
+def _told(swipe: dict[str, Any]) -> str:
+    """One line for the patrol: whose card opened the door."""
+    holder, name = swipe["holder"], swipe["name"]
+    if holder == STAFF:
+        return f"card of staff member {name} (likely benign: someone forgot to disarm)"
+    if holder == FORMER_STAFF:
+        return f"card of former staff member {name} (removed from the staff)"
+    if holder == OWNER:
+        return "card of the shop's owner"
+    return "card unknown to the shop (neither its owner's nor its staff's)"
 
 
 def _zone_armed(hits: pl.DataFrame, view: ShopView) -> pl.Series:

@@ -1,14 +1,15 @@
-"""API request and response models of shops: registering one, its schedule, its armed state."""
+"""API request and response models of shops: registering one, its schedule, its armed state, its staff."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from safecity.places import shop_hours
 from safecity.places.errors import PlacesError
+from safecity.places.schemas import IdCardIn
 
 HOURS_EXAMPLE = {"mon": ["08:30", "21:00"], "sat": ["10:00", "02:00"]}
 
@@ -88,4 +89,42 @@ class ArmedOut(BaseModel):
     changed: bool = Field(description="False when it was already in that state.")
 
 
-__all__ = ["HOURS_EXAMPLE", "ArmedOut", "ScheduleIn", "ShopIn", "ShopOut"]
+class StaffIn(_In):
+    """Add a staff member to a shop: their card as read (or typed), and until when it opens the doors."""
+
+    card: IdCardIn = Field(
+        description="The staff member's identity card (only `id_number` and `name` needed)."
+    )
+    until: AwareDatetime | None = Field(
+        None, description="When their card stops opening the doors; null: until removed."
+    )
+    via: str = Field(
+        "typed", pattern="^(id_card_reader|typed)$", description="How the card's data was taken."
+    )
+
+    @field_validator("until")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stored in UTC: an offset that takes the time past year 1 or 9999 is refused, not a 500."""
+        try:
+            return None if value is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range") from None
+
+
+class StaffOut(BaseModel):
+    """A staff member as the shop's owner and the officers of its area see them (number masked)."""
+
+    id: int = Field(description="The staff entry's id.")
+    shop_id: int = Field(description="The shop.")
+    name: str = Field(description="The name as the owner gave it.")
+    id_number: str = Field(description="The identity number, masked.")
+    added_by: str = Field(description="Who added them.")
+    added_at: datetime = Field(description="When.")
+    until: datetime | None = Field(
+        description="When their card stops opening the doors (null: until removed)."
+    )
+    removed_at: datetime | None = Field(description="When they were removed (null: still staff).")
+
+
+__all__ = ["HOURS_EXAMPLE", "ArmedOut", "ScheduleIn", "ShopIn", "ShopOut", "StaffIn", "StaffOut"]

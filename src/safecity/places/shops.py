@@ -124,7 +124,7 @@ class Shops:
         """Arm or disarm a shop the caller owns (or reaches); saying it twice changes nothing."""
         now = self._now()
         with transaction(self._sessions) as session:
-            shop = self._shop_for(session, ctx, shop_id)
+            shop = shop_for(session, ctx, shop_id)
             changed = shop.armed != armed
             if changed:
                 shop.armed, shop.armed_changed_at, shop.armed_changed_by = armed, now, ctx.actor
@@ -138,7 +138,7 @@ class Shops:
         """Set a shop's business hours and whether they arm it; takes effect at the next boundary."""
         now = self._now()
         with transaction(self._sessions) as session:
-            shop = self._shop_for(session, ctx, shop_id)
+            shop = shop_for(session, ctx, shop_id)
             shop.business_hours, shop.auto_arm = body.business_hours, body.auto_arm
             _shops_changed(session)
             out = self._out(session, shop, now)
@@ -185,19 +185,6 @@ class Shops:
         shop.armed, shop.armed_changed_at, shop.armed_changed_by = arms, now, by
         return True
 
-    @staticmethod
-    def _shop_for(session: Session, ctx: Context, shop_id: int) -> Shop:
-        """The shop, if the caller owns it (a shop owner) or reaches its community (refused otherwise)."""
-        shop = session.get(Shop, shop_id)
-        if shop is None:
-            raise PlaceNotFound("shop", shop_id)
-        if ctx.role == SHOP_OWNER_ROLE:
-            if ctx.account_id is None or shop.owner_account_id != ctx.account_id:
-                raise AccessDenied("forbidden", f"shop {shop_id} is not yours", field="shop_id")
-        else:
-            ctx.require_area(shop.community_id, what=f"shop {shop_id}")
-        return shop
-
     def _open_now(self, hours: dict[str, Any] | None, now: datetime) -> bool | None:
         try:
             return shop_hours.is_open(shop_hours.parse_hours(hours), now) if hours else None
@@ -225,6 +212,19 @@ class Shops:
         )
 
 
+def shop_for(session: Session, ctx: Context, shop_id: int) -> Shop:
+    """The shop, if the caller owns it (a shop owner) or reaches its community (refused otherwise)."""
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise PlaceNotFound("shop", shop_id)
+    if ctx.role == SHOP_OWNER_ROLE:
+        if ctx.account_id is None or shop.owner_account_id != ctx.account_id:
+            raise AccessDenied("forbidden", f"shop {shop_id} is not yours", field="shop_id")
+    else:
+        ctx.require_area(shop.community_id, what=f"shop {shop_id}")
+    return shop
+
+
 def _shops_changed(session: Session) -> None:
     """Announce, when this transaction commits, that shops' state changed (the rules' facts forget it)."""
     registry_changed(session, SHOPS_GROUP)
@@ -245,4 +245,4 @@ def build_shops(platform: Any) -> Shops:
     )
 
 
-__all__ = ["SCHEDULE", "Shops", "build_shops", "schedule_worker"]
+__all__ = ["SCHEDULE", "SHOP_OWNER_ROLE", "Shops", "build_shops", "schedule_worker", "shop_for"]

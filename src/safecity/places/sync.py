@@ -179,7 +179,7 @@ class WhitelistSync:
         self._publisher = publisher
         if publisher is not None:
             publisher.on_session_lost = self.republish_all
-        self._sweep_s = sweep_s  # visitor passes that ended leave the lists at the next sweep
+        self._sweep_s = sweep_s  # visitor passes and shop staff that ended leave the lists at the next sweep
         self._compounds: set[str] = set()
         self._shops: set[int] = set()
         self._everything = catch_up  # at start: catch up with what changed while we were down
@@ -258,11 +258,15 @@ class WhitelistSync:
                 await asyncio.sleep(1.0)
 
     async def _sweep(self) -> None:
-        """The compounds whose visitor passes ended since the last sweep: their lists shrink."""
+        """The compounds whose visitor passes, and the shops whose staff, ended since the last sweep:
+        their lists shrink."""
         since = self._passes_checked or self._doors.now()
-        ended, self._passes_checked = await asyncio.to_thread(self._doors.passes_ended, since)
+        ended, checked = await asyncio.to_thread(self._doors.passes_ended, since)
+        shops = await asyncio.to_thread(self._doors.staff_ended, since, checked)
+        self._passes_checked = checked
         with self._lock:
             self._compounds.update(ended)
+            self._shops.update(shops)
 
     async def round(self) -> list[Update]:
         """Rebuild what is pending and publish it; returns the updates made."""

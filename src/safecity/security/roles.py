@@ -72,6 +72,7 @@ class Permission(StrEnum):
     VISITS_WORK = "visits.work"  # the community officer's visit list and its outcomes
     VISITORS_REGISTER = "visitors.register"  # visitor passes the doors honour; residents' vehicles
     SHOPS_ARM = "shops.arm"  # arm and disarm one's own shop
+    SHOPS_STAFF = "shops.staff"  # the staff of a shop whose cards open its door (an owner: own shops only)
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
     SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
 
@@ -108,6 +109,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.VISITS_WORK,
         P.VISITORS_REGISTER,
         P.COMMUNITY_WATCH,
+        P.SHOPS_STAFF,
     },
     Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
@@ -156,7 +158,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.LIAISON: frozenset({P.SELF_READ}),
     Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER}),
-    Role.SHOP_OWNER: frozenset({P.SELF_READ, P.SHOPS_ARM}),
+    Role.SHOP_OWNER: frozenset({P.SELF_READ, P.SHOPS_ARM, P.SHOPS_STAFF}),
 }
 
 ROLE_KIND: dict[Role, AccountKind] = {

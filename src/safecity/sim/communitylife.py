@@ -4,7 +4,9 @@ housing warnings).
 
 Routine: residents' cars come home most evenings through their compound's plate camera; a few
 visitors' cars a day enter once each; every shop's owner opens the door with a card swipe a
-little after opening time. Planted, `plants` of each, written to the ground truth with what
+little after opening time, and its staff swipe in later in the morning on six days of seven (and
+some again after lunch), drawn apart from everything else so that the planted incidents are the
+ones of a city without staff. Planted, `plants` of each, written to the ground truth with what
 they are about (the refs the warnings name) and when:
 
 * `community_intrusion`: two intrusion alarms a few seconds apart in a compound's perimeter zone
@@ -84,6 +86,7 @@ def community_life(
             life.shop_breach(shops[2 * n], decoy=False)
             life.shop_breach(shops[2 * n + 1], decoy=True)
         life.unregistered_vehicle()
+    life.staff_at_work(np.random.default_rng(np.random.SeedSequence([seed, 31])))
     return life.result()
 
 
@@ -154,6 +157,29 @@ class _Life:
             hour, minute = (int(x) for x in opens.split(":"))
             ms = self.at(day, hour * 60 + minute + self.rng.uniform(20, 60))
             self.add(("door_swipe", _shop_door(shop), card, "granted", ms, '{"reason":"listed"}'))
+
+    def staff_at_work(self, rng: np.random.Generator) -> None:
+        """Shop staff swipe in 30-150 minutes after opening (the schedule has disarmed the shop), on six
+        days of seven, and half of them again after lunch: ordinary swipes in business hours."""
+        staff = self.housing.get("shop_staff")
+        if staff is None or staff.is_empty():
+            return
+        rows = (
+            staff.join(self.housing["shops"].select(pl.col("id").alias("shop_id"), "opens"), on="shop_id")
+            .join(self.housing["people"].select("person_id", "id_number"), on="person_id")
+            .select("shop_id", "opens", "id_number")
+            .rows()
+        )
+        for day in range(self.days + 1):
+            for shop, opens, card in rows:
+                if rng.random() < 1 / 7:  # a day off
+                    continue
+                hour, minute = (int(x) for x in opens.split(":"))
+                times = [self.at(day, hour * 60 + minute + rng.uniform(30, 150))]
+                if rng.random() < 0.5:
+                    times.append(self.at(day, rng.uniform(13 * 60, 14 * 60)))
+                for ms in times:
+                    self.add(("door_swipe", _shop_door(shop), card, "granted", ms, '{"reason":"listed"}'))
 
     def read(self, compound: str, plate: str, ms: int) -> None:
         self.add(("plate_read", CAMERA_PREFIX + compound, plate, None, ms, None))

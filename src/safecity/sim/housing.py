@@ -1,5 +1,6 @@
 """The city's rental housing, generated as whole columns: compounds, buildings and their door
-controllers, flats, landlords and sub-landlords, tenants with their daily routines, and shops.
+controllers, flats, landlords and sub-landlords, tenants with their daily routines, and shops with
+their staff.
 
 Sizes follow the seed reports: Wenzhou runs 23,671 door systems for about 1.4 million migrant
 tenants (`HOUSING_SCALES["wenzhou"]`); a sub-landlord (二房东) runs about 30 flats; old compounds
@@ -25,6 +26,7 @@ from safecity.sim import names
 from safecity.sim.city import City
 from safecity.sim.grid import Grid
 from safecity.sim.population import id_numbers
+from safecity.sim.shopstaff import shop_staff_of
 
 # Where Wenzhou's migrants come from (county-level codes of Anhui, Jiangxi, Henan, Hubei,
 # Hunan, Guizhou, Sichuan, Chongqing, Yunnan): never a Wenzhou code, so never a bike owner's.
@@ -66,7 +68,17 @@ HOUSING_SCALES: dict[str, HousingScale] = {
     )
 }
 
-TABLES = ("compounds", "buildings", "doors", "flats", "landlords", "people", "tenancies", "shops")
+TABLES = (
+    "compounds",
+    "buildings",
+    "doors",
+    "flats",
+    "landlords",
+    "people",
+    "tenancies",
+    "shops",
+    "shop_staff",
+)
 FOLDER, META_FILE = "housing", "housing.json"
 
 
@@ -118,7 +130,8 @@ def ensure_housing(city: City, *, seed: int) -> Housing:
         found = Housing.open(city)
     except FileNotFoundError:
         return generate_housing(city, seed=seed)
-    if found.meta["seed"] != seed or found.meta["scale"]["name"] != city.scale.name:
+    stale = found.meta["seed"] != seed or found.meta["scale"]["name"] != city.scale.name
+    if stale or set(TABLES) - set(found.counts):  # made before a table was added (shop staff)
         return generate_housing(city, seed=seed)
     return found
 
@@ -175,15 +188,22 @@ def make_housing(city: City, scale: HousingScale, rng: np.random.Generator) -> d
     doors = pl.concat(
         [doors.with_columns(shop_id=pl.lit(None, pl.Int64)).select(shop_doors.columns), shop_doors]
     )
+    # Shop staff are drawn last, so the rest of the city is what it was before shops had staff.
+    everyone = taken | set(people["id_number"])
+    after = int(people["person_id"].max() or 0) + 1  # type: ignore[arg-type]
+    staff_people, shop_staff = shop_staff_of(
+        shops, rng, lambda n: _people(n, 0, 0, after, rng, taken=everyone)
+    )
     return {
         "compounds": compounds,
         "buildings": buildings,
         "doors": doors,
         "flats": flats,
         "landlords": landlords,
-        "people": people,
+        "people": pl.concat([people, staff_people], how="diagonal_relaxed"),
         "tenancies": tenancies.drop("community_id"),
         "shops": shops,
+        "shop_staff": shop_staff,
     }
 
 

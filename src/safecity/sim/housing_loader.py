@@ -128,6 +128,17 @@ def _frames(
             pl.lit(True).alias("auto_arm"),
             pl.lit(False).alias("armed"),
         ),
+        # Staff added a month before the load, by the import (their names as the registry's).
+        "shop_staff": housing.table("shop_staff")
+        .join(housing.table("people").select("person_id", "name"), on="person_id", how="left")
+        .select(
+            "id",
+            "shop_id",
+            "person_id",
+            "name",
+            pl.lit(IMPORTED).alias("added_by"),
+            (at - pl.duration(days=30)).alias("added_at"),
+        ),
         "doors": doors.select("device_id", "compound_id", "building_id", "shop_id", "name"),
     }
     return people, devices, places

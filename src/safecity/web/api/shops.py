@@ -1,6 +1,8 @@
-"""Shop routes: officers register shops of their areas; owners arm, disarm and set the hours of their own.
+"""Shop routes: officers register shops of their areas; owners arm, disarm and set the hours of their own,
+and (with the officers of the area) add and remove the staff whose cards open the shop's door.
 
-The use cases (places/shops.py) decide who may act on which shop and audit every change.
+The use cases (places/shops.py, places/shop_staff.py) decide who may act on which shop and audit
+every change and every read of staff.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from safecity.places.shop_schemas import ArmedOut, ScheduleIn, ShopIn, ShopOut
+from safecity.places.shop_schemas import ArmedOut, ScheduleIn, ShopIn, ShopOut, StaffIn, StaffOut
+from safecity.places.shop_staff import ShopStaffRoster
 from safecity.places.shops import Shops
 from safecity.security import Permission as P
 from safecity.security import Principal
@@ -71,3 +74,44 @@ def set_schedule(
 ) -> ShopOut:
     """Business hours (local time) and whether they arm and disarm the shop."""
     return platform.service(Shops).set_schedule(who.context(), shop_id, body, resource=resource_of(request))
+
+
+@router.get("/shops/{shop_id}/staff", response_model=list[StaffOut], summary="My shop's staff")
+def list_staff(
+    shop_id: RowId,
+    platform: PlatformDep,
+    request: Request,
+    ended: bool = False,
+    who: Principal = need(P.SHOPS_STAFF),
+) -> list[StaffOut]:
+    """Staff whose cards open the shop's doors (`ended=true`: past ones too), numbers masked."""
+    roster = platform.service(ShopStaffRoster)
+    return roster.staff(who.context(), shop_id, ended=ended, resource=resource_of(request))
+
+
+@router.post("/shops/{shop_id}/staff", status_code=201, response_model=StaffOut, summary="Add a staff member")
+def add_staff(
+    shop_id: RowId,
+    body: StaffIn,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.SHOPS_STAFF),
+) -> StaffOut:
+    """Their card (as read, or typed) opens the shop's doors within seconds, until removed or `until`."""
+    roster = platform.service(ShopStaffRoster)
+    return roster.add(who.context(), shop_id, body, resource=resource_of(request))
+
+
+@router.post(
+    "/shops/{shop_id}/staff/{staff_id}/remove", response_model=StaffOut, summary="Remove a staff member"
+)
+def remove_staff(
+    shop_id: RowId,
+    staff_id: RowId,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.SHOPS_STAFF),
+) -> StaffOut:
+    """Their card stops opening the shop's doors within seconds."""
+    roster = platform.service(ShopStaffRoster)
+    return roster.remove(who.context(), shop_id, staff_id, resource=resource_of(request))

@@ -1,4 +1,4 @@
-// My shop (shop owners, phone-sized): armed state, arm and disarm, business hours.
+// My shop (shop owners, phone-sized): armed state, arm and disarm, business hours, staff.
 import { api, h, plainError, timeEl } from './common.js';
 
 const DAYS = [['mon', 'Mon'], ['tue', 'Tue'], ['wed', 'Wed'], ['thu', 'Thu'], ['fri', 'Fri'], ['sat', 'Sat'], ['sun', 'Sun']];
@@ -78,7 +78,84 @@ function card(shop, note, noteClass) {
     h('h3', null, 'Business hours'),
     h('p', { class: 'muted hint' }, 'Local time. A closing time before the opening time is after midnight.'),
     hoursForm(shop, message),
-    h('p', { class: 'muted hint' }, shop.doors.length + ' door controller' + (shop.doors.length === 1 ? '' : 's') + ' fitted.'));
+    h('p', { class: 'muted hint' }, shop.doors.length + ' door controller' + (shop.doors.length === 1 ? '' : 's') + ' fitted.'),
+    staffSection(shop));
+}
+
+// --- staff: their identity cards open the shop's door (they do not arm or disarm) ---------------
+
+// The day the owner picked, as a date in China Standard Time (the shop's clock), not the phone's.
+const CHINA_DAY = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' });
+
+function staffItem(shop, member, refresh, note) {
+  const remove = h('button', { type: 'button', class: 'danger small', 'aria-label': '移除 ' + member.name }, '移除');
+  remove.addEventListener('click', async () => {
+    remove.disabled = true;
+    try {
+      await api('POST', `/api/v1/shops/${shop.id}/staff/${member.id}/remove`);
+      await refresh(`已移除 ${member.name}：其身份证不再能开店门。`, 'success');
+    } catch (err) {
+      remove.disabled = false;
+      note(plainError(err), 'error');
+    }
+  });
+  const until = member.until
+    ? h('span', { class: 'muted staff-until' }, '有效至 ', h('time', { datetime: member.until, title: member.until }, CHINA_DAY.format(new Date(member.until))))
+    : null;
+  return h('li', { class: 'staff-item', dataset: { staffId: String(member.id) } },
+    h('div', { class: 'staff-who' }, h('strong', null, member.name), h('span', { class: 'muted staff-number' }, member.id_number), until),
+    remove);
+}
+
+function staffForm(shop, refresh, note) {
+  const id = (name) => `staff-${shop.id}-${name}`;
+  const field = (name, label, attrs) => h('div', { class: 'field' },
+    h('label', { for: id(name) }, label), h('input', { id: id(name), name, ...attrs }));
+  const form = h('form', { class: 'form staff-form', novalidate: true },
+    field('id_number', '身份证号', { type: 'text', inputmode: 'text', maxlength: '18', autocomplete: 'off', spellcheck: 'false', required: true }),
+    field('name', '姓名', { type: 'text', maxlength: '64', autocomplete: 'off', required: true }),
+    field('until', '截止日期（可选）', { type: 'date' }),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, '添加店员')));
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const day = form.elements.until.value;
+    const body = {
+      card: { id_number: form.elements.id_number.value.trim(), name: form.elements.name.value.trim() },
+      // The card works through the day chosen, China Standard Time (the shop's own clock).
+      until: day ? `${day}T23:59:59+08:00` : null,
+      via: 'typed',
+    };
+    try {
+      const added = await api('POST', `/api/v1/shops/${shop.id}/staff`, body);
+      form.reset();
+      await refresh(`已添加 ${added.name}：几秒内即可刷卡开门。`, 'success');
+    } catch (err) {
+      note(plainError(err), 'error');
+    }
+  });
+  return form;
+}
+
+function staffSection(shop) {
+  const list = h('ul', { class: 'staff-list', 'aria-label': '店员名单' });
+  const message = h('p', { role: 'status', hidden: true });
+  const note = (text, cls) => { message.textContent = text; message.className = cls; message.hidden = !text; };
+  const refresh = async (text, cls) => {
+    try {
+      const staff = await api('GET', `/api/v1/shops/${shop.id}/staff`);
+      list.replaceChildren(...(staff.length
+        ? staff.map((m) => staffItem(shop, m, refresh, note))
+        : [h('li', { class: 'muted staff-empty' }, '暂无店员。')]));
+      note(text || '', cls || '');
+    } catch (err) {
+      note(plainError(err), 'error');
+    }
+  };
+  refresh();
+  return h('section', { class: 'staff', id: `staff-${shop.id}`, 'aria-labelledby': `staff-heading-${shop.id}` },
+    h('h3', { id: `staff-heading-${shop.id}` }, '店员'),
+    h('p', { class: 'muted hint' }, '店员的身份证可以刷卡开店门。布防期间店员刷卡仍会报警，警情会注明是哪位店员。'),
+    list, message, staffForm(shop, refresh, note));
 }
 
 function replaceCard(shop, note, noteClass) {
