@@ -216,3 +216,17 @@ def test_the_default_day_is_the_local_one(platform: Platform) -> None:
     out = figures(platform, Level.COMMUNITY)
     assert out.day.isoformat() == "2026-11-23"
     assert out.total.openings == 0 and out.total.online == 0  # a new local day; every door silent for hours
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31", "1969-12-31"])
+def test_a_day_outside_the_platforms_time_is_refused_by_name(
+    api: TestClient, platform: Platform, day: str
+) -> None:
+    """Found by the API fuzz test: 0001-01-01 was a 500 (its local midnight falls before year 1 in UTC)."""
+    plant(platform)
+    officer = mint(platform.security, Role.COMMUNITY_OFFICER, areas=("C1",))
+
+    answer = api.get("/api/v1/health/devices", params={"day": day}, headers=officer)
+
+    assert answer.status_code == 422, answer.text
+    assert "day" in answer.text

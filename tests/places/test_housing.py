@@ -158,3 +158,16 @@ def test_a_registration_under_a_known_number_never_tells_or_moves_that_person(
 def test_a_landlords_flats_say_where_they_are_by_name(api: TestClient, housing: Housing) -> None:
     [flat] = api.get("/api/v1/my/flats", headers=housing.landlord).json()
     assert (flat["compound_name"], flat["building_name"]) == ("Compound 1", "1号楼")
+
+
+def test_times_past_the_calendar_in_utc_are_refused_by_name(api: TestClient, housing: Housing) -> None:
+    """An offset that takes a time past 9999 or before year 1 in UTC is a 422 naming the field, not a 500."""
+    past_9999, before_1 = "9999-12-31T23:00:00-23:59", "0001-01-01T00:30:00+01:00"
+    for field, value in (("planned_end", past_9999), ("starts_at", before_1)):
+        body = {"card": card(), field: value}
+        answer = api.post(f"/api/v1/flats/{housing.flat_id}/tenants", json=body, headers=housing.landlord)
+        assert answer.status_code == 422, (field, answer.text)
+        assert answer.json()["error"]["field"] == field, answer.text
+    tenancy = register(api, housing.landlord, housing.flat_id).json()["tenant"]["tenancy_id"]
+    out = api.post(f"/api/v1/tenancies/{tenancy}/check-out", json={"at": past_9999}, headers=housing.landlord)
+    assert (out.status_code, out.json()["error"]["field"]) == (422, "at"), out.text

@@ -77,6 +77,8 @@ def test_bad_times_and_numbers_are_refused_naming_the_field(api: TestClient, hou
         (visit(valid_until=_at(days=9)), "valid_until"),
         (visit(id_number=VISITOR[:-1] + "0"), "id_number"),
         (visit(valid_until="tomorrow"), "valid_until"),
+        (visit(valid_until="9999-12-31T23:00:00-23:59"), "valid_until"),  # past year 9999 in UTC: was a 500
+        (visit(valid_from="0001-01-01T00:30:00+01:00"), "valid_from"),  # before year 1 in UTC
         (visit("NOPE"), "compound_id"),
         (visit(flat_id=housing.other_flat_id), "flat_id"),
     ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from pydantic import AfterValidator, AwareDatetime
 
 
 class Clock(Protocol):
@@ -48,6 +50,18 @@ def utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value.isoformat()} has no timezone")
     return value.astimezone(UTC)
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:00-23:59 is a valid time whose UTC is past year 9999: a 422, not a 500.
+        raise ValueError("out of range once converted to UTC (years 1 to 9999)") from None
+
+
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""A time a client gives (in a schema): with its zone, and held as UTC."""
 
 
 class AcceleratedClock:

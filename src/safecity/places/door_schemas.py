@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from safecity.core.clock import UtcTime
 
 DEVICE_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 EVENT_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -56,7 +58,7 @@ class CheckIn(_In):
         description="The swipe's event id, stable across retries: a retry is not recorded twice.",
     )
     card: str = Field(min_length=18, max_length=18, description="The 18-character identity number read.")
-    ts: AwareDatetime = Field(description="When the card was swiped (RFC 3339 with an offset).")
+    ts: UtcTime = Field(description="When the card was swiped (RFC 3339 with an offset).")
 
 
 class CheckOut(BaseModel):

@@ -31,12 +31,14 @@ from safecity.core.audit import AuditEntry, Recorder
 from safecity.core.context import Context
 from safecity.core.kinds import RecordKind
 from safecity.lake import Lake
+from safecity.places.errors import PlacesError
 from safecity.places.health_schemas import TARGET, DraggingDoorOut, HealthOut, HealthRowOut, Level
 from safecity.places.models import Building, Compound, Door, DoorWhitelist, Shop
 from safecity.places.schedule import LOCAL_TZ
 
 DOOR_CONTROLLER = "door_controller"
 UNSWIPED_CODES = ("door_opened_no_swipe", "door_forced")
+FIRST_DAY = date(1970, 1, 1)  # no door reported before; earlier days are an error, not an empty table
 LOOKBACK = timedelta(hours=2)  # how far back an offline door's last record is looked for
 MAX_DRAGGING = 200
 NONE = "-"  # the key of doors with no compound (or no area at that level)
@@ -76,7 +78,10 @@ class DeviceHealth:
         if area_id is not None:
             ctx.require_area(area_id, what=f"area {area_id}")
         now = self._now()
-        day = day or now.astimezone(LOCAL_TZ).date()
+        today = now.astimezone(LOCAL_TZ).date()
+        day = day or today
+        if not FIRST_DAY <= day <= today + timedelta(days=1):
+            raise PlacesError(f"day must be between {FIRST_DAY} and tomorrow ({day} is not)", field="day")
         doors = self._doors(ctx, area_id)
         measured = doors.join(self._day_counts(doors, day), on="device", how="left").join(
             self._heard(doors, now), on="device", how="left"

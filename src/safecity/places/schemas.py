@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from safecity.core.clock import UtcTime
 
 PLACE_ID = r"^[A-Za-z0-9_.:-]{1,32}$"
 
@@ -113,8 +115,8 @@ class TenantIn(_In):
 
     card: IdCardIn = Field(description="The tenant's identity card.")
     phone: str | None = Field(None, pattern=r"^\d{11}$", description="The tenant's mobile number.")
-    starts_at: AwareDatetime | None = Field(None, description="Moving in; default: now.")
-    planned_end: AwareDatetime | None = Field(None, description="Planned end of the tenancy, if known.")
+    starts_at: UtcTime | None = Field(None, description="Moving in; default: now.")
+    planned_end: UtcTime | None = Field(None, description="Planned end of the tenancy, if known.")
     via: str = Field(
         "id_card_reader", pattern="^(id_card_reader|typed)$", description="How the card's data was taken."
     )
@@ -123,7 +125,7 @@ class TenantIn(_In):
 class CheckOutIn(_In):
     """End a tenancy."""
 
-    at: AwareDatetime | None = Field(None, description="When the tenant moved out; default: now.")
+    at: UtcTime | None = Field(None, description="When the tenant moved out; default: now.")
 
 
 class CompoundOut(BaseModel):
@@ -208,10 +210,8 @@ class VisitorPassIn(_In):
         min_length=18, max_length=18, description="The visitor's GB 11643 identity number (their card)."
     )
     name: str = Field(min_length=1, max_length=64, description="The visitor's name, as on the card.")
-    valid_from: AwareDatetime | None = Field(
-        None, description="From when the doors let them in; default: now."
-    )
-    valid_until: AwareDatetime = Field(description="Until when; after valid_from, at most 7 days later.")
+    valid_from: UtcTime | None = Field(None, description="From when the doors let them in; default: now.")
+    valid_until: UtcTime = Field(description="Until when; after valid_from, at most 7 days later.")
 
     @field_validator("id_number")
     @classmethod

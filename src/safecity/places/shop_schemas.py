@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from safecity.core.clock import UtcTime
 from safecity.places import shop_hours
 from safecity.places.errors import PlacesError
 from safecity.places.schemas import IdCardIn
@@ -95,21 +96,12 @@ class StaffIn(_In):
     card: IdCardIn = Field(
         description="The staff member's identity card (only `id_number` and `name` needed)."
     )
-    until: AwareDatetime | None = Field(
+    until: UtcTime | None = Field(
         None, description="When their card stops opening the doors; null: until removed."
     )
     via: str = Field(
         "typed", pattern="^(id_card_reader|typed)$", description="How the card's data was taken."
     )
-
-    @field_validator("until")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        """Stored in UTC: an offset that takes the time past year 1 or 9999 is refused, not a 500."""
-        try:
-            return None if value is None else value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("out of range") from None
 
 
 class StaffOut(BaseModel):

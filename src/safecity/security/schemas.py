@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from safecity.core.clock import UtcTime
 from safecity.security.roles import Role
 
 
@@ -138,8 +139,8 @@ class CaseIn(_In):
     title: str = Field(min_length=3, max_length=200)
     basis: str = Field(min_length=3, max_length=2000, description="Complaint or order number, statement.")
     area_id: str = Field(min_length=1, max_length=32, description="The area the case may ask about.")
-    window_start: AwareDatetime
-    window_end: AwareDatetime
+    window_start: UtcTime
+    window_end: UtcTime
     members: list[str] = Field(default_factory=list, max_length=50)
 
 

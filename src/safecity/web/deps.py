@@ -9,7 +9,9 @@ import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Path, Request
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import BeforeValidator
+
+from safecity.core.clock import UtcTime
 
 if TYPE_CHECKING:
     from safecity.platform import Platform
@@ -42,4 +44,4 @@ def _iso_only(value: Any) -> Any:
     return value
 
 
-IsoTime = Annotated[AwareDatetime, BeforeValidator(_iso_only)]  # a query's time: ISO 8601 with a zone
+IsoTime = Annotated[UtcTime, BeforeValidator(_iso_only)]  # a query's time: ISO 8601 with a zone
