@@ -44,26 +44,24 @@ def test_a_shop_owner_adds_and_removes_staff_on_a_phone(browser: Any, live: Live
     with watched_page(browser, live.base_url, width=390, height=844) as page:
         sign_in(page, live, owner, start="/shop", lands="/shop")
         staff = page.locator(f"#staff-{shop.id}")
-        expect(staff.locator(".staff-empty")).to_have_text("暂无店员。")
+        expect(staff.locator(".staff-empty")).to_have_text("No staff yet.")
 
-        staff.get_by_label("身份证号").fill(STAFF[:17] + ("0" if STAFF[17] != "0" else "1"))
-        staff.get_by_label("姓名").fill("周店员")
-        staff.get_by_role("button", name="添加店员").click()
+        staff.get_by_label("Identity number").fill(STAFF[:17] + ("0" if STAFF[17] != "0" else "1"))
+        staff.get_by_label("Name").fill("周店员")
+        staff.get_by_role("button", name="Add staff member").click()
         expect(staff.get_by_role("status")).to_contain_text("not a valid GB 11643 identity number")
         expect(staff.locator(".staff-item")).to_have_count(0)
 
-        staff.get_by_label("身份证号").fill(STAFF)
-        staff.get_by_label("截止日期（可选）").fill(until.isoformat())
-        staff.get_by_role("button", name="添加店员").click()
-        expect(staff.get_by_role("status")).to_contain_text("已添加 周店员")
+        staff.get_by_label("Identity number").fill(STAFF)
+        staff.get_by_label("Until (optional)").fill(until.isoformat())
+        staff.get_by_role("button", name="Add staff member").click()
+        expect(staff.get_by_role("status")).to_contain_text("Added 周店员")
         item = staff.locator(".staff-item")
         expect(item).to_have_count(1)
         expect(item).to_contain_text("周店员")
         expect(item).to_contain_text(STAFF[-4:])
-        expect(item.locator(".staff-until")).to_have_text(f"有效至 {until.isoformat()}")
-        assert_chinese_renders(
-            page, "店员", "身份证号", "姓名", "截止日期（可选）", "添加店员", "移除", "周店员"
-        )
+        expect(item.locator(".staff-until")).to_have_text(f"until {until.isoformat()}")
+        assert_chinese_renders(page, "店员", "添加店员", "周店员")
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / "shop-staff-phone.png"), full_page=True)
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -71,8 +69,8 @@ def test_a_shop_owner_adds_and_removes_staff_on_a_phone(browser: Any, live: Live
         page.screenshot(path=str(SHOTS / "shop-staff-desk.png"), full_page=True)
         page.set_viewport_size({"width": 390, "height": 844})
 
-        staff.get_by_role("button", name="移除 周店员").click()
-        expect(staff.get_by_role("status")).to_contain_text("已移除 周店员")
+        staff.get_by_role("button", name="Remove 周店员").click()
+        expect(staff.get_by_role("status")).to_contain_text("Removed 周店员")
         expect(staff.locator(".staff-empty")).to_be_visible()
     [member] = live.platform.service(ShopStaffRoster).staff(SYSTEM, shop.id, ended=True, resource="test")
     assert (member.name, member.removed_at is not None) == ("周店员", True)

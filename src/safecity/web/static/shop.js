@@ -88,19 +88,19 @@ function card(shop, note, noteClass) {
 const CHINA_DAY = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit' });
 
 function staffItem(shop, member, refresh, note) {
-  const remove = h('button', { type: 'button', class: 'danger small', 'aria-label': '移除 ' + member.name }, '移除');
+  const remove = h('button', { type: 'button', class: 'danger small', 'aria-label': 'Remove ' + member.name }, 'Remove');
   remove.addEventListener('click', async () => {
     remove.disabled = true;
     try {
       await api('POST', `/api/v1/shops/${shop.id}/staff/${member.id}/remove`);
-      await refresh(`已移除 ${member.name}：其身份证不再能开店门。`, 'success');
+      await refresh(`Removed ${member.name}: their card no longer opens the shop door.`, 'success');
     } catch (err) {
       remove.disabled = false;
       note(plainError(err), 'error');
     }
   });
   const until = member.until
-    ? h('span', { class: 'muted staff-until' }, '有效至 ', h('time', { datetime: member.until, title: member.until }, CHINA_DAY.format(new Date(member.until))))
+    ? h('span', { class: 'muted staff-until' }, 'until ', h('time', { datetime: member.until, title: member.until }, CHINA_DAY.format(new Date(member.until))))
     : null;
   return h('li', { class: 'staff-item', dataset: { staffId: String(member.id) } },
     h('div', { class: 'staff-who' }, h('strong', null, member.name), h('span', { class: 'muted staff-number' }, member.id_number), until),
@@ -112,10 +112,10 @@ function staffForm(shop, refresh, note) {
   const field = (name, label, attrs) => h('div', { class: 'field' },
     h('label', { for: id(name) }, label), h('input', { id: id(name), name, ...attrs }));
   const form = h('form', { class: 'form staff-form', novalidate: true },
-    field('id_number', '身份证号', { type: 'text', inputmode: 'text', maxlength: '18', autocomplete: 'off', spellcheck: 'false', required: true }),
-    field('name', '姓名', { type: 'text', maxlength: '64', autocomplete: 'off', required: true }),
-    field('until', '截止日期（可选）', { type: 'date' }),
-    h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, '添加店员')));
+    field('id_number', 'Identity number', { type: 'text', inputmode: 'text', maxlength: '18', autocomplete: 'off', spellcheck: 'false', required: true }),
+    field('name', 'Name', { type: 'text', maxlength: '64', autocomplete: 'off', required: true }),
+    field('until', 'Until (optional)', { type: 'date' }),
+    h('div', { class: 'buttons' }, h('button', { type: 'submit', class: 'primary' }, 'Add staff member 添加店员')));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const day = form.elements.until.value;
@@ -128,7 +128,7 @@ function staffForm(shop, refresh, note) {
     try {
       const added = await api('POST', `/api/v1/shops/${shop.id}/staff`, body);
       form.reset();
-      await refresh(`已添加 ${added.name}：几秒内即可刷卡开门。`, 'success');
+      await refresh(`Added ${added.name}: their card opens the shop door within seconds.`, 'success');
     } catch (err) {
       note(plainError(err), 'error');
     }
@@ -137,7 +137,7 @@ function staffForm(shop, refresh, note) {
 }
 
 function staffSection(shop) {
-  const list = h('ul', { class: 'staff-list', 'aria-label': '店员名单' });
+  const list = h('ul', { class: 'staff-list', 'aria-label': 'Staff list' });
   const message = h('p', { role: 'status', hidden: true });
   const note = (text, cls) => { message.textContent = text; message.className = cls; message.hidden = !text; };
   const refresh = async (text, cls) => {
@@ -145,7 +145,7 @@ function staffSection(shop) {
       const staff = await api('GET', `/api/v1/shops/${shop.id}/staff`);
       list.replaceChildren(...(staff.length
         ? staff.map((m) => staffItem(shop, m, refresh, note))
-        : [h('li', { class: 'muted staff-empty' }, '暂无店员。')]));
+        : [h('li', { class: 'muted staff-empty' }, 'No staff yet.')]));
       note(text || '', cls || '');
     } catch (err) {
       note(plainError(err), 'error');
@@ -153,8 +153,8 @@ function staffSection(shop) {
   };
   refresh();
   return h('section', { class: 'staff', id: `staff-${shop.id}`, 'aria-labelledby': `staff-heading-${shop.id}` },
-    h('h3', { id: `staff-heading-${shop.id}` }, '店员'),
-    h('p', { class: 'muted hint' }, '店员的身份证可以刷卡开店门。布防期间店员刷卡仍会报警，警情会注明是哪位店员。'),
+    h('h3', { id: `staff-heading-${shop.id}` }, 'Staff 店员'),
+    h('p', { class: 'muted hint' }, 'Staff open the shop door with their identity card. While the shop is armed a staff card still raises the alarm, and the alarm names the staff member.'),
     list, message, staffForm(shop, refresh, note));
 }
 
