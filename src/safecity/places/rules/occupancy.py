@@ -103,8 +103,13 @@ class GroupRentingRule(HousingRule):
         fresh = entered & (days > self._newest - _BITS)  # older than the masks reach: nothing to mark
         at_home = fresh & (building == swipes["home_building_code"].to_numpy())
         rows = swipes["card_row"].to_numpy()
-        bits = np.left_shift(np.uint64(1), (days[at_home] % _BITS).astype(np.uint64))
-        np.bitwise_or.at(self._mask, rows[at_home], bits)
+        home_rows, home_days = rows[at_home], days[at_home]
+        if home_rows.size:
+            # Day by day (a batch holds one or two): a card twice in the batch sets the same bit
+            # twice, which a plain assignment does right; `bitwise_or.at` cost 4 ms a batch.
+            for d in range(int(home_days.min()), int(home_days.max()) + 1):
+                on = home_rows[home_days == d]
+                self._mask[on] |= np.uint64(1) << np.uint64(d % _BITS)
         kept = swipes.select("building_code", "card_h", "building_id", "flat_id", "via", *EVIDENCE_COLUMNS)
         # Kept whole (a selection costs nothing); the entries are picked when a tick prunes.
         newest = swipes["ts"].max()
