@@ -28,6 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import structlog
 from sqlalchemy import insert, select, text
 
 from safecity import registry
@@ -313,6 +314,8 @@ def bench_append(platform: Platform) -> None:
 
 
 def main() -> None:
+    # Stdout is the JSON lines of the result; the platform's log lines go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     """Run the three parts on a fresh embedded platform."""
     root = Path(tempfile.mkdtemp(prefix="safecity-audit-bench-"))
     try:

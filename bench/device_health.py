@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import structlog
 from sqlalchemy import insert
 
 from safecity import registry
@@ -251,6 +252,8 @@ def naive_figures(rows: list[dict[str, object]], door_community: dict[str, str])
 
 
 def main() -> None:
+    # Stdout is the JSON lines of the result; the platform's log lines go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     folder = Path(tempfile.mkdtemp(prefix="bench-health-"))
     try:
         platform = Platform.build(Settings(data_dir=folder), clock=ManualClock(NOW))

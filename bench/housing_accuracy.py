@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import structlog
 
 from safecity import registry
 from safecity.core.clock import ManualClock
@@ -70,6 +71,8 @@ def progress(text: str) -> None:
 
 
 def main() -> None:
+    # Stdout is the JSON lines of the result; the platform's log lines go to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.stderr))
     folder = Path(tempfile.mkdtemp(prefix="safecity-accuracy-"))
     clock = ManualClock(START - timedelta(days=2))
     settings = Settings(data_dir=folder / "data")
