@@ -67,6 +67,19 @@ def _check(frame: bytes) -> str | None:
     return None
 
 
+def _first_valid_frame(buffer: bytearray, offset: int) -> int:
+    """Index of the first start mark at or after `offset` that opens a complete valid frame, or -1."""
+    i = _next_start(buffer, offset)
+    while i >= 0:
+        head = i + header_size(bytes(buffer[i : i + 2]))
+        length = int.from_bytes(buffer[i + 2 : head], "big")
+        end = head + length + len(STOP)
+        if length >= MIN_LENGTH and end <= len(buffer) and _check(bytes(buffer[i:end])) is None:
+            return i
+        i = _next_start(buffer, i + 1)
+    return -1
+
+
 def split(buffer: bytearray) -> list[bytes | BadFrame]:
     """Remove complete frames and undecodable bytes from the front of `buffer`, in order."""
     out: list[bytes | BadFrame] = []
@@ -85,7 +98,16 @@ def split(buffer: bytearray) -> list[bytes | BadFrame]:
             continue
         total = head + length + len(STOP)
         if len(buffer) < total:
-            break  # partial frame: wait for the rest
+            later = _first_valid_frame(buffer, 1)
+            if later < 0:
+                break  # partial frame: wait for the rest
+            # A whole valid frame starts inside the span this one claims: on an ordered stream
+            # this start mark was not a frame's (garbage, or a stop byte 0x78 before 0x7878).
+            out.append(
+                BadFrame(bytes(buffer[:later]), f"length {length}: a valid frame starts at byte {later}")
+            )
+            del buffer[:later]
+            continue
         frame = bytes(buffer[:total])
         reason = _check(frame)
         if reason is None:
