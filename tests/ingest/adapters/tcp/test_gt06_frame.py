@@ -118,9 +118,7 @@ def test_bad_stop_bits_are_a_bad_frame_and_the_next_frame_decodes(
 def test_a_frame_of_an_unknown_type_is_an_unknown_message(
     protocol: int, serial: int, body: bytes, long: bool
 ) -> None:
-    known = {0x01, 0x10, 0x11, 0x12, 0x13, 0x16, 0x18, 0x22, 0x26, 0x27, 0x28, 0x94} | (
-        {0x32} if long else set()
-    )
+    known = {0x01, 0x10, 0x11, 0x12, 0x13, 0x16, 0x18, 0x22, 0x26, 0x28, 0x94} | ({0x32} if long else set())
     if protocol in known:
         return
     frame = gt06_frame.encode(protocol, serial, body, long=long)
@@ -139,3 +137,13 @@ def test_a_long_frame_is_split_by_its_two_byte_length() -> None:
     out, pending = feed(FRAMES["long_94_iccid"] + frame + FRAMES["status_13"], [3, 100, 500])
     assert out == [FRAMES["long_94_iccid"], frame, FRAMES["status_13"]]
     assert not pending
+
+
+def test_the_crc_is_crc16_x25_by_its_catalogue_check_value() -> None:
+    # The CRC catalogue's check value of CRC-16/X-25 over the ASCII digits 1-9.
+    assert gt06_frame.crc_itu(b"123456789") == 0x906E
+
+
+@given(st.binary(max_size=80) | st.builds(lambda b: b"\x78\x78" + b, st.binary(max_size=40)))
+def test_decode_answers_any_bytes_without_raising(raw: bytes) -> None:
+    assert isinstance(CODEC.decode(raw, Session()), Message | BadFrame)

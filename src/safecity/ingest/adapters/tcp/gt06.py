@@ -5,9 +5,15 @@ Owns what a GT06 terminal says and expects, nothing else (no socket, no clock, n
 * framing, CRC-ITU and resynchronisation: `gt06_frame.py`; body fields: `gt06_body.py`;
 * decoded protocol numbers: login 0x01; location 0x10 (GPS only), 0x11 (GPS and a 4G cell),
   0x12, 0x22 (GPS and cell, 0x22 with ACC, upload reason, re-upload flag, mileage); status and
-  heartbeat 0x13; alarm 0x16, 0x26, 0x27 (GPS, cell, terminal status, alarm byte); LBS-only
+  heartbeat 0x13; alarm 0x16, 0x26 (GPS, cell, terminal status, alarm byte: `ALARM` when an
+  alarm is raised, `LOCATION` when both the status bits and the alarm byte say none); LBS-only
   0x18, 0x28 (serving and neighbour cells); long-frame location 0x32 (AZ735) and information
-  0x94 (external voltage, ICCID). Any other number is `UNKNOWN` with its body kept.
+  0x94 (external voltage, ICCID). Any other number is `UNKNOWN` with its body kept (0x27, 0x2D,
+  0x31, 0x37 too: no capture of them from a real terminal was at hand to test a layout against).
+
+A login names the terminal (`Session.terminal`); later messages carry that IMEI as `terminal`.
+A login's own time-zone word is reported (`terminal_utc_offset_minutes`), not applied: the
+registry's `Session.utc_offset_minutes` turns the terminals' local times into UTC.
 
 Replies (the serial echoed, CRC computed), mirroring what terminals get from Traccar's GT06 server:
 
@@ -27,12 +33,11 @@ Replies (the serial echoed, CRC computed), mirroring what terminals get from Tra
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from safecity.ingest.adapters.tcp import gt06_frame
 from safecity.ingest.adapters.tcp.gt06_body import (
-    BodyTooShort,
+    BodyError,
     Cursor,
     alarm_name,
     read_cell,
@@ -49,7 +54,7 @@ GPS_ONLY = 0x10
 GPS_LBS_4G = 0x11
 GPS_LBS = 0x12
 STATUS = 0x13
-ALARM_TYPES = frozenset({0x16, 0x26, 0x27})
+ALARM_TYPES = frozenset({0x16, 0x26})
 LBS_TYPES = frozenset({0x18, 0x28})
 GPS_LBS_EXT = 0x22
 LONG_GPS = 0x32
@@ -78,6 +83,9 @@ class Gt06Protocol:
     def decode(self, frame: bytes, session: Session) -> Message | BadFrame:
         """Decode one complete frame (as `split` returned it) into a Message."""
         head = gt06_frame.header_size(frame)
+        if frame[:2] not in (gt06_frame.SHORT_START, gt06_frame.LONG_START) or len(frame) < head + 7:
+            # `split` never hands over such bytes; a caller that does gets an answer, not an IndexError.
+            return BadFrame(frame, "not a GT06 frame: no start mark or shorter than the minimum")
         protocol = frame[head]
         serial = int.from_bytes(frame[-6:-4], "big")
         body = frame[head + 1 : -6]
@@ -93,7 +101,7 @@ class Gt06Protocol:
             )
         try:
             kind, parts = parse(Cursor(body), session, protocol)
-        except BodyTooShort as exc:
+        except BodyError as exc:
             return BadFrame(frame, f"protocol 0x{protocol:02x}: {exc}")
         if kind is MessageType.LOGIN:
             session.terminal = parts["terminal"]
@@ -127,10 +135,11 @@ class Gt06Protocol:
 
 
 def _bcd_digits(raw: bytes, what: str) -> str:
-    """Packed BCD digits without the leading pad nibble (8 bytes carry a 15-digit IMEI)."""
-    digits = raw.hex()[1:]
+    """Packed BCD digits; 8 bytes carry a 15-digit IMEI after a pad nibble 0, which is dropped."""
+    digits = raw.hex()
+    digits = digits[1:] if digits.startswith("0") else digits
     if not digits.isdigit():
-        raise BodyTooShort(f"{what} {raw.hex()} is not BCD digits")
+        raise BodyError(f"{what} {raw.hex()} is not BCD digits")
     return digits
 
 
@@ -150,20 +159,21 @@ def _login(cur: Cursor, session: Session, protocol: int) -> Body:
 
 def _location(cur: Cursor, session: Session, protocol: int) -> Body:
     """0x10, 0x11, 0x12, 0x22: one fix, and the serving cell where the variant has one."""
-    fix = read_gps(cur, read_time(cur, session.utc_offset_minutes))
+    gps = read_gps(cur, read_time(cur, session.utc_offset_minutes))
     parts: dict[str, Any] = {}
-    if protocol != GPS_ONLY and cur.remaining() >= 8:
-        parts["cell"] = read_cell(cur, wide=protocol == GPS_LBS_4G)
-    extras = dict(fix.extras)
+    wide = protocol == GPS_LBS_4G
+    if protocol != GPS_ONLY and cur.remaining() >= (10 if wide else 8):
+        parts["cell"] = read_cell(cur, wide=wide)
+    extras = gps["extras"]
     if protocol == GPS_LBS_EXT and cur.remaining() >= 3:
         extras["acc_on"] = cur.uint(1) > 0
         parts["upload_mode"] = cur.uint(1)
         extras["reuploaded"] = cur.uint(1) > 0  # sent again from the terminal's memory
         if cur.remaining() >= 4:
-            extras["mileage_m"] = cur.uint(4)
+            extras["mileage_raw"] = cur.uint(4)  # units differ between models: kept as sent
     if cur.remaining():
         parts["extra_hex"] = cur.rest().hex()
-    parts["fixes"] = (replace(fix, extras=extras),)
+    parts["fixes"] = (Fix(**gps),)
     return MessageType.LOCATION, parts
 
 
@@ -184,8 +194,8 @@ def _status(cur: Cursor, session: Session, protocol: int) -> Body:
 
 
 def _alarm(cur: Cursor, session: Session, protocol: int) -> Body:
-    """0x16, 0x26, 0x27: a fix, the cell, the terminal status and the alarm byte."""
-    fix = read_gps(cur, read_time(cur, session.utc_offset_minutes))
+    """0x16, 0x26: a fix, the cell, the terminal status and the alarm byte."""
+    gps = read_gps(cur, read_time(cur, session.utc_offset_minutes))
     parts: dict[str, Any] = {}
     lbs_length = cur.uint(1)  # counts itself: 9 for MCC, MNC, LAC, cell id
     if lbs_length:
@@ -201,7 +211,8 @@ def _alarm(cur: Cursor, session: Session, protocol: int) -> Body:
     if cur.remaining():
         parts["extra_hex"] = cur.rest().hex()
     parts["status"] = status
-    parts["fixes"] = (replace(fix, alarms=tuple(alarms), extras={**fix.extras, "alarm_code": code}),)
+    gps["extras"]["alarm_code"] = code
+    parts["fixes"] = (Fix(**gps, alarms=tuple(alarms)),)
     return (MessageType.ALARM if alarms else MessageType.LOCATION), parts
 
 
@@ -223,7 +234,7 @@ def _long_gps(cur: Cursor, session: Session, protocol: int) -> Body:
     gps_length = cur.uint(1)  # 0: no GPS block at all
     fix: Fix | None = None
     if gps_length:
-        fix = read_gps(cur, ts)
+        fix = Fix(**read_gps(cur, ts))
         cur.take(max(0, gps_length - 12))
     lbs_length = cur.uint(1)
     if lbs_length:
@@ -251,8 +262,8 @@ def _info(cur: Cursor, session: Session, protocol: int) -> Body:
     elif subtype == 0x05:
         parts["status"] = {"door_open": bool(cur.uint(1) & 0x01)}
     elif subtype == 0x0A:
-        parts["imei"] = cur.take(8).hex()[1:]
-        parts["imsi"] = cur.take(8).hex()[1:]
+        parts["imei"] = _bcd_digits(cur.take(8), "IMEI")
+        parts["imsi"] = _bcd_digits(cur.take(8), "IMSI")
         parts["iccid"] = cur.take(10).hex().replace("f", "")  # padded with F nibbles
     if cur.remaining():
         parts["extra_hex"] = cur.rest().hex()

@@ -1,16 +1,17 @@
 """GT06 body fields: date-time, GPS block, cell tower blocks, terminal status, alarm codes.
 
-Readers work on a `Cursor` over a frame's body; reading past its end raises `BodyTooShort`,
-which the codec turns into a `BadFrame` (the body contradicts its own length).
+Readers work on a `Cursor` over a frame's body; reading past its end, or a date that is no
+calendar date, raises `BodyError`, which the codec turns into a `BadFrame`.
 """
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from safecity.ingest.adapters.tcp.protocol import Fix
-
+# The GPS block after the date: satellites, latitude, longitude, speed, course/status word.
+_GPS = struct.Struct(">BIIBH")
 # Coordinates are sent in units of 1/30,000 minute: degrees = value / 30,000 / 60.
 COORD_UNITS_PER_DEGREE = 30_000 * 60
 
@@ -35,8 +36,8 @@ ALARM_CODES: dict[int, str] = {
 STATUS_ALARMS: dict[int, str] = {1: "vibration", 2: "power_cut", 3: "low_battery", 4: "sos", 7: "tamper"}
 
 
-class BodyTooShort(ValueError):
-    """The body ends before a field the protocol number says it carries."""
+class BodyError(ValueError):
+    """The body contradicts its own length or fields (ends too soon, a date that is no date)."""
 
 
 class Cursor:
@@ -50,7 +51,7 @@ class Cursor:
         """The next `n` bytes."""
         end = self.pos + n
         if end > len(self.data):
-            raise BodyTooShort(f"body of {len(self.data)} bytes ends before byte {end}")
+            raise BodyError(f"body of {len(self.data)} bytes ends before byte {end}")
         chunk = self.data[self.pos : end]
         self.pos = end
         return chunk
@@ -58,6 +59,15 @@ class Cursor:
     def uint(self, n: int) -> int:
         """The next `n` bytes as an unsigned big-endian integer."""
         return int.from_bytes(self.take(n), "big")
+
+    def unpack(self, layout: struct.Struct) -> tuple[Any, ...]:
+        """The next fields of a fixed layout, in one call (the hot path of every location)."""
+        end = self.pos + layout.size
+        if end > len(self.data):
+            raise BodyError(f"body of {len(self.data)} bytes ends before byte {end}")
+        values = layout.unpack_from(self.data, self.pos)
+        self.pos = end
+        return values
 
     def rest(self) -> bytes:
         """Everything not read yet."""
@@ -74,31 +84,29 @@ def read_time(cur: Cursor, utc_offset_minutes: int) -> datetime:
     try:
         local = datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=UTC)
     except ValueError as exc:
-        raise BodyTooShort(f"date-time {yy:02d}-{mo:02d}-{dd:02d} {hh:02d}:{mi:02d}:{ss:02d}: {exc}") from exc
+        raise BodyError(f"date-time {yy:02d}-{mo:02d}-{dd:02d} {hh:02d}:{mi:02d}:{ss:02d}: {exc}") from exc
     # The terminal's clock is local time (the registry says its offset): UTC = local - offset.
     return local - timedelta(minutes=utc_offset_minutes)
 
 
-def read_gps(cur: Cursor, ts: datetime) -> Fix:
-    """Satellites byte, lat, lon, speed, course/status word: one Fix at `ts` (alarms added later)."""
-    satellites = cur.uint(1) & 0x0F  # high nibble: the GPS block's length, low: satellites used
-    lat = cur.uint(4) / COORD_UNITS_PER_DEGREE
-    lon = cur.uint(4) / COORD_UNITS_PER_DEGREE
-    speed_kmh = cur.uint(1)
-    flags = cur.uint(2)
+def read_gps(cur: Cursor, ts: datetime) -> dict[str, Any]:
+    """Satellites byte, lat, lon, speed, course/status word: the fields of one Fix at `ts`."""
+    info, lat_units, lon_units, speed_kmh, flags = cur.unpack(_GPS)
+    lat = lat_units / COORD_UNITS_PER_DEGREE
+    lon = lon_units / COORD_UNITS_PER_DEGREE
     extras: dict[str, Any] = {"differential": bool(flags & 0x2000)}
     if flags & 0x4000:  # bit 14 says bit 15 carries ACC (ignition)
         extras["acc_on"] = bool(flags & 0x8000)
-    return Fix(
-        ts=ts,
-        lat=lat if flags & 0x0400 else -lat,  # bit 10 set: north latitude
-        lon=-lon if flags & 0x0800 else lon,  # bit 11 set: west longitude
-        valid=bool(flags & 0x1000),  # bit 12: "GPS positioned"
-        speed_kmh=float(speed_kmh),
-        course=float(flags & 0x03FF),
-        satellites=satellites,
-        extras=extras,
-    )
+    return {
+        "ts": ts,
+        "lat": lat if flags & 0x0400 else -lat,  # bit 10 set: north latitude
+        "lon": -lon if flags & 0x0800 else lon,  # bit 11 set: west longitude
+        "valid": bool(flags & 0x1000),  # bit 12: "GPS positioned"
+        "speed_kmh": float(speed_kmh),
+        "course": float(flags & 0x03FF),
+        "satellites": info & 0x0F,  # high nibble: the GPS block's length, low: satellites used
+        "extras": extras,
+    }
 
 
 def read_mcc_mnc(cur: Cursor, *, wide_mnc: bool = False) -> dict[str, int]:
@@ -160,7 +168,7 @@ def read_towers(cur: Cursor, count: int) -> list[dict[str, int]]:
 
 __all__ = [
     "ALARM_CODES",
-    "BodyTooShort",
+    "BodyError",
     "Cursor",
     "alarm_name",
     "read_cell",
