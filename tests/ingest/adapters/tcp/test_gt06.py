@@ -222,6 +222,7 @@ def test_every_alarm_name_is_one_the_platform_knows() -> None:
         message = decode(name)
         for fix in message.fixes:
             assert set(fix.alarms) <= ALARMS
+        assert set(message.fields.get("alarms", ())) <= ALARMS
 
 
 def test_lbs_0x28_reports_cells_and_no_fix() -> None:
@@ -302,6 +303,7 @@ def test_real_frames_with_bad_framing_are_bad_frames_with_a_reason(name: str, re
     assert isinstance(out[0], BadFrame)
     assert reason in out[0].reason
     assert out[-1] == FRAMES["status_13"]
+    assert b"".join(i.raw for i in out if isinstance(i, BadFrame)) == BAD_FRAMES[name]  # nothing lost
 
 
 def test_a_date_that_is_no_calendar_date_is_a_bad_frame() -> None:

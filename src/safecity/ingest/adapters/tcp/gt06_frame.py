@@ -125,6 +125,11 @@ def split(buffer: bytearray) -> list[bytes | BadFrame]:
         if reason is None:
             out.append(frame)
             del buffer[:total]
+        elif frame[-2:] == STOP and not 0 <= _first_valid_frame(buffer, 1) < total:
+            # Length and stop bits agree, only the CRC is wrong: a frame damaged in transit,
+            # reported whole (one dead letter, not one per start mark its body happens to hold).
+            out.append(BadFrame(frame, f"length {length}: {reason}"))
+            del buffer[:total]
         else:
             # The declared length cannot be trusted: resynchronise on the next start mark.
             _skip_garbage(buffer, out, f"length {length}: {reason}")
