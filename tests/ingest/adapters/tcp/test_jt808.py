@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from safecity.ingest.adapters.tcp.jt808 import Jt808Protocol
-from safecity.ingest.adapters.tcp.jt808_frame import Frame, build_frame, parse_frame
+from safecity.ingest.adapters.tcp.jt808_frame import Frame, build_frame, checksum, parse_frame
 from safecity.ingest.adapters.tcp.protocol import (
     ALARMS,
     BadFrame,
@@ -459,3 +459,39 @@ def test_authentication_2019_carries_code_imei_and_software_version() -> None:
     assert message.fields["auth_code"] == "c0de"
     assert message.fields["imei"] == "861234567890123"
     assert message.fields["software_version"] == "V1.2.3"
+
+
+def test_registration_2019_uses_the_wider_fields() -> None:
+    body = (
+        (33).to_bytes(2, "big")
+        + (100).to_bytes(2, "big")
+        + b"MAKER".ljust(11, b"\x00")
+        + b"MODEL-2019".ljust(30, b"\x00")
+        + b"ID-0001".ljust(30, b"\x00")
+        + bytes([1])
+        + "浙C12345".encode("gbk")
+    )
+    frame = build_frame(0x0100, body, phone="00000000013912344329", serial=7, protocol_version=1)
+
+    message = codec.decode(frame, Session())
+
+    assert isinstance(message, Message)
+    assert message.fields["maker"] == "MAKER"
+    assert message.fields["model"] == "MODEL-2019"
+    assert message.fields["terminal_id"] == "ID-0001"
+    assert message.fields["plate"] == "浙C12345"
+
+
+def test_an_encrypted_body_is_unknown_not_misread() -> None:
+    location = parse_frame(wire("location_sos"))  # no escapes in it: its bytes can be edited in place
+    assert isinstance(location, Frame)
+    payload = bytearray(location.wire[1:-2])
+    payload[2] |= 0x04  # body properties bit 10: RSA
+    frame = b"\x7e" + bytes(payload) + bytes([checksum(bytes(payload))]) + b"\x7e"
+
+    message = codec.decode(frame, Session())
+
+    assert isinstance(message, Message)
+    assert message.type is MessageType.UNKNOWN
+    assert message.fields["encryption"] == 1
+    assert message.fixes == ()

@@ -8,7 +8,8 @@ reassembly of subpackaged messages in the session, and the platform's answers (g
 
 Replies to an outcome:
 
-* `STORED`: 0x8001 result 0 (ok), or 0x8100 result 0 with `session.auth_code`; authentication gets
+* `STORED`: 0x8001 result 0 (ok), or 0x8100 result 0 with `session.auth_code` (result 4 if the server
+  set none: no code is ever invented here); authentication gets
   result 0 only when the code it presented equals `session.auth_code`, else 1.
 * `REFUSED`: registration gets 0x8100 result 4 ("terminal not in the database": the terminal waits
   for a 0x8100, not a 0x8001); an unknown message id gets 0x8001 result 3 ("not supported");
@@ -28,7 +29,7 @@ from safecity.ingest.adapters.tcp.jt808_frame import (
     parse_frame,
     split_frames,
 )
-from safecity.ingest.adapters.tcp.jt808_location import decode_batch, decode_location
+from safecity.ingest.adapters.tcp.jt808_location import STATUS_KEYS, decode_batch, decode_location
 from safecity.ingest.adapters.tcp.protocol import BadFrame, Fix, Message, MessageType, Outcome, Session
 
 TERMINAL_RESPONSE = 0x0001
@@ -134,6 +135,23 @@ def _fields(header: Header) -> dict[str, Any]:
     return {"edition": 2019 if header.is_2019 else 2013, "protocol_version": header.protocol_version}
 
 
+def _decode_body(header: Header, body: bytes, fields: dict[str, Any]) -> list[Fix]:
+    """Decode a body by its message id: fixes returned, everything else added to `fields`."""
+    if header.msg_id == LOCATION:
+        return [decode_location(body)]
+    if header.msg_id == BATCH_LOCATION:
+        fixes, batch = decode_batch(body)
+        fields.update(batch)
+        return fixes
+    if header.msg_id == REGISTER:
+        fields.update(decode_register(body, header))
+    elif header.msg_id == AUTHENTICATE:
+        fields.update(decode_authenticate(body, header))
+    elif header.msg_id == TERMINAL_RESPONSE:
+        fields.update(decode_terminal_response(body))
+    return []
+
+
 def _body_message(frame: Frame, body: bytes, raw: bytes, serials: tuple[int, int]) -> Message | BadFrame:
     """Decode a whole (possibly reassembled) body into a message."""
     header = frame.header
@@ -141,31 +159,28 @@ def _body_message(frame: Frame, body: bytes, raw: bytes, serials: tuple[int, int
     fields = _fields(header)
     if serials[0] != serials[1]:
         fields["serials"] = serials
-    base: dict[str, Any] = {"raw": raw, "serial": header.serial, "terminal": header.phone}
-    base["protocol_id"] = header.msg_id
+    fixes: list[Fix] = []
     if header.encryption:
         # RSA-encrypted bodies need the terminal's key, which the platform does not hold.
+        kind = MessageType.UNKNOWN
         fields["encryption"] = header.encryption
-        return Message(type=MessageType.UNKNOWN, fields=fields, **base)
-    fixes: list[Fix] = []
-    status: dict[str, Any] = {}
-    try:
-        if header.msg_id == LOCATION:
-            fix, status = decode_location(body)
-            fixes.append(fix)
-        elif header.msg_id == BATCH_LOCATION:
-            fixes, batch = decode_batch(body)
-            fields.update(batch)
-            status = {key: fixes[-1].extras[key] for key in ("acc_on", "positioned")} if fixes else {}
-        elif header.msg_id == REGISTER:
-            fields.update(decode_register(body, header))
-        elif header.msg_id == AUTHENTICATE:
-            fields.update(decode_authenticate(body, header))
-        elif header.msg_id == TERMINAL_RESPONSE:
-            fields.update(decode_terminal_response(body))
-    except BodyError as exc:
-        return BadFrame(raw, f"0x{header.msg_id:04x}: {exc}")
-    return Message(type=kind, fixes=tuple(fixes), status=status, fields=fields, **base)
+    else:
+        try:
+            fixes = _decode_body(header, body, fields)
+        except BodyError as exc:
+            return BadFrame(raw, f"0x{header.msg_id:04x}: {exc}")
+    # The connection's status is that of the newest fix (a batch's last report).
+    status = {key: fixes[-1].extras[key] for key in STATUS_KEYS} if fixes else {}
+    return Message(
+        type=kind,
+        raw=raw,
+        serial=header.serial,
+        terminal=header.phone,
+        protocol_id=header.msg_id,
+        fixes=tuple(fixes),
+        status=status,
+        fields=fields,
+    )
 
 
 def _fragment_keys(session: Session) -> list[Any]:

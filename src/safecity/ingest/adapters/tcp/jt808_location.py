@@ -45,6 +45,16 @@ OUT_OF_SERVICE = 1 << 4
 COORDINATES_ENCRYPTED = 1 << 5
 DOOR_LOCKED = 1 << 12
 
+# The status flags each fix carries in its extras (and a message in its status, from its last fix).
+STATUS_KEYS = (
+    "acc_on",
+    "positioned",
+    "out_of_service",
+    "coordinates_encrypted",
+    "door_locked",
+    "status_bits",
+)
+
 
 def bcd_time(raw: bytes) -> datetime:
     """A BCD YYMMDDhhmmss in GMT+8 as UTC (years 2000-2099, the only century the field can say)."""
@@ -111,8 +121,8 @@ def _item(item_id: int, value: bytes, extras: dict[str, Any], areas: list[int]) 
     return None
 
 
-def decode_location(body: bytes) -> tuple[Fix, dict[str, Any]]:
-    """One 0x0200 body as a fix, and the status flags it carried."""
+def decode_location(body: bytes) -> Fix:
+    """One 0x0200 body as a fix (its status flags among the extras, named by STATUS_KEYS)."""
     if len(body) < BASIC_SIZE:
         raise BodyError(f"location body of {len(body)} bytes, the basic information alone is 28")
     alarm = int.from_bytes(body[0:4], "big")
@@ -136,7 +146,7 @@ def decode_location(body: bytes) -> tuple[Fix, dict[str, Any]]:
         count = _item(item_id, body[offset + 2 : offset + 2 + size], extras, areas)
         satellites = count if count is not None else satellites
         offset += 2 + size
-    flags = {
+    extras |= {
         "acc_on": bool(status & ACC_ON),
         "positioned": bool(status & POSITIONED),
         "out_of_service": bool(status & OUT_OF_SERVICE),
@@ -145,8 +155,7 @@ def decode_location(body: bytes) -> tuple[Fix, dict[str, Any]]:
         "status_bits": status,
         "alarm_bits": alarm,
     }
-    extras.update(flags)
-    fix = Fix(
+    return Fix(
         ts=ts,
         lat=-lat if status & SOUTH else lat,
         lon=-lon if status & WEST else lon,
@@ -158,7 +167,6 @@ def decode_location(body: bytes) -> tuple[Fix, dict[str, Any]]:
         alarms=alarm_names(alarm, areas),
         extras=extras,
     )
-    return fix, flags
 
 
 def decode_batch(body: bytes) -> tuple[list[Fix], dict[str, Any]]:
@@ -176,8 +184,7 @@ def decode_batch(body: bytes) -> tuple[list[Fix], dict[str, Any]]:
         end = offset + 2 + size
         if end > len(body):
             raise BodyError(f"report {index + 1} of {size} bytes runs past the body's end")
-        fix, _ = decode_location(body[offset + 2 : end])
-        fixes.append(fix)
+        fixes.append(decode_location(body[offset + 2 : end]))
         offset = end
     if offset != len(body):
         raise BodyError(f"{len(body) - offset} bytes after the {count} reports of the batch")
