@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +20,7 @@ from safecity.ingest.adapters.tcp.jt808_frame import (
     checksum,
     escape,
     parse_frame,
+    unescape,
 )
 from safecity.ingest.adapters.tcp.protocol import BadFrame, Message, MessageType, Session
 
@@ -307,3 +310,12 @@ def test_any_body_of_a_known_id_decodes_or_is_a_bad_frame_never_an_error(
     result = codec.decode(frame, Session())
 
     assert isinstance(result, Message | BadFrame)
+
+
+@given(st.binary(max_size=600))
+def test_escaping_round_trips_and_the_check_code_is_the_xor_of_every_byte(payload: bytes) -> None:
+    escaped = escape(payload)
+
+    assert 0x7E not in escaped
+    assert unescape(escaped) == payload
+    assert checksum(payload) == functools.reduce(operator.xor, payload, 0)

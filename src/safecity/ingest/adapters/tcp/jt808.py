@@ -8,12 +8,14 @@ reassembly of subpackaged messages in the session, and the platform's answers (g
 
 Replies to an outcome:
 
-* `STORED`: 0x8001 result 0 (ok), or 0x8100 result 0 with `session.auth_code` (result 4 if the server
-  set none: no code is ever invented here); authentication gets
-  result 0 only when the code it presented equals `session.auth_code`, else 1.
+* `STORED`: 0x8001 result 0 (ok), or 0x8100 result 0 with `session.auth_code` (result 4 if the
+  server set none: no code is invented here); authentication gets result 0 only when the code it
+  presented equals `session.auth_code`, else 1.
 * `REFUSED`: registration gets 0x8100 result 4 ("terminal not in the database": the terminal waits
   for a 0x8100, not a 0x8001); an unknown message id gets 0x8001 result 3 ("not supported");
   anything else 0x8001 result 1 ("failure").
+* A subpackage piece held for reassembly (an UNKNOWN message with `fields["fragment"]`): 0x8001
+  result 0 unless refused, so the terminal sends the next piece.
 * `FAILED`: nothing, so that the terminal resends.
 """
 
@@ -52,10 +54,10 @@ TYPES = {
     BATCH_LOCATION: MessageType.LOCATION,
 }
 
-# 0x8001 results (JT/T 808-2013 8.2) and the 0x8100 ones used here (8.5).
+# 0x8001 results (JT/T 808-2013 8.2; 2 "wrong message" is not sent: a frame that contradicts itself
+# is a BadFrame, which the contract does not answer) and the 0x8100 ones used here (8.5).
 RESULT_OK = 0
 RESULT_FAILURE = 1
-RESULT_WRONG_MESSAGE = 2
 RESULT_NOT_SUPPORTED = 3
 REGISTER_OK = 0
 REGISTER_TERMINAL_UNKNOWN = 4

@@ -8,6 +8,7 @@ future or a latitude beyond 90 degrees is returned faithfully for the pipeline t
 
 from __future__ import annotations
 
+import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from safecity.ingest.adapters.tcp.jt808_frame import BodyError
 from safecity.ingest.adapters.tcp.protocol import Fix
 
 BASIC_SIZE = 28  # alarm 4, status 4, lat 4, lon 4, altitude 2, speed 2, course 2, time 6
+BASIC = struct.Struct(">IIIIHHH")  # the fields before the time
 
 # Terminal time is Beijing time (GMT+8, JT/T 808-2013 table 23), whatever the registry says.
 TERMINAL_OFFSET = timedelta(hours=8)
@@ -78,8 +80,10 @@ def bcd_time(raw: bytes) -> datetime:
 
 def alarm_names(flags: int, area_directions: list[int]) -> tuple[str, ...]:
     """The platform's names for the set alarm bits, in bit order, each name once."""
+    if not flags:
+        return ()
     names: list[str] = []
-    for bit in range(32):
+    for bit in range(flags.bit_length()):
         if not flags & (1 << bit):
             continue
         if bit in AREA_BITS and area_directions:
@@ -125,13 +129,8 @@ def decode_location(body: bytes) -> Fix:
     """One 0x0200 body as a fix (its status flags among the extras, named by STATUS_KEYS)."""
     if len(body) < BASIC_SIZE:
         raise BodyError(f"location body of {len(body)} bytes, the basic information alone is 28")
-    alarm = int.from_bytes(body[0:4], "big")
-    status = int.from_bytes(body[4:8], "big")
-    lat = int.from_bytes(body[8:12], "big") / 1e6
-    lon = int.from_bytes(body[12:16], "big") / 1e6
-    altitude = int.from_bytes(body[16:18], "big")
-    speed = int.from_bytes(body[18:20], "big") / 10
-    course = int.from_bytes(body[20:22], "big")
+    alarm, status, lat_e6, lon_e6, altitude, speed_dkmh, course = BASIC.unpack_from(body)
+    lat, lon = lat_e6 / 1e6, lon_e6 / 1e6
     ts = bcd_time(body[22:28])
     extras: dict[str, Any] = {}
     areas: list[int] = []
@@ -160,7 +159,7 @@ def decode_location(body: bytes) -> Fix:
         lat=-lat if status & SOUTH else lat,
         lon=-lon if status & WEST else lon,
         valid=bool(status & POSITIONED),
-        speed_kmh=speed,
+        speed_kmh=speed_dkmh / 10,
         course=float(course),
         altitude_m=float(altitude),
         satellites=satellites,
