@@ -173,36 +173,39 @@ def parse_frame(wire: bytes) -> Frame | str:
 def split_frames(buffer: bytearray) -> list[bytes | BadFrame]:
     """Cut every complete frame (checked) and every run of junk off the front of `buffer`."""
     out: list[bytes | BadFrame] = []
-    while buffer:
-        start = buffer.find(MARK)
+    pos = 0  # what is consumed; the buffer is cut once at the end, not once per frame
+    size = len(buffer)
+    while pos < size:
+        start = buffer.find(MARK, pos)
         if start == -1:
-            out.append(BadFrame(bytes(buffer), "bytes without a 0x7e start mark"))
-            buffer.clear()
+            out.append(BadFrame(bytes(buffer[pos:]), "bytes without a 0x7e start mark"))
+            pos = size
             break
-        if start > 0:
-            out.append(BadFrame(bytes(buffer[:start]), "bytes before a 0x7e start mark"))
-            del buffer[:start]
-        end = buffer.find(MARK, 1)
+        if start > pos:
+            out.append(BadFrame(bytes(buffer[pos:start]), "bytes before a 0x7e start mark"))
+            pos = start
+        end = buffer.find(MARK, pos + 1)
         if end == -1:
-            if len(buffer) > MAX_WIRE_FRAME:
+            if size - pos > MAX_WIRE_FRAME:
                 # No frame is this long: drop it rather than let one terminal grow the buffer.
-                out.append(BadFrame(bytes(buffer), f"no 0x7e end mark within {MAX_WIRE_FRAME} bytes"))
-                buffer.clear()
+                out.append(BadFrame(bytes(buffer[pos:]), f"no 0x7e end mark within {MAX_WIRE_FRAME} bytes"))
+                pos = size
             break
-        if end == 1:
+        if end == pos + 1:
             # Two marks in a row: the first closed a frame already reported as bad (see below).
-            del buffer[:1]
+            pos = end
             continue
-        wire = bytes(buffer[: end + 1])
+        wire = bytes(buffer[pos : end + 1])
         checked = parse_frame(wire)
         if isinstance(checked, str):
             # The closing 0x7e of a bad frame may be the start mark of the next good one
             # (junk with a stray 0x7e before it): leave it in the buffer.
             out.append(BadFrame(wire[:-1], checked))
-            del buffer[:end]
+            pos = end
         else:
             out.append(wire)
-            del buffer[: end + 1]
+            pos = end + 1
+    del buffer[:pos]
     return out
 
 
