@@ -216,7 +216,7 @@ def test_subpackages_in_any_order_reassemble_into_the_whole_message(
 
     *held, whole = messages
     assert all(
-        isinstance(m, Message) and m.type is MessageType.UNKNOWN and "fragment" in m.fields for m in held
+        isinstance(m, Message) and m.type is MessageType.FRAGMENT and "fragment" in m.fields for m in held
     )
     assert isinstance(whole, Message)
     assert whole.type is MessageType.LOCATION

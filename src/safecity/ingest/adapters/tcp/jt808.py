@@ -14,7 +14,7 @@ Replies to an outcome:
 * `REFUSED`: registration gets 0x8100 result 4 ("terminal not in the database": the terminal waits
   for a 0x8100, not a 0x8001); an unknown message id gets 0x8001 result 3 ("not supported");
   anything else 0x8001 result 1 ("failure").
-* A subpackage piece held for reassembly (an UNKNOWN message with `fields["fragment"]`): 0x8001
+* A subpackage piece held for reassembly (a FRAGMENT message, `fields["fragment"]`): 0x8001
   result 0 unless refused, so the terminal sends the next piece.
 * `FAILED`: nothing, so that the terminal resends.
 """
@@ -247,7 +247,7 @@ class Jt808Protocol:
         if len(group["pieces"]) < total:
             fields = _fields(header) | {"fragment": {"index": index, "total": total}}
             return Message(
-                type=MessageType.UNKNOWN,
+                type=MessageType.FRAGMENT,
                 raw=frame.wire,
                 serial=header.serial,
                 terminal=header.phone,
@@ -266,7 +266,7 @@ class Jt808Protocol:
         if outcome is Outcome.FAILED or message.type is MessageType.TERMINAL_RESPONSE:
             return []
         serial = message.serial or 0
-        if "fragment" in message.fields:
+        if message.type is MessageType.FRAGMENT:
             # A piece held for reassembly is acknowledged as received unless the terminal is refused.
             result = RESULT_OK if outcome is Outcome.STORED else RESULT_FAILURE
             return [self._general_response(message, session, result)]

@@ -43,6 +43,7 @@ class MessageType(enum.StrEnum):
     LBS = "lbs"  # cell towers only, no satellite fix
     TERMINAL_RESPONSE = "terminal_response"  # JT/T 808 0x0001: the terminal acknowledges us
     LOGOUT = "logout"  # JT/T 808 0x0003
+    FRAGMENT = "fragment"  # a piece of a subpackaged message, held until the rest arrives (no records)
     UNKNOWN = "unknown"  # framed and checked, of a type the codec does not decode
 
 
