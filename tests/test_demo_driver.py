@@ -102,6 +102,7 @@ def test_the_demo_city_has_housing_and_a_landlord_account_who_lets_flats_there(t
     from safecity.driver import seed_demo_accounts
     from safecity.places import Places
     from safecity.places import bulk as places_bulk
+    from safecity.places.shops import Shops
     from safecity.security import accounts
 
     platform = Platform.build(Settings(data_dir=tmp_path))
@@ -119,6 +120,14 @@ def test_the_demo_city_has_housing_and_a_landlord_account_who_lets_flats_there(t
     officer = Context(actor="community", role="community_officer", areas=frozenset(community_areas))
     compounds = {c.id: c for c in platform.service(Places).compounds(officer)}
     assert {f.compound_id for f in flats} & set(compounds)  # a sub-landlord may let elsewhere too
+    # The shopkeeper owns a shop where `community` works, and sees it (and only it) on /shop.
+    assert created["shopkeeper"].reach == "own shop"
+    with platform.session_factory() as session:
+        shopkeeper = accounts.find_account(session, "shopkeeper")
+    mine = platform.service(Shops).shops(
+        Context(actor="shopkeeper", role="shop_owner", account_id=shopkeeper.id)
+    )
+    assert len(mine) == 1 and mine[0].community_id in community_areas
     with platform.session_factory() as session:
         held = places_bulk.counts(session)
     # Smart communities: a panel with two zones and a gate camera per compound, residents' cars.

@@ -25,7 +25,8 @@ class DemoAccount:
     totp: bool  # sets up a one-time code at its first sign-in
 
 
-# One account per kind of user the console serves; reach is "city", "district", "community" or "owner".
+# One account per kind of user the console serves; reach is "city", "district", "community", "owner"
+# (a citizen's own data), "landlord" (the flats of one landlord) or "shop" (one shop's owner).
 DEMO_ACCOUNTS: tuple[tuple[str, Role, str, str], ...] = (
     ("dispatcher", Role.DISPATCHER, "city", "Command Centre"),
     ("patrol", Role.PATROL_OFFICER, "district", "Patrol Unit 1"),
@@ -36,8 +37,11 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, str, str], ...] = (
     ("admin", Role.ADMINISTRATOR, "city", "Information Technology Office"),
     ("guard", Role.GUARD, "community", "Community Security"),
     ("landlord", Role.LANDLORD, "landlord", "-"),
+    ("shopkeeper", Role.SHOP_OWNER, "shop", "-"),
     ("citizen", Role.CITIZEN, "owner", "-"),
 )
+
+REACH_SHOWN = {"city": "whole city", "owner": "own data", "landlord": "own flats", "shop": "own shop"}
 
 
 def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
@@ -52,13 +56,21 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
         community = places_bulk.busiest_community(session) or registry.first_area(session, kind="community")
         owner = registry.first_owner(session)
         for username, role, reach, unit in DEMO_ACCOUNTS:
-            areas = {"district": (district,), "community": (community,)}.get(reach, ())
+            # A shop owner's account is a partner's: it belongs to the shop's community.
+            areas = {"district": (district,), "community": (community,), "shop": (community,)}.get(reach, ())
             landlord = None
             if reach == "landlord":  # acts for the landlord letting the most flats in the community
                 landlord = (
                     places_bulk.busiest_landlord(session, community_id=community) if community else None
                 )
                 if landlord is None:
+                    continue
+            shop = None
+            if reach == "shop":  # acts for the owner of a shop in the community
+                shop = (
+                    places_bulk.first_unclaimed_shop(session, community_id=community) if community else None
+                )
+                if shop is None:
                     continue
             if None in areas or (reach == "owner" and owner is None):
                 continue
@@ -80,9 +92,14 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
             )
             if landlord is not None:
                 places_bulk.give_account(session, landlord_id=landlord, account_id=account.id)
-            shown = {"city": "whole city", "owner": "own data", "landlord": "own flats"}.get(
-                reach, ", ".join(a for a in areas if a)
-            )
+            if shop is not None:
+                places_bulk.give_shop(session, shop_id=shop, account_id=account.id)
+            shown = {
+                "city": "whole city",
+                "owner": "own data",
+                "landlord": "own flats",
+                "shop": "own shop",
+            }.get(reach, ", ".join(a for a in areas if a))
             created.append(DemoAccount(username, role.value, shown, password, account.uses_totp))
     return created
 

@@ -107,6 +107,25 @@ def busiest_landlord(session: Session, *, community_id: str) -> int | None:
     return None if found is None or found[0] is None else int(found[0])
 
 
+def first_unclaimed_shop(session: Session, *, community_id: str) -> int | None:
+    """The first shop of a community whose owner has no account yet (a demo's shopkeeper)."""
+    found = session.scalars(
+        select(Shop.id)
+        .where(Shop.community_id == community_id, Shop.owner_account_id.is_(None))
+        .order_by(Shop.id)
+        .limit(1)
+    ).first()
+    return None if found is None else int(found)
+
+
+def give_shop(session: Session, *, shop_id: int, account_id: int) -> None:
+    """Let a shop's owner act through a shop-owner account."""
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        raise ValueError(f"no shop {shop_id}")
+    shop.owner_account_id = account_id
+
+
 def give_account(session: Session, *, landlord_id: int, account_id: int) -> None:
     """Let a landlord act through a landlord-role account."""
     landlord = session.get(Landlord, landlord_id)
