@@ -96,3 +96,24 @@ def test_the_same_seed_gives_the_same_week(tables: dict[str, pl.DataFrame], life
     assert again.swipes.equals(life.swipes) and again.truth.equals(life.truth)
     other = door_life(tables, start=START, days=7, seed=4, plants=3)
     assert not other.swipes.equals(life.swipes)
+
+
+def test_with_a_focus_the_incidents_at_one_place_and_the_wanted_are_planted_there(
+    tables: dict[str, pl.DataFrame],
+) -> None:
+    """The demo plants them in its community accounts' community (found missing from outside)."""
+    counts = tables["compounds"].group_by("community_id").len().sort("len", descending=True)
+    community = counts["community_id"][0]
+    focus = tables["compounds"].filter(pl.col("community_id") == community)["id"].to_list()
+    doors_there = set(tables["doors"].filter(pl.col("compound_id").is_in(focus))["device_id"].to_list())
+
+    life = door_life(tables, start=START, days=1, seed=5, plants=1, focus=focus)
+
+    truth = {row["rule_kind"]: row["refs"] for row in life.truth.iter_rows(named=True)}
+    [denied_door] = [r.removeprefix("door:") for r in truth["housing_denied_attempts"]]
+    assert denied_door in doors_there
+    unknown_card = truth["housing_unknown_card"][0].removeprefix("card:")
+    tried = set(life.swipes.filter(pl.col("card") == unknown_card)["device"].to_list())
+    assert tried and tried <= doors_there
+    wanted_home = tables["tenancies"].filter(pl.col("person_id").is_in(life.wanted["person_id"].implode()))
+    assert set(wanted_home["compound_id"].to_list()) <= set(focus)

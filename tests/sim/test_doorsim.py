@@ -103,7 +103,7 @@ def test_a_plan_keeps_to_its_day_and_brings_one_incident_of_each_early_kind_to_t
     assert len(timeline.ts_ms) > 100
     assert first <= timeline.ts_ms.min() and timeline.ts_ms.max() < end
     assert (timeline.ts_ms[:-1] <= timeline.ts_ms[1:]).all()
-    life = door_life(still.doors.tables, start=start, days=1, seed=7, plants=1)
+    life = door_life(still.doors.tables, start=start, days=1, seed=7, plants=1, focus=still.doors.focus)
     [stranger] = life.truth.filter(pl.col("rule_kind") == "housing_unknown_card")["refs"][0].to_list()
     now_ms = int(still.clock.now().timestamp() * 1000)
     for card, swipes in ((stranger[5:], 3), (life.wanted["id_number"][0], 1)):

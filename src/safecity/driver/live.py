@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import structlog
 
 from safecity import registry
 from safecity.core.filemode import make_private_dirs, private_file
 from safecity.ingest import Part
 from safecity.places import Doors, Visitors
+from safecity.places import bulk as places_bulk
 from safecity.platform import Platform
 from safecity.registry import Conflict
 from safecity.sim import City, ReportStolen, SimBatch, Simulation
@@ -142,14 +144,20 @@ async def deliver_texts(platform: Platform, stop: asyncio.Event, *, every_s: flo
 def demo_doors(platform: Platform, city: City, *, seed: int) -> DemoDoors:
     """A simulated controller at every door of the city's housing, wired to this platform."""
     housing = ensure_housing(city, seed=seed)
+    tables = {name: housing.table(name) for name in HOUSING_TABLES}
+    # The demo's community accounts work in the busiest community: its incidents are planted there.
+    with platform.session_factory() as session:
+        community = places_bulk.busiest_community(session)
+    focus = tables["compounds"].filter(pl.col("community_id") == community)["id"].to_list()
     return DemoDoors(
-        tables={name: housing.table(name) for name in HOUSING_TABLES},
+        tables=tables,
         doors=platform.service(Doors),
         visitors=platform.service(Visitors),
         sessions=platform.session_factory,
         submit=platform.ingest.submit_parts,
         now=platform.clock.now,
         seed=seed,
+        focus=focus,
     )
 
 

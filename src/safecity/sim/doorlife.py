@@ -24,6 +24,7 @@ step). The same tables, start and seed give the same swipes.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -63,20 +64,31 @@ class DoorLife:
 
 
 def door_life(
-    tables: dict[str, pl.DataFrame], *, start: datetime, days: int, seed: int, plants: int = 2
+    tables: dict[str, pl.DataFrame],
+    *,
+    start: datetime,
+    days: int,
+    seed: int,
+    plants: int = 2,
+    focus: Collection[str] = (),
 ) -> DoorLife:
-    """`days` of swipes from `start` (aware) for housing `tables` (sim.housing), `plants` of each incident."""
+    """`days` of swipes from `start` (aware) for housing `tables` (sim.housing), `plants` of each incident.
+
+    With `focus` (compound ids), the incidents at one building and the watch-listed tenants are
+    planted there (the demo's community accounts see them); incidents across compounds still
+    range over the city.
+    """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 20]))
     t0 = int(start.timestamp() * 1000)
     homes = _homes(tables)
     moved = rng.choice(homes.height, size=min(plants, homes.height), replace=False)
-    wanted = rng.choice(
-        np.setdiff1d(np.arange(homes.height), moved), size=min(plants, homes.height), replace=False
-    )
+    focused = np.flatnonzero(homes["compound_id"].is_in(list(focus)).to_numpy()) if focus else np.array([])
+    candidates = np.setdiff1d(focused if focused.size else np.arange(homes.height), moved)
+    wanted = rng.choice(candidates, size=min(plants, candidates.size), replace=False)
     away = np.zeros(homes.height, dtype=bool)
     away[moved] = True
     routine = _routine(homes.filter(pl.Series(~away)), t0, days, rng)
-    plan = _Plan(tables, homes, rng, t0, days)
+    plan = _Plan(tables, homes, rng, t0, days, focus)
     for _ in range(plants):
         plan.denied_attempts()
         plan.unknown_card()
@@ -190,6 +202,7 @@ class _Plan:
         rng: np.random.Generator,
         t0: int,
         days: int,
+        focus: Collection[str] = (),
     ) -> None:
         self.tables, self.homes, self.rng, self.t0, self.days = tables, homes, rng, t0, days
         self.swipes: list[pl.DataFrame] = []
@@ -199,7 +212,9 @@ class _Plan:
         buildings = homes.group_by("building_id").agg(
             pl.len().alias("n"), pl.first("door"), pl.first("compound_id")
         )
-        self.busy = buildings.sort(["n", "building_id"], descending=[True, False])
+        self.everywhere = buildings.sort(["n", "building_id"], descending=[True, False])
+        there = self.everywhere.filter(pl.col("compound_id").is_in(list(focus)))
+        self.busy = there if there.height >= 3 else self.everywhere  # incidents at one place
 
     @staticmethod
     def _stranger_numbers(rng: np.random.Generator) -> list[str]:
@@ -296,9 +311,9 @@ class _Plan:
         """A card with passes to five compounds entering each of them within one evening."""
         card = next(self._strangers)
         compounds = (
-            self.busy.unique("compound_id", maintain_order=True)
+            self.everywhere.unique("compound_id", maintain_order=True)
             .head(40)
-            .sample(min(5, self.busy["compound_id"].n_unique()), seed=int(self.rng.integers(0, 2**31)))
+            .sample(min(5, self.everywhere["compound_id"].n_unique()), seed=int(self.rng.integers(0, 2**31)))
         )
         day = self._day()
         when = self.at(day, 18 * 60)

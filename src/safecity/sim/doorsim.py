@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import threading
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -116,12 +116,13 @@ class DemoDoors:
         now: Callable[[], datetime],
         seed: int,
         plants: int = 1,
+        focus: Collection[str] = (),
         refresh_s: float = 1.0,
         tick_s: float = 0.25,
     ) -> None:
         self.tables, self._doors, self._visitors = tables, doors, visitors
         self._sessions, self._submit, self._now = sessions, submit, now
-        self._seed, self._plants = seed, plants
+        self._seed, self._plants, self.focus = seed, plants, tuple(focus)
         self._refresh_s, self._tick_s = refresh_s, tick_s
         ids = tables["doors"]["device_id"].to_list()
         self.controllers = {door: DoorController(door) for door in ids}
@@ -224,7 +225,9 @@ class DemoDoors:
 
     def plan(self, start: datetime, number: int) -> _Timeline:
         """A day of door life from `start`: register what it needs, return its swipes in time order."""
-        life = door_life(self.tables, start=start, days=1, seed=self._seed + number, plants=self._plants)
+        life = door_life(
+            self.tables, start=start, days=1, seed=self._seed + number, plants=self._plants, focus=self.focus
+        )
         self._register(life)
         swipes = life.swipes.select("device", "card", pl.col("ts").dt.epoch("ms").alias("ms"))
         begin, end = _ms(start), _ms(start + PLAN)
