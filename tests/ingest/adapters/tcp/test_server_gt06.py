@@ -223,3 +223,12 @@ async def test_an_endless_frame_closes_only_its_connection(server: TrackerServer
     assert await other.receive(10) == ack(0x22, 8)
     await other.close()
     await flood.close()
+
+
+async def test_a_silent_connection_is_closed_after_the_idle_timeout(server: TrackerServer) -> None:
+    server.idle_timeout_s = 0.2
+    idle = await Terminal.connect(server.port)
+    await login(idle)
+
+    assert await idle.is_closed(timeout_s=5.0)
+    await idle.close()
