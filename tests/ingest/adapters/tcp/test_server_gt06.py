@@ -16,7 +16,7 @@ from safecity.core.clock import ManualClock
 from safecity.ingest import IngestPipeline
 from safecity.ingest.adapters.tcp import gt06_frame
 from safecity.ingest.adapters.tcp.gt06 import Gt06Protocol
-from safecity.ingest.adapters.tcp.server import TrackerServer
+from safecity.ingest.adapters.tcp.server import MAX_BAD_FRAMES_BEFORE_LOGIN, TrackerServer
 from safecity.lake import Lake
 from tests.conftest import T0
 from tests.ingest.adapters.tcp.conftest import BAD_FRAMES, FRAMES
@@ -232,3 +232,12 @@ async def test_a_silent_connection_is_closed_after_the_idle_timeout(server: Trac
 
     assert await idle.is_closed(timeout_s=5.0)
     await idle.close()
+
+
+async def test_a_stranger_sending_only_bad_frames_is_disconnected(
+    terminal: Terminal, session_factory: sessionmaker[Session]
+) -> None:
+    await terminal.send(BAD_FRAMES["wrong_crc_12"] * MAX_BAD_FRAMES_BEFORE_LOGIN)
+
+    assert await terminal.is_closed()
+    assert len(dead_letters(session_factory)) == MAX_BAD_FRAMES_BEFORE_LOGIN

@@ -54,6 +54,9 @@ FRAMES = Counter("safecity_tracker_frames", "Tracker frames by protocol and outc
 CONNECTIONS = Gauge("safecity_tracker_connections", "Open tracker connections", ["protocol"])
 
 READ_BYTES = 4096  # one read: a few dozen location frames; small, so idle connections stay cheap
+# A connection that has not logged in and sends this many bad frames is closed: a port scanner or
+# a terminal of another protocol, whose every read would otherwise be a dead letter.
+MAX_BAD_FRAMES_BEFORE_LOGIN = 8
 AUTHENTICATING = frozenset({MessageType.LOGIN, MessageType.REGISTER, MessageType.AUTHENTICATE})
 
 
@@ -64,7 +67,17 @@ class Closing(Exception):
 class Connection:
     """One terminal's connection: its session, buffer and the messages waiting for storage."""
 
-    __slots__ = ("buffer", "last", "peer", "pending", "pending_events", "session", "terminal", "unplaced")
+    __slots__ = (
+        "bad_frames",
+        "buffer",
+        "last",
+        "peer",
+        "pending",
+        "pending_events",
+        "session",
+        "terminal",
+        "unplaced",
+    )
 
     def __init__(self, peer: str) -> None:
         self.peer = peer
@@ -75,6 +88,7 @@ class Connection:
         self.pending: list[Message] = []  # recording messages of this read, not yet submitted
         self.pending_events: list[WireEvent] = []  # their events
         self.unplaced: list[WireEvent] = []  # events at (0, 0), for dead letters
+        self.bad_frames = 0
 
 
 class TrackerServer:
@@ -161,7 +175,8 @@ class TrackerServer:
             finally:
                 await writer.drain()
             if len(conn.buffer) > self.max_buffer_bytes:
-                # No frame of either protocol is this long: a terminal that never ends one is cut off.
+                # A terminal that never ends a frame (or a stream that never frames) is cut off, so
+                # that one connection cannot hold more than this (GT06 long frames stay under 64 KiB).
                 await self._refuse(
                     conn, bytes(conn.buffer), f"no frame ends within {self.max_buffer_bytes} bytes"
                 )
@@ -178,6 +193,10 @@ class TrackerServer:
                 await self._flush(conn, writer)
                 FRAMES.labels(self.codec.name, "bad").inc()
                 await self._refuse(conn, decoded.raw, f"bad {self.codec.name} frame: {decoded.reason}")
+                conn.bad_frames += 1
+                if conn.session.device_id is None and conn.bad_frames >= MAX_BAD_FRAMES_BEFORE_LOGIN:
+                    log.warning("tracker_bad_frames_closed", protocol=self.codec.name, peer=conn.peer)
+                    raise Closing
                 continue
             if decoded.type in RECORDING and self._is_authenticated(conn, decoded):
                 self._gather(conn, decoded)
