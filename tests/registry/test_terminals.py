@@ -6,6 +6,9 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
+from safecity.core.audit import AuditEntry
+from safecity.core.context import Context
+from safecity.core.errors import AccessDenied
 from tests.conftest import T0
 
 IMEI = "864717003283581"
@@ -104,3 +107,45 @@ def test_only_the_last_issued_code_is_valid_and_only_its_hash_is_kept(
     assert entry.auth_code_hash not in (None, first, second)
     assert registry.is_auth_code_valid(second, entry)
     assert not registry.is_auth_code_valid(first, entry)
+
+
+class Entries:
+    """An audit trail in memory."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def record(self, who: Context, entry: AuditEntry) -> int:
+        self.entries.append(entry)
+        return len(self.entries)
+
+
+def test_binding_through_the_use_case_checks_reach_and_is_audited(
+    session_factory: sessionmaker[Session], tracker: str
+) -> None:
+    trail = Entries()
+    use_cases = registry.Registry(
+        session_factory,
+        trail,
+        now=lambda: T0,
+        pseudonymize=lambda values: values,
+        expand=lambda areas: set(areas),
+    )
+    admin = Context(actor="admin", role="admin", city_wide=True)
+    outsider = Context(actor="o", role="officer", areas=frozenset({"C9"}))
+
+    use_cases.bind_terminal(
+        admin, tracker, protocol="gt06", terminal=IMEI, utc_offset_minutes=480, resource="/devices/TRK-0001"
+    )
+    with pytest.raises(AccessDenied):
+        use_cases.bind_terminal(
+            outsider, tracker, protocol="jt808", terminal="013511221122", utc_offset_minutes=0, resource="r"
+        )
+
+    [entry] = trail.entries
+    assert (entry.action, entry.detail) == (
+        "devices.bind_terminal",
+        {"device": tracker, "protocol": "gt06", "terminal": IMEI},
+    )
+    with session_factory() as s:
+        assert registry.get_terminal(s, "jt808", "013511221122") is None
