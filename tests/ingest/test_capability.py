@@ -1,4 +1,4 @@
-"""The ingest capability: the MQTT adapter is a worker it builds when a broker is configured."""
+"""The ingest capability: the MQTT adapter and the tracker servers are workers it builds when configured."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from safecity.core.capabilities import installed
 from safecity.core.worker import Worker
 from safecity.ingest.adapters import DeviceLinks
 from safecity.ingest.adapters.mqtt import MqttAdapter
+from safecity.ingest.adapters.tcp.server import TrackerServer
 from safecity.ingest.capability import CAPABILITY
 from safecity.settings import Settings
 
@@ -47,3 +48,15 @@ def test_the_mqtt_adapter_is_built_from_the_settings(tmp_path: Path) -> None:
     assert adapter.commands_topic("BS-1") == "city/v1/devices/BS-1/commands"
     assert adapter._links is p.device_links
     assert CAPABILITY in installed()
+
+
+def test_a_tracker_server_is_built_for_each_enabled_protocol(tmp_path: Path) -> None:
+    p = platform(tmp_path, jt808_enabled=True, jt808_port=6808, tracker_idle_timeout_s=60)
+    p.session_factory, p.clock = object(), SimpleNamespace(now=lambda: None)
+    assert CAPABILITY.build is not None
+
+    [server] = CAPABILITY.build(p)
+
+    assert isinstance(server, TrackerServer) and isinstance(server, Worker)
+    assert (server.name, server.port, server.idle_timeout_s) == ("jt808-server", 6808, 60)
+    assert server.max_buffer_bytes == 64 * 1024

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Session
 
 from safecity.core.capabilities import Capability
 from safecity.core.worker import Worker
+from safecity.ingest.adapters.tcp.gt06 import Gt06Protocol
+from safecity.ingest.adapters.tcp.jt808 import Jt808Protocol
+from safecity.ingest.adapters.tcp.protocol import DeviceProtocol
+from safecity.ingest.adapters.tcp.server import TrackerServer
 from safecity.ingest.models import BatchStatus, DeadLetter, IngestBatch
 from safecity.ingest.settings import SECTION, IngestSettings
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
@@ -84,12 +88,37 @@ def adapters(platform: Any) -> list[Worker]:
                 links=platform.device_links,
             )
         )
+    found.extend(tracker_servers(platform))
     return found
+
+
+def tracker_servers(platform: Any) -> list[Worker]:
+    """A TCP server per enabled tracker protocol (GT06, JT/T 808), feeding the ingest pipeline."""
+    s = platform.settings.section(IngestSettings)
+    enabled: list[tuple[DeviceProtocol, int]] = []
+    if s.gt06_enabled:
+        enabled.append((Gt06Protocol(), s.gt06_port))
+    if s.jt808_enabled:
+        enabled.append((Jt808Protocol(), s.jt808_port))
+    return [
+        TrackerServer(
+            codec,
+            platform.ingest,
+            platform.session_factory,
+            now=platform.clock.now,
+            host=s.tracker_host,
+            port=port,
+            idle_timeout_s=s.tracker_idle_timeout_s,
+            max_buffer_bytes=s.tracker_max_buffer_bytes,
+        )
+        for codec, port in enabled
+    ]
 
 
 CAPABILITY = Capability(
     name="ingest",
-    summary="Device events in over HTTP, MQTT and replay: validated, deduplicated, stored or dead-lettered.",
+    summary="Device events in over HTTP, MQTT, replay and TCP tracker servers (GT06, JT/T 808): "
+    "validated, deduplicated, stored or dead-lettered.",
     requires=("registry",),
     extensions=(DEAD_LETTERS, LEDGER, SECTION),
     build=adapters,

@@ -1,4 +1,4 @@
-"""Ingest: what devices may send, the memory of accepted ids, and the MQTT subscription."""
+"""Ingest: what devices may send, the memory of accepted ids, the MQTT subscription, the tracker servers."""
 
 from __future__ import annotations
 
@@ -20,6 +20,19 @@ class IngestSettings(Section):
     )
     mqtt_client_id: str = Field(
         "safecity-ingest", description="MQTT client id; its persistent session keeps unacknowledged messages."
+    )
+    gt06_enabled: bool = Field(False, description="Run the GT06 tracker server (TCP).")
+    gt06_port: int = Field(5023, ge=1, le=65535, description="TCP port of the GT06 tracker server.")
+    jt808_enabled: bool = Field(False, description="Run the JT/T 808 vehicle terminal server (TCP).")
+    jt808_port: int = Field(5015, ge=1, le=65535, description="TCP port of the JT/T 808 server.")
+    tracker_host: str = Field(
+        "127.0.0.1", description="Address the tracker servers listen on (0.0.0.0 for terminals outside)."
+    )
+    tracker_idle_timeout_s: int = Field(
+        600, ge=10, description="A tracker connection silent this long is closed (the terminal reconnects)."
+    )
+    tracker_max_buffer_bytes: int = Field(
+        64 * 1024, ge=1024, description="Most unframed bytes held per tracker connection before it is closed."
     )
     h3_resolution: int = Field(9, ge=0, le=15, description="H3 resolution of the cell kept on each record.")
     city_bbox: str = Field(

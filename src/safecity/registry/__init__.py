@@ -40,6 +40,7 @@ from safecity.registry.models import (
     BikeStatus,
     DeviceKind,
     DeviceStatus,
+    TerminalProtocol,
     WatchlistKind,
     WatchStatus,
 )
@@ -56,6 +57,13 @@ from safecity.registry.people import (
     people_numbers,
     set_pseudonyms,
     store_pseudonyms,
+)
+from safecity.registry.terminals import (
+    TerminalEntry,
+    get_terminal,
+    is_auth_code_valid,
+    issue_auth_code,
+    register_terminal,
 )
 from safecity.registry.watchlists import (
     DEFAULT_WATCH_DAYS,
@@ -91,6 +99,8 @@ __all__ = [
     "RegistryChanged",
     "RegistryError",
     "Stolen",
+    "TerminalEntry",
+    "TerminalProtocol",
     "Wanted",
     "WatchStatus",
     "WatchlistKind",
@@ -106,6 +116,9 @@ __all__ = [
     "create_device",
     "device_directory",
     "get_device",
+    "get_terminal",
+    "is_auth_code_valid",
+    "issue_auth_code",
     "entry_facts",
     "find_bikes",
     "first_area",
@@ -125,6 +138,7 @@ __all__ = [
     "people_by_ids",
     "people_numbers",
     "register_bike",
+    "register_terminal",
     "report_stolen",
     "require_bike",
     "require_entry",

@@ -34,6 +34,7 @@ from safecity.registry.gateway import SmsGateway
 from safecity.registry.models import Area, Device, EBike, Person, WatchlistEntry, WatchStatus
 from safecity.registry.people import Pseudonymize, get_person_by_id_number
 from safecity.registry.schemas import AreaOut, BikeOut, DeviceIn, DeviceOut, EntryOut, bike_view, person_view
+from safecity.registry.terminals import register_terminal
 from safecity.registry.watchlists import (
     DEFAULT_WATCH_DAYS,
     close_entry,
@@ -420,6 +421,30 @@ class Registry:
             out = DeviceOut.model_validate(revoke_device(session, device_id=device_id), from_attributes=True)
         self._recorder.record(ctx, AuditEntry("devices.revoke", resource, detail={"device": device_id}))
         return out
+
+    def bind_terminal(
+        self,
+        ctx: Context,
+        device_id: str,
+        *,
+        protocol: str,
+        terminal: str,
+        utc_offset_minutes: int,
+        resource: str,
+    ) -> None:
+        """Bind a GT06 IMEI or JT/T 808 phone number to a tracker in the caller's reach (audited)."""
+        with transaction(self._sessions) as session:
+            self._managed_device(session, ctx, device_id)
+            register_terminal(
+                session,
+                device_id=device_id,
+                protocol=protocol,
+                terminal=terminal,
+                now=self._now(),
+                utc_offset_minutes=utc_offset_minutes,
+            )
+        detail = {"device": device_id, "protocol": protocol, "terminal": terminal}
+        self._recorder.record(ctx, AuditEntry("devices.bind_terminal", resource, status=201, detail=detail))
 
     def devices(self, ctx: Context, *, kind: str | None, area_id: str | None, limit: int) -> list[DeviceOut]:
         """Devices of the caller's areas, filtered by kind and by an area (with what is inside it)."""

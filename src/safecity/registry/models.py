@@ -140,6 +140,29 @@ class Device(Base):
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class TerminalProtocol(StrEnum):
+    """Binary tracker protocols whose terminals log in by their own id (ingest/adapters/tcp)."""
+
+    GT06 = "gt06"  # logs in with its IMEI
+    JT808 = "jt808"  # registers and authenticates with its terminal phone number
+
+
+class DeviceTerminal(Base):
+    """A tracker terminal as its protocol names it (IMEI, phone number), and the device it is."""
+
+    __tablename__ = "device_terminals"
+
+    protocol: Mapped[str] = mapped_column(String(16), primary_key=True)
+    terminal: Mapped[str] = mapped_column(String(32), primary_key=True)  # digits, as the terminal sends
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    # GT06 terminals often send local time without a zone: this turns it into UTC.
+    utc_offset_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    # JT/T 808: sha256 of the authentication code issued at registration (never the code itself).
+    auth_code_hash: Mapped[str | None] = mapped_column(String(64))
+    auth_issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class WatchlistEntry(Base):
     """A listed subject (a stolen bike's tag) and the basis for listing it."""
 

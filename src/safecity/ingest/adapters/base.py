@@ -1,7 +1,7 @@
 """The adapter contract: how records enter from one transport, and how messages go back to devices.
 
-An adapter is one transport's entrance (HTTP, MQTT and replay files today; TCP device servers for
-GT06 and JT/T 808 later). It
+An adapter is one transport's entrance (HTTP, MQTT, replay files, and the TCP device servers for
+GT06 and JT/T 808 in `tcp/server.py`). It
 
 1. authenticates the device its own way (HTTP Basic against the registry, the broker's ACL behind
    an MQTT topic, a terminal's login frame), or is trusted to name devices itself (replay,
@@ -18,7 +18,7 @@ GT06 and JT/T 808 later). It
    added to the platform's `DeviceLinks` while it runs, telling it which devices it heard from.
 
 An adapter that runs in the background is a `core.worker.Worker`, contributed by a capability's
-`build` (the MQTT adapter by `ingest/capability.py`).
+`build` (the MQTT adapter and the tracker servers by `ingest/capability.py`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,166 @@
+"""What a decoded tracker message becomes: the platform's `tracker_fix`, `alarm` and `heartbeat` events.
+
+Pure (no socket, no registry): the server calls `events_of` for an authenticated terminal's
+message and submits the result as one `DecodedPart`.
+
+* Each fix is a `tracker_fix` (subject: the terminal id, as docs/ingest.md asks of a tracker);
+  speed, course, validity, satellites, altitude, the message's status (battery, signal) and the
+  fix's scalar extras go in `attrs` (`value` is a count's, not a speed).
+* Each alarm name on a fix is an `alarm` with `code` the name (protocol.ALARMS), at the fix.
+* A heartbeat or an LBS-only report is a `heartbeat` (the battery, signal and cells in `attrs`),
+  and alarms a heartbeat carries (GT06 0x13) are `alarm`s: neither has a position of its own, so
+  both are placed at the connection's last fix (`attrs.position = "last_fix"`); before any fix
+  there is no position to give and nothing is recorded (a tracker has no registered position,
+  so the pipeline would refuse them all).
+* A fix at exactly (0, 0) is a receiver with no position, not a place in the Gulf of Guinea: its
+  events are returned apart (`unplaced`), to be kept as dead letters rather than stored.
+
+Event ids are deterministic, so a terminal that resends a message after a lost ack is stored
+once: `{protocol}-{terminal}-{serial:04x}-{time in ms, hex}-{index of the fix in the message}`,
+plus `-a{n}` for the n-th alarm of that fix and `-h` for a heartbeat (at most 57 characters
+for a 20-digit JT/T 808 phone number, within the 64 an event id may have).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from safecity.core.record import WireEvent
+from safecity.ingest.adapters.tcp.protocol import Fix, Message, MessageType
+
+FIX = "tracker_fix"
+ALARM = "alarm"
+HEARTBEAT = "heartbeat"
+SCALARS = (str, int, float, bool)
+MAX_TEXT = 128  # a scalar text extra longer than this (a raw item's hex) is left out of attrs
+
+
+@dataclass(slots=True)
+class Position:
+    """The connection's last fix: where heartbeats and LBS reports are placed."""
+
+    lat: float
+    lon: float
+    ts: datetime
+
+
+@dataclass(slots=True)
+class Events:
+    """A message's events: those to submit, and those with no position (dead letters)."""
+
+    placed: list[WireEvent] = field(default_factory=list)
+    unplaced: list[WireEvent] = field(default_factory=list)
+
+
+def epoch_ms(ts: datetime) -> int:
+    """Milliseconds since the epoch of a timezone-aware time."""
+    return int(ts.timestamp() * 1000)
+
+
+def event_id(protocol: str, terminal: str, serial: int | None, ts: datetime, index: int) -> str:
+    """The deterministic id of the index-th fix of a message (see the module docstring)."""
+    return f"{protocol}-{terminal}-{(serial or 0) & 0xFFFF:04x}-{epoch_ms(ts):x}-{index}"
+
+
+def _scalars(values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON scalars of a dict (raw items and nested values are left out of attrs)."""
+    return {
+        k: v
+        for k, v in values.items()
+        if isinstance(v, SCALARS) and not (isinstance(v, str) and len(v) > MAX_TEXT)
+    }
+
+
+def _fix_attrs(fix: Fix, status: dict[str, Any]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {"valid": fix.valid}
+    for key, value in (
+        ("speed_kmh", fix.speed_kmh),
+        ("course", fix.course),
+        ("altitude_m", fix.altitude_m),
+        ("satellites", fix.satellites),
+    ):
+        if value is not None:
+            attrs[key] = value
+    return _scalars(status) | _scalars(fix.extras) | attrs
+
+
+def _is_unplaced(fix: Fix) -> bool:
+    return fix.lat == 0.0 and fix.lon == 0.0
+
+
+def _fix_events(message: Message, protocol: str, terminal: str, out: Events) -> Position | None:
+    """A tracker_fix per fix and an alarm per alarm name; returns the last placed position."""
+    last: Position | None = None
+    for index, fix in enumerate(message.fixes):
+        base = event_id(protocol, terminal, message.serial, fix.ts, index)
+        ms = epoch_ms(fix.ts)
+        attrs = _fix_attrs(fix, message.status)
+        target = out.unplaced if _is_unplaced(fix) else out.placed
+        target.append(
+            WireEvent(id=base, kind=FIX, ts=ms, subject=terminal, lat=fix.lat, lon=fix.lon, attrs=attrs)
+        )
+        for n, name in enumerate(fix.alarms):
+            target.append(
+                WireEvent(
+                    id=f"{base}-a{n}",
+                    kind=ALARM,
+                    ts=ms,
+                    code=name,
+                    lat=fix.lat,
+                    lon=fix.lon,
+                    attrs={"valid": fix.valid},
+                )
+            )
+        if not _is_unplaced(fix):
+            last = Position(fix.lat, fix.lon, fix.ts)
+    return last
+
+
+def _heartbeat_events(
+    message: Message, protocol: str, terminal: str, at: Position | None, now: datetime, out: Events
+) -> None:
+    """A heartbeat (and the alarms it carries) at the last fix; nothing when there is none."""
+    if at is None:
+        return
+    # An LBS report has the terminal's own time; a heartbeat has none, so the server's is used.
+    ts = message.fields.get("ts")
+    ts = ts if isinstance(ts, datetime) else now
+    base = event_id(protocol, terminal, message.serial, ts, 0)
+    ms = epoch_ms(ts)
+    attrs: dict[str, Any] = _scalars(message.status) | {"position": "last_fix", "message": message.type.value}
+    cells = message.fields.get("cells") or ([message.fields["cell"]] if "cell" in message.fields else [])
+    if cells:
+        attrs["cells"] = [_scalars(c) for c in cells if isinstance(c, dict)][:8]
+    out.placed.append(WireEvent(id=f"{base}-h", kind=HEARTBEAT, ts=ms, lat=at.lat, lon=at.lon, attrs=attrs))
+    for n, name in enumerate(message.fields.get("alarms", ())):
+        out.placed.append(
+            WireEvent(
+                id=f"{base}-a{n}",
+                kind=ALARM,
+                ts=ms,
+                code=name,
+                lat=at.lat,
+                lon=at.lon,
+                attrs={"position": "last_fix"},
+            )
+        )
+
+
+def events_of(
+    message: Message, *, protocol: str, terminal: str, last: Position | None, now: datetime
+) -> tuple[Events, Position | None]:
+    """The events of an authenticated terminal's message, and the connection's last fix after it."""
+    out = Events()
+    if message.fixes:
+        placed = _fix_events(message, protocol, terminal, out)
+        return out, placed or last
+    if message.type in (MessageType.HEARTBEAT, MessageType.LBS):
+        _heartbeat_events(message, protocol, terminal, last, now, out)
+    return out, last
+
+
+RECORDING = frozenset({MessageType.LOCATION, MessageType.ALARM, MessageType.LBS, MessageType.HEARTBEAT})
+
+__all__ = ["RECORDING", "Events", "Position", "event_id", "events_of"]
