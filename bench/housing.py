@@ -299,7 +299,10 @@ def naive(frames: RegistryFrames, stream: list[pl.DataFrame]) -> tuple[float, in
 
 
 def main() -> None:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(40),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
     rng = np.random.default_rng(20261122)
     say(f"city: {TENANT_COUNT:,} tenants, {BUILDING_COUNT + COMPOUND_COUNT:,} doors")
     frames, cards, building, compound = city(rng)

@@ -28,6 +28,7 @@ import os
 import secrets
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -282,7 +283,10 @@ async def run() -> None:
 
 
 def main() -> None:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(30),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+    )
     if not Path(MOSQUITTO).exists():
         raise SystemExit(f"{MOSQUITTO} is not installed: this benchmark runs its own broker")
     asyncio.run(run())
