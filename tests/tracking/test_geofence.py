@@ -78,6 +78,27 @@ def test_inside_and_distance_agree_with_shapely_on_concave_polygons(seed: int, v
     np.testing.assert_allclose(np.abs(found.distance_m), to_edge, atol=1e-6)
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=seeds, vertices=st.integers(3, 40), exact_m=st.sampled_from([20.0, 100.0, 300.0]))
+def test_distance_is_exact_near_the_edge_and_a_bound_on_the_right_side_beyond(
+    seed: int, vertices: int, exact_m: float
+) -> None:
+    """The box and raster shortcuts never put a fix on the wrong side or nearer than it is."""
+    rng = np.random.default_rng(seed)
+    ring = star(rng, vertices, size_deg=0.02)
+    zones = SafeZones([[PolygonZone(ring)]], exact_within_m=exact_m)
+    lon, lat = LON + rng.uniform(-0.03, 0.03, 3_000), LAT + rng.uniform(-0.03, 0.03, 3_000)
+    found = zones.distances(*fixes(3_000), lat, lon).distance_m
+    polygon, points = zone_plane(zones, 0, ring), plane(zones, 0, lon, lat)
+    truth = shapely.distance(points, polygon.exterior) * np.where(shapely.within(points, polygon), -1, 1)
+    close = np.abs(truth) < exact_m
+    np.testing.assert_allclose(found[close], truth[close], atol=1e-6)
+    far = ~close
+    assert np.all(np.sign(found[far]) == np.sign(truth[far]))
+    assert np.all(np.abs(found[far]) >= exact_m - 1e-6)
+    assert np.all(np.abs(found[far]) <= np.abs(truth[far]) + 1e-6)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(seed=seeds)
 def test_any_valid_random_polygon_agrees_with_shapely(seed: int) -> None:
@@ -249,6 +270,18 @@ def test_route_distance_matches_shapely_in_a_local_projection(seed: int, points:
     line = shapely.LineString(np.c_[aeqd(LAT, LON, lat, lon)])
     truth = shapely.distance(shapely.points(*aeqd(LAT, LON, flat, flon)), line)
     np.testing.assert_allclose(found, truth, rtol=2e-3, atol=0.5)
+
+
+def test_route_distance_beyond_reach_is_a_lower_bound_when_not_asked_exact() -> None:
+    route = Route(((LON, LAT), (LON + 0.05, LAT)), off_route_m=200)
+    index = RouteIndex([route])
+    north = np.array([0.0, 100, 299, 301, 5_000, 50_000])
+    lat, lon = LAT + north * DEG_PER_M, np.full(len(north), LON + 0.02)
+    exact = index.distances(np.zeros(len(north), dtype=np.int64), lat, lon)
+    bound = index.distances(np.zeros(len(north), dtype=np.int64), lat, lon, exact=False)
+    np.testing.assert_allclose(exact, north, rtol=1e-3, atol=1e-6)
+    assert index.reach_m == 300
+    np.testing.assert_allclose(bound, np.minimum(exact, 300), rtol=1e-9)
 
 
 def test_off_route_jitter_raises_one_warning_and_one_return() -> None:

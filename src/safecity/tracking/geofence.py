@@ -6,7 +6,12 @@ which the hysteresis needs to tell a fix jittering on the edge from a real depar
 measured from their centre; polygons by a vectorised even-odd crossing test and the distance to
 their nearest edge, in each zone's own local plane (`plane`). A polygon's bounding box, widened by
 `exact_within_m`, keeps most fixes away from the per-edge work: beyond it the distance to the box is
-returned, a lower bound of the true one. With several zones the wearer's distance is the smallest
+returned, a lower bound of the true one. Inside the box, a 16 x 16 raster per polygon, classified
+when the zones are compiled, answers for cells lying wholly more than `exact_within_m` inside or
+outside (the distance is then given as that many metres, a bound); only fixes in cells near an
+edge take the per-edge pass. The distance is therefore exact whenever it is within
+`exact_within_m` of the edge, and otherwise at least that, on the right side: all the hysteresis
+needs, as long as its margins are smaller. With several zones the wearer's distance is the smallest
 (exact outside all zones; inside, the depth in the deepest zone, a lower bound of the depth in their
 union). Polygons are validated with shapely; the hot path is NumPy only.
 """
@@ -24,7 +29,7 @@ from numpy.typing import NDArray
 from shapely.validation import explain_validity
 
 from safecity.tracking.errors import InvalidGeometry
-from safecity.tracking.hysteresis import Hysteresis, Transitions
+from safecity.tracking.hysteresis import Hysteresis, Transitions, by_subject_then_time
 from safecity.tracking.plane import (
     M_PER_DEG,
     Floats,
@@ -39,7 +44,9 @@ DAY_MIN = 24 * 60
 CHINA_UTC_OFFSET_MIN = 8 * 60  # China Standard Time all year: no daylight saving, a fixed offset is exact
 _CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
 _EDGE_BUCKET = 8  # polygons are padded to a multiple of 8 edges, so one NumPy pass serves a bucket
-_PAIRS_PER_CHUNK = 32_768  # (fix, polygon) pairs per pass: bounds the (pairs x edges) temporaries
+_RASTER = 16  # cells per side of a polygon's box (32 was no faster and took 4x as long to compile)
+_DEEP_IN, _EDGE, _FAR_OUT = -1, 0, 1
+_PAIRS_PER_CHUNK = 8_192  # (fix, polygon) pairs per pass: bounds the (pairs x edges) temporaries
 
 Ints = NDArray[np.int64]
 
@@ -150,14 +157,14 @@ class ZoneDistances:
 
 @dataclass(slots=True)
 class _Polygons:
-    """Polygons of one edge-count bucket, padded with zero-length edges at their last vertex."""
+    """Polygons of one edge-count bucket, padded with zero-length edges at their last vertex.
 
-    x1: Floats
-    y1: Floats
-    dx: Floats
-    dy: Floats
-    inv_len2: Floats
-    dx_per_dy: Floats  # where an edge crosses a horizontal line, relative to its start; 0 if flat
+    `edges[polygon]` holds six rows of `edges_per_polygon` values: x1, y1, dx, dy, 1/|d|^2 and
+    dx/dy (where the edge crosses a horizontal line, relative to its start; 0 for a flat edge),
+    one block per polygon so a batch gathers its polygons in one pass over memory.
+    """
+
+    edges: Floats
     zones: list[int] = field(default_factory=list)
 
 
@@ -169,7 +176,7 @@ class SafeZones:
         zones_by_subject: Sequence[Sequence[Zone]],
         *,
         utc_offset_min: int = CHINA_UTC_OFFSET_MIN,
-        exact_within_m: float = 1_000.0,
+        exact_within_m: float = 100.0,
     ) -> None:
         zones = [z for subject in zones_by_subject for z in subject]
         counts = np.array([len(s) for s in zones_by_subject], dtype=np.int64)
@@ -203,6 +210,33 @@ class SafeZones:
             rings.setdefault(edges, []).append((k, x, y))
         self.kx = np.asarray(east_scale(self.lat0))
         self.buckets = [self._bucket(edges, members, b) for b, (edges, members) in enumerate(rings.items())]
+        self.raster = np.zeros((n, _RASTER, _RASTER), dtype=np.int8)
+        for polygons in self.buckets:
+            self._classify(polygons)
+
+    def _classify(self, polygons: _Polygons) -> None:
+        """Mark the raster cells of a bucket's polygons that lie wholly far inside or far outside."""
+        zone = np.asarray(polygons.zones, dtype=np.int64)
+        xmin, xmax, ymin, ymax = self.box[:, zone]
+        step_x, step_y = (xmax - xmin) / _RASTER, (ymax - ymin) / _RASTER
+        centre = np.arange(_RASTER) + 0.5
+        cx = xmin[:, None, None] + step_x[:, None, None] * centre[None, None, :]
+        cy = ymin[:, None, None] + step_y[:, None, None] * centre[None, :, None]
+        cx, cy = np.broadcast_arrays(cx, cy)
+        slot = np.repeat(self.slot[zone], _RASTER * _RASTER)
+        signed = np.concatenate(
+            [
+                _edge_pass(
+                    polygons,
+                    slot[i : i + _PAIRS_PER_CHUNK],
+                    *(a.ravel()[i : i + _PAIRS_PER_CHUNK] for a in (cx, cy)),
+                )
+                for i in range(0, len(slot), _PAIRS_PER_CHUNK)
+            ]
+        ).reshape(len(zone), _RASTER, _RASTER)
+        # A point of the cell is at most half its diagonal from the centre: the class holds for all.
+        sure = self.exact_within_m + np.hypot(step_x, step_y)[:, None, None] / 2
+        self.raster[zone] = np.where(signed < -sure, _DEEP_IN, np.where(signed > sure, _FAR_OUT, _EDGE))
 
     def _bucket(self, edges: int, members: list[tuple[int, Floats, Floats]], b: int) -> _Polygons:
         x1 = np.empty((len(members), edges))
@@ -219,7 +253,8 @@ class SafeZones:
         dx, dy = x2 - x1, y2 - y1
         dx_per_dy = np.zeros_like(dx)
         np.divide(dx, dy, out=dx_per_dy, where=dy != 0)
-        return _Polygons(x1, y1, dx, dy, inverse_length2(dx, dy), dx_per_dy, [k for k, _, _ in members])
+        edges_table = np.stack([x1, y1, dx, dy, inverse_length2(dx, dy), dx_per_dy], axis=1)
+        return _Polygons(edges_table, [k for k, _, _ in members])
 
     def distances(self, subject: Ints, ts_ms: Ints, lat: Floats, lon: Floats) -> ZoneDistances:
         """Signed distance of each fix to its subject's zones in force at the fix's local time."""
@@ -238,12 +273,16 @@ class SafeZones:
         return ZoneDistances(best, np.isfinite(best))
 
     def _polygon_distance(self, zone: Ints, x: Floats, y: Floats) -> Floats:
-        """Signed distance to polygons: exact near their box, the distance to the box beyond."""
+        """Signed distance to polygons: exact near their edges, a bound (box, raster) further away."""
         xmin, xmax, ymin, ymax = self.box[:, zone]
         out_x = np.maximum(np.maximum(xmin - x, x - xmax), 0.0)
         out_y = np.maximum(np.maximum(ymin - y, y - ymax), 0.0)
         signed = np.hypot(out_x, out_y)
-        near = signed <= self.exact_within_m
+        col = np.clip(((x - xmin) * _RASTER / (xmax - xmin)).astype(np.int64), 0, _RASTER - 1)
+        row = np.clip(((y - ymin) * _RASTER / (ymax - ymin)).astype(np.int64), 0, _RASTER - 1)
+        known = np.where(signed > 0, _EDGE, self.raster[zone, row, col])  # the raster covers the box only
+        signed = np.where(known == _EDGE, signed, known.astype(np.float64) * self.exact_within_m)
+        near = (known == _EDGE) & (signed <= self.exact_within_m)
         bucket = self.bucket[zone]
         for b, polygons in enumerate(self.buckets):
             rows = np.flatnonzero(near & (bucket == b))
@@ -255,14 +294,14 @@ class SafeZones:
 
 def _edge_pass(polygons: _Polygons, slot: Ints, px: Floats, py: Floats) -> Floats:
     """Even-odd crossing test and nearest-edge distance of points against their polygons' edges."""
-    ux = px[:, None] - polygons.x1[slot]
-    uy = py[:, None] - polygons.y1[slot]
-    dx, dy = polygons.dx[slot], polygons.dy[slot]
-    distance = np.sqrt(segment_distance2(ux, uy, dx, dy, polygons.inv_len2[slot]).min(axis=1))
+    x1, y1, dx, dy, inv_len2, dx_per_dy = polygons.edges[slot].transpose(1, 0, 2)
+    ux = px[:, None] - x1
+    uy = py[:, None] - y1
+    distance = np.sqrt(segment_distance2(ux, uy, dx, dy, inv_len2).min(axis=1))
     # An edge crosses the horizontal through the point when its ends lie on either side of it
     # (half-open, so a vertex on the line counts once); it counts if the crossing is to the right.
     spans = (uy < 0) != (uy < dy)
-    crossings = np.count_nonzero(spans & (ux < uy * polygons.dx_per_dy[slot]), axis=1)
+    crossings = np.count_nonzero(spans & (ux < uy * dx_per_dy), axis=1)
     return np.where(crossings % 2 == 1, -distance, distance)
 
 
@@ -277,6 +316,8 @@ class SafeZoneWatch:
         enter_margin_m: float = 20.0,
         exit_after_fixes: int | None = 3,
     ) -> None:
+        if max(exit_margin_m, enter_margin_m) >= zones.exact_within_m:
+            raise ValueError("hysteresis margins must be smaller than the zones' exact_within_m")
         self.zones = zones
         self.hysteresis = Hysteresis(
             zones.subjects,
@@ -287,5 +328,9 @@ class SafeZoneWatch:
 
     def step(self, subject: Ints, ts_ms: Ints, lat: Floats, lon: Floats) -> Transitions:
         """Judge a batch of fixes: the exits and returns it causes (fixes with no zone in force skip)."""
-        found = self.zones.distances(subject, ts_ms, lat, lon)
-        return self.hysteresis.step(subject, ts_ms, found.distance_m, found.watched)
+        # Sorted by wearer, a batch reads each wearer's zones from one place in memory (and the
+        # hysteresis finds it sorted already): a third faster than in arrival order.
+        order = by_subject_then_time(subject, ts_ms)
+        subject, ts_ms = subject[order], ts_ms[order]
+        found = self.zones.distances(subject, ts_ms, lat[order], lon[order])
+        return self.hysteresis.step(subject, ts_ms, found.distance_m, found.watched).renumbered(order)

@@ -5,7 +5,9 @@ fix is to the nearest segment. A grid per route keeps long routes fast: each cel
 segments whose bounding box, widened by `reach_m`, touches it, so any segment within `reach_m`
 of a point in the cell is listed. A fix whose nearest listed segment is within `reach_m` has its
 exact distance from that short list; the rest (off the grid, or further than `reach_m`: already
-well off route) are measured against every segment of their route, which is rare and exact.
+well off route) are measured against every segment of their route, exact but slow for long
+routes, or, where only "further than `reach_m`" matters (`exact=False`, as the off-route watch
+asks), reported as `reach_m`, a lower bound.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from safecity.tracking.errors import InvalidGeometry
-from safecity.tracking.hysteresis import Hysteresis, Transitions
+from safecity.tracking.hysteresis import Hysteresis, Transitions, by_subject_then_time
 from safecity.tracking.plane import (
     M_PER_DEG,
     Floats,
@@ -67,9 +69,10 @@ class RouteIndex:
     def __init__(self, routes: Sequence[Route], *, reach_m: float | None = None) -> None:
         self.routes = len(routes)
         self.off_route_m = np.array([r.off_route_m for r in routes], dtype=np.float64)
-        # Exact up to twice the widest allowed distance: covers any sensible hysteresis margin.
+        # The grid answers exactly up to half again the widest allowed distance: past any sensible
+        # exit margin. A wider reach lists more candidate segments per cell (quadratically).
         widest = float(self.off_route_m.max(initial=0.0))
-        self.reach_m = reach_m if reach_m is not None else 2 * widest
+        self.reach_m = reach_m if reach_m is not None else 1.5 * widest
         self.lat0 = np.empty(self.routes)
         self.lon0 = np.empty(self.routes)
         xs, ys = [], []
@@ -87,7 +90,24 @@ class RouteIndex:
         self.dx = np.concatenate([np.diff(x) for x in xs]) if xs else np.zeros(0)
         self.dy = np.concatenate([np.diff(y) for y in ys]) if ys else np.zeros(0)
         self.inv_len2 = inverse_length2(self.dx, self.dy)
+        # One row per segment, so a batch gathers its candidates in one pass over memory, not five.
+        self.table = np.stack([self.x1, self.y1, self.dx, self.dy, self.inv_len2], axis=1)
         self._grid(xs, ys)
+        # Each route's plane and grid in one row: a batch gathers them in one pass.
+        self._frames = np.stack(
+            [
+                self.lon0,
+                self.kx,
+                self.lat0,
+                self.gx0,
+                self.gy0,
+                self.cell_m,
+                self.nx,
+                self.ny,
+                self.cell_base[:-1],
+            ],
+            axis=1,
+        )
 
     def _grid(self, xs: list[Floats], ys: list[Floats]) -> None:
         """Cells per route and, per cell, the segments that may be within `reach_m` of it."""
@@ -126,21 +146,24 @@ class RouteIndex:
             np.int64
         )
 
-    def distances(self, route: Ints, lat: Floats, lon: Floats) -> Floats:
-        """Distance in metres from each fix to the nearest segment of its route."""
-        x = (lon - self.lon0[route]) * self.kx[route]
-        y = (lat - self.lat0[route]) * M_PER_DEG
-        cx = np.floor((x - self.gx0[route]) / self.cell_m[route]).astype(np.int64)
-        cy = np.floor((y - self.gy0[route]) / self.cell_m[route]).astype(np.int64)
-        on_grid = (cx >= 0) & (cx < self.nx[route]) & (cy >= 0) & (cy < self.ny[route])
-        cell = np.where(on_grid, self.cell_base[route] + cy * self.nx[route] + cx, 0)
+    def distances(self, route: Ints, lat: Floats, lon: Floats, *, exact: bool = True) -> Floats:
+        """Metres from each fix to its route's nearest segment (not `exact`: `reach_m` if further)."""
+        lon0, kx, lat0, gx0, gy0, cell_m, nx, ny, base = self._frames[route].T
+        x = (lon - lon0) * kx
+        y = (lat - lat0) * M_PER_DEG
+        cx = np.floor((x - gx0) / cell_m)
+        cy = np.floor((y - gy0) / cell_m)
+        on_grid = (cx >= 0) & (cx < nx) & (cy >= 0) & (cy < ny)
+        cell = np.where(on_grid, base + cy * nx + cx, 0).astype(np.int64)
         begin = self.cell_ptr[cell]
         count = np.where(on_grid, self.cell_ptr[cell + 1] - begin, 0)
         fix, k = expand(count)
         seg = self.candidates[begin[fix] + k]
         distance = np.sqrt(group_min(self._d2(seg, x[fix], y[fix]), fix, len(route)))
         far = np.flatnonzero(distance > self.reach_m)
-        if len(far):
+        if not exact:
+            distance[far] = self.reach_m
+        elif len(far):
             distance[far] = self._exhaustive(route[far], x[far], y[far])
         return distance
 
@@ -174,6 +197,10 @@ class RouteWatch:
         enter_margin_m: float = 50.0,
         exit_after_fixes: int | None = 3,
     ) -> None:
+        if index.reach_m < float(index.off_route_m.max(initial=0.0)) + exit_margin_m:
+            raise ValueError(
+                "the route index must reach past the widest off-route distance plus the exit margin"
+            )
         self.index = index
         self.hysteresis = Hysteresis(
             vehicles,
@@ -184,5 +211,11 @@ class RouteWatch:
 
     def step(self, vehicle: Ints, route: Ints, ts_ms: Ints, lat: Floats, lon: Floats) -> Transitions:
         """Judge a batch of fixes on their routes; `went_out` marks leaving the route."""
-        beyond = self.index.distances(route, lat, lon) - self.index.off_route_m[route]
-        return self.hysteresis.step(vehicle, ts_ms, beyond)
+        # Sorted by vehicle (so by route), a batch reads each route's grid and segments from one
+        # place in memory rather than all over it.
+        order = by_subject_then_time(vehicle, ts_ms)
+        route = route[order]
+        beyond = (
+            self.index.distances(route, lat[order], lon[order], exact=False) - self.index.off_route_m[route]
+        )
+        return self.hysteresis.step(vehicle[order], ts_ms[order], beyond).renumbered(order)
