@@ -180,7 +180,7 @@ class PerFix:
         self, zones: SafeZones, index: RouteIndex, rings: list[list[Zone]], routes: list[Route]
     ) -> None:
         self.zones, self.index = zones, index
-        self.plans: list[list[tuple[int, Any]]] = []
+        self.plans: list[list[tuple[int, Any, tuple[DailyWindow, ...]]]] = []
         k = 0
         for own in rings:
             plan = []
@@ -190,7 +190,7 @@ class PerFix:
                     if isinstance(zone, CircleZone)
                     else shapely.Polygon([self._to(zones, k, lon, lat) for lon, lat in zone.ring])
                 )
-                plan.append((k, shape))
+                plan.append((k, shape, zone.hours))
                 k += 1
             self.plans.append(plan)
         self.lines = [
@@ -206,8 +206,8 @@ class PerFix:
     def zone_value(self, subject: int, ts_ms: int, lat: float, lon: float) -> float | None:
         minute = (ts_ms // 60_000 + self.zones.utc_offset_min) % DAY_MIN
         best = None
-        for k, shape in self.plans[subject]:
-            if not self.zones.hours[k, minute]:
+        for k, shape, hours in self.plans[subject]:
+            if hours and not any(w.covers(minute) for w in hours):
                 continue
             point = shapely.Point(self._to(self.zones, k, lon, lat))
             if shape is None:

@@ -188,6 +188,13 @@ def test_zones_apply_only_in_their_local_hours_including_across_midnight() -> No
     ]
 
 
+@given(start=st.integers(0, 1439), end=st.integers(1, 1440), minute=st.integers(0, 1439))
+def test_a_window_covers_the_minutes_of_its_mask(start: int, end: int, minute: int) -> None:
+    window = DailyWindow(start, end)
+    assert window.covers(minute) == window.minutes()[minute]
+    assert window.covers(start)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("8-20", "not a time of day"), ("08:00", "not a window"), ("24:00-06:00", "cannot start at 24:00")],

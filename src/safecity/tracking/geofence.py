@@ -76,6 +76,12 @@ class DailyWindow:
             raise InvalidGeometry("a window cannot start at 24:00", field=field_name)
         return cls(start, end)
 
+    def covers(self, minute: int) -> bool:
+        """Whether the window holds a local minute of the day."""
+        if self.end_min > self.start_min:
+            return self.start_min <= minute < self.end_min
+        return minute >= self.start_min or minute < self.end_min
+
     def minutes(self) -> NDArray[np.bool_]:
         """The window as a mask over the 1,440 minutes of a day."""
         mask = np.zeros(DAY_MIN, dtype=bool)
@@ -193,11 +199,11 @@ class SafeZones:
         self.box = np.zeros((4, n))  # xmin, xmax, ymin, ymax in the zone's plane
         self.slot = np.zeros(n, dtype=np.int64)  # row in its edge bucket
         self.bucket = np.zeros(n, dtype=np.int64)
-        self.hours = np.ones((n, DAY_MIN), dtype=bool)
+        hours = np.ones((n, DAY_MIN), dtype=bool)
         rings: dict[int, list[tuple[int, Floats, Floats]]] = {}
         for k, zone in enumerate(zones):
             if zone.hours:
-                self.hours[k] = np.logical_or.reduce([w.minutes() for w in zone.hours])
+                hours[k] = np.logical_or.reduce([w.minutes() for w in zone.hours])
             if isinstance(zone, CircleZone):
                 self.lat0[k], self.lon0[k], self.radius_m[k] = zone.lat, zone.lon, zone.radius_m
                 continue
@@ -208,6 +214,8 @@ class SafeZones:
             self.box[:, k] = x.min(), x.max(), y.min(), y.max()
             edges = -(-(len(ring) - 1) // _EDGE_BUCKET) * _EDGE_BUCKET
             rings.setdefault(edges, []).append((k, x, y))
+        # A bit per minute (180 bytes a zone, not 1,440): looked up per fix, it stays in the cache.
+        self.hours = np.packbits(hours, axis=1)
         self.kx = np.asarray(east_scale(self.lat0))
         self.buckets = [self._bucket(edges, members, b) for b, (edges, members) in enumerate(rings.items())]
         self.raster = np.zeros((n, _RASTER, _RASTER), dtype=np.int8)
@@ -256,12 +264,19 @@ class SafeZones:
         edges_table = np.stack([x1, y1, dx, dy, inverse_length2(dx, dy), dx_per_dy], axis=1)
         return _Polygons(edges_table, [k for k, _, _ in members])
 
+    def local_minute(self, ts_ms: Ints) -> Ints:
+        """Minute of the local day (0-1439) of UTC epoch milliseconds."""
+        return (ts_ms // 60_000 + self.utc_offset_min) % DAY_MIN
+
+    def in_force(self, zone: Ints, minute: Ints) -> NDArray[np.bool_]:
+        """Whether each zone (by compiled index) applies at each local minute of the day."""
+        return (self.hours[zone, minute >> 3] >> (7 - (minute & 7))) & 1 == 1
+
     def distances(self, subject: Ints, ts_ms: Ints, lat: Floats, lon: Floats) -> ZoneDistances:
         """Signed distance of each fix to its subject's zones in force at the fix's local time."""
         fix, offset = expand(self.zone_count[subject])
         zone = self.zone_start[subject][fix] + offset
-        minute = (ts_ms // 60_000 + self.utc_offset_min) % DAY_MIN
-        in_force = self.hours[zone, minute[fix]]
+        in_force = self.in_force(zone, self.local_minute(ts_ms)[fix])
         fix, zone = fix[in_force], zone[in_force]
         x = (lon[fix] - self.lon0[zone]) * self.kx[zone]
         y = (lat[fix] - self.lat0[zone]) * M_PER_DEG
