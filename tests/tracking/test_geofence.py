@@ -253,6 +253,29 @@ def test_subjects_are_judged_apart_in_one_unsorted_batch() -> None:
     ]
 
 
+def test_a_reset_subject_starts_in_again() -> None:
+    hysteresis = Hysteresis(2, exit_margin_m=10, enter_margin_m=10)
+    hysteresis.step(np.array([0, 1]), np.zeros(2, dtype=np.int64), np.array([50.0, 50.0]))
+    hysteresis.reset(np.array([0]))
+    got = hysteresis.step(np.array([0, 1]), np.ones(2, dtype=np.int64), np.array([50.0, 50.0]))
+    assert got.subject.tolist() == [0]  # out again: a new exit; subject 1 was out already
+
+
+def test_empty_batches_raise_nothing() -> None:
+    none, nowhere = np.zeros(0, dtype=np.int64), np.zeros(0)
+    zones = SafeZoneWatch(SafeZones([[CircleZone(LAT, LON, 100.0)]]))
+    route = RouteWatch(RouteIndex([Route(((LON, LAT), (LON + 0.01, LAT)))]), 1)
+    assert len(zones.step(none, none, nowhere, nowhere)) == 0
+    assert len(route.step(none, none, none, nowhere, nowhere)) == 0
+
+
+def test_watch_margins_must_be_inside_the_exact_distance() -> None:
+    with pytest.raises(ValueError, match="smaller than the zones' exact_within_m"):
+        SafeZoneWatch(SafeZones([[CircleZone(LAT, LON, 100.0)]], exact_within_m=40), exit_margin_m=50)
+    with pytest.raises(ValueError, match="reach past"):
+        RouteWatch(RouteIndex([Route(((LON, LAT), (LON + 0.01, LAT)))], reach_m=220), 1, exit_margin_m=50)
+
+
 def aeqd(lat0: float, lon0: float, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Azimuthal equidistant plane around (lat0, lon0): great-circle distance and bearing kept."""
     p0, p, dl = math.radians(lat0), np.radians(lat), np.radians(lon - lon0)

@@ -184,6 +184,8 @@ class SafeZones:
         utc_offset_min: int = CHINA_UTC_OFFSET_MIN,
         exact_within_m: float = 100.0,
     ) -> None:
+        if not (math.isfinite(exact_within_m) and exact_within_m > 0):
+            raise ValueError(f"exact_within_m must be a positive distance, got {exact_within_m}")
         zones = [z for subject in zones_by_subject for z in subject]
         counts = np.array([len(s) for s in zones_by_subject], dtype=np.int64)
         self.subjects = len(zones_by_subject)

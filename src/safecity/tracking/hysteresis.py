@@ -65,6 +65,11 @@ class Hysteresis:
         self.state = np.full(subjects, IN, dtype=np.int8)
         self.run = np.zeros(subjects, dtype=np.int64)  # outside fixes in a row at the end of the last batch
 
+    def reset(self, subject: Ints) -> None:
+        """Start these subjects afresh (in, no outside run): a vehicle on a new trip, a wearer's new zones."""
+        self.state[subject] = IN
+        self.run[subject] = 0
+
     def step(
         self, subject: Ints, ts_ms: Ints, value_m: Floats, watched: NDArray[np.bool_] | None = None
     ) -> Transitions:
