@@ -224,6 +224,16 @@ def test_jittering_track_raises_one_exit_and_one_return(cuts: tuple[int, ...]) -
     assert found == [(11, True), (20, False)]
 
 
+def test_transitions_name_the_fix_as_the_batch_gave_it_whatever_its_order() -> None:
+    lat, lon = jitter_track()
+    subject, ts = fixes(len(lat))
+    shuffled = np.random.default_rng(7).permutation(len(lat))
+    watch = SafeZoneWatch(SafeZones([[CircleZone(LAT, LON, 100.0)]]), exit_margin_m=50, enter_margin_m=20)
+    got = watch.step(subject[shuffled], ts[shuffled], lat[shuffled], lon[shuffled])
+    assert shuffled[got.fix].tolist() == [11, 20]
+    assert got.ts_ms.tolist() == [ts[11], ts[20]]
+
+
 def test_slow_drift_out_exits_after_n_outside_fixes_in_a_row() -> None:
     east = np.array([90.0, 101, 102, 99, 101, 103, 104, 105])  # never past the 50 m margin
     watch = SafeZoneWatch(SafeZones([[CircleZone(LAT, LON, 100.0)]]), exit_margin_m=50, exit_after_fixes=3)
