@@ -16,7 +16,7 @@ from safecity.alerts.query import AlertSummary
 from safecity.alerts.schemas import CloseIn, TransitionIn
 from safecity.platform import Platform
 from safecity.registry import DeviceKind
-from safecity.registry.schemas import BikeIn, CloseEntryIn, DeviceIn, StolenIn, WantedPersonIn
+from safecity.registry.schemas import BikeIn, CloseEntryIn, DeviceIn, StolenIn, TerminalIn, WantedPersonIn
 from safecity.settings import Settings
 from safecity.web.app import create_app
 
@@ -47,6 +47,7 @@ def test_every_device_kind_is_in_the_producer_guide() -> None:
         ("api.md", "Registry", CloseEntryIn),
         ("api.md", "Alerts", TransitionIn),
         ("api.md", "Alerts", CloseIn),
+        ("trackers.md", "Registering a terminal", TerminalIn),
     ],
 )
 def test_every_field_of_a_request_body_is_documented(
@@ -85,6 +86,8 @@ DESCRIBED = [
     "DeviceIn",
     "DeviceOut",
     "DeviceSecretOut",
+    "TerminalIn",
+    "TerminalOut",
     "AreaOut",
     "AlertOut",
     "AlertListOut",

@@ -250,6 +250,14 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("POST", f"/api/v1/devices/{w.device(where)}/revoke"),
     ),
+    ("POST", "/api/v1/devices/{device_id}/terminal"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/devices/{w.device(where, kind='tracker')}/terminal",
+            json={"protocol": "gt06", "terminal": f"{next(w.serial):015d}"},
+        ),
+    ),
     ("GET", "/api/v1/devices"): (
         True,
         lambda w, a, where: Call("GET", "/api/v1/devices", params={"area_id": _site(where, "community")}),

@@ -9,7 +9,9 @@ from fastapi.testclient import TestClient
 
 from safecity.platform import Platform
 from safecity.registry.models import Area
+from safecity.security.roles import Role
 from safecity.store import transaction
+from tests.authn import mint
 from tests.web.conftest import admin, register_device
 
 OWNER_ID = "11010519491231002X"  # GB 11643's own worked example (check digit X)
@@ -220,6 +222,85 @@ def test_device_registration_returns_the_secret_once(api: TestClient) -> None:
         "/api/v1/devices", json={"id": "BS-7", "kind": "rfid_station", "name": "Gate"}, headers=admin(api)
     )
     assert error_of(again, 409)["code"] == "Conflict"
+
+
+IMEI = "864717003283581"
+BIND = {"protocol": "gt06", "terminal": IMEI, "utc_offset_minutes": 480}
+
+
+@pytest.fixture
+def tracker(api: TestClient, areas: None) -> str:
+    """A tracker registered through the API in community C1."""
+    register_device(api, "TRK-1", kind="tracker", area_id="C1")
+    return "TRK-1"
+
+
+def test_binding_a_terminal_answers_201_with_the_binding_and_no_secret(api: TestClient, tracker: str) -> None:
+    answer = api.post(f"/api/v1/devices/{tracker}/terminal", json=BIND, headers=admin(api))
+    assert answer.status_code == 201, answer.text
+    bound = answer.json()
+    assert set(bound) == {"device_id", "protocol", "terminal", "utc_offset_minutes", "registered_at"}
+    assert (bound["device_id"], bound["protocol"], bound["terminal"], bound["utc_offset_minutes"]) == (
+        tracker,
+        "gt06",
+        IMEI,
+        480,
+    )
+    jt808 = {"protocol": "jt808", "terminal": "013511221122"}  # the offset defaults to 0, as in the registry
+    answer = api.post(f"/api/v1/devices/{tracker}/terminal", json=jt808, headers=admin(api))
+    assert (answer.status_code, answer.json()["utc_offset_minutes"]) == (201, 0)
+
+
+def test_binding_to_an_unknown_device_is_404_naming_it(api: TestClient) -> None:
+    error = error_of(api.post("/api/v1/devices/TRK-404/terminal", json=BIND, headers=admin(api)), 404)
+    assert error["code"] == "NotFound" and "TRK-404" in error["message"]
+
+
+def test_a_terminal_bound_already_is_409_naming_the_terminal(api: TestClient, tracker: str) -> None:
+    assert api.post(f"/api/v1/devices/{tracker}/terminal", json=BIND, headers=admin(api)).status_code == 201
+    register_device(api, "TRK-2", kind="tracker", area_id="C1")
+    error = error_of(api.post("/api/v1/devices/TRK-2/terminal", json=BIND, headers=admin(api)), 409)
+    assert (error["code"], error["field"]) == ("Conflict", "terminal")
+    assert IMEI in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"protocol": "tk103"}, "protocol"),
+        ({"terminal": "86471700328358"}, "terminal"),  # 14 digits: not an IMEI
+        ({"terminal": "8647170032835X1"}, "terminal"),
+        ({"protocol": "jt808", "terminal": "13511221122"}, "terminal"),  # 11 digits: sent as 12
+        ({"utc_offset_minutes": 841}, "utc_offset_minutes"),
+        ({"utc_offset_minutes": -721}, "utc_offset_minutes"),
+        ({"auth_code": "x"}, "auth_code"),  # unknown fields are refused, not ignored
+    ],
+)
+def test_invalid_terminal_fields_are_422_naming_the_field(
+    api: TestClient, tracker: str, change: dict[str, Any], field: str
+) -> None:
+    answer = api.post(f"/api/v1/devices/{tracker}/terminal", json={**BIND, **change}, headers=admin(api))
+    error = error_of(answer, 422)
+    assert field_name(error) == field
+
+
+def test_binding_a_terminal_to_a_device_that_is_no_tracker_is_422(api: TestClient, areas: None) -> None:
+    register_device(api, "BS-1", area_id="C1")
+    error = error_of(api.post("/api/v1/devices/BS-1/terminal", json=BIND, headers=admin(api)), 422)
+    assert error["field"] == "device_id"
+
+
+@pytest.mark.parametrize("role", [Role.INVESTIGATOR, Role.COMMANDER, Role.DISPATCHER])
+def test_binding_a_terminal_needs_device_management(
+    api: TestClient, platform: Platform, tracker: str, role: Role
+) -> None:
+    # These roles read devices but manage none. Only administrators manage devices, and they are
+    # city-wide by role, so the use case's area check (tests/registry/test_terminals.py) cannot
+    # refuse one over HTTP.
+    path = f"/api/v1/devices/{tracker}/terminal"
+    reader = mint(platform.security, role)  # city-wide: refused for the permission alone
+    assert error_of(api.post(path, json=BIND, headers=reader), 403)["code"]
+    assert api.post(path, json=BIND, headers=admin(api)).status_code == 201
 
 
 @pytest.mark.parametrize("device_id", ["has space", "BS/1", "x" * 65, ""])

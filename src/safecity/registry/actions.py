@@ -33,7 +33,16 @@ from safecity.registry.errors import Conflict, InvalidInput, NotFound
 from safecity.registry.gateway import SmsGateway
 from safecity.registry.models import Area, Device, EBike, Person, WatchlistEntry, WatchStatus
 from safecity.registry.people import Pseudonymize, get_person_by_id_number
-from safecity.registry.schemas import AreaOut, BikeOut, DeviceIn, DeviceOut, EntryOut, bike_view, person_view
+from safecity.registry.schemas import (
+    AreaOut,
+    BikeOut,
+    DeviceIn,
+    DeviceOut,
+    EntryOut,
+    TerminalOut,
+    bike_view,
+    person_view,
+)
 from safecity.registry.terminals import register_terminal
 from safecity.registry.watchlists import (
     DEFAULT_WATCH_DAYS,
@@ -431,11 +440,11 @@ class Registry:
         terminal: str,
         utc_offset_minutes: int,
         resource: str,
-    ) -> None:
+    ) -> TerminalOut:
         """Bind a GT06 IMEI or JT/T 808 phone number to a tracker in the caller's reach (audited)."""
         with transaction(self._sessions) as session:
             self._managed_device(session, ctx, device_id)
-            register_terminal(
+            row = register_terminal(
                 session,
                 device_id=device_id,
                 protocol=protocol,
@@ -443,8 +452,10 @@ class Registry:
                 now=self._now(),
                 utc_offset_minutes=utc_offset_minutes,
             )
+            out = TerminalOut.model_validate(row, from_attributes=True)
         detail = {"device": device_id, "protocol": protocol, "terminal": terminal}
         self._recorder.record(ctx, AuditEntry("devices.bind_terminal", resource, status=201, detail=detail))
+        return out
 
     def devices(self, ctx: Context, *, kind: str | None, area_id: str | None, limit: int) -> list[DeviceOut]:
         """Devices of the caller's areas, filtered by kind and by an area (with what is inside it)."""

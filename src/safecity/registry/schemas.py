@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from safecity.core.ids import DEVICE_ID_PATTERN
 from safecity.core.masking import mask_id_number, mask_phone
 from safecity.registry.bikes import BikeRegistration
-from safecity.registry.models import DeviceKind
+from safecity.registry.models import DeviceKind, TerminalProtocol
+from safecity.registry.terminals import MAX_OFFSET_MINUTES, MIN_OFFSET_MINUTES
 from safecity.registry.watchlists import DEFAULT_WATCH_DAYS, MAX_WATCH_DAYS
 
 if TYPE_CHECKING:
@@ -265,6 +266,49 @@ class DeviceSecretOut(BaseModel):
 
     device: DeviceOut = Field(description="The device.")
     secret: str = Field(description="Its secret, the HTTP Basic password: shown only this once.")
+
+
+class TerminalIn(_In):
+    """Bind a tracker's own id (GT06 IMEI, JT/T 808 terminal phone number) to a registered tracker."""
+
+    protocol: TerminalProtocol = Field(description="`gt06` or `jt808`: the protocol the terminal speaks.")
+    terminal: str = Field(
+        max_length=32,
+        description="GT06: the 15-digit IMEI. JT/T 808: the terminal phone number as the terminal sends "
+        "it, 12 digits (2013 edition) or 20 (2019), leading zeros kept.",
+    )
+    utc_offset_minutes: int = Field(
+        0,
+        ge=MIN_OFFSET_MINUTES,
+        le=MAX_OFFSET_MINUTES,
+        description="For terminals that send local time without a zone: its offset from UTC "
+        "(480 for Beijing time); 0 for terminals that send UTC.",
+    )
+
+    @field_validator("terminal")
+    @classmethod
+    def _terminal_of_its_protocol(cls, terminal: str, info: ValidationInfo) -> str:
+        protocol = info.data.get("protocol")  # absent when it was refused itself
+        if not terminal.isascii() or not terminal.isdigit():
+            raise ValueError("terminal must be digits only")
+        if protocol == TerminalProtocol.GT06 and len(terminal) != 15:
+            raise ValueError(f"a gt06 terminal is its 15-digit IMEI, not {len(terminal)} digits")
+        if protocol == TerminalProtocol.JT808 and len(terminal) not in (12, 20):
+            raise ValueError(
+                f"a jt808 terminal is its phone number as sent, 12 digits (2013) or 20 (2019), not "
+                f"{len(terminal)} (an 11-digit mobile number is sent with a leading 0)"
+            )
+        return terminal
+
+
+class TerminalOut(BaseModel):
+    """A terminal bound to a tracker."""
+
+    device_id: str = Field(description="The tracker the terminal is bound to.")
+    protocol: str = Field(description="`gt06` or `jt808`.")
+    terminal: str = Field(description="The terminal's own id (IMEI or phone number).")
+    utc_offset_minutes: int = Field(description="Offset turning the terminal's local times into UTC.")
+    registered_at: datetime = Field(description="When it was bound.")
 
 
 class AreaOut(BaseModel):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safecity.registry.devices import hash_secret, is_secret_valid
@@ -74,7 +75,10 @@ def register_terminal(
         registered_at=now,
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # bound by another request between the check above and this insert
+        raise Conflict("terminal", f"{protocol} terminal {terminal} is bound to a device already") from None
     changed(session, DEVICES)
     return row
 

@@ -26,6 +26,8 @@ from safecity.registry.schemas import (
     EntryOut,
     OwnerCodeIn,
     StolenIn,
+    TerminalIn,
+    TerminalOut,
     WantedPersonIn,
 )
 from safecity.security import Permission as P
@@ -191,6 +193,31 @@ def revoke_device(
 ) -> DeviceOut:
     """Disable a device and forget its secret: it cannot send until a new secret is issued."""
     return platform.registry.revoke_device(who.context(), device_id, resource=resource_of(request))
+
+
+@router.post(
+    "/devices/{device_id}/terminal",
+    status_code=201,
+    response_model=TerminalOut,
+    summary="Bind a tracker's terminal id",
+)
+def bind_terminal(
+    device_id: str,
+    body: TerminalIn,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.DEVICES_MANAGE),
+) -> TerminalOut:
+    """Bind a GT06 IMEI or JT/T 808 phone number to a registered tracker, so its logins are accepted
+    (docs/trackers.md); a terminal is bound once per protocol."""
+    return platform.registry.bind_terminal(
+        who.context(),
+        device_id,
+        protocol=body.protocol.value,
+        terminal=body.terminal,
+        utc_offset_minutes=body.utc_offset_minutes,
+        resource=resource_of(request),
+    )
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="Devices")
