@@ -148,23 +148,26 @@ class DormantTenantRule(HousingRule):
         since = np.maximum(last, began)
         silent = np.flatnonzero(since <= int((now - self._silence).timestamp() * 1000))
         findings = []
+        # The doors' areas once per tick: a lookup per silent tenant filtered every door each time.
+        areas = (
+            dict(zip(view.doors["device"], view.doors["community_id"], strict=True)) if silent.size else {}
+        )
         for i in silent.tolist():
             row = tenants.row(i, named=True)
             start = datetime.fromtimestamp(since[i] / 1000, tz=UTC)
             if self._reported.get(row["tenancy_id"]) == start:
                 continue
             self._reported[row["tenancy_id"]] = start
-            event = self._evidence(view, int(rows[i]), row["card"], int(last[i])) if last[i] >= 0 else None
+            event = self._evidence(areas, int(rows[i]), row["card"], int(last[i])) if last[i] >= 0 else None
             findings.append(self._finding(row, event, start, now))
         return findings
 
-    def _evidence(self, view: PlaceView, row: int, card: str, last_ms: int) -> Evidence | None:
+    def _evidence(self, areas: dict[str, str | None], row: int, card: str, last_ms: int) -> Evidence | None:
         """The card's latest swipe as evidence (its door's position is the alert's to look up)."""
         gen = int(self._gen[row])
         if gen < 0:
             return None
         event_id, corr_id, device, granted = self._generations[gen].row(int(self._pos[row]))
-        area = view.doors.filter(pl.col("device") == device)["community_id"]
         return Evidence(
             event_id=str(event_id),
             corr_id=str(corr_id),
@@ -174,7 +177,7 @@ class DormantTenantRule(HousingRule):
             ts=datetime.fromtimestamp(last_ms / 1000, tz=UTC),
             lat=None,
             lon=None,
-            area=area[0] if area.len() else None,
+            area=areas.get(device),
             code="granted" if granted else "denied",
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,20 +52,9 @@ def intake(
 
 
 @pytest.fixture
-async def server(
-    intake: GatedIntake, session_factory: sessionmaker[Session], clock: ManualClock
-) -> AsyncIterator[TrackerServer]:
-    srv = TrackerServer(Gt06Protocol(), intake, session_factory, now=clock.now, port=0)
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
-@pytest.fixture
-async def terminal(server: TrackerServer) -> AsyncIterator[Terminal]:
-    t = await Terminal.connect(server.port)
-    yield t
-    await t.close()
+def codec() -> Gt06Protocol:
+    """The protocol the shared `server` fixture (conftest) serves."""
+    return Gt06Protocol()
 
 
 def ack(protocol: int, serial: int) -> bytes:

@@ -8,7 +8,6 @@ issued, so it is built here.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,20 +64,9 @@ def intake(
 
 
 @pytest.fixture
-async def server(
-    intake: GatedIntake, session_factory: sessionmaker[Session], clock: ManualClock
-) -> AsyncIterator[TrackerServer]:
-    srv = TrackerServer(Jt808Protocol(), intake, session_factory, now=clock.now, port=0)
-    await srv.start()
-    yield srv
-    await srv.stop()
-
-
-@pytest.fixture
-async def terminal(server: TrackerServer) -> AsyncIterator[Terminal]:
-    t = await Terminal.connect(server.port)
-    yield t
-    await t.close()
+def codec() -> Jt808Protocol:
+    """The protocol the shared `server` fixture (conftest) serves."""
+    return Jt808Protocol()
 
 
 async def reply(terminal: Terminal) -> Frame:
