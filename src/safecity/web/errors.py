@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safecity.core.errors import DomainError
 from safecity.security import AccessDenied, NotAuthenticated
-from safecity.web.ratelimit import RateLimited, count_refusal
+from safecity.web.ratelimit import RateLimited, Verdict, count_refusal
 
 log = structlog.get_logger(__name__)
 
@@ -73,13 +73,13 @@ def install_error_handlers(app: FastAPI) -> None:
         # A browser's first visit to a page is sent to sign in: not a refusal worth counting.
         first_visit = isinstance(exc, LoginRequired) and not request.cookies.get(ACCESS_COOKIE)
         # Refusals are rate limited per address: a flood gets 429, and one audit record, not one each.
-        count, limit, retry_after = (0, 1, 0) if first_visit else count_refusal(request)
-        if count > limit:
-            if count == limit + 1:
+        verdict, limit = (Verdict(allowed=True), 0) if first_visit else count_refusal(request)
+        if not verdict.allowed:
+            if verdict.first_refusal:
                 audit_refusal_flood(request, limit)
-            limited = RateLimited("refused", retry_after)
+            limited = RateLimited("refused", verdict.retry_after)
             return error_response(
-                429, "rate_limited", str(limited), headers={"Retry-After": str(retry_after)}
+                429, "rate_limited", str(limited), headers={"Retry-After": str(verdict.retry_after)}
             )
         if isinstance(exc, LoginRequired):
             if request.cookies.get(ACCESS_COOKIE):
