@@ -156,7 +156,10 @@ class StolenIn(_In):
     owner_station_id: str | None = Field(
         None,
         max_length=32,
-        description="Station the entry belongs to (who sees it in their watchlist); default: city-wide.",
+        description=(
+            "Station the entry belongs to (who sees it in their watchlist); default: the owner's"
+            " station if the writer reaches it, else the writer's own (city-wide for a city-wide writer)."
+        ),
     )
     valid_days: int = Field(
         DEFAULT_WATCH_DAYS,
