@@ -5,6 +5,7 @@ resident's or a one-day visitor's does not."""
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from safecity.platform import Platform
+from safecity.security import audit
+from safecity.security.audit import AuditFilter
 from safecity.security.roles import Role
 from tests.authn import mint
 from tests.conftest import T0
@@ -122,3 +125,8 @@ def test_vehicles_are_registered_in_reach_and_a_resident_registers_only_their_ow
     assert (twice.status_code, twice.json()["error"]["field"]) == (409, "plate")
     assert [v["plate"] for v in api.get("/api/v1/vehicles", headers=resident).json()] == ["浙C88888"]
     assert api.get("/api/v1/vehicles", headers=outsider).json() == []
+    # A list of residents' plates (with whose they are) is personal data: each read is in the trail.
+    with platform.session_factory() as session:
+        reads = audit.search(session, AuditFilter(action="vehicles.list", limit=10))
+    assert sorted(r.result_count for r in reads) == [0, 1]
+    assert [json.loads(r.subjects) for r in reads if r.result_count] == [[f"person:{tenant['person_id']}"]]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity.core.audit import AuditEntry, Recorder
+from safecity.core.audit import AuditEntry, Recorder, subject
 from safecity.core.context import Context
 from safecity.core.errors import AccessDenied
 from safecity.core.ids import is_valid_plate
@@ -88,8 +88,8 @@ class Vehicles:
         )
         return out
 
-    def vehicles(self, ctx: Context, *, compound_id: str | None = None) -> list[VehicleOut]:
-        """Vehicles of the caller's compounds (a resident: their own), by plate."""
+    def vehicles(self, ctx: Context, *, compound_id: str | None = None, resource: str) -> list[VehicleOut]:
+        """Vehicles of the caller's compounds (a resident: their own), by plate; the read is audited."""
         with self._sessions() as session:
             stmt = select(Vehicle).join(Compound, Compound.id == Vehicle.compound_id).order_by(Vehicle.plate)
             if compound_id is not None:
@@ -98,9 +98,20 @@ class Vehicles:
                 stmt = stmt.where(Vehicle.person_id == ctx.person_id)
             elif not ctx.city_wide:
                 stmt = stmt.where(Compound.community_id.in_(sorted(ctx.areas)))
-            return [
-                VehicleOut.model_validate(v, from_attributes=True) for v in session.scalars(stmt.limit(2000))
-            ]
+            found = list(session.scalars(stmt.limit(2000)))
+            out = [VehicleOut.model_validate(v, from_attributes=True) for v in found]
+            owners = sorted({v.person_id for v in found if v.person_id is not None})
+        # Residents' plates: a read of personal data (which car is whose is in the registry), kept
+        # in the trail and shown to each resident in their own access log.
+        entry = AuditEntry(
+            "vehicles.list",
+            resource,
+            subjects=[subject("person", p) for p in owners],
+            result_count=len(out),
+            detail={"count": len(out)},
+        )
+        self._recorder.record(ctx, entry)
+        return out
 
 
 def _resident_in(session: Session, ctx: Context, compound_id: str) -> int:

@@ -29,8 +29,11 @@ def register_vehicle(
 @router.get("/vehicles", response_model=list[VehicleOut], summary="Residents' vehicles")
 def list_vehicles(
     platform: PlatformDep,
+    request: Request,
     compound_id: Annotated[str | None, Query(max_length=32)] = None,
     who: Principal = need(P.VISITORS_REGISTER),
 ) -> list[VehicleOut]:
-    """Vehicles of the caller's compounds (a resident: their own), by plate."""
-    return platform.service(Vehicles).vehicles(who.context(), compound_id=compound_id)
+    """Vehicles of the caller's compounds (a resident: their own), by plate; each read is audited."""
+    return platform.service(Vehicles).vehicles(
+        who.context(), compound_id=compound_id, resource=resource_of(request)
+    )
