@@ -83,6 +83,8 @@ class Wearers:
             found = session.get(Wearer, wearer_id)
             if found is not None:
                 return found
+        if manage:
+            raise AccessDenied("forbidden", "changing a wearer needs the permission wearers.manage")
         raise AccessDenied("forbidden", "you may read only the wearers you are a guardian of")
 
     @staticmethod
@@ -323,7 +325,9 @@ class Wearers:
                 if area_id is not None:
                     ctx.require_area(area_id, what=f"area {area_id}")
                     stmt = stmt.where(Wearer.area_id == area_id)
-                rows = [w for w in session.scalars(stmt) if ctx.reaches(w.area_id)]
+                if not ctx.city_wide:  # in the query, so that `limit` counts only wearers in reach
+                    stmt = stmt.where(Wearer.area_id.in_(sorted(ctx.areas)))
+                rows = list(session.scalars(stmt))
             elif ctx.can(GUARD):
                 guarded = sorted(self._guarded(session, ctx))
                 rows = list(session.scalars(stmt.where(Wearer.id.in_(guarded)))) if guarded else []
