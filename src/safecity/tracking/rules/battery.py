@@ -64,7 +64,7 @@ class LowBatteryRule(WearerRule):
         readings = rows.filter(alarm | reported)
         if readings.is_empty():
             return []
-        # attrs is the pipeline's compact JSON: a pattern reads the level at a third of a JSON parse's cost.
+        # attrs is the pipeline's compact JSON: a pattern reads the level without parsing all of it.
         level = pl.col("attrs").str.extract(_LEVEL, 1).cast(pl.Float64, strict=False)
         state = (
             pl.when(alarm | (level < p.below_percent))
