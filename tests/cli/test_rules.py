@@ -31,6 +31,11 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("shop-armed-breach", "shop_armed_breach"),
         ("door-controller-offline", "device_offline"),
         ("door-whitelist-behind", "door_whitelist_behind"),
+        ("wearer-sos", "wearer_sos"),
+        ("wearer-fall", "wearer_fall"),
+        ("wearer-left-safe-zone", "wearer_left_safe_zone"),
+        ("wearer-no-fix", "wearer_no_fix"),
+        ("wearer-low-battery", "wearer_low_battery"),
     ]
     assert '"minutes": 15.0' in result.stdout  # parameters shown with their defaults filled in
 
