@@ -73,6 +73,9 @@ class Permission(StrEnum):
     VISITORS_REGISTER = "visitors.register"  # visitor passes the doors honour; residents' vehicles
     SHOPS_ARM = "shops.arm"  # arm and disarm one's own shop
     SHOPS_STAFF = "shops.staff"  # the staff of a shop whose cards open its door (an owner: own shops only)
+    WEARERS_READ = "wearers.read"  # elderly locators' wearers of the caller's areas, their zones and guardians
+    WEARERS_MANAGE = "wearers.manage"  # enrol wearers, record consent, set guardians and safe zones
+    WEARERS_GUARD = "wearers.guard"  # a guardian's own wearers (a citizen account linked to the guardian)
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
     SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
 
@@ -88,6 +91,7 @@ _OFFICER = frozenset(
         P.BIKES_READ,
         P.WATCHLIST_READ,
         P.PLACES_READ,
+        P.WEARERS_READ,
     }
 )
 _INVESTIGATION = frozenset(
@@ -110,6 +114,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.VISITORS_REGISTER,
         P.COMMUNITY_WATCH,
         P.SHOPS_STAFF,
+        P.WEARERS_MANAGE,
     },
     Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
@@ -157,7 +162,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.LIAISON: frozenset({P.SELF_READ}),
-    Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER}),
+    Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER, P.WEARERS_GUARD}),
     Role.SHOP_OWNER: frozenset({P.SELF_READ, P.SHOPS_ARM, P.SHOPS_STAFF}),
 }
 

@@ -1,0 +1,28 @@
+"""The tracking capability: elderly locators' wearers, guardians, safe zones and their warnings.
+
+Extend it by adding to the lists below: a new entity's use cases (`SERVICES`), the facts its
+rules read (`FACT_SOURCES`), its rule kinds (`RULE_KINDS`) and who is told of its alerts
+(`FOLLOWERS`). Hazardous-chemical shipments add theirs beside the wearers'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from safecity.core.capabilities import Capability, Service
+from safecity.tracking.guardians import GUARDIANS
+from safecity.tracking.rules import KINDS as WEARER_RULE_KINDS
+from safecity.tracking.wearer_facts import FACT_SOURCE as WEARER_FACTS
+from safecity.tracking.wearers import Wearers, build_wearers
+
+SERVICES: list[Any] = [Service(Wearers, build_wearers)]
+FACT_SOURCES: list[Any] = [WEARER_FACTS]
+RULE_KINDS: list[Any] = [*WEARER_RULE_KINDS]
+FOLLOWERS: list[Any] = [GUARDIANS]
+
+CAPABILITY = Capability(
+    name="tracking",
+    summary="Things that move: elderly people's locators (wearers, guardians, safe zones), their warnings.",
+    requires=("registry", "alerts", "security"),
+    extensions=(*SERVICES, *FACT_SOURCES, *RULE_KINDS, *FOLLOWERS),
+)
