@@ -55,3 +55,11 @@ def test_bearing_points_east_and_the_answer_is_plain_json() -> None:
 def test_no_fix_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="at least one fix"):
         search_area([], [], [], now=T0)
+
+
+def test_a_slow_walk_that_keeps_going_has_a_heading() -> None:
+    # 111 m every ten minutes, north: slow, but a direction all the same (220 m net in 20 minutes).
+    ts = [T0, T0 + timedelta(minutes=10), T0 + timedelta(minutes=20)]
+    lats = [28.0, 28.001, 28.002]
+    area = search_area(ts, lats, [120.6] * 3, now=ts[-1] + timedelta(minutes=30))
+    assert area.heading_deg == pytest.approx(0.0, abs=0.5)

@@ -28,7 +28,7 @@ WALK_MPS = 1.4  # a brisk walk; most wanderers are slower
 FIX_UNCERTAINTY_M = 50.0
 MIN_RADIUS_M = 100.0
 RECENT = timedelta(minutes=30)  # fixes this close to the last one tell its speed and heading
-MOVING_MPS = 0.3  # slower than this between fixes is standing still, not a heading
+HEADING_MIN_M = 2 * FIX_UNCERTAINTY_M  # a net move shorter than this is jitter, not a direction
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +90,7 @@ def _motion(
     if seconds <= 0:
         return None, None
     speed = travelled / seconds
-    if speed < MOVING_MPS:
+    if distance_m(lat[first], lon[first], lat[last], lon[last]) < HEADING_MIN_M:
         return speed, None
     return speed, bearing_deg(lat[first], lon[first], lat[last], lon[last])
 
