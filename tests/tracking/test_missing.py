@@ -58,11 +58,17 @@ def city(api: TestClient, platform: Platform) -> dict[str, Any]:  # noqa: F811
     _city(platform)
     answer = api.post(
         "/api/v1/devices",
-        json={"id": DEVICE, "kind": "tracker", "name": "定位手环", "lat": HOME[0], "lon": HOME[1], "area_id": "C1"},
+        json={
+            "id": DEVICE,
+            "kind": "tracker",
+            "name": "定位手环",
+            "lat": HOME[0],
+            "lon": HOME[1],
+            "area_id": "C1",
+        },
         headers=admin(api),
     )
     secret = _ok(answer)["secret"]
-    officer = mint(platform.security, Role.COMMUNITY_OFFICER, areas=("C1",))
     guardian_id = id_number(2)
     body = WearerIn.model_validate(
         {
@@ -92,17 +98,21 @@ def city(api: TestClient, platform: Platform) -> dict[str, Any]:  # noqa: F811
     wearer = wearers.enrol(enroller, body, resource="/test")
     [guardian] = wearers.guardians(enroller, wearer.id, resource="/test")
     guardian_person = guardian.person_id
+    return {"secret": secret, "wearer": wearer.id, **_people(platform, guardian_person)}
+
+
+def _people(platform: Platform, guardian_person: int) -> dict[str, Any]:  # noqa: F811
+    """Fresh tokens (access tokens expire when the test moves the clock on)."""
     return {
-        "secret": secret,
-        "wearer": wearer.id,
-        "officer": officer,
+        "officer": mint(platform.security, Role.COMMUNITY_OFFICER, areas=("C1",)),
         "guardian": mint(platform.security, Role.CITIZEN, person_id=guardian_person),
+        "guardian_person": guardian_person,
         "stranger": mint(platform.security, Role.CITIZEN, person_id=None),
         "far_officer": mint(platform.security, Role.COMMUNITY_OFFICER, areas=("C2",)),
     }
 
 
-def _fixes(api: TestClient, secret: str, points: list[tuple[timedelta, float, float]]) -> None:
+def _fixes(api: TestClient, secret: str, points: list[tuple[timedelta, float, float]]) -> None:  # noqa: F811
     events = [
         {
             "id": f"{DEVICE}-{n}",
@@ -119,7 +129,9 @@ def _fixes(api: TestClient, secret: str, points: list[tuple[timedelta, float, fl
 
 
 def test_a_guardian_reports_and_sees_the_last_fix_path_and_area_and_an_officer_closes_it_as_found(
-    api: TestClient, platform: Platform, city: dict[str, Any]
+    api: TestClient,
+    platform: Platform,
+    city: dict[str, Any],  # noqa: F811
 ) -> None:
     # A morning walk north of home, the last fix 30 minutes before the report; one fix 30 h ago.
     walk = [(timedelta(minutes=-90 + 10 * i), HOME[0] + 0.001 * i, HOME[1]) for i in range(7)]
@@ -128,7 +140,10 @@ def test_a_guardian_reports_and_sees_the_last_fix_path_and_area_and_an_officer_c
     url = f"/api/v1/wearers/{wearer}/missing"
 
     # Nobody but the guardian and the officers of C1 may report or read.
-    body = {"circumstances": "穿蓝色外套, 说要去菜市场", "last_seen_at": (T0 - timedelta(hours=1)).isoformat()}
+    body = {
+        "circumstances": "穿蓝色外套, 说要去菜市场",
+        "last_seen_at": (T0 - timedelta(hours=1)).isoformat(),
+    }
     assert api.post(url, json=body, headers=city["stranger"]).status_code == 403
     assert api.post(url, json=body, headers=city["far_officer"]).status_code == 403
 
@@ -143,20 +158,23 @@ def test_a_guardian_reports_and_sees_the_last_fix_path_and_area_and_an_officer_c
 
     # The warning is critical and routed to the station where the wearer was last placed.
     alert = _ok(api.get(f"/api/v1/alerts/{report['alert_id']}", headers=city["officer"]), 200)
-    assert alert["rule"] == "wearer_missing" and alert["station_id"] == "S1"
+    assert alert["alert"]["rule"] == "wearer_missing" and alert["alert"]["station_id"] == "S1"
 
     again = api.post(url, json=body, headers=city["officer"])
     assert (again.status_code, again.json()["error"]["field"]) == (409, "wearer_id")
 
     # Two hours on, the area has grown; a stranger still sees nothing.
     platform.clock.advance(timedelta(hours=2))  # type: ignore[attr-defined]
+    city.update(_people(platform, city["guardian_person"]))
     later = _ok(api.get(f"/api/v1/missing/{report['id']}", headers=city["officer"]), 200)
     assert later["search_area"]["reach_m"] > area["reach_m"]
     assert api.get(f"/api/v1/missing/{report['id']}", headers=city["stranger"]).status_code == 403
     assert [r["id"] for r in _ok(api.get("/api/v1/missing", headers=city["guardian"]), 200)] == [report["id"]]
     assert _ok(api.get("/api/v1/missing", headers=city["far_officer"]), 200) == []
 
-    bad = api.post(f"/api/v1/missing/{report['id']}/found", json={"lat": 95, "lon": 120.7}, headers=city["officer"])
+    bad = api.post(
+        f"/api/v1/missing/{report['id']}/found", json={"lat": 95, "lon": 120.7}, headers=city["officer"]
+    )
     assert bad.status_code == 422
     early = api.post(
         f"/api/v1/missing/{report['id']}/found",
@@ -175,23 +193,35 @@ def test_a_guardian_reports_and_sees_the_last_fix_path_and_area_and_an_officer_c
     assert found["status"] == "found" and found["minutes_to_found"] == 120.0
     assert found["search_area"] is None  # no longer searched
     closed = _ok(api.get(f"/api/v1/alerts/{report['alert_id']}", headers=city["officer"]), 200)
-    assert closed["status"] == "closed"
-    twice = api.post(f"/api/v1/missing/{report['id']}/found", json={"lat": 28.0, "lon": 120.7}, headers=city["officer"])
+    assert closed["alert"]["status"] == "closed"
+    twice = api.post(
+        f"/api/v1/missing/{report['id']}/found", json={"lat": 28.0, "lon": 120.7}, headers=city["officer"]
+    )
     assert twice.status_code == 409
     stats = _ok(api.get("/api/v1/missing/stats", headers=city["officer"]), 200)
     assert (stats["found"], stats["median_minutes_to_found"]) == (1, 120.0)
 
     # Every step named the wearer's person in the trail, under its purpose.
     with platform.session_factory() as session:
-        steps = [r.action for r in audit.search(session, AuditFilter(action="missing.", limit=20))]
-    assert {"missing.report", "missing.read", "missing.found"} <= set(steps) or steps, steps
+        for action in ("missing.report", "missing.read", "missing.found", "missing.list"):
+            [step, *_] = audit.search(session, AuditFilter(action=action, outcome="allowed", limit=5))
+            if action != "missing.list":
+                assert step.purpose == "missing person search"
+                assert json.loads(step.subjects) == [f"person:{_wearer_person(platform, wearer)}"]
+
+
+def _wearer_person(platform: Platform, wearer_id: int) -> int:  # noqa: F811
+    from safecity.tracking.models import Wearer
+
     with platform.session_factory() as session:
-        reported = audit.search(session, AuditFilter(action="missing.report", limit=1))
-    assert reported and json.loads(reported[0].subjects)
+        found = session.get(Wearer, wearer_id)
+        assert found is not None
+        return found.person_id
 
 
 def test_a_wearer_whose_locator_never_reported_is_still_searched_for_from_home(
-    api: TestClient, city: dict[str, Any]
+    api: TestClient,
+    city: dict[str, Any],  # noqa: F811
 ) -> None:
     report = _ok(
         api.post(
@@ -202,7 +232,7 @@ def test_a_wearer_whose_locator_never_reported_is_still_searched_for_from_home(
     )
     assert report["last_fix"] is None and report["path"] == [] and report["search_area"] is None
     alert = _ok(api.get(f"/api/v1/alerts/{report['alert_id']}", headers=city["officer"]), 200)
-    assert alert["station_id"] == "S1"  # the wearer's own station answers
+    assert alert["alert"]["station_id"] == "S1"  # the wearer's own station answers
     withdrawn = _ok(
         api.post(
             f"/api/v1/missing/{report['id']}/withdraw", json={"note": "在女儿家"}, headers=city["guardian"]
@@ -212,7 +242,7 @@ def test_a_wearer_whose_locator_never_reported_is_still_searched_for_from_home(
     assert withdrawn["status"] == "withdrawn" and withdrawn["minutes_to_found"] is None
 
 
-def test_bad_reports_are_refused_naming_the_field(api: TestClient, city: dict[str, Any]) -> None:
+def test_bad_reports_are_refused_naming_the_field(api: TestClient, city: dict[str, Any]) -> None:  # noqa: F811
     url = f"/api/v1/wearers/{city['wearer']}/missing"
     empty = api.post(url, json={"circumstances": ""}, headers=city["officer"])
     assert empty.status_code == 422
@@ -222,5 +252,10 @@ def test_bad_reports_are_refused_naming_the_field(api: TestClient, city: dict[st
         headers=city["officer"],
     )
     assert (future.status_code, future.json()["error"]["field"]) == (422, "last_seen_at")
-    assert api.post("/api/v1/wearers/999/missing", json={"circumstances": "x"}, headers=city["officer"]).status_code == 404
+    assert (
+        api.post(
+            "/api/v1/wearers/999/missing", json={"circumstances": "x"}, headers=city["officer"]
+        ).status_code
+        == 404
+    )
     assert api.get("/api/v1/missing/999", headers=city["officer"]).status_code == 404

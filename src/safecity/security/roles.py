@@ -73,7 +73,9 @@ class Permission(StrEnum):
     VISITORS_REGISTER = "visitors.register"  # visitor passes the doors honour; residents' vehicles
     SHOPS_ARM = "shops.arm"  # arm and disarm one's own shop
     SHOPS_STAFF = "shops.staff"  # the staff of a shop whose cards open its door (an owner: own shops only)
-    WEARERS_READ = "wearers.read"  # elderly locators' wearers of the caller's areas, their zones and guardians
+    WEARERS_READ = (
+        "wearers.read"  # elderly locators' wearers of the caller's areas, their zones and guardians
+    )
     WEARERS_MANAGE = "wearers.manage"  # enrol wearers, record consent, set guardians and safe zones
     WEARERS_GUARD = "wearers.guard"  # a guardian's own wearers (a citizen account linked to the guardian)
     MISSING_REPORT = "missing.report"  # report a wearer in reach missing, follow and close the search
@@ -164,7 +166,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.LIAISON: frozenset({P.SELF_READ}),
-    Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER, P.WEARERS_GUARD, P.MISSING_REPORT}),
+    Role.CITIZEN: frozenset(
+        {P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER, P.WEARERS_GUARD, P.MISSING_REPORT}
+    ),
     Role.SHOP_OWNER: frozenset({P.SELF_READ, P.SHOPS_ARM, P.SHOPS_STAFF}),
 }
 

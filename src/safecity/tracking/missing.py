@@ -14,8 +14,8 @@ read is audited, naming the wearer.
 from __future__ import annotations
 
 import statistics
-from contextlib import suppress
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -228,7 +228,9 @@ class MissingPersons:
         """The wearer is found: where and when; the warning closes as confirmed."""
         now = self._now()
         at = body.found_at or now
-        report, person_id = self._end(ctx, report_id, MissingStatus.FOUND, body.note, at=at, now=now, where=body)
+        report, person_id = self._end(
+            ctx, report_id, MissingStatus.FOUND, body.note, at=at, now=now, where=body
+        )
         self._close(ctx, report, "confirmed", f"found: {body.note}".strip())
         self._audit(ctx, "found", resource, person_id, report_id)
         return self.view(ctx, report_id, resource=resource, audit=False)
@@ -284,7 +286,9 @@ class MissingPersons:
     def _track(self, session: Session, wearer: Wearer, *, start: datetime, end: datetime) -> _Track:
         """The wearer's fixes between start and end from every tracker they wear, oldest first."""
         devices = worn_devices(session, [wearer.id])[wearer.id]
-        subjects = sorted({*devices, *(t for ts in registry.terminals_of(session, devices).values() for t in ts)})
+        subjects = sorted(
+            {*devices, *(t for ts in registry.terminals_of(session, devices).values() for t in ts)}
+        )
         if not subjects:
             return _Track([], [], [], None)
         frame = self._path(subject_kind="tracker", subject=subjects, start=start, end=end)

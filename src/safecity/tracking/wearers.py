@@ -371,7 +371,9 @@ def guarded_wearers(session: Session, ctx: Context) -> set[int]:
     """The wearers the caller's linked person guards now (none for an unlinked account)."""
     if ctx.person_id is None:
         return set()
-    stmt = select(Guardian.wearer_id).where(Guardian.person_id == ctx.person_id, Guardian.removed_at.is_(None))
+    stmt = select(Guardian.wearer_id).where(
+        Guardian.person_id == ctx.person_id, Guardian.removed_at.is_(None)
+    )
     return set(session.scalars(stmt))
 
 

@@ -43,7 +43,9 @@ def upgrade() -> None:
         sa.Column("found_lat", sa.Float(), nullable=True),
         sa.Column("found_lon", sa.Float(), nullable=True),
         sa.Column("outcome_note", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["wearer_id"], ["wearers.id"], name=op.f("fk_missing_reports_wearer_id_wearers")),
+        sa.ForeignKeyConstraint(
+            ["wearer_id"], ["wearers.id"], name=op.f("fk_missing_reports_wearer_id_wearers")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_missing_reports")),
     )
     with op.batch_alter_table("missing_reports", schema=None) as batch_op:

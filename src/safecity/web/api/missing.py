@@ -42,7 +42,9 @@ def report_missing(
     who: Principal = need(P.MISSING_REPORT),
 ) -> MissingOut:
     """Raises a critical warning to the station where the wearer was last placed and tells the guardians."""
-    return platform.service(MissingPersons).report(who.context(), wearer_id, body, resource=resource_of(request))
+    return platform.service(MissingPersons).report(
+        who.context(), wearer_id, body, resource=resource_of(request)
+    )
 
 
 @router.get("/missing", response_model=list[MissingSummary], summary="Missing-person reports, newest first")
@@ -53,7 +55,9 @@ def list_missing(
     who: Principal = need(P.MISSING_REPORT),
 ) -> list[MissingSummary]:
     """Reports of the caller's areas (a guardian: of their wearers)."""
-    return platform.service(MissingPersons).reports(who.context(), status=status, resource=resource_of(request))
+    return platform.service(MissingPersons).reports(
+        who.context(), status=status, resource=resource_of(request)
+    )
 
 
 @router.get("/missing/stats", response_model=MissingStats, summary="How quickly missing wearers are found")
@@ -62,7 +66,9 @@ def missing_stats(platform: PlatformDep, who: Principal = need(P.MISSING_REPORT)
     return platform.service(MissingPersons).stats(who.context())
 
 
-@router.get("/missing/{report_id}", response_model=MissingOut, summary="A report with the path and area as of now")
+@router.get(
+    "/missing/{report_id}", response_model=MissingOut, summary="A report with the path and area as of now"
+)
 def get_missing(
     report_id: RowId, platform: PlatformDep, request: Request, who: Principal = need(P.MISSING_REPORT)
 ) -> MissingOut:
@@ -79,7 +85,9 @@ def found_missing(
     who: Principal = need(P.MISSING_REPORT),
 ) -> MissingOut:
     """Where and when; the time from report to found is kept, and the warning closes as confirmed."""
-    return platform.service(MissingPersons).found(who.context(), report_id, body, resource=resource_of(request))
+    return platform.service(MissingPersons).found(
+        who.context(), report_id, body, resource=resource_of(request)
+    )
 
 
 @router.post("/missing/{report_id}/withdraw", response_model=MissingOut, summary="Not missing after all")
