@@ -129,8 +129,8 @@ def _fixes(api: TestClient, secret: str, points: list[tuple[timedelta, float, fl
 
 
 def test_a_guardian_reports_and_sees_the_last_fix_path_and_area_and_an_officer_closes_it_as_found(
-    api: TestClient,
-    platform: Platform,
+    api: TestClient,  # noqa: F811
+    platform: Platform,  # noqa: F811
     city: dict[str, Any],  # noqa: F811
 ) -> None:
     # A morning walk north of home, the last fix 30 minutes before the report; one fix 30 h ago.
@@ -220,7 +220,7 @@ def _wearer_person(platform: Platform, wearer_id: int) -> int:  # noqa: F811
 
 
 def test_a_wearer_whose_locator_never_reported_is_still_searched_for_from_home(
-    api: TestClient,
+    api: TestClient,  # noqa: F811
     city: dict[str, Any],  # noqa: F811
 ) -> None:
     report = _ok(
