@@ -129,12 +129,12 @@ def add_consent(
     now: datetime,
     by: str,
     pseudonymize: registry.Pseudonymize,
-    field: str = "given_by_id_number",
+    prefix: str = "",
 ) -> Consent:
-    """A consent row as given (not dated in the future)."""
+    """A consent row as given (not dated in the future); `prefix` places its fields in the request."""
     given_at = body.given_at or now
     if given_at > now:
-        raise TrackingError("a consent cannot be given in the future", field=field.replace("id_number", "at"))
+        raise TrackingError("a consent cannot be given in the future", field=f"{prefix}given_at")
     person = person_of(
         session,
         id_number=body.given_by_id_number,
@@ -142,7 +142,7 @@ def add_consent(
         phone=None,
         now=now,
         pseudonymize=pseudonymize,
-        field=field,
+        field=f"{prefix}given_by_id_number",
     )
     row = Consent(
         wearer_id=wearer_id,

@@ -119,7 +119,7 @@ class Wearers:
                 WornTracker(wearer_id=wearer.id, device_id=d, added_at=now) for d in body.device_ids
             )
             kw: dict[str, Any] = {"now": now, "by": ctx.actor, "pseudonymize": self._pseudonymize}
-            records.add_consent(session, wearer.id, body.consent, field="consent.given_by_id_number", **kw)
+            records.add_consent(session, wearer.id, body.consent, prefix="consent.", **kw)
             named = [subject("person", person.id)]
             for n, guardian in enumerate(body.guardians):
                 _, guardian_person = records.add_guardian(
