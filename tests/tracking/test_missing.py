@@ -259,3 +259,37 @@ def test_bad_reports_are_refused_naming_the_field(api: TestClient, city: dict[st
         == 404
     )
     assert api.get("/api/v1/missing/999", headers=city["officer"]).status_code == 404
+
+
+def test_the_map_reads_a_wearers_fixes_in_reach_and_each_read_is_audited(
+    api: TestClient,  # noqa: F811
+    platform: Platform,  # noqa: F811
+    city: dict[str, Any],
+) -> None:
+    _fixes(api, city["secret"], [(timedelta(minutes=-m), HOME[0], HOME[1] + m * 1e-4) for m in (50, 40, 5)])
+    url = f"/api/v1/wearers/{city['wearer']}/fixes"
+    mine = _ok(api.get(url, headers=city["guardian"]), 200)
+    assert [f["lon"] for f in mine["fixes"]] == [pytest.approx(HOME[1] + m * 1e-4) for m in (50, 40, 5)]
+    assert mine["truncated"] is False
+    window = {
+        "start": (T0 - timedelta(minutes=45)).isoformat(),
+        "end": (T0 - timedelta(minutes=10)).isoformat(),
+    }
+    assert len(_ok(api.get(url, params=window, headers=city["officer"]), 200)["fixes"]) == 1
+    assert api.get(url, headers=city["stranger"]).status_code == 403
+    assert api.get(url, headers=city["far_officer"]).status_code == 403
+    week = {"start": (T0 - timedelta(days=8)).isoformat(), "end": T0.isoformat()}
+    too_long = api.get(url, params=week, headers=city["officer"])
+    assert (too_long.status_code, too_long.json()["error"]["field"]) == (422, "start")
+    backwards = api.get(
+        url,
+        params={"start": T0.isoformat(), "end": (T0 - timedelta(hours=1)).isoformat()},
+        headers=city["officer"],
+    )
+    assert (backwards.status_code, backwards.json()["error"]["field"]) == (422, "start")
+    with platform.session_factory() as session:
+        reads = audit.search(session, AuditFilter(action="wearers.fixes", outcome="allowed", limit=5))
+    assert [r.result_count for r in reads] == [1, 3]
+    assert all(
+        json.loads(r.subjects) == [f"person:{_wearer_person(platform, city['wearer'])}"] for r in reads
+    )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,6 @@ import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity import registry
 from safecity.alerts import AlertNotFound, TransitionNotAllowed
 from safecity.core.audit import AuditEntry, Recorder, subject
 from safecity.core.context import Context
@@ -33,7 +31,6 @@ from safecity.store import transaction
 from safecity.tracking.errors import TrackingError
 from safecity.tracking.missing_models import MissingReport, MissingStatus
 from safecity.tracking.missing_schemas import (
-    FixOut,
     FoundIn,
     MissingIn,
     MissingOut,
@@ -44,7 +41,7 @@ from safecity.tracking.missing_schemas import (
 from safecity.tracking.models import WEARER, Wearer, WearerStatus
 from safecity.tracking.search_area import search_area
 from safecity.tracking.wearer_errors import WearerConflict, WearerNotFound
-from safecity.tracking.wearer_records import worn_devices
+from safecity.tracking.wearer_track import Track, thin, wearer_track
 from safecity.tracking.wearers import wearer_in_reach
 
 RULE = "wearer_missing"
@@ -52,16 +49,6 @@ LOOKBACK = timedelta(hours=24)
 MAX_PATH = 2_000  # points sent to a map; a day of one fix a minute is 1,440
 CLOCK_SKEW = timedelta(minutes=5)
 PURPOSE = "missing person search"
-
-
-@dataclass(frozen=True, slots=True)
-class _Track:
-    """The wearer's fixes from the lake, oldest first."""
-
-    ts: list[datetime]
-    lat: list[float]
-    lon: list[float]
-    last: dict[str, Any] | None  # the last fix's record (event id, area, device) for the evidence
 
 
 class MissingPersons:
@@ -125,7 +112,7 @@ class MissingPersons:
         self._audit(ctx, "report", resource, person_id, report_id, status=201)
         return self.view(ctx, report_id, resource=resource, audit=False)
 
-    def _raise_warning(self, report_id: int, wearer: Wearer, track: _Track, now: datetime) -> str | None:
+    def _raise_warning(self, report_id: int, wearer: Wearer, track: Track, now: datetime) -> str | None:
         """The `wearer_missing` warning: routed by the last fix, or by the wearer's area without one."""
         last = track.last
         evidence = Evidence(
@@ -283,26 +270,8 @@ class MissingPersons:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def _track(self, session: Session, wearer: Wearer, *, start: datetime, end: datetime) -> _Track:
-        """The wearer's fixes between start and end from every tracker they wear, oldest first."""
-        devices = worn_devices(session, [wearer.id])[wearer.id]
-        subjects = sorted(
-            {*devices, *(t for ts in registry.terminals_of(session, devices).values() for t in ts)}
-        )
-        if not subjects:
-            return _Track([], [], [], None)
-        frame = self._path(subject_kind="tracker", subject=subjects, start=start, end=end)
-        frame = frame.filter(
-            (pl.col("kind") == "tracker_fix")
-            & pl.col("device").is_in(devices)
-            & pl.col("lat").is_not_null()
-            & pl.col("lon").is_not_null()
-        ).sort("ts")
-        if frame.is_empty():
-            return _Track([], [], [], None)
-        return _Track(
-            frame["ts"].to_list(), frame["lat"].to_list(), frame["lon"].to_list(), frame.row(-1, named=True)
-        )
+    def _track(self, session: Session, wearer: Wearer, *, start: datetime, end: datetime) -> Track:
+        return wearer_track(session, self._path, wearer.id, start=start, end=end)
 
     def _audit(
         self, ctx: Context, action: str, resource: str, person_id: int, report_id: int, *, status: int = 200
@@ -335,18 +304,8 @@ def _scoped(stmt: Any, session: Session, ctx: Context) -> Any:
     return stmt.where(MissingReport.wearer_id.in_(sorted(guarded_wearers(session, ctx))))
 
 
-def _area(track: _Track, now: datetime) -> dict[str, Any] | None:
+def _area(track: Track, now: datetime) -> dict[str, Any] | None:
     return search_area(track.ts, track.lat, track.lon, now=now).as_dict() if track.ts else None
-
-
-def _thin(track: _Track) -> tuple[list[FixOut], bool]:
-    """At most MAX_PATH points, evenly spaced, always keeping the last fix."""
-    n = len(track.ts)
-    step = max(1, -(-n // MAX_PATH))
-    keep = list(range(0, n, step))
-    if keep and keep[-1] != n - 1:
-        keep.append(n - 1)
-    return [FixOut(ts=track.ts[i], lat=track.lat[i], lon=track.lon[i]) for i in keep], step > 1
 
 
 def _minutes(report: MissingReport) -> float | None:
@@ -355,8 +314,8 @@ def _minutes(report: MissingReport) -> float | None:
     return round(max(0.0, (report.found_at - report.reported_at).total_seconds()) / 60.0, 1)
 
 
-def _out(report: MissingReport, track: _Track, area: dict[str, Any] | None) -> MissingOut:
-    path, thinned = _thin(track)
+def _out(report: MissingReport, track: Track, area: dict[str, Any] | None) -> MissingOut:
+    path, thinned = thin(track, MAX_PATH)
     return MissingOut(
         id=report.id,
         wearer_id=report.wearer_id,

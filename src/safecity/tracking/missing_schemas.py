@@ -50,6 +50,16 @@ class FixOut(BaseModel):
     lon: float
 
 
+class FixesOut(BaseModel):
+    """A wearer's fixes over a window, for the map and its time slider."""
+
+    wearer_id: int
+    start: datetime
+    end: datetime
+    fixes: list[FixOut] = Field(description="Oldest first.")
+    truncated: bool = Field(description="Thinned to at most 5,000 points, evenly, the last always kept.")
+
+
 class MissingOut(BaseModel):
     """A report with what the platform knows now: the last fix, the path of the day, the search area."""
 
@@ -101,4 +111,13 @@ class MissingStats(BaseModel):
     longest_minutes_to_found: float | None
 
 
-__all__ = ["FixOut", "FoundIn", "MissingIn", "MissingOut", "MissingStats", "MissingSummary", "WithdrawIn"]
+__all__ = [
+    "FixOut",
+    "FixesOut",
+    "FoundIn",
+    "MissingIn",
+    "MissingOut",
+    "MissingStats",
+    "MissingSummary",
+    "WithdrawIn",
+]

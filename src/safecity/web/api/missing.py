@@ -11,10 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from safecity.core.clock import UtcTime
 from safecity.security import Permission as P
 from safecity.security import Principal
 from safecity.tracking.missing import MissingPersons
 from safecity.tracking.missing_schemas import (
+    FixesOut,
     FoundIn,
     MissingIn,
     MissingOut,
@@ -22,6 +24,7 @@ from safecity.tracking.missing_schemas import (
     MissingSummary,
     WithdrawIn,
 )
+from safecity.tracking.wearer_track import WearerTracks
 from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep, RowId
 
@@ -44,6 +47,21 @@ def report_missing(
     """Raises a critical warning to the station where the wearer was last placed and tells the guardians."""
     return platform.service(MissingPersons).report(
         who.context(), wearer_id, body, resource=resource_of(request)
+    )
+
+
+@router.get("/wearers/{wearer_id}/fixes", response_model=FixesOut, summary="A wearer's fixes for the map")
+def wearer_fixes(
+    wearer_id: RowId,
+    platform: PlatformDep,
+    request: Request,
+    start: Annotated[UtcTime | None, Query(description="Default: 24 hours before end.")] = None,
+    end: Annotated[UtcTime | None, Query(description="Default: now.")] = None,
+    who: Principal = need(P.MISSING_REPORT),
+) -> FixesOut:
+    """Oldest first, at most a week at a time; officers of the wearer's area or their guardians; audited."""
+    return platform.service(WearerTracks).fixes(
+        who.context(), wearer_id, start=start, end=end, resource=resource_of(request)
     )
 
 
