@@ -64,6 +64,7 @@ from safecity.registry.terminals import (
     is_auth_code_valid,
     issue_auth_code,
     register_terminal,
+    terminals_of,
 )
 from safecity.registry.watchlists import (
     DEFAULT_WATCH_DAYS,
@@ -139,6 +140,7 @@ __all__ = [
     "people_numbers",
     "register_bike",
     "register_terminal",
+    "terminals_of",
     "report_stolen",
     "require_bike",
     "require_entry",

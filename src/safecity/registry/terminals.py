@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -103,6 +104,21 @@ def get_terminal(session: Session, protocol: str, terminal: str) -> TerminalEntr
     )
 
 
+def terminals_of(session: Session, device_ids: Sequence[str]) -> dict[str, list[str]]:
+    """The terminal ids bound to each of these devices (any protocol), sorted."""
+    bound: dict[str, list[str]] = {d: [] for d in device_ids}
+    if not device_ids:
+        return bound
+    rows = session.execute(
+        select(DeviceTerminal.device_id, DeviceTerminal.terminal)
+        .where(DeviceTerminal.device_id.in_(list(device_ids)))
+        .order_by(DeviceTerminal.terminal)
+    )
+    for device_id, terminal in rows:
+        bound[device_id].append(terminal)
+    return bound
+
+
 def issue_auth_code(session: Session, protocol: str, terminal: str, *, now: datetime) -> str:
     """A new authentication code for the terminal (JT/T 808 registration); the previous one stops working."""
     row = session.get(DeviceTerminal, (protocol, terminal))
@@ -126,4 +142,5 @@ __all__ = [
     "is_auth_code_valid",
     "issue_auth_code",
     "register_terminal",
+    "terminals_of",
 ]

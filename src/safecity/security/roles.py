@@ -76,6 +76,7 @@ class Permission(StrEnum):
     WEARERS_READ = "wearers.read"  # elderly locators' wearers of the caller's areas, zones, guardians
     WEARERS_MANAGE = "wearers.manage"  # enrol wearers, record consent, set guardians and safe zones
     WEARERS_GUARD = "wearers.guard"  # a guardian's own wearers (a citizen account linked to the guardian)
+    MISSING_REPORT = "missing.report"  # report a wearer in reach missing, follow and close the search
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
     SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
 
@@ -92,6 +93,7 @@ _OFFICER = frozenset(
         P.WATCHLIST_READ,
         P.PLACES_READ,
         P.WEARERS_READ,
+        P.MISSING_REPORT,
     }
 )
 _INVESTIGATION = frozenset(
@@ -162,7 +164,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.LIAISON: frozenset({P.SELF_READ}),
-    Role.CITIZEN: frozenset({P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER, P.WEARERS_GUARD}),
+    Role.CITIZEN: frozenset(
+        {P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER, P.WEARERS_GUARD, P.MISSING_REPORT}
+    ),
     Role.SHOP_OWNER: frozenset({P.SELF_READ, P.SHOPS_ARM, P.SHOPS_STAFF}),
 }
 

@@ -11,11 +11,17 @@ from typing import Any
 
 from safecity.core.capabilities import Capability, Service
 from safecity.tracking.guardians import GUARDIANS
+from safecity.tracking.missing import MissingPersons, build_missing
 from safecity.tracking.rules import KINDS as WEARER_RULE_KINDS
 from safecity.tracking.wearer_facts import FACT_SOURCE as WEARER_FACTS
+from safecity.tracking.wearer_track import WearerTracks, build_tracks
 from safecity.tracking.wearers import Wearers, build_wearers
 
-SERVICES: list[Any] = [Service(Wearers, build_wearers)]
+SERVICES: list[Any] = [
+    Service(Wearers, build_wearers),
+    Service(MissingPersons, build_missing),
+    Service(WearerTracks, build_tracks),
+]
 FACT_SOURCES: list[Any] = [WEARER_FACTS]
 RULE_KINDS: list[Any] = [*WEARER_RULE_KINDS]
 FOLLOWERS: list[Any] = [GUARDIANS]

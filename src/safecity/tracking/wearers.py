@@ -72,30 +72,11 @@ class Wearers:
     # --- who may act on which wearer ---------------------------------------------------------------
 
     def _wearer(self, session: Session, ctx: Context, wearer_id: int, *, manage: bool = False) -> Wearer:
-        """The wearer if the caller may act on them: by area (officers) or as their guardian (reads only)."""
-        if ctx.can(MANAGE if manage else READ) or (not manage and ctx.can(MANAGE)):
-            wearer = session.get(Wearer, wearer_id)
-            if wearer is None:
-                raise WearerNotFound("wearer", wearer_id)
-            ctx.require_area(wearer.area_id, what=f"wearer {wearer_id}")
-            return wearer
-        if not manage and ctx.can(GUARD) and wearer_id in self._guarded(session, ctx):
-            found = session.get(Wearer, wearer_id)
-            if found is not None:
-                return found
-        if manage:
-            raise AccessDenied("forbidden", "changing a wearer needs the permission wearers.manage")
-        raise AccessDenied("forbidden", "you may read only the wearers you are a guardian of")
+        return wearer_in_reach(session, ctx, wearer_id, manage=manage)
 
     @staticmethod
     def _guarded(session: Session, ctx: Context) -> set[int]:
-        """The wearers the caller's linked person guards now (none for an unlinked account)."""
-        if ctx.person_id is None:
-            return set()
-        stmt = select(Guardian.wearer_id).where(
-            Guardian.person_id == ctx.person_id, Guardian.removed_at.is_(None)
-        )
-        return set(session.scalars(stmt))
+        return guarded_wearers(session, ctx)
 
     def _audit(self, ctx: Context, action: str, resource: str, **entry: Any) -> None:
         self._recorder.record(ctx, AuditEntry(f"wearers.{action}", resource, **entry))
@@ -371,6 +352,42 @@ class Wearers:
         return [WarningOut.model_validate(a, from_attributes=True) for a in found]
 
 
+def officer_reads(ctx: Context) -> bool:
+    """Whether the caller reads wearers by area (an officer), not as a guardian."""
+    return ctx.can(READ) or ctx.can(MANAGE)
+
+
+def wearer_in_reach(session: Session, ctx: Context, wearer_id: int, *, manage: bool = False) -> Wearer:
+    """The wearer if the caller may act on them: by area (officers) or as their guardian (reads only).
+
+    Missing-person reports (tracking/missing.py) use the same reach: a guardian may report and
+    follow the wearers they guard.
+    """
+    if ctx.can(MANAGE) if manage else officer_reads(ctx):
+        wearer = session.get(Wearer, wearer_id)
+        if wearer is None:
+            raise WearerNotFound("wearer", wearer_id)
+        ctx.require_area(wearer.area_id, what=f"wearer {wearer_id}")
+        return wearer
+    if not manage and ctx.can(GUARD) and wearer_id in guarded_wearers(session, ctx):
+        found = session.get(Wearer, wearer_id)
+        if found is not None:
+            return found
+    if manage:
+        raise AccessDenied("forbidden", "changing a wearer needs the permission wearers.manage")
+    raise AccessDenied("forbidden", "you may read only the wearers you are a guardian of")
+
+
+def guarded_wearers(session: Session, ctx: Context) -> set[int]:
+    """The wearers the caller's linked person guards now (none for an unlinked account)."""
+    if ctx.person_id is None:
+        return set()
+    stmt = select(Guardian.wearer_id).where(
+        Guardian.person_id == ctx.person_id, Guardian.removed_at.is_(None)
+    )
+    return set(session.scalars(stmt))
+
+
 def _guardian_rows(session: Session, wearer_id: int) -> Sequence[Guardian]:
     stmt = select(Guardian).where(Guardian.wearer_id == wearer_id, Guardian.removed_at.is_(None))
     return list(session.scalars(stmt.order_by(Guardian.id)))
@@ -397,4 +414,4 @@ def build_wearers(platform: Any) -> Wearers:
     )
 
 
-__all__ = ["WEARERS", "Wearers", "build_wearers"]
+__all__ = ["WEARERS", "Wearers", "build_wearers", "guarded_wearers", "officer_reads", "wearer_in_reach"]
