@@ -42,7 +42,9 @@ def city(platform: Platform) -> dict[str, Any]:  # noqa: F811
     seed_city(platform.session_factory)
     wearers = platform.service(Wearers)
     mine = wearers.enrol(ENROLLER, wearer_in(1, devices=("TRK-1",), guardians=[guardian(101)]), resource="/t")
-    theirs = wearers.enrol(ENROLLER, wearer_in(2, devices=("TRK-2",), guardians=[guardian(102)]), resource="/t")
+    theirs = wearers.enrol(
+        ENROLLER, wearer_in(2, devices=("TRK-2",), guardians=[guardian(102)]), resource="/t"
+    )
     far_officer = Context(
         actor="officer-c2",
         role=Role.COMMUNITY_OFFICER.value,

@@ -32,7 +32,12 @@ NAV = (
 
 # Where each kind of reader reads a wearer: officers by area, guardians their own.
 OFFICER = {"mode": "officer", "base": "/wearers", "list_api": "/api/v1/wearers", "one_api": "/api/v1/wearers"}
-GUARDIAN = {"mode": "guardian", "base": "/family", "list_api": "/api/v1/my/wearers", "one_api": "/api/v1/my/wearers"}
+GUARDIAN = {
+    "mode": "guardian",
+    "base": "/family",
+    "list_api": "/api/v1/my/wearers",
+    "one_api": "/api/v1/my/wearers",
+}
 
 
 def _check_reach(platform: PlatformDep, who: Principal, wearer_id: int) -> None:
@@ -74,4 +79,6 @@ def family_member_page(
 ) -> HTMLResponse:
     """One of the guardian's wearers on the map; anyone else's is refused."""
     _check_reach(platform, who, wearer_id)
-    return render(request, "wearer.html", "family", "My family 家人", who, reader=GUARDIAN, wearer_id=wearer_id)
+    return render(
+        request, "wearer.html", "family", "My family 家人", who, reader=GUARDIAN, wearer_id=wearer_id
+    )

@@ -41,10 +41,22 @@ function say(text, isError = false) {
 
 // --- the wearer ------------------------------------------------------------------------------------
 
+const areaNames = new Map();
+
+// An officer's areas by name (a guardian may not read the areas: the id is shown).
+async function readAreaNames() {
+  if (mode !== 'officer') return;
+  try {
+    for (const area of await api('GET', '/api/v1/areas')) areaNames.set(area.id, area.name);
+  } catch (_) {
+    /* names are a nicety */
+  }
+}
+
 function showWearer(w) {
   ui.name.textContent = w.name;
   document.title = w.name + ' · safecity';
-  ui.meta.replaceChildren('Area 辖区 ', w.area_id, ' · Trackers 定位器 ', w.device_ids.join(', ') || '—',
+  ui.meta.replaceChildren('Area 辖区 ', areaNames.get(w.area_id) || w.area_id, ' · Trackers 定位器 ', w.device_ids.join(', ') || '—',
     w.notes ? ' · ' + w.notes : '');
   ui.warnings.replaceChildren(...w.open_warnings.map((a) => h('li', { class: 'warning-item sev-' + a.severity },
     h('span', { class: 'badge sev sev-' + a.severity }, a.severity), ' ', a.title,
@@ -65,6 +77,15 @@ function showWearer(w) {
       : ['No consent in force 无有效同意: the rules do not watch this wearer.']));
   }
   if (wmap) wmap.zones(w.safe_zones);
+}
+
+/** Read the wearer again (a report, found or withdrawal raises or closes a warning). */
+async function refreshWearer() {
+  try {
+    showWearer(await api('GET', oneApi + '/' + wearerId));
+  } catch (err) {
+    say(plainError(err), true);
+  }
 }
 
 // --- path, slider, live position ----------------------------------------------------------------------
@@ -131,6 +152,7 @@ function fact(label, ...value) {
 function showReport(report) {
   state.report = report && report.status === 'open' ? report : null;
   const open = Boolean(state.report);
+  root.dataset.report = open ? 'open' : 'none';
   ui.badge.hidden = !open;
   ui.none.hidden = open;
   ui.report.hidden = !open;
@@ -232,6 +254,7 @@ ui.missingForm.addEventListener('submit', (event) => {
     ui.openButton.hidden = false;
     showReport(report);
     say('Reported 已报告: the police and the guardians are told. The map shows where to look. 地图显示搜寻范围。');
+    refreshWearer();
   });
 });
 
@@ -281,6 +304,7 @@ ui.foundForm.addEventListener('submit', (event) => {
     if (wmap) wmap.setPoint('found', { lat: report.found_lat, lon: report.found_lon });
     const minutes = report.minutes_to_found === null ? '' : ', ' + Math.round(report.minutes_to_found) + ' min after the report';
     say('Found 已找到' + minutes + '. The warning is closed. 预警已关闭。');
+    refreshWearer();
   });
 });
 
@@ -293,6 +317,7 @@ ui.withdrawForm.addEventListener('submit', (event) => {
     form.hidden = true;
     showReport(report);
     say('Withdrawn 已撤销: the warning is closed as a false alarm.');
+    refreshWearer();
   });
 });
 
@@ -312,8 +337,7 @@ async function poll() {
 async function start() {
   let wearer;
   try {
-    await mapReady;
-    wearer = await api('GET', oneApi + '/' + wearerId);
+    [wearer] = await Promise.all([api('GET', oneApi + '/' + wearerId), readAreaNames(), mapReady]);
     showWearer(wearer);
     await Promise.all([readFixes(true), readOpenReport()]);
   } catch (err) {

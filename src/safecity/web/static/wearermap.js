@@ -122,10 +122,12 @@ export class WearerMap {
     const features = rings.map((r) => polygon(circleRing(area.lon, area.lat, r.radius_m),
       { share: r.share, radius_m: r.radius_m }));
     this.map.getSource('w-rings').setData({ type: 'FeatureCollection', features });
-    for (const r of rings) {
-      const text = Math.round(r.share * 100) + '% · ' + distanceText(r.radius_m);
-      const el = h('div', { class: 'ring-label' }, text);
-      const edge = [area.lon, area.lat + r.radius_m / M_PER_DEG];
+    // Rings cut to the same reach coincide: one label says all their shares ("75% / 95% · 1.7 km").
+    const byRadius = new Map();
+    for (const r of rings) byRadius.set(r.radius_m, [...(byRadius.get(r.radius_m) || []), Math.round(r.share * 100) + '%']);
+    for (const [radius, shares] of byRadius) {
+      const el = h('div', { class: 'ring-label' }, shares.reverse().join(' / ') + ' · ' + distanceText(radius));
+      const edge = [area.lon, area.lat + radius / M_PER_DEG];
       this.ringLabels.push(new window.maplibregl.Marker({ element: el, anchor: 'bottom' }).setLngLat(edge).addTo(this.map));
     }
     this.element.dataset.rings = rings.map((r) => Math.round(r.share * 100) + ':' + r.radius_m).join(' ');
