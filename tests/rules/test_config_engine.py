@@ -32,6 +32,11 @@ def test_packaged_rules_are_valid() -> None:
         "shop_armed_breach",
         "device_offline",  # door controllers
         "door_whitelist_behind",
+        "wearer_sos",  # the tracking capability's elderly locators (docs/wearers.md)
+        "wearer_fall",
+        "wearer_left_safe_zone",
+        "wearer_no_fix",
+        "wearer_low_battery",
     ]
 
 

@@ -22,7 +22,7 @@ from safecity.security.roles import CITY_WIDE, Permission, Role
 from safecity.store import transaction
 from safecity.web.app import create_app
 from safecity.web.auth import RouteInfo, app_routes
-from tests.security.conftest import IN, NOW, OUT, SITE, RoleAccount, World, error_code
+from tests.security.conftest import ID_NUMBERS, IN, NOW, OUT, SITE, RoleAccount, World, error_code
 
 FRAMEWORK_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 WINDOW = {"start": (NOW - timedelta(days=2)).isoformat(), "end": NOW.isoformat()}
@@ -176,6 +176,96 @@ def _visit(world: World, where: str) -> int:
 
 def _site(where: str, key: str) -> str:
     return str(SITE[where][key])
+
+
+def _tracker(world: World, where: str) -> str:
+    """A new tracker device in the site's community."""
+    device_id = f"TRK-{where}-{next(world.serial)}"
+    with transaction(world.platform.session_factory) as session:
+        registry.create_device(
+            session,
+            device_id=device_id,
+            kind="tracker",
+            name=device_id,
+            lat=None,
+            lon=None,
+            area_id=_site(where, "community"),
+            now=NOW,
+        )
+    return device_id
+
+
+def _elder_number(world: World) -> str:
+    """A valid identity number nobody has, born from 1930 (`world.id_number` repeats after 1,000)."""
+    from datetime import date
+
+    from safecity.core.ids import id_number_check_char
+
+    first17 = f"330302{date(1930, 1, 1) + timedelta(days=next(world.serial)):%Y%m%d}021"
+    return first17 + id_number_check_char(first17)
+
+
+def _wearer_body(world: World, where: str) -> dict[str, Any]:
+    """Enrolment of a new wearer of the site; IN, the test citizen's person is their guardian."""
+    guardian_number = ID_NUMBERS[IN] if where == IN else _elder_number(world)
+    return {
+        "id_number": _elder_number(world),
+        "name": "Wearer",
+        "area_id": _site(where, "community"),
+        "device_ids": [_tracker(world, where)],
+        "consent": {
+            "given_by_id_number": guardian_number,
+            "given_by_name": "Guardian",
+            "capacity": "guardian",
+            "basis": "form 1",
+        },
+        "guardians": [
+            {"id_number": guardian_number, "name": "Guardian", "relation": "son", "phone": "13900000000"}
+        ],
+    }
+
+
+def _wearer(world: World, where: str) -> int:
+    """A new wearer of the site (see `_wearer_body`)."""
+    from safecity.core.context import SYSTEM
+    from safecity.tracking.wearer_schemas import WearerIn
+    from safecity.tracking.wearers import Wearers
+
+    body = WearerIn.model_validate(_wearer_body(world, where))
+    return world.platform.service(Wearers).enrol(SYSTEM, body, resource="setup").id
+
+
+def _wearer_part(world: World, where: str, part: str) -> tuple[int, int]:
+    """A new wearer of the site and the id of its first guardian or consent."""
+    from safecity.core.context import SYSTEM
+    from safecity.tracking.wearers import Wearers
+
+    wearer_id = _wearer(world, where)
+    wearers = world.platform.service(Wearers)
+    rows = (wearers.guardians if part == "guardian" else wearers.consents)(
+        SYSTEM, wearer_id, resource="setup"
+    )
+    return wearer_id, rows[0].id
+
+
+def _wearer_route(method: str, tail: str = "", json: Any = None) -> tuple[bool, Builder]:
+    """An area-bound route about one new wearer of the site."""
+    return (True, lambda w, a, where: Call(method, f"/api/v1/wearers/{_wearer(w, where)}{tail}", json=json))
+
+
+_GUARDIAN_IN = {
+    "id_number": "11010519491231002X",
+    "name": "Guardian",
+    "relation": "son",
+    "phone": "13900000009",
+}
+_CONSENT_IN = {
+    "given_by_id_number": "11010519491231002X",
+    "given_by_name": "G",
+    "capacity": "self",
+    "basis": "form",
+}
+_ZONES_IN = {"zones": [{"name": "home", "lat": 28.0, "lon": 120.65, "radius_m": 300}]}
 
 
 MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
@@ -524,6 +614,38 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("POST", "/api/v1/shops/{shop_id}/staff/{staff_id}/remove"): (
         True,
         lambda w, a, where: Call("POST", "/api/v1/shops/{}/staff/{}/remove".format(*w.shop_staff(where))),
+    ),
+    # --- wearers (elderly locators)
+    ("POST", "/api/v1/wearers"): (
+        True,
+        lambda w, a, where: Call("POST", "/api/v1/wearers", json=_wearer_body(w, where)),
+    ),
+    ("GET", "/api/v1/wearers"): (False, lambda w, a, where: Call("GET", "/api/v1/wearers")),
+    ("GET", "/api/v1/wearers/{wearer_id}"): _wearer_route("GET"),
+    ("POST", "/api/v1/wearers/{wearer_id}/end"): _wearer_route("POST", "/end"),
+    ("GET", "/api/v1/wearers/{wearer_id}/guardians"): _wearer_route("GET", "/guardians"),
+    ("POST", "/api/v1/wearers/{wearer_id}/guardians"): _wearer_route("POST", "/guardians", _GUARDIAN_IN),
+    ("POST", "/api/v1/wearers/{wearer_id}/guardians/{guardian_id}/remove"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", "/api/v1/wearers/{}/guardians/{}/remove".format(*_wearer_part(w, where, "guardian"))
+        ),
+    ),
+    ("GET", "/api/v1/wearers/{wearer_id}/consents"): _wearer_route("GET", "/consents"),
+    ("POST", "/api/v1/wearers/{wearer_id}/consents"): _wearer_route("POST", "/consents", _CONSENT_IN),
+    ("POST", "/api/v1/wearers/{wearer_id}/consents/{consent_id}/withdraw"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", "/api/v1/wearers/{}/consents/{}/withdraw".format(*_wearer_part(w, where, "consent"))
+        ),
+    ),
+    ("GET", "/api/v1/wearers/{wearer_id}/safe-zones"): _wearer_route("GET", "/safe-zones"),
+    ("PUT", "/api/v1/wearers/{wearer_id}/safe-zones"): _wearer_route("PUT", "/safe-zones", _ZONES_IN),
+    ("GET", "/api/v1/my/wearers"): (False, lambda w, a, where: Call("GET", "/api/v1/my/wearers")),
+    # IN: a wearer the test citizen guards; OUT: one they do not (refused like an area outside reach).
+    ("GET", "/api/v1/my/wearers/{wearer_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/my/wearers/{_wearer(w, where)}"),
     ),
     ("GET", "/api/v1/health/devices"): (
         True,

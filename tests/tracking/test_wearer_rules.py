@@ -1,4 +1,4 @@
-"""Wearer warnings through the real rules engine: record batches in, the exact warnings out (tracking/rules/)."""
+"""Wearer warnings through the real rules engine: record batches in, exact warnings out (tracking/rules/)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,16 @@ from safecity.tracking.wearer_schemas import SafeZonesIn
 from safecity.tracking.wearers import Wearers
 from tests.conftest import T0
 from tests.rules.conftest import DEVICES
-from tests.tracking.wearerfix import OFFICER, ListRecorder, Records, at, guardian, home_zone, seed_city, wearer_in
+from tests.tracking.wearerfix import (
+    OFFICER,
+    ListRecorder,
+    Records,
+    at,
+    guardian,
+    home_zone,
+    seed_city,
+    wearer_in,
+)
 
 RULES = """
 rules:
@@ -35,7 +44,9 @@ class City:
 
     def __init__(self, session_factory: sessionmaker[Session], pseudonymizer: Pseudonymizer) -> None:
         seed_city(session_factory)
-        self.wearers = Wearers(session_factory, ListRecorder(), now=lambda: T0, pseudonymize=pseudonymizer.pseudonym)
+        self.wearers = Wearers(
+            session_factory, ListRecorder(), now=lambda: T0, pseudonymize=pseudonymizer.pseudonym
+        )
         self.facts = LiveFacts(session_factory, lambda: DEVICES, ttl_s=0, sources=[FACT_SOURCE])
         self.engine = RuleEngine(build_rules(parse_rules(RULES)), facts=self.facts, clock=ManualClock(T0))
         self.records = Records()
@@ -77,10 +88,16 @@ def test_a_jittering_edge_raises_one_warning_and_a_return_then_a_second_exit_rai
     assert city.feed(walk("TRK-1", at(20), [100]), 20) == []
     [again] = city.feed(walk("TRK-1", at(30), [300]), 30)
 
-    assert (left.rule_kind, left.subject_kind, left.subject) == ("wearer_left_safe_zone", "wearer", str(wearer.id))
+    assert (left.rule_kind, left.subject_kind, left.subject) == (
+        "wearer_left_safe_zone",
+        "wearer",
+        str(wearer.id),
+    )
     assert left.dedup_key != again.dedup_key  # two alerts, not one extended
     assert [e.event_id for e in left.evidence] == ["r7", "r8"]  # the batch's fixes up to the deciding one
-    assert {e.area for e in left.evidence} == {"C1"}  # routed to the wearer's station, not where it was placed
+    assert {e.area for e in left.evidence} == {
+        "C1"
+    }  # routed to the wearer's station, not where it was placed
     assert left.facts["zones"] == ["home"] and left.facts["distance_m"] == pytest.approx(60, abs=1)
     assert left.facts["wearer"] == "Wearer 1" and left.facts["area_id"] == "C1"
     assert Ref("wearer", str(wearer.id)) in left.refs and Ref("device", "TRK-1") in left.refs
@@ -100,7 +117,9 @@ def test_a_zone_out_of_its_hours_raises_nothing(city: City) -> None:
     # T0 is 16:00 in Wenzhou: the day centre applies 08:00-18:00, the evening zone 20:00-23:00 only.
     city.wearers.enrol(OFFICER, wearer_in(1, safe_zones=[home_zone(hours=["08:00-18:00"])]), resource="/t")
     city.wearers.enrol(
-        OFFICER, wearer_in(2, devices=("TRK-2",), safe_zones=[home_zone(hours=["20:00-23:00"])]), resource="/t"
+        OFFICER,
+        wearer_in(2, devices=("TRK-2",), safe_zones=[home_zone(hours=["20:00-23:00"])]),
+        resource="/t",
     )
 
     found = city.feed(
@@ -133,7 +152,9 @@ def test_the_edge_state_survives_a_reload_of_the_facts_but_new_zones_start_afres
     city.changed()
     assert city.feed(city.records.track("TRK-1", at(2), [450]), 3) == []  # still out: no second warning
 
-    city.wearers.set_safe_zones(OFFICER, wearer.id, SafeZonesIn(zones=[home_zone(radius_m=300)]), resource="/t")
+    city.wearers.set_safe_zones(
+        OFFICER, wearer.id, SafeZonesIn(zones=[home_zone(radius_m=300)]), resource="/t"
+    )
     city.changed()
     assert _kinds(city.feed(city.records.track("TRK-1", at(4), [460]), 5)) == ["wearer_left_safe_zone"]
 
@@ -156,7 +177,12 @@ def test_an_sos_names_the_wearer_and_carries_the_alarm_and_the_fix(city: City) -
     )
 
     [sos] = found
-    assert (sos.rule, sos.severity, sos.subject, sos.dedup_key) == ("sos", "critical", str(wearer.id), f"sos:{wearer.id}")
+    assert (sos.rule, sos.severity, sos.subject, sos.dedup_key) == (
+        "sos",
+        "critical",
+        str(wearer.id),
+        f"sos:{wearer.id}",
+    )
     assert [(e.kind, e.code) for e in sos.evidence] == [("tracker_fix", None), ("alarm", "sos")]
     assert sos.facts["alarms"] == 1 and sos.facts["notes"] == "dementia; walks to the river"
     assert Ref("person", str(wearer.person_id)) in sos.refs
@@ -232,7 +258,11 @@ def test_low_battery_warns_once_per_episode_until_charged(city: City) -> None:
     assert city.feed([_beat(45, 20)], 20) == []  # charged: the episode ends
     [again] = city.feed([_beat(30, 25), _beat(10, 30)], 30)
 
-    assert (low.rule_kind, low.subject, low.facts["battery_pct"]) == ("wearer_low_battery", str(wearer.id), 19.0)
+    assert (low.rule_kind, low.subject, low.facts["battery_pct"]) == (
+        "wearer_low_battery",
+        str(wearer.id),
+        19.0,
+    )
     assert [e.event_id for e in low.evidence] == ["r2"]
     assert again.facts["battery_pct"] == 10.0 and again.dedup_key != low.dedup_key
 
@@ -251,6 +281,12 @@ def test_the_shipped_rules_file_configures_every_wearer_kind() -> None:
 
     shipped = {r.kind: r for r in load_rules(DEFAULT_RULES_FILE).rules}
 
-    assert {"wearer_sos", "wearer_fall", "wearer_left_safe_zone", "wearer_no_fix", "wearer_low_battery"} <= set(shipped)
+    assert {
+        "wearer_sos",
+        "wearer_fall",
+        "wearer_left_safe_zone",
+        "wearer_no_fix",
+        "wearer_low_battery",
+    } <= set(shipped)
     assert shipped["wearer_left_safe_zone"].params["exit_after_fixes"] == 3
     assert timedelta(hours=shipped["wearer_no_fix"].params["hours"]) == timedelta(hours=6)

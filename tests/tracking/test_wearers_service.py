@@ -53,7 +53,12 @@ def test_an_officer_enrols_a_wearer_with_consent_guardian_and_home_and_it_is_aud
 ) -> None:
     out = wearers.enrol(OFFICER, wearer_in(1, devices=("TRK-1", "TRK-2")), resource="/t")
 
-    assert (out.name, out.area_id, out.device_ids, out.status) == ("Wearer 1", "C1", ["TRK-1", "TRK-2"], "active")
+    assert (out.name, out.area_id, out.device_ids, out.status) == (
+        "Wearer 1",
+        "C1",
+        ["TRK-1", "TRK-2"],
+        "active",
+    )
     assert out.consent_in_force is True
     assert out.id_number.startswith("330302") and "*" in out.id_number  # masked
     detail = wearers.wearer(PATROL, out.id, resource="/t")
@@ -78,8 +83,8 @@ def test_enrolment_outside_the_officers_areas_is_refused(wearers: Wearers) -> No
 @pytest.mark.parametrize(
     ("devices", "error", "field"),
     [
-        (("BS-1",), TrackingError, "device_ids[0]"),  # a base station, not a tracker
-        (("TRK-1", "NOPE"), TrackingError, "device_ids[1]"),
+        (("BS-1",), TrackingError, "device_ids.0"),  # a base station, not a tracker
+        (("TRK-1", "NOPE"), TrackingError, "device_ids.1"),
         (("TRK-1", "TRK-1"), TrackingError, "device_ids"),
     ],
 )
@@ -91,11 +96,13 @@ def test_trackers_that_cannot_be_worn_are_refused_naming_the_field(
     assert getattr(refused.value, "field", None) == field
 
 
-def test_a_tracker_worn_by_one_wearer_cannot_be_given_to_another_until_the_first_ends(wearers: Wearers) -> None:
+def test_a_tracker_worn_by_one_wearer_cannot_be_given_to_another_until_the_first_ends(
+    wearers: Wearers,
+) -> None:
     first = wearers.enrol(OFFICER, wearer_in(1), resource="/t")
     with pytest.raises(WearerConflict) as refused:
         wearers.enrol(OFFICER, wearer_in(2), resource="/t")
-    assert refused.value.field == "device_ids[0]"
+    assert refused.value.field == "device_ids.0"
 
     wearers.end(OFFICER, first.id, resource="/t")
 
@@ -116,7 +123,7 @@ def test_a_bad_polygon_is_refused_naming_the_zone_and_nothing_is_stored(wearers:
     with pytest.raises(InvalidGeometry) as refused:
         wearers.enrol(OFFICER, body, resource="/t")
 
-    assert refused.value.field == "safe_zones[1].ring"
+    assert refused.value.field == "safe_zones.1.ring"
     assert "Self-intersection" in refused.value.message
     assert wearers.wearers(OFFICER, resource="/t") == []
 
@@ -124,10 +131,10 @@ def test_a_bad_polygon_is_refused_naming_the_zone_and_nothing_is_stored(wearers:
 @pytest.mark.parametrize(
     ("zone", "field"),
     [
-        (ZoneIn(name="day centre", lat=28.0, lon=120.65, radius_m=0), "zones[0].radius_m"),
-        (ZoneIn(name="open", ring=[(120.0, 28.0), (120.01, 28.0), (120.01, 28.01)]), "zones[0].ring"),
-        (home_zone(hours=["08:00-25:00"]), "zones[0].hours[0]"),
-        (ZoneIn(name="moon", lat=95.0, lon=120.65, radius_m=10), "zones[0].centre"),
+        (ZoneIn(name="day centre", lat=28.0, lon=120.65, radius_m=0), "zones.0.radius_m"),
+        (ZoneIn(name="open", ring=[(120.0, 28.0), (120.01, 28.0), (120.01, 28.01)]), "zones.0.ring"),
+        (home_zone(hours=["08:00-25:00"]), "zones.0.hours.0"),
+        (ZoneIn(name="moon", lat=95.0, lon=120.65, radius_m=10), "zones.0.centre"),
     ],
 )
 def test_safe_zones_the_kernels_refuse_are_422_naming_the_field(
@@ -147,7 +154,9 @@ def test_setting_safe_zones_replaces_them_with_daily_windows(wearers: Wearers) -
 
     out = wearers.set_safe_zones(OFFICER, wearer.id, zones, resource="/t")
 
-    assert [(z.name, z.shape, z.hours, len(z.ring or [])) for z in out] == [("village", "polygon", ["07:00-19:00"], 5)]
+    assert [(z.name, z.shape, z.hours, len(z.ring or [])) for z in out] == [
+        ("village", "polygon", ["07:00-19:00"], 5)
+    ]
     assert wearers.safe_zones(OFFICER, wearer.id, resource="/t") == out
 
 

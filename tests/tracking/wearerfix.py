@@ -60,7 +60,10 @@ PATROL = Context(
 def guardian_context(person_id: int | None) -> Context:
     """A citizen account linked to `person_id` (None: not linked)."""
     return Context(
-        actor=f"citizen-{person_id}", role="citizen", permissions=frozenset({"wearers.guard"}), person_id=person_id
+        actor=f"citizen-{person_id}",
+        role="citizen",
+        permissions=frozenset({"wearers.guard"}),
+        person_id=person_id,
     )
 
 
@@ -84,9 +87,15 @@ def seed_city(session_factory: sessionmaker[Session]) -> None:
         for n in (1, 2):
             session.add(Area(id=f"D{n}", kind="district", name=f"District {n}"))
             session.flush()
-            session.add(Area(id=f"S{n}", kind="station", name=f"Station {n}", parent_id=f"D{n}", station_id=f"S{n}"))
+            session.add(
+                Area(id=f"S{n}", kind="station", name=f"Station {n}", parent_id=f"D{n}", station_id=f"S{n}")
+            )
             session.flush()
-            session.add(Area(id=f"C{n}", kind="community", name=f"Community {n}", parent_id=f"S{n}", station_id=f"S{n}"))
+            session.add(
+                Area(
+                    id=f"C{n}", kind="community", name=f"Community {n}", parent_id=f"S{n}", station_id=f"S{n}"
+                )
+            )
             session.flush()
         for device, kind, area in [
             *((f"TRK-{i}", "tracker", "C1") for i in range(1, 5)),
@@ -94,7 +103,14 @@ def seed_city(session_factory: sessionmaker[Session]) -> None:
             ("BS-1", "rfid_station", "C1"),
         ]:
             registry.create_device(
-                session, device_id=device, kind=kind, name=device, lat=HOME[0], lon=HOME[1], area_id=area, now=T0
+                session,
+                device_id=device,
+                kind=kind,
+                name=device,
+                lat=HOME[0],
+                lon=HOME[1],
+                area_id=area,
+                now=T0,
             )
 
 
@@ -106,7 +122,10 @@ def home_zone(**over: Any) -> ZoneIn:
 def consent(n: int = 900) -> ConsentIn:
     """A guardian's consent on a signed form."""
     return ConsentIn(
-        given_by_id_number=id_number(n), given_by_name="Chen Jie", capacity="guardian", basis="form WZ-2026-0042"
+        given_by_id_number=id_number(n),
+        given_by_name="Chen Jie",
+        capacity="guardian",
+        basis="form WZ-2026-0042",
     )
 
 
@@ -115,7 +134,9 @@ def guardian(n: int, phone: str = "13900000001") -> GuardianIn:
     return GuardianIn(id_number=id_number(n), name=f"Guardian {n}", relation="daughter", phone=phone)
 
 
-def wearer_in(n: int = 1, *, devices: tuple[str, ...] = ("TRK-1",), area: str = "C1", **over: Any) -> WearerIn:
+def wearer_in(
+    n: int = 1, *, devices: tuple[str, ...] = ("TRK-1",), area: str = "C1", **over: Any
+) -> WearerIn:
     """Enrolment of wearer n wearing `devices`, with consent, one guardian (person 100+n) and home."""
     body: dict[str, Any] = {
         "id_number": id_number(n),
@@ -169,7 +190,9 @@ class Records:
         rows = []
         for i, m in enumerate(metres):
             lat, lon = north_of_home(m)
-            rows.append({"device": device, "ts": start + timedelta(seconds=i * every_s), "lat": lat, "lon": lon})
+            rows.append(
+                {"device": device, "ts": start + timedelta(seconds=i * every_s), "lat": lat, "lon": lon}
+            )
         return self(rows)
 
 

@@ -73,9 +73,7 @@ class Permission(StrEnum):
     VISITORS_REGISTER = "visitors.register"  # visitor passes the doors honour; residents' vehicles
     SHOPS_ARM = "shops.arm"  # arm and disarm one's own shop
     SHOPS_STAFF = "shops.staff"  # the staff of a shop whose cards open its door (an owner: own shops only)
-    WEARERS_READ = (
-        "wearers.read"  # elderly locators' wearers of the caller's areas, their zones and guardians
-    )
+    WEARERS_READ = "wearers.read"  # elderly locators' wearers of the caller's areas, zones, guardians
     WEARERS_MANAGE = "wearers.manage"  # enrol wearers, record consent, set guardians and safe zones
     WEARERS_GUARD = "wearers.guard"  # a guardian's own wearers (a citizen account linked to the guardian)
     MISSING_REPORT = "missing.report"  # report a wearer in reach missing, follow and close the search

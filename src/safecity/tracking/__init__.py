@@ -1,9 +1,11 @@
 """Things that move: elderly people's locators and hazardous-chemical shipments (issue 11).
 
-This package will own wearers, guardians and safe zones, and shipments with their planned
-routes. Today it holds the geometry kernels their rules will use, pure and vectorised over
-batches of fixes: safe zones (`geofence`), route deviation (`route`) and the edge hysteresis
-both share (`hysteresis`).
+It holds the geometry kernels, pure and vectorised over batches of fixes: safe zones
+(`geofence`), route deviation (`route`) and the edge hysteresis both share (`hysteresis`). On
+them: elderly locators' wearers, their guardians, consents and safe zones (`models`, use cases in
+`wearers`, the rules' facts in `wearer_facts`, the `wearer_*` rule kinds in `rules/`, the
+guardians' notices in `guardians`; docs/wearers.md), registered in `capability.py`. The edges
+reach the wearers' use cases as `platform.service(Wearers)` (`tracking.wearers`).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def check_trackers(session: Session, device_ids: Sequence[str], *, wearer_id: in
     if len(set(device_ids)) != len(device_ids):
         raise TrackingError("a tracker is named twice", field="device_ids")
     for n, device_id in enumerate(device_ids):
-        field = f"device_ids[{n}]"
+        field = f"device_ids.{n}"
         device = registry.get_device(session, device_id=device_id)
         if device is None:
             raise TrackingError(f"there is no registered device {device_id!r}", field=field)

@@ -18,7 +18,7 @@ from safecity.tracking.wearer_schemas import SafeZoneOut, ZoneIn
 
 
 def _windows(hours: Sequence[str], *, field: str) -> tuple[DailyWindow, ...]:
-    return tuple(DailyWindow.parse(text, field_name=f"{field}[{n}]") for n, text in enumerate(hours))
+    return tuple(DailyWindow.parse(text, field_name=f"{field}.{n}") for n, text in enumerate(hours))
 
 
 def kernel_zone(zone: ZoneIn, *, field: str) -> Zone:
@@ -35,7 +35,7 @@ def kernel_zone(zone: ZoneIn, *, field: str) -> Zone:
 
 def checked(zones: Sequence[ZoneIn], *, field: str = "zones") -> list[Zone]:
     """Every given zone checked by the kernel, in order."""
-    return [kernel_zone(z, field=f"{field}[{n}]") for n, z in enumerate(zones)]
+    return [kernel_zone(z, field=f"{field}.{n}") for n, z in enumerate(zones)]
 
 
 def rows_of(zones: Sequence[ZoneIn], *, wearer_id: int, now: datetime, by: str) -> list[SafeZone]:

@@ -123,7 +123,7 @@ class Wearers:
             named = [subject("person", person.id)]
             for n, guardian in enumerate(body.guardians):
                 _, guardian_person = records.add_guardian(
-                    session, wearer, guardian, field=f"guardians[{n}].id_number", **kw
+                    session, wearer, guardian, field=f"guardians.{n}.id_number", **kw
                 )
                 named.append(subject("person", guardian_person.id))
             session.add_all(rows_of(body.safe_zones, wearer_id=wearer.id, now=now, by=ctx.actor))

@@ -71,7 +71,9 @@ def end_wearer(
     return platform.service(Wearers).end(who.context(), wearer_id, resource=resource_of(request))
 
 
-@router.get("/wearers/{wearer_id}/guardians", response_model=list[GuardianOut], summary="A wearer's guardians")
+@router.get(
+    "/wearers/{wearer_id}/guardians", response_model=list[GuardianOut], summary="A wearer's guardians"
+)
 def list_guardians(
     wearer_id: RowId, platform: PlatformDep, request: Request, who: Principal = need(P.WEARERS_READ)
 ) -> list[GuardianOut]:
@@ -151,7 +153,9 @@ def withdraw_consent(
     return wearers.withdraw_consent(who.context(), wearer_id, consent_id, resource=resource_of(request))
 
 
-@router.get("/wearers/{wearer_id}/safe-zones", response_model=list[SafeZoneOut], summary="A wearer's safe zones")
+@router.get(
+    "/wearers/{wearer_id}/safe-zones", response_model=list[SafeZoneOut], summary="A wearer's safe zones"
+)
 def list_safe_zones(
     wearer_id: RowId, platform: PlatformDep, request: Request, who: Principal = need(P.WEARERS_READ)
 ) -> list[SafeZoneOut]:
