@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from safecity.store import Base, UtcDateTime
@@ -48,6 +48,16 @@ class Wearer(Base):
     """A person who wears a locator, and the area whose station answers for them."""
 
     __tablename__ = "wearers"
+    __table_args__ = (
+        # A person is enrolled once at a time (two officers enrolling them at once: one wins).
+        Index(
+            "uq_wearers_active_person",
+            "person_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
@@ -64,7 +74,16 @@ class WornTracker(Base):
     """A tracker device worn by a wearer, from `added_at` until `removed_at`."""
 
     __tablename__ = "worn_trackers"
-    __table_args__ = (Index("ix_worn_trackers_device_open", "device_id", "removed_at"),)
+    __table_args__ = (
+        # A tracker is worn by one wearer at a time (ending a wearer sets removed_at on theirs).
+        Index(
+            "uq_worn_trackers_device_open",
+            "device_id",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     wearer_id: Mapped[int] = mapped_column(ForeignKey("wearers.id"), index=True)

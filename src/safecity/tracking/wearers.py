@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
@@ -113,11 +114,17 @@ class Wearers:
                 enrolled_at=now,
                 enrolled_by=ctx.actor,
             )
-            session.add(wearer)
-            session.flush()
-            session.add_all(
-                WornTracker(wearer_id=wearer.id, device_id=d, added_at=now) for d in body.device_ids
-            )
+            try:  # the checks above raced with another enrolment: the unique indexes decide
+                session.add(wearer)
+                session.flush()
+                session.add_all(
+                    WornTracker(wearer_id=wearer.id, device_id=d, added_at=now) for d in body.device_ids
+                )
+                session.flush()
+            except IntegrityError:
+                raise WearerConflict(
+                    "enrolled at the same moment by someone else", field="id_number"
+                ) from None
             kw: dict[str, Any] = {"now": now, "by": ctx.actor, "pseudonymize": self._pseudonymize}
             records.add_consent(session, wearer.id, body.consent, prefix="consent.", **kw)
             named = [subject("person", person.id)]

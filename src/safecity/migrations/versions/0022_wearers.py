@@ -44,6 +44,13 @@ def upgrade() -> None:
     with op.batch_alter_table("wearers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_wearers_person_id"), ["person_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_wearers_area_id"), ["area_id"], unique=False)
+        batch_op.create_index(
+            "uq_wearers_active_person",
+            ["person_id"],
+            unique=True,
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
     op.create_table(
         "worn_trackers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -59,7 +66,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("worn_trackers", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_worn_trackers_wearer_id"), ["wearer_id"], unique=False)
-        batch_op.create_index("ix_worn_trackers_device_open", ["device_id", "removed_at"], unique=False)
+        batch_op.create_index(
+            "uq_worn_trackers_device_open",
+            ["device_id"],
+            unique=True,
+            sqlite_where=sa.text("removed_at IS NULL"),
+            postgresql_where=sa.text("removed_at IS NULL"),
+        )
     op.create_table(
         "guardians",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -132,10 +145,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_guardians_wearer_id"))
     op.drop_table("guardians")
     with op.batch_alter_table("worn_trackers", schema=None) as batch_op:
-        batch_op.drop_index("ix_worn_trackers_device_open")
+        batch_op.drop_index(
+            "uq_worn_trackers_device_open",
+            sqlite_where=sa.text("removed_at IS NULL"),
+            postgresql_where=sa.text("removed_at IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_worn_trackers_wearer_id"))
     op.drop_table("worn_trackers")
     with op.batch_alter_table("wearers", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_wearers_active_person",
+            sqlite_where=sa.text("status = 'active'"),
+            postgresql_where=sa.text("status = 'active'"),
+        )
         batch_op.drop_index(batch_op.f("ix_wearers_area_id"))
         batch_op.drop_index(batch_op.f("ix_wearers_person_id"))
     op.drop_table("wearers")
