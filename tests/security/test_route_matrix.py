@@ -56,52 +56,6 @@ def _closable(world: World, who: RoleAccount, where: str) -> str:
     return world.case(who) if where == IN and who.case_id else world.other_case
 
 
-_WEARERS: dict[str, int] = {}
-
-
-def _wearer(world: World, where: str) -> int:
-    """A wearer of the site's community (one per site, made once), guarded by the test citizen's
-    person: the owner of the site IN's bike, whom the citizen account is linked to."""
-    if where in _WEARERS:
-        return _WEARERS[where]
-    from safecity.core.context import SYSTEM
-    from safecity.tracking.wearer_schemas import WearerIn
-    from safecity.tracking.wearers import Wearers
-    from tests.security.conftest import ID_NUMBERS
-
-    site = SITE[where]
-    device = f"TRK-{where.upper()}"
-    with transaction(world.platform.session_factory) as session:
-        registry.create_device(
-            session,
-            device_id=device,
-            kind="tracker",
-            name=device,
-            lat=float(site["lat"]),  # type: ignore[arg-type]
-            lon=float(site["lon"]),  # type: ignore[arg-type]
-            area_id=str(site["community"]),
-            now=NOW,
-        )
-    guardian = {"id_number": ID_NUMBERS[IN], "name": f"Owner {IN}", "relation": "son", "phone": "13900000000"}
-    body = WearerIn.model_validate(
-        {
-            "id_number": world.id_number(),
-            "name": f"Wearer {where}",
-            "area_id": site["community"],
-            "device_ids": [device],
-            "consent": {
-                "given_by_id_number": ID_NUMBERS[IN],
-                "given_by_name": f"Owner {IN}",
-                "capacity": "guardian",
-                "basis": "signed form",
-            },
-            "guardians": [guardian],
-        }
-    )
-    _WEARERS[where] = world.platform.service(Wearers).enrol(SYSTEM, body, resource="setup").id
-    return _WEARERS[where]
-
-
 def _own_webhook(world: World, who: RoleAccount) -> str:
     """A webhook the account owns (another's would be "not found" to it)."""
     owner = HookOwner(who.account_id, who.username)
@@ -783,8 +737,8 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/wearers"): (False, lambda w, a, where: Call("GET", "/wearers")),
     ("GET", "/wearers/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/wearers/{_wearer(w, where)}")),
     ("GET", "/family"): (False, lambda w, a, where: Call("GET", "/family")),
-    # A guardian's wearer is theirs wherever they live: the citizen's own in either case.
-    ("GET", "/family/{wearer_id}"): (False, lambda w, a, where: Call("GET", f"/family/{_wearer(w, IN)}")),
+    # IN: a wearer the test citizen guards; OUT: one they do not (refused like an area outside reach).
+    ("GET", "/family/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/family/{_wearer(w, where)}")),
     ("POST", "/logout"): (
         False,
         lambda w, a, where: Call(
