@@ -216,6 +216,7 @@ def test_a_guardian_reports_their_wearer_missing_at_a_desk_and_an_officer_marks_
     expect(items).to_have_count(1)
     expect(items.first).to_contain_text(family.name)
     expect(page.locator("#wearer-list")).not_to_contain_text(stranger.name)
+    shoot(page, "family-list")
     refused = page.goto(f"/family/{stranger.wearer_id}")
     assert refused.status == 403
     expect(page.locator("#content")).to_contain_text("Not allowed")

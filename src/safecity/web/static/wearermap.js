@@ -40,10 +40,12 @@ function layers() {
     { id: 'w-path-line', type: 'line', source: 'w-path', layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': '#c2410c', 'line-width': 3.5, 'line-opacity': 0.85 } },
     { id: 'w-points', type: 'circle', source: 'w-points',
+      // The last fix is a red ring, so that the live position (often the same place) shows inside it.
       paint: {
-        'circle-radius': 7,
-        'circle-color': ['match', ['get', 'kind'], 'last_fix', '#b91c1c', 'found', '#15803d', '#1d4ed8'],
-        'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2,
+        'circle-radius': ['match', ['get', 'kind'], 'last_fix', 13, 7],
+        'circle-color': ['match', ['get', 'kind'], 'last_fix', 'rgba(0,0,0,0)', 'found', '#15803d', '#1d4ed8'],
+        'circle-stroke-color': ['match', ['get', 'kind'], 'last_fix', '#b91c1c', '#ffffff'],
+        'circle-stroke-width': ['match', ['get', 'kind'], 'last_fix', 3, 2],
       } },
   ];
 }
@@ -60,6 +62,11 @@ export class WearerMap {
     this.cursor = null;
     this.extent = null;
     this.areaRing = [];
+    // A window resized (a phone turned) fits the map again, unless the person moved it themselves.
+    this.moved = false;
+    this.map.on('dragstart', () => { this.moved = true; });
+    this.map.on('zoomstart', (event) => { if (event.originalEvent) this.moved = true; });
+    this.map.on('resize', () => { if (!this.moved) this.fit(); });
     this.ready = cityMap.ready.then(() => {
       for (const id of SOURCES) this.map.addSource(id, { type: 'geojson', data: EMPTY });
       for (const layer of layers()) this.map.addLayer(layer);
@@ -126,7 +133,8 @@ export class WearerMap {
     const byRadius = new Map();
     for (const r of rings) byRadius.set(r.radius_m, [...(byRadius.get(r.radius_m) || []), Math.round(r.share * 100) + '%']);
     for (const [radius, shares] of byRadius) {
-      const el = h('div', { class: 'ring-label' }, shares.reverse().join(' / ') + ' · ' + distanceText(radius));
+      const el = h('div', { class: 'ring-label' }, shares.sort((a, b) => parseInt(a, 10) - parseInt(b, 10)).join(' / ')
+        + ' · ' + distanceText(radius));
       const edge = [area.lon, area.lat + radius / M_PER_DEG];
       this.ringLabels.push(new window.maplibregl.Marker({ element: el, anchor: 'bottom' }).setLngLat(edge).addTo(this.map));
     }
