@@ -207,6 +207,22 @@ def _wearer_route(method: str, tail: str = "", json: Any = None) -> tuple[bool, 
     return (True, lambda w, a, where: Call(method, f"/api/v1/wearers/{_wearer(w, where)}{tail}", json=json))
 
 
+def _missing(world: World, where: str) -> int:
+    """An open missing-person report about a new wearer of the site."""
+    from safecity.core.context import SYSTEM
+    from safecity.tracking.missing import MissingPersons
+    from safecity.tracking.missing_schemas import MissingIn
+
+    report = MissingIn(circumstances="set-up")
+    missing = world.platform.service(MissingPersons)
+    return missing.report(SYSTEM, _wearer(world, where), report, resource="setup").id
+
+
+def _missing_route(method: str, tail: str = "", json: Any = None) -> tuple[bool, Builder]:
+    """An area-bound route about one new missing-person report of the site."""
+    return (True, lambda w, a, where: Call(method, f"/api/v1/missing/{_missing(w, where)}{tail}", json=json))
+
+
 _GUARDIAN_IN = {
     "id_number": "11010519491231002X",
     "name": "Guardian",
@@ -596,6 +612,18 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/api/v1/wearers/{wearer_id}/safe-zones"): _wearer_route("GET", "/safe-zones"),
     ("PUT", "/api/v1/wearers/{wearer_id}/safe-zones"): _wearer_route("PUT", "/safe-zones", _ZONES_IN),
     ("GET", "/api/v1/my/wearers"): (False, lambda w, a, where: Call("GET", "/api/v1/my/wearers")),
+    # --- missing-person reports: IN, the test citizen guards the wearer (like /my/wearers)
+    ("POST", "/api/v1/wearers/{wearer_id}/missing"): _wearer_route(
+        "POST", "/missing", {"circumstances": "x"}
+    ),
+    ("GET", "/api/v1/wearers/{wearer_id}/fixes"): _wearer_route("GET", "/fixes"),
+    ("GET", "/api/v1/missing"): (False, lambda w, a, where: Call("GET", "/api/v1/missing")),
+    ("GET", "/api/v1/missing/stats"): (False, lambda w, a, where: Call("GET", "/api/v1/missing/stats")),
+    ("GET", "/api/v1/missing/{report_id}"): _missing_route("GET"),
+    ("POST", "/api/v1/missing/{report_id}/found"): _missing_route(
+        "POST", "/found", {"lat": 28.0, "lon": 120.7}
+    ),
+    ("POST", "/api/v1/missing/{report_id}/withdraw"): _missing_route("POST", "/withdraw", {"note": "home"}),
     # IN: a wearer the test citizen guards; OUT: one they do not (refused like an area outside reach).
     ("GET", "/api/v1/my/wearers/{wearer_id}"): (
         True,
