@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 
 from safecity.core.finding import Evidence, Finding, Ref
 from safecity.rules import ConfiguredRule, Facts
@@ -43,6 +45,11 @@ def evidence(rows: pl.DataFrame, limit: int = MAX_EVIDENCE) -> tuple[Evidence, .
     """Record rows as evidence, oldest first, the latest `limit` of them."""
     rows = rows.sort("ts").tail(limit)
     return tuple(Evidence(*r) for r in rows.select(*EVIDENCE_COLUMNS).iter_rows())
+
+
+def rows_of_frame(rows: pl.DataFrame, at: Sequence[int] | NDArray[np.int64]) -> list[tuple[Any, ...]]:
+    """The evidence columns of these rows as tuples, in the order given (one gather per batch)."""
+    return rows[np.asarray(at, dtype=np.int64)].select(*EVIDENCE_COLUMNS).rows()
 
 
 def by_row(rows: pl.DataFrame) -> dict[int, pl.DataFrame]:

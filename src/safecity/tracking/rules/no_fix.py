@@ -17,8 +17,11 @@ from pydantic import Field
 
 from safecity.core.finding import Evidence, Finding
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
-from safecity.tracking.rules.common import FIX, WearerRule, evidence, matched, wearers_of
+from safecity.rules.base import EVIDENCE_COLUMNS
+from safecity.tracking.rules.common import FIX, WearerRule, matched, wearers_of
 from safecity.tracking.wearer_facts import ROW, WearerView
+
+WEARER_ID = "wearer_id"
 
 
 class NoFixParams(RuleParams):
@@ -38,7 +41,10 @@ class NoFixRule(WearerRule):
         super().__init__(config)
         self.params: NoFixParams = config.typed_params()
         self._silence = timedelta(hours=self.params.hours)
-        self._latest: dict[int, Evidence] = {}  # wearer id -> their latest fix
+        self._latest: dict[int, Evidence] = {}  # wearer id -> their latest fix, as of the last fold
+        # Each batch's latest fix per wearer, folded into `_latest` only when `tick` looks: Evidence
+        # objects for every wearer of every batch cost 30 ms per 50,000 fixes of 5,000 wearers.
+        self._pending: list[pl.DataFrame] = []
         self._reported: dict[int, datetime] = {}  # wearer id -> the silence start when reported
         self._started: datetime | None = None
         self._checked: datetime | None = None
@@ -50,13 +56,24 @@ class NoFixRule(WearerRule):
         fixes = rows.filter(pl.col("kind") == FIX)
         if fixes.is_empty():
             return []
+        ids = pl.Series(WEARER_ID, view.wearer_ids, dtype=pl.Int64)
         latest = fixes.sort("ts").unique(ROW, keep="last", maintain_order=False)
-        for row, item in zip(latest[ROW].to_list(), evidence(latest, limit=latest.height), strict=True):
-            wearer_id = view.wearer_ids[row]
+        self._pending.append(latest.select(ids.gather(latest[ROW]), *EVIDENCE_COLUMNS))
+        if len(self._pending) >= 64:  # keep memory flat between ticks
+            self._pending = [_newest(self._pending)]
+        return []
+
+    def _fold(self) -> None:
+        """Move the pending latest fixes into `_latest`; an older one never replaces a newer."""
+        if not self._pending:
+            return
+        newest = _newest(self._pending)
+        self._pending = []
+        for wearer_id, *values in newest.iter_rows():
+            item = Evidence(*values)
             known = self._latest.get(wearer_id)
             if known is None or item.ts > known.ts:
                 self._latest[wearer_id] = item
-        return []
 
     def tick(self, facts: Facts, now: datetime) -> list[Finding]:
         """Warn of each watched wearer with no fix for longer than the limit, once per silence."""
@@ -66,6 +83,7 @@ class NoFixRule(WearerRule):
         ):
             return []
         self._checked = now
+        self._fold()
         view = wearers_of(facts).view()
         found = []
         for row, wearer_id in enumerate(view.wearer_ids):
@@ -106,6 +124,11 @@ class NoFixRule(WearerRule):
                 "silent_hours": silent_h,
             },
         )
+
+
+def _newest(frames: list[pl.DataFrame]) -> pl.DataFrame:
+    """Each wearer's newest fix among these frames."""
+    return pl.concat(frames).sort("ts").unique(WEARER_ID, keep="last", maintain_order=False)
 
 
 NO_FIX = RuleKind(NoFixRule.kind, NoFixParams, NoFixRule)

@@ -18,10 +18,11 @@ import numpy as np
 import polars as pl
 from pydantic import Field
 
-from safecity.core.finding import Finding
+from safecity.core.finding import Evidence, Finding
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 from safecity.tracking.geofence import SafeZoneWatch
-from safecity.tracking.rules.common import FIX, WearerRule, evidence, matched
+from safecity.tracking.hysteresis import Ints
+from safecity.tracking.rules.common import FIX, MAX_EVIDENCE, WearerRule, matched, rows_of_frame
 from safecity.tracking.wearer_facts import ROW, WearerView
 
 EXACT_WITHIN_M = 100.0  # the kernels' exact band; the margins must stay inside it
@@ -91,30 +92,48 @@ class LeftSafeZoneRule(WearerRule):
         ts_ms = fixes["ts"].dt.epoch("ms").to_numpy().astype(np.int64)
         lat, lon = fixes["lat"].to_numpy(), fixes["lon"].to_numpy()
         moves = watch.step(subject, ts_ms, lat, lon)
-        found = []
-        for fix, went_out in zip(moves.fix.tolist(), moves.went_out.tolist(), strict=True):
-            if not went_out:
-                continue
-            row, at = int(subject[fix]), int(ts_ms[fix])
-            distance = watch.zones.distances(subject[[fix]], ts_ms[[fix]], lat[[fix]], lon[[fix]]).distance_m[
-                0
-            ]
-            track = fixes.filter((pl.col(ROW) == row) & (pl.col("ts").dt.epoch("ms") <= at))
+        exits = moves.fix[moves.went_out]
+        if not len(exits):
+            return []
+        distance = watch.zones.distances(subject[exits], ts_ms[exits], lat[exits], lon[exits]).distance_m
+        tracks = tracks_up_to(subject, ts_ms, exits)
+        table = rows_of_frame(fixes, np.concatenate(tracks))
+        found, used = [], 0
+        for k, fix in enumerate(exits.tolist()):
+            row, at, n = int(subject[fix]), int(ts_ms[fix]), len(tracks[k])
+            items = tuple(Evidence(*t) for t in table[used : used + n])
+            used += n
             found.append(
                 self.finding(
                     view,
                     row,
                     dedup_key=f"left_zone:{view.wearer_ids[row]}:{at}",
                     now=now,
-                    items=evidence(track),
+                    items=items,
                     facts={
                         "zones": list(view.zone_names[row]),
-                        "distance_m": round(float(distance), 1),
-                        "left_at": fixes["ts"][fix].isoformat(),
+                        "distance_m": round(float(distance[k]), 1),
+                        "left_at": items[-1].ts.isoformat(),
                     },
                 )
             )
         return found
+
+
+def tracks_up_to(subject: Ints, ts_ms: Ints, fixes: Ints, limit: int = MAX_EVIDENCE) -> list[Ints]:
+    """For each given fix, the batch rows of its wearer up to it, oldest first (at most `limit`).
+
+    One sort of the batch, then a slice per fix: a filter of the whole batch per departure cost
+    0.3 ms each, seconds for a batch with thousands of them.
+    """
+    order = np.lexsort((ts_ms, subject))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    first = np.searchsorted(subject[order], subject[fixes], side="left")
+    end = rank[fixes] + 1
+    return [
+        order[max(int(f), int(e) - limit) : int(e)] for f, e in zip(first.tolist(), end.tolist(), strict=True)
+    ]
 
 
 LEFT_SAFE_ZONE = RuleKind(LeftSafeZoneRule.kind, LeftSafeZoneParams, LeftSafeZoneRule)
