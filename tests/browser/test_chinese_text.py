@@ -32,7 +32,8 @@ MARK_JS = """async () => {
   const cjk = /[\\u3000-\\u303f\\u3400-\\u9fff\\uf900-\\ufaff\\uff00-\\uffef]/gu;
   const marked = [];
   for (const el of document.body.querySelectorAll('*')) {
-    if (!el.getClientRects().length) continue;  // not shown
+    // Not shown: no box, or inside a closed <details> (a folded menu), whose content is not drawn.
+    if (!el.getClientRects().length || !el.checkVisibility()) continue;
     const texts = [...el.childNodes].filter((n) => n.nodeType === Node.TEXT_NODE);
     const own = texts.map((n) => n.textContent).join('');
     const chars = own.match(cjk) || [];

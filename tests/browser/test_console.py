@@ -102,7 +102,7 @@ def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(
     _stolen_bike(live, tag)
     sign_in(page, live, investigator)
     expect(page.locator("nav.topnav a")).to_have_text(
-        ["Console", "Bikes", "Wanted", "Device health", "My account"]
+        ["Console", "Bikes", "Wanted", "Wearers 老人", "Device health", "My account"]
     )
     city_map = page.locator("#map")
     expect(city_map.locator("canvas.maplibregl-canvas")).to_be_visible()
@@ -297,7 +297,7 @@ def test_citizen_sees_which_unit_looked_up_their_record(live: LiveCity, page: An
     bike = _register(live, tag, owner="Lin Mei", id_number=valid_id_number("33030219770505432"))
     citizen = live.account(Role.CITIZEN, person_id=bike["owner"]["id"])
     sign_in(page, live, citizen, start="/", lands="/me")  # the console is not for citizens
-    expect(page.locator("nav.topnav a")).to_have_text(["My account"])
+    expect(page.locator("nav.topnav a")).to_have_text(["My account", "My family 家人"])
     expect(page.locator(".page-me")).to_contain_text("citizen")
     status = page.locator("#access-status")
     expect(status).not_to_have_text("Loading…")

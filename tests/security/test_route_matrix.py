@@ -762,6 +762,11 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/shop"): (False, lambda w, a, where: Call("GET", "/shop")),
     ("GET", "/watchlist"): (False, lambda w, a, where: Call("GET", "/watchlist")),
     ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
+    ("GET", "/wearers"): (False, lambda w, a, where: Call("GET", "/wearers")),
+    ("GET", "/wearers/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/wearers/{_wearer(w, where)}")),
+    ("GET", "/family"): (False, lambda w, a, where: Call("GET", "/family")),
+    # IN: a wearer the test citizen guards; OUT: one they do not (refused like an area outside reach).
+    ("GET", "/family/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/family/{_wearer(w, where)}")),
     ("POST", "/logout"): (
         False,
         lambda w, a, where: Call(

@@ -389,9 +389,9 @@ def test_logout_ends_the_session(platform: Platform, anonymous: TestClient) -> N
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        (Role.INVESTIGATOR, ["Console", "Bikes", "Wanted", "Device health", "My account"]),
+        (Role.INVESTIGATOR, ["Console", "Bikes", "Wanted", "Wearers 老人", "Device health", "My account"]),
         (Role.GUARD, ["Watch", "Console", "My account"]),
-        (Role.CITIZEN, ["My account"]),
+        (Role.CITIZEN, ["My account", "My family 家人"]),
     ],
 )
 def test_nav_shows_only_the_pages_the_role_may_use(
@@ -421,7 +421,7 @@ def test_citizen_may_not_open_the_console(platform: Platform, client: TestClient
     assert "Not allowed" in answer.text
     assert "does not allow alerts.read" in answer.text
     assert '<a href="/me">Go to your start page</a>' in answer.text
-    assert _main_nav(answer.text) == ["My account"]
+    assert _main_nav(answer.text) == ["My account", "My family 家人"]
 
 
 @pytest.mark.parametrize("next_path", ["", "/", "/bikes"])
