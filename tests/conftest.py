@@ -37,6 +37,7 @@ def _load_models() -> None:
         "safecity.ingest.models",
         "safecity.alerts.models",
         "safecity.places.models",
+        "safecity.tracking.hazmat_models",
     ):
         importlib.import_module(name)
 

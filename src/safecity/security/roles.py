@@ -73,6 +73,8 @@ class Permission(StrEnum):
     VISITORS_REGISTER = "visitors.register"  # visitor passes the doors honour; residents' vehicles
     SHOPS_ARM = "shops.arm"  # arm and disarm one's own shop
     SHOPS_STAFF = "shops.staff"  # the staff of a shop whose cards open its door (an owner: own shops only)
+    HAZMAT_READ = "hazmat.read"  # dangerous-goods products, sites, stock, shipments and zones
+    HAZMAT_MANAGE = "hazmat.manage"  # register them, record stock, plan, load and deliver shipments
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
     SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
 
@@ -88,6 +90,7 @@ _OFFICER = frozenset(
         P.BIKES_READ,
         P.WATCHLIST_READ,
         P.PLACES_READ,
+        P.HAZMAT_READ,
     }
 )
 _INVESTIGATION = frozenset(
@@ -110,6 +113,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.VISITORS_REGISTER,
         P.COMMUNITY_WATCH,
         P.SHOPS_STAFF,
+        P.HAZMAT_MANAGE,
     },
     Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
@@ -122,6 +126,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.USERS_MANAGE,
             P.AREAS_MANAGE,
             P.PLACES_MANAGE,
+            P.HAZMAT_READ,
+            P.HAZMAT_MANAGE,
             P.DEVICES_READ,
             P.DEVICES_MANAGE,
             # Not webhooks: a webhook delivers what its owner may read, and administrators read no alerts.
