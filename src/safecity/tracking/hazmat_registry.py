@@ -91,8 +91,8 @@ class HazmatRegistry:
     def add_site(self, ctx: Context, body: SiteIn, *, resource: str) -> SiteOut:
         """A licensed site in an area of the caller's, with the UN numbers it may hold."""
         with transaction(self._sessions) as session:
-            require_area(session, body.area_id)
             ctx.require_area(body.area_id, what=f"area {body.area_id}")
+            require_area(session, body.area_id)
             site = HazmatSite(**body.model_dump(), created_at=self._now())
             session.add(site)
             session.flush()
@@ -115,8 +115,8 @@ class HazmatRegistry:
         """A restricted zone or a permitted stop place in an area of the caller's."""
         zone_of(body.geometry, body.kind)
         with transaction(self._sessions) as session:
-            require_area(session, body.area_id)
             ctx.require_area(body.area_id, what=f"area {body.area_id}")
+            require_area(session, body.area_id)
             taken = session.scalar(
                 select(HazmatZone.id).where(HazmatZone.kind == body.kind.value, HazmatZone.name == body.name)
             )

@@ -19,7 +19,6 @@ from pydantic import (
     ConfigDict,
     Field,
     field_validator,
-    model_validator,
 )
 
 from safecity.tracking.errors import InvalidGeometry
@@ -121,11 +120,12 @@ class MovementIn(_In):
     )
     note: str = Field("", max_length=256)
 
-    @model_validator(mode="after")
-    def _direction(self) -> MovementIn:
+    def check(self) -> None:
+        """A direction is given for an adjustment, and only for one."""
         if (self.kind == MovementKind.ADJUSTED) != (self.direction is not None):
-            raise ValueError("direction is given for an adjustment, and only for one")
-        return self
+            raise HazmatError(
+                "direction (in or out) is given for an adjustment, and only for one", field="direction"
+            )
 
 
 class MovementOut(BaseModel):
@@ -206,17 +206,18 @@ class ShipmentIn(_In):
     arrive_from: AwareDatetime
     arrive_until: AwareDatetime
 
-    @model_validator(mode="after")
-    def _windows(self) -> ShipmentIn:
+    def check(self) -> None:
+        """Refuse windows out of order and a shipment to its own consignor, naming the field."""
         if self.depart_until < self.depart_from:
-            raise ValueError("depart_until is before depart_from")
+            raise HazmatError("depart_until is before depart_from", field="depart_until")
         if self.arrive_until < self.arrive_from:
-            raise ValueError("arrive_until is before arrive_from")
+            raise HazmatError("arrive_until is before arrive_from", field="arrive_until")
         if self.arrive_until < self.depart_from:
-            raise ValueError("the arrival window ends before the departure window opens")
+            raise HazmatError(
+                "the arrival window ends before the departure window opens", field="arrive_until"
+            )
         if self.consignor_site_id == self.consignee_site_id:
-            raise ValueError("consignor and consignee are the same site")
-        return self
+            raise HazmatError("consignor and consignee are the same site", field="consignee_site_id")
 
 
 class LoadIn(_In):

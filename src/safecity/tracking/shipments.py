@@ -70,6 +70,7 @@ class Shipments:
 
     def create(self, ctx: Context, body: ShipmentIn, *, resource: str) -> ShipmentOut:
         """Plan a shipment from a site of the caller's to a licensed consignee, on a tracked vehicle."""
+        body.check()
         route = planned_route(body.route)
         with transaction(self._sessions) as session:
             product = require_product(session, body.un_number)

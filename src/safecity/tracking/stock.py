@@ -112,6 +112,7 @@ class Stock:
 
     def record(self, ctx: Context, site_id: int, body: MovementIn, *, resource: str) -> MovementOut:
         """Stock produced, used or adjusted at a site of the caller's areas."""
+        body.check()
         with transaction(self._sessions) as session:
             site = require_site(session, ctx, site_id)
             product = require_product(session, body.un_number)
