@@ -4,7 +4,9 @@ a conflict (409)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +14,11 @@ from fastapi.testclient import TestClient
 
 from safecity.platform import Platform
 from safecity.security.roles import Role
+from safecity.settings import Settings
+from safecity.web.app import create_app
 from tests.authn import mint
 from tests.tracking.hazmat_city import DEPOT, ROUTE, SCHOOL, TERMINAL, TRACKER, seed_areas
-from tests.web.conftest import api, platform, schema_db  # noqa: F401  (the same fixtures)
+from tests.web.conftest import fresh_platform
 
 BASE = "/api/v1/hazmat"
 
@@ -44,8 +48,28 @@ def _refused(answer: Any, status: int, field: str | None = None, code: str | Non
         assert error["code"] == code, answer.text
 
 
+@pytest.fixture(scope="module")
+def schema(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to the newest schema once, copied by each test (as tests/web does)."""
+    data_dir = tmp_path_factory.mktemp("hazmat-schema")
+    Platform.build(Settings(data_dir=data_dir)).engine.dispose()
+    return data_dir / "safecity.db"
+
+
 @pytest.fixture
-def world(api: TestClient, platform: Platform) -> World:  # noqa: F811 (fixtures re-exported above)
+def platform(schema: Path, tmp_path: Path) -> Platform:
+    return fresh_platform(schema, tmp_path)
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[TestClient]:
+    """The whole app, through its lifespan; every request names its account's headers."""
+    with TestClient(create_app(platform), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def world(api: TestClient, platform: Platform) -> World:
     seed_areas(platform.session_factory)
     sec = platform.security
     admin = mint(sec, Role.ADMINISTRATOR)
