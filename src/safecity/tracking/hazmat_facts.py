@@ -83,6 +83,7 @@ class HazmatFacts:
         self._view: HazmatView | None = None
         self._batch: pl.DataFrame | None = None
         self._fixes: pl.DataFrame | None = None
+        self._fixes_view: HazmatView | None = None
 
     def invalidate(self) -> None:
         """Forget the facts (a shipment, zone, site or count changed)."""
@@ -98,11 +99,12 @@ class HazmatFacts:
 
     def fixes(self, batch: pl.DataFrame) -> tuple[pl.DataFrame, HazmatView]:
         """The batch's fixes of watched shipments' trackers, with `row` (the shipment's) and
-        `speed_kmh`, by shipment then time; computed once per batch for every rule."""
-        view = self.view()
+        `speed_kmh`, by shipment then time; computed once per batch for every rule, and handed
+        out with the view its rows number (a reload mid-batch must not renumber them)."""
         with self._lock:
-            if self._batch is batch and self._fixes is not None:
-                return self._fixes, view
+            if self._batch is batch and self._fixes is not None and self._fixes_view is not None:
+                return self._fixes, self._fixes_view
+        view = self.view()
         devices = pl.DataFrame(
             {"device": list(view.row_of_device), "row": list(view.row_of_device.values())},
             schema={"device": pl.String, "row": pl.Int64},
@@ -117,7 +119,7 @@ class HazmatFacts:
             .sort("row", "ts")
         )
         with self._lock:
-            self._batch, self._fixes = batch, fixes
+            self._batch, self._fixes, self._fixes_view = batch, fixes, view
         return fixes, view
 
 

@@ -56,6 +56,16 @@ def carried_rows(old: HazmatView | None, new: HazmatView) -> tuple[NDArray[np.in
     return np.asarray(was, dtype=np.int64), np.asarray(into, dtype=np.int64)
 
 
+def forget_unwatched(state: dict[int, Any] | set[int], view: HazmatView) -> None:
+    """Drop the state of shipments no longer watched (delivered): it would only grow."""
+    watched = {s["shipment_id"] for s in view.shipments}
+    for sid in [k for k in state if k not in watched]:
+        if isinstance(state, dict):
+            del state[sid]
+        else:
+            state.discard(sid)
+
+
 class HazmatRule(ConfiguredRule):
     """A hazmat rule: its findings are about a shipment (or a site), with the shared shape."""
 
@@ -99,4 +109,12 @@ class HazmatRule(ConfiguredRule):
         )
 
 
-__all__ = ["MAX_EVIDENCE", "HazmatRule", "carried_rows", "hazmat_of", "route_geojson", "shipment_facts"]
+__all__ = [
+    "MAX_EVIDENCE",
+    "HazmatRule",
+    "carried_rows",
+    "forget_unwatched",
+    "hazmat_of",
+    "route_geojson",
+    "shipment_facts",
+]

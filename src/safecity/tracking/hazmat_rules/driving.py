@@ -25,7 +25,7 @@ from pydantic import Field
 from safecity.core.finding import Evidence, Finding
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 from safecity.tracking.hazmat_facts import HazmatView, epoch_ms, fix_evidence, rows_of
-from safecity.tracking.hazmat_rules.common import HazmatRule, hazmat_of, route_geojson
+from safecity.tracking.hazmat_rules.common import HazmatRule, forget_unwatched, hazmat_of, route_geojson
 
 _MIN_MS = 60_000
 
@@ -76,10 +76,14 @@ class LongStopRule(HazmatRule):
         super().__init__(config)
         self.params: LongStopParams = config.typed_params()
         self._stops: dict[int, _Stop] = {}  # shipment id -> its open stop
+        self._view: HazmatView | None = None
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
         """Open, extend and close each shipment's stop; warn once when one outlasts the limit."""
         fixes, view = hazmat_of(facts).fixes(batch)
+        if view is not self._view:
+            forget_unwatched(self._stops, view)
+            self._view = view
         if fixes.is_empty():
             return []
         speed = _speeds(fixes)
@@ -133,10 +137,14 @@ class OutsideWindowRule(HazmatRule):
         super().__init__(config)
         self.params: WindowParams = config.typed_params()
         self._reported: set[int] = set()
+        self._view: HazmatView | None = None
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
         """Moving fixes before depart_from or after arrive_until (less and plus the grace)."""
         fixes, view = hazmat_of(facts).fixes(batch)
+        if view is not self._view:
+            forget_unwatched(self._reported, view)
+            self._view = view
         if fixes.is_empty():
             return []
         grace = self.params.grace_min * _MIN_MS
@@ -177,10 +185,14 @@ class SpeedingRule(HazmatRule):
         super().__init__(config)
         self.params: SpeedingParams = config.typed_params()
         self._over: set[int] = set()  # shipments whose last fix was over the limit (a run still open)
+        self._view: HazmatView | None = None
 
     def evaluate(self, batch: pl.DataFrame, facts: Facts, now: datetime) -> list[Finding]:
         """Runs of speeding fixes per shipment; a run begun in an earlier batch was warned of then."""
         fixes, view = hazmat_of(facts).fixes(batch)
+        if view is not self._view:
+            forget_unwatched(self._over, view)
+            self._view = view
         if fixes.is_empty():
             return []
         speed = _speeds(fixes)

@@ -23,7 +23,7 @@ from safecity.core.finding import Evidence, Finding, Ref
 from safecity.rules import Facts, RuleConfig, RuleKind, RuleParams
 from safecity.tracking.hazmat_facts import epoch_ms, fix_evidence, record_evidence
 from safecity.tracking.hazmat_models import PRODUCT, SITE, ShipmentStatus
-from safecity.tracking.hazmat_rules.common import HazmatRule, hazmat_of
+from safecity.tracking.hazmat_rules.common import HazmatRule, forget_unwatched, hazmat_of
 
 _MIN_MS = 60_000
 
@@ -73,6 +73,8 @@ class SilentTerminalRule(HazmatRule):
     def tick(self, facts: Facts, now: datetime) -> list[Finding]:
         """Warn once for each trip in transit silent longer than `silent_min`."""
         view = hazmat_of(facts).view()
+        forget_unwatched(self._last, view)
+        forget_unwatched(self._reported, view)
         now_ms = epoch_ms(now) or 0
         found = []
         for shipment in view.shipments:
