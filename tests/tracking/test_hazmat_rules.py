@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import polars as pl
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -123,6 +124,29 @@ def test_a_trip_on_its_route_raises_nothing(city: City, engine: Engine) -> None:
         for i, (ts, lat, lon, s) in enumerate(drive(T0, _lons(120.6, 120.7)))
     ]
     assert engine.batch(Fixes()(slightly)) == []  # 330 m either side: within the 500 m allowed
+
+
+def test_a_track_jittering_on_the_allowed_distance_raises_nothing(city: City, engine: Engine) -> None:
+    under_way(city)
+    engine.changed()
+    # 480 m and 540 m north in turn: beyond 500 m every other fix, never 3 in a row nor 550 m out.
+    jitter = [
+        (ts, LAT + (0.00432 if i % 2 else 0.00486), lon, s)
+        for i, (ts, lat, lon, s) in enumerate(drive(T0, _lons(120.6, 120.7)))
+    ]
+    assert engine.batch(Fixes()(jitter)) == []
+
+
+def test_fixes_of_other_trackers_and_other_records_are_not_the_rules_business(
+    city: City, engine: Engine
+) -> None:
+    under_way(city)
+    engine.changed()
+    fixes = Fixes()(_trip_with_excursion(range(3, 8)))
+    other = fixes.with_columns(device=pl.lit("TRK-OTHER"))
+    heartbeats = fixes.with_columns(kind=pl.lit("heartbeat"))
+    assert engine.batch(other) == []
+    assert engine.batch(heartbeats) == []
 
 
 def test_a_delivered_shipment_is_no_longer_watched(city: City, engine: Engine) -> None:
