@@ -32,6 +32,14 @@ def test_packaged_rules_are_valid() -> None:
         "shop_armed_breach",
         "device_offline",  # door controllers
         "door_whitelist_behind",
+        "hazmat_off_route",  # the tracking capability's hazardous-chemical warnings
+        "hazmat_long_stop",
+        "hazmat_restricted_zone",
+        "hazmat_outside_window",
+        "hazmat_speeding",
+        "hazmat_silent_terminal",
+        "hazmat_quantity_mismatch",
+        "hazmat_stock_unreconciled",
     ]
 
 
