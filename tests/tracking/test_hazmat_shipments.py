@@ -184,6 +184,7 @@ def test_a_tracker_carries_one_shipment_under_way_at_a_time(city: City) -> None:
         ),
         ({"depart_until": "2020-01-01T00:00:00Z"}, "depart_until"),
         ({"consignee_site_id": 1}, "consignee_site_id"),
+        ({"plate": "ABC1234"}, "plate"),
     ],
 )
 def test_a_bad_shipment_is_refused_naming_the_field(city: City, over: dict[str, object], field: str) -> None:

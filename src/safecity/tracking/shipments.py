@@ -23,6 +23,7 @@ from safecity import registry
 from safecity.alerts.query import AlertFilter
 from safecity.core.audit import AuditEntry, Recorder
 from safecity.core.context import Context
+from safecity.core.ids import is_valid_plate
 from safecity.registry.events import changed
 from safecity.store import transaction
 from safecity.tracking.hazmat_errors import HazmatConflict, HazmatError, HazmatNotFound
@@ -71,6 +72,8 @@ class Shipments:
     def create(self, ctx: Context, body: ShipmentIn, *, resource: str) -> ShipmentOut:
         """Plan a shipment from a site of the caller's to a licensed consignee, on a tracked vehicle."""
         body.check()
+        if not is_valid_plate(body.plate.upper()):
+            raise HazmatError(f"{body.plate!r} is not a GA 36 plate such as 浙C12345", field="plate")
         route = planned_route(body.route)
         with transaction(self._sessions) as session:
             product = require_product(session, body.un_number)

@@ -95,6 +95,8 @@ class LongStopRule(HazmatRule):
         limit_ms = self.params.max_stop_min * _MIN_MS
         found = []
         for i, fix in enumerate(fixes.iter_rows(named=True)):
+            if np.isnan(speed[i]):
+                continue  # no speed: neither ends a stop nor extends it
             shipment = view.shipments[fix["row"]]
             sid = shipment["shipment_id"]
             if not stopped[i]:
