@@ -37,6 +37,9 @@ def _load_models() -> None:
         "safecity.ingest.models",
         "safecity.alerts.models",
         "safecity.places.models",
+        "safecity.tracking.models",
+        "safecity.tracking.missing_models",
+        "safecity.tracking.hazmat_models",
     ):
         importlib.import_module(name)
 

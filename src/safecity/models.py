@@ -5,11 +5,13 @@ from safecity.ingest import models as ingest_models
 from safecity.places import models as places_models
 from safecity.registry import models as registry_models
 from safecity.security import models as security_models
+from safecity.tracking import hazmat_models
 from safecity.tracking import missing_models as missing_models
 from safecity.tracking import models as tracking_models
 
 __all__ = [
     "alerts_models",
+    "hazmat_models",
     "ingest_models",
     "missing_models",
     "places_models",

@@ -36,6 +36,14 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("wearer-left-safe-zone", "wearer_left_safe_zone"),
         ("wearer-no-fix", "wearer_no_fix"),
         ("wearer-low-battery", "wearer_low_battery"),
+        ("hazmat-off-route", "hazmat_off_route"),
+        ("hazmat-long-stop", "hazmat_long_stop"),
+        ("hazmat-restricted-zone", "hazmat_restricted_zone"),
+        ("hazmat-outside-window", "hazmat_outside_window"),
+        ("hazmat-speeding", "hazmat_speeding"),
+        ("hazmat-silent-terminal", "hazmat_silent_terminal"),
+        ("hazmat-quantity-mismatch", "hazmat_quantity_mismatch"),
+        ("hazmat-stock-unreconciled", "hazmat_stock_unreconciled"),
     ]
     assert '"minutes": 15.0' in result.stdout  # parameters shown with their defaults filled in
 

@@ -37,6 +37,14 @@ def test_packaged_rules_are_valid() -> None:
         "wearer_left_safe_zone",
         "wearer_no_fix",
         "wearer_low_battery",
+        "hazmat_off_route",  # the tracking capability's hazardous-chemical warnings
+        "hazmat_long_stop",
+        "hazmat_restricted_zone",
+        "hazmat_outside_window",
+        "hazmat_speeding",
+        "hazmat_silent_terminal",
+        "hazmat_quantity_mismatch",
+        "hazmat_stock_unreconciled",
     ]
 
 

@@ -89,6 +89,9 @@ class World:
     people: dict[str, int] = field(default_factory=dict)
     other_case: str = ""  # an open case in S2 none of the test accounts works
     landlords: dict[str, int] = field(default_factory=dict)  # site -> the landlord row letting its flats
+    hazmat: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # site -> its hazmat sites, tracker, shipment
     serial: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def client(self) -> httpx.Client:
@@ -382,6 +385,7 @@ def _seed(platform: Platform, world: World) -> None:
     for role in (Role.INVESTIGATOR, Role.COMMANDER):
         world.accounts[role].case_id = world.case(world.accounts[role])
     _seed_places(platform, world)
+    _seed_hazmat(platform, world)
     # A case in the other district, worked by an account outside the tests' reach.
     with transaction(platform.session_factory) as session:
         outsider = accounts.create_account(
@@ -470,3 +474,61 @@ def _seed_places(platform: Platform, world: World) -> None:
 
     home = TenantIn(card=IdCardIn(id_number=ID_NUMBERS[IN], name="Owner in"))
     places.register_tenant(SYSTEM, world.flat(IN), home, resource="setup")
+
+
+def _seed_hazmat(platform: Platform, world: World) -> None:
+    """Petrol; per site two licensed hazmat sites in its community, a tracker with a JT/T 808
+    terminal, and a planned shipment between the two sites on it."""
+    from safecity.tracking.hazmat_registry import HazmatRegistry
+    from safecity.tracking.hazmat_schemas import ProductIn, ShipmentIn, SiteIn
+    from safecity.tracking.shipments import Shipments
+
+    hazmat = platform.service(HazmatRegistry)
+    hazmat.add_product(SYSTEM, ProductIn(un_number="1203", name="petrol", hazard_class="3"), resource="setup")
+    for n, where in enumerate((IN, OUT)):
+        site = SITE[where]
+        sites = [
+            hazmat.add_site(
+                SYSTEM,
+                SiteIn(
+                    name=f"{name} {where}",
+                    area_id=str(site["community"]),
+                    lat=float(site["lat"]),  # type: ignore[arg-type]
+                    lon=float(site["lon"]),  # type: ignore[arg-type]
+                    licence="L",
+                    permitted_un=["1203"],
+                ),
+                resource="setup",
+            ).id
+            for name in ("from", "to")
+        ]
+        tracker, terminal = world.device(where, kind="tracker"), f"01390000000{n}"
+        with transaction(platform.session_factory) as session:
+            registry.register_terminal(
+                session, device_id=tracker, protocol="jt808", terminal=terminal, now=NOW
+            )
+        line = [[float(site["lon"]), float(site["lat"])], [float(site["lon"]) + 0.01, float(site["lat"])]]  # type: ignore[arg-type]
+        body = ShipmentIn.model_validate(
+            {
+                "un_number": "1203",
+                "quantity": 1000,
+                "consignor_site_id": sites[0],
+                "consignee_site_id": sites[1],
+                "carrier": "carrier",
+                "plate": "浙C12345",
+                "device_id": tracker,
+                "terminal": terminal,
+                "route": {"type": "LineString", "coordinates": line},
+                "depart_from": NOW,
+                "depart_until": NOW + timedelta(hours=1),
+                "arrive_from": NOW,
+                "arrive_until": NOW + timedelta(hours=2),
+            }
+        )
+        shipment = platform.service(Shipments).create(SYSTEM, body, resource="setup")
+        world.hazmat[where] = {
+            "sites": sites,
+            "tracker": tracker,
+            "terminal": terminal,
+            "shipment": shipment.id,
+        }

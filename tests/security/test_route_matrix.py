@@ -238,6 +238,31 @@ _CONSENT_IN = {
 _ZONES_IN = {"zones": [{"name": "home", "lat": 28.0, "lon": 120.65, "radius_m": 300}]}
 
 
+def _hazmat(world: World, where: str, key: str) -> Any:
+    return world.hazmat[where][key]
+
+
+def _hazmat_shipment(world: World, where: str) -> dict[str, Any]:
+    """A valid shipment between the site's two hazmat sites on its tracker."""
+    site = world.hazmat[where]
+    lon, lat = float(SITE[where]["lon"]), float(SITE[where]["lat"])  # type: ignore[arg-type]
+    return {
+        "un_number": "1203",
+        "quantity": 1,
+        "consignor_site_id": site["sites"][0],
+        "consignee_site_id": site["sites"][1],
+        "carrier": "c",
+        "plate": "浙C12345",
+        "device_id": site["tracker"],
+        "terminal": site["terminal"],
+        "route": {"type": "LineString", "coordinates": [[lon, lat], [lon + 0.01, lat]]},
+        "depart_from": NOW.isoformat(),
+        "depart_until": NOW.isoformat(),
+        "arrive_from": NOW.isoformat(),
+        "arrive_until": NOW.isoformat(),
+    }
+
+
 MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     # --- alerts
     ("GET", "/api/v1/alerts"): (
@@ -516,6 +541,95 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ),
     ("GET", "/api/v1/vehicles"): (False, lambda w, a, where: Call("GET", "/api/v1/vehicles")),
     ("GET", "/api/v1/alarm-zones"): (False, lambda w, a, where: Call("GET", "/api/v1/alarm-zones")),
+    # --- hazardous chemicals (tracking)
+    ("POST", "/api/v1/hazmat/products"): (
+        False,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/hazmat/products",
+            json={"un_number": f"{2000 + next(w.serial):04d}", "name": "x", "hazard_class": "3"},
+        ),
+    ),
+    ("GET", "/api/v1/hazmat/products"): (False, lambda w, a, where: Call("GET", "/api/v1/hazmat/products")),
+    ("POST", "/api/v1/hazmat/sites"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/hazmat/sites",
+            json={
+                "name": "s",
+                "area_id": _site(where, "community"),
+                "lat": 28.0,
+                "lon": 120.6,
+                "licence": "L",
+            },
+        ),
+    ),
+    ("GET", "/api/v1/hazmat/sites"): (False, lambda w, a, where: Call("GET", "/api/v1/hazmat/sites")),
+    ("POST", "/api/v1/hazmat/sites/{site_id}/movements"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/hazmat/sites/{_hazmat(w, where, 'sites')[0]}/movements",
+            json={"un_number": "1203", "kind": "produced", "quantity": 1},
+        ),
+    ),
+    ("GET", "/api/v1/hazmat/sites/{site_id}/movements"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/hazmat/sites/{_hazmat(w, where, 'sites')[0]}/movements"),
+    ),
+    ("GET", "/api/v1/hazmat/sites/{site_id}/stock"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/hazmat/sites/{_hazmat(w, where, 'sites')[0]}/stock"),
+    ),
+    ("POST", "/api/v1/hazmat/sites/{site_id}/counts"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/hazmat/sites/{_hazmat(w, where, 'sites')[0]}/counts",
+            json={"un_number": "1203", "quantity": 0},
+        ),
+    ),
+    ("POST", "/api/v1/hazmat/zones"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/hazmat/zones",
+            json={
+                "kind": "permitted_stop",
+                "category": "depot",
+                "name": f"depot {next(w.serial)}",
+                "area_id": _site(where, "community"),
+                "geometry": {"type": "Circle", "center": [120.6, 28.0], "radius_m": 100},
+            },
+        ),
+    ),
+    ("GET", "/api/v1/hazmat/zones"): (False, lambda w, a, where: Call("GET", "/api/v1/hazmat/zones")),
+    ("POST", "/api/v1/hazmat/shipments"): (
+        True,
+        lambda w, a, where: Call("POST", "/api/v1/hazmat/shipments", json=_hazmat_shipment(w, where)),
+    ),
+    ("GET", "/api/v1/hazmat/shipments"): (False, lambda w, a, where: Call("GET", "/api/v1/hazmat/shipments")),
+    ("GET", "/api/v1/hazmat/shipments/{shipment_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}"),
+    ),
+    ("POST", "/api/v1/hazmat/shipments/{shipment_id}/load"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}/load", json={"quantity": 1}
+        ),
+    ),
+    ("POST", "/api/v1/hazmat/shipments/{shipment_id}/depart"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}/depart"),
+    ),
+    ("POST", "/api/v1/hazmat/shipments/{shipment_id}/deliver"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}/deliver", json={"quantity": 1}
+        ),
+    ),
     # --- visits
     ("GET", "/api/v1/visits"): (
         True,

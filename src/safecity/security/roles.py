@@ -77,6 +77,8 @@ class Permission(StrEnum):
     WEARERS_MANAGE = "wearers.manage"  # enrol wearers, record consent, set guardians and safe zones
     WEARERS_GUARD = "wearers.guard"  # a guardian's own wearers (a citizen account linked to the guardian)
     MISSING_REPORT = "missing.report"  # report a wearer in reach missing, follow and close the search
+    HAZMAT_READ = "hazmat.read"  # dangerous-goods products, sites, stock, shipments and zones
+    HAZMAT_MANAGE = "hazmat.manage"  # register them, record stock, plan, load and deliver shipments
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
     SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
 
@@ -94,6 +96,7 @@ _OFFICER = frozenset(
         P.PLACES_READ,
         P.WEARERS_READ,
         P.MISSING_REPORT,
+        P.HAZMAT_READ,
     }
 )
 _INVESTIGATION = frozenset(
@@ -117,6 +120,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.COMMUNITY_WATCH,
         P.SHOPS_STAFF,
         P.WEARERS_MANAGE,
+        P.HAZMAT_MANAGE,
     },
     Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
@@ -129,6 +133,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.USERS_MANAGE,
             P.AREAS_MANAGE,
             P.PLACES_MANAGE,
+            P.HAZMAT_READ,
+            P.HAZMAT_MANAGE,
             P.DEVICES_READ,
             P.DEVICES_MANAGE,
             # Not webhooks: a webhook delivers what its owner may read, and administrators read no alerts.

@@ -1,8 +1,10 @@
-"""The tracking capability: elderly locators' wearers, guardians, safe zones and their warnings.
+"""The tracking capability: things that move (issue 11).
 
-Extend it by adding to the lists below: a new entity's use cases (`SERVICES`), the facts its
-rules read (`FACT_SOURCES`), its rule kinds (`RULE_KINDS`) and who is told of its alerts
-(`FOLLOWERS`). Hazardous-chemical shipments add theirs beside the wearers'.
+Elderly locators (wearers, guardians, consent, safe zones, missing-person reports) and hazardous
+chemicals (products, sites, the stock ledger, shipments, zones). Extend it by adding to the lists
+below: a new entity's use cases (`SERVICES`), the facts its rules read (`FACT_SOURCES`), its rule
+kinds (`RULE_KINDS`) and who is told of its alerts (`FOLLOWERS`); hazardous chemicals keep theirs
+in `hazmat_capability.EXTENSIONS`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from safecity.core.capabilities import Capability, Service
 from safecity.tracking.guardians import GUARDIANS
+from safecity.tracking.hazmat_capability import EXTENSIONS as HAZMAT_EXTENSIONS
 from safecity.tracking.missing import MissingPersons, build_missing
 from safecity.tracking.rules import KINDS as WEARER_RULE_KINDS
 from safecity.tracking.wearer_facts import FACT_SOURCE as WEARER_FACTS
@@ -28,7 +31,10 @@ FOLLOWERS: list[Any] = [GUARDIANS]
 
 CAPABILITY = Capability(
     name="tracking",
-    summary="Things that move: elderly people's locators (wearers, guardians, safe zones), their warnings.",
+    summary=(
+        "Things that move: elderly people's locators (wearers, guardians, safe zones, missing-person"
+        " reports) and hazardous-chemical shipments, stock and their warnings."
+    ),
     requires=("registry", "alerts", "security"),
-    extensions=(*SERVICES, *FACT_SOURCES, *RULE_KINDS, *FOLLOWERS),
+    extensions=(*SERVICES, *FACT_SOURCES, *RULE_KINDS, *FOLLOWERS, *HAZMAT_EXTENSIONS),
 )

@@ -1,7 +1,7 @@
 """missing reports: wearers reported missing, what was shown then, and how each ended
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-06 15:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import safecity.store.db
 
 revision = "0024"
-down_revision = "0022"  # TEMP: 0023 at merge
+down_revision = "0023"
 branch_labels = None
 depends_on = None
 
