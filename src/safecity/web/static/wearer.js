@@ -10,7 +10,8 @@ const $ = (id) => document.getElementById(id);
 const root = $('wearer');
 const { mode, oneApi } = root.dataset;
 const wearerId = Number(root.dataset.wearer);
-const LIVE_EVERY_MS = 5000; // the live position; each read is audited, so not faster
+const LIVE_EVERY_MS = 5000; // the live position during a search; each read is audited, so not faster
+const IDLE_EVERY = 6; // with no search open, every sixth tick (30 s): 120 audited reads an hour, not 720
 const REPORT_EVERY = 6; // an open report (its rings grow with time) every sixth live read
 const DAY_MS = 24 * 3600 * 1000;
 const ui = {
@@ -326,6 +327,8 @@ ui.withdrawForm.addEventListener('submit', (event) => {
 async function poll() {
   if (document.hidden) return;
   state.polls += 1;
+  const searching = state.report && state.report.status === 'open';
+  if (!searching && state.polls % IDLE_EVERY !== 0) return;
   try {
     await readFixes(false);
     if (state.report && state.polls % REPORT_EVERY === 0) showReport(await api('GET', '/api/v1/missing/' + state.report.id));
