@@ -41,6 +41,8 @@ class _Link:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._buffer = bytearray()
+        # One exchange at a time: a second caller waits, rather than both reading the socket.
+        self.lock = asyncio.Lock()
 
     def next_serial(self) -> int:
         """The serial number of the next message (1, 2, ..., wrapping at 16 bits)."""
@@ -148,15 +150,16 @@ class Gt06Terminal:
         return await self._exchange([frame], [(gt06.STATUS, serial)])
 
     async def _exchange(self, frames: list[bytes], expected: list[tuple[int, int]]) -> float:
-        sent = await self.link.write(b"".join(frames))
-        waiting = set(expected)
-        while waiting:
-            for item in gt06_frame.split(self.link.buffer):
-                if isinstance(item, bytes) and (ack := gt06.ack_of(item)) is not None:
-                    waiting.discard(ack)
-            if waiting:
-                await self.link.read_more()
-        return time.perf_counter() - sent
+        async with self.link.lock:
+            sent = await self.link.write(b"".join(frames))
+            waiting = set(expected)
+            while waiting:
+                for item in gt06_frame.split(self.link.buffer):
+                    if isinstance(item, bytes) and (ack := gt06.ack_of(item)) is not None:
+                        waiting.discard(ack)
+                if waiting:
+                    await self.link.read_more()
+            return time.perf_counter() - sent
 
 
 class Jt808Terminal:
@@ -183,8 +186,9 @@ class Jt808Terminal:
     async def register(self, vehicle: jt808.Vehicle | None = None) -> str:
         """0x0100 answered by 0x8100: the authentication code (kept for later connections)."""
         serial = self.link.next_serial()
-        await self.link.write(jt808.register(self.phone, serial, vehicle))
-        answer = await self._next(lambda f: f.header.msg_id == jt808.REGISTER_RESPONSE)
+        async with self.link.lock:
+            await self.link.write(jt808.register(self.phone, serial, vehicle))
+            answer = await self._next(lambda f: f.header.msg_id == jt808.REGISTER_RESPONSE)
         result = answer.body[2] if len(answer.body) > 2 else -1
         if result != 0:
             raise Refused(f"registration of {self.phone} refused with result {result}")
@@ -245,6 +249,10 @@ class Jt808Terminal:
 
     async def _exchange(self, frames: list[bytes], expected: list[tuple[int, int]]) -> float:
         """Write the frames; wait for a 0x8001 per (serial, id); `Refused` on a result other than 0."""
+        async with self.link.lock:
+            return await self._exchange_locked(frames, expected)
+
+    async def _exchange_locked(self, frames: list[bytes], expected: list[tuple[int, int]]) -> float:
         sent = await self.link.write(b"".join(frames))
         waiting = set(expected)
         while waiting:
