@@ -291,8 +291,10 @@ class TrackerServer:
                 error=str(exc),
             )
         FRAMES.labels(self.codec.name, f"report_{outcome.value}").inc(len(messages))
-        for message in messages:
-            self._write(writer, message, conn.session, outcome)
+        # The read's acks in one write: one send, not one per report.
+        replies = [f for m in messages for f in self.codec.replies(m, conn.session, outcome)]
+        if replies:
+            writer.write(b"".join(replies))
 
     def _part(self, conn: Connection, events: list[WireEvent]) -> DecodedPart:
         return DecodedPart(events=events, device_id=conn.session.device_id, source=self.codec.name)
