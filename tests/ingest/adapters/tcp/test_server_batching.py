@@ -9,6 +9,7 @@ fail, or break on one terminal's part.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,6 +138,21 @@ async def test_reports_of_many_connections_are_one_pipeline_call_and_each_is_ack
     assert set(rows["kind"].to_list()) == {"tracker_fix"}
 
 
+async def test_paced_reports_do_not_wait_for_acks_and_each_is_timed(
+    gt06_terminals: list[Gt06Terminal], lake: Lake
+) -> None:
+    first = gt06_terminals[0]
+    start = time.perf_counter()
+    times = [start + k * 0.01 for k in range(5)]  # 10 ms apart, under the 100 ms linger
+    latencies = await first.paced(times, iter(reading(0, k) for k in range(5)).__next__)
+
+    assert len(latencies) == 5
+    # Sent on schedule, not after each ack: the first waited for the linger, the last less.
+    assert time.perf_counter() - start < 0.04 + max(latencies) + 0.05
+    assert all(0 < s < 5 for s in latencies)
+    assert stored(lake).height == 5
+
+
 async def test_no_connection_is_acked_before_the_shared_batch_is_durable(
     gt06_terminals: list[Gt06Terminal], intake: CountingIntake, lake: Lake
 ) -> None:
@@ -160,7 +176,7 @@ async def test_a_bad_frame_on_one_connection_leaves_the_others_batch_alone(
     session_factory: sessionmaker[Session],
 ) -> None:
     bad, *good = gt06_terminals
-    await bad.link.write(b"\x78\x78\x05\x12\x00\x01\xde\xad\x0d\x0a")  # a wrong CRC
+    await bad.write(b"\x78\x78\x05\x12\x00\x01\xde\xad\x0d\x0a")  # a wrong CRC
     await asyncio.gather(*(t.report(reading(i + 1)) for i, t in enumerate(good)), bad.report(reading(0)))
 
     [letter] = dead_letters(session_factory)
@@ -173,7 +189,7 @@ async def test_storage_down_acks_no_connection_and_the_resends_are_stored_once(
 ) -> None:
     intake.down = True
     for t in gt06_terminals:
-        t.link.timeout_s = 0.5
+        t.timeout_s = 0.5
     outcomes = await asyncio.gather(
         *(t.report(reading(i)) for i, t in enumerate(gt06_terminals)), return_exceptions=True
     )
@@ -181,8 +197,8 @@ async def test_storage_down_acks_no_connection_and_the_resends_are_stored_once(
 
     intake.down = False
     for t in gt06_terminals:
-        t.link.serial -= 1  # the resend carries the same serial, so the same event ids
-        t.link.timeout_s = 5
+        t.serial -= 1  # the resend carries the same serial, so the same event ids
+        t.timeout_s = 5
     await asyncio.gather(*(t.report(reading(i)) for i, t in enumerate(gt06_terminals)))
     assert stored(lake).height == TERMINALS
 
@@ -212,7 +228,7 @@ async def test_jt808_terminals_register_authenticate_and_batch_their_reports(
         await asyncio.gather(*(t.login() for t in terminals))
         intake.calls.clear()
         await asyncio.gather(
-            *(t.report(reading(i), alarms=("sos",) if i == 0 else ()) for i, t in enumerate(terminals)),
+            *(t.report_alarms(reading(i), ("sos",) if i == 0 else ()) for i, t in enumerate(terminals)),
             terminals[1].report_batch([reading(1, k) for k in range(1, 4)]),
         )
     finally:
