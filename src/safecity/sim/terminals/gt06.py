@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from safecity.ingest.adapters.tcp import gt06_frame
+from safecity.ingest.adapters.tcp.gt06 import GPS_LBS, GPS_LBS_EXT, LOGIN, STATUS
 from safecity.ingest.adapters.tcp.gt06_body import ALARM_CODES, COORD_UNITS_PER_DEGREE
 from safecity.sim.terminals.reading import Reading
 
-LOGIN = 0x01
-LOCATION = 0x12
-LOCATION_EXT = 0x22
-STATUS = 0x13
+LOCATION = GPS_LBS
+LOCATION_EXT = GPS_LBS_EXT
 ALARM = 0x16
 ALARM_4G = 0x26
 
@@ -155,6 +154,8 @@ __all__ = [
     "ALARM_BYTES",
     "LOCATION",
     "LOCATION_EXT",
+    "LOGIN",
+    "STATUS",
     "Cell",
     "Reading",
     "ack_of",

@@ -12,6 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC
 
+from safecity.ingest.adapters.tcp.jt808 import (
+    AUTHENTICATE,
+    BATCH_LOCATION,
+    HEARTBEAT,
+    LOCATION,
+    PLATFORM_RESPONSE,
+    REGISTER,
+    REGISTER_RESPONSE,
+)
 from safecity.ingest.adapters.tcp.jt808_frame import build_frame
 from safecity.ingest.adapters.tcp.jt808_location import (
     ACC_ON,
@@ -22,14 +31,6 @@ from safecity.ingest.adapters.tcp.jt808_location import (
     WEST,
 )
 from safecity.sim.terminals.reading import Reading
-
-HEARTBEAT = 0x0002
-REGISTER = 0x0100
-AUTHENTICATE = 0x0102
-LOCATION = 0x0200
-BATCH_LOCATION = 0x0704
-PLATFORM_RESPONSE = 0x8001
-REGISTER_RESPONSE = 0x8100
 
 # One alarm flag bit per platform alarm name (the first bit the decoder maps onto it).
 ALARM_FLAGS: dict[str, int] = {}
@@ -151,6 +152,13 @@ def batch(phone: str, serial: int, bodies: list[bytes], *, blind_area: bool = Fa
 
 __all__ = [
     "ALARM_FLAGS",
+    "AUTHENTICATE",
+    "BATCH_LOCATION",
+    "HEARTBEAT",
+    "LOCATION",
+    "PLATFORM_RESPONSE",
+    "REGISTER",
+    "REGISTER_RESPONSE",
     "Vehicle",
     "alarm_flags",
     "authenticate",

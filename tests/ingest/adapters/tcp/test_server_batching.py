@@ -219,6 +219,25 @@ async def test_a_part_that_breaks_the_pipeline_fails_only_its_own_connection(
     assert sorted(stored(lake)["subject"].to_list()) == sorted(imei(i) for i in range(1, TERMINALS))
 
 
+async def test_with_batching_off_each_connections_read_is_its_own_call(
+    intake: CountingIntake, session_factory: sessionmaker[Session], clock: ManualClock, lake: Lake
+) -> None:
+    server = TrackerServer(Gt06Protocol(), intake, session_factory, now=clock.now, batch_max_events=0)
+    await server.start()
+    terminals = [Gt06Terminal(imei(i), "127.0.0.1", server.port, timeout_s=5) for i in range(3)]
+    try:
+        await asyncio.gather(*(t.login() for t in terminals))
+        await asyncio.gather(
+            *(t.report_many([reading(i, 1), reading(i, 2)]) for i, t in enumerate(terminals))
+        )
+    finally:
+        await asyncio.gather(*(t.close() for t in terminals))
+        await server.stop()
+
+    assert intake.calls == [1, 1, 1]
+    assert stored(lake).height == 6
+
+
 async def test_jt808_terminals_register_authenticate_and_batch_their_reports(
     intake: CountingIntake, session_factory: sessionmaker[Session], clock: ManualClock, lake: Lake
 ) -> None:

@@ -50,6 +50,7 @@ class _Entry:
     placed: DecodedPart | None
     unplaced: DecodedPart | None
     size: int
+    arrived: float  # monotonic
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -101,9 +102,9 @@ class ReportBatcher:
         while self._waiting_events >= self.max_pending_events:
             self._room.clear()
             await self._room.wait()
-        entry = _Entry(placed, unplaced, size)
+        entry = _Entry(placed, unplaced, size, time.monotonic())
         if not self._waiting:
-            self._first_at = time.monotonic()
+            self._first_at = entry.arrived
         self._waiting.append(entry)
         self._waiting_events += size
         self._work.set()
@@ -162,7 +163,7 @@ class ReportBatcher:
         if self._waiting_events >= self.max_events:
             self._full.set()
         if self._waiting:
-            self._first_at = time.monotonic()
+            self._first_at = self._waiting[0].arrived  # what stays has lingered already
         else:
             self._work.clear()
         if self._waiting_events < self.max_pending_events:

@@ -72,10 +72,9 @@ def _scalars(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in values.items():
         # An exact-type lookup first: this runs for every fix on the servers' hot path.
-        kind = type(v)
-        if kind in _EXACT_SCALARS or isinstance(v, SCALARS):
-            if not (isinstance(v, str) and len(v) > MAX_TEXT):
-                out[k] = v
+        scalar = type(v) in _EXACT_SCALARS or isinstance(v, SCALARS)
+        if scalar and not (isinstance(v, str) and len(v) > MAX_TEXT):
+            out[k] = v
     return out
 
 
