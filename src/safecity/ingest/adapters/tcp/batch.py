@@ -114,16 +114,17 @@ class ReportBatcher:
             self._runner = asyncio.create_task(self._run(), name=f"{self.protocol}-batcher")
         await entry.done
 
-    async def close(self) -> None:
+    async def close(self, drain_timeout_s: float = 5.0) -> None:
         """Stop batching: whatever is still waiting fails as storage unavailable (not acked)."""
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
             self._runner = None
-        for task in list(self._commits):
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await task
+        if self._commits:
+            # Batches with the pipeline finish (the pipeline carries them through anyway); a
+            # pipeline that hangs does not hold the shutdown past this.
+            await asyncio.wait(list(self._commits), timeout=drain_timeout_s)
         waiting, self._waiting, self._waiting_events = self._waiting, [], 0
         self._room.set()
         for entry in waiting:
