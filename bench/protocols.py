@@ -330,8 +330,14 @@ async def run(platform: Platform, ids: tuple[Any, ...]) -> None:
     plain = await measure(platform, 0, ids)
     day = datetime.now(UTC) - timedelta(days=1)
     stored = platform.lake.scan(start=day, end=day + timedelta(days=2)).select("event_id").collect().height
+    # Baseline timeouts: terminals whose burst waited past 60 s for its acks on the unbatched path.
     emit(
-        "reports_per_s", batched["reports_per_s"], "reports/s", baseline=plain["reports_per_s"], stored=stored
+        "reports_per_s",
+        batched["reports_per_s"],
+        "reports/s",
+        baseline=plain["reports_per_s"],
+        stored=stored,
+        baseline_timeouts=plain["errors"],
     )
     emit(
         "ack_p99_ms",
@@ -342,9 +348,7 @@ async def run(platform: Platform, ids: tuple[Any, ...]) -> None:
         linger_ms=BATCH_LINGER_MS,
     )
     emit("kib_per_connection", batched["kib_per_connection"], "KiB")
-    emit(
-        "paced_reports_per_s", batched["paced_per_s"], "reports/s", errors=batched["errors"] + plain["errors"]
-    )
+    emit("paced_reports_per_s", batched["paced_per_s"], "reports/s", errors=batched["errors"])
 
 
 def main() -> None:
