@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from prometheus_client import REGISTRY
 
 from safecity import registry
 from safecity.ingest.adapters.tcp.gt06 import Gt06Protocol
@@ -279,6 +280,16 @@ def configs(started: list[TrackerServer], imeis: list[str], phones: list[str], c
     ]
 
 
+def events_per_batch() -> float:
+    """Mean events per cross-connection batch so far (both servers)."""
+    count = total = 0.0
+    for protocol in ("gt06", "jt808"):
+        labels = {"protocol": protocol}
+        count += REGISTRY.get_sample_value("safecity_tracker_batch_events_count", labels) or 0.0
+        total += REGISTRY.get_sample_value("safecity_tracker_batch_events_sum", labels) or 0.0
+    return total / count if count else 0.0
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -314,6 +325,7 @@ async def measure(platform: Platform, batch_max_events: int, ids: tuple[Any, ...
         out["ack_p50_ms"] = percentile(latencies, 0.50)
         out["ack_p99_ms"] = percentile(latencies, 0.99)
         out["paced_per_s"] = len(latencies) / PACED_S
+        out["events_per_batch"] = events_per_batch()
         out["errors"] += sum(r["errors"] for r in results)
         await clients.close()
     finally:
