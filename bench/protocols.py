@@ -13,6 +13,9 @@ generation does not share the server's event loop. Every connection logs in (GT0
   as fast as the acks come, for a while; acked reports per second (an ack means stored in the
   lake). Target 50,000. Baseline: the same with cross-connection batching off
   (`batch_max_events=0`: one pipeline call per connection's read, as before batching);
+* `server_cpu_us_per_report`: the server process's CPU time (all threads) over the flood per
+  acked report: the cost of a report whatever else shares the machine (its inverse bounds the
+  rate one core can take);
 * `ack_p99_ms`: reports paced at 10,000 a second in all, spread over the connections; the 99th
   percentile of report written to ack read (sent on schedule, not after the previous ack).
   Target under 200 ms. With batching off the servers cannot take that rate, so no baseline.
@@ -309,8 +312,11 @@ async def measure(platform: Platform, batch_max_events: int, ids: tuple[Any, ...
         out["kib_per_connection"] = (rss_kib() - before) / CONNECTIONS
         flood_s = FLOOD_S if batch_max_events else BASELINE_S
         say(f"  flood for {flood_s:.0f} s ...")
+        cpu = time.process_time()
         results = await clients.run({"do": "flood", "seconds": flood_s})
+        cpu = time.process_time() - cpu  # the server process's CPU (every thread), load-independent
         acked = sum(r["acked"] for r in results)
+        out["server_cpu_us_per_report"] = cpu / max(acked, 1) * 1e6
         out["reports"] = acked
         out["reports_per_s"] = acked / max(r["seconds"] for r in results)
         out["errors"] = sum(r["errors"] for r in results)
@@ -320,11 +326,14 @@ async def measure(platform: Platform, batch_max_events: int, ids: tuple[Any, ...
             return out
         say(f"  paced at {PACED_RATE:,}/s for {PACED_S:.0f} s ...")
         share = PACED_RATE / len(clients.procs)
+        cpu = time.process_time()
         results = await clients.run({"do": "paced", "seconds": PACED_S, "rate": share})
+        cpu = time.process_time() - cpu
         latencies = [ms for r in results for ms in r["latencies_ms"]]
         out["ack_p50_ms"] = percentile(latencies, 0.50)
         out["ack_p99_ms"] = percentile(latencies, 0.99)
         out["paced_per_s"] = len(latencies) / PACED_S
+        out["server_cpu_us_per_paced_report"] = cpu / max(len(latencies), 1) * 1e6
         out["events_per_batch"] = events_per_batch()
         out["errors"] += sum(r["errors"] for r in results)
         await clients.close()
@@ -360,6 +369,14 @@ async def run(platform: Platform, ids: tuple[Any, ...]) -> None:
         linger_ms=BATCH_LINGER_MS,
     )
     emit("kib_per_connection", batched["kib_per_connection"], "KiB")
+    # What a report costs the server in CPU whatever else runs on the machine (all its threads).
+    emit(
+        "server_cpu_us_per_report",
+        batched["server_cpu_us_per_report"],
+        "us",
+        baseline=plain["server_cpu_us_per_report"],
+        paced=batched["server_cpu_us_per_paced_report"],
+    )
     emit("paced_reports_per_s", batched["paced_per_s"], "reports/s", errors=batched["errors"])
 
 
