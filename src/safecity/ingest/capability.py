@@ -110,6 +110,8 @@ def tracker_servers(platform: Any) -> list[Worker]:
             port=port,
             idle_timeout_s=s.tracker_idle_timeout_s,
             max_buffer_bytes=s.tracker_max_buffer_bytes,
+            batch_max_events=s.tracker_batch_max_events,
+            batch_linger_ms=s.tracker_batch_linger_ms,
         )
         for codec, port in enabled
     ]

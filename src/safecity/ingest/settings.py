@@ -34,6 +34,15 @@ class IngestSettings(Section):
     tracker_max_buffer_bytes: int = Field(
         64 * 1024, ge=1024, description="Most unframed bytes held per tracker connection before it is closed."
     )
+    tracker_batch_max_events: int = Field(
+        2000,
+        ge=0,
+        description="Most events of many tracker connections submitted as one ingest batch; "
+        "0 submits each connection's read on its own.",
+    )
+    tracker_batch_linger_ms: int = Field(
+        5, ge=0, le=1000, description="How long a tracker report waits for others to share its ingest batch."
+    )
     h3_resolution: int = Field(9, ge=0, le=15, description="H3 resolution of the cell kept on each record.")
     city_bbox: str = Field(
         "", description="'south,west,north,east'; records outside are rejected. Empty = from the city."

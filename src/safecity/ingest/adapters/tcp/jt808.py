@@ -197,18 +197,29 @@ def _expire_fragments(session: Session, seen: int) -> None:
             del session.pending[key]
 
 
+# Frames `split` checked, kept by their bytes until `decode` takes them (checking a frame is half
+# the cost of decoding a report). Frames are immutable, so identical bytes from two connections
+# may share an entry; the bound covers frames split and never decoded (a connection closed midway).
+MAX_CHECKED = 4096
+
+
 class Jt808Protocol:
-    """JT/T 808 as a `DeviceProtocol`: pure, all per-connection state in the `Session`."""
+    """JT/T 808 as a `DeviceProtocol`: all per-connection state in the `Session`."""
 
     name = "jt808"
 
+    def __init__(self) -> None:
+        self._checked: dict[bytes, Frame] = {}
+
     def split(self, buffer: bytearray, session: Session) -> list[bytes | BadFrame]:
         """Remove complete frames (and undecodable bytes) from the front of `buffer`, in order."""
-        return split_frames(buffer)
+        if len(self._checked) > MAX_CHECKED:
+            self._checked.clear()
+        return split_frames(buffer, self._checked)
 
     def decode(self, frame: bytes, session: Session) -> Message | BadFrame:
         """Decode one complete frame (as received, marks included)."""
-        checked = parse_frame(frame)
+        checked = self._checked.pop(frame, None) or parse_frame(frame)
         if isinstance(checked, str):
             return BadFrame(frame, checked)
         header = checked.header

@@ -170,8 +170,12 @@ def parse_frame(wire: bytes) -> Frame | str:
     return Frame(header=header, body=body, wire=wire)
 
 
-def split_frames(buffer: bytearray) -> list[bytes | BadFrame]:
-    """Cut every complete frame (checked) and every run of junk off the front of `buffer`."""
+def split_frames(buffer: bytearray, parsed: dict[bytes, Frame] | None = None) -> list[bytes | BadFrame]:
+    """Cut every complete frame (checked) and every run of junk off the front of `buffer`.
+
+    `parsed`, if given, receives each good frame's checked `Frame` by its bytes, so that decoding
+    it need not check it again.
+    """
     out: list[bytes | BadFrame] = []
     pos = 0  # what is consumed; the buffer is cut once at the end, not once per frame
     size = len(buffer)
@@ -204,6 +208,8 @@ def split_frames(buffer: bytearray) -> list[bytes | BadFrame]:
             pos = end
         else:
             out.append(wire)
+            if parsed is not None:
+                parsed[wire] = checked
             pos = end + 1
     del buffer[:pos]
     return out

@@ -64,16 +64,22 @@ def event_id(protocol: str, terminal: str, serial: int | None, ts: datetime, ind
     return f"{protocol}-{terminal}-{(serial or 0) & 0xFFFF:04x}-{epoch_ms(ts):x}-{index}"
 
 
+_EXACT_SCALARS = frozenset(SCALARS)
+
+
 def _scalars(values: dict[str, Any]) -> dict[str, Any]:
     """The JSON scalars of a dict (raw items and nested values are left out of attrs)."""
-    return {
-        k: v
-        for k, v in values.items()
-        if isinstance(v, SCALARS) and not (isinstance(v, str) and len(v) > MAX_TEXT)
-    }
+    out: dict[str, Any] = {}
+    for k, v in values.items():
+        # An exact-type lookup first: this runs for every fix on the servers' hot path.
+        scalar = type(v) in _EXACT_SCALARS or isinstance(v, SCALARS)
+        if scalar and not (isinstance(v, str) and len(v) > MAX_TEXT):
+            out[k] = v
+    return out
 
 
 def _fix_attrs(fix: Fix, status: dict[str, Any]) -> dict[str, Any]:
+    """A fix's attrs over the message's status (`status`: its scalars already)."""
     attrs: dict[str, Any] = {"valid": fix.valid}
     for key, value in (
         ("speed_kmh", fix.speed_kmh),
@@ -83,7 +89,7 @@ def _fix_attrs(fix: Fix, status: dict[str, Any]) -> dict[str, Any]:
     ):
         if value is not None:
             attrs[key] = value
-    return _scalars(status) | _scalars(fix.extras) | attrs
+    return status | _scalars(fix.extras) | attrs
 
 
 def _is_unplaced(fix: Fix) -> bool:
@@ -93,10 +99,11 @@ def _is_unplaced(fix: Fix) -> bool:
 def _fix_events(message: Message, protocol: str, terminal: str, out: Events) -> Position | None:
     """A tracker_fix per fix and an alarm per alarm name; returns the last placed position."""
     last: Position | None = None
+    status = _scalars(message.status)  # once per message: a batch's fixes share it
     for index, fix in enumerate(message.fixes):
         base = event_id(protocol, terminal, message.serial, fix.ts, index)
         ms = epoch_ms(fix.ts)
-        attrs = _fix_attrs(fix, message.status)
+        attrs = _fix_attrs(fix, status)
         target = out.unplaced if _is_unplaced(fix) else out.placed
         target.append(
             WireEvent(id=base, kind=FIX, ts=ms, subject=terminal, lat=fix.lat, lon=fix.lon, attrs=attrs)

@@ -11,10 +11,13 @@ connection is one read loop, the only task it costs, with a `Session`, a byte bu
    hash kept) and authentication, against the registry (`login.TerminalLogins`). An unknown
    terminal gets the protocol's refusal and the connection is closed;
 3. turns an authenticated terminal's fixes, alarms and heartbeats into events (`records.py`),
-   gathers the consecutive recording messages of the read into one `DecodedPart` and submits it;
-   the replies (`codec.replies(..., Outcome.STORED)`) go out only after `submit_parts` returned.
-   On `StorageUnavailable` nothing is acknowledged (`Outcome.FAILED`), so the terminal resends,
-   and the deterministic event ids make the resend a duplicate of anything stored;
+   gathers the consecutive recording messages of the read into one `DecodedPart` and hands it
+   to the `batch.ReportBatcher`, which submits the parts of every connection that arrived
+   within a few milliseconds as one `submit_parts` call (`batch_max_events=0`: each read's part
+   submitted on its own, as before batching); the replies (`codec.replies(..., Outcome.STORED)`)
+   go out only after that call returned. On `StorageUnavailable` nothing is acknowledged
+   (`Outcome.FAILED`), so the terminal resends, and the deterministic event ids make the resend
+   a duplicate of anything stored;
 4. keeps as dead letters (`intake.refuse_parts`, with the reason) bad frames, message types the
    codec does not know (answered as the codec says), reports before login or authentication
    (refused, the connection kept) and fixes at (0, 0).
@@ -36,6 +39,7 @@ from sqlalchemy.orm import sessionmaker
 
 from safecity.core.record import WireEvent
 from safecity.ingest.adapters.base import Intake
+from safecity.ingest.adapters.tcp.batch import UNPLACED_REASON, ReportBatcher
 from safecity.ingest.adapters.tcp.login import TerminalLogins
 from safecity.ingest.adapters.tcp.protocol import (
     BadFrame,
@@ -105,6 +109,8 @@ class TrackerServer:
         port: int = 0,
         idle_timeout_s: float = 600.0,
         max_buffer_bytes: int = 64 * 1024,
+        batch_max_events: int = 2000,
+        batch_linger_ms: float = 5.0,
     ) -> None:
         self.codec = codec
         self.name = f"{codec.name}-server"
@@ -117,6 +123,14 @@ class TrackerServer:
         self._logins = TerminalLogins(session_factory, codec.name, now)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        # Reports of many connections share a pipeline call; 0 submits each read on its own.
+        self._batcher = (
+            ReportBatcher(
+                intake, protocol=codec.name, max_events=batch_max_events, linger_s=batch_linger_ms / 1000
+            )
+            if batch_max_events > 0
+            else None
+        )
 
     async def start(self) -> None:
         """Listen; return once bound (the port in use is `self.port`)."""
@@ -131,6 +145,8 @@ class TrackerServer:
         self._server.close()
         for writer in list(self._writers):
             writer.close()
+        if self._batcher is not None:
+            await self._batcher.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 5.0)
         self._server = None
@@ -255,13 +271,16 @@ class TrackerServer:
         messages, events, unplaced = conn.pending, conn.pending_events, conn.unplaced
         conn.pending, conn.pending_events, conn.unplaced = [], [], []
         outcome = Outcome.STORED
+        placed = self._part(conn, events) if events else None
+        refused = self._part(conn, unplaced) if unplaced else None
         try:
-            if events:
-                await self._intake.submit_parts([self._part(conn, events)])
-            if unplaced:
-                await self._intake.refuse_parts(
-                    [self._part(conn, unplaced)], "a fix at (0, 0): the receiver had no position"
-                )
+            if self._batcher is not None:
+                await self._batcher.submit(placed, refused)
+            else:
+                if placed is not None:
+                    await self._intake.submit_parts([placed])
+                if refused is not None:
+                    await self._intake.refuse_parts([refused], UNPLACED_REASON)
         except StorageUnavailable as exc:
             # Nothing acknowledged: the terminal resends, and what was stored meanwhile is a duplicate.
             outcome = Outcome.FAILED
@@ -272,8 +291,10 @@ class TrackerServer:
                 error=str(exc),
             )
         FRAMES.labels(self.codec.name, f"report_{outcome.value}").inc(len(messages))
-        for message in messages:
-            self._write(writer, message, conn.session, outcome)
+        # The read's acks in one write: one send, not one per report.
+        replies = [f for m in messages for f in self.codec.replies(m, conn.session, outcome)]
+        if replies:
+            writer.write(b"".join(replies))
 
     def _part(self, conn: Connection, events: list[WireEvent]) -> DecodedPart:
         return DecodedPart(events=events, device_id=conn.session.device_id, source=self.codec.name)
