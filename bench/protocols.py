@@ -380,7 +380,16 @@ async def run(platform: Platform, ids: tuple[Any, ...]) -> None:
     emit("paced_reports_per_s", batched["paced_per_s"], "reports/s", errors=batched["errors"])
 
 
+def event_loop_policy() -> None:
+    """uvloop, as `safecity serve` runs under uvicorn (loop "auto"); BENCH_LOOP=asyncio for the stdlib's."""
+    if os.environ.get("BENCH_LOOP", "uvloop") == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def main() -> None:
+    event_loop_policy()
     if len(sys.argv) == 3 and sys.argv[1] == "--client":
         asyncio.run(client_main(json.loads(Path(sys.argv[2]).read_text())))
         return
