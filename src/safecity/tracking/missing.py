@@ -188,7 +188,8 @@ class MissingPersons:
         """How many reports the caller's areas had and how quickly the found were found."""
         with self._sessions() as session:
             stmt = _scoped(select(MissingReport.status, func.count()), session, ctx)
-            counts = dict(session.execute(stmt.group_by(MissingReport.status)).tuples().all())
+            rows = session.execute(stmt.group_by(MissingReport.status)).all()
+            counts: dict[str, int] = {str(status): int(n) for status, n in rows}
             found = list(
                 session.scalars(
                     _scoped(select(MissingReport), session, ctx).where(
