@@ -620,7 +620,9 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ),
     ("GET", "/api/v1/hazmat/shipments/{shipment_id}/movements"): (
         True,
-        lambda w, a, where: Call("GET", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}/movements"),
+        lambda w, a, where: Call(
+            "GET", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}/movements"
+        ),
     ),
     ("POST", "/api/v1/hazmat/shipments/{shipment_id}/load"): (
         True,

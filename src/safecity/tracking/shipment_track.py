@@ -158,9 +158,14 @@ class ShipmentTracks:
             product = session.get(HazmatProduct, shipment.product_id)
             consignor = session.get(HazmatSite, shipment.consignor_site_id)
             consignee = session.get(HazmatSite, shipment.consignee_site_id)
-            assert product is not None and consignor is not None and consignee is not None  # foreign keys
+            # Foreign keys: each is there.
+            assert product is not None
+            assert consignor is not None
+            assert consignee is not None
             lines = session.execute(
-                select(StockMovement).where(StockMovement.shipment_id == shipment_id).order_by(StockMovement.id)
+                select(StockMovement)
+                .where(StockMovement.shipment_id == shipment_id)
+                .order_by(StockMovement.id)
             ).scalars()
             out = ShipmentLedgerOut(
                 shipment_id=shipment_id,

@@ -7,9 +7,8 @@ areas, refuse bad input naming the field, and audit.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime
@@ -34,7 +33,7 @@ from safecity.tracking.hazmat_schemas import (
     ZoneIn,
     ZoneOut,
 )
-from safecity.tracking.shipment_track import ShipmentLedgerOut, ShipmentTracks, ShipmentTrackOut
+from safecity.tracking.shipment_track import ShipmentLedgerOut, ShipmentTrackOut, ShipmentTracks
 from safecity.tracking.shipments import Shipments
 from safecity.tracking.stock import Stock
 from safecity.web.auth import need, resource_of

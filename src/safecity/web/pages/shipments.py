@@ -12,6 +12,8 @@ data itself comes from the API.
 
 from __future__ import annotations
 
+import contextlib
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -25,7 +27,13 @@ from safecity.web.pages.shell import NavLink, render
 
 router = APIRouter(include_in_schema=False)
 NAV = (NavLink("/shipments", "Shipments 危化品", "shipments", P.HAZMAT_READ, order=26),)
-STATUSES = ("planned", "loaded", "in_transit", "delivered", "closed")
+STATUSES = {
+    "planned": "Planned 计划",
+    "loaded": "Loaded 已装车",
+    "in_transit": "In transit 运输中",
+    "delivered": "Delivered 已送达",
+    "closed": "Closed 已关闭",
+}
 
 
 @router.get("/shipments", response_class=HTMLResponse)
@@ -39,11 +47,7 @@ def shipment_page(
     shipment_id: RowId, request: Request, platform: PlatformDep, who: Principal = page_need(P.HAZMAT_READ)
 ) -> HTMLResponse:
     """One shipment on the map: route, zones, live position, path, warnings and its ledger."""
-    with platform.session_factory() as session:
-        try:
-            require_shipment(session, who.context(), shipment_id, consignee_too=True)
-        except HazmatNotFound:
-            pass  # the page says so from the API's 404
-    return render(
-        request, "shipment.html", "shipments", "Shipment 危化品运输", who, shipment_id=shipment_id
-    )
+    # An unknown shipment is the page's to say, from the API's 404.
+    with platform.session_factory() as session, contextlib.suppress(HazmatNotFound):
+        require_shipment(session, who.context(), shipment_id, consignee_too=True)
+    return render(request, "shipment.html", "shipments", "Shipment 危化品运输", who, shipment_id=shipment_id)

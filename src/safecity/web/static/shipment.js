@@ -32,6 +32,8 @@ const KIND_LABEL = {
   hazmat_quantity_mismatch: 'Quantity mismatch 数量不符', hazmat_stock_unreconciled: 'Stock unreconciled 库存不符',
 };
 
+const MOVEMENT_LABEL = { dispatched: 'Dispatched 发出', received: 'Received 接收' };
+
 const cityMap = CityMap.create($('map'), $('map-message'));
 const smap = cityMap ? new ShipmentMap(cityMap) : null;
 const mapReady = smap ? Promise.all([smap.ready, cityMap.loadCity()]) : Promise.resolve();
@@ -66,7 +68,7 @@ function showShipment(s, ledger) {
   ui.facts.replaceChildren(
     ...fact('From 发货方', ...site('consignor')),
     ...fact('To 收货方', ...site('consignee')),
-    ...fact('Planned 计划量', s.quantity + ' ' + s.unit, ' = ', kg(s.quantity_kg)),
+    ...fact('Planned 计划量', s.quantity + ' ' + s.unit, s.unit === 't' ? '' : ' = ' + kg(s.quantity_kg)),
     ...fact('Loaded 装车量', kg(s.loaded_kg), s.loaded_at ? [' · ', timeEl(s.loaded_at, { full: true })] : ''),
     ...fact('Delivered 送达量', kg(s.delivered_kg), s.delivered_at ? [' · ', timeEl(s.delivered_at, { full: true })] : ''),
     ...(s.difference_kg !== null ? fact('Difference 差额', kg(s.difference_kg)) : []),
@@ -77,8 +79,9 @@ function showShipment(s, ledger) {
   if (ledger) {
     const siteName = (id) => (id === ledger.consignor.id ? ledger.consignor.name : id === ledger.consignee.id ? ledger.consignee.name : '#' + id);
     ui.movements.replaceChildren(...ledger.movements.map((m) => h('li', { class: 'movement-item', dataset: { kind: m.kind } },
-      h('strong', null, m.kind), ' · ', siteName(m.site_id), ' · ', m.quantity + ' ' + m.unit, ' (', kg(m.quantity_kg), ') · ',
-      timeEl(m.at, { full: true }))));
+      h('strong', null, MOVEMENT_LABEL[m.kind] || m.kind), ' · ', siteName(m.site_id), ' · ',
+      h('span', { class: 'amount' }, (m.quantity_kg < 0 ? '−' : '+') + kg(Math.abs(m.quantity_kg))),
+      m.unit === 'L' ? ' (' + m.quantity + ' L)' : '', ' · ', timeEl(m.at, { full: true }))));
     ui.movementsEmpty.hidden = ledger.movements.length > 0;
   }
   showWarnings(s.warnings);
@@ -122,11 +125,12 @@ async function select(warning) {
   if (state.selected !== warning.alert_id) return; // another was chosen meanwhile
   const zone = detail.facts && detail.facts.zone;
   const facts = detail.facts || {};
-  ui.evidenceRouting.replaceChildren(
-    zone ? ['Zone 区域: ', h('strong', null, zone.name), ' · '] : '',
-    facts.farthest_m !== undefined ? ['Farthest 最远 ', distanceText(facts.farthest_m), ' · '] : '',
-    facts.top_speed_kmh !== undefined ? ['Top speed 最高 ', Math.round(facts.top_speed_kmh), ' km/h · '] : '',
-    'Station 派出所: ', detail.routing.station_name || detail.routing.station_id);
+  ui.evidenceRouting.replaceChildren(...[
+    zone ? ['Zone 区域: ', h('strong', null, zone.name), ' · '] : [],
+    facts.farthest_m !== undefined ? ['Farthest 最远 ', distanceText(facts.farthest_m), ' · '] : [],
+    facts.top_speed_kmh !== undefined ? ['Top speed 最高 ', Math.round(facts.top_speed_kmh), ' km/h · '] : [],
+    'Station 派出所: ', detail.routing.station_name || detail.routing.station_id,
+  ].flat());
   ui.evidenceList.replaceChildren(...detail.evidence.map((e) => h('li', null, timeEl(e.ts, { full: true }),
     e.lat !== null ? ' · ' + e.lat.toFixed(5) + ', ' + e.lon.toFixed(5) : '')));
   ui.evidence.hidden = false;

@@ -2,7 +2,7 @@
 // (red) and permitted stop places (green, dashed edge), the vehicle's path with the time slider's
 // marker and its live position (trackmap.js), and one warning's evidence highlighted: its fixes in
 // magenta and, for a restricted-zone entry, the zone it entered outlined.
-import { TrackMap, circleRing, point, polygon } from './trackmap.js';
+import { M_PER_DEG, TrackMap, circleRing, point, polygon } from './trackmap.js';
 
 export const STATUS_LABEL = {
   planned: 'Planned 计划', loaded: 'Loaded 已装车', in_transit: 'In transit 运输中', delivered: 'Delivered 已送达',
@@ -37,6 +37,26 @@ function layers() {
   ];
 }
 
+const NEAR_M = 1000;
+
+/** [[west, south], [east, north]] of [lon, lat] points, or null for none. */
+function boxOf(coords) {
+  if (!coords.length) return null;
+  let west = Infinity, south = Infinity, east = -Infinity, north = -Infinity;
+  for (const [lon, lat] of coords) {
+    west = Math.min(west, lon); east = Math.max(east, lon); south = Math.min(south, lat); north = Math.max(north, lat);
+  }
+  return [[west, south], [east, north]];
+}
+
+function grow([[west, south], [east, north]], metres) {
+  const dLat = metres / M_PER_DEG;
+  const dLon = metres / (M_PER_DEG * Math.cos((((south + north) / 2) * Math.PI) / 180));
+  return [[west - dLon, south - dLat], [east + dLon, north + dLat]];
+}
+
+const overlaps = (a, b) => Boolean(b) && a[0][0] <= b[1][0] && b[0][0] <= a[1][0] && a[0][1] <= b[1][1] && b[0][1] <= a[1][1];
+
 /** A zone as the API answers it (GeoJSON Polygon, or a Circle with centre and radius) as a feature. */
 function zoneFeature(zone) {
   const g = zone.geometry;
@@ -48,6 +68,8 @@ export class ShipmentMap extends TrackMap {
   constructor(cityMap) {
     super(cityMap, { sources: SOURCES, layers: layers(), pathSource: 's-path' });
     this.evidenceCoords = [];
+    this.zoneFeatures = [];
+    this.routeBox = null;
   }
 
   route(geometry) {
@@ -56,10 +78,18 @@ export class ShipmentMap extends TrackMap {
     this.map.getSource('s-route').setData({ type: 'FeatureCollection', features });
     this.element.dataset.routePoints = String(coords.length);
     this.extend(coords);
+    this.routeBox = boxOf(coords);
   }
 
   zones(zones) {
     const features = zones.map(zoneFeature);
+    this.zoneFeatures = features;
+    // The zones by the route count when fitting the map (those of the areas far from it do not).
+    const near = this.routeBox && grow(this.routeBox, NEAR_M);
+    for (const f of features) {
+      const ring = f.geometry.coordinates[0];
+      if (near && overlaps(near, boxOf(ring))) this.extend(ring);
+    }
     this.map.getSource('s-zones').setData({ type: 'FeatureCollection', features });
     this.element.dataset.restricted = String(zones.filter((z) => z.kind === 'restricted').length);
     this.element.dataset.stops = String(zones.filter((z) => z.kind === 'permitted_stop').length);
@@ -85,13 +115,16 @@ export class ShipmentMap extends TrackMap {
       el.evidencePoints = '0';
     }
     this.evidenceCoords = coords;
-    if (coords.length) {
-      let west = Infinity, south = Infinity, east = -Infinity, north = -Infinity;
-      for (const [lon, lat] of coords) {
-        west = Math.min(west, lon); east = Math.max(east, lon); south = Math.min(south, lat); north = Math.max(north, lat);
-      }
+    // Fit to where it happened: the fixes and the zone entered (so the zone's edge shows too).
+    const zone = zoneId === null || zoneId === undefined ? null
+      : this.zoneFeatures.find((f) => f.properties.id === zoneId);
+    const around = boxOf([...coords, ...(zone ? zone.geometry.coordinates[0] : [])]);
+    if (around) {
       this.moved = true; // the person asked for this view: a resize keeps it
-      this.map.fitBounds([[west, south], [east, north]], { padding: 80, maxZoom: 16, animate: false });
+      this.map.fitBounds(around, { padding: 60, maxZoom: 15, animate: false });
+    } else if (!alertId) {
+      this.moved = false; // back to the whole shipment
+      this.fit();
     }
   }
 }

@@ -100,6 +100,8 @@ export class TrackMap {
     const bounds = this.extent;
     this.extent = saved;
     if (!bounds) return;
-    this.map.fitBounds(bounds, { padding: 48, maxZoom: 16, animate: false });
+    // 48 px around on a desk, less on a phone's narrow map, where it would be a third of the width.
+    const padding = Math.max(16, Math.min(48, Math.round(this.element.clientWidth / 14)));
+    this.map.fitBounds(bounds, { padding, maxZoom: 16, animate: false });
   }
 }
