@@ -26,7 +26,7 @@ from safecity.core.context import Context
 from safecity.tracking.hazmat_errors import HazmatError
 from safecity.tracking.hazmat_models import HazmatProduct, HazmatSite, Shipment, StockMovement
 from safecity.tracking.hazmat_schemas import MovementOut, ProductOut, SiteOut
-from safecity.tracking.shipments import _require as require_shipment
+from safecity.tracking.shipments import shipment_in_reach
 from safecity.tracking.stock import movement_out
 
 MAX_WINDOW = timedelta(days=7)  # a week at a time: far past a day's drive across the province
@@ -113,7 +113,7 @@ class ShipmentTracks:
         A window longer than a week keeps its last week; a shipment not loaded yet has none.
         """
         with self._sessions() as session:
-            shipment: Shipment = require_shipment(session, ctx, shipment_id, consignee_too=True)
+            shipment: Shipment = shipment_in_reach(session, ctx, shipment_id)
             device, loaded_at, delivered_at = shipment.device_id, shipment.loaded_at, shipment.delivered_at
             terminals = [shipment.terminal, *registry.terminals_of(session, [device]).get(device, [])]
         end = delivered_at or self._now()
@@ -154,7 +154,7 @@ class ShipmentTracks:
     def ledger(self, ctx: Context, shipment_id: int, *, resource: str) -> ShipmentLedgerOut:
         """The shipment's product, consignor and consignee, and its own stock movements."""
         with self._sessions() as session:
-            shipment: Shipment = require_shipment(session, ctx, shipment_id, consignee_too=True)
+            shipment: Shipment = shipment_in_reach(session, ctx, shipment_id)
             product = session.get(HazmatProduct, shipment.product_id)
             consignor = session.get(HazmatSite, shipment.consignor_site_id)
             consignee = session.get(HazmatSite, shipment.consignee_site_id)

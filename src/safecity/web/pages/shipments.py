@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from safecity.security import Permission as P
 from safecity.security import Principal
 from safecity.tracking.hazmat_errors import HazmatNotFound
-from safecity.tracking.shipments import _require as require_shipment
+from safecity.tracking.shipments import shipment_in_reach
 from safecity.web.auth import page_need
 from safecity.web.deps import PlatformDep, RowId
 from safecity.web.pages.shell import NavLink, render
@@ -49,5 +49,5 @@ def shipment_page(
     """One shipment on the map: route, zones, live position, path, warnings and its ledger."""
     # An unknown shipment is the page's to say, from the API's 404.
     with platform.session_factory() as session, contextlib.suppress(HazmatNotFound):
-        require_shipment(session, who.context(), shipment_id, consignee_too=True)
+        shipment_in_reach(session, who.context(), shipment_id)
     return render(request, "shipment.html", "shipments", "Shipment 危化品运输", who, shipment_id=shipment_id)
