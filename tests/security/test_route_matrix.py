@@ -614,6 +614,16 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("GET", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}"),
     ),
+    ("GET", "/api/v1/hazmat/shipments/{shipment_id}/fixes"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}/fixes"),
+    ),
+    ("GET", "/api/v1/hazmat/shipments/{shipment_id}/movements"): (
+        True,
+        lambda w, a, where: Call(
+            "GET", f"/api/v1/hazmat/shipments/{_hazmat(w, where, 'shipment')}/movements"
+        ),
+    ),
     ("POST", "/api/v1/hazmat/shipments/{shipment_id}/load"): (
         True,
         lambda w, a, where: Call(
@@ -878,6 +888,11 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("GET", "/wearers"): (False, lambda w, a, where: Call("GET", "/wearers")),
     ("GET", "/wearers/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/wearers/{_wearer(w, where)}")),
+    ("GET", "/shipments"): (False, lambda w, a, where: Call("GET", "/shipments")),
+    ("GET", "/shipments/{shipment_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/shipments/{_hazmat(w, where, 'shipment')}"),
+    ),
     ("GET", "/family"): (False, lambda w, a, where: Call("GET", "/family")),
     # IN: a wearer the test citizen guards; OUT: one they do not (refused like an area outside reach).
     ("GET", "/family/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/family/{_wearer(w, where)}")),

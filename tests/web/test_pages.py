@@ -389,7 +389,10 @@ def test_logout_ends_the_session(platform: Platform, anonymous: TestClient) -> N
 @pytest.mark.parametrize(
     ("role", "links"),
     [
-        (Role.INVESTIGATOR, ["Console", "Bikes", "Wanted", "Wearers 老人", "Device health", "My account"]),
+        (
+            Role.INVESTIGATOR,
+            ["Console", "Bikes", "Wanted", "Wearers 老人", "Shipments 危化品", "Device health", "My account"],
+        ),
         (Role.GUARD, ["Watch", "Console", "My account"]),
         (Role.CITIZEN, ["My account", "My family 家人"]),
     ],

@@ -13,6 +13,7 @@ from safecity.rules.facts import FactSource
 from safecity.tracking.hazmat_facts import NAME, HazmatFacts
 from safecity.tracking.hazmat_registry import HazmatRegistry
 from safecity.tracking.hazmat_rules import KINDS
+from safecity.tracking.shipment_track import ShipmentTracks, build_shipment_tracks
 from safecity.tracking.shipments import Shipments
 from safecity.tracking.stock import Stock
 
@@ -33,6 +34,7 @@ EXTENSIONS: tuple[Any, ...] = (
     Service(HazmatRegistry, _registry),
     Service(Stock, _stock),
     Service(Shipments, _shipments),
+    Service(ShipmentTracks, build_shipment_tracks),
     FactSource(NAME, HazmatFacts),
     *KINDS,
 )

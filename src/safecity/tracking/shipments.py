@@ -280,6 +280,11 @@ def _require(session: Session, ctx: Context, shipment_id: int, *, consignee_too:
     return shipment
 
 
+def shipment_in_reach(session: Session, ctx: Context, shipment_id: int) -> Shipment:
+    """A shipment the caller may read (either end's area): 404 unknown, 403 out of reach."""
+    return _require(session, ctx, shipment_id, consignee_too=True)
+
+
 def _require_status(shipment: Shipment, want: ShipmentStatus, doing: str) -> None:
     if shipment.status != want:
         raise HazmatConflict(
@@ -302,4 +307,4 @@ def _out(shipment: Shipment) -> ShipmentOut:
     )
 
 
-__all__ = ["ACTIVE", "Shipments"]
+__all__ = ["ACTIVE", "Shipments", "shipment_in_reach"]

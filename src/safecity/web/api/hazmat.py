@@ -7,9 +7,11 @@ areas, refuse bad input naming the field, and audit.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from pydantic import AwareDatetime
 
 from safecity.security import Permission as P
 from safecity.security import Principal
@@ -31,6 +33,7 @@ from safecity.tracking.hazmat_schemas import (
     ZoneIn,
     ZoneOut,
 )
+from safecity.tracking.shipment_track import ShipmentLedgerOut, ShipmentTrackOut, ShipmentTracks
 from safecity.tracking.shipments import Shipments
 from safecity.tracking.stock import Stock
 from safecity.web.auth import need, resource_of
@@ -158,6 +161,33 @@ def get_shipment(
 ) -> ShipmentOut:
     """One shipment with its planned route (GeoJSON) and its open warnings."""
     return platform.service(Shipments).get(who.context(), shipment_id, resource=resource_of(request))
+
+
+@router.get(
+    "/shipments/{shipment_id}/fixes", response_model=ShipmentTrackOut, summary="A shipment's vehicle fixes"
+)
+def shipment_fixes(
+    shipment_id: ShipmentId,
+    platform: PlatformDep,
+    request: Request,
+    start: Annotated[AwareDatetime | None, Query(description="Only fixes from this time on.")] = None,
+    who: Principal = need(P.HAZMAT_READ),
+) -> ShipmentTrackOut:
+    """The vehicle's fixes from the loading to the delivery (or now), oldest first: the map's path."""
+    when: datetime | None = start
+    return platform.service(ShipmentTracks).fixes(
+        who.context(), shipment_id, start=when, resource=resource_of(request)
+    )
+
+
+@router.get(
+    "/shipments/{shipment_id}/movements", response_model=ShipmentLedgerOut, summary="A shipment's ledger"
+)
+def shipment_movements(
+    shipment_id: ShipmentId, platform: PlatformDep, request: Request, who: Principal = need(P.HAZMAT_READ)
+) -> ShipmentLedgerOut:
+    """The shipment's product, both sites and its own stock movements (dispatch, receipt)."""
+    return platform.service(ShipmentTracks).ledger(who.context(), shipment_id, resource=resource_of(request))
 
 
 @router.post("/shipments/{shipment_id}/load", response_model=ShipmentOut, summary="Load a shipment")

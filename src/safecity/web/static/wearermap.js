@@ -1,33 +1,13 @@
 // A wearer on the map: safe zones, the path with a marker the time slider moves, the live position,
 // and a missing-person report's last fix and search area rings (labelled with share and radius).
-// Drawn over the console's city map (citymap.js); a guardian, who may not read the city's own map,
-// gets the same layers on the plain background, fitted to the wearer.
+// The path, cursor, live dot and fitting are trackmap.js's (shared with the shipment page); a guardian,
+// who may not read the city's own map, gets the same layers on the plain background, fitted to the wearer.
 import { h } from './common.js';
+import { M_PER_DEG, TrackMap, circleRing, distanceText, point, polygon } from './trackmap.js';
 
-const EMPTY = { type: 'FeatureCollection', features: [] };
-const M_PER_DEG = 111320;
+export { circleRing, distanceText };
+
 const SOURCES = ['w-zones', 'w-rings', 'w-path', 'w-points'];
-
-/** A circle as a closed ring of [lon, lat] points (fine for the few kilometres a search area spans). */
-export function circleRing(lon, lat, radiusM, steps = 72) {
-  const ring = [];
-  const perLon = M_PER_DEG * Math.cos((lat * Math.PI) / 180);
-  for (let i = 0; i <= steps; i += 1) {
-    const a = (2 * Math.PI * (i % steps)) / steps;
-    ring.push([lon + (radiusM * Math.sin(a)) / perLon, lat + (radiusM * Math.cos(a)) / M_PER_DEG]);
-  }
-  return ring;
-}
-
-/** "800 m", "2 km", "1.4 km". */
-export function distanceText(m) {
-  if (m < 1000) return Math.round(m) + ' m';
-  const km = m / 1000;
-  return (km >= 10 || Number.isInteger(km) ? Math.round(km) : km.toFixed(1)) + ' km';
-}
-
-const polygon = (ring, props) => ({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [ring] }, properties: props });
-const point = (lon, lat, props) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: [lon, lat] }, properties: props });
 
 function layers() {
   return [
@@ -51,26 +31,12 @@ function layers() {
 }
 
 /** The wearer's layers on a CityMap; every drawing also says what it drew on the map element (tests, a11y). */
-export class WearerMap {
+export class WearerMap extends TrackMap {
   constructor(cityMap) {
-    this.cityMap = cityMap;
-    this.map = cityMap.map;
-    this.element = cityMap.element;
+    super(cityMap, { sources: SOURCES, layers: layers(), pathSource: 'w-path' });
     this.ringLabels = [];
     this.points = new Map(); // kind -> feature (last fix, found)
-    this.live = null;
-    this.cursor = null;
-    this.extent = null;
     this.areaRing = [];
-    // A window resized (a phone turned) fits the map again, unless the person moved it themselves.
-    this.moved = false;
-    this.map.on('dragstart', () => { this.moved = true; });
-    this.map.on('zoomstart', (event) => { if (event.originalEvent) this.moved = true; });
-    this.map.on('resize', () => { if (!this.moved) this.fit(); });
-    this.ready = cityMap.ready.then(() => {
-      for (const id of SOURCES) this.map.addSource(id, { type: 'geojson', data: EMPTY });
-      for (const layer of layers()) this.map.addLayer(layer);
-    });
   }
 
   zones(zones) {
@@ -80,36 +46,6 @@ export class WearerMap {
     this.map.getSource('w-zones').setData({ type: 'FeatureCollection', features });
     this.element.dataset.zones = String(features.length);
     this.extend(features.flatMap((f) => f.geometry.coordinates[0]));
-  }
-
-  path(fixes) {
-    const coords = fixes.map((f) => [f.lon, f.lat]);
-    const features = coords.length > 1
-      ? [{ type: 'Feature', geometry: { type: 'LineString', coordinates: coords }, properties: {} }]
-      : [];
-    this.map.getSource('w-path').setData({ type: 'FeatureCollection', features });
-    this.element.dataset.pathPoints = String(coords.length);
-    this.extend(coords);
-  }
-
-  /** The latest position: a pulsing dot. */
-  livePosition(fix) {
-    if (!fix) return;
-    if (!this.live) {
-      const el = h('div', { class: 'live-dot', title: 'Live position 实时位置', 'aria-hidden': 'true' });
-      this.live = new window.maplibregl.Marker({ element: el }).setLngLat([fix.lon, fix.lat]).addTo(this.map);
-    } else this.live.setLngLat([fix.lon, fix.lat]);
-    this.element.dataset.live = fix.lat.toFixed(6) + ',' + fix.lon.toFixed(6);
-  }
-
-  /** Where the time slider stands on the path. */
-  moveCursor(fix) {
-    if (!fix) return;
-    if (!this.cursor) {
-      const el = h('div', { class: 'cursor-dot', title: 'Slider position', 'aria-hidden': 'true' });
-      this.cursor = new window.maplibregl.Marker({ element: el }).setLngLat([fix.lon, fix.lat]).addTo(this.map);
-    } else this.cursor.setLngLat([fix.lon, fix.lat]);
-    this.element.dataset.cursor = fix.lat.toFixed(6) + ',' + fix.lon.toFixed(6);
   }
 
   setPoint(kind, fix) {
@@ -143,22 +79,8 @@ export class WearerMap {
     if (features.length) this.fit();
   }
 
-  extend(coords) {
-    for (const [lon, lat] of coords) {
-      if (!this.extent) this.extent = [[lon, lat], [lon, lat]];
-      const [sw, ne] = this.extent;
-      sw[0] = Math.min(sw[0], lon); sw[1] = Math.min(sw[1], lat);
-      ne[0] = Math.max(ne[0], lon); ne[1] = Math.max(ne[1], lat);
-    }
-  }
-
-  /** Fit the map to what was drawn: zones, path and the widest search ring. */
-  fit() {
-    const saved = this.extent && this.extent.map((c) => [...c]);
-    this.extend(this.areaRing);
-    const bounds = this.extent;
-    this.extent = saved;
-    if (!bounds) return;
-    this.map.fitBounds(bounds, { padding: 48, maxZoom: 16, animate: false });
+  /** The widest search ring counts when fitting. */
+  extraExtent() {
+    return this.areaRing;
   }
 }
