@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from safecity.security.roles import Role
-from tests.browser.livecity import LiveCity, watched_page
+from tests.browser.livecity import Credentials, LiveCity, watched_page
 from tests.browser.test_console import sign_in
 
 pytestmark = pytest.mark.browser
@@ -51,8 +51,31 @@ def test_many_pages_fold_into_a_menu_on_a_phone_and_each_link_is_whole_and_works
     expect(phone.locator("details.navmenu summary")).to_contain_text("My account")
 
 
-def test_the_desk_keeps_its_links_in_the_bar(live: LiveCity, page: Any) -> None:
-    officer = live.account(Role.COMMUNITY_OFFICER, areas=("D01",))
-    sign_in(page, live, officer, start="/", lands="/")
+def test_the_desk_keeps_the_links_in_the_bar_while_they_fit_and_folds_them_when_they_do_not(
+    live: LiveCity, page: Any, investigator: Credentials
+) -> None:
+    page.set_viewport_size({"width": 1366, "height": 768})
+    sign_in(page, live, investigator, start="/", lands="/")
     expect(page.locator("nav.topnav a").first).to_be_visible()
     expect(page.locator("details.navmenu")).to_be_hidden()
+    # Every label on one line ("Shipments 危化品" used to wrap onto two), nothing off the side.
+    lines = page.eval_on_selector_all("nav.topnav a", "els => els.map(e => e.getClientRects().length)")
+    assert set(lines) == {1}, lines
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    page.screenshot(path="/tmp/safecity-shots/topbar-desk.png")
+
+
+def test_a_desk_too_narrow_for_a_community_officers_ten_pages_gets_the_menu(
+    live: LiveCity, page: Any
+) -> None:
+    officer = live.account(Role.COMMUNITY_OFFICER, areas=("D01",))
+    sign_in(page, live, officer, start="/", lands="/")
+    for width in (1280, 1024):
+        page.set_viewport_size({"width": width, "height": 800})
+        expect(page.locator("details.navmenu summary")).to_be_visible()
+        expect(page.locator("nav.topnav a").first).to_be_hidden()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        sign_out = page.get_by_role("button", name="Sign out").bounding_box()
+        assert sign_out is not None and sign_out["x"] + sign_out["width"] <= width
+    page.set_viewport_size({"width": 2200, "height": 900})  # wide enough again: the links come back
+    expect(page.locator("nav.topnav a").first).to_be_visible()
