@@ -122,4 +122,4 @@ def test_actions_depart_then_deliver_and_the_silent_and_short_deliveries(plan: T
     assert set(short) == {t.n for t in plan.tankers if t.episode == "mismatch"}
     for episode in (e for e in plan.episodes if e.rule_kind == "hazmat_silent_terminal"):
         t = _tanker(plan, episode.refs)
-        assert episode.start == max(e.ts for e in _fixes(plan, t)) + timedelta(minutes=10)
+        assert episode.start == max(e.ts for e in _fixes(plan, t))

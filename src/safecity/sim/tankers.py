@@ -165,7 +165,7 @@ def plan_tankers(
         zone_at = _zone_room(paths, n) if kind == "restricted" else None
         if kind == "restricted" and zone_at is None:
             kind = ""  # no room beside this route: it drives plainly
-        _trip(out, plane, boxes, n, path, kind, r, hours, fix_every_s, zone_at or 0.0, depart_at_h)
+        _trip(out, plane, boxes, paths, n, kind, r, hours, fix_every_s, zone_at or 0.0, depart_at_h)
     out.emissions.sort(key=lambda e: (e.ts, e.terminal))
     out.actions.sort(key=lambda a: (a.at, a.n))
     return out
@@ -184,9 +184,10 @@ def _zone_room(paths: list[np.ndarray], n: int) -> float | None:
 
 
 def _trip(out: TankerPlan, plane: Plane, boxes: list[tuple[str, float, float, float, float]],
-          n: int, path: np.ndarray, kind: str, r: np.random.Generator,
+          paths: list[np.ndarray], n: int, kind: str, r: np.random.Generator,
           hours: float, fix_every_s: float, zone_at: float, depart_at_h: float | None) -> None:  # fmt: skip
     """One tanker's trip: its keyframes, its episode spliced in, its fixes, actions and truth."""
+    path = paths[n]
     speed = float(r.uniform(30, 55)) / 3.6
     length = float(np.sqrt((np.diff(path, axis=0) ** 2).sum(axis=1)).sum())
     begin = float(r.uniform(0.1 * 3600, max(0.2 * 3600, hours * 3600 - length / speed - 3 * 3600)))
@@ -198,6 +199,9 @@ def _trip(out: TankerPlan, plane: Plane, boxes: list[tuple[str, float, float, fl
     stops: list[tuple[float, tuple[float, float]]] = []  # where the plan leaves the route
     if kind in ("off_route", "restricted", "long_stop", "speeding"):
         at = {"restricted": zone_at, "speeding": length / 6}.get(kind, length / 3)
+        if kind == "long_stop":  # nowhere near a depot, where stopping is permitted
+            at = max(np.linspace(0.2, 0.8, 13) * length, key=lambda s: min(
+                distance(_point_at(path, float(s))[0], (float(q[0][0]), float(q[0][1]))) for q in paths))
         if kind == "off_route":
             at = max(np.linspace(0.1, 0.7, 13) * length, key=lambda s: _detour_reach(plane, path, float(s), length))
         stops.append((at, _point_at(path, at)[0]))
@@ -317,8 +321,9 @@ def _fixes(out: TankerPlan, plane: Plane, tanker: Tanker, track: Track, path: np
     if kind == "window":
         out.episodes.append(Episode("hazmat_outside_window", ref, ts0, ts1, kind))
     if kind == "silent" and last is not None:
-        due = last + timedelta(minutes=SILENT_MIN)
-        out.episodes.append(Episode("hazmat_silent_terminal", ref, due, out.end, kind))
+        # Due SILENT_MIN after the last fix, which is the warning's evidence: the episode starts there.
+        if last + timedelta(minutes=SILENT_MIN) < out.end:
+            out.episodes.append(Episode("hazmat_silent_terminal", ref, last, out.end, kind))
     if kind == "mismatch":
         out.episodes.append(Episode("hazmat_quantity_mismatch", ref, ts1, out.end, kind))
 

@@ -12,7 +12,8 @@ half hour. Some wanderers carry one planted episode (`KINDS`):
 * `sos`, `fall`: an alarm at the current fix (wearer_sos, wearer_fall);
 * `battery`: the battery runs down to level 1 (17 %), a low-battery alarm, then it is charged
   (wearer_low_battery);
-* `silent`: the tracker stops sending (wearer_no_fix, due `NO_FIX_HOURS` after the last fix);
+* `silent`: the tracker stops sending (wearer_no_fix, from the last fix, when the span runs on
+  `NO_FIX_HOURS` after it);
 * `jitter`: stands on the zone's edge with fixes alternating just outside (less than the exit
   margin, never two in a row) and well inside: a decoy, no episode, nothing should be raised.
 
@@ -263,9 +264,9 @@ def _live(out: WandererPlan, who: Wanderer, track: Track, rng: np.random.Generat
     if outside_since is not None:
         out.episodes.append(Episode("wearer_left_safe_zone", ref, outside_since, out.end, kind))
     if kind == "silent" and last_fix is not None:
-        due = last_fix + timedelta(hours=NO_FIX_HOURS)
-        if due < out.end:
-            out.episodes.append(Episode("wearer_no_fix", ref, due, out.end, kind))
+        # The warning is due NO_FIX_HOURS later; its evidence is the last fix, where the silence began.
+        if last_fix + timedelta(hours=NO_FIX_HOURS) < out.end:
+            out.episodes.append(Episode("wearer_no_fix", ref, last_fix, out.end, kind))
     if jitter[0] < math.inf:
         out.decoys.append(Episode("wearer_left_safe_zone", ref, out.start + timedelta(seconds=jitter[0]),
                                   out.start + timedelta(seconds=jitter[1]), "jitter"))  # fmt: skip
