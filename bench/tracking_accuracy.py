@@ -5,7 +5,7 @@ A city is generated with seed 2029 (the tests use 1-11), loaded into a fresh emb
 and simulated wanderers (sim.wanderers: routines, exits, a wanderer gone missing, SOS presses,
 falls, dying batteries, silent trackers, and jitter on a zone's edge as decoys) and tanker trips
 (sim.tankers: off route, long stops, restricted zones, outside the window, speeding, a silent
-terminal, a short delivery) are registered through the use cases (sim.tracksetup). Their reports
+terminal, a short delivery) are registered through the use cases (driver.tracking). Their reports
 go through the platform's own rule engine as the device servers' records
 (sim.trackrecords, mirroring ingest/adapters/tcp/records.py), in time order with the engine's
 ticks (sim.replay), and the shipments depart and are delivered through their use case at their
@@ -46,7 +46,7 @@ from safecity.sim.replay import incidents, raised_alerts, replay
 from safecity.sim.tankers import Action, plan_tankers
 from safecity.sim.tracked import truth_frame
 from safecity.sim.trackrecords import tracker_records
-from safecity.sim.tracksetup import perform, register_shipments, register_tankers, register_wanderers
+from safecity.driver.tracking import perform, register_shipments, register_tankers, register_wanderers
 from safecity.sim.wanderers import plan_wanderers
 from safecity.tracking.missing import MissingPersons
 from safecity.tracking.missing_schemas import FoundIn, MissingIn

@@ -17,7 +17,7 @@ from safecity.settings import Settings
 from safecity.sim import City, load_city
 from safecity.sim.tankers import plan_tankers
 from safecity.sim.tracknet import NetStats, pace, run_actions, run_terminals
-from safecity.sim.tracksetup import (
+from safecity.driver.tracking import (
     GT06_UTC_OFFSET_MINUTES,
     perform,
     register_shipments,

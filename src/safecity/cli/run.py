@@ -90,6 +90,11 @@ def demo(
     status_every: StatusEvery = 10.0,
 ) -> None:
     """Generate the city if missing, then serve the console with the city simulated live."""
+    import os
+
+    # The wearers' and tankers' terminals speak GT06 and JT/T 808 to the platform's own servers.
+    os.environ.setdefault("SAFECITY_GT06_ENABLED", "true")
+    os.environ.setdefault("SAFECITY_JT808_ENABLED", "true")
     cfg = settings()
     logs = _terminal_logging(cfg, verbose)
     from safecity.core.clock import AcceleratedClock, SystemClock
@@ -109,6 +114,14 @@ def demo(
     if platform.bbox is None:
         platform = build_platform(cfg, clock=platform.clock, wall_clock=real)  # the new city's bounds
     console.print(f"[bold green]safecity demo[/bold green]: {city_summary(city)}; simulated at {speedup:g}x")
+    from safecity.driver.trackdemo import prepare_tracking
+
+    tracking = prepare_tracking(platform, city, seed=seed)
+    console.print(
+        f"{len(tracking.wearers)} elderly wearers (GT06) and {len(tracking.sites)} tankers (JT/T 808) "
+        "report over TCP to the platform's own device servers.",
+        soft_wrap=True,
+    )
     print_demo_accounts(seed_demo_accounts(platform), console)
     console.print(
         f"Text messages to people (confirmation codes) go to {escape(str(sms_file(platform)))}: "
@@ -120,7 +133,13 @@ def demo(
         platform,
         logs=logs,
         status_every=status_every,
-        simulation={"city": city, "speedup": speedup, "thefts_per_hour": thefts_per_hour, "seed": seed},
+        simulation={
+            "city": city,
+            "speedup": speedup,
+            "thefts_per_hour": thefts_per_hour,
+            "seed": seed,
+            "tracking": tracking,
+        },
     )
 
 

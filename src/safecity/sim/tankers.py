@@ -151,16 +151,18 @@ def plan_tankers(
     plants: int = 1,
     fix_every_s: float = 30.0,
     depart_at_h: float | None = None,
+    salt: int = 0,
 ) -> TankerPlan:
     """`count` tanker trips within `hours` from `start`; `plants` of each episode kind (the first);
-    each departing at a random time, or `depart_at_h` hours from the start (a short test's span)."""
+    each departing at a random time, or `depart_at_h` hours from the start (a short test's span).
+    The routes depend on `seed` alone; speeds and times on `salt` too (the demo's next plan)."""
     plane = Plane(city.grid)
     boxes = community_boxes(city)
     rng = np.random.default_rng([seed, 4200])
     paths = _routes(city, rng, count)
     out = TankerPlan([], [], [], [], [], start, start + timedelta(hours=hours))
     for n, path in enumerate(paths):
-        r = np.random.default_rng([seed, 4201, n])
+        r = np.random.default_rng([seed, 4201, n, salt])
         kind = KINDS[n % len(KINDS)] if n < plants * len(KINDS) else ""
         zone_at = _zone_room(paths, n) if kind == "restricted" else None
         if kind == "restricted" and zone_at is None:

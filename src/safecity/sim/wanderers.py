@@ -145,9 +145,11 @@ def plan_wanderers(
     plants: int = 1,
     fix_every_min: float = 5.0,
     episode_at_h: float | None = None,
+    salt: int = 0,
 ) -> WandererPlan:
     """`count` wanderers over `hours` from `start`; `plants` of each episode kind (the first ones),
-    each at a random time, or `episode_at_h` hours from the start (a short test's span)."""
+    each at a random time, or `episode_at_h` hours from the start (a short test's span). The
+    wanderers depend on `seed` alone; their days and episodes on `salt` too (the demo's next plan)."""
     plane = Plane(city.grid)
     areas = community_boxes(city)
     span_s = hours * 3600
@@ -166,8 +168,9 @@ def plan_wanderers(
         for _ in PLACES:
             angle, r = rng.uniform(0, 2 * math.pi), rng.uniform(0.3, 0.6) * radius
             places.append(_clamp(plane, (home[0] + r * math.sin(angle), home[1] + r * math.cos(angle))))
-        track = _routine(rng, home, places, start, span_s)
         who = _person(rng, n, plane, home, radius, places, kind, areas)
+        rng = np.random.default_rng([seed, 4100, n, salt])
+        track = _routine(rng, home, places, start, span_s)
         out.wanderers.append(who)
         at_s = float(rng.uniform(1 * 3600, max(1.5 * 3600, span_s - 3 * 3600)))
         if episode_at_h is not None:

@@ -1,4 +1,5 @@
-"""Registering the simulated wanderers and tankers with a platform, through its own use cases.
+"""Registering the simulated wanderers and tankers (sim.wanderers, sim.tankers) with a platform,
+through its own use cases (the demo, the accuracy benchmark and their tests).
 
 For each wanderer: a `tracker` device with its GT06 IMEI bound (local time, UTC+8, as many
 locators send it), and the wearer enrolled with a consent, a guardian and a round safe zone. For
@@ -15,21 +16,17 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safecity import registry
 from safecity.core.context import SYSTEM
 from safecity.platform import Platform
-from safecity.registry.models import Device
 from safecity.sim.tankers import LOADED_T, UN_NUMBER, Action, Tanker, TankerPlan
 from safecity.sim.wanderers import Wanderer, WandererPlan
 from safecity.store import transaction
-from safecity.tracking.hazmat_models import HazmatProduct, HazmatSite, HazmatZone, Shipment, ShipmentStatus
 from safecity.tracking.errors import TrackingError
 from safecity.tracking.hazmat_registry import HazmatRegistry
 from safecity.tracking.hazmat_schemas import DeliverIn, LoadIn, MovementIn, ProductIn, ShipmentIn, SiteIn, ZoneIn
-from safecity.tracking.models import Guardian, Wearer, WearerStatus, WornTracker
 from safecity.tracking.shipments import Shipments
 from safecity.tracking.stock import Stock
 from safecity.tracking.wearer_schemas import ConsentIn, GuardianIn, WearerIn, ZoneIn as SafeZoneIn
@@ -45,7 +42,7 @@ CARRIER = "温州危运有限公司"
 def _tracker(session: Session, device_id: str, area_id: str | None, lat: float, lon: float, *,
              protocol: str, terminal: str, offset: int, now: datetime) -> bool:  # fmt: skip
     """Register a tracker and bind its terminal; False when it exists already."""
-    if session.get(Device, device_id) is not None:
+    if registry.get_device(session, device_id=device_id) is not None:
         return False
     registry.create_device(session, device_id=device_id, kind="tracker", name=device_id, lat=lat, lon=lon,
                            area_id=area_id, now=now)  # fmt: skip
@@ -74,6 +71,7 @@ def register_wanderers(platform: Platform, plan: WandererPlan) -> dict[int, int]
     """Trackers and wearers of the plan (those not registered yet); wearer id by wanderer number."""
     now = platform.clock.now()
     wearers = platform.service(Wearers)
+    worn = {d: w.id for w in wearers.wearers(SYSTEM, resource=RESOURCE) for d in w.device_ids}
     out: dict[int, int] = {}
     for w in plan.wanderers:
         if w.area_id is None:
@@ -81,43 +79,36 @@ def register_wanderers(platform: Platform, plan: WandererPlan) -> dict[int, int]
         with transaction(platform.session_factory) as session:
             _tracker(session, w.device_id, w.area_id, w.home[0], w.home[1], protocol="gt06", terminal=w.imei,
                      offset=GT06_UTC_OFFSET_MINUTES, now=now)  # fmt: skip
-            found = session.scalar(
-                select(WornTracker.wearer_id)
-                .join(Wearer, Wearer.id == WornTracker.wearer_id)
-                .where(WornTracker.device_id == w.device_id, Wearer.status == WearerStatus.ACTIVE)
-            )
+        found = worn.get(w.device_id)
         if found is None:
             found = wearers.enrol(SYSTEM, wearer_body(w), resource=RESOURCE).id
-        out[w.n] = int(found)
+        out[w.n] = found
     return out
 
 
-def guardian_person(platform: Platform, device_id: str) -> int | None:
-    """The registry person of the first guardian of the wearer wearing `device_id`."""
-    with platform.session_factory() as session:
-        found = session.scalar(
-            select(Guardian.person_id)
-            .join(WornTracker, WornTracker.wearer_id == Guardian.wearer_id)
-            .where(WornTracker.device_id == device_id)
-            .order_by(Guardian.id)
-            .limit(1)
-        )
-    return None if found is None else int(found)
+def guardian_person_of(platform: Platform, device_id: str) -> int | None:
+    """The registry person of the first guardian of the wearer wearing `device_id` (None: none)."""
+    wearers = platform.service(Wearers)
+    wearer = next((w for w in wearers.wearers(SYSTEM, resource=RESOURCE) if device_id in w.device_ids), None)
+    if wearer is None:
+        return None
+    guardians = [g for g in wearers.guardians(SYSTEM, wearer.id, resource=RESOURCE) if g.removed_at is None]
+    return guardians[0].person_id if guardians else None
 
 
-def _site(session: Session, hazmat: HazmatRegistry, name: str, area: str, lat: float, lon: float) -> int:
-    found = session.scalar(select(HazmatSite.id).where(HazmatSite.name == name))
-    if found is not None:
-        return int(found)
-    body = SiteIn(name=name, area_id=area, lat=lat, lon=lon, licence=f"浙危化经 {name}", permitted_un=[UN_NUMBER])
-    return hazmat.add_site(SYSTEM, body, resource=RESOURCE).id
+def _site(hazmat: HazmatRegistry, known: dict[str, int], name: str, area: str, lat: float, lon: float) -> int:
+    if name not in known:
+        body = SiteIn(name=name, area_id=area, lat=lat, lon=lon, licence=f"浙危化经 {name}", permitted_un=[UN_NUMBER])
+        known[name] = hazmat.add_site(SYSTEM, body, resource=RESOURCE).id
+    return known[name]
 
 
-def _zone(session: Session, hazmat: HazmatRegistry, kind: str, category: str, name: str, area: str,
+def _zone(hazmat: HazmatRegistry, known: set[tuple[str, str]], kind: str, category: str, name: str, area: str,
           geometry: dict[str, object]) -> None:  # fmt: skip
-    if session.scalar(select(HazmatZone.id).where(HazmatZone.name == name, HazmatZone.kind == kind)) is None:
+    if (kind, name) not in known:
         body = ZoneIn(kind=kind, category=category, name=name, area_id=area, geometry=geometry)  # type: ignore[arg-type]
         hazmat.add_zone(SYSTEM, body, resource=RESOURCE)
+        known.add((kind, name))
 
 
 def register_tankers(platform: Platform, plan: TankerPlan) -> dict[int, tuple[int, int]]:
@@ -126,23 +117,24 @@ def register_tankers(platform: Platform, plan: TankerPlan) -> dict[int, tuple[in
     hazmat = platform.service(HazmatRegistry)
     stock = platform.service(Stock)
     sites: dict[int, tuple[int, int]] = {}
-    with platform.session_factory() as session:
-        if session.scalar(select(HazmatProduct.id).where(HazmatProduct.un_number == UN_NUMBER)) is None:
-            hazmat.add_product(SYSTEM, ProductIn(un_number=UN_NUMBER, name="汽油 petrol", hazard_class="3",
-                                                 packing_group="II", density_kg_per_l=0.74), resource=RESOURCE)  # fmt: skip
-        for t in plan.tankers:
-            if t.origin_area is None or t.destination_area is None:
-                continue
-            depot = _site(session, hazmat, f"油库 {t.n:03d}", t.origin_area, *t.origin)
-            works = _site(session, hazmat, f"加油站 {t.n:03d}", t.destination_area, *t.destination)
-            sites[t.n] = (depot, works)
-            circle = {"type": "Circle", "center": [t.origin[1], t.origin[0]], "radius_m": 300}
-            _zone(session, hazmat, "permitted_stop", "depot", f"油库 {t.n:03d}", t.origin_area, circle)
-        for name, ring in plan.zones:
-            area = _area_of(plan, name)
-            if area is not None:
-                polygon = {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
-                _zone(session, hazmat, "restricted", "school", name, area, polygon)
+    if not any(p.un_number == UN_NUMBER for p in hazmat.products(SYSTEM)):
+        hazmat.add_product(SYSTEM, ProductIn(un_number=UN_NUMBER, name="汽油 petrol", hazard_class="3",
+                                             packing_group="II", density_kg_per_l=0.74), resource=RESOURCE)  # fmt: skip
+    known_sites = {s.name: s.id for s in hazmat.sites(SYSTEM)}
+    known_zones = {(z.kind, z.name) for z in hazmat.zones(SYSTEM)}
+    for t in plan.tankers:
+        if t.origin_area is None or t.destination_area is None:
+            continue
+        depot = _site(hazmat, known_sites, f"油库 {t.n:03d}", t.origin_area, *t.origin)
+        works = _site(hazmat, known_sites, f"加油站 {t.n:03d}", t.destination_area, *t.destination)
+        sites[t.n] = (depot, works)
+        circle = {"type": "Circle", "center": [t.origin[1], t.origin[0]], "radius_m": 300}
+        _zone(hazmat, known_zones, "permitted_stop", "depot", f"油库 {t.n:03d}", t.origin_area, circle)
+    for name, ring in plan.zones:
+        area = _area_of(plan, name)
+        if area is not None:
+            polygon = {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
+            _zone(hazmat, known_zones, "restricted", "school", name, area, polygon)
     with transaction(platform.session_factory) as session:
         for t in plan.tankers:
             _tracker(session, t.device_id, t.origin_area, t.origin[0], t.origin[1], protocol="jt808",
@@ -188,17 +180,15 @@ def _plan_one(shipments: Shipments, t: Tanker, sites: tuple[int, int]) -> int:
 def _finish_leftovers(platform: Platform, devices: list[str]) -> None:
     """Deliver, as loaded, the shipments an earlier plan left under way on these trackers."""
     shipments = platform.service(Shipments)
-    with platform.session_factory() as session:
-        rows = session.execute(
-            select(Shipment.id, Shipment.status, Shipment.loaded_kg).where(
-                Shipment.device_id.in_(devices),
-                Shipment.status.in_([ShipmentStatus.LOADED, ShipmentStatus.IN_TRANSIT]),
-            )
-        ).all()
-    for shipment_id, status, loaded_kg in rows:
-        if status == ShipmentStatus.LOADED:
-            shipments.depart(SYSTEM, shipment_id, resource=RESOURCE)
-        shipments.deliver(SYSTEM, shipment_id, DeliverIn(quantity=loaded_kg or 0, unit="kg"), resource=RESOURCE)
+    ours = set(devices)
+    for status in ("loaded", "in_transit"):
+        for left in shipments.shipments(SYSTEM, status=status):
+            if left.device_id not in ours:
+                continue
+            if status == "loaded":
+                shipments.depart(SYSTEM, left.id, resource=RESOURCE)
+            body = DeliverIn(quantity=left.loaded_kg or 0, unit="kg")
+            shipments.deliver(SYSTEM, left.id, body, resource=RESOURCE)
 
 
 def perform(platform: Platform, action: Action, shipment_ids: dict[int, int]) -> None:
@@ -219,7 +209,7 @@ def perform(platform: Platform, action: Action, shipment_ids: dict[int, int]) ->
 
 __all__ = [
     "GT06_UTC_OFFSET_MINUTES",
-    "guardian_person",
+    "guardian_person_of",
     "perform",
     "register_shipments",
     "register_tankers",
