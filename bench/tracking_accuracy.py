@@ -38,6 +38,7 @@ import structlog
 
 from safecity.core.clock import ManualClock
 from safecity.core.context import SYSTEM
+from safecity.driver.tracking import perform, register_shipments, register_tankers, register_wanderers
 from safecity.places.rules.accuracy import score
 from safecity.platform import Platform
 from safecity.settings import Settings
@@ -46,7 +47,6 @@ from safecity.sim.replay import incidents, raised_alerts, replay
 from safecity.sim.tankers import Action, plan_tankers
 from safecity.sim.tracked import truth_frame
 from safecity.sim.trackrecords import tracker_records
-from safecity.driver.tracking import perform, register_shipments, register_tankers, register_wanderers
 from safecity.sim.wanderers import plan_wanderers
 from safecity.tracking.missing import MissingPersons
 from safecity.tracking.missing_schemas import FoundIn, MissingIn
@@ -62,8 +62,21 @@ REPORTS = 5
 
 
 def emit(metric: str, value: float | None, unit: str = "ratio", **extra: Any) -> None:
-    print(json.dumps({"bench": "tracking_accuracy", "metric": metric, "value": value, "unit": unit,
-                      "baseline": None, "ratio": None, "target": None, **extra}), flush=True)  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "tracking_accuracy",
+                "metric": metric,
+                "value": value,
+                "unit": unit,
+                "baseline": None,
+                "ratio": None,
+                "target": None,
+                **extra,
+            }
+        ),
+        flush=True,
+    )
 
 
 def progress(text: str) -> None:
@@ -96,11 +109,16 @@ def main() -> None:
             perform(platform, action, shipment_ids)
 
     end = START + timedelta(hours=HOURS)
-    findings = replay(platform.rules, records, start=START, end=end, set_clock=clock.set, every_tick=act,
-                      progress=progress)  # fmt: skip
+    findings = replay(
+        platform.rules, records, start=START, end=end, set_clock=clock.set, every_tick=act, progress=progress
+    )
     planted = truth_frame(wanderers.episodes + tankers.episodes)
     kinds = set(planted["rule_kind"])
-    raised = [r for r in raised_alerts(findings) if r.rule_kind in kinds or r.rule_kind.startswith(("wearer_", "hazmat_"))]
+    raised = [
+        r
+        for r in raised_alerts(findings)
+        if r.rule_kind in kinds or r.rule_kind.startswith(("wearer_", "hazmat_"))
+    ]
     for s in score(incidents(planted, platform.pseudonyms.pseudonym), raised, slack=SLACK):
         counts = {"planted": s.planted, "found": s.found, "raised": s.raised, "right": s.right}
         emit(f"recall_{s.rule_kind}", s.recall, **counts)
@@ -112,8 +130,9 @@ def main() -> None:
     missing_report(platform, clock, records, wanderers, wearer_ids)
 
 
-def missing_report(platform: Platform, clock: ManualClock, records: Any, wanderers: Any,
-                   wearer_ids: dict[int, int]) -> None:  # fmt: skip
+def missing_report(
+    platform: Platform, clock: ManualClock, records: Any, wanderers: Any, wearer_ids: dict[int, int]
+) -> None:
     """Store the day in the lake, then time reports of a missing wanderer to their answer."""
     platform.lake.append(records)
     missing = next(w for w in wanderers.wanderers if w.episode == "missing" and w.n in wearer_ids)
@@ -124,13 +143,20 @@ def missing_report(platform: Platform, clock: ManualClock, records: Any, wandere
         started = time.perf_counter()
         report = use.report(SYSTEM, wearer_ids[missing.n], body, resource="bench")
         took.append((time.perf_counter() - started) * 1000)
-        assert report.last_fix is not None and report.search_area is not None, "no last fix or search area"
         last = report.last_fix
+        if last is None or report.search_area is None:
+            raise SystemExit("the missing-person report came back without a last fix or a search area")
         found = FoundIn(lat=last.lat, lon=last.lon, note="found at the last fix (simulated)")
         use.found(SYSTEM, report.id, found, resource="bench")
         clock.set(clock.now() + timedelta(minutes=1 + i))
-    emit("missing_report_to_area_ms", round(statistics.median(took), 1), unit="ms",
-         reports=REPORTS, path_fixes=len(report.path), max_ms=round(max(took), 1))  # fmt: skip
+    emit(
+        "missing_report_to_area_ms",
+        round(statistics.median(took), 1),
+        unit="ms",
+        reports=REPORTS,
+        path_fixes=len(report.path),
+        max_ms=round(max(took), 1),
+    )
 
 
 if __name__ == "__main__":

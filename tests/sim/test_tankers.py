@@ -58,10 +58,13 @@ def test_routes_run_on_the_road_lattice_and_fixes_stay_in_the_city(tiny_city: Ci
     for t in plan.tankers:
         path = np.array([plane.xy(lat, lon) for lon, lat in t.route])
         legs = np.diff(path, axis=0)
-        assert np.all(np.isclose(legs[:, 0], 0, atol=0.5) | np.isclose(legs[:, 1], 0, atol=0.5))  # axis-aligned
+        assert np.all(
+            np.isclose(legs[:, 0], 0, atol=0.5) | np.isclose(legs[:, 1], 0, atol=0.5)
+        )  # axis-aligned
         assert np.abs(legs).sum() >= 1500
-    assert all(box.south < e.reading.lat < box.north and box.west < e.reading.lon < box.east
-               for e in plan.emissions)  # fmt: skip
+    assert all(
+        box.south < e.reading.lat < box.north and box.west < e.reading.lon < box.east for e in plan.emissions
+    )
 
 
 def test_each_kind_is_planted_with_its_truth(plan: TankerPlan) -> None:
@@ -70,7 +73,9 @@ def test_each_kind_is_planted_with_its_truth(plan: TankerPlan) -> None:
     assert [t.episode for t in plan.tankers[: 2 * len(KINDS)]].count("off_route") == 2
 
 
-def test_an_off_route_excursion_goes_beyond_the_margin_and_comes_back(tiny_city: City, plan: TankerPlan) -> None:
+def test_an_off_route_excursion_goes_beyond_the_margin_and_comes_back(
+    tiny_city: City, plan: TankerPlan
+) -> None:
     plane = Plane(tiny_city.grid)
     for episode in (e for e in plan.episodes if e.rule_kind == "hazmat_off_route"):
         t = _tanker(plan, episode.refs)
@@ -103,7 +108,11 @@ def test_speeding_long_stops_and_windows_are_in_the_fixes(plan: TankerPlan) -> N
     assert fast == {t.phone for t in plan.tankers if t.episode == "speeding"}
     for episode in (e for e in plan.episodes if e.rule_kind == "hazmat_long_stop"):
         t = _tanker(plan, episode.refs)
-        stopped = [e for e in _fixes(plan, t) if e.ts <= episode.end and e.ts >= episode.start - timedelta(minutes=30)]
+        stopped = [
+            e
+            for e in _fixes(plan, t)
+            if e.ts <= episode.end and e.ts >= episode.start - timedelta(minutes=30)
+        ]
         assert all(e.reading.speed_kmh <= 3 for e in stopped)
         assert episode.end - episode.start >= timedelta(minutes=10)
     for episode in (e for e in plan.episodes if e.rule_kind == "hazmat_outside_window"):

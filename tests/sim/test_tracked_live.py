@@ -12,11 +12,6 @@ from pathlib import Path
 
 from safecity.alerts.query import AlertFilter
 from safecity.core.clock import AcceleratedClock
-from safecity.platform import Platform
-from safecity.settings import Settings
-from safecity.sim import City, load_city
-from safecity.sim.tankers import plan_tankers
-from safecity.sim.tracknet import NetStats, pace, run_actions, run_terminals
 from safecity.driver.tracking import (
     GT06_UTC_OFFSET_MINUTES,
     perform,
@@ -24,6 +19,11 @@ from safecity.driver.tracking import (
     register_tankers,
     register_wanderers,
 )
+from safecity.platform import Platform
+from safecity.settings import Settings
+from safecity.sim import City, load_city
+from safecity.sim.tankers import plan_tankers
+from safecity.sim.tracknet import NetStats, pace, run_actions, run_terminals
 from safecity.sim.wanderers import plan_wanderers
 
 SPEEDUP = 400.0  # a simulated hour in 9 real seconds
@@ -38,15 +38,21 @@ def _free_port() -> int:
 
 async def test_planted_warnings_arrive_as_alerts_over_tcp(tiny_city: City, tmp_path: Path) -> None:
     gt06_port, jt808_port = _free_port(), _free_port()
-    settings = Settings(data_dir=tmp_path / "data", gt06_enabled=True, gt06_port=gt06_port,
-                        jt808_enabled=True, jt808_port=jt808_port)  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        gt06_enabled=True,
+        gt06_port=gt06_port,
+        jt808_enabled=True,
+        jt808_port=jt808_port,
+    )
     clock = AcceleratedClock(datetime.now(UTC), SPEEDUP)
     platform = Platform.build(settings, clock=clock)
     load_city(tiny_city, platform.session_factory, pseudonymizer=platform.pseudonyms)
     start = clock.now().replace(microsecond=0)
     # Wanderer 0 leaves the zone, 1 goes missing, 2 presses SOS; tanker 0 leaves its route.
-    wanderers = plan_wanderers(tiny_city, seed=5, start=start, hours=0.75, count=3, fix_every_min=1,
-                               episode_at_h=0.05)  # fmt: skip
+    wanderers = plan_wanderers(
+        tiny_city, seed=5, start=start, hours=0.75, count=3, fix_every_min=1, episode_at_h=0.05
+    )
     tankers = plan_tankers(tiny_city, seed=5, start=start, hours=0.75, count=1, depart_at_h=0.02)
     assert {e.rule_kind for e in wanderers.episodes + tankers.episodes} >= WANTED
     platform = Platform.build(settings, clock=clock)  # facts read the loaded city
@@ -59,11 +65,20 @@ async def test_planted_warnings_arrive_as_alerts_over_tcp(tiny_city: City, tmp_p
     try:
         wait = pace(clock.now, SPEEDUP, stop)
         terminals = asyncio.create_task(
-            run_terminals(wanderers.emissions + tankers.emissions, host="127.0.0.1", gt06_port=gt06_port,
-                          jt808_port=jt808_port, wait_until=wait, stop=stop,
-                          utc_offset_minutes=GT06_UTC_OFFSET_MINUTES, stats=stats)  # fmt: skip
+            run_terminals(
+                wanderers.emissions + tankers.emissions,
+                host="127.0.0.1",
+                gt06_port=gt06_port,
+                jt808_port=jt808_port,
+                wait_until=wait,
+                stop=stop,
+                utc_offset_minutes=GT06_UTC_OFFSET_MINUTES,
+                stats=stats,
+            )
         )
-        actions = asyncio.create_task(run_actions(tankers.actions, lambda a: perform(platform, a, shipments), wait))
+        actions = asyncio.create_task(
+            run_actions(tankers.actions, lambda a: perform(platform, a, shipments), wait)
+        )
         # A device server restart midway: every terminal loses its connection and must come back.
         await asyncio.sleep(3)
         server = next(w for w in platform._running if w.name == "gt06-server")

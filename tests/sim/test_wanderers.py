@@ -49,8 +49,9 @@ def test_every_fix_is_in_the_city_and_each_wanderer_lives_in_a_community(
     tiny_city: City, plan: WandererPlan
 ) -> None:
     box = tiny_city.bbox
-    assert all(box.south < e.reading.lat < box.north and box.west < e.reading.lon < box.east
-               for e in plan.emissions)  # fmt: skip
+    assert all(
+        box.south < e.reading.lat < box.north and box.west < e.reading.lon < box.east for e in plan.emissions
+    )
     assert all(w.area_id is not None for w in plan.wanderers)
     assert len({w.imei for w in plan.wanderers}) == len(plan.wanderers) == 20
 

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from safecity import registry
+from safecity.driver.trackdemo import DEMO_TRACKER
+from safecity.driver.tracking import guardian_person_of
 from safecity.places import bulk as places_bulk
 from safecity.platform import Platform
 from safecity.security import Role, accounts
-from safecity.driver.trackdemo import DEMO_TRACKER
-from safecity.driver.tracking import guardian_person_of
 from safecity.store import transaction
 
 
@@ -83,7 +83,11 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
                 )
                 if shop is None:
                     continue
-            if None in areas or (reach == "owner" and owner is None) or (reach == "guardian" and guardian is None):
+            if (
+                None in areas
+                or (reach == "owner" and owner is None)
+                or (reach == "guardian" and guardian is None)
+            ):
                 continue
             person = {"owner": owner, "guardian": guardian}.get(reach)
             password = secrets.token_urlsafe(12)

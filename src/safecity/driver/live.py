@@ -16,6 +16,7 @@ import structlog
 
 from safecity import registry
 from safecity.core.filemode import make_private_dirs, private_file
+from safecity.driver.trackdemo import DemoTracking, run_tracking
 from safecity.ingest import Part
 from safecity.places import Doors, Visitors
 from safecity.places import bulk as places_bulk
@@ -25,7 +26,6 @@ from safecity.sim import City, ReportStolen, SimBatch, Simulation
 from safecity.sim.doorsim import DemoDoors
 from safecity.sim.housing import TABLES as HOUSING_TABLES
 from safecity.sim.housing import ensure_housing
-from safecity.driver.trackdemo import DemoTracking, run_tracking
 from safecity.store import transaction
 
 log = structlog.get_logger(__name__)

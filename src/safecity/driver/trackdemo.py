@@ -20,11 +20,6 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from safecity.ingest.settings import IngestSettings
-from safecity.platform import Platform
-from safecity.sim.city import City
-from safecity.sim.tankers import Action, TankerPlan, plan_tankers
-from safecity.sim.tracknet import NetStats, pace, run_actions, run_terminals
 from safecity.driver.tracking import (
     GT06_UTC_OFFSET_MINUTES,
     perform,
@@ -32,6 +27,11 @@ from safecity.driver.tracking import (
     register_tankers,
     register_wanderers,
 )
+from safecity.ingest.settings import IngestSettings
+from safecity.platform import Platform
+from safecity.sim.city import City
+from safecity.sim.tankers import Action, TankerPlan, plan_tankers
+from safecity.sim.tracknet import NetStats, pace, run_actions, run_terminals
 from safecity.sim.wanderers import WandererPlan, plan_wanderers
 
 log = structlog.get_logger(__name__)
@@ -63,14 +63,27 @@ class DemoTracking:
             start = platform.clock.now().replace(microsecond=0)
             wanderers, tankers = await asyncio.to_thread(self._plans, start, salt)
             shipments = await asyncio.to_thread(register_shipments, platform, tankers, self.sites)
-            log.info("sim.tracking_plan", plan=salt, start=start.isoformat(), wearers=len(self.wearers),
-                     shipments=len(shipments), episodes=len(wanderers.episodes) + len(tankers.episodes))  # fmt: skip
+            log.info(
+                "sim.tracking_plan",
+                plan=salt,
+                start=start.isoformat(),
+                wearers=len(self.wearers),
+                shipments=len(shipments),
+                episodes=len(wanderers.episodes) + len(tankers.episodes),
+            )
             mine = {w.imei for w in wanderers.wanderers if w.n in self.wearers}
             mine |= {t.phone for t in tankers.tankers if t.n in shipments}
             reports = [e for e in wanderers.emissions + tankers.emissions if e.terminal in mine]
-            terminals = run_terminals(reports, host=ports.tracker_host, gt06_port=ports.gt06_port,
-                                      jt808_port=ports.jt808_port, wait_until=wait, stop=stop,
-                                      utc_offset_minutes=GT06_UTC_OFFSET_MINUTES, stats=self.stats)  # fmt: skip
+            terminals = run_terminals(
+                reports,
+                host=ports.tracker_host,
+                gt06_port=ports.gt06_port,
+                jt808_port=ports.jt808_port,
+                wait_until=wait,
+                stop=stop,
+                utc_offset_minutes=GT06_UTC_OFFSET_MINUTES,
+                stats=self.stats,
+            )
 
             def act(action: Action, ids: dict[int, int] = shipments) -> None:
                 perform(platform, action, ids)
@@ -83,7 +96,9 @@ class DemoTracking:
             salt += 1
 
     def _plans(self, start: datetime, salt: int) -> tuple[WandererPlan, TankerPlan]:
-        w = plan_wanderers(self.city, seed=self.seed, start=start, hours=HORIZON_H, count=WANDERERS, salt=salt)
+        w = plan_wanderers(
+            self.city, seed=self.seed, start=start, hours=HORIZON_H, count=WANDERERS, salt=salt
+        )
         t = plan_tankers(self.city, seed=self.seed, start=start, hours=HORIZON_H, count=TANKERS, salt=salt)
         return w, t
 
@@ -98,7 +113,9 @@ def prepare_tracking(platform: Platform, city: City, *, seed: int) -> DemoTracki
     return DemoTracking(city, seed, wearers, sites)
 
 
-async def run_tracking(tracking: DemoTracking, platform: Platform, stop: asyncio.Event, *, speedup: float) -> None:
+async def run_tracking(
+    tracking: DemoTracking, platform: Platform, stop: asyncio.Event, *, speedup: float
+) -> None:
     """`tracking.live`, logging (not raising) a failure, so the rest of the demo carries on."""
     try:
         await tracking.live(platform, stop, speedup=speedup)
@@ -110,4 +127,12 @@ async def run_tracking(tracking: DemoTracking, platform: Platform, stop: asyncio
         log.info("sim.tracking_stopped", acked=tracking.stats.acked, reconnects=tracking.stats.reconnects)
 
 
-__all__ = ["DEMO_TRACKER", "HORIZON_H", "TANKERS", "WANDERERS", "DemoTracking", "prepare_tracking", "run_tracking"]
+__all__ = [
+    "DEMO_TRACKER",
+    "HORIZON_H",
+    "TANKERS",
+    "WANDERERS",
+    "DemoTracking",
+    "prepare_tracking",
+    "run_tracking",
+]

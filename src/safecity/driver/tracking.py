@@ -14,6 +14,7 @@ what it registered. Departures and deliveries are `perform` of the plan's action
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
@@ -26,10 +27,19 @@ from safecity.sim.wanderers import Wanderer, WandererPlan
 from safecity.store import transaction
 from safecity.tracking.errors import TrackingError
 from safecity.tracking.hazmat_registry import HazmatRegistry
-from safecity.tracking.hazmat_schemas import DeliverIn, LoadIn, MovementIn, ProductIn, ShipmentIn, SiteIn, ZoneIn
+from safecity.tracking.hazmat_schemas import (
+    DeliverIn,
+    LoadIn,
+    MovementIn,
+    ProductIn,
+    ShipmentIn,
+    SiteIn,
+    ZoneIn,
+)
 from safecity.tracking.shipments import Shipments
 from safecity.tracking.stock import Stock
-from safecity.tracking.wearer_schemas import ConsentIn, GuardianIn, WearerIn, ZoneIn as SafeZoneIn
+from safecity.tracking.wearer_schemas import ConsentIn, GuardianIn, WearerIn
+from safecity.tracking.wearer_schemas import ZoneIn as SafeZoneIn
 from safecity.tracking.wearers import Wearers
 
 log = structlog.get_logger(__name__)
@@ -39,15 +49,34 @@ GT06_UTC_OFFSET_MINUTES = 480
 CARRIER = "温州危运有限公司"
 
 
-def _tracker(session: Session, device_id: str, area_id: str | None, lat: float, lon: float, *,
-             protocol: str, terminal: str, offset: int, now: datetime) -> bool:  # fmt: skip
+def _tracker(
+    session: Session,
+    device_id: str,
+    area_id: str | None,
+    lat: float,
+    lon: float,
+    *,
+    protocol: str,
+    terminal: str,
+    offset: int,
+    now: datetime,
+) -> bool:
     """Register a tracker and bind its terminal; False when it exists already."""
     if registry.get_device(session, device_id=device_id) is not None:
         return False
-    registry.create_device(session, device_id=device_id, kind="tracker", name=device_id, lat=lat, lon=lon,
-                           area_id=area_id, now=now)  # fmt: skip
-    registry.register_terminal(session, device_id=device_id, protocol=protocol, terminal=terminal, now=now,
-                               utc_offset_minutes=offset)  # fmt: skip
+    registry.create_device(
+        session,
+        device_id=device_id,
+        kind="tracker",
+        name=device_id,
+        lat=lat,
+        lon=lon,
+        area_id=area_id,
+        now=now,
+    )
+    registry.register_terminal(
+        session, device_id=device_id, protocol=protocol, terminal=terminal, now=now, utc_offset_minutes=offset
+    )
     return True
 
 
@@ -59,11 +88,20 @@ def wearer_body(w: Wanderer) -> WearerIn:
         area_id=w.area_id or "",
         device_ids=[w.device_id],
         notes="dementia; walks to the park, the market and the day centre (simulated)",
-        consent=ConsentIn(given_by_id_number=w.guardian_id_number, given_by_name=w.guardian_name,
-                          capacity="guardian", basis=f"form WZ-SIM-{w.n:04d}"),  # fmt: skip
-        guardians=[GuardianIn(id_number=w.guardian_id_number, name=w.guardian_name, relation="son",
-                              phone=w.guardian_phone)],  # fmt: skip
-        safe_zones=[SafeZoneIn(name="home and neighbourhood", lat=w.home[0], lon=w.home[1], radius_m=w.radius_m)],
+        consent=ConsentIn(
+            given_by_id_number=w.guardian_id_number,
+            given_by_name=w.guardian_name,
+            capacity="guardian",
+            basis=f"form WZ-SIM-{w.n:04d}",
+        ),
+        guardians=[
+            GuardianIn(
+                id_number=w.guardian_id_number, name=w.guardian_name, relation="son", phone=w.guardian_phone
+            )
+        ],
+        safe_zones=[
+            SafeZoneIn(name="home and neighbourhood", lat=w.home[0], lon=w.home[1], radius_m=w.radius_m)
+        ],
     )
 
 
@@ -77,8 +115,17 @@ def register_wanderers(platform: Platform, plan: WandererPlan) -> dict[int, int]
         if w.area_id is None:
             continue
         with transaction(platform.session_factory) as session:
-            _tracker(session, w.device_id, w.area_id, w.home[0], w.home[1], protocol="gt06", terminal=w.imei,
-                     offset=GT06_UTC_OFFSET_MINUTES, now=now)  # fmt: skip
+            _tracker(
+                session,
+                w.device_id,
+                w.area_id,
+                w.home[0],
+                w.home[1],
+                protocol="gt06",
+                terminal=w.imei,
+                offset=GT06_UTC_OFFSET_MINUTES,
+                now=now,
+            )
         found = worn.get(w.device_id)
         if found is None:
             found = wearers.enrol(SYSTEM, wearer_body(w), resource=RESOURCE).id
@@ -98,15 +145,24 @@ def guardian_person_of(platform: Platform, device_id: str) -> int | None:
 
 def _site(hazmat: HazmatRegistry, known: dict[str, int], name: str, area: str, lat: float, lon: float) -> int:
     if name not in known:
-        body = SiteIn(name=name, area_id=area, lat=lat, lon=lon, licence=f"浙危化经 {name}", permitted_un=[UN_NUMBER])
+        body = SiteIn(
+            name=name, area_id=area, lat=lat, lon=lon, licence=f"浙危化经 {name}", permitted_un=[UN_NUMBER]
+        )
         known[name] = hazmat.add_site(SYSTEM, body, resource=RESOURCE).id
     return known[name]
 
 
-def _zone(hazmat: HazmatRegistry, known: set[tuple[str, str]], kind: str, category: str, name: str, area: str,
-          geometry: dict[str, object]) -> None:  # fmt: skip
+def _zone(
+    hazmat: HazmatRegistry,
+    known: set[tuple[str, str]],
+    kind: str,
+    category: str,
+    name: str,
+    area: str,
+    geometry: dict[str, Any],
+) -> None:
     if (kind, name) not in known:
-        body = ZoneIn(kind=kind, category=category, name=name, area_id=area, geometry=geometry)  # type: ignore[arg-type]
+        body = ZoneIn(kind=kind, category=category, name=name, area_id=area, geometry=geometry)
         hazmat.add_zone(SYSTEM, body, resource=RESOURCE)
         known.add((kind, name))
 
@@ -118,8 +174,17 @@ def register_tankers(platform: Platform, plan: TankerPlan) -> dict[int, tuple[in
     stock = platform.service(Stock)
     sites: dict[int, tuple[int, int]] = {}
     if not any(p.un_number == UN_NUMBER for p in hazmat.products(SYSTEM)):
-        hazmat.add_product(SYSTEM, ProductIn(un_number=UN_NUMBER, name="汽油 petrol", hazard_class="3",
-                                             packing_group="II", density_kg_per_l=0.74), resource=RESOURCE)  # fmt: skip
+        hazmat.add_product(
+            SYSTEM,
+            ProductIn(
+                un_number=UN_NUMBER,
+                name="汽油 petrol",
+                hazard_class="3",
+                packing_group="II",
+                density_kg_per_l=0.74,
+            ),
+            resource=RESOURCE,
+        )
     known_sites = {s.name: s.id for s in hazmat.sites(SYSTEM)}
     known_zones = {(z.kind, z.name) for z in hazmat.zones(SYSTEM)}
     for t in plan.tankers:
@@ -137,8 +202,17 @@ def register_tankers(platform: Platform, plan: TankerPlan) -> dict[int, tuple[in
             _zone(hazmat, known_zones, "restricted", "school", name, area, polygon)
     with transaction(platform.session_factory) as session:
         for t in plan.tankers:
-            _tracker(session, t.device_id, t.origin_area, t.origin[0], t.origin[1], protocol="jt808",
-                     terminal=t.phone, offset=0, now=now)  # fmt: skip
+            _tracker(
+                session,
+                t.device_id,
+                t.origin_area,
+                t.origin[0],
+                t.origin[1],
+                protocol="jt808",
+                terminal=t.phone,
+                offset=0,
+                now=now,
+            )
     for t in plan.tankers:
         if t.n in sites:  # enough stock for a day of loads
             body = MovementIn(un_number=UN_NUMBER, kind="produced", quantity=LOADED_T * 2, unit="t")
@@ -152,7 +226,9 @@ def _area_of(plan: TankerPlan, zone_name: str) -> str | None:
     return next((t.origin_area for t in plan.tankers if t.n == n), None)
 
 
-def register_shipments(platform: Platform, plan: TankerPlan, sites: dict[int, tuple[int, int]]) -> dict[int, int]:
+def register_shipments(
+    platform: Platform, plan: TankerPlan, sites: dict[int, tuple[int, int]]
+) -> dict[int, int]:
     """Each tanker's shipment planned and loaded (earlier ones still under way delivered first)."""
     shipments = platform.service(Shipments)
     _finish_leftovers(platform, [t.device_id for t in plan.tankers])
@@ -166,12 +242,21 @@ def register_shipments(platform: Platform, plan: TankerPlan, sites: dict[int, tu
 
 def _plan_one(shipments: Shipments, t: Tanker, sites: tuple[int, int]) -> int:
     body = ShipmentIn(
-        un_number=UN_NUMBER, quantity=LOADED_T, unit="t", consignor_site_id=sites[0], consignee_site_id=sites[1],
-        carrier=CARRIER, plate=t.plate, device_id=t.device_id, terminal=t.phone,
-        route={"type": "LineString", "coordinates": [list(p) for p in t.route]},  # type: ignore[arg-type]
-        depart_from=t.depart_from, depart_until=t.depart_until, arrive_from=t.arrive_from,
+        un_number=UN_NUMBER,
+        quantity=LOADED_T,
+        unit="t",
+        consignor_site_id=sites[0],
+        consignee_site_id=sites[1],
+        carrier=CARRIER,
+        plate=t.plate,
+        device_id=t.device_id,
+        terminal=t.phone,
+        route={"type": "LineString", "coordinates": [list(p) for p in t.route]},
+        depart_from=t.depart_from,
+        depart_until=t.depart_until,
+        arrive_from=t.arrive_from,
         arrive_until=t.arrive_until,
-    )  # fmt: skip
+    )
     shipment = shipments.create(SYSTEM, body, resource=RESOURCE)
     shipments.load(SYSTEM, shipment.id, LoadIn(quantity=LOADED_T, unit="t"), resource=RESOURCE)
     return shipment.id

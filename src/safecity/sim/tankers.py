@@ -119,7 +119,9 @@ def _routes(city: City, rng: np.random.Generator, count: int) -> list[np.ndarray
     while len(found) < count:
         o = rng.integers(1, [cols - 1, rows - 1], size=2)
         d = rng.integers(1, [cols - 1, rows - 1], size=2)
-        ox, oy, dx, dy = (np.array([v], dtype=np.int64) for v in (o[0] * m, o[1] * m + m // 2, d[0] * m, d[1] * m + m // 2))
+        ox, oy, dx, dy = (
+            np.array([v], dtype=np.int64) for v in (o[0] * m, o[1] * m + m // 2, d[0] * m, d[1] * m + m // 2)
+        )
         wx, wy = route_waypoints(ox, oy, dx, dy, rng.random(1) < 0.5, rng.random(1), grid)
         pts = np.stack([wx[0], wy[0]], axis=1).astype(np.float64) * unit
         keep = np.concatenate([[True], (np.abs(np.diff(pts, axis=0)).sum(axis=1) > 0)])
@@ -129,7 +131,9 @@ def _routes(city: City, rng: np.random.Generator, count: int) -> list[np.ndarray
     return found
 
 
-def _side(plane: Plane, path: np.ndarray, p: tuple[float, float], normal: tuple[float, float], off: float) -> tuple[float, float]:
+def _side(
+    plane: Plane, path: np.ndarray, p: tuple[float, float], normal: tuple[float, float], off: float
+) -> tuple[float, float]:
     """The normal (either way) whose point `off` metres out is inside the city and farthest from the route."""
     best, score = normal, -1.0
     for sign in (1.0, -1.0):
@@ -161,7 +165,7 @@ def plan_tankers(
     rng = np.random.default_rng([seed, 4200])
     paths = _routes(city, rng, count)
     out = TankerPlan([], [], [], [], [], start, start + timedelta(hours=hours))
-    for n, path in enumerate(paths):
+    for n in range(len(paths)):
         r = np.random.default_rng([seed, 4201, n, salt])
         kind = KINDS[n % len(KINDS)] if n < plants * len(KINDS) else ""
         zone_at = _zone_room(paths, n) if kind == "restricted" else None
@@ -185,9 +189,19 @@ def _zone_room(paths: list[np.ndarray], n: int) -> float | None:
     return None
 
 
-def _trip(out: TankerPlan, plane: Plane, boxes: list[tuple[str, float, float, float, float]],
-          paths: list[np.ndarray], n: int, kind: str, r: np.random.Generator,
-          hours: float, fix_every_s: float, zone_at: float, depart_at_h: float | None) -> None:  # fmt: skip
+def _trip(
+    out: TankerPlan,
+    plane: Plane,
+    boxes: list[tuple[str, float, float, float, float]],
+    paths: list[np.ndarray],
+    n: int,
+    kind: str,
+    r: np.random.Generator,
+    hours: float,
+    fix_every_s: float,
+    zone_at: float,
+    depart_at_h: float | None,
+) -> None:
     """One tanker's trip: its keyframes, its episode spliced in, its fixes, actions and truth."""
     path = paths[n]
     speed = float(r.uniform(30, 55)) / 3.6
@@ -202,16 +216,24 @@ def _trip(out: TankerPlan, plane: Plane, boxes: list[tuple[str, float, float, fl
     if kind in ("off_route", "restricted", "long_stop", "speeding"):
         at = {"restricted": zone_at, "speeding": length / 6}.get(kind, length / 3)
         if kind == "long_stop":  # nowhere near a depot, where stopping is permitted
-            at = max(np.linspace(0.2, 0.8, 13) * length, key=lambda s: min(
-                distance(_point_at(path, float(s))[0], (float(q[0][0]), float(q[0][1]))) for q in paths))
+            at = max(
+                np.linspace(0.2, 0.8, 13) * length,
+                key=lambda s: min(
+                    distance(_point_at(path, float(s))[0], (float(q[0][0]), float(q[0][1]))) for q in paths
+                ),
+            )
         if kind == "off_route":
-            at = max(np.linspace(0.1, 0.7, 13) * length, key=lambda s: _detour_reach(plane, path, float(s), length))
+            at = max(
+                np.linspace(0.1, 0.7, 13) * length, key=lambda s: _detour_reach(plane, path, float(s), length)
+            )
         stops.append((at, _point_at(path, at)[0]))
         if kind == "speeding":
             stops.append((5 * length / 6, _point_at(path, 5 * length / 6)[0]))
     cum = np.concatenate([[0.0], np.cumsum(np.sqrt((np.diff(path, axis=0) ** 2).sum(axis=1)))])
-    marks = sorted([(float(c), (float(v[0]), float(v[1])), False) for c, v in zip(cum[1:], path[1:], strict=True)]
-                   + [(s, p, True) for s, p in stops])  # fmt: skip
+    marks = sorted(
+        [(float(c), (float(v[0]), float(v[1])), False) for c, v in zip(cum[1:], path[1:], strict=True)]
+        + [(s, p, True) for s, p in stops]
+    )
     fast = False
     for s, p, event in marks:
         t = track.walk(t, p, SPEEDING_KMH / 3.6 if fast else speed)
@@ -232,7 +254,10 @@ def _trip(out: TankerPlan, plane: Plane, boxes: list[tuple[str, float, float, fl
             if off_route_m(path, *c) <= ZONE_CLEAR_M:  # the clear side is the other one
                 c = (p[0] - ZONE_OFFSET_M * normal[0], p[1] - ZONE_OFFSET_M * normal[1])
             h = ZONE_HALF_M
-            zone_ring = [(plane.lon(c[0] + dx), plane.lat(c[1] + dy)) for dx, dy in ((-h, -h), (h, -h), (h, h), (-h, h), (-h, -h))]
+            zone_ring = [
+                (plane.lon(c[0] + dx), plane.lat(c[1] + dy))
+                for dx, dy in ((-h, -h), (h, -h), (h, h), (-h, h), (-h, -h))
+            ]
             t = track.walk(t, c, speed / 2) + 180  # three minutes at the school gate
             track.add(t, c)
             t = track.walk(t, p, speed / 2)
@@ -243,13 +268,21 @@ def _trip(out: TankerPlan, plane: Plane, boxes: list[tuple[str, float, float, fl
     origin, dest = path[0], path[-1]
     lon_lat = tuple((round(float(plane.lon(x)), 6), round(float(plane.lat(y)), 6)) for x, y in path)
     tanker = Tanker(
-        n=n, device_id=f"TRK-T-{n:03d}", phone=f"0139{n:08d}", plate=f"浙C{n:05d}", route=lon_lat,
+        n=n,
+        device_id=f"TRK-T-{n:03d}",
+        phone=f"0139{n:08d}",
+        plate=f"浙C{n:05d}",
+        route=lon_lat,
         origin=(float(plane.lat(origin[1])), float(plane.lon(origin[0]))),
         destination=(float(plane.lat(dest[1])), float(plane.lon(dest[0]))),
-        origin_area=area_at(boxes, *origin), destination_area=area_at(boxes, *dest),
-        depart_from=ts0 + early - timedelta(minutes=20), depart_until=ts0 + early + timedelta(minutes=40),
-        arrive_from=ts0 + early, arrive_until=ts1 + early + timedelta(minutes=60), episode=kind,
-    )  # fmt: skip
+        origin_area=area_at(boxes, *origin),
+        destination_area=area_at(boxes, *dest),
+        depart_from=ts0 + early - timedelta(minutes=20),
+        depart_until=ts0 + early + timedelta(minutes=40),
+        arrive_from=ts0 + early,
+        arrive_until=ts1 + early + timedelta(minutes=60),
+        episode=kind,
+    )
     out.tankers.append(tanker)
     if zone_ring is not None:
         out.zones.append((f"学校 {n}", zone_ring))
@@ -273,8 +306,17 @@ def _clamp(plane: Plane, q: tuple[float, float]) -> tuple[float, float]:
     return (min(max(q[0], 60.0), plane.width_m - 60), min(max(q[1], 60.0), plane.height_m - 60))
 
 
-def _fixes(out: TankerPlan, plane: Plane, tanker: Tanker, track: Track, path: np.ndarray, begin: float,
-           end_t: float, fix_every_s: float, zone_ring: list[tuple[float, float]] | None) -> None:  # fmt: skip
+def _fixes(
+    out: TankerPlan,
+    plane: Plane,
+    tanker: Tanker,
+    track: Track,
+    path: np.ndarray,
+    begin: float,
+    end_t: float,
+    fix_every_s: float,
+    zone_ring: list[tuple[float, float]] | None,
+) -> None:
     """The tanker's fixes along its track, its actions, and the truth read off the fixes."""
     kind, ref = tanker.episode, (f"device:{tanker.device_id}",)
     silent_at = (begin + end_t) / 2 if kind == "silent" else math.inf
@@ -289,7 +331,9 @@ def _fixes(out: TankerPlan, plane: Plane, tanker: Tanker, track: Track, path: np
         nxt = track.at(min(t + 1, end_t + 1))
         v = distance((x, y), nxt) * 3.6
         ts = out.start + timedelta(seconds=round(t))
-        reading = Reading(ts=ts, lat=plane.lat(y), lon=plane.lon(x), speed_kmh=round(v, 1), course=heading((x, y), nxt))
+        reading = Reading(
+            ts=ts, lat=plane.lat(y), lon=plane.lon(x), speed_kmh=round(v, 1), course=heading((x, y), nxt)
+        )
         out.emissions.append(Emission(tanker.phone, FIX, reading))
         off = off_route_m(path, x, y)
         if off_since is None and off > MAX_OFF_ROUTE_M + OFF_EXIT_M:
@@ -297,7 +341,11 @@ def _fixes(out: TankerPlan, plane: Plane, tanker: Tanker, track: Track, path: np
         elif off_since is not None and off < MAX_OFF_ROUTE_M - OFF_ENTER_M:
             out.episodes.append(Episode("hazmat_off_route", ref, off_since, ts, kind))
             off_since = None
-        if xs is not None and min(xs)[0] < x < max(xs)[0] and min(p[1] for p in xs) < y < max(p[1] for p in xs):
+        if (
+            xs is not None
+            and min(xs)[0] < x < max(xs)[0]
+            and min(p[1] for p in xs) < y < max(p[1] for p in xs)
+        ):
             inside.append(ts)
         if v <= 3:
             stopped.append(ts)
@@ -322,10 +370,9 @@ def _fixes(out: TankerPlan, plane: Plane, tanker: Tanker, track: Track, path: np
         out.episodes.append(Episode("hazmat_speeding", ref, speeding[0], speeding[-1], kind))
     if kind == "window":
         out.episodes.append(Episode("hazmat_outside_window", ref, ts0, ts1, kind))
-    if kind == "silent" and last is not None:
-        # Due SILENT_MIN after the last fix, which is the warning's evidence: the episode starts there.
-        if last + timedelta(minutes=SILENT_MIN) < out.end:
-            out.episodes.append(Episode("hazmat_silent_terminal", ref, last, out.end, kind))
+    # Due SILENT_MIN after the last fix, which is the warning's evidence: the episode starts there.
+    if kind == "silent" and last is not None and last + timedelta(minutes=SILENT_MIN) < out.end:
+        out.episodes.append(Episode("hazmat_silent_terminal", ref, last, out.end, kind))
     if kind == "mismatch":
         out.episodes.append(Episode("hazmat_quantity_mismatch", ref, ts1, out.end, kind))
 

@@ -141,9 +141,24 @@ class Track:
         """Forget everything from `t` on (an episode takes over), keeping the position at `t`."""
         here = self.at(t)
         keep = [i for i, k in enumerate(self.t) if k < t]
-        self.t, self.x, self.y = [self.t[i] for i in keep], [self.x[i] for i in keep], [self.y[i] for i in keep]
+        self.t, self.x, self.y = (
+            [self.t[i] for i in keep],
+            [self.x[i] for i in keep],
+            [self.y[i] for i in keep],
+        )
         self.add(t, here)
 
 
-__all__ = ["ALARM", "FIX", "STATUS", "TRUTH_SCHEMA", "Emission", "Episode", "Plane",
-    "Track", "distance", "heading", "truth_frame"]
+__all__ = [
+    "ALARM",
+    "FIX",
+    "STATUS",
+    "TRUTH_SCHEMA",
+    "Emission",
+    "Episode",
+    "Plane",
+    "Track",
+    "distance",
+    "heading",
+    "truth_frame",
+]

@@ -23,7 +23,7 @@ from datetime import datetime
 import structlog
 
 from safecity.sim.tankers import Action
-from safecity.sim.terminals import Gt06Terminal, Jt808Terminal, NoAck, Refused, Reading
+from safecity.sim.terminals import Gt06Terminal, Jt808Terminal, NoAck, Reading, Refused
 from safecity.sim.terminals import gt06 as gt06_frames
 from safecity.sim.tracked import ALARM, STATUS, Emission
 
@@ -49,8 +49,9 @@ class Wearable(Gt06Terminal):
     async def alarm_with_battery(self, reading: Reading, name: str, battery_level: int) -> float:
         """An alarm 0x16 at a fix with the terminal's battery level, and its ack."""
         serial = self.next_serial()
-        frame = gt06_frames.alarm(reading, name, serial, utc_offset_minutes=self.utc_offset_minutes,
-                                  battery_level=battery_level)  # fmt: skip
+        frame = gt06_frames.alarm(
+            reading, name, serial, utc_offset_minutes=self.utc_offset_minutes, battery_level=battery_level
+        )
         return await self._exchange([frame], [(gt06_frames.ALARM, serial)])
 
 
@@ -122,11 +123,20 @@ async def run_terminal(
         await terminal.close()
 
 
-def terminal_for(terminal_id: str, host: str, gt06_port: int, jt808_port: int, *,
-                 utc_offset_minutes: int, timeout_s: float = 10.0) -> Gt06Terminal | Jt808Terminal:  # fmt: skip
+def terminal_for(
+    terminal_id: str,
+    host: str,
+    gt06_port: int,
+    jt808_port: int,
+    *,
+    utc_offset_minutes: int,
+    timeout_s: float = 10.0,
+) -> Gt06Terminal | Jt808Terminal:
     """A GT06 client for a 15-digit IMEI, a JT/T 808 one for a 12-digit phone number."""
     if len(terminal_id) == GT06_IMEI_DIGITS:
-        return Wearable(terminal_id, host, gt06_port, utc_offset_minutes=utc_offset_minutes, timeout_s=timeout_s)
+        return Wearable(
+            terminal_id, host, gt06_port, utc_offset_minutes=utc_offset_minutes, timeout_s=timeout_s
+        )
     return Jt808Terminal(terminal_id, host, jt808_port, timeout_s=timeout_s)
 
 
@@ -181,4 +191,13 @@ async def run_actions(
             log.exception("sim.shipment_action_failed", n=action.n, action=action.what)
 
 
-__all__ = ["NetStats", "Wearable", "WaitUntil", "pace", "run_actions", "run_terminal", "run_terminals", "terminal_for"]
+__all__ = [
+    "NetStats",
+    "Wearable",
+    "WaitUntil",
+    "pace",
+    "run_actions",
+    "run_terminal",
+    "run_terminals",
+    "terminal_for",
+]

@@ -26,7 +26,9 @@ def battery_pct(level: int) -> int:
     return round(level * 100 / 6)
 
 
-def tracker_records(emissions: Iterable[Emission], devices: dict[str, tuple[str, str | None]]) -> pl.DataFrame:
+def tracker_records(
+    emissions: Iterable[Emission], devices: dict[str, tuple[str, str | None]]
+) -> pl.DataFrame:
     """Record rows (RECORD_SCHEMA) of the reports; `devices`: terminal -> (device id, area)."""
     rows: list[dict[str, object]] = []
     battery: dict[str, int] = {}
@@ -37,23 +39,64 @@ def tracker_records(emissions: Iterable[Emission], devices: dict[str, tuple[str,
         gt06 = len(e.terminal) == GT06_IMEI_DIGITS
         protocol = "gt06" if gt06 else "jt808"
         r = e.reading
-        base = {"device": device, "ts": r.ts, "lat": r.lat, "lon": r.lon, "area": area, "source": protocol,
-                "received_at": r.ts, "cell": None, "value": None}  # fmt: skip
+        base = {
+            "device": device,
+            "ts": r.ts,
+            "lat": r.lat,
+            "lon": r.lon,
+            "area": area,
+            "source": protocol,
+            "received_at": r.ts,
+            "cell": None,
+            "value": None,
+        }
         eid = f"{protocol}-{e.terminal}-{n:x}"
         if e.kind == STATUS:
             battery[e.terminal] = e.battery_level
             attrs = {"battery_pct": battery_pct(e.battery_level), "position": "last_fix"}
-            rows.append(base | {"event_id": f"{eid}-h", "kind": "heartbeat", "subject_kind": None, "subject": None,
-                                "code": None, "attrs": json.dumps(attrs)})  # fmt: skip
+            rows.append(
+                base
+                | {
+                    "event_id": f"{eid}-h",
+                    "kind": "heartbeat",
+                    "subject_kind": None,
+                    "subject": None,
+                    "code": None,
+                    "attrs": json.dumps(attrs),
+                }
+            )
             continue
-        attrs = {"valid": r.valid, "speed_kmh": r.speed_kmh, "course": round(r.course), "satellites": r.satellites}
+        attrs = {
+            "valid": r.valid,
+            "speed_kmh": r.speed_kmh,
+            "course": round(r.course),
+            "satellites": r.satellites,
+        }
         if gt06 and e.kind == ALARM:
             attrs["battery_pct"] = battery_pct(battery.get(e.terminal, 6))
-        rows.append(base | {"event_id": f"{eid}-0", "kind": "tracker_fix", "subject_kind": "tracker",
-                            "subject": e.terminal, "code": None, "attrs": json.dumps(attrs)})  # fmt: skip
+        rows.append(
+            base
+            | {
+                "event_id": f"{eid}-0",
+                "kind": "tracker_fix",
+                "subject_kind": "tracker",
+                "subject": e.terminal,
+                "code": None,
+                "attrs": json.dumps(attrs),
+            }
+        )
         for i, code in enumerate((e.alarm,) if e.kind == ALARM and e.alarm else e.alarms):
-            rows.append(base | {"event_id": f"{eid}-a{i}", "kind": "alarm", "subject_kind": None, "subject": None,
-                                "code": code, "attrs": "{}"})  # fmt: skip
+            rows.append(
+                base
+                | {
+                    "event_id": f"{eid}-a{i}",
+                    "kind": "alarm",
+                    "subject_kind": None,
+                    "subject": None,
+                    "code": code,
+                    "attrs": "{}",
+                }
+            )
     frame = pl.DataFrame(rows, schema={k: v for k, v in RECORD_SCHEMA.items() if k != "corr_id"})
     return frame.with_columns(corr_id=pl.col("event_id")).select(list(RECORD_SCHEMA)).cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 

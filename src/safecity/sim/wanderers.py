@@ -113,8 +113,13 @@ def area_at(areas: list[tuple[str, float, float, float, float]], x: float, y: fl
     return None
 
 
-def _routine(rng: np.random.Generator, home: tuple[float, float], places: list[tuple[float, float]],
-             start: datetime, span_s: float) -> Track:  # fmt: skip
+def _routine(
+    rng: np.random.Generator,
+    home: tuple[float, float],
+    places: list[tuple[float, float]],
+    start: datetime,
+    span_s: float,
+) -> Track:
     """Home at night; each local day two places visited between about 08:00 and 16:00."""
     track = Track()
     track.add(0.0, home)
@@ -180,9 +185,16 @@ def plan_wanderers(
     return out
 
 
-def _person(rng: np.random.Generator, n: int, plane: Plane, home: tuple[float, float], radius: float,
-            places: list[tuple[float, float]], kind: str,
-            areas: list[tuple[str, float, float, float, float]]) -> Wanderer:  # fmt: skip
+def _person(
+    rng: np.random.Generator,
+    n: int,
+    plane: Plane,
+    home: tuple[float, float],
+    radius: float,
+    places: list[tuple[float, float]],
+    kind: str,
+    areas: list[tuple[str, float, float, float, float]],
+) -> Wanderer:
     surname = SURNAMES[int(rng.integers(len(SURNAMES)))]
     return Wanderer(
         n=n,
@@ -195,15 +207,26 @@ def _person(rng: np.random.Generator, n: int, plane: Plane, home: tuple[float, f
         guardian_phone=f"139{n:08d}",
         home=(plane.lat(home[1]), plane.lon(home[0])),
         radius_m=round(radius, 1),
-        places=tuple((name, plane.lat(p[1]), plane.lon(p[0])) for name, p in zip(PLACES, places, strict=True)),
+        places=tuple(
+            (name, plane.lat(p[1]), plane.lon(p[0])) for name, p in zip(PLACES, places, strict=True)
+        ),
         episode=kind,
         area_id=area_at(areas, *home),
     )
 
 
-def _live(out: WandererPlan, who: Wanderer, track: Track, rng: np.random.Generator, plane: Plane,
-          home: tuple[float, float], radius: float, span_s: float, fix_every_min: float,
-          at_s: float) -> None:  # fmt: skip
+def _live(
+    out: WandererPlan,
+    who: Wanderer,
+    track: Track,
+    rng: np.random.Generator,
+    plane: Plane,
+    home: tuple[float, float],
+    radius: float,
+    span_s: float,
+    fix_every_min: float,
+    at_s: float,
+) -> None:
     """The wanderer's reports over the span, with their episode spliced in at `at_s`, and its truth."""
     every = fix_every_min * 60
     kind, ref = who.episode, (f"device:{who.device_id}",)
@@ -213,11 +236,17 @@ def _live(out: WandererPlan, who: Wanderer, track: Track, rng: np.random.Generat
         track.cut(at_s)
         angle = rng.uniform(0, 2 * math.pi)
         if kind == "exit":
-            away = _clamp(plane, (home[0] + (radius + 250) * math.sin(angle), home[1] + (radius + 250) * math.cos(angle)))
+            away = _clamp(
+                plane,
+                (home[0] + (radius + 250) * math.sin(angle), home[1] + (radius + 250) * math.cos(angle)),
+            )
             back = track.walk(track.walk(at_s, away, WALK_MS) + 20 * 60, home, WALK_MS)
             track.add(back + span_s + 3600, home)
         else:  # towards the farthest corner, then stays there
-            corner = max(((x, y) for x in (0, plane.width_m) for y in (0, plane.height_m)), key=lambda c: distance(c, home))
+            corner = max(
+                ((x, y) for x in (0, plane.width_m) for y in (0, plane.height_m)),
+                key=lambda c: distance(c, home),
+            )
             track.walk(at_s, _clamp(plane, corner, 150.0), WALK_MS)
             track.add(span_s + 3600, track.at(span_s + 3600))
     if kind == "jitter":  # on the edge for 40 minutes
@@ -241,12 +270,17 @@ def _live(out: WandererPlan, who: Wanderer, track: Track, rng: np.random.Generat
             a = math.atan2(x - home[0], y - home[1])
             x, y = home[0] + d * math.sin(a), home[1] + d * math.cos(a)
         else:
-            x, y = x + float(np.clip(rng.normal(0, NOISE_M), -10, 10)), y + float(np.clip(rng.normal(0, NOISE_M), -10, 10))
+            x, y = (
+                x + float(np.clip(rng.normal(0, NOISE_M), -10, 10)),
+                y + float(np.clip(rng.normal(0, NOISE_M), -10, 10)),
+            )
         x, y = _clamp(plane, (x, y), 20.0)
         ts = out.start + timedelta(seconds=round(t))
         nxt = track.at(t + 60)
         speed = distance((x, y), nxt) * 3.6 / 60
-        reading = Reading(ts=ts, lat=plane.lat(y), lon=plane.lon(x), speed_kmh=round(speed, 1), course=heading((x, y), nxt))
+        reading = Reading(
+            ts=ts, lat=plane.lat(y), lon=plane.lon(x), speed_kmh=round(speed, 1), course=heading((x, y), nxt)
+        )
         out_m = distance((x, y), home) - radius
         if outside_since is None and out_m > EXIT_MARGIN_M and kind in ("exit", "missing"):
             outside_since = ts
@@ -266,13 +300,19 @@ def _live(out: WandererPlan, who: Wanderer, track: Track, rng: np.random.Generat
         t += every
     if outside_since is not None:
         out.episodes.append(Episode("wearer_left_safe_zone", ref, outside_since, out.end, kind))
-    if kind == "silent" and last_fix is not None:
-        # The warning is due NO_FIX_HOURS later; its evidence is the last fix, where the silence began.
-        if last_fix + timedelta(hours=NO_FIX_HOURS) < out.end:
-            out.episodes.append(Episode("wearer_no_fix", ref, last_fix, out.end, kind))
+    # The warning is due NO_FIX_HOURS later; its evidence is the last fix, where the silence began.
+    if kind == "silent" and last_fix is not None and last_fix + timedelta(hours=NO_FIX_HOURS) < out.end:
+        out.episodes.append(Episode("wearer_no_fix", ref, last_fix, out.end, kind))
     if jitter[0] < math.inf:
-        out.decoys.append(Episode("wearer_left_safe_zone", ref, out.start + timedelta(seconds=jitter[0]),
-                                  out.start + timedelta(seconds=jitter[1]), "jitter"))  # fmt: skip
+        out.decoys.append(
+            Episode(
+                "wearer_left_safe_zone",
+                ref,
+                out.start + timedelta(seconds=jitter[0]),
+                out.start + timedelta(seconds=jitter[1]),
+                "jitter",
+            )
+        )
 
 
 BATTERY_STEP_S = 40 * 60  # a dying battery loses a level every 40 minutes
@@ -299,4 +339,13 @@ def _status(out: WandererPlan, who: Wanderer, reading: Reading, since_s: float, 
         out.episodes.append(Episode("wearer_low_battery", ref, reading.ts, min(low_end, out.end), "battery"))
 
 
-__all__ = ["KINDS", "Wanderer", "WandererPlan", "area_at", "community_boxes", "battery_level", "id_number", "plan_wanderers"]
+__all__ = [
+    "KINDS",
+    "Wanderer",
+    "WandererPlan",
+    "area_at",
+    "community_boxes",
+    "battery_level",
+    "id_number",
+    "plan_wanderers",
+]
