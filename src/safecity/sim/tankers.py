@@ -11,7 +11,7 @@ carry one planted episode each (`KINDS`, `plants` of each kind):
 * `restricted`: drives into a small restricted zone (a school) placed beside its route, and out
   (hazmat_restricted_zone); the zone is placed where no other tanker's route passes;
 * `window`: departs two hours before its departure window opens (hazmat_outside_window);
-* `speeding`: drives the middle third of its route at 95 km/h (hazmat_speeding);
+* `speeding`: drives the middle two thirds of its route at 95 km/h (hazmat_speeding);
 * `silent`: its terminal falls silent halfway, and it is never delivered (hazmat_silent_terminal);
 * `mismatch`: delivers 3 % less than it loaded (hazmat_quantity_mismatch).
 
