@@ -90,11 +90,7 @@ def demo(
     status_every: StatusEvery = 10.0,
 ) -> None:
     """Generate the city if missing, then serve the console with the city simulated live."""
-    import os
-
-    # The wearers' and tankers' terminals speak GT06 and JT/T 808 to the platform's own servers.
-    os.environ.setdefault("SAFECITY_GT06_ENABLED", "true")
-    os.environ.setdefault("SAFECITY_JT808_ENABLED", "true")
+    _enable_tracker_servers()
     cfg = settings()
     logs = _terminal_logging(cfg, verbose)
     from safecity.core.clock import AcceleratedClock, SystemClock
@@ -141,6 +137,25 @@ def demo(
             "tracking": tracking,
         },
     )
+
+
+def _enable_tracker_servers() -> None:
+    """The demo's wearers and tankers speak GT06 and JT/T 808 to the platform's own servers: turn
+    them on unless configured, each on its usual port, or on a free one if that is taken (another
+    demo on this machine) rather than failing to start."""
+    import os
+    import socket
+
+    for protocol, usual in (("GT06", 5023), ("JT808", 5015)):
+        os.environ.setdefault(f"SAFECITY_{protocol}_ENABLED", "true")
+        if f"SAFECITY_{protocol}_PORT" in os.environ:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", usual))
+            except OSError:
+                probe.bind(("127.0.0.1", 0))
+                os.environ[f"SAFECITY_{protocol}_PORT"] = str(probe.getsockname()[1])
 
 
 def generate(
