@@ -26,7 +26,7 @@ from safecity.sim.tankers import plan_tankers
 from safecity.sim.tracknet import NetStats, pace, run_actions, run_terminals
 from safecity.sim.wanderers import plan_wanderers
 
-SPEEDUP = 400.0  # a simulated hour in 9 real seconds
+SPEEDUP = 240.0  # a simulated hour in 15 real seconds
 WANTED = {"wearer_left_safe_zone", "wearer_sos", "hazmat_off_route"}
 
 
@@ -76,8 +76,11 @@ async def test_planted_warnings_arrive_as_alerts_over_tcp(tiny_city: City, tmp_p
                 stats=stats,
             )
         )
+        # Departures only: a delivery on the clock could overtake a terminal still catching up after
+        # the restart, and a delivered shipment is no longer watched.
+        departures = [a for a in tankers.actions if a.what == "depart"]
         actions = asyncio.create_task(
-            run_actions(tankers.actions, lambda a: perform(platform, a, shipments), wait)
+            run_actions(departures, lambda a: perform(platform, a, shipments), wait)
         )
         # A device server restart midway: every terminal loses its connection and must come back.
         await asyncio.sleep(3)
