@@ -90,6 +90,7 @@ def demo(
     status_every: StatusEvery = 10.0,
 ) -> None:
     """Generate the city if missing, then serve the console with the city simulated live."""
+    _enable_tracker_servers()
     cfg = settings()
     logs = _terminal_logging(cfg, verbose)
     from safecity.core.clock import AcceleratedClock, SystemClock
@@ -109,6 +110,14 @@ def demo(
     if platform.bbox is None:
         platform = build_platform(cfg, clock=platform.clock, wall_clock=real)  # the new city's bounds
     console.print(f"[bold green]safecity demo[/bold green]: {city_summary(city)}; simulated at {speedup:g}x")
+    from safecity.driver.trackdemo import prepare_tracking
+
+    tracking = prepare_tracking(platform, city, seed=seed)
+    console.print(
+        f"{len(tracking.wearers)} elderly wearers (GT06) and {len(tracking.sites)} tankers (JT/T 808) "
+        "report over TCP to the platform's own device servers.",
+        soft_wrap=True,
+    )
     print_demo_accounts(seed_demo_accounts(platform), console)
     console.print(
         f"Text messages to people (confirmation codes) go to {escape(str(sms_file(platform)))}: "
@@ -120,8 +129,36 @@ def demo(
         platform,
         logs=logs,
         status_every=status_every,
-        simulation={"city": city, "speedup": speedup, "thefts_per_hour": thefts_per_hour, "seed": seed},
+        simulation={
+            "city": city,
+            "speedup": speedup,
+            "thefts_per_hour": thefts_per_hour,
+            "seed": seed,
+            "tracking": tracking,
+        },
     )
+
+
+def _enable_tracker_servers() -> None:
+    """The demo's wearers and tankers speak GT06 and JT/T 808 to the platform's own servers: turn
+    them on unless configured, each on its usual port, or on a free one if that is taken (another
+    demo on this machine) rather than failing to start."""
+    import os
+    import socket
+
+    # Some 40 reports a second arrive one by one: batched over 250 ms they cost a tenth of the CPU
+    # (a pipeline call, a ledger commit and a lake file each) for acks a quarter second later.
+    os.environ.setdefault("SAFECITY_TRACKER_BATCH_LINGER_MS", "250")
+    for protocol, usual in (("GT06", 5023), ("JT808", 5015)):
+        os.environ.setdefault(f"SAFECITY_{protocol}_ENABLED", "true")
+        if f"SAFECITY_{protocol}_PORT" in os.environ:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", usual))
+            except OSError:
+                probe.bind(("127.0.0.1", 0))
+                os.environ[f"SAFECITY_{protocol}_PORT"] = str(probe.getsockname()[1])
 
 
 def generate(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from safecity import registry
+from safecity.driver.trackdemo import DEMO_TRACKER
+from safecity.driver.tracking import guardian_person_of
 from safecity.places import bulk as places_bulk
 from safecity.platform import Platform
 from safecity.security import Role, accounts
@@ -39,15 +41,24 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, str, str], ...] = (
     ("landlord", Role.LANDLORD, "landlord", "-"),
     ("shopkeeper", Role.SHOP_OWNER, "shop", "-"),
     ("citizen", Role.CITIZEN, "owner", "-"),
+    # A guardian: a citizen linked to the guardian of the demo's first elderly wearer (/family).
+    ("guardian", Role.CITIZEN, "guardian", "-"),
 )
 
-REACH_SHOWN = {"city": "whole city", "owner": "own data", "landlord": "own flats", "shop": "own shop"}
+REACH_SHOWN = {
+    "city": "whole city",
+    "owner": "own data",
+    "landlord": "own flats",
+    "shop": "own shop",
+    "guardian": "own wearer",
+}
 
 
 def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
     """Create the demo's accounts with random passwords, once; [] if any account exists already."""
     now = platform.security.now()
     created: list[DemoAccount] = []
+    guardian = guardian_person_of(platform, DEMO_TRACKER)
     with transaction(platform.session_factory) as session:
         if accounts.count_accounts(session):
             return []
@@ -72,8 +83,13 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
                 )
                 if shop is None:
                     continue
-            if None in areas or (reach == "owner" and owner is None):
+            if (
+                None in areas
+                or (reach == "owner" and owner is None)
+                or (reach == "guardian" and guardian is None)
+            ):
                 continue
+            person = {"owner": owner, "guardian": guardian}.get(reach)
             password = secrets.token_urlsafe(12)
             account = accounts.create_account(
                 session,
@@ -81,11 +97,11 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
                     username=username,
                     display_name=username.capitalize(),
                     role=role,
-                    unit=unit if reach != "owner" else "citizen",
+                    unit=unit if person is None else "citizen",
                     password=password,
                     areas=tuple(a for a in areas if a is not None),
                     city_wide=True if reach == "city" else None,
-                    person_id=owner if reach == "owner" else None,
+                    person_id=person,
                 ),
                 by="demo",
                 now=now,
@@ -94,12 +110,7 @@ def seed_demo_accounts(platform: Platform) -> list[DemoAccount]:
                 places_bulk.give_account(session, landlord_id=landlord, account_id=account.id)
             if shop is not None:
                 places_bulk.give_shop(session, shop_id=shop, account_id=account.id)
-            shown = {
-                "city": "whole city",
-                "owner": "own data",
-                "landlord": "own flats",
-                "shop": "own shop",
-            }.get(reach, ", ".join(a for a in areas if a))
+            shown = REACH_SHOWN.get(reach, ", ".join(a for a in areas if a))
             created.append(DemoAccount(username, role.value, shown, password, account.uses_totp))
     return created
 

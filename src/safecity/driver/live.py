@@ -16,6 +16,7 @@ import structlog
 
 from safecity import registry
 from safecity.core.filemode import make_private_dirs, private_file
+from safecity.driver.trackdemo import DemoTracking, run_tracking
 from safecity.ingest import Part
 from safecity.places import Doors, Visitors
 from safecity.places import bulk as places_bulk
@@ -170,11 +171,13 @@ async def run_in_process(
     seed: int,
     stop: asyncio.Event | None = None,
     doors: DemoDoors | None = None,
+    tracking: DemoTracking | None = None,
 ) -> None:
     """Simulate the city live against this platform, plan after plan, until stopped.
 
     The bikes and, beside them, the doors of the city's housing (`doors`, by default one
-    controller at every door: sim/doorsim.py).
+    controller at every door: sim/doorsim.py), and the elderly wearers' and tankers' terminals
+    over TCP when `tracking` was prepared (driver/trackdemo.py).
     """
     stop = stop or asyncio.Event()
     coalescer = Coalescer(platform.ingest.submit_parts)
@@ -185,6 +188,11 @@ async def run_in_process(
         doors.live(platform.hub, stop, start=platform.clock.now() - WARM_UP), name="demo-doors"
     )
     door_life.add_done_callback(_log_failure)
+    tasks = [texts, door_life]
+    if tracking is not None:
+        tasks.append(
+            asyncio.create_task(run_tracking(tracking, platform, stop, speedup=speedup), name="demo-tracking")
+        )
 
     async def send(batch: SimBatch) -> None:
         for action in batch.actions:
@@ -216,7 +224,7 @@ async def run_in_process(
             await coalescer.flush()
             start, plan = start + horizon, plan + 1
     finally:
-        for task in (texts, door_life):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
