@@ -131,7 +131,7 @@ class MissingPersons:
             rule=RULE,
             rule_kind=RULE,
             severity="critical",
-            title=f"Wearer {wearer.id} reported missing",
+            title=f"Wearer {wearer.id} reported missing 老人走失",
             subject_kind=WEARER,
             subject=str(wearer.id),
             dedup_key=f"missing-{report_id}",
