@@ -203,7 +203,7 @@ def _assert_search_on_the_map(page: Any, family: Family) -> None:
         assert (f"{radius} m" if radius < 1000 else "km") in labels, labels
     expect(page.locator("#ring-list")).to_contain_text("50% within 范围内")
     expect(page.locator("#missing-facts")).to_contain_text("穿蓝色外套")
-    expect(page.locator("#warning-list")).to_contain_text("wearer_missing")  # the critical warning raised
+    expect(page.locator("#warning-list")).to_contain_text("wearer-missing")  # the critical warning raised
 
 
 def test_a_guardian_reports_their_wearer_missing_at_a_desk_and_an_officer_marks_them_found(
@@ -277,7 +277,7 @@ def test_a_guardian_reports_their_wearer_missing_at_a_desk_and_an_officer_marks_
         expect(desk.locator("#missing-badge")).to_be_hidden()
         expect(desk.locator("#map")).to_have_attribute("data-rings", "")
         assert _source(desk, "w-rings")["features"] == []
-        expect(desk.locator("#warning-list")).not_to_contain_text("wearer_missing")  # closed as confirmed
+        expect(desk.locator("#warning-list")).not_to_contain_text("wearer-missing")  # closed as confirmed
         shoot(desk, "wearer-found")
 
     # The guardian's page, read again, shows no open report any more.

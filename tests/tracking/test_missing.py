@@ -158,7 +158,7 @@ def test_a_guardian_reports_and_sees_the_last_fix_path_and_area_and_an_officer_c
 
     # The warning is critical and routed to the station where the wearer was last placed.
     alert = _ok(api.get(f"/api/v1/alerts/{report['alert_id']}", headers=city["officer"]), 200)
-    assert alert["alert"]["rule"] == "wearer_missing" and alert["alert"]["station_id"] == "S1"
+    assert alert["alert"]["rule"] == "wearer-missing" and alert["alert"]["station_id"] == "S1"
 
     again = api.post(url, json=body, headers=city["officer"])
     assert (again.status_code, again.json()["error"]["field"]) == (409, "wearer_id")

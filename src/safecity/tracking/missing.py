@@ -3,7 +3,7 @@
 A guardian (through the portal, for the wearers they guard) or an officer (for the wearers of
 their areas) reports a wearer missing. The report answers at once with the locator's last fix,
 its path over the 24 hours before the report, and the likely search area (tracking/search_area.py);
-it raises a `wearer_missing` warning whose evidence is the last fix, so the warning goes to the
+it raises a `wearer-missing` warning whose evidence is the last fix, so the warning goes to the
 station answerable for where the wearer was last placed (the officers nearest to the area), and
 the wearer's guardians are told through the wearers' alert follower. Reading the report again
 brings the path and the area up to date. It ends as found (where, when: the time from report to
@@ -44,7 +44,8 @@ from safecity.tracking.wearer_errors import WearerConflict, WearerNotFound
 from safecity.tracking.wearer_track import Track, thin, wearer_track
 from safecity.tracking.wearers import wearer_in_reach
 
-RULE = "wearer_missing"
+RULE = "wearer-missing"  # named like the rules file's rules
+KIND = "wearer_missing"
 LOOKBACK = timedelta(hours=24)
 MAX_PATH = 2_000  # points sent to a map; a day of one fix a minute is 1,440
 CLOCK_SKEW = timedelta(minutes=5)
@@ -113,7 +114,7 @@ class MissingPersons:
         return self.view(ctx, report_id, resource=resource, audit=False)
 
     def _raise_warning(self, report_id: int, wearer: Wearer, track: Track, now: datetime) -> str | None:
-        """The `wearer_missing` warning: routed by the last fix, or by the wearer's area without one."""
+        """The `wearer-missing` warning: routed by the last fix, or by the wearer's area without one."""
         last = track.last
         evidence = Evidence(
             event_id=str(last["event_id"]) if last else f"missing-report-{report_id}",
@@ -129,7 +130,7 @@ class MissingPersons:
         )
         finding = Finding(
             rule=RULE,
-            rule_kind=RULE,
+            rule_kind=KIND,
             severity="critical",
             title=f"Wearer {wearer.id} reported missing 老人走失",
             subject_kind=WEARER,
