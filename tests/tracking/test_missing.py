@@ -293,3 +293,33 @@ def test_the_map_reads_a_wearers_fixes_in_reach_and_each_read_is_audited(
     assert all(
         json.loads(r.subjects) == [f"person:{_wearer_person(platform, city['wearer'])}"] for r in reads
     )
+
+
+def test_a_crash_between_storing_a_report_and_raising_its_warning_is_healed_at_the_next_read(
+    api: TestClient,  # noqa: F811
+    platform: Platform,  # noqa: F811
+    city: dict[str, Any],
+) -> None:
+    from safecity.tracking.missing import MissingPersons
+
+    missing = platform.service(MissingPersons)
+    raise_findings = missing._raise
+
+    def crash(findings: Any) -> Any:
+        raise RuntimeError("killed between the report and its warning")
+
+    missing._raise = crash
+    try:
+        answer = api.post(
+            f"/api/v1/wearers/{city['wearer']}/missing", json={"circumstances": "x"}, headers=city["guardian"]
+        )
+        assert answer.status_code == 500  # the process died here, as far as the caller can tell
+    finally:
+        missing._raise = raise_findings
+    [stored] = _ok(api.get("/api/v1/missing", headers=city["officer"]), 200)  # the report was kept
+    healed = _ok(api.get(f"/api/v1/missing/{stored['id']}", headers=city["officer"]), 200)
+    assert healed["alert_id"] is not None
+    alert = _ok(api.get(f"/api/v1/alerts/{healed['alert_id']}", headers=city["officer"]), 200)
+    assert alert["alert"]["rule"] == "wearer-missing"
+    again = _ok(api.get(f"/api/v1/missing/{stored['id']}", headers=city["officer"]), 200)
+    assert again["alert_id"] == healed["alert_id"]

@@ -105,13 +105,30 @@ class MissingPersons:
             session.add(report)
             session.flush()
             report_id, person_id = report.id, wearer.person_id
-        report_alert = self._raise_warning(report_id, wearer, track, now)
+        self._audit(ctx, "report", resource, person_id, report_id, status=201)
+        self._ensure_warning(report_id)
+        return self.view(ctx, report_id, resource=resource, audit=False)
+
+    def _ensure_warning(self, report_id: int) -> None:
+        """Raise an open report's warning unless it has one: also after a crash between the two.
+
+        The report is stored first (what was reported is never lost), then its warning is raised
+        and its id kept; every later read of a report without one raises it. The warning's dedup
+        key is the report, so raising it twice extends one alert.
+        """
+        with self._sessions() as session:
+            report = session.get(MissingReport, report_id)
+            if report is None or report.status != MissingStatus.OPEN or report.alert_id is not None:
+                return
+            wearer = session.get(Wearer, report.wearer_id)
+            assert wearer is not None  # a foreign key
+            at = report.reported_at
+            track = self._track(session, wearer, start=at - LOOKBACK, end=at + CLOCK_SKEW)
+        alert_id = self._raise_warning(report_id, wearer, track, at)
         with transaction(self._sessions) as session:
             stored = session.get(MissingReport, report_id)
-            assert stored is not None
-            stored.alert_id = report_alert
-        self._audit(ctx, "report", resource, person_id, report_id, status=201)
-        return self.view(ctx, report_id, resource=resource, audit=False)
+            if stored is not None and stored.alert_id is None:
+                stored.alert_id = alert_id
 
     def _raise_warning(self, report_id: int, wearer: Wearer, track: Track, now: datetime) -> str | None:
         """The `wearer-missing` warning: routed by the last fix, or by the wearer's area without one."""
@@ -153,6 +170,13 @@ class MissingPersons:
             report = session.get(MissingReport, report_id)
             if report is None:
                 raise WearerNotFound("missing_report", report_id)
+            wearer_in_reach(session, ctx, report.wearer_id)
+            healing = report.status == MissingStatus.OPEN and report.alert_id is None
+        if healing:
+            self._ensure_warning(report_id)
+        with self._sessions() as session:
+            report = session.get(MissingReport, report_id)
+            assert report is not None
             wearer = wearer_in_reach(session, ctx, report.wearer_id)
             until = report.found_at or report.closed_at or now
             track = self._track(session, wearer, start=report.reported_at - LOOKBACK, end=until + CLOCK_SKEW)
