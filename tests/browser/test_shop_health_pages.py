@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from safecity.core.context import SYSTEM
 from safecity.core.record import RECORD_SCHEMA
 from safecity.places import Places
 from safecity.places.models import Door
+from safecity.places.schedule import LOCAL_TZ
 from safecity.places.schemas import CompoundIn
 from safecity.places.shop_schemas import ShopIn
 from safecity.places.shops import Shops
@@ -101,13 +102,23 @@ def _plant_doors(live: LiveCity) -> None:
         if i != 4:  # door 4 fell silent
             rows.append(_record(device, "heartbeat", now - timedelta(minutes=1), len(rows)))
         for _ in range(0 if i == 5 else 8):  # door 5 is never swiped
-            rows.append(_record(device, "door_swipe", now - timedelta(minutes=20), len(rows), "granted"))
+            rows.append(_record(device, "door_swipe", _today(now, minutes=20), len(rows), "granted"))
         if i == 3:
             rows += [
-                _record(device, "alarm", now - timedelta(minutes=9), len(rows) + k, "door_opened_no_swipe")
+                _record(device, "alarm", _today(now, minutes=9), len(rows) + k, "door_opened_no_swipe")
                 for k in range(3)
             ]
     platform.lake.append(pl.DataFrame(rows, schema=RECORD_SCHEMA))
+
+
+def _today(now: datetime, *, minutes: int) -> datetime:
+    """`minutes` before now, but not before the city's local midnight: the page counts a local day.
+
+    Twenty minutes before 00:14 in Wenzhou is yesterday, and the swipes vanished from the page when
+    CI ran at 16:14 UTC.
+    """
+    midnight = datetime.combine(now.astimezone(LOCAL_TZ).date(), time(), tzinfo=LOCAL_TZ)
+    return max(now - timedelta(minutes=minutes), midnight.astimezone(UTC))
 
 
 def _record(device: str, kind: str, at: datetime, n: int, code: str | None = None) -> dict[str, Any]:
