@@ -20,9 +20,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity import registry
 from safecity.core.audit import AuditEntry, Recorder
 from safecity.core.context import Context
+from safecity.tracking.fixes import read_fixes, thin_rows
 from safecity.tracking.hazmat_errors import HazmatError
 from safecity.tracking.hazmat_models import HazmatProduct, HazmatSite, Shipment, StockMovement
 from safecity.tracking.hazmat_schemas import MovementOut, ProductOut, SiteOut
@@ -73,18 +73,6 @@ def _speed(attrs: str | None) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _thin(frame: pl.DataFrame, most: int) -> tuple[pl.DataFrame, bool]:
-    """At most `most` rows, evenly spaced, always keeping the last; and whether any was left out."""
-    n = frame.height
-    step = max(1, -(-n // most))
-    if step == 1:
-        return frame, False
-    keep = list(range(0, n, step))
-    if keep[-1] != n - 1:
-        keep.append(n - 1)
-    return frame[keep], True
-
-
 def _site_out(site: HazmatSite) -> SiteOut:
     return SiteOut(**{name: getattr(site, name) for name in SiteOut.model_fields})
 
@@ -115,31 +103,27 @@ class ShipmentTracks:
         with self._sessions() as session:
             shipment: Shipment = shipment_in_reach(session, ctx, shipment_id)
             device, loaded_at, delivered_at = shipment.device_id, shipment.loaded_at, shipment.delivered_at
-            terminals = [shipment.terminal, *registry.terminals_of(session, [device]).get(device, [])]
-        end = delivered_at or self._now()
-        begin = loaded_at or end
-        if start is not None:
-            if start > end:
-                raise HazmatError("start must not be after the shipment's end", field="start")
-            begin = max(begin, start)
-        begin = max(begin, end - MAX_WINDOW)
-        frame = pl.DataFrame()
-        if begin < end:
-            # `end` itself is a fix of the shipment (the delivery's moment, or now): read past it.
-            frame = self._path(
-                subject_kind="tracker",
-                subject=sorted({device, *terminals}),
-                start=begin,
-                end=end + timedelta(microseconds=1),
-            )
-            frame = frame.filter(
-                (pl.col("kind") == "tracker_fix")
-                & (pl.col("device") == device)
-                & pl.col("lat").is_not_null()
-                & pl.col("lon").is_not_null()
-            ).sort("ts")
+            end = delivered_at or self._now()
+            begin = loaded_at or end
+            if start is not None:
+                if start > end:
+                    raise HazmatError("start must not be after the shipment's end", field="start")
+                begin = max(begin, start)
+            begin = max(begin, end - MAX_WINDOW)
+            frame = pl.DataFrame()
+            if begin < end:
+                # `end` itself is a fix of the shipment (the delivery's moment, or now): read past it.
+                frame = read_fixes(
+                    session,
+                    self._path,
+                    [device],
+                    start=begin,
+                    end=end + timedelta(microseconds=1),
+                    terminals=[shipment.terminal],
+                )
         total = frame.height
-        kept, thinned = _thin(frame, MAX_FIXES) if total else (frame, False)
+        keep, thinned = thin_rows(total, MAX_FIXES)
+        kept = frame[keep] if thinned else frame
         fixes = [
             ShipmentFixOut(ts=row["ts"], lat=row["lat"], lon=row["lon"], speed_kmh=_speed(row["attrs"]))
             for row in kept.iter_rows(named=True)

@@ -1,10 +1,5 @@
-"""A wearer's fixes from the lake: every tracker they wear, under every id its records carry.
-
-A tracker's `tracker_fix` records name the terminal as their subject (a GT06 IMEI, a JT/T 808
-phone number) or, for a JSON tracker, the device itself; the lake's path query reads them by
-subject, so the wearer's subjects are their worn devices' ids and the terminal ids bound to them,
-and only the worn devices' own records are kept.
-"""
+"""A wearer's fixes from the lake, from every tracker they wear (read by tracking/fixes.py), and
+the audited read of them for the wearer's map."""
 
 from __future__ import annotations
 
@@ -16,10 +11,10 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
-from safecity import registry
 from safecity.core.audit import AuditEntry, Recorder, subject
 from safecity.core.context import Context
 from safecity.tracking.errors import TrackingError
+from safecity.tracking.fixes import read_fixes, thin_rows
 from safecity.tracking.missing_schemas import FixesOut, FixOut
 from safecity.tracking.wearer_records import worn_devices
 
@@ -47,17 +42,7 @@ def wearer_track(
 ) -> Track:
     """The wearer's fixes with start <= ts < end from every tracker they wear now."""
     devices = worn_devices(session, [wearer_id])[wearer_id]
-    terminals = registry.terminals_of(session, devices)
-    subjects = sorted({*devices, *(t for bound in terminals.values() for t in bound)})
-    if not subjects:
-        return EMPTY
-    frame = path(subject_kind="tracker", subject=subjects, start=start, end=end)
-    frame = frame.filter(
-        (pl.col("kind") == "tracker_fix")
-        & pl.col("device").is_in(devices)
-        & pl.col("lat").is_not_null()
-        & pl.col("lon").is_not_null()
-    ).sort("ts")
+    frame = read_fixes(session, path, devices, start=start, end=end) if devices else pl.DataFrame()
     if frame.is_empty():
         return EMPTY
     last = frame.row(-1, named=True)
@@ -66,12 +51,8 @@ def wearer_track(
 
 def thin(track: Track, most: int) -> tuple[list[FixOut], bool]:
     """At most `most` points, evenly spaced, always keeping the last fix; and whether any was left out."""
-    n = len(track.ts)
-    step = max(1, -(-n // most))
-    keep = list(range(0, n, step))
-    if keep and keep[-1] != n - 1:
-        keep.append(n - 1)
-    return [FixOut(ts=track.ts[i], lat=track.lat[i], lon=track.lon[i]) for i in keep], step > 1
+    keep, thinned = thin_rows(len(track.ts), most)
+    return [FixOut(ts=track.ts[i], lat=track.lat[i], lon=track.lon[i]) for i in keep], thinned
 
 
 class WearerTracks:
