@@ -42,7 +42,7 @@ from safecity.tracking.models import WEARER, Wearer, WearerStatus
 from safecity.tracking.search_area import search_area
 from safecity.tracking.wearer_errors import WearerConflict, WearerNotFound
 from safecity.tracking.wearer_track import Track, thin, wearer_track
-from safecity.tracking.wearers import wearer_in_reach
+from safecity.tracking.wearers import guarded_wearers, officer_reads, wearer_in_reach
 
 RULE = "wearer-missing"  # named like the rules file's rules
 KIND = "wearer_missing"
@@ -323,8 +323,6 @@ def _open_report(session: Session, wearer_id: int) -> int | None:
 
 def _scoped(stmt: Any, session: Session, ctx: Context) -> Any:
     """Limit a query of reports to the caller's areas, or to the wearers a guardian guards."""
-    from safecity.tracking.wearers import guarded_wearers, officer_reads
-
     if officer_reads(ctx):
         return stmt if ctx.city_wide else stmt.where(MissingReport.area_id.in_(sorted(ctx.areas)))
     return stmt.where(MissingReport.wearer_id.in_(sorted(guarded_wearers(session, ctx))))

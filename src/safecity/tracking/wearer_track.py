@@ -17,6 +17,7 @@ from safecity.tracking.errors import TrackingError
 from safecity.tracking.fixes import read_fixes, thin_rows
 from safecity.tracking.missing_schemas import FixesOut, FixOut
 from safecity.tracking.wearer_records import worn_devices
+from safecity.tracking.wearers import wearer_in_reach
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=7)
@@ -87,8 +88,6 @@ class WearerTracks:
             raise TrackingError("start must be before end", field="start")
         if end - start > MAX_WINDOW:
             raise TrackingError(f"at most {MAX_WINDOW.days} days at a time", field="start")
-        from safecity.tracking.wearers import wearer_in_reach
-
         with self._sessions() as session:
             wearer = wearer_in_reach(session, ctx, wearer_id)
             track = wearer_track(session, self._path, wearer.id, start=start, end=end)
