@@ -78,6 +78,9 @@ class Body:
     count: int
     _lines: list[bytes] | None = None
     exact: bool = True
+    # Rendered from Python events whose text fields are all text (`events_body` checked): the
+    # columnar read cannot have turned another JSON type into text, so `_check_types` skips it.
+    typed: bool = False
 
     def clean(self) -> None:
         """Drop blank lines and surrounding whitespace; count exactly."""
@@ -153,7 +156,19 @@ def events_body(events: Sequence[WireEvent], *, max_events: int) -> Body:
     """Events an adapter decoded, as a body; the byte limit is the transport's (its frames)."""
     _check_count(len(events), max_events)
     # Exact as it is: msgspec escapes any newline inside a string, so a line is an event.
-    return Body(render_events(events)[:-1], len(events))
+    return Body(render_events(events)[:-1], len(events), typed=_all_text(events))
+
+
+_TEXT = (str, type(None))
+
+
+def _all_text(events: Sequence[WireEvent]) -> bool:
+    """Whether every event's id and text fields hold text (or nothing): a Struct does not check
+    its field types when built, so an adapter's int subject would otherwise pass as text."""
+    return all(
+        type(e.id) is str and type(e.subject) in _TEXT and type(e.code) in _TEXT and type(e.corr) in _TEXT
+        for e in events
+    )
 
 
 def _check_count(count: int, max_events: int) -> None:
@@ -205,10 +220,15 @@ def _check_types(decoded: Decoded, bodies: dict[int, Body]) -> Decoded:
     lines are decoded by one msgspec call; only if one is wrong is each decoded alone, to say which.
     """
     frame = decoded.frame
+    untyped = [p for p, body in bodies.items() if not body.typed]
+    if not untyped:
+        return decoded  # every body rendered from checked Python events (decoded binary frames)
     suspect: pl.Expr = pl.col("id").str.contains(_NOT_ID)
     for name in _TEXT_FIELDS:
         if frame[name].null_count() < frame.height:  # absent from most batches: skipped
             suspect = suspect | pl.col(name).str.contains(_NOT_TEXT)
+    if len(untyped) < len(bodies):
+        suspect = suspect & pl.col("part").is_in(untyped)
     rows = frame.lazy().filter(suspect.fill_null(False)).select("part", "idx").collect()
     if not rows.height:
         return decoded

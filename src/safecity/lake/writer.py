@@ -35,16 +35,17 @@ def to_arrow(frame: pl.DataFrame) -> pa.Table:
 def check_records(records: pl.DataFrame) -> pl.DataFrame:
     """Return the batch with columns in schema order, or raise ValueError saying what is wrong."""
     problems: list[str] = []
-    missing = [c for c in RECORD_SCHEMA if c not in records.schema]
-    extra = [c for c in records.schema if c not in RECORD_SCHEMA]
+    schema = records.schema  # built anew on each access: ~40 µs, once per column otherwise
+    missing = [c for c in RECORD_SCHEMA if c not in schema]
+    extra = [c for c in schema if c not in RECORD_SCHEMA]
     if missing:
         problems.append(f"missing columns {missing}")
     if extra:
         problems.append(f"unexpected columns {extra}")
     wrong = [
-        f"{name} is {records.schema[name]} (expected {dtype})"
+        f"{name} is {schema[name]} (expected {dtype})"
         for name, dtype in RECORD_SCHEMA.items()
-        if name in records.schema and records.schema[name] != dtype
+        if name in schema and schema[name] != dtype
     ]
     if wrong:
         problems.append("wrong dtypes: " + "; ".join(wrong))
