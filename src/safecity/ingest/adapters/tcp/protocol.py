@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+import msgspec
+
 
 class MessageType(enum.StrEnum):
     """What a frame says, whatever the protocol."""
@@ -55,8 +57,10 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"  # storage unavailable: nothing was accepted, the terminal should resend
 
 
-@dataclass(frozen=True, slots=True)
-class Fix:
+# Fix and Message are msgspec Structs rather than frozen dataclasses: one of each is built per
+# report on the servers' hot path, and a frozen dataclass's __init__ (object.__setattr__ per
+# field) cost ~1.5 µs against ~0.1 µs.
+class Fix(msgspec.Struct, frozen=True, gc=False):
     """One position report."""
 
     ts: datetime  # timezone-aware UTC
@@ -68,7 +72,7 @@ class Fix:
     altitude_m: float | None = None
     satellites: int | None = None
     alarms: tuple[str, ...] = ()  # names from ALARMS, in the order the frame gave them
-    extras: dict[str, Any] = field(default_factory=dict)  # mileage_km, fuel_l, tachograph speed, raw items
+    extras: dict[str, Any] = {}  # mileage_km, fuel_l, tachograph speed, raw items (a copy each)
 
 
 # The alarm names every codec maps its own codes onto (the `code` of the platform's `alarm` record).
@@ -93,8 +97,7 @@ ALARMS = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(msgspec.Struct, frozen=True):
     """One decoded frame."""
 
     type: MessageType
@@ -103,8 +106,8 @@ class Message:
     terminal: str | None = None  # IMEI (GT06 login) or phone number (JT/T 808 header), as digits
     protocol_id: int | None = None  # the protocol's own message id (0x12, 0x0200, ...)
     fixes: tuple[Fix, ...] = ()
-    status: dict[str, Any] = field(default_factory=dict)  # battery_pct, signal, charging, acc_on, ...
-    fields: dict[str, Any] = field(default_factory=dict)  # anything else decoded (auth code, version)
+    status: dict[str, Any] = {}  # battery_pct, signal, charging, acc_on, ... (a copy each)
+    fields: dict[str, Any] = {}  # anything else decoded (auth code, version)
 
 
 @dataclass(frozen=True, slots=True)

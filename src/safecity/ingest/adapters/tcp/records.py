@@ -61,52 +61,61 @@ def epoch_ms(ts: datetime) -> int:
 
 def event_id(protocol: str, terminal: str, serial: int | None, ts: datetime, index: int) -> str:
     """The deterministic id of the index-th fix of a message (see the module docstring)."""
-    return f"{protocol}-{terminal}-{(serial or 0) & 0xFFFF:04x}-{epoch_ms(ts):x}-{index}"
+    return _event_id(protocol, terminal, serial, epoch_ms(ts), index)
 
 
-_EXACT_SCALARS = frozenset(SCALARS)
+def _event_id(protocol: str, terminal: str, serial: int | None, ms: int, index: int) -> str:
+    return f"{protocol}-{terminal}-{(serial or 0) & 0xFFFF:04x}-{ms:x}-{index}"
+
+
+# Exact types first: this runs for every fix on the servers' hot path (a subclass, an IntEnum
+# say, still passes by the isinstance that follows).
+_NUMBERS = frozenset({int, float, bool})
 
 
 def _scalars(values: dict[str, Any]) -> dict[str, Any]:
-    """The JSON scalars of a dict (raw items and nested values are left out of attrs)."""
-    out: dict[str, Any] = {}
-    for k, v in values.items():
-        # An exact-type lookup first: this runs for every fix on the servers' hot path.
-        scalar = type(v) in _EXACT_SCALARS or isinstance(v, SCALARS)
-        if scalar and not (isinstance(v, str) and len(v) > MAX_TEXT):
-            out[k] = v
-    return out
+    """The JSON scalars of a dict (raw items, nested values and long texts are left out of attrs)."""
+    return {
+        k: v
+        for k, v in values.items()
+        if type(v) in _NUMBERS or (isinstance(v, SCALARS) and not (isinstance(v, str) and len(v) > MAX_TEXT))
+    }
 
 
 def _fix_attrs(fix: Fix, status: dict[str, Any]) -> dict[str, Any]:
     """A fix's attrs over the message's status (`status`: its scalars already)."""
-    attrs: dict[str, Any] = {"valid": fix.valid}
-    for key, value in (
-        ("speed_kmh", fix.speed_kmh),
-        ("course", fix.course),
-        ("altitude_m", fix.altitude_m),
-        ("satellites", fix.satellites),
-    ):
-        if value is not None:
-            attrs[key] = value
-    return status | _scalars(fix.extras) | attrs
-
-
-def _is_unplaced(fix: Fix) -> bool:
-    return fix.lat == 0.0 and fix.lon == 0.0
+    attrs = status | _scalars(fix.extras) if fix.extras else status.copy()
+    attrs["valid"] = fix.valid
+    if fix.speed_kmh is not None:
+        attrs["speed_kmh"] = fix.speed_kmh
+    if fix.course is not None:
+        attrs["course"] = fix.course
+    if fix.altitude_m is not None:
+        attrs["altitude_m"] = fix.altitude_m
+    if fix.satellites is not None:
+        attrs["satellites"] = fix.satellites
+    return attrs
 
 
 def _fix_events(message: Message, protocol: str, terminal: str, out: Events) -> Position | None:
     """A tracker_fix per fix and an alarm per alarm name; returns the last placed position."""
     last: Position | None = None
-    status = _scalars(message.status)  # once per message: a batch's fixes share it
+    status = _scalars(message.status) if message.status else {}  # once per message: fixes share it
     for index, fix in enumerate(message.fixes):
-        base = event_id(protocol, terminal, message.serial, fix.ts, index)
         ms = epoch_ms(fix.ts)
-        attrs = _fix_attrs(fix, status)
-        target = out.unplaced if _is_unplaced(fix) else out.placed
+        base = _event_id(protocol, terminal, message.serial, ms, index)
+        unplaced = fix.lat == 0.0 and fix.lon == 0.0
+        target = out.unplaced if unplaced else out.placed
         target.append(
-            WireEvent(id=base, kind=FIX, ts=ms, subject=terminal, lat=fix.lat, lon=fix.lon, attrs=attrs)
+            WireEvent(
+                id=base,
+                kind=FIX,
+                ts=ms,
+                subject=terminal,
+                lat=fix.lat,
+                lon=fix.lon,
+                attrs=_fix_attrs(fix, status),
+            )
         )
         for n, name in enumerate(fix.alarms):
             target.append(
@@ -120,7 +129,7 @@ def _fix_events(message: Message, protocol: str, terminal: str, out: Events) -> 
                     attrs={"valid": fix.valid},
                 )
             )
-        if not _is_unplaced(fix):
+        if not unplaced:
             last = Position(fix.lat, fix.lon, fix.ts)
     return last
 
