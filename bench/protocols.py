@@ -131,9 +131,10 @@ async def flood(terminals: list[Any], seconds: float) -> dict[str, Any]:
                 errors += 1
                 return
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(loop(t, random.Random(i)) for i, t in enumerate(terminals)))
-    return {"acked": acked, "errors": errors, "seconds": time.perf_counter() - started}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"acked": acked, "errors": errors, "seconds": seconds, "cpu_s": cpu}
 
 
 async def paced(terminals: list[Any], seconds: float, rate: float) -> dict[str, Any]:
@@ -317,6 +318,7 @@ async def measure(platform: Platform, batch_max_events: int, ids: tuple[Any, ...
         cpu = time.process_time() - cpu  # the server process's CPU (every thread), load-independent
         acked = sum(r["acked"] for r in results)
         out["server_cpu_us_per_report"] = cpu / max(acked, 1) * 1e6
+        out["client_cpu_us_per_report"] = sum(r["cpu_s"] for r in results) / max(acked, 1) * 1e6
         out["reports"] = acked
         out["reports_per_s"] = acked / max(r["seconds"] for r in results)
         out["errors"] = sum(r["errors"] for r in results)
@@ -376,6 +378,13 @@ async def run(platform: Platform, ids: tuple[Any, ...]) -> None:
         "us",
         baseline=plain["server_cpu_us_per_report"],
         paced=batched["server_cpu_us_per_paced_report"],
+    )
+    # The simulated terminals' share of the same machine (both client processes, every thread).
+    emit(
+        "client_cpu_us_per_report",
+        batched["client_cpu_us_per_report"],
+        "us",
+        baseline=plain["client_cpu_us_per_report"],
     )
     emit("paced_reports_per_s", batched["paced_per_s"], "reports/s", errors=batched["errors"])
 
