@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from safecity.core.capabilities import Capability
 from safecity.core.worker import Worker
+from safecity.ingest.adapters.tcp.batch import ReportBatcher
 from safecity.ingest.adapters.tcp.gt06 import Gt06Protocol
 from safecity.ingest.adapters.tcp.jt808 import Jt808Protocol
 from safecity.ingest.adapters.tcp.protocol import DeviceProtocol
@@ -100,6 +101,17 @@ def tracker_servers(platform: Any) -> list[Worker]:
         enabled.append((Gt06Protocol(), s.gt06_port))
     if s.jt808_enabled:
         enabled.append((Jt808Protocol(), s.jt808_port))
+    # One batcher for every protocol: a batch's fixed cost is paid once for all of them.
+    batcher = (
+        ReportBatcher(
+            platform.ingest,
+            protocol="tracker",
+            max_events=s.tracker_batch_max_events,
+            linger_s=s.tracker_batch_linger_ms / 1000,
+        )
+        if s.tracker_batch_max_events > 0
+        else None
+    )
     return [
         TrackerServer(
             codec,
@@ -112,6 +124,7 @@ def tracker_servers(platform: Any) -> list[Worker]:
             max_buffer_bytes=s.tracker_max_buffer_bytes,
             batch_max_events=s.tracker_batch_max_events,
             batch_linger_ms=s.tracker_batch_linger_ms,
+            batcher=batcher,
         )
         for codec, port in enabled
     ]

@@ -5,7 +5,9 @@ write): at thousands of terminals the platform spends itself on tiny batches. A 
 gathers what connections submit within `linger_s` of the first waiting report (or until
 `max_events` are waiting) into one `submit_parts` call of one part per connection, plus one
 `refuse_parts` for their fixes at (0, 0), and wakes each connection once that call returned:
-its acks are written only then, so an ack still means "durable".
+its acks are written only then, so an ack still means "durable". One batcher is shared by every
+tracker server of a platform (`share`/`release`): a batch's fixed cost (~10 ms of validation,
+ledger and lake) is then paid once for GT06 and JT/T 808 together, not once each.
 
 * **Bounded latency**: a report waits at most `linger_s` before its batch is sent, plus the
   commits ahead of it (at most `max_in_flight` batches are with the pipeline at once: two, so
@@ -22,8 +24,10 @@ its acks are written only then, so an ack still means "durable".
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -81,9 +85,12 @@ class ReportBatcher:
         self._full = asyncio.Event()  # max_events are waiting: no more lingering
         self._room = asyncio.Event()  # set while fewer than max_pending_events are waiting
         self._room.set()
+        # Connections that found no room, called back in order as room frees (no task each).
+        self._room_waiters: collections.deque[Callable[[], None]] = collections.deque()
         self._slots = asyncio.Semaphore(max_in_flight)
         self._runner: asyncio.Task[None] | None = None
         self._commits: set[asyncio.Task[None]] = set()
+        self._users = 0
 
     @property
     def waiting_events(self) -> int:
@@ -96,12 +103,27 @@ class ReportBatcher:
         Raises `StorageUnavailable` if the batch could not be stored (nothing may be acked), and
         whatever else the pipeline raised for this connection's own part.
         """
-        size = (len(placed.events) if placed else 0) + (len(unplaced.events) if unplaced else 0)
-        if size == 0:
-            return
-        while self._waiting_events >= self.max_pending_events:
+        while not self.has_room:
             self._room.clear()
             await self._room.wait()
+        done = self.enqueue(placed, unplaced)
+        if done is not None:
+            await done
+
+    @property
+    def has_room(self) -> bool:
+        """Whether `enqueue` may be called without overrunning `max_pending_events`."""
+        return self._waiting_events < self.max_pending_events
+
+    def enqueue(
+        self, placed: DecodedPart | None, unplaced: DecodedPart | None
+    ) -> asyncio.Future[None] | None:
+        """Queue one connection's events without waiting: the future is done once they are durable
+        (or fails as `submit` raises); None when there is nothing to store. The caller checks
+        `has_room` first, and when there is none asks `when_room` to be called back."""
+        size = (len(placed.events) if placed else 0) + (len(unplaced.events) if unplaced else 0)
+        if size == 0:
+            return None
         entry = _Entry(placed, unplaced, size, time.monotonic())
         if not self._waiting:
             self._first_at = entry.arrived
@@ -112,10 +134,37 @@ class ReportBatcher:
             self._full.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name=f"{self.protocol}-batcher")
-        await entry.done
+        return entry.done
+
+    def share(self) -> ReportBatcher:
+        """Count one more server using this batcher (each calls `release` when it stops)."""
+        self._users += 1
+        return self
+
+    async def release(self) -> None:
+        """One server stopped using the batcher; the last one closes it."""
+        self._users -= 1
+        if self._users <= 0:
+            await self.close()
+
+    def when_room(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (soon, in the loop) once `has_room`; in the order asked."""
+        if self.has_room and not self._room_waiters:
+            asyncio.get_running_loop().call_soon(callback)
+            return
+        self._room_waiters.append(callback)
+
+    def _wake_waiters(self) -> None:
+        loop = asyncio.get_running_loop()
+        # Each woken connection queues about one read's reports: wake as many as there is room for.
+        room = self.max_pending_events - self._waiting_events
+        while self._room_waiters and room > 0:
+            loop.call_soon(self._room_waiters.popleft())
+            room -= max(1, self._waiting_events // max(1, len(self._waiting)))
 
     async def close(self, drain_timeout_s: float = 5.0) -> None:
         """Stop batching: whatever is still waiting fails as storage unavailable (not acked)."""
+        self._room_waiters.clear()  # their connections are being closed
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -169,6 +218,7 @@ class ReportBatcher:
             self._work.clear()
         if self._waiting_events < self.max_pending_events:
             self._room.set()  # the connections held back by back-pressure go on
+            self._wake_waiters()
         BATCH_EVENTS.labels(self.protocol).observe(taken)
         return batch
 
