@@ -87,6 +87,27 @@ def city_bbox(settings: Settings) -> BBox | None:
     return None
 
 
+# Young objects allowed between two collections of the youngest generation (CPython: 700). The
+# servers make a few dozen containers per report, nearly all freed at once by reference counting;
+# at 700 the collector ran ~500 times a second, promoting in-flight batches' events to the old
+# generation and so triggering ~90 full collections in a minute of load (8.4 s of 41 s of the
+# tracker servers' CPU, bench/protocols.py at 5,000 connections); at 50,000: 0.2 s.
+YOUNG_GC_THRESHOLD = 50_000
+
+
+def freeze_long_lived() -> None:
+    """Freeze everything loaded so far (modules, registry caches, the city): it lives as long as
+    the process, so the collector stops re-scanning it, and a full collection during ingest costs
+    a few milliseconds instead of ~100 (docs/decisions/0003, addendum 2); and let the young
+    generation grow to YOUNG_GC_THRESHOLD objects before it is collected (docs/decisions/0009).
+    The tracker servers' CPU per report fell from 64 to 37 µs with both (bench/protocols.py,
+    which calls this too, as `Platform.start` does)."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, middle, old)
+
+
 @dataclass
 class Platform:
     """Every running part of safecity, wired together."""
@@ -285,11 +306,7 @@ class Platform:
         for worker in self.workers():
             await worker.start()
             self._running.append(worker)
-        # Everything loaded so far (modules, registry caches, the city) lives as long as the
-        # process: frozen, the collector stops re-scanning it, and a full collection during
-        # ingest costs a few milliseconds instead of ~100 (docs/decisions/0003, addendum 2).
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
         log.info(
             "platform.started",
             bus=self.settings.bus.value,
@@ -393,4 +410,4 @@ class Platform:
             log.info("ingest.dedup_warmed", ids=ids, seconds=round(time.perf_counter() - started, 2))
 
 
-__all__ = ["ALERTS", "Platform", "make_bus", "rules_path"]
+__all__ = ["ALERTS", "Platform", "freeze_long_lived", "make_bus", "rules_path"]
