@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from safecity.ingest.adapters.tcp import gt06_frame
-from safecity.ingest.adapters.tcp.jt808_frame import Frame, parse_frame, split_frames
+from safecity.ingest.adapters.tcp.jt808_frame import Frame, split_frames
 from safecity.sim.terminals import gt06, jt808
 from safecity.sim.terminals.reading import Reading
 
@@ -83,7 +83,10 @@ class _Terminal:
         if self._reader is None:
             raise NoAck("not connected")
         try:
-            chunk = await asyncio.wait_for(self._reader.read(READ_BYTES), self.timeout_s)
+            # A timeout scope, not wait_for: wait_for wraps the read in a task of its own, which cost
+            # the simulated terminals more CPU per report than the servers spend on it.
+            async with asyncio.timeout(self.timeout_s):
+                chunk = await self._reader.read(READ_BYTES)
         except TimeoutError:
             raise NoAck(f"no answer within {self.timeout_s} s") from None
         if not chunk:
@@ -126,35 +129,75 @@ class _Terminal:
         """A report at each of the times `at` (perf_counter), not waiting for acks in between;
         the latency of each, in the order sent. Reports unacknowledged `timeout_s` after the
         last one was sent raise `NoAck`."""
-        sent: dict[Key, float] = {}
+        [result] = await pace([(self, at)], reading)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def send_report(self, reading: Reading, sent: dict[Key, float], order: list[Key]) -> None:
+        """Write one report now without waiting (its key and time of sending recorded)."""
+        if self._writer is None:
+            raise NoAck("not connected")
+        frame, key = self._report(reading)
+        order.append(key)
+        sent[key] = time.perf_counter()
+        self._writer.write(frame)
+
+    async def collect_acks(self, sent: dict[Key, float], expected: int) -> dict[Key, float]:
+        """Read until `expected` of the reports in `sent` (filled as they go out) are acked."""
         latencies: dict[Key, float] = {}
-        order: list[Key] = []
+        while True:
+            for key, _ in self._acks():
+                if key in sent and key not in latencies:
+                    latencies[key] = time.perf_counter() - sent[key]
+            if len(latencies) >= expected:
+                return latencies
+            await self.read_more()
 
-        async def send() -> None:
-            for when in at:
-                await asyncio.sleep(max(0.0, when - time.perf_counter()))
-                frame, key = self._report(reading())
-                order.append(key)
-                sent[key] = await self.write(frame)
 
-        async with self.lock:
-            sender = asyncio.create_task(send())
-            try:
-                while not sender.done() or len(latencies) < len(order):
-                    if sender.done() and (error := sender.exception()) is not None:
-                        raise error
-                    for key, _ in self._acks():
-                        if key in sent and key not in latencies:
-                            latencies[key] = time.perf_counter() - sent[key]
-                    if len(latencies) < len(at):
-                        await self.read_more()
-                if (error := sender.exception()) is not None:
-                    raise error
-            finally:
-                sender.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sender
-        return [latencies[k] for k in order]
+async def pace(
+    schedules: Sequence[tuple[_Terminal, list[float]]], reading: Callable[[], Reading]
+) -> list[list[float] | BaseException]:
+    """Reports on many terminals' schedules (perf_counter times), sent whatever the acks, from one
+    timer loop: a sleeping task per terminal cost the simulated terminals more CPU a report than
+    the server spends on it. Returns each terminal's latencies in the order its reports were
+    sent, or what went wrong with it (`NoAck`, a closed connection)."""
+    due = sorted((when, n) for n, (_, times) in enumerate(schedules) for when in times)
+    sent: list[dict[Key, float]] = [{} for _ in schedules]
+    order: list[list[Key]] = [[] for _ in schedules]
+    async with contextlib.AsyncExitStack() as held:
+        for terminal, _ in schedules:
+            await held.enter_async_context(terminal.lock)  # one exchange at a time per terminal
+        readers = [
+            asyncio.create_task(terminal.collect_acks(sent[n], len(times)))
+            for n, (terminal, times) in enumerate(schedules)
+        ]
+        failed: dict[int, BaseException] = {}
+        try:
+            for when, n in due:
+                if n in failed:
+                    continue
+                delay = when - time.perf_counter()
+                if delay > 0.0005:  # reports due within half a millisecond go out together
+                    await asyncio.sleep(delay)
+                try:
+                    schedules[n][0].send_report(reading(), sent[n], order[n])
+                except ConnectionError as exc:
+                    failed[n] = exc
+                    readers[n].cancel()
+            results = await asyncio.gather(*readers, return_exceptions=True)
+        finally:
+            for reader in readers:
+                reader.cancel()
+    out: list[list[float] | BaseException] = []
+    for n, result in enumerate(results):
+        if n in failed:
+            out.append(failed[n])
+        elif isinstance(result, BaseException):
+            out.append(result)
+        else:
+            out.append([result[k] for k in order[n]])
+    return out
 
 
 class Gt06Terminal(_Terminal):
@@ -275,10 +318,10 @@ class Jt808Terminal(_Terminal):
         return jt808.location(self.phone, serial, reading), (serial, jt808.LOCATION)
 
     def _frames(self) -> Iterator[Frame]:
-        for item in split_frames(self.buffer):
-            frame = parse_frame(item) if isinstance(item, bytes) else None
-            if isinstance(frame, Frame):
-                yield frame
+        parsed: dict[bytes, Frame] = {}  # split checks each frame already: not parsed twice
+        for item in split_frames(self.buffer, parsed):
+            if isinstance(item, bytes):
+                yield parsed[item]
 
     def _acks(self) -> Iterator[tuple[Key, bool]]:
         for frame in self._frames():
@@ -295,4 +338,4 @@ class Jt808Terminal(_Terminal):
             await self.read_more()
 
 
-__all__ = ["Gt06Terminal", "Jt808Terminal", "NoAck", "Refused"]
+__all__ = ["Gt06Terminal", "Jt808Terminal", "NoAck", "Refused", "pace"]
