@@ -23,7 +23,6 @@ from safecity.ingest.adapters.tcp.jt808_frame import Frame, split_frames
 from safecity.sim.terminals import gt06, jt808
 from safecity.sim.terminals.reading import Reading
 
-READ_BYTES = 4096
 Key = tuple[int, int]  # what an ack names: GT06 (protocol, serial), JT/T 808 (serial, message id)
 
 
@@ -35,22 +34,66 @@ class Refused(ConnectionError):
     """The server answered with a refusal (unknown terminal, wrong code, a failed report)."""
 
 
+class _Link(asyncio.Protocol):
+    """asyncio's callbacks for a terminal's connection: bytes into its buffer, waiters woken.
+
+    A protocol rather than a stream: a stream wakes a task per read, which cost the simulated
+    terminals more CPU a report than the servers spend on it (their share of the benchmark's
+    machine). While a terminal's acks are collected (`on_data`), they are read in the callback.
+    """
+
+    def __init__(self, terminal: _Terminal) -> None:
+        self.terminal = terminal
+        self.transport: asyncio.Transport | None = None
+        self.lost = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not asyncio.Transport
+
+    def data_received(self, data: bytes) -> None:
+        self.terminal.buffer += data
+        if self.terminal.on_data is not None:
+            self.terminal.on_data()
+        self._wake()
+
+    def eof_received(self) -> bool | None:
+        self.lost = True
+        if self.terminal.on_data is not None:
+            self.terminal.on_data()
+        self._wake()
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.terminal.on_data is not None:
+            self.terminal.on_data()
+        self._wake()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
 class _Terminal:
     """One TCP connection: serial numbers, the bytes received, and waiting for acks by key."""
 
     def __init__(self, host: str, port: int, timeout_s: float) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self.serial = 0
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._link: _Link | None = None
         self.buffer = bytearray()  # received, not yet framed
+        self.on_data: Callable[[], None] | None = None  # called on every receipt (collecting acks)
         # One exchange at a time: a second caller waits, rather than both reading the socket.
         self.lock = asyncio.Lock()
 
     @property
     def connected(self) -> bool:
         """Whether `connect` was called and `close` not since."""
-        return self._writer is not None
+        return self._link is not None
 
     def next_serial(self) -> int:
         """The serial number of the next message (1, 2, ..., wrapping at 16 bits)."""
@@ -59,39 +102,51 @@ class _Terminal:
 
     async def connect(self) -> None:
         """Open the connection (no protocol message yet)."""
-        self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        loop = asyncio.get_running_loop()
+        _, self._link = await loop.create_connection(lambda: _Link(self), self.host, self.port)
 
     async def close(self) -> None:
         """Close the connection."""
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(ConnectionError):
-                await self._writer.wait_closed()
-            self._writer = self._reader = None
+        if self._link is not None:
+            link, self._link = self._link, None
+            if link.transport is not None:
+                link.transport.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    await link.closed
+
+    def _send(self, data: bytes) -> None:
+        link = self._link
+        if link is None or link.transport is None:
+            raise NoAck("not connected")
+        if link.lost:
+            raise NoAck("the server closed the connection")
+        link.transport.write(data)
 
     async def write(self, data: bytes) -> float:
         """Send; return the time of sending (perf_counter)."""
-        if self._writer is None:
-            raise NoAck("not connected")
         sent = time.perf_counter()
-        self._writer.write(data)
-        await self._writer.drain()
+        self._send(data)
         return sent
 
     async def read_more(self) -> None:
         """Wait for more bytes from the server."""
-        if self._reader is None:
+        link = self._link
+        if link is None:
             raise NoAck("not connected")
+        if link.lost:
+            raise NoAck("the server closed the connection")
+        size = len(self.buffer)
+        link.waiter = asyncio.get_running_loop().create_future()
         try:
-            # A timeout scope, not wait_for: wait_for wraps the read in a task of its own, which cost
-            # the simulated terminals more CPU per report than the servers spend on it.
             async with asyncio.timeout(self.timeout_s):
-                chunk = await self._reader.read(READ_BYTES)
+                await link.waiter
         except TimeoutError:
             raise NoAck(f"no answer within {self.timeout_s} s") from None
-        if not chunk:
+        finally:
+            link.waiter = None
+        if len(self.buffer) == size and link.lost:
             raise NoAck("the server closed the connection")
-        self.buffer += chunk
 
     def _acks(self) -> Iterator[tuple[Key, bool]]:
         """The acks framed in the buffer (cut off it): their key, and whether they say OK."""
@@ -136,23 +191,40 @@ class _Terminal:
 
     def send_report(self, reading: Reading, sent: dict[Key, float], order: list[Key]) -> None:
         """Write one report now without waiting (its key and time of sending recorded)."""
-        if self._writer is None:
-            raise NoAck("not connected")
         frame, key = self._report(reading)
         order.append(key)
         sent[key] = time.perf_counter()
-        self._writer.write(frame)
+        self._send(frame)
 
     async def collect_acks(self, sent: dict[Key, float], expected: int) -> dict[Key, float]:
-        """Read until `expected` of the reports in `sent` (filled as they go out) are acked."""
+        """Wait until `expected` of the reports in `sent` (filled as they go out) are acked; the
+        acks are read as they arrive, in the connection's callback, not by a task per read."""
         latencies: dict[Key, float] = {}
-        while True:
+        done = asyncio.get_running_loop().create_future()
+
+        def take() -> None:
             for key, _ in self._acks():
                 if key in sent and key not in latencies:
                     latencies[key] = time.perf_counter() - sent[key]
+            if done.done():
+                return
             if len(latencies) >= expected:
-                return latencies
-            await self.read_more()
+                done.set_result(None)
+            elif self._link is None or self._link.lost:
+                done.set_exception(NoAck("the server closed the connection"))
+
+        self.on_data = take
+        try:
+            take()
+            while not done.done():
+                size = len(latencies)
+                await asyncio.wait([done], timeout=self.timeout_s)
+                if not done.done() and len(latencies) == size:
+                    raise NoAck(f"no answer within {self.timeout_s} s")
+            done.result()
+            return latencies
+        finally:
+            self.on_data = None
 
 
 async def pace(
