@@ -64,6 +64,20 @@ def test_a_field_of_the_wrong_type_is_explained_like_a_bad_body(
     assert sorted(sink.all["event_id"]) == ["TRK-0001:1", "TRK-0001:3"]
 
 
+def test_a_number_where_text_belongs_is_refused_though_decoded_bodies_skip_the_type_recheck(
+    pipeline: IngestPipeline, sink: ListSink
+) -> None:
+    # Rendered as JSON, 12345 would read back as the text "12345": the pipeline must still see it.
+    typed = decoded(fix(1), fix(2))
+    slipped = decoded(fix(3), fix(4, subject=12345))
+
+    [ok, wrong], _ = pipeline.process([typed, slipped])
+
+    assert (ok.stored, ok.rejected) == (2, [])
+    assert (wrong.stored, [(r.index, r.field) for r in wrong.rejected]) == (1, [(1, "subject")])
+    assert sorted(sink.all["event_id"]) == ["TRK-0001:1", "TRK-0001:2", "TRK-0001:3"]
+
+
 def test_an_event_naming_another_device_is_refused(pipeline: IngestPipeline) -> None:
     [result], _ = pipeline.process([decoded(fix(1, device="BS-000001"))])
 

@@ -165,10 +165,12 @@ _TEXT = (str, type(None))
 def _all_text(events: Sequence[WireEvent]) -> bool:
     """Whether every event's id and text fields hold text (or nothing): a Struct does not check
     its field types when built, so an adapter's int subject would otherwise pass as text."""
-    return all(
-        type(e.id) is str and type(e.subject) in _TEXT and type(e.code) in _TEXT and type(e.corr) in _TEXT
-        for e in events
-    )
+    for e in events:  # a loop, not all(generator): most parts hold one read's few events
+        if type(e.id) is not str or not (
+            type(e.subject) in _TEXT and type(e.code) in _TEXT and type(e.corr) in _TEXT
+        ):
+            return False
+    return True
 
 
 def _check_count(count: int, max_events: int) -> None:
