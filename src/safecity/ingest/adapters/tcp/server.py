@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -290,13 +290,13 @@ class TrackerServer:
             conn.read_paused = False
             conn.transport.resume_reading()  # type: ignore[union-attr]
         try:
-            items: list[bytes | BadFrame | Message] = list(self.codec.split(conn.buffer, conn.session))
+            items = self.codec.split(conn.buffer, conn.session)
             if len(conn.buffer) > self.max_buffer_bytes or self._batcher is None:
                 self._spawn(conn, items)
                 return
             now = self._now()
             for n, item in enumerate(items):
-                decoded = item if isinstance(item, BadFrame) else self.codec.decode(item, conn.session)  # type: ignore[arg-type]
+                decoded = item if isinstance(item, BadFrame) else self.codec.decode(item, conn.session)
                 if isinstance(decoded, BadFrame) or not (
                     decoded.type in RECORDING and self._is_authenticated(conn, decoded)
                 ):
@@ -347,14 +347,14 @@ class TrackerServer:
         if conn.buffer:
             self._process(conn)
 
-    def _spawn(self, conn: Connection, items: list[bytes | BadFrame | Message]) -> None:
+    def _spawn(self, conn: Connection, items: Sequence[bytes | BadFrame | Message]) -> None:
         """Handle the rest of a read in a task (logins, refusals, dead letters, back-pressure)."""
         conn.busy = True
         task = asyncio.create_task(self._slow(conn, items), name=f"{self.codec.name}-connection")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _slow(self, conn: Connection, items: list[bytes | BadFrame | Message]) -> None:
+    async def _slow(self, conn: Connection, items: Sequence[bytes | BadFrame | Message]) -> None:
         try:
             await self._handle(conn, items)
             await conn.drain()
@@ -383,7 +383,7 @@ class TrackerServer:
         if conn.buffer:
             self._process(conn)
 
-    async def _handle(self, conn: Connection, items: list[bytes | BadFrame | Message]) -> None:
+    async def _handle(self, conn: Connection, items: Sequence[bytes | BadFrame | Message]) -> None:
         """Decode and answer frames in order; recording messages are stored together."""
         now = self._now()
         for item in items:
