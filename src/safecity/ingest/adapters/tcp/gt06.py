@@ -32,11 +32,14 @@ Replies (the serial echoed, CRC computed), mirroring what terminals get from Tra
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from safecity.ingest.adapters.tcp import gt06_frame
 from safecity.ingest.adapters.tcp.gt06_body import (
+    COORD_UNITS_PER_DEGREE,
     BodyError,
     Cursor,
     alarm_name,
@@ -47,7 +50,17 @@ from safecity.ingest.adapters.tcp.gt06_body import (
     read_time,
     read_towers,
 )
-from safecity.ingest.adapters.tcp.protocol import BadFrame, Fix, Message, MessageType, Outcome, Session
+from safecity.ingest.adapters.tcp.protocol import (
+    BadFrame,
+    Fix,
+    Message,
+    MessageType,
+    Outcome,
+    PlainReport,
+    Position,
+    Session,
+)
+from safecity.ingest.adapters.tcp.records import epoch_ms, fix_event
 
 LOGIN = 0x01
 GPS_ONLY = 0x10
@@ -69,6 +82,16 @@ LONG_ACKS = {0x32: True, 0x33: True, 0x41: True, 0x70: False}
 LBS_SLOTS = 7
 
 Body = tuple[MessageType, dict[str, Any]]
+
+# A plain report (`plain_report`): a short 0x12 frame (time, GPS, cell) or 0x22 (and ACC, upload
+# mode, re-upload flag, no mileage), by its total size, with a one-byte MNC (MCC's top bit clear).
+# Anything else, however common, takes `decode`. Start mark and length, protocol, time, GPS block.
+_PLAIN_SIZES = {GPS_LBS: 36, GPS_LBS_EXT: 39}
+_PLAIN = struct.Struct(">3xB6sBIIBH")
+_MCC_HIGH = 22  # the MCC's first byte: 3 + protocol 1 + time 6 + GPS 12
+# Terminal times seen lately, as (epoch ms, UTC time) or None when no date: most reports of a
+# second share one, whatever the terminal; cleared when full.
+MAX_TIMES = 4096
 
 
 class Gt06Protocol:
@@ -115,6 +138,54 @@ class Gt06Protocol:
             status=parts.pop("status", {}),
             fields=parts,
         )
+
+    def __init__(self) -> None:
+        self._times: dict[tuple[bytes, int], tuple[int, datetime] | None] = {}
+
+    def plain_report(self, frame: bytes, session: Session, terminal: str) -> PlainReport | None:
+        """A 0x12 or 0x22 location as its event and ack (see `DeviceProtocol.plain_report`)."""
+        if len(frame) < 4 or _PLAIN_SIZES.get(frame[3]) != len(frame) or frame[:2] != gt06_frame.SHORT_START:
+            return None
+        protocol = frame[3]
+        if frame[_MCC_HIGH] & 0x80:
+            return None  # a two-byte MNC: `decode` reads that layout
+        _, clock, info, lat_units, lon_units, speed, flags = _PLAIN.unpack_from(frame)
+        lat = lat_units / COORD_UNITS_PER_DEGREE
+        lon = lon_units / COORD_UNITS_PER_DEGREE
+        lat = lat if flags & 0x0400 else -lat
+        lon = -lon if flags & 0x0800 else lon
+        if lat == 0.0 and lon == 0.0:
+            return None  # no position: a dead letter, as `events_of` decides
+        when = self._time(clock, session.utc_offset_minutes)
+        if when is None:
+            return None  # no date: `decode` says why
+        ms, ts = when
+        attrs: dict[str, Any] = {"differential": bool(flags & 0x2000)}
+        if protocol == GPS_LBS_EXT:
+            attrs["acc_on"] = frame[-9] > 0  # the ACC byte wins over the GPS block's bit
+            attrs["reuploaded"] = frame[-7] > 0
+        elif flags & 0x4000:
+            attrs["acc_on"] = bool(flags & 0x8000)
+        attrs["valid"] = bool(flags & 0x1000)
+        attrs["speed_kmh"] = float(speed)
+        attrs["course"] = float(flags & 0x03FF)
+        attrs["satellites"] = info & 0x0F
+        serial = int.from_bytes(frame[-6:-4], "big")
+        event = fix_event(self.name, terminal, serial, ms, lat, lon, attrs)
+        return PlainReport(event, gt06_frame.encode(protocol, serial), Position(lat, lon, ts))
+
+    def _time(self, clock: bytes, utc_offset_minutes: int) -> tuple[int, datetime] | None:
+        key = (clock, utc_offset_minutes)
+        if key not in self._times:
+            if len(self._times) >= MAX_TIMES:
+                self._times.clear()
+            try:
+                ts = read_time(Cursor(clock), utc_offset_minutes)
+            except BodyError:
+                self._times[key] = None
+            else:
+                self._times[key] = (epoch_ms(ts), ts)
+        return self._times[key]
 
     def replies(self, message: Message, session: Session, outcome: Outcome) -> list[bytes]:
         """The ack this message needs given what became of it (see the module docstring)."""

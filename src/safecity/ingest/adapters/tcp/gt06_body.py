@@ -168,6 +168,7 @@ def read_towers(cur: Cursor, count: int) -> list[dict[str, int]]:
 
 __all__ = [
     "ALARM_CODES",
+    "COORD_UNITS_PER_DEGREE",
     "BodyError",
     "Cursor",
     "alarm_name",

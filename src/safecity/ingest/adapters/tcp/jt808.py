@@ -21,6 +21,7 @@ Replies to an outcome:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from safecity.ingest.adapters.tcp.jt808_frame import (
@@ -31,8 +32,24 @@ from safecity.ingest.adapters.tcp.jt808_frame import (
     parse_frame,
     split_frames,
 )
-from safecity.ingest.adapters.tcp.jt808_location import STATUS_KEYS, decode_batch, decode_location
-from safecity.ingest.adapters.tcp.protocol import BadFrame, Fix, Message, MessageType, Outcome, Session
+from safecity.ingest.adapters.tcp.jt808_location import (
+    STATUS_KEYS,
+    bcd_time,
+    decode_batch,
+    decode_location,
+    plain_location,
+)
+from safecity.ingest.adapters.tcp.protocol import (
+    BadFrame,
+    Fix,
+    Message,
+    MessageType,
+    Outcome,
+    PlainReport,
+    Position,
+    Session,
+)
+from safecity.ingest.adapters.tcp.records import epoch_ms, fix_event
 
 TERMINAL_RESPONSE = 0x0001
 HEARTBEAT = 0x0002
@@ -201,6 +218,9 @@ def _expire_fragments(session: Session, seen: int) -> None:
 # the cost of decoding a report). Frames are immutable, so identical bytes from two connections
 # may share an entry; the bound covers frames split and never decoded (a connection closed midway).
 MAX_CHECKED = 4096
+# Terminal times seen lately (BCD bytes to epoch ms and UTC time, None when no date): most reports
+# of a second share one, whatever the terminal; cleared when full.
+MAX_TIMES = 4096
 
 
 class Jt808Protocol:
@@ -210,6 +230,7 @@ class Jt808Protocol:
 
     def __init__(self) -> None:
         self._checked: dict[bytes, Frame] = {}
+        self._times: dict[bytes, tuple[int, datetime] | None] = {}
 
     def split(self, buffer: bytearray, session: Session) -> list[bytes | BadFrame]:
         """Remove complete frames (and undecodable bytes) from the front of `buffer`, in order."""
@@ -223,17 +244,62 @@ class Jt808Protocol:
         if isinstance(checked, str):
             return BadFrame(frame, checked)
         header = checked.header
-        session.version = 1 if header.is_2019 else 0
-        session.terminal = session.terminal or header.phone
-        seen = session.pending.get(FRAMES_KEY, 0) + 1
-        session.pending[FRAMES_KEY] = seen
-        _expire_fragments(session, seen)
+        seen = self._seen(header, session)
         if header.packet_total is None or header.msg_id not in TYPES:
             message = _body_message(checked, checked.body, frame, (header.serial, header.serial))
             if header.packet_total is not None and isinstance(message, Message):
                 message.fields["packet"] = {"index": header.packet_index, "total": header.packet_total}
             return message
         return self._reassemble(checked, session, seen)
+
+    @staticmethod
+    def _seen(header: Header, session: Session) -> int:
+        """Note a frame in the session (edition, terminal, frames seen); return its count."""
+        session.version = 1 if header.is_2019 else 0
+        session.terminal = session.terminal or header.phone
+        seen = session.pending.get(FRAMES_KEY, 0) + 1
+        session.pending[FRAMES_KEY] = seen
+        _expire_fragments(session, seen)
+        return seen
+
+    def plain_report(self, frame: bytes, session: Session, terminal: str) -> PlainReport | None:
+        """A whole 0x0200 without alarms or unusual items, from `terminal` itself, as its event and
+        ack (see `DeviceProtocol.plain_report`); the frame was checked by `split`."""
+        checked = self._checked.get(frame)
+        if checked is None:
+            return None
+        header = checked.header
+        if header.msg_id != LOCATION or header.packet_total is not None or header.encryption:
+            return None
+        if header.phone != terminal:
+            return None  # another terminal's number: refused by `decode`'s path
+        plain = plain_location(checked.body)
+        if plain is None:
+            return None
+        lat, lon, clock, attrs = plain
+        if lat == 0.0 and lon == 0.0:
+            return None
+        when = self._time(clock)
+        if when is None:
+            return None
+        del self._checked[frame]
+        self._seen(header, session)
+        ms, ts = when
+        event = fix_event(self.name, terminal, header.serial, ms, lat, lon, attrs)
+        ack = self._general_response(header.serial, LOCATION, header.protocol_version, header.phone, session)
+        return PlainReport(event, ack, Position(lat, lon, ts))
+
+    def _time(self, clock: bytes) -> tuple[int, datetime] | None:
+        if clock not in self._times:
+            if len(self._times) >= MAX_TIMES:
+                self._times.clear()
+            try:
+                ts = bcd_time(clock)
+            except BodyError:
+                self._times[clock] = None
+            else:
+                self._times[clock] = (epoch_ms(ts), ts)
+        return self._times[clock]
 
     def _reassemble(self, frame: Frame, session: Session, seen: int) -> Message | BadFrame:
         """Hold a subpackage piece; the piece that completes its message yields the whole message."""
@@ -280,14 +346,15 @@ class Jt808Protocol:
         if message.type is MessageType.FRAGMENT:
             # A piece held for reassembly is acknowledged as received unless the terminal is refused.
             result = RESULT_OK if outcome is Outcome.STORED else RESULT_FAILURE
-            return [self._general_response(message, session, result)]
+            return [self._answer(message, session, result)]
         if message.type is MessageType.REGISTER:
             code = session.auth_code
             if outcome is Outcome.STORED and code:
                 body = serial.to_bytes(2, "big") + bytes([REGISTER_OK]) + code.encode("gbk")
             else:
                 body = serial.to_bytes(2, "big") + bytes([REGISTER_TERMINAL_UNKNOWN])
-            return [self._frame(REGISTER_RESPONSE, body, message, session)]
+            version, phone = self._addressee(message, session)
+            return [self._frame(REGISTER_RESPONSE, body, version, phone, session)]
         if outcome is Outcome.REFUSED:
             unknown = message.type is MessageType.UNKNOWN
             result = RESULT_NOT_SUPPORTED if unknown else RESULT_FAILURE
@@ -296,21 +363,37 @@ class Jt808Protocol:
             result = RESULT_OK if session.auth_code and presented == session.auth_code else RESULT_FAILURE
         else:
             result = RESULT_OK
-        return [self._general_response(message, session, result)]
+        return [self._answer(message, session, result)]
 
-    def _general_response(self, message: Message, session: Session, result: int) -> bytes:
+    def _answer(self, message: Message, session: Session, result: int) -> bytes:
+        """0x8001 to a decoded message."""
+        version, phone = self._addressee(message, session)
+        serial, msg_id = message.serial or 0, message.protocol_id or 0
+        return self._general_response(serial, msg_id, version, phone, session, result)
+
+    @staticmethod
+    def _addressee(message: Message, session: Session) -> tuple[int | None, str]:
+        """The edition (version byte) and phone number a reply to this message is written in."""
+        return message.fields.get("protocol_version"), message.terminal or session.terminal or ""
+
+    def _general_response(
+        self,
+        serial: int,
+        msg_id: int,
+        version: int | None,
+        phone: str,
+        session: Session,
+        result: int = RESULT_OK,
+    ) -> bytes:
         """0x8001: the serial and id of the terminal's message, and the result."""
-        serial = (message.serial or 0).to_bytes(2, "big")
-        body = serial + (message.protocol_id or 0).to_bytes(2, "big") + bytes([result])
-        return self._frame(PLATFORM_RESPONSE, body, message, session)
+        body = serial.to_bytes(2, "big") + msg_id.to_bytes(2, "big") + bytes([result])
+        return self._frame(PLATFORM_RESPONSE, body, version, phone, session)
 
-    def _frame(self, msg_id: int, body: bytes, message: Message, session: Session) -> bytes:
-        """A reply frame in the terminal's edition, to its phone number, with the next serial."""
+    def _frame(self, msg_id: int, body: bytes, version: int | None, phone: str, session: Session) -> bytes:
+        """A reply frame in the terminal's edition (its own version byte and phone number width),
+        to its phone number, with the next serial."""
         serial = session.pending.get(SERIAL_KEY, 0)
         session.pending[SERIAL_KEY] = (serial + 1) & 0xFFFF
-        # Answer in the terminal's edition: its own version byte and phone number width.
-        version = message.fields.get("protocol_version")
-        phone = message.terminal or session.terminal or ""
         return build_frame(msg_id, body, phone=phone, serial=serial, protocol_version=version)
 
 

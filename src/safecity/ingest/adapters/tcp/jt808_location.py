@@ -168,6 +168,52 @@ def decode_location(body: bytes) -> Fix:
     )
 
 
+# Items a plain report may carry: each decodes to scalars only (no area alarm, nothing kept raw).
+_PLAIN_ITEMS = {0x01: 4, 0x02: 2, 0x03: 2, 0x25: 4, 0x2A: 2, 0x2B: 4, 0x30: 1, 0x31: 1}
+
+
+def plain_location(body: bytes) -> tuple[float, float, bytes, dict[str, Any]] | None:
+    """A 0x0200 body without alarms whose items are all plain (`_PLAIN_ITEMS`), as latitude,
+    longitude, the BCD time and the attrs its `tracker_fix` gets; None for any other, which
+    `decode_location` and `records.events_of` take. The attrs are theirs, in their order: the
+    message's status flags, the items' values, the alarm bits, then the fix's own fields."""
+    if len(body) < BASIC_SIZE:
+        return None
+    alarm, status, lat_e6, lon_e6, altitude, speed_dkmh, course = BASIC.unpack_from(body)
+    if alarm:
+        return None
+    items: dict[str, Any] = {}
+    satellites: int | None = None
+    offset, end = BASIC_SIZE, len(body)
+    while offset < end:
+        if offset + 2 > end:
+            return None
+        item_id, size = body[offset], body[offset + 1]
+        if _PLAIN_ITEMS.get(item_id) != size or offset + 2 + size > end:
+            return None
+        count = _item(item_id, body[offset + 2 : offset + 2 + size], items, [])
+        satellites = count if count is not None else satellites
+        offset += 2 + size
+    lat, lon = lat_e6 / 1e6, lon_e6 / 1e6
+    attrs: dict[str, Any] = {
+        "acc_on": bool(status & ACC_ON),
+        "positioned": bool(status & POSITIONED),
+        "out_of_service": bool(status & OUT_OF_SERVICE),
+        "coordinates_encrypted": bool(status & COORDINATES_ENCRYPTED),
+        "door_locked": bool(status & DOOR_LOCKED),
+        "status_bits": status,
+        **items,
+        "alarm_bits": alarm,
+        "valid": bool(status & POSITIONED),
+        "speed_kmh": speed_dkmh / 10,
+        "course": float(course),
+        "altitude_m": float(altitude),
+    }
+    if satellites is not None:
+        attrs["satellites"] = satellites
+    return (-lat if status & SOUTH else lat), (-lon if status & WEST else lon), body[22:28], attrs
+
+
 def decode_batch(body: bytes) -> tuple[list[Fix], dict[str, Any]]:
     """A 0x0704 body: count, type (0 normal, 1 blind-area supplement), then length-prefixed reports."""
     if len(body) < 3:

@@ -17,6 +17,9 @@ per-connection `Session`, and the ingest pipeline, and asks the codec three thin
    only once the message's records are durable (`Outcome.STORED`), or says what failed
    (`Outcome.REFUSED`: unknown terminal or not authenticated yet; `Outcome.FAILED`: storage down,
    where most protocols want no answer so that the terminal resends).
+4. `plain_report(frame, session, terminal)`: the shortcut for the frame almost every frame is, a
+   logged-in terminal's plain location report: its event and ack straight from the bytes, or
+   None to take the three steps above (which it must agree with exactly).
 
 Times: a codec returns what the terminal sent; when a protocol's time has no zone (GT06 devices
 often send local time), the session's `utc_offset_minutes` (from the device registry) turns it
@@ -28,9 +31,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
+
+from safecity.core.record import WireEvent
 
 
 class MessageType(enum.StrEnum):
@@ -147,5 +152,43 @@ class DeviceProtocol(Protocol):
         """The frames to send back for this message and what became of it (may be none)."""
         ...
 
+    def plain_report(self, frame: bytes, session: Session, terminal: str) -> PlainReport | None:
+        """A logged-in `terminal`'s frame (as `split` returned it) that is a plain location report
+        (one placed fix, no alarm, nothing kept apart), decoded straight into its event; None
+        for anything else, which then takes `decode`, `events_of` and `replies`. Must give
+        exactly what that path gives (tests/ingest/adapters/tcp/test_plain_reports.py): it only skips the
+        intermediate objects, for the report almost every frame is. A codec may always say None.
+        """
+        ...
 
-__all__ = ["ALARMS", "BadFrame", "DeviceProtocol", "Fix", "Message", "MessageType", "Outcome", "Session"]
+
+@dataclass(slots=True)
+class Position:
+    """A connection's last fix: where its heartbeats and LBS reports are placed."""
+
+    lat: float
+    lon: float
+    ts: datetime
+
+
+class PlainReport(NamedTuple):
+    """A plain location report: its `tracker_fix` event, its ack (sent once the event is
+    durable), and its fix, the connection's last one now."""
+
+    event: WireEvent
+    ack: bytes
+    last: Position
+
+
+__all__ = [
+    "ALARMS",
+    "BadFrame",
+    "DeviceProtocol",
+    "Fix",
+    "Message",
+    "MessageType",
+    "Outcome",
+    "PlainReport",
+    "Position",
+    "Session",
+]

@@ -28,22 +28,13 @@ from datetime import datetime
 from typing import Any
 
 from safecity.core.record import WireEvent
-from safecity.ingest.adapters.tcp.protocol import Fix, Message, MessageType
+from safecity.ingest.adapters.tcp.protocol import Fix, Message, MessageType, Position
 
 FIX = "tracker_fix"
 ALARM = "alarm"
 HEARTBEAT = "heartbeat"
 SCALARS = (str, int, float, bool)
 MAX_TEXT = 128  # a scalar text extra longer than this (a raw item's hex) is left out of attrs
-
-
-@dataclass(slots=True)
-class Position:
-    """The connection's last fix: where heartbeats and LBS reports are placed."""
-
-    lat: float
-    lon: float
-    ts: datetime
 
 
 @dataclass(slots=True)
@@ -66,6 +57,21 @@ def event_id(protocol: str, terminal: str, serial: int | None, ts: datetime, ind
 
 def _event_id(protocol: str, terminal: str, serial: int | None, ms: int, index: int) -> str:
     return f"{protocol}-{terminal}-{(serial or 0) & 0xFFFF:04x}-{ms:x}-{index}"
+
+
+def fix_event(
+    protocol: str, terminal: str, serial: int, ms: int, lat: float, lon: float, attrs: dict[str, Any]
+) -> WireEvent:
+    """The `tracker_fix` of a message's only fix: a codec's `plain_report` builds it this way."""
+    return WireEvent(
+        id=_event_id(protocol, terminal, serial, ms, 0),
+        kind=FIX,
+        ts=ms,
+        subject=terminal,
+        lat=lat,
+        lon=lon,
+        attrs=attrs,
+    )
 
 
 # Exact types first: this runs for every fix on the servers' hot path (a subclass, an IntEnum
@@ -179,4 +185,4 @@ def events_of(
 
 RECORDING = frozenset({MessageType.LOCATION, MessageType.ALARM, MessageType.LBS, MessageType.HEARTBEAT})
 
-__all__ = ["RECORDING", "Events", "Position", "event_id", "events_of"]
+__all__ = ["RECORDING", "Events", "Position", "event_id", "events_of", "fix_event"]

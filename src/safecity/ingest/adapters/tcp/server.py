@@ -53,9 +53,10 @@ from safecity.ingest.adapters.tcp.protocol import (
     Message,
     MessageType,
     Outcome,
+    Position,
     Session,
 )
-from safecity.ingest.adapters.tcp.records import RECORDING, Position, events_of
+from safecity.ingest.adapters.tcp.records import RECORDING, events_of
 from safecity.ingest.pipeline import DecodedPart, Part, StorageUnavailable, Submission
 
 log = structlog.get_logger(__name__)
@@ -109,7 +110,9 @@ class Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.terminal: str | None = None  # the authenticated terminal id
         self.last: Position | None = None  # the last fix: where heartbeats are placed
-        self.pending: list[Message] = []  # recording messages of this read, not yet submitted
+        # This read's reports not yet submitted, in order: decoded messages (answered by the codec's
+        # `replies`) and plain reports' acks (sent as they are once stored).
+        self.pending: list[Message | bytes] = []
         self.pending_events: list[WireEvent] = []  # their events
         self.unplaced: list[WireEvent] = []  # events at (0, 0), for dead letters
         self.bad_frames = 0
@@ -295,7 +298,16 @@ class TrackerServer:
                 self._spawn(conn, items)
                 return
             now = self._now()
+            plain = self.codec.plain_report
+            terminal = conn.terminal if conn.session.device_id is not None else None
             for n, item in enumerate(items):
+                if terminal is not None and type(item) is bytes:
+                    report = plain(item, conn.session, terminal)
+                    if report is not None:  # the usual frame: its event and ack, nothing else
+                        conn.pending_events.append(report.event)
+                        conn.pending.append(report.ack)
+                        conn.last = report.last
+                        continue
                 decoded = item if isinstance(item, BadFrame) else self.codec.decode(item, conn.session)
                 if isinstance(decoded, BadFrame) or not (
                     decoded.type in RECORDING and self._is_authenticated(conn, decoded)
@@ -320,15 +332,15 @@ class TrackerServer:
     def _store(self, conn: Connection) -> None:
         """Queue the gathered reports in the batcher; acknowledge them when their batch is durable."""
         assert self._batcher is not None
-        messages, placed, refused = self._take_pending(conn)
+        reports, placed, refused = self._take_pending(conn)
         done = self._batcher.enqueue(placed, refused)
         if done is None:
-            self._acknowledge(conn, messages, Outcome.STORED)
+            self._acknowledge(conn, reports, Outcome.STORED)
             return
         conn.busy = True
-        done.add_done_callback(lambda future: self._stored(conn, messages, future))
+        done.add_done_callback(lambda future: self._stored(conn, reports, future))
 
-    def _stored(self, conn: Connection, messages: list[Message], done: asyncio.Future[None]) -> None:
+    def _stored(self, conn: Connection, reports: list[Message | bytes], done: asyncio.Future[None]) -> None:
         conn.busy = False
         error = done.exception() if not done.cancelled() else asyncio.CancelledError()
         if error is not None and not isinstance(error, StorageUnavailable):
@@ -343,7 +355,7 @@ class TrackerServer:
             return
         if error is not None:
             self._storage_down(conn, error)
-        self._acknowledge(conn, messages, Outcome.FAILED if error is not None else Outcome.STORED)
+        self._acknowledge(conn, reports, Outcome.FAILED if error is not None else Outcome.STORED)
         if conn.buffer:
             self._process(conn)
 
@@ -447,19 +459,21 @@ class TrackerServer:
         self._count(kind.value)
         self._write(conn, message, Outcome.STORED)
 
-    def _take_pending(self, conn: Connection) -> tuple[list[Message], DecodedPart | None, DecodedPart | None]:
+    def _take_pending(
+        self, conn: Connection
+    ) -> tuple[list[Message | bytes], DecodedPart | None, DecodedPart | None]:
         """The gathered reports, as the parts to store and to keep as dead letters."""
-        messages, events, unplaced = conn.pending, conn.pending_events, conn.unplaced
+        reports, events, unplaced = conn.pending, conn.pending_events, conn.unplaced
         conn.pending, conn.pending_events, conn.unplaced = [], [], []
         placed = self._part(conn, events) if events else None
         refused = self._part(conn, unplaced) if unplaced else None
-        return messages, placed, refused
+        return reports, placed, refused
 
     async def _flush(self, conn: Connection) -> None:
         """Submit the gathered reports as one part; acknowledge them only once it returned."""
         if not conn.pending:
             return
-        messages, placed, refused = self._take_pending(conn)
+        reports, placed, refused = self._take_pending(conn)
         outcome = Outcome.STORED
         try:
             if self._batcher is not None:
@@ -472,7 +486,7 @@ class TrackerServer:
         except StorageUnavailable as exc:
             outcome = Outcome.FAILED
             self._storage_down(conn, exc)
-        self._acknowledge(conn, messages, outcome)
+        self._acknowledge(conn, reports, outcome)
 
     def _storage_down(self, conn: Connection, error: BaseException) -> None:
         # Nothing acknowledged: the terminal resends, and what was stored meanwhile is a duplicate.
@@ -480,10 +494,16 @@ class TrackerServer:
             "tracker_storage_unavailable", protocol=self.codec.name, terminal=conn.terminal, error=str(error)
         )
 
-    def _acknowledge(self, conn: Connection, messages: list[Message], outcome: Outcome) -> None:
-        self._count(f"report_{outcome.value}", len(messages))
-        # The read's acks in one write: one send, not one per report.
-        replies = [f for m in messages for f in self.codec.replies(m, conn.session, outcome)]
+    def _acknowledge(self, conn: Connection, reports: list[Message | bytes], outcome: Outcome) -> None:
+        self._count(f"report_{outcome.value}", len(reports))
+        # The read's acks in one write, in the order of its frames: one send, not one per report.
+        # A plain report's ack is sent only once it is stored (storage down: the terminal resends).
+        replies: list[bytes] = []
+        for report in reports:
+            if not isinstance(report, bytes):
+                replies += self.codec.replies(report, conn.session, outcome)
+            elif outcome is Outcome.STORED:
+                replies.append(report)
         if replies:
             conn.write(b"".join(replies))
 
