@@ -34,7 +34,9 @@ def session(terminal: str, utc_offset_minutes: int = 0) -> Session:
     return Session(device_id="TRK-1", terminal=terminal, utc_offset_minutes=utc_offset_minutes)
 
 
-def general(codec: DeviceProtocol, frame: bytes, terminal: str, offset: int = 0) -> tuple[list[dict], list[bytes]]:
+def general(
+    codec: DeviceProtocol, frame: bytes, terminal: str, offset: int = 0
+) -> tuple[list[dict], list[bytes]]:
     """What the general path makes of one frame: its events as JSON values, and its acks."""
     s = session(terminal, offset)
     [item] = codec.split(bytearray(frame), s)
