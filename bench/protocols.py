@@ -118,15 +118,18 @@ async def open_terminals(config: dict[str, Any]) -> list[Gt06Terminal | Jt808Ter
 
 
 async def flood(terminals: list[Any], seconds: float) -> dict[str, Any]:
-    """Every terminal sends BURST reports a write, and again once they are acked, until time is up."""
+    """Every terminal sends BURST reports a write, and again once they are acked, until time is up.
+    The readings come from a pool made beforehand, as in `paced` (each report still has its own
+    serial number, so none is a duplicate of another)."""
     deadline = time.perf_counter() + seconds
     acked = errors = 0
+    pool = [reading(random.Random(n)) for n in range(1024)]
 
     async def loop(t: Any, rng: random.Random) -> None:
         nonlocal acked, errors
         while time.perf_counter() < deadline:
             try:
-                await t.report_many([reading(rng) for _ in range(BURST)])
+                await t.report_many([pool[rng.randrange(len(pool))] for _ in range(BURST)])
                 acked += BURST
             except ConnectionError:
                 errors += 1

@@ -157,18 +157,34 @@ class _Terminal:
         raise NotImplementedError
 
     async def _exchange(self, frames: list[bytes], expected: list[Key]) -> float:
-        """Write the frames at once; wait for an ack of each key; `Refused` on a refusal."""
+        """Write the frames at once; wait for an ack of each key; `Refused` on a refusal. The acks
+        are read as they arrive, in the connection's callback (no task woken per read)."""
         async with self.lock:
-            sent = await self.write(b"".join(frames))
             waiting = set(expected)
-            while waiting:
+            done = asyncio.get_running_loop().create_future()
+
+            def take() -> None:
                 for key, ok in self._acks():
                     if key in waiting:
                         waiting.discard(key)
-                        if not ok:
-                            raise Refused(f"{key} answered with a refusal")
-                if waiting:
-                    await self.read_more()
+                        if not ok and not done.done():
+                            done.set_exception(Refused(f"{key} answered with a refusal"))
+                if done.done():
+                    return
+                if not waiting:
+                    done.set_result(None)
+                elif self._link is None or self._link.lost:
+                    done.set_exception(NoAck("the server closed the connection"))
+
+            sent = await self.write(b"".join(frames))
+            self.on_data = take
+            try:
+                take()
+                await asyncio.wait_for(done, self.timeout_s)
+            except TimeoutError:
+                raise NoAck(f"no answer within {self.timeout_s} s") from None
+            finally:
+                self.on_data = None
             return time.perf_counter() - sent
 
     async def report(self, reading: Reading) -> float:

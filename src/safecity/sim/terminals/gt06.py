@@ -9,6 +9,7 @@ serial number and the clock belong to the caller (`client.Gt06Terminal`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -99,12 +100,30 @@ def location(
     acc_on: bool = False,
 ) -> bytes:
     """0x12 (GPS and cell) or 0x22 (and ACC, upload mode 0, not re-uploaded)."""
+    body = location_body(
+        fix, protocol=protocol, cell=cell, utc_offset_minutes=utc_offset_minutes, acc_on=acc_on
+    )
+    return gt06_frame.encode(protocol, serial, body)
+
+
+# Cached: a load generator reports the same few readings again and again, and its CPU is taken
+# from the server it measures (the body holds no serial number, so a body is reused as it is).
+@functools.lru_cache(maxsize=4096)
+def location_body(
+    fix: Reading,
+    *,
+    protocol: int = LOCATION,
+    cell: Cell | None = None,
+    utc_offset_minutes: int = 0,
+    acc_on: bool = False,
+) -> bytes:
+    """The body of a 0x12 or 0x22 location (`location` frames it with a serial number)."""
     if protocol not in (LOCATION, LOCATION_EXT):
         raise ValueError(f"a location is 0x12 or 0x22, not 0x{protocol:02x}")
     body = _time(fix.ts, utc_offset_minutes) + _gps(fix) + _cell(cell or Cell())
     if protocol == LOCATION_EXT:
         body += bytes([1 if acc_on else 0, 0, 0])
-    return gt06_frame.encode(protocol, serial, body)
+    return body
 
 
 def heartbeat(serial: int, *, battery_level: int = 6, signal: int = 4, charging: bool = False) -> bytes:
@@ -162,5 +181,6 @@ __all__ = [
     "alarm",
     "heartbeat",
     "location",
+    "location_body",
     "login",
 ]

@@ -9,6 +9,7 @@ functions: the serial number belongs to the caller (`client.Jt808Terminal`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -73,6 +74,8 @@ def alarm_flags(names: tuple[str, ...] | list[str]) -> int:
     return flags
 
 
+# Cached: a load generator reports the same few readings again and again (see gt06.location_body).
+@functools.lru_cache(maxsize=4096)
 def location_body(
     reading: Reading,
     *,
