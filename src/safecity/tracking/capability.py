@@ -3,7 +3,8 @@
 Elderly locators (wearers, guardians, consent, safe zones, missing-person reports) and hazardous
 chemicals (products, sites, the stock ledger, shipments, zones). Extend it by adding to the lists
 below: a new entity's use cases (`SERVICES`), the facts its rules read (`FACT_SOURCES`), its rule
-kinds (`RULE_KINDS`) and who is told of its alerts (`FOLLOWERS`); hazardous chemicals keep theirs
+kinds (`RULE_KINDS`) and who is told of its alerts (`FOLLOWERS`); how long what it records about
+people is kept is in `retention.py`; hazardous chemicals keep theirs
 in `hazmat_capability.EXTENSIONS`.
 """
 
@@ -15,6 +16,7 @@ from safecity.core.capabilities import Capability, Service
 from safecity.tracking.guardians import GUARDIANS
 from safecity.tracking.hazmat_capability import EXTENSIONS as HAZMAT_EXTENSIONS
 from safecity.tracking.missing import MissingPersons, build_missing
+from safecity.tracking.retention import EXTENSIONS as RETENTION
 from safecity.tracking.rules import KINDS as WEARER_RULE_KINDS
 from safecity.tracking.wearer_facts import FACT_SOURCE as WEARER_FACTS
 from safecity.tracking.wearer_track import WearerTracks, build_tracks
@@ -36,5 +38,5 @@ CAPABILITY = Capability(
         " reports) and hazardous-chemical shipments, stock and their warnings."
     ),
     requires=("registry", "alerts", "security"),
-    extensions=(*SERVICES, *FACT_SOURCES, *RULE_KINDS, *FOLLOWERS, *HAZMAT_EXTENSIONS),
+    extensions=(*SERVICES, *FACT_SOURCES, *RULE_KINDS, *FOLLOWERS, *RETENTION, *HAZMAT_EXTENSIONS),
 )
