@@ -58,6 +58,18 @@ STATUS_KEYS = (
 )
 
 
+def status_flags(status: int) -> dict[str, Any]:
+    """The status word as the flags each fix carries, named and ordered as STATUS_KEYS."""
+    return {
+        "acc_on": bool(status & ACC_ON),
+        "positioned": bool(status & POSITIONED),
+        "out_of_service": bool(status & OUT_OF_SERVICE),
+        "coordinates_encrypted": bool(status & COORDINATES_ENCRYPTED),
+        "door_locked": bool(status & DOOR_LOCKED),
+        "status_bits": status,
+    }
+
+
 def bcd_time(raw: bytes) -> datetime:
     """A BCD YYMMDDhhmmss in GMT+8 as UTC (years 2000-2099, the only century the field can say)."""
     digits = raw.hex()
@@ -145,15 +157,8 @@ def decode_location(body: bytes) -> Fix:
         count = _item(item_id, body[offset + 2 : offset + 2 + size], extras, areas)
         satellites = count if count is not None else satellites
         offset += 2 + size
-    extras |= {
-        "acc_on": bool(status & ACC_ON),
-        "positioned": bool(status & POSITIONED),
-        "out_of_service": bool(status & OUT_OF_SERVICE),
-        "coordinates_encrypted": bool(status & COORDINATES_ENCRYPTED),
-        "door_locked": bool(status & DOOR_LOCKED),
-        "status_bits": status,
-        "alarm_bits": alarm,
-    }
+    extras |= status_flags(status)
+    extras["alarm_bits"] = alarm
     return Fix(
         ts=ts,
         lat=-lat if status & SOUTH else lat,
@@ -196,12 +201,7 @@ def plain_location(body: bytes) -> tuple[float, float, bytes, dict[str, Any]] | 
         offset += 2 + size
     lat, lon = lat_e6 / 1e6, lon_e6 / 1e6
     attrs: dict[str, Any] = {
-        "acc_on": bool(status & ACC_ON),
-        "positioned": bool(status & POSITIONED),
-        "out_of_service": bool(status & OUT_OF_SERVICE),
-        "coordinates_encrypted": bool(status & COORDINATES_ENCRYPTED),
-        "door_locked": bool(status & DOOR_LOCKED),
-        "status_bits": status,
+        **status_flags(status),
         **items,
         "alarm_bits": alarm,
         "valid": bool(status & POSITIONED),
