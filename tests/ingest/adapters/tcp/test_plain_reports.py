@@ -8,6 +8,7 @@ must not be declined, or the shortcut would be dead code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import msgspec
@@ -55,18 +56,32 @@ def plain(codec: DeviceProtocol, frame: bytes, terminal: str, offset: int = 0) -
     return codec.plain_report(item, s, terminal)
 
 
-def agrees(codec: DeviceProtocol, frame: bytes, terminal: str, offset: int = 0) -> bool:
-    """Assert the shortcut gives what the general path does; return whether it took the frame."""
-    report = plain(type(codec)(), frame, terminal, offset)  # type: ignore[call-arg]
+def agrees(codec: Callable[[], DeviceProtocol], frame: bytes, terminal: str, offset: int = 0) -> bool:
+    """Assert the shortcut gives what the general path does (each on a codec of its own); return
+    whether it took the frame."""
+    report = plain(codec(), frame, terminal, offset)
     if report is None:
         return False
-    events, acks = general(type(codec)(), frame, terminal, offset)  # type: ignore[call-arg]
+    events, acks = general(codec(), frame, terminal, offset)
     assert events == [msgspec.to_builtins(report.event)]
     # Same keys in the same order: the stored attrs text is the same whichever path made it.
     assert list(events[0]["attrs"]) == list(msgspec.to_builtins(report.event)["attrs"])
     assert acks == [report.ack]
     assert (report.last.lat, report.last.lon) == (events[0]["lat"], events[0]["lon"])
     assert int(report.last.ts.timestamp() * 1000) == events[0]["ts"]
+    return True
+
+
+# The JT/T 808 items a plain report may carry, by id, with their sizes (JT/T 808-2013 table 27).
+PLAIN_ITEMS = {0x01: 4, 0x02: 2, 0x03: 2, 0x25: 4, 0x2A: 2, 0x2B: 4, 0x30: 1, 0x31: 1}
+
+
+def is_date(yymmddhhmmss: bytes) -> bool:
+    yy, mo, dd, hh, mi, ss = yymmddhhmmss
+    try:
+        datetime(2000 + yy, mo, dd, hh, mi, ss)
+    except ValueError:
+        return False
     return True
 
 
@@ -87,7 +102,7 @@ clock = st.one_of(
     speed=st.integers(0, 255),
     flags=st.integers(0, 0xFFFF),
     mcc=st.integers(0, 0xFFFF),
-    tail=st.binary(max_size=6),
+    tail=st.one_of(st.just(b""), st.just(b"\x01\x00\x00"), st.binary(max_size=6)),
     serial=st.integers(0, 0xFFFF),
     offset=st.sampled_from([0, 480, -300]),
 )
@@ -106,7 +121,10 @@ def test_a_gt06_location_gives_the_general_paths_event_and_ack(
 ) -> None:
     body = time6 + bytes([info]) + lat.to_bytes(4, "big") + lon.to_bytes(4, "big") + bytes([speed])
     body += flags.to_bytes(2, "big") + mcc.to_bytes(2, "big") + b"\x00\x10\x27\x00\x12\x34" + tail
-    agrees(Gt06Protocol(), gt06_frame.encode(protocol, serial, body), IMEI, offset)
+    taken = agrees(Gt06Protocol, gt06_frame.encode(protocol, serial, body), IMEI, offset)
+    # Taken exactly when it is the plain shape: the usual size, a one-byte MNC, a date, a position.
+    usual_size = len(tail) == (3 if protocol == GPS_LBS_EXT else 0)
+    assert taken == (usual_size and mcc < 0x8000 and is_date(time6) and (lat, lon) != (0, 0))
 
 
 item = st.one_of(
@@ -130,7 +148,7 @@ bcd = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 
     course=st.integers(0, 0xFFFF),
     time6=st.one_of(bcd, st.binary(min_size=6, max_size=6)),
     items=st.lists(item, max_size=5),
-    trailing=st.one_of(st.just(b""), st.binary(max_size=1)),
+    trailing=st.one_of(st.just(b""), st.binary(min_size=1, max_size=1)),
     serial=st.integers(0, 0xFFFF),
     edition=st.sampled_from([None, 1]),
 )
@@ -153,7 +171,11 @@ def test_a_jt808_location_gives_the_general_paths_event_and_ack(
     body += b"".join(bytes([i, len(v)]) + v for i, v in items) + trailing
     phone = PHONE if edition is None else PHONE_2019
     frame = build_frame(LOCATION, body, phone=phone, serial=serial, protocol_version=edition)
-    agrees(Jt808Protocol(), frame, phone)
+    taken = agrees(Jt808Protocol, frame, phone)
+    # Taken exactly when it is the plain shape: no alarm, only number items, a date, a position.
+    plain_items = all(PLAIN_ITEMS.get(i) == len(v) for i, v in items) and not trailing
+    bcd_date = time6.hex().isdigit() and is_date(bytes(int(time6.hex()[k : k + 2]) for k in range(0, 12, 2)))
+    assert taken == (alarm == 0 and plain_items and bcd_date and (lat, lon) != (0, 0))
 
 
 def test_another_terminals_number_in_a_jt808_header_is_not_a_plain_report() -> None:
@@ -174,8 +196,8 @@ def test_the_simulated_terminals_reports_are_all_plain(
 ) -> None:
     reading = Reading(ts=NOW, lat=lat, lon=lon, speed_kmh=speed, course=course)
     for protocol in (GPS_LBS, GPS_LBS_EXT):
-        assert agrees(Gt06Protocol(), sim_gt06.location(reading, serial, protocol=protocol), IMEI)
+        assert agrees(Gt06Protocol, sim_gt06.location(reading, serial, protocol=protocol), IMEI)
     frame = sim_jt808.location(PHONE, serial, reading)
-    assert agrees(Jt808Protocol(), frame, PHONE)
+    assert agrees(Jt808Protocol, frame, PHONE)
     rich = sim_jt808.location_body(reading, mileage_km=1234.5, fuel_l=40.2, tachograph_speed_kmh=55, signal=3)
-    assert agrees(Jt808Protocol(), sim_jt808.frame(LOCATION, rich, PHONE, serial), PHONE)
+    assert agrees(Jt808Protocol, sim_jt808.frame(LOCATION, rich, PHONE, serial), PHONE)

@@ -34,15 +34,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from safecity.ingest.adapters.tcp import gt06_frame
 from safecity.ingest.adapters.tcp.gt06_body import (
-    COORD_UNITS_PER_DEGREE,
     BodyError,
     Cursor,
     alarm_name,
+    position,
     read_cell,
     read_gps,
     read_mcc_mnc,
@@ -60,7 +59,7 @@ from safecity.ingest.adapters.tcp.protocol import (
     Position,
     Session,
 )
-from safecity.ingest.adapters.tcp.records import epoch_ms, fix_event
+from safecity.ingest.adapters.tcp.records import RecentTimes, fix_event, no_position
 
 LOGIN = 0x01
 GPS_ONLY = 0x10
@@ -89,15 +88,15 @@ Body = tuple[MessageType, dict[str, Any]]
 _PLAIN_SIZES = {GPS_LBS: 36, GPS_LBS_EXT: 39}
 _PLAIN = struct.Struct(">3xB6sBIIBH")
 _MCC_HIGH = 22  # the MCC's first byte: 3 + protocol 1 + time 6 + GPS 12
-# Terminal times seen lately, as (epoch ms, UTC time) or None when no date: most reports of a
-# second share one, whatever the terminal; cleared when full.
-MAX_TIMES = 4096
 
 
 class Gt06Protocol:
     """The GT06 codec: split, decode, replies (see the module docstring for what it covers)."""
 
     name = "gt06"
+
+    def __init__(self) -> None:
+        self._times = RecentTimes()
 
     def split(self, buffer: bytearray, session: Session) -> list[bytes | BadFrame]:
         """Remove complete frames (and undecodable bytes) from the front of `buffer`, in order."""
@@ -139,9 +138,6 @@ class Gt06Protocol:
             fields=parts,
         )
 
-    def __init__(self) -> None:
-        self._times: dict[tuple[bytes, int], tuple[int, datetime] | None] = {}
-
     def plain_report(self, frame: bytes, session: Session, terminal: str) -> PlainReport | None:
         """A 0x12 or 0x22 location as its event and ack (see `DeviceProtocol.plain_report`)."""
         if len(frame) < 4 or _PLAIN_SIZES.get(frame[3]) != len(frame) or frame[:2] != gt06_frame.SHORT_START:
@@ -150,13 +146,11 @@ class Gt06Protocol:
         if frame[_MCC_HIGH] & 0x80:
             return None  # a two-byte MNC: `decode` reads that layout
         _, clock, info, lat_units, lon_units, speed, flags = _PLAIN.unpack_from(frame)
-        lat = lat_units / COORD_UNITS_PER_DEGREE
-        lon = lon_units / COORD_UNITS_PER_DEGREE
-        lat = lat if flags & 0x0400 else -lat
-        lon = -lon if flags & 0x0800 else lon
-        if lat == 0.0 and lon == 0.0:
-            return None  # no position: a dead letter, as `events_of` decides
-        when = self._time(clock, session.utc_offset_minutes)
+        lat, lon = position(lat_units, lon_units, flags)
+        if no_position(lat, lon):
+            return None  # a dead letter, as `events_of` decides
+        offset = session.utc_offset_minutes
+        when = self._times.get((clock, offset), lambda: read_time(Cursor(clock), offset))
         if when is None:
             return None  # no date: `decode` says why
         ms, ts = when
@@ -173,19 +167,6 @@ class Gt06Protocol:
         serial = int.from_bytes(frame[-6:-4], "big")
         event = fix_event(self.name, terminal, serial, ms, lat, lon, attrs)
         return PlainReport(event, gt06_frame.encode(protocol, serial), Position(lat, lon, ts))
-
-    def _time(self, clock: bytes, utc_offset_minutes: int) -> tuple[int, datetime] | None:
-        key = (clock, utc_offset_minutes)
-        if key not in self._times:
-            if len(self._times) >= MAX_TIMES:
-                self._times.clear()
-            try:
-                ts = read_time(Cursor(clock), utc_offset_minutes)
-            except BodyError:
-                self._times[key] = None
-            else:
-                self._times[key] = (epoch_ms(ts), ts)
-        return self._times[key]
 
     def replies(self, message: Message, session: Session, outcome: Outcome) -> list[bytes]:
         """The ack this message needs given what became of it (see the module docstring)."""

@@ -89,18 +89,25 @@ def read_time(cur: Cursor, utc_offset_minutes: int) -> datetime:
     return local - timedelta(minutes=utc_offset_minutes)
 
 
+def position(lat_units: int, lon_units: int, flags: int) -> tuple[float, float]:
+    """Latitude and longitude in degrees from the GPS block's units and its course/status word."""
+    lat = lat_units / COORD_UNITS_PER_DEGREE
+    lon = lon_units / COORD_UNITS_PER_DEGREE
+    # Bit 10 set: north latitude; bit 11 set: west longitude.
+    return (lat if flags & 0x0400 else -lat), (-lon if flags & 0x0800 else lon)
+
+
 def read_gps(cur: Cursor, ts: datetime) -> dict[str, Any]:
     """Satellites byte, lat, lon, speed, course/status word: the fields of one Fix at `ts`."""
     info, lat_units, lon_units, speed_kmh, flags = cur.unpack(_GPS)
-    lat = lat_units / COORD_UNITS_PER_DEGREE
-    lon = lon_units / COORD_UNITS_PER_DEGREE
+    lat, lon = position(lat_units, lon_units, flags)
     extras: dict[str, Any] = {"differential": bool(flags & 0x2000)}
     if flags & 0x4000:  # bit 14 says bit 15 carries ACC (ignition)
         extras["acc_on"] = bool(flags & 0x8000)
     return {
         "ts": ts,
-        "lat": lat if flags & 0x0400 else -lat,  # bit 10 set: north latitude
-        "lon": -lon if flags & 0x0800 else lon,  # bit 11 set: west longitude
+        "lat": lat,
+        "lon": lon,
         "valid": bool(flags & 0x1000),  # bit 12: "GPS positioned"
         "speed_kmh": float(speed_kmh),
         "course": float(flags & 0x03FF),
@@ -172,6 +179,7 @@ __all__ = [
     "BodyError",
     "Cursor",
     "alarm_name",
+    "position",
     "read_cell",
     "read_gps",
     "read_mcc_mnc",

@@ -21,7 +21,6 @@ Replies to an outcome:
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from safecity.ingest.adapters.tcp.jt808_frame import (
@@ -49,7 +48,7 @@ from safecity.ingest.adapters.tcp.protocol import (
     Position,
     Session,
 )
-from safecity.ingest.adapters.tcp.records import epoch_ms, fix_event
+from safecity.ingest.adapters.tcp.records import RecentTimes, fix_event, no_position
 
 TERMINAL_RESPONSE = 0x0001
 HEARTBEAT = 0x0002
@@ -218,9 +217,6 @@ def _expire_fragments(session: Session, seen: int) -> None:
 # the cost of decoding a report). Frames are immutable, so identical bytes from two connections
 # may share an entry; the bound covers frames split and never decoded (a connection closed midway).
 MAX_CHECKED = 4096
-# Terminal times seen lately (BCD bytes to epoch ms and UTC time, None when no date): most reports
-# of a second share one, whatever the terminal; cleared when full.
-MAX_TIMES = 4096
 
 
 class Jt808Protocol:
@@ -230,7 +226,7 @@ class Jt808Protocol:
 
     def __init__(self) -> None:
         self._checked: dict[bytes, Frame] = {}
-        self._times: dict[bytes, tuple[int, datetime] | None] = {}
+        self._times = RecentTimes()
 
     def split(self, buffer: bytearray, session: Session) -> list[bytes | BadFrame]:
         """Remove complete frames (and undecodable bytes) from the front of `buffer`, in order."""
@@ -277,9 +273,9 @@ class Jt808Protocol:
         if plain is None:
             return None
         lat, lon, clock, attrs = plain
-        if lat == 0.0 and lon == 0.0:
-            return None
-        when = self._time(clock)
+        if no_position(lat, lon):
+            return None  # a dead letter, as `events_of` decides
+        when = self._times.get(clock, lambda: bcd_time(clock))
         if when is None:
             return None
         del self._checked[frame]
@@ -288,18 +284,6 @@ class Jt808Protocol:
         event = fix_event(self.name, terminal, header.serial, ms, lat, lon, attrs)
         ack = self._general_response(header.serial, LOCATION, header.protocol_version, header.phone, session)
         return PlainReport(event, ack, Position(lat, lon, ts))
-
-    def _time(self, clock: bytes) -> tuple[int, datetime] | None:
-        if clock not in self._times:
-            if len(self._times) >= MAX_TIMES:
-                self._times.clear()
-            try:
-                ts = bcd_time(clock)
-            except BodyError:
-                self._times[clock] = None
-            else:
-                self._times[clock] = (epoch_ms(ts), ts)
-        return self._times[clock]
 
     def _reassemble(self, frame: Frame, session: Session, seen: int) -> Message | BadFrame:
         """Hold a subpackage piece; the piece that completes its message yields the whole message."""

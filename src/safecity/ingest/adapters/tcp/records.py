@@ -23,6 +23,7 @@ for a 20-digit JT/T 808 phone number, within the 64 an event id may have).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -57,6 +58,34 @@ def event_id(protocol: str, terminal: str, serial: int | None, ts: datetime, ind
 
 def _event_id(protocol: str, terminal: str, serial: int | None, ms: int, index: int) -> str:
     return f"{protocol}-{terminal}-{(serial or 0) & 0xFFFF:04x}-{ms:x}-{index}"
+
+
+def no_position(lat: float, lon: float) -> bool:
+    """A fix at exactly (0, 0): the receiver had no position (its events are dead letters)."""
+    return lat == 0.0 and lon == 0.0
+
+
+class RecentTimes:
+    """Terminal times seen lately, as (epoch ms, UTC time), or None when the bytes are no date:
+    most reports of a second carry the same time, whatever the terminal. Cleared when full."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._times: dict[Hashable, tuple[int, datetime] | None] = {}
+
+    def get(self, key: Hashable, parse: Callable[[], datetime]) -> tuple[int, datetime] | None:
+        """The time `key` (the clock bytes, and whatever else `parse` depends on) stands for; a
+        `ValueError` of `parse` (the codecs' `BodyError`s) means no date."""
+        if key not in self._times:
+            if len(self._times) >= self._size:
+                self._times.clear()
+            try:
+                ts = parse()
+            except ValueError:
+                self._times[key] = None
+            else:
+                self._times[key] = (epoch_ms(ts), ts)
+        return self._times[key]
 
 
 def fix_event(
@@ -110,7 +139,7 @@ def _fix_events(message: Message, protocol: str, terminal: str, out: Events) -> 
     for index, fix in enumerate(message.fixes):
         ms = epoch_ms(fix.ts)
         base = _event_id(protocol, terminal, message.serial, ms, index)
-        unplaced = fix.lat == 0.0 and fix.lon == 0.0
+        unplaced = no_position(fix.lat, fix.lon)
         target = out.unplaced if unplaced else out.placed
         target.append(
             WireEvent(
@@ -185,4 +214,4 @@ def events_of(
 
 RECORDING = frozenset({MessageType.LOCATION, MessageType.ALARM, MessageType.LBS, MessageType.HEARTBEAT})
 
-__all__ = ["RECORDING", "Events", "Position", "event_id", "events_of", "fix_event"]
+__all__ = ["RECORDING", "Events", "RecentTimes", "event_id", "events_of", "fix_event", "no_position"]
