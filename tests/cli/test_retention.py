@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.cli.helpers import Run
 
 
@@ -14,6 +16,22 @@ def test_retention_show_prints_the_policy_in_force(run: Run) -> None:
     [rfid] = [line.replace("│", " ").split() for line in result.stdout.splitlines() if " rfid_read " in line]
     assert rfid == ["rfid_read", "30", "2026-10-23"]
     assert "closed_alerts" in result.stdout and "audit records are never deleted" in result.stdout
+
+
+def test_retention_show_names_every_entry_whole_on_a_narrow_terminal(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The entry names are what an operator types into the policy file: never cut to "closed_watchl…".
+    from safecity.cli.common import console
+    from safecity.security.retention import registry_entries
+
+    monkeypatch.setattr(console, "width", 80)
+    result = run("retention", "show", "--as-of", "2026-11-22")
+    assert result.exit_code == 0, result.output
+    cells = {cell.strip() for line in result.stdout.splitlines() for cell in line.split("│")}
+    assert {entry.name for entry in registry_entries()} <= cells
+    assert "2025-11-22" in cells  # the cut-off day of the 365-day entries
+    assert {table for entry in registry_entries() for table in entry.tables} <= cells
 
 
 def test_retention_apply_dry_run_shows_what_goes_and_apply_deletes_it(run: Run, tmp_path: Path) -> None:

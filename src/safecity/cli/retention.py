@@ -65,12 +65,16 @@ def show(
     for kind, days in sorted(policy.lake.items()):
         lake.add_row(kind, str(days), str(policy.lake_cutoff(kind, day)))
     console.print(lake)
-    registry = Table(title="registry retention (days after what the rows record ended)")
+    registry = Table(
+        title="registry retention (days after what the rows record ended; cut-offs at 00:00 UTC)"
+    )
+    # Names are what the policy file is written in: one table a line, and nothing cut short on
+    # an 80-column terminal (a cut-off is always 00:00 UTC, so its day says it).
     for col in ("entry", "days", "deletes from", "ended before"):
-        registry.add_column(col)
+        registry.add_column(col, no_wrap=True)
     for entry in registry_entries():
-        cutoff = policy.registry_cutoff(entry.name, day).isoformat()
-        registry.add_row(entry.name, str(policy.registry_days(entry.name)), ", ".join(entry.tables), cutoff)
+        cutoff = policy.registry_cutoff(entry.name, day).date().isoformat()
+        registry.add_row(entry.name, str(policy.registry_days(entry.name)), "\n".join(entry.tables), cutoff)
     registry.add_row("audit_records", "kept", "nothing", "-")
     console.print(registry)
     console.print(f"audit records: {AUDIT_KEPT}")
