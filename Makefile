@@ -10,6 +10,8 @@ FONT   := $(VENDOR)/noto-sans-sc
 ASSETS := $(VENDOR)/maplibre-gl-csp.js $(VENDOR)/maplibre-gl-csp-worker.js $(VENDOR)/maplibre-gl.css $(VENDOR)/htmx.min.js \
           $(FONT)/400.css $(FONT)/700.css
 NAME   ?=
+# Test workers: one a core, at most four (each holds its own PostgreSQL databases and browser).
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 
 .PHONY: demo serve test lint bench install assets clean format
 
@@ -45,9 +47,10 @@ $(ASSETS): frontend/package.json frontend/package-lock.json
 	done; cp LICENSE ../../../../$(FONT)/
 	@touch $(ASSETS)
 
-# pytest exits 5 when it collects no tests: that is a failure of the suite, said plainly.
+# pytest exits 5 when it collects no tests: that is a failure of the suite, said plainly. The
+# modules run on TEST_WORKERS processes, one module to a worker (tests/conftest.py groups them).
 test: install assets ## Run the whole test suite (integration tests need PostgreSQL, Mosquitto, NATS)
-	@$(BIN)/python -m pytest; rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 lint: install ## ruff, formatting, mypy and the import-layer contracts

@@ -31,6 +31,28 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+# Modules that use the machine's one Mosquitto (1883) or NATS (4222) with fixed topics and
+# streams: under pytest-xdist they run on one worker, one after another.
+SHARED_BROKERS = {
+    "tests/faults/test_mqtt_faults.py",
+    "tests/integration/test_door_controller_mqtt.py",
+    "tests/integration/test_mqtt_ingest.py",
+    "tests/integration/test_nats_bus.py",
+    "tests/integration/test_platform_distributed.py",
+    "tests/integration/test_visits_distributed.py",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup` a module stays on one worker (its module fixtures are built once)
+    and the modules on the shared brokers share one worker."""
+    root = Path(str(config.rootpath))
+    for item in items:
+        module = Path(str(item.path)).relative_to(root).as_posix()
+        group = "shared-brokers" if module in SHARED_BROKERS else module
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def _load_models() -> None:
     for name in (
         "safecity.registry.models",
