@@ -303,6 +303,28 @@ async def test_a_slow_pipeline_holds_submitters_back_instead_of_queueing_without
     await batcher.close()
 
 
+async def test_below_full_load_the_next_batch_waits_for_the_one_in_flight_and_a_full_one_does_not() -> None:
+    intake = BlockedIntake()
+    batcher = ReportBatcher(intake, protocol="gt06", max_events=4, linger_s=0, max_in_flight=2)
+    first = batcher.enqueue(part(1), None)  # taken at once, held by the intake
+    await asyncio.sleep(0.05)
+    second = batcher.enqueue(part(1), None)
+    third = batcher.enqueue(part(2), None)
+    await asyncio.sleep(0.05)
+    # Not full: it grows while the first batch is stored, instead of competing with it.
+    assert (intake.calls, batcher.waiting_events) == ([1], 3)
+    fourth = batcher.enqueue(part(1), None)  # now full: a second batch goes at once
+    await asyncio.sleep(0.05)
+    assert (intake.calls, batcher.waiting_events) == ([1, 3], 0)  # parts: three connections
+
+    intake.release.set()
+    await asyncio.wait_for(asyncio.gather(first, second, third, fourth), 2)  # type: ignore[arg-type]
+    fifth = batcher.enqueue(part(1), None)  # nothing in flight: it lingers only linger_s
+    await asyncio.wait_for(fifth, 2)  # type: ignore[arg-type]
+    assert intake.calls == [1, 3, 1]
+    await batcher.close()
+
+
 async def test_stopping_fails_what_waits_so_that_nothing_is_acked() -> None:
     intake = BlockedIntake()
     batcher = ReportBatcher(intake, protocol="gt06", max_events=5, linger_s=10, max_in_flight=1)

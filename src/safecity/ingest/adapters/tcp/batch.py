@@ -10,8 +10,10 @@ tracker server of a platform (`share`/`release`): a batch's fixed cost (~10 ms o
 ledger and lake) is then paid once for GT06 and JT/T 808 together, not once each.
 
 * **Bounded latency**: a report waits at most `linger_s` before its batch is sent, plus the
-  commits ahead of it (at most `max_in_flight` batches are with the pipeline at once: two, so
-  one is validated while the other is written, as the pipeline's own stages allow).
+  commits ahead of it. While a batch is with the pipeline the next one grows until that one is
+  stored; only a full next batch (`max_events`) goes at once, up to `max_in_flight` batches (two,
+  so that under full load one is validated while the other is written, as the pipeline's own
+  stages allow; below full load a second batch only competes for the GIL).
 * **Back-pressure**: when `max_pending_events` are waiting, `submit` waits for room before
   queueing; the connection's read loop waits with it, so the terminal's TCP window fills and a
   slow pipeline slows the terminals instead of growing buffers.
@@ -27,8 +29,9 @@ import asyncio
 import collections
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from prometheus_client import Histogram
@@ -88,6 +91,8 @@ class ReportBatcher:
         # Connections that found no room, called back in order as room frees (no task each).
         self._room_waiters: collections.deque[Callable[[], None]] = collections.deque()
         self._slots = asyncio.Semaphore(max_in_flight)
+        self._idle = asyncio.Event()  # set while no batch is with the pipeline
+        self._idle.set()
         self._runner: asyncio.Task[None] | None = None
         self._commits: set[asyncio.Task[None]] = set()
         self._users = 0
@@ -189,15 +194,32 @@ class ReportBatcher:
             if remaining > 0 and not self._full.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), remaining)
+            if self._commits and not self._full.is_set():
+                # A batch is with the pipeline: this one grows until that one is stored, unless it
+                # fills first. A second batch at once only pays off under full load; below it,
+                # the two only compete for the GIL and both take longer (decision 0011).
+                await self._first_of(self._idle.wait(), self._full.wait())
             await self._slots.acquire()  # while batches are in flight, more reports join this one
             batch = self._take()
             task = asyncio.create_task(self._commit(batch))
             self._commits.add(task)
+            self._idle.clear()
             task.add_done_callback(self._committed)
 
     def _committed(self, task: asyncio.Task[None]) -> None:
         self._commits.discard(task)
         self._slots.release()
+        if not self._commits:
+            self._idle.set()
+
+    @staticmethod
+    async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+        tasks = [asyncio.ensure_future(w) for w in waits]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
 
     def _take(self) -> list[_Entry]:
         """The oldest waiting entries, up to max_events (at least one entry, whatever its size)."""
