@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from safecity.alerts.models import Alert
 from safecity.alerts.query import AlertFilter
 from safecity.platform import Platform
 from safecity.security.roles import Role
@@ -179,3 +181,45 @@ def test_an_sos_becomes_an_alert_at_the_wearers_station_texted_to_the_guardian(
     detail = _ok(api.get(f"/api/v1/wearers/{wearer['id']}", headers=officer))
     assert sorted(w["rule_kind"] for w in detail["open_warnings"]) == ["wearer_left_safe_zone", "wearer_sos"]
     assert T0.isoformat()[:10] in detail["open_warnings"][0]["first_seen_at"]
+
+
+def _busy_area(platform: Platform, n: int, seen: datetime) -> None:  # noqa: F811
+    """n open alerts about other subjects at the wearer's station, seen later than its own."""
+    with platform.session_factory() as s, s.begin():
+        s.add_all(
+            Alert(
+                id=f"01BUSY{i:020d}",
+                rule="door-tailgating",
+                rule_kind="tailgating",
+                severity="warning",
+                title=f"Busy {i}",
+                subject_kind="device",
+                subject=f"DOOR-{i}",
+                dedup_key=f"busy-{i}",
+                status="new",
+                station_id="S1",
+                area_id="C1",
+                first_seen_at=seen,
+                last_seen_at=seen,
+                created_at=seen,
+                updated_at=seen,
+            )
+            for i in range(n)
+        )
+
+
+def test_a_wearers_warning_shows_however_many_newer_alerts_its_area_has(
+    api: TestClient,  # noqa: F811
+    platform: Platform,  # noqa: F811
+) -> None:
+    seed_city(platform.session_factory)
+    records = Records()
+    platform.rules.evaluate(records([{"ts": at(0)}]), at(0))
+    officer = _officer(platform)
+    wearer = _ok(api.post("/api/v1/wearers", json=_body(), headers=officer), 201)
+    sos = {"kind": "alarm", "subject_kind": "device", "subject": "TRK-1", "code": "sos", "ts": at(2)}
+    platform.handle_findings(platform.rules.evaluate(records([sos]), at(2)))
+    _busy_area(platform, 600, T0 + timedelta(hours=1))
+
+    detail = _ok(api.get(f"/api/v1/wearers/{wearer['id']}", headers=officer))
+    assert [w["rule_kind"] for w in detail["open_warnings"]] == ["wearer_sos"]

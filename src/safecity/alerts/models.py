@@ -81,6 +81,8 @@ class Alert(Base):
         ),
         Index("ix_alerts_station_status", "station_id", "status"),
         Index("ix_alerts_last_seen_at", "last_seen_at"),
+        # A wearer's or a shipment's open warnings, whatever else its area has open.
+        Index("ix_alerts_subject_status", "subject_kind", "subject", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(26), primary_key=True)

@@ -238,6 +238,8 @@ class AlertFilter:
     status: str | None = None
     station_id: str | None = None
     rule: str | None = None
+    subject_kind: str | None = None
+    subject: str | None = None
     since: datetime | None = None  # bounds last_seen_at
     limit: int = 100
     offset: int = 0
@@ -265,6 +267,10 @@ def list_alerts(
         query = query.where(Alert.station_id == where.station_id)
     if where.rule is not None:
         query = query.where(Alert.rule == where.rule)
+    if where.subject_kind is not None:
+        query = query.where(Alert.subject_kind == where.subject_kind)
+    if where.subject is not None:
+        query = query.where(Alert.subject == where.subject)
     if areas is not None:
         query = query.where(or_(Alert.station_id.in_(list(areas)), Alert.area_id.in_(list(areas))))
     if where.since is not None:

@@ -20,7 +20,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
-from safecity.alerts.query import AlertFilter
+from safecity.alerts.query import MAX_PAGE, AlertFilter
 from safecity.core.audit import AuditEntry, Recorder
 from safecity.core.context import Context
 from safecity.core.ids import is_valid_plate
@@ -50,7 +50,6 @@ TRACKER = "tracker"
 JT808 = "jt808"
 ACTIVE = (ShipmentStatus.LOADED.value, ShipmentStatus.IN_TRANSIT.value)
 _OPEN = ("new", "acknowledged", "dispatched")
-_WARNING_PAGES = 20  # 10,000 open alerts a status: past that a shipment's list is cut short
 
 
 class Shipments:
@@ -227,26 +226,22 @@ class Shipments:
             return [_out(s) for s in session.scalars(stmt.limit(MAX_LIST))]
 
     def _open_warnings(self, shipment_id: int) -> list[WarningOut]:
-        """Open alerts about the shipment (alerts are listed by status; no index by subject yet)."""
-        found: list[WarningOut] = []
-        for status in _OPEN:
-            for page in range(_WARNING_PAGES):
-                rows = self._alerts.list_alerts(AlertFilter(status=status, limit=500, offset=page * 500))
-                found += [
-                    WarningOut(
-                        alert_id=a.id,
-                        rule=a.rule,
-                        rule_kind=a.rule_kind,
-                        title=a.title,
-                        status=a.status,
-                        station_id=a.station_id,
-                        last_seen_at=a.last_seen_at,
-                    )
-                    for a in rows
-                    if a.subject_kind == SHIPMENT and a.subject == str(shipment_id)
-                ]
-                if len(rows) < 500:
-                    break
+        """Open alerts about the shipment, newest first."""
+        found = [
+            WarningOut(
+                alert_id=a.id,
+                rule=a.rule,
+                rule_kind=a.rule_kind,
+                title=a.title,
+                status=a.status,
+                station_id=a.station_id,
+                last_seen_at=a.last_seen_at,
+            )
+            for status in _OPEN
+            for a in self._alerts.list_alerts(
+                AlertFilter(status=status, subject_kind=SHIPMENT, subject=str(shipment_id), limit=MAX_PAGE)
+            )
+        ]
         return sorted(found, key=lambda w: w.last_seen_at, reverse=True)
 
     def _audit(self, ctx: Context, action: str, resource: str, shipment_id: int, status: int) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
 from safecity.alerts import AlertFilter, AlertService
+from safecity.alerts.query import MAX_PAGE
 from safecity.core.audit import AuditEntry, Recorder, subject
 from safecity.core.context import Context
 from safecity.core.errors import AccessDenied
@@ -345,8 +346,10 @@ class Wearers:
         found = [
             a
             for status in OPEN_STATUSES
-            for a in self._alerts.list_alerts(AlertFilter(status=status, limit=500), areas=[wearer.area_id])
-            if a.subject_kind == WEARER and a.subject == str(wearer.id)
+            for a in self._alerts.list_alerts(
+                AlertFilter(status=status, subject_kind=WEARER, subject=str(wearer.id), limit=MAX_PAGE),
+                areas=[wearer.area_id],
+            )
         ]
         found.sort(key=lambda a: a.last_seen_at, reverse=True)
         return [WarningOut.model_validate(a, from_attributes=True) for a in found]
