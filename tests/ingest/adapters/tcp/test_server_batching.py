@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
@@ -425,3 +426,31 @@ def test_the_servers_run_on_uvloop_as_under_safecity_serve(
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         assert 0 < runner.run(exchange()) < 5
     assert stored(lake).height == 1
+
+
+async def test_stopping_with_reports_waiting_logs_one_line_not_one_per_terminal(
+    gt06_server: TrackerServer, gt06_terminals: list[Gt06Terminal], intake: CountingIntake, lake: Lake
+) -> None:
+    intake.gate.clear()
+    intake.entered.clear()
+    first = asyncio.create_task(gt06_terminals[0].report(reading(0)))
+    await intake.entered.wait()  # one batch held by the pipeline: the others wait behind it
+    rest = [asyncio.create_task(t.report(reading(i))) for i, t in enumerate(gt06_terminals[1:], 1)]
+    await asyncio.sleep(0.2)
+
+    with structlog.testing.capture_logs() as logs:
+        stopping = asyncio.create_task(gt06_server.stop())
+        await asyncio.sleep(0.1)
+        intake.gate.set()  # the batch in flight is carried through; the waiting ones are not sent
+        await stopping
+    await asyncio.gather(first, *rest, return_exceptions=True)
+
+    events = [entry["event"] for entry in logs]
+    assert "tracker_storage_unavailable" not in events
+    [closed] = [entry for entry in logs if entry["event"] == "tracker_batcher_closed"]
+    assert (closed["log_level"], closed["unacknowledged"], closed["reports"]) == (
+        "info",
+        TERMINALS - 1,
+        TERMINALS - 1,
+    )
+    assert stored(lake).height == 1  # the batch in flight; the others resend to the next server

@@ -50,6 +50,10 @@ BATCH_EVENTS = Histogram(
 UNPLACED_REASON = "a fix at (0, 0): the receiver had no position"
 
 
+class BatcherClosed(StorageUnavailable):
+    """The batcher closed (its servers are stopping) before these reports were sent: not acked."""
+
+
 @dataclass(slots=True)
 class _Entry:
     """One connection's reports waiting for the next batch."""
@@ -181,9 +185,17 @@ class ReportBatcher:
             await asyncio.wait(list(self._commits), timeout=drain_timeout_s)
         waiting, self._waiting, self._waiting_events = self._waiting, [], 0
         self._room.set()
+        if waiting:
+            # One line for all of them (their connections do not log each): the terminals resend.
+            log.info(
+                "tracker_batcher_closed",
+                protocol=self.protocol,
+                unacknowledged=len(waiting),
+                reports=sum(entry.size for entry in waiting),
+            )
         for entry in waiting:
             if not entry.done.done():
-                entry.done.set_exception(StorageUnavailable("the tracker server is stopping"))
+                entry.done.set_exception(BatcherClosed("the tracker server is stopping"))
                 entry.done.exception()  # retrieved, whether or not its connection still waits
 
     async def _run(self) -> None:
@@ -277,4 +289,4 @@ class ReportBatcher:
                 entry.done.exception()  # retrieved: a connection closed meanwhile has nobody waiting
 
 
-__all__ = ["BATCH_EVENTS", "UNPLACED_REASON", "ReportBatcher"]
+__all__ = ["BATCH_EVENTS", "UNPLACED_REASON", "BatcherClosed", "ReportBatcher"]

@@ -45,7 +45,7 @@ from sqlalchemy.orm import sessionmaker
 
 from safecity.core.record import WireEvent
 from safecity.ingest.adapters.base import Intake
-from safecity.ingest.adapters.tcp.batch import UNPLACED_REASON, ReportBatcher
+from safecity.ingest.adapters.tcp.batch import UNPLACED_REASON, BatcherClosed, ReportBatcher
 from safecity.ingest.adapters.tcp.login import TerminalLogins
 from safecity.ingest.adapters.tcp.protocol import (
     BadFrame,
@@ -223,6 +223,7 @@ class TrackerServer:
         if self._server is None:
             return
         self._server.close()
+        log.info("tracker_server_stopping", protocol=self.codec.name, connections=len(self._connections))
         for conn in list(self._connections):
             conn.close()
         for task in list(self._tasks):
@@ -490,6 +491,8 @@ class TrackerServer:
 
     def _storage_down(self, conn: Connection, error: BaseException) -> None:
         # Nothing acknowledged: the terminal resends, and what was stored meanwhile is a duplicate.
+        if isinstance(error, BatcherClosed):
+            return  # stopping: the batcher logged it once for every connection
         log.warning(
             "tracker_storage_unavailable", protocol=self.codec.name, terminal=conn.terminal, error=str(error)
         )
