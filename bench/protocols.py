@@ -20,6 +20,10 @@ generation does not share the server's event loop. Every connection logs in (GT0
   percentile of report written to ack read (sent on schedule, not after the previous ack).
   Target under 200 ms. With batching off the servers cannot take that rate, so no baseline.
 
+* `servers_reports_per_s`: the flood again with an intake that stores nothing and answers at
+  once: what the servers and terminals alone carry, so that the pipeline's share of the cost
+  shows (decision 0011).
+
 Prints JSON lines (one per figure); progress on stderr. `make bench NAME=protocols`.
 """
 
@@ -33,6 +37,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,10 +46,12 @@ import structlog
 from prometheus_client import REGISTRY
 
 from safecity import registry
+from safecity.ingest.adapters.base import Intake
 from safecity.ingest.adapters.tcp.batch import ReportBatcher
 from safecity.ingest.adapters.tcp.gt06 import Gt06Protocol
 from safecity.ingest.adapters.tcp.jt808 import Jt808Protocol
 from safecity.ingest.adapters.tcp.server import TrackerServer
+from safecity.ingest.pipeline import IngestResult, Submission
 from safecity.platform import Platform, freeze_long_lived
 from safecity.settings import Settings
 from safecity.sim.terminals import Gt06Terminal, Jt808Terminal, Reading, pace
@@ -265,12 +272,25 @@ def register_terminals(platform: Platform, n: int) -> tuple[list[str], list[str]
     return imeis, phones, codes
 
 
-async def servers(platform: Platform, *, batch_max_events: int) -> list[TrackerServer]:
+class NullIntake:
+    """An intake that stores nothing and answers at once (the servers' own ceiling)."""
+
+    async def submit_parts(self, parts: Sequence[Submission]) -> list[IngestResult]:
+        return [IngestResult(batch_id="none") for _ in parts]
+
+    async def refuse_parts(self, parts: Sequence[Submission], reason: str) -> list[IngestResult]:
+        return [IngestResult(batch_id="none") for _ in parts]
+
+
+async def servers(
+    platform: Platform, *, batch_max_events: int, intake: Intake | None = None
+) -> list[TrackerServer]:
     """Both servers, sharing one batcher as `ingest.capability.tracker_servers` makes them."""
     started = []
+    intake = intake or platform.ingest
     batcher = (
         ReportBatcher(
-            platform.ingest, protocol="tracker", max_events=batch_max_events, linger_s=BATCH_LINGER_MS / 1000
+            intake, protocol="tracker", max_events=batch_max_events, linger_s=BATCH_LINGER_MS / 1000
         )
         if batch_max_events
         else None
@@ -278,7 +298,7 @@ async def servers(platform: Platform, *, batch_max_events: int) -> list[TrackerS
     for codec in (Gt06Protocol(), Jt808Protocol()):
         server = TrackerServer(
             codec,
-            platform.ingest,
+            intake,
             platform.session_factory,
             now=platform.clock.now,
             batch_max_events=batch_max_events,
@@ -312,10 +332,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def measure(platform: Platform, batch_max_events: int, ids: tuple[Any, ...]) -> dict[str, float]:
+async def measure(
+    platform: Platform, batch_max_events: int, ids: tuple[Any, ...], intake: Intake | None = None
+) -> dict[str, float]:
     """Memory of idle connections, flood throughput and paced latency on fresh servers."""
     out: dict[str, float] = {}
-    started = await servers(platform, batch_max_events=batch_max_events)
+    started = await servers(platform, batch_max_events=batch_max_events, intake=intake)
     freeze_long_lived()  # as `Platform.start` does once its workers run
     clients = Clients()
     try:
@@ -336,7 +358,7 @@ async def measure(platform: Platform, batch_max_events: int, ids: tuple[Any, ...
         out["reports"] = acked
         out["reports_per_s"] = acked / max(r["seconds"] for r in results)
         out["errors"] = sum(r["errors"] for r in results)
-        if not batch_max_events:
+        if not batch_max_events or intake is not None:
             # The unbatched path cannot take 10,000 a second: paced, it would only queue for minutes.
             await clients.close()
             return out
@@ -367,6 +389,8 @@ async def run(platform: Platform, ids: tuple[Any, ...]) -> None:
     batched = await measure(platform, BATCH_MAX_EVENTS, ids)
     say("baseline: one pipeline call per connection's read (batch_max_events=0):")
     plain = await measure(platform, 0, ids)
+    say("the servers alone: an intake that stores nothing:")
+    alone = await measure(platform, BATCH_MAX_EVENTS, ids, intake=NullIntake())
     day = datetime.now(UTC) - timedelta(days=1)
     stored = platform.lake.scan(start=day, end=day + timedelta(days=2)).select("event_id").collect().height
     # Baseline timeouts: terminals whose burst waited past 60 s for its acks on the unbatched path.
@@ -404,6 +428,12 @@ async def run(platform: Platform, ids: tuple[Any, ...]) -> None:
         paced=batched["client_cpu_us_per_paced_report"],
     )
     emit("paced_reports_per_s", batched["paced_per_s"], "reports/s", errors=batched["errors"])
+    emit(
+        "servers_reports_per_s",
+        alone["reports_per_s"],
+        "reports/s",
+        server_cpu_us_per_report=round(alone["server_cpu_us_per_report"], 2),
+    )
 
 
 def event_loop_policy() -> None:
