@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pyarrow as pa
@@ -78,6 +78,15 @@ def _arrow_ts(ts: pl.Series) -> pl.Series:
     """Every value as an instant by Arrow's ISO 8601 cast; raises if any value is not one."""
     arrow = pc.cast(ts.to_arrow(), pa.timestamp("ns", tz="UTC"))
     return pl.Series("ts_parsed", arrow).cast(UTC_MS)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def _instant(at: datetime) -> pl.Expr:
+    """A UTC instant as a millisecond literal: a datetime literal costs ~0.25 ms a batch to convert."""
+    return pl.lit((at - _EPOCH) // _MS, dtype=pl.Int64).cast(UTC_MS)
 
 
 Check = tuple[str, pl.Expr, pl.Expr]
@@ -260,8 +269,8 @@ def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tupl
         pl.col("kind")
         .replace_strict(_SUBJECT_KIND, default=None, return_dtype=pl.String)
         .alias("subject_kind"),
-        pl.lit(limits.now - limits.max_age).cast(UTC_MS).alias("_oldest"),
-        pl.lit(limits.now + limits.max_skew).cast(UTC_MS).alias("_newest"),
+        _instant(limits.now - limits.max_age).alias("_oldest"),
+        _instant(limits.now + limits.max_skew).alias("_newest"),
     )
     kinds = tuple(sorted(k for k in frame["subject_kind"].unique().to_list() if k is not None))
     ok, hint = _subject_exprs(kinds)
@@ -275,9 +284,9 @@ def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tupl
         .with_columns(pl.any_horizontal([f.fill_null(False) for _, f, _ in checks]).alias("_bad"))
         .collect()
     )
+    if not frame["_bad"].any():  # the usual batch: no copy of it without the bad rows
+        return _to_records(frame, limits), pl.DataFrame(schema=REJECTION_SCHEMA)
     good = frame.filter(~pl.col("_bad"))
-    if good.height == frame.height:
-        return _to_records(good, limits), pl.DataFrame(schema=REJECTION_SCHEMA)
     reason: pl.Expr = pl.lit(None, dtype=pl.String)
     fld: pl.Expr = pl.lit(None, dtype=pl.String)
     for name, hit, why in reversed(checks):
