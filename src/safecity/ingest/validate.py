@@ -313,33 +313,39 @@ REJECTION_SCHEMA = {
 def _to_records(good: pl.DataFrame, limits: Limits) -> pl.DataFrame:
     """Fill positions from the device registry, compute cells, and shape to the record schema."""
     own_position = good["lat"].is_not_null()
+    # One query from here (cells, shape, types): each eager step would cost its own dispatch.
+    lazy = good.lazy()
     if own_position.all():  # trackers, plates on the move: no registry position to mix in
-        good = good.with_columns(cell_expr("lat", "lon", limits.h3_resolution).alias("cell"))
+        lazy = lazy.with_columns(cell_expr("lat", "lon", limits.h3_resolution).alias("cell"))
     elif own_position.any():
         # H3 runs at ~1.7 M points/s: only for events that carry their own position.
         own = good.filter(own_position).with_columns(
             cell_expr("lat", "lon", limits.h3_resolution).alias("cell")
         )
         fixed = good.filter(~own_position).with_columns(pl.col("dev_cell").alias("cell"))
-        good = pl.concat([own, fixed], how="vertical_relaxed")
+        lazy = pl.concat([own, fixed], how="vertical_relaxed").lazy()
     else:
-        good = good.with_columns(pl.col("dev_cell").alias("cell"))
-    return good.select(
-        "part",
-        pl.col("id").alias("event_id"),
-        pl.coalesce("corr", "id").alias("corr_id"),
-        "kind",
-        pl.col("subject_kind").fill_null(SubjectKind.DEVICE.value),
-        pl.coalesce("subject", "device").alias("subject"),
-        "device",
-        pl.col("ts_parsed").alias("ts"),
-        pl.coalesce("lat", "dev_lat").alias("lat"),
-        pl.coalesce("lon", "dev_lon").alias("lon"),
-        "cell",
-        "area",
-        "code",
-        "value",
-        "attrs",
-        "source",
-        pl.lit(limits.now).cast(UTC_MS).alias("received_at"),
-    ).cast(RECORD_SCHEMA)  # type: ignore[arg-type]  # plus `part`, which the pipeline drops
+        lazy = lazy.with_columns(pl.col("dev_cell").alias("cell"))
+    return (
+        lazy.select(
+            "part",
+            pl.col("id").alias("event_id"),
+            pl.coalesce("corr", "id").alias("corr_id"),
+            "kind",
+            pl.col("subject_kind").fill_null(SubjectKind.DEVICE.value),
+            pl.coalesce("subject", "device").alias("subject"),
+            "device",
+            pl.col("ts_parsed").alias("ts"),
+            pl.coalesce("lat", "dev_lat").alias("lat"),
+            pl.coalesce("lon", "dev_lon").alias("lon"),
+            "cell",
+            "area",
+            "code",
+            "value",
+            "attrs",
+            "source",
+            _instant(limits.now).alias("received_at"),
+        )
+        .cast(RECORD_SCHEMA)  # type: ignore[arg-type]  # plus `part`, which the pipeline drops
+        .collect()
+    )
