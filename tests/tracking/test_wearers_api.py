@@ -183,20 +183,21 @@ def test_an_sos_becomes_an_alert_at_the_wearers_station_texted_to_the_guardian(
     assert T0.isoformat()[:10] in detail["open_warnings"][0]["first_seen_at"]
 
 
-def _busy_area(platform: Platform, n: int, seen: datetime) -> None:  # noqa: F811
-    """n open alerts about other subjects at the wearer's station, seen later than its own."""
+def _busy_area(platform: Platform, n: int, seen: datetime, wearer_id: int) -> None:  # noqa: F811
+    """n open alerts about other subjects at the wearer's station, seen later than its own, and
+    a closed one about the wearer."""
     with platform.session_factory() as s, s.begin():
         s.add_all(
             Alert(
                 id=f"01BUSY{i:020d}",
-                rule="door-tailgating",
-                rule_kind="tailgating",
+                rule="door-tailgating" if i else "wearer-left-safe-zone",
+                rule_kind="tailgating" if i else "wearer_left_safe_zone",
                 severity="warning",
                 title=f"Busy {i}",
-                subject_kind="device",
-                subject=f"DOOR-{i}",
+                subject_kind="device" if i else "wearer",
+                subject=f"DOOR-{i}" if i else str(wearer_id),
                 dedup_key=f"busy-{i}",
-                status="new",
+                status="new" if i else "closed",
                 station_id="S1",
                 area_id="C1",
                 first_seen_at=seen,
@@ -204,7 +205,7 @@ def _busy_area(platform: Platform, n: int, seen: datetime) -> None:  # noqa: F81
                 created_at=seen,
                 updated_at=seen,
             )
-            for i in range(n)
+            for i in range(n + 1)
         )
 
 
@@ -219,7 +220,7 @@ def test_a_wearers_warning_shows_however_many_newer_alerts_its_area_has(
     wearer = _ok(api.post("/api/v1/wearers", json=_body(), headers=officer), 201)
     sos = {"kind": "alarm", "subject_kind": "device", "subject": "TRK-1", "code": "sos", "ts": at(2)}
     platform.handle_findings(platform.rules.evaluate(records([sos]), at(2)))
-    _busy_area(platform, 600, T0 + timedelta(hours=1))
+    _busy_area(platform, 600, T0 + timedelta(hours=1), wearer["id"])
 
     detail = _ok(api.get(f"/api/v1/wearers/{wearer['id']}", headers=officer))
     assert [w["rule_kind"] for w in detail["open_warnings"]] == ["wearer_sos"]

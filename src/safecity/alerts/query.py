@@ -26,6 +26,7 @@ from safecity.alerts.models import (
     Outcome,
     Routing,
 )
+from safecity.alerts.policy import OPEN_STATUSES
 from safecity.alerts.policy import precision as precision_of
 from safecity.core.finding import Evidence
 
@@ -240,6 +241,7 @@ class AlertFilter:
     rule: str | None = None
     subject_kind: str | None = None
     subject: str | None = None
+    open_only: bool = False  # not closed yet (new, acknowledged or dispatched)
     since: datetime | None = None  # bounds last_seen_at
     limit: int = 100
     offset: int = 0
@@ -271,6 +273,8 @@ def list_alerts(
         query = query.where(Alert.subject_kind == where.subject_kind)
     if where.subject is not None:
         query = query.where(Alert.subject == where.subject)
+    if where.open_only:
+        query = query.where(Alert.status.in_(sorted(OPEN_STATUSES)))
     if areas is not None:
         query = query.where(or_(Alert.station_id.in_(list(areas)), Alert.area_id.in_(list(areas))))
     if where.since is not None:

@@ -49,7 +49,6 @@ from safecity.tracking.stock import move
 TRACKER = "tracker"
 JT808 = "jt808"
 ACTIVE = (ShipmentStatus.LOADED.value, ShipmentStatus.IN_TRANSIT.value)
-_OPEN = ("new", "acknowledged", "dispatched")
 
 
 class Shipments:
@@ -227,7 +226,8 @@ class Shipments:
 
     def _open_warnings(self, shipment_id: int) -> list[WarningOut]:
         """Open alerts about the shipment, newest first."""
-        found = [
+        about = AlertFilter(subject_kind=SHIPMENT, subject=str(shipment_id), open_only=True, limit=MAX_PAGE)
+        return [
             WarningOut(
                 alert_id=a.id,
                 rule=a.rule,
@@ -237,12 +237,8 @@ class Shipments:
                 station_id=a.station_id,
                 last_seen_at=a.last_seen_at,
             )
-            for status in _OPEN
-            for a in self._alerts.list_alerts(
-                AlertFilter(status=status, subject_kind=SHIPMENT, subject=str(shipment_id), limit=MAX_PAGE)
-            )
+            for a in self._alerts.list_alerts(about)  # newest first
         ]
-        return sorted(found, key=lambda w: w.last_seen_at, reverse=True)
 
     def _audit(self, ctx: Context, action: str, resource: str, shipment_id: int, status: int) -> None:
         self._recorder.record(

@@ -48,7 +48,6 @@ from safecity.tracking.wearer_zones import checked, rows_of, zone_out
 WEARERS = "wearers"  # the RegistryChanged group of wearers' facts
 READ, MANAGE, GUARD = "wearers.read", "wearers.manage", "wearers.guard"
 MAX_LIST = 500
-OPEN_STATUSES = ("new", "acknowledged", "dispatched")
 PURPOSE = "elderly locator care"
 
 
@@ -343,15 +342,8 @@ class Wearers:
         """Alerts not closed about this wearer, routed to or raised in the wearer's area."""
         if self._alerts is None:
             return []
-        found = [
-            a
-            for status in OPEN_STATUSES
-            for a in self._alerts.list_alerts(
-                AlertFilter(status=status, subject_kind=WEARER, subject=str(wearer.id), limit=MAX_PAGE),
-                areas=[wearer.area_id],
-            )
-        ]
-        found.sort(key=lambda a: a.last_seen_at, reverse=True)
+        about = AlertFilter(subject_kind=WEARER, subject=str(wearer.id), open_only=True, limit=MAX_PAGE)
+        found = self._alerts.list_alerts(about, areas=[wearer.area_id])  # newest first
         return [WarningOut.model_validate(a, from_attributes=True) for a in found]
 
 
