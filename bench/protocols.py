@@ -359,7 +359,8 @@ async def measure(
         out["reports_per_s"] = acked / max(r["seconds"] for r in results)
         out["errors"] = sum(r["errors"] for r in results)
         if not batch_max_events or intake is not None:
-            # The unbatched path cannot take 10,000 a second: paced, it would only queue for minutes.
+            # The unbatched path cannot take 10,000 a second: paced, it would only queue for minutes;
+            # without the pipeline only the flood is asked (the servers' ceiling).
             await clients.close()
             return out
         say(f"  paced at {PACED_RATE:,}/s for {PACED_S:.0f} s ...")
