@@ -205,3 +205,26 @@ def test_unknown_device_ids_do_not_reload_the_registry_each_time(session_factory
     for n in range(50):
         assert not directory.authenticate(f"BS-9{n:05d}", "guess").ok
     assert directory._loaded_at == loaded_at  # no reload within MIN_RELOAD_S
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"note": 'said "help"', "path": "C:\\temp"},
+        {'a"b': "line one\nline two\ttab", "é": "\u0001"},
+        {"nested": {"q": '"', "list": ["\\", {"k": "\n"}]}, "n": 30.0},
+    ],
+)
+def test_attrs_with_escaped_text_are_stored_as_the_json_sent(
+    pipeline: IngestPipeline, sink: ListSink, attrs: dict
+) -> None:
+    # The columnar reader writes an object back as text without escaping its strings again.
+    body = ndjson([read(1), read(2, attrs=attrs), read(3, attrs={"rssi": -61})]) + b"\n"
+
+    result = submit(pipeline, body)
+
+    assert (result.stored, result.rejected) == (3, [])
+    stored = dict(sink.all.select("event_id", "attrs").rows())
+    assert json.loads(stored["e2"]) == attrs
+    assert json.loads(stored["e3"]) == {"rssi": -61}
+    assert stored["e1"] is None

@@ -1,7 +1,10 @@
 """Decode request bodies (NDJSON or a JSON array of v1 events) into one columnar frame.
 
-Events an adapter decoded itself (from a binary protocol) are rendered as NDJSON by msgspec and
-join the same read, so that they are checked, explained and dead-lettered exactly like a body.
+Events an adapter decoded itself (from a binary protocol) become columns straight from their
+fields when every field has a type the contract allows (`_events_frame`: no text to write and
+read back; `attrs` is written by msgspec as compact JSON). Any other such body is rendered as
+NDJSON and joins the read of the bodies, so that it is checked, explained and dead-lettered
+exactly like a body; a refused event's raw text is always its NDJSON rendering.
 
 Bodies are first normalised to NDJSON with a known event count, then every body of a
 micro-batch is read by one call of Polars' NDJSON reader (Rust, no Python object per event):
@@ -21,6 +24,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import msgspec
 import numpy as np
@@ -72,15 +76,26 @@ class BodyError(ValueError):
 
 @dataclass(slots=True)
 class Body:
-    """One body as NDJSON. `count` is exact once `exact` (always after `clean`)."""
+    """One body as NDJSON. `count` is exact once `exact` (always after `clean`).
+
+    A body of an adapter's decoded events keeps them (`events`) and is rendered as NDJSON only
+    when its text is needed (`text`): read as text, or a refused event's raw text.
+    """
 
     ndjson: bytes
     count: int
     _lines: list[bytes] | None = None
     exact: bool = True
-    # Rendered from Python events whose text fields are all text (`events_body` checked): the
-    # columnar read cannot have turned another JSON type into text, so `_check_types` skips it.
+    # Python events whose text fields are all text (`events_body` checked): the columnar read
+    # cannot have turned another JSON type into text, so `_check_types` skips it.
     typed: bool = False
+    events: Sequence[WireEvent] | None = None
+
+    def text(self) -> bytes:
+        """The body as NDJSON (decoded events are rendered on first use)."""
+        if self.events is not None and not self.ndjson and self.count:
+            self.ndjson = render_events(self.events)[:-1]
+        return self.ndjson
 
     def clean(self) -> None:
         """Drop blank lines and surrounding whitespace; count exactly."""
@@ -92,7 +107,7 @@ class Body:
         """The raw event texts, by index."""
         self.clean()
         if self._lines is None:
-            self._lines = self.ndjson.split(b"\n")[: self.count] if self.count else []
+            self._lines = self.text().split(b"\n")[: self.count] if self.count else []
         return self._lines
 
     def pick(self, idx: Sequence[int]) -> list[bytes]:
@@ -155,8 +170,8 @@ def render_events(events: Sequence[WireEvent]) -> bytes:
 def events_body(events: Sequence[WireEvent], *, max_events: int) -> Body:
     """Events an adapter decoded, as a body; the byte limit is the transport's (its frames)."""
     _check_count(len(events), max_events)
-    # Exact as it is: msgspec escapes any newline inside a string, so a line is an event.
-    return Body(render_events(events)[:-1], len(events), typed=_all_text(events))
+    # Exact once rendered: msgspec escapes any newline inside a string, so a line is an event.
+    return Body(b"", len(events), typed=_all_text(events), events=events)
 
 
 _TEXT = (str, type(None))
@@ -181,17 +196,97 @@ def _check_count(count: int, max_events: int) -> None:
 def decode_bodies(bodies: dict[int, Body]) -> Decoded:
     """Read every body (keyed by part number) into one frame, explaining unreadable events."""
     parts = [p for p, b in bodies.items() if b.count]
+    events = [p for p in parts if bodies[p].events is not None and bodies[p].typed]
+    columns = _events_frame(bodies, events) if events else None
+    if columns is None:
+        return _read_bodies(bodies, parts)
+    if len(events) == len(parts):
+        return Decoded(frame=columns)  # typed: `_check_types` has nothing to look at
+    texts = [p for p in parts if p not in set(events)]
+    decoded = _read_bodies(bodies, texts)
+    # In part order, as one read of them all would have them.
+    decoded.frame = pl.concat([decoded.frame, columns], how="vertical").sort("part", "idx")
+    return decoded
+
+
+def _read_bodies(bodies: dict[int, Body], parts: list[int]) -> Decoded:
+    """Read the texts of these bodies together (alone if that fails) into one frame."""
+    if not parts:
+        return Decoded(frame=_empty())
     counts = np.array([bodies[p].count for p in parts], dtype=np.int64)
     try:
-        joined = bodies[parts[0]].ndjson if len(parts) == 1 else b"\n".join(bodies[p].ndjson for p in parts)
+        joined = b"\n".join(bodies[p].text() for p in parts)  # one part: its own bytes, no copy
         frame = _read(joined, int(counts.sum()))
     except _POLARS_ERRORS:
         return _check_types(_decode_alone(bodies, parts), bodies)
+    frame = frame.hstack(_numbering(parts, counts))
+    return _check_types(Decoded(frame=frame), bodies)
+
+
+def _numbering(parts: list[int], counts: np.ndarray) -> list[pl.Series]:
+    """The `part` and `idx` columns of bodies read one after another."""
     starts = np.cumsum(counts) - counts
     part_col = np.repeat(np.array(parts, dtype=np.int64), counts)
     idx_col = np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(starts, counts)
-    frame = frame.with_columns(pl.Series("part", part_col), pl.Series("idx", idx_col))
-    return _check_types(Decoded(frame=frame), bodies)
+    return [pl.Series("part", part_col), pl.Series("idx", idx_col)]
+
+
+# The Python types each field of a decoded event may have for its column to be built directly;
+# any other (a bool where a number goes, a list for attrs, an int ts beside a text one) sends
+# the body to the NDJSON read, which explains it as it would in a device's body.
+_TYPES_OF: dict[str, tuple[frozenset[type], ...]] = {
+    "v": (frozenset({int, type(None)}),),
+    "id": (frozenset({str}),),
+    "kind": (frozenset({str}),),
+    "ts": (frozenset({int}), frozenset({str})),
+    "device": (frozenset({str, type(None)}),),
+    "subject": (frozenset({str, type(None)}),),
+    "lat": (frozenset({float, int, type(None)}),),
+    "lon": (frozenset({float, int, type(None)}),),
+    "code": (frozenset({str, type(None)}),),
+    "value": (frozenset({float, int, type(None)}),),
+    "corr": (frozenset({str, type(None)}),),
+    "attrs": (frozenset({dict, type(None)}),),
+}
+_FLOATS = ("lat", "lon", "value")
+
+
+def _events_frame(bodies: dict[int, Body], parts: list[int]) -> pl.DataFrame | None:
+    """The wire columns (+ part, idx) of decoded events, built from their fields; None when a
+    field has a type the contract does not allow there, or a value that does not fit its column."""
+    events = [e for p in parts for e in cast(Sequence[WireEvent], bodies[p].events)]
+    columns: dict[str, pl.Series] = {}
+    for name, allowed in _TYPES_OF.items():
+        values = [getattr(e, name) for e in events]
+        types = set(map(type, values))
+        if not any(types <= ok for ok in allowed):
+            return None
+        try:
+            if name == "attrs":
+                columns[name] = _attrs_column(values)
+            elif name == "ts" and int in types:
+                # Epoch milliseconds, as the text a JSON number reads as.
+                columns[name] = pl.Series(name, values, dtype=pl.Int64).cast(pl.String)
+            else:
+                columns[name] = pl.Series(name, values, dtype=_READ_SCHEMA[name], strict=True)
+        except (TypeError, OverflowError, msgspec.EncodeError, *_POLARS_ERRORS):
+            return None
+    for name in _FLOATS:
+        # msgspec writes NaN and infinities as null: so does this, as the read would. (NumPy:
+        # a Polars expression costs ~70 µs a call, the copy to NumPy a few.)
+        column = columns[name]
+        if column.null_count() < column.len():
+            odd = ~np.isfinite(column.to_numpy())  # nulls become NaN here, and stay null
+            if odd.any():
+                columns[name] = column.set(pl.Series(odd), None)
+    counts = np.array([bodies[p].count for p in parts], dtype=np.int64)
+    return pl.DataFrame([*columns.values(), *_numbering(parts, counts)])
+
+
+def _attrs_column(values: list[dict[str, Any] | None]) -> pl.Series:
+    """Each event's attrs as compact JSON text (null where it has none)."""
+    texts = [None if v is None else _ENCODER.encode(v).decode() for v in values]
+    return pl.Series("attrs", texts, dtype=pl.String)
 
 
 def _decode_alone(bodies: dict[int, Body], parts: list[int]) -> Decoded:
@@ -200,7 +295,7 @@ def _decode_alone(bodies: dict[int, Body], parts: list[int]) -> Decoded:
     for p in parts:
         body = bodies[p]
         try:
-            body.ndjson.decode("utf-8")
+            body.text().decode("utf-8")
         except UnicodeDecodeError as exc:
             bad = body.ndjson[exc.start]
             refused[p] = f"the body is not UTF-8 text (byte 0x{bad:02x} cannot be read); send JSON as UTF-8"
@@ -295,7 +390,38 @@ def _read(ndjson: bytes, expected: int) -> pl.DataFrame:
     frame = pl.read_ndjson(io.BytesIO(ndjson), schema=_READ_SCHEMA)
     if frame.height != expected:  # e.g. two objects on one line: find out event by event
         raise pl.exceptions.ComputeError(f"read {frame.height} events, expected {expected}")
+    if b"\\" in ndjson and frame["attrs"].null_count() < frame.height:
+        frame = _escaped_attrs(frame, ndjson)
     return frame
+
+
+class _Attrs(msgspec.Struct):
+    attrs: Any = None
+
+
+_ATTRS = msgspec.json.Decoder(_Attrs)
+
+
+def _escaped_attrs(frame: pl.DataFrame, ndjson: bytes) -> pl.DataFrame:
+    """The reader writes an attrs object back as text without escaping its strings again
+    (`{"k": "a\\"b"}` becomes `{"k": "a"b"}`, not JSON): an object on a line with an escape is
+    written again from the line, as compact JSON by msgspec."""
+    lines = [line for line in ndjson.split(b"\n") if line.strip()]
+    if len(lines) != frame.height:  # not one event a line: decoded event by event instead
+        raise pl.exceptions.ComputeError("cannot tell which line is which event")
+    rows, texts = [], []
+    for i, line in enumerate(lines):
+        if b"\\" in line:
+            try:
+                value = _ATTRS.decode(line).attrs
+            except _MALFORMED as exc:  # read by Polars, not by msgspec: explained event by event
+                raise pl.exceptions.ComputeError(str(exc)) from exc
+            if isinstance(value, dict):
+                rows.append(i)
+                texts.append(_ENCODER.encode(value).decode())
+    if not rows:
+        return frame
+    return frame.with_columns(frame["attrs"].scatter(rows, texts))
 
 
 def _numbered(frame: pl.DataFrame, part: int, idx: list[int]) -> pl.DataFrame:

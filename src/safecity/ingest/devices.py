@@ -1,4 +1,4 @@
-"""The device directory as ingest needs it: a cached frame for joins and secret checks."""
+"""The device directory as ingest needs it: a cached frame and lookup table, and secret checks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity import registry
 from safecity.core.geo import cell_expr
-from safecity.ingest.validate import DEVICE_FRAME_SCHEMA
+from safecity.ingest.validate import DEVICE_FRAME_SCHEMA, DeviceTable
 
 MIN_RELOAD_S = 2.0
 
@@ -36,6 +36,7 @@ class DeviceDirectory:
         self._lock = threading.Lock()
         self._loaded_at = 0.0
         self._frame = pl.DataFrame(schema=DEVICE_FRAME_SCHEMA)
+        self._table = DeviceTable(self._frame)
         self._secrets: dict[str, tuple[str | None, bool]] = {}
 
     def invalidate(self) -> None:
@@ -56,6 +57,7 @@ class DeviceDirectory:
             self._frame = raw.with_columns(
                 cell_expr("dev_lat", "dev_lon", self._res).alias("dev_cell")
             ).select(list(DEVICE_FRAME_SCHEMA))
+            self._table = DeviceTable(self._frame)
             self._loaded_at = time.monotonic()
 
     @property
@@ -63,6 +65,12 @@ class DeviceDirectory:
         """device, dev_lat, dev_lon, dev_cell, area, active."""
         self._ensure()
         return self._frame
+
+    @property
+    def table(self) -> DeviceTable:
+        """The same devices, looked up by id (what validation uses)."""
+        self._ensure()
+        return self._table
 
     def authenticate(self, device_id: str, secret: str) -> DeviceAuth:
         """Check a device id and secret against the registry."""

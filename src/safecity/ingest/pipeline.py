@@ -279,12 +279,14 @@ class IngestPipeline:
             results[p].error = reason
             BODIES_REFUSED.labels(parts[p].source).inc()
             del bodies[p]
-        of_part = decoded.frame["part"]
-        frame = decoded.frame.with_columns(
-            pl.Series("auth_device", [p.device_id for p in parts], dtype=pl.String).gather(of_part),
-            pl.Series("source", [p.source for p in parts], dtype=pl.String).gather(of_part),
+        of_part = decoded.frame["part"].to_list()  # a list: Polars' gathers cost ~0.3 ms each
+        frame = decoded.frame.hstack(
+            [
+                pl.Series("auth_device", [parts[p].device_id for p in of_part], dtype=pl.String),
+                pl.Series("source", [parts[p].source for p in of_part], dtype=pl.String),
+            ]
         )
-        records, bad = validate(frame, self.devices.frame, self._limits_at(now))
+        records, bad = validate(frame, self.devices.table, self._limits_at(now))
         # Before anything else sees the records; ids are hashed as stored, so that the ids
         # reloaded from the lake at start (warm_dedup) match.
         records = pseudonymise(records, self._pseudonymizer)
@@ -305,7 +307,9 @@ class IngestPipeline:
         for p, body in bodies.items():
             results[p].received = body.count
         self._tally(results, prepared.rejected, records["part"], dup_parts)
-        prepared.records = records.drop("part")
+        records = records.clone()  # a shallow copy: dropping in place costs µs, `drop` ~0.1 ms
+        records.drop_in_place("part")
+        prepared.records = records
         return prepared
 
     def commit(self, prepared: Prepared) -> tuple[list[IngestResult], pl.DataFrame]:

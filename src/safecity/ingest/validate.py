@@ -11,6 +11,7 @@ import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,6 +39,22 @@ DEVICE_FRAME_SCHEMA = {
 }
 
 
+class DeviceTable:
+    """The registry's devices as validation looks them up: by id, through a dict built once per
+    reload of the directory, not a hash join built again for every batch (~2 ms a batch)."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self._values = frame.drop("device")
+        self._row = {device: i for i, device in enumerate(frame["device"].to_list())}
+
+    def rows_of(self, devices: pl.Series) -> pl.DataFrame:
+        """The registry's columns (all but `device`) for each device id; nulls where unknown."""
+        row = self._row
+        at = pl.Series([row.get(device) for device in devices.to_list()], dtype=pl.UInt32)
+        return self._values[at]
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """What an acceptable event looks like, beyond its types."""
@@ -54,9 +71,10 @@ class Limits:
 def _parse_ts(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ts_parsed: RFC 3339 with 'Z' or an offset, or integer epoch milliseconds; else null."""
     ts = frame["ts"]
-    if ts.str.contains(_EPOCH_MS).all():
+    millis = _all_epoch_ms(ts)
+    if millis is not None:
         # Decoded binary reports and most devices send epoch milliseconds: no text to parse.
-        return frame.with_columns(ts.cast(pl.Int64).cast(UTC_MS).alias("ts_parsed"))
+        return frame.hstack([millis.cast(UTC_MS).alias("ts_parsed")])
     try:
         # Arrow's ISO 8601 cast runs at ~25 M/s against ~1.5 M/s for strptime, but fails the
         # whole array on one bad value: then the slower per-value path below explains it.
@@ -70,8 +88,30 @@ def _parse_ts(frame: pl.DataFrame) -> pl.DataFrame:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     text = ts.str.strptime(UTC_MS, "%Y-%m-%dT%H:%M:%S%.f%#z", strict=False, cache=False)
-    millis = pl.when(ts.str.contains(_EPOCH_MS)).then(ts.cast(pl.Int64, strict=False).cast(UTC_MS))
-    return frame.with_columns(pl.select(pl.coalesce(text, millis)).to_series().alias("ts_parsed"))
+    epoch = pl.when(ts.str.contains(_EPOCH_MS)).then(ts.cast(pl.Int64, strict=False).cast(UTC_MS))
+    return frame.with_columns(pl.select(pl.coalesce(text, epoch)).to_series().alias("ts_parsed"))
+
+
+_POWERS_OF_TEN = np.array([10**k for k in range(15)], dtype=np.int64)
+
+
+def _all_epoch_ms(ts: pl.Series) -> pl.Series | None:
+    """The times as integers if every one is 10 to 14 digits (`_EPOCH_MS`), else None.
+
+    Without the regular expression, which costs ~0.4 ms a batch: each text must read as an
+    integer of 10 to 14 digits and be exactly as long as its digits, so that no sign, space or
+    leading zero passes (a text with one is left to the slower path, which judges it).
+    """
+    values = ts.cast(pl.Int64, strict=False)
+    if values.null_count() or not len(values):
+        return None
+    low, high = values.min(), values.max()
+    if not (isinstance(low, int) and isinstance(high, int) and low >= 10**9 and high < 10**14):
+        return None
+    digits = np.searchsorted(_POWERS_OF_TEN, values.to_numpy(), side="right")  # exact, unlike log10
+    if not np.array_equal(digits, ts.str.len_bytes().to_numpy()):
+        return None
+    return values
 
 
 def _arrow_ts(ts: pl.Series) -> pl.Series:
@@ -255,7 +295,7 @@ def _subject_exprs(kinds: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
     return ok, hint
 
 
-def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tuple[pl.DataFrame, pl.DataFrame]:
+def validate(frame: pl.DataFrame, devices: DeviceTable, limits: Limits) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split a decoded batch into accepted records (+ `part`) and rejections.
 
     Rejections have the columns part, idx, event_id, field and reason.
@@ -278,8 +318,8 @@ def validate(frame: pl.DataFrame, devices: pl.DataFrame, limits: Limits) -> tupl
     checks = _checks(limits, present)
     # One pass decides which rows fail; reasons are formatted only for those (usually none).
     frame = (
-        frame.lazy()
-        .join(devices.lazy(), on="device", how="left", coalesce=True)
+        frame.hstack(devices.rows_of(frame["device"]))
+        .lazy()
         .with_columns(ok.alias("subject_ok"))
         .with_columns(pl.any_horizontal([f.fill_null(False) for _, f, _ in checks]).alias("_bad"))
         .collect()

@@ -51,13 +51,20 @@ def check_records(records: pl.DataFrame) -> pl.DataFrame:
         problems.append("wrong dtypes: " + "; ".join(wrong))
     if problems:
         raise ValueError("records do not match RECORD_SCHEMA: " + "; ".join(problems))
-    nulls = records.select(pl.col("ts").null_count(), pl.col("kind").null_count()).row(0)
+    # Series methods and column picks, not `select`: each query costs ~0.1-0.2 ms a batch.
+    nulls = records["ts"].null_count(), records["kind"].null_count()
     if any(nulls):
         raise ValueError(f"records need ts and kind on every row: {nulls[0]} null ts, {nulls[1]} null kind")
-    bad_kinds = [k for k in records.get_column("kind").unique().to_list() if not KIND_PATTERN.match(k)]
+    bad_kinds = [k for k in _kinds(records["kind"]) if not KIND_PATTERN.match(k)]
     if bad_kinds:
         raise ValueError(f"kinds must be lower-case identifiers (they name folders), got {bad_kinds[:5]}")
-    return records.select(list(RECORD_SCHEMA))
+    return records[list(RECORD_SCHEMA)]
+
+
+def _kinds(kinds: pl.Series) -> list[str]:
+    """The distinct kinds of a batch: most hold one, which min and max tell without `unique`."""
+    lowest, highest = kinds.min(), kinds.max()
+    return [] if lowest is None else [str(lowest)] if lowest == highest else kinds.unique().to_list()
 
 
 def split_partitions(records: pl.DataFrame) -> dict[tuple[date, str], pl.DataFrame]:
@@ -65,9 +72,9 @@ def split_partitions(records: pl.DataFrame) -> dict[tuple[date, str], pl.DataFra
     if records.is_empty():
         return {}
     day = pl.col("ts").dt.date()
-    first, last, kinds = records.select(
-        day.min().alias("a"), day.max().alias("b"), pl.col("kind").n_unique()
-    ).row(0)
+    ts = records["ts"]
+    first, last = ts.min().date(), ts.max().date()  # type: ignore[union-attr]  # UTC: the UTC date
+    kinds = len(_kinds(records["kind"]))
     if first == last and kinds == 1:
         # The common real-time case (one kind, one day) needs no copy.
         return {(first, records.item(0, "kind")): records}
