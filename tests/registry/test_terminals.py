@@ -109,6 +109,26 @@ def test_only_the_last_issued_code_is_valid_and_only_its_hash_is_kept(
     assert not registry.is_auth_code_valid(first, entry)
 
 
+def test_a_revoked_code_is_valid_no_more_until_a_new_one_is_issued(
+    session_factory: sessionmaker[Session], tracker: str
+) -> None:
+    with session_factory() as s, s.begin():
+        registry.register_terminal(s, device_id=tracker, protocol="jt808", terminal="013511221122", now=T0)
+        code = registry.issue_auth_code(s, "jt808", "013511221122", now=T0)
+        registry.revoke_auth_code(s, "jt808", "013511221122")
+        registry.revoke_auth_code(s, "jt808", "019999999999")  # not bound: nothing to revoke
+    with session_factory() as s:
+        revoked = registry.get_terminal(s, "jt808", "013511221122")
+    with session_factory() as s, s.begin():
+        fresh = registry.issue_auth_code(s, "jt808", "013511221122", now=T0)
+    with session_factory() as s:
+        entry = registry.get_terminal(s, "jt808", "013511221122")
+
+    assert revoked is not None and revoked.auth_code_hash is None
+    assert not registry.is_auth_code_valid(code, revoked)
+    assert entry is not None and registry.is_auth_code_valid(fresh, entry)
+
+
 class Entries:
     """An audit trail in memory."""
 

@@ -64,6 +64,7 @@ from safecity.registry.terminals import (
     is_auth_code_valid,
     issue_auth_code,
     register_terminal,
+    revoke_auth_code,
     terminals_of,
 )
 from safecity.registry.watchlists import (
@@ -120,6 +121,7 @@ __all__ = [
     "get_terminal",
     "is_auth_code_valid",
     "issue_auth_code",
+    "revoke_auth_code",
     "entry_facts",
     "find_bikes",
     "first_area",

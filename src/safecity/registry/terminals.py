@@ -131,6 +131,14 @@ def issue_auth_code(session: Session, protocol: str, terminal: str, *, now: date
     return code
 
 
+def revoke_auth_code(session: Session, protocol: str, terminal: str) -> None:
+    """The terminal deregistered (JT/T 808 0x0003): its code stops working until it registers again."""
+    row = session.get(DeviceTerminal, (protocol, terminal))
+    if row is not None:
+        row.auth_code_hash = None
+        session.flush()
+
+
 def is_auth_code_valid(code: str, entry: TerminalEntry) -> bool:
     """Whether a presented code is the one last issued to the terminal (constant-time)."""
     return is_secret_valid(code, entry.auth_code_hash)
@@ -142,5 +150,6 @@ __all__ = [
     "is_auth_code_valid",
     "issue_auth_code",
     "register_terminal",
+    "revoke_auth_code",
     "terminals_of",
 ]

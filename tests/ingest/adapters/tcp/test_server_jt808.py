@@ -155,6 +155,45 @@ async def test_a_wrong_code_is_refused_and_a_code_from_an_earlier_connection_acc
     await again.close()
 
 
+async def test_a_logout_ends_the_session_and_voids_the_code_until_the_terminal_registers_again(
+    terminal: Terminal,
+    intake: GatedIntake,
+    sink: ListSink,
+    session_factory: sessionmaker[Session],
+) -> None:
+    # JT/T 808 0x0003 deregisters the terminal: it must register (0x0100) before it authenticates.
+    code = await register(terminal)
+    assert await authenticate(terminal, code) == 0
+    await terminal.send(frame(0x0200, LOCATION_BODY, 7) + frame(0x0003, b"", 8))
+    assert general_response(await reply(terminal)) == (7, 0x0200, 0)  # stored before the logout
+    assert general_response(await reply(terminal)) == (8, 0x0003, 0)
+
+    await terminal.send(frame(0x0200, LOCATION_BODY, 9))
+    assert general_response(await reply(terminal)) == (9, 0x0200, 1)  # no longer authenticated
+    [letter] = dead_letters(session_factory)
+    assert "not logged in or authenticated" in letter.reason
+    with session_factory() as s:
+        entry = registry.get_terminal(s, "jt808", PHONE)
+    assert entry is not None and not registry.is_auth_code_valid(code, entry)
+    assert await authenticate(terminal, code, serial=10) == 1  # the old code no longer works
+
+    fresh = await register(terminal)
+    assert await authenticate(terminal, fresh, serial=11) == 0
+    await terminal.send(frame(0x0200, LOCATION_BODY, 12))
+    assert general_response(await reply(terminal)) == (12, 0x0200, 0)
+    assert sink.count() == 2  # the first report and the last; the one in between is a dead letter
+
+
+async def test_a_logout_before_authentication_is_refused_and_kept(
+    terminal: Terminal, session_factory: sessionmaker[Session]
+) -> None:
+    await terminal.send(frame(0x0003, b"", 3))
+
+    assert general_response(await reply(terminal)) == (3, 0x0003, 1)
+    [letter] = dead_letters(session_factory)
+    assert "logout from a terminal not logged in" in letter.reason
+
+
 async def test_an_unknown_terminal_gets_registration_result_4_and_is_disconnected(
     terminal: Terminal, session_factory: sessionmaker[Session]
 ) -> None:

@@ -1,4 +1,4 @@
-"""Terminal authentication for the tracker servers: GT06 login, JT/T 808 registration and authentication.
+"""Tracker terminals signing on and off: GT06 login, JT/T 808 registration, authentication and logout.
 
 The registry binds terminal ids to tracker devices (`registry.register_terminal`); this module
 asks it, off the event loop, and updates the connection's `Session`. Every refusal is counted
@@ -54,6 +54,17 @@ class TerminalLogins:
         self._accept(session, entry, terminal)
         return Outcome.STORED
 
+    async def logout(self, session: Session) -> None:
+        """JT/T 808 0x0003 from an authenticated terminal: the connection is no longer
+        authenticated and the code stops working; the terminal registers (0x0100) again."""
+        terminal = session.terminal
+        if terminal:
+            await asyncio.to_thread(self._revoke, terminal)
+        session.device_id = None
+        session.auth_code = None
+        LOGINS.labels(self._protocol, "logged_out").inc()
+        log.info("tracker_logged_out", protocol=self._protocol, terminal=terminal)
+
     async def _register(self, terminal: str, session: Session) -> Outcome:
         """JT/T 808 0x0100: a known terminal gets a new code (set on the session for the 0x8100)."""
         code = await asyncio.to_thread(self._issue, terminal)
@@ -80,6 +91,10 @@ class TerminalLogins:
     def _entry(self, terminal: str) -> registry.TerminalEntry | None:
         with self._factory() as db:
             return registry.get_terminal(db, self._protocol, terminal)
+
+    def _revoke(self, terminal: str) -> None:
+        with self._factory() as db, db.begin():
+            registry.revoke_auth_code(db, self._protocol, terminal)
 
     def _issue(self, terminal: str) -> str | None:
         with self._factory() as db, db.begin():

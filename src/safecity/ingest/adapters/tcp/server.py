@@ -458,6 +458,8 @@ class TrackerServer:
             return
         # FRAGMENT, TERMINAL_RESPONSE, LOGOUT: nothing to store, answered as the codec says.
         self._count(kind.value)
+        if kind is MessageType.LOGOUT:  # the reports before it are stored (`_handle` flushed)
+            await self._logins.logout(conn.session)  # before the answer: no window for the old code
         self._write(conn, message, Outcome.STORED)
 
     def _take_pending(
