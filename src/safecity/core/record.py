@@ -79,6 +79,15 @@ def empty_records() -> pl.DataFrame:
     return pl.DataFrame(schema=RECORD_SCHEMA)
 
 
+def kinds_in(kinds: pl.Series) -> list[str]:
+    """The distinct kinds of a batch's `kind` column: most batches hold one, which `min` and
+    `max` tell in microseconds (`unique` costs ~0.1 ms, on every batch of the hot path)."""
+    lowest, highest = kinds.min(), kinds.max()
+    if lowest is None:
+        return []
+    return [str(lowest)] if lowest == highest else kinds.unique().to_list()
+
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 

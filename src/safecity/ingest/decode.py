@@ -202,7 +202,8 @@ def decode_bodies(bodies: dict[int, Body]) -> Decoded:
         return _read_bodies(bodies, parts)
     if len(events) == len(parts):
         return Decoded(frame=columns)  # typed: `_check_types` has nothing to look at
-    texts = [p for p in parts if p not in set(events)]
+    columnar = set(events)
+    texts = [p for p in parts if p not in columnar]
     decoded = _read_bodies(bodies, texts)
     # In part order, as one read of them all would have them.
     decoded.frame = pl.concat([decoded.frame, columns], how="vertical").sort("part", "idx")

@@ -35,8 +35,7 @@ class DeviceDirectory:
         self._ttl_s = ttl_s
         self._lock = threading.Lock()
         self._loaded_at = 0.0
-        self._frame = pl.DataFrame(schema=DEVICE_FRAME_SCHEMA)
-        self._table = DeviceTable(self._frame)
+        self._table = DeviceTable(pl.DataFrame(schema=DEVICE_FRAME_SCHEMA))
         self._secrets: dict[str, tuple[str | None, bool]] = {}
 
     def invalidate(self) -> None:
@@ -54,17 +53,18 @@ class DeviceDirectory:
             self._secrets = {
                 d: (h, a) for d, h, a in raw.select("device", "secret_hash", "active").iter_rows()
             }
-            self._frame = raw.with_columns(
-                cell_expr("dev_lat", "dev_lon", self._res).alias("dev_cell")
-            ).select(list(DEVICE_FRAME_SCHEMA))
-            self._table = DeviceTable(self._frame)
+            self._table = DeviceTable(
+                raw.with_columns(cell_expr("dev_lat", "dev_lon", self._res).alias("dev_cell")).select(
+                    list(DEVICE_FRAME_SCHEMA)
+                )
+            )
             self._loaded_at = time.monotonic()
 
     @property
     def frame(self) -> pl.DataFrame:
         """device, dev_lat, dev_lon, dev_cell, area, active."""
         self._ensure()
-        return self._frame
+        return self._table.frame
 
     @property
     def table(self) -> DeviceTable:

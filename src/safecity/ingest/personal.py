@@ -32,6 +32,7 @@ import polars as pl
 
 from safecity.core.ids import SUBJECT_PATTERNS
 from safecity.core.kinds import KIND_SPECS, RecordKind, SubjectKind
+from safecity.core.record import kinds_in
 from safecity.security import PSEUDONYMISED_SUBJECT_KINDS, Pseudonymizer
 
 # Kinds whose subject is stored as a pseudonym.
@@ -53,10 +54,9 @@ _SHAPED = rf"^(?:{_ID_NUMBER}|1[3-9][0-9]{{9}}|46[01][0-9]{{12}})$"
 def pseudonymise(records: pl.DataFrame, pseudonymizer: Pseudonymizer) -> pl.DataFrame:
     """The batch with every personal identifier replaced by its pseudonym (row order kept)."""
     kinds = records["kind"]
-    # The kinds present first (a batch often holds one: min and max tell; else `unique`), so
-    # that a batch without scanned kinds costs well under a millisecond per 50,000 records.
-    lowest, highest = kinds.min(), kinds.max()
-    distinct = [lowest] if lowest == highest else kinds.unique().to_list()
+    # The kinds present first, so that a batch without scanned kinds costs well under a
+    # millisecond per 50,000 records.
+    distinct = kinds_in(kinds)
     present = _SCANNED_KINDS.intersection(distinct)
     if not present:
         return records

@@ -14,7 +14,7 @@ from datetime import date
 import polars as pl
 import pyarrow as pa
 
-from safecity.core.record import RECORD_SCHEMA
+from safecity.core.record import RECORD_SCHEMA, kinds_in
 from safecity.lake.layout import KIND_PATTERN
 
 # Columns with few distinct values: dictionary encoding makes them nearly free to store.
@@ -55,16 +55,10 @@ def check_records(records: pl.DataFrame) -> pl.DataFrame:
     nulls = records["ts"].null_count(), records["kind"].null_count()
     if any(nulls):
         raise ValueError(f"records need ts and kind on every row: {nulls[0]} null ts, {nulls[1]} null kind")
-    bad_kinds = [k for k in _kinds(records["kind"]) if not KIND_PATTERN.match(k)]
+    bad_kinds = [k for k in kinds_in(records["kind"]) if not KIND_PATTERN.match(k)]
     if bad_kinds:
         raise ValueError(f"kinds must be lower-case identifiers (they name folders), got {bad_kinds[:5]}")
     return records[list(RECORD_SCHEMA)]
-
-
-def _kinds(kinds: pl.Series) -> list[str]:
-    """The distinct kinds of a batch: most hold one, which min and max tell without `unique`."""
-    lowest, highest = kinds.min(), kinds.max()
-    return [] if lowest is None else [str(lowest)] if lowest == highest else kinds.unique().to_list()
 
 
 def split_partitions(records: pl.DataFrame) -> dict[tuple[date, str], pl.DataFrame]:
@@ -74,7 +68,7 @@ def split_partitions(records: pl.DataFrame) -> dict[tuple[date, str], pl.DataFra
     day = pl.col("ts").dt.date()
     ts = records["ts"]
     first, last = ts.min().date(), ts.max().date()  # type: ignore[union-attr]  # UTC: the UTC date
-    kinds = len(_kinds(records["kind"]))
+    kinds = len(kinds_in(records["kind"]))
     if first == last and kinds == 1:
         # The common real-time case (one kind, one day) needs no copy.
         return {(first, records.item(0, "kind")): records}
