@@ -62,6 +62,7 @@ def _load_models() -> None:
         "safecity.tracking.models",
         "safecity.tracking.missing_models",
         "safecity.tracking.hazmat_models",
+        "safecity.dispatch.models",
     ):
         importlib.import_module(name)
 

@@ -1,6 +1,7 @@
 """Imports every table module so that the metadata is complete (used by migrations and tests)."""
 
 from safecity.alerts import models as alerts_models
+from safecity.dispatch import models as dispatch_models
 from safecity.ingest import models as ingest_models
 from safecity.places import models as places_models
 from safecity.registry import models as registry_models
@@ -11,6 +12,7 @@ from safecity.tracking import models as tracking_models
 
 __all__ = [
     "alerts_models",
+    "dispatch_models",
     "hazmat_models",
     "ingest_models",
     "missing_models",
