@@ -280,7 +280,9 @@ class Platform:
             bbox=bbox,
         )
         # Each capability's use cases, built on the parts above (core.capabilities.Service).
-        platform.services = {service.kind: service.build(platform) for service in extensions(Service)}
+        # One at a time, in capability order: a service may use one built before it.
+        for service in extensions(Service):
+            platform.services[service.kind] = service.build(platform)
         return platform
 
     def service(self, kind: type[T]) -> T:

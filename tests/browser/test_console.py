@@ -102,7 +102,16 @@ def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(
     _stolen_bike(live, tag)
     sign_in(page, live, investigator)
     expect(page.locator("nav.topnav a")).to_have_text(
-        ["Console", "Bikes", "Wanted", "Wearers 老人", "Shipments 危化品", "Device health", "My account"]
+        [
+            "Console",
+            "Dispatch 指挥调度",
+            "Bikes",
+            "Wanted",
+            "Wearers 老人",
+            "Shipments 危化品",
+            "Device health",
+            "My account",
+        ]
     )
     city_map = page.locator("#map")
     expect(city_map.locator("canvas.maplibregl-canvas")).to_be_visible()

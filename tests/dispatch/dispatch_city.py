@@ -41,12 +41,11 @@ DISPATCHER_2 = Context(
 OFFICER_P1 = Context(
     actor="officer.p1",
     role="patrol_officer",
-    unit="P1",
     areas=frozenset({"A1"}),
     permissions=frozenset({"orders.handset"}),
 )
 FAR_OFFICER = Context(
-    actor="officer.a2", role="patrol_officer", unit="P3", areas=frozenset({"A2"}), permissions=PERMISSIONS
+    actor="officer.a2", role="patrol_officer", areas=frozenset({"A2"}), permissions=PERMISSIONS
 )
 COMMANDER = Context(
     actor="commander", role="commander", areas=frozenset({"A1", "A2"}), permissions=PERMISSIONS
@@ -131,6 +130,7 @@ def build_centre(session_factory: sessionmaker[Session], clock: ManualClock) -> 
         )
         centre.units.add(COMMANDER, body, resource="t")
         centre.units.set_status(COMMANDER, unit_id, UnitStatus.AVAILABLE, expected_version=None, resource="t")
+    centre.units.sign_on(OFFICER_P1, "P1", resource="t")
     return centre
 
 

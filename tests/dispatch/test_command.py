@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import ManualClock
+from safecity.core.context import Context
 from safecity.core.errors import AccessDenied
 from safecity.dispatch.errors import DispatchConflict, DispatchError
 from safecity.dispatch.models import OrderStatus, UnitStatus
@@ -193,7 +194,8 @@ def test_reach_an_officer_sees_their_areas_and_a_unit_works_its_own_orders_anywh
         centre.incidents.get(FAR_OFFICER, incident.id, resource="t")
     with pytest.raises(AccessDenied):
         centre.incidents.create(FAR_OFFICER, call(0, 2), resource="t")
-    # P3 (of A2) sent across to A1 may accept its own order there.
+    # P3 (of A2) sent across to A1: its crew may work its order there.
+    centre.units.sign_on(FAR_OFFICER, "P3", resource="t")
     orders = centre.orders.dispatch(DISPATCHER, incident.id, units={Department.PATROL: "P3"}, resource="t")
     p3 = next(o for o in orders if o.unit_id == "P3")
     assert centre.orders.of_unit(FAR_OFFICER, "P3")[0].id == p3.id
@@ -201,18 +203,15 @@ def test_reach_an_officer_sees_their_areas_and_a_unit_works_its_own_orders_anywh
         centre.orders.update(FAR_OFFICER, p3.id, _update(OrderStatus.ACCEPTED), resource="t").status
         == "accepted"
     )
+    # Another officer of A2, not on P3's crew, may not work an order in A1.
+    other = Context(actor="officer.other", role="patrol_officer", areas=frozenset({"A2"}))
     with pytest.raises(AccessDenied):
-        centre.orders.update(
-            OFFICER_P1.__class__(**{**_fields(FAR_OFFICER), "unit": "P9"}),
-            p3.id,
-            _update(OrderStatus.EN_ROUTE),
-            resource="t",
-        )
+        centre.orders.update(other, p3.id, _update(OrderStatus.EN_ROUTE), resource="t")
+    with pytest.raises(AccessDenied):
+        centre.orders.of_unit(Context(actor="nobody", role="patrol_officer"), "P3")
     assert {u.id for u in centre.units.list(FAR_OFFICER)} == {"P3", "T1"}
-
-
-def _fields(ctx: object) -> dict[str, object]:
-    return {name: getattr(ctx, name) for name in ctx.__struct_fields__}  # type: ignore[attr-defined]
+    with pytest.raises(DispatchConflict, match="signed on to P3"):
+        centre.units.sign_on(FAR_OFFICER, "T1", resource="t")
 
 
 def test_orders_past_their_deadline_are_late_until_done(centre: Centre) -> None:

@@ -94,6 +94,21 @@ class World:
     )  # site -> its hazmat sites, tracker, shipment
     serial: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
+    def incident(self, where: str) -> int:
+        """A new open incident (a theft call) at the site."""
+        from safecity.dispatch.incidents import Incidents
+        from safecity.dispatch.schemas import IncidentIn
+
+        site = SITE[where]
+        body = IncidentIn(kind="theft", lat=float(site["lat"]), lon=float(site["lon"]))  # type: ignore[arg-type]
+        return self.platform.service(Incidents).create(SYSTEM, body, resource="setup").id
+
+    def order(self, where: str) -> int:
+        """A new issued order about a new incident at the site (its unit, or the desk once taken)."""
+        from safecity.dispatch.orders import Orders
+
+        return self.platform.service(Orders).dispatch(SYSTEM, self.incident(where), resource="setup")[0].id
+
     def client(self) -> httpx.Client:
         """An HTTP client of the live server."""
         return httpx.Client(base_url=self.base_url, timeout=30.0)
@@ -386,6 +401,7 @@ def _seed(platform: Platform, world: World) -> None:
         world.accounts[role].case_id = world.case(world.accounts[role])
     _seed_places(platform, world)
     _seed_hazmat(platform, world)
+    _seed_dispatch(platform, world)
     # A case in the other district, worked by an account outside the tests' reach.
     with transaction(platform.session_factory) as session:
         outsider = accounts.create_account(
@@ -474,6 +490,50 @@ def _seed_places(platform: Platform, world: World) -> None:
 
     home = TenantIn(card=IdCardIn(id_number=ID_NUMBERS[IN], name="Owner in"))
     places.register_tenant(SYSTEM, world.flat(IN), home, resource="setup")
+
+
+def _seed_dispatch(platform: Platform, world: World) -> None:
+    """A street lattice over both sites (the dispatch road network), each community a box around
+    its site, and per site an available patrol car (U-IN, U-OUT) of its station."""
+    from safecity.dispatch.models import UnitKind, UnitStatus
+    from safecity.dispatch.schemas import UnitIn
+    from safecity.dispatch.units import Units
+    from safecity.sim.grid import Grid
+    from safecity.sim.roadnet import city_roads
+
+    grid = Grid(width_units=224, height_units=144, south=27.995, west=120.645)  # 11 x 7 km
+    city_roads(grid, seed=1).save(platform.settings.city_dir / "roads.npz")
+    with transaction(platform.session_factory) as session:
+        for where in (IN, OUT):
+            site = SITE[where]
+            lat, lon = float(site["lat"]), float(site["lon"])  # type: ignore[arg-type]
+            area = session.get(Area, site["community"])
+            assert area is not None
+            ring = [
+                [lon - 0.01, lat - 0.01],
+                [lon + 0.01, lat - 0.01],
+                [lon + 0.01, lat + 0.01],
+                [lon - 0.01, lat + 0.01],
+            ]
+            area.boundary = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+    units = platform.service(Units)
+    for where in (IN, OUT):
+        site = SITE[where]
+        unit_id = f"U-{where.upper()}"
+        units.add(
+            SYSTEM,
+            UnitIn(
+                id=unit_id,
+                kind=UnitKind.CAR,
+                department="patrol",
+                station_id=str(site["station"]),
+                area_id=str(site["station"]),
+                home_lat=float(site["lat"]),  # type: ignore[arg-type]
+                home_lon=float(site["lon"]),  # type: ignore[arg-type]
+            ),
+            resource="setup",
+        )
+        units.set_status(SYSTEM, unit_id, UnitStatus.AVAILABLE, expected_version=None, resource="setup")
 
 
 def _seed_hazmat(platform: Platform, world: World) -> None:

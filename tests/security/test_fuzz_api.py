@@ -23,6 +23,8 @@ from safecity.core.clock import ManualClock
 from safecity.platform import Platform
 from safecity.security.roles import Role
 from safecity.settings import Settings
+from safecity.sim.grid import Grid
+from safecity.sim.roadnet import city_roads
 from safecity.web.app import create_app
 from tests.authn import mint
 from tests.conftest import T0
@@ -43,8 +45,11 @@ DERANDOMIZE = os.environ.get("CI") == "true"
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[str, str]]]:
-    """The app over a fresh platform and a commander's headers."""
+    """The app over a fresh platform (with a road network, so that dispatch is fuzzed past its 503)
+    and a commander's headers."""
     data_dir: Path = tmp_path_factory.mktemp("fuzz")
+    (data_dir / "city").mkdir()
+    city_roads(Grid.centred(64, 64), seed=1).save(data_dir / "city" / "roads.npz")
     platform = Platform.build(
         Settings(data_dir=data_dir, rate_limit_login_per_min=100_000, rate_limit_public_per_min=100_000),
         clock=ManualClock(T0),

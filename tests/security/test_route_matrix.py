@@ -207,6 +207,20 @@ def _wearer_route(method: str, tail: str = "", json: Any = None) -> tuple[bool, 
     return (True, lambda w, a, where: Call(method, f"/api/v1/wearers/{_wearer(w, where)}{tail}", json=json))
 
 
+def _unit_body(world: World, where: str) -> dict[str, Any]:
+    """A new unit of the site's station (a fresh call sign each time)."""
+    site = SITE[where]
+    return {
+        "id": f"U{next(world.serial)}",
+        "kind": "car",
+        "department": "patrol",
+        "station_id": site["station"],
+        "area_id": site["station"],
+        "home_lat": site["lat"],
+        "home_lon": site["lon"],
+    }
+
+
 def _missing(world: World, where: str) -> int:
     """An open missing-person report about a new wearer of the site."""
     from safecity.core.context import SYSTEM
@@ -709,6 +723,82 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("POST", "/api/v1/shops/{}/staff/{}/remove".format(*w.shop_staff(where))),
     ),
+    # --- dispatch (command centre, handset)
+    ("GET", "/api/v1/dispatch/network"): (False, lambda w, a, where: Call("GET", "/api/v1/dispatch/network")),
+    ("GET", "/api/v1/dispatch/run-cards"): (
+        False,
+        lambda w, a, where: Call("GET", "/api/v1/dispatch/run-cards"),
+    ),
+    ("GET", "/api/v1/units"): (False, lambda w, a, where: Call("GET", "/api/v1/units")),
+    ("POST", "/api/v1/units"): (
+        True,
+        lambda w, a, where: Call("POST", "/api/v1/units", json=_unit_body(w, where)),
+    ),
+    ("POST", "/api/v1/units/{unit_id}/status"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/units/U-{where.upper()}/status", json={"status": "off_duty"}
+        ),
+    ),
+    ("GET", "/api/v1/handset/unit"): (False, lambda w, a, where: Call("GET", "/api/v1/handset/unit")),
+    ("POST", "/api/v1/units/{unit_id}/sign-on"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/units/U-{where.upper()}/sign-on"),
+    ),
+    ("POST", "/api/v1/units/{unit_id}/sign-off"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/units/U-{where.upper()}/sign-off"),
+    ),
+    ("GET", "/api/v1/units/{unit_id}/orders"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/units/U-{where.upper()}/orders"),
+    ),
+    ("POST", "/api/v1/incidents"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/incidents",
+            json={"kind": "theft", "lat": SITE[where]["lat"], "lon": SITE[where]["lon"]},
+        ),
+    ),
+    ("GET", "/api/v1/incidents"): (False, lambda w, a, where: Call("GET", "/api/v1/incidents")),
+    ("GET", "/api/v1/incidents/{incident_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/incidents/{w.incident(where)}"),
+    ),
+    ("GET", "/api/v1/incidents/{incident_id}/timeline"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/incidents/{w.incident(where)}/timeline"),
+    ),
+    ("GET", "/api/v1/incidents/{incident_id}/orders"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/incidents/{w.incident(where)}/orders"),
+    ),
+    ("GET", "/api/v1/incidents/{incident_id}/candidates"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/incidents/{w.incident(where)}/candidates"),
+    ),
+    ("POST", "/api/v1/incidents/{incident_id}/dispatch"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/incidents/{w.incident(where)}/dispatch", json={}),
+    ),
+    ("POST", "/api/v1/incidents/{incident_id}/merge"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/incidents/{w.incident(where)}/merge", json={"into_id": w.incident(where)}
+        ),
+    ),
+    ("POST", "/api/v1/incidents/{incident_id}/close"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/incidents/{w.incident(where)}/close", json={"outcome": "无警情"}
+        ),
+    ),
+    ("POST", "/api/v1/orders/{order_id}"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/orders/{w.order(where)}", json={"status": "accepted"}),
+    ),
+    ("GET", "/api/v1/orders/late"): (False, lambda w, a, where: Call("GET", "/api/v1/orders/late")),
     # --- wearers (elderly locators)
     ("POST", "/api/v1/wearers"): (
         True,
@@ -887,6 +977,8 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/watchlist"): (False, lambda w, a, where: Call("GET", "/watchlist")),
     ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("GET", "/wearers"): (False, lambda w, a, where: Call("GET", "/wearers")),
+    ("GET", "/dispatch"): (False, lambda w, a, where: Call("GET", "/dispatch")),
+    ("GET", "/handset"): (False, lambda w, a, where: Call("GET", "/handset")),
     ("GET", "/wearers/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/wearers/{_wearer(w, where)}")),
     ("GET", "/shipments"): (False, lambda w, a, where: Call("GET", "/shipments")),
     ("GET", "/shipments/{shipment_id}"): (

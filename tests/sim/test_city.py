@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from safecity.core.ids import is_valid_id_number, is_valid_subject
 from safecity.core.kinds import SubjectKind
+from safecity.dispatch.roads import RoadData
 from safecity.sim import City, CityMismatch, ensure_city, generate_city
-from safecity.sim.city import GEOJSON_FILE, META_FILE, TABLES
+from safecity.sim.city import GEOJSON_FILE, META_FILE, ROADS_FILE, TABLES
 from safecity.sim.layout import split_rect
 from safecity.sim.scale import SCALES
 
@@ -29,6 +30,19 @@ def test_same_seed_and_scale_give_byte_identical_files(tmp_path: Path) -> None:
     generate_city(seed=5, scale="tiny", out_dir=tmp_path / "a")
     generate_city(seed=5, scale="tiny", out_dir=tmp_path / "b")
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    # The road file is a zip with times in it: the same network, not the same bytes.
+    a, b = (RoadData.load(tmp_path / side / ROADS_FILE) for side in ("a", "b"))
+    assert a.nodes == b.nodes > 0 and a.restrictions == b.restrictions
+    assert all(
+        (getattr(a, f) == getattr(b, f)).all() for f in ("seg_from", "seg_to", "seg_class", "node_lat")
+    )
+
+
+def test_a_city_generated_before_the_road_network_gets_it_when_opened(tmp_path: Path) -> None:
+    generate_city(seed=5, scale="tiny", out_dir=tmp_path)
+    (tmp_path / ROADS_FILE).unlink()
+    ensure_city(tmp_path, seed=5, scale="tiny")
+    assert RoadData.load(tmp_path / ROADS_FILE).segments > 0
 
 
 def test_another_seed_gives_another_city(tmp_path: Path, tiny_city: City) -> None:

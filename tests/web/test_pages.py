@@ -28,7 +28,7 @@ IMPORT_RE = re.compile(r"""from\s+['"]\./([\w.-]+\.js)['"]""")
 HIDDEN_CSRF_RE = re.compile(r'<input type="hidden" name="csrf" value="([^"]+)">')
 MAIN_NAV_RE = re.compile(r'<nav class="topnav" aria-label="Main">(.*?)</nav>', re.S)
 LOGIN_ERROR_RE = re.compile(r'<p class="banner banner-error" role="alert" id="login-error">([^<]*)</p>')
-SIGNED_IN_PAGES = ["/", "/bikes", "/me", "/health"]
+SIGNED_IN_PAGES = ["/", "/bikes", "/me", "/health", "/dispatch"]
 
 
 @pytest.fixture(scope="module")
@@ -391,7 +391,16 @@ def test_logout_ends_the_session(platform: Platform, anonymous: TestClient) -> N
     [
         (
             Role.INVESTIGATOR,
-            ["Console", "Bikes", "Wanted", "Wearers 老人", "Shipments 危化品", "Device health", "My account"],
+            [
+                "Console",
+                "Dispatch 指挥调度",
+                "Bikes",
+                "Wanted",
+                "Wearers 老人",
+                "Shipments 危化品",
+                "Device health",
+                "My account",
+            ],
         ),
         (Role.GUARD, ["Watch", "Console", "My account"]),
         (Role.CITIZEN, ["My account", "My family 家人"]),

@@ -118,6 +118,9 @@ def demo(
         "report over TCP to the platform's own device servers.",
         soft_wrap=True,
     )
+    from safecity.driver.dispatchdemo import register_units
+
+    register_units(platform, city)
     print_demo_accounts(seed_demo_accounts(platform), console)
     console.print(
         f"Text messages to people (confirmation codes) go to {escape(str(sms_file(platform)))}: "

@@ -29,4 +29,11 @@ class DispatchConflict(DispatchError):
     status = 409
 
 
-__all__ = ["DispatchConflict", "DispatchError", "DispatchNotFound"]
+class NoRoadNetwork(DispatchError):
+    """The platform has no road network to route on (a setting names a file that is not there)."""
+
+    code = "no_road_network"
+    status = 503
+
+
+__all__ = ["DispatchConflict", "DispatchError", "DispatchNotFound", "NoRoadNetwork"]

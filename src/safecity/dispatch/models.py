@@ -1,7 +1,8 @@
 """The command centre's tables: units, incidents with their timeline, and dispatch orders (派单).
 
 * A **unit** is a patrol car, motorcycle, foot patrol or drone with its home station, department,
-  shift, status and last known position (from its `unit_fix` sightings). `version` goes up with
+  shift, status, last known position (from its `unit_fix` sightings) and crew (the accounts
+  signed on to it, whose handsets work its orders). `version` goes up with
   every status change: an assignment names the version it saw, so that of two dispatchers
   assigning the same unit at once one wins and the other is told (decision 0014).
 * An **incident** is what happened, where and how urgent, from a 110 call, an officer's handset,
@@ -89,6 +90,7 @@ class Unit(Base):
     last_lon: Mapped[float | None] = mapped_column(Float)
     last_fix_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     position_flag: Mapped[str | None] = mapped_column(String(64))  # why its last fix is not trusted
+    crew: Mapped[list[str]] = mapped_column(JSON, default=list)  # accounts signed on (their handsets)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -140,8 +140,11 @@ def _csr(rows: IntArray, cols: IntArray, weights: FloatArray, n: int, slots: int
 class RoadNetwork:
     """A road network ready to answer travel times, snaps and routes (see the module docstring)."""
 
-    def __init__(self, data: RoadData, speeds: Speeds | None = None) -> None:
+    def __init__(
+        self, data: RoadData, speeds: Speeds | None = None, *, max_snap_m: float = MAX_SNAP_M
+    ) -> None:
         self.data = data
+        self.max_snap_m = max_snap_m
         self.speeds = speeds or Speeds()
         self._lat0 = float(np.mean(data.node_lat)) if data.nodes else 0.0
         self._lon0 = float(np.mean(data.node_lon)) if data.nodes else 0.0
@@ -215,8 +218,10 @@ class RoadNetwork:
         y = self._y[a] + frac * (self._y[b] - self._y[a])
         return cKDTree(np.column_stack([x, y])), seg_of
 
-    def snap(self, lat: float, lon: float, *, max_m: float = MAX_SNAP_M) -> Place:
-        """The nearest point on a routable road; `Unsnappable` (with the distance) past `max_m`."""
+    def snap(self, lat: float, lon: float, *, max_m: float | None = None) -> Place:
+        """The nearest point on a routable road; `Unsnappable` (with the distance) past `max_m`
+        (default: the network's `max_snap_m`)."""
+        max_m = self.max_snap_m if max_m is None else max_m
         places, distances = self.snap_many(np.array([lat]), np.array([lon]))
         if places[0] is None:
             raise Unsnappable(lat, lon, float(distances[0]), max_m)

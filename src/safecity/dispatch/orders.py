@@ -30,7 +30,7 @@ from safecity.dispatch.network import RoadNetwork
 from safecity.dispatch.runcards import card_for
 from safecity.dispatch.schemas import Candidate, OrderOut, OrderUpdateIn
 from safecity.dispatch.units import NEXT as UNIT_NEXT
-from safecity.dispatch.units import change_status
+from safecity.dispatch.units import change_status, crews
 from safecity.store import transaction
 
 OS = OrderStatus
@@ -205,7 +205,7 @@ class Orders:
                 raise DispatchNotFound("order", order_id)
             incident = session.get(Incident, order.incident_id)
             assert incident is not None  # a foreign key
-            own = bool(ctx.unit) and ctx.unit == order.unit_id
+            own = order.unit_id is not None and crews(session, ctx.actor, order.unit_id)
             if not own:
                 ctx.require_area(incident.area_id, what=f"order {order_id}")
             status = body.status.value
@@ -281,7 +281,7 @@ class Orders:
             unit = session.get(Unit, unit_id)
             if unit is None:
                 raise DispatchNotFound("unit", unit_id)
-            if ctx.unit != unit_id:
+            if ctx.actor not in unit.crew:
                 ctx.require_area(unit.area_id, what=f"unit {unit_id}")
             now = self._now()
             rows = session.scalars(

@@ -16,7 +16,7 @@ import numpy as np
 
 from safecity.core.geo import distance_m
 from safecity.dispatch.models import Unit, UnitKind
-from safecity.dispatch.network import MAX_SNAP_M, Place, RoadNetwork
+from safecity.dispatch.network import Place, RoadNetwork
 from safecity.dispatch.schemas import Candidate
 
 FOOT_KMH = 5.0  # a foot patrol walks the roads at this pace, whatever the road's speed
@@ -40,7 +40,7 @@ def rank(
         lat = np.array([position(u)[0] for u in road])
         lon = np.array([position(u)[1] for u in road])
         spots, off = network.snap_many(lat, lon)
-        ok = [i for i, s in enumerate(spots) if s is not None and off[i] <= MAX_SNAP_M]
+        ok = [i for i, s in enumerate(spots) if s is not None and off[i] <= network.max_snap_m]
         if ok:
             reach = network.times_to(place, band)
             segments = np.array([spots[i].segment for i in ok])  # type: ignore[union-attr]

@@ -12,13 +12,17 @@ limit, slowed per band (night, day, peak) by a factor per class.
 
 from __future__ import annotations
 
+import json
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+ROADS_FORMAT = 1  # of the .npz files RoadData.save writes
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -139,6 +143,72 @@ class RoadData:
     @property
     def nodes(self) -> int:
         return len(self.node_lat)
+
+    def save(self, path: Path) -> None:
+        """Write to a compressed NumPy file (`load` reads it back): the generated city's roads."""
+        rules = self.restrictions
+        meta = {
+            "name": self.name,
+            "way_names": {str(k): v for k, v in self.way_names.items()},
+            "skipped": self.skipped,
+        }
+        with open(path, "wb") as out:
+            np.savez_compressed(
+                out,
+                format=np.array([ROADS_FORMAT]),
+                node_lat=self.node_lat,
+                node_lon=self.node_lon,
+                seg_from=self.seg_from,
+                seg_to=self.seg_to,
+                seg_length_m=self.seg_length_m,
+                seg_class=self.seg_class,
+                seg_way=self.seg_way,
+                seg_posted_kmh=self.seg_posted_kmh,
+                rule_from=np.array([r.from_way for r in rules], dtype=np.int64),
+                rule_via=np.array([r.via_node for r in rules], dtype=np.int64),
+                rule_to=np.array([r.to_way for r in rules], dtype=np.int64),
+                rule_only=np.array([r.only for r in rules], dtype=bool),
+                rule_kind=np.array([r.kind for r in rules], dtype=str),
+                meta=np.array([json.dumps(meta, ensure_ascii=False)]),
+            )
+
+    @classmethod
+    def load(cls, path: Path) -> RoadData:
+        """Read a file `save` wrote (ValueError saying what is wrong with any other)."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if int(f["format"][0]) != ROADS_FORMAT:
+                    raise ValueError(
+                        f"{path}: road file format {int(f['format'][0])}, expected {ROADS_FORMAT}"
+                    )
+                meta = json.loads(str(f["meta"][0]))
+                rules = tuple(
+                    Restriction(int(a), int(v), int(b), only=bool(o), kind=str(k))
+                    for a, v, b, o, k in zip(
+                        f["rule_from"],
+                        f["rule_via"],
+                        f["rule_to"],
+                        f["rule_only"],
+                        f["rule_kind"],
+                        strict=True,
+                    )
+                )
+                return cls(
+                    name=meta["name"],
+                    node_lat=f["node_lat"],
+                    node_lon=f["node_lon"],
+                    seg_from=f["seg_from"],
+                    seg_to=f["seg_to"],
+                    seg_length_m=f["seg_length_m"],
+                    seg_class=f["seg_class"],
+                    seg_way=f["seg_way"],
+                    seg_posted_kmh=f["seg_posted_kmh"],
+                    restrictions=rules,
+                    way_names={int(k): v for k, v in meta["way_names"].items()},
+                    skipped=meta["skipped"],
+                )
+        except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: not a road network file ({exc})") from exc
 
     @property
     def segments(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from safecity.dispatch.models import IncidentSource, OrderStatus, UnitKind, UnitStatus
 from safecity.dispatch.runcards import CARDS, DEPARTMENTS
@@ -47,6 +47,13 @@ class UnitIn(_In):
             )
         return value
 
+    @field_validator("shift_start", "shift_end")
+    @classmethod
+    def _time_of_day(cls, value: str, info: ValidationInfo) -> str:
+        if not (value == "24:00" and info.field_name == "shift_end"):
+            _hhmm(value)
+        return value
+
     def shift_minutes(self) -> tuple[int, int]:
         """(start, end) in local minutes after midnight (24:00 is 1440)."""
         end = 1440 if self.shift_end == "24:00" else _hhmm(self.shift_end)
@@ -70,6 +77,7 @@ class UnitOut(BaseModel):
     home_lat: float
     home_lon: float
     shift: str
+    crew: list[str]
 
 
 class StatusIn(_In):

@@ -88,6 +88,7 @@ class Units:
                 status_at=self._now(),
                 version=1,
                 created_at=self._now(),
+                crew=[],
             )
             session.add(unit)
             session.flush()
@@ -135,6 +136,49 @@ class Units:
         )
         return out
 
+    def sign_on(self, ctx: Context, unit_id: str, *, resource: str) -> UnitOut:
+        """An officer joins a unit's crew for the shift (their handset now works its orders); an
+        off-duty unit becomes available."""
+        with transaction(self._sessions) as session:
+            unit = require_unit(session, ctx, unit_id)
+            elsewhere = [
+                u.id for u in session.scalars(select(Unit)) if ctx.actor in u.crew and u.id != unit_id
+            ]
+            if elsewhere:
+                raise DispatchConflict(
+                    f"you are signed on to {elsewhere[0]}: sign off there first", field="unit_id"
+                )
+            if ctx.actor not in unit.crew:
+                unit.crew = [*unit.crew, ctx.actor]
+            if unit.status == S.OFF_DUTY:
+                change_status(session, unit, S.AVAILABLE, at=self._now(), expected_version=None)
+                session.refresh(unit)
+            out = unit_out(unit)
+        self._recorder.record(ctx, AuditEntry("dispatch.unit_sign_on", resource, detail={"unit": unit_id}))
+        return out
+
+    def sign_off(self, ctx: Context, unit_id: str, *, resource: str) -> UnitOut:
+        """An officer leaves the crew; the last one out takes an available unit off duty."""
+        with transaction(self._sessions) as session:
+            unit = require_unit(session, ctx, unit_id)
+            if ctx.actor not in unit.crew:
+                raise DispatchError(f"you are not signed on to {unit_id}", field="unit_id")
+            unit.crew = [a for a in unit.crew if a != ctx.actor]
+            if not unit.crew and unit.status == S.AVAILABLE:
+                change_status(session, unit, S.OFF_DUTY, at=self._now(), expected_version=None)
+                session.refresh(unit)
+            out = unit_out(unit)
+        self._recorder.record(ctx, AuditEntry("dispatch.unit_sign_off", resource, detail={"unit": unit_id}))
+        return out
+
+    def mine(self, ctx: Context) -> UnitOut | None:
+        """The unit the caller is signed on to, if any."""
+        with self._sessions() as session:
+            for unit in session.scalars(select(Unit).order_by(Unit.id)):
+                if ctx.actor in unit.crew:
+                    return unit_out(unit)
+        return None
+
     def record_fix(self, unit_id: str, lat: float, lon: float, at: datetime) -> str | None:
         """Take a position fix of a unit; the reason it is not trusted, or None when it is.
 
@@ -165,6 +209,12 @@ class Units:
             if kmh > TOP_SPEED_KMH[unit.kind]:
                 return f"a jump of {metres:,.0f} m in {hours * 3600:,.0f} s ({kmh:,.0f} km/h)"
         return None
+
+
+def crews(session: Session, actor: str, unit_id: str) -> bool:
+    """Whether the account is signed on to the unit."""
+    unit = session.get(Unit, unit_id)
+    return unit is not None and actor in unit.crew
 
 
 def require_unit(session: Session, ctx: Context, unit_id: str) -> Unit:
@@ -238,7 +288,8 @@ def unit_out(unit: Unit) -> UnitOut:
         home_lat=unit.home_lat,
         home_lon=unit.home_lon,
         shift=f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}",
+        crew=list(unit.crew),
     )
 
 
-__all__ = ["NEXT", "Units", "change_status", "require_unit", "unit_out"]
+__all__ = ["NEXT", "Units", "change_status", "crews", "require_unit", "unit_out"]

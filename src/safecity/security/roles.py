@@ -79,6 +79,11 @@ class Permission(StrEnum):
     MISSING_REPORT = "missing.report"  # report a wearer in reach missing, follow and close the search
     HAZMAT_READ = "hazmat.read"  # dangerous-goods products, sites, stock, shipments and zones
     HAZMAT_MANAGE = "hazmat.manage"  # register them, record stock, plan, load and deliver shipments
+    DISPATCH_READ = "dispatch.read"  # incidents, units, orders and the road network of the caller's areas
+    DISPATCH_CALLS = "dispatch.calls"  # take a 110 call or report an incident from a handset
+    DISPATCH_ORDER = "dispatch.order"  # send orders (派单), merge and close incidents, set a unit's status
+    ORDERS_HANDSET = "orders.handset"  # sign on to a unit; accept, update and report on its orders
+    UNITS_MANAGE = "units.manage"  # register units: call sign, kind, department, station, shift
     SELF_READ = "self.read"  # one's own account, bikes and who accessed one's data
     SELF_LINK = "self.link"  # link one's citizen account to one's registry record (by their code)
 
@@ -97,15 +102,20 @@ _OFFICER = frozenset(
         P.WEARERS_READ,
         P.MISSING_REPORT,
         P.HAZMAT_READ,
+        P.DISPATCH_READ,
+        P.DISPATCH_CALLS,
     }
 )
+# Who works orders: the officers sent out on units (their handsets), and the desks that dispatch.
+_ORDERS = frozenset({P.ORDERS_HANDSET})
 _INVESTIGATION = frozenset(
     {P.PEOPLE_READ, P.SUBJECTS_TRACE, P.CASES_READ, P.CASES_MANAGE, P.WATCHLIST_WRITE, P.ALERTS_EXPORT}
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PATROL_OFFICER: _OFFICER | {P.DEVICES_READ},
+    Role.PATROL_OFFICER: _OFFICER | _ORDERS | {P.DEVICES_READ},
     Role.COMMUNITY_OFFICER: _OFFICER
+    | _ORDERS
     | {
         P.DEVICES_READ,
         P.BIKES_REGISTER,
@@ -122,9 +132,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.WEARERS_MANAGE,
         P.HAZMAT_MANAGE,
     },
-    Role.DISPATCHER: _OFFICER | {P.DEVICES_READ, P.ALERTS_EXPORT},
+    Role.DISPATCHER: _OFFICER | _ORDERS | {P.DEVICES_READ, P.ALERTS_EXPORT, P.DISPATCH_ORDER},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
-    Role.COMMANDER: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.WEBHOOKS_MANAGE, P.OPERATIONS_READ},
+    Role.COMMANDER: _OFFICER
+    | _ORDERS
+    | _INVESTIGATION
+    | {P.DEVICES_READ, P.WEBHOOKS_MANAGE, P.OPERATIONS_READ, P.DISPATCH_ORDER, P.UNITS_MANAGE},
     Role.AUDITOR: frozenset({P.SELF_READ, P.AREAS_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.CASES_READ}),
     Role.ADMINISTRATOR: frozenset(
         {

@@ -1,8 +1,9 @@
 """Generate a synthetic city from a seed, write it to a folder, and open it again.
 
 A city folder holds `city.json` (metadata, written last so that its presence means the city
-is complete), `city.geojson` (the map) and one Parquet table each for areas, people, bikes,
-devices and routines. The same seed and scale give byte-identical files.
+is complete), `city.geojson` (the map), `roads.npz` (the road network dispatch routes on) and
+one Parquet table each for areas, people, bikes, devices and routines. The same seed and scale
+give byte-identical files (the road file: the same network).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from safecity.sim import layout as lay
 from safecity.sim.geojson import feature_collection, rect_polygon
 from safecity.sim.grid import Grid
 from safecity.sim.population import make_bikes, make_people, make_routines
+from safecity.sim.roadnet import city_roads
 from safecity.sim.scale import CityScale, resolve_scale
 
 log = structlog.get_logger(__name__)
@@ -29,6 +31,7 @@ log = structlog.get_logger(__name__)
 FORMAT_VERSION = 1
 TABLES = ("areas", "people", "bikes", "devices", "routines")
 META_FILE, GEOJSON_FILE, SECRETS_FILE = "city.json", "city.geojson", "device_secrets.parquet"
+ROADS_FILE = "roads.npz"  # the road network dispatch routes on (dispatch.capability.CITY_ROADS)
 UTC_OFFSET_H = 8  # China Standard Time, no daylight saving: routines are in local time
 
 
@@ -132,6 +135,7 @@ def generate_city(*, seed: int, scale: str | CityScale, out_dir: Path) -> City:
     routines = make_routines(bikes, people, layout, grid, rng_routines)
     for name, frame in zip(TABLES, (areas, people, bikes, devices, routines), strict=True):
         _write_table(frame, out_dir / f"{name}.parquet")
+    _write_roads(grid, seed, out_dir)
     fc = feature_collection(grid, areas, roads, devices, police)
     (out_dir / GEOJSON_FILE).write_text(
         json.dumps(fc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8"
@@ -206,4 +210,13 @@ def ensure_city(settings_like_dir: Path, *, seed: int, scale: str) -> City:
             f"{folder} holds a city with seed {city.seed} at scale {city.scale.name!r}, not seed {seed} "
             f"at {wanted.name!r}; remove the folder (and reset the registry) to generate another"
         )
+    if not (folder / ROADS_FILE).is_file():  # a city generated before the road network existed
+        _write_roads(city.grid, seed, folder)
     return city
+
+
+def _write_roads(grid: Grid, seed: int, folder: Path) -> None:
+    """The city's road network for dispatch (sim.roadnet), written atomically."""
+    part = folder / (ROADS_FILE + ".part")
+    city_roads(grid, seed).save(part)
+    part.replace(folder / ROADS_FILE)

@@ -100,6 +100,7 @@ def upgrade() -> None:
         sa.Column("last_lon", sa.Float(), nullable=True),
         sa.Column("last_fix_at", safecity.store.db.UtcDateTime(timezone=True), nullable=True),
         sa.Column("position_flag", sa.String(length=64), nullable=True),
+        sa.Column("crew", sa.JSON(), nullable=False),
         sa.Column("created_at", safecity.store.db.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["incident_id"],

@@ -1,0 +1,57 @@
+"""The command-centre capability: the road network, units, incidents and dispatch orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from safecity.core.capabilities import Capability, Service
+from safecity.dispatch.incidents import Incidents
+from safecity.dispatch.networks import RoadNetworks
+from safecity.dispatch.orders import Orders
+from safecity.dispatch.settings import SECTION, DispatchSettings
+from safecity.dispatch.units import Units
+
+CITY_ROADS = "roads.npz"  # what the city generator writes beside the city (sim.roadnet)
+
+
+def _networks(platform: Any) -> RoadNetworks:
+    settings = platform.settings.section(DispatchSettings)
+    return RoadNetworks(
+        settings.dispatch_road_network,
+        default=platform.settings.city_dir / CITY_ROADS,
+        max_snap_m=settings.dispatch_max_snap_m,
+    )
+
+
+def _units(platform: Any) -> Units:
+    return Units(
+        platform.session_factory, platform.security, platform.service(RoadNetworks), now=platform.clock.now
+    )
+
+
+def _incidents(platform: Any) -> Incidents:
+    return Incidents(
+        platform.session_factory, platform.security, platform.service(RoadNetworks), now=platform.clock.now
+    )
+
+
+def _orders(platform: Any) -> Orders:
+    return Orders(
+        platform.session_factory, platform.security, platform.service(RoadNetworks), now=platform.clock.now
+    )
+
+
+CAPABILITY = Capability(
+    name="dispatch",
+    summary="Command centre: road network, units, incidents and dispatch orders (派单) to many departments",
+    requires=("registry", "security"),
+    extensions=(
+        SECTION,
+        Service(RoadNetworks, _networks),
+        Service(Units, _units),
+        Service(Incidents, _incidents),
+        Service(Orders, _orders),
+    ),
+)
+
+__all__ = ["CAPABILITY", "CITY_ROADS"]
