@@ -99,7 +99,10 @@ def rank(net: RoadNetwork, rng: np.random.Generator) -> dict[str, float]:
         plain = np.empty(UNITS)
         for u in range(UNITS):
             reached = net.times_from(unit_seg[u : u + 1], unit_frac[u : u + 1], BAND)
-            plain[u] = net.arrivals_at(reached, np.array([segment]), np.array([fraction]), BAND)[0]
+            here = (unit_seg[u : u + 1], unit_frac[u : u + 1])
+            plain[u] = net.arrivals_at(
+                reached, np.array([segment]), np.array([fraction]), BAND, origins=here
+            )[0]
         np.argsort(plain, kind="stable")
         baseline.append(time.perf_counter() - start)
         ours = net.etas(incident, net.times_to(incident, BAND), unit_seg, unit_frac, BAND)

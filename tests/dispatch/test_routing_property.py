@@ -66,6 +66,24 @@ def test_every_routable_journey_takes_the_brute_force_time(case: tuple[RoadNetwo
             )
 
 
+@settings(max_examples=150, deadline=None)
+@given(networks())
+def test_a_search_forward_from_the_origin_gives_the_same_times_as_the_reverse_one(
+    case: tuple[RoadNetwork, list[float]],
+) -> None:
+    net, fractions = case
+    routable = [s for s in range(net.data.segments) if net._routable[s]]
+    targets = np.array(routable, dtype=np.int64)
+    at = np.array([fractions[s] for s in routable])
+    for origin in routable:
+        here = (np.array([origin]), np.array([fractions[origin]]))
+        forward = net.arrivals_at(net.times_from(*here, BAND), targets, at, BAND, origins=here)
+        for k, dest in enumerate(routable):
+            to = place(net, dest, float(at[k]))
+            reverse = net.etas(to, net.times_to(to, BAND), *here, BAND)[0]
+            assert math.isclose(forward[k], reverse, rel_tol=1e-9, abs_tol=1e-6), (origin, dest)
+
+
 @settings(max_examples=100, deadline=None)
 @given(networks())
 def test_a_route_takes_as_long_as_its_eta_and_runs_from_origin_to_destination(

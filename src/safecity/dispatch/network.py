@@ -398,18 +398,40 @@ class RoadNetwork:
         return enter
 
     def arrivals_at(
-        self, reached: FloatArray, segments: IntArray, fractions: FloatArray, band: Band
+        self,
+        reached: FloatArray,
+        segments: IntArray,
+        fractions: FloatArray,
+        band: Band,
+        *,
+        origins: tuple[IntArray, FloatArray] | None = None,
     ) -> FloatArray:
-        """Seconds from `times_from`'s places to points part-way along segments."""
+        """Seconds from `times_from`'s places to points part-way along segments. Give the same
+        `origins` (segments, fractions) to count a journey along the origin's own road, which no
+        search from its ends can see (a point just ahead on the same street)."""
         secs = self.seconds(band)
         enter = self.arrival(reached, band)
         segments = np.asarray(segments, np.int64)
+        fractions = np.asarray(fractions, np.float64)
         twin = self._twin[segments]
         along = enter[segments] + fractions * secs[segments]
         back = np.where(
             twin >= 0, enter[np.maximum(twin, 0)] + (1.0 - fractions) * secs[np.maximum(twin, 0)], np.inf
         )
-        return np.minimum(along, back)
+        out: FloatArray = np.minimum(along, back)
+        if origins is not None:
+            starts: dict[int, list[float]] = {}
+            for segment, fraction in zip(*origins, strict=True):
+                starts.setdefault(int(segment), []).append(float(fraction))
+            for i, (segment, fraction) in enumerate(zip(segments.tolist(), fractions.tolist(), strict=True)):
+                for g in starts.get(segment, ()):
+                    if g <= fraction:  # ahead on the same road
+                        out[i] = min(out[i], (fraction - g) * secs[segment])
+                other = int(self._twin[segment])
+                for g in starts.get(other, ()) if other >= 0 else ():
+                    if 1.0 - g >= fraction:  # on the twin, facing it
+                        out[i] = min(out[i], (1.0 - g - fraction) * secs[other])
+        return out
 
     def node_times(self, graph_times: FloatArray) -> FloatArray:
         """Per physical node, the least of its graph copies' times."""
