@@ -23,24 +23,6 @@ def _networks(platform: Any) -> RoadNetworks:
     )
 
 
-def _units(platform: Any) -> Units:
-    return Units(
-        platform.session_factory, platform.security, platform.service(RoadNetworks), now=platform.clock.now
-    )
-
-
-def _incidents(platform: Any) -> Incidents:
-    return Incidents(
-        platform.session_factory, platform.security, platform.service(RoadNetworks), now=platform.clock.now
-    )
-
-
-def _orders(platform: Any) -> Orders:
-    return Orders(
-        platform.session_factory, platform.security, platform.service(RoadNetworks), now=platform.clock.now
-    )
-
-
 CAPABILITY = Capability(
     name="dispatch",
     summary="Command centre: road network, units, incidents and dispatch orders (派单) to many departments",
@@ -48,9 +30,9 @@ CAPABILITY = Capability(
     extensions=(
         SECTION,
         Service(RoadNetworks, _networks),
-        Service(Units, _units),
-        Service(Incidents, _incidents),
-        Service(Orders, _orders),
+        Service(Units, Units.build),
+        Service(Incidents, Incidents.build),
+        Service(Orders, Orders.build),
     ),
 )
 

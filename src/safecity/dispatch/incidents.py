@@ -11,14 +11,13 @@ decides and merges (the duplicate's orders and units move to the incident it joi
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from safecity.core.audit import AuditEntry, Recorder
+from safecity.core.audit import AuditEntry
 from safecity.core.context import Context
 from safecity.core.geo import distance_m
 from safecity.core.masking import mask_phone
@@ -32,9 +31,10 @@ from safecity.dispatch.models import (
     Unit,
     UnitStatus,
 )
-from safecity.dispatch.network import RoadNetwork, Unsnappable
+from safecity.dispatch.network import Unsnappable
 from safecity.dispatch.runcards import card_for
 from safecity.dispatch.schemas import IncidentIn, IncidentOut, TimelineEntry
+from safecity.dispatch.service import DispatchService
 from safecity.dispatch.units import change_status
 from safecity.registry.area_import import AreaLocator
 from safecity.store import transaction
@@ -50,21 +50,8 @@ OPEN_ORDERS = (
 )
 
 
-class Incidents:
+class Incidents(DispatchService):
     """Take, read, merge and close incidents."""
-
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        recorder: Recorder,
-        network: Callable[[], RoadNetwork],
-        *,
-        now: Callable[[], datetime],
-    ) -> None:
-        self._sessions = session_factory
-        self._recorder = recorder
-        self._network = network
-        self._now = now
 
     def create(
         self,

@@ -14,21 +14,21 @@ reported); its unit's status follows, and the first unit on scene marks the inci
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from safecity.core.audit import AuditEntry, Recorder
+from safecity.core.audit import AuditEntry
 from safecity.core.context import Context
 from safecity.dispatch import recommend
 from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNotFound
 from safecity.dispatch.incidents import LIVE, OPEN_ORDERS, note, require_incident
 from safecity.dispatch.models import Incident, IncidentStatus, Order, OrderStatus, Unit, UnitStatus
-from safecity.dispatch.network import RoadNetwork
 from safecity.dispatch.runcards import card_for
 from safecity.dispatch.schemas import Candidate, OrderOut, OrderUpdateIn
+from safecity.dispatch.service import DispatchService
 from safecity.dispatch.units import NEXT as UNIT_NEXT
 from safecity.dispatch.units import change_status, crews
 from safecity.store import transaction
@@ -58,21 +58,8 @@ _STAMP: dict[str, str] = {
 }
 
 
-class Orders:
+class Orders(DispatchService):
     """Issue, update and follow dispatch orders."""
-
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        recorder: Recorder,
-        network: Callable[[], RoadNetwork],
-        *,
-        now: Callable[[], datetime],
-    ) -> None:
-        self._sessions = session_factory
-        self._recorder = recorder
-        self._network = network
-        self._now = now
 
     def candidates(self, ctx: Context, incident_id: int, *, department: str | None = None) -> list[Candidate]:
         """The available units in reach that could go, quickest first."""

@@ -13,19 +13,18 @@ when reaching it from the last trusted fix would need an impossible speed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from safecity.core.audit import AuditEntry, Recorder
+from safecity.core.audit import AuditEntry
 from safecity.core.context import Context
 from safecity.core.geo import distance_m
 from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNotFound
 from safecity.dispatch.models import Unit, UnitKind, UnitStatus
-from safecity.dispatch.network import RoadNetwork
 from safecity.dispatch.schemas import UnitIn, UnitOut
+from safecity.dispatch.service import DispatchService
 from safecity.store import transaction
 
 S = UnitStatus
@@ -46,21 +45,8 @@ TOP_SPEED_KMH: dict[str, float] = {
 }
 
 
-class Units:
+class Units(DispatchService):
     """Register units, change their status, take their fixes, list them."""
-
-    def __init__(
-        self,
-        session_factory: sessionmaker[Session],
-        recorder: Recorder,
-        network: Callable[[], RoadNetwork],
-        *,
-        now: Callable[[], datetime],
-    ) -> None:
-        self._sessions = session_factory
-        self._recorder = recorder
-        self._network = network
-        self._now = now
 
     def add(self, ctx: Context, body: UnitIn, *, resource: str) -> UnitOut:
         """Register a unit of the caller's areas (off duty until its shift starts or it signs on)."""
