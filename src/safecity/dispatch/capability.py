@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from safecity.core.capabilities import Capability, Service
+from safecity.core.worker import Task
 from safecity.dispatch.incidents import Incidents
 from safecity.dispatch.networks import RoadNetworks
 from safecity.dispatch.orders import Orders
+from safecity.dispatch.positions import UnitPositions
 from safecity.dispatch.settings import SECTION, DispatchSettings
 from safecity.dispatch.units import Units
 
@@ -23,6 +25,11 @@ def _networks(platform: Any) -> RoadNetworks:
     )
 
 
+def _workers(platform: Any) -> list[Any]:
+    positions = UnitPositions(platform.bus, platform.service(Units))
+    return [Task("dispatch-unit-positions", positions.run)]
+
+
 CAPABILITY = Capability(
     name="dispatch",
     summary="Command centre: road network, units, incidents and dispatch orders (派单) to many departments",
@@ -34,6 +41,7 @@ CAPABILITY = Capability(
         Service(Incidents, Incidents.build),
         Service(Orders, Orders.build),
     ),
+    build=_workers,
 )
 
 __all__ = ["CAPABILITY", "CITY_ROADS"]

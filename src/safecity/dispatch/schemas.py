@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from safecity.core.ids import SUBJECT_FORMAT_HINTS, is_valid_subject
+from safecity.core.kinds import SubjectKind
 from safecity.dispatch.models import IncidentSource, OrderStatus, UnitKind, UnitStatus
 from safecity.dispatch.runcards import CARDS, DEPARTMENTS
 
@@ -25,7 +27,11 @@ def _hhmm(value: str) -> int:
 class UnitIn(_In):
     """A unit to register: call sign, kind, department, home station and shift."""
 
-    id: str = Field(min_length=1, max_length=32, description="call sign, e.g. 巡01")
+    id: str = Field(
+        min_length=2,
+        max_length=32,
+        description="call sign: 2 to 32 of A-Z a-z 0-9 _ - (its unit_fix subject), e.g. P-S0101-1",
+    )
     kind: UnitKind
     department: str
     station_id: str = Field(min_length=1, max_length=32)
@@ -37,6 +43,13 @@ class UnitIn(_In):
     speed_kmh: float | None = Field(None, gt=0, le=200, description="drones: air speed")
     endurance_min: float | None = Field(None, gt=0, le=600, description="drones: flight time")
     device_id: str | None = Field(None, max_length=64, description="its tracker (unit_fix sightings)")
+
+    @field_validator("id")
+    @classmethod
+    def _call_sign(cls, value: str) -> str:
+        if not is_valid_subject(SubjectKind.UNIT, value):
+            raise ValueError(f"{value!r} is not a call sign: {SUBJECT_FORMAT_HINTS[SubjectKind.UNIT]}")
+        return value
 
     @field_validator("department")
     @classmethod
@@ -78,6 +91,7 @@ class UnitOut(BaseModel):
     home_lon: float
     shift: str
     crew: list[str]
+    device_id: str | None
 
 
 class StatusIn(_In):

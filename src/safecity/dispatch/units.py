@@ -275,6 +275,7 @@ def unit_out(unit: Unit) -> UnitOut:
         home_lon=unit.home_lon,
         shift=f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}",
         crew=list(unit.crew),
+        device_id=unit.device_id,
     )
 
 

@@ -16,6 +16,7 @@ import structlog
 
 from safecity import registry
 from safecity.core.filemode import make_private_dirs, private_file
+from safecity.driver.dispatchdemo import run_crews
 from safecity.driver.trackdemo import DemoTracking, run_tracking
 from safecity.ingest import Part
 from safecity.places import Doors, Visitors
@@ -176,8 +177,9 @@ async def run_in_process(
     """Simulate the city live against this platform, plan after plan, until stopped.
 
     The bikes and, beside them, the doors of the city's housing (`doors`, by default one
-    controller at every door: sim/doorsim.py), and the elderly wearers' and tankers' terminals
-    over TCP when `tracking` was prepared (driver/trackdemo.py).
+    controller at every door: sim/doorsim.py), the crews of the police units nobody has signed
+    on to (driver/dispatchdemo.py), and the elderly wearers' and tankers' terminals over TCP when
+    `tracking` was prepared (driver/trackdemo.py).
     """
     stop = stop or asyncio.Event()
     coalescer = Coalescer(platform.ingest.submit_parts)
@@ -188,7 +190,9 @@ async def run_in_process(
         doors.live(platform.hub, stop, start=platform.clock.now() - WARM_UP), name="demo-doors"
     )
     door_life.add_done_callback(_log_failure)
-    tasks = [texts, door_life]
+    crews = asyncio.create_task(run_crews(platform, stop), name="demo-crews")
+    crews.add_done_callback(_log_failure)
+    tasks = [texts, door_life, crews]
     if tracking is not None:
         tasks.append(
             asyncio.create_task(run_tracking(tracking, platform, stop, speedup=speedup), name="demo-tracking")
