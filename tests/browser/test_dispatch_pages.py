@@ -107,6 +107,7 @@ def test_a_call_becomes_orders_to_four_departments_and_the_handset_reports_back(
     expect(card).to_have_attribute("data-status", "dispatched")
     orders = page.locator("#order-list li")
     expect(orders).to_have_count(4)
+    expect(page.locator("#map")).to_have_attribute("data-route", "0")  # the proposal is gone once sent
     for name in (
         "Patrol 巡逻",
         "Criminal investigation 刑侦",
@@ -140,8 +141,15 @@ def test_a_call_becomes_orders_to_four_departments_and_the_handset_reports_back(
     expect(phone.locator("#my-orders-empty")).to_be_visible()  # reported: no longer open
     assert_chinese_renders(phone, "警务通", "我的警组")
 
-    # Back at the desk: on scene, the report and the timeline.
+    # Back at the desk: on scene, the report and the timeline; the intelligence desk reports back
+    # from the desk itself.
     expect(card).to_have_attribute("data-status", "on_scene", timeout=20_000)
+    intelligence = page.locator("#order-list li", has_text="Intelligence 情报")
+    intelligence.get_by_role("button", name="Accept 接收").click()
+    expect(intelligence).to_have_attribute("data-status", "accepted")
+    intelligence.get_by_label("Report back 反馈内容").fill("嫌疑人轨迹已推送")
+    intelligence.get_by_role("button", name="Report back 反馈").click()
+    expect(intelligence).to_have_attribute("data-status", "reported")
     expect(page.locator("#order-list")).to_contain_text("嫌疑人已控制")
     expect(page.locator("#timeline")).to_contain_text("order reported")
     shoot(page, "dispatch-on-scene")

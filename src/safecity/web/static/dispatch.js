@@ -81,6 +81,24 @@ function drawRoute(candidate) {
 
 // --- the lists --------------------------------------------------------------------------------------
 
+// A desk's order is worked from this desk: its next status, and the report back that finishes it.
+const DESK_NEXT = { issued: ['accepted', 'Accept 接收'], accepted: ['reported', 'Report back 反馈'] };
+
+function deskActions(o) {
+  const next = DESK_NEXT[o.status];
+  if (!canOrder || o.unit_id || !next) return null;
+  const report = h('input', { name: 'report', maxlength: 4000, placeholder: 'Report 反馈内容', 'aria-label': 'Report back 反馈内容' });
+  const form = h('form', { class: 'desk-order', onsubmit: async (event) => {
+    event.preventDefault();
+    try {
+      await api('POST', '/api/v1/orders/' + o.id, { status: next[0], report: report.value.trim() });
+      sayError('');
+      await refreshSelected();
+    } catch (err) { sayError(plainError(err)); }
+  } }, next[0] === 'reported' ? report : null, h('button', { type: 'submit' }, next[1]));
+  return form;
+}
+
 function orderItem(o) {
   const who = o.unit_id ? 'Unit 警组 ' + o.unit_id : 'Desk 席位';
   return h('li', { class: 'order' + (o.late ? ' late' : ''), dataset: { order: o.id, status: o.status } },
@@ -89,7 +107,8 @@ function orderItem(o) {
     o.eta_s !== null ? ' · ETA ' + minutes(o.eta_s) : '',
     h('div', { class: 'muted task' }, o.task),
     h('div', { class: 'muted' }, 'Deadline 时限 ', timeEl(o.deadline_at), o.late ? ' · LATE 超时' : ''),
-    o.report ? h('div', { class: 'report' }, 'Report 反馈: ', o.report) : null);
+    o.report ? h('div', { class: 'report' }, 'Report 反馈: ', o.report) : null,
+    deskActions(o));
 }
 
 async function refreshLate() {
@@ -149,6 +168,7 @@ async function refreshSelected() {
     $('candidates-box').hidden = !open;
     $('close-form').hidden = !['open', 'dispatched', 'on_scene'].includes(incident.status);
     if (open) await refreshCandidates(id);
+    else drawRoute(null); // sent: the candidates' route is no longer a proposal
   }
 }
 
@@ -169,6 +189,7 @@ async function refreshCandidates(id) {
 async function select(id) {
   state.selected = id;
   state.chosen = null;
+  drawRoute(null);
   drawIncidents();
   for (const b of document.querySelectorAll('button.incident')) {
     const on = Number(b.dataset.incident) === id;
