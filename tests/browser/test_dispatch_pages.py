@@ -173,3 +173,30 @@ def test_the_desk_is_refused_to_a_role_without_dispatch(centre: LiveCity, page: 
     assert answer is not None and answer.status == 403
     expect(page.locator("#refused-heading")).to_have_text("Not allowed")
     expect(page.locator("#map")).to_have_count(0)
+
+
+def test_an_alert_on_the_console_becomes_an_incident_on_the_desk_in_one_action(
+    centre: LiveCity, page: Any
+) -> None:
+    from tests.browser.test_console import _stolen_bike
+
+    tag = "D15A7C4E01"
+    _stolen_bike(centre, tag)
+    dispatcher = centre.account(Role.DISPATCHER, areas=("D01",))
+    sign_in(page, centre, dispatcher)
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    centre.read_tag("BS-0001", tag)
+    item = page.locator("#alert-list .alert-item", has_text=tag)
+    expect(item).to_have_count(1)
+    item.get_by_role("button").first.click()
+    page.get_by_role("button", name="Make incident 转为警情").click()
+    link = page.locator("#escalated")
+    expect(link).to_contain_text("Incident 警情 #")
+    number = link.inner_text().split("#")[1].split()[0]
+    link.click()
+    expect(page).to_have_url(centre.base_url + "/dispatch")
+    entry = page.locator(f"button[data-incident='{number}']")
+    expect(entry).to_contain_text("盗窃")  # a stolen bike's sighting is a theft
+    entry.click()
+    expect(page.locator("#incident-meta")).to_contain_text("Stolen e-bike")
+    expect(page.locator("#candidate-list li").first).to_contain_text("ETA")

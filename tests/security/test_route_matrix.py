@@ -762,6 +762,10 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         ),
     ),
     ("GET", "/api/v1/incidents"): (False, lambda w, a, where: Call("GET", "/api/v1/incidents")),
+    ("POST", "/api/v1/alerts/{alert_id}/incident"): (
+        True,
+        lambda w, a, where: Call("POST", f"/api/v1/alerts/{w.alert(where)}/incident", json={}),
+    ),
     ("GET", "/api/v1/incidents/{incident_id}"): (
         True,
         lambda w, a, where: Call("GET", f"/api/v1/incidents/{w.incident(where)}"),

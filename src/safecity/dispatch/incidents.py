@@ -25,6 +25,7 @@ from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNo
 from safecity.dispatch.models import (
     Incident,
     IncidentEvent,
+    IncidentSource,
     IncidentStatus,
     Order,
     OrderStatus,
@@ -40,6 +41,26 @@ from safecity.registry.area_import import AreaLocator
 from safecity.store import transaction
 
 DUPLICATE_M = 300.0
+PRIORITY_OF_SEVERITY = {"critical": 1, "high": 1, "medium": 2, "low": 3}
+# What an escalated alert is, by its rule's kind (then its name): the incident type and so the run card.
+_KIND_OF_RULE = (
+    ("hotlist", "theft"),
+    ("shop_breach", "burglary_in_progress"),
+    ("intrusion", "burglary_in_progress"),
+    ("wearer_", "missing_person"),
+    ("missing", "missing_person"),
+    ("fraud", "fraud_warning"),
+)
+
+
+def kind_for_rule(rule_kind: str, rule: str) -> str:
+    """The incident type an alert of this rule becomes ("other" when none fits)."""
+    for prefix, kind in _KIND_OF_RULE:
+        if rule_kind.startswith(prefix) or rule.startswith(prefix):
+            return kind
+    return "other"
+
+
 DUPLICATE_WINDOW = timedelta(minutes=30)
 LIVE = (IncidentStatus.OPEN.value, IncidentStatus.DISPATCHED.value, IncidentStatus.ON_SCENE.value)
 OPEN_ORDERS = (
@@ -51,7 +72,15 @@ OPEN_ORDERS = (
 
 
 class Incidents(DispatchService):
-    """Take, read, merge and close incidents."""
+    """Take, read, merge and close incidents; escalate alerts to them."""
+
+    _alerts: Any = None  # the alert service (`escalate`), set by `build`
+
+    @classmethod
+    def build(cls, platform: Any) -> Incidents:
+        incidents = super().build(platform)
+        incidents._alerts = platform.alerts
+        return incidents
 
     def create(
         self,
@@ -105,6 +134,48 @@ class Incidents(DispatchService):
             out = incident_out(incident, ctx, duplicates)
         self._audit(ctx, "dispatch.incident_create", resource, out.id, 201)
         return out
+
+    def escalate(
+        self,
+        ctx: Context,
+        alert_id: str,
+        *,
+        kind: str | None = None,
+        priority: int | None = None,
+        resource: str,
+    ) -> IncidentOut:
+        """An alert of any rule becomes an incident in one action: at its newest located evidence,
+        of the type its rule suggests (or the one given), keeping its id and correlation id."""
+        if self._alerts is None:
+            raise DispatchError("this platform has no alert service to escalate from", field="alert_id")
+        detail = self._alerts.get(alert_id, ctx=ctx)  # AlertNotFound (404) or AccessDenied as it is
+        alert = detail.alert
+        located = [e for e in detail.evidence if e.lat is not None and e.lon is not None]
+        if not located:
+            raise DispatchError(
+                f"alert {alert_id} has no evidence with a place: take it as a call with the place",
+                field="alert_id",
+            )
+        with self._sessions() as session:
+            taken = session.scalar(
+                select(Incident.id).where(Incident.alert_id == alert_id, Incident.status.in_(LIVE))
+            )
+        if taken is not None:
+            raise DispatchConflict(f"alert {alert_id} is incident {taken} already", field="alert_id")
+        where = max(located, key=lambda e: e.ts)
+        body = IncidentIn(
+            kind=kind or kind_for_rule(alert.rule_kind, alert.rule),
+            priority=priority or PRIORITY_OF_SEVERITY.get(alert.severity, 2),
+            lat=float(where.lat),
+            lon=float(where.lon),
+            address=alert.first_device or "",
+            description=f"{alert.title} (alert {alert.id}, {alert.rule}, {len(detail.evidence)} sightings)"[
+                :4000
+            ],
+            reported_at=min(alert.first_seen_at, self._now()),
+            source=IncidentSource.ALERT,
+        )
+        return self.create(ctx, body, resource=resource, alert_id=alert.id, corr=alert.corr_id or alert.id)
 
     def get(self, ctx: Context, incident_id: int, *, resource: str) -> IncidentOut:
         with self._sessions() as session:

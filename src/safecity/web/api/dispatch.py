@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from safecity.dispatch.incidents import Incidents
 from safecity.dispatch.models import UnitStatus
@@ -40,6 +40,7 @@ NO_NETWORK: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorOut, "description": "No road network is configured or its file cannot be read."}
 }
 UnitId = Annotated[str, Field(min_length=1, max_length=32)]
+AlertId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class _In(BaseModel):
@@ -54,6 +55,20 @@ class DispatchIn(_In):
         default_factory=dict,
         description="department -> the chosen unit's version as seen (refused if changed)",
     )
+
+
+class EscalateIn(_In):
+    kind: str | None = Field(
+        None, max_length=32, description="incident type (default: from the alert's rule)"
+    )
+    priority: int | None = Field(None, ge=1, le=3, description="1 most urgent (default: from its severity)")
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, value: str | None) -> str | None:
+        if value is not None and value not in CARDS:
+            raise ValueError(f"unknown incident type {value!r}; the types are {', '.join(sorted(CARDS))}")
+        return value
 
 
 class IncidentMergeIn(_In):
@@ -168,6 +183,26 @@ def create_incident(
     """Refused off the road network (with the distance) or outside the caller's areas; lists the
     possible duplicates."""
     return platform.service(Incidents).create(who.context(), body, resource=resource_of(request))
+
+
+@router.post(
+    "/alerts/{alert_id}/incident",
+    status_code=201,
+    response_model=IncidentOut,
+    responses=NO_NETWORK,
+    summary="Make an alert an incident in one action (its evidence and correlation id kept)",
+)
+def escalate_alert(
+    alert_id: AlertId,
+    body: EscalateIn,
+    platform: PlatformDep,
+    request: Request,
+    who: Principal = need(P.DISPATCH_CALLS),
+) -> IncidentOut:
+    """At its newest located evidence; refused (409) if it is a live incident already."""
+    return platform.service(Incidents).escalate(
+        who.context(), alert_id, kind=body.kind, priority=body.priority, resource=resource_of(request)
+    )
 
 
 @router.get("/incidents", response_model=list[IncidentOut], summary="Incidents of the caller's areas")

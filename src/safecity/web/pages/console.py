@@ -17,4 +17,4 @@ NAV = (NavLink("/", "Console", "console", P.ALERTS_READ, order=10),)
 @router.get("/", response_class=HTMLResponse)
 def console_page(request: Request, who: Principal = page_need(P.ALERTS_READ)) -> HTMLResponse:
     """The alert console: city map, live alert list and the explained detail of one alert."""
-    return render(request, "console.html", "console", "Console", who)
+    return render(request, "console.html", "console", "Console", who, can_escalate=who.can(P.DISPATCH_CALLS))

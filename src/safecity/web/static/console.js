@@ -254,6 +254,22 @@ function actionForm(alert) {
     }
   }
 
+  // An open alert becomes an incident on the dispatch desk in one action (dispatch.calls).
+  async function escalate(button) {
+    error.hidden = true;
+    button.disabled = true;
+    try {
+      const incident = await api('POST', '/api/v1/alerts/' + encodeURIComponent(alert.id) + '/incident', {});
+      button.replaceWith(h('a', { href: '/dispatch', id: 'escalated', class: 'escalated' },
+        'Incident 警情 #' + incident.id + ' → Dispatch 指挥调度'));
+    } catch (err) {
+      error.textContent = plainError(err);
+      error.hidden = false;
+      button.disabled = false;
+    }
+  }
+  const canEscalate = document.getElementById('console').dataset.canEscalate === 'yes' && alert.status !== 'closed';
+
   const buttons = allowed.filter((s) => ACTIONS[s]);
   return h('form', { class: 'act', id: 'action-form', onsubmit: (e) => e.preventDefault() },
     h('div', { class: 'field' }, h('label', { for: 'action-note' }, 'Note'), note),
@@ -263,7 +279,9 @@ function actionForm(alert) {
       allowed.includes('closed') ? h('span', { class: 'close-group' },
         h('label', { for: 'action-outcome' }, 'Outcome'), outcome,
         h('button', { type: 'button', id: 'action-close', onclick: (e) => act('close', e.currentTarget) }, 'Close alert'))
-        : null),
+        : null,
+      canEscalate ? h('button', { type: 'button', id: 'action-escalate', onclick: (e) => escalate(e.currentTarget) },
+        'Make incident 转为警情') : null),
     error);
 }
 
