@@ -152,6 +152,11 @@ def test_a_call_becomes_orders_to_four_departments_and_the_handset_reports_back(
     expect(intelligence).to_have_attribute("data-status", "reported")
     expect(page.locator("#order-list")).to_contain_text("嫌疑人已控制")
     expect(page.locator("#timeline")).to_contain_text("order reported")
+    # The response times count it: one incident reached, its bar drawn against the 5.9 min line.
+    page.locator("#kpi-by").select_option("kind")
+    expect(page.locator("#kpi-chart")).to_have_attribute("data-rows", "1")
+    expect(page.locator("#kpi-overall")).to_contain_text("1 incidents")
+    expect(page.locator("#kpi-chart line.kpi-reference")).to_have_count(1)
     shoot(page, "dispatch-on-scene")
     assert_chinese_renders(page, "指挥调度", "巡逻", "刑侦", "嫌疑人已控制")
 

@@ -262,3 +262,34 @@ def test_a_drone_is_ranked_by_air_within_its_endurance(centre: Centre) -> None:
     lat, lon = position(0, 4)
     centre.units.record_fix("D1", lat + 0.054, lon, centre.clock.now())
     assert all(c.unit_id != "D1" for c in centre.orders.candidates(DISPATCHER, incident.id))
+
+
+def test_response_times_by_district_type_priority_and_hour_with_the_open_ones_counted(centre: Centre) -> None:
+    from safecity.dispatch.kpis import ResponseKpis
+
+    kpis = ResponseKpis(centre.units._sessions, centre.trail, lambda: centre.network, now=centre.clock.now)
+    first = centre.incidents.create(DISPATCHER, call(1, 1), resource="t")
+    centre.clock.advance(timedelta(minutes=1))
+    orders = centre.orders.dispatch(DISPATCHER, first.id, resource="t")
+    patrol = next(o for o in orders if o.unit_id)
+    centre.clock.advance(timedelta(minutes=4))
+    centre.orders.update(OFFICER_P1, patrol.id, _update(OrderStatus.ACCEPTED), resource="t")
+    centre.orders.update(OFFICER_P1, patrol.id, _update(OrderStatus.ON_SCENE), resource="t")
+    second = centre.incidents.create(DISPATCHER, call(3, 3, kind="fight"), resource="t")  # in A2, not sent
+    centre.clock.advance(timedelta(minutes=2))
+    report = kpis.report(COMMANDER, by="kind", days=1)
+    assert report.overall.incidents == 2 and report.overall.not_dispatched == 1
+    by_kind = {row.key: row for row in report.rows}
+    burglary = by_kind["burglary_in_progress"]
+    assert (burglary.call_to_dispatch.median, burglary.dispatch_to_arrival.median) == (1.0, 4.0)
+    assert burglary.call_to_arrival.p90 == 5.0
+    assert by_kind["fight"].call_to_arrival.mean is None  # not reached: counted, not timed
+    assert report.reference_min == 5.9
+    districts = kpis.report(COMMANDER, by="district", days=1)
+    assert [row.key for row in districts.rows] == ["D1"]  # both stations roll up to their district
+    hours = kpis.report(COMMANDER, by="hour", days=1)
+    assert [row.key for row in hours.rows] == ["16"]  # 08:00 UTC is 16:00 in Wenzhou
+    assert kpis.report(FAR_OFFICER, by="kind", days=1).overall.incidents == 1  # A2 only: the fight
+    with pytest.raises(DispatchError, match="group by one of"):
+        kpis.report(COMMANDER, by="colour", days=1)
+    assert second.id > first.id

@@ -803,6 +803,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         lambda w, a, where: Call("POST", f"/api/v1/orders/{w.order(where)}", json={"status": "accepted"}),
     ),
     ("GET", "/api/v1/orders/late"): (False, lambda w, a, where: Call("GET", "/api/v1/orders/late")),
+    ("GET", "/api/v1/dispatch/kpis"): (False, lambda w, a, where: Call("GET", "/api/v1/dispatch/kpis")),
     # --- wearers (elderly locators)
     ("POST", "/api/v1/wearers"): (
         True,

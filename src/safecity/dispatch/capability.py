@@ -7,6 +7,7 @@ from typing import Any
 from safecity.core.capabilities import Capability, Service
 from safecity.core.worker import Task
 from safecity.dispatch.incidents import Incidents
+from safecity.dispatch.kpis import ResponseKpis
 from safecity.dispatch.networks import RoadNetworks
 from safecity.dispatch.orders import Orders
 from safecity.dispatch.positions import UnitPositions
@@ -40,6 +41,7 @@ CAPABILITY = Capability(
         Service(Units, Units.build),
         Service(Incidents, Incidents.build),
         Service(Orders, Orders.build),
+        Service(ResponseKpis, ResponseKpis.build),
     ),
     build=_workers,
 )

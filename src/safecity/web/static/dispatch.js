@@ -284,9 +284,50 @@ if ($('close-form')) {
   });
 }
 
+// --- response times --------------------------------------------------------------------------------
+
+const SVG = 'http://www.w3.org/2000/svg';
+function svg(tag, attrs, text) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+const mins = (v) => (v === null || v === undefined ? '—' : v.toFixed(1) + ' min');
+
+async function refreshKpis() {
+  const report = await api('GET', '/api/v1/dispatch/kpis?by=' + $('kpi-by').value);
+  const all = report.overall;
+  $('kpi-overall').textContent = all.incidents + ' incidents 起 · call→dispatch 派单 ' + mins(all.call_to_dispatch.median)
+    + ' · dispatch→arrival 到达 ' + mins(all.dispatch_to_arrival.median) + ' · call→arrival 报警到达 '
+    + mins(all.call_to_arrival.median) + ' (mean 平均 ' + mins(all.call_to_arrival.mean) + ', p90 ' + mins(all.call_to_arrival.p90) + ')'
+    + (all.not_dispatched ? ' · ' + all.not_dispatched + ' not sent 未派' : '') + (all.not_reached ? ' · ' + all.not_reached + ' not reached 未到' : '');
+  const rows = report.rows.filter((r) => r.call_to_arrival.median !== null);
+  const chart = $('kpi-chart');
+  chart.dataset.rows = String(rows.length);
+  const top = Math.max(report.reference_min * 1.3, ...rows.map((r) => r.call_to_arrival.p90 || 0));
+  const width = 360, barH = 18, gap = 6, left = 130, height = Math.max(1, rows.length) * (barH + gap) + 24;
+  const x = (v) => left + (v / top) * (width - left - 10);
+  const root = svg('svg', { viewBox: '0 0 ' + width + ' ' + height, width, height, class: 'kpi-svg' });
+  const kinds = new Map([...document.querySelectorAll('#call-kind option, #kpi-kinds option')].map((o) => [o.value, o.textContent]));
+  const label = (key) => (report.by === 'kind' ? kinds.get(key) || key : report.by === 'priority' ? 'P' + key : report.by === 'hour' ? key + ':00' : key);
+  rows.forEach((r, i) => {
+    const y = 4 + i * (barH + gap);
+    root.append(svg('text', { x: left - 6, y: y + barH - 5, 'text-anchor': 'end', class: 'kpi-label' }, label(r.key)));
+    root.append(svg('rect', { x: left, y, width: x(r.call_to_arrival.p90) - left, height: barH, class: 'kpi-p90' }));
+    root.append(svg('rect', { x: left, y, width: x(r.call_to_arrival.median) - left, height: barH, class: 'kpi-median' }));
+    root.append(svg('text', { x: x(r.call_to_arrival.p90) + 3, y: y + barH - 5, class: 'kpi-value' }, r.call_to_arrival.median.toFixed(1)));
+  });
+  const ref = x(report.reference_min);
+  root.append(svg('line', { x1: ref, x2: ref, y1: 0, y2: height - 16, class: 'kpi-reference' }));
+  root.append(svg('text', { x: ref, y: height - 4, 'text-anchor': 'middle', class: 'kpi-label' }, report.reference_min + ' min'));
+  chart.replaceChildren(root);
+}
+$('kpi-by').addEventListener('change', () => refreshKpis().catch((err) => sayError(plainError(err))));
+
 async function tick() {
   try {
-    await Promise.all([refreshIncidents(), refreshUnits(), refreshLate(), refreshSelected()]);
+    await Promise.all([refreshIncidents(), refreshUnits(), refreshLate(), refreshSelected(), refreshKpis()]);
     root.dataset.ready = 'yes';
   } catch (err) { sayError(plainError(err)); }
 }
