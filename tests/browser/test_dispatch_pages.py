@@ -82,6 +82,7 @@ def test_a_call_becomes_orders_to_four_departments_and_the_handset_reports_back(
     expect(page.locator("#map")).to_have_attribute("data-state", "ready")
     expect(page.locator("#dispatch")).to_have_attribute("data-ready", "yes")
     assert _map_count(page, "units") == 2
+    expect(page.locator("#map")).to_have_attribute("data-circles", "3")  # the 1, 3 and 5-minute circles
 
     # The call: the place picked by a click on the map, then the form.
     box = page.locator("#map").bounding_box()

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import shapely
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.clock import ManualClock
@@ -293,3 +294,33 @@ def test_response_times_by_district_type_priority_and_hour_with_the_open_ones_co
     with pytest.raises(DispatchError, match="group by one of"):
         kpis.report(COMMANDER, by="colour", days=1)
     assert second.id > first.id
+
+
+def test_response_circles_cover_the_roads_reached_in_time_and_flag_a_district_short_of_its_target(
+    centre: Centre,
+) -> None:
+    from safecity.dispatch.coverage import Coverage
+
+    coverage = Coverage(centre.units._sessions, centre.trail, lambda: centre.network, now=centre.clock.now)
+    for unit in ("P2", "P3", "T1", "F1"):  # P1 alone at (0, 0) is available
+        centre.units.set_status(COMMANDER, unit, UnitStatus.OFF_DUTY, expected_version=None, resource="t")
+    near = centre.incidents.create(DISPATCHER, call(0.5, 0), resource="t")  # 50 m from P1
+    far = centre.incidents.create(DISPATCHER, call(4, 4), resource="t")  # 8 blocks: 107 s by day
+    out = coverage.circles(COMMANDER)
+    assert out.units == 1  # the drone and the units off duty do not count
+    minutes = [f["properties"]["minutes"] for f in out.circles["features"]]
+    assert minutes == [1.0, 3.0, 5.0]
+    one, _, five = (shapely.geometry.shape(f["geometry"]) for f in out.circles["features"])
+    assert one.area < five.area
+    assert five.contains(shapely.Point(position(4, 4)[::-1]).buffer(0.0001).centroid)
+    assert not one.contains(shapely.Point(position(4, 4)[::-1]))
+    (district,) = out.districts
+    assert district.district == "D1" and district.incidents == 2
+    assert district.share == [0.5, 1.0, 1.0]  # the far call is within 3 minutes, not 1
+    assert not district.gap
+    coverage.target = 1.0
+    centre.units.set_status(COMMANDER, "P1", UnitStatus.OFF_DUTY, expected_version=None, resource="t")
+    nobody = coverage.circles(COMMANDER)
+    assert nobody.units == 0 and nobody.circles["features"] == []
+    assert nobody.districts[0].share == [0.0, 0.0, 0.0] and nobody.districts[0].gap
+    assert near.id != far.id

@@ -804,6 +804,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ),
     ("GET", "/api/v1/orders/late"): (False, lambda w, a, where: Call("GET", "/api/v1/orders/late")),
     ("GET", "/api/v1/dispatch/kpis"): (False, lambda w, a, where: Call("GET", "/api/v1/dispatch/kpis")),
+    ("GET", "/api/v1/dispatch/circles"): (False, lambda w, a, where: Call("GET", "/api/v1/dispatch/circles")),
     # --- wearers (elderly locators)
     ("POST", "/api/v1/wearers"): (
         True,

@@ -6,6 +6,7 @@ from typing import Any
 
 from safecity.core.capabilities import Capability, Service
 from safecity.core.worker import Task
+from safecity.dispatch.coverage import Coverage
 from safecity.dispatch.incidents import Incidents
 from safecity.dispatch.kpis import ResponseKpis
 from safecity.dispatch.networks import RoadNetworks
@@ -26,6 +27,12 @@ def _networks(platform: Any) -> RoadNetworks:
     )
 
 
+def _coverage(platform: Any) -> Coverage:
+    coverage = Coverage.build(platform)
+    coverage.target = platform.settings.section(DispatchSettings).dispatch_coverage_target
+    return coverage
+
+
 def _workers(platform: Any) -> list[Any]:
     positions = UnitPositions(platform.bus, platform.service(Units))
     return [Task("dispatch-unit-positions", positions.run)]
@@ -42,6 +49,7 @@ CAPABILITY = Capability(
         Service(Incidents, Incidents.build),
         Service(Orders, Orders.build),
         Service(ResponseKpis, ResponseKpis.build),
+        Service(Coverage, _coverage),
     ),
     build=_workers,
 )

@@ -23,6 +23,13 @@ class DispatchSettings(Section):
         300.0, gt=0, le=5000, description="A place further than this from any road is refused."
     )
 
+    dispatch_coverage_target: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="A district reaching less of its past incidents within 5 minutes is a gap.",
+    )
+
 
 SECTION = SettingsSection("dispatch", DispatchSettings)
 

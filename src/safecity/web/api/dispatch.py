@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from safecity.dispatch.coverage import CirclesOut, Coverage
 from safecity.dispatch.incidents import Incidents
 from safecity.dispatch.kpis import KpiReport, ResponseKpis
 from safecity.dispatch.models import UnitStatus
@@ -333,3 +334,15 @@ def response_kpis(
     """Mean, median and 90th percentile in minutes over the incidents of the caller's areas, with
     Shaoxing's 5.9 minutes as the reference."""
     return platform.service(ResponseKpis).report(who.context(), by=by, days=days)
+
+
+@router.get(
+    "/dispatch/circles",
+    response_model=CirclesOut,
+    responses=NO_NETWORK,
+    summary="The 1/3/5-minute response circles of the available units, and each district's coverage",
+)
+def response_circles(platform: PlatformDep, who: Principal = need(P.DISPATCH_READ)) -> CirclesOut:
+    """From where the units are now; coverage is the share of each district's incidents of the last
+    30 days reached in time, a gap where it is under the target within 5 minutes."""
+    return platform.service(Coverage).circles(who.context())

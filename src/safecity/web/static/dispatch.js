@@ -37,7 +37,10 @@ const cityMap = CityMap.create($('map'), $('map-message'));
 const mapReady = cityMap
   ? Promise.all([cityMap.ready, cityMap.loadCity()]).then(() => {
     const map = cityMap.map;
-    for (const id of ['units', 'incidents', 'route']) map.addSource(id, { type: 'geojson', data: EMPTY });
+    for (const id of ['circles', 'units', 'incidents', 'route']) map.addSource(id, { type: 'geojson', data: EMPTY });
+    // The 5-minute circle first (palest), the 1-minute one on top (darkest).
+    map.addLayer({ id: 'circle-fill', type: 'fill', source: 'circles',
+      paint: { 'fill-color': ['match', ['get', 'minutes'], 1, '#15803d', 3, '#65a30d', '#a3e635'], 'fill-opacity': 0.28 } });
     map.addLayer({ id: 'route-line', type: 'line', source: 'route', layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': '#7c3aed', 'line-width': 4, 'line-opacity': 0.85 } });
     map.addLayer({ id: 'incident-dot', type: 'circle', source: 'incidents',
@@ -284,6 +287,24 @@ if ($('close-form')) {
   });
 }
 
+// --- response circles and coverage -------------------------------------------------------------------
+
+let circlesDue = 0;
+async function refreshCircles() {
+  if (Date.now() < circlesDue) return;
+  circlesDue = Date.now() + 15000; // heavier than the rest: every 15 s
+  const out = await api('GET', '/api/v1/dispatch/circles');
+  const features = [...out.circles.features].sort((a, b) => b.properties.minutes - a.properties.minutes);
+  draw('circles', features);
+  $('coverage-units').textContent = out.units + ' units available 可用警力 · ' + out.band;
+  $('coverage-list').replaceChildren(...out.districts.map((d) => h('li', { class: d.gap ? 'gap' : null, dataset: { district: d.district } },
+    h('strong', null, d.district), ' · ', d.incidents + ' incidents 起 · ',
+    '1 min ' + pct(d.share[0]) + ' · 3 min ' + pct(d.share[1]) + ' · 5 min ' + pct(d.share[2]),
+    d.gap ? h('span', { class: 'badge gap-badge' }, 'Gap 覆盖不足 < ' + pct(out.target)) : null)));
+  $('coverage-empty').hidden = out.districts.length > 0;
+}
+const pct = (v) => (v === null || v === undefined ? '—' : Math.round(v * 100) + '%');
+
 // --- response times --------------------------------------------------------------------------------
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -327,7 +348,7 @@ $('kpi-by').addEventListener('change', () => refreshKpis().catch((err) => sayErr
 
 async function tick() {
   try {
-    await Promise.all([refreshIncidents(), refreshUnits(), refreshLate(), refreshSelected(), refreshKpis()]);
+    await Promise.all([refreshIncidents(), refreshUnits(), refreshLate(), refreshSelected(), refreshKpis(), refreshCircles()]);
     root.dataset.ready = 'yes';
   } catch (err) { sayError(plainError(err)); }
 }

@@ -1,0 +1,147 @@
+"""Response circles: where the available units can be within 1, 3 and 5 minutes, and how much of each
+district's demand (its past incidents) that covers.
+
+From where the units are now (their last trusted fix, else their station), one search over the
+road network from all of them at once gives every junction's quickest arrival (`times_from`). A
+circle is the roads reached within its time, drawn as those roads widened a little and merged;
+a district's coverage is the share of its incidents of the last `DEMAND_DAYS` whose place is
+reached within each time (journeys along a unit's own street included). A district under
+`target` within 5 minutes is a gap. Drones are left out: the circles are the road response.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import shapely
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from safecity.core.context import Context
+from safecity.dispatch.kpis import _districts
+from safecity.dispatch.models import Incident, IncidentStatus, Unit, UnitKind, UnitStatus
+from safecity.dispatch.recommend import position
+from safecity.dispatch.service import DispatchService
+
+CIRCLES_S = (60.0, 180.0, 300.0)
+DEMAND_DAYS = 30
+ROAD_HALF_WIDTH_DEG = 0.0004  # ~40 m either side of a reached road
+SIMPLIFY_DEG = 0.0002
+
+
+class DistrictCover(BaseModel):
+    district: str
+    incidents: int = Field(description="Past incidents (the demand) in the window")
+    share: list[float | None] = Field(description="Share of them reached within 1, 3 and 5 minutes")
+    gap: bool = Field(description="Under the target within 5 minutes")
+
+
+class CirclesOut(BaseModel):
+    units: int = Field(description="Available road units counted")
+    band: str
+    circles: dict[str, Any] = Field(description="GeoJSON FeatureCollection: one polygon per circle (minutes)")
+    districts: list[DistrictCover]
+    target: float
+
+
+class Coverage(DispatchService):
+    """The live 1/3/5-minute response circles and each district's coverage."""
+
+    target: float = 0.8
+
+    def circles(self, ctx: Context) -> CirclesOut:
+        network = self._network()
+        now = self._now()
+        band = network.speeds.band_at(now)
+        query = select(Unit).where(
+            Unit.status.in_((UnitStatus.AVAILABLE.value, UnitStatus.RETURNING.value)),
+            Unit.kind != UnitKind.DRONE.value,
+        )
+        demand_q = select(Incident.lat, Incident.lon, Incident.area_id).where(
+            Incident.reported_at >= now - timedelta(days=DEMAND_DAYS),
+            Incident.status != IncidentStatus.MERGED.value,
+        )
+        if not ctx.city_wide:
+            query = query.where(Unit.area_id.in_(ctx.areas))
+            demand_q = demand_q.where(Incident.area_id.in_(ctx.areas))
+        with self._sessions() as session:
+            units = list(session.scalars(query))
+            demand = session.execute(demand_q).all()
+            district_of = _districts(session)
+        places, off = network.snap_many(
+            np.array([position(u)[0] for u in units]), np.array([position(u)[1] for u in units])
+        )
+        ok = [p for p, d in zip(places, off, strict=True) if p is not None and d <= network.max_snap_m]
+        segs = np.array([p.segment for p in ok], dtype=np.int64)
+        fracs = np.array([p.fraction for p in ok])
+        features = []
+        times = None
+        if len(ok):
+            reached = network.times_from(segs, fracs, band, limit_s=CIRCLES_S[-1])
+            times = reached
+            node = network.node_times(reached)
+            d = network.data
+            for limit in CIRCLES_S:
+                both = (node[d.seg_from] <= limit) & (node[d.seg_to] <= limit)
+                shape = _roads_shape(d.node_lat, d.node_lon, d.seg_from[both], d.seg_to[both])
+                if shape is not None:
+                    features.append(
+                        {
+                            "type": "Feature",
+                            "geometry": shapely.geometry.mapping(shape),
+                            "properties": {"minutes": limit / 60},
+                        }
+                    )
+        districts: dict[str, list[float]] = {}
+        if demand:
+            spots, away = network.snap_many(
+                np.array([r[0] for r in demand]), np.array([r[1] for r in demand])
+            )
+            arrive = np.full(len(demand), np.inf)
+            if times is not None:
+                idx = [i for i, s in enumerate(spots) if s is not None and away[i] <= network.max_snap_m]
+                if idx:
+                    arrive[idx] = network.arrivals_at(
+                        times,
+                        np.array([spots[i].segment for i in idx]),  # type: ignore[union-attr]
+                        np.array([spots[i].fraction for i in idx]),  # type: ignore[union-attr]
+                        band,
+                        origins=(segs, fracs),
+                    )
+            for row, seconds in zip(demand, arrive, strict=True):
+                districts.setdefault(district_of.get(row[2], row[2]), []).append(float(seconds))
+        out = []
+        for district, seconds in sorted(districts.items()):
+            values = np.array(seconds)
+            share: list[float | None] = [round(float((values <= t).mean()), 3) for t in CIRCLES_S]
+            out.append(
+                DistrictCover(
+                    district=district,
+                    incidents=len(values),
+                    share=share,
+                    gap=(share[-1] or 0.0) < self.target,
+                )
+            )
+        return CirclesOut(
+            units=len(ok),
+            band=band.value,
+            circles={"type": "FeatureCollection", "features": features},
+            districts=out,
+            target=self.target,
+        )
+
+
+def _roads_shape(lat: Any, lon: Any, frm: Any, to: Any) -> Any:
+    """The reached roads widened a little and merged, simplified for the map (None if none)."""
+    if not len(frm):
+        return None
+    lines = shapely.linestrings(
+        np.stack([np.column_stack([lon[frm], lat[frm]]), np.column_stack([lon[to], lat[to]])], axis=1)
+    )
+    merged = shapely.union_all(shapely.buffer(lines, ROAD_HALF_WIDTH_DEG, quad_segs=2))
+    return shapely.simplify(merged, SIMPLIFY_DEG)
+
+
+__all__ = ["CIRCLES_S", "CirclesOut", "Coverage", "DistrictCover"]
