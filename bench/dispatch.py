@@ -10,8 +10,8 @@ left turns included). On each, 200 units stand at random places on the roads (sn
   plain full Dijkstra forward from each unit (200 searches), whose answers must agree
   (`baseline_agrees`).
 * `coverage_s`: the 1-, 3- and 5-minute circles of all 200 units recomputed: each unit's own
-  reach within 5 minutes (what its departure would take away) and the union by band. Target under
-  1 s.
+  reach within 5 minutes (what its departure would take away), the union by band, and the three
+  circles drawn as the desk draws them (`coverage.reach_shape`). Target under 1 s.
 
 Prints JSON lines (one per figure and network); progress on stderr. BENCH_SIZE=small: fewer
 incidents. `make bench NAME=dispatch`.
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import structlog
 
+from safecity.dispatch.coverage import reach_shape
 from safecity.dispatch.network import RoadNetwork
 from safecity.dispatch.osm import helsinki_extract, load_osm
 from safecity.dispatch.roads import Band, RoadData
@@ -126,6 +127,10 @@ def coverage(net: RoadNetwork, rng: np.random.Generator) -> dict[str, float]:
         each = net.reach_each(unit_seg, unit_frac, BAND, limit_s=CIRCLES_S[-1])
         union = net.node_times(net.times_from(unit_seg, unit_frac, BAND, limit_s=CIRCLES_S[-1]))
         shares = [float((union <= limit).mean()) for limit in CIRCLES_S]
+        d = net.data
+        for limit in CIRCLES_S:  # drawn as the desk draws them
+            both = (union[d.seg_from] <= limit) & (union[d.seg_to] <= limit)
+            assert reach_shape(d.node_lat, d.node_lon, d.seg_from[both], d.seg_to[both]) is not None
         seconds.append(time.perf_counter() - start)
         assert all(len(nodes) for nodes, _ in each)
     return {"seconds": float(np.median(seconds)), "max_s": float(max(seconds)), "shares": shares}

@@ -27,8 +27,8 @@ from safecity.dispatch.service import DispatchService
 
 CIRCLES_S = (60.0, 180.0, 300.0)
 DEMAND_DAYS = 30
-ROAD_HALF_WIDTH_DEG = 0.0004  # ~40 m either side of a reached road
-SIMPLIFY_DEG = 0.0002
+CELL_M = 150.0  # a circle is drawn as the cells of this size its roads pass through
+M_PER_DEG_LAT = 111_195.0
 
 
 class DistrictCover(BaseModel):
@@ -85,7 +85,7 @@ class Coverage(DispatchService):
             d = network.data
             for limit in CIRCLES_S:
                 both = (node[d.seg_from] <= limit) & (node[d.seg_to] <= limit)
-                shape = _roads_shape(d.node_lat, d.node_lon, d.seg_from[both], d.seg_to[both])
+                shape = reach_shape(d.node_lat, d.node_lon, d.seg_from[both], d.seg_to[both])
                 if shape is not None:
                     features.append(
                         {
@@ -133,15 +133,34 @@ class Coverage(DispatchService):
         )
 
 
-def _roads_shape(lat: Any, lon: Any, frm: Any, to: Any) -> Any:
-    """The reached roads widened a little and merged, simplified for the map (None if none)."""
+def reach_shape(lat: Any, lon: Any, frm: Any, to: Any) -> Any:
+    """The reached roads as the merged cells (~`CELL_M` square) their junctions and midpoints fall
+    in: a circle drawn in tens of milliseconds even for 200,000 roads (widening and merging the
+    roads themselves took 40 s there). None if nothing is reached."""
     if not len(frm):
         return None
-    lines = shapely.linestrings(
-        np.stack([np.column_stack([lon[frm], lat[frm]]), np.column_stack([lon[to], lat[to]])], axis=1)
+    plat = np.concatenate([lat[frm], lat[to], (lat[frm] + lat[to]) / 2])
+    plon = np.concatenate([lon[frm], lon[to], (lon[frm] + lon[to]) / 2])
+    south, west = float(plat.min()), float(plon.min())
+    dlat = CELL_M / M_PER_DEG_LAT
+    dlon = dlat / max(np.cos(np.radians(south)), 0.1)
+    row = np.floor((plat - south) / dlat).astype(np.int64)
+    col = np.floor((plon - west) / dlon).astype(np.int64)
+    cells = np.unique(row * (1 << 32) + col)
+    row, col = cells >> 32, cells & ((1 << 32) - 1)
+    # Runs of neighbouring cells along a row become one box; the boxes only touch, so their union
+    # is a coverage union (fast), not a general overlay.
+    starts = np.ones(len(cells), dtype=bool)
+    starts[1:] = (row[1:] != row[:-1]) | (col[1:] != col[:-1] + 1)
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:], len(cells)) - 1
+    boxes = shapely.box(
+        west + col[first] * dlon,
+        south + row[first] * dlat,
+        west + (col[last] + 1) * dlon,
+        south + (row[first] + 1) * dlat,
     )
-    merged = shapely.union_all(shapely.buffer(lines, ROAD_HALF_WIDTH_DEG, quad_segs=2))
-    return shapely.simplify(merged, SIMPLIFY_DEG)
+    return shapely.coverage_union_all(boxes)
 
 
-__all__ = ["CIRCLES_S", "CirclesOut", "Coverage", "DistrictCover"]
+__all__ = ["CIRCLES_S", "CirclesOut", "Coverage", "DistrictCover", "reach_shape"]
