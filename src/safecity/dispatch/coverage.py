@@ -27,7 +27,7 @@ from safecity.dispatch.service import DispatchService
 
 CIRCLES_S = (60.0, 180.0, 300.0)
 DEMAND_DAYS = 30
-CELL_M = 150.0  # a circle is drawn as the cells of this size its roads pass through
+CELL_M = 200.0  # a circle is drawn as the cells of this size its roads pass through (a city block)
 M_PER_DEG_LAT = 111_195.0
 
 
@@ -134,7 +134,7 @@ class Coverage(DispatchService):
 
 
 def reach_shape(lat: Any, lon: Any, frm: Any, to: Any) -> Any:
-    """The reached roads as the merged cells (~`CELL_M` square) their junctions and midpoints fall
+    """The reached roads as the merged cells (`CELL_M` square) their junctions and midpoints fall
     in: a circle drawn in tens of milliseconds even for 200,000 roads (widening and merging the
     roads themselves took 40 s there). None if nothing is reached."""
     if not len(frm):

@@ -40,7 +40,9 @@ const mapReady = cityMap
     for (const id of ['circles', 'units', 'incidents', 'route']) map.addSource(id, { type: 'geojson', data: EMPTY });
     // The 5-minute circle first (palest), the 1-minute one on top (darkest).
     map.addLayer({ id: 'circle-fill', type: 'fill', source: 'circles',
-      paint: { 'fill-color': ['match', ['get', 'minutes'], 1, '#15803d', 3, '#65a30d', '#a3e635'], 'fill-opacity': 0.28 } });
+      // No antialiasing: the cells' shared edges would show as lines.
+      paint: { 'fill-color': ['match', ['get', 'minutes'], 1, '#15803d', 3, '#65a30d', '#a3e635'], 'fill-opacity': 0.28,
+        'fill-antialias': false } });
     map.addLayer({ id: 'route-line', type: 'line', source: 'route', layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': '#7c3aed', 'line-width': 4, 'line-opacity': 0.85 } });
     map.addLayer({ id: 'incident-dot', type: 'circle', source: 'incidents',
