@@ -324,3 +324,24 @@ def test_response_circles_cover_the_roads_reached_in_time_and_flag_a_district_sh
     assert nobody.units == 0 and nobody.circles["features"] == []
     assert nobody.districts[0].share == [0.0, 0.0, 0.0] and nobody.districts[0].gap
     assert near.id != far.id
+
+
+def test_each_candidate_says_what_its_departure_does_to_its_districts_coverage(centre: Centre) -> None:
+    for unit in ("P3", "T1", "F1"):
+        centre.units.set_status(COMMANDER, unit, UnitStatus.OFF_DUTY, expected_version=None, resource="t")
+    # Past incidents around P1's corner: P2 at (1, 4) reaches them in 3 to 5 blocks, P1 at once.
+    for i, j in ((0, 0.5), (0.5, 0), (1, 0.5)):
+        centre.incidents.create(DISPATCHER, call(i, j, kind="theft"), resource="t")
+    incident = centre.incidents.create(DISPATCHER, call(0, 1), resource="t")
+    ranked = centre.orders.candidates(DISPATCHER, incident.id, department="patrol")
+    by_unit = {c.unit_id: c for c in ranked}
+    p1, p2 = by_unit["P1"], by_unit["P2"]
+    assert p1.district == p2.district == "D1"
+    assert p1.coverage_now == p2.coverage_now == 1.0  # all four reached within 5 minutes now
+    assert p2.coverage_without == 1.0 and p1.coverage_without == 1.0  # the other covers them too
+    # With P1 the last unit on duty, sending it leaves the district uncovered, and the desk sees it.
+    centre.units.set_status(COMMANDER, "P2", UnitStatus.OFF_DUTY, expected_version=None, resource="t")
+    (only,) = centre.orders.candidates(DISPATCHER, incident.id, department="patrol")
+    assert (only.unit_id, only.coverage_now, only.coverage_without) == ("P1", 1.0, 0.0)
+    drone = centre.orders.candidates(DISPATCHER, incident.id)
+    assert all(c.coverage_now is None for c in drone if c.by_air)  # drones are not the road cover

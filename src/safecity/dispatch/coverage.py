@@ -133,6 +133,96 @@ class Coverage(DispatchService):
         )
 
 
+def _shares(
+    network: Any, band: Any, segs: Any, fracs: Any, demand_spots: list[Any], limit: float
+) -> float | None:
+    """Share of the demand places reached within `limit` from the units' places (None: no demand)."""
+    if not demand_spots:
+        return None
+    if not len(segs):
+        return 0.0
+    times = network.times_from(segs, fracs, band, limit_s=limit)
+    arrive = network.arrivals_at(
+        times,
+        np.array([p.segment for p in demand_spots]),
+        np.array([p.fraction for p in demand_spots]),
+        band,
+        origins=(segs, fracs),
+    )
+    return round(float((arrive <= limit).mean()), 3)
+
+
+def departure_effects(
+    coverage: Coverage, ctx: Context, leaving: list[str]
+) -> dict[str, tuple[str, float | None, float | None]]:
+    """For each unit that might leave: its district, and the district's 5-minute coverage of its past
+    incidents with every available unit and without that one."""
+    network = coverage._network()
+    now = coverage._now()
+    band = network.speeds.band_at(now)
+    with coverage._sessions() as session:
+        query = select(Unit).where(
+            Unit.status.in_((UnitStatus.AVAILABLE.value, UnitStatus.RETURNING.value)),
+            Unit.kind != UnitKind.DRONE.value,
+        )
+        if not ctx.city_wide:
+            query = query.where(Unit.area_id.in_(ctx.areas))
+        units = list(session.scalars(query))
+        demand = session.execute(
+            select(Incident.lat, Incident.lon, Incident.area_id).where(
+                Incident.reported_at >= now - timedelta(days=DEMAND_DAYS),
+                Incident.status != IncidentStatus.MERGED.value,
+            )
+        ).all()
+        district_of = _districts(session)
+    spots, off = network.snap_many(
+        np.array([position(u)[0] for u in units]), np.array([position(u)[1] for u in units])
+    )
+    placed = {
+        u.id: p
+        for u, p, d in zip(units, spots, off, strict=True)
+        if p is not None and d <= network.max_snap_m
+    }
+    by_district: dict[str, list[Any]] = {}
+    if demand:
+        demand_spots, away = network.snap_many(
+            np.array([r[0] for r in demand]), np.array([r[1] for r in demand])
+        )
+        for row, spot, d in zip(demand, demand_spots, away, strict=True):
+            if spot is not None and d <= network.max_snap_m:
+                by_district.setdefault(district_of.get(row[2], row[2]), []).append(spot)
+    unit_district = {u.id: district_of.get(u.area_id, u.area_id) for u in units}
+    limit = CIRCLES_S[-1]
+    before: dict[str, float | None] = {}
+    out: dict[str, tuple[str, float | None, float | None]] = {}
+    for unit_id in leaving:
+        district = unit_district.get(unit_id)
+        if district is None:
+            continue
+        stay = [p for uid, p in placed.items() if uid != unit_id]
+        every = list(placed.values())
+        points = by_district.get(district, [])
+        if district not in before:
+            before[district] = _shares(
+                network,
+                band,
+                np.array([p.segment for p in every], dtype=np.int64),
+                np.array([p.fraction for p in every]),
+                points,
+                limit,
+            )
+        after = _shares(
+            network,
+            band,
+            np.array([p.segment for p in stay], dtype=np.int64),
+            np.array([p.fraction for p in stay]),
+            points,
+            limit,
+        )
+        out[unit_id] = (district, before[district], after)
+    return out
+
+
 def reach_shape(lat: Any, lon: Any, frm: Any, to: Any) -> Any:
     """The reached roads as the merged cells (`CELL_M` square) their junctions and midpoints fall
     in: a circle drawn in tens of milliseconds even for 200,000 roads (widening and merging the

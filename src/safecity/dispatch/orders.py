@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from safecity.core.audit import AuditEntry
 from safecity.core.context import Context
 from safecity.dispatch import recommend
+from safecity.dispatch.coverage import Coverage, departure_effects
 from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNotFound
 from safecity.dispatch.incidents import LIVE, OPEN_ORDERS, note, require_incident
 from safecity.dispatch.models import Incident, IncidentStatus, Order, OrderStatus, Unit, UnitStatus
@@ -61,11 +62,28 @@ _STAMP: dict[str, str] = {
 class Orders(DispatchService):
     """Issue, update and follow dispatch orders."""
 
-    def candidates(self, ctx: Context, incident_id: int, *, department: str | None = None) -> list[Candidate]:
-        """The available units in reach that could go, quickest first."""
+    def candidates(
+        self, ctx: Context, incident_id: int, *, department: str | None = None, effects: int = 5
+    ) -> list[Candidate]:
+        """The available units in reach that could go, quickest first; the first `effects` road
+        units with what their departure does to their district's 5-minute coverage."""
         with self._sessions() as session:
             incident = require_incident(session, ctx, incident_id)
-            return self._rank(session, ctx, incident, department)
+            ranked = self._rank(session, ctx, incident, department)
+        leaving = [c.unit_id for c in ranked if not c.by_air][:effects]
+        if leaving:
+            found = departure_effects(
+                Coverage(self._sessions, self._recorder, self._network, now=self._now), ctx, leaving
+            )
+            for candidate in ranked:
+                if candidate.unit_id in found:
+                    district, now, without = found[candidate.unit_id]
+                    candidate.district, candidate.coverage_now, candidate.coverage_without = (
+                        district,
+                        now,
+                        without,
+                    )
+        return ranked
 
     def _rank(
         self, session: Session, ctx: Context, incident: Incident, department: str | None

@@ -180,6 +180,11 @@ class Candidate(BaseModel):
     distance_m: float
     by_air: bool
     route: list[tuple[float, float]] = Field(default_factory=list)
+    district: str | None = Field(None, description="The district the unit covers")
+    coverage_now: float | None = Field(
+        None, description="Its district's 5-minute coverage of past incidents now"
+    )
+    coverage_without: float | None = Field(None, description="The same once this unit has left")
 
 
 class TimelineEntry(BaseModel):

@@ -186,7 +186,11 @@ async function refreshCandidates(id) {
       h('input', { type: 'radio', name: 'candidate', value: c.unit_id, checked: c.unit_id === state.chosen,
         onchange: () => { state.chosen = c.unit_id; drawRoute(c); } }),
       ' ', h('strong', null, c.unit_id), ' ', c.kind, ' · ETA ', minutes(c.eta_s), c.by_air ? ' (air 空中)' : '',
-      ' · ', Math.round(c.distance_m) + ' m'))));
+      ' · ', Math.round(c.distance_m) + ' m',
+      c.coverage_now !== null && c.coverage_now !== undefined
+        ? h('span', { class: 'effect' + (c.coverage_without < c.coverage_now ? ' loss' : '') },
+          ' · ' + c.district + ' 5 min ' + pct(c.coverage_now) + ' → ' + pct(c.coverage_without))
+        : null))));
   $('candidates-empty').hidden = ranked.length > 0;
   drawRoute(ranked.find((c) => c.unit_id === state.chosen));
 }
