@@ -11,6 +11,7 @@ reached within each time (journeys along a unit's own street included). A distri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,9 +21,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from safecity.core.context import Context
-from safecity.dispatch.kpis import _districts
+from safecity.dispatch.kpis import districts_of
 from safecity.dispatch.models import Incident, IncidentStatus, Unit, UnitKind, UnitStatus
+from safecity.dispatch.network import Place, RoadNetwork
 from safecity.dispatch.recommend import position
+from safecity.dispatch.roads import Band, FloatArray, IntArray
 from safecity.dispatch.service import DispatchService
 
 CIRCLES_S = (60.0, 180.0, 300.0)
@@ -46,16 +49,31 @@ class CirclesOut(BaseModel):
     target: float
 
 
+@dataclass
+class _Field:
+    """What coverage is computed from: the available road units on the network, and the demand (the
+    past incidents of the caller's areas) on it, by district."""
+
+    band: Band
+    placed: dict[str, Place]  # unit id -> where it is on the network
+    unit_district: dict[str, str]
+    demand: dict[str, list[Place | None]]  # district -> its incidents' places (None: off the roads)
+
+    def starts(self, leaving: str | None = None) -> tuple[IntArray, FloatArray]:
+        """Segments and fractions of the units' places (less the one leaving)."""
+        kept = [p for uid, p in self.placed.items() if uid != leaving]
+        return np.array([p.segment for p in kept], dtype=np.int64), np.array([p.fraction for p in kept])
+
+
 class Coverage(DispatchService):
-    """The live 1/3/5-minute response circles and each district's coverage."""
+    """The live 1/3/5-minute response circles, each district's coverage, and what a unit's
+    departure does to its district's."""
 
     target: float = 0.8
 
-    def circles(self, ctx: Context) -> CirclesOut:
-        network = self._network()
+    def _field(self, ctx: Context, network: RoadNetwork) -> _Field:
         now = self._now()
-        band = network.speeds.band_at(now)
-        query = select(Unit).where(
+        units_q = select(Unit).where(
             Unit.status.in_((UnitStatus.AVAILABLE.value, UnitStatus.RETURNING.value)),
             Unit.kind != UnitKind.DRONE.value,
         )
@@ -64,23 +82,43 @@ class Coverage(DispatchService):
             Incident.status != IncidentStatus.MERGED.value,
         )
         if not ctx.city_wide:
-            query = query.where(Unit.area_id.in_(ctx.areas))
+            units_q = units_q.where(Unit.area_id.in_(ctx.areas))
             demand_q = demand_q.where(Incident.area_id.in_(ctx.areas))
         with self._sessions() as session:
-            units = list(session.scalars(query))
+            units = list(session.scalars(units_q))
             demand = session.execute(demand_q).all()
-            district_of = _districts(session)
-        places, off = network.snap_many(
+            district_of = districts_of(session)
+        spots, off = network.snap_many(
             np.array([position(u)[0] for u in units]), np.array([position(u)[1] for u in units])
         )
-        ok = [p for p, d in zip(places, off, strict=True) if p is not None and d <= network.max_snap_m]
-        segs = np.array([p.segment for p in ok], dtype=np.int64)
-        fracs = np.array([p.fraction for p in ok])
+        placed = {
+            u.id: p
+            for u, p, d in zip(units, spots, off, strict=True)
+            if p is not None and d <= network.max_snap_m
+        }
+        by_district: dict[str, list[Place | None]] = {}
+        if demand:
+            points, away = network.snap_many(
+                np.array([r[0] for r in demand]), np.array([r[1] for r in demand])
+            )
+            for row, point, d in zip(demand, points, away, strict=True):
+                kept = point if point is not None and d <= network.max_snap_m else None
+                by_district.setdefault(district_of.get(row[2], row[2]), []).append(kept)
+        return _Field(
+            band=network.speeds.band_at(now),
+            placed=placed,
+            unit_district={u.id: district_of.get(u.area_id, u.area_id) for u in units},
+            demand=by_district,
+        )
+
+    def circles(self, ctx: Context) -> CirclesOut:
+        network = self._network()
+        field = self._field(ctx, network)
+        segs, fracs = field.starts()
         features = []
-        times = None
-        if len(ok):
-            reached = network.times_from(segs, fracs, band, limit_s=CIRCLES_S[-1])
-            times = reached
+        reached = None
+        if len(segs):
+            reached = network.times_from(segs, fracs, field.band, limit_s=CIRCLES_S[-1])
             node = network.node_times(reached)
             d = network.data
             for limit in CIRCLES_S:
@@ -94,133 +132,75 @@ class Coverage(DispatchService):
                             "properties": {"minutes": limit / 60},
                         }
                     )
-        districts: dict[str, list[float]] = {}
-        if demand:
-            spots, away = network.snap_many(
-                np.array([r[0] for r in demand]), np.array([r[1] for r in demand])
-            )
-            arrive = np.full(len(demand), np.inf)
-            if times is not None:
-                idx = [i for i, s in enumerate(spots) if s is not None and away[i] <= network.max_snap_m]
-                if idx:
-                    arrive[idx] = network.arrivals_at(
-                        times,
-                        np.array([spots[i].segment for i in idx]),  # type: ignore[union-attr]
-                        np.array([spots[i].fraction for i in idx]),  # type: ignore[union-attr]
-                        band,
-                        origins=(segs, fracs),
-                    )
-            for row, seconds in zip(demand, arrive, strict=True):
-                districts.setdefault(district_of.get(row[2], row[2]), []).append(float(seconds))
         out = []
-        for district, seconds in sorted(districts.items()):
-            values = np.array(seconds)
-            share: list[float | None] = [round(float((values <= t).mean()), 3) for t in CIRCLES_S]
+        for district, points in sorted(field.demand.items()):
+            seconds = _arrivals(network, field.band, reached, (segs, fracs), points)
+            share: list[float | None] = [round(float((seconds <= t).mean()), 3) for t in CIRCLES_S]
             out.append(
                 DistrictCover(
                     district=district,
-                    incidents=len(values),
+                    incidents=len(points),
                     share=share,
                     gap=(share[-1] or 0.0) < self.target,
                 )
             )
         return CirclesOut(
-            units=len(ok),
-            band=band.value,
+            units=len(segs),
+            band=field.band.value,
             circles={"type": "FeatureCollection", "features": features},
             districts=out,
             target=self.target,
         )
 
+    def departure_effects(
+        self, ctx: Context, leaving: list[str]
+    ) -> dict[str, tuple[str, float | None, float | None]]:
+        """For each unit that might leave: its district, and the district's 5-minute coverage of its
+        past incidents with every available unit and without that one (None: no incidents)."""
+        network = self._network()
+        field = self._field(ctx, network)
+        limit = CIRCLES_S[-1]
 
-def _shares(
-    network: Any, band: Any, segs: Any, fracs: Any, demand_spots: list[Any], limit: float
-) -> float | None:
-    """Share of the demand places reached within `limit` from the units' places (None: no demand)."""
-    if not demand_spots:
-        return None
-    if not len(segs):
-        return 0.0
-    times = network.times_from(segs, fracs, band, limit_s=limit)
-    arrive = network.arrivals_at(
-        times,
-        np.array([p.segment for p in demand_spots]),
-        np.array([p.fraction for p in demand_spots]),
-        band,
-        origins=(segs, fracs),
-    )
-    return round(float((arrive <= limit).mean()), 3)
+        def share(district: str, without: str | None) -> float | None:
+            points = field.demand.get(district, [])
+            if not points:
+                return None
+            starts = field.starts(without)
+            reached = network.times_from(*starts, field.band, limit_s=limit) if len(starts[0]) else None
+            return round(float((_arrivals(network, field.band, reached, starts, points) <= limit).mean()), 3)
+
+        now: dict[str, float | None] = {}
+        out: dict[str, tuple[str, float | None, float | None]] = {}
+        for unit_id in leaving:
+            district = field.unit_district.get(unit_id)
+            if district is None:
+                continue
+            if district not in now:
+                now[district] = share(district, None)
+            out[unit_id] = (district, now[district], share(district, unit_id))
+        return out
 
 
-def departure_effects(
-    coverage: Coverage, ctx: Context, leaving: list[str]
-) -> dict[str, tuple[str, float | None, float | None]]:
-    """For each unit that might leave: its district, and the district's 5-minute coverage of its past
-    incidents with every available unit and without that one."""
-    network = coverage._network()
-    now = coverage._now()
-    band = network.speeds.band_at(now)
-    with coverage._sessions() as session:
-        query = select(Unit).where(
-            Unit.status.in_((UnitStatus.AVAILABLE.value, UnitStatus.RETURNING.value)),
-            Unit.kind != UnitKind.DRONE.value,
-        )
-        if not ctx.city_wide:
-            query = query.where(Unit.area_id.in_(ctx.areas))
-        units = list(session.scalars(query))
-        demand = session.execute(
-            select(Incident.lat, Incident.lon, Incident.area_id).where(
-                Incident.reported_at >= now - timedelta(days=DEMAND_DAYS),
-                Incident.status != IncidentStatus.MERGED.value,
-            )
-        ).all()
-        district_of = _districts(session)
-    spots, off = network.snap_many(
-        np.array([position(u)[0] for u in units]), np.array([position(u)[1] for u in units])
-    )
-    placed = {
-        u.id: p
-        for u, p, d in zip(units, spots, off, strict=True)
-        if p is not None and d <= network.max_snap_m
-    }
-    by_district: dict[str, list[Any]] = {}
-    if demand:
-        demand_spots, away = network.snap_many(
-            np.array([r[0] for r in demand]), np.array([r[1] for r in demand])
-        )
-        for row, spot, d in zip(demand, demand_spots, away, strict=True):
-            if spot is not None and d <= network.max_snap_m:
-                by_district.setdefault(district_of.get(row[2], row[2]), []).append(spot)
-    unit_district = {u.id: district_of.get(u.area_id, u.area_id) for u in units}
-    limit = CIRCLES_S[-1]
-    before: dict[str, float | None] = {}
-    out: dict[str, tuple[str, float | None, float | None]] = {}
-    for unit_id in leaving:
-        district = unit_district.get(unit_id)
-        if district is None:
-            continue
-        stay = [p for uid, p in placed.items() if uid != unit_id]
-        every = list(placed.values())
-        points = by_district.get(district, [])
-        if district not in before:
-            before[district] = _shares(
-                network,
-                band,
-                np.array([p.segment for p in every], dtype=np.int64),
-                np.array([p.fraction for p in every]),
-                points,
-                limit,
-            )
-        after = _shares(
-            network,
+def _arrivals(
+    network: RoadNetwork,
+    band: Band,
+    reached: FloatArray | None,
+    starts: tuple[IntArray, FloatArray],
+    points: list[Place | None],
+) -> FloatArray:
+    """Seconds from the units' places to each point (inf: off the roads, or no unit)."""
+    seconds = np.full(len(points), np.inf)
+    found = [i for i, p in enumerate(points) if p is not None]
+    if reached is not None and found:
+        kept = [p for p in points if p is not None]
+        seconds[found] = network.arrivals_at(
+            reached,
+            np.array([p.segment for p in kept]),
+            np.array([p.fraction for p in kept]),
             band,
-            np.array([p.segment for p in stay], dtype=np.int64),
-            np.array([p.fraction for p in stay]),
-            points,
-            limit,
+            origins=starts,
         )
-        out[unit_id] = (district, before[district], after)
-    return out
+    return seconds
 
 
 def reach_shape(lat: Any, lon: Any, frm: Any, to: Any) -> Any:

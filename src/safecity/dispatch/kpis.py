@@ -81,7 +81,7 @@ class ResponseKpis(DispatchService):
             query = query.where(Incident.area_id.in_(ctx.areas))
         with self._sessions() as session:
             rows = session.execute(query).all()
-            district = _districts(session) if by == "district" else {}
+            district = districts_of(session) if by == "district" else {}
         schema: dict[str, pl.DataType] = {
             "area_id": pl.String(),
             "kind": pl.String(),
@@ -135,7 +135,7 @@ def _row(key: str, part: pl.DataFrame) -> KpiRow:
     )
 
 
-def _districts(session: object) -> dict[str, str]:
+def districts_of(session: object) -> dict[str, str]:
     """Every area's district: the top of its branch of the area tree."""
     parents = dict(registry.area_parents(session))  # type: ignore[arg-type]
 
@@ -149,4 +149,4 @@ def _districts(session: object) -> dict[str, str]:
     return {area: top(area) for area in parents}
 
 
-__all__ = ["GROUPS", "REFERENCE_MIN", "KpiReport", "KpiRow", "ResponseKpis"]
+__all__ = ["GROUPS", "REFERENCE_MIN", "KpiReport", "KpiRow", "ResponseKpis", "districts_of"]

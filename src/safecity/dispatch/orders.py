@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from safecity.core.audit import AuditEntry
 from safecity.core.context import Context
 from safecity.dispatch import recommend
-from safecity.dispatch.coverage import Coverage, departure_effects
+from safecity.dispatch.coverage import Coverage
 from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNotFound
 from safecity.dispatch.incidents import LIVE, OPEN_ORDERS, note, require_incident
 from safecity.dispatch.models import Incident, IncidentStatus, Order, OrderStatus, Unit, UnitStatus
@@ -72,9 +72,8 @@ class Orders(DispatchService):
             ranked = self._rank(session, ctx, incident, department)
         leaving = [c.unit_id for c in ranked if not c.by_air][:effects]
         if leaving:
-            found = departure_effects(
-                Coverage(self._sessions, self._recorder, self._network, now=self._now), ctx, leaving
-            )
+            coverage = Coverage(self._sessions, self._recorder, self._network, now=self._now)
+            found = coverage.departure_effects(ctx, leaving)
             for candidate in ranked:
                 if candidate.unit_id in found:
                     district, now, without = found[candidate.unit_id]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -185,7 +186,7 @@ class Units(DispatchService):
 
     def _distrust(self, unit: Unit, lat: float, lon: float, at: datetime) -> str | None:
         if unit.kind != UnitKind.DRONE:
-            place, distances = self._network().snap_many([lat], [lon])  # type: ignore[arg-type]
+            _, distances = self._network().snap_many(np.array([lat]), np.array([lon]))
             if float(distances[0]) > OFF_ROAD_M:
                 return f"{float(distances[0]):,.0f} m from the nearest road"
         if unit.last_lat is not None and unit.last_lon is not None and unit.last_fix_at is not None:
