@@ -345,3 +345,24 @@ def test_each_candidate_says_what_its_departure_does_to_its_districts_coverage(c
     assert (only.unit_id, only.coverage_now, only.coverage_without) == ("P1", 1.0, 0.0)
     drone = centre.orders.candidates(DISPATCHER, incident.id)
     assert all(c.coverage_now is None for c in drone if c.by_air)  # drones are not the road cover
+
+
+def test_the_incident_list_shows_no_caller_and_only_the_audited_read_does(centre: Centre) -> None:
+    incident = centre.incidents.create(DISPATCHER, call(1, 1), resource="t")
+    (listed,) = centre.incidents.list(DISPATCHER)
+    assert (listed.caller_name, listed.caller_phone) == ("", "")  # a list read is not audited
+    one = centre.incidents.get(DISPATCHER, incident.id, resource="t")
+    assert (one.caller_name, one.caller_phone) == ("王女士", "138****5678")
+    assert centre.trail.actions()[-1] == "dispatch.incident_read"
+
+
+def test_an_incident_the_network_no_longer_reaches_is_refused_not_failed(centre: Centre) -> None:
+    incident = centre.incidents.create(DISPATCHER, call(1.5, 1.2), resource="t")  # 20 m off the road
+    centre.network.max_snap_m = 5.0  # the network changed under it (a tighter setting, another file)
+    try:
+        with pytest.raises(DispatchError, match="m from the nearest road"):
+            centre.orders.candidates(DISPATCHER, incident.id)
+        with pytest.raises(DispatchError, match="m from the nearest road"):
+            centre.orders.dispatch(DISPATCHER, incident.id, resource="t")
+    finally:
+        centre.network.max_snap_m = 300.0

@@ -192,7 +192,11 @@ class Incidents(DispatchService):
         if not ctx.city_wide:
             query = query.where(Incident.area_id.in_(ctx.areas))
         with self._sessions() as session:
-            return [incident_out(i, ctx, []) for i in session.scalars(query)]
+            # The caller is for the audited read of one incident (`get`), not for a list of them.
+            return [
+                incident_out(i, ctx, []).model_copy(update={"caller_name": "", "caller_phone": ""})
+                for i in session.scalars(query)
+            ]
 
     def timeline(self, ctx: Context, incident_id: int) -> builtins.list[TimelineEntry]:
         with self._sessions() as session:

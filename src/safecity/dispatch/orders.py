@@ -27,6 +27,7 @@ from safecity.dispatch.coverage import Coverage
 from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNotFound
 from safecity.dispatch.incidents import LIVE, OPEN_ORDERS, note, require_incident
 from safecity.dispatch.models import Incident, IncidentStatus, Order, OrderStatus, Unit, UnitStatus
+from safecity.dispatch.network import Unsnappable
 from safecity.dispatch.runcards import card_for
 from safecity.dispatch.schemas import Candidate, OrderOut, OrderUpdateIn
 from safecity.dispatch.service import DispatchService
@@ -94,7 +95,11 @@ class Orders(DispatchService):
             query = query.where(Unit.area_id.in_(ctx.areas))
         units = list(session.scalars(query))
         network = self._network()
-        return recommend.rank(network, network.snap(incident.lat, incident.lon), units, self._now())
+        try:
+            place = network.snap(incident.lat, incident.lon)
+        except Unsnappable as exc:  # the network changed since the incident was taken
+            raise DispatchError(f"incident {incident.id}: {exc}", field="incident_id") from exc
+        return recommend.rank(network, place, units, self._now())
 
     def dispatch(
         self,
