@@ -17,6 +17,7 @@ import numpy as np
 from safecity.core.geo import distance_m
 from safecity.dispatch.models import Unit, UnitKind
 from safecity.dispatch.network import Place, RoadNetwork
+from safecity.dispatch.roads import Band
 from safecity.dispatch.schemas import Candidate
 
 FOOT_KMH = 5.0  # a foot patrol walks the roads at this pace, whatever the road's speed
@@ -93,9 +94,9 @@ def rank(
     return out
 
 
-def _walk_factor(network: RoadNetwork, start: Place, place: Place, band: object) -> float:
+def _walk_factor(network: RoadNetwork, start: Place, place: Place, band: Band) -> float:
     """How much longer walking takes than driving the same route (its metres at FOOT_KMH)."""
-    route = network.route(start, place, band)  # type: ignore[arg-type]
+    route = network.route(start, place, band)
     if route is None or route.seconds <= 0:
         return 1.0
     return (route.metres / (FOOT_KMH / 3.6)) / route.seconds
