@@ -28,12 +28,10 @@ from typing import Any
 import numpy as np
 import structlog
 
+from _roads import networks, places  # noqa: E402  (bench/ is on the path when run)
 from safecity.dispatch.coverage import reach_shape
 from safecity.dispatch.network import RoadNetwork
-from safecity.dispatch.osm import helsinki_extract, load_osm
-from safecity.dispatch.roads import Band, RoadData
-from safecity.sim.grid import Grid
-from safecity.sim.roadnet import city_roads
+from safecity.dispatch.roads import Band
 
 SMALL = os.environ.get("BENCH_SIZE") == "small"
 UNITS = 200
@@ -67,14 +65,6 @@ def emit(metric: str, value: float, unit: str, *, baseline: float | None = None,
         ),
         flush=True,
     )
-
-
-def places(net: RoadNetwork, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Segments and fractions of n random routable places (uniform over the road length)."""
-    routable = np.flatnonzero(net._routable)
-    weights = net.data.seg_length_m[routable]
-    chosen = rng.choice(routable, size=n, p=weights / weights.sum())
-    return chosen.astype(np.int64), rng.uniform(0.0, 1.0, n)
 
 
 def rank(net: RoadNetwork, rng: np.random.Generator) -> dict[str, float]:
@@ -134,11 +124,6 @@ def coverage(net: RoadNetwork, rng: np.random.Generator) -> dict[str, float]:
         seconds.append(time.perf_counter() - start)
         assert all(len(nodes) for nodes, _ in each)
     return {"seconds": float(np.median(seconds)), "max_s": float(max(seconds)), "shares": shares}
-
-
-def networks() -> list[tuple[str, RoadData]]:
-    big = Grid.centred(1260, 1260)  # 316 x 316 junctions 200 m apart
-    return [("helsinki", load_osm(helsinki_extract())), ("generated_100k", city_roads(big, seed=12))]
 
 
 def main() -> None:

@@ -206,3 +206,28 @@ def test_an_alert_on_the_console_becomes_an_incident_on_the_desk_in_one_action(
     entry.click()
     expect(page.locator("#incident-meta")).to_contain_text("Stolen e-bike")
     expect(page.locator("#candidate-list li").first).to_contain_text("ETA")
+
+
+def test_the_desk_suggests_standby_posts_and_shows_the_optimum_with_its_gap(
+    centre: LiveCity, page: Any
+) -> None:
+    from safecity.dispatch.incidents import Incidents
+    from safecity.dispatch.schemas import IncidentIn
+
+    incidents = centre.platform.service(Incidents)
+    for lat, lon in ((28.0270, 120.6900), (28.0280, 120.6950), (28.0080, 120.6600)):
+        incidents.create(SYSTEM, IncidentIn(kind="theft", lat=lat, lon=lon), resource="setup")
+    dispatcher = centre.account(Role.DISPATCHER, areas=("D01",))
+    sign_in(page, centre, dispatcher, start="/dispatch", lands="/dispatch")
+    expect(page.locator("#dispatch")).to_have_attribute("data-ready", "yes")
+    page.locator("#reposition-minutes").select_option("3")
+    page.get_by_role("button", name="Suggest 建议").click()
+    result = page.locator("#reposition-result")
+    expect(result).to_contain_text("suggested 建议")
+    expect(result).to_contain_text("heuristic")
+    expect(page.locator("#reposition-moves li").first).to_be_visible()
+    page.get_by_role("button", name="Optimum 最优解").click()
+    expect(result).to_contain_text("exact")
+    expect(result).to_contain_text("gap 差距")
+    shoot(page, "dispatch-reposition")
+    assert_chinese_renders(page, "待命点位建议", "最优解")

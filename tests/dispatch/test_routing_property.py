@@ -122,3 +122,23 @@ def _describe(net: RoadNetwork, fractions: list[float]) -> str:
     d = net.data
     segs = list(zip(d.seg_from.tolist(), d.seg_to.tolist(), d.seg_way.tolist(), fractions, strict=True))
     return f"segments (from, to, way, fraction): {segs}; lengths {d.seg_length_m.tolist()}; {d.restrictions}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(networks(), st.sampled_from([20.0, 60.0, 200.0]))
+def test_the_cover_matrix_is_the_set_of_points_within_the_limit_by_brute_force(
+    case: tuple[RoadNetwork, list[float]], limit: float
+) -> None:
+    """The isochrone as MCLP reads it: each origin's reachable points within the standard."""
+    net, fractions = case
+    secs = net.seconds(BAND)
+    routable = [s for s in range(net.data.segments) if net._routable[s]]
+    assume(routable)
+    at = np.array([fractions[s] for s in routable])
+    cover = net.cover((np.array(routable), at), (np.array(routable), at), BAND, limit_s=limit).toarray()
+    for i, origin in enumerate(routable):
+        for k, dest in enumerate(routable):
+            want = brute_eta(net.data, secs, (origin, fractions[origin]), (dest, fractions[dest]))
+            if abs(want - limit) < 1e-6:
+                continue  # on the boundary: either answer is the same time
+            assert cover[i, k] == (want <= limit), (origin, dest, want, limit)

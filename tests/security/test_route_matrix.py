@@ -805,6 +805,10 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/api/v1/orders/late"): (False, lambda w, a, where: Call("GET", "/api/v1/orders/late")),
     ("GET", "/api/v1/dispatch/kpis"): (False, lambda w, a, where: Call("GET", "/api/v1/dispatch/kpis")),
     ("GET", "/api/v1/dispatch/circles"): (False, lambda w, a, where: Call("GET", "/api/v1/dispatch/circles")),
+    ("GET", "/api/v1/dispatch/reposition"): (
+        False,
+        lambda w, a, where: Call("GET", "/api/v1/dispatch/reposition?demand=population"),
+    ),
     # --- wearers (elderly locators)
     ("POST", "/api/v1/wearers"): (
         True,

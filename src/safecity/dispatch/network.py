@@ -391,6 +391,64 @@ class RoadNetwork:
             out.append((nodes, times[nodes]))
         return out
 
+    def cover(
+        self,
+        origins: tuple[IntArray, FloatArray],
+        points: tuple[IntArray, FloatArray],
+        band: Band,
+        *,
+        limit_s: float,
+    ) -> csr_matrix:
+        """Which points each origin reaches within `limit_s` (origins x points, boolean): one
+        bounded search per origin, and each point's arrival read from its segment's entries (the
+        edges `times_to` would give it), gathered once for all origins."""
+        secs = self.seconds(band)
+        searches = self._searches_for(band)
+        segs = np.asarray(points[0], np.int64)
+        fracs = np.asarray(points[1], np.float64)
+        entries, costs = self._entry_table(segs, fracs, secs)
+        twin_of_point = self._twin[segs]
+        rows: list[IntArray] = []
+        for o_seg, o_frac in zip(np.asarray(origins[0]), np.asarray(origins[1]), strict=True):
+            targets, start_costs = self._starts(np.array([o_seg]), np.array([o_frac]), secs)
+            times = searches.run("forward", targets, start_costs, limit_s)
+            times[self._n] = np.inf  # the pad entry (the virtual source itself is no way in)
+            arrive = (times[entries] + costs).min(axis=1)
+            # Along the origin's own road: ahead on it, or on its twin facing the point.
+            ahead = (segs == o_seg) & (fracs >= o_frac)
+            arrive[ahead] = np.minimum(arrive[ahead], (fracs[ahead] - o_frac) * secs[o_seg])
+            facing = (twin_of_point == o_seg) & (o_seg >= 0) & (1.0 - o_frac >= fracs)
+            arrive[facing] = np.minimum(arrive[facing], (1.0 - o_frac - fracs[facing]) * secs[o_seg])
+            rows.append(np.flatnonzero(arrive <= limit_s))
+        indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+        indices = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        return csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(len(rows), len(segs)))
+
+    def _entry_table(
+        self, segments: IntArray, fractions: FloatArray, secs: FloatArray
+    ) -> tuple[IntArray, FloatArray]:
+        """Per point, the graph nodes a journey reaches it from and the seconds left from each
+        (padded with the unused virtual index at no cost), for gathering arrivals in one step."""
+        twin = self._twin[segments]
+        counts = np.diff(self._by_seg_start)
+        own = counts[segments]
+        other = np.where(twin >= 0, counts[np.maximum(twin, 0)], 0)
+        width = int(max(1, (own + other).max(initial=0)))
+        entries = np.full((len(segments), width), self._n, dtype=np.int64)
+        costs = np.zeros((len(segments), width))
+        for i, (seg, frac, tw) in enumerate(
+            zip(segments.tolist(), fractions.tolist(), twin.tolist(), strict=True)
+        ):
+            ways = [(self._entries(seg), frac * secs[seg])]
+            if tw >= 0:
+                ways.append((self._entries(tw), (1.0 - frac) * secs[tw]))
+            k = 0
+            for nodes, cost in ways:
+                entries[i, k : k + len(nodes)] = nodes
+                costs[i, k : k + len(nodes)] = cost
+                k += len(nodes)
+        return entries, costs
+
     def arrival(self, reached: FloatArray, band: Band) -> FloatArray:
         """Per segment, the seconds to enter it from `times_from`'s answer (inf where never)."""
         enter = np.full(self.data.segments, np.inf)

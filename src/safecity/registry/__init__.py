@@ -8,7 +8,14 @@ and reach the rows through the functions here (an import-linter contract holds t
 
 from safecity.registry import bulk, messages, verification
 from safecity.registry.actions import NewSecret, Registry, Stolen, Wanted
-from safecity.registry.areas import area_parents, first_area, get_area, station_of_area, stations_of_areas
+from safecity.registry.areas import (
+    area_parents,
+    first_area,
+    get_area,
+    residents_by_area,
+    station_of_area,
+    stations_of_areas,
+)
 from safecity.registry.bikes import (
     BikeRegistration,
     bikes_of,
@@ -81,6 +88,7 @@ from safecity.registry.watchlists import (
 )
 
 __all__ = [
+    "residents_by_area",
     "DEFAULT_WATCH_DAYS",
     "DEVICE_SCHEMA",
     "MAX_WATCH_DAYS",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from safecity.registry.models import (
-    Area,
-)
+from safecity.registry.models import Area, Person
 
 
 def get_area(session: Session, *, area_id: str) -> Area | None:
@@ -75,3 +74,25 @@ def stations_of_areas(session: Session, *, area_ids: set[str]) -> dict[str, tupl
             area_id = rows[area_id].parent_id
         out[start] = station
     return out
+
+
+def residents_by_area(
+    session: Session, *, area_ids: Collection[str] | None = None
+) -> list[tuple[str, int, float | None, float | None, dict[str, Any] | None]]:
+    """(area id, registered residents, centre lat, centre lon, boundary) of every area people live
+    in (of `area_ids` only, if given): how population is placed on a map without naming anyone."""
+    # Counted first, then joined: a JSON boundary cannot be grouped by on PostgreSQL.
+    counts = (
+        select(Person.home_area_id.label("area_id"), func.count().label("residents"))
+        .where(Person.home_area_id.is_not(None))
+        .group_by(Person.home_area_id)
+        .subquery()
+    )
+    query = (
+        select(Area.id, counts.c.residents, Area.lat, Area.lon, Area.boundary)
+        .join(counts, counts.c.area_id == Area.id)
+        .order_by(Area.id)
+    )
+    if area_ids is not None:
+        query = query.where(Area.id.in_(sorted(area_ids)))
+    return [(r[0], int(r[1]), r[2], r[3], r[4]) for r in session.execute(query)]

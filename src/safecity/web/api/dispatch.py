@@ -6,12 +6,12 @@ reach (a unit's crew works its own orders anywhere) and audits what it changes.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from safecity.dispatch.coverage import CirclesOut, Coverage
+from safecity.dispatch.coverage import CirclesOut, Coverage, RepositionOut
 from safecity.dispatch.incidents import Incidents
 from safecity.dispatch.kpis import KpiReport, ResponseKpis
 from safecity.dispatch.models import UnitStatus
@@ -346,3 +346,24 @@ def response_circles(platform: PlatformDep, who: Principal = need(P.DISPATCH_REA
     """From where the units are now; coverage is the share of each district's incidents of the last
     30 days reached in time, a gap where it is under the target within 5 minutes."""
     return platform.service(Coverage).circles(who.context())
+
+
+@router.get(
+    "/dispatch/reposition",
+    response_model=RepositionOut,
+    response_model_by_alias=True,
+    responses=NO_NETWORK,
+    summary="Where the available units should stand to cover the most demand (a suggestion)",
+)
+def reposition(
+    platform: PlatformDep,
+    demand: Annotated[Literal["incidents", "population"], Query()] = "incidents",
+    minutes: Annotated[float, Query(ge=1, le=15)] = 5.0,
+    exact: Annotated[
+        bool, Query(description="The planning optimum (HiGHS, up to 30 s), with its gap")
+    ] = False,
+    who: Principal = need(P.DISPATCH_READ),
+) -> RepositionOut:
+    """Maximal covering location: the live heuristic by default, the exact optimum with `exact`
+    (and the heuristic's gap to it); which unit drives to which post. Nothing is ordered."""
+    return platform.service(Coverage).reposition(who.context(), demand=demand, minutes=minutes, exact=exact)

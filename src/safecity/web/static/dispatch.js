@@ -37,7 +37,7 @@ const cityMap = CityMap.create($('map'), $('map-message'));
 const mapReady = cityMap
   ? Promise.all([cityMap.ready, cityMap.loadCity()]).then(() => {
     const map = cityMap.map;
-    for (const id of ['circles', 'units', 'incidents', 'route']) map.addSource(id, { type: 'geojson', data: EMPTY });
+    for (const id of ['circles', 'units', 'incidents', 'route', 'moves']) map.addSource(id, { type: 'geojson', data: EMPTY });
     // The 5-minute circle first (palest), the 1-minute one on top (darkest).
     map.addLayer({ id: 'circle-fill', type: 'fill', source: 'circles',
       // No antialiasing: the cells' shared edges would show as lines.
@@ -45,6 +45,8 @@ const mapReady = cityMap
         'fill-antialias': false } });
     map.addLayer({ id: 'route-line', type: 'line', source: 'route', layout: { 'line-cap': 'round', 'line-join': 'round' },
       paint: { 'line-color': '#7c3aed', 'line-width': 4, 'line-opacity': 0.85 } });
+    map.addLayer({ id: 'move-line', type: 'line', source: 'moves', layout: { 'line-cap': 'round' },
+      paint: { 'line-color': '#0369a1', 'line-width': 3, 'line-dasharray': [2, 1.5] } });
     map.addLayer({ id: 'incident-dot', type: 'circle', source: 'incidents',
       paint: { 'circle-radius': ['case', ['get', 'selected'], 10, 7], 'circle-color': '#dc2626',
         'circle-stroke-color': '#ffffff', 'circle-stroke-width': 2 } });
@@ -303,11 +305,48 @@ async function refreshCircles() {
   const features = [...out.circles.features].sort((a, b) => b.properties.minutes - a.properties.minutes);
   draw('circles', features);
   $('coverage-units').textContent = out.units + ' units available 可用警力 · ' + out.band;
+  const shares = (s) => '1 min ' + pct(s[0]) + ' · 3 min ' + pct(s[1]) + ' · 5 min ' + pct(s[2]);
   $('coverage-list').replaceChildren(...out.districts.map((d) => h('li', { class: d.gap ? 'gap' : null, dataset: { district: d.district } },
-    h('strong', null, d.district), ' · ', d.incidents + ' incidents 起 · ',
-    '1 min ' + pct(d.share[0]) + ' · 3 min ' + pct(d.share[1]) + ' · 5 min ' + pct(d.share[2]),
-    d.gap ? h('span', { class: 'badge gap-badge' }, 'Gap 覆盖不足 < ' + pct(out.target)) : null)));
+    h('strong', null, d.district),
+    d.gap ? h('span', { class: 'badge gap-badge' }, 'Gap 覆盖不足 < ' + pct(out.target)) : null,
+    h('span', { class: 'cover-line' }, d.incidents + ' incidents 警情: ' + shares(d.share)),
+    d.residents ? h('span', { class: 'cover-line' }, d.residents + ' residents 人口: ' + shares(d.population_share)) : null)));
   $('coverage-empty').hidden = out.districts.length > 0;
+}
+
+// --- repositioning (a suggestion: nothing is ordered) -------------------------------------------------
+
+const repositionForm = $('reposition-form');
+if (repositionForm) {
+  for (const b of repositionForm.querySelectorAll('button')) b.disabled = false;
+  repositionForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const exact = e.submitter ? e.submitter.dataset.exact === 'true' : false;
+    const q = new URLSearchParams({ demand: $('reposition-demand').value, minutes: $('reposition-minutes').value, exact: String(exact) });
+    $('reposition-result').textContent = exact ? 'Solving the optimum… 正在求最优解…' : 'Working… 计算中…';
+    $('reposition-moves').replaceChildren();
+    try {
+      const out = await api('GET', '/api/v1/dispatch/reposition?' + q);
+      if (out.message) {
+        $('reposition-result').textContent = out.message;
+        draw('moves', []);
+        return;
+      }
+      let text = out.units + ' units 警力 · covered now 当前覆盖 ' + pct(out.share_now) + ' → suggested 建议 ' + pct(out.share_suggested)
+        + ' (' + out.method + ', ' + out.seconds.toFixed(2) + ' s)';
+      if (out.gap_pct !== null && out.gap_pct !== undefined) {
+        text += ' · live heuristic 实时算法 ' + pct(out.heuristic_share) + ', gap 差距 ' + out.gap_pct.toFixed(2) + '%'
+          + (out.optimal ? '' : ' (time limit 限时)');
+      }
+      $('reposition-result').textContent = text;
+      $('reposition-moves').replaceChildren(...(out.moves.length
+        ? out.moves.map((m) => h('li', { dataset: { unit: m.unit_id } }, h('strong', null, m.unit_id), ' → post 点位 '
+          + m.to[0].toFixed(4) + ', ' + m.to[1].toFixed(4) + ' · ' + minutes(m.eta_s)))
+        : [h('li', null, 'Every unit is already where it should be 各警力位置已最优')]));
+      draw('moves', out.moves.map((m) => ({ type: 'Feature', properties: { unit: m.unit_id },
+        geometry: { type: 'LineString', coordinates: [[m.from[1], m.from[0]], [m.to[1], m.to[0]]] } })));
+    } catch (err) { $('reposition-result').textContent = plainError(err); }
+  });
 }
 const pct = (v) => (v === null || v === undefined ? '—' : Math.round(v * 100) + '%');
 
