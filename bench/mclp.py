@@ -113,7 +113,8 @@ def main() -> None:
         found = heuristic(problem)
         greedy = greedy_only(problem)
         say(
-            f"  heuristic: {found.share:.1%} covered in {found.seconds:.2f} s; greedy alone {greedy / POINTS:.1%}"
+            f"  heuristic: {found.share:.1%} covered in {found.seconds:.2f} s; "
+            f"greedy alone {greedy / POINTS:.1%}"
         )
         emit("mclp_heuristic_s", found.seconds, "s", covered_share=round(found.share, 4), **shape)
         say(f"  exact (HiGHS, up to {EXACT_LIMIT_S:.0f} s) ...")
