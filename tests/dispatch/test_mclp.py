@@ -140,3 +140,24 @@ def test_current_posts_that_are_already_best_are_kept_over_an_equal_cover_elsewh
     assert heuristic(problem, current=np.array([0, 3])).covered == 4.0
     with pytest.raises(MclpError, match="1 current posts for 2 units"):
         heuristic(problem, current=np.array([0]))
+
+
+def test_a_move_is_suggested_only_when_it_buys_at_least_its_cost_in_cover() -> None:
+    # Units at posts 0 and 1 cover points 0-3 (weight 4); post 2 in place of post 1 keeps point 3
+    # and adds points 4 and 5 (weight 3).
+    cover = csr_matrix(
+        np.array(
+            [
+                [1, 1, 1, 0, 0, 0],
+                [0, 0, 0, 1, 0, 0],
+                [0, 0, 0, 1, 1, 1],
+            ],
+            dtype=bool,
+        )
+    )
+    problem = Problem(cover, np.array([1.0, 1.0, 1.0, 1.0, 1.0, 2.0]), 2)
+    here = np.array([0, 1])
+    # Moving the unit at post 1 to post 2 covers 3 more.
+    assert heuristic(problem, current=here, move_cost=2.9).posts.tolist() == [0, 2]
+    assert heuristic(problem, current=here, move_cost=3.1).posts.tolist() == [0, 1]
+    assert heuristic(problem, current=here, move_cost=3.1).covered == 4.0

@@ -11,8 +11,10 @@ registered residents, spread over the roads of the communities they live in. A d
 `target` within 5 minutes is a gap. Drones are left out: the circles are the road response.
 
 `reposition` suggests standby posts for the available units that maximise the demand covered
-within a standard (`dispatch.mclp`): the heuristic live, the exact optimum for planning with the
-gap between them, and which unit should drive to which post (least total driving time).
+within a standard (`dispatch.mclp`), and which unit should drive to which post (least total
+driving time). Live, the heuristic starts from where the units stand and moves a unit only where
+that covers at least `MOVE_GAIN` more of the demand (no shuffling for a sliver); for planning,
+the exact optimum, with the gap between it and the heuristic's best from scratch.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ RESIDENT_SPOTS = 12  # a community's residents are spread over this many places 
 POST_SPACING_M = 500.0  # candidate standby posts: one road place per cell of this size over the demand
 MAX_POSTS = 600
 EXACT_LIMIT_S = 30.0  # the planning optimum's time limit on the desk
+MOVE_GAIN = 0.01  # a live suggestion moves a unit only for this share of the demand more covered
 
 
 def _unknown() -> list[float | None]:
@@ -281,11 +284,18 @@ class Coverage(DispatchService):
         # one kept unless another covers strictly more (no driving about for nothing).
         here = np.arange(len(unit_ids))
         share_now = problem.covered(here) / problem.total
-        live = mclp.heuristic(problem, current=here)
-        chosen, extra = live, {}
         if exact:
+            # Planning: the optimum, and how close the heuristic gets from scratch.
             chosen = mclp.exact(problem, time_limit_s=EXACT_LIMIT_S)
-            extra = {"heuristic_share": round(live.share, 4), "gap_pct": round(mclp.gap_pct(live, chosen), 3)}
+            plain = mclp.heuristic(problem)
+            extra = {
+                "heuristic_share": round(plain.share, 4),
+                "gap_pct": round(mclp.gap_pct(plain, chosen), 3),
+            }
+        else:
+            # Live: from where the units stand, each move worth `MOVE_GAIN` of the demand.
+            chosen = mclp.heuristic(problem, current=here, move_cost=MOVE_GAIN * problem.total)
+            extra = {}
         stay = chosen.covered <= problem.covered(here) + 1e-9
         moves = [] if stay else self._moves(network, field, unit_ids, [posts[j] for j in chosen.posts])
         return empty.model_copy(
@@ -406,8 +416,10 @@ def _resident_places(
     """Each area's residents spread evenly over `RESIDENT_SPOTS` road places inside its boundary
     (seeded by the area, so the same each time), or at its centre without one. An area none of
     whose places is on the roads keeps its count with no places: its people are not reached."""
-    out = []
-    for area_id, count, lat, lon, boundary in homes:
+    owner: list[int] = []
+    lats: list[float] = []
+    lons: list[float] = []
+    for k, (area_id, _, lat, lon, boundary) in enumerate(homes):
         points: list[tuple[float, float]] = []
         if boundary:
             shape = shapely.geometry.shape(boundary)
@@ -419,15 +431,19 @@ def _resident_places(
             points = list(zip(tries_lat[inside], tries_lon[inside], strict=True))[:RESIDENT_SPOTS]
         if not points and lat is not None and lon is not None:
             points = [(lat, lon)]
-        spots: list[tuple[Place, float]] = []
-        if points:
-            found, away = network.snap_many(
-                np.array([p[0] for p in points]), np.array([p[1] for p in points])
-            )
-            kept = [p for p, d in zip(found, away, strict=True) if p is not None and d <= network.max_snap_m]
-            spots = [(p, count / len(kept)) for p in kept]
-        out.append((area_id, count, spots))
-    return out
+        owner += [k] * len(points)
+        lats += [p[0] for p in points]
+        lons += [p[1] for p in points]
+    kept: list[list[Place]] = [[] for _ in homes]
+    if lats:  # one snap for every area's places
+        found, away = network.snap_many(np.array(lats), np.array(lons))
+        for k, place, d in zip(owner, found, away, strict=True):
+            if place is not None and d <= network.max_snap_m:
+                kept[k].append(place)
+    return [
+        (area_id, count, [(p, count / len(kept[k])) for p in kept[k]])
+        for k, (area_id, count, *_) in enumerate(homes)
+    ]
 
 
 def reach_shape(lat: Any, lon: Any, frm: Any, to: Any) -> Any:

@@ -107,43 +107,53 @@ def heuristic(
     max_rounds: int = 200,
     seed: int = 0,
     current: IntArray | None = None,
+    move_cost: float = 0.0,
 ) -> Solution:
     """Greedy, then best-improvement interchange, from `starts` beginnings: the plain greedy one
     and randomised ones (each step picks among the posts within 10 % of the best gain), keeping
     the best cover. Interchange alone stops at the first local optimum; a few other beginnings
-    find better ones for milliseconds each. Given the `current` posts, they are the first
-    beginning and win ties: units are moved only for a strictly better cover."""
+    find better ones for milliseconds each.
+
+    Given the `current` posts (where the units stand), they are one more beginning and win ties,
+    and every post changed from them must buy at least `move_cost` of demand: a swap is made only
+    for that much more cover, and a choice is scored by its cover less `move_cost` per changed
+    post. Units are then moved only where it is worth the drive, not shuffled for a sliver."""
     started = time.perf_counter()
     cover, weights = reduce(problem)
     a = csr_matrix(cover)
     rng = np.random.default_rng(seed)
-    best: tuple[float, list[int]] | None = None
-    beginnings: list[list[int] | None] = [None] * max(1, starts)
+    here: set[int] = set()
+    beginnings: list[list[int] | None] = [None] * max(0 if current is not None else 1, starts)
     if current is not None:
-        if len(set(current.tolist())) != problem.units:
+        here = {int(j) for j in current}
+        if len(here) != problem.units:
             raise MclpError(f"{len(current)} current posts for {problem.units} units")
-        beginnings = [[int(j) for j in current], *beginnings]
-    for attempt, beginning in enumerate(beginnings):
+        beginnings = [sorted(here), *beginnings]
+    best: tuple[float, float, list[int]] | None = None  # score, cover, posts
+    greedy_done = False
+    for beginning in beginnings:
         if beginning is None:
-            chosen, count = _greedy(a, weights, problem.units, None if attempt == 0 else rng)
+            chosen, count = _greedy(a, weights, problem.units, rng if greedy_done else None)
+            greedy_done = True
         else:
             chosen = list(beginning)
             count = np.zeros(len(weights), dtype=np.int64)
             for j in chosen:
                 count[_row(a, j)] += 1
-        chosen, count = _interchange(a, weights, chosen, count, max_rounds)
+        chosen, count = _interchange(a, weights, chosen, count, max_rounds, move_cost)
         covered = float(weights[count > 0].sum())
-        if best is None or covered > best[0] + 1e-9:
-            best = (covered, chosen)
+        score = covered - move_cost * len(set(chosen) - here) if here else covered
+        if best is None or score > best[0] + 1e-9:
+            best = (score, covered, chosen)
     assert best is not None
     return Solution(
-        posts=np.sort(np.array(best[1], dtype=np.int64)),
-        covered=best[0],
+        posts=np.sort(np.array(best[2], dtype=np.int64)),
+        covered=best[1],
         total=problem.total,
         seconds=time.perf_counter() - started,
         method="heuristic",
         optimal=False,
-        bound=best[0],
+        bound=best[1],
     )
 
 
@@ -175,13 +185,19 @@ def _greedy(
 
 
 def _interchange(
-    a: csr_matrix, weights: FloatArray, chosen: list[int], count: IntArray, max_rounds: int
+    a: csr_matrix,
+    weights: FloatArray,
+    chosen: list[int],
+    count: IntArray,
+    max_rounds: int,
+    least: float = 0.0,
 ) -> tuple[list[int], IntArray]:
-    """Best-improvement swaps of one chosen post for one free post until none improves the cover."""
+    """Best-improvement swaps of one chosen post for one free post until none improves the cover
+    by at least `least`."""
     free = np.ones(a.shape[0], dtype=bool)
     free[chosen] = False
     for _ in range(max_rounds):
-        best_delta, best_swap = 1e-9, None
+        best_delta, best_swap = max(least, 1e-9), None
         for k, out in enumerate(chosen):
             only = np.zeros(len(weights), dtype=bool)
             row = _row(a, out)

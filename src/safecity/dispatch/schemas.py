@@ -92,6 +92,8 @@ class UnitOut(BaseModel):
     shift: str
     crew: list[str]
     device_id: str | None
+    speed_kmh: float | None = Field(None, description="drones: air speed")
+    endurance_min: float | None = Field(None, description="drones: flight time")
 
 
 class StatusIn(_In):

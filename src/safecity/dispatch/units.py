@@ -277,6 +277,8 @@ def unit_out(unit: Unit) -> UnitOut:
         shift=f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}",
         crew=list(unit.crew),
         device_id=unit.device_id,
+        speed_kmh=unit.speed_kmh,
+        endurance_min=unit.endurance_min,
     )
 
 

@@ -1,8 +1,8 @@
 """The demo's command centre: units at every police station of the generated city, and the crews
 that drive them (`make demo`).
 
-Each station area gets two patrol cars and a foot patrol at its police building, each district a
-traffic motorcycle and a drone at its first station; all on duty and available, so that a call
+The units are `sim.forces.unit_plan`'s (two patrol cars and a foot patrol per station, a traffic
+motorcycle and a drone per district), all on duty and available, so that a call
 taken on the dispatch desk can be sent at once. What exists already is kept (a restart registers
 nothing twice). Each unit has a handset (a registered device) whose `unit_fix` reports go through
 the real ingest, so the units' positions on the map come the way a real handset's would.
@@ -30,13 +30,13 @@ from safecity.dispatch.incidents import Incidents
 from safecity.dispatch.models import OrderStatus, UnitKind, UnitStatus
 from safecity.dispatch.networks import RoadNetworks
 from safecity.dispatch.orders import Orders
-from safecity.dispatch.runcards import Department
-from safecity.dispatch.schemas import OrderUpdateIn, UnitIn, UnitOut
+from safecity.dispatch.schemas import OrderUpdateIn, UnitOut
 from safecity.dispatch.units import Units
 from safecity.ingest import Part
 from safecity.platform import Platform
 from safecity.registry import DeviceKind
 from safecity.sim.city import City
+from safecity.sim.forces import unit_plan
 from safecity.sim.patrols import along
 from safecity.store import transaction
 
@@ -50,49 +50,18 @@ def register_units(platform: Platform, city: City) -> int:
     units = platform.service(Units)
     known = {u.id for u in units.list(SYSTEM)}
     areas = city.table("areas")
-    stations = areas.filter(areas["kind"] == "station").sort("id")
     added = 0
-    seen_districts: set[str] = set()
-    for row in stations.iter_rows(named=True):
-        short = str(row["id"])
-        plan: list[tuple[str, UnitKind, str, dict[str, float]]] = [
-            (f"P-{short}-1", UnitKind.CAR, Department.PATROL, {}),
-            (f"P-{short}-2", UnitKind.CAR, Department.PATROL, {}),
-            (f"F-{short}", UnitKind.FOOT, Department.PATROL, {}),
-        ]
-        district = str(row["parent_id"])
-        if district not in seen_districts:
-            seen_districts.add(district)
-            plan += [
-                (f"T-{district}", UnitKind.MOTORCYCLE, Department.TRAFFIC, {}),
-                (
-                    f"UAV-{district}",
-                    UnitKind.DRONE,
-                    Department.AIR,
-                    {"speed_kmh": 54.0, "endurance_min": 25.0},
-                ),
-            ]
-        for unit_id, kind, department, extra in plan:
-            if unit_id in known:
-                continue
-            body = UnitIn(
-                id=unit_id,
-                kind=kind,
-                department=department,
-                station_id=short,
-                area_id=short,
-                home_lat=float(row["lat"]),
-                home_lon=float(row["lon"]),
-                **extra,
-            )
-            body = body.model_copy(update={"device_id": _handset(platform, unit_id, row)})
-            units.add(SYSTEM, body, resource="demo")
-            units.set_status(SYSTEM, unit_id, UnitStatus.AVAILABLE, expected_version=None, resource="demo")
-            added += 1
+    for body in unit_plan(areas):
+        if body.id in known:
+            continue
+        body = body.model_copy(update={"device_id": _handset(platform, body.id, body.area_id)})
+        units.add(SYSTEM, body, resource="demo")
+        units.set_status(SYSTEM, body.id, UnitStatus.AVAILABLE, expected_version=None, resource="demo")
+        added += 1
     return added
 
 
-def _handset(platform: Platform, unit_id: str, row: dict[str, object]) -> str:
+def _handset(platform: Platform, unit_id: str, area_id: str) -> str:
     """The unit's handset as a registered device (its unit_fix reports come from it)."""
     device_id = f"MDT-{unit_id}"
     with transaction(platform.session_factory) as session:
@@ -104,7 +73,7 @@ def _handset(platform: Platform, unit_id: str, row: dict[str, object]) -> str:
                 name=f"{unit_id} handset",
                 lat=None,
                 lon=None,
-                area_id=str(row["id"]),
+                area_id=area_id,
                 now=platform.clock.now(),
             )
     return device_id
