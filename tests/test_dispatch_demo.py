@@ -61,3 +61,34 @@ def test_a_demo_crew_drives_to_the_call_reports_back_and_drives_home(tmp_path: P
     home = units.get(SYSTEM, unit)
     assert abs(home.lat - home.home_lat) + abs(home.lon - home.home_lon) < 0.003  # type: ignore[operator]
     platform.engine.dispose()
+
+
+def test_a_demo_drone_flies_to_a_traffic_accident_and_back(tmp_path: Path) -> None:
+    clock = ManualClock(datetime(2026, 12, 7, 2, 0, tzinfo=UTC))
+    platform = Platform.build(Settings(data_dir=tmp_path), clock=clock)
+    city = ensure_loaded(platform, seed=7, scale="tiny")
+    register_units(platform, city)
+    units, orders = platform.service(Units), platform.service(Orders)
+    stations = city.table("areas").filter(kind="station")
+    lat, lon = float(stations["lat"][0]) + 0.006, float(stations["lon"][0]) - 0.004
+    incident = platform.service(Incidents).create(
+        SYSTEM, IncidentIn(kind="traffic_accident", lat=lat, lon=lon), resource="t"
+    )
+    sent = orders.dispatch(SYSTEM, incident.id, resource="t")
+    (drone,) = [o.unit_id for o in sent if o.unit_id and o.unit_id.startswith("UAV-")]
+    trips: dict = {}
+    scene: dict = {}
+    seen: list[str] = []
+    for _ in range(200):
+        for device, fix in _tick(platform, trips, scene):
+            if device == f"MDT-{drone}":
+                at = datetime.fromisoformat(str(fix["ts"]))
+                assert units.record_fix(drone, float(fix["lat"]), float(fix["lon"]), at) is None  # type: ignore[arg-type]
+        status = units.get(SYSTEM, drone).status
+        if not seen or seen[-1] != status:
+            seen.append(status)
+        if status == "available" and len(seen) > 1:
+            break
+        clock.advance(timedelta(seconds=30))
+    assert seen == ["assigned", "en_route", "on_scene", "returning", "available"], seen
+    platform.engine.dispose()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from safecity.security.roles import Role
@@ -50,29 +51,45 @@ def assert_chinese_renders(page: Any, *expected: str) -> None:
 
     Chromium's own account of the fonts it drew an element's text with (DevTools protocol,
     `CSS.getPlatformFontsForNode`) is the check: a character drawn with a font that lacks it (the
-    empty box) is counted against that font, not against Noto Sans SC.
+    empty box) is counted against that font, not against Noto Sans SC. A page that redraws its
+    lists while being checked (the dispatch desk refreshes every few seconds) is checked again.
     """
+    for attempt in range(5):
+        try:
+            _check_fonts(page, expected)
+            return
+        except PlaywrightError as exc:
+            if "Could not find node" not in str(exc) or attempt == 4:
+                raise
+            page.wait_for_timeout(200)
+
+
+def _check_fonts(page: Any, expected: tuple[str, ...]) -> None:
     marked = page.evaluate(MARK_JS)
     shown = "".join(m["chars"] for m in marked)
     for text in expected:
         assert all(ch in shown for ch in text if not ch.isascii()), f"{text!r} is not on the page"
     cdp = page.context.new_cdp_session(page)
-    cdp.send("DOM.enable")
-    cdp.send("CSS.enable")
-    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
-    bad = []
-    for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "[data-cjk-check]"})["nodeIds"]:
-        attributes = cdp.send("DOM.getAttributes", {"nodeId": node})["attributes"]
-        mark = marked[int(attributes[attributes.index("data-cjk-check") + 1])]
-        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
-        # The served files name themselves "Noto Sans SC <style>"; a system font of that name is no proof.
-        served = sum(
-            f["glyphCount"] for f in fonts if f["familyName"].startswith(FAMILY) and f["isCustomFont"]
-        )
-        if served < len(mark["chars"]):
-            used = ", ".join(f"{f['familyName']} ({f['glyphCount']})" for f in fonts)
-            bad.append(f"{mark['text']!r}: {len(mark['chars'])} Chinese characters, drawn with {used}")
-    cdp.detach()
+    try:
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        bad = []
+        for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "[data-cjk-check]"})[
+            "nodeIds"
+        ]:
+            attributes = cdp.send("DOM.getAttributes", {"nodeId": node})["attributes"]
+            mark = marked[int(attributes[attributes.index("data-cjk-check") + 1])]
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            # The served files name themselves "Noto Sans SC <style>"; a system font of that name is no proof.
+            served = sum(
+                f["glyphCount"] for f in fonts if f["familyName"].startswith(FAMILY) and f["isCustomFont"]
+            )
+            if served < len(mark["chars"]):
+                used = ", ".join(f"{f['familyName']} ({f['glyphCount']})" for f in fonts)
+                bad.append(f"{mark['text']!r}: {len(mark['chars'])} Chinese characters, drawn with {used}")
+    finally:
+        cdp.detach()
     assert not bad, "Chinese drawn without a Chinese font (empty boxes):\n" + "\n".join(bad)
 
 

@@ -8,8 +8,9 @@ nothing twice). Each unit has a handset (a registered device) whose `unit_fix` r
 the real ingest, so the units' positions on the map come the way a real handset's would.
 
 `run_crews` plays the crew of every unit nobody has signed on to: an order is accepted, the unit
-drives the network's route to the incident at the route's travel time (a fix every tick), is on
-scene, reports back after `ON_SCENE` and drives home, where it is available again. A person who
+drives the network's route to the incident at the route's travel time (a foot patrol walks it, a
+drone flies straight; a fix every tick), is on scene, reports back after `ON_SCENE` and goes
+home, where it is available again. A person who
 signs on to a unit at `/handset` works its orders themselves.
 """
 
@@ -27,7 +28,8 @@ import structlog
 from safecity import registry
 from safecity.core.context import SYSTEM, Context
 from safecity.dispatch.incidents import Incidents
-from safecity.dispatch.models import OrderStatus, UnitKind, UnitStatus
+from safecity.dispatch.models import OrderStatus, UnitStatus
+from safecity.dispatch.network import RoadNetwork
 from safecity.dispatch.networks import RoadNetworks
 from safecity.dispatch.orders import Orders
 from safecity.dispatch.schemas import OrderUpdateIn, UnitOut
@@ -36,7 +38,7 @@ from safecity.ingest import Part
 from safecity.platform import Platform
 from safecity.registry import DeviceKind
 from safecity.sim.city import City
-from safecity.sim.forces import unit_plan
+from safecity.sim.forces import unit_plan, way
 from safecity.sim.patrols import along
 from safecity.store import transaction
 
@@ -115,10 +117,9 @@ def _tick(
     units, orders = platform.service(Units), platform.service(Orders)
     network = platform.service(RoadNetworks)()
     now = platform.clock.now()
-    band = network.speeds.band_at(now)
     fixes: list[tuple[str, dict[str, object]]] = []
     for unit in units.list(SYSTEM):
-        if unit.crew or unit.kind == UnitKind.DRONE or unit.device_id is None:
+        if unit.crew or unit.device_id is None:
             continue
         crew = Context(actor=f"sim-crew-{unit.id}", role="patrol_officer", city_wide=True)
         open_orders = orders.of_unit(SYSTEM, unit.id)
@@ -127,11 +128,10 @@ def _tick(
         if order is not None and order.status == OrderStatus.ISSUED:
             orders.update(crew, order.id, OrderUpdateIn(status=OrderStatus.ACCEPTED), resource="demo")
         elif order is not None and order.status == OrderStatus.ACCEPTED:
-            incident = network.snap(*_incident_place(platform, order.incident_id))
-            route = network.route(network.snap(*position_of(unit)), incident, band)
-            if route is None:
+            trip = _drive(network, unit, _incident_place(platform, order.incident_id), now, order.id)
+            if trip is None:
                 continue
-            trips[unit.id] = _Trip(route.coords, now, max(route.seconds, 1.0), order.id)
+            trips[unit.id] = trip
             orders.update(crew, order.id, OrderUpdateIn(status=OrderStatus.EN_ROUTE), resource="demo")
         elif trip is not None:
             done = (now - trip.start).total_seconds() / trip.seconds
@@ -153,13 +153,22 @@ def _tick(
                 report = OrderUpdateIn(status=OrderStatus.REPORTED, report="现场处置完毕（演示警组）")
                 orders.update(crew, order.id, report, resource="demo")
                 scene.pop(unit.id, None)
-                home = network.snap(unit.home_lat, unit.home_lon)
-                route = network.route(network.snap(*position_of(unit)), home, band)
-                if route is not None:
-                    trips[unit.id] = _Trip(route.coords, now, max(route.seconds, 1.0), None)
+                trip = _drive(network, unit, (unit.home_lat, unit.home_lon), now, None)
+                if trip is not None:
+                    trips[unit.id] = trip
         elif order is None and unit.status == UnitStatus.RETURNING and unit.id not in trips:
             units.set_status(SYSTEM, unit.id, UnitStatus.AVAILABLE, expected_version=None, resource="demo")
     return fixes
+
+
+def _drive(
+    network: RoadNetwork, unit: UnitOut, to: tuple[float, float], now: datetime, order_id: int | None
+) -> _Trip | None:
+    """The unit's way from where it is (`sim.forces.way`); None where the network gives none."""
+    found = way(network, unit.kind, position_of(unit), to, now, air_kmh=unit.speed_kmh)
+    if found is None:
+        return None
+    return _Trip(found[0], now, max(found[1], 1.0), order_id)
 
 
 def position_of(unit: UnitOut) -> tuple[float, float]:

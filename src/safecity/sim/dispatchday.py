@@ -24,9 +24,9 @@ The policies differ only in which unit each run-card line gets:
 * `straight_line`: the free unit of the department quickest as the crow flies (the straight
   distance at its pace: `STRAIGHT_KMH` for a vehicle, walking for a foot patrol);
 * `road_time`: the desk's own choice, the quickest by road (`Orders.dispatch` with no unit named);
-* `road_time_reposition`: the same, and after every dispatch and every unit back home the free
-  units drive to the standby posts `Coverage.reposition` suggests (the live heuristic over the
-  residents, 3-minute standard).
+* `road_time_reposition`: the same, and after every dispatch and every unit freed (at most every
+  two minutes) the free units drive to the standby posts `Coverage.reposition` suggests (the
+  live heuristic over the residents, 3-minute standard).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from safecity.dispatch.units import Units
 from safecity.security import Pseudonymizer
 from safecity.security.keys import load_pseudonym_keys
 from safecity.sim.city import UTC_OFFSET_H, City
-from safecity.sim.forces import unit_plan
+from safecity.sim.forces import unit_plan, way
 from safecity.sim.loader import load_city
 from safecity.sim.patrols import along
 from safecity.store.db import Base, make_engine, make_session_factory
@@ -85,6 +85,7 @@ TURNOUT = timedelta(seconds=40)  # from the order to the crew setting off
 SCENE_MEDIAN_MIN = 25.0
 JITTER_M = 60.0  # a call's place around the resident's home
 REPOSITION_MINUTES = 3.0
+REPOSITION_EVERY = timedelta(minutes=2)
 STRAIGHT_KMH = 30.0  # the average city speed straight-line dispatch assumes for cars and motorcycles
 DESK = Context(actor="sim-dispatcher", role="dispatcher", city_wide=True, permissions=frozenset())
 
@@ -211,6 +212,8 @@ class _Day:
         self.order = itertools.count()
         self.waiting: list[tuple[int, Call]] = []
         self.untrusted = self.repositions = self.moves = self.waited = 0
+        self.last_reposition: datetime | None = None
+        self.reposition_due = False
         self.first_on_scene: dict[int, datetime] = {}
         self.sent: dict[int, list[str]] = {}
         self.calls: dict[int, Call] = {}
@@ -291,6 +294,10 @@ class _Day:
             self._unit_freed()
         # "post": an available unit now standing at its post; nothing changes
 
+    def _on_reposition(self, _: None) -> None:
+        self.reposition_due = False
+        self._reposition()
+
     def _on_report(self, data: tuple[str, int]) -> None:
         unit_id, order_id = data
         update = OrderUpdateIn(status=OrderStatus.REPORTED, report="现场处置完毕（模拟）")
@@ -330,8 +337,17 @@ class _Day:
         return min(units, key=lambda u: (round(minutes(u), 3), u.id)).id
 
     def _reposition(self) -> None:
+        """Follow the live suggestion, at most once per `REPOSITION_EVERY` (a desk's pace): asked
+        again sooner, it is done when that time is up."""
         if self.policy != "road_time_reposition":
             return
+        now = self.clock.now()
+        if self.last_reposition is not None and now - self.last_reposition < REPOSITION_EVERY:
+            if not self.reposition_due:
+                self.reposition_due = True
+                self.push(self.last_reposition + REPOSITION_EVERY, "reposition", None)
+            return
+        self.last_reposition, self.reposition_due = now, False
         self._fixes()
         suggestion = self.coverage.reposition(DESK, demand="population", minutes=REPOSITION_MINUTES)
         self.repositions += 1
@@ -347,20 +363,15 @@ class _Day:
     # moving
 
     def _trip(self, unit_id: str, to: tuple[float, float], purpose: str) -> _Trip:
-        """From where the unit is now to a place: the road route (walked by a foot patrol), or a
-        straight flight for a drone."""
+        """From where the unit is now to a place (`sim.forces.way`); a unit the network gives no
+        way stays put (never seen on a connected city)."""
         now = self.clock.now()
         unit = self.units.get(DESK, unit_id)
         here = self.trips[unit_id].at(now) if unit_id in self.trips else _position(unit)
-        if unit.kind == UnitKind.DRONE:
-            metres = distance_m(here[0], here[1], to[0], to[1])
-            return _Trip([here, to], now, metres / ((unit.speed_kmh or 54.0) / 3.6), purpose)
-        band = self.network.speeds.band_at(now)
-        route = self.network.route(self.network.snap(*here), self.network.snap(*to), band)
-        if route is None:  # the network gives no way: stay put (never seen on a connected city)
+        found = way(self.network, unit.kind, here, to, now, air_kmh=unit.speed_kmh)
+        if found is None:
             return _Trip([here], now, 0.0, purpose)
-        seconds = route.metres / (FOOT_KMH / 3.6) if unit.kind == UnitKind.FOOT else route.seconds
-        return _Trip(route.coords, now, seconds, purpose)
+        return _Trip(found[0], now, found[1], purpose)
 
     def _fixes(self) -> None:
         now = self.clock.now()

@@ -1,4 +1,5 @@
-"""The generated city's police units: what the demo registers and the simulated day dispatches.
+"""The generated city's police units: what the demo registers and the simulated day dispatches,
+and how a simulated crew gets anywhere.
 
 Each station area gets two patrol cars and a foot patrol at its police building, each district a
 traffic motorcycle and a drone at its first station (by id).
@@ -6,9 +7,14 @@ traffic motorcycle and a drone at its first station (by id).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import polars as pl
 
+from safecity.core.geo import distance_m
 from safecity.dispatch.models import UnitKind
+from safecity.dispatch.network import RoadNetwork
+from safecity.dispatch.recommend import FOOT_KMH
 from safecity.dispatch.runcards import Department
 from safecity.dispatch.schemas import UnitIn
 
@@ -52,4 +58,25 @@ def unit_plan(areas: pl.DataFrame) -> list[UnitIn]:
     return out
 
 
-__all__ = ["unit_plan"]
+def way(
+    network: RoadNetwork,
+    kind: str,
+    here: tuple[float, float],
+    to: tuple[float, float],
+    at: datetime,
+    *,
+    air_kmh: float | None = None,
+) -> tuple[list[tuple[float, float]], float] | None:
+    """A crew's way from `here` to `to` setting off at `at`: the points to follow and the seconds
+    it takes. The quickest road route, walked at `FOOT_KMH` by a foot patrol; a drone flies
+    straight at `air_kmh`. None where the network gives no way."""
+    if kind == UnitKind.DRONE:
+        return [here, to], distance_m(*here, *to) / ((air_kmh or DRONE_KMH) / 3.6)
+    route = network.route(network.snap(*here), network.snap(*to), network.speeds.band_at(at))
+    if route is None:
+        return None
+    seconds = route.metres / (FOOT_KMH / 3.6) if kind == UnitKind.FOOT else route.seconds
+    return route.coords, seconds
+
+
+__all__ = ["DRONE_KMH", "unit_plan", "way"]

@@ -1,4 +1,5 @@
-"""The city map as GeoJSON: area polygons, roads, base stations and police stations.
+"""The city map as GeoJSON: area polygons, roads, the canals and their bridges, base stations and
+police stations.
 
 The console map draws this FeatureCollection as is, one layer per `layer` property.
 """
@@ -11,8 +12,10 @@ from typing import Any
 import polars as pl
 
 from safecity.sim.grid import Grid
+from safecity.sim.roadnet import canals
 
 _PLACES = 6  # ~0.1 m: more digits only make the file larger
+CANAL_WIDTH_UNITS = 0.8  # 40 m of water
 
 
 def rect_polygon(grid: Grid, bx0: int, by0: int, bx1: int, by1: int) -> dict[str, Any]:
@@ -29,6 +32,27 @@ def _feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
 
 def _point(lat: float, lon: float) -> dict[str, Any]:
     return {"type": "Point", "coordinates": [round(lon, _PLACES), round(lat, _PLACES)]}
+
+
+def _canals(grid: Grid) -> list[dict[str, Any]]:
+    """The canals (`sim.roadnet.canals`) as strips of water, and a short piece of road for each
+    bridge."""
+    half = CANAL_WIDTH_UNITS / 2
+    out = []
+    for water in canals(grid):
+
+        def lonlat(along: float, across: float, axis: str = water.axis) -> list[float]:
+            x, y = (along, across) if axis == "x" else (across, along)
+            return [round(float(grid.lon(x)), _PLACES), round(float(grid.lat(y)), _PLACES)]
+
+        end = grid.width_units if water.axis == "x" else grid.height_units
+        lo, hi = water.at - half, water.at + half
+        ring = [lonlat(0, lo), lonlat(end, lo), lonlat(end, hi), lonlat(0, hi), lonlat(0, lo)]
+        out.append(_feature({"type": "Polygon", "coordinates": [ring]}, layer="water", name="运河"))
+        for b in water.bridges:
+            line = [lonlat(b, water.at - 2 * half), lonlat(b, water.at + 2 * half)]
+            out.append(_feature({"type": "LineString", "coordinates": line}, layer="bridge"))
+    return out
 
 
 def feature_collection(
@@ -62,6 +86,7 @@ def feature_collection(
                 road_class=row["class"],
             )
         )
+    features += _canals(grid)
     features += [
         _feature(
             _point(row["lat"], row["lon"]),

@@ -2,12 +2,17 @@
 
 Junctions stand every 200 m (the lattice's streets), arterial roads every 800 m. As in a real
 grid city, some streets are one-way (alternating directions, so that every block can still be
-reached and left), and some arterial crossings ban left turns. Each block-long piece of road is
-a way of its own, as OpenStreetMap splits ways at junctions, so that a restriction names the
-approach and the exit exactly. The same grid and seed give the same network.
+reached and left), and some arterial crossings ban left turns. Canals run across the city, one
+west to east and one south to north through its middle (`canals`), crossed only by bridges on
+every other arterial: as in Shaoxing, the water city, a unit just across the water may be a long
+way round by road. Each
+block-long piece of road is a way of its own, as OpenStreetMap splits ways at junctions, so that
+a restriction names the approach and the exit exactly. The same grid and seed give the same network.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,6 +21,34 @@ from safecity.sim.grid import Grid
 
 ONE_WAY_SHARE = 0.3  # of the minor streets
 NO_LEFT_SHARE = 0.25  # of the arterial crossings
+BRIDGE_EVERY = 2  # arterials: every second one bridges a canal
+
+
+@dataclass(frozen=True)
+class Canal:
+    """A straight canal: `axis` "x" runs west to east at y = `at`, "y" south to north at x = `at`
+    (grid units), bridged where the streets at `bridges` (grid units along it) cross."""
+
+    axis: str
+    at: float
+    bridges: tuple[int, ...]
+
+
+def canals(grid: Grid) -> list[Canal]:
+    """The city's two canals, each between the first and second minor streets of the middle row
+    (or column) of super-blocks, bridged on every other arterial."""
+    m, big = grid.minor_units, grid.major_units
+
+    def middle(extent: int) -> float:
+        return float(min((max(1, extent // big) // 2) * big + 1.5 * m, extent - 0.5 * m))
+
+    def every_other(extent: int) -> tuple[int, ...]:
+        return tuple(range(0, extent + 1, big * BRIDGE_EVERY))
+
+    return [
+        Canal("x", middle(grid.height_units), every_other(grid.width_units)),
+        Canal("y", middle(grid.width_units), every_other(grid.height_units)),
+    ]
 
 
 def city_roads(grid: Grid, seed: int, *, name: str = "city") -> RoadData:
@@ -56,6 +89,16 @@ def city_roads(grid: Grid, seed: int, *, name: str = "city") -> RoadData:
     frm = np.concatenate(seg_from)
     to = np.concatenate(seg_to)
     ways = np.concatenate(seg_way)
+    classes = np.concatenate(seg_class)
+    # The canals: the streets across them are cut, but for the bridges.
+    fx, fy, tx, ty = gx.ravel()[frm], gy.ravel()[frm], gx.ravel()[to], gy.ravel()[to]
+    across = np.zeros(len(frm), dtype=bool)
+    for water in canals(grid):
+        a, b, along = (fy, ty, fx) if water.axis == "x" else (fx, tx, fy)
+        across |= (
+            (np.minimum(a, b) < water.at) & (np.maximum(a, b) > water.at) & ~np.isin(along, water.bridges)
+        )
+    frm, to, ways, classes = frm[~across], to[~across], ways[~across], classes[~across]
     length = np.full(len(frm), m * grid.unit_m)
     rules = _no_left_turns(node, xs, ys, row_major, col_major, frm, to, ways, rng)
     return RoadData(
@@ -65,7 +108,7 @@ def city_roads(grid: Grid, seed: int, *, name: str = "city") -> RoadData:
         seg_from=frm,
         seg_to=to,
         seg_length_m=length,
-        seg_class=np.concatenate(seg_class),
+        seg_class=classes,
         seg_way=ways,
         seg_posted_kmh=np.full(len(frm), np.nan),
         restrictions=tuple(rules),
@@ -112,4 +155,4 @@ def _no_left_turns(
     return rules
 
 
-__all__ = ["city_roads"]
+__all__ = ["Canal", "canals", "city_roads"]

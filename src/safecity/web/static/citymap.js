@@ -32,6 +32,12 @@ function cityStyle() {
       { id: 'road', type: 'line', source: 'city', filter: ['all', byLayer('road'), ['==', ['get', 'road_class'], 'major']],
         layout: { 'line-cap': 'round' },
         paint: { 'line-color': '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 11, 1.8, 15, 6] } },
+      // The canal over the streets it cuts; its bridges drawn over it as the arterials they carry.
+      { id: 'water', type: 'fill', source: 'city', filter: byLayer('water'), paint: { 'fill-color': '#9cc3e4' } },
+      { id: 'bridge-casing', type: 'line', source: 'city', filter: byLayer('bridge'),
+        paint: { 'line-color': '#8b96a3', 'line-width': ['interpolate', ['linear'], ['zoom'], 11, 3.5, 15, 9] } },
+      { id: 'bridge', type: 'line', source: 'city', filter: byLayer('bridge'),
+        paint: { 'line-color': '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 11, 1.8, 15, 6] } },
       { id: 'station-area-line', type: 'line', source: 'city', filter: byLayer('station_area'),
         paint: { 'line-color': '#8797aa', 'line-width': 1.2, 'line-dasharray': [3, 2] } },
       { id: 'district-line', type: 'line', source: 'city', filter: byLayer('district'),
