@@ -366,3 +366,20 @@ def test_an_incident_the_network_no_longer_reaches_is_refused_not_failed(centre:
             centre.orders.dispatch(DISPATCHER, incident.id, resource="t")
     finally:
         centre.network.max_snap_m = 300.0
+
+
+def test_a_unit_with_an_open_order_is_not_stood_down_by_a_status_change(centre: Centre) -> None:
+    """Found by the simulated day: setting an assigned unit available left its order issued, so
+    the unit could be sent twice. Its order is cancelled instead (which frees the unit)."""
+    incident = centre.incidents.create(DISPATCHER, call(0, 0.5), resource="t")
+    orders = centre.orders.dispatch(DISPATCHER, incident.id, units={"patrol": "P2"}, resource="t")
+    (patrol,) = [o for o in orders if o.unit_id == "P2"]
+    for status in (UnitStatus.AVAILABLE, UnitStatus.OFF_DUTY):
+        with pytest.raises(
+            DispatchConflict, match=f"P2 has open order {patrol.id} on incident {incident.id}"
+        ):
+            centre.units.set_status(COMMANDER, "P2", status, expected_version=None, resource="t")
+    assert centre.units.get(COMMANDER, "P2").status == UnitStatus.ASSIGNED
+    centre.orders.update(DISPATCHER, patrol.id, _update(OrderStatus.CANCELLED), resource="t")
+    assert centre.units.get(COMMANDER, "P2").status == UnitStatus.AVAILABLE
+    centre.units.set_status(COMMANDER, "P2", UnitStatus.OFF_DUTY, expected_version=None, resource="t")

@@ -18,6 +18,7 @@ from safecity.dispatch.roads import RoadData
 from safecity.sim import City, CityMismatch, ensure_city, generate_city
 from safecity.sim.city import GEOJSON_FILE, META_FILE, ROADS_FILE, TABLES
 from safecity.sim.layout import split_rect
+from safecity.sim.roadnet import canals
 from safecity.sim.scale import SCALES
 
 
@@ -166,6 +167,8 @@ def test_geojson_is_a_feature_collection_the_map_can_draw(tiny_city: City) -> No
     assert layers["base_station"] == counts["base_stations"]
     assert layers["police_station"] == counts["police_stations"]
     assert layers["road"] == counts["roads"]
+    assert layers["water"] == 2  # the canals, each with its bridges
+    assert layers["bridge"] == sum(len(c.bridges) for c in canals(tiny_city.grid)) > 2
 
 
 def test_each_base_station_stands_inside_its_community(tiny_city: City) -> None:

@@ -23,6 +23,7 @@ from safecity.core.geo import distance_m
 from safecity.core.masking import mask_phone
 from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNotFound
 from safecity.dispatch.models import (
+    OPEN_ORDERS,
     Incident,
     IncidentEvent,
     IncidentSource,
@@ -63,12 +64,6 @@ def kind_for_rule(rule_kind: str, rule: str) -> str:
 
 DUPLICATE_WINDOW = timedelta(minutes=30)
 LIVE = (IncidentStatus.OPEN.value, IncidentStatus.DISPATCHED.value, IncidentStatus.ON_SCENE.value)
-OPEN_ORDERS = (
-    OrderStatus.ISSUED.value,
-    OrderStatus.ACCEPTED.value,
-    OrderStatus.EN_ROUTE.value,
-    OrderStatus.ON_SCENE.value,
-)
 
 
 class Incidents(DispatchService):

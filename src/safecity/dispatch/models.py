@@ -64,6 +64,14 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+OPEN_ORDERS = (
+    OrderStatus.ISSUED.value,
+    OrderStatus.ACCEPTED.value,
+    OrderStatus.EN_ROUTE.value,
+    OrderStatus.ON_SCENE.value,
+)
+
+
 class Unit(Base):
     """A unit the centre can send."""
 
@@ -173,6 +181,7 @@ __all__ = [
     "IncidentSource",
     "IncidentStatus",
     "Order",
+    "OPEN_ORDERS",
     "OrderStatus",
     "Unit",
     "UnitKind",

@@ -25,8 +25,16 @@ from safecity.core.context import Context
 from safecity.dispatch import recommend
 from safecity.dispatch.coverage import Coverage
 from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNotFound
-from safecity.dispatch.incidents import LIVE, OPEN_ORDERS, note, require_incident
-from safecity.dispatch.models import Incident, IncidentStatus, Order, OrderStatus, Unit, UnitStatus
+from safecity.dispatch.incidents import LIVE, note, require_incident
+from safecity.dispatch.models import (
+    OPEN_ORDERS,
+    Incident,
+    IncidentStatus,
+    Order,
+    OrderStatus,
+    Unit,
+    UnitStatus,
+)
 from safecity.dispatch.network import Unsnappable
 from safecity.dispatch.runcards import card_for
 from safecity.dispatch.schemas import Candidate, OrderOut, OrderUpdateIn

@@ -23,7 +23,7 @@ from safecity.core.audit import AuditEntry
 from safecity.core.context import Context
 from safecity.core.geo import distance_m
 from safecity.dispatch.errors import DispatchConflict, DispatchError, DispatchNotFound
-from safecity.dispatch.models import Unit, UnitKind, UnitStatus
+from safecity.dispatch.models import OPEN_ORDERS, Order, Unit, UnitKind, UnitStatus
 from safecity.dispatch.schemas import UnitIn, UnitOut
 from safecity.dispatch.service import DispatchService
 from safecity.store import transaction
@@ -113,6 +113,20 @@ class Units(DispatchService):
             )
         with transaction(self._sessions) as session:
             unit = require_unit(session, ctx, unit_id)
+            if status in (S.AVAILABLE, S.OFF_DUTY):
+                # Stood down with an order still open, the unit could be sent twice: the order is
+                # cancelled instead, which frees it.
+                open_order = session.execute(
+                    select(Order.id, Order.incident_id)
+                    .where(Order.unit_id == unit_id, Order.status.in_(OPEN_ORDERS))
+                    .order_by(Order.id)
+                ).first()
+                if open_order is not None:
+                    raise DispatchConflict(
+                        f"unit {unit_id} has open order {open_order[0]} on incident {open_order[1]}: "
+                        "cancel the order (or let the unit report back) to stand it down",
+                        field="status",
+                    )
             change_status(session, unit, status, at=self._now(), expected_version=expected_version)
             if status in (S.AVAILABLE, S.OFF_DUTY):
                 unit.incident_id = None

@@ -48,10 +48,24 @@ def _canals(grid: Grid) -> list[dict[str, Any]]:
         end = grid.width_units if water.axis == "x" else grid.height_units
         lo, hi = water.at - half, water.at + half
         ring = [lonlat(0, lo), lonlat(end, lo), lonlat(end, hi), lonlat(0, hi), lonlat(0, lo)]
-        out.append(_feature({"type": "Polygon", "coordinates": [ring]}, layer="water", name="运河"))
-        for b in water.bridges:
+        if water.axis == "y":  # counter-clockwise (RFC 7946) with the axes swapped
+            ring.reverse()
+        name = "东西运河" if water.axis == "x" else "南北运河"
+        out.append(
+            _feature(
+                {"type": "Polygon", "coordinates": [ring]}, layer="water", id=f"canal-{water.axis}", name=name
+            )
+        )
+        for k, b in enumerate(water.bridges, start=1):
             line = [lonlat(b, water.at - 2 * half), lonlat(b, water.at + 2 * half)]
-            out.append(_feature({"type": "LineString", "coordinates": line}, layer="bridge"))
+            out.append(
+                _feature(
+                    {"type": "LineString", "coordinates": line},
+                    layer="bridge",
+                    id=f"bridge-{water.axis}-{k}",
+                    name=f"{name}{k}号桥",
+                )
+            )
     return out
 
 

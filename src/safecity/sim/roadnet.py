@@ -67,6 +67,13 @@ def city_roads(grid: Grid, seed: int, *, name: str = "city") -> RoadData:
     # One-way minor streets: direction +1 (east / north) or -1, 0 for two-way.
     row_dir = np.where(~row_major & (rng.random(ny) < ONE_WAY_SHARE), np.where(np.arange(ny) % 2, 1, -1), 0)
     col_dir = np.where(~col_major & (rng.random(nx) < ONE_WAY_SHARE), np.where(np.arange(nx) % 2, 1, -1), 0)
+    # The streets along a canal's banks are two-way: a one-way street cut by the water must still
+    # lead somewhere from the junction where it now ends.
+    for water in canals(grid):
+        if water.axis == "x":
+            row_dir[np.abs(ys - water.at) < m] = 0
+        else:
+            col_dir[np.abs(xs - water.at) < m] = 0
     seg_from, seg_to, seg_class, seg_way = [], [], [], []
     way = 0
 
