@@ -36,21 +36,7 @@ def test_a_demo_crew_drives_to_the_call_reports_back_and_drives_home(tmp_path: P
     unit = order.unit_id
     assert unit is not None
 
-    trips: dict = {}
-    scene: dict = {}
-    seen: list[str] = []
-    fixes: list[tuple[float, float]] = []
-    for _ in range(200):
-        for device, fix in _tick(platform, trips, scene):
-            if device == f"MDT-{unit}":
-                fixes.append((float(fix["lat"]), float(fix["lon"])))  # type: ignore[arg-type]
-                units.record_fix(unit, fixes[-1][0], fixes[-1][1], datetime.fromisoformat(str(fix["ts"])))
-        status = units.get(SYSTEM, unit).status
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        if status == "available" and len(seen) > 1:
-            break
-        clock.advance(timedelta(seconds=30))
+    seen, fixes = _follow(platform, clock, unit)
     assert seen == ["assigned", "en_route", "on_scene", "returning", "available"], seen
     done = orders.of_incident(SYSTEM, incident.id)[0]
     assert done.status == "reported" and "演示" in done.report
@@ -68,7 +54,7 @@ def test_a_demo_drone_flies_to_a_traffic_accident_and_back(tmp_path: Path) -> No
     platform = Platform.build(Settings(data_dir=tmp_path), clock=clock)
     city = ensure_loaded(platform, seed=7, scale="tiny")
     register_units(platform, city)
-    units, orders = platform.service(Units), platform.service(Orders)
+    orders = platform.service(Orders)
     stations = city.table("areas").filter(kind="station")
     lat, lon = float(stations["lat"][0]) + 0.006, float(stations["lon"][0]) - 0.004
     incident = platform.service(Incidents).create(
@@ -76,19 +62,30 @@ def test_a_demo_drone_flies_to_a_traffic_accident_and_back(tmp_path: Path) -> No
     )
     sent = orders.dispatch(SYSTEM, incident.id, resource="t")
     (drone,) = [o.unit_id for o in sent if o.unit_id and o.unit_id.startswith("UAV-")]
+    seen, fixes = _follow(platform, clock, drone)
+    assert seen == ["assigned", "en_route", "on_scene", "returning", "available"], seen
+    assert len(fixes) >= 2  # it flew: fixes on the way there and back, all trusted
+    platform.engine.dispose()
+
+
+def _follow(platform: Platform, clock: ManualClock, unit: str) -> tuple[list[str], list[tuple[float, float]]]:
+    """Tick the demo crews every 30 s until `unit` is available again: the statuses it went
+    through and its fixes (each taken as a handset's would be, and trusted)."""
+    units = platform.service(Units)
     trips: dict = {}
     scene: dict = {}
     seen: list[str] = []
+    fixes: list[tuple[float, float]] = []
     for _ in range(200):
         for device, fix in _tick(platform, trips, scene):
-            if device == f"MDT-{drone}":
+            if device == f"MDT-{unit}":
+                fixes.append((float(fix["lat"]), float(fix["lon"])))  # type: ignore[arg-type]
                 at = datetime.fromisoformat(str(fix["ts"]))
-                assert units.record_fix(drone, float(fix["lat"]), float(fix["lon"]), at) is None  # type: ignore[arg-type]
-        status = units.get(SYSTEM, drone).status
+                assert units.record_fix(unit, fixes[-1][0], fixes[-1][1], at) is None
+        status = units.get(SYSTEM, unit).status
         if not seen or seen[-1] != status:
             seen.append(status)
         if status == "available" and len(seen) > 1:
             break
         clock.advance(timedelta(seconds=30))
-    assert seen == ["assigned", "en_route", "on_scene", "returning", "available"], seen
-    platform.engine.dispose()
+    return seen, fixes
