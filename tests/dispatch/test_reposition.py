@@ -115,3 +115,14 @@ def test_no_unit_is_moved_when_where_they_stand_already_covers_everything(centre
         out = coverage.reposition(COMMANDER, minutes=3.0, exact=exact)
         assert out.share_now == out.share_suggested == 1.0
         assert out.moves == [], exact
+
+
+def test_a_foot_patrol_is_not_counted_as_a_car_in_the_circles_or_the_standby_posts(centre: Centre) -> None:
+    """Found on the demo's desk: foot patrols were counted at driving speed, and the standby
+    suggestion sent walkers on 14-minute 'drives' to distant posts."""
+    _only(centre, "F1")
+    centre.incidents.create(DISPATCHER, call(2, 2.5, kind="theft"), resource="t")
+    coverage = _coverage(centre)
+    out = coverage.circles(COMMANDER)
+    assert out.units == 0 and out.circles["features"] == []
+    assert "no available road unit" in coverage.reposition(COMMANDER).message

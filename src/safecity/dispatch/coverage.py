@@ -8,7 +8,9 @@ circle is the roads reached within its time, drawn as those roads widened a litt
 a district's coverage is the share of its incidents of the last `DEMAND_DAYS` whose place is
 reached within each time (journeys along a unit's own street included), and the same for its
 registered residents, spread over the roads of the communities they live in. A district under
-`target` within 5 minutes is a gap. Drones are left out: the circles are the road response.
+`target` within 5 minutes is a gap. Drones and foot patrols are left out: the circles are the
+response by car and motorcycle (a walker covers a few hundred metres in 5 minutes; counted at
+driving speed, as they once were, a station's foot patrol looked like a third car).
 
 `reposition` suggests standby posts for the available units that maximise the demand covered
 within a standard (`dispatch.mclp`), and which unit should drive to which post (least total
@@ -97,7 +99,7 @@ class RepositionOut(BaseModel):
 
 
 class CirclesOut(BaseModel):
-    units: int = Field(description="Available road units counted")
+    units: int = Field(description="Available cars and motorcycles counted (not walkers, not drones)")
     band: str
     circles: dict[str, Any] = Field(description="GeoJSON FeatureCollection: one polygon per circle (minutes)")
     districts: list[DistrictCover]
@@ -132,7 +134,7 @@ class Coverage(DispatchService):
         now = self._now()
         units_q = select(Unit).where(
             Unit.status.in_((UnitStatus.AVAILABLE.value, UnitStatus.RETURNING.value)),
-            Unit.kind != UnitKind.DRONE.value,
+            Unit.kind.not_in((UnitKind.DRONE.value, UnitKind.FOOT.value)),
         )
         demand_q = select(Incident.lat, Incident.lon, Incident.area_id).where(
             Incident.reported_at >= now - timedelta(days=DEMAND_DAYS),

@@ -304,12 +304,12 @@ async function refreshCircles() {
   const out = await api('GET', '/api/v1/dispatch/circles');
   const features = [...out.circles.features].sort((a, b) => b.properties.minutes - a.properties.minutes);
   draw('circles', features);
-  $('coverage-units').textContent = out.units + ' units available 可用警力 · ' + out.band;
+  $('coverage-units').textContent = out.units + ' cars and motorcycles available 可用车辆 · ' + out.band;
   const shares = (s) => '1 min ' + pct(s[0]) + ' · 3 min ' + pct(s[1]) + ' · 5 min ' + pct(s[2]);
   $('coverage-list').replaceChildren(...out.districts.map((d) => h('li', { class: d.gap ? 'gap' : null, dataset: { district: d.district } },
     h('strong', null, d.district),
     d.gap ? h('span', { class: 'badge gap-badge' }, 'Gap 覆盖不足 < ' + pct(out.target)) : null,
-    h('span', { class: 'cover-line' }, d.incidents + ' incidents 警情: ' + shares(d.share)),
+    d.incidents ? h('span', { class: 'cover-line' }, d.incidents + ' incidents 警情: ' + shares(d.share)) : null,
     d.residents ? h('span', { class: 'cover-line' }, d.residents + ' residents 人口: ' + shares(d.population_share)) : null)));
   $('coverage-empty').hidden = out.districts.length > 0;
 }
