@@ -93,7 +93,12 @@ class RepositionOut(BaseModel):
     seconds: float
     optimal: bool
     heuristic_share: float | None = Field(None, description="With exact: the live heuristic's share")
-    gap_pct: float | None = Field(None, description="With exact: how far the heuristic falls short")
+    gap_pct: float | None = Field(
+        None, description="With exact: how far the heuristic falls short of the optimum (or of its bound)"
+    )
+    bound_share: float | None = Field(
+        None, description="With exact: no choice covers more (equal to the suggestion when optimal)"
+    )
     moves: list[Move]
     message: str = ""
 
@@ -287,13 +292,22 @@ class Coverage(DispatchService):
         here = np.arange(len(unit_ids))
         share_now = problem.covered(here) / problem.total
         if exact:
-            # Planning: the optimum, and how close the heuristic gets from scratch.
-            chosen = mclp.exact(problem, time_limit_s=EXACT_LIMIT_S)
+            # Planning: the optimum, and how close the heuristic gets from scratch. A search the
+            # time limit stopped says how far off it may be (its bound); if the heuristic did
+            # better than its best so far, the heuristic's choice is the suggestion.
+            best = mclp.exact(problem, time_limit_s=EXACT_LIMIT_S)
             plain = mclp.heuristic(problem)
+            chosen = plain if plain.covered > best.covered else best
+            bound = max(best.bound, chosen.covered)
             extra = {
                 "heuristic_share": round(plain.share, 4),
-                "gap_pct": round(mclp.gap_pct(plain, chosen), 3),
+                "gap_pct": round(100.0 * max(0.0, bound - plain.covered) / bound, 3) if bound else 0.0,
+                "bound_share": round(bound / problem.total, 4),
             }
+            method = "exact" if chosen is best else "heuristic"
+            chosen = mclp.Solution(
+                chosen.posts, chosen.covered, chosen.total, best.seconds, method, best.optimal, bound
+            )
         else:
             # Live: from where the units stand, each move worth `MOVE_GAIN` of the demand.
             chosen = mclp.heuristic(problem, current=here, move_cost=MOVE_GAIN * problem.total)
@@ -307,6 +321,7 @@ class Coverage(DispatchService):
                 "share_suggested": round(chosen.share, 4),
                 "seconds": round(chosen.seconds, 3),
                 "optimal": chosen.optimal,
+                "method": chosen.method,
                 "moves": moves,
                 **extra,
             }

@@ -336,12 +336,15 @@ if (repositionForm) {
         + ' (' + out.method + ', ' + out.seconds.toFixed(2) + ' s)';
       if (out.gap_pct !== null && out.gap_pct !== undefined) {
         text += ' · live heuristic 实时算法 ' + pct(out.heuristic_share) + ', gap 差距 ' + out.gap_pct.toFixed(2) + '%'
-          + (out.optimal ? '' : ' (time limit 限时)');
+          + (out.optimal ? ' (proven optimal 已证最优)' : ' (stopped at the time limit 限时停止: optimum ≤ ' + pct(out.bound_share) + ')');
       }
       $('reposition-result').textContent = text;
-      $('reposition-moves').replaceChildren(...(out.moves.length
-        ? out.moves.map((m) => h('li', { dataset: { unit: m.unit_id } }, h('strong', null, m.unit_id), ' → post 点位 '
-          + m.to[0].toFixed(4) + ', ' + m.to[1].toFixed(4) + ' · ' + minutes(m.eta_s)))
+      // The longest drives are the ones worth reading first; a long plan is folded after a dozen.
+      const moves = [...out.moves].sort((a, b) => b.eta_s - a.eta_s);
+      const shown = moves.slice(0, 12).map((m) => h('li', { dataset: { unit: m.unit_id } }, h('strong', null, m.unit_id),
+        ' → post 点位 ' + m.to[0].toFixed(4) + ', ' + m.to[1].toFixed(4) + ' · ' + minutes(m.eta_s)));
+      if (moves.length > 12) shown.push(h('li', { class: 'muted' }, '… ' + (moves.length - 12) + ' more moves 另有' + (moves.length - 12) + '项调整 (drawn on the map 见地图)'));
+      $('reposition-moves').replaceChildren(...(moves.length ? shown
         : [h('li', null, 'Every unit is already where it should be 各警力位置已最优')]));
       draw('moves', out.moves.map((m) => ({ type: 'Feature', properties: { unit: m.unit_id },
         geometry: { type: 'LineString', coordinates: [[m.from[1], m.from[0]], [m.to[1], m.to[0]]] } })));
