@@ -74,4 +74,8 @@ def test_bad_input_is_refused_saying_what_and_where(tmp_path: Path) -> None:
     assert bad_shift.status_code == 422
     bad_status = client.post("/api/v1/orders/1", json={"status": "teleported"}, headers=headers)
     assert bad_status.status_code == 422
+    for query, field in (("minutes=60", "minutes"), ("minutes=soon", "minutes"), ("demand=dogs", "demand")):
+        bad_standby = client.get(f"/api/v1/dispatch/reposition?{query}", headers=headers)
+        assert bad_standby.status_code == 422, query
+        assert field in bad_standby.text
     platform.engine.dispose()
