@@ -152,3 +152,16 @@ def test_an_optimum_search_stopped_by_its_time_limit_says_so_and_never_suggests_
     assert out.method == "heuristic" and out.share_suggested == out.heuristic_share == 1.0 > out.share_now
     assert out.bound_share == 1.0 and out.gap_pct == 0.0
     assert out.moves
+
+
+def test_an_officer_of_one_area_gets_posts_for_its_own_units_and_demand_only(centre: Centre) -> None:
+    _only(centre, "P1", "P3")  # P1 in A1 (west), P3 in A2 (east)
+    for i, j in ((0, 0.5), (0.5, 3)):  # calls in A1 only
+        centre.incidents.create(DISPATCHER, call(i, j, kind="theft"), resource="t")
+    coverage = _coverage(centre)
+    # A2's officer: its one unit, and no demand of its own to cover (A1's calls are not theirs).
+    theirs = coverage.reposition(FAR_OFFICER, minutes=1.0)
+    assert theirs.units == 1 and theirs.demand_total == 0.0 and "no incidents" in theirs.message
+    everyone = coverage.reposition(COMMANDER, minutes=1.0)
+    assert everyone.units == 2 and everyone.demand_total == 2.0
+    assert all(m.unit_id in {"P1", "P3"} for m in everyone.moves)
