@@ -22,7 +22,7 @@ the exact optimum, with the gap between it and the heuristic's best from scratch
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -135,7 +135,9 @@ class Coverage(DispatchService):
 
     target: float = 0.8
 
-    def _field(self, ctx: Context, network: RoadNetwork) -> _Field:
+    def _field(self, ctx: Context, network: RoadNetwork, *, residents: bool = False) -> _Field:
+        """The units and the demand; the residents too if asked (placing them costs a query and
+        a snap per community, which a candidate's departure effect does not need)."""
         now = self._now()
         units_q = select(Unit).where(
             Unit.status.in_((UnitStatus.AVAILABLE.value, UnitStatus.RETURNING.value)),
@@ -152,7 +154,11 @@ class Coverage(DispatchService):
             units = list(session.scalars(units_q))
             demand = session.execute(demand_q).all()
             district_of = districts_of(session)
-            homes = registry.residents_by_area(session, area_ids=None if ctx.city_wide else ctx.areas)
+            homes = (
+                registry.residents_by_area(session, area_ids=None if ctx.city_wide else ctx.areas)
+                if residents
+                else []
+            )
         spots, off = network.snap_many(
             np.array([position(u)[0] for u in units]), np.array([position(u)[1] for u in units])
         )
@@ -169,24 +175,24 @@ class Coverage(DispatchService):
             for row, point, d in zip(demand, points, away, strict=True):
                 kept = point if point is not None and d <= network.max_snap_m else None
                 by_district.setdefault(district_of.get(row[2], row[2]), []).append(kept)
-        residents: dict[str, int] = {}
+        people: dict[str, int] = {}
         population: dict[str, list[tuple[Place, float]]] = {}
         for area_id, count, placed_homes in _resident_places(network, homes):
             district = district_of.get(area_id, area_id)
-            residents[district] = residents.get(district, 0) + count
+            people[district] = people.get(district, 0) + count
             population.setdefault(district, []).extend(placed_homes)
         return _Field(
             band=network.speeds.band_at(now),
             placed=placed,
             unit_district={u.id: district_of.get(u.area_id, u.area_id) for u in units},
             demand=by_district,
-            residents=residents,
+            residents=people,
             population=population,
         )
 
     def circles(self, ctx: Context) -> CirclesOut:
         network = self._network()
-        field = self._field(ctx, network)
+        field = self._field(ctx, network, residents=True)
         segs, fracs = field.starts()
         features = []
         reached = None
@@ -253,7 +259,7 @@ class Coverage(DispatchService):
         if not 1.0 <= minutes <= 15.0:
             raise DispatchError(f"a standard of 1 to 15 minutes, not {minutes}", field="minutes")
         network = self._network()
-        field = self._field(ctx, network)
+        field = self._field(ctx, network, residents=demand == "population")
         limit = minutes * 60.0
         if demand == "incidents":
             spots = [(p, 1.0) for points in field.demand.values() for p in points if p is not None]
@@ -304,10 +310,7 @@ class Coverage(DispatchService):
                 "gap_pct": round(100.0 * max(0.0, bound - plain.covered) / bound, 3) if bound else 0.0,
                 "bound_share": round(bound / problem.total, 4),
             }
-            method = "exact" if chosen is best else "heuristic"
-            chosen = mclp.Solution(
-                chosen.posts, chosen.covered, chosen.total, best.seconds, method, best.optimal, bound
-            )
+            chosen = replace(chosen, seconds=best.seconds, optimal=best.optimal, bound=bound)
         else:
             # Live: from where the units stand, each move worth `MOVE_GAIN` of the demand.
             chosen = mclp.heuristic(problem, current=here, move_cost=MOVE_GAIN * problem.total)
@@ -338,12 +341,11 @@ class Coverage(DispatchService):
         dlon = dlat / max(np.cos(np.radians(float(lat.mean()))), 0.1)
         row = np.floor((lat - lat.min()) / dlat).astype(np.int64)
         col = np.floor((lon - lon.min()) / dlon).astype(np.int64)
-        cells = np.unique(np.stack([row, col], axis=1), axis=0)
-        if len(cells) > MAX_POSTS - len(posts):  # the busiest cells first
-            key = row * (col.max() + 1) + col
-            ids, counts = np.unique(key, return_counts=True)
-            busiest = ids[np.argsort(-counts, kind="stable")[: MAX_POSTS - len(posts)]]
-            cells = np.stack([busiest // (col.max() + 1), busiest % (col.max() + 1)], axis=1)
+        width = int(col.max()) + 1
+        cells, counts = np.unique(row * width + col, return_counts=True)
+        # The busiest cells if there are more than the cap allows, in cell order.
+        cells = np.sort(cells[np.argsort(-counts, kind="stable")[: max(0, MAX_POSTS - len(posts))]])
+        cells = np.stack([cells // width, cells % width], axis=1)
         centre_lat = lat.min() + (cells[:, 0] + 0.5) * dlat
         centre_lon = lon.min() + (cells[:, 1] + 0.5) * dlon
         found, away = network.snap_many(centre_lat, centre_lon)

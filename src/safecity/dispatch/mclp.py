@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csc_matrix, csr_matrix, hstack, identity, vstack
+from scipy.sparse import csc_matrix, csr_matrix, hstack, identity
 
 from safecity.dispatch.roads import FloatArray, IntArray
 
@@ -236,7 +236,7 @@ def exact(problem: Problem, *, time_limit_s: float = 60.0) -> Solution:
     count = csr_matrix(np.concatenate([np.ones(posts), np.zeros(groups)])[None, :])
     constraints = [
         LinearConstraint(link, -np.inf, 0.0),
-        LinearConstraint(vstack([count], format="csr"), problem.units, problem.units),
+        LinearConstraint(count, problem.units, problem.units),
     ]
     integrality = np.concatenate([np.ones(posts), np.zeros(groups)])
     result = milp(

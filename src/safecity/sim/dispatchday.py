@@ -210,8 +210,9 @@ class _Day:
         self.trips: dict[str, _Trip] = {}
         self.queue: list[tuple[datetime, int, str, Any]] = []
         self.order = itertools.count()
-        self.waiting: list[tuple[int, Call]] = []
-        self.untrusted = self.repositions = self.moves = self.waited = 0
+        self.waiting: list[int] = []  # incidents waiting for a free unit, oldest first
+        self.untrusted = self.repositions = self.moves = 0
+        self.waited: set[int] = set()  # incidents that had to wait for a free unit
         self.last_reposition: datetime | None = None
         self.reposition_due = False
         self.first_on_scene: dict[int, datetime] = {}
@@ -246,8 +247,8 @@ class _Day:
         free = self._free()
         needed = {line.department for line in card_for(call.kind).lines if line.unit}
         if not all(free.get(d) for d in needed):
-            self.waited += 1
-            self.waiting.append((incident_id, call))
+            self.waited.add(incident_id)
+            self.waiting.append(incident_id)
             return
         chosen = None
         if self.policy == "straight_line":
@@ -310,7 +311,7 @@ class _Day:
 
     def _unit_freed(self) -> None:
         waiting, self.waiting = self.waiting, []
-        for incident_id, _ in waiting:  # oldest first, as a desk would
+        for incident_id in waiting:  # oldest first, as a desk would
             self._on_dispatch(incident_id)
         self._reposition()
 
@@ -413,7 +414,7 @@ def play_day(city: City, network: RoadNetwork, calls: list[Call], policy: str) -
             calls=len(day.calls),
             reached=len(arrivals),
             report=report,
-            waited=day.waited,
+            waited=len(day.waited),
             repositions=day.repositions,
             moves=day.moves,
             untrusted_fixes=day.untrusted,

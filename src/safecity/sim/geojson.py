@@ -7,6 +7,7 @@ The console map draws this FeatureCollection as is, one layer per `layer` proper
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -38,13 +39,15 @@ def _canals(grid: Grid) -> list[dict[str, Any]]:
     """The canals (`sim.roadnet.canals`) as strips of water, and a short piece of road for each
     bridge."""
     half = CANAL_WIDTH_UNITS / 2
+
+    def at(axis: str, along: float, across: float) -> list[float]:
+        """[lon, lat] of a point `along` the canal and `across` it (grid units)."""
+        x, y = (along, across) if axis == "x" else (across, along)
+        return [round(float(grid.lon(x)), _PLACES), round(float(grid.lat(y)), _PLACES)]
+
     out = []
     for water in canals(grid):
-
-        def lonlat(along: float, across: float, axis: str = water.axis) -> list[float]:
-            x, y = (along, across) if axis == "x" else (across, along)
-            return [round(float(grid.lon(x)), _PLACES), round(float(grid.lat(y)), _PLACES)]
-
+        lonlat = partial(at, water.axis)
         end = grid.width_units if water.axis == "x" else grid.height_units
         lo, hi = water.at - half, water.at + half
         ring = [lonlat(0, lo), lonlat(end, lo), lonlat(end, hi), lonlat(0, hi), lonlat(0, lo)]
