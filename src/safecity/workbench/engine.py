@@ -1,0 +1,179 @@
+"""Where the analyses run: DuckDB in process by default, Spark by configuration (decision 0016).
+
+An analysis is an Ibis expression over `sightings` tables; this module turns lake files into
+such tables on the chosen engine and an expression back into a Polars frame. Both engines read
+the same Parquet files, and every frame comes back with the same dtypes (times in UTC
+milliseconds), so the cross-engine test can compare answers row for row.
+
+DuckDB gets a fresh in-memory connection per question (cheap, and nothing is shared between
+threads). Spark's session is costly to start (about 4 s), so one per process is kept and each
+question registers its files as temporary views it drops afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+import pyarrow as pa
+
+from safecity.core.record import UTC_MS
+
+# The columns an analysis reads, with the types both engines agree on. The lake keeps `cell` as
+# UInt64, which Spark cannot hold: H3 indexes stay below 2**63, so Int64 loses nothing.
+SIGHTING_COLUMNS: dict[str, str] = {
+    "event_id": "string",
+    "kind": "string",
+    "subject_kind": "string",
+    "subject": "string",
+    "device": "string",
+    "ts": "timestamp('UTC', 3)",
+    "lat": "float64",
+    "lon": "float64",
+    "cell": "int64",
+    "area": "string",
+}
+_ARROW_EMPTY = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("kind", pa.string()),
+        ("subject_kind", pa.string()),
+        ("subject", pa.string()),
+        ("device", pa.string()),
+        ("ts", pa.timestamp("ms", tz="UTC")),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("cell", pa.int64()),
+        ("area", pa.string()),
+    ]
+)
+
+
+class EngineKind(StrEnum):
+    """The engines an analysis may run on."""
+
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
+
+class Engine:
+    """Runs Ibis expressions over lake files on one engine."""
+
+    def __init__(self, kind: EngineKind = EngineKind.DUCKDB, *, spark_master: str = "local[2]") -> None:
+        self.kind = EngineKind(kind)
+        self.spark_master = spark_master
+        self._spark: Any = None
+        self._spark_lock = threading.Lock()
+        self._views = itertools.count()
+
+    @contextmanager
+    def session(self) -> Iterator[EngineSession]:
+        """A connection for one question; its temporary tables go when it closes."""
+        if self.kind is EngineKind.DUCKDB:
+            con = ibis.duckdb.connect()
+            try:
+                yield EngineSession(self, con)
+            finally:
+                con.disconnect()
+            return
+        spark = self.spark()
+        con = ibis.pyspark.connect(spark)
+        session = EngineSession(self, con)
+        try:
+            yield session
+        finally:
+            for view in session.views:
+                spark.catalog.dropTempView(view)
+
+    def spark(self) -> Any:
+        """The process's Spark session, started on first use."""
+        with self._spark_lock:
+            if self._spark is None:
+                self._spark = start_spark(self.spark_master)
+            return self._spark
+
+    def view_name(self) -> str:
+        """A temporary view name no other question of this process uses."""
+        return f"safecity_sightings_{next(self._views)}"
+
+    def close(self) -> None:
+        """Stop the Spark session if one was started."""
+        with self._spark_lock:
+            if self._spark is not None:
+                self._spark.stop()
+                self._spark = None
+
+
+def start_spark(master: str) -> Any:
+    """A Spark session for analyses: UTC, quiet, and sized for a small machine unless told."""
+    from pyspark.sql import SparkSession
+
+    # PySpark 4.3 warns that pandas 3 is "not yet fully supported"; the analyses hand it no
+    # pandas (Arrow only), and the cross-engine test is what tells whether answers agree.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("safecity-workbench")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+class EngineSession:
+    """One question's connection: tables of lake files in, Polars frames out."""
+
+    def __init__(self, engine: Engine, con: Any) -> None:
+        self.engine = engine
+        self.con = con
+        self.views: list[str] = []
+
+    def sightings(self, files: Sequence[Path | str]) -> ir.Table:
+        """The records of these lake files, as the analyses' columns and types."""
+        if not files:
+            return ibis.memtable(pa.table({f.name: [] for f in _ARROW_EMPTY}, schema=_ARROW_EMPTY))
+        paths = [str(f) for f in files]
+        if self.engine.kind is EngineKind.DUCKDB:
+            table = self.con.read_parquet(paths)
+        else:
+            # Ibis's Spark backend takes a single path; Spark itself takes a list.
+            name = self.engine.view_name()
+            self.engine.spark().read.parquet(*paths).createOrReplaceTempView(name)
+            self.views.append(name)
+            table = self.con.table(name)
+        return table.select(**{name: table[name].cast(kind) for name, kind in SIGHTING_COLUMNS.items()})
+
+    def frame(self, expr: ir.Table) -> pl.DataFrame:
+        """Run `expr` and return its rows, times as UTC milliseconds."""
+        frame = pl.from_arrow(expr.to_pyarrow())
+        assert isinstance(frame, pl.DataFrame)
+        return utc_ms(frame)
+
+
+def utc_ms(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every time column as UTC milliseconds (Spark returns naive microseconds in its UTC session)."""
+    fixes = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            column = pl.col(name)
+            if dtype.time_zone is None:
+                column = column.dt.replace_time_zone("UTC")
+            fixes.append(column.cast(UTC_MS).alias(name))
+    return frame.with_columns(fixes) if fixes else frame
+
+
+__all__ = ["SIGHTING_COLUMNS", "Engine", "EngineKind", "EngineSession", "start_spark", "utc_ms"]
