@@ -26,7 +26,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	@command -v java >/dev/null || echo 'note: no java on PATH; the Spark tests need Java 17+ (apt-get install openjdk-17-jre-headless)'
 	@touch $(STAMP)
 
 assets: $(ASSETS)

@@ -30,3 +30,24 @@ def require_service(host: str, port: int, name: str) -> None:
         hint = next((cmd for keys, cmd in _START_HINTS if any(k in name.lower() for k in keys)), ".ci/run")
         pytest.fail(f"{reason}; CI=true requires it. Start it with: {hint}", pytrace=False)
     pytest.skip(reason)
+
+
+def require_spark() -> None:
+    """Return if PySpark and a Java runtime are installed; otherwise skip (or fail when CI=true)."""
+    import importlib.util
+    import shutil
+
+    missing = [
+        what
+        for what, present in (
+            ("pyspark (pip install -e '.[spark]')", importlib.util.find_spec("pyspark") is not None),
+            ("java 17+ (apt-get install openjdk-17-jre-headless)", shutil.which("java") is not None),
+        )
+        if not present
+    ]
+    if not missing:
+        return
+    reason = "Spark needs " + " and ".join(missing)
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI=true requires it (make install adds pyspark)", pytrace=False)
+    pytest.skip(reason)

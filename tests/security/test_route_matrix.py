@@ -976,6 +976,23 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             params={**WINDOW, **_case(w, a, where), **({"area_id": "C2"} if where == OUT else {})},
         ),
     ),
+    # --- the investigation workbench
+    ("POST", "/api/v1/workbench/collision"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/workbench/collision",
+            json={"windows": [{**WINDOW, "devices": [SITE[where]["device"]]}], "k": 1, **_case(w, a, where)},
+        ),
+    ),
+    ("POST", "/api/v1/workbench/companions"): (
+        False,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/workbench/companions",
+            json={"subject_kind": "tag", "subject": "B0000001", **WINDOW, **_case(w, a, where)},
+        ),
+    ),
     # --- console pages
     ("GET", "/"): (False, lambda w, a, where: Call("GET", "/")),
     ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),

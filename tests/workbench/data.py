@@ -21,7 +21,13 @@ from safecity.workbench.windows import Window
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 LAT0, LON0 = 30.0, 120.58
 RES = 9
-KINDS = {"plate": "plate_read", "phone": "phone_seen", "tag": "rfid_read", "id_card": "door_swipe", "unit": "unit_fix"}
+KINDS = {
+    "plate": "plate_read",
+    "phone": "phone_seen",
+    "tag": "rfid_read",
+    "id_card": "door_swipe",
+    "unit": "unit_fix",
+}
 
 
 def sightings(n: int, *, seed: int, subjects: int = 60, devices: int = 20, days: int = 2) -> pl.DataFrame:
@@ -96,7 +102,9 @@ def brute_collision(
     records: pl.DataFrame, windows: Sequence[Window], k: int, areas: set[str] | None
 ) -> dict[tuple[str, str], dict[int, tuple[str, int]]]:
     """subject -> window -> (evidence event id, sightings in the window), for subjects in >= k windows."""
-    seen: dict[tuple[str, str], dict[int, list[tuple[datetime, str]]]] = defaultdict(lambda: defaultdict(list))
+    seen: dict[tuple[str, str], dict[int, list[tuple[datetime, str]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for row in records.iter_rows(named=True):
         if row["subject_kind"] not in TRACEABLE or (areas is not None and row["area"] not in areas):
             continue
@@ -108,3 +116,32 @@ def brute_collision(
         for who, by_window in seen.items()
         if len(by_window) >= k
     }
+
+
+def brute_companions(
+    records: pl.DataFrame,
+    target: tuple[str, str],
+    *,
+    tolerance_s: int,
+    ring: int,
+    min_meetings: int,
+    min_places: int,
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """companion -> (distinct target places met at, target sightings met), by looking at every pair."""
+    rows = records.filter(pl.col("subject_kind").is_in(list(TRACEABLE))).to_dicts()
+    mine = [r for r in rows if (r["subject_kind"], r["subject"]) == target]
+    met: dict[tuple[str, str], set[tuple[str, int]]] = defaultdict(set)
+    for r in rows:
+        who = (r["subject_kind"], r["subject"])
+        if who == target:
+            continue
+        for t in mine:
+            close = abs((r["ts"] - t["ts"]).total_seconds()) <= tolerance_s
+            if close and h3.grid_distance(h3.int_to_str(r["cell"]), h3.int_to_str(t["cell"])) <= ring:
+                met[who].add((t["event_id"], t["cell"]))
+    out = {}
+    for who, meetings in met.items():
+        places = len({cell for _, cell in meetings})
+        if len(meetings) >= min_meetings and places >= min_places:
+            out[who] = (places, len(meetings))
+    return out

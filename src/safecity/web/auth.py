@@ -224,8 +224,9 @@ def audit_refusal(request: Request, exc: AccessDenied) -> None:
     What the caller sent is cut to what a route would accept (a refusal comes before validation):
     the trail records the request, it does not store whatever an anonymous caller pastes into it.
     """
-    case_id = request.query_params.get("case_id")
-    purpose = request.query_params.get("purpose") or None
+    # A question sent as a JSON body (the workbench's) names its case there: the route notes it.
+    case_id = request.query_params.get("case_id") or getattr(request.state, "audit_case_id", None)
+    purpose = request.query_params.get("purpose") or getattr(request.state, "audit_purpose", None) or None
     detail: dict[str, object] = {"code": exc.code, "reason": exc.message[:300]}
     if purpose is not None and len(purpose) > MAX_PURPOSE_CHARS:
         detail["purpose_chars"] = len(purpose)

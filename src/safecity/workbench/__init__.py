@@ -6,21 +6,23 @@ DuckDB over the local lake by default or on Spark over the same Parquet files; t
 and audit it.
 """
 
-from safecity.workbench.collision import CollisionHit, CollisionResult, collision
-from safecity.workbench.companions import Companion, CompanionsResult, companions
+from safecity.workbench.collision import CollisionHit, CollisionResult
+from safecity.workbench.companions import Companion, CompanionsResult
 from safecity.workbench.engine import Engine, EngineKind
 from safecity.workbench.errors import QueryRefused
+from safecity.workbench.service import CollisionAnswer, CompanionsAnswer, Workbench
 from safecity.workbench.windows import Window
 
 __all__ = [
+    "CollisionAnswer",
     "CollisionHit",
     "CollisionResult",
     "Companion",
+    "CompanionsAnswer",
     "CompanionsResult",
     "Engine",
     "EngineKind",
     "QueryRefused",
     "Window",
-    "collision",
-    "companions",
+    "Workbench",
 ]

@@ -118,7 +118,15 @@ def companions_expr(
     if areas is not None:
         terms.append(t.area.isin(sorted(areas)))
     others = t.filter(*terms).select(
-        "subject_kind", "subject", "event_id", "kind", "device", "ts", "lat", "lon", "cell",
+        "subject_kind",
+        "subject",
+        "event_id",
+        "kind",
+        "device",
+        "ts",
+        "lat",
+        "lon",
+        "cell",
         secs=t.ts.epoch_seconds().cast("int64"),
     )
     near = places.mutate(t_secs=places.t_ts.epoch_seconds().cast("int64"))
@@ -130,8 +138,18 @@ def companions_expr(
             others.secs <= near.t_secs + tolerance_s,
         ],
     ).select(
-        "subject_kind", "subject", "event_id", "kind", "device", "ts", "lat", "lon", "t_event", "t_ts",
-        "t_place", gap=(others.secs - near.t_secs).abs(),
+        "subject_kind",
+        "subject",
+        "event_id",
+        "kind",
+        "device",
+        "ts",
+        "lat",
+        "lon",
+        "t_event",
+        "t_ts",
+        "t_place",
+        gap=(others.secs - near.t_secs).abs(),
     )
     ranked = pairs.group_by(["subject_kind", "subject"]).aggregate(
         places=pairs.t_place.nunique(),
@@ -140,9 +158,9 @@ def companions_expr(
         last=pairs.ts.max(),
     )
     ranked = ranked.filter(ranked.meetings >= min_meetings, ranked.places >= min_places)
-    ranked = ranked.order_by(
-        [ibis.desc("places"), ibis.desc("meetings"), "subject_kind", "subject"]
-    ).limit(MAX_COMPANIONS)
+    ranked = ranked.order_by([ibis.desc("places"), ibis.desc("meetings"), "subject_kind", "subject"]).limit(
+        MAX_COMPANIONS
+    )
     # The evidence: for each meeting its closest sighting in time, then the earliest meetings.
     closest = pairs.mutate(
         rank=ibis.row_number().over(
@@ -159,8 +177,20 @@ def companions_expr(
     shown = shown.filter(shown["rank"] < EVIDENCE_PER_COMPANION).drop("rank")
     joined = shown.join(ranked, ["subject_kind", "subject"])
     return joined.select(
-        "subject_kind", "subject", "places", "meetings", "first", "last",
-        "t_event", "t_ts", "event_id", "kind", "device", "ts", "lat", "lon",
+        "subject_kind",
+        "subject",
+        "places",
+        "meetings",
+        "first",
+        "last",
+        "t_event",
+        "t_ts",
+        "event_id",
+        "kind",
+        "device",
+        "ts",
+        "lat",
+        "lon",
     ).order_by([ibis.desc("places"), ibis.desc("meetings"), "subject_kind", "subject", "t_ts", "t_event"])
 
 
@@ -216,13 +246,20 @@ def group_companions(rows: pl.DataFrame) -> list[Companion]:
     for (kind, value), group in rows.group_by(["subject_kind", "subject"], maintain_order=True):
         head = group.row(0, named=True)
         evidence = [
-            Meeting(r["t_event"], r["t_ts"], r["event_id"], r["kind"], r["device"], r["ts"], r["lat"], r["lon"])
+            Meeting(
+                r["t_event"], r["t_ts"], r["event_id"], r["kind"], r["device"], r["ts"], r["lat"], r["lon"]
+            )
             for r in group.iter_rows(named=True)
         ]
         out.append(
             Companion(
-                str(kind), str(value), int(head["places"]), int(head["meetings"]), head["first"],
-                head["last"], evidence,
+                str(kind),
+                str(value),
+                int(head["places"]),
+                int(head["meetings"]),
+                head["first"],
+                head["last"],
+                evidence,
             )
         )
     return out

@@ -119,7 +119,9 @@ def start_spark(master: str) -> Any:
 
     # PySpark 4.3 warns that pandas 3 is "not yet fully supported"; the analyses hand it no
     # pandas (Arrow only), and the cross-engine test is what tells whether answers agree.
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     builder = (
         SparkSession.builder.master(master)
         .appName("safecity-workbench")

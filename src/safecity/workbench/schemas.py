@@ -1,0 +1,188 @@
+"""What the workbench's questions take and give over HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from safecity.core.clock import UtcTime
+from safecity.core.kinds import SubjectKind
+from safecity.workbench.collision import CollisionHit
+from safecity.workbench.companions import Companion
+from safecity.workbench.service import CollisionAnswer, CompanionsAnswer
+from safecity.workbench.windows import MAX_DEVICES, MAX_VERTICES, Window
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class WindowIn(BaseModel):
+    """A time range and a place: devices, a drawn polygon, or a center with a radius."""
+
+    model_config = _STRICT
+
+    start: UtcTime
+    end: UtcTime
+    devices: list[str] = Field(default_factory=list, max_length=MAX_DEVICES)
+    polygon: list[tuple[float, float]] = Field(
+        default_factory=list, max_length=MAX_VERTICES, description="(lat, lon) corners, not closed"
+    )
+    center: tuple[float, float] | None = Field(None, description="(lat, lon)")
+    radius_m: float | None = None
+    label: str = Field("", max_length=100)
+
+    def window(self) -> Window:
+        """The domain's window (checked by the use case)."""
+        return Window(
+            self.start,
+            self.end,
+            devices=tuple(self.devices),
+            polygon=tuple(self.polygon),
+            center=self.center,
+            radius_m=self.radius_m,
+            label=self.label,
+        )
+
+
+class Justification(BaseModel):
+    """The case a question is asked under, and why."""
+
+    model_config = _STRICT
+
+    case_id: str | None = Field(None, max_length=32)
+    purpose: str | None = Field(None, max_length=500)
+
+
+class CollisionIn(Justification):
+    """Subjects seen in at least k of the windows."""
+
+    windows: list[WindowIn] = Field(max_length=50)
+    k: int = Field(ge=1, le=50)
+    kinds: list[str] | None = Field(None, max_length=10, description="subject kinds (default: all)")
+    offset: int = Field(0, ge=0, le=100_000)
+    limit: int = Field(100, ge=1, le=500)
+
+
+class EvidenceOut(BaseModel):
+    window: int
+    event_id: str
+    kind: str
+    device: str | None
+    ts: datetime
+    lat: float | None
+    lon: float | None
+    area: str | None
+    seen: int = Field(description="sightings of the subject in this window")
+
+
+class HitOut(BaseModel):
+    subject_kind: str
+    subject: str
+    windows: int
+    sightings: int
+    evidence: list[EvidenceOut]
+
+
+class CollisionOut(BaseModel):
+    case_id: str
+    k: int
+    windows: int
+    total: int
+    offset: int
+    hits: list[HitOut]
+
+
+def collision_out(answer: CollisionAnswer, offset: int) -> CollisionOut:
+    """The HTTP shape of a collision answer."""
+    return CollisionOut(
+        case_id=answer.case_id,
+        k=answer.k,
+        windows=len(answer.windows),
+        total=answer.result.total,
+        offset=offset,
+        hits=[_hit(h) for h in answer.result.hits],
+    )
+
+
+def _hit(hit: CollisionHit) -> HitOut:
+    return HitOut(
+        subject_kind=hit.subject_kind,
+        subject=hit.subject,
+        windows=hit.windows,
+        sightings=hit.sightings,
+        evidence=[EvidenceOut.model_validate(e, from_attributes=True) for e in hit.evidence],
+    )
+
+
+class CompanionsIn(Justification):
+    """Who was seen with a subject, near in time and place."""
+
+    subject_kind: SubjectKind
+    subject: str = Field(min_length=1, max_length=64)
+    start: UtcTime
+    end: UtcTime
+    tolerance_s: int = Field(120, ge=1, le=3600, description="seconds either side of each sighting")
+    ring: int = Field(
+        1, ge=0, le=2, description="H3 cells around each sighting's cell that count as the same place"
+    )
+    min_meetings: int = Field(2, ge=1, le=1000)
+    min_places: int = Field(2, ge=1, le=1000)
+
+
+class MeetingOut(BaseModel):
+    target_event_id: str
+    target_ts: datetime
+    event_id: str
+    kind: str
+    device: str | None
+    ts: datetime
+    lat: float | None
+    lon: float | None
+
+
+class CompanionOut(BaseModel):
+    subject_kind: str
+    subject: str
+    places: int
+    meetings: int
+    first: datetime
+    last: datetime
+    evidence: list[MeetingOut]
+
+
+class CompanionsOut(BaseModel):
+    case_id: str
+    subject_kind: str
+    subject: str
+    start: datetime
+    end: datetime
+    target_sightings: int
+    companions: list[CompanionOut]
+
+
+def companions_out(answer: CompanionsAnswer) -> CompanionsOut:
+    """The HTTP shape of a companions answer."""
+    return CompanionsOut(
+        case_id=answer.case_id,
+        subject_kind=answer.subject_kind,
+        subject=answer.subject,
+        start=answer.start,
+        end=answer.end,
+        target_sightings=answer.result.target_sightings,
+        companions=[_companion(c) for c in answer.result.companions],
+    )
+
+
+def _companion(c: Companion) -> CompanionOut:
+    return CompanionOut(
+        subject_kind=c.subject_kind,
+        subject=c.subject,
+        places=c.places,
+        meetings=c.meetings,
+        first=c.first,
+        last=c.last,
+        evidence=[MeetingOut.model_validate(m, from_attributes=True) for m in c.evidence],
+    )
+
+
+__all__ = ["CollisionIn", "CollisionOut", "CompanionsIn", "CompanionsOut", "collision_out", "companions_out"]

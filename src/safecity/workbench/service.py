@@ -1,0 +1,336 @@
+"""The workbench's questions as use cases: justify by a case, bound, run on the engine, audit.
+
+Collision and companions are the most intrusive questions the platform answers, so each runs
+inside an open case the caller is assigned to, with a purpose: every window must lie inside
+the case's time window and near its area, the answer keeps only sightings read in the case's
+area (and the caller's), and the question, its windows and the subjects it named are audited.
+A refused question is audited by whoever catches the AccessDenied (the HTTP edge).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import polars as pl
+from shapely.geometry import shape
+from sqlalchemy.orm import Session, sessionmaker
+
+from safecity import registry
+from safecity.core.audit import AuditEntry, subject
+from safecity.core.geo import BBox
+from safecity.core.kinds import KIND_SPECS, SubjectKind
+from safecity.lake import Lake
+from safecity.security import (
+    PSEUDONYMISED_SUBJECT_KINDS,
+    AccessDenied,
+    Permission,
+    Principal,
+    Pseudonymizer,
+    Security,
+)
+from safecity.security.cases import Justified, justify
+from safecity.security.linkage import lake_subjects
+from safecity.workbench.collision import CollisionResult, check_question, collision
+from safecity.workbench.companions import CompanionsResult, companions
+from safecity.workbench.engine import Engine
+from safecity.workbench.errors import QueryRefused
+from safecity.workbench.windows import Window
+
+NEAR_AREA_M = 1_000.0  # a window may reach this far beyond the case's area (a street on its edge)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CollisionAnswer:
+    """A collision's page of subjects under the case that justified it."""
+
+    case_id: str
+    k: int
+    windows: list[Window]
+    result: CollisionResult
+
+
+@dataclass(frozen=True, slots=True)
+class CompanionsAnswer:
+    """A target's companions under the case that justified it."""
+
+    case_id: str
+    subject_kind: str
+    subject: str
+    start: datetime
+    end: datetime
+    result: CompanionsResult
+
+
+class Workbench:
+    """The analyses over the whole pool, for investigators, one use case per question."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        security: Security,
+        lake: Lake,
+        pseudonyms: Pseudonymizer,
+        engine: Engine,
+    ) -> None:
+        self._sessions = session_factory
+        self._security = security
+        self._lake = lake
+        self._pseudonyms = pseudonyms
+        self.engine = engine
+
+    @classmethod
+    def build(cls, platform: Any) -> Workbench:
+        """Built with the platform's parts (a `core.capabilities.Service` builder)."""
+        from safecity.workbench.settings import WorkbenchSettings
+
+        settings = platform.settings.section(WorkbenchSettings)
+        engine = Engine(settings.analysis_engine, spark_master=settings.spark_master)
+        return cls(platform.session_factory, platform.security, platform.lake, platform.pseudonyms, engine)
+
+    def collide(
+        self,
+        who: Principal,
+        windows: Sequence[Window],
+        *,
+        k: int,
+        kinds: Sequence[str] | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        case_id: str | None,
+        purpose: str | None,
+        resource: str,
+    ) -> CollisionAnswer:
+        """The subjects seen in at least k of the windows, ranked, with evidence per window."""
+        self._require(who)
+        checked = check_question(windows, k, kinds)
+        case, areas = self._justify(
+            who,
+            case_id,
+            purpose,
+            start=min(w.start for w in checked),
+            end=max(w.end for w in checked),
+        )
+        self._check_places(checked, case)
+        kinds_of = _lake_kinds(kinds)
+        files = [self._lake.files(start=w.start, end=w.end, kinds=kinds_of) for w in checked]
+
+        def run(listed: list[list[Path]]) -> CollisionResult:
+            with self.engine.session() as engine:
+                return collision(
+                    engine, listed, checked, k, areas=areas, kinds=kinds, offset=offset, limit=limit
+                )
+
+        result = _retry_listing(
+            run, files, lambda: [self._lake.files(start=w.start, end=w.end, kinds=kinds_of) for w in checked]
+        )
+        self._security.record(
+            who.actor,
+            AuditEntry(
+                "subjects.collide",
+                resource,
+                case_id=case.id,
+                purpose=purpose,
+                subjects=[subject(h.subject_kind, h.subject) for h in result.hits],
+                result_count=result.total,
+                detail={
+                    "k": k,
+                    "windows": [_described(w) for w in checked],
+                    "engine": self.engine.kind.value,
+                },
+            ),
+        )
+        return CollisionAnswer(case.id, k, checked, result)
+
+    def companions(
+        self,
+        who: Principal,
+        kind: SubjectKind,
+        value: str,
+        *,
+        start: datetime,
+        end: datetime,
+        tolerance_s: int = 120,
+        ring: int = 1,
+        min_meetings: int = 2,
+        min_places: int = 2,
+        case_id: str | None,
+        purpose: str | None,
+        resource: str,
+    ) -> CompanionsAnswer:
+        """Subjects of any kind seen with this one near in time and place, ranked, with evidence."""
+        self._require(who)
+        if end <= start:
+            raise QueryRefused("end must be after start", field="end")
+        case, areas = self._justify(who, case_id, purpose, start=start, end=end)
+        plain = value.strip().upper() if kind in (SubjectKind.TAG, SubjectKind.PLATE) else value.strip()
+        if not plain:
+            raise QueryRefused("name the subject whose companions you want", field="value")
+        wanted = lake_subjects(self._pseudonyms, kind.value, plain)
+        target = self._lake.path(subject_kind=kind.value, subject=wanted, start=start, end=end)
+        target = target.filter(pl.col("area").is_in(areas))
+
+        def run(listed: list[Path]) -> CompanionsResult:
+            with self.engine.session() as engine:
+                return companions(
+                    engine,
+                    listed,
+                    target,
+                    target_kind=kind.value,
+                    target_values=wanted,
+                    start=start,
+                    end=end,
+                    tolerance_s=tolerance_s,
+                    ring=ring,
+                    areas=areas,
+                    min_meetings=min_meetings,
+                    min_places=min_places,
+                )
+
+        result = _retry_listing(
+            run,
+            self._lake.files(start=start, end=end, kinds=_lake_kinds(None)),
+            lambda: self._lake.files(start=start, end=end, kinds=_lake_kinds(None)),
+        )
+        self._security.record(
+            who.actor,
+            AuditEntry(
+                "subjects.companions",
+                resource,
+                case_id=case.id,
+                purpose=purpose,
+                subjects=[subject(kind.value, s) for s in wanted]
+                + [subject(c.subject_kind, c.subject) for c in result.companions],
+                result_count=len(result.companions),
+                detail={
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                    "tolerance_s": tolerance_s,
+                    "ring": ring,
+                    "target_sightings": result.target_sightings,
+                    "engine": self.engine.kind.value,
+                },
+            ),
+        )
+        shown = wanted[-1] if kind in PSEUDONYMISED_SUBJECT_KINDS else plain
+        return CompanionsAnswer(case.id, kind.value, shown, start, end, result)
+
+    def _require(self, who: Principal) -> None:
+        if not who.can(Permission.SUBJECTS_TRACE):
+            raise AccessDenied(
+                "forbidden", f"your role ({who.role.value}) may not trace subjects", field="case_id"
+            )
+
+    def _justify(
+        self, who: Principal, case_id: str | None, purpose: str | None, *, start: datetime, end: datetime
+    ) -> tuple[Justified, list[str]]:
+        """The case, and the areas whose sightings the answer may hold (the case's, within reach)."""
+        tree = self._security.areas.tree()
+        with self._sessions() as session:
+            case = justify(
+                session, who, case_id=case_id, purpose=purpose, start=start, end=end, area_id=None, tree=tree
+            )
+        areas = sorted(a for a in tree.expand([case.area_id]) if who.reaches(a))
+        return case, areas
+
+    def _check_places(self, windows: Sequence[Window], case: Justified) -> None:
+        """Refuse a window whose place lies away from the case's area, naming it."""
+        tree = self._security.areas.tree()
+        inside = tree.expand([case.area_id])
+        with self._sessions() as session:
+            extent = _extent(session, inside)
+            for i, window in enumerate(windows):
+                if window.devices:
+                    for device_id in window.devices:
+                        device = registry.get_device(session, device_id=device_id)
+                        if device is None:
+                            raise QueryRefused(
+                                f"there is no device {device_id!r}", field=f"windows[{i}].devices"
+                            )
+                        if device.area_id not in inside:
+                            raise AccessDenied(
+                                "outside_case_area",
+                                f"device {device_id} stands in {device.area_id or 'no area'}, outside "
+                                f"case {case.id}'s area {case.area_id}",
+                                field=f"windows[{i}].devices",
+                            )
+                    continue
+                box = window.bbox()
+                if extent is not None and box is not None and not _near(box, extent, NEAR_AREA_M):
+                    raise AccessDenied(
+                        "outside_case_area",
+                        f"window {i + 1} lies outside case {case.id}'s area {case.area_id}; "
+                        "draw it inside the case's area",
+                        field=f"windows[{i}]",
+                    )
+
+
+def _retry_listing(run: Callable[[T], Any], listed: T, relist: Callable[[], T]) -> Any:
+    """Run once more on a fresh file listing if a compaction removed a listed file meanwhile."""
+    try:
+        return run(listed)
+    except Exception as exc:  # each engine words a vanished file its own way
+        if (
+            "No such file" not in str(exc)
+            and "FileNotFound" not in type(exc).__name__
+            and "not exist" not in str(exc)
+        ):
+            raise
+        return run(relist())
+
+
+def _lake_kinds(subject_kinds: Sequence[str] | None) -> list[str]:
+    """The record kinds whose partitions can hold sightings of these subject kinds."""
+    from safecity.workbench.collision import TRACEABLE
+
+    wanted = set(subject_kinds or TRACEABLE)
+    return sorted(spec.kind.value for spec in KIND_SPECS.values() if spec.subject_kind.value in wanted)
+
+
+def _extent(session: Session, area_ids: frozenset[str]) -> BBox | None:
+    """The box around the boundaries of these areas (None when none has one on record)."""
+    bounds = []
+    for area_id in area_ids:
+        area = registry.get_area(session, area_id=area_id)
+        if area is not None and area.boundary:
+            bounds.append(shape(area.boundary).bounds)  # (west, south, east, north)
+    if not bounds:
+        return None
+    return BBox(
+        min(b[1] for b in bounds),
+        min(b[0] for b in bounds),
+        max(b[3] for b in bounds),
+        max(b[2] for b in bounds),
+    )
+
+
+def _near(box: BBox, extent: BBox, margin_m: float) -> bool:
+    """Whether two boxes overlap once `extent` is widened by `margin_m`."""
+    dlat = margin_m / 111_195.0
+    dlon = dlat / max(math.cos(math.radians((extent.south + extent.north) / 2)), 1e-6)
+    return not (
+        box.north < extent.south - dlat
+        or box.south > extent.north + dlat
+        or box.east < extent.west - dlon
+        or box.west > extent.east + dlon
+    )
+
+
+def _described(window: Window) -> dict[str, Any]:
+    """A window as the audit record keeps it."""
+    place: dict[str, Any]
+    if window.devices:
+        place = {"devices": list(window.devices)}
+    elif window.center is not None:
+        place = {"center": list(window.center), "radius_m": window.radius_m}
+    else:
+        place = {"polygon": [list(p) for p in window.polygon]}
+    return {"start": window.start.isoformat(), "end": window.end.isoformat(), **place}
+
+
+__all__ = ["CollisionAnswer", "CompanionsAnswer", "Workbench"]

@@ -1,0 +1,30 @@
+"""Settings of the workbench: which engine runs the analyses."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from safecity.core.config import Section, SettingsSection
+from safecity.workbench.engine import EngineKind
+
+
+class WorkbenchSettings(Section):
+    """Workbench; SAFECITY_ + the field name in upper case sets each."""
+
+    analysis_engine: EngineKind = Field(
+        EngineKind.DUCKDB,
+        description=(
+            "Where collision, companions and the other analyses run: duckdb (in process, over the "
+            "local lake) or spark (needs the safecity[spark] extra and Java 17)."
+        ),
+    )
+    spark_master: str = Field(
+        "local[2]",
+        max_length=200,
+        description="The Spark master URL when analysis_engine is spark (spark://host:7077 for a cluster).",
+    )
+
+
+SECTION = SettingsSection("workbench", WorkbenchSettings)
+
+__all__ = ["SECTION", "WorkbenchSettings"]
