@@ -94,7 +94,7 @@ def test_companions_are_exactly_those_seen_near_the_target_in_time_and_place(
     want = brute_companions(
         records, who, tolerance_s=tolerance_s, ring=ring, min_meetings=2, min_places=min_places
     )
-    assert got == dict(list(sorted(want.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0])))[:500])
+    assert got == dict(sorted(want.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))[:500])
     for c in result.companions:
         assert 1 <= len(c.evidence) <= 10
         assert all(abs((m.ts - m.target_ts).total_seconds()) <= tolerance_s for m in c.evidence)
