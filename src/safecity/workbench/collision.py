@@ -21,7 +21,7 @@ import ibis.expr.types as ir
 import polars as pl
 
 from safecity.core.kinds import SubjectKind
-from safecity.workbench.engine import EngineSession
+from safecity.workbench.engine import EngineSession, one_of
 from safecity.workbench.errors import QueryRefused, TooLarge
 from safecity.workbench.windows import Window
 
@@ -97,33 +97,32 @@ def check_question(windows: Sequence[Window], k: int, kinds: Sequence[str] | Non
     return checked
 
 
-def collision_expr(
+def window_sightings(
     tables: Sequence[ir.Table],
     windows: Sequence[Window],
-    k: int,
     *,
     areas: Sequence[str] | None,
     kinds: Sequence[str] | None = None,
-    limit: int | None = None,
 ) -> ir.Table:
-    """Evidence rows (one per subject and window it was seen in) of subjects in >= k windows.
+    """Every sighting in a window, tagged with the window's number.
 
     `tables[i]` holds the sightings that may lie in `windows[i]` (the lake files of its days);
-    `areas`, when given, keeps only sightings read in those areas (the case's); `limit` keeps
-    the best `limit` subjects.
+    `areas`, when given, keeps only sightings read in those areas (the case's).
     """
     wanted = sorted(set(kinds or TRACEABLE))
     parts = []
     for i, (t, window) in enumerate(zip(tables, windows, strict=True)):
         terms = [*window.predicate(t), t.subject.notnull(), t.subject_kind.isin(wanted)]
         if areas is not None:
-            terms.append(t.area.isin(sorted(areas)))
+            terms.append(one_of(t.area, areas))
         rows = t.filter(reduce(operator.and_, terms))
         parts.append(rows.select("subject_kind", "subject", *EVIDENCE, window=ibis.literal(i, type="int16")))
-    seen = ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
-    per_window = seen.group_by(["subject_kind", "subject", "window"]).aggregate(
-        seen=seen.count(), first_ts=seen.ts.min()
-    )
+    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+
+
+def ranked_hits(seen: ir.Table, k: int, *, limit: int | None = None) -> ir.Table:
+    """From the windows' sightings (`window_sightings`), the evidence rows of subjects in >= k windows."""
+    per_window = seen.group_by(["subject_kind", "subject", "window"]).aggregate(seen=seen.count())
     hits = per_window.group_by(["subject_kind", "subject"]).aggregate(
         windows=per_window.window.nunique(), sightings=per_window.seen.sum()
     )
@@ -161,7 +160,8 @@ def collision(
     """Run a collision: `files[i]` are the lake files that may hold window i's sightings."""
     tables = [engine.sightings(f) for f in files]
     # One more than may be named, to tell "exactly at the limit" from "beyond it".
-    rows = engine.frame(collision_expr(tables, windows, k, areas=areas, kinds=kinds, limit=MAX_HITS + 1))
+    seen = engine.materialize(window_sightings(tables, windows, areas=areas, kinds=kinds))
+    rows = engine.frame(ranked_hits(seen, k, limit=MAX_HITS + 1))
     hits = group_hits(rows)
     if len(hits) > MAX_HITS:
         raise TooLarge(
@@ -205,6 +205,7 @@ __all__ = [
     "Evidence",
     "check_question",
     "collision",
-    "collision_expr",
+    "ranked_hits",
+    "window_sightings",
     "group_hits",
 ]

@@ -22,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from safecity.workbench.collision import TRACEABLE
-from safecity.workbench.engine import EngineSession
+from safecity.workbench.engine import EngineSession, one_of
 from safecity.workbench.errors import QueryRefused
 
 MAX_TARGET_SIGHTINGS = 5_000  # a longer path must be shortened before asking who was with it
@@ -93,7 +93,7 @@ def meeting_places(target: pl.DataFrame, *, ring: int) -> pa.Table:
     )
 
 
-def companions_expr(
+def meeting_pairs(
     sightings: ir.Table,
     places: ir.Table,
     *,
@@ -103,20 +103,18 @@ def companions_expr(
     end: datetime,
     tolerance_s: int,
     areas: list[str] | None,
-    min_meetings: int,
-    min_places: int,
 ) -> ir.Table:
-    """Evidence rows (at most EVIDENCE_PER_COMPANION per companion) of every companion found."""
+    """Every (other subject's sighting, target sighting) pair near in time and place."""
     t = sightings
     terms = [
         t.ts >= ibis.literal(start),
         t.ts < ibis.literal(end),
         t.subject.notnull(),
         t.subject_kind.isin(list(TRACEABLE)),
-        ~((t.subject_kind == target_kind) & t.subject.isin(target_values)),
+        ~((t.subject_kind == target_kind) & one_of(t.subject, target_values)),
     ]
     if areas is not None:
-        terms.append(t.area.isin(sorted(areas)))
+        terms.append(one_of(t.area, areas))
     others = t.filter(*terms).select(
         "subject_kind",
         "subject",
@@ -130,7 +128,7 @@ def companions_expr(
         secs=t.ts.epoch_seconds().cast("int64"),
     )
     near = places.mutate(t_secs=places.t_ts.epoch_seconds().cast("int64"))
-    pairs = others.join(
+    return others.join(
         near,
         [
             others.cell == near.cell,
@@ -151,6 +149,10 @@ def companions_expr(
         "t_place",
         gap=(others.secs - near.t_secs).abs(),
     )
+
+
+def ranked_companions(pairs: ir.Table, *, min_meetings: int, min_places: int) -> ir.Table:
+    """Evidence rows (at most EVIDENCE_PER_COMPANION per companion) of the companions in `pairs`."""
     ranked = pairs.group_by(["subject_kind", "subject"]).aggregate(
         places=pairs.t_place.nunique(),
         meetings=pairs.t_event.nunique(),
@@ -223,20 +225,18 @@ def companions(
     places = meeting_places(target, ring=ring)
     if places.num_rows == 0:
         return CompanionsResult(target.height, [])
-    rows = engine.frame(
-        companions_expr(
-            engine.sightings(files),
-            ibis.memtable(places),
-            target_kind=target_kind,
-            target_values=target_values,
-            start=start,
-            end=end,
-            tolerance_s=tolerance_s,
-            areas=areas,
-            min_meetings=min_meetings,
-            min_places=min_places,
-        )
+    pairs = meeting_pairs(
+        engine.sightings(files),
+        engine.table_of(places),
+        target_kind=target_kind,
+        target_values=target_values,
+        start=start,
+        end=end,
+        tolerance_s=tolerance_s,
+        areas=areas,
     )
+    pairs = engine.materialize(pairs)
+    rows = engine.frame(ranked_companions(pairs, min_meetings=min_meetings, min_places=min_places))
     return CompanionsResult(target.height, group_companions(rows))
 
 
@@ -265,4 +265,12 @@ def group_companions(rows: pl.DataFrame) -> list[Companion]:
     return out
 
 
-__all__ = ["Companion", "CompanionsResult", "Meeting", "companions", "companions_expr", "meeting_places"]
+__all__ = [
+    "Companion",
+    "CompanionsResult",
+    "Meeting",
+    "companions",
+    "meeting_pairs",
+    "meeting_places",
+    "ranked_companions",
+]

@@ -21,6 +21,7 @@ import shapely.validation
 from shapely.geometry import Polygon
 
 from safecity.core.geo import EARTH_RADIUS_M, BBox
+from safecity.workbench.engine import one_of
 from safecity.workbench.errors import QueryRefused
 
 MAX_SPAN = timedelta(days=7)  # one window's time range
@@ -113,7 +114,7 @@ class Window:
         """The terms a sighting of `t` must meet to lie in this window."""
         terms: list[ir.BooleanValue] = [t.ts >= ibis.literal(self.start), t.ts < ibis.literal(self.end)]
         if self.devices:
-            return [*terms, t.device.isin(sorted(set(self.devices)))]
+            return [*terms, one_of(t.device, self.devices)]
         box = self.bbox()
         assert box is not None
         terms += [t.lat >= box.south, t.lat <= box.north, t.lon >= box.west, t.lon <= box.east]
