@@ -9,6 +9,7 @@ from safecity.security import models as security_models
 from safecity.tracking import hazmat_models
 from safecity.tracking import missing_models as missing_models
 from safecity.tracking import models as tracking_models
+from safecity.workbench import models as workbench_models
 
 __all__ = [
     "alerts_models",
@@ -20,4 +21,5 @@ __all__ = [
     "registry_models",
     "security_models",
     "tracking_models",
+    "workbench_models",
 ]

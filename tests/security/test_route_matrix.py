@@ -51,6 +51,11 @@ def _case(world: World, who: RoleAccount, where: str) -> dict[str, str]:
     return {"case_id": who.case_id or world.other_case, **JUSTIFY}
 
 
+def _worked(world: World, who: RoleAccount, where: str) -> str:
+    """The account's own case in its area, else a case in the other area none of the accounts works."""
+    return (who.case_id or world.other_case) if where == IN else world.other_case
+
+
 def _closable(world: World, who: RoleAccount, where: str) -> str:
     """A fresh case of the account's in its area (if its role works cases), else someone else's."""
     return world.case(who) if where == IN and who.case_id else world.other_case
@@ -992,6 +997,36 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             "/api/v1/workbench/companions",
             json={"subject_kind": "tag", "subject": "B0000001", **WINDOW, **_case(w, a, where)},
         ),
+    ),
+    ("GET", "/api/v1/cases/{case_id}/workspace"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/cases/{_worked(w, a, where)}/workspace"),
+    ),
+    ("GET", "/api/v1/cases/{case_id}/queries/{query_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/cases/{_worked(w, a, where)}/queries/1"),
+    ),
+    ("POST", "/api/v1/cases/{case_id}/pins"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/cases/{_worked(w, a, where)}/pins",
+            json={"kind": "subject", "ref": f"tag:B{next(w.serial):07d}"},
+        ),
+    ),
+    ("DELETE", "/api/v1/cases/{case_id}/pins/{pin_id}"): (
+        True,
+        lambda w, a, where: Call("DELETE", f"/api/v1/cases/{_worked(w, a, where)}/pins/999999"),
+    ),
+    ("POST", "/api/v1/cases/{case_id}/notes"): (
+        True,
+        lambda w, a, where: Call(
+            "POST", f"/api/v1/cases/{_worked(w, a, where)}/notes", json={"text": "seen"}
+        ),
+    ),
+    ("GET", "/api/v1/cases/{case_id}/file"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/cases/{_worked(w, a, where)}/file"),
     ),
     # --- console pages
     ("GET", "/"): (False, lambda w, a, where: Call("GET", "/")),

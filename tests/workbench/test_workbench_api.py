@@ -332,3 +332,92 @@ def test_other_roles_and_non_members_are_refused_and_the_refusal_audited(
         ("inv-2", "POST /api/v1/workbench/collision", 403),
     }
     assert {r["case_id"] for r in refused if r["actor"] == "inv-2"} == {case_id}
+
+
+def test_the_case_keeps_every_question_its_pins_and_notes_and_exports_them_as_a_file(
+    setup: tuple[TestClient, Platform, dict[str, dict[str, str]]],
+) -> None:
+    client, platform, people = setup
+    me = people["investigator"]
+    case_id = open_case(client, me)
+    asked = collide(client, me, case_id=case_id).json()
+    thief = platform.pseudonyms.pseudonym(THIEF_PHONE)
+
+    space = client.get(f"/api/v1/cases/{case_id}/workspace", headers=me).json()
+    assert [(q["id"], q["kind"], q["result_count"], q["asked_by"]) for q in space["queries"]] == [
+        (asked["query_id"], "collision", 1, "inv-1")
+    ]
+    saved = client.get(f"/api/v1/cases/{case_id}/queries/{asked['query_id']}", headers=me).json()
+    assert saved["result"]["hits"][0]["subject"] == thief
+    assert len(saved["params"]["windows"]) == 3
+
+    pinned = client.post(
+        f"/api/v1/cases/{case_id}/pins",
+        json={
+            "kind": "subject",
+            "ref": f"phone:{thief}",
+            "label": "suspect's phone",
+            "note": "at all three shops",
+        },
+        headers=me,
+    )
+    assert pinned.status_code == 201, pinned.text
+    again = client.post(
+        f"/api/v1/cases/{case_id}/pins", json={"kind": "subject", "ref": f"phone:{thief}"}, headers=me
+    )
+    assert (again.status_code, again.json()["error"]["field"]) == (422, "ref")
+    wrong = client.post(f"/api/v1/cases/{case_id}/pins", json={"kind": "query", "ref": "999"}, headers=me)
+    assert (wrong.status_code, wrong.json()["error"]["field"]) == (422, "ref")
+    noted = client.post(
+        f"/api/v1/cases/{case_id}/notes", json={"text": "嫌疑人手机在三家店都出现过"}, headers=me
+    )
+    assert noted.status_code == 201, noted.text
+
+    exported = client.get(f"/api/v1/cases/{case_id}/file", headers=me)
+    assert exported.status_code == 200, exported.text
+    assert exported.headers["content-disposition"] == f'attachment; filename="case-{case_id}.html"'
+    page = exported.text
+    for expected in (
+        case_id,
+        thief,
+        "suspect&#39;s phone",
+        "嫌疑人手机在三家店都出现过",
+        "Collision: 3 windows",
+    ):
+        assert expected in page, expected
+
+    audit = client.get("/api/v1/audit", params={"case_id": case_id}, headers=people["auditor"]).json()
+    actions = {r["action"] for r in audit}
+    assert {"subjects.collide", "cases.workspace", "cases.pin", "cases.note", "cases.export"} <= actions
+
+    # Closing the case freezes the workspace: it can be read and exported, not changed.
+    closed = client.post(f"/api/v1/cases/{case_id}/close", json={"note": "suspect charged"}, headers=me)
+    assert closed.status_code == 200, closed.text
+    frozen = client.post(f"/api/v1/cases/{case_id}/notes", json={"text": "late note"}, headers=me)
+    assert (frozen.status_code, frozen.json()["error"]["code"]) == (403, "case_closed")
+    assert client.get(f"/api/v1/cases/{case_id}/file", headers=me).status_code == 200
+    # Only members see a workspace.
+    outsider = client.get(f"/api/v1/cases/{case_id}/workspace", headers=people["colleague"])
+    assert (outsider.status_code, outsider.json()["error"]["code"]) == (403, "not_assigned")
+    assert client.get(f"/api/v1/cases/{case_id}/workspace", headers=people["dispatcher"]).status_code == 403
+
+
+def test_a_pin_is_taken_off_and_bad_pins_are_refused(
+    setup: tuple[TestClient, Platform, dict[str, dict[str, str]]],
+) -> None:
+    client, _, people = setup
+    me = people["investigator"]
+    case_id = open_case(client, me)
+    bare = client.post(
+        f"/api/v1/cases/{case_id}/pins", json={"kind": "subject", "ref": "浙C12345"}, headers=me
+    )
+    assert (bare.status_code, bare.json()["error"]["field"]) == (422, "ref")
+    unknown = client.post(f"/api/v1/cases/{case_id}/pins", json={"kind": "rumour", "ref": "x"}, headers=me)
+    assert (unknown.status_code, unknown.json()["error"]["field"]) == (422, "kind")
+    pin = client.post(
+        f"/api/v1/cases/{case_id}/pins", json={"kind": "alert", "ref": "A-1"}, headers=me
+    ).json()
+    assert client.delete(f"/api/v1/cases/{case_id}/pins/{pin['id']}", headers=me).status_code == 204
+    gone = client.delete(f"/api/v1/cases/{case_id}/pins/{pin['id']}", headers=me)
+    assert (gone.status_code, gone.json()["error"]["field"]) == (422, "pin_id")
+    assert client.get("/api/v1/cases/C2026-999999/workspace", headers=me).status_code == 404

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session
 
 from safecity.core.capabilities import extensions
@@ -211,6 +211,16 @@ def expired_cases(policy: RetentionPolicy, as_of: date) -> ColumnElement[bool]:
 def cases_closed_before(cutoff: datetime) -> ColumnElement[bool]:
     """The condition on Case of cases closed before an instant (never an open one)."""
     return and_(Case.status == CaseStatus.CLOSED, Case.closed_at.is_not(None), Case.closed_at < cutoff)
+
+
+def closed_case_ids(cutoff: datetime) -> Select[str]:
+    """The ids of cases closed before an instant: another package's rows kept with a case go then."""
+    return select(Case.id).where(cases_closed_before(cutoff))
+
+
+def all_case_ids() -> Select[str]:
+    """The ids of every case still held (rows naming any other case outlived it)."""
+    return select(Case.id)
 
 
 def active_holds(session: Session, policy: RetentionPolicy, as_of: date) -> list[Hold]:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from safecity.core.clock import UtcTime
 from safecity.core.kinds import SubjectKind
+from safecity.security.schemas import CaseOut
 from safecity.workbench.collision import CollisionHit
 from safecity.workbench.companions import Companion
 from safecity.workbench.service import CollisionAnswer, CompanionsAnswer
 from safecity.workbench.windows import MAX_DEVICES, MAX_VERTICES, Window
+from safecity.workbench.workspace import PinKind, Workspace
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -63,7 +66,7 @@ class CollisionIn(Justification):
     limit: int = Field(100, ge=1, le=500)
 
 
-class EvidenceOut(BaseModel):
+class CollisionEvidenceOut(BaseModel):
     window: int
     event_id: str
     kind: str
@@ -80,11 +83,12 @@ class HitOut(BaseModel):
     subject: str
     windows: int
     sightings: int
-    evidence: list[EvidenceOut]
+    evidence: list[CollisionEvidenceOut]
 
 
 class CollisionOut(BaseModel):
     case_id: str
+    query_id: int = Field(description="the question as saved in the case's workspace")
     k: int
     windows: int
     total: int
@@ -96,6 +100,7 @@ def collision_out(answer: CollisionAnswer, offset: int) -> CollisionOut:
     """The HTTP shape of a collision answer."""
     return CollisionOut(
         case_id=answer.case_id,
+        query_id=answer.query_id,
         k=answer.k,
         windows=len(answer.windows),
         total=answer.result.total,
@@ -110,7 +115,7 @@ def _hit(hit: CollisionHit) -> HitOut:
         subject=hit.subject,
         windows=hit.windows,
         sightings=hit.sightings,
-        evidence=[EvidenceOut.model_validate(e, from_attributes=True) for e in hit.evidence],
+        evidence=[CollisionEvidenceOut.model_validate(e, from_attributes=True) for e in hit.evidence],
     )
 
 
@@ -152,6 +157,7 @@ class CompanionOut(BaseModel):
 
 class CompanionsOut(BaseModel):
     case_id: str
+    query_id: int
     subject_kind: str
     subject: str
     start: datetime
@@ -164,6 +170,7 @@ def companions_out(answer: CompanionsAnswer) -> CompanionsOut:
     """The HTTP shape of a companions answer."""
     return CompanionsOut(
         case_id=answer.case_id,
+        query_id=answer.query_id,
         subject_kind=answer.subject_kind,
         subject=answer.subject,
         start=answer.start,
@@ -185,4 +192,82 @@ def _companion(c: Companion) -> CompanionOut:
     )
 
 
-__all__ = ["CollisionIn", "CollisionOut", "CompanionsIn", "CompanionsOut", "collision_out", "companions_out"]
+class PinIn(BaseModel):
+    """Evidence to pin to a case."""
+
+    model_config = _STRICT
+
+    kind: PinKind
+    ref: str = Field(
+        min_length=1, max_length=128, description='"plate:浙C12345", an event id, an alert id, ...'
+    )
+    label: str = Field("", max_length=200)
+    note: str = Field("", max_length=10_000)
+
+
+class NoteIn(BaseModel):
+    model_config = _STRICT
+
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class PinOut(BaseModel):
+    id: int
+    kind: str
+    ref: str
+    label: str
+    note: str
+    pinned_by: str
+    pinned_at: datetime
+
+
+class NoteOut(BaseModel):
+    id: int
+    text: str
+    written_by: str
+    written_at: datetime
+
+
+class SavedQueryOut(BaseModel):
+    id: int
+    kind: str
+    title: str
+    params: dict[str, Any]
+    result_count: int
+    asked_by: str
+    asked_at: datetime
+    result: dict[str, Any] | None = None
+
+
+class WorkspaceOut(BaseModel):
+    case: CaseOut
+    queries: list[SavedQueryOut]
+    pins: list[PinOut]
+    notes: list[NoteOut]
+
+
+def workspace_out(found: Workspace) -> WorkspaceOut:
+    """The HTTP shape of a workspace."""
+    return WorkspaceOut(
+        case=found.case,
+        queries=[SavedQueryOut.model_validate(q, from_attributes=True) for q in found.queries],
+        pins=[PinOut.model_validate(p, from_attributes=True) for p in found.pins],
+        notes=[NoteOut.model_validate(n, from_attributes=True) for n in found.notes],
+    )
+
+
+__all__ = [
+    "CollisionIn",
+    "CollisionOut",
+    "CompanionsIn",
+    "CompanionsOut",
+    "NoteIn",
+    "NoteOut",
+    "PinIn",
+    "PinOut",
+    "SavedQueryOut",
+    "WorkspaceOut",
+    "collision_out",
+    "companions_out",
+    "workspace_out",
+]

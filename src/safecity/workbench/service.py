@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import msgspec
 import polars as pl
 from shapely.geometry import shape
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +41,7 @@ from safecity.workbench.companions import CompanionsResult, companions
 from safecity.workbench.engine import Engine
 from safecity.workbench.errors import QueryRefused
 from safecity.workbench.windows import Window
+from safecity.workbench.workspace import Workspaces
 
 NEAR_AREA_M = 1_000.0  # a window may reach this far beyond the case's area (a street on its edge)
 T = TypeVar("T")
@@ -53,6 +55,7 @@ class CollisionAnswer:
     k: int
     windows: list[Window]
     result: CollisionResult
+    query_id: int  # the question as saved in the case's workspace
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ class CompanionsAnswer:
     start: datetime
     end: datetime
     result: CompanionsResult
+    query_id: int
 
 
 class Workbench:
@@ -77,12 +81,14 @@ class Workbench:
         lake: Lake,
         pseudonyms: Pseudonymizer,
         engine: Engine,
+        workspaces: Workspaces,
     ) -> None:
         self._sessions = session_factory
         self._security = security
         self._lake = lake
         self._pseudonyms = pseudonyms
         self.engine = engine
+        self._workspaces = workspaces
 
     @classmethod
     def build(cls, platform: Any) -> Workbench:
@@ -91,7 +97,14 @@ class Workbench:
 
         settings = platform.settings.section(WorkbenchSettings)
         engine = Engine(settings.analysis_engine, spark_master=settings.spark_master)
-        return cls(platform.session_factory, platform.security, platform.lake, platform.pseudonyms, engine)
+        return cls(
+            platform.session_factory,
+            platform.security,
+            platform.lake,
+            platform.pseudonyms,
+            engine,
+            platform.service(Workspaces),
+        )
 
     def collide(
         self,
@@ -145,7 +158,23 @@ class Workbench:
                 },
             ),
         )
-        return CollisionAnswer(case.id, k, checked, result)
+        described = [_described(w) for w in checked]
+        query_id = self._workspaces.save(
+            case.id,
+            kind="collision",
+            title=f"Collision: {len(checked)} windows, seen in at least {k}: {result.total} subjects",
+            params={
+                "k": k,
+                "kinds": list(kinds or []),
+                "windows": described,
+                "offset": offset,
+                "limit": limit,
+            },
+            result=msgspec.to_builtins(result),
+            result_count=result.total,
+            by=who.actor.name,
+        )
+        return CollisionAnswer(case.id, k, checked, result, query_id)
 
     def companions(
         self,
@@ -218,7 +247,25 @@ class Workbench:
             ),
         )
         shown = wanted[-1] if kind in PSEUDONYMISED_SUBJECT_KINDS else plain
-        return CompanionsAnswer(case.id, kind.value, shown, start, end, result)
+        query_id = self._workspaces.save(
+            case.id,
+            kind="companions",
+            title=f"Companions of {kind.value} {shown}: {len(result.companions)} found",
+            params={
+                "subject_kind": kind.value,
+                "subject": shown,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "tolerance_s": tolerance_s,
+                "ring": ring,
+                "min_meetings": min_meetings,
+                "min_places": min_places,
+            },
+            result=msgspec.to_builtins(result),
+            result_count=len(result.companions),
+            by=who.actor.name,
+        )
+        return CompanionsAnswer(case.id, kind.value, shown, start, end, result, query_id)
 
     def _require(self, who: Principal) -> None:
         if not who.can(Permission.SUBJECTS_TRACE):

@@ -1,4 +1,4 @@
-"""The investigation workbench over HTTP: data collision and companions, always under a case.
+"""The investigation workbench over HTTP: collision and companions under a case, and the case's workspace.
 
 The use cases (justify, bound by the case, run on the engine, audit) are
 `safecity.workbench.Workbench`'s; the routes parse the question and shape the answer. They are
@@ -7,27 +7,43 @@ POSTs because a question carries drawn areas and device lists, not because they 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import HTMLResponse
 
 from safecity.security import Permission as P
 from safecity.security import Principal
 from safecity.web.auth import need, resource_of
-from safecity.web.deps import PlatformDep
+from safecity.web.deps import PlatformDep, RowId
 from safecity.workbench import Workbench
+from safecity.workbench.casefile import render_case_file
 from safecity.workbench.schemas import (
     CollisionIn,
     CollisionOut,
     CompanionsIn,
     CompanionsOut,
     Justification,
+    NoteIn,
+    NoteOut,
+    PinIn,
+    PinOut,
+    SavedQueryOut,
+    WorkspaceOut,
     collision_out,
     companions_out,
+    workspace_out,
 )
+from safecity.workbench.workspace import Workspaces
 
-router = APIRouter(prefix="/api/v1/workbench", tags=["workbench"])
+CaseId = Annotated[str, Path(max_length=32, description="The case's id, e.g. C2026-000042.")]
+
+router = APIRouter(prefix="/api/v1", tags=["workbench"])
 
 
-@router.post("/collision", response_model=CollisionOut, summary="Data collision (碰撞), under a case")
+@router.post(
+    "/workbench/collision", response_model=CollisionOut, summary="Data collision (碰撞), under a case"
+)
 def collide(
     body: CollisionIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
 ) -> CollisionOut:
@@ -47,7 +63,9 @@ def collide(
     return collision_out(answer, body.offset)
 
 
-@router.post("/companions", response_model=CompanionsOut, summary="Companions of a subject, under a case")
+@router.post(
+    "/workbench/companions", response_model=CompanionsOut, summary="Companions of a subject, under a case"
+)
 def find_companions(
     body: CompanionsIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
 ) -> CompanionsOut:
@@ -68,6 +86,102 @@ def find_companions(
         resource=resource_of(request),
     )
     return companions_out(answer)
+
+
+@router.get("/cases/{case_id}/workspace", response_model=WorkspaceOut, summary="A case's workspace")
+def get_workspace(
+    case_id: CaseId, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
+) -> WorkspaceOut:
+    """The case, the questions asked under it (newest first), its pinned evidence and notes (members only)."""
+    return workspace_out(platform.service(Workspaces).workspace(who, case_id, resource=resource_of(request)))
+
+
+@router.get("/cases/{case_id}/queries/{query_id}", response_model=SavedQueryOut, summary="A saved question")
+def get_saved_query(
+    case_id: CaseId,
+    query_id: RowId,
+    request: Request,
+    platform: PlatformDep,
+    who: Principal = need(P.SUBJECTS_TRACE),
+) -> SavedQueryOut:
+    """One question asked under the case, with its answer as it was given."""
+    found = platform.service(Workspaces).saved_query(who, case_id, query_id, resource=resource_of(request))
+    return SavedQueryOut.model_validate(found, from_attributes=True)
+
+
+@router.post(
+    "/cases/{case_id}/pins", status_code=201, response_model=PinOut, summary="Pin evidence to a case"
+)
+def pin(
+    case_id: CaseId,
+    body: PinIn,
+    request: Request,
+    platform: PlatformDep,
+    who: Principal = need(P.SUBJECTS_TRACE),
+) -> PinOut:
+    """Pin a subject, a sighting, an alert, an incident or a saved question to an open case."""
+    pinned = platform.service(Workspaces).pin(
+        who,
+        case_id,
+        kind=body.kind,
+        ref=body.ref,
+        label=body.label,
+        note=body.note,
+        resource=resource_of(request),
+    )
+    return PinOut.model_validate(pinned, from_attributes=True)
+
+
+@router.delete("/cases/{case_id}/pins/{pin_id}", status_code=204, summary="Take a pin off a case")
+def unpin(
+    case_id: CaseId,
+    pin_id: RowId,
+    request: Request,
+    platform: PlatformDep,
+    who: Principal = need(P.SUBJECTS_TRACE),
+) -> Response:
+    """Remove a pin from an open case."""
+    platform.service(Workspaces).unpin(who, case_id, pin_id, resource=resource_of(request))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/cases/{case_id}/notes", status_code=201, response_model=NoteOut, summary="Add a note to a case"
+)
+def add_note(
+    case_id: CaseId,
+    body: NoteIn,
+    request: Request,
+    platform: PlatformDep,
+    who: Principal = need(P.SUBJECTS_TRACE),
+) -> NoteOut:
+    """Add a note to an open case's log."""
+    note = platform.service(Workspaces).note(who, case_id, body.text, resource=resource_of(request))
+    return NoteOut.model_validate(note, from_attributes=True)
+
+
+@router.get(
+    "/cases/{case_id}/file",
+    response_class=HTMLResponse,
+    summary="The case file (HTML), audited as an export",
+)
+def case_file(
+    case_id: CaseId, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
+) -> HTMLResponse:
+    """Everything in the case's workspace as one printable page: the case, notes, pins, every
+    question asked with its answer. Saved as a file; the export is audited."""
+    workspace, answers = platform.service(Workspaces).case_file(who, case_id, resource=resource_of(request))
+    html = render_case_file(
+        workspace,
+        answers,
+        exported_by=who.actor.name,
+        exported_at=platform.clock.now(),
+        font_css=str(request.url_for("static", path="vendor/noto-sans-sc/400.css")),
+    )
+    return HTMLResponse(
+        html,
+        headers={"Content-Disposition": f'attachment; filename="case-{workspace.case.id}.html"'},
+    )
 
 
 def _note_case(request: Request, body: Justification) -> None:
