@@ -1,0 +1,287 @@
+// The investigation workbench (研判台): a case and its purpose; space-time windows added by clicking the
+// map; the collision's subjects with their evidence drawn on the map; a subject's path with a time
+// slider; who travels with it; pins and notes kept in the case; the case file. Every question goes
+// through the workbench API, which justifies it by the case and audits it.
+import { CityMap } from './citymap.js';
+import { api, fieldName, h, plainError, plainFieldMessage, timeEl } from './common.js';
+import { TrackMap, circleRing, point, polygon } from './trackmap.js';
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  caseSelect: $('case'), purpose: $('purpose'), caseFile: $('case-file'), error: $('bench-error'), notice: $('bench-notice'),
+  windows: $('window-list'), windowsEmpty: $('windows-empty'), collideForm: $('collide-form'), k: $('k'),
+  hits: $('hit-list'), hitsEmpty: $('hits-empty'), hitsCount: $('hits-count'),
+  mates: $('mate-list'), matesEmpty: $('mates-empty'), matesOf: $('mates-of'),
+  queries: $('query-list'), pins: $('pin-list'), notes: $('note-list'), noteForm: $('note-form'), noteText: $('note-text'),
+  slider: $('slider'), sliderInput: $('time-slider'), sliderTime: $('slider-time'), sliderLabel: $('slider-label'),
+};
+const DEFAULT_RADIUS_M = 300;
+const state = { cases: new Map(), windows: [], path: [], markers: [] };
+const dateTime = new Intl.DateTimeFormat(undefined, {
+  year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false,
+});
+
+const LAYERS = [
+  { id: 'b-window-fill', type: 'fill', source: 'b-windows', paint: { 'fill-color': '#7c3aed', 'fill-opacity': 0.12 } },
+  { id: 'b-window-line', type: 'line', source: 'b-windows', paint: { 'line-color': '#6d28d9', 'line-width': 2 } },
+  { id: 'b-path-line', type: 'line', source: 'b-path', layout: { 'line-cap': 'round', 'line-join': 'round' },
+    paint: { 'line-color': '#c2410c', 'line-width': 3.5, 'line-opacity': 0.85 } },
+  { id: 'b-evidence', type: 'circle', source: 'b-evidence',
+    paint: { 'circle-radius': 6, 'circle-color': '#dc2626', 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } },
+];
+const cityMap = CityMap.create($('map'), $('map-message'));
+const tmap = cityMap ? new TrackMap(cityMap, { sources: ['b-windows', 'b-path', 'b-evidence'], layers: LAYERS, pathSource: 'b-path' }) : null;
+if (cityMap) {
+  Promise.all([tmap.ready, cityMap.loadCity()]).then(() => {
+    cityMap.map.on('click', (e) => addWindow(e.lngLat.lat, e.lngLat.lng));
+    drawWindows();
+  });
+}
+
+function say(text, isError = false) {
+  ui.error.hidden = true;
+  ui.notice.hidden = true;
+  const target = isError ? ui.error : ui.notice;
+  target.textContent = text;
+  target.hidden = false;
+}
+
+function showFieldError(err) {
+  for (const el of document.querySelectorAll('.field-error')) el.hidden = true;
+  const field = err && err.field;
+  const id = { case_id: 'case', purpose: 'purpose', k: 'k', text: 'note-text' }[field];
+  if (id && $(id + '-error')) {
+    const slot = $(id + '-error');
+    slot.textContent = plainFieldMessage(err.message);
+    slot.hidden = false;
+  }
+  say((field ? fieldName(field) + ': ' : '') + plainError(err), true);
+}
+
+const caseId = () => ui.caseSelect.value;
+const justification = () => ({ case_id: caseId() || null, purpose: ui.purpose.value.trim() || null });
+const iso = (local) => (local ? new Date(local).toISOString() : null);
+const localValue = (date) => {
+  const d = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 16);
+};
+
+// --- the case ------------------------------------------------------------------------------------------
+
+async function loadCases() {
+  let cases = [];
+  try {
+    cases = await api('GET', '/api/v1/cases?status=open');
+  } catch (err) {
+    say(plainError(err), true);
+  }
+  const mine = cases.filter((c) => c.members.includes(document.getElementById('workbench').dataset.user));
+  ui.caseSelect.replaceChildren(...(mine.length
+    ? mine.map((c) => h('option', { value: c.id }, c.id + ' · ' + c.title))
+    : [h('option', { value: '' }, 'No open case you work 暂无案件')]));
+  for (const c of mine) state.cases.set(c.id, c);
+  await caseChanged();
+}
+
+async function caseChanged() {
+  const id = caseId();
+  ui.caseFile.hidden = !id;
+  if (id) ui.caseFile.href = '/api/v1/cases/' + encodeURIComponent(id) + '/file';
+  await loadWorkspace();
+}
+
+ui.caseSelect.addEventListener('change', caseChanged);
+
+// --- windows -------------------------------------------------------------------------------------------
+
+function defaultSpan() {
+  const c = state.cases.get(caseId());
+  const end = c ? new Date(Math.min(Date.now(), Date.parse(c.window_end))) : new Date();
+  return [new Date(end.getTime() - 3600 * 1000), end];
+}
+
+function addWindow(lat, lon) {
+  const [start, end] = defaultSpan();
+  state.windows.push({ lat, lon, radius_m: DEFAULT_RADIUS_M, start: localValue(start), end: localValue(end) });
+  renderWindows();
+}
+
+function renderWindows() {
+  ui.windows.replaceChildren(...state.windows.map((w, i) => {
+    const input = (label, key, type, attrs = {}) => h('div', null,
+      h('label', { for: `w${i}-${key}` }, label),
+      h('input', { id: `w${i}-${key}`, type, value: w[key], ...attrs, onchange: (e) => { w[key] = type === 'number' ? Number(e.target.value) : e.target.value; drawWindows(); } }));
+    return h('li', { 'data-window': String(i) }, h('div', { class: 'window-row' },
+      input('From 开始', 'start', 'datetime-local'),
+      input('To 结束', 'end', 'datetime-local'),
+      input('Radius m 半径', 'radius_m', 'number', { min: '10', max: '5000', step: '10' }),
+      h('button', { type: 'button', class: 'remove', onclick: () => { state.windows.splice(i, 1); renderWindows(); } }, 'Remove 删除')));
+  }));
+  ui.windowsEmpty.hidden = state.windows.length > 0;
+  ui.k.max = String(Math.max(1, state.windows.length));
+  drawWindows();
+}
+
+function drawWindows() {
+  if (!tmap || !tmap.map.getSource('b-windows')) return; // drawn again once the map has loaded
+  for (const m of state.markers) m.remove();
+  state.markers = state.windows.map((w, i) => new window.maplibregl.Marker({ element: h('div', { class: 'window-pin' }, String(i + 1)) })
+    .setLngLat([w.lon, w.lat]).addTo(tmap.map));
+  const features = state.windows.map((w, i) => polygon(circleRing(w.lon, w.lat, w.radius_m), { n: i + 1 }));
+  tmap.map.getSource('b-windows').setData({ type: 'FeatureCollection', features });
+  tmap.element.dataset.windows = String(features.length);
+}
+
+// --- collision -----------------------------------------------------------------------------------------
+
+ui.collideForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const kinds = [...ui.collideForm.querySelectorAll('input[name=kinds]:checked')].map((i) => i.value);
+  const body = {
+    ...justification(),
+    k: Number(ui.k.value),
+    kinds,
+    windows: state.windows.map((w, i) => ({
+      start: iso(w.start), end: iso(w.end), center: [w.lat, w.lon], radius_m: w.radius_m, label: 'window ' + (i + 1),
+    })),
+  };
+  try {
+    const found = await api('POST', '/api/v1/workbench/collision', body);
+    renderHits(found);
+    say(`${found.total} subjects seen in at least ${found.k} of ${found.windows} windows. 碰撞完成。`);
+    await loadWorkspace();
+  } catch (err) {
+    showFieldError(err);
+  }
+});
+
+function subjectActions(kind, subject) {
+  return h('div', { class: 'hit-actions' },
+    h('button', { type: 'button', onclick: () => showPath(kind, subject) }, 'Path 轨迹'),
+    h('button', { type: 'button', onclick: () => findCompanions(kind, subject) }, 'Companions 同行'),
+    h('button', { type: 'button', onclick: () => pin(kind, subject) }, 'Pin 钉住'));
+}
+
+function renderHits(found) {
+  ui.hitsCount.textContent = `(${found.total})`;
+  ui.hits.replaceChildren(...found.hits.map((hit) => h('li', { class: 'hit', 'data-subject': hit.subject_kind + ':' + hit.subject },
+    h('div', { class: 'hit-head' }, h('span', { class: 'hit-subject' }, hit.subject_kind + ' ' + hit.subject),
+      h('span', { class: 'muted' }, `${hit.windows} windows · ${hit.sightings} sightings`)),
+    h('ul', { class: 'hit-evidence' }, ...hit.evidence.map((e) => h('li', null,
+      `#${e.window + 1} `, timeEl(e.ts), ` · ${e.device || '—'} · ${e.area || ''} (${e.seen}×)`))),
+    subjectActions(hit.subject_kind, hit.subject))));
+  ui.hitsEmpty.hidden = found.hits.length > 0;
+  ui.hitsEmpty.textContent = 'No subject was in enough windows. 无符合条件的对象。';
+  if (tmap && tmap.map.getSource('b-evidence')) {
+    const points = found.hits.flatMap((hit) => hit.evidence.filter((e) => e.lat != null).map((e) => point(e.lon, e.lat, {})));
+    tmap.map.getSource('b-evidence').setData({ type: 'FeatureCollection', features: points });
+    tmap.element.dataset.evidence = String(points.length);
+  }
+}
+
+// --- a subject's path ---------------------------------------------------------------------------------
+
+async function showPath(kind, subject) {
+  const c = state.cases.get(caseId());
+  if (!c) return say('Choose a case first. 请先选择案件。', true);
+  const end = new Date(Math.min(Date.now(), Date.parse(c.window_end))).toISOString();
+  const params = new URLSearchParams({ start: c.window_start, end, case_id: c.id, purpose: ui.purpose.value.trim() });
+  try {
+    const found = await api('GET', `/api/v1/subjects/${encodeURIComponent(kind)}/${encodeURIComponent(subject)}/path?${params}`);
+    state.path = found.points;
+    ui.sliderLabel.textContent = `Path 轨迹: ${kind} ${subject} (${found.count})`;
+    ui.slider.hidden = false;
+    ui.sliderInput.max = String(Math.max(0, found.points.length - 1));
+    ui.sliderInput.value = ui.sliderInput.max;
+    if (tmap) {
+      tmap.extent = null;
+      tmap.path(found.points);
+      tmap.fit();
+    }
+    moveSlider();
+    say(`${found.count} sightings of ${kind} ${subject} in the case's window and area. 轨迹已显示。`);
+  } catch (err) {
+    showFieldError(err);
+  }
+}
+
+function moveSlider() {
+  const fix = state.path[Number(ui.sliderInput.value)];
+  if (!fix) {
+    ui.sliderTime.textContent = 'No sightings 无轨迹';
+    return;
+  }
+  ui.sliderTime.textContent = `${dateTime.format(new Date(fix.ts))} · ${fix.device || ''} (${Number(ui.sliderInput.value) + 1}/${state.path.length})`;
+  if (tmap) tmap.moveCursor(fix);
+}
+ui.sliderInput.addEventListener('input', moveSlider);
+
+// --- companions ----------------------------------------------------------------------------------------
+
+async function findCompanions(kind, subject) {
+  const c = state.cases.get(caseId());
+  if (!c) return say('Choose a case first. 请先选择案件。', true);
+  const end = new Date(Math.min(Date.now(), Date.parse(c.window_end))).toISOString();
+  try {
+    const found = await api('POST', '/api/v1/workbench/companions', {
+      ...justification(), subject_kind: kind, subject, start: c.window_start, end,
+    });
+    ui.matesOf.textContent = `· ${kind} ${subject}, ${found.target_sightings} sightings`;
+    ui.mates.replaceChildren(...found.companions.map((m) => h('li', { class: 'hit', 'data-subject': m.subject_kind + ':' + m.subject },
+      h('div', { class: 'hit-head' }, h('span', { class: 'hit-subject' }, m.subject_kind + ' ' + m.subject),
+        h('span', { class: 'muted' }, `${m.places} places · ${m.meetings} meetings`)),
+      h('ul', { class: 'hit-evidence' }, ...m.evidence.slice(0, 4).map((e) => h('li', null, timeEl(e.ts), ` · ${e.device || '—'}`))),
+      subjectActions(m.subject_kind, m.subject))));
+    ui.matesEmpty.hidden = found.companions.length > 0;
+    ui.matesEmpty.textContent = 'Nobody was seen with it at two places or more. 无同行对象。';
+    await loadWorkspace();
+  } catch (err) {
+    showFieldError(err);
+  }
+}
+
+// --- the workspace -------------------------------------------------------------------------------------
+
+async function pin(kind, subject) {
+  if (!caseId()) return say('Choose a case first. 请先选择案件。', true);
+  try {
+    await api('POST', `/api/v1/cases/${encodeURIComponent(caseId())}/pins`, { kind: 'subject', ref: `${kind}:${subject}`, label: '' });
+    say(`Pinned ${kind} ${subject} to ${caseId()}. 已钉住。`);
+    await loadWorkspace();
+  } catch (err) {
+    showFieldError(err);
+  }
+}
+
+async function loadWorkspace() {
+  const id = caseId();
+  if (!id) {
+    for (const list of [ui.queries, ui.pins, ui.notes]) list.replaceChildren();
+    return;
+  }
+  try {
+    const space = await api('GET', `/api/v1/cases/${encodeURIComponent(id)}/workspace`);
+    ui.queries.replaceChildren(...space.queries.map((q) => h('li', null, timeEl(q.asked_at), ` · ${q.asked_by} · ${q.title}`)));
+    ui.pins.replaceChildren(...space.pins.map((p) => h('li', null, `${p.kind} ${p.ref}`, p.label ? ` · ${p.label}` : '', ` · ${p.pinned_by}`)));
+    ui.notes.replaceChildren(...space.notes.map((n) => h('li', null, n.text, h('br'), h('span', { class: 'muted' }, n.written_by, ' · ', timeEl(n.written_at)))));
+    if (!space.queries.length) ui.queries.replaceChildren(h('li', { class: 'muted' }, 'None yet 暂无'));
+  } catch (err) {
+    say(plainError(err), true);
+  }
+}
+
+ui.noteForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!caseId()) return say('Choose a case first. 请先选择案件。', true);
+  try {
+    await api('POST', `/api/v1/cases/${encodeURIComponent(caseId())}/notes`, { text: ui.noteText.value });
+    ui.noteText.value = '';
+    await loadWorkspace();
+  } catch (err) {
+    showFieldError(err);
+  }
+});
+
+renderWindows();
+loadCases();
+

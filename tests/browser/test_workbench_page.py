@@ -1,0 +1,136 @@
+"""The workbench in real Chromium: an investigator, inside a case, adds three windows by clicking the
+map, collides them and finds the plate seen at all three, follows its path with the time slider,
+finds the phone travelling with it, pins it, writes a note and downloads the case file; at a desk
+and on a phone, with the Chinese text drawn in the served font."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from safecity.security.roles import Role
+from tests.browser.livecity import BASE_STATIONS, LiveCity
+from tests.browser.test_chinese_text import assert_chinese_renders, shoot
+from tests.browser.test_console import sign_in
+from tests.workbench.data import frame
+
+pytestmark = pytest.mark.browser
+
+PLATE, PHONE_SUBJECT = "浙C8T123", "PH-WB-MATE"
+
+
+def _plant(live: LiveCity) -> None:
+    """The plate by each base station 40, 30 and 20 minutes ago, a phone 30 s behind it each time,
+    and a decoy plate by one station only."""
+    now = datetime.now(UTC)
+    rows: dict[str, list[Any]] = {
+        k: [] for k in ("event_id", "subject_kind", "subject", "device", "ts", "lat", "lon", "area")
+    }
+    stamp = now.strftime("%H%M%S%f")
+
+    def add(kind: str, who: str, device: str, ts: datetime) -> None:
+        lat, lon, _ = BASE_STATIONS[device]
+        rows["event_id"].append(f"wb-{stamp}-{len(rows['event_id'])}")
+        rows["subject_kind"].append(kind)
+        rows["subject"].append(who)
+        rows["device"].append(device)
+        rows["ts"].append(ts)
+        rows["lat"].append(lat)
+        rows["lon"].append(lon)
+        rows["area"].append("C010101")
+
+    for minutes, device in zip((40, 30, 20), BASE_STATIONS, strict=True):
+        add("plate", PLATE, device, now - timedelta(minutes=minutes))
+        add("phone", PHONE_SUBJECT, device, now - timedelta(minutes=minutes, seconds=-30))
+    add("plate", "浙C00000", "BS-0001", now - timedelta(minutes=35))
+    live.platform.lake.append(frame(rows))
+
+
+def _open_case(live: LiveCity, member: str) -> str:
+    now = datetime.now(UTC)
+    with live.api() as client:
+        answer = client.post(
+            "/api/v1/cases",
+            json={
+                "title": "Plate seen at three junctions 套牌车",
+                "basis": "report 2026-1207-0042",
+                "area_id": "S0101",
+                "window_start": (now - timedelta(days=2)).isoformat(),
+                "window_end": (now + timedelta(hours=2)).isoformat(),
+                "members": [member],
+            },
+        )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def _click_map_at(page: Any, lat: float, lon: float) -> None:
+    x, y = page.evaluate(
+        "([lon, lat]) => { const p = window.safecityMap.project([lon, lat]); return [p.x, p.y]; }", [lon, lat]
+    )
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def test_an_investigator_collides_three_windows_and_follows_the_plate(live: LiveCity, page: Any) -> None:
+    investigator = live.account(Role.INVESTIGATOR, areas=("D01",))
+    case_id = _open_case(live, investigator.username)
+    _plant(live)
+    sign_in(page, live, investigator, start="/workbench", lands="/workbench")
+    expect(page.locator("#case")).to_have_value(case_id)
+    expect(page.locator("#map")).to_have_attribute("data-state", "ready")
+    page.get_by_label("Purpose 查询目的").fill("who was at the three junctions")
+    for lat, lon, _ in BASE_STATIONS.values():
+        _click_map_at(page, lat, lon)
+    expect(page.locator("#window-list > li")).to_have_count(3)
+    expect(page.locator("#map")).to_have_attribute("data-windows", "3")
+    page.get_by_label("Windows needed 至少窗口数").fill("3")
+    page.get_by_role("button", name="Collide 碰撞").click()
+    hit = page.locator(f'#hit-list > li[data-subject="plate:{PLATE}"]')
+    expect(hit).to_be_visible()
+    # The phone riding with it was there too; the decoy, seen at one junction only, is not.
+    expect(page.locator("#hit-list > li")).to_have_count(2)
+    expect(page.locator(f'#hit-list > li[data-subject="phone:{PHONE_SUBJECT}"]')).to_be_visible()
+    expect(hit).to_contain_text("3 windows")
+    expect(page.locator("#map")).to_have_attribute("data-evidence", "6")
+
+    hit.get_by_role("button", name="Path 轨迹").click()
+    expect(page.locator("#slider")).to_be_visible()
+    expect(page.locator("#map")).to_have_attribute("data-path-points", "3")
+    page.locator("#time-slider").fill("0")
+    expect(page.locator("#slider-time")).to_contain_text("(1/3)")
+
+    hit.get_by_role("button", name="Companions 同行").click()
+    mate = page.locator(f'#mate-list > li[data-subject="phone:{PHONE_SUBJECT}"]')
+    expect(mate).to_contain_text("3 places")
+
+    hit.get_by_role("button", name="Pin 钉住").click()
+    expect(page.locator("#pin-list")).to_contain_text(f"plate:{PLATE}")
+    page.get_by_label("New note 新笔记").fill("同一车牌在三个路口出现")
+    page.get_by_role("button", name="Add note 添加").click()
+    expect(page.locator("#note-list")).to_contain_text("同一车牌在三个路口出现")
+    expect(page.locator("#query-list > li")).to_have_count(2)  # the collision and the companions
+
+    href = page.locator("#case-file").get_attribute("href")
+    casefile = page.request.get(live.base_url + href)
+    assert casefile.status == 200
+    assert PLATE in casefile.text() and "同一车牌在三个路口出现" in casefile.text()
+
+    assert_chinese_renders(page, "研判台", "碰撞", "同行")
+    shoot(page, "workbench")
+
+
+def test_a_question_without_a_purpose_is_refused_on_the_page(live: LiveCity, page: Any) -> None:
+    investigator = live.account(Role.INVESTIGATOR, areas=("D01",))
+    _open_case(live, investigator.username)
+    sign_in(page, live, investigator, start="/workbench", lands="/workbench")
+    expect(page.locator("#map")).to_have_attribute("data-state", "ready")
+    lat, lon, _ = BASE_STATIONS["BS-0001"]
+    _click_map_at(page, lat, lon)
+    page.get_by_label("Windows needed 至少窗口数").fill("1")
+    page.get_by_role("button", name="Collide 碰撞").click()
+    expect(page.locator("#bench-error")).to_contain_text("purpose")
+    expect(page.locator("#purpose-error")).to_be_visible()
