@@ -11,8 +11,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from safecity.core.context import SYSTEM
+from safecity.dispatch.incidents import Incidents
+from safecity.dispatch.schemas import IncidentIn
+from safecity.registry.models import Area
 from safecity.security.roles import Role
-from tests.browser.livecity import BASE_STATIONS, LiveCity
+from safecity.sim.grid import Grid
+from safecity.sim.roadnet import city_roads
+from safecity.store import transaction
+from tests.browser.livecity import BASE_STATIONS, EAST, NORTH, SOUTH, WEST, LiveCity
 from tests.browser.test_chinese_text import assert_chinese_renders, shoot
 from tests.browser.test_console import sign_in
 from tests.workbench.data import frame
@@ -134,3 +141,48 @@ def test_a_question_without_a_purpose_is_refused_on_the_page(live: LiveCity, pag
     page.get_by_role("button", name="Collide 碰撞").click()
     expect(page.locator("#bench-error")).to_contain_text("purpose")
     expect(page.locator("#purpose-error")).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def roads(live: LiveCity) -> LiveCity:
+    """The test city's streets, which a theft report is placed on, and its community's boundary."""
+    grid = Grid(width_units=128, height_units=96, south=SOUTH, west=WEST)
+    city_roads(grid, seed=3).save(live.platform.settings.city_dir / "roads.npz")
+    ring = [[WEST, SOUTH], [EAST, SOUTH], [EAST, NORTH], [WEST, NORTH], [WEST, SOUTH]]
+    with transaction(live.platform.session_factory) as session:
+        community = session.get(Area, "C010101")
+        assert community is not None
+        community.boundary = {"type": "Polygon", "coordinates": [ring]}
+    return live
+
+
+def test_an_investigator_opens_a_case_and_takes_theft_reports_as_windows(roads: LiveCity, page: Any) -> None:
+    live = roads
+    now = datetime.now(UTC)
+    reports = []
+    for minutes, (lat, lon, _) in zip((35, 25, 15), BASE_STATIONS.values(), strict=True):
+        body = IncidentIn(
+            kind="theft",
+            lat=lat,
+            lon=lon,
+            description="商铺被撬",
+            reported_at=now - timedelta(minutes=minutes),
+        )
+        reports.append(live.platform.service(Incidents).create(SYSTEM, body, resource="test").id)
+    _plant(live)
+    investigator = live.account(Role.INVESTIGATOR, areas=("D01",))
+    sign_in(page, live, investigator, start="/workbench", lands="/workbench")
+    page.locator("#open-case summary").click()
+    page.get_by_label("Title 案件名称").fill("商铺盗窃系列案 shop thefts")
+    page.get_by_label("Basis 立案依据").fill("reports " + ", ".join(map(str, reports)))
+    page.get_by_label("Area 辖区").select_option("S0101")
+    page.get_by_role("button", name="Open 立案").click()
+    expect(page.locator("#bench-notice")).to_contain_text("opened")
+    page.get_by_label("Purpose 查询目的").fill("who was at the three shops")
+    for incident in reports:
+        page.locator(f'#report-list > li[data-incident="{incident}"]').get_by_role("button").click()
+    expect(page.locator("#window-list > li")).to_have_count(3)
+    page.get_by_label("Windows needed 至少窗口数").fill("3")
+    page.get_by_role("button", name="Collide 碰撞").click()
+    expect(page.locator(f'#hit-list > li[data-subject="plate:{PLATE}"]')).to_be_visible()
+    shoot(page, "workbench-reports")

@@ -179,9 +179,15 @@ async def run_in_process(
     The bikes and, beside them, the doors of the city's housing (`doors`, by default one
     controller at every door: sim/doorsim.py), the crews of the police units nobody has signed
     on to (driver/dispatchdemo.py), and the elderly wearers' and tankers' terminals over TCP when
-    `tracking` was prepared (driver/trackdemo.py).
+    `tracking` was prepared (driver/trackdemo.py). A burglary series for the workbench is planted
+    first, once (driver/casedemo.py).
     """
     stop = stop or asyncio.Event()
+    from safecity.driver.casedemo import plant_burglary_series  # it uses this module's ndjson
+
+    series = await plant_burglary_series(platform, seed=seed)
+    if series is not None:
+        log.info("demo.burglary_series", incidents=series.incidents)
     coalescer = Coalescer(platform.ingest.submit_parts)
     texts = asyncio.create_task(deliver_texts(platform, stop), name="demo-sms")
     if doors is None:

@@ -30,6 +30,7 @@ class DeviceKind(StrEnum):
     DOOR_CONTROLLER = "door_controller"
     PLATE_CAMERA = "plate_camera"
     FACE_CAMERA = "face_camera"
+    PHONE_SENSOR = "phone_sensor"  # an electronic fence (电子围栏): phone identities seen near it
     TRACKER = "tracker"
     HANDSET = "handset"
     TRAFFIC_DETECTOR = "traffic_detector"

@@ -13,6 +13,7 @@ const ui = {
   hits: $('hit-list'), hitsEmpty: $('hits-empty'), hitsCount: $('hits-count'),
   mates: $('mate-list'), matesEmpty: $('mates-empty'), matesOf: $('mates-of'),
   queries: $('query-list'), pins: $('pin-list'), notes: $('note-list'), noteForm: $('note-form'), noteText: $('note-text'),
+  openForm: $('open-case-form'), openArea: $('oc-area'), reports: $('report-list'),
   slider: $('slider'), sliderInput: $('time-slider'), sliderTime: $('slider-time'), sliderLabel: $('slider-label'),
 };
 const DEFAULT_RADIUS_M = 300;
@@ -87,7 +88,71 @@ async function caseChanged() {
   const id = caseId();
   ui.caseFile.hidden = !id;
   if (id) ui.caseFile.href = '/api/v1/cases/' + encodeURIComponent(id) + '/file';
-  await loadWorkspace();
+  await Promise.all([loadWorkspace(), loadReports()]);
+}
+
+async function loadAreas() {
+  try {
+    const areas = (await api('GET', '/api/v1/areas')).filter((a) => a.kind !== 'community');
+    ui.openArea.replaceChildren(...areas.map((a) => h('option', { value: a.id }, `${a.name} (${a.id})`)));
+  } catch (_) {
+    /* the form says so when it is sent */
+  }
+}
+
+ui.openForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = new FormData(ui.openForm);
+  const now = Date.now();
+  try {
+    const opened = await api('POST', '/api/v1/cases', {
+      title: form.get('title'), basis: form.get('basis'), area_id: form.get('area_id'),
+      window_start: new Date(now - Number(form.get('days')) * 86400000).toISOString(),
+      window_end: new Date(now + 86400000).toISOString(),
+    });
+    await loadCases();
+    ui.caseSelect.value = opened.id;
+    await caseChanged();
+    $('open-case').open = false;
+    say(`Case ${opened.id} opened. 已立案。`);
+  } catch (err) {
+    showFieldError(err);
+  }
+});
+
+const REPORT_KINDS = new Set(['theft', 'burglary_in_progress']);
+
+async function loadReports() {
+  const c = state.cases.get(caseId());
+  if (!c) {
+    ui.reports.replaceChildren();
+    return;
+  }
+  let incidents = [];
+  try {
+    incidents = await api('GET', '/api/v1/incidents?live=false');
+  } catch (_) {
+    return;
+  }
+  const from = Date.parse(c.window_start);
+  const to = Date.parse(c.window_end);
+  const shown = incidents
+    .filter((i) => REPORT_KINDS.has(i.kind) && Date.parse(i.reported_at) >= from && Date.parse(i.reported_at) <= to)
+    .sort((a, b) => Date.parse(b.reported_at) - Date.parse(a.reported_at))
+    .slice(0, 20);
+  ui.reports.replaceChildren(...shown.map((i) => h('li', { 'data-incident': String(i.id) },
+    `#${i.id} ${i.label} · `, timeEl(i.reported_at), i.address ? ` · ${i.address} ` : ' ',
+    h('button', { type: 'button', onclick: () => addReportWindow(i) }, 'Add as window 加为窗口'))));
+  if (!shown.length) ui.reports.replaceChildren(h('li', { class: 'muted' }, 'No theft reports in this case\'s window. 暂无警情。'));
+}
+
+function addReportWindow(incident) {
+  const end = new Date(incident.reported_at);
+  state.windows.push({
+    lat: incident.lat, lon: incident.lon, radius_m: DEFAULT_RADIUS_M,
+    start: localValue(new Date(end.getTime() - 2 * 3600 * 1000)), end: localValue(end),
+  });
+  renderWindows();
 }
 
 ui.caseSelect.addEventListener('change', caseChanged);
@@ -283,5 +348,6 @@ ui.noteForm.addEventListener('submit', async (event) => {
 });
 
 renderWindows();
+loadAreas();
 loadCases();
 

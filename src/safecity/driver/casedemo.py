@@ -1,0 +1,152 @@
+"""The demo's burglary series: something for the investigator to solve in the workbench.
+
+Three shops near three junctions of one station area were broken into over the past day; each
+was reported (a `theft` incident, referred to criminal investigation). At each junction an
+electronic fence (电子围栏, a phone sensor) and a checkpoint camera stand. The thief's phone was
+seen by all three fences at the times of the burglaries; his accomplice's car, seen by the
+cameras, travelled with that phone on four other trips; other phones and cars pass all day.
+
+Planted once, through the real ingest (so identity numbers are pseudonymised as ever), when the
+demo starts; the demo's investigator opens a case, takes the three reports as windows, and the
+collision, the companions and the path lead from the reports to the car (README, "Try it").
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from safecity import registry
+from safecity.core.context import SYSTEM
+from safecity.core.geo import distance_m
+from safecity.dispatch.incidents import Incidents
+from safecity.dispatch.schemas import IncidentIn
+from safecity.driver.live import ndjson
+from safecity.ingest.pipeline import Part
+from safecity.platform import Platform
+from safecity.registry.events import changed
+from safecity.store import transaction
+
+THIEF_PHONE = "13957512345"
+ACCOMPLICE_PLATE = "浙C7M2K9"
+FENCE_PREFIX, CAMERA_PREFIX = "EF-", "CK-"
+BURGLARIES_AGO = (timedelta(hours=27), timedelta(hours=19), timedelta(hours=5))
+SPREAD_M = 600  # the junctions at least this far apart
+
+
+@dataclass(frozen=True, slots=True)
+class BurglarySeries:
+    """What was planted: the incidents and the junctions (lat, lon, area)."""
+
+    incidents: list[int]
+    places: list[tuple[float, float, str]]
+
+
+def _junctions(platform: Platform) -> list[tuple[float, float, str]]:
+    """Three RFID base stations of one station area, spread apart: where the fences stand."""
+    with platform.session_factory() as session:
+        directory = registry.device_directory(session)
+        parents = dict(registry.area_parents(session))
+    stations = directory.filter(directory["device_kind"] == "rfid_station").drop_nulls(
+        ["dev_lat", "dev_lon", "area"]
+    )
+    by_station: dict[str, list[tuple[float, float, str]]] = {}
+    for lat, lon, area in stations.sort("device").select("dev_lat", "dev_lon", "area").iter_rows():
+        by_station.setdefault(parents.get(area) or area, []).append((lat, lon, area))
+    for station in sorted(by_station, key=lambda s: -len(by_station[s])):
+        chosen: list[tuple[float, float, str]] = []
+        for place in by_station[station]:
+            if all(distance_m(place[0], place[1], c[0], c[1]) >= SPREAD_M for c in chosen):
+                chosen.append(place)
+            if len(chosen) == 3:
+                return chosen
+    return []
+
+
+async def plant_burglary_series(platform: Platform, *, seed: int) -> BurglarySeries | None:
+    """Plant the series once (None when it is there already or the city has no room for it)."""
+    with platform.session_factory() as session:
+        if registry.get_device(session, device_id=f"{FENCE_PREFIX}1") is not None:
+            return None
+    places = _junctions(platform)
+    if len(places) < 3:
+        return None
+    now = platform.clock.now()
+    with transaction(platform.session_factory) as session:
+        for n, (lat, lon, area) in enumerate(places, start=1):
+            for prefix, kind, name in (
+                (FENCE_PREFIX, "phone_sensor", "电子围栏"),
+                (CAMERA_PREFIX, "plate_camera", "卡口"),
+            ):
+                registry.create_device(
+                    session,
+                    device_id=f"{prefix}{n}",
+                    kind=kind,
+                    name=f"{name} {n}",
+                    lat=lat,
+                    lon=lon,
+                    area_id=area,
+                    now=now,
+                )
+        changed(session, "devices")
+    incidents = platform.service(Incidents)
+    ids = []
+    for n, ((lat, lon, _), ago) in enumerate(zip(places, BURGLARIES_AGO, strict=True), start=1):
+        found = incidents.create(
+            SYSTEM,
+            IncidentIn(
+                kind="theft",
+                lat=lat,
+                lon=lon,
+                address=f"商铺 {n}",
+                description="夜间商铺被撬，现金被盗 (shop broken into, cash stolen)",
+                reported_at=now - ago + timedelta(minutes=40),
+            ),
+            resource="demo",
+        )
+        incidents.close(SYSTEM, found.id, "转刑侦立案 (referred to criminal investigation)", resource="demo")
+        ids.append(found.id)
+    await platform.ingest.submit_parts(_sightings(places, now, random.Random(seed)))
+    return BurglarySeries(ids, places)
+
+
+def _sightings(places: list[tuple[float, float, str]], now: datetime, rng: random.Random) -> list[Part]:
+    """What the fences and cameras saw: the thief, his accomplice's car, and everyone else."""
+    by_device: dict[str, list[dict[str, object]]] = {}
+    serial = iter(range(1_000_000))
+
+    def seen(device: str, kind: str, subject: str, at: datetime) -> None:
+        by_device.setdefault(device, []).append(
+            {"v": 1, "id": f"series-{next(serial)}", "kind": kind, "subject": subject, "ts": at.isoformat()}
+        )
+
+    for n, ago in enumerate(BURGLARIES_AGO, start=1):
+        seen(
+            f"{FENCE_PREFIX}{n}",
+            "phone_seen",
+            THIEF_PHONE,
+            now - ago + timedelta(minutes=rng.randint(-20, 20)),
+        )
+    # The car and the phone together on four trips past the junctions (and the thief alone once).
+    for trip in range(4):
+        at = now - timedelta(hours=30 - trip * 6, minutes=rng.randint(0, 50))
+        for n in rng.sample(range(1, 4), 2):
+            at += timedelta(minutes=rng.randint(6, 15))
+            seen(f"{FENCE_PREFIX}{n}", "phone_seen", THIEF_PHONE, at)
+            seen(
+                f"{CAMERA_PREFIX}{n}",
+                "plate_read",
+                ACCOMPLICE_PLATE,
+                at + timedelta(seconds=rng.randint(5, 60)),
+            )
+    # Everyone else: phones and cars passing each junction over the last day and a half.
+    for n in range(1, 4):
+        for _ in range(120):
+            at = now - timedelta(minutes=rng.randint(0, 36 * 60))
+            seen(f"{FENCE_PREFIX}{n}", "phone_seen", f"139{rng.randint(0, 99_999_999):08d}", at)
+            seen(f"{CAMERA_PREFIX}{n}", "plate_read", f"浙C{rng.randint(10_000, 99_999)}", at)
+    return [Part(body=ndjson(events), device_id=device, source="sim") for device, events in by_device.items()]
+
+
+__all__ = ["ACCOMPLICE_PLATE", "THIEF_PHONE", "BurglarySeries", "plant_burglary_series"]
