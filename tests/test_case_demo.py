@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.driver import ensure_loaded
-from safecity.driver.casedemo import ACCOMPLICE_PLATE, THIEF_PHONE, plant_burglary_series
+from safecity.driver.casedemo import ACCOMPLICE_PLATE, CLONED_PLATE, THIEF_PHONE, plant_burglary_series
 from safecity.platform import Platform
 from safecity.security.roles import Role
 from safecity.settings import Settings
@@ -88,4 +88,42 @@ async def test_the_burglary_series_leads_from_the_reports_to_the_car(tmp_path: P
         )
         assert path.status_code == 200, path.text
         assert path.json()["count"] == 8  # four trips past two junctions each
+
+        # The plate read at a checkpoint and across the district minutes later: a case over the
+        # district finds it.
+        district = client.post(
+            "/api/v1/cases",
+            json={
+                "title": "套牌车",
+                "basis": "warning cloned-plate",
+                "area_id": _district_of(platform, station),
+                "window_start": (NOW - timedelta(days=1)).isoformat(),
+                "window_end": NOW.isoformat(),
+            },
+            headers=me,
+        ).json()["id"]
+        clones = client.post(
+            "/api/v1/workbench/cloned-plates",
+            json={
+                "start": (NOW - timedelta(hours=3)).isoformat(),
+                "end": NOW.isoformat(),
+                "max_kmh": 120,
+                "min_distance_m": 1_000,  # the tiny city's districts are a few kilometres across
+                "case_id": district,
+                **PURPOSE,
+            },
+            headers=me,
+        )
+        assert clones.status_code == 200, clones.text
+        pairs = clones.json()["pairs"]
+        assert [p["plate"] for p in pairs] == [CLONED_PLATE]
+        assert pairs[0]["first"]["device"] == "CK-1" and pairs[0]["kmh"] > 120
     platform.engine.dispose()
+
+
+def _district_of(platform: Platform, area: str) -> str:
+    with platform.session_factory() as session:
+        parents = dict(registry.area_parents(session))
+    while parents.get(area) is not None:
+        area = parents[area]  # type: ignore[assignment]
+    return area

@@ -186,3 +186,31 @@ def test_an_investigator_opens_a_case_and_takes_theft_reports_as_windows(roads: 
     page.get_by_role("button", name="Collide 碰撞").click()
     expect(page.locator(f'#hit-list > li[data-subject="plate:{PLATE}"]')).to_be_visible()
     shoot(page, "workbench-reports")
+
+
+def test_a_cloned_plate_is_found_on_the_page(live: LiveCity, page: Any) -> None:
+    now = datetime.now(UTC)
+    (lat1, lon1, _), (lat2, lon2, _) = BASE_STATIONS["BS-0001"], BASE_STATIONS["BS-0002"]
+    live.platform.lake.append(
+        frame(
+            {
+                "event_id": [f"clone-{now:%H%M%S%f}-{n}" for n in (1, 2)],
+                "subject_kind": ["plate", "plate"],
+                "subject": ["浙C5T168", "浙C5T168"],
+                "device": ["BS-0001", "BS-0002"],
+                "ts": [now - timedelta(minutes=10), now - timedelta(minutes=10) + timedelta(seconds=20)],
+                "lat": [lat1, lat2],
+                "lon": [lon1, lon2],
+                "area": ["C010101", "C010101"],
+            }
+        )
+    )
+    investigator = live.account(Role.INVESTIGATOR, areas=("D01",))
+    case_id = _open_case(live, investigator.username)
+    sign_in(page, live, investigator, start="/workbench", lands="/workbench")
+    expect(page.locator("#case")).to_have_value(case_id)
+    page.get_by_label("Purpose 查询目的").fill("cloned plates around Wuma St")
+    page.get_by_role("button", name="Find cloned plates 查套牌").click()
+    pair = page.locator('#clone-list > li[data-subject="plate:浙C5T168"]')
+    expect(pair).to_contain_text("km/h")
+    expect(pair).to_contain_text("BS-0002")

@@ -998,6 +998,12 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             json={"subject_kind": "tag", "subject": "B0000001", **WINDOW, **_case(w, a, where)},
         ),
     ),
+    ("POST", "/api/v1/workbench/cloned-plates"): (
+        False,
+        lambda w, a, where: Call(
+            "POST", "/api/v1/workbench/cloned-plates", json={**WINDOW, **_case(w, a, where)}
+        ),
+    ),
     ("GET", "/api/v1/cases/{case_id}/workspace"): (
         True,
         lambda w, a, where: Call("GET", f"/api/v1/cases/{_worked(w, a, where)}/workspace"),

@@ -40,14 +40,15 @@ def sightings(n: int, *, seed: int, subjects: int = 60, devices: int = 20, days:
     subject_kind = rng.choice(kind_names, n, p=[0.3, 0.3, 0.2, 0.15, 0.05])
     lat = dev_lat[dev] + rng.normal(0, 0.0003, n)
     lon = dev_lon[dev] + rng.normal(0, 0.0003, n)
-    seconds = rng.integers(0, days * 86_400, n)
+    # Milliseconds, as devices send them: engines must agree on how a time is cut to the second.
+    millis = rng.integers(0, days * 86_400_000, n)
     return frame(
         {
             "event_id": [f"e{seed}-{i:06d}" for i in range(n)],
             "subject_kind": subject_kind.tolist(),
             "subject": [f"S{v}" for v in rng.integers(0, subjects, n)],
             "device": [f"D{d:02d}" for d in dev],
-            "ts": [T0 + timedelta(seconds=int(s)) for s in seconds],
+            "ts": [T0 + timedelta(milliseconds=int(ms)) for ms in millis],
             "lat": lat.tolist(),
             "lon": lon.tolist(),
             "area": [("A1" if d % 3 else "A2") for d in dev],
@@ -136,7 +137,8 @@ def brute_companions(
         if who == target:
             continue
         for t in mine:
-            close = abs((r["ts"] - t["ts"]).total_seconds()) <= tolerance_s
+            # Times are compared to the second (workbench.engine.epoch_s).
+            close = abs(_second(r["ts"]) - _second(t["ts"])) <= tolerance_s
             if close and h3.grid_distance(h3.int_to_str(r["cell"]), h3.int_to_str(t["cell"])) <= ring:
                 met[who].add((t["event_id"], t["cell"]))
     out = {}
@@ -145,3 +147,7 @@ def brute_companions(
         if len(meetings) >= min_meetings and places >= min_places:
             out[who] = (places, len(meetings))
     return out
+
+
+def _second(ts: datetime) -> int:
+    return math.floor(ts.timestamp())

@@ -12,6 +12,7 @@ import pytest
 from safecity.workbench import Engine, EngineKind, Window
 from safecity.workbench.collision import check_question, collision
 from safecity.workbench.companions import companions
+from safecity.workbench.plates import impossible_travel_expr
 from tests.servicecheck import require_spark
 from tests.workbench.data import LAT0, LON0, T0, sightings, write
 
@@ -83,3 +84,21 @@ def test_companion_answers_agree(
             )
     assert answers[0].companions
     assert answers[0] == answers[1]
+
+
+def test_cloned_plate_answers_agree(spark: Engine, pool: tuple[pl.DataFrame, list[Path]]) -> None:
+    _, files = pool
+    answers = []
+    for engine in (Engine(EngineKind.DUCKDB), spark):
+        with engine.session() as session:
+            expr = impossible_travel_expr(
+                session.sightings(files),
+                start=T0,
+                end=T0 + timedelta(days=2),
+                max_kmh=40,
+                min_distance_m=500,
+                areas=["A1", "A2"],
+            )
+            answers.append(session.frame(expr).with_columns(pl.col("distance_m", "kmh").round(6)))
+    assert answers[0].height > 0
+    assert answers[0].equals(answers[1])

@@ -421,3 +421,40 @@ def test_a_pin_is_taken_off_and_bad_pins_are_refused(
     gone = client.delete(f"/api/v1/cases/{case_id}/pins/{pin['id']}", headers=me)
     assert (gone.status_code, gone.json()["error"]["field"]) == (422, "pin_id")
     assert client.get("/api/v1/cases/C2026-999999/workspace", headers=me).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("over", "status", "code", "field"),
+    [
+        ({"case_id": None}, 403, "justification_required", "case_id"),
+        ({"end": (NOW - timedelta(days=2)).isoformat()}, 422, "query_refused", "end"),
+        ({"start": (NOW - timedelta(days=40)).isoformat()}, 422, "query_refused", "end"),
+        ({"max_kmh": 0}, 422, "invalid_request", "max_kmh"),
+    ],
+)
+def test_cloned_plate_searches_are_refused_saying_what_to_change(
+    setup: tuple[TestClient, Platform, dict[str, dict[str, str]]],
+    over: dict[str, Any],
+    status: int,
+    code: str,
+    field: str,
+) -> None:
+    client, _, people = setup
+    case_id = open_case(client, people["investigator"])
+    body = {
+        "start": (NOW - timedelta(days=1)).isoformat(),
+        "end": NOW.isoformat(),
+        "case_id": case_id,
+        "purpose": "cloned plates in the area",
+        **over,
+    }
+    answer = client.post(
+        "/api/v1/workbench/cloned-plates",
+        json={k: v for k, v in body.items() if v is not None},
+        headers=people["investigator"],
+    )
+    assert (answer.status_code, answer.json()["error"]["code"], answer.json()["error"]["field"]) == (
+        status,
+        code,
+        field,
+    ), answer.text

@@ -4,7 +4,8 @@ Three shops near three junctions of one station area were broken into over the p
 was reported (a `theft` incident, referred to criminal investigation). At each junction an
 electronic fence (电子围栏, a phone sensor) and a checkpoint camera stand. The thief's phone was
 seen by all three fences at the times of the burglaries; his accomplice's car, seen by the
-cameras, travelled with that phone on four other trips; other phones and cars pass all day.
+cameras, travelled with that phone on four other trips; other phones and cars pass all day. And
+one plate is read at a checkpoint and minutes later across the city: a cloned plate.
 
 Planted once, through the real ingest (so identity numbers are pseudonymised as ever), when the
 demo starts; the demo's investigator opens a case, takes the three reports as windows, and the
@@ -16,6 +17,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import polars as pl
 
 from safecity import registry
 from safecity.core.context import SYSTEM
@@ -30,6 +33,7 @@ from safecity.store import transaction
 
 THIEF_PHONE = "13957512345"
 ACCOMPLICE_PLATE = "浙C7M2K9"
+CLONED_PLATE = "浙C5T168"  # read by a checkpoint and, minutes later, by a gate camera across the city
 FENCE_PREFIX, CAMERA_PREFIX = "EF-", "CK-"
 BURGLARIES_AGO = (timedelta(hours=27), timedelta(hours=19), timedelta(hours=5))
 SPREAD_M = 600  # the junctions at least this far apart
@@ -107,8 +111,50 @@ async def plant_burglary_series(platform: Platform, *, seed: int) -> BurglarySer
         )
         incidents.close(SYSTEM, found.id, "转刑侦立案 (referred to criminal investigation)", resource="demo")
         ids.append(found.id)
-    await platform.ingest.submit_parts(_sightings(places, now, random.Random(seed)))
+    parts = _sightings(places, now, random.Random(seed)) + _cloned_plate(platform, places[0], now)
+    await platform.ingest.submit_parts(parts)
     return BurglarySeries(ids, places)
+
+
+def _cloned_plate(platform: Platform, checkpoint: tuple[float, float, str], now: datetime) -> list[Part]:
+    """One plate read by the first checkpoint and by the farthest gate camera of its district
+    (one case over the district sees both), sooner than any car could cover the distance (the
+    `cloned-plate` rule warns of it at once)."""
+    with platform.session_factory() as session:
+        cameras = registry.device_directory(session).filter(
+            (pl.col("device_kind") == "plate_camera") & ~pl.col("device").str.starts_with(CAMERA_PREFIX)
+        )
+        parents = dict(registry.area_parents(session))
+
+    def district(area: str | None) -> str | None:
+        while area is not None and parents.get(area) is not None:
+            area = parents[area]
+        return area
+
+    home = district(checkpoint[2])
+    cameras = cameras.drop_nulls(["dev_lat", "dev_lon"]).filter(
+        pl.col("area").map_elements(district, return_dtype=pl.String) == home
+    )
+    if cameras.is_empty():
+        return []
+    lat, lon, _ = checkpoint
+    far = max(cameras.iter_rows(named=True), key=lambda c: distance_m(lat, lon, c["dev_lat"], c["dev_lon"]))
+    metres = distance_m(lat, lon, far["dev_lat"], far["dev_lon"])
+    first = now - timedelta(hours=2)
+    then = first + timedelta(seconds=max(30.0, metres / (200 / 3.6)))  # 200 km/h in a straight line
+    read = {"v": 1, "kind": "plate_read", "subject": CLONED_PLATE}
+    return [
+        Part(
+            body=ndjson([{**read, "id": "clone-1", "ts": first.isoformat()}]),
+            device_id=f"{CAMERA_PREFIX}1",
+            source="sim",
+        ),
+        Part(
+            body=ndjson([{**read, "id": "clone-2", "ts": then.isoformat()}]),
+            device_id=far["device"],
+            source="sim",
+        ),
+    ]
 
 
 def _sightings(places: list[tuple[float, float, str]], now: datetime, rng: random.Random) -> list[Part]:
@@ -149,4 +195,4 @@ def _sightings(places: list[tuple[float, float, str]], now: datetime, rng: rando
     return [Part(body=ndjson(events), device_id=device, source="sim") for device, events in by_device.items()]
 
 
-__all__ = ["ACCOMPLICE_PLATE", "THIEF_PHONE", "BurglarySeries", "plant_burglary_series"]
+__all__ = ["ACCOMPLICE_PLATE", "CLONED_PLATE", "THIEF_PHONE", "BurglarySeries", "plant_burglary_series"]

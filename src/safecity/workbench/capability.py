@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from safecity.core.capabilities import Capability, Service
+from safecity.workbench.plates import KIND as PLATE_CLONE
 from safecity.workbench.retention import CASE_WORKSPACES
 from safecity.workbench.service import Workbench
 from safecity.workbench.settings import SECTION
@@ -17,6 +18,7 @@ CAPABILITY = Capability(
     requires=("registry", "security"),
     extensions=(
         SECTION,
+        PLATE_CLONE,
         CASE_WORKSPACES,
         Service(Workspaces, Workspaces.build),
         Service(Workbench, Workbench.build),

@@ -22,7 +22,7 @@ import polars as pl
 import pyarrow as pa
 
 from safecity.workbench.collision import TRACEABLE
-from safecity.workbench.engine import EngineSession, one_of
+from safecity.workbench.engine import EngineSession, epoch_s, one_of
 from safecity.workbench.errors import QueryRefused
 
 MAX_TARGET_SIGHTINGS = 5_000  # a longer path must be shortened before asking who was with it
@@ -125,9 +125,9 @@ def meeting_pairs(
         "lat",
         "lon",
         "cell",
-        secs=t.ts.epoch_seconds().cast("int64"),
+        secs=epoch_s(t.ts),
     )
-    near = places.mutate(t_secs=places.t_ts.epoch_seconds().cast("int64"))
+    near = places.mutate(t_secs=epoch_s(places.t_ts))
     return others.join(
         near,
         [

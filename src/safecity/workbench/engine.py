@@ -224,6 +224,15 @@ def _as(column: ir.Column, kind: str) -> ir.Column:
     return column.cast(want)
 
 
+def epoch_s(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """Whole seconds since 1970, the same on every engine.
+
+    Ibis's `epoch_seconds` rounds on DuckDB (a read at .9 s counts as the next second) and
+    truncates on Spark; truncating the time to the second first makes both truncate.
+    """
+    return ts.truncate("s").epoch_seconds().cast("int64")
+
+
 def one_of(column: ir.StringColumn, values: Sequence[str]) -> ir.BooleanValue:
     """`column` is one of `values`: a long list as one array literal, not one node per value.
 
@@ -248,4 +257,13 @@ def utc_ms(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(fixes) if fixes else frame
 
 
-__all__ = ["SIGHTING_COLUMNS", "Engine", "EngineKind", "EngineSession", "one_of", "start_spark", "utc_ms"]
+__all__ = [
+    "SIGHTING_COLUMNS",
+    "Engine",
+    "EngineKind",
+    "EngineSession",
+    "epoch_s",
+    "one_of",
+    "start_spark",
+    "utc_ms",
+]

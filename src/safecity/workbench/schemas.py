@@ -12,7 +12,7 @@ from safecity.core.kinds import SubjectKind
 from safecity.security.schemas import CaseOut
 from safecity.workbench.collision import CollisionHit
 from safecity.workbench.companions import Companion
-from safecity.workbench.service import CollisionAnswer, CompanionsAnswer
+from safecity.workbench.service import ClonedPlatesAnswer, CollisionAnswer, CompanionsAnswer
 from safecity.workbench.windows import MAX_DEVICES, MAX_VERTICES, Window
 from safecity.workbench.workspace import PinKind, Workspace
 
@@ -192,6 +192,57 @@ def _companion(c: Companion) -> CompanionOut:
     )
 
 
+class ClonedPlatesIn(Justification):
+    """Plates read at two places too far apart for the time between."""
+
+    start: UtcTime
+    end: UtcTime
+    max_kmh: float = Field(150.0, gt=0, le=1000, description="straight-line speed no car reaches in the city")
+    min_distance_m: float = Field(
+        2_000.0, ge=0, le=100_000, description="reads closer than this are not compared"
+    )
+    plates: list[str] = Field(
+        default_factory=list, max_length=100, description="only these plates (default: all)"
+    )
+
+
+class PlateReadOut(BaseModel):
+    event_id: str
+    device: str | None
+    ts: datetime
+    lat: float | None
+    lon: float | None
+    area: str | None
+
+
+class PlatePairOut(BaseModel):
+    plate: str
+    distance_m: float
+    seconds: int
+    kmh: float
+    first: PlateReadOut
+    second: PlateReadOut
+
+
+class ClonedPlatesOut(BaseModel):
+    case_id: str
+    query_id: int
+    start: datetime
+    end: datetime
+    pairs: list[PlatePairOut]
+
+
+def cloned_plates_out(answer: ClonedPlatesAnswer) -> ClonedPlatesOut:
+    """The HTTP shape of a cloned-plates answer."""
+    return ClonedPlatesOut(
+        case_id=answer.case_id,
+        query_id=answer.query_id,
+        start=answer.start,
+        end=answer.end,
+        pairs=[PlatePairOut.model_validate(p, from_attributes=True) for p in answer.pairs],
+    )
+
+
 class PinIn(BaseModel):
     """Evidence to pin to a case."""
 
@@ -257,6 +308,8 @@ def workspace_out(found: Workspace) -> WorkspaceOut:
 
 
 __all__ = [
+    "ClonedPlatesIn",
+    "ClonedPlatesOut",
     "CollisionIn",
     "CollisionOut",
     "CompanionsIn",
@@ -267,6 +320,7 @@ __all__ = [
     "PinOut",
     "SavedQueryOut",
     "WorkspaceOut",
+    "cloned_plates_out",
     "collision_out",
     "companions_out",
     "workspace_out",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,9 +40,12 @@ from safecity.workbench.collision import CollisionResult, check_question, collis
 from safecity.workbench.companions import CompanionsResult, companions
 from safecity.workbench.engine import Engine
 from safecity.workbench.errors import QueryRefused
+from safecity.workbench.plates import impossible_travel_expr
 from safecity.workbench.windows import Window
 from safecity.workbench.workspace import Workspaces
 
+MAX_PLATE_SPAN = timedelta(days=31)
+MAX_PLATE_PAIRS = 1_000
 NEAR_AREA_M = 1_000.0  # a window may reach this far beyond the case's area (a street on its edge)
 T = TypeVar("T")
 
@@ -68,6 +71,29 @@ class CompanionsAnswer:
     start: datetime
     end: datetime
     result: CompanionsResult
+    query_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlatePair:
+    """Two consecutive reads of one plate too far apart for the time between them."""
+
+    plate: str
+    distance_m: float
+    seconds: int
+    kmh: float
+    first: dict[str, Any]  # event_id, device, ts, lat, lon, area
+    second: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ClonedPlatesAnswer:
+    """The impossible pairs of a period under the case that justified the search."""
+
+    case_id: str
+    start: datetime
+    end: datetime
+    pairs: list[PlatePair]
     query_id: int
 
 
@@ -267,6 +293,89 @@ class Workbench:
         )
         return CompanionsAnswer(case.id, kind.value, shown, start, end, result, query_id)
 
+    def cloned_plates(
+        self,
+        who: Principal,
+        *,
+        start: datetime,
+        end: datetime,
+        max_kmh: float = 150.0,
+        min_distance_m: float = 2_000.0,
+        plates: Sequence[str] | None = None,
+        case_id: str | None,
+        purpose: str | None,
+        resource: str,
+    ) -> ClonedPlatesAnswer:
+        """Plates read at two places too far apart for the time between: cloned (套牌) or forged."""
+        self._require(who)
+        if end <= start:
+            raise QueryRefused("end must be after start", field="end")
+        if end - start > MAX_PLATE_SPAN:
+            raise QueryRefused(
+                f"search at most {MAX_PLATE_SPAN.days} days at a time, or name the plates", field="end"
+            )
+        if not 0 < max_kmh <= 1000:
+            raise QueryRefused("max_kmh must be more than 0 and at most 1000", field="max_kmh")
+        case, areas = self._justify(who, case_id, purpose, start=start, end=end)
+        wanted = sorted({p.strip().upper() for p in plates or [] if p.strip()}) or None
+
+        def run(listed: list[Path]) -> pl.DataFrame:
+            with self.engine.session() as engine:
+                expr = impossible_travel_expr(
+                    engine.sightings(listed),
+                    start=start,
+                    end=end,
+                    max_kmh=max_kmh,
+                    min_distance_m=min_distance_m,
+                    areas=areas,
+                    plates=wanted,
+                )
+                return engine.frame(expr.limit(MAX_PLATE_PAIRS))
+
+        def listing() -> list[Path]:
+            return self._lake.files(start=start, end=end, kinds=["plate_read"])
+
+        rows = _retry_listing(run, listing(), listing)
+        pairs = [
+            PlatePair(
+                r["subject"],
+                round(r["distance_m"], 1),
+                int(r["seconds"]),
+                round(r["kmh"], 1),
+                {k: r[f"prev_{k}"] for k in ("event_id", "device", "ts", "lat", "lon", "area")},
+                {k: r[k] for k in ("event_id", "device", "ts", "lat", "lon", "area")},
+            )
+            for r in rows.iter_rows(named=True)
+        ]
+        self._security.record(
+            who.actor,
+            AuditEntry(
+                "subjects.cloned_plates",
+                resource,
+                case_id=case.id,
+                purpose=purpose,
+                subjects=sorted({subject("plate", p.plate) for p in pairs}),
+                result_count=len(pairs),
+                detail={"start": start.isoformat(), "end": end.isoformat(), "max_kmh": max_kmh},
+            ),
+        )
+        query_id = self._workspaces.save(
+            case.id,
+            kind="cloned_plates",
+            title=f"Cloned plates: {len({p.plate for p in pairs})} plates over {max_kmh:g} km/h",
+            params={
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "max_kmh": max_kmh,
+                "min_distance_m": min_distance_m,
+                "plates": wanted or [],
+            },
+            result={"pairs": msgspec.to_builtins(pairs)},
+            result_count=len(pairs),
+            by=who.actor.name,
+        )
+        return ClonedPlatesAnswer(case.id, start, end, pairs, query_id)
+
     def _require(self, who: Principal) -> None:
         if not who.can(Permission.SUBJECTS_TRACE):
             raise AccessDenied(
@@ -380,4 +489,4 @@ def _described(window: Window) -> dict[str, Any]:
     return {"start": window.start.isoformat(), "end": window.end.isoformat(), **place}
 
 
-__all__ = ["CollisionAnswer", "CompanionsAnswer", "Workbench"]
+__all__ = ["ClonedPlatesAnswer", "CollisionAnswer", "CompanionsAnswer", "PlatePair", "Workbench"]

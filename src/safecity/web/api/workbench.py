@@ -19,6 +19,8 @@ from safecity.web.deps import PlatformDep, RowId
 from safecity.workbench import Workbench
 from safecity.workbench.casefile import render_case_file
 from safecity.workbench.schemas import (
+    ClonedPlatesIn,
+    ClonedPlatesOut,
     CollisionIn,
     CollisionOut,
     CompanionsIn,
@@ -30,6 +32,7 @@ from safecity.workbench.schemas import (
     PinOut,
     SavedQueryOut,
     WorkspaceOut,
+    cloned_plates_out,
     collision_out,
     companions_out,
     workspace_out,
@@ -86,6 +89,28 @@ def find_companions(
         resource=resource_of(request),
     )
     return companions_out(answer)
+
+
+@router.post(
+    "/workbench/cloned-plates", response_model=ClonedPlatesOut, summary="Cloned plates (套牌), under a case"
+)
+def cloned_plates(
+    body: ClonedPlatesIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
+) -> ClonedPlatesOut:
+    """Plates read at two places further apart than a car could drive in the time between, fastest first."""
+    _note_case(request, body)
+    answer = platform.service(Workbench).cloned_plates(
+        who,
+        start=body.start,
+        end=body.end,
+        max_kmh=body.max_kmh,
+        min_distance_m=body.min_distance_m,
+        plates=body.plates,
+        case_id=body.case_id,
+        purpose=body.purpose,
+        resource=resource_of(request),
+    )
+    return cloned_plates_out(answer)
 
 
 @router.get("/cases/{case_id}/workspace", response_model=WorkspaceOut, summary="A case's workspace")

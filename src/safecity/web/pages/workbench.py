@@ -25,5 +25,11 @@ NAV = (NavLink("/workbench", "Workbench 研判", "workbench", P.SUBJECTS_TRACE, 
 def workbench_page(request: Request, who: Principal = page_need(P.SUBJECTS_TRACE)) -> HTMLResponse:
     """The workbench: a case, its windows on the map, collision, companions, paths and the workspace."""
     return render(
-        request, "workbench.html", "workbench", "Workbench 研判台", who, kinds=TRACEABLE, username=who.actor.name
+        request,
+        "workbench.html",
+        "workbench",
+        "Workbench 研判台",
+        who,
+        kinds=TRACEABLE,
+        username=who.actor.name,
     )

@@ -305,6 +305,35 @@ async function findCompanions(kind, subject) {
   }
 }
 
+// --- cloned plates -------------------------------------------------------------------------------------
+
+const MONTH_MS = 31 * 86400000;
+
+$('find-clones').addEventListener('click', async () => {
+  const c = state.cases.get(caseId());
+  if (!c) return say('Choose a case first. 请先选择案件。', true);
+  const end = Math.min(Date.now(), Date.parse(c.window_end));
+  // A second inside the case's window: its start may carry microseconds a Date cannot hold.
+  const start = Math.max(Date.parse(c.window_start) + 1000, end - MONTH_MS);
+  try {
+    const found = await api('POST', '/api/v1/workbench/cloned-plates', {
+      ...justification(), start: new Date(start).toISOString(), end: new Date(end).toISOString(),
+    });
+    $('clones-count').textContent = `(${found.pairs.length})`;
+    $('clone-list').replaceChildren(...found.pairs.map((p) => h('li', { class: 'hit', 'data-subject': 'plate:' + p.plate },
+      h('div', { class: 'hit-head' }, h('span', { class: 'hit-subject' }, 'plate ' + p.plate),
+        h('span', { class: 'muted' }, `${(p.distance_m / 1000).toFixed(1)} km in ${Math.round(p.seconds / 6) / 10} min · ${Math.round(p.kmh)} km/h`)),
+      h('ul', { class: 'hit-evidence' },
+        h('li', null, timeEl(p.first.ts), ` · ${p.first.device || '—'} · ${p.first.area || ''}`),
+        h('li', null, timeEl(p.second.ts), ` · ${p.second.device || '—'} · ${p.second.area || ''}`)),
+      subjectActions('plate', p.plate))));
+    if (!found.pairs.length) $('clone-list').replaceChildren(h('li', { class: 'muted' }, 'No plate was read too far apart. 未发现套牌。'));
+    await loadWorkspace();
+  } catch (err) {
+    showFieldError(err);
+  }
+});
+
 // --- the workspace -------------------------------------------------------------------------------------
 
 async function pin(kind, subject) {
