@@ -105,6 +105,7 @@ def test_stolen_tag_read_appears_live_and_walks_its_lifecycle(
         [
             "Console",
             "Dispatch 指挥调度",
+            "Workbench 研判",
             "Bikes",
             "Wanted",
             "Wearers 老人",

@@ -20,6 +20,7 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("tag-tamper", "tag_tamper"),
         ("station-offline", "device_offline"),
         ("compound-intrusion", "community_intrusion"),
+        ("cloned-plate", "plate_clone"),
         ("unregistered-vehicle", "community_unregistered_vehicle"),
         ("wanted-person-at-door", "hotlist"),
         ("housing-denied-attempts", "housing_denied_attempts"),

@@ -21,6 +21,7 @@ def test_packaged_rules_are_valid() -> None:
         "tag_tamper",
         "device_offline",
         "community_intrusion",
+        "plate_clone",
         "community_unregistered_vehicle",
         "hotlist",  # wanted-person-at-door: the places capability's housing warnings follow
         "housing_denied_attempts",

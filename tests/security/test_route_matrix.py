@@ -1046,6 +1046,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/health"): (False, lambda w, a, where: Call("GET", "/health")),
     ("GET", "/wearers"): (False, lambda w, a, where: Call("GET", "/wearers")),
     ("GET", "/dispatch"): (False, lambda w, a, where: Call("GET", "/dispatch")),
+    ("GET", "/workbench"): (False, lambda w, a, where: Call("GET", "/workbench")),
     ("GET", "/handset"): (False, lambda w, a, where: Call("GET", "/handset")),
     ("GET", "/wearers/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/wearers/{_wearer(w, where)}")),
     ("GET", "/shipments"): (False, lambda w, a, where: Call("GET", "/shipments")),

@@ -98,6 +98,18 @@ def _pin(row: CasePin) -> Pin:
     return Pin(row.id, row.kind, row.ref, row.label, row.note, row.pinned_by, row.pinned_at)
 
 
+def _workspace(session: Session, case: Any, queries: list[SavedQuery]) -> Workspace:
+    """The case with these of its questions, and all its pins and notes."""
+    pins = session.scalars(select(CasePin).where(CasePin.case_id == case.id).order_by(CasePin.id)).all()
+    notes = session.scalars(select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)).all()
+    return Workspace(
+        case_view(case),
+        queries,
+        [_pin(p) for p in pins],
+        [Note(n.id, n.text, n.written_by, n.written_at) for n in notes],
+    )
+
+
 class Workspaces:
     """The use cases of a case's workspace."""
 
@@ -154,18 +166,7 @@ class Workspaces:
                 .order_by(CaseQuery.asked_at.desc(), CaseQuery.id.desc())
                 .limit(MAX_QUERIES_LISTED)
             ).all()
-            pins = session.scalars(
-                select(CasePin).where(CasePin.case_id == case.id).order_by(CasePin.id)
-            ).all()
-            notes = session.scalars(
-                select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)
-            ).all()
-            found = Workspace(
-                case_view(case),
-                [_query(q) for q in queries],
-                [_pin(p) for p in pins],
-                [Note(n.id, n.text, n.written_by, n.written_at) for n in notes],
-            )
+            found = _workspace(session, case, [_query(q) for q in queries])
         self._security.record(
             who.actor,
             AuditEntry(
@@ -288,18 +289,7 @@ class Workspaces:
                 .order_by(CaseQuery.asked_at, CaseQuery.id)
             ).all()
             answers = [_query(r, whole=True) for r in rows]
-            pins = session.scalars(
-                select(CasePin).where(CasePin.case_id == case.id).order_by(CasePin.id)
-            ).all()
-            notes = session.scalars(
-                select(CaseNote).where(CaseNote.case_id == case.id).order_by(CaseNote.id)
-            ).all()
-            found = Workspace(
-                case_view(case),
-                [_query(r) for r in rows],
-                [_pin(p) for p in pins],
-                [Note(n.id, n.text, n.written_by, n.written_at) for n in notes],
-            )
+            found = _workspace(session, case, [_query(r) for r in rows])
         self._security.record(
             who.actor,
             AuditEntry(
