@@ -109,6 +109,11 @@ def test_an_investigator_collides_three_windows_and_follows_the_plate(live: Live
     expect(page.locator("#map")).to_have_attribute("data-path-points", "3")
     page.locator("#time-slider").fill("0")
     expect(page.locator("#slider-time")).to_contain_text("(1/3)")
+    exported = page.request.get(live.base_url + page.locator("#export-csv").get_attribute("href"))
+    assert exported.status == 200
+    assert (
+        exported.text().startswith("ts,kind,device,lat,lon,area") and len(exported.text().splitlines()) == 4
+    )
 
     hit.get_by_role("button", name="Companions 同行").click()
     mate = page.locator(f'#mate-list > li[data-subject="phone:{PHONE_SUBJECT}"]')

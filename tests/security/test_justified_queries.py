@@ -325,3 +325,38 @@ def test_case_lists_show_members_and_covered_areas_only(
         f"/api/v1/cases/{case_id}/members", json={"username": "inv-d2"}, headers=people["investigator"]
     )
     assert ids(elsewhere) == [case_id]  # now a member
+
+
+def test_a_path_exported_as_geojson_or_csv_is_audited_as_an_export(
+    setup: tuple[TestClient, Platform, dict[str, str]],
+) -> None:
+    client, _, people = setup
+    case_id = open_case(client, people["investigator"])
+    query = {
+        "start": (T0 - timedelta(days=1)).isoformat(),
+        "end": T0.isoformat(),
+        "purpose": "locate the stolen bike",
+        "case_id": case_id,
+    }
+    geo = client.get(f"/api/v1/subjects/tag/{TAG}/path.geojson", params=query, headers=people["investigator"])
+    assert geo.status_code == 200, geo.text
+    assert geo.headers["content-type"].startswith("application/geo+json")
+    assert geo.headers["content-disposition"] == f'attachment; filename="path-{case_id}-tag.geojson"'
+    roles = [f["properties"]["role"] for f in geo.json()["features"]]
+    assert roles == ["path", "sighting", "sighting"]
+    table = client.get(f"/api/v1/subjects/tag/{TAG}/path.csv", params=query, headers=people["investigator"])
+    assert table.status_code == 200, table.text
+    lines = table.text.splitlines()
+    assert lines[0] == "ts,kind,device,lat,lon,area" and len(lines) == 3
+    assert all(",rfid_read,BS-1," in line for line in lines[1:])
+    exports = client.get(
+        "/api/v1/audit", params={"action": "subjects.export"}, headers=people["auditor"]
+    ).json()
+    assert sorted(r["detail"]["format"] for r in exports) == ["csv", "geojson"]
+    assert {(r["actor"], r["case_id"]) for r in exports} == {("inv-1", case_id)}
+    refused = client.get(
+        f"/api/v1/subjects/tag/{TAG}/path.csv",
+        params={**query, "case_id": None},
+        headers=people["investigator"],
+    )
+    assert refused.status_code == 403

@@ -981,6 +981,22 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             params={**WINDOW, **_case(w, a, where), **({"area_id": "C2"} if where == OUT else {})},
         ),
     ),
+    ("GET", "/api/v1/subjects/{kind}/{value}/path.geojson"): (
+        True,
+        lambda w, a, where: Call(
+            "GET",
+            "/api/v1/subjects/tag/B0000001/path.geojson",
+            params={**WINDOW, **_case(w, a, where), **({"area_id": "C2"} if where == OUT else {})},
+        ),
+    ),
+    ("GET", "/api/v1/subjects/{kind}/{value}/path.csv"): (
+        True,
+        lambda w, a, where: Call(
+            "GET",
+            "/api/v1/subjects/tag/B0000001/path.csv",
+            params={**WINDOW, **_case(w, a, where), **({"area_id": "C2"} if where == OUT else {})},
+        ),
+    ),
     # --- the investigation workbench
     ("POST", "/api/v1/workbench/collision"): (
         True,

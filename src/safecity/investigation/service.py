@@ -226,8 +226,13 @@ class Investigation:
         case_id: str | None,
         purpose: str | None,
         resource: str,
+        export: str | None = None,
     ) -> SubjectPath:
-        """Every sighting of the subject from start to end within the case's (or a narrower) area."""
+        """Every sighting of the subject from start to end within the case's (or a narrower) area.
+
+        `export` names the file format when the path leaves the platform as a file: the audit
+        record is then an export (`subjects.export`), which an auditor reviews apart.
+        """
         if end <= start:
             raise AccountError("end must be after start", field="end")
         tree = self._security.areas.tree()
@@ -251,13 +256,18 @@ class Investigation:
         self._security.record(
             who.actor,
             AuditEntry(
-                "subjects.trace",
+                "subjects.trace" if export is None else "subjects.export",
                 resource,
                 case_id=case.id,
                 purpose=purpose,
                 subjects=[subject(kind.value, s) for s in wanted],
                 result_count=len(points),
-                detail={"start": start.isoformat(), "end": end.isoformat(), "area": scope_area},
+                detail={
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                    "area": scope_area,
+                    **({"format": export} if export is not None else {}),
+                },
             ),
         )
         shown = plain if kind not in PSEUDONYMISED_SUBJECT_KINDS else wanted[-1]

@@ -221,6 +221,19 @@ class PathPointOut(BaseModel):
     area: str | None
 
 
+class StayOut(BaseModel):
+    """Where the subject stayed: sightings within 200 m of the first, none an hour after the one
+    before, over 10 minutes or more."""
+
+    start: datetime
+    end: datetime
+    minutes: float
+    lat: float
+    lon: float
+    device: str | None
+    sightings: int
+
+
 class PathOut(BaseModel):
     """Where a subject was seen within a case's bounds."""
 
@@ -232,6 +245,7 @@ class PathOut(BaseModel):
     area_id: str
     count: int
     points: list[PathPointOut]
+    stays: list[StayOut] = Field(default_factory=list, description="where it stayed; moves lie between")
 
 
 class LinkIn(_In):

@@ -254,7 +254,11 @@ async function showPath(kind, subject) {
   try {
     const found = await api('GET', `/api/v1/subjects/${encodeURIComponent(kind)}/${encodeURIComponent(subject)}/path?${params}`);
     state.path = found.points;
-    ui.sliderLabel.textContent = `Path 轨迹: ${kind} ${subject} (${found.count})`;
+    const stayed = found.stays.length ? ` · ${found.stays.length} stays 停留` : '';
+    ui.sliderLabel.textContent = `Path 轨迹: ${kind} ${subject} (${found.count})${stayed}`;
+    const base = `/api/v1/subjects/${encodeURIComponent(kind)}/${encodeURIComponent(subject)}/path`;
+    $('export-geojson').href = `${base}.geojson?${params}`;
+    $('export-csv').href = `${base}.csv?${params}`;
     ui.slider.hidden = false;
     ui.sliderInput.max = String(Math.max(0, found.points.length - 1));
     ui.sliderInput.value = ui.sliderInput.max;
