@@ -1063,6 +1063,8 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/wearers"): (False, lambda w, a, where: Call("GET", "/wearers")),
     ("GET", "/dispatch"): (False, lambda w, a, where: Call("GET", "/dispatch")),
     ("GET", "/workbench"): (False, lambda w, a, where: Call("GET", "/workbench")),
+    ("GET", "/catalogue"): (False, lambda w, a, where: Call("GET", "/catalogue")),
+    ("GET", "/api/v1/catalogue"): (False, lambda w, a, where: Call("GET", "/api/v1/catalogue")),
     ("GET", "/handset"): (False, lambda w, a, where: Call("GET", "/handset")),
     ("GET", "/wearers/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/wearers/{_wearer(w, where)}")),
     ("GET", "/shipments"): (False, lambda w, a, where: Call("GET", "/shipments")),

@@ -59,6 +59,7 @@ class Permission(StrEnum):
     PEOPLE_READ = "people.read"  # who a person is: always under a case and purpose
     PEOPLE_VERIFY = "people.verify"  # confirm a claim about a person who shows their identity card
     SUBJECTS_TRACE = "subjects.trace"  # where a subject has been: always under a case and purpose
+    CATALOGUE_READ = "catalogue.read"  # the data catalogue: the pool's sources and their figures, no records
     CASES_READ = "cases.read"
     CASES_MANAGE = "cases.manage"  # open, assign, close
     AUDIT_READ = "audit.read"  # who looked at whom
@@ -109,7 +110,15 @@ _OFFICER = frozenset(
 # Who works orders: the officers sent out on units (their handsets), and the desks that dispatch.
 _ORDERS = frozenset({P.ORDERS_HANDSET})
 _INVESTIGATION = frozenset(
-    {P.PEOPLE_READ, P.SUBJECTS_TRACE, P.CASES_READ, P.CASES_MANAGE, P.WATCHLIST_WRITE, P.ALERTS_EXPORT}
+    {
+        P.PEOPLE_READ,
+        P.SUBJECTS_TRACE,
+        P.CASES_READ,
+        P.CASES_MANAGE,
+        P.WATCHLIST_WRITE,
+        P.ALERTS_EXPORT,
+        P.CATALOGUE_READ,
+    }
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -138,7 +147,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | _ORDERS
     | _INVESTIGATION
     | {P.DEVICES_READ, P.WEBHOOKS_MANAGE, P.OPERATIONS_READ, P.DISPATCH_ORDER, P.UNITS_MANAGE},
-    Role.AUDITOR: frozenset({P.SELF_READ, P.AREAS_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.CASES_READ}),
+    Role.AUDITOR: frozenset(
+        {P.SELF_READ, P.AREAS_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.CASES_READ, P.CATALOGUE_READ}
+    ),
     Role.ADMINISTRATOR: frozenset(
         {
             P.SELF_READ,
@@ -153,6 +164,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # Not webhooks: a webhook delivers what its owner may read, and administrators read no alerts.
             P.OPERATIONS_READ,
             P.AUDIT_VERIFY,
+            P.CATALOGUE_READ,
         }
     ),
     # Partners see only what their job needs: a landlord their own flats and tenants, a guard and a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from safecity.core.capabilities import Capability, Service
+from safecity.workbench.catalogue import Catalogue
 from safecity.workbench.plates import KIND as PLATE_CLONE
 from safecity.workbench.retention import CASE_WORKSPACES
 from safecity.workbench.service import Workbench
@@ -20,6 +21,7 @@ CAPABILITY = Capability(
         SECTION,
         PLATE_CLONE,
         CASE_WORKSPACES,
+        Service(Catalogue, Catalogue.build),
         Service(Workspaces, Workspaces.build),
         Service(Workbench, Workbench.build),
     ),

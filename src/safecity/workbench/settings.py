@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from safecity.core.config import Section, SettingsSection
@@ -16,6 +18,12 @@ class WorkbenchSettings(Section):
         description=(
             "Where collision, companions and the other analyses run: duckdb (in process, over the "
             "local lake) or spark (needs the safecity[spark] extra and Java 17)."
+        ),
+    )
+    catalogue_file: Path | None = Field(
+        None,
+        description=(
+            "A catalogue file extending the packaged taxonomy and source descriptions (docs/workbench.md)."
         ),
     )
     spark_master: str = Field(
