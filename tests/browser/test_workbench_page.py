@@ -219,3 +219,15 @@ def test_a_cloned_plate_is_found_on_the_page(live: LiveCity, page: Any) -> None:
     pair = page.locator('#clone-list > li[data-subject="plate:浙C5T168"]')
     expect(pair).to_contain_text("km/h")
     expect(pair).to_contain_text("BS-0002")
+
+
+def test_the_data_catalogue_reads_at_a_desk_and_on_a_phone(live: LiveCity, page: Any) -> None:
+    _plant(live)
+    investigator = live.account(Role.INVESTIGATOR, areas=("D01",))
+    sign_in(page, live, investigator, start="/workbench", lands="/workbench")
+    page.get_by_role("link", name="Data catalogue 数据目录").click()
+    expect(page).to_have_url(live.base_url + "/catalogue")
+    expect(page.locator('tr[data-source="records:plate_read"]')).to_have_attribute("data-status", "fresh")
+    expect(page.locator('tr[data-source="table:people"]')).to_contain_text("Population 人口")
+    assert_chinese_renders(page, "数据目录", "感知数据")
+    shoot(page, "catalogue")

@@ -163,13 +163,25 @@ class Catalogue:
         )
 
     def sources(self) -> list[Source]:
-        """Every source, by category, sub-category and name."""
+        """Every source: those not described first, then by the taxonomy's categories and sub-categories."""
         with self._lock:
             if self._cached is not None and time.monotonic() - self._cached[0] < REFRESH_S:
                 return self._cached[1]
+            # Sources waiting to be described first, then the taxonomy's own order.
+            order = {c: i for i, c in enumerate(self.taxonomy.categories)}
+            subs = {
+                (c, sub): i
+                for c, taxon in self.taxonomy.categories.items()
+                for i, sub in enumerate(taxon.subcategories)
+            }
             found = sorted(
                 self._record_sources() + self._table_sources(),
-                key=lambda s: (s.category, s.subcategory, s.kind, s.name),
+                key=lambda s: (
+                    order.get(s.category, -1),
+                    subs.get((s.category, s.subcategory), -1),
+                    s.kind,
+                    s.name,
+                ),
             )
             self._cached = (time.monotonic(), found)
             return found
