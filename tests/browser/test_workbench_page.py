@@ -231,3 +231,25 @@ def test_the_data_catalogue_reads_at_a_desk_and_on_a_phone(live: LiveCity, page:
     expect(page.locator('tr[data-source="table:people"]')).to_contain_text("Population 人口")
     assert_chinese_renders(page, "数据目录", "感知数据")
     shoot(page, "catalogue")
+
+
+def test_the_default_window_is_the_platforms_last_hour_not_the_browsers(live: LiveCity, page: Any) -> None:
+    """A demo runs its city at 30x: the platform's clock runs ahead of the browser's."""
+    from safecity.core.clock import ManualClock
+
+    investigator = live.account(Role.INVESTIGATOR, areas=("D01",))
+    _open_case(live, investigator.username)
+    sign_in(page, live, investigator, start="/", lands="/")
+    ahead = datetime.now(UTC) + timedelta(minutes=90)  # inside the case window, which ends in 2 h
+    real_clock = live.platform.clock
+    live.platform.clock = ManualClock(ahead)  # type: ignore[misc]
+    try:
+        page.goto("/workbench")
+        expect(page.locator("#map")).to_have_attribute("data-state", "ready")
+        lat, lon, _ = BASE_STATIONS["BS-0001"]
+        _click_map_at(page, lat, lon)
+        end = page.locator("#w0-end").input_value()
+    finally:
+        live.platform.clock = real_clock  # type: ignore[misc]
+    shown = datetime.fromisoformat(end)  # the browser's local time, UTC here
+    assert abs(shown.replace(tzinfo=UTC) - ahead) < timedelta(minutes=2), (end, ahead)

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from safecity.security import Permission as P
 from safecity.security import Principal
 from safecity.web.auth import page_need
+from safecity.web.deps import PlatformDep
 from safecity.web.pages.shell import NavLink, render
 from safecity.workbench.collision import TRACEABLE
 
@@ -22,8 +23,14 @@ NAV = (NavLink("/workbench", "Workbench 研判", "workbench", P.SUBJECTS_TRACE, 
 
 
 @router.get("/workbench", response_class=HTMLResponse)
-def workbench_page(request: Request, who: Principal = page_need(P.SUBJECTS_TRACE)) -> HTMLResponse:
-    """The workbench: a case, its windows on the map, collision, companions, paths and the workspace."""
+def workbench_page(
+    request: Request, platform: PlatformDep, who: Principal = page_need(P.SUBJECTS_TRACE)
+) -> HTMLResponse:
+    """The workbench: a case, its windows on the map, collision, companions, paths and the workspace.
+
+    The page is told the platform's time: its default windows are the platform's last hour, which
+    in a demo running its city at 30x is not the browser's.
+    """
     return render(
         request,
         "workbench.html",
@@ -32,4 +39,5 @@ def workbench_page(request: Request, who: Principal = page_need(P.SUBJECTS_TRACE
         who,
         kinds=TRACEABLE,
         username=who.actor.name,
+        now=platform.clock.now().isoformat(),
     )

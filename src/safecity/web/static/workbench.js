@@ -17,6 +17,10 @@ const ui = {
   slider: $('slider'), sliderInput: $('time-slider'), sliderTime: $('slider-time'), sliderLabel: $('slider-label'),
 };
 const DEFAULT_RADIUS_M = 300;
+// The platform's clock, not the browser's: a demo runs its city faster than real time, and a
+// window drawn "for the last hour" means the platform's last hour.
+const clockOffset = Date.parse(document.getElementById('workbench').dataset.now) - Date.now() || 0;
+const platformNow = () => Date.now() + clockOffset;
 const state = { cases: new Map(), windows: [], path: [], markers: [] };
 const dateTime = new Intl.DateTimeFormat(undefined, {
   year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false,
@@ -103,7 +107,7 @@ async function loadAreas() {
 ui.openForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(ui.openForm);
-  const now = Date.now();
+  const now = platformNow();
   try {
     const opened = await api('POST', '/api/v1/cases', {
       title: form.get('title'), basis: form.get('basis'), area_id: form.get('area_id'),
@@ -161,7 +165,7 @@ ui.caseSelect.addEventListener('change', caseChanged);
 
 function defaultSpan() {
   const c = state.cases.get(caseId());
-  const end = c ? new Date(Math.min(Date.now(), Date.parse(c.window_end))) : new Date();
+  const end = new Date(c ? Math.min(platformNow(), Date.parse(c.window_end)) : platformNow());
   return [new Date(end.getTime() - 3600 * 1000), end];
 }
 
@@ -249,7 +253,7 @@ function renderHits(found) {
 async function showPath(kind, subject) {
   const c = state.cases.get(caseId());
   if (!c) return say('Choose a case first. 请先选择案件。', true);
-  const end = new Date(Math.min(Date.now(), Date.parse(c.window_end))).toISOString();
+  const end = new Date(Math.min(platformNow(), Date.parse(c.window_end))).toISOString();
   const params = new URLSearchParams({ start: c.window_start, end, case_id: c.id, purpose: ui.purpose.value.trim() });
   try {
     const found = await api('GET', `/api/v1/subjects/${encodeURIComponent(kind)}/${encodeURIComponent(subject)}/path?${params}`);
@@ -290,7 +294,7 @@ ui.sliderInput.addEventListener('input', moveSlider);
 async function findCompanions(kind, subject) {
   const c = state.cases.get(caseId());
   if (!c) return say('Choose a case first. 请先选择案件。', true);
-  const end = new Date(Math.min(Date.now(), Date.parse(c.window_end))).toISOString();
+  const end = new Date(Math.min(platformNow(), Date.parse(c.window_end))).toISOString();
   try {
     const found = await api('POST', '/api/v1/workbench/companions', {
       ...justification(), subject_kind: kind, subject, start: c.window_start, end,
@@ -316,7 +320,7 @@ const MONTH_MS = 31 * 86400000;
 $('find-clones').addEventListener('click', async () => {
   const c = state.cases.get(caseId());
   if (!c) return say('Choose a case first. 请先选择案件。', true);
-  const end = Math.min(Date.now(), Date.parse(c.window_end));
+  const end = Math.min(platformNow(), Date.parse(c.window_end));
   // A second inside the case's window: its start may carry microseconds a Date cannot hold.
   const start = Math.max(Date.parse(c.window_start) + 1000, end - MONTH_MS);
   try {
