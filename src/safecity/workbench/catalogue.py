@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.configfile import in_force
 from safecity.core.errors import DomainError
-from safecity.core.kinds import KIND_SPECS
+from safecity.core.kinds import KIND_SPECS, spec_for
 from safecity.core.record import RECORD_SCHEMA
 from safecity.lake import Lake
 from safecity.store import Base
@@ -199,7 +199,7 @@ class Catalogue:
         out = []
         for kind in kinds:
             last = self._last_record(kind, newest[kind]) if kind in newest else None
-            spec = next((s for s in KIND_SPECS.values() if s.kind.value == kind), None)
+            spec = spec_for(kind)
             out.append(
                 self._source(
                     f"records:{kind}",

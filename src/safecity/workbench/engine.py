@@ -42,20 +42,7 @@ SIGHTING_COLUMNS: dict[str, str] = {
     "cell": "int64",
     "area": "string",
 }
-_ARROW_EMPTY = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("kind", pa.string()),
-        ("subject_kind", pa.string()),
-        ("subject", pa.string()),
-        ("device", pa.string()),
-        ("ts", pa.timestamp("ms", tz="UTC")),
-        ("lat", pa.float64()),
-        ("lon", pa.float64()),
-        ("cell", pa.int64()),
-        ("area", pa.string()),
-    ]
-)
+_ARROW_EMPTY = ibis.schema(SIGHTING_COLUMNS).to_pyarrow()
 
 
 SHORT_LIST = 16  # values an `isin` may list before `one_of` makes them one array literal

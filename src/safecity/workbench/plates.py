@@ -16,7 +16,6 @@ cameras of one junction, a read's position error).
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,11 +25,13 @@ import polars as pl
 from pydantic import Field
 
 from safecity.core.finding import Evidence, Finding
-from safecity.core.geo import EARTH_RADIUS_M
+from safecity.core.geo import distances_m
+from safecity.core.record import RECORD_SCHEMA
 from safecity.rules.base import EVIDENCE_COLUMNS, ConfiguredRule, Facts
 from safecity.rules.config import RuleConfig, RuleParams
 from safecity.rules.kinds import RuleKind
 from safecity.workbench.engine import epoch_s, one_of
+from safecity.workbench.windows import haversine_m
 
 
 class PlateCloneParams(RuleParams):
@@ -48,28 +49,6 @@ class PlateCloneParams(RuleParams):
     remember_h: float = Field(
         6.0, gt=0, le=72, description="How long a plate's last read is compared against."
     )
-
-
-def polars_metres(lat1: pl.Expr, lon1: pl.Expr, lat2: pl.Expr, lon2: pl.Expr) -> pl.Expr:
-    """Great-circle metres between two points given as Polars columns."""
-    rad = math.pi / 180
-    dlat = (lat2 - lat1) * rad
-    dlon = (lon2 - lon1) * rad
-    a = (dlat / 2).sin() ** 2 + (lat1 * rad).cos() * (lat2 * rad).cos() * (dlon / 2).sin() ** 2
-    return 2 * EARTH_RADIUS_M * a.sqrt().arcsin()
-
-
-def ibis_metres(
-    lat1: ir.FloatingValue, lon1: ir.FloatingValue, lat2: ir.FloatingValue, lon2: ir.FloatingValue
-) -> ir.FloatingValue:
-    """Great-circle metres between two points given as Ibis columns."""
-    dlat = (lat2 - lat1).radians()
-    dlon = (lon2 - lon1).radians()
-    a = (dlat / 2).sin() ** 2 + lat1.radians().cos() * lat2.radians().cos() * (dlon / 2).sin() ** 2
-    return 2 * EARTH_RADIUS_M * a.sqrt().asin()
-
-
-PAIR_COLUMNS = ["subject", "distance_m", "seconds", "kmh"]
 
 
 class PlateCloneRule(ConfiguredRule):
@@ -94,8 +73,9 @@ class PlateCloneRule(ConfiguredRule):
         rows = pl.concat([known, reads], how="vertical_relaxed").sort("subject", "ts", "event_id")
         before = [pl.col(c).shift(1).over("subject").alias(f"prev_{c}") for c in EVIDENCE_COLUMNS]
         pairs = rows.with_columns(before).drop_nulls("prev_event_id")
+        metres = distances_m(*(pairs[c].to_numpy() for c in ("prev_lat", "prev_lon", "lat", "lon")))
         pairs = pairs.with_columns(
-            distance_m=polars_metres(pl.col("prev_lat"), pl.col("prev_lon"), pl.col("lat"), pl.col("lon")),
+            distance_m=pl.Series(metres, dtype=pl.Float64),
             seconds=(pl.col("ts") - pl.col("prev_ts")).dt.total_milliseconds() / 1000,
         )
         p = self.params
@@ -106,7 +86,7 @@ class PlateCloneRule(ConfiguredRule):
             & (pl.col("distance_m") >= p.min_distance_m)
             & (pl.col("distance_m") / pl.col("seconds").clip(lower_bound=1) * 3.6 > p.max_kmh)
         )
-        latest = rows.group_by("subject").agg(pl.all().sort_by("ts", "event_id").last())
+        latest = rows.unique("subject", keep="last", maintain_order=True)  # rows are in time order
         self._last = pl.concat(
             [
                 self._last.join(latest.select("subject"), on="subject", how="anti"),
@@ -147,8 +127,6 @@ class PlateCloneRule(ConfiguredRule):
 
 
 def _empty_last() -> pl.DataFrame:
-    from safecity.core.record import RECORD_SCHEMA
-
     return pl.DataFrame(schema={c: RECORD_SCHEMA[c] for c in EVIDENCE_COLUMNS})
 
 
@@ -198,7 +176,7 @@ def impossible_travel_expr(
     )
     paired = paired.filter(paired.prev_event_id.notnull())
     measured = paired.mutate(
-        distance_m=ibis_metres(paired.prev_lat, paired.prev_lon, paired.lat, paired.lon),
+        distance_m=haversine_m(paired.prev_lat, paired.prev_lon, paired.lat, paired.lon),
         seconds=(paired.secs - paired.prev_secs),
     )
     fast = measured.filter(
@@ -210,4 +188,4 @@ def impossible_travel_expr(
     )
 
 
-__all__ = ["KIND", "PlateCloneParams", "PlateCloneRule", "impossible_travel_expr", "polars_metres"]
+__all__ = ["KIND", "PlateCloneParams", "PlateCloneRule", "impossible_travel_expr"]

@@ -36,7 +36,7 @@ from safecity.security import (
 )
 from safecity.security.cases import Justified, justify
 from safecity.security.linkage import lake_subjects
-from safecity.workbench.collision import CollisionResult, check_question, collision
+from safecity.workbench.collision import TRACEABLE, CollisionResult, check_question, collision
 from safecity.workbench.companions import CompanionsResult, companions
 from safecity.workbench.engine import Engine
 from safecity.workbench.errors import QueryRefused
@@ -157,7 +157,6 @@ class Workbench:
         )
         self._check_places(checked, case)
         kinds_of = _lake_kinds(kinds)
-        files = [self._lake.files(start=w.start, end=w.end, kinds=kinds_of) for w in checked]
 
         def run(listed: list[list[Path]]) -> CollisionResult:
             with self.engine.session() as engine:
@@ -166,7 +165,7 @@ class Workbench:
                 )
 
         result = _retry_listing(
-            run, files, lambda: [self._lake.files(start=w.start, end=w.end, kinds=kinds_of) for w in checked]
+            run, lambda: [self._lake.files(start=w.start, end=w.end, kinds=kinds_of) for w in checked]
         )
         self._security.record(
             who.actor,
@@ -247,11 +246,7 @@ class Workbench:
                     min_places=min_places,
                 )
 
-        result = _retry_listing(
-            run,
-            self._lake.files(start=start, end=end, kinds=_lake_kinds(None)),
-            lambda: self._lake.files(start=start, end=end, kinds=_lake_kinds(None)),
-        )
+        result = _retry_listing(run, lambda: self._lake.files(start=start, end=end, kinds=_lake_kinds(None)))
         self._security.record(
             who.actor,
             AuditEntry(
@@ -335,7 +330,7 @@ class Workbench:
         def listing() -> list[Path]:
             return self._lake.files(start=start, end=end, kinds=["plate_read"])
 
-        rows = _retry_listing(run, listing(), listing)
+        rows = _retry_listing(run, listing)
         pairs = [
             PlatePair(
                 r["subject"],
@@ -426,10 +421,10 @@ class Workbench:
                     )
 
 
-def _retry_listing(run: Callable[[T], Any], listed: T, relist: Callable[[], T]) -> Any:
-    """Run once more on a fresh file listing if a compaction removed a listed file meanwhile."""
+def _retry_listing(run: Callable[[T], Any], listing: Callable[[], T]) -> Any:
+    """Run on the lake's files; once more on a fresh listing if a compaction removed one meanwhile."""
     try:
-        return run(listed)
+        return run(listing())
     except Exception as exc:  # each engine words a vanished file its own way
         if (
             "No such file" not in str(exc)
@@ -437,13 +432,11 @@ def _retry_listing(run: Callable[[T], Any], listed: T, relist: Callable[[], T]) 
             and "not exist" not in str(exc)
         ):
             raise
-        return run(relist())
+        return run(listing())
 
 
 def _lake_kinds(subject_kinds: Sequence[str] | None) -> list[str]:
     """The record kinds whose partitions can hold sightings of these subject kinds."""
-    from safecity.workbench.collision import TRACEABLE
-
     wanted = set(subject_kinds or TRACEABLE)
     return sorted(spec.kind.value for spec in KIND_SPECS.values() if spec.subject_kind.value in wanted)
 

@@ -139,11 +139,20 @@ def area_km2(polygon: Sequence[tuple[float, float]]) -> float:
     return abs(twice) / 2 / 1e6
 
 
-def haversine_m(lat: ir.FloatingValue, lon: ir.FloatingValue, lat0: float, lon0: float) -> ir.FloatingValue:
-    """Great-circle metres from (lat, lon) columns to a point, as core.geo.distance_m computes it."""
-    dlat = (lat - lat0).radians()
-    dlon = (lon - lon0).radians()
-    a = (dlat / 2).sin() ** 2 + math.cos(math.radians(lat0)) * lat.radians().cos() * (dlon / 2).sin() ** 2
+def haversine_m(
+    lat1: ir.FloatingValue,
+    lon1: ir.FloatingValue,
+    lat2: ir.FloatingValue | float,
+    lon2: ir.FloatingValue | float,
+) -> ir.FloatingValue:
+    """Great-circle metres between columns and a point or other columns, as core.geo.distance_m.
+
+    A fixed point's cosine is computed here once rather than on every row.
+    """
+    dlat = (lat1 - lat2).radians()
+    dlon = (lon1 - lon2).radians()
+    cos2 = math.cos(math.radians(lat2)) if isinstance(lat2, float | int) else lat2.radians().cos()
+    a = (dlat / 2).sin() ** 2 + lat1.radians().cos() * cos2 * (dlon / 2).sin() ** 2
     return 2 * EARTH_RADIUS_M * a.sqrt().asin()
 
 
