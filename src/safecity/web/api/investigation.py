@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from safecity.core.kinds import SubjectKind
@@ -85,48 +85,35 @@ PathValue = Annotated[str, Path(max_length=64)]
 AreaQuery = Annotated[str | None, Query(max_length=32, description="Default: the case's area.")]
 
 
-@dataclass
-class PathQuestion:
-    """What a path question names: the subject, the period, the area and the case it is asked under."""
-
-    kind: PathKind
-    value: PathValue
-    start: IsoTime
-    end: IsoTime
-    area_id: AreaQuery = None
-    case_id: CaseQuery = None
-    purpose: PurposeQuery = None
-
-    def ask(
-        self, platform: Any, who: Principal, request: Request, *, export: str | None = None
-    ) -> SubjectPath:
-        """The path, justified by the case and audited (as an export when `export` names a format)."""
-        return platform.investigation.path(
-            who,
-            self.kind,
-            self.value,
-            start=self.start,
-            end=self.end,
-            area_id=self.area_id,
-            case_id=self.case_id,
-            purpose=self.purpose,
-            resource=resource_of(request),
-            export=export,
-        )
-
-
-PathAsked = Annotated[PathQuestion, Depends()]
-
-
 @router.get(
     "/subjects/{kind}/{value}/path", response_model=PathOut, summary="Where a subject has been (under a case)"
 )
 def subject_path(
-    request: Request, platform: PlatformDep, asked: PathAsked, who: Principal = need(P.SUBJECTS_TRACE)
+    request: Request,
+    platform: PlatformDep,
+    kind: PathKind,
+    value: PathValue,
+    start: IsoTime,
+    end: IsoTime,
+    area_id: AreaQuery = None,
+    case_id: CaseQuery = None,
+    purpose: PurposeQuery = None,
+    who: Principal = need(P.SUBJECTS_TRACE),
 ) -> PathOut:
     """Every sighting of the subject from start to end within the case's area, in time order, and
     where it stayed."""
-    return _path_out(asked.ask(platform, who, request))
+    found = platform.investigation.path(
+        who,
+        kind,
+        value,
+        start=start,
+        end=end,
+        area_id=area_id,
+        case_id=case_id,
+        purpose=purpose,
+        resource=resource_of(request),
+    )
+    return _path_out(found)
 
 
 @router.get(
@@ -135,10 +122,30 @@ def subject_path(
     response_class=JSONResponse,
 )
 def subject_path_geojson(
-    request: Request, platform: PlatformDep, asked: PathAsked, who: Principal = need(P.SUBJECTS_TRACE)
+    request: Request,
+    platform: PlatformDep,
+    kind: PathKind,
+    value: PathValue,
+    start: IsoTime,
+    end: IsoTime,
+    area_id: AreaQuery = None,
+    case_id: CaseQuery = None,
+    purpose: PurposeQuery = None,
+    who: Principal = need(P.SUBJECTS_TRACE),
 ) -> JSONResponse:
     """The path as a FeatureCollection: the line, each sighting, and each stay with its minutes."""
-    found = asked.ask(platform, who, request, export="geojson")
+    found = platform.investigation.path(
+        who,
+        kind,
+        value,
+        start=start,
+        end=end,
+        area_id=area_id,
+        case_id=case_id,
+        purpose=purpose,
+        resource=resource_of(request),
+        export="geojson",
+    )
     return JSONResponse(
         path_geojson(found),
         media_type="application/geo+json",
@@ -152,10 +159,30 @@ def subject_path_geojson(
     response_class=PlainTextResponse,
 )
 def subject_path_csv(
-    request: Request, platform: PlatformDep, asked: PathAsked, who: Principal = need(P.SUBJECTS_TRACE)
+    request: Request,
+    platform: PlatformDep,
+    kind: PathKind,
+    value: PathValue,
+    start: IsoTime,
+    end: IsoTime,
+    area_id: AreaQuery = None,
+    case_id: CaseQuery = None,
+    purpose: PurposeQuery = None,
+    who: Principal = need(P.SUBJECTS_TRACE),
 ) -> PlainTextResponse:
     """One row per sighting: time (UTC), record kind, device, latitude, longitude, area."""
-    found = asked.ask(platform, who, request, export="csv")
+    found = platform.investigation.path(
+        who,
+        kind,
+        value,
+        start=start,
+        end=end,
+        area_id=area_id,
+        case_id=case_id,
+        purpose=purpose,
+        resource=resource_of(request),
+        export="csv",
+    )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["ts", "kind", "device", "lat", "lon", "area"])
