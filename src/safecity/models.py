@@ -10,6 +10,7 @@ from safecity.tracking import hazmat_models
 from safecity.tracking import missing_models as missing_models
 from safecity.tracking import models as tracking_models
 from safecity.workbench import models as workbench_models
+from safecity.workbench import vehicle_models
 
 __all__ = [
     "alerts_models",
@@ -21,5 +22,6 @@ __all__ = [
     "registry_models",
     "security_models",
     "tracking_models",
+    "vehicle_models",
     "workbench_models",
 ]
