@@ -1,10 +1,12 @@
 """The workbench in real Chromium: an investigator, inside a case, adds three windows by clicking the
 map, collides them and finds the plate seen at all three, follows its path with the time slider,
-finds the phone travelling with it, pins it, writes a note and downloads the case file; at a desk
-and on a phone, with the Chinese text drawn in the served font."""
+finds the phone travelling with it, pins it, writes a note and downloads the case file; puts a
+suspect's phone and an accomplice's plate on the map side by side with one time slider; at a desk and
+on a phone, with the Chinese text drawn in the served font."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -109,7 +111,9 @@ def test_an_investigator_collides_three_windows_and_follows_the_plate(live: Live
     expect(page.locator("#map")).to_have_attribute("data-path-points", "3")
     page.locator("#time-slider").fill("0")
     expect(page.locator("#slider-time")).to_contain_text("(1/3)")
-    exported = page.request.get(live.base_url + page.locator("#export-csv").get_attribute("href"))
+    entry = page.locator(f'#path-legend > li[data-subject="plate:{PLATE}"]')
+    expect(entry).to_contain_text("3 sightings")
+    exported = page.request.get(live.base_url + entry.locator("a.export-csv").get_attribute("href"))
     assert exported.status == 200
     assert (
         exported.text().startswith("ts,kind,device,lat,lon,area") and len(exported.text().splitlines()) == 4
@@ -253,3 +257,128 @@ def test_the_default_window_is_the_platforms_last_hour_not_the_browsers(live: Li
         live.platform.clock = real_clock  # type: ignore[misc]
     shown = datetime.fromisoformat(end)  # the browser's local time, UTC here
     assert abs(shown.replace(tzinfo=UTC) - ahead) < timedelta(minutes=2), (end, ahead)
+
+
+SUSPECT_PHONE, ACCOMPLICE_PLATE = "13957700042", "浙C9P2M7"
+
+
+def _plant_pair(live: LiveCity) -> str:
+    """The accomplice's plate by each base station 40, 30 and 20 minutes ago and again by the last 5
+    minutes ago (a stay), the suspect's phone 30 s after the plate each time; answers the phone's
+    pseudonym, as the lake holds it."""
+    now = datetime.now(UTC)
+    phone = live.platform.pseudonyms.pseudonym(SUSPECT_PHONE)
+    seen = [
+        (kind, who, device, now - timedelta(minutes=minutes, seconds=-lag))
+        for minutes, device in zip((40, 30, 20), BASE_STATIONS, strict=True)
+        for kind, who, lag in (("plate", ACCOMPLICE_PLATE, 0), ("phone", phone, 30))
+    ]
+    seen.append(("plate", ACCOMPLICE_PLATE, "BS-0003", now - timedelta(minutes=5)))
+    rows: dict[str, list[Any]] = {
+        "event_id": [f"pair-{now:%H%M%S%f}-{n}" for n in range(len(seen))],
+        "subject_kind": [k for k, _, _, _ in seen],
+        "subject": [w for _, w, _, _ in seen],
+        "device": [d for _, _, d, _ in seen],
+        "ts": [t for _, _, _, t in seen],
+        "lat": [BASE_STATIONS[d][0] for _, _, d, _ in seen],
+        "lon": [BASE_STATIONS[d][1] for _, _, d, _ in seen],
+        "area": ["C010101"] * len(seen),
+    }
+    live.platform.lake.append(frame(rows))
+    return phone
+
+
+def _at(device: str) -> str:
+    lat, lon, _ = BASE_STATIONS[device]
+    return f"{lat:.6f},{lon:.6f}"
+
+
+def test_a_suspects_phone_and_an_accomplices_plate_share_the_map_and_the_slider(
+    live: LiveCity, page: Any
+) -> None:
+    investigator = live.account(Role.INVESTIGATOR, areas=("D01",))
+    case_id = _open_case(live, investigator.username)
+    phone = _plant_pair(live)
+    sign_in(page, live, investigator, start="/workbench", lands="/workbench")
+    expect(page.locator("#case")).to_have_value(case_id)
+    expect(page.locator("#map")).to_have_attribute("data-state", "ready")
+    page.get_by_label("Purpose 查询目的").fill("where the suspect met the accomplice")
+
+    # The plate typed (as people write it), the phone from a collision's result.
+    page.get_by_label("Kind 类型").select_option("plate")
+    page.get_by_label("Subject 对象").fill(ACCOMPLICE_PLATE.lower())
+    page.get_by_role("button", name="Add path 加轨迹").click()
+    plate = page.locator(f'#path-legend > li[data-subject="plate:{ACCOMPLICE_PLATE}"]')
+    expect(plate).to_contain_text("4 sightings · 1 stay")
+    lat, lon, _ = BASE_STATIONS["BS-0002"]
+    _click_map_at(page, lat, lon)
+    page.get_by_label("Windows needed 至少窗口数").fill("1")
+    page.get_by_role("button", name="Collide 碰撞").click()
+    page.locator(f'#hit-list > li[data-subject="phone:{phone}"]').get_by_role(
+        "button", name="Path 轨迹"
+    ).click()
+    mate = page.locator(f'#path-legend > li[data-subject="phone:{phone}"]')
+    expect(mate).to_contain_text("3 sightings")
+
+    # Two legend entries, each naming its subject and kind, in two colours; both paths and the stay drawn.
+    expect(page.locator("#path-legend > li")).to_have_count(2)
+    expect(plate.locator(".path-name")).to_have_text(f"plate {ACCOMPLICE_PLATE}")
+    expect(mate.locator(".path-name")).to_have_text(f"phone {phone}")
+    colour = "el => getComputedStyle(el).backgroundColor"
+    colours = {plate.locator(".path-swatch").evaluate(colour), mate.locator(".path-swatch").evaluate(colour)}
+    assert len(colours) == 2, colours
+    expect(page.locator("#map")).to_have_attribute("data-paths", "2")
+    expect(page.locator("#map")).to_have_attribute("data-path-points", "7")
+    expect(page.locator("#map")).to_have_attribute("data-stays", "1")
+
+    # One slider for both: seven moments; each marker where its subject was last seen at the moment.
+    plate_marker = page.locator(f'.path-cursor[data-subject="plate:{ACCOMPLICE_PLATE}"]')
+    phone_marker = page.locator(f'.path-cursor[data-subject="phone:{phone}"]')
+    slider = page.locator("#time-slider")
+    slider.fill("1")
+    expect(page.locator("#slider-time")).to_contain_text("(2/7)")
+    expect(plate_marker).to_have_attribute("data-at", _at("BS-0001"))
+    expect(phone_marker).to_have_attribute("data-at", _at("BS-0001"))
+    before = [plate_marker.bounding_box(), phone_marker.bounding_box()]
+    slider.fill("3")
+    expect(page.locator("#slider-time")).to_contain_text("(4/7)")
+    expect(plate_marker).to_have_attribute("data-at", _at("BS-0002"))
+    expect(phone_marker).to_have_attribute("data-at", _at("BS-0002"))
+    after = [plate_marker.bounding_box(), phone_marker.bounding_box()]
+    for was, now in zip(before, after, strict=True):
+        assert abs(was["x"] - now["x"]) + abs(was["y"] - now["y"]) > 20, (was, now)
+    slider.fill("0")  # the plate's first sighting: the phone is not seen yet
+    expect(phone_marker).to_have_class(re.compile(r"\bis-unseen\b"))
+    expect(mate).to_contain_text("Not seen yet")
+    slider.fill("3")
+
+    # The table: every sighting with its subject, the stay where it began.
+    page.locator("#path-table summary").click()
+    expect(page.locator("#path-rows > tr")).to_have_count(7)
+    expect(page.locator(f'#path-rows > tr[data-subject="phone:{phone}"]')).to_have_count(3)
+    expect(page.locator("#path-rows")).to_contain_text("min 停留")
+    page.get_by_label("Show 显示").select_option(f"plate:{ACCOMPLICE_PLATE}")
+    expect(page.locator("#path-rows > tr")).to_have_count(4)
+    page.get_by_label("Show 显示").select_option("")
+
+    # Per subject: one never seen says so, a refused one shows the refusal; the two paths stay drawn.
+    page.get_by_label("Subject 对象").fill("浙A0000X")
+    page.get_by_role("button", name="Add path 加轨迹").click()
+    expect(page.locator('#path-legend > li[data-subject="plate:浙A0000X"]')).to_contain_text("No sightings")
+    page.get_by_label("Purpose 查询目的").fill("")
+    page.get_by_label("Subject 对象").fill("浙B1111Y")
+    page.get_by_role("button", name="Add path 加轨迹").click()
+    refused = page.locator('#path-legend > li[data-subject="plate:浙B1111Y"]')
+    expect(refused).to_have_attribute("data-state", "refused")
+    expect(refused).to_contain_text("purpose")
+    expect(page.locator("#map")).to_have_attribute("data-paths", "2")
+
+    assert_chinese_renders(page, "轨迹", "轨迹明细", "停留")
+    shoot(page, "workbench-paths")
+
+    plate.get_by_role("button", name=f"Remove plate {ACCOMPLICE_PLATE} from the map 移除").click()
+    expect(page.locator("#path-legend > li")).to_have_count(3)
+    expect(plate_marker).to_have_count(0)
+    expect(phone_marker).to_have_count(1)
+    expect(page.locator("#map")).to_have_attribute("data-paths", "1")
+    expect(page.locator("#slider-time")).to_contain_text("/3)")

@@ -1,9 +1,10 @@
 """The investigation workbench page (研判台): collision, companions and paths inside a case.
 
 `/workbench` is the investigator's desk: pick an open case and say why, add space-time windows by
-clicking the map, collide them, follow a hit's path on the map with a time slider or ask who
-travels with it, pin evidence and keep notes in the case, and export the case file. Every
-question goes through the workbench API, which justifies it by the case and audits it.
+clicking the map, collide them, put up to five subjects' paths on the map side by side with one
+time slider or ask who travels with one, pin evidence and keep notes in the case, and export the
+case file. Every question goes through the workbench API, which justifies it by the case and audits
+it (each subject's path on its own).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 // The investigation workbench (研判台): a case and its purpose; space-time windows added by clicking the
-// map; the collision's subjects with their evidence drawn on the map; a subject's path with a time
-// slider; who travels with it; pins and notes kept in the case; the case file. Every question goes
-// through the workbench API, which justifies it by the case and audits it.
+// map; the collision's subjects with their evidence drawn on the map; up to five subjects' paths side
+// by side with one time slider (pathboard.js); who travels with it; pins and notes kept in the case;
+// the case file. Every question goes through the workbench API, which justifies it by the case and
+// audits it.
 import { CityMap } from './citymap.js';
 import { api, fieldName, h, plainError, plainFieldMessage, timeEl } from './common.js';
+import { MAX_SUBJECTS, PATH_SOURCE, PathBoard, pathLayers } from './pathboard.js';
 import { TrackMap, circleRing, point, polygon } from './trackmap.js';
 
 const $ = (id) => document.getElementById(id);
@@ -14,32 +16,36 @@ const ui = {
   mates: $('mate-list'), matesEmpty: $('mates-empty'), matesOf: $('mates-of'),
   queries: $('query-list'), pins: $('pin-list'), notes: $('note-list'), noteForm: $('note-form'), noteText: $('note-text'),
   openForm: $('open-case-form'), openArea: $('oc-area'), reports: $('report-list'),
-  slider: $('slider'), sliderInput: $('time-slider'), sliderTime: $('slider-time'), sliderLabel: $('slider-label'),
+  pathForm: $('path-form'), pathKind: $('path-kind'), pathSubject: $('path-subject'),
 };
 const DEFAULT_RADIUS_M = 300;
 // The platform's clock, not the browser's: a demo runs its city faster than real time, and a
 // window drawn "for the last hour" means the platform's last hour.
 const clockOffset = Date.parse(document.getElementById('workbench').dataset.now) - Date.now() || 0;
 const platformNow = () => Date.now() + clockOffset;
-const state = { cases: new Map(), windows: [], path: [], markers: [] };
-const dateTime = new Intl.DateTimeFormat(undefined, {
-  year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hour12: false,
-});
+const state = { cases: new Map(), windows: [], markers: [] };
 
 const LAYERS = [
   { id: 'b-window-fill', type: 'fill', source: 'b-windows', paint: { 'fill-color': '#7c3aed', 'fill-opacity': 0.12 } },
   { id: 'b-window-line', type: 'line', source: 'b-windows', paint: { 'line-color': '#6d28d9', 'line-width': 2 } },
-  { id: 'b-path-line', type: 'line', source: 'b-path', layout: { 'line-cap': 'round', 'line-join': 'round' },
-    paint: { 'line-color': '#c2410c', 'line-width': 3.5, 'line-opacity': 0.85 } },
   { id: 'b-evidence', type: 'circle', source: 'b-evidence',
     paint: { 'circle-radius': 6, 'circle-color': '#dc2626', 'circle-stroke-color': '#fff', 'circle-stroke-width': 2 } },
+  ...pathLayers(),
 ];
 const cityMap = CityMap.create($('map'), $('map-message'));
-const tmap = cityMap ? new TrackMap(cityMap, { sources: ['b-windows', 'b-path', 'b-evidence'], layers: LAYERS, pathSource: 'b-path' }) : null;
+const tmap = cityMap ? new TrackMap(cityMap, { sources: ['b-windows', 'b-evidence', PATH_SOURCE], layers: LAYERS, pathSource: PATH_SOURCE }) : null;
+const paths = new PathBoard({
+  tmap,
+  ui: {
+    legend: $('path-legend'), count: $('paths-count'), slider: $('slider'), input: $('time-slider'), time: $('slider-time'),
+    table: $('path-rows'), tableNote: $('path-table-note'), filter: $('path-filter'),
+  },
+});
 if (cityMap) {
   Promise.all([tmap.ready, cityMap.loadCity()]).then(() => {
     cityMap.map.on('click', (e) => addWindow(e.lngLat.lat, e.lngLat.lng));
     drawWindows();
+    paths.render({ fit: true }); // paths asked for before the map loaded
   });
 }
 
@@ -90,6 +96,7 @@ async function loadCases() {
 
 async function caseChanged() {
   const id = caseId();
+  paths.clear(); // a path is an answer under its case
   ui.caseFile.hidden = !id;
   if (id) ui.caseFile.href = '/api/v1/cases/' + encodeURIComponent(id) + '/file';
   await Promise.all([loadWorkspace(), loadReports()]);
@@ -226,7 +233,7 @@ ui.collideForm.addEventListener('submit', async (event) => {
 
 function subjectActions(kind, subject) {
   return h('div', { class: 'hit-actions' },
-    h('button', { type: 'button', onclick: () => showPath(kind, subject) }, 'Path 轨迹'),
+    h('button', { type: 'button', title: 'Add its path to the map 加到地图', onclick: () => addPath(kind, subject) }, 'Path 轨迹'),
     h('button', { type: 'button', onclick: () => findCompanions(kind, subject) }, 'Companions 同行'),
     h('button', { type: 'button', onclick: () => pin(kind, subject) }, 'Pin 钉住'));
 }
@@ -248,46 +255,39 @@ function renderHits(found) {
   }
 }
 
-// --- a subject's path ---------------------------------------------------------------------------------
+// --- paths ---------------------------------------------------------------------------------------------
 
-async function showPath(kind, subject) {
+/** Put a subject's path on the map beside the others: its own audited question under the case. */
+async function addPath(kind, subject) {
   const c = state.cases.get(caseId());
   if (!c) return say('Choose a case first. 请先选择案件。', true);
+  if (paths.full && !paths.has(kind, subject)) {
+    return say(`${MAX_SUBJECTS} subjects are on the map: remove one first. 最多同时显示${MAX_SUBJECTS}个对象。`, true);
+  }
   const end = new Date(Math.min(platformNow(), Date.parse(c.window_end))).toISOString();
   const params = new URLSearchParams({ start: c.window_start, end, case_id: c.id, purpose: ui.purpose.value.trim() });
   try {
-    const found = await api('GET', `/api/v1/subjects/${encodeURIComponent(kind)}/${encodeURIComponent(subject)}/path?${params}`);
-    state.path = found.points;
-    const stayed = found.stays.length ? ` · ${found.stays.length} stays 停留` : '';
-    ui.sliderLabel.textContent = `Path 轨迹: ${kind} ${subject} (${found.count})${stayed}`;
-    const base = `/api/v1/subjects/${encodeURIComponent(kind)}/${encodeURIComponent(subject)}/path`;
-    $('export-geojson').href = `${base}.geojson?${params}`;
-    $('export-csv').href = `${base}.csv?${params}`;
-    ui.slider.hidden = false;
-    ui.sliderInput.max = String(Math.max(0, found.points.length - 1));
-    ui.sliderInput.value = ui.sliderInput.max;
-    if (tmap) {
-      tmap.extent = null;
-      tmap.path(found.points);
-      tmap.fit();
-    }
-    moveSlider();
-    say(`${found.count} sightings of ${kind} ${subject} in the case's window and area. 轨迹已显示。`);
+    const entry = await paths.add(kind, subject, params);
+    if (!entry) return; // removed while it loaded
+    say(entry.count
+      ? `${entry.count} sightings of ${kind} ${entry.subject} in the case's window and area. 轨迹已显示。`
+      : `No sightings of ${kind} ${entry.subject} in the case's window and area. 无轨迹记录。`);
   } catch (err) {
     showFieldError(err);
   }
 }
 
-function moveSlider() {
-  const fix = state.path[Number(ui.sliderInput.value)];
-  if (!fix) {
-    ui.sliderTime.textContent = 'No sightings 无轨迹';
+ui.pathForm.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const subject = ui.pathSubject.value.trim();
+  if (!subject) {
+    $('path-subject-error').textContent = 'Type the subject: a plate, tag, card, phone or pseudonym. 请输入对象。';
+    $('path-subject-error').hidden = false;
     return;
   }
-  ui.sliderTime.textContent = `${dateTime.format(new Date(fix.ts))} · ${fix.device || ''} (${Number(ui.sliderInput.value) + 1}/${state.path.length})`;
-  if (tmap) tmap.moveCursor(fix);
-}
-ui.sliderInput.addEventListener('input', moveSlider);
+  $('path-subject-error').hidden = true;
+  addPath(ui.pathKind.value, subject);
+});
 
 // --- companions ----------------------------------------------------------------------------------------
 
