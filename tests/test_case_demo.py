@@ -1,6 +1,7 @@
 """The demo's burglary series on the tiny city is solved as the README says: three theft reports
 taken as windows, the collision names one phone, its companion is the accomplice's car, and the
-car's path follows; the series is planted once."""
+car's path follows; the series is planted once. Its checkpoints' cars are in the vehicle registry,
+but for one forged plate and one unregistered one, which the search and the rules find."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from fastapi.testclient import TestClient
 from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.driver import ensure_loaded
-from safecity.driver.casedemo import ACCOMPLICE_PLATE, CLONED_PLATE, THIEF_PHONE, plant_burglary_series
+from safecity.driver.casedemo import (
+    ACCOMPLICE_PLATE,
+    CLONED_PLATE,
+    FORGED_PLATE,
+    THIEF_PHONE,
+    UNREGISTERED_PLATE,
+    plant_burglary_series,
+)
 from safecity.platform import Platform
 from safecity.security.roles import Role
 from safecity.settings import Settings
@@ -118,6 +126,32 @@ async def test_the_burglary_series_leads_from_the_reports_to_the_car(tmp_path: P
         pairs = clones.json()["pairs"]
         assert [p["plate"] for p in pairs] == [CLONED_PLATE]
         assert pairs[0]["first"]["device"] == "CK-1" and pairs[0]["kmh"] > 120
+
+        # The checkpoints' cars are registered; one plate is on the wrong car, one on none.
+        forged = client.post(
+            "/api/v1/workbench/forged-plates",
+            json={
+                "start": (NOW - timedelta(days=2)).isoformat(),
+                "end": NOW.isoformat(),
+                "provinces": ["浙"],
+                **case,
+            },
+            headers=me,
+        )
+        assert forged.status_code == 200, forged.text
+        found = {p["plate"]: p for p in forged.json()["plates"]}
+        assert sorted(found) == sorted([FORGED_PLATE, UNREGISTERED_PLATE])
+        assert found[FORGED_PLATE]["differs"] == ["vehicle_colour"]
+        assert found[UNREGISTERED_PLATE]["unregistered"]
+    # ... and the packaged rules warn of both as the reads arrive.
+    records = platform.lake.scan(start=NOW - timedelta(days=2), end=NOW, kinds=["plate_read"]).collect()
+    warned = {
+        (f.rule, f.subject) for f in platform.rules.evaluate(records, NOW) if f.rule.startswith("forged")
+    }
+    assert warned == {
+        ("forged-plate-mismatch", FORGED_PLATE),
+        ("forged-plate-unregistered", UNREGISTERED_PLATE),
+    }
     platform.engine.dispose()
 
 

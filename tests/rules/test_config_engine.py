@@ -22,6 +22,8 @@ def test_packaged_rules_are_valid() -> None:
         "device_offline",
         "community_intrusion",
         "plate_clone",
+        "plate_mismatch",  # forged plates against the vehicle registry
+        "plate_unregistered",
         "community_unregistered_vehicle",
         "hotlist",  # wanted-person-at-door: the places capability's housing warnings follow
         "housing_denied_attempts",

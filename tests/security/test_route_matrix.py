@@ -1020,6 +1020,12 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             "POST", "/api/v1/workbench/cloned-plates", json={**WINDOW, **_case(w, a, where)}
         ),
     ),
+    ("POST", "/api/v1/workbench/forged-plates"): (
+        False,
+        lambda w, a, where: Call(
+            "POST", "/api/v1/workbench/forged-plates", json={**WINDOW, **_case(w, a, where)}
+        ),
+    ),
     ("GET", "/api/v1/cases/{case_id}/workspace"): (
         True,
         lambda w, a, where: Call("GET", f"/api/v1/cases/{_worked(w, a, where)}/workspace"),

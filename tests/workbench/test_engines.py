@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
 from safecity.workbench import Engine, EngineKind, Window
 from safecity.workbench.collision import check_question, collision
 from safecity.workbench.companions import companions
+from safecity.workbench.forged_search import (
+    PLATE_READ_COLUMNS,
+    forged_reads_expr,
+    per_plate_expr,
+    registry_table,
+)
 from safecity.workbench.plates import impossible_travel_expr
+from safecity.workbench.vehicle_facts import REGISTRY_SCHEMA
 from tests.servicecheck import require_spark
 from tests.workbench.data import LAT0, LON0, T0, sightings, write
 
@@ -102,3 +111,62 @@ def test_cloned_plate_answers_agree(spark: Engine, pool: tuple[pl.DataFrame, lis
             answers.append(session.frame(expr).with_columns(pl.col("distance_m", "kmh").round(6)))
     assert answers[0].height > 0
     assert answers[0].equals(answers[1])
+
+
+def test_forged_plate_answers_agree(
+    spark: Engine, pool: tuple[pl.DataFrame, list[Path]], tmp_path: Path
+) -> None:
+    records, _ = pool
+    rng = np.random.default_rng(3)
+    words = {
+        "vehicle_type": ["car", "SUV", "货车", "bus", "unknown"],
+        "vehicle_colour": ["white", "黑色", "silver", "灰"],
+    }
+    plates = records["subject_kind"] == "plate"
+    attrs = [
+        json.dumps(
+            {f: str(rng.choice(w)) for f, w in words.items()} | {"confidence": int(rng.integers(50, 100))},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        if is_plate
+        else None
+        for is_plate in plates
+    ]
+    files = write(records.with_columns(attrs=pl.Series(attrs, dtype=pl.String)), tmp_path, files=3)
+    # Two thirds of the subjects registered, a few of them scrapped.
+    held = pl.DataFrame(
+        [
+            (
+                n,
+                f"S{n}",
+                "blue",
+                ["car", "truck"][n % 2],
+                ["white", "black", "grey"][n % 3],
+                "",
+                "scrapped" if n % 7 == 0 else "registered",
+                T0,
+            )
+            for n in range(40)
+        ],
+        schema=REGISTRY_SCHEMA,
+        orient="row",
+    )
+    answers = []
+    for engine in (Engine(EngineKind.DUCKDB), spark):
+        with engine.session() as session:
+            expr = forged_reads_expr(
+                session.sightings(files, columns=PLATE_READ_COLUMNS),
+                session.table_of(registry_table(held, coarse_types=True)),
+                start=T0,
+                end=T0 + timedelta(days=2),
+                areas=["A1", "A2"],
+                provinces=["S"],
+                void_statuses=["scrapped"],
+                min_confidence=0.6,
+            )
+            answers.append((session.frame(expr), session.frame(per_plate_expr(expr))))
+    reads, plates_answer = answers[0]
+    assert reads["mismatch"].any() and reads["unregistered"].any()
+    assert reads.equals(answers[1][0])
+    assert plates_answer.equals(answers[1][1])

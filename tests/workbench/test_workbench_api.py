@@ -3,23 +3,27 @@ companion found, every question refused without a case and audited with one."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
 from safecity import registry
 from safecity.core.clock import ManualClock
+from safecity.core.context import SYSTEM
 from safecity.platform import Platform
 from safecity.registry.models import Area
 from safecity.security.roles import Role
 from safecity.settings import Settings
 from safecity.store import transaction
 from safecity.web.app import create_app
+from safecity.workbench.vehicle_registry import VehicleRegistry
 from tests.authn import mint
 from tests.workbench.data import frame
 
@@ -450,6 +454,125 @@ def test_cloned_plate_searches_are_refused_saying_what_to_change(
     }
     answer = client.post(
         "/api/v1/workbench/cloned-plates",
+        json={k: v for k, v in body.items() if v is not None},
+        headers=people["investigator"],
+    )
+    assert (answer.status_code, answer.json()["error"]["code"], answer.json()["error"]["field"]) == (
+        status,
+        code,
+        field,
+    ), answer.text
+
+
+def _forged_reads(platform: Platform) -> None:
+    """The registry of two cars, and plate reads saying what the cameras saw: the white saloon's
+    plate on a black SUV, a Zhejiang plate no one registered, another province's, and one
+    unregistered plate read outside the case's area."""
+    platform.service(VehicleRegistry).import_rows(
+        SYSTEM,
+        [
+            {
+                "plate": p,
+                "plate_colour": "blue",
+                "vehicle_type": "car",
+                "body_colour": c,
+                "registered_at": "2019-05-06",
+            }
+            for p, c in (("浙C3F721", "white"), (MATE, "black"))
+        ],
+        resource="test",
+    )
+    seen = [  # plate, attrs, area
+        ("浙C3F721", {"vehicle_type": "suv", "vehicle_colour": "黑色", "confidence": 0.97}, "C1"),
+        ("浙C9Q404", {"vehicle_colour": "white"}, "C1"),
+        ("皖A12345", {"vehicle_colour": "white"}, "C1"),
+        ("浙C9Q405", {}, "C2"),
+    ]
+    rows = frame(
+        {
+            "event_id": [f"forged-{n}" for n in range(len(seen))],
+            "subject_kind": ["plate"] * len(seen),
+            "subject": [p for p, _, _ in seen],
+            "device": ["CAM-1"] * len(seen),
+            "ts": [NOW - timedelta(hours=2, minutes=n) for n in range(len(seen))],
+            "lat": [28.0] * len(seen),
+            "lon": [120.65] * len(seen),
+            "area": [a for _, _, a in seen],
+        }
+    )
+    attrs = [json.dumps(a, ensure_ascii=False, separators=(",", ":")) for _, a, _ in seen]
+    platform.lake.append(rows.with_columns(attrs=pl.Series(attrs, dtype=pl.String)))
+
+
+def test_forged_plates_are_found_in_the_cases_area_with_their_registration_and_audited(
+    setup: tuple[TestClient, Platform, dict[str, dict[str, str]]],
+) -> None:
+    client, platform, people = setup
+    _forged_reads(platform)
+    me = people["investigator"]
+    case_id = open_case(client, me)
+    body = {
+        "start": (NOW - timedelta(days=1)).isoformat(),
+        "end": NOW.isoformat(),
+        "provinces": ["浙"],
+        "case_id": case_id,
+        "purpose": "forged plates near the shops",
+    }
+    answer = client.post("/api/v1/workbench/forged-plates", json=body, headers=me)
+    assert answer.status_code == 200, answer.text
+    plates = {p["plate"]: p for p in answer.json()["plates"]}
+    # Not the other province's plate, not the read outside the case's area, not the accomplice's
+    # car (registered, and its reads say nothing of it).
+    assert sorted(plates) == ["浙C3F721", "浙C9Q404"]
+    forged = plates["浙C3F721"]
+    assert (forged["mismatch"], forged["unregistered"], forged["differs"]) == (
+        True,
+        False,
+        ["vehicle_colour"],
+    )
+    assert forged["registration"]["body_colour"] == "white"
+    assert forged["evidence"][0]["observed"]["vehicle_colour"] == "黑色"
+    assert (forged["evidence"][0]["device"], forged["evidence"][0]["area"]) == ("CAM-1", "C1")
+    assert (plates["浙C9Q404"]["unregistered"], plates["浙C9Q404"]["registration"]) == (True, None)
+
+    audit = client.get(
+        "/api/v1/audit", params={"action": "subjects.forged_plates"}, headers=people["auditor"]
+    ).json()
+    assert [(r["actor"], r["case_id"], r["result_count"]) for r in audit] == [("inv-1", case_id, 2)]
+    assert sorted(audit[0]["subjects"]) == ["plate:浙C3F721", "plate:浙C9Q404"]
+    saved = client.get(f"/api/v1/cases/{case_id}/workspace", headers=me).json()["queries"]
+    assert [(q["kind"], q["result_count"]) for q in saved] == [("forged_plates", 2)]
+    assert saved[0]["title"] == "Forged plates: 1 on the wrong vehicle, 1 not registered"
+
+
+@pytest.mark.parametrize(
+    ("over", "status", "code", "field"),
+    [
+        ({"case_id": None}, 403, "justification_required", "case_id"),
+        ({"start": (NOW - timedelta(days=40)).isoformat()}, 422, "query_refused", "end"),
+        ({"provinces": ["XX"]}, 422, "query_refused", "provinces"),
+        ({"fields": []}, 422, "invalid_request", "fields"),
+        ({"fields": ["wheels"]}, 422, "invalid_request", "fields.0"),
+    ],
+)
+def test_forged_plate_searches_are_refused_saying_what_to_change(
+    setup: tuple[TestClient, Platform, dict[str, dict[str, str]]],
+    over: dict[str, Any],
+    status: int,
+    code: str,
+    field: str,
+) -> None:
+    client, _, people = setup
+    case_id = open_case(client, people["investigator"])
+    body = {
+        "start": (NOW - timedelta(days=1)).isoformat(),
+        "end": NOW.isoformat(),
+        "case_id": case_id,
+        "purpose": "forged plates in the area",
+        **over,
+    }
+    answer = client.post(
+        "/api/v1/workbench/forged-plates",
         json={k: v for k, v in body.items() if v is not None},
         headers=people["investigator"],
     )

@@ -7,6 +7,12 @@ seen by all three fences at the times of the burglaries; his accomplice's car, s
 cameras, travelled with that phone on four other trips; other phones and cars pass all day. And
 one plate is read at a checkpoint and minutes later across the city: a cloned plate.
 
+Every car the checkpoints read is in the city's vehicle registry (planted with the series), and
+the cameras say what they saw (`attrs`: vehicle type, body and plate colour, confidence). Two are
+not what the registry says: one plate registered to a white saloon is read on a black SUV (the
+`forged-plate-mismatch` rule warns), and one Zhejiang plate is in no registration at all
+(`forged-plate-unregistered`).
+
 Planted once, through the real ingest (so identity numbers are pseudonymised as ever), when the
 demo starts; the demo's investigator opens a case, takes the three reports as windows, and the
 collision, the companions and the path lead from the reports to the car (README, "Try it").
@@ -15,6 +21,7 @@ collision, the companions and the path lead from the reports to the car (README,
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,10 +37,23 @@ from safecity.ingest.pipeline import Part
 from safecity.platform import Platform
 from safecity.registry.events import changed
 from safecity.store import transaction
+from safecity.workbench.vehicle_registry import VehicleRegistry
 
 THIEF_PHONE = "13957512345"
 ACCOMPLICE_PLATE = "浙C7M2K9"
 CLONED_PLATE = "浙C5T168"  # read by a checkpoint and, minutes later, by a gate camera across the city
+FORGED_PLATE = "浙C3F721"  # registered to a white saloon, read on a black SUV
+UNREGISTERED_PLATE = "浙C9Q404"  # a Zhejiang plate no registration holds
+# What the demo's cars are (type, body colour); a plate's car is chosen by its checksum, so the
+# registry and the cameras agree without drawing from the series' random numbers.
+CARS = (
+    ("car", "white"),
+    ("car", "black"),
+    ("suv", "silver"),
+    ("car", "red"),
+    ("van", "white"),
+    ("suv", "blue"),
+)
 FENCE_PREFIX, CAMERA_PREFIX = "EF-", "CK-"
 BURGLARIES_AGO = (timedelta(hours=27), timedelta(hours=19), timedelta(hours=5))
 SPREAD_M = 600  # the junctions at least this far apart
@@ -111,9 +131,78 @@ async def plant_burglary_series(platform: Platform, *, seed: int) -> BurglarySer
         )
         incidents.close(SYSTEM, found.id, "转刑侦立案 (referred to criminal investigation)", resource="demo")
         ids.append(found.id)
-    parts = _sightings(places, now, random.Random(seed)) + _cloned_plate(platform, places[0], now)
+    parts, plates = _sightings(places, now, random.Random(seed))
+    parts += _cloned_plate(platform, places[0], now) + _forged_plates(now)
+    _register_vehicles(platform, [*plates, CLONED_PLATE], now)
     await platform.ingest.submit_parts(parts)
     return BurglarySeries(ids, places)
+
+
+def _car(plate: str) -> dict[str, object]:
+    """What a camera reports of the registered car carrying `plate` (its attrs)."""
+    vehicle_type, colour = CARS[zlib.crc32(plate.encode()) % len(CARS)]
+    return {
+        "vehicle_type": vehicle_type,
+        "vehicle_colour": colour,
+        "plate_colour": "blue",
+        "confidence": 0.97,
+    }
+
+
+def _register_vehicles(platform: Platform, plates: list[str], now: datetime) -> None:
+    """The checkpoints' cars in the city's vehicle registry, as the cameras see them, and the forged
+    plate's real car (a white saloon); the unregistered plate is left out."""
+    rows = [
+        {
+            "plate": plate,
+            "plate_colour": "blue",
+            "vehicle_type": _car(plate)["vehicle_type"],
+            "body_colour": _car(plate)["vehicle_colour"],
+            "make_model": "",
+            "registered_at": (now - timedelta(days=400)).isoformat(),
+        }
+        for plate in sorted(set(plates))
+    ]
+    rows.append(
+        {
+            "plate": FORGED_PLATE,
+            "plate_colour": "blue",
+            "vehicle_type": "car",
+            "body_colour": "white",
+            "make_model": "大众朗逸",
+            "registered_at": (now - timedelta(days=900)).isoformat(),
+        }
+    )
+    platform.service(VehicleRegistry).import_rows(SYSTEM, rows, resource="demo")
+
+
+def _forged_plates(now: datetime) -> list[Part]:
+    """The forged plate on a black SUV at the second checkpoint, the unregistered one at the third."""
+    forged = {"vehicle_type": "suv", "vehicle_colour": "black", "plate_colour": "blue", "confidence": 0.96}
+    unregistered = _car(UNREGISTERED_PLATE)
+    reads = [
+        (f"{CAMERA_PREFIX}2", FORGED_PLATE, now - timedelta(hours=3), forged),
+        (f"{CAMERA_PREFIX}3", UNREGISTERED_PLATE, now - timedelta(hours=4), unregistered),
+    ]
+    return [
+        Part(
+            body=ndjson(
+                [
+                    {
+                        "v": 1,
+                        "id": f"forged-{n}",
+                        "kind": "plate_read",
+                        "subject": plate,
+                        "ts": at.isoformat(),
+                        "attrs": attrs,
+                    }
+                ]
+            ),
+            device_id=device,
+            source="sim",
+        )
+        for n, (device, plate, at, attrs) in enumerate(reads, start=1)
+    ]
 
 
 def _cloned_plate(platform: Platform, checkpoint: tuple[float, float, str], now: datetime) -> list[Part]:
@@ -142,7 +231,7 @@ def _cloned_plate(platform: Platform, checkpoint: tuple[float, float, str], now:
     metres = distance_m(lat, lon, far["dev_lat"], far["dev_lon"])
     first = now - timedelta(hours=2)
     then = first + timedelta(seconds=max(30.0, metres / (200 / 3.6)))  # 200 km/h in a straight line
-    read = {"v": 1, "kind": "plate_read", "subject": CLONED_PLATE}
+    read = {"v": 1, "kind": "plate_read", "subject": CLONED_PLATE, "attrs": _car(CLONED_PLATE)}
     return [
         Part(
             body=ndjson([{**read, "id": "clone-1", "ts": first.isoformat()}]),
@@ -157,15 +246,27 @@ def _cloned_plate(platform: Platform, checkpoint: tuple[float, float, str], now:
     ]
 
 
-def _sightings(places: list[tuple[float, float, str]], now: datetime, rng: random.Random) -> list[Part]:
-    """What the fences and cameras saw: the thief, his accomplice's car, and everyone else."""
+def _sightings(
+    places: list[tuple[float, float, str]], now: datetime, rng: random.Random
+) -> tuple[list[Part], list[str]]:
+    """What the fences and cameras saw (the thief, his accomplice's car, and everyone else), and
+    the plates the cameras read."""
     by_device: dict[str, list[dict[str, object]]] = {}
     serial = iter(range(1_000_000))
+    plates: list[str] = []
 
     def seen(device: str, kind: str, subject: str, at: datetime) -> None:
-        by_device.setdefault(device, []).append(
-            {"v": 1, "id": f"series-{next(serial)}", "kind": kind, "subject": subject, "ts": at.isoformat()}
-        )
+        event: dict[str, object] = {
+            "v": 1,
+            "id": f"series-{next(serial)}",
+            "kind": kind,
+            "subject": subject,
+            "ts": at.isoformat(),
+        }
+        if kind == "plate_read":
+            event["attrs"] = _car(subject)
+            plates.append(subject)
+        by_device.setdefault(device, []).append(event)
 
     for n, ago in enumerate(BURGLARIES_AGO, start=1):
         seen(
@@ -192,7 +293,18 @@ def _sightings(places: list[tuple[float, float, str]], now: datetime, rng: rando
             at = now - timedelta(minutes=rng.randint(0, 36 * 60))
             seen(f"{FENCE_PREFIX}{n}", "phone_seen", f"139{rng.randint(0, 99_999_999):08d}", at)
             seen(f"{CAMERA_PREFIX}{n}", "plate_read", f"浙C{rng.randint(10_000, 99_999)}", at)
-    return [Part(body=ndjson(events), device_id=device, source="sim") for device, events in by_device.items()]
+    parts = [
+        Part(body=ndjson(events), device_id=device, source="sim") for device, events in by_device.items()
+    ]
+    return parts, plates
 
 
-__all__ = ["ACCOMPLICE_PLATE", "CLONED_PLATE", "THIEF_PHONE", "BurglarySeries", "plant_burglary_series"]
+__all__ = [
+    "ACCOMPLICE_PLATE",
+    "CLONED_PLATE",
+    "FORGED_PLATE",
+    "THIEF_PHONE",
+    "UNREGISTERED_PLATE",
+    "BurglarySeries",
+    "plant_burglary_series",
+]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import threading
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -146,10 +146,14 @@ class EngineSession:
         self.tables: list[str] = []
         self.registered: list[str] = []
 
-    def sightings(self, files: Sequence[Path | str]) -> ir.Table:
-        """The records of these lake files, as the analyses' columns and types."""
+    def sightings(
+        self, files: Sequence[Path | str], *, columns: Mapping[str, str] = SIGHTING_COLUMNS
+    ) -> ir.Table:
+        """The records of these lake files, as the analyses' columns and types (or `columns`:
+        the forged-plate search reads `attrs` too)."""
         if not files:
-            return ibis.memtable(pa.table({f.name: [] for f in _ARROW_EMPTY}, schema=_ARROW_EMPTY))
+            empty = _ARROW_EMPTY if columns is SIGHTING_COLUMNS else ibis.schema(columns).to_pyarrow()
+            return ibis.memtable(pa.table({f.name: [] for f in empty}, schema=empty))
         paths = [str(f) for f in files]
         if self.engine.kind is EngineKind.DUCKDB:
             name = self.engine.view_name()
@@ -162,7 +166,7 @@ class EngineSession:
             self.engine.spark().read.parquet(*paths).createOrReplaceTempView(name)
             self.views.append(name)
             table = self.con.table(name)
-        return table.select(**{name: _as(table[name], kind) for name, kind in SIGHTING_COLUMNS.items()})
+        return table.select(**{name: _as(table[name], kind) for name, kind in columns.items()})
 
     def table_of(self, rows: pa.Table) -> ir.Table:
         """Rows made here (a target's meeting places) as a table of this question."""

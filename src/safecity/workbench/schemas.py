@@ -12,7 +12,9 @@ from safecity.core.kinds import SubjectKind
 from safecity.security.schemas import CaseOut
 from safecity.workbench.collision import CollisionHit
 from safecity.workbench.companions import Companion
+from safecity.workbench.forged_search import ForgedPlatesAnswer
 from safecity.workbench.service import ClonedPlatesAnswer, CollisionAnswer, CompanionsAnswer
+from safecity.workbench.vehicle_vocabulary import OBSERVED_FIELDS, ObservedField
 from safecity.workbench.windows import MAX_DEVICES, MAX_VERTICES, Window
 from safecity.workbench.workspace import PinKind, Workspace
 
@@ -243,6 +245,64 @@ def cloned_plates_out(answer: ClonedPlatesAnswer) -> ClonedPlatesOut:
     )
 
 
+class ForgedPlatesIn(Justification):
+    """Plates read on a vehicle unlike their registration, or not in the vehicle registry."""
+
+    start: UtcTime
+    end: UtcTime
+    fields: list[ObservedField] = Field(
+        default_factory=lambda: list(OBSERVED_FIELDS),
+        min_length=1,
+        description="what the cameras' attrs say that is compared with the registration",
+    )
+    provinces: list[str] = Field(
+        default_factory=list,
+        max_length=40,
+        description="only plates of these prefixes can be unregistered (浙, 浙C); default: every plate",
+    )
+    min_confidence: float = Field(
+        0.0, ge=0, le=1, description="reads the camera was less sure of are left out"
+    )
+    plates: list[str] = Field(
+        default_factory=list, max_length=100, description="only these plates (default: all)"
+    )
+
+
+class ForgedReadOut(PlateReadOut):
+    observed: dict[str, str | None]
+    confidence: float | None
+
+
+class ForgedPlateOut(BaseModel):
+    plate: str
+    mismatch: bool
+    unregistered: bool
+    differs: list[str]
+    reads: int
+    last_seen: datetime
+    registration: dict[str, Any] | None
+    evidence: list[ForgedReadOut]
+
+
+class ForgedPlatesOut(BaseModel):
+    case_id: str
+    query_id: int
+    start: datetime
+    end: datetime
+    plates: list[ForgedPlateOut]
+
+
+def forged_plates_out(answer: ForgedPlatesAnswer) -> ForgedPlatesOut:
+    """The HTTP shape of a forged-plates answer."""
+    return ForgedPlatesOut(
+        case_id=answer.case_id,
+        query_id=answer.query_id,
+        start=answer.start,
+        end=answer.end,
+        plates=[ForgedPlateOut.model_validate(p, from_attributes=True) for p in answer.plates],
+    )
+
+
 class PinIn(BaseModel):
     """Evidence to pin to a case."""
 
@@ -314,6 +374,8 @@ __all__ = [
     "CollisionOut",
     "CompanionsIn",
     "CompanionsOut",
+    "ForgedPlatesIn",
+    "ForgedPlatesOut",
     "NoteIn",
     "NoteOut",
     "PinIn",
@@ -323,5 +385,6 @@ __all__ = [
     "cloned_plates_out",
     "collision_out",
     "companions_out",
+    "forged_plates_out",
     "workspace_out",
 ]

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity import registry
 from safecity.core.audit import AuditEntry, subject
 from safecity.core.geo import BBox
+from safecity.core.ids import normalise_plate
 from safecity.core.kinds import KIND_SPECS, SubjectKind
 from safecity.lake import Lake
 from safecity.security import (
@@ -40,7 +41,20 @@ from safecity.workbench.collision import TRACEABLE, CollisionResult, check_quest
 from safecity.workbench.companions import CompanionsResult, companions
 from safecity.workbench.engine import Engine
 from safecity.workbench.errors import QueryRefused
+from safecity.workbench.forged import province_prefixes
+from safecity.workbench.forged_search import (
+    PLATE_READ_COLUMNS,
+    ForgedPlatesAnswer,
+    forged_plates,
+    forged_reads_expr,
+    per_plate_expr,
+    registry_table,
+)
 from safecity.workbench.plates import impossible_travel_expr
+from safecity.workbench.vehicle_facts import NAME as VEHICLE_REGISTRY
+from safecity.workbench.vehicle_facts import VehicleRegistryFacts
+from safecity.workbench.vehicle_models import RegistrationStatus
+from safecity.workbench.vehicle_vocabulary import OBSERVED_FIELDS, ObservedField
 from safecity.workbench.windows import Window
 from safecity.workbench.workspace import Workspaces
 
@@ -108,6 +122,8 @@ class Workbench:
         pseudonyms: Pseudonymizer,
         engine: Engine,
         workspaces: Workspaces,
+        *,
+        vehicles: VehicleRegistryFacts | None = None,
     ) -> None:
         self._sessions = session_factory
         self._security = security
@@ -115,6 +131,9 @@ class Workbench:
         self._pseudonyms = pseudonyms
         self.engine = engine
         self._workspaces = workspaces
+        # The rules' copy of the vehicle registry (RegistryChanged keeps it current); a
+        # workbench built without one reads its own, once.
+        self._vehicles = vehicles or VehicleRegistryFacts(session_factory)
 
     @classmethod
     def build(cls, platform: Any) -> Workbench:
@@ -130,6 +149,7 @@ class Workbench:
             platform.pseudonyms,
             engine,
             platform.service(Workspaces),
+            vehicles=platform.facts.source(VEHICLE_REGISTRY),
         )
 
     def collide(
@@ -303,16 +323,11 @@ class Workbench:
     ) -> ClonedPlatesAnswer:
         """Plates read at two places too far apart for the time between: cloned (套牌) or forged."""
         self._require(who)
-        if end <= start:
-            raise QueryRefused("end must be after start", field="end")
-        if end - start > MAX_PLATE_SPAN:
-            raise QueryRefused(
-                f"search at most {MAX_PLATE_SPAN.days} days at a time, or name the plates", field="end"
-            )
+        _check_span(start, end)
         if not 0 < max_kmh <= 1000:
             raise QueryRefused("max_kmh must be more than 0 and at most 1000", field="max_kmh")
         case, areas = self._justify(who, case_id, purpose, start=start, end=end)
-        wanted = sorted({p.strip().upper() for p in plates or [] if p.strip()}) or None
+        wanted = _plates(plates)
 
         def run(listed: list[Path]) -> pl.DataFrame:
             with self.engine.session() as engine:
@@ -371,6 +386,81 @@ class Workbench:
         )
         return ClonedPlatesAnswer(case.id, start, end, pairs, query_id)
 
+    def forged_plates(
+        self,
+        who: Principal,
+        *,
+        start: datetime,
+        end: datetime,
+        fields: Sequence[ObservedField] = OBSERVED_FIELDS,
+        provinces: Sequence[str] = (),
+        min_confidence: float = 0.0,
+        plates: Sequence[str] | None = None,
+        case_id: str | None,
+        purpose: str | None,
+        resource: str,
+    ) -> ForgedPlatesAnswer:
+        """Plates read on a vehicle unlike their registration, or not registered as in use (假牌)."""
+        self._require(who)
+        _check_span(start, end)
+        if not fields:
+            raise QueryRefused("name at least one field to compare", field="fields")
+        try:
+            provinces = province_prefixes(provinces)
+        except ValueError as exc:
+            raise QueryRefused(str(exc), field="provinces") from None
+        case, areas = self._justify(who, case_id, purpose, start=start, end=end)
+        wanted = _plates(plates)
+        registrations = self._vehicles.frame()
+        held = registry_table(registrations, coarse_types=True)
+        void = [RegistrationStatus.SCRAPPED.value, RegistrationStatus.DEREGISTERED.value]
+
+        def run(listed: list[Path]) -> pl.DataFrame:
+            with self.engine.session() as engine:
+                expr = forged_reads_expr(
+                    engine.sightings(listed, columns=PLATE_READ_COLUMNS),
+                    engine.table_of(held),
+                    start=start,
+                    end=end,
+                    areas=areas,
+                    fields=fields,
+                    provinces=provinces,
+                    void_statuses=void,
+                    min_confidence=min_confidence,
+                    plates=wanted,
+                    check_unregistered=not registrations.is_empty(),  # no registry imported yet
+                )
+                return engine.frame(per_plate_expr(expr))
+
+        rows = _retry_listing(run, lambda: self._lake.files(start=start, end=end, kinds=["plate_read"]))
+        found = forged_plates(rows, self._vehicles.of(rows["subject"].unique().to_list()))
+        self._security.record(
+            who.actor,
+            AuditEntry(
+                "subjects.forged_plates",
+                resource,
+                case_id=case.id,
+                purpose=purpose,
+                subjects=sorted(subject("plate", p.plate) for p in found),
+                result_count=len(found),
+                detail={"start": start.isoformat(), "end": end.isoformat(), "fields": list(fields)},
+            ),
+        )
+        params: dict[str, Any] = {"start": start.isoformat(), "end": end.isoformat(), "fields": list(fields)}
+        params |= {"provinces": list(provinces), "min_confidence": min_confidence, "plates": wanted or []}
+        mismatched = sum(p.mismatch for p in found)
+        query_id = self._workspaces.save(
+            case.id,
+            kind="forged_plates",
+            title=f"Forged plates: {mismatched} on the wrong vehicle, {sum(p.unregistered for p in found)} "
+            "not registered",
+            params=params,
+            result={"plates": msgspec.to_builtins(found)},
+            result_count=len(found),
+            by=who.actor.name,
+        )
+        return ForgedPlatesAnswer(case.id, start, end, found, query_id)
+
     def _require(self, who: Principal) -> None:
         if not who.can(Permission.SUBJECTS_TRACE):
             raise AccessDenied(
@@ -419,6 +509,21 @@ class Workbench:
                         "draw it inside the case's area",
                         field=f"windows[{i}]",
                     )
+
+
+def _check_span(start: datetime, end: datetime) -> None:
+    """A plate search's period: not inverted, and at most MAX_PLATE_SPAN long."""
+    if end <= start:
+        raise QueryRefused("end must be after start", field="end")
+    if end - start > MAX_PLATE_SPAN:
+        raise QueryRefused(
+            f"search at most {MAX_PLATE_SPAN.days} days at a time, or name the plates", field="end"
+        )
+
+
+def _plates(plates: Sequence[str] | None) -> list[str] | None:
+    """Plates as typed, normalised (None: every plate)."""
+    return sorted({normalise_plate(p) for p in plates or [] if p.strip()}) or None
 
 
 def _retry_listing(run: Callable[[T], Any], listing: Callable[[], T]) -> Any:
@@ -482,4 +587,11 @@ def _described(window: Window) -> dict[str, Any]:
     return {"start": window.start.isoformat(), "end": window.end.isoformat(), **place}
 
 
-__all__ = ["ClonedPlatesAnswer", "CollisionAnswer", "CompanionsAnswer", "PlatePair", "Workbench"]
+__all__ = [
+    "ClonedPlatesAnswer",
+    "CollisionAnswer",
+    "CompanionsAnswer",
+    "ForgedPlatesAnswer",
+    "PlatePair",
+    "Workbench",
+]

@@ -25,6 +25,8 @@ from safecity.workbench.schemas import (
     CollisionOut,
     CompanionsIn,
     CompanionsOut,
+    ForgedPlatesIn,
+    ForgedPlatesOut,
     Justification,
     NoteIn,
     NoteOut,
@@ -35,6 +37,7 @@ from safecity.workbench.schemas import (
     cloned_plates_out,
     collision_out,
     companions_out,
+    forged_plates_out,
     workspace_out,
 )
 from safecity.workbench.workspace import Workspaces
@@ -207,6 +210,31 @@ def case_file(
         html,
         headers={"Content-Disposition": f'attachment; filename="case-{workspace.case.id}.html"'},
     )
+
+
+@router.post(
+    "/workbench/forged-plates",
+    response_model=ForgedPlatesOut,
+    summary="Forged plates (假牌) against the vehicle registry, under a case",
+)
+def forged_plates(
+    body: ForgedPlatesIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
+) -> ForgedPlatesOut:
+    """Plates read on a vehicle unlike their registration, or of the given provinces and not registered."""
+    _note_case(request, body)
+    answer = platform.service(Workbench).forged_plates(
+        who,
+        start=body.start,
+        end=body.end,
+        fields=body.fields,
+        provinces=body.provinces,
+        min_confidence=body.min_confidence,
+        plates=body.plates,
+        case_id=body.case_id,
+        purpose=body.purpose,
+        resource=resource_of(request),
+    )
+    return forged_plates_out(answer)
 
 
 def _note_case(request: Request, body: Justification) -> None:
