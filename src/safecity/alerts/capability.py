@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, AlertStep, OutboxNotice, WebhookDelivery
 from safecity.alerts.settings import SECTION
+from safecity.alerts.entities import ALERT_ENTITIES
 from safecity.core.capabilities import Capability
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 
@@ -37,5 +38,5 @@ CAPABILITY = Capability(
     name="alerts",
     summary="Warnings after a rule fires: dedup, routing, evidence, lifecycle, push, webhooks, notices.",
     requires=("registry",),
-    extensions=(CLOSED_ALERTS, SECTION),
+    extensions=(CLOSED_ALERTS, SECTION, ALERT_ENTITIES),
 )

@@ -6,6 +6,7 @@ from alembic import context
 
 import safecity.models  # noqa: F401  (registers every table on the metadata)
 from safecity.store.db import Base, make_engine
+from safecity.store.migrate import declared
 
 config = context.config
 target_metadata = Base.metadata
@@ -18,6 +19,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=declared,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -27,7 +29,9 @@ def run_migrations_online() -> None:
     """Apply migrations over a live connection."""
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=declared
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -26,6 +26,7 @@ from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
 from safecity.places.shop_facts import SHOP_FACTS
 from safecity.places.shop_owners import SHOP_OWNERS
 from safecity.places.shop_staff import ENDED_SHOP_STAFF, ShopStaffRoster, build_staff
+from safecity.places.entities import PLACES_ENTITIES
 from safecity.places.shops import Shops, build_shops, schedule_worker
 from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.vehicles import VehicleFacts, Vehicles
@@ -165,6 +166,7 @@ CAPABILITY = Capability(
     summary="Rental housing, smart communities and shops: places, their doors, tenants, visitors, warnings.",
     requires=("registry", "alerts", "security"),
     extensions=(
+        PLACES_ENTITIES,
         Service(Places, _places),
         Service(Doors, _doors),
         Service(Visitors, _visitors),

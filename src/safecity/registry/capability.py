@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import or_
 
 from safecity.core.capabilities import Capability
+from safecity.registry.entities import REGISTRY_ENTITIES
 from safecity.registry.models import PersonMessage, Verification, VerificationStatus, WatchlistEntry
 from safecity.registry.owners import BIKE_OWNERS
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
@@ -49,5 +50,5 @@ PERSON_CONFIRMATIONS = RetentionEntry(
 CAPABILITY = Capability(
     name="registry",
     summary="Who and what the platform knows: people, e-bikes and their owners, watchlists, devices, areas.",
-    extensions=(BIKE_OWNERS, CLOSED_WATCHLIST_ENTRIES, PERSON_CONFIRMATIONS),
+    extensions=(BIKE_OWNERS, CLOSED_WATCHLIST_ENTRIES, PERSON_CONFIRMATIONS, REGISTRY_ENTITIES),
 )

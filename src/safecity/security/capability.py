@@ -15,6 +15,7 @@ from safecity.security.models import (
     SignInAttempt,
     TotpEnrolment,
 )
+from safecity.security.entities import CASE_ENTITIES
 from safecity.security.retention import cases_closed_before
 from safecity.security.settings import SECTION
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
@@ -60,6 +61,7 @@ CAPABILITY = Capability(
     requires=("registry",),
     extensions=(
         SECTION,
+        CASE_ENTITIES,
         RetentionEntry(
             name="ended_auth_sessions",
             description="Sign-in sessions, counted from expiry or revocation, and unfinished "

@@ -1,4 +1,4 @@
-"""Settings of the workbench: which engine runs the analyses."""
+"""Settings of the workbench: which engine runs the analyses, how fresh search is."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ class WorkbenchSettings(Section):
         description=(
             "A catalogue file extending the packaged taxonomy and source descriptions (docs/workbench.md)."
         ),
+    )
+    search_sync_interval_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="How often the search index is brought in step with the registries (seconds).",
     )
     spark_master: str = Field(
         "local[2]",
