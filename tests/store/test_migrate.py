@@ -19,7 +19,9 @@ def test_migrations_match_the_models(database_url: str) -> None:
         conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     upgrade_to_head(database_url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": declared}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"include_name": declared}), Base.metadata
+        )
     assert diff == []
     assert {"alerts", "devices", "dead_letters", "ingest_batches", "watchlist_entries"} <= set(
         inspect(engine).get_table_names()

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from safecity.alerts.entities import ALERT_ENTITIES
 from safecity.alerts.models import Alert, AlertEvidence, AlertStatus, AlertStep, OutboxNotice, WebhookDelivery
 from safecity.alerts.settings import SECTION
-from safecity.alerts.entities import ALERT_ENTITIES
 from safecity.core.capabilities import Capability
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
 

@@ -30,7 +30,10 @@ def run_migrations_online() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
     with engine.connect() as connection:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True, include_name=declared
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            include_name=declared,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -12,6 +12,7 @@ from safecity.core.worker import Task
 from safecity.ingest.settings import IngestSettings
 from safecity.places import shop_rule, shop_settings
 from safecity.places.doors import Doors
+from safecity.places.entities import PLACES_ENTITIES
 from safecity.places.facts import FACT_SOURCE
 from safecity.places.gate import KIND as UNREGISTERED_VEHICLE
 from safecity.places.gate import VEHICLES
@@ -26,7 +27,6 @@ from safecity.places.rules import KINDS as HOUSING_RULE_KINDS
 from safecity.places.shop_facts import SHOP_FACTS
 from safecity.places.shop_owners import SHOP_OWNERS
 from safecity.places.shop_staff import ENDED_SHOP_STAFF, ShopStaffRoster, build_staff
-from safecity.places.entities import PLACES_ENTITIES
 from safecity.places.shops import Shops, build_shops, schedule_worker
 from safecity.places.sync import WhitelistPublisher, WhitelistSync
 from safecity.places.vehicles import VehicleFacts, Vehicles

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, or_, select
 
 from safecity.core.capabilities import Capability
+from safecity.security.entities import CASE_ENTITIES
 from safecity.security.models import (
     AuthSession,
     Case,
@@ -15,7 +16,6 @@ from safecity.security.models import (
     SignInAttempt,
     TotpEnrolment,
 )
-from safecity.security.entities import CASE_ENTITIES
 from safecity.security.retention import cases_closed_before
 from safecity.security.settings import SECTION
 from safecity.store.retention import Cutoff, Purgeable, RetentionEntry
