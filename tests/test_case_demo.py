@@ -14,9 +14,11 @@ from safecity import registry
 from safecity.core.clock import ManualClock
 from safecity.driver import ensure_loaded
 from safecity.driver.casedemo import (
+    ACCOMPLICE,
     ACCOMPLICE_PLATE,
     CLONED_PLATE,
     FORGED_PLATE,
+    THIEF,
     THIEF_PHONE,
     UNREGISTERED_PLATE,
     plant_burglary_series,
@@ -96,6 +98,24 @@ async def test_the_burglary_series_leads_from_the_reports_to_the_car(tmp_path: P
         )
         assert path.status_code == 200, path.text
         assert path.json()["count"] == 8  # four trips past two junctions each
+
+        # Search finds the phone's registered holder by a fragment; his links lead, through the
+        # companions question just asked, to the car and its registered keeper.
+        holder = client.post("/api/v1/workbench/search", json={"q": THIEF_PHONE[3:9], **case}, headers=me)
+        assert holder.status_code == 200, holder.text
+        person = holder.json()["groups"]["person"][0]
+        assert person["title"] == THIEF[0]
+        chain = client.post(
+            "/api/v1/workbench/connection",
+            json={"a": person["node"], "b": f"plate:{ACCOMPLICE_PLATE}", **case},
+            headers=me,
+        )
+        assert chain.status_code == 200, chain.text
+        assert [e["source"].split(" (")[0] for e in chain.json()["path"]] == ["people", "lake: companions"]
+        keeper = client.post(
+            "/api/v1/workbench/links", json={"node": f"plate:{ACCOMPLICE_PLATE}", **case}, headers=me
+        ).json()
+        assert ACCOMPLICE[0] in {n["label"] for n in keeper["nodes"]}
 
         # The plate read at a checkpoint and across the district minutes later: a case over the
         # district finds it.

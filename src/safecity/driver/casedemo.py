@@ -41,6 +41,10 @@ from safecity.workbench.vehicle_registry import VehicleRegistry
 
 THIEF_PHONE = "13957512345"
 ACCOMPLICE_PLATE = "浙C7M2K9"
+# Who the registries say they are: the phone's holder lives by the first junction; the car's
+# registered keeper is his accomplice (search finds them, links join them through the car).
+THIEF = ("赵立军", "330602198703154515")
+ACCOMPLICE = ("钱卫东", "330602199011082316")
 CLONED_PLATE = "浙C5T168"  # read by a checkpoint and, minutes later, by a gate camera across the city
 FORGED_PLATE = "浙C3F721"  # registered to a white saloon, read on a black SUV
 UNREGISTERED_PLATE = "浙C9Q404"  # a Zhejiang plate no registration holds
@@ -114,6 +118,19 @@ async def plant_burglary_series(platform: Platform, *, seed: int) -> BurglarySer
                     now=now,
                 )
         changed(session, "devices")
+        thief, accomplice = (
+            registry.get_or_create_person(
+                session,
+                id_number=id_number,
+                name=name,
+                phone=phone,
+                now=now - timedelta(days=700),
+                pseudonymize=platform.pseudonyms.pseudonym,
+                home_area_id=places[0][2],
+            )
+            for (name, id_number), phone in ((THIEF, THIEF_PHONE), (ACCOMPLICE, None))
+        )
+        keeper = accomplice.id
     incidents = platform.service(Incidents)
     ids = []
     for n, ((lat, lon, _), ago) in enumerate(zip(places, BURGLARIES_AGO, strict=True), start=1):
@@ -133,7 +150,7 @@ async def plant_burglary_series(platform: Platform, *, seed: int) -> BurglarySer
         ids.append(found.id)
     parts, plates = _sightings(places, now, random.Random(seed))
     parts += _cloned_plate(platform, places[0], now) + _forged_plates(now)
-    _register_vehicles(platform, [*plates, CLONED_PLATE], now)
+    _register_vehicles(platform, [*plates, CLONED_PLATE], now, keepers={ACCOMPLICE_PLATE: keeper})
     await platform.ingest.submit_parts(parts)
     return BurglarySeries(ids, places)
 
@@ -149,16 +166,20 @@ def _car(plate: str) -> dict[str, object]:
     }
 
 
-def _register_vehicles(platform: Platform, plates: list[str], now: datetime) -> None:
-    """The checkpoints' cars in the city's vehicle registry, as the cameras see them, and the forged
-    plate's real car (a white saloon); the unregistered plate is left out."""
-    rows = [
+def _register_vehicles(
+    platform: Platform, plates: list[str], now: datetime, *, keepers: dict[str, int]
+) -> None:
+    """The checkpoints' cars in the city's vehicle registry, as the cameras see them (`keepers`: the
+    registered keeper of some), and the forged plate's real car (a white saloon); the unregistered
+    plate is left out."""
+    rows: list[dict[str, object]] = [
         {
             "plate": plate,
             "plate_colour": "blue",
             "vehicle_type": _car(plate)["vehicle_type"],
             "body_colour": _car(plate)["vehicle_colour"],
             "make_model": "",
+            "owner_id": keepers.get(plate),
             "registered_at": (now - timedelta(days=400)).isoformat(),
         }
         for plate in sorted(set(plates))
@@ -300,9 +321,11 @@ def _sightings(
 
 
 __all__ = [
+    "ACCOMPLICE",
     "ACCOMPLICE_PLATE",
     "CLONED_PLATE",
     "FORGED_PLATE",
+    "THIEF",
     "THIEF_PHONE",
     "UNREGISTERED_PLATE",
     "BurglarySeries",
