@@ -206,3 +206,41 @@ def test_too_many_candidates_say_so(indexed: tuple[sessionmaker[Session], Corpus
     with session_factory() as session:
         result = search(session, "浙C9*", areas=None)
     assert result.more
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '1"2"3',
+        "(abc)",
+        "NEAR abc",
+        "OR 123",
+        "abc\x00def",
+        "浙C😀12",
+        "^abc",
+        "p:浙c",
+        "ＡＢＣ１２３",
+        "'; drop--",
+    ],
+)
+def test_quotes_operators_symbols_and_control_characters_are_words_not_syntax(
+    indexed: tuple[sessionmaker[Session], Corpus, SearchIndex], query: str
+) -> None:
+    session_factory, _, _ = indexed
+    with session_factory() as session:
+        try:
+            search(session, query, areas=None)
+            refused_field = "q"
+        except QueryRefused as refused:  # refused for what it asks, never an error of the index
+            refused_field = refused.field or ""
+    assert refused_field == "q"
+
+
+def test_full_width_and_separated_plates_are_the_plate(
+    indexed: tuple[sessionmaker[Session], Corpus, SearchIndex],
+) -> None:
+    session_factory, _, _ = indexed
+    plate = plates[0]
+    wide = plate[0] + "".join(chr(ord(c) + 0xFEE0) for c in plate[1:])  # ＡＢ１２: full-width forms
+    assert ("plate", plate) in _answer(session_factory, wide)
+    assert ("plate", plate) in _answer(session_factory, f"{plate[:2]}·{plate[2:]}")

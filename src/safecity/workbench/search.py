@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -74,8 +75,9 @@ def _pinyin(word: str) -> tuple[str, ...]:
 
 
 def normalise_code(value: str) -> str:
-    """An identifier as compared: upper case, without spaces, dots or dashes (浙C·5T168 is 浙C5T168)."""
-    return _CODE_JUNK.sub("", value).upper()
+    """An identifier as compared: half-width, upper case, letters and digits only (浙C·5T168 and
+    浙Ｃ5T168 are 浙C5T168); the wildcards ? and * are kept."""
+    return "".join(c for c in unicodedata.normalize("NFKC", value) if c.isalnum() or c in WILDCARDS).upper()
 
 
 def _words(run: str) -> list[str]:
@@ -90,7 +92,7 @@ def _words(run: str) -> list[str]:
 def text_terms(value: str) -> set[str]:
     """The terms of a name, an address or a model."""
     terms: set[str] = set()
-    for run in _RUNS.findall(value.lower()):
+    for run in _RUNS.findall(unicodedata.normalize("NFKC", value).lower()):
         if not _HAS_CJK.match(run):
             terms.add(run)
             continue
@@ -164,12 +166,19 @@ class Part:
 
 def parse(query: str) -> list[Part]:
     """The query's parts, or QueryRefused naming what to change."""
-    q = query.strip()
-    if not q:
-        raise QueryRefused("type something to search for", field="q")
+    q = unicodedata.normalize("NFKC", query).strip()
     if len(q) > MAX_QUERY:
         raise QueryRefused(f"a search is at most {MAX_QUERY} characters", field="q")
-    raws = q.split()
+    # Punctuation, symbols and control characters separate nothing and match nothing: dropped.
+    raws = [
+        w
+        for w in (
+            "".join(c for c in raw if c.isalnum() or c in WILDCARDS or c in "-.·_/") for raw in q.split()
+        )
+        if w
+    ]
+    if not raws:
+        raise QueryRefused("type something to search for: a name, a number, a plate", field="q")
     if len(raws) > MAX_PARTS:
         raise QueryRefused(f"a search has at most {MAX_PARTS} words", field="q")
     parts = [_part(raw) for raw in raws]
