@@ -1056,6 +1056,10 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
         True,
         lambda w, a, where: Call("GET", f"/api/v1/cases/{_worked(w, a, where)}/file"),
     ),
+    ("GET", "/api/v1/cases/{case_id}/file.pdf"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/cases/{_worked(w, a, where)}/file.pdf"),
+    ),
     # --- console pages
     ("GET", "/"): (False, lambda w, a, where: Call("GET", "/")),
     ("GET", "/bikes"): (False, lambda w, a, where: Call("GET", "/bikes")),

@@ -2,12 +2,13 @@
 
 Rendered with Jinja2 (autoescaped: every value in it came from users or devices). The page
 carries its own styles and loads the console's Chinese font from the platform when it can
-reach it, falling back to the reader's system fonts; printing it from a browser gives the PDF.
+reach it, falling back to the reader's system fonts. The same content as a PDF built on the
+server is `casefile_pdf`'s; both show times as `when` does.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -20,18 +21,23 @@ _ENV = Environment(
 )
 
 
-def _when(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+def when(value: object) -> str:
+    """A time (or ISO text of one) as the case file shows it: to the second, in UTC."""
+    moment = value
     if isinstance(value, str) and "T" in value:
         try:
-            return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+            moment = datetime.fromisoformat(value)
         except ValueError:
             return value
+    if isinstance(moment, datetime):
+        # Windows keep the offset they were asked in (+08:00); a time without one is UTC as stored.
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     return "" if value is None else str(value)
 
 
-_ENV.filters["when"] = _when
+_ENV.filters["when"] = when
 
 
 def render_case_file(
@@ -54,4 +60,4 @@ def render_case_file(
     )
 
 
-__all__ = ["render_case_file"]
+__all__ = ["render_case_file", "when"]

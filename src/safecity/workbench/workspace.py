@@ -279,8 +279,13 @@ class Workspaces:
         self._security.record(who.actor, AuditEntry("cases.note", resource, case_id=case_id))
         return written
 
-    def case_file(self, who: Principal, case_id: str, *, resource: str) -> tuple[Workspace, list[SavedQuery]]:
-        """Everything for the case file: the workspace and every saved question with its answer."""
+    def case_file(
+        self, who: Principal, case_id: str, *, resource: str, export: str = "html"
+    ) -> tuple[Workspace, list[SavedQuery]]:
+        """Everything for the case file: the workspace and every saved question with its answer.
+
+        `export` is the file's format (html, pdf), which the audit record names.
+        """
         with self._sessions() as session:
             case = self._member_case(session, who, case_id)
             rows = session.scalars(
@@ -298,6 +303,7 @@ class Workspaces:
                 case_id=case_id,
                 subjects=[p.ref for p in found.pins if p.kind == PinKind.SUBJECT],
                 result_count=len(answers),
+                detail={"format": export},
             ),
         )
         return found, answers

@@ -7,6 +7,8 @@ POSTs because a question carries drawn areas and device lists, not because they 
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
@@ -18,6 +20,8 @@ from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep, RowId
 from safecity.workbench import Workbench
 from safecity.workbench.casefile import render_case_file
+from safecity.workbench.casefile_pdf import render_case_file_pdf
+from safecity.workbench.cjkfont import CjkFont
 from safecity.workbench.schemas import (
     ClonedPlatesIn,
     ClonedPlatesOut,
@@ -45,6 +49,9 @@ from safecity.workbench.workspace import Workspaces
 CaseId = Annotated[str, Path(max_length=32, description="The case's id, e.g. C2026-000042.")]
 
 router = APIRouter(prefix="/api/v1", tags=["workbench"])
+
+# The console's Chinese font (woff2 chunks copied from npm by `make assets`): the PDF embeds it too.
+FONT_DIR = FilePath(__file__).resolve().parents[1] / "static" / "vendor" / "noto-sans-sc" / "files"
 
 
 @router.post(
@@ -198,7 +205,9 @@ def case_file(
 ) -> HTMLResponse:
     """Everything in the case's workspace as one printable page: the case, notes, pins, every
     question asked with its answer. Saved as a file; the export is audited."""
-    workspace, answers = platform.service(Workspaces).case_file(who, case_id, resource=resource_of(request))
+    workspace, answers = platform.service(Workspaces).case_file(
+        who, case_id, resource=resource_of(request), export="html"
+    )
     html = render_case_file(
         workspace,
         answers,
@@ -235,6 +244,39 @@ def forged_plates(
         resource=resource_of(request),
     )
     return forged_plates_out(answer)
+
+
+@router.get(
+    "/cases/{case_id}/file.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The case file as a PDF."}},
+    summary="The case file (PDF), audited as an export",
+)
+def case_file_pdf(
+    case_id: CaseId, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
+) -> Response:
+    """The case file as a PDF to hand on: what the HTML file holds, on numbered A4 pages, with the
+    Chinese font embedded. Saved as a file; the export is audited (format pdf)."""
+    font = _case_file_font(platform.settings.data_dir / "fonts")
+    # Refused before the export is recorded: without the font there would be no file, only boxes.
+    font.require()
+    workspace, answers = platform.service(Workspaces).case_file(
+        who, case_id, resource=resource_of(request), export="pdf"
+    )
+    pdf = render_case_file_pdf(
+        workspace, answers, exported_by=who.actor.name, exported_at=platform.clock.now(), font=font
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="case-{workspace.case.id}.pdf"'},
+    )
+
+
+@functools.cache
+def _case_file_font(cache: FilePath) -> CjkFont:
+    """One font per cache folder (`<data_dir>/fonts`), so its chunk index is read once a process."""
+    return CjkFont(FONT_DIR, cache)
 
 
 def _note_case(request: Request, body: Justification) -> None:
