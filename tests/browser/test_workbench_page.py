@@ -134,6 +134,8 @@ def test_an_investigator_collides_three_windows_and_follows_the_plate(live: Live
     casefile = page.request.get(live.base_url + href)
     assert casefile.status == 200
     assert PLATE in casefile.text() and "同一车牌在三个路口出现" in casefile.text()
+    pdf = page.request.get(live.base_url + page.locator("#case-file-pdf").get_attribute("href"))
+    assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
 
     assert_chinese_renders(page, "研判台", "碰撞", "同行")
     shoot(page, "workbench")

@@ -1026,6 +1026,26 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             "POST", "/api/v1/workbench/forged-plates", json={**WINDOW, **_case(w, a, where)}
         ),
     ),
+    ("POST", "/api/v1/workbench/search"): (
+        False,
+        lambda w, a, where: Call(
+            "POST", "/api/v1/workbench/search", json={"q": "浙C?12*5", **_case(w, a, where)}
+        ),
+    ),
+    ("POST", "/api/v1/workbench/links"): (
+        False,
+        lambda w, a, where: Call(
+            "POST", "/api/v1/workbench/links", json={"node": "phone:13900000000", **_case(w, a, where)}
+        ),
+    ),
+    ("POST", "/api/v1/workbench/connection"): (
+        False,
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/workbench/connection",
+            json={"a": "phone:13900000000", "b": "phone:13900000001", **_case(w, a, where)},
+        ),
+    ),
     ("GET", "/api/v1/cases/{case_id}/workspace"): (
         True,
         lambda w, a, where: Call("GET", f"/api/v1/cases/{_worked(w, a, where)}/workspace"),
@@ -1074,6 +1094,7 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/dispatch"): (False, lambda w, a, where: Call("GET", "/dispatch")),
     ("GET", "/workbench"): (False, lambda w, a, where: Call("GET", "/workbench")),
     ("GET", "/catalogue"): (False, lambda w, a, where: Call("GET", "/catalogue")),
+    ("GET", "/search"): (False, lambda w, a, where: Call("GET", "/search")),
     ("GET", "/api/v1/catalogue"): (False, lambda w, a, where: Call("GET", "/api/v1/catalogue")),
     ("GET", "/handset"): (False, lambda w, a, where: Call("GET", "/handset")),
     ("GET", "/wearers/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/wearers/{_wearer(w, where)}")),

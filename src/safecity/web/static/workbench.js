@@ -99,6 +99,8 @@ async function caseChanged() {
   paths.clear(); // a path is an answer under its case
   ui.caseFile.hidden = !id;
   if (id) ui.caseFile.href = '/api/v1/cases/' + encodeURIComponent(id) + '/file';
+  $('case-file-pdf').hidden = !id;
+  if (id) $('case-file-pdf').href = '/api/v1/cases/' + encodeURIComponent(id) + '/file.pdf';
   $('search-link').href = id ? '/search?case=' + encodeURIComponent(id) : '/search';
   await Promise.all([loadWorkspace(), loadReports()]);
 }
