@@ -218,6 +218,13 @@ def resource_of(request: Request) -> str:
     return f"{request.method} {request.url.path}{query}"[:300]
 
 
+def note_case(request: Request, body: Any) -> None:
+    """Name a JSON body's case and purpose for the audit record of a refusal (`audit_refusal`):
+    a refused question still says under which case it was asked."""
+    request.state.audit_case_id = getattr(body, "case_id", None)
+    request.state.audit_purpose = getattr(body, "purpose", None)
+
+
 def audit_refusal(request: Request, exc: AccessDenied) -> None:
     """Record a refused request: who (if known), what they asked, why it was refused.
 

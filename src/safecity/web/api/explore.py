@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 
 from safecity.security import Permission as P
 from safecity.security import Principal
-from safecity.web.auth import need, resource_of
+from safecity.web.auth import need, note_case, resource_of
 from safecity.web.deps import PlatformDep
 from safecity.workbench.explore import Explorer
 from safecity.workbench.explore_schemas import (
@@ -22,7 +22,6 @@ from safecity.workbench.explore_schemas import (
     links_out,
     search_out,
 )
-from safecity.workbench.schemas import Justification
 
 router = APIRouter(prefix="/api/v1/workbench", tags=["workbench"])
 
@@ -34,7 +33,7 @@ def search(
     body: SearchIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
 ) -> SearchOut:
     """Entities matching every word of the query, grouped by kind, best first, each saying why it matched."""
-    _note_case(request, body)
+    note_case(request, body)
     answer = platform.service(Explorer).search(
         who,
         body.q,
@@ -52,7 +51,7 @@ def links(
 ) -> LinksOut:
     """Entities within `hops` links of a node, each link with its source and date (registries, and the
     companions the case's questions found)."""
-    _note_case(request, body)
+    note_case(request, body)
     answer = platform.service(Explorer).expand(
         who,
         body.node,
@@ -69,17 +68,11 @@ def connection(
     body: ConnectionIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
 ) -> LinksOut:
     """The fewest links from a to b (up to 6), each with its source and date; an empty path if none."""
-    _note_case(request, body)
+    note_case(request, body)
     answer = platform.service(Explorer).connection(
         who, body.a, body.b, case_id=body.case_id, purpose=body.purpose, resource=resource_of(request)
     )
     return links_out(answer)
-
-
-def _note_case(request: Request, body: Justification) -> None:
-    """Name the body's case and purpose for the audit record of a refusal."""
-    request.state.audit_case_id = body.case_id
-    request.state.audit_purpose = body.purpose
 
 
 __all__ = ["router"]

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from safecity.security import Permission as P
 from safecity.security import Principal
-from safecity.web.auth import need, resource_of
+from safecity.web.auth import need, note_case, resource_of
 from safecity.web.deps import PlatformDep, RowId
 from safecity.workbench import Workbench
 from safecity.workbench.casefile import render_case_file
@@ -31,7 +31,6 @@ from safecity.workbench.schemas import (
     CompanionsOut,
     ForgedPlatesIn,
     ForgedPlatesOut,
-    Justification,
     NoteIn,
     NoteOut,
     PinIn,
@@ -61,7 +60,7 @@ def collide(
     body: CollisionIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
 ) -> CollisionOut:
     """Subjects of every kind seen in at least k of the windows, ranked, with each window's evidence."""
-    _note_case(request, body)
+    note_case(request, body)
     answer = platform.service(Workbench).collide(
         who,
         [w.window() for w in body.windows],
@@ -83,7 +82,7 @@ def find_companions(
     body: CompanionsIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
 ) -> CompanionsOut:
     """Subjects seen with this one at the same places within the time tolerance, ranked, with evidence."""
-    _note_case(request, body)
+    note_case(request, body)
     answer = platform.service(Workbench).companions(
         who,
         body.subject_kind,
@@ -108,7 +107,7 @@ def cloned_plates(
     body: ClonedPlatesIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
 ) -> ClonedPlatesOut:
     """Plates read at two places further apart than a car could drive in the time between, fastest first."""
-    _note_case(request, body)
+    note_case(request, body)
     answer = platform.service(Workbench).cloned_plates(
         who,
         start=body.start,
@@ -230,7 +229,7 @@ def forged_plates(
     body: ForgedPlatesIn, request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)
 ) -> ForgedPlatesOut:
     """Plates read on a vehicle unlike their registration, or of the given provinces and not registered."""
-    _note_case(request, body)
+    note_case(request, body)
     answer = platform.service(Workbench).forged_plates(
         who,
         start=body.start,
@@ -277,12 +276,6 @@ def case_file_pdf(
 def _case_file_font(cache: FilePath) -> CjkFont:
     """One font per cache folder (`<data_dir>/fonts`), so its chunk index is read once a process."""
     return CjkFont(FONT_DIR, cache)
-
-
-def _note_case(request: Request, body: Justification) -> None:
-    """Name the body's case and purpose for the audit record of a refusal."""
-    request.state.audit_case_id = body.case_id
-    request.state.audit_purpose = body.purpose
 
 
 __all__ = ["router"]
