@@ -104,6 +104,10 @@ async def test_the_burglary_series_leads_from_the_reports_to_the_car(tmp_path: P
         holder = client.post("/api/v1/workbench/search", json={"q": THIEF_PHONE[3:9], **case}, headers=me)
         assert holder.status_code == 200, holder.text
         person = holder.json()["groups"]["person"][0]
+        shops = client.post("/api/v1/workbench/search", json={"q": "商铺 theft", **case}, headers=me)
+        assert sorted(h["key"] for h in shops.json()["groups"]["incident"]) == sorted(
+            map(str, series.incidents)
+        )
         assert person["title"] == THIEF[0]
         chain = client.post(
             "/api/v1/workbench/connection",

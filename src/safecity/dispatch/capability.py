@@ -7,6 +7,7 @@ from typing import Any
 from safecity.core.capabilities import Capability, Service
 from safecity.core.worker import Task
 from safecity.dispatch.coverage import Coverage
+from safecity.dispatch.entities import INCIDENT_ENTITIES
 from safecity.dispatch.incidents import Incidents
 from safecity.dispatch.kpis import ResponseKpis
 from safecity.dispatch.networks import RoadNetworks
@@ -44,6 +45,7 @@ CAPABILITY = Capability(
     requires=("registry", "security"),
     extensions=(
         SECTION,
+        INCIDENT_ENTITIES,
         Service(RoadNetworks, _networks),
         Service(Units, Units.build),
         Service(Incidents, Incidents.build),

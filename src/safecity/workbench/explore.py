@@ -28,7 +28,19 @@ from safecity.workbench.models import CaseQuery
 from safecity.workbench.search import SearchIndex, SearchResult, search
 from safecity.workbench.workspace import Workspaces
 
-KINDS = ("person", "flat", "compound", "shop", "ebike", "plate", "phone", "device", "case", "alert")
+KINDS = (
+    "person",
+    "flat",
+    "compound",
+    "shop",
+    "ebike",
+    "plate",
+    "phone",
+    "device",
+    "case",
+    "alert",
+    "incident",
+)
 MAX_NODE = 100
 
 

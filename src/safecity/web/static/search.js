@@ -14,11 +14,12 @@ const ui = {
 const KIND_NAMES = {
   person: 'People 人员', flat: 'Flats 房屋', compound: 'Compounds 小区', shop: 'Shops 商铺', ebike: 'E-bikes 电动车',
   plate: 'Plates 车牌', phone: 'Phones 手机', device: 'Devices 设备', case: 'Cases 案件', alert: 'Alerts 预警',
+  incident: 'Incidents 警情',
 };
 // Kinds drawn in distinct colours (Okabe-Ito, colour-blind safe), with a letter as well as a colour.
 const KIND_COLOURS = {
   person: '#0072B2', flat: '#009E73', compound: '#009E73', shop: '#009E73', ebike: '#D55E00', plate: '#CC79A7',
-  phone: '#E69F00', card: '#56B4E9', device: '#555555', case: '#000000', alert: '#B00020',
+  phone: '#E69F00', card: '#56B4E9', device: '#555555', case: '#000000', alert: '#B00020', incident: '#B00020',
 };
 const SVG = 'http://www.w3.org/2000/svg';
 let current = null; // the node whose links are drawn
