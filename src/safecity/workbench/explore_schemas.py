@@ -47,7 +47,7 @@ class SearchOut(BaseModel):
     groups: dict[str, list[HitOut]] = Field(description="Hits by kind, best first (up to 10 each).")
     totals: dict[str, int] = Field(description="How many each kind had.")
     more: bool = Field(
-        description="The index named more candidates than were checked: add words to narrow it."
+        description="More than 500 matched, or checking took too long: the best found are shown; add words."
     )
 
 

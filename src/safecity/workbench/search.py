@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,9 @@ _CODE_JUNK = re.compile(r"[\s.\-·_/]+")
 WILDCARDS = "?*"
 MAX_QUERY = 100  # characters
 MAX_PARTS = 6
-CANDIDATES = 2_000  # index hits checked per search; more says "narrow it"
+PAGE = 1_000  # candidates the index names at a time, each page checked before the next is read
+CANDIDATES = 500  # hits kept per search: more says "narrow it" (10 per kind are shown)
+BUDGET_S = 0.3  # pages of candidates are checked for this long at most
 MIN_LITERAL = 3  # fixed characters an identifier pattern needs
 KEPT = ("area_id", "title", "fields", "terms")  # what a document's sync rewrites
 
@@ -246,6 +249,10 @@ def _code_part(raw: str) -> Part:
         pieces.append(f"^{runs[0][:3].lower()}")
     if wild and pattern[-1] not in WILDCARDS:
         pieces.append(f"${runs[-1][-2:].lower()}")
+    # A piece with a province character (浙C) is in nearly every plate of the city: it narrows
+    # nothing and makes the index read millions of entries. Left to the check when others narrow.
+    if any(not _HAS_CJK.search(p) for p in pieces):
+        pieces = [p for p in pieces if not _HAS_CJK.search(p)]
     classes = _classes(pattern)
     alternatives = tuple(tuple(Term(f"{c.value}{p}") for p in pieces) for c in classes)
     if wild:
@@ -362,11 +369,11 @@ def check(part: Part, fields: dict[str, Any]) -> tuple[int, str] | None:
 
 
 def rank(
-    rows: Iterable[tuple[str, str, str | None, str, dict[str, Any]]], parts: Sequence[Part]
+    rows: Iterable[tuple[int, str, str, str | None, str, dict[str, Any]]], parts: Sequence[Part]
 ) -> list[Hit]:
     """The rows every part really matches, best first."""
     hits = []
-    for kind, key, area, title, fields in rows:
+    for _, kind, key, area, title, fields in rows:
         score, why = 0, []
         for part in parts:
             matched = check(part, fields)
@@ -466,12 +473,14 @@ class SearchIndex:
         *,
         areas: Sequence[str] | None,
         kinds: Sequence[str] | None = None,
-        limit: int = CANDIDATES,
-    ) -> list[tuple[str, str, str | None, str, dict[str, Any]]]:
-        """The documents the index names for the parts (unchecked), in the areas (and area-less)."""
+        after: int = 0,
+        limit: int = PAGE,
+    ) -> list[tuple[int, str, str, str | None, str, dict[str, Any]]]:
+        """The documents the index names for the parts (unchecked), in the areas (and area-less),
+        in the order of their ids from `after` on (a page of them: the caller asks for the next)."""
         dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
         d = SearchDocument
-        statement = select(d.kind, d.key, d.area_id, d.title, d.fields)
+        statement = select(d.id, d.kind, d.key, d.area_id, d.title, d.fields).where(d.id > after)
         if dialect == "sqlite":
             statement = statement.join(_FTS, _FTS.c.rowid == d.id).where(
                 text("search_fts MATCH :q").bindparams(q=fts5_query(parts))
@@ -486,8 +495,8 @@ class SearchIndex:
             statement = statement.where(d.area_id.is_(None) | d.area_id.in_(list(areas)))
         if kinds:
             statement = statement.where(d.kind.in_(list(kinds)))
-        rows = conn.execute(statement.limit(limit)).all()
-        return [(k, key, a, t, f if isinstance(f, dict) else _json(f)) for k, key, a, t, f in rows]
+        rows = conn.execute(statement.order_by(d.id).limit(limit)).all()
+        return [(i, k, key, a, t, f if isinstance(f, dict) else _json(f)) for i, k, key, a, t, f in rows]
 
 
 def search(
@@ -497,12 +506,35 @@ def search(
     areas: Sequence[str] | None,
     kinds: Sequence[str] | None = None,
     per_kind: int = 10,
+    budget_s: float = BUDGET_S,
 ) -> SearchResult:
-    """Hits for the query, grouped by kind, each saying why it matched."""
+    """Hits for the query, grouped by kind, each saying why it matched.
+
+    The index names candidates a page at a time and each page is checked, until more than
+    CANDIDATES hits are found (the best of them shown), the index has no more, or the time budget
+    is spent: a pattern whose pieces are common (浙C?27*7: "27" and "ends in 7") still finds its
+    plate behind thousands of near ones, and one that would read millions says `more` instead of
+    taking seconds.
+    """
     parts = parse(query)
-    rows = SearchIndex.candidates(conn, parts, areas=areas, kinds=kinds)
-    result = SearchResult(query, more=len(rows) >= CANDIDATES)
-    for hit in rank(rows, parts):
+    started = time.perf_counter()
+    hits: list[Hit] = []
+    after, more = 0, False
+    while True:
+        rows = SearchIndex.candidates(conn, parts, areas=areas, kinds=kinds, after=after)
+        hits += rank(rows, parts)
+        if len(hits) > CANDIDATES:  # more than are kept: the best of these, and "narrow it"
+            more = True
+            break
+        if len(rows) < PAGE:
+            break
+        after = rows[-1][0]
+        if time.perf_counter() - started > budget_s:
+            more = True
+            break
+    hits.sort(key=lambda h: (-h.score, h.kind, h.title))
+    result = SearchResult(query, more=more)
+    for hit in hits:
         result.totals[hit.kind] = result.totals.get(hit.kind, 0) + 1
         group = result.groups.setdefault(hit.kind, [])
         if len(group) < per_kind:
