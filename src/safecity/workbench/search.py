@@ -52,6 +52,7 @@ PAGE = 1_000  # candidates the index names at a time, each page checked before t
 CANDIDATES = 500  # hits kept per search: more says "narrow it" (10 per kind are shown)
 BUDGET_S = 0.3  # pages of candidates are checked for this long at most
 MIN_LITERAL = 3  # fixed characters an identifier pattern needs
+TERMS_VERSION = 1  # raise it when terms are made differently: every document is indexed again
 KEPT = ("area_id", "title", "fields", "terms")  # what a document's sync rewrites
 
 _FTS = table("search_fts", column("rowid"))
@@ -137,8 +138,9 @@ def document_terms(doc: Document) -> str:
 
 
 def document_fields(doc: Document) -> dict[str, Any]:
-    """What a result is checked against and shown with."""
+    """What a result is checked against and shown with (and the version of its terms)."""
     return {
+        "v": TERMS_VERSION,
         "text": doc.text,
         "codes": {name: [cls.value, value] for name, (cls, value) in doc.codes.items()},
         "masked": sorted(doc.masked),
@@ -414,20 +416,15 @@ class SearchIndex:
     def sync(self) -> dict[str, int]:
         """Bring the index in step with the registries: new, changed and gone documents."""
         with self._lock, self._sessions() as session:
-            wanted: dict[tuple[str, str], dict[str, Any]] = {}
+            # Terms are the costly part (pinyin, pieces): made only for what is new or changed,
+            # told by the fields (which carry TERMS_VERSION, so a new way of making terms redoes all).
+            wanted: dict[tuple[str, str], tuple[Document, dict[str, Any]]] = {}
             for documents in self._sources:
                 for doc in documents(session):
-                    wanted[(doc.kind, doc.key)] = {
-                        "kind": doc.kind,
-                        "key": doc.key,
-                        "area_id": doc.area_id,
-                        "title": doc.title[:300],
-                        "fields": document_fields(doc),
-                        "terms": document_terms(doc),
-                    }
+                    wanted[(doc.kind, doc.key)] = (doc, document_fields(doc))
             have = {
-                (kind, key): (rid, area, title, fields, terms)
-                for rid, kind, key, area, title, fields, terms in session.execute(
+                (kind, key): (rid, area, title, fields)
+                for rid, kind, key, area, title, fields in session.execute(
                     select(
                         SearchDocument.id,
                         SearchDocument.kind,
@@ -435,15 +432,25 @@ class SearchIndex:
                         SearchDocument.area_id,
                         SearchDocument.title,
                         SearchDocument.fields,
-                        SearchDocument.terms,
                     )
                 )
             }
-            new = [row for k, row in wanted.items() if k not in have]
+
+            def row(doc: Document, fields: dict[str, Any]) -> dict[str, Any]:
+                return {
+                    "kind": doc.kind,
+                    "key": doc.key,
+                    "area_id": doc.area_id,
+                    "title": doc.title[:300],
+                    "fields": fields,
+                    "terms": document_terms(doc),
+                }
+
+            new = [row(doc, fields) for k, (doc, fields) in wanted.items() if k not in have]
             changed = [
-                {"rid": have[k][0], **row}
-                for k, row in wanted.items()
-                if k in have and have[k][1:] != (row["area_id"], row["title"], row["fields"], row["terms"])
+                {"rid": have[k][0], **row(doc, fields)}
+                for k, (doc, fields) in wanted.items()
+                if k in have and have[k][1:] != (doc.area_id, doc.title[:300], fields)
             ]
             gone = [have[k][0] for k in have if k not in wanted]
             if new:
