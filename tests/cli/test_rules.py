@@ -21,6 +21,8 @@ def test_rules_check_prints_the_packaged_rules(run: Run) -> None:
         ("station-offline", "device_offline"),
         ("compound-intrusion", "community_intrusion"),
         ("cloned-plate", "plate_clone"),
+        ("forged-plate-mismatch", "plate_mismatch"),
+        ("forged-plate-unregistered", "plate_unregistered"),
         ("unregistered-vehicle", "community_unregistered_vehicle"),
         ("wanted-person-at-door", "hotlist"),
         ("housing-denied-attempts", "housing_denied_attempts"),

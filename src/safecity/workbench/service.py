@@ -149,7 +149,10 @@ class Workbench:
             platform.pseudonyms,
             engine,
             platform.service(Workspaces),
-            vehicles=platform.facts.source(VEHICLE_REGISTRY),
+            # The rules' copy of the registry when it is installed (one copy, forgotten on change).
+            vehicles=platform.facts.source(VEHICLE_REGISTRY)
+            if VEHICLE_REGISTRY in platform.facts.sources
+            else None,
         )
 
     def collide(
