@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import fnmatch
 import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +17,10 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.core.entities import CodeClass, Document, EntitySource
+from safecity.store import make_engine, make_session_factory
+from safecity.store.db import Base
 from safecity.workbench.errors import QueryRefused
+from safecity.workbench.models import SearchDocument
 from safecity.workbench.search import CANDIDATES, SearchIndex, normalise_code, search
 
 SURNAMES = "王李张刘陈"
@@ -244,3 +251,42 @@ def test_full_width_and_separated_plates_are_the_plate(
     wide = plate[0] + "".join(chr(ord(c) + 0xFEE0) for c in plate[1:])  # ＡＢ１２: full-width forms
     assert ("plate", plate) in _answer(session_factory, wide)
     assert ("plate", plate) in _answer(session_factory, f"{plate[:2]}·{plate[2:]}")
+
+
+def test_a_first_sync_of_a_city_does_not_hold_sqlites_write_lock(tmp_path: Path) -> None:
+    """Found running `make demo`: the first sync of 222,581 documents was one transaction, and the
+    simulated city's batches failed with "database is locked" behind it."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'city.db'}")
+    Base.metadata.create_all(engine, tables=[SearchDocument.__table__])  # type: ignore[list-item]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE ingest (n INTEGER)")
+    docs = [
+        Document(
+            "plate", f"浙C{n:05d}", f"浙C{n:05d}", None, codes={"plate": (CodeClass.PLATE, f"浙C{n:05d}")}
+        )
+        for n in range(30_000)
+    ]
+    index = SearchIndex([Corpus(docs).source], make_session_factory(engine))
+    locked: list[str] = []
+    done = threading.Event()
+
+    def ingest() -> None:  # another writer, waiting at most 0.5 s for the lock as a busy server would
+        writer = sqlite3.connect(tmp_path / "city.db", timeout=0.5)
+        while not done.is_set():
+            try:
+                writer.execute("INSERT INTO ingest VALUES (1)")
+                writer.commit()
+            except sqlite3.OperationalError as exc:
+                locked.append(str(exc))
+            time.sleep(0.01)
+        writer.close()
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    try:
+        assert index.sync()["new"] == len(docs)
+    finally:
+        done.set()
+        thread.join()
+    engine.dispose()
+    assert not locked

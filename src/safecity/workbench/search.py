@@ -28,7 +28,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Connection, column, delete, insert, select, table, text, update
@@ -52,10 +52,12 @@ PAGE = 1_000  # candidates the index names at a time, each page checked before t
 CANDIDATES = 500  # hits kept per search: more says "narrow it" (10 per kind are shown)
 BUDGET_S = 0.3  # pages of candidates are checked for this long at most
 MIN_LITERAL = 3  # fixed characters an identifier pattern needs
+WRITE_CHUNK = 1_000  # documents a sync writes per transaction
+KEPT = ("area_id", "title", "fields", "terms")  # what a changed document's sync rewrites
 TERMS_VERSION = 1  # raise it when terms are made differently: every document is indexed again
-KEPT = ("area_id", "title", "fields", "terms")  # what a document's sync rewrites
 
 _FTS = table("search_fts", column("rowid"))
+T = TypeVar("T")
 _jieba_lock = threading.Lock()
 log = structlog.get_logger(__name__)
 
@@ -446,26 +448,34 @@ class SearchIndex:
                     "terms": document_terms(doc),
                 }
 
-            new = [row(doc, fields) for k, (doc, fields) in wanted.items() if k not in have]
+            new = [k for k in wanted if k not in have]
             changed = [
-                {"rid": have[k][0], **row(doc, fields)}
+                k
                 for k, (doc, fields) in wanted.items()
                 if k in have and have[k][1:] != (doc.area_id, doc.title[:300], fields)
             ]
             gone = [have[k][0] for k in have if k not in wanted]
-            if new:
-                session.execute(insert(SearchDocument), new)
-            if changed:
+            session.commit()  # the reads' transaction: writers are not kept waiting behind it
+            # Written a thousand at a time, each its own short transaction: a first sync of a city's
+            # registries (200,000 documents) must not hold SQLite's write lock for the seconds it
+            # takes, or ingest waits behind it ("database is locked").
+            for chunk in _chunks(new, WRITE_CHUNK):
+                session.execute(insert(SearchDocument), [row(*wanted[k]) for k in chunk])
+                session.commit()
+                time.sleep(0.001)  # let the event loop's thread have the interpreter between chunks
+            for chunk in _chunks(changed, WRITE_CHUNK):
                 session.execute(  # by primary key: SQLAlchemy's bulk update
                     update(SearchDocument),
                     [
-                        {"id": row["rid"], **{k: row[k] for k in ("area_id", "title", "fields", "terms")}}
-                        for row in changed
+                        {"id": have[k][0], **{f: v for f, v in row(*wanted[k]).items() if f in KEPT}}
+                        for k in chunk
                     ],
                 )
-            for chunk in _chunks(gone, 500):
-                session.execute(delete(SearchDocument).where(SearchDocument.id.in_(chunk)))
-            session.commit()
+                session.commit()
+                time.sleep(0.001)
+            for ids in _chunks(gone, WRITE_CHUNK):
+                session.execute(delete(SearchDocument).where(SearchDocument.id.in_(ids)))
+                session.commit()
             self.synced = True
             if new or changed or gone:
                 log.info(
@@ -556,7 +566,7 @@ def _json(value: str) -> dict[str, Any]:
     return loaded
 
 
-def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+def _chunks(items: list[T], size: int) -> Iterator[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
 
