@@ -100,25 +100,36 @@ def test_companions_are_exactly_those_seen_near_the_target_in_time_and_place(
         assert all(abs((m.ts - m.target_ts).total_seconds()) <= tolerance_s for m in c.evidence)
 
 
-def test_a_planted_pair_travelling_together_comes_first(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("target_kind", "mate_kind", "mate_record"),
+    [
+        ("plate", "phone", "phone_seen"),  # a phone that always rides in a car
+        ("phone", "phone", "phone_seen"),  # two phones always together
+        ("tag", "id_card", "door_swipe"),  # an e-bike's tag and its rider's identity card
+    ],
+)
+def test_a_planted_pair_travelling_together_comes_first(
+    tmp_path: Path, target_kind: str, mate_kind: str, mate_record: str
+) -> None:
     base = sightings(3_000, seed=3)
-    plate_path = base.filter(pl.col("subject_kind") == "plate", pl.col("subject") == "S5").head(12)
-    # A phone seen within a minute of each of the plate's reads, at the same spot.
-    phone = plate_path.with_columns(
-        pl.lit("phone").alias("subject_kind"),
-        pl.lit("P-TWIN").alias("subject"),
-        pl.lit("phone_seen").alias("kind"),
+    target_path = base.filter(pl.col("subject_kind") == target_kind, pl.col("subject") == "S5").head(12)
+    assert target_path.height >= 8
+    # The mate seen within a minute of each of the target's sightings, at the same spot.
+    mate = target_path.with_columns(
+        pl.lit(mate_kind).alias("subject_kind"),
+        pl.lit("TWIN").alias("subject"),
+        pl.lit(mate_record).alias("kind"),
         (pl.col("ts") + timedelta(seconds=40)).alias("ts"),
         ("twin-" + pl.col("event_id")).alias("event_id"),
     )
-    records = pl.concat([base, phone])
+    records = pl.concat([base, mate])
     files = write(records, tmp_path)
     with Engine().session() as engine:
         result = companions(
             engine,
             files,
-            plate_path,
-            target_kind="plate",
+            target_path,
+            target_kind=target_kind,
             target_values=["S5"],
             start=T0,
             end=T0 + timedelta(hours=HOURS),
@@ -127,7 +138,7 @@ def test_a_planted_pair_travelling_together_comes_first(tmp_path: Path) -> None:
             areas=None,
         )
     top = result.companions[0]
-    assert (top.subject_kind, top.subject, top.meetings) == ("phone", "P-TWIN", 12)
+    assert (top.subject_kind, top.subject, top.meetings) == (mate_kind, "TWIN", target_path.height)
 
 
 def test_a_collision_naming_too_many_subjects_is_refused_saying_how_to_narrow_it(
