@@ -223,3 +223,23 @@ def test_links_refuse_bad_nodes_other_areas_and_other_roles(people_and_bikes: Se
         "/api/v1/workbench/connection", json={**base, "a": far, "b": "plate:浙Z00000"}, headers=me
     ).json()
     assert none["path"] == []
+
+
+def test_the_case_file_carries_searches_and_links_with_why_and_sources(people_and_bikes: Setup) -> None:
+    client, _, people = people_and_bikes
+    me = people["investigator"]
+    case_id = open_case(client, me)
+    person = search(client, me, "zwm", case_id=case_id).json()["groups"]["person"][0]["node"]
+    body = {"case_id": case_id, "purpose": "Suspect in the Wuma St burglaries", "node": person}
+    assert client.post("/api/v1/workbench/links", json=body, headers=me).status_code == 200
+    html = client.get(f"/api/v1/cases/{case_id}/file", headers=me).text
+    assert "name 张伟明: pinyin zwm starts with zwm" in html
+    assert "<td>张伟明</td><td>owns</td>" in html and "<td>ebikes</td>" in html
+    pdf = client.get(f"/api/v1/cases/{case_id}/file.pdf", headers=me)
+    assert pdf.status_code == 200
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(BytesIO(pdf.content)).pages)
+    assert "pinyin zwm starts with zwm" in text and "ebikes" in text

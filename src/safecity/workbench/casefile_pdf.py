@@ -398,7 +398,56 @@ def _cloned_plates(w: _Writer, q: SavedQuery, result: dict[str, Any]) -> list[Fl
     return out
 
 
-_ANSWERS = {"collision": _collision, "companions": _companions, "cloned_plates": _cloned_plates}
+def _search(w: _Writer, q: SavedQuery, result: dict[str, Any]) -> list[Flowable]:
+    kinds = ", ".join(q.params.get("kinds") or []) or "every kind"
+    out: list[Flowable] = [w.p(f"“{q.params.get('q')}” in {kinds}.")]
+    rows = [
+        [kind, h["title"], "\n".join(h["why"])]
+        for kind, hits in (result.get("groups") or {}).items()
+        for h in hits
+    ]
+    if rows:
+        out += [
+            Spacer(1, 4),
+            w.table(["Kind 类型", "Found 结果", "Why 匹配原因"], rows, [0.14, 0.36, 0.5]),
+        ]
+    return out
+
+
+def _links(w: _Writer, q: SavedQuery, result: dict[str, Any]) -> list[Flowable]:
+    view = result.get("view") or {}
+    labels = {n["id"]: n["label"] for n in view.get("nodes") or []}
+    path = result.get("path")
+    edges = path if path else view.get("edges") or []
+    rows = [
+        [
+            labels.get(e["a"], e["a"]),
+            e["relation"],
+            labels.get(e["b"], e["b"]),
+            e["source"],
+            when(e.get("since")),
+        ]
+        for e in edges
+    ]
+    out: list[Flowable] = []
+    if rows:
+        out.append(
+            w.table(
+                ["From 起点", "Link 关系", "To 终点", "Source 来源", "Since 时间"],
+                rows,
+                [0.22, 0.18, 0.26, 0.18, 0.16],
+            )
+        )
+    return out
+
+
+_ANSWERS = {
+    "collision": _collision,
+    "companions": _companions,
+    "cloned_plates": _cloned_plates,
+    "search": _search,
+    "links": _links,
+}
 
 
 def _question(w: _Writer, q: SavedQuery) -> list[Flowable]:
