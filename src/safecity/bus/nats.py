@@ -49,6 +49,7 @@ JSON = "application/json"
 BATCH_HEADER = "safecity-batch"  # shared by the slices of one split frame
 CHUNK_HEADER = "safecity-chunk"  # "i/n", 1-based
 DELIVERY_COUNT_HEADER = "safecity-delivery-count"  # > 1 means a redelivery
+CLOSE_TIMEOUT_S = 10.0  # each step of closing the bus waits at most this long
 
 Compression = Literal["zstd", "lz4"] | None
 
@@ -364,14 +365,25 @@ class NatsBus:
         await self.js.delete_stream(self.stream)
 
     async def close(self) -> None:
-        """Close every subscription and drain the connection."""
+        """Close every subscription and drain the connection, each step bounded: a stopping
+        platform must not wait forever on a consumer still being created or a drain that does
+        not finish (then the connection is closed without draining, and said so)."""
         for sub in list(self._subs):
             await sub.close()
         if self._joining:
-            await asyncio.gather(*self._joining, return_exceptions=True)
+            joining = list(self._joining)
+            _, pending = await asyncio.wait(joining, timeout=CLOSE_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("nats_close_gave_up_joining", pending=len(pending), timeout_s=CLOSE_TIMEOUT_S)
         self._closing = True
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+            try:
+                await asyncio.wait_for(self._nc.drain(), timeout=CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("nats_drain_timed_out", timeout_s=CLOSE_TIMEOUT_S, url=self.url)
+                await _quietly(self._nc.close())
         self._nc = self._js = None
 
     async def _on_disconnected(self) -> None:
