@@ -41,7 +41,6 @@ from safecity.workbench.errors import QueryRefused
 from safecity.workbench.models import SearchDocument
 
 CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_RUN = re.compile(f"[{CJK}]+")
 _RUNS = re.compile(f"[{CJK}]+|[0-9a-z]+")
 _HAS_CJK = re.compile(f"[{CJK}]")
 _CODE_JUNK = re.compile(r"[\s.\-·_/]+")
