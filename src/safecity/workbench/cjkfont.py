@@ -1,10 +1,10 @@
 """Chinese glyphs for the workbench's PDFs: Noto Sans SC from the console's woff2 chunks, for ReportLab.
 
 The console already ships Noto Sans SC as Fontsource's unicode-range chunks (woff2, regular and
-bold, about a hundred chunks each, copied from npm by `make assets`), so Chinese shows on machines
-without Chinese fonts. ReportLab embeds TrueType, not woff2: each chunk a document needs is
-converted once (fontTools, brotli), kept in a cache folder under a name that carries a digest of
-its source, and registered with ReportLab for the life of the process. Nothing is downloaded.
+bold), so Chinese shows on machines without Chinese fonts. ReportLab embeds TrueType, not woff2:
+each chunk a document needs is converted once by `store.fonts` (kept in a cache folder under a
+name that carries a digest of its source) and registered with ReportLab for the life of the
+process. Nothing is downloaded.
 
 Text is set in Helvetica; each run of characters Helvetica cannot show (those outside
 Windows-1252, its encoding) is set in the chunk that holds them.
@@ -12,30 +12,20 @@ Windows-1252, its encoding) is set in the chunk that holds them.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from fontTools.ttLib import TTFont
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfbase.ttfonts import TTFont as ReportLabFont
 
 from safecity.core.errors import DomainError
+from safecity.store.fonts import BOLD, REGULAR, FontChunk, FontChunks, source_digest
 
 LATIN = "Helvetica"
 LATIN_BOLD = "Helvetica-Bold"
-REGULAR, BOLD = 400, 700
-_CHUNK = re.compile(r"noto-sans-sc-(\d+)-(\d+)-normal\.woff2")
-_WEIGHT_NAMES = {REGULAR: "Regular", BOLD: "Bold"}
-# PostScript name (name table id 6): Fontsource's instances all carry the variable font's default
-# ("NotoSansSCThin-Regular"); each chunk gets its own so the PDF's fonts say what they are.
-_POSTSCRIPT_NAME = 6
 
 # Windows-1252 leaves five bytes undefined; the rest are the characters Helvetica can show.
 LATIN_CHARS = frozenset(bytes(range(256)).decode("cp1252", errors="ignore"))
@@ -52,13 +42,6 @@ class FontMissing(DomainError):
     code = "font_missing"
 
 
-@dataclass(frozen=True, slots=True)
-class _Chunk:
-    path: Path
-    number: int
-    weight: int
-
-
 def is_latin(text: str) -> bool:
     """Whether Helvetica (Windows-1252) can show every character of the text."""
     return LATIN_CHARS.issuperset(text)
@@ -68,17 +51,16 @@ class CjkFont:
     """Noto Sans SC from a folder of woff2 chunks, converted into `cache` as documents need them."""
 
     def __init__(self, source: Path, cache: Path) -> None:
-        self._source = source
-        self._cache = cache
-        self._index: dict[int, dict[int, _Chunk]] | None = None
+        # Every chunk also maps a few ASCII characters (space, quotes): Helvetica sets those.
+        self._chunks = FontChunks(source, cache, skip=is_latin)
         self._names: dict[Path, str] = {}
 
     def require(self) -> None:
         """Refuse, saying how to install it, unless the regular and bold chunks are there."""
-        weights = {int(m.group(2)) for p in self._chunk_files() if (m := _CHUNK.fullmatch(p.name))}
-        if not {REGULAR, BOLD} <= weights:
+        if not {REGULAR, BOLD} <= self._chunks.weights():
+            where = self._chunks.source
             raise FontMissing(
-                f"the Chinese font (Noto Sans SC) is not installed in {self._source}; run `make assets`"
+                f"the Chinese font (Noto Sans SC) is not installed in {where}; run `make assets`"
             )
 
     def markup(self, text: str, *, bold: bool = False) -> str:
@@ -101,7 +83,7 @@ class CjkFont:
         if is_latin(text):  # most cells (ids, times, numbers) need no Chinese font
             yield None, text
             return
-        index = self._chunks()
+        index = self._chunks.index()
         start, current = 0, None
         for i, char in enumerate(text):
             font: str | None = None
@@ -115,59 +97,20 @@ class CjkFont:
         if text:
             yield current, text[start:]
 
-    def _chunk_files(self) -> list[Path]:
-        return sorted(self._source.glob("noto-sans-sc-*-normal.woff2")) if self._source.is_dir() else []
-
-    def _chunks(self) -> dict[int, dict[int, _Chunk]]:
-        """Which chunk of each weight holds each character (Windows-1252 ones left to Helvetica)."""
-        if self._index is not None:
-            return self._index
-        index: dict[int, dict[int, _Chunk]] = {}
-        for path in self._chunk_files():
-            if not (m := _CHUNK.fullmatch(path.name)):
-                continue
-            chunk = _Chunk(path, int(m.group(1)), int(m.group(2)))
-            # Every chunk also maps a few ASCII characters (space, quotes): Helvetica sets those.
-            with TTFont(path, lazy=True) as font:
-                covered = [c for c in font.getBestCmap() if not is_latin(chr(c))]
-            owned = index.setdefault(chunk.weight, {})
-            for code in covered:
-                owned.setdefault(code, chunk)
-        self._index = index
-        return index
-
-    def _registered_name(self, chunk: _Chunk) -> str:
+    def _registered_name(self, chunk: FontChunk) -> str:
         """The ReportLab name of the chunk, converting and registering it the first time."""
         if (known := self._names.get(chunk.path)) is not None:
             return known
-        digest = hashlib.sha256(chunk.path.read_bytes()).hexdigest()[:16]
+        digest = source_digest(chunk.path)
         with _lock:
             name = _registered.get(digest)
             if name is None:
-                postscript = f"NotoSansSC-{_WEIGHT_NAMES.get(chunk.weight, chunk.weight)}-{chunk.number}"
-                ttf = self._converted(chunk, postscript, digest)
-                name = f"{postscript}-{digest[:8]}"
+                ttf = self._chunks.truetype(chunk)
+                name = f"{chunk.postscript}-{digest[:8]}"
                 pdfmetrics.registerFont(ReportLabFont(name, str(ttf)))
                 _registered[digest] = name
         self._names[chunk.path] = name
         return name
-
-    def _converted(self, chunk: _Chunk, postscript: str, digest: str) -> Path:
-        """The chunk as TrueType in the cache, converting it unless an earlier run did."""
-        target = self._cache / f"{chunk.path.name.removesuffix('.woff2')}-{digest}.ttf"
-        if target.is_file():
-            return target
-        self._cache.mkdir(parents=True, exist_ok=True)
-        with TTFont(chunk.path) as font:
-            font.flavor = None
-            for record in font["name"].names:
-                if record.nameID == _POSTSCRIPT_NAME:
-                    record.string = postscript
-            # Written aside and renamed: another process may be converting the same chunk.
-            partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.part")
-            font.save(partial)
-        os.replace(partial, target)
-        return target
 
 
 __all__ = ["BOLD", "LATIN", "LATIN_BOLD", "LATIN_CHARS", "REGULAR", "CjkFont", "FontMissing", "is_latin"]
