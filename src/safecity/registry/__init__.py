@@ -7,7 +7,7 @@ and reach the rows through the functions here (an import-linter contract holds t
 """
 
 from safecity.registry import bulk, messages, verification
-from safecity.registry.actions import NewSecret, Registry, Stolen, Wanted
+from safecity.registry.actions import NewSecret, PlateListing, Registry, Stolen, Wanted
 from safecity.registry.areas import (
     area_parents,
     first_area,
@@ -43,6 +43,7 @@ from safecity.registry.events import RegistryChanged
 from safecity.registry.models import (
     EBIKE,
     PERSON,
+    PLATE_LISTS,
     AreaKind,
     BikeStatus,
     DeviceKind,
@@ -111,8 +112,10 @@ __all__ = [
     "Stolen",
     "TerminalEntry",
     "TerminalProtocol",
+    "PlateListing",
     "Wanted",
     "WatchStatus",
+    "PLATE_LISTS",
     "WatchlistKind",
     "active_watchlist",
     "bulk",

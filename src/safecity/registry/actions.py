@@ -46,9 +46,11 @@ from safecity.registry.schemas import (
 from safecity.registry.terminals import register_terminal
 from safecity.registry.watchlists import (
     DEFAULT_WATCH_DAYS,
+    Listing,
     close_entry,
     get_active_entry,
     list_person,
+    list_plate,
     report_stolen,
     require_entry,
 )
@@ -90,6 +92,20 @@ class Wanted:
 
     def __repr__(self) -> str:  # never the number, should the request end up in a log or a trace
         return f"Wanted(basis={self.basis[:40]!r}, valid_days={self.valid_days})"
+
+
+@dataclass(frozen=True, slots=True)
+class PlateListing:
+    """A plate to put on a vehicle list (wanted, stolen, suspicious; a forged plate).
+
+    `owner_station_id` defaults to the lister's own station (it must be in their reach).
+    """
+
+    plate: str
+    list_kind: str
+    basis: str
+    valid_days: int = DEFAULT_WATCH_DAYS
+    owner_station_id: str | None = None
 
 
 class Registry:
@@ -270,6 +286,27 @@ class Registry:
                 status=201,
                 subjects=[subject(SubjectKind.ID_CARD, out.subject)],
                 detail={"entry": out.id, "person": person.id, "basis": wanted.basis[:200]},
+            ),
+        )
+        return out
+
+    def list_plate(self, ctx: Context, listed: PlateListing, *, resource: str) -> EntryOut:
+        """Put a plate on a vehicle list: checkpoint and road cameras reading it (or a near
+        misreading of it) then hit, as the list's policy says (recognition capability)."""
+        now = self._now()
+        with transaction(self._sessions) as session:
+            station = self._listing_station(session, ctx, listed.owner_station_id)
+            listing = Listing(ctx.actor, listed.basis, ctx.actor, now, station, listed.valid_days)
+            entry = list_plate(session, plate=listed.plate, list_kind=listed.list_kind, listing=listing)
+            out = EntryOut.model_validate(entry, from_attributes=True)
+        self._recorder.record(
+            ctx,
+            AuditEntry(
+                "watchlist.add_plate",
+                resource,
+                status=201,
+                subjects=[subject(SubjectKind.PLATE, out.subject)],
+                detail={"entry": out.id, "list": out.list_kind, "basis": listed.basis[:200]},
             ),
         )
         return out

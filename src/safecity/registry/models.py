@@ -51,6 +51,21 @@ class WatchlistKind(StrEnum):
 
     STOLEN_BIKE = "stolen_bike"
     WANTED_PERSON = "wanted_person"  # a person's identity card, matched by its pseudonym (door swipes)
+    # Vehicles, by plate: read by checkpoint and road cameras (recognition capability's lists).
+    WANTED_VEHICLE = "wanted_vehicle"  # a vehicle used in a crime, or its driver wanted
+    STOLEN_VEHICLE = "stolen_vehicle"
+    SUSPICIOUS_VEHICLE = "suspicious_vehicle"  # worth a look, not a stop: usually only logged
+    FORGED_PLATE = "forged_plate"  # a cloned or forged plate number
+
+
+PLATE_LISTS = frozenset(
+    {
+        WatchlistKind.WANTED_VEHICLE,
+        WatchlistKind.STOLEN_VEHICLE,
+        WatchlistKind.SUSPICIOUS_VEHICLE,
+        WatchlistKind.FORGED_PLATE,
+    }
+)
 
 
 class WatchStatus(StrEnum):

@@ -194,6 +194,33 @@ class WantedPersonIn(_In):
     )
 
 
+class WantedPlateIn(_In):
+    """Put a plate on a vehicle list: checkpoint and road cameras reading it then hit."""
+
+    plate: str = Field(
+        min_length=3, max_length=16, description="The plate, GA 36 (浙C12345; separators allowed)."
+    )
+    list_kind: str = Field(
+        pattern="^(wanted_vehicle|stolen_vehicle|suspicious_vehicle|forged_plate)$",
+        description="The list: `wanted_vehicle`, `stolen_vehicle`, `suspicious_vehicle` or `forged_plate`; "
+        "each list's hit policy (alert or log, priority, distance) is the recognition capability's.",
+    )
+    basis: str = Field(
+        min_length=1, max_length=2000, description="On what basis: case or report number (required)."
+    )
+    valid_days: int = Field(
+        DEFAULT_WATCH_DAYS,
+        ge=1,
+        le=MAX_WATCH_DAYS,
+        description="Days the entry matches before it lapses (unless closed before): its expiry.",
+    )
+    owner_station_id: str | None = Field(
+        None,
+        max_length=32,
+        description="Station the entry belongs to, in the caller's reach; default: the caller's own station.",
+    )
+
+
 class CloseEntryIn(_In):
     """Close a watchlist entry: the bike was recovered, or the report withdrawn."""
 
@@ -207,8 +234,13 @@ class EntryOut(BaseModel):
     """A watchlist entry."""
 
     id: int = Field(description="The entry's id (used to close it).")
-    list_kind: str = Field(description="Why the subject is listed: `stolen_bike` or `wanted_person`.")
-    subject_kind: str = Field(description="What is listed: `tag` for a bike, `id_card` for a person.")
+    list_kind: str = Field(
+        description="Why the subject is listed: `stolen_bike`, `wanted_person`, or a vehicle list "
+        "(`wanted_vehicle`, `stolen_vehicle`, `suspicious_vehicle`, `forged_plate`)."
+    )
+    subject_kind: str = Field(
+        description="What is listed: `tag` for a bike, `id_card` for a person, `plate` for a vehicle."
+    )
     subject: str = Field(
         description="The listed subject: the bike's tag id, or the person's card pseudonym "
         "(never the number)."

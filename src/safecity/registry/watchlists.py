@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safecity.core.finding import Ref, SubjectFacts
+from safecity.core.ids import is_valid_plate, normalise_plate
 from safecity.core.kinds import SubjectKind
 from safecity.registry.bikes import require_bike
 from safecity.registry.errors import Conflict, InvalidInput, NotFound
@@ -17,6 +18,7 @@ from safecity.registry.events import WATCHLIST, changed
 from safecity.registry.models import (
     EBIKE,
     PERSON,
+    PLATE_LISTS,
     BikeStatus,
     EBike,
     Person,
@@ -138,6 +140,30 @@ def list_person(
         subject_kind=SubjectKind.ID_CARD,
         subject=person.id_pseudonym,
     )
+
+
+def list_plate(session: Session, *, plate: str, list_kind: str, listing: Listing) -> WatchlistEntry:
+    """List a plate (wanted, stolen, suspicious vehicle; a forged plate) for checkpoint and road cameras.
+
+    One plate may stand on several lists (stolen and later used in a robbery), once on each.
+    """
+    if list_kind not in PLATE_LISTS:
+        raise InvalidInput("list_kind", f"a plate is listed on one of {', '.join(sorted(PLATE_LISTS))}")
+    number = normalise_plate(plate)
+    if not is_valid_plate(number):
+        raise InvalidInput("plate", f"{plate!r} is not a GA 36 plate such as 浙C12345 or 浙AD12345")
+    _check(listing, basis_hint="plate is listed (case or report number)")
+    for entry in session.scalars(
+        select(WatchlistEntry).where(
+            WatchlistEntry.subject_kind == SubjectKind.PLATE,
+            WatchlistEntry.subject == number,
+            WatchlistEntry.status == WatchStatus.ACTIVE,
+            WatchlistEntry.expires_at > listing.now,
+        )
+    ):
+        if entry.list_kind == list_kind:
+            raise Conflict("plate", f"{number} is already on the {list_kind} list (entry {entry.id})")
+    return _list(session, listing, kind=list_kind, subject_kind=SubjectKind.PLATE, subject=number)
 
 
 def get_active_entry(

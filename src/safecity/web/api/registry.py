@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
-from safecity.registry import NotFound, Stolen, Wanted, WatchStatus
+from safecity.registry import NotFound, PlateListing, Stolen, Wanted, WatchStatus
 from safecity.registry.schemas import (
     AreaImportOut,
     AreaOut,
@@ -29,11 +29,14 @@ from safecity.registry.schemas import (
     TerminalIn,
     TerminalOut,
     WantedPersonIn,
+    WantedPlateIn,
 )
 from safecity.security import Permission as P
 from safecity.security import Principal
 from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep, RowId
+
+LIST_KINDS = "^(stolen_bike|wanted_person|wanted_vehicle|stolen_vehicle|suspicious_vehicle|forged_plate)$"
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -136,6 +139,17 @@ def list_person(
 
 
 @router.post(
+    "/watchlist/plates", status_code=201, response_model=EntryOut, summary="Put a plate on a vehicle list"
+)
+def list_plate(
+    body: WantedPlateIn, platform: PlatformDep, request: Request, who: Principal = need(P.WATCHLIST_WRITE)
+) -> EntryOut:
+    """Wanted, stolen or suspicious vehicles and forged plates, for checkpoint and road cameras."""
+    listed = PlateListing(**body.model_dump())
+    return platform.registry.list_plate(who.context(), listed, resource=resource_of(request))
+
+
+@router.post(
     "/watchlist/{entry_id}/close",
     response_model=EntryOut,
     summary="Close a watchlist entry (recovered or withdrawn)",
@@ -161,7 +175,7 @@ def close_entry(
 def list_entries(
     platform: PlatformDep,
     status: str | None = Query(None, pattern="^(active|recovered|withdrawn)$"),
-    list_kind: str | None = Query(None, pattern="^(stolen_bike|wanted_person)$"),
+    list_kind: str | None = Query(None, pattern=LIST_KINDS),
     limit: int = Query(100, ge=1, le=1000),
     who: Principal = need(P.WATCHLIST_READ),
 ) -> list[EntryOut]:

@@ -2,12 +2,24 @@
 import { api, fieldName, h, plainError, plainFieldMessage, timeEl } from './common.js';
 
 const $ = (id) => document.getElementById(id);
-const ui = { form: $('wanted-form'), list: $('entry-list'), empty: $('entries-empty'), error: $('entries-error'), notice: $('entries-notice') };
-const KINDS = { wanted_person: 'Wanted person 布控人员', stolen_bike: 'Stolen e-bike 被盗电动车' };
+const ui = { vehicle: $('vehicle-form'), form: $('wanted-form'), list: $('entry-list'), empty: $('entries-empty'), error: $('entries-error'), notice: $('entries-notice') };
+const KINDS = {
+  wanted_person: 'Wanted person 布控人员',
+  stolen_bike: 'Stolen e-bike 被盗电动车',
+  wanted_vehicle: 'Wanted vehicle 布控车辆',
+  stolen_vehicle: 'Stolen vehicle 被盗车辆',
+  forged_plate: 'Forged plate 假套牌',
+  suspicious_vehicle: 'Suspicious vehicle 可疑车辆',
+};
+const VEHICLE_OUTCOMES = [['recovered', 'Found 已查获'], ['withdrawn', 'Withdrawn 撤销']];
 // How an entry ends: the person was found (or the bike), or the listing is withdrawn.
 const OUTCOMES = {
   wanted_person: [['recovered', 'Found 已到案'], ['withdrawn', 'Withdrawn 撤销']],
   stolen_bike: [['recovered', 'Recovered 已找回'], ['withdrawn', 'Withdrawn 撤销']],
+  wanted_vehicle: VEHICLE_OUTCOMES,
+  stolen_vehicle: VEHICLE_OUTCOMES,
+  forged_plate: VEHICLE_OUTCOMES,
+  suspicious_vehicle: VEHICLE_OUTCOMES,
 };
 
 // --- the form ------------------------------------------------------------------------------------
@@ -54,6 +66,30 @@ ui.form.addEventListener('submit', async (event) => {
     form.elements.namedItem('basis').value = '';
     const slot = form.querySelector('[data-form-success]');
     slot.textContent = 'Listed as entry #' + entry.id + ' 布控成功: any door the card opens or tries now raises a warning.';
+    slot.hidden = false;
+    await load();
+  } catch (err) {
+    showErrors(form, err);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+ui.vehicle.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const form = ui.vehicle;
+  clearErrors(form);
+  const values = Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
+  const body = { plate: values.plate.toUpperCase(), list_kind: values.list_kind, basis: values.basis };
+  if (values.valid_days) body.valid_days = Number(values.valid_days);
+  const button = form.querySelector('button[type="submit"]');
+  button.disabled = true;
+  try {
+    const entry = await api('POST', '/api/v1/watchlist/plates', body);
+    form.elements.namedItem('plate').value = '';
+    form.elements.namedItem('basis').value = '';
+    const slot = form.querySelector('[data-form-success]');
+    slot.textContent = 'Listed ' + entry.subject + ' as entry #' + entry.id + ' 布控成功: checkpoint cameras now watch for it.';
     slot.hidden = false;
     await load();
   } catch (err) {
@@ -114,6 +150,7 @@ function entryItem(entry) {
     ['Expires 到期', timeEl(entry.expires_at, { full: true })],
   ];
   if (entry.list_kind === 'stolen_bike') rows.unshift(['Tag 标签', h('span', { class: 'mono' }, entry.subject)]);
+  if (entry.subject_kind === 'plate') rows.unshift(['Plate 车牌', h('span', { class: 'mono', lang: 'zh' }, entry.subject)]);
   return h('li', { class: 'entry-item', dataset: { entry: entry.id, kind: entry.list_kind } },
     h('div', { class: 'entry-head' },
       h('span', { class: 'badge kind', dataset: { kind: entry.list_kind } }, KINDS[entry.list_kind] || entry.list_kind),
