@@ -299,11 +299,16 @@ def parse_scored(
     """
     formats = formats or default_formats()
     best: tuple[float, str, PlateFormat, tuple[float, ...]] | None = None
+    prefix_row = None
+    if formats.default_prefix and (column := charset.index(formats.default_prefix[0])) is not None:
+        # The camera's province, for a reading with none: a one-hot row, trusted at one half.
+        prefix_row = np.zeros(len(charset.chars), np.float32)
+        prefix_row[column] = 0.5
     for fmt in PlateFormat:
         if fmt not in formats.formats:
             continue
         for template in _TEMPLATES[fmt]:
-            for rows, penalty in _alignments(segments, lead, len(template), template[0] is _P):
+            for rows, penalty in _alignments(segments, lead, prefix_row, len(template), template[0] is _P):
                 picked = [_pick(row, slot, charset) for row, slot in zip(rows, template, strict=True)]
                 score = sum(p for _, p in picked) + penalty
                 plate = "".join(c for c, _ in picked)
@@ -323,7 +328,11 @@ def parse_scored(
 
 
 def _alignments(
-    segments: np.ndarray, lead: np.ndarray | None, length: int, starts_with_province: bool
+    segments: np.ndarray,
+    lead: np.ndarray | None,
+    prefix_row: np.ndarray | None,
+    length: int,
+    starts_with_province: bool,
 ) -> Iterable[tuple[Sequence[np.ndarray], float]]:
     """The segment rows laid on a template of `length`: as read, a character dropped or one added."""
     n = len(segments)
@@ -333,8 +342,11 @@ def _alignments(
     elif n == length + 1:  # a frame edge or a rivet read as a character at either end
         yield rows[1:], _GAP_LOG_P
         yield rows[:-1], _GAP_LOG_P
-    elif n == length - 1 and starts_with_province and lead is not None:
-        yield [lead, *rows], _GAP_LOG_P  # the province too faint to be emitted
+    elif n == length - 1 and starts_with_province:
+        if lead is not None:
+            yield [lead, *rows], _GAP_LOG_P  # the province too faint to be emitted
+        if prefix_row is not None:
+            yield [prefix_row, *rows], 0.0  # cropped off: the camera's own province
 
 
 def _pick(row: np.ndarray, slot: _Slot, charset: Charset) -> tuple[str, float]:
@@ -353,10 +365,11 @@ def _variants(text: str, prefix: str | None) -> Iterable[tuple[str, int]]:
         yield prefix[0] + text, 1
         if len(prefix) > 1 and text[0] != prefix[1]:
             yield prefix + text, 2
-    # A frame edge or a rivet read as a character at either end.
+    # A frame edge or a rivet read as a character at either end: dearer than a position fix,
+    # which is the commoner slip.
     if len(text) >= 8:
-        yield text[1:], 1
-        yield text[:-1], 1
+        yield text[1:], 2
+        yield text[:-1], 2
 
 
 def _fit(text: str, template: tuple[_Slot, ...]) -> tuple[str, int] | None:

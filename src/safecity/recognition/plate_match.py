@@ -82,17 +82,41 @@ def substitution_cost(a: str, b: str) -> float:
 
 def plate_distance(a: str, b: str, limit: float = float("inf")) -> float:
     """Weighted edit distance; above `limit` it may stop early and answer any value over it."""
-    previous = [float(j) for j in range(len(b) + 1)]
-    for i, ca in enumerate(a, 1):
-        current = [float(i)]
-        for j, cb in enumerate(b, 1):
-            current.append(
-                min(previous[j] + 1.0, current[j - 1] + 1.0, previous[j - 1] + substitution_cost(ca, cb))
-            )
-        if min(current) > limit:  # every path through this row already costs more
-            return min(current)
+    if a == b:
+        return 0.0
+    la, lb = len(a), len(b)
+    if abs(la - lb) > limit:  # each character more or fewer costs 1
+        return float(abs(la - lb))
+    if la == lb:
+        # Same length: an alignment with an insertion needs a deletion too (2 at least), so up to
+        # 2 the substitutions alone are the distance, without the table.
+        hamming = 0.0
+        for ca, cb in zip(a, b, strict=True):
+            if ca != cb:
+                hamming += substitution_cost(ca, cb)
+                if hamming > limit and limit < 2:
+                    return hamming
+        if hamming <= 2:
+            return hamming
+    # Only cells within `band` of the diagonal can be reached for at most `limit`: each step off
+    # it is an insertion or deletion, costing 1. Outside, a cell is infinitely far.
+    band = lb if limit == float("inf") else int(limit)
+    inf = float("inf")
+    previous = [float(j) if j <= band else inf for j in range(lb + 1)]
+    for i in range(1, la + 1):
+        current = [float(i) if i <= band else inf] + [inf] * lb
+        ca = a[i - 1]
+        row_min = current[0]
+        for j in range(max(1, i - band), min(lb, i + band) + 1):
+            cb = b[j - 1]
+            sub = previous[j - 1] + (0.0 if ca == cb else substitution_cost(ca, cb))
+            cost = min(previous[j] + 1.0, current[j - 1] + 1.0, sub)
+            current[j] = cost
+            row_min = min(row_min, cost)
+        if row_min > limit:  # every path through this row already costs more
+            return row_min
         previous = current
-    return previous[-1]
+    return previous[lb]
 
 
 def _neighbourhood(key: str, depth: int) -> set[str]:
