@@ -131,13 +131,17 @@ def test_reverse_search_finds_every_sighting_inside_the_window_and_none_outside(
     assert store.search(photo, since_s=0, until_s=1_000, max_distance=0.6) == []
 
 
-def test_reverse_search_keeps_the_k_nearest_and_retention_drops_old_blocks(centres: np.ndarray) -> None:
+def test_reverse_search_keeps_the_k_nearest_and_retention_forgets_exactly_the_old(
+    centres: np.ndarray,
+) -> None:
     store, times_of_zero = sightings(centres)
     photo = SPACE.sightings(centres, np.array([0]), seed=77)[0]
     top = store.search(photo, since_s=0, until_s=2**62, k=5, max_distance=0.6)
     everything = store.search(photo, since_s=0, until_s=2**62, k=100, max_distance=0.6)
     assert len(everything) == 48
     assert top == everything[:5]
-    dropped = store.drop_before(int(times_of_zero[24]) - 3600)
-    assert dropped == 23 * 2_000
-    assert len(store.search(photo, since_s=0, until_s=2**62, max_distance=0.6)) == 25
+    dropped = store.drop_before(1_800_000_000 + 24 * 3600)  # exactly the first 24 hours
+    assert dropped == 24 * 2_000
+    assert len(store) == 24 * 2_000
+    kept = store.search(photo, since_s=0, until_s=2**62, max_distance=0.6)
+    assert sorted(h.time_s for h in kept) == sorted(times_of_zero[24:].tolist())

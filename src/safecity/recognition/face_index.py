@@ -231,24 +231,51 @@ class _Block:
     def __post_init__(self) -> None:
         self.t_min, self.t_max = int(self.times.min()), int(self.times.max())
 
+    @classmethod
+    def joined(cls, parts: list[_Block]) -> _Block:
+        """One block of several, in order."""
+        return cls(
+            np.concatenate([p.vectors for p in parts]),
+            np.concatenate([p.norms for p in parts]),
+            np.concatenate([p.ids for p in parts]),
+            np.concatenate([p.times for p in parts]),
+            np.concatenate([p.cameras for p in parts]),
+        )
+
 
 class SightingStore:
     """Recent face sightings, searched exactly within a time window (reverse search).
 
-    Sightings arrive in rough time order; each `add` batch is kept as one block (batches of
-    tens of thousands: a camera pool's minute) with its time range, so a window search skips
-    blocks outside it and checks times only in blocks that straddle its ends. The search of a
+    Sightings arrive in rough time order and are kept in blocks of tens of thousands, each with
+    its time range, so a window search skips blocks outside it and checks times only in blocks
+    that straddle its ends. The search of a
     block is a matrix-vector product (|v|^2 - 2 v.q + |q|^2) on BLAS: exact, no training, and
     one query over 5,000,000 sightings reads 2.5 GB once (decisions/0018).
     """
 
+    # Small batches (a few faces a refresh) wait and are joined into blocks of about this many
+    # rows, so a search loops over tens of blocks, not thousands; large ones are blocks as given.
+    BLOCK_ROWS = 65_536
+
     def __init__(self) -> None:
         self._blocks: list[_Block] = []
+        self._pending: list[_Block] = []
+        self._pending_rows = 0
         self._cameras: list[str] = []
         self._camera_codes: dict[str, int] = {}
 
     def __len__(self) -> int:
-        return sum(len(b.ids) for b in self._blocks)
+        return sum(len(b.ids) for b in self._blocks) + self._pending_rows
+
+    def _seal(self) -> None:
+        """Join the waiting small batches into a block (with the last block, while that is small)."""
+        if not self._pending:
+            return
+        parts = self._pending
+        if self._blocks and len(self._blocks[-1].ids) < self.BLOCK_ROWS:
+            parts = [self._blocks.pop(), *parts]
+        self._blocks.append(parts[0] if len(parts) == 1 else _Block.joined(parts))
+        self._pending, self._pending_rows = [], 0
 
     def add(self, ids: Ids, vectors: Vectors, times_s: npt.NDArray[np.int64], cameras: Sequence[str]) -> None:
         """Keep a batch of sightings: ids, descriptors, times (epoch seconds, UTC) and camera ids."""
@@ -261,7 +288,15 @@ class SightingStore:
         names, inverse = np.unique(np.asarray(cameras, dtype=str), return_inverse=True)
         codes = np.array([self._code(str(n)) for n in names], dtype=np.int32)[inverse]
         norms = np.einsum("ij,ij->i", vectors, vectors)
-        self._blocks.append(_Block(vectors, norms, ids, times, codes))
+        block = _Block(vectors, norms, ids, times, codes)
+        if len(ids) >= self.BLOCK_ROWS // 2:
+            self._seal()
+            self._blocks.append(block)
+            return
+        self._pending.append(block)
+        self._pending_rows += len(ids)
+        if self._pending_rows >= self.BLOCK_ROWS:
+            self._seal()
 
     def _code(self, camera: str) -> int:
         code = self._camera_codes.get(camera)
@@ -271,15 +306,26 @@ class SightingStore:
         return code
 
     def drop_before(self, time_s: int) -> int:
-        """Forget sightings older than `time_s` (retention); whole blocks go, so some may stay a
-        block longer. Returns how many were forgotten."""
-        kept = [b for b in self._blocks if b.t_max >= time_s]
-        dropped = len(self) - sum(len(b.ids) for b in kept)
+        """Forget sightings older than `time_s` (retention: a block straddling it keeps only its
+        newer rows). Returns how many were forgotten."""
+        self._seal()
+        before = len(self)
+        kept = []
+        for block in self._blocks:
+            if block.t_min >= time_s:
+                kept.append(block)
+            elif block.t_max >= time_s:
+                rows = block.times >= time_s
+                kept.append(
+                    _Block(block.vectors[rows], block.norms[rows], block.ids[rows], block.times[rows],
+                           block.cameras[rows])
+                )  # fmt: skip
         self._blocks = kept
-        return dropped
+        return before - len(self)
 
     def memory_bytes(self) -> int:
         """Bytes the sightings hold: descriptors, norms, ids, times and camera codes."""
+        self._seal()
         return sum(
             b.vectors.nbytes + b.norms.nbytes + b.ids.nbytes + b.times.nbytes + b.cameras.nbytes
             for b in self._blocks
@@ -295,6 +341,7 @@ class SightingStore:
         max_distance: float = MATCH_DISTANCE,
     ) -> list[SightingHit]:
         """The `k` sightings nearest one descriptor within [since_s, until_s] and `max_distance`."""
+        self._seal()
         q = _vectors(np.asarray(query).reshape(1, DIM))[0]
         q_norm = float(q @ q)
         limit = max_distance * max_distance
