@@ -35,8 +35,8 @@ DIM = 128
 # dlib's documented same-person threshold for its ResNet descriptor (Euclidean, raw descriptors).
 MATCH_DISTANCE = 0.6
 # Enrolment faces at least this many pixels wide: the descriptor is computed on a 150 x 150 chip
-# and dlib's HOG detector's window is 80 x 80 at no upsampling; smaller faces give unstable
-# descriptors (the 25-pixel LFW crops, scaled up, land 0.4-0.6 from unrelated people).
+# and dlib's HOG detector's window is 80 x 80 at no upsampling; smaller faces give vaguer
+# descriptors (the 25-pixel LFW crops, scaled up, put 8 % of pairs of different people under 0.6).
 MIN_ENROLMENT_FACE_PX = 80
 # HOG detector scores: 0 is dlib's default decision threshold; the shipped portrait scores 1.5,
 # its mission patch (a false face) -0.05.
@@ -92,7 +92,7 @@ class FaceQuality:
     """How usable one face is: size in pixels, sharpness, detector confidence, frontal-ness."""
 
     size_px: int
-    sharpness: float  # variance of the Laplacian of the face scaled to 150 px; under ~20 is blurred
+    sharpness: float  # Laplacian variance at 150 px: the portrait 228, its blurred copies 20-60
     detector_score: float  # HOG margin: above 0 a face by dlib's default, above 1 a clear one
     frontal: float  # 1 looks straight at the camera; 0 the nose is beside an eye (full profile)
 
