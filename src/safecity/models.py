@@ -4,6 +4,7 @@ from safecity.alerts import models as alerts_models
 from safecity.dispatch import models as dispatch_models
 from safecity.ingest import models as ingest_models
 from safecity.places import models as places_models
+from safecity.recognition import models as recognition_models
 from safecity.registry import models as registry_models
 from safecity.security import models as security_models
 from safecity.tracking import hazmat_models
@@ -19,6 +20,7 @@ __all__ = [
     "ingest_models",
     "missing_models",
     "places_models",
+    "recognition_models",
     "registry_models",
     "security_models",
     "tracking_models",

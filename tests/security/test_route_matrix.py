@@ -137,6 +137,33 @@ def _site(where: str, key: str) -> str:
     return str(SITE[where][key])
 
 
+def _hit(world: World, where: str) -> int:
+    """A new checkpoint hit at the site's community (a wanted plate read by its camera)."""
+    from safecity.recognition.models import CheckpointHit
+
+    n = next(world.serial)
+    with transaction(world.platform.session_factory) as session:
+        hit = CheckpointHit(
+            event_id=f"read-{where}-{n}",
+            corr_id=f"read-{where}-{n}",
+            device=_site(where, "device"),
+            area=_site(where, "community"),
+            ts=NOW,
+            plate_read="浙C12345",
+            entry_id=1,
+            list_kind="wanted_vehicle",
+            listed_plate="浙C12345",
+            distance=0.0,
+            priority=1,
+            action="alert",
+            status="new",
+            created_at=NOW,
+        )
+        session.add(hit)
+        session.flush()
+        return hit.id
+
+
 def _tracker(world: World, where: str) -> str:
     """A new tracker device in the site's community."""
     device_id = f"TRK-{where}-{next(world.serial)}"
@@ -377,6 +404,19 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
             "POST",
             "/api/v1/watchlist/persons",
             json={"id_number": _wanted(w), "basis": "warrant 9", "owner_station_id": _site(where, "station")},
+        ),
+    ),
+    ("POST", "/api/v1/watchlist/plates"): (
+        True,  # like a person's entry: the lister's station, or one in their reach
+        lambda w, a, where: Call(
+            "POST",
+            "/api/v1/watchlist/plates",
+            json={
+                "plate": "浙C12345",  # a second lister meets 409: allowed, like any answer but 401/403
+                "list_kind": "wanted_vehicle",
+                "basis": "case 9",
+                "owner_station_id": _site(where, "station"),
+            },
         ),
     ),
     ("POST", "/api/v1/devices"): (
@@ -1095,6 +1135,24 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/workbench"): (False, lambda w, a, where: Call("GET", "/workbench")),
     ("GET", "/catalogue"): (False, lambda w, a, where: Call("GET", "/catalogue")),
     ("GET", "/search"): (False, lambda w, a, where: Call("GET", "/search")),
+    ("GET", "/checkpoints"): (False, lambda w, a, where: Call("GET", "/checkpoints")),
+    ("GET", "/api/v1/checkpoints/hits"): (False, lambda w, a, where: Call("GET", "/api/v1/checkpoints/hits")),
+    ("GET", "/api/v1/checkpoints/hits/{hit_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/checkpoints/hits/{_hit(w, where)}"),
+    ),
+    ("GET", "/api/v1/checkpoints/hits/{hit_id}/image"): (
+        True,  # this hit has no image: 404 inside the area, 403 outside it
+        lambda w, a, where: Call("GET", f"/api/v1/checkpoints/hits/{_hit(w, where)}/image"),
+    ),
+    ("POST", "/api/v1/checkpoints/hits/{hit_id}/outcome"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/checkpoints/hits/{_hit(w, where)}/outcome",
+            json={"status": "stopped", "outcome": "driver detained"},
+        ),
+    ),
     ("GET", "/api/v1/catalogue"): (False, lambda w, a, where: Call("GET", "/api/v1/catalogue")),
     ("GET", "/handset"): (False, lambda w, a, where: Call("GET", "/handset")),
     ("GET", "/wearers/{wearer_id}"): (True, lambda w, a, where: Call("GET", f"/wearers/{_wearer(w, where)}")),
@@ -1148,6 +1206,7 @@ def test_every_route_is_in_the_matrix(world: World) -> None:
     assert signed == set(MATRIX), f"missing: {signed - set(MATRIX)}; stale: {set(MATRIX) - signed}"
     assert others == {
         ("POST", "/api/v1/ingest"): "device_auth()",
+        ("POST", "/api/v1/recognition/images"): "device_auth()",
         ("GET", "/api/v1/gateway/messages"): "device_auth()",
         ("POST", "/api/v1/gateway/messages/{message_id}"): "device_auth()",
         ("GET", "/api/v1/doors/{device_id}/whitelist"): "device_auth()",

@@ -42,6 +42,7 @@ from safecity.registry.errors import Conflict, InvalidInput, NotFound, RegistryE
 from safecity.registry.events import RegistryChanged
 from safecity.registry.models import (
     EBIKE,
+    FACE_LISTS,
     PERSON,
     PLATE_LISTS,
     AreaKind,
@@ -78,10 +79,12 @@ from safecity.registry.terminals import (
 from safecity.registry.watchlists import (
     DEFAULT_WATCH_DAYS,
     MAX_WATCH_DAYS,
+    Listing,
     active_watchlist,
     close_entry,
     entry_facts,
     get_active_entry,
+    list_face,
     list_person,
     report_stolen,
     require_entry,
@@ -115,6 +118,7 @@ __all__ = [
     "PlateListing",
     "Wanted",
     "WatchStatus",
+    "FACE_LISTS",
     "PLATE_LISTS",
     "WatchlistKind",
     "active_watchlist",
@@ -138,6 +142,8 @@ __all__ = [
     "first_area",
     "first_owner",
     "get_active_entry",
+    "Listing",
+    "list_face",
     "list_person",
     "get_area",
     "get_bike_by_tag",

@@ -56,6 +56,9 @@ class WatchlistKind(StrEnum):
     STOLEN_VEHICLE = "stolen_vehicle"
     SUSPICIOUS_VEHICLE = "suspicious_vehicle"  # worth a look, not a stop: usually only logged
     FORGED_PLATE = "forged_plate"  # a cloned or forged plate number
+    # Faces, by the reference of an enrolled face (recognition capability: descriptor and photos).
+    FUGITIVE = "fugitive"  # 在逃人员: a warrant out for them
+    MISSING_PERSON = "missing_person"  # 走失人员: someone's family is looking for them
 
 
 PLATE_LISTS = frozenset(
@@ -66,6 +69,7 @@ PLATE_LISTS = frozenset(
         WatchlistKind.FORGED_PLATE,
     }
 )
+FACE_LISTS = frozenset({WatchlistKind.FUGITIVE, WatchlistKind.MISSING_PERSON})
 
 
 class WatchStatus(StrEnum):

@@ -17,6 +17,7 @@ from safecity.registry.errors import Conflict, InvalidInput, NotFound
 from safecity.registry.events import WATCHLIST, changed
 from safecity.registry.models import (
     EBIKE,
+    FACE_LISTS,
     PERSON,
     PLATE_LISTS,
     BikeStatus,
@@ -164,6 +165,15 @@ def list_plate(session: Session, *, plate: str, list_kind: str, listing: Listing
         if entry.list_kind == list_kind:
             raise Conflict("plate", f"{number} is already on the {list_kind} list (entry {entry.id})")
     return _list(session, listing, kind=list_kind, subject_kind=SubjectKind.PLATE, subject=number)
+
+
+def list_face(session: Session, *, reference: str, list_kind: str, listing: Listing) -> WatchlistEntry:
+    """List an enrolled face (a fugitive, a missing person) by its reference; the descriptor and
+    photos are the recognition capability's, keyed by this entry."""
+    if list_kind not in FACE_LISTS:
+        raise InvalidInput("list_kind", f"a face is listed on one of {', '.join(sorted(FACE_LISTS))}")
+    _check(listing, basis_hint="face is listed (warrant, case or missing-person report number)")
+    return _list(session, listing, kind=list_kind, subject_kind=SubjectKind.FACE, subject=reference)
 
 
 def get_active_entry(

@@ -35,6 +35,7 @@ class Role(StrEnum):
     LIAISON = "liaison"
     CITIZEN = "citizen"
     SHOP_OWNER = "shop_owner"
+    FACE_REVIEWER = "face_reviewer"  # trained to compare faces: confirms or rejects face hits
 
 
 class Permission(StrEnum):
@@ -80,6 +81,9 @@ class Permission(StrEnum):
     MISSING_REPORT = "missing.report"  # report a wearer in reach missing, follow and close the search
     HAZMAT_READ = "hazmat.read"  # dangerous-goods products, sites, stock, shipments and zones
     HAZMAT_MANAGE = "hazmat.manage"  # register them, record stock, plan, load and deliver shipments
+    CHECKPOINT_WORK = "checkpoint.work"  # the checkpoint view: plate hits, their images, each stop's outcome
+    FACES_ENROL = "faces.enrol"  # enrol a fugitive's or missing person's face from photos (a watchlist entry)
+    FACES_REVIEW = "faces.review"  # the face review queue: compare, confirm or reject; the precision report
     DISPATCH_READ = "dispatch.read"  # incidents, units, orders and the road network of the caller's areas
     DISPATCH_CALLS = "dispatch.calls"  # take a 110 call or report an incident from a handset
     DISPATCH_ORDER = "dispatch.order"  # send orders (派单), merge and close incidents, set a unit's status
@@ -105,6 +109,7 @@ _OFFICER = frozenset(
         P.HAZMAT_READ,
         P.DISPATCH_READ,
         P.DISPATCH_CALLS,
+        P.CHECKPOINT_WORK,
     }
 )
 # Who works orders: the officers sent out on units (their handsets), and the desks that dispatch.
@@ -118,6 +123,7 @@ _INVESTIGATION = frozenset(
         P.WATCHLIST_WRITE,
         P.ALERTS_EXPORT,
         P.CATALOGUE_READ,
+        P.FACES_ENROL,
     }
 )
 
@@ -146,7 +152,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.COMMANDER: _OFFICER
     | _ORDERS
     | _INVESTIGATION
-    | {P.DEVICES_READ, P.WEBHOOKS_MANAGE, P.OPERATIONS_READ, P.DISPATCH_ORDER, P.UNITS_MANAGE},
+    | {
+        P.DEVICES_READ,
+        P.WEBHOOKS_MANAGE,
+        P.OPERATIONS_READ,
+        P.DISPATCH_ORDER,
+        P.UNITS_MANAGE,
+        P.FACES_REVIEW,
+    },
     Role.AUDITOR: frozenset(
         {P.SELF_READ, P.AREAS_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.CASES_READ, P.CATALOGUE_READ}
     ),
@@ -199,6 +212,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {P.SELF_READ, P.SELF_LINK, P.VISITORS_REGISTER, P.WEARERS_GUARD, P.MISSING_REPORT}
     ),
     Role.SHOP_OWNER: frozenset({P.SELF_READ, P.SHOPS_ARM, P.SHOPS_STAFF}),
+    # Face hits reach nobody before a person trained to compare faces has confirmed them.
+    Role.FACE_REVIEWER: frozenset({P.SELF_READ, P.AREAS_READ, P.FACES_REVIEW}),
 }
 
 ROLE_KIND: dict[Role, AccountKind] = {
@@ -209,10 +224,13 @@ ROLE_KIND: dict[Role, AccountKind] = {
     Role.LIAISON: AccountKind.PARTNER,
     Role.CITIZEN: AccountKind.CITIZEN,
     Role.SHOP_OWNER: AccountKind.PARTNER,
+    Role.FACE_REVIEWER: AccountKind.STAFF,
 }
 
 # A second factor is required for the roles that can reach the most about people or the system.
-TOTP_REQUIRED: frozenset[Role] = frozenset({Role.INVESTIGATOR, Role.COMMANDER, Role.ADMINISTRATOR})
+TOTP_REQUIRED: frozenset[Role] = frozenset(
+    {Role.INVESTIGATOR, Role.COMMANDER, Role.ADMINISTRATOR, Role.FACE_REVIEWER}
+)
 
 # Roles whose work needs identity and phone numbers in full (under a case); everyone else sees masks.
 FULL_IDENTIFIERS: frozenset[Role] = frozenset({Role.INVESTIGATOR, Role.COMMANDER})
