@@ -95,3 +95,33 @@ def frame_jpeg(seed: int = 3) -> tuple[bytes, str]:
     sample = next(plate_samples(1, seed=seed, degradations=False))
     frame = car_frame(sample, np.random.default_rng(seed))
     return encode(frame.image), frame.plate
+
+
+def fugitive_photo() -> bytes:
+    """The enrolled fugitive's photo: scikit-image's astronaut (a sample photograph, nobody wanted)."""
+    from safecity.sim.face_images import astronaut
+    from safecity.sim.face_images import encode as encode_face
+
+    return encode_face(astronaut())
+
+
+def grandmother_photo(seed: int | None = None) -> bytes:
+    """The missing grandmother: Grace Hopper's portrait from matplotlib's sample data (augmented by seed)."""
+    import numpy as np
+    from matplotlib import cbook
+    from PIL import Image
+
+    from safecity.sim.face_images import augment
+    from safecity.sim.face_images import encode as encode_face
+
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        image = np.asarray(Image.open(handle).convert("RGB"))
+    return encode_face(image if seed is None else augment(image, seed))
+
+
+def seen_fugitive(seed: int = 1) -> bytes:
+    """The fugitive as a face camera sees him: the astronaut, augmented."""
+    from safecity.sim.face_images import astronaut, augment
+    from safecity.sim.face_images import encode as encode_face
+
+    return encode_face(augment(astronaut(), seed))

@@ -137,6 +137,50 @@ def _site(where: str, key: str) -> str:
     return str(SITE[where][key])
 
 
+def _review(world: World, where: str) -> int:
+    """A new pending face review at the site's community (no image, no enrolment behind it)."""
+    from safecity.recognition.models import FaceReview
+
+    n = next(world.serial)
+    with transaction(world.platform.session_factory) as session:
+        review = FaceReview(
+            event_id=f"face-{where}-{n}",
+            entry_id=100_000 + n,
+            list_kind="fugitive",
+            reference=f"F-TEST{n}",
+            device=_site(where, "device"),
+            area=_site(where, "community"),
+            ts=NOW,
+            status="pending",
+            created_at=NOW,
+        )
+        session.add(review)
+        session.flush()
+        return review.id
+
+
+def _sighting(world: World, where: str) -> int:
+    """A new face sighting at the site's community (its image is not kept)."""
+    from safecity.recognition.models import FaceSighting
+
+    n = next(world.serial)
+    with transaction(world.platform.session_factory) as session:
+        sighting = FaceSighting(
+            image_id=f"IMG{where}{n}",
+            device=_site(where, "device"),
+            area=_site(where, "community"),
+            ts=NOW,
+            box=[0, 0, 10, 10],
+            embedding=bytes(512),
+            size_px=10,
+            sharpness=1.0,
+            matched=False,
+        )
+        session.add(sighting)
+        session.flush()
+        return sighting.id
+
+
 def _hit(world: World, where: str) -> int:
     """A new checkpoint hit at the site's community (a wanted plate read by its camera)."""
     from safecity.recognition.models import CheckpointHit
@@ -1136,6 +1180,44 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/catalogue"): (False, lambda w, a, where: Call("GET", "/catalogue")),
     ("GET", "/search"): (False, lambda w, a, where: Call("GET", "/search")),
     ("GET", "/checkpoints"): (False, lambda w, a, where: Call("GET", "/checkpoints")),
+    ("POST", "/api/v1/faces/enrolments"): (
+        False,  # no photos: 422 for whoever may enrol
+        lambda w, a, where: Call(
+            "POST", "/api/v1/faces/enrolments", data={"list_kind": "fugitive", "label": "x", "basis": "y"}
+        ),
+    ),
+    ("GET", "/api/v1/faces/reviews"): (False, lambda w, a, where: Call("GET", "/api/v1/faces/reviews")),
+    ("GET", "/api/v1/faces/reviews/{review_id}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/faces/reviews/{_review(w, where)}"),
+    ),
+    ("GET", "/api/v1/faces/reviews/{review_id}/image"): (
+        True,  # no image: 404 inside the area, 403 outside
+        lambda w, a, where: Call("GET", f"/api/v1/faces/reviews/{_review(w, where)}/image"),
+    ),
+    ("GET", "/api/v1/faces/reviews/{review_id}/photos/{n}"): (
+        True,
+        lambda w, a, where: Call("GET", f"/api/v1/faces/reviews/{_review(w, where)}/photos/0"),
+    ),
+    ("POST", "/api/v1/faces/reviews/{review_id}/decision"): (
+        True,
+        lambda w, a, where: Call(
+            "POST",
+            f"/api/v1/faces/reviews/{_review(w, where)}/decision",
+            json={"decision": "rejected", "reason": "another person"},
+        ),
+    ),
+    ("GET", "/api/v1/faces/precision"): (False, lambda w, a, where: Call("GET", "/api/v1/faces/precision")),
+    ("POST", "/api/v1/faces/lost"): (
+        False,  # no photo: 422 for whoever may search
+        lambda w, a, where: Call("POST", "/api/v1/faces/lost", data=_case(w, a, where)),
+    ),
+    ("GET", "/api/v1/faces/sightings/{sighting_id}/image"): (
+        True,  # under the account's own case: its area's sighting (image gone: 404), not the other's
+        lambda w, a, where: Call(
+            "GET", f"/api/v1/faces/sightings/{_sighting(w, where)}/image", params=_case(w, a, where)
+        ),
+    ),
     ("GET", "/api/v1/checkpoints/hits"): (False, lambda w, a, where: Call("GET", "/api/v1/checkpoints/hits")),
     ("GET", "/api/v1/checkpoints/hits/{hit_id}"): (
         True,

@@ -25,13 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from safecity.core.audit import AuditEntry
 from safecity.core.clock import Clock
 from safecity.recognition.enrol import EnrolmentRefused
+from safecity.recognition.errors import HitNotFound
 from safecity.recognition.face_index import SightingHit, SightingStore
 from safecity.recognition.images import ImageFiles, inspect_image
 from safecity.recognition.models import FaceSighting
 from safecity.recognition.pool import ReaderPool
 from safecity.recognition.reading import describe_photos
 from safecity.recognition.shown import ShownImages
-from safecity.security import Principal, Security
+from safecity.security import AccessDenied, Principal, Security
 from safecity.security.cases import justify
 
 REFRESH_S = 5.0
@@ -226,9 +227,13 @@ class LostPersonSearch:
         def find() -> FaceSighting:
             with self._sessions() as session:
                 row = session.get(FaceSighting, sighting_id)
-                if row is None or row.area not in areas:
-                    raise EnrolmentRefused(
-                        f"no face sighting {sighting_id} in the case's areas", field="sighting_id"
+                if row is None:
+                    raise HitNotFound(f"there is no face sighting {sighting_id}", field="sighting_id")
+                if row.area not in areas:
+                    raise AccessDenied(
+                        "outside_case_area",
+                        f"face sighting {sighting_id} lies outside case {case}'s areas",
+                        field="sighting_id",
                     )
                 session.expunge(row)
                 return row

@@ -36,7 +36,10 @@ from safecity.security import Principal
 from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep, RowId
 
-LIST_KINDS = "^(stolen_bike|wanted_person|wanted_vehicle|stolen_vehicle|suspicious_vehicle|forged_plate)$"
+LIST_KINDS = (
+    "^(stolen_bike|wanted_person|wanted_vehicle|stolen_vehicle|suspicious_vehicle|forged_plate"
+    "|fugitive|missing_person)$"
+)
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
