@@ -17,6 +17,7 @@ from safecity.recognition.intake import Intake, Limits
 from safecity.recognition.keeping import RETENTION, Housekeeping
 from safecity.recognition.lists import load_lists
 from safecity.recognition.lost import LostPersonSearch
+from safecity.recognition.mqtt_images import images_over_mqtt
 from safecity.recognition.plate_votes import PlateVoter
 from safecity.recognition.pool import ReaderPool
 from safecity.recognition.readers import Readers
@@ -196,6 +197,7 @@ def _workers(platform: Any) -> list[Any]:
         Task("recognition-face-matches", cameras.run),
         Task("recognition-requeue", requeue),
         Every("recognition-housekeeping", HOUSEKEEPING_S, lambda: (reviews.expire(), keeping.run())),
+        *images_over_mqtt(platform),  # cameras' images over MQTT, when MQTT ingest is on
     ]
 
 
