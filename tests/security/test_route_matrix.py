@@ -1180,6 +1180,8 @@ MATRIX: dict[tuple[str, str], tuple[bool, Builder]] = {
     ("GET", "/catalogue"): (False, lambda w, a, where: Call("GET", "/catalogue")),
     ("GET", "/search"): (False, lambda w, a, where: Call("GET", "/search")),
     ("GET", "/checkpoints"): (False, lambda w, a, where: Call("GET", "/checkpoints")),
+    ("GET", "/review"): (False, lambda w, a, where: Call("GET", "/review")),
+    ("GET", "/lost"): (False, lambda w, a, where: Call("GET", "/lost")),
     ("POST", "/api/v1/faces/enrolments"): (
         False,  # no photos: 422 for whoever may enrol
         lambda w, a, where: Call(

@@ -29,7 +29,9 @@ function csrfToken() {
 async function send(method, url, body) {
   const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
   if (method !== 'GET' && method !== 'HEAD') init.headers['X-CSRF-Token'] = csrfToken();
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body;  // multipart (photos): the browser writes the boundary into Content-Type
+  } else if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }

@@ -2,7 +2,7 @@
 import { api, fieldName, h, plainError, plainFieldMessage, timeEl } from './common.js';
 
 const $ = (id) => document.getElementById(id);
-const ui = { vehicle: $('vehicle-form'), form: $('wanted-form'), list: $('entry-list'), empty: $('entries-empty'), error: $('entries-error'), notice: $('entries-notice') };
+const ui = { face: $('face-form'), vehicle: $('vehicle-form'), form: $('wanted-form'), list: $('entry-list'), empty: $('entries-empty'), error: $('entries-error'), notice: $('entries-notice') };
 const KINDS = {
   wanted_person: 'Wanted person 布控人员',
   stolen_bike: 'Stolen e-bike 被盗电动车',
@@ -10,6 +10,8 @@ const KINDS = {
   stolen_vehicle: 'Stolen vehicle 被盗车辆',
   forged_plate: 'Forged plate 假套牌',
   suspicious_vehicle: 'Suspicious vehicle 可疑车辆',
+  fugitive: 'Fugitive 在逃人员',
+  missing_person: 'Missing person 走失人员',
 };
 const VEHICLE_OUTCOMES = [['recovered', 'Found 已查获'], ['withdrawn', 'Withdrawn 撤销']];
 // How an entry ends: the person was found (or the bike), or the listing is withdrawn.
@@ -20,6 +22,8 @@ const OUTCOMES = {
   stolen_vehicle: VEHICLE_OUTCOMES,
   forged_plate: VEHICLE_OUTCOMES,
   suspicious_vehicle: VEHICLE_OUTCOMES,
+  fugitive: [['recovered', 'Caught 已抓获'], ['withdrawn', 'Withdrawn 撤销']],
+  missing_person: [['recovered', 'Found 已找到'], ['withdrawn', 'Withdrawn 撤销']],
 };
 
 // --- the form ------------------------------------------------------------------------------------
@@ -99,6 +103,33 @@ ui.vehicle.addEventListener('submit', async (event) => {
   }
 });
 
+if (ui.face) {
+  ui.face.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = ui.face;
+    clearErrors(form);
+    const body = new FormData();
+    for (const name of ['list_kind', 'label', 'basis', 'valid_days']) body.append(name, String(form.elements.namedItem(name).value).trim());
+    for (const file of form.elements.namedItem('photos').files) body.append('photos', file);
+    const button = form.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      const enrolled = await api('POST', '/api/v1/faces/enrolments', body);
+      form.reset();
+      const slot = form.querySelector('[data-form-success]');
+      slot.textContent = `Enrolled ${enrolled.reference} as entry #${enrolled.entry_id} from ${enrolled.photos} photo(s) 人脸布控成功: face cameras now compare with it.`;
+      slot.hidden = false;
+      await load();
+    } catch (err) {
+      // A photo is named photos[i]: its message goes under the file input.
+      if (err.field && /photos\[\d+\]/.test(err.field)) err.field = 'photos';
+      showErrors(form, err);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 // --- the entries -----------------------------------------------------------------------------------
 
 function say(text, isError = false) {
@@ -151,6 +182,7 @@ function entryItem(entry) {
   ];
   if (entry.list_kind === 'stolen_bike') rows.unshift(['Tag 标签', h('span', { class: 'mono' }, entry.subject)]);
   if (entry.subject_kind === 'plate') rows.unshift(['Plate 车牌', h('span', { class: 'mono', lang: 'zh' }, entry.subject)]);
+  if (entry.subject_kind === 'face') rows.unshift(['Face 人脸', h('span', { class: 'mono' }, entry.subject)]);
   return h('li', { class: 'entry-item', dataset: { entry: entry.id, kind: entry.list_kind } },
     h('div', { class: 'entry-head' },
       h('span', { class: 'badge kind', dataset: { kind: entry.list_kind } }, KINDS[entry.list_kind] || entry.list_kind),
