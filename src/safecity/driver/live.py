@@ -16,6 +16,7 @@ import structlog
 
 from safecity import registry
 from safecity.core.filemode import make_private_dirs, private_file
+from safecity.driver.checkpointdemo import run_checkpoints
 from safecity.driver.dispatchdemo import run_crews
 from safecity.driver.trackdemo import DemoTracking, run_tracking
 from safecity.ingest import Part
@@ -199,6 +200,12 @@ async def run_in_process(
     crews = asyncio.create_task(run_crews(platform, stop), name="demo-crews")
     crews.add_done_callback(_log_failure)
     tasks = [texts, door_life, crews]
+    # The checkpoint and face cameras with their planted hits (driver/checkpointdemo.py).
+    tasks.append(
+        asyncio.create_task(
+            run_checkpoints(platform, city, stop, seed=seed, speedup=speedup), name="demo-checkpoints"
+        )
+    )
     if tracking is not None:
         tasks.append(
             asyncio.create_task(run_tracking(tracking, platform, stop, speedup=speedup), name="demo-tracking")
