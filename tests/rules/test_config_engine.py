@@ -73,6 +73,14 @@ rules:
     assert any("rules[2] (offline): the name is used twice" in p for p in problems)
 
 
+def test_no_rule_may_alert_on_face_matches_unreviewed() -> None:
+    """A face hit reaches units only once a face reviewer confirms it (recognition's review queue)."""
+    text = "rules: [{name: faces, kind: hotlist, params: {lists: [fugitive], record_kinds: [face_match]}}]"
+    with pytest.raises(RulesError) as info:
+        parse_rules(text, source="rules.yaml")
+    assert any("face_match: a face hit reaches units only once a face reviewer" in p for p in info.value.problems)
+
+
 @pytest.mark.parametrize("text", ["::: not yaml", "- a list", "version: 2\nrules: []"])
 def test_unreadable_files_are_refused(text: str) -> None:
     with pytest.raises(RulesError):

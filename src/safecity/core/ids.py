@@ -21,12 +21,18 @@ _ID_RE = re.compile(r"^[1-9]\d{5}(18|19|20)\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[
 # GA 36-2018: province abbreviation, issuing-authority letter (never I or O), then the serial.
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _L = "A-HJ-NP-Z"  # letters without I and O
+MILITARY_FIRST = "VKHBSLJNGCQ"  # 军牌 (GJB 2010 style): the issuing service's letter, then a letter
+ARMED_POLICE_SERVICES = "消边通森金警电"  # 武警 service characters that may end an armed-police plate
 _PLATE_PATTERN = (
-    rf"^[{PROVINCES}][{_L}]("
+    rf"^(?:[{PROVINCES}][{_L}]("
     rf"[{_L}0-9]{{5}}"  # ordinary plate: five letters or digits
     rf"|[A-HJK][{_L}0-9][0-9]{{4}}"  # small new-energy: D/F (and A-K since 2021) first
     rf"|[0-9]{{5}}[A-HJK]"  # large new-energy: energy letter last
     rf"|[{_L}0-9]{{4}}[学警挂港澳试超]"  # coach, police, trailer, HK/Macau crossing, test
+    rf")"
+    rf"|[{MILITARY_FIRST}][A-Z][0-9]{{5}}"  # military: VA12345
+    rf"|WJ[{PROVINCES}][0-9]{{4}}[0-9{ARMED_POLICE_SERVICES}]"  # armed police: WJ浙1234消
+    rf"|WJ[0-9]{{5}}"  # armed police, headquarters units
     rf")$"
 )
 _PLATE_RE = re.compile(_PLATE_PATTERN)
@@ -45,7 +51,7 @@ SUBJECT_PATTERNS: dict[SubjectKind, str] = {
 SUBJECT_FORMAT_HINTS: dict[SubjectKind, str] = {
     SubjectKind.TAG: "8 to 16 upper-case hexadecimal digits",
     SubjectKind.ID_CARD: "an 18-character GB 11643 identity number",
-    SubjectKind.PLATE: "a GA 36 plate such as 浙C12345 or 浙CD12345",
+    SubjectKind.PLATE: "a GA 36 plate such as 浙C12345 or 浙CD12345 (or a military or armed-police plate)",
     SubjectKind.FACE: "1 to 64 of A-Z a-z 0-9 _ . : -",
     SubjectKind.TRACKER: "4 to 32 of A-Z a-z 0-9 _ -",
     SubjectKind.UNIT: "2 to 32 of A-Z a-z 0-9 _ -",

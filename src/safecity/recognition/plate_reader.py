@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 import structlog
 
-from safecity.core.errors import DomainError
+from safecity.recognition import images_decode
+from safecity.recognition.images_decode import NotAnImage
 from safecity.recognition.plate_format import (
     Charset,
     PlateColour,
@@ -37,19 +38,12 @@ from safecity.recognition.plate_format import (
 
 log = structlog.get_logger(__name__)
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a 8K frame; larger is a decompression bomb, not a camera
 # The recogniser's input: 48 px high (its training height) and 160 wide. Plates are 3.1-3.4 times
 # as wide as high, so 160 holds them unpadded; rapidocr's default 320 doubles the work for
 # nothing (measured: 17 ms against 31 ms a crop, the same accuracy).
 REC_HEIGHT, REC_WIDTH = 48, 160
 _SEPARATORS = frozenset(" ·.-•・:")
-
-
-class PlateImageInvalid(DomainError):
-    """The image cannot be read: not an image, corrupt, empty or too large."""
-
-    code = "plate_image_invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,29 +109,22 @@ def _recogniser(threads: int) -> _Recogniser:
 
 
 def decode_image(data: bytes | np.ndarray) -> np.ndarray:
-    """A JPEG or PNG (bytes) or an RGB array as a BGR array, refusing what is not an image."""
+    """A JPEG or PNG (bytes) or an RGB array as a BGR array, refusing what is not an image.
+
+    Bytes are decoded by `images_decode` (the one decoder of camera images and photos, with its
+    refusals); an array is checked for being a picture at all.
+    """
     if isinstance(data, np.ndarray):
         if data.ndim not in (2, 3) or data.size == 0 or min(data.shape[:2]) < 8:
-            raise PlateImageInvalid(f"the image array has shape {data.shape}, not an image", field="image")
+            raise NotAnImage(f"the image array has shape {data.shape}, not an image", field="image")
         array = data if data.dtype == np.uint8 else np.clip(data, 0, 255).astype(np.uint8)
         if array.ndim == 2:
             return cv2.cvtColor(array, cv2.COLOR_GRAY2BGR)
         return cv2.cvtColor(array[:, :, :3], cv2.COLOR_RGB2BGR)
-    if not isinstance(data, bytes | bytearray | memoryview) or len(data) == 0:
-        raise PlateImageInvalid("the image is empty", field="image")
-    if len(data) > MAX_IMAGE_BYTES:
-        raise PlateImageInvalid(f"the image is {len(data):,} bytes, over {MAX_IMAGE_BYTES:,}", field="image")
-    raw = np.frombuffer(bytes(data), np.uint8)
-    if not (bytes(data[:3]) == b"\xff\xd8\xff" or bytes(data[:8]) == b"\x89PNG\r\n\x1a\n"):
-        raise PlateImageInvalid("the image is neither a JPEG nor a PNG", field="image")
-    image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
-    if image is None or image.size == 0:
-        raise PlateImageInvalid("the image is corrupt: it could not be decoded", field="image")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise PlateImageInvalid(
-            f"the image has {image.shape[1]}x{image.shape[0]} pixels, too many", field="image"
-        )
-    return image
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise NotAnImage("the image is empty", field="image")
+    rgb = images_decode.decode_image(bytes(data), what="the image", max_pixels=MAX_PIXELS)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
 class PlateReader:
@@ -345,8 +332,6 @@ def _ctc_segments(probs: np.ndarray, charset: Charset) -> tuple[str, np.ndarray,
 
 
 __all__ = [
-    "MAX_IMAGE_BYTES",
-    "PlateImageInvalid",
     "PlateReader",
     "PlateReading",
     "PlateRegion",

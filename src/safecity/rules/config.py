@@ -30,11 +30,21 @@ class RuleParams(_Strict):
     """Base of every rule kind's parameter model: unknown keys are refused, values are frozen."""
 
 
+REVIEWED_ONLY = frozenset({"face_match"})  # kinds that reach units only through a human reviewer
+
+
 def known_record_kinds(kinds: list[str]) -> list[str]:
-    """A validator for `record_kinds` parameters: every kind must exist."""
+    """A validator for `record_kinds` parameters: every kind must exist, and none may be one that
+    reaches units only after a person has confirmed it (a face match: the recognition review queue)."""
     unknown = sorted(set(kinds) - ALL_KINDS)
     if unknown:
         raise ValueError(f"unknown record kinds {unknown}; known: {sorted(ALL_KINDS)}")
+    reviewed = sorted(set(kinds) & REVIEWED_ONLY)
+    if reviewed:
+        raise ValueError(
+            f"{', '.join(reviewed)}: a face hit reaches units only once a face reviewer has confirmed it "
+            "(the review queue raises that warning); no rule may alert on it directly"
+        )
     return kinds
 
 
