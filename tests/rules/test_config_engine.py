@@ -78,7 +78,8 @@ def test_no_rule_may_alert_on_face_matches_unreviewed() -> None:
     text = "rules: [{name: faces, kind: hotlist, params: {lists: [fugitive], record_kinds: [face_match]}}]"
     with pytest.raises(RulesError) as info:
         parse_rules(text, source="rules.yaml")
-    assert any("face_match: a face hit reaches units only once a face reviewer" in p for p in info.value.problems)
+    expected = "face_match: a face hit reaches units only once a face reviewer"
+    assert any(expected in p for p in info.value.problems)
 
 
 @pytest.mark.parametrize("text", ["::: not yaml", "- a list", "version: 2\nrules: []"])
