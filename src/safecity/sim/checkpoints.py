@@ -242,16 +242,9 @@ def is_night(at: datetime) -> bool:
     return hour < 6 or hour >= 19
 
 
-# The GA 36 formats, as often as `plate_images` draws them; military and armed-police plates (GJB,
-# not GA 36) are read but not ingested yet (plate_format's note), so the roads carry none here.
-GA36_WEIGHTS = {
-    f: w for f, w in FORMAT_WEIGHTS.items() if f not in (PlateFormat.MILITARY, PlateFormat.ARMED_POLICE)
-}
-
-
 def _through_plate(rng: np.random.Generator) -> tuple[str, PlateFormat, PlateColour]:
-    formats = list(GA36_WEIGHTS)
-    weights = np.array(list(GA36_WEIGHTS.values()))
+    formats = list(FORMAT_WEIGHTS)  # every format, as often as the plate benchmark draws them
+    weights = np.array(list(FORMAT_WEIGHTS.values()))
     fmt = formats[int(rng.choice(len(formats), p=weights / weights.sum()))]
     while True:
         plate, colour = random_plate(rng, fmt)
