@@ -188,7 +188,9 @@ def _workers(platform: Any) -> list[Any]:
 
         while True:
             await asyncio.sleep(REQUEUE_S)
-            await intake.requeue(older_than_s=REQUEUE_S / 2)
+            await intake.requeue(
+                older_than_s=REQUEUE_S / 2, stuck_after_s=2 * s.recognition_image_timeout_s + 30
+            )
 
     return [
         PoolKeeper(platform.service(ReaderPool)),

@@ -51,23 +51,27 @@ class WatchSource:
         self._watchlist = watchlist
         self.policies = policies
         self._frame: pl.DataFrame | None = None
+        self._listed: frozenset[int] | None = None  # the plate entries the matcher was built from
         self._matcher: PlateMatcher | None = None
-        self._stations: dict[int, str | None] = {}
 
     def matcher(self, now: datetime) -> PlateMatcher:
+        """The matcher of the plate entries in force (built again only when they change)."""
         frame = self._watchlist(now)
-        if frame is not self._frame or self._matcher is None:
-            plates = frame.filter(
-                (pl.col("subject_kind") == SubjectKind.PLATE) & pl.col("list_kind").is_in(list(self.policies))
-            )
+        if frame is self._frame and self._matcher is not None:
+            return self._matcher
+        self._frame = frame
+        plates = frame.filter(
+            (pl.col("subject_kind") == SubjectKind.PLATE) & pl.col("list_kind").is_in(list(self.policies))
+        )
+        listed = frozenset(plates["entry_id"].cast(pl.Int64).to_list())
+        # The watchlist is reloaded every few seconds; 100,000 plates take a second to index.
+        if listed != self._listed or self._matcher is None:
+            rows = plates.select("entry_id", "subject", "list_kind").iter_rows()
             self._matcher = PlateMatcher.build(
-                [
-                    (int(e), str(s), str(k))
-                    for e, s, k in plates.select("entry_id", "subject", "list_kind").iter_rows()
-                ],
+                [(int(e), str(s), str(k)) for e, s, k in rows],
                 {name: p.max_distance for name, p in self.policies.items()},
             )
-            self._frame = frame
+            self._listed = listed
         return self._matcher
 
 

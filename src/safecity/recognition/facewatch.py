@@ -76,6 +76,7 @@ class EnrolledFaces:
         self._watchlist = watchlist
         self._thresholds = thresholds
         self._frame: pl.DataFrame | None = None
+        self._listed: dict[int, str] | None = None  # the face entries the index was built from
         self._index: FaceIndex | None = None
         self._enrolled: dict[int, Enrolled] = {}
         self._by_reference: dict[str, Enrolled] = {}
@@ -88,6 +89,12 @@ class EnrolledFaces:
             (pl.col("subject_kind") == SubjectKind.FACE) & pl.col("list_kind").is_in(sorted(FACE_LISTS))
         )
         listed = {int(e): str(k) for e, k in entries.select("entry_id", "list_kind").iter_rows()}
+        self._frame = frame
+        # The watchlist is reloaded every few seconds: the index is built again only when the
+        # face entries in force changed (an enrolment, a closed or lapsed entry).
+        if listed == self._listed and self._index is not None:
+            return
+        self._listed = listed
         with self._sessions() as session:
             rows = list(
                 session.scalars(select(FaceEnrolment).where(FaceEnrolment.entry_id.in_(list(listed))))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.bus import Bus
@@ -199,9 +199,22 @@ class Intake:
         )
         return int(session.scalar(stmt) or 0)
 
-    async def requeue(self, *, older_than_s: float = 30.0) -> int:
-        """Announce again every image queued for longer than `older_than_s` (a lost message, a restart)."""
-        cutoff = self._clock.now() - timedelta(seconds=older_than_s)
+    async def requeue(self, *, older_than_s: float = 30.0, stuck_after_s: float = 120.0) -> int:
+        """Announce again every image queued for longer than `older_than_s` (a lost message, a
+        restart), after putting back in the queue those a reader claimed `stuck_after_s` ago and
+        never finished (its process went down with the platform). A reader claims an image before
+        reading it, so an image announced twice is still read once."""
+        now = self._clock.now()
+        cutoff = now - timedelta(seconds=older_than_s)
+        with transaction(self._sessions) as session:
+            session.execute(
+                update(CapturedImage)
+                .where(
+                    CapturedImage.status == ImageStatus.READING,
+                    CapturedImage.read_at < now - timedelta(seconds=stuck_after_s),
+                )
+                .values(status=ImageStatus.QUEUED, read_at=None)
+            )
         with self._sessions() as session:
             waiting = session.execute(
                 select(CapturedImage.id, CapturedImage.device)

@@ -26,6 +26,7 @@ class ImageStatus(StrEnum):
     """Where an image is in recognition."""
 
     QUEUED = "queued"  # stored, waiting for a worker
+    READING = "reading"  # claimed by one reader (read_at: when); back to queued if it never finishes
     READ = "read"  # recognition ran (it may have found nothing)
     FAILED = "failed"  # recognition could not run on it (a poisoned image): error says why
 

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from prometheus_client import Counter, Histogram
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from safecity.bus import Bus, Delivery
@@ -138,11 +139,9 @@ class Readers:
 
     async def read(self, image_id: str) -> ReadResult | None:
         """Read one queued image and hand on what it found; None if it was read already or failed."""
-        with self._sessions() as session:
-            image = session.get(CapturedImage, image_id)
-            if image is None or image.status != ImageStatus.QUEUED:
-                return None
-            session.expunge(image)
+        image = self._claim(image_id)
+        if image is None:
+            return None
         box = (image.box[0], image.box[1], image.box[2], image.box[3]) if image.box else None
         job = ReadJob(str(self._files.path(image.path)), image.purpose, image.framing, box)
         try:
@@ -162,6 +161,22 @@ class Readers:
         if result.faces and self._faces is not None:
             await asyncio.to_thread(self._faces, image, result)
         return result
+
+    def _claim(self, image_id: str) -> CapturedImage | None:
+        """Take a queued image for this reader, or None if another has it or it is done: the same
+        image announced twice (a redelivery, a requeue under backlog) is read once."""
+        with transaction(self._sessions) as session:
+            claimed = session.execute(
+                update(CapturedImage)
+                .where(CapturedImage.id == image_id, CapturedImage.status == ImageStatus.QUEUED)
+                .values(status=ImageStatus.READING, read_at=self._clock.now())
+            ).rowcount  # type: ignore[attr-defined]
+            if not claimed:
+                return None
+            image = session.get(CapturedImage, image_id)
+            assert image is not None
+            session.expunge(image)
+            return image
 
     def _store(self, image: CapturedImage, result: ReadResult) -> None:
         readings = {

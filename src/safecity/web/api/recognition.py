@@ -8,6 +8,7 @@ and secret). The answer is 202 with the image's id: reading happens behind the b
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -162,7 +163,8 @@ async def post_image(request: Request, platform: PlatformDep, _: None = device_a
         box=_box(fields.get("box")),
         source="http",
     )
-    accepted = intake.keep(capture, data)
+    # Keeping writes and syncs a file and commits a row: off the event loop.
+    accepted = await asyncio.to_thread(intake.keep, capture, data)
     await intake.announce(accepted)
     out = AcceptedOut(
         image_id=accepted.image_id,
