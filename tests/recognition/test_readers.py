@@ -136,3 +136,58 @@ def test_an_image_a_reader_never_finished_goes_back_in_the_queue(platform: Platf
     clock.set(T0 + timedelta(seconds=200))
     assert asyncio.run(intake.requeue(older_than_s=0, stuck_after_s=120)) == 1
     assert _status(platform, image_id)[0] == ImageStatus.QUEUED
+
+
+class PlatePool(FakePool):
+    """Answers each image with the next plate reading of a passing vehicle."""
+
+    def __init__(self, readings: list[tuple[str, float]]) -> None:
+        super().__init__()
+        self.readings = readings
+
+    async def run(self, func: Any, *args: Any) -> ReadResult:
+        from safecity.recognition.reading import PlateSeen
+
+        plate, confidence = self.readings[self.calls]
+        self.calls += 1
+        return ReadResult(plates=[PlateSeen(plate, plate, confidence, (0, 0, 10, 3), "blue", "ordinary")])
+
+
+def test_a_vehicles_frames_read_late_are_still_one_read(platform: Platform) -> None:
+    """Frames of one pass read an hour after they were taken (a backlog, the demo's fast clock)
+    are voted together by when they arrive: one record, not one per frame."""
+    clock = platform.clock
+    assert isinstance(clock, ManualClock)
+    sent: list[Any] = []
+
+    async def submit(parts: Any) -> Any:
+        sent.extend(e for part in parts for e in part.events)
+        from safecity.ingest.pipeline import IngestResult
+
+        return [IngestResult(batch_id="b")]
+
+    wall = [T0]
+    readers = Readers(
+        platform.bus,
+        platform.session_factory,
+        platform.service(ImageFiles),
+        PlatePool([("浙C7M2K9", 0.96), ("浙C7M2K9", 0.95), ("浙C7M2K8", 0.5)]),  # type: ignore[arg-type]
+        submit,
+        submit,  # type: ignore[arg-type]
+        clock,
+        voter=PlateVoter(gap_s=2.0),
+        arrival=lambda: wall[0],
+    )
+    images = [_kept(platform) for _ in range(3)]
+    clock.set(T0 + timedelta(hours=1))  # the platform's clock is far past the camera's times
+
+    async def go() -> None:
+        for k, image_id in enumerate(images):
+            wall[0] = T0 + timedelta(milliseconds=300 * k)
+            await readers.read(image_id)
+            await readers.cast_due()  # the ticker runs between frames
+        wall[0] = T0 + timedelta(seconds=10)
+        await readers.cast_due()
+
+    asyncio.run(go())
+    assert [(e.subject, e.attrs["frames"]) for e in sent] == [("浙C7M2K9", 1)]

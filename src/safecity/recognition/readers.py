@@ -21,7 +21,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -79,6 +79,7 @@ class Readers:
         *,
         voter: PlateVoter,
         faces: FaceSink | None = None,
+        arrival: Callable[[], datetime] | None = None,
     ) -> None:
         self._bus = bus
         self._sessions = sessions
@@ -88,8 +89,13 @@ class Readers:
         self._refuse = refuse
         self._clock = clock
         self._voter = voter
+        # A passing vehicle's frames are grouped by when they reached the voter, not by the
+        # camera's time against the platform's clock: behind a backlog (or on the demo's fast
+        # clock) the camera's times are long past when they are read, and every frame would
+        # close a vote of its own.
+        self._arrival: Callable[[], datetime] = arrival or (lambda: datetime.now(UTC))
         self._faces = faces
-        # Reads sent early, by camera: (plate, event id, when), so the vote can confirm or correct them.
+        # Reads sent early, by camera: (plate, event id, arrival), so the vote can confirm or correct them.
         self._early: dict[str, list[tuple[str, str, datetime]]] = {}
         self._lock = asyncio.Lock()  # the voter is fed from several reads at once
 
@@ -115,16 +121,20 @@ class Readers:
                 task.cancel()
 
     async def _tick(self) -> None:
-        """Cast the votes of vehicles the cameras have gone quiet about."""
+        """Cast the votes of vehicles the cameras have gone quiet about, ten times a second."""
         while True:
             await asyncio.sleep(0.1)
             try:
-                async with self._lock:
-                    closed = self._voter.due(self._clock.now())
-                if closed:
-                    await self._send_votes(closed)
+                await self.cast_due()
             except Exception:
                 log.exception("recognition.vote_failed")
+
+    async def cast_due(self) -> None:
+        """Close and send the votes of vehicles no frame has arrived about for the gap."""
+        async with self._lock:
+            closed = self._voter.due(self._arrival())
+        if closed:
+            await self._send_votes(closed)
 
     async def _one(self, delivery: Delivery) -> None:
         event = delivery.payload
@@ -215,12 +225,13 @@ class Readers:
     async def _plates(self, image: CapturedImage, plates: list[PlateSeen]) -> None:
         early: list[WireEvent] = []
         closed: list[VotedRead] = []
+        arrived = self._arrival()
         async with self._lock:
             for n, plate in enumerate(plates):
                 closed += self._voter.feed(
                     PlateObservation(
                         image.device,
-                        image.ts,
+                        arrived,
                         plate.plate,
                         plate.confidence,
                         plate.char_confidences or None,
@@ -229,9 +240,9 @@ class Readers:
                 )
                 if plate.confidence >= EMIT_CONFIDENCE and is_valid_plate(plate.plate):
                     sent = self._early.setdefault(image.device, [])
-                    if not any(p == plate.plate and image.ts - at <= self._window() for p, _, at in sent):
+                    if not any(p == plate.plate and arrived - at <= self._window() for p, _, at in sent):
                         event_id = f"{image.id}-p{n}"
-                        sent.append((plate.plate, event_id, image.ts))
+                        sent.append((plate.plate, event_id, arrived))
                         early.append(self._event(event_id, image, plate, frames=1))
         if early:
             await self._send(image.device, early)
