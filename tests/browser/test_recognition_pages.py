@@ -46,7 +46,7 @@ def _post(live: LiveCity, camera: tuple[str, str], data: bytes, **params: str) -
 
 
 def test_a_patrol_officer_sees_a_listed_plate_arrive_and_records_the_stop(live: LiveCity, page: Any) -> None:
-    camera = _camera(live, "CAM-KK-B1", "plate_camera")
+    camera = _camera(live, "CAM-KK-B1", "checkpoint_camera")
     with live.api() as client:
         listed = client.post(
             "/api/v1/watchlist/plates",

@@ -73,7 +73,7 @@ def served(schema_db: Path, tmp_path: Path) -> Iterator[Served]:  # noqa: F811
     with TestClient(create_app(platform), raise_server_exceptions=False) as client:
         client.headers.update(mint(platform.security, Role.INVESTIGATOR))
         secrets = {}
-        for device, kind in ((PLATE_CAMERA, "plate_camera"), (FACE_CAMERA, "face_camera")):
+        for device, kind in ((PLATE_CAMERA, "checkpoint_camera"), (FACE_CAMERA, "face_camera")):
             body = {"id": device, "kind": kind, "name": device, "lat": 28.0, "lon": 120.7, "area_id": "C1"}
             answer = client.post("/api/v1/devices", json=body, headers=admin(client))
             assert answer.status_code == 201, answer.text

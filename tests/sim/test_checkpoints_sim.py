@@ -59,7 +59,7 @@ def test_sites_are_plate_and_face_cameras_at_the_places_the_issue_names(
 ) -> None:
     places = Counter((s.kind, s.place) for s in sites)
     assert places == {
-        ("plate_camera", Place.CHECKPOINT): 4,
+        ("checkpoint_camera", Place.CHECKPOINT): 4,
         ("face_camera", Place.RAILWAY): 1,
         ("face_camera", Place.METRO): 3,
         ("face_camera", Place.AIRPORT): 1,
@@ -124,7 +124,7 @@ def test_the_cloned_plate_is_seen_across_the_city_faster_than_any_car(
     metres = distance_m(a.lat, a.lon, b.lat, b.lon)
     kmh = metres / (second.at - first.at).total_seconds() * 3.6
     assert a != b and metres >= 2_000 and kmh > 120  # over the cloned-plate rule's defaults
-    croppers = [s for s in sites if s.framing == "crop" and s.kind == "plate_camera"]
+    croppers = [s for s in sites if s.framing == "crop" and s.kind == "checkpoint_camera"]
     assert {a, b} == set(clone_pair(croppers))
 
 

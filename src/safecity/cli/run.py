@@ -91,6 +91,11 @@ def demo(
 ) -> None:
     """Generate the city if missing, then serve the console with the city simulated live."""
     _enable_tracker_servers()
+    # A face hit expires after so many minutes of city time: at the demo's 30x an hour is two real
+    # minutes, too short for a person trying the review desk; a day of city time is 48.
+    import os
+
+    os.environ.setdefault("SAFECITY_RECOGNITION_REVIEW_EXPIRY_MINUTES", str(24 * 60))
     cfg = settings()
     logs = _terminal_logging(cfg, verbose)
     from safecity.core.clock import AcceleratedClock, SystemClock

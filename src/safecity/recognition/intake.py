@@ -35,7 +35,7 @@ IMAGES_IN = Counter("safecity_recognition_images_total", "Camera images by outco
 
 PURPOSES = ("plate", "face", "any")
 # The device kinds that post images, and what their images are read for unless they say.
-CAMERAS = {"plate_camera": "plate", "face_camera": "face"}
+CAMERAS = {"plate_camera": "plate", "checkpoint_camera": "plate", "face_camera": "face"}
 _RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 
 

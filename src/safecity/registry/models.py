@@ -28,7 +28,8 @@ class DeviceKind(StrEnum):
 
     RFID_STATION = "rfid_station"
     DOOR_CONTROLLER = "door_controller"
-    PLATE_CAMERA = "plate_camera"
+    PLATE_CAMERA = "plate_camera"  # a compound's gate camera (道闸): residents' vehicles are known there
+    CHECKPOINT_CAMERA = "checkpoint_camera"  # a road checkpoint's plate camera (卡口): vehicle lists
     FACE_CAMERA = "face_camera"
     PHONE_SENSOR = "phone_sensor"  # an electronic fence (电子围栏): phone identities seen near it
     TRACKER = "tracker"

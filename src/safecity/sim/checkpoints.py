@@ -86,7 +86,8 @@ class Planted(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CameraSite:
-    """A camera: a registry device of kind `plate_camera` or `face_camera`, in a community."""
+    """A camera: a registry device of kind `checkpoint_camera` (a road checkpoint's plates, never a
+    compound's gate) or `face_camera`, in a community."""
 
     device: str
     kind: str
@@ -188,7 +189,7 @@ def _checkpoints(city: City, rows: list[dict[str, Any]]) -> list[CameraSite]:
         sites.append(
             CameraSite(
                 f"KK-{code}",
-                "plate_camera",
+                "checkpoint_camera",
                 Place.CHECKPOINT,
                 f"{zh}出城公安检查站 ({en} city-edge checkpoint)",
                 round(lat, 6),
@@ -370,7 +371,7 @@ def plan_checkpoints(
     end = start + timedelta(hours=hours)
     origin = origin or start
     planner = _Planner(sites, rng)
-    plate_sites = [s for s in sites if s.kind == "plate_camera"]
+    plate_sites = [s for s in sites if s.kind == "checkpoint_camera"]
     croppers = [s for s in plate_sites if s.framing == "crop"] or plate_sites
     face_sites = [s for s in sites if s.kind == "face_camera"]
     for site in plate_sites:
