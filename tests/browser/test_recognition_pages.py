@@ -6,7 +6,7 @@ a phone, with the Chinese drawn in the served font."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,8 @@ from tests.authn import mint
 from tests.browser.livecity import LiveCity
 from tests.browser.test_chinese_text import assert_chinese_renders, shoot
 from tests.browser.test_console import sign_in
-from tests.recognition.conftest import fugitive_photo, plate_jpeg, seen_fugitive
+from tests.browser.test_workbench_page import _open_case
+from tests.recognition.conftest import fugitive_photo, grandmother_photo, plate_jpeg, seen_fugitive
 
 pytestmark = pytest.mark.browser
 
@@ -130,3 +131,42 @@ def test_roles_without_the_pages_are_refused(live: LiveCity, page: Any) -> None:
     for path in ("/checkpoints", "/review", "/lost"):
         answer = page.goto(path)
         assert answer is not None and answer.status == 403, path
+
+
+def test_an_investigator_finds_the_lost_grandmother_from_her_photo(
+    live: LiveCity, page: Any, tmp_path: Any
+) -> None:
+    camera = _camera(live, "CAM-FC-B2", "face_camera")
+    now = datetime.now(UTC)
+    for hours_ago, seed in ((3, 21), (2, 22), (1, 23)):
+        _post(live, camera, grandmother_photo(seed), ts=(now - timedelta(hours=hours_ago)).isoformat())
+    investigator = live.account(Role.INVESTIGATOR, areas=("D01",))
+    case_id = _open_case(live, investigator.username)
+    photo = tmp_path / "grandma.jpg"
+    photo.write_bytes(grandmother_photo())
+    deadline = time.monotonic() + 60
+    while _face_sightings(live) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+    sign_in(page, live, investigator, start=f"/lost?case={case_id}", lands=f"/lost?case={case_id}")
+    expect(page.locator("#case")).to_have_value(case_id)
+    page.get_by_label("Purpose 查询目的").fill("find the missing grandmother, report 2026-1207-07")
+    page.get_by_label("Photo 照片").set_input_files(str(photo))
+    page.get_by_label("Last hours 近几小时").fill("6")
+    page.get_by_role("button", name="Search 比对").click()
+    expect(page.locator(".lost-candidate")).to_have_count(3, timeout=30_000)
+    expect(page.locator("#map")).to_have_attribute("data-candidates", "3")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.lost-candidate img')].every((i) => i.naturalWidth > 0)"
+    )
+    assert_chinese_renders(page, "走失人员照片比对", "可能轨迹")
+    shoot(page, "lost-person")
+
+
+def _face_sightings(live: LiveCity) -> int:
+    from sqlalchemy import func, select
+
+    from safecity.recognition.models import FaceSighting
+
+    with live.platform.session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(FaceSighting)) or 0)
