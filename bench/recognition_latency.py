@@ -232,7 +232,9 @@ def count_read(platform: Any) -> tuple[int, int]:
     """Images read (or failed) and still queued."""
     with platform.session_factory() as session:
         done = session.scalar(
-            select(func.count()).select_from(CapturedImage).where(CapturedImage.status != ImageStatus.QUEUED)
+            select(func.count())
+            .select_from(CapturedImage)
+            .where(CapturedImage.status.not_in((ImageStatus.QUEUED, ImageStatus.READING)))
         )
         return int(done or 0), Intake.queued(session)
 

@@ -35,6 +35,7 @@ DEMO_ACCOUNTS: tuple[tuple[str, Role, str, str], ...] = (
     ("community", Role.COMMUNITY_OFFICER, "community", "Community Police Office"),
     ("investigator", Role.INVESTIGATOR, "city", "Criminal Investigation Brigade"),
     ("commander", Role.COMMANDER, "city", "City Police Command"),
+    ("reviewer", Role.FACE_REVIEWER, "city", "Image Review Centre"),
     ("auditor", Role.AUDITOR, "city", "Inspection Office"),
     ("admin", Role.ADMINISTRATOR, "city", "Information Technology Office"),
     ("guard", Role.GUARD, "community", "Community Security"),

@@ -21,11 +21,11 @@ from safecity.recognition.review import Reviews, ReviewView
 from safecity.security import Permission as P
 from safecity.security import Principal
 from safecity.web.api.investigation import CaseQuery, PurposeQuery
+from safecity.web.api.recognition import PRIVATE
 from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep, RowId
 
 router = APIRouter(prefix="/api/v1/faces", tags=["faces"])
-PRIVATE = {"Cache-Control": "private, no-store"}  # images of people stay out of shared caches
 FORM_PHOTO_BYTES = 8_000_000
 
 
@@ -72,7 +72,7 @@ class DecisionIn(BaseModel):
     reason: str = Field("", max_length=2000, description="Required to reject: why it is not the same person.")
 
 
-class PrecisionRowOut(BaseModel):
+class FacePrecisionOut(BaseModel):
     """Decisions in one group."""
 
     group: str
@@ -255,15 +255,15 @@ def decide(
     return review_out(view)
 
 
-@router.get("/precision", response_model=dict[str, list[PrecisionRowOut]], summary="Reviewers' decisions")
+@router.get("/precision", response_model=dict[str, list[FacePrecisionOut]], summary="Reviewers' decisions")
 def precision(
     platform: PlatformDep, who: Principal = need(P.FACES_REVIEW)
-) -> dict[str, list[PrecisionRowOut]]:
+) -> dict[str, list[FacePrecisionOut]]:
     """Decisions by list, camera and distance band: the evidence thresholds are set from."""
     report = platform.service(Reviews).precision(who.context())
     return {
         axis: [
-            PrecisionRowOut(
+            FacePrecisionOut(
                 group=r.group,
                 confirmed=r.confirmed,
                 rejected=r.rejected,

@@ -42,7 +42,7 @@ class AcceptedOut(BaseModel):
     queued: int = Field(description="Images waiting for a reader, this one included.")
 
 
-class HitOut(BaseModel):
+class CheckpointHitOut(BaseModel):
     """A checkpoint hit: a plate read near a watch-listed plate."""
 
     id: int
@@ -65,16 +65,16 @@ class HitOut(BaseModel):
     handled_at: str | None
 
 
-class OutcomeIn(BaseModel):
+class StopOutcomeIn(BaseModel):
     """What the checkpoint did about a hit."""
 
     status: str = Field(pattern="^(stopped|not_stopped|misread)$")
     outcome: str = Field("", max_length=2000, description="What the stop found; why it was not stopped.")
 
 
-def hit_out(view: HitView) -> HitOut:
+def hit_out(view: HitView) -> CheckpointHitOut:
     """The wire form of a hit."""
-    return HitOut(
+    return CheckpointHitOut(
         id=view.id,
         ts=view.ts.isoformat(),
         device=view.device,
@@ -177,7 +177,9 @@ async def post_image(request: Request, platform: PlatformDep, _: None = device_a
     return JSONResponse(out.model_dump(), status_code=202)
 
 
-@router.get("/checkpoints/hits", response_model=list[HitOut], summary="Checkpoint hits of your areas")
+@router.get(
+    "/checkpoints/hits", response_model=list[CheckpointHitOut], summary="Checkpoint hits of your areas"
+)
 def list_hits(
     platform: PlatformDep,
     after: int = Query(0, ge=0, description="Only hits with a larger id (live polling)."),
@@ -185,7 +187,7 @@ def list_hits(
     device: str | None = Query(None, max_length=64),
     limit: int = Query(50, ge=1, le=500),
     who: Principal = need(P.CHECKPOINT_WORK),
-) -> list[HitOut]:
+) -> list[CheckpointHitOut]:
     """Newest first; `after` gives only the hits since the last poll."""
     views = platform.service(Checkpoints).hits(
         who.context(), after=after, status=status, device=device, limit=limit
@@ -193,8 +195,10 @@ def list_hits(
     return [hit_out(v) for v in views]
 
 
-@router.get("/checkpoints/hits/{hit_id}", response_model=HitOut, summary="One checkpoint hit")
-def get_hit(hit_id: RowId, platform: PlatformDep, who: Principal = need(P.CHECKPOINT_WORK)) -> HitOut:
+@router.get("/checkpoints/hits/{hit_id}", response_model=CheckpointHitOut, summary="One checkpoint hit")
+def get_hit(
+    hit_id: RowId, platform: PlatformDep, who: Principal = need(P.CHECKPOINT_WORK)
+) -> CheckpointHitOut:
     """A hit of your areas."""
     return hit_out(platform.service(Checkpoints).hit(who.context(), hit_id))
 
@@ -213,14 +217,16 @@ async def hit_image(
     return Response(data, media_type="image/jpeg", headers=PRIVATE)
 
 
-@router.post("/checkpoints/hits/{hit_id}/outcome", response_model=HitOut, summary="Record a stop's outcome")
+@router.post(
+    "/checkpoints/hits/{hit_id}/outcome", response_model=CheckpointHitOut, summary="Record a stop's outcome"
+)
 def record_outcome(
     hit_id: RowId,
-    body: OutcomeIn,
+    body: StopOutcomeIn,
     request: Request,
     platform: PlatformDep,
     who: Principal = need(P.CHECKPOINT_WORK),
-) -> HitOut:
+) -> CheckpointHitOut:
     """Stopped (and what was found), not stopped, or a misread: once per hit; audited."""
     view = platform.service(Checkpoints).record_outcome(
         who.context(), hit_id, status=body.status, outcome=body.outcome, resource=resource_of(request)
