@@ -36,6 +36,7 @@ PG_ADMIN_URL = os.environ.get(
 SHARED_BROKERS = {
     "tests/faults/test_mqtt_faults.py",
     "tests/integration/test_door_controller_mqtt.py",
+    "tests/integration/test_mqtt_images.py",
     "tests/integration/test_mqtt_ingest.py",
     "tests/integration/test_nats_bus.py",
     "tests/integration/test_platform_distributed.py",
