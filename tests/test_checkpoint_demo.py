@@ -58,6 +58,7 @@ async def test_the_checkpoint_demo_is_done_as_the_issue_says(tmp_path: Path) -> 
     platform = Platform.build(settings, clock=clock)  # with the city's bounds
     headers = mint(platform.security, Role.INVESTIGATOR, username="investigator")  # the demo's account
     investigator = platform.security.authenticate_token(headers["Authorization"].removeprefix("Bearer "))
+    patrol = mint(platform.security, Role.PATROL_OFFICER, city_wide=True)  # the checkpoint view's officer
     ctx = investigator.context()
     await platform.start()
     stop = asyncio.Event()
@@ -75,7 +76,7 @@ async def test_the_checkpoint_demo_is_done_as_the_issue_says(tmp_path: Path) -> 
         ) as client:
 
             async def listed_hits() -> list[dict[str, Any]]:
-                answer = await client.get(HITS, headers=headers)
+                answer = await client.get(HITS, headers=patrol)
                 assert answer.status_code == 200, answer.text
                 return [h for h in answer.json() if h["listed_plate"] == LISTED_PLATE]
 
@@ -83,7 +84,7 @@ async def test_the_checkpoint_demo_is_done_as_the_issue_says(tmp_path: Path) -> 
             hit = (await _until(listed_hits))[-1]
             assert (hit["list_kind"], hit["priority"], hit["device"][:3]) == ("wanted_vehicle", 1, "KK-")
             assert hit["has_image"]
-            image = await client.get(f"{HITS}/{hit['id']}/image", headers=headers)
+            image = await client.get(f"{HITS}/{hit['id']}/image", headers=patrol)
             assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
         assert [a.subject for a in _alerts(platform, "checkpoint-wanted_vehicle")] == [LISTED_PLATE]
 

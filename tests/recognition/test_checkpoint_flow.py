@@ -21,25 +21,31 @@ def _listed(served: Served, plate: str, list_kind: str = "wanted_vehicle") -> in
     return entry_id
 
 
-def _hits(served: Served) -> list[dict[str, object]]:
-    answer = served.client.get(HITS)
+def _desk(served: Served) -> dict[str, str]:
+    """The checkpoint desk: a patrol officer of the cameras' station."""
+    return served.headers(Role.PATROL_OFFICER, areas=["S1"])
+
+
+def _hits(served: Served, desk: dict[str, str]) -> list[dict[str, object]]:
+    answer = served.client.get(HITS, headers=desk)
     assert answer.status_code == 200, answer.text
     hits: list[dict[str, object]] = answer.json()
     return hits
 
 
 def test_a_listed_plate_posted_as_a_crop_hits_alerts_and_is_handled_once(served: Served) -> None:
+    desk = _desk(served)
     entry = _listed(served, "浙C7M2K9")
     posted = served.post_image(PLATE_CAMERA, plate_jpeg("浙C7M2K9"), framing="crop")
     assert posted.status_code == 202, posted.text
-    [hit] = served.wait(lambda: _hits(served))
+    [hit] = served.wait(lambda: _hits(served, desk))
     assert (hit["plate_read"], hit["listed_plate"], hit["list_kind"]) == (
         "浙C7M2K9",
         "浙C7M2K9",
         "wanted_vehicle",
     )
     assert hit["distance"] == 0 and hit["priority"] == 1 and hit["action"] == "alert" and hit["has_image"]
-    image = served.client.get(f"{HITS}/{hit['id']}/image")
+    image = served.client.get(f"{HITS}/{hit['id']}/image", headers=desk)
     assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
     assert "no-store" in image.headers["cache-control"]
 
@@ -49,11 +55,11 @@ def test_a_listed_plate_posted_as_a_crop_hits_alerts_and_is_handled_once(served:
     assert facts["watchlist_entry_id"] == entry and facts["plate_read"] == "浙C7M2K9"
 
     done = served.client.post(
-        f"{HITS}/{hit['id']}/outcome", json={"status": "stopped", "outcome": "driver held"}
+        f"{HITS}/{hit['id']}/outcome", json={"status": "stopped", "outcome": "driver held"}, headers=desk
     )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "stopped" and done.json()["handled_by"]
-    again = served.client.post(f"{HITS}/{hit['id']}/outcome", json={"status": "not_stopped"})
+    again = served.client.post(f"{HITS}/{hit['id']}/outcome", json={"status": "not_stopped"}, headers=desk)
     assert again.status_code == 409 and again.json()["error"]["field"] == "status"
     with served.platform.session_factory() as session:
         actions = [r.action for r in audit.search(session, AuditFilter(limit=50))]
@@ -61,23 +67,26 @@ def test_a_listed_plate_posted_as_a_crop_hits_alerts_and_is_handled_once(served:
 
 
 def test_a_plate_in_a_street_frame_is_found_and_read(served: Served) -> None:
+    desk = _desk(served)
     data, plate = frame_jpeg(seed=5)
     _listed(served, plate, "suspicious_vehicle")
     assert served.post_image(PLATE_CAMERA, data).status_code == 202
-    [hit] = served.wait(lambda: _hits(served))
+    [hit] = served.wait(lambda: _hits(served, desk))
     assert hit["listed_plate"] == plate and hit["action"] == "log" and hit["priority"] == 3
     # A log list keeps the hit at the checkpoint and raises no warning.
     assert served.platform.alerts.list_alerts(AlertFilter()) == []
 
 
 def test_hits_are_scoped_to_the_officers_areas(served: Served) -> None:
+    desk = _desk(served)
     _listed(served, "浙C7M2K9")
     served.post_image(PLATE_CAMERA, plate_jpeg("浙C7M2K9"), framing="crop")
-    [hit] = served.wait(lambda: _hits(served))
+    [hit] = served.wait(lambda: _hits(served, desk))
     elsewhere = served.headers(Role.PATROL_OFFICER, areas=["S2"])
-    here = served.headers(Role.PATROL_OFFICER, areas=["S1"])
-    assert [h["id"] for h in served.client.get(HITS, headers=here).json()] == [hit["id"]]
+    assert [h["id"] for h in served.client.get(HITS, headers=desk).json()] == [hit["id"]]
     assert served.client.get(HITS, headers=elsewhere).json() == []
+    investigator = served.client.get(HITS)  # the workbench's role, not the checkpoint's
+    assert investigator.status_code == 403
     refused = served.client.get(f"{HITS}/{hit['id']}", headers=elsewhere)
     assert refused.status_code == 403
     partner = served.headers(Role.LANDLORD)

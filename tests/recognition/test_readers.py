@@ -191,3 +191,17 @@ def test_a_vehicles_frames_read_late_are_still_one_read(platform: Platform) -> N
 
     asyncio.run(go())
     assert [(e.subject, e.attrs["frames"]) for e in sent] == [("浙C7M2K9", 1)]
+
+
+def test_an_unknown_plate_profile_stops_the_platform_at_start_naming_it(
+    schema_db: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from safecity.recognition.plate_format import PlateFormatError
+
+    built = fresh_platform(schema_db, tmp_path, recognition_plate_profile="atlantis")
+    try:
+        with pytest.raises(PlateFormatError, match="atlantis"):
+            built.workers()
+    finally:
+        built.engine.dispose()

@@ -395,7 +395,6 @@ def test_logout_ends_the_session(platform: Platform, anonymous: TestClient) -> N
                 "Console",
                 "Dispatch 指挥调度",
                 "Workbench 研判",
-                "Checkpoint 卡口",
                 "Bikes",
                 "Wanted",
                 "Wearers 老人",

@@ -18,6 +18,7 @@ from safecity.recognition.keeping import RETENTION, Housekeeping
 from safecity.recognition.lists import load_lists
 from safecity.recognition.lost import LostPersonSearch
 from safecity.recognition.mqtt_images import images_over_mqtt
+from safecity.recognition.plate_format import PlateFormats
 from safecity.recognition.plate_votes import PlateVoter
 from safecity.recognition.pool import ReaderPool
 from safecity.recognition.readers import Readers
@@ -152,6 +153,9 @@ class PoolKeeper:
 def _workers(platform: Any) -> list[Any]:
     s = _settings(platform)
     policies = load_lists(s.recognition_lists_file, platform.settings.data_dir)
+    # A wrong profile or file stops the platform at start, naming it, not each reader at each image.
+    PlateFormats.load(s.recognition_plate_profile, s.recognition_plate_formats_file)
+    formats_file = str(s.recognition_plate_formats_file) if s.recognition_plate_formats_file else None
     enrolled = platform.service(EnrolledFaces)
     faces = FaceWatch(
         platform.session_factory,
@@ -170,6 +174,7 @@ def _workers(platform: Any) -> list[Any]:
         platform.clock,
         voter=PlateVoter(gap_s=s.recognition_plate_group_gap_s),
         faces=faces.take,
+        plate_formats=(s.recognition_plate_profile, formats_file),
     )
     watch = CheckpointWatch(
         platform.bus,

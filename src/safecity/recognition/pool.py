@@ -31,25 +31,51 @@ class ReaderFailed(RuntimeError):
     """Reading an image crashed its process twice, or ran past the time limit: the reason says which."""
 
 
-def _quiet_child() -> None:
+def log_destination() -> tuple[str | None, int]:
+    """Where this process's structured logs go (a file's path, or None for the terminal) and from
+    what level: the readers, spawned without the platform's logging set-up, log to the same place."""
+    import logging
+
+    factory = structlog.get_config().get("logger_factory")
+    stream = getattr(factory, "_file", None)
+    name = getattr(stream, "name", None)
+    path = name if isinstance(name, str) and not name.startswith("<") else None
+    return path, logging.getLogger().getEffectiveLevel()
+
+
+def _quiet_child(log_path: str | None = None, level: int = 20) -> None:
     # One thread per process: the pool already spreads images over the cores, and nested thread
     # pools (ONNX Runtime, OpenBLAS) fighting over two cores would slow everything.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import logging
+    import sys
 
     logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    # The platform's log lines go to a file unless asked for: a reader's go with them.
+    stream = open(log_path, "a", encoding="utf-8", buffering=1) if log_path else sys.stderr  # noqa: SIM115
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+    )
 
 
 class ReaderPool:
     """A process pool that survives crashing and hanging work."""
 
     def __init__(
-        self, workers: int, *, timeout_s: float, initializer: Callable[[], None] = _quiet_child
+        self, workers: int, *, timeout_s: float, initializer: Callable[..., None] = _quiet_child
     ) -> None:
         self.workers = workers
         self.timeout_s = timeout_s
         self._initializer = initializer
+        self._initargs = log_destination() if initializer is _quiet_child else ()
         self._pool: ProcessPoolExecutor | None = None
         self._quarantine: ProcessPoolExecutor | None = None
         self._alone = asyncio.Lock()  # the quarantine reads one image at a time
@@ -60,6 +86,7 @@ class ReaderPool:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=self._initializer,
+            initargs=self._initargs,
         )
 
     def _executor(self) -> ProcessPoolExecutor:

@@ -80,6 +80,7 @@ class Readers:
         voter: PlateVoter,
         faces: FaceSink | None = None,
         arrival: Callable[[], datetime] | None = None,
+        plate_formats: tuple[str, str | None] = ("cn", None),
     ) -> None:
         self._bus = bus
         self._sessions = sessions
@@ -89,6 +90,7 @@ class Readers:
         self._refuse = refuse
         self._clock = clock
         self._voter = voter
+        self._plate_formats = plate_formats  # profile and file: the readers load them themselves
         # A passing vehicle's frames are grouped by when they reached the voter, not by the
         # camera's time against the platform's clock: behind a backlog (or on the demo's fast
         # clock) the camera's times are long past when they are read, and every frame would
@@ -153,7 +155,9 @@ class Readers:
         if image is None:
             return None
         box = (image.box[0], image.box[1], image.box[2], image.box[3]) if image.box else None
-        job = ReadJob(str(self._files.path(image.path)), image.purpose, image.framing, box)
+        job = ReadJob(
+            str(self._files.path(image.path)), image.purpose, image.framing, box, *self._plate_formats
+        )
         try:
             with READ_SECONDS.time():
                 result = await self._pool.run(read_image, job)

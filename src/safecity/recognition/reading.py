@@ -26,6 +26,8 @@ class ReadJob:
     purpose: str  # plate | face | any
     framing: str  # frame | crop
     box: tuple[int, int, int, int] | None = None  # x, y, w, h
+    plate_profile: str = "cn"  # the plate formats a reading may take (plate_formats.yaml)
+    plate_formats_file: str | None = None  # None: the packaged profiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +64,15 @@ class ReadResult:
     ms: float = 0.0
 
 
-def _plate_reader() -> Any:
-    if "plates" not in _engines:
+def _plate_reader(profile: str = "cn", formats_file: str | None = None) -> Any:
+    key = f"plates:{profile}:{formats_file}"
+    if key not in _engines:
+        from safecity.recognition.plate_format import PlateFormats
         from safecity.recognition.plate_reader import PlateReader
 
-        _engines["plates"] = PlateReader()
-    return _engines["plates"]
+        formats = PlateFormats.load(profile, Path(formats_file) if formats_file else None)
+        _engines[key] = PlateReader(formats)
+    return _engines[key]
 
 
 def _face_engine() -> Any:
@@ -79,7 +84,7 @@ def _face_engine() -> Any:
 
 
 def _plates(rgb: Any, job: ReadJob) -> list[PlateSeen]:
-    reader = _plate_reader()
+    reader = _plate_reader(job.plate_profile, job.plate_formats_file)
     if job.framing == "crop" or job.box is not None:
         x, y, w, h = job.box or (0, 0, rgb.shape[1], rgb.shape[0])
         found = reader.read_crop(rgb[y : y + h, x : x + w])

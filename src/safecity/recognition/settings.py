@@ -77,6 +77,16 @@ class RecognitionSettings(Section):
         le=24 * 60,
         description="A face hit nobody reviewed in this long expires (the person has moved on); counted.",
     )
+    recognition_plate_profile: str = Field(
+        "cn",
+        min_length=1,
+        max_length=64,
+        description="The plate formats a reading may take, and the province a cropped reading missing "
+        "it gets: a profile of the plate formats file (cn, cn_civilian, hangzhou, guangdong_border).",
+    )
+    recognition_plate_formats_file: Path | None = Field(
+        None, description="Plate format profiles; empty means the packaged plate_formats.yaml."
+    )
     recognition_lists_file: Path | None = Field(
         None,
         description="Hit policy per vehicle list (alert or log, priority, distance); empty means "

@@ -109,7 +109,6 @@ _OFFICER = frozenset(
         P.HAZMAT_READ,
         P.DISPATCH_READ,
         P.DISPATCH_CALLS,
-        P.CHECKPOINT_WORK,
     }
 )
 # Who works orders: the officers sent out on units (their handsets), and the desks that dispatch.
@@ -128,7 +127,8 @@ _INVESTIGATION = frozenset(
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PATROL_OFFICER: _OFFICER | _ORDERS | {P.DEVICES_READ},
+    # The checkpoint view is the work of the officers on the road and the desks that send them.
+    Role.PATROL_OFFICER: _OFFICER | _ORDERS | {P.DEVICES_READ, P.CHECKPOINT_WORK},
     Role.COMMUNITY_OFFICER: _OFFICER
     | _ORDERS
     | {
@@ -147,7 +147,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.WEARERS_MANAGE,
         P.HAZMAT_MANAGE,
     },
-    Role.DISPATCHER: _OFFICER | _ORDERS | {P.DEVICES_READ, P.ALERTS_EXPORT, P.DISPATCH_ORDER},
+    Role.DISPATCHER: _OFFICER
+    | _ORDERS
+    | {P.DEVICES_READ, P.ALERTS_EXPORT, P.DISPATCH_ORDER, P.CHECKPOINT_WORK},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
     Role.COMMANDER: _OFFICER
     | _ORDERS
@@ -159,6 +161,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.DISPATCH_ORDER,
         P.UNITS_MANAGE,
         P.FACES_REVIEW,
+        P.CHECKPOINT_WORK,
     },
     Role.AUDITOR: frozenset(
         {P.SELF_READ, P.AREAS_READ, P.AUDIT_READ, P.AUDIT_VERIFY, P.CASES_READ, P.CATALOGUE_READ}

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safecity.recognition.enrol import MAX_PHOTOS, EnrolmentRefused, Enrolments, NewEnrolment
 from safecity.recognition.lost import LostAnswer, LostPersonSearch
@@ -24,8 +25,14 @@ from safecity.web.api.investigation import CaseQuery, PurposeQuery
 from safecity.web.api.recognition import PRIVATE
 from safecity.web.auth import need, resource_of
 from safecity.web.deps import PlatformDep, RowId
+from safecity.web.openapi import ErrorOut
 
 router = APIRouter(prefix="/api/v1/faces", tags=["faces"])
+# The photo forms are read by the routes themselves (multipart), so FastAPI cannot infer these.
+PHOTO_FORM_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorOut, "description": "A photo is larger than the limit."},
+    422: {"model": ErrorOut, "description": "A field or photo is wrong (named in `field`: photos[i])."},
+}
 FORM_PHOTO_BYTES = 8_000_000
 
 
@@ -159,7 +166,10 @@ def _number(form: FormData, name: str, default: float | None, *, low: float, hig
 
 
 async def _form(request: Request) -> FormData:
-    return await request.form(max_files=MAX_PHOTOS, max_fields=12, max_part_size=FORM_PHOTO_BYTES + 1)
+    try:
+        return await request.form(max_files=MAX_PHOTOS, max_fields=12, max_part_size=FORM_PHOTO_BYTES + 1)
+    except StarletteHTTPException as exc:  # too many fields or files, a broken multipart body
+        raise EnrolmentRefused(f"form: {exc.detail}", field="form") from exc
 
 
 @router.post(
@@ -167,6 +177,7 @@ async def _form(request: Request) -> FormData:
     status_code=201,
     response_model=EnrolledOut,
     summary="Enrol a fugitive's or a missing person's face from photos",
+    responses=PHOTO_FORM_ERRORS,
     openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object"}}}}},
 )
 async def enrol(request: Request, platform: PlatformDep, who: Principal = need(P.FACES_ENROL)) -> EnrolledOut:
@@ -281,6 +292,7 @@ def precision(
     "/lost",
     response_model=LostOut,
     summary="Search a lost person's photo across the recent face sightings, under a case",
+    responses=PHOTO_FORM_ERRORS,
     openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {"type": "object"}}}}},
 )
 async def lost(request: Request, platform: PlatformDep, who: Principal = need(P.SUBJECTS_TRACE)) -> LostOut:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from safecity.ingest.adapters.http import CHALLENGE, basic_credentials, read_limited
 from safecity.recognition.checkpoints import Checkpoints, HitView
@@ -25,6 +26,7 @@ from safecity.security import Principal
 from safecity.web.auth import device_auth, need, resource_of
 from safecity.web.deps import PlatformDep, RowId
 from safecity.web.errors import error_response
+from safecity.web.openapi import ErrorOut
 
 router = APIRouter(prefix="/api/v1", tags=["recognition"])
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the text fields beside the image
@@ -117,7 +119,12 @@ def _ts(value: str | None) -> str | int:
     status_code=202,
     response_model=AcceptedOut,
     summary="Post a camera image (a frame or a crop) for plate and face reading",
-    responses={401: {"description": "bad credentials"}, 413: {"description": "image too large"}},
+    responses={
+        401: {"model": ErrorOut, "description": "Bad credentials."},
+        413: {"model": ErrorOut, "description": "The image is larger than the limit."},
+        422: {"model": ErrorOut, "description": "The image or its description is wrong (named in `field`)."},
+        503: {"model": ErrorOut, "description": "Too many images wait for a reader: retry shortly."},
+    },
 )
 async def post_image(request: Request, platform: PlatformDep, _: None = device_auth()) -> Any:
     """Keep the image and queue it; 202 with its id (the reads arrive as ordinary records)."""
@@ -137,7 +144,10 @@ async def post_image(request: Request, platform: PlatformDep, _: None = device_a
             return error_response(
                 413, "image_too_large", f"the form is larger than {limit} bytes", field="image"
             )
-        form = await request.form(max_files=1, max_fields=8, max_part_size=limit + 1)
+        try:
+            form = await request.form(max_files=1, max_fields=8, max_part_size=limit + 1)
+        except StarletteHTTPException as exc:  # too many fields or files, a broken multipart body
+            raise BadCapture(f"form: {exc.detail}", field="form") from exc
         upload = form.get("image")
         if not isinstance(upload, UploadFile):
             raise BadCapture("image: attach the picture as the form's `image` file", field="image")
