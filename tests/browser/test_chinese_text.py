@@ -54,17 +54,20 @@ def assert_chinese_renders(page: Any, *expected: str) -> None:
     empty box) is counted against that font, not against Noto Sans SC. A page that redraws its
     lists while being checked (the dispatch desk refreshes every few seconds) is checked again.
     """
-    for attempt in range(5):
+    # On a loaded machine one pass over the page can take as long as the dispatch desk's refresh
+    # (CI failed after five passes once): more passes, a little apart, to land between redraws.
+    attempts = 12
+    for attempt in range(attempts):
         try:
             _check_fonts(page, expected)
             return
         except PlaywrightError as exc:
-            if "Could not find node" not in str(exc) or attempt == 4:
+            if "Could not find node" not in str(exc) or attempt == attempts - 1:
                 raise
         except _Redrawn:
-            if attempt == 4:
+            if attempt == attempts - 1:
                 raise
-        page.wait_for_timeout(200)
+        page.wait_for_timeout(300)
 
 
 class _Redrawn(AssertionError):
