@@ -127,7 +127,7 @@ _INVESTIGATION = frozenset(
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    # The checkpoint view is the work of the officers on the road and the desks that send them.
+    # The checkpoint view is the work of the officers on the road (and of commanders).
     Role.PATROL_OFFICER: _OFFICER | _ORDERS | {P.DEVICES_READ, P.CHECKPOINT_WORK},
     Role.COMMUNITY_OFFICER: _OFFICER
     | _ORDERS
@@ -147,9 +147,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.WEARERS_MANAGE,
         P.HAZMAT_MANAGE,
     },
-    Role.DISPATCHER: _OFFICER
-    | _ORDERS
-    | {P.DEVICES_READ, P.ALERTS_EXPORT, P.DISPATCH_ORDER, P.CHECKPOINT_WORK},
+    Role.DISPATCHER: _OFFICER | _ORDERS | {P.DEVICES_READ, P.ALERTS_EXPORT, P.DISPATCH_ORDER},
     Role.INVESTIGATOR: _OFFICER | _INVESTIGATION | {P.DEVICES_READ, P.BIKES_REGISTER, P.PEOPLE_VERIFY},
     Role.COMMANDER: _OFFICER
     | _ORDERS
