@@ -207,17 +207,14 @@ class FaceWatch:
         lon: float | None,
         now: datetime,
         *,
-        sighting_id: int | None = None,
-        event_id: str | None = None,
-        distance: float | None = None,
+        sighting_id: int,
     ) -> FaceReview:
         review = FaceReview(
             sighting_id=sighting_id,
-            event_id=event_id,
             entry_id=match.enrolled.entry_id,
             list_kind=match.enrolled.list_kind,
             reference=match.enrolled.reference,
-            distance=match.distance if distance is None else distance,
+            distance=match.distance,
             device=image.device,
             area=image.area,
             ts=image.ts,
@@ -229,7 +226,7 @@ class FaceWatch:
         )
         session.add(review)
         session.flush()
-        FACE_HITS.labels(match.enrolled.list_kind, "reader" if event_id is None else "camera").inc()
+        FACE_HITS.labels(match.enrolled.list_kind, "reader").inc()
         return review
 
 
